@@ -1,0 +1,1 @@
+"""Split readers, the split registry, lazy images and the synthetic demo data."""

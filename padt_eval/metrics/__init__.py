@@ -1,0 +1,1 @@
+"""Pure, mergeable metrics over (Sample, Prediction) pairs."""

@@ -1,0 +1,1 @@
+"""Model adapters: the interface, the family registry, PaDT and the baselines."""

@@ -1,0 +1,99 @@
+"""The model interface and the registry of model families.
+
+An adapter turns a batch of `ModelRequest`s into `Prediction`s in the canonical frame
+(original-image pixels, xyxy boxes, COCO RLE masks). It never sees a dataset name or
+ground truth: the runner hands it requests built by the task, and the task has already
+filled in the prompt for the adapter's `family`.
+
+A family is registered once with `@register_family(...)`; loading is lazy so that
+`padt-eval models` and the scoring commands never import torch.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from padt_eval.errors import UsageError
+from padt_eval.types import ModelRequest, Prediction
+
+
+class ModelAdapter(abc.ABC):
+    """One loaded model (or a stand-in such as a predictions file)."""
+
+    #: key into each task's prompt table, e.g. "padt" or "qwen2_5_vl"
+    family: str = "generic"
+
+    @abc.abstractmethod
+    def predict(self, requests: Sequence[ModelRequest]) -> list[Prediction]:
+        """Return one Prediction per request, in the same order, with the same sample_ids.
+
+        A failure that concerns one sample (unreadable image, unparseable text) becomes
+        that sample's `parse_status`/`parse_reason`; it must not raise.
+        """
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies this model in a manifest: id, revision, weight hash, dtype,
+        generation settings, processor settings. Values must be JSON-serialisable."""
+        return {"family": self.family}
+
+    def close(self) -> None:
+        """Release resources (GPU memory, open files)."""
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A registered family of models that share one output format."""
+
+    name: str
+    description: str
+    coordinate_frame: str
+    output_format: str
+    loader: Callable[..., ModelAdapter] | None = None  # None: scored from predictions files only
+    requirements: tuple[str, ...] = field(default_factory=tuple)  # importable modules it needs
+
+    def runs_here(self) -> tuple[bool, str]:
+        """Whether this family can run inference on this machine, and why not."""
+        if self.loader is None:
+            return False, "needs its own repository; score its raw text with --predictions F --format " + self.name
+        import importlib.util
+
+        for mod in self.requirements:
+            if importlib.util.find_spec(mod) is None:
+                return False, f"python module '{mod}' is not installed"
+        return True, "yes"
+
+
+_FAMILIES: dict[str, ModelFamily] = {}
+
+
+def register_family(family: ModelFamily) -> ModelFamily:
+    if family.name in _FAMILIES:
+        raise ValueError(f"model family {family.name!r} registered twice")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def families() -> dict[str, ModelFamily]:
+    _import_builtin_families()
+    return dict(_FAMILIES)
+
+
+def get_family(name: str) -> ModelFamily:
+    fams = families()
+    if name not in fams:
+        raise UsageError(f"unknown model family {name!r}; known: {', '.join(sorted(fams))}")
+    return fams[name]
+
+
+def _import_builtin_families() -> None:
+    """Import the modules that register the built-in families (cheap: no torch at import)."""
+    import importlib
+
+    for module in _BUILTIN_FAMILY_MODULES:
+        importlib.import_module(module)
+
+
+# Modules whose import registers families. Each new family module adds itself here.
+_BUILTIN_FAMILY_MODULES: list[str] = []

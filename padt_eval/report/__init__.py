@@ -1,0 +1,1 @@
+"""Results folders, manifests and terminal tables."""

@@ -1,0 +1,1 @@
+"""Driving adapters over samples: the single-process loop (and later the sharded runner)."""

@@ -1,0 +1,1 @@
+"""Tasks: per-family prompts and the metric each task is scored with."""
