@@ -52,6 +52,8 @@ class ModelFamily:
     output_format: str
     loader: Callable[..., ModelAdapter] | None = None  # None: scored from predictions files only
     requirements: tuple[str, ...] = field(default_factory=tuple)  # importable modules it needs
+    # Whether a checkpoint belongs to this family, from its config.json dict and its name.
+    detect: Callable[[dict, str], bool] | None = None
 
     def runs_here(self) -> tuple[bool, str]:
         """Whether this family can run inference on this machine, and why not."""

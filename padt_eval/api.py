@@ -1,0 +1,150 @@
+"""The operations of padt-eval as Python functions. The CLI only parses options and calls these."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from padt_eval.data.registry import open_split
+from padt_eval.data.split import SplitReader
+from padt_eval.errors import UsageError
+from padt_eval.fileio import sha256_file
+from padt_eval.models.base import ModelAdapter
+from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
+from padt_eval.report.manifest import build_manifest, file_hashes, now_iso
+from padt_eval.report.results import RunWriter, safe_name
+from padt_eval.runner.local import run_local
+from padt_eval.tasks.registry import get_task
+from padt_eval.types import Task
+
+DEFAULT_RESULTS_ROOT = Path("results")
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    task: Task
+    split: str
+    metrics: dict[str, float]
+    counts: dict[str, int]
+    problems: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def default_run_dir(task: Task, split: str, source: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return root / safe_name(f"{task.value}-{Path(split).stem if split.endswith(('.json', '.jsonl')) else split}-{source}-{stamp}")
+
+
+def split_description(reader: SplitReader) -> dict[str, Any]:
+    info = reader.info
+    return {
+        "name": info.name,
+        "layout": info.layout,
+        "files": file_hashes(info.files),
+        "image_root": info.image_root,
+        "n_samples": len(reader),
+        "notes": info.notes,
+    }
+
+
+def evaluate(
+    task: Task | str,
+    split: str,
+    *,
+    predictions: str | Path | None = None,
+    model: ModelAdapter | None = None,
+    data_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+    layout: str = "auto",
+    out: str | Path | None = None,
+    strict: bool = False,
+    batch_size: int = 8,
+    reader: SplitReader | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Score a predictions file, or run a loaded model, on one split.
+
+    Exactly one of `predictions` and `model` is given. Results go to `out` (default
+    `results/<task>-<split>-<source>-<time>/`).
+    """
+    spec = get_task(task)
+    if (predictions is None) == (model is None):
+        raise UsageError("give exactly one of --predictions and --model")
+    started = now_iso()
+    t0 = time.perf_counter()
+    if reader is None:
+        reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout)
+    pred_file: PredictionsFile | None = None
+    if predictions is not None:
+        pred_file = PredictionsFile(predictions, strict=strict)
+        adapter: ModelAdapter = PredictionsFileModel(pred_file)
+        source = Path(predictions).stem
+    else:
+        assert model is not None
+        adapter = model
+        source = str(model.describe().get("name") or model.family)
+    out_dir = Path(out) if out is not None else default_run_dir(spec.task, split, source)
+    writer = RunWriter(out_dir)
+    metric = spec.metric_factory()
+    if on_start is not None:
+        on_start(len(reader))
+    try:
+        run_local(
+            reader,
+            adapter,
+            spec,
+            metric,
+            batch_size=batch_size,
+            on_prediction=writer.write_predictions if pred_file is None else None,
+            on_record=writer.write_record,
+            on_progress=on_progress,
+        )
+        problems: dict[str, Any] = {}
+        pred_desc: dict[str, Any]
+        if pred_file is not None:
+            pred_file.check_ids(reader)
+            problems = pred_file.summary()
+            pred_desc = {"file": str(pred_file.path), "sha256": sha256_file(pred_file.path)}
+        else:
+            pred_desc = {"file": str(writer.predictions_path), "sha256": sha256_file(writer.predictions_path)}
+        values = metric.compute()
+        counts = metric.counts()
+        split_desc = split_description(reader)
+        model_desc = adapter.describe()
+        metrics_doc = {
+            "run_id": out_dir.name,
+            "task": spec.task.value,
+            "split": split_desc["name"],
+            "model": model_desc,
+            "metrics": values,
+            "counts": counts,
+            "protocol": metric.protocol(),
+            "predictions": pred_desc,
+            "problems": problems,
+            "state": metric.state_dict(),
+        }
+        manifest = build_manifest(
+            started=started,
+            split=split_desc,
+            model=model_desc,
+            task=spec.task.value,
+            predictions=pred_desc,
+            prompt_template_hash=spec.prompt_hash(adapter.family),
+        )
+        writer.finish(metrics_doc, manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    return RunResult(
+        out_dir=out_dir,
+        task=spec.task,
+        split=split_desc["name"],
+        metrics=values,
+        counts=counts,
+        problems=problems,
+        seconds=time.perf_counter() - t0,
+    )

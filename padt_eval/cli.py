@@ -1,0 +1,224 @@
+"""The `padt-eval` command line. Thin: it parses options and calls `padt_eval.api`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from padt_eval import __version__
+from padt_eval.errors import PadtEvalError
+from padt_eval.types import Task
+
+app = typer.Typer(
+    name="padt-eval",
+    help=(
+        "Fair, fast, reproducible evaluation of PaDT and coordinate-text MLLMs.\n\n"
+        "Score a predictions file or run a model on RefCOCO/RefCOCO+/RefCOCOg (REC, RES). "
+        "Every run writes results/<run>/ with metrics.json, per_sample.jsonl and manifest.json."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+SplitOpt = Annotated[
+    str,
+    typer.Option(
+        "--split",
+        "-s",
+        help="Split name (refcoco_val, refcoco_testA, refcoco_testB, refcoco+_val, refcoco+_testA, "
+        "refcoco+_testB, refcocog_val, refcocog_test) or a path to a PaDT JSONL split file.",
+    ),
+]
+PredictionsOpt = Annotated[
+    Optional[Path],
+    typer.Option("--predictions", "-p", help="Predictions JSONL to score (one line a sample; see README).", dir_okay=False),
+]
+ModelOpt = Annotated[
+    Optional[str],
+    typer.Option("--model", "-m", help="Model to run: a local checkpoint folder or a Hugging Face id."),
+]
+FamilyOpt = Annotated[
+    Optional[str], typer.Option("--family", help="Model family when it cannot be detected from config.json (see `padt-eval models`).")
+]
+DataRootOpt = Annotated[
+    Optional[Path], typer.Option("--data-root", help="Where datasets live (default: $PADT_EVAL_DATA, else ./data).", file_okay=False)
+]
+ImageRootOpt = Annotated[
+    Optional[Path], typer.Option("--image-root", help="Image folder (default: <data-root>/coco/train2014 and other usual places).")
+]
+LayoutOpt = Annotated[
+    str, typer.Option("--layout", help="Annotation layout: auto (refer first, then PaDT JSONL), refer, or padt-jsonl.")
+]
+OutOpt = Annotated[
+    Optional[Path], typer.Option("--out", "-o", help="Results folder (default: results/<task>-<split>-<source>-<time>).")
+]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")
+]
+BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Samples per model call.")]
+
+
+def _fail(exc: PadtEvalError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=exc.exit_code)
+
+
+def _evaluate(task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size) -> None:
+    from padt_eval import api
+    from padt_eval.report.console import counts_line, metrics_table, problems_lines, progress_bar
+
+    try:
+        adapter = None
+        if model is not None:
+            from padt_eval.models.loading import load_model
+
+            adapter = load_model(model, family)
+        with progress_bar(console, f"{task.value.upper()} {Path(split).stem}") as (start, advance):
+            result = api.evaluate(
+                task,
+                split,
+                predictions=predictions,
+                model=adapter,
+                data_root=data_root,
+                image_root=image_root,
+                layout=layout,
+                out=out,
+                strict=strict,
+                batch_size=batch_size,
+                on_start=start,
+                on_progress=advance,
+            )
+    except PadtEvalError as exc:
+        _fail(exc)
+        return
+    console.print(metrics_table(f"{task.value.upper()} on {result.split}", result.metrics))
+    console.print(counts_line(result.counts))
+    for line in problems_lines(result.problems):
+        console.print(f"[yellow]{line}[/]", highlight=False)
+    console.print(f"results written to [bold]{result.out_dir}[/] ({result.seconds:.1f} s)")
+
+
+@app.command()
+def rec(
+    split: SplitOpt,
+    predictions: PredictionsOpt = None,
+    model: ModelOpt = None,
+    family: FamilyOpt = None,
+    data_root: DataRootOpt = None,
+    image_root: ImageRootOpt = None,
+    layout: LayoutOpt = "auto",
+    out: OutOpt = None,
+    strict: StrictOpt = False,
+    batch_size: BatchOpt = 8,
+) -> None:
+    """Referring expression comprehension: Acc@0.5/0.75/0.9 and mean IoU, one box per expression.
+
+    Example: padt-eval rec --split refcoco_testA --predictions preds.jsonl
+    """
+    _evaluate(Task.REC, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size)
+
+
+@app.command()
+def res(
+    split: SplitOpt,
+    predictions: PredictionsOpt = None,
+    model: ModelOpt = None,
+    family: FamilyOpt = None,
+    data_root: DataRootOpt = None,
+    image_root: ImageRootOpt = None,
+    layout: LayoutOpt = "auto",
+    out: OutOpt = None,
+    strict: StrictOpt = False,
+    batch_size: BatchOpt = 8,
+) -> None:
+    """Referring expression segmentation: mIoU (mean per-sample IoU) and cIoU (ΣI/ΣU), one mask per expression.
+
+    Example: padt-eval res --split refcocog_val --predictions preds.jsonl
+    """
+    _evaluate(Task.RES, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size)
+
+
+@app.command()
+def splits(data_root: DataRootOpt = None) -> None:
+    """List the known splits and whether each is found under the data root.
+
+    Example: padt-eval splits --data-root /data
+    """
+    from rich.table import Table
+
+    from padt_eval.data.registry import default_data_root, split_status
+
+    rows = split_status(data_root)
+    t = Table(title=f"splits under {default_data_root(data_root).resolve()}", title_justify="left")
+    for col in ("split", "dataset", "partition", "found", "layout", "images"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r["split"],
+            r["dataset"],
+            r["partition"],
+            "[green]yes[/]" if r["found"] else "[red]no[/]",
+            r["layout"] or "—",
+            r["images"] or "[red]not found[/]",
+        )
+    console.print(t)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the generated data and results.")] = Path("demo_out"),
+    n_images: Annotated[int, typer.Option("--n-images", min=2, help="Synthetic images to generate.")] = 50,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the perturbations.")] = 0,
+) -> None:
+    """Run the embedded demo end to end: synthetic RefCOCO-layout data, perturbed ground
+    truth as predictions, REC and RES scoring, each number checked against its expected value.
+
+    Example: padt-eval demo --out demo_out
+    """
+    from functools import partial
+
+    from padt_eval.demo import all_match, run_demo
+    from padt_eval.report.console import counts_line, metrics_table, progress_bar
+
+    try:
+        runs, expected = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console))
+    except PadtEvalError as exc:
+        _fail(exc)
+        return
+    console.print(
+        "outcomes written into the demo predictions: "
+        + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in expected.outcomes.items())
+    )
+    for r in runs:
+        console.print(metrics_table(f"{r.task.value.upper()} on {r.result.split} (perturbed ground truth)", r.result.metrics, r.expected))
+        console.print(counts_line(r.result.counts))
+        console.print(f"results written to [bold]{r.result.out_dir}[/]")
+    if not all_match(runs):
+        err_console.print("[bold red]demo: measured metrics differ from the expected ones[/]")
+        raise typer.Exit(code=1)
+    console.print("[green]demo: every metric equals its independently computed expectation[/]")
+
+
+@app.command()
+def version() -> None:
+    """Print the padt-eval version."""
+    console.print(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except PadtEvalError as exc:  # raised outside a command's own handler
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

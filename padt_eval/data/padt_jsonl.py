@@ -1,0 +1,95 @@
+"""The PaDT-MLLM RefCOCO JSONL layout (`PaDT-MLLM/RefCOCO/{split}.json`).
+
+One JSON object a line, as PaDT's `process_refcoco.py` writes it:
+`id` (COCO image id), `image` (file name under COCO train2014), `conversations[0].value`
+(the prompt), `objects[0]` with `bbox` (x1, y1, x2, y2 normalised to [0, 1]), `rle` (COCO
+RLE, `size` = [height, width]) and `label` (the referring expression).
+
+sample_id = the 0-based line index in the file, as a string. The image size comes from
+the RLE's `size`, so no image is opened to read the split.
+
+Note: PaDT's preprocessing dropped samples whose mask covers no 28-px patch, so these
+files are not the full standard splits (see README, protocol notes).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from padt_eval import rle as rlemod
+from padt_eval.data.images import confined_path
+from padt_eval.data.jsonl_split import JsonlSplitReader
+from padt_eval.data.split import SplitInfo
+from padt_eval.errors import DataError
+from padt_eval.metrics.boxes import is_finite_box
+from padt_eval.types import GroundTruthObject, ImageRef, Sample, Task
+
+_QUOTED = re.compile(r'"(.*)"')
+
+
+class PadtRefcocoJsonlReader(JsonlSplitReader):
+    def __init__(self, path: str | Path, image_root: str | Path, task: Task, name: str | None = None) -> None:
+        self.image_root = Path(image_root)
+        self.task = task
+        info = SplitInfo(
+            name=name or Path(path).stem,
+            layout="padt-jsonl",
+            files=[str(path)],
+            image_root=str(image_root),
+            task=task,
+            notes=["PaDT-MLLM JSONL: samples with masks smaller than one 28-px patch were dropped by PaDT's preprocessing"],
+        )
+        super().__init__(path, info)
+
+    def line_to_sample(self, obj: dict[str, Any], line_index: int, where: str) -> Sample:
+        objects = obj.get("objects")
+        if not isinstance(objects, list) or len(objects) != 1:
+            raise DataError(f"{where}: expected exactly one object in 'objects'")
+        o = objects[0]
+        mask = o.get("rle")
+        if not rlemod.is_valid(mask):
+            raise DataError(f"{where}: objects[0].rle is not a COCO RLE with 'size' and 'counts'")
+        height, width = (int(v) for v in mask["size"])
+        if height <= 0 or width <= 0:
+            raise DataError(f"{where}: RLE size {mask['size']} is empty")
+        nb = o.get("bbox")
+        if not is_finite_box(nb):
+            raise DataError(f"{where}: objects[0].bbox must be four finite numbers, got {nb!r}")
+        bbox = [nb[0] * width, nb[1] * height, nb[2] * width, nb[3] * height]
+        expression = o.get("label")
+        if not isinstance(expression, str):
+            expression = self._expression_from_prompt(obj, where)
+        image_file = obj.get("image")
+        path = confined_path(self.image_root, image_file, context=where)
+        return Sample(
+            sample_id=str(line_index),
+            task=self.task,
+            image=ImageRef(path=path, width=width, height=height),
+            expression=expression,
+            objects=[
+                GroundTruthObject(
+                    bbox=[float(v) for v in bbox],
+                    mask=rlemod.from_cocotools(rlemod.to_cocotools(mask)),
+                    label=expression,
+                    iscrowd=bool(o.get("iscrowd", False)),
+                    area=float(o["area"]) if isinstance(o.get("area"), (int, float)) else None,
+                )
+            ],
+            meta={"image_id": obj.get("id"), "image_file": image_file, "source": f"{self.path.name}:{line_index + 1}"},
+        )
+
+    @staticmethod
+    def _expression_from_prompt(obj: dict[str, Any], where: str) -> str:
+        try:
+            prompt = obj["conversations"][0]["value"]
+        except (KeyError, IndexError, TypeError):
+            raise DataError(f"{where}: no objects[0].label and no conversations[0].value to take the expression from") from None
+        m = _QUOTED.search(prompt)
+        if not m:
+            raise DataError(f"{where}: no quoted expression in the prompt {prompt!r}")
+        return m.group(1)
+
+    def _line_index_of(self, sample_id: str) -> int:
+        return int(sample_id)

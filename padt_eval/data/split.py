@@ -1,0 +1,54 @@
+"""The split-reader interface every dataset format implements."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from padt_eval.types import Sample, Task
+
+
+@dataclass
+class SplitInfo:
+    """What identifies a split in a manifest."""
+
+    name: str
+    layout: str
+    files: list[str]  # the annotation files it was read from (hashed in the manifest)
+    image_root: str
+    task: Task
+    notes: list[str] = field(default_factory=list)
+
+
+class SplitReader(abc.ABC):
+    """Streams the Samples of one split.
+
+    Memory holds an index of sample ids (and where each lives on disk), never the
+    samples themselves; images are opened only by models.
+    """
+
+    info: SplitInfo
+
+    @abc.abstractmethod
+    def __len__(self) -> int: ...
+
+    @abc.abstractmethod
+    def sample_ids(self) -> Iterator[str]:
+        """All sample ids in split order."""
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[Sample]:
+        """All samples in split order, read lazily."""
+
+    @abc.abstractmethod
+    def get(self, sample_id: str) -> Sample:
+        """One sample by id (KeyError when unknown)."""
+
+    def iter_ids(self, ids: Iterable[str]) -> Iterator[Sample]:
+        for sid in ids:
+            yield self.get(sid)
+
+    def files(self) -> list[Path]:
+        return [Path(p) for p in self.info.files]

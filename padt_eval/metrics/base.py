@@ -1,0 +1,117 @@
+"""What every metric shares: the outcome counts, the one-object-per-query rule, the interface.
+
+A metric is a small mergeable state (detectron2's `process`/`evaluate` split, with
+torchmetrics' merge rule): `update(sample, prediction)` adds one pair and returns its
+per-sample record, `merge(other)` folds in another shard's state exactly, `compute()`
+gives the numbers. Metrics never see a model, only (Sample, Prediction) pairs.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections import Counter
+from typing import Any
+
+from padt_eval.types import ObjectPred, ParseStatus, Prediction, Sample, Task
+
+#: How one object is chosen when a task wants one answer per query (REC/RES).
+QUERY_OBJECT_RULE = "highest score when every object has one, else the first object"
+
+
+def select_query_object(pred: Prediction) -> ObjectPred | None:
+    """The one object REC/RES score: the highest-scoring one when every object carries a
+    score (the first on ties), otherwise the first one in the model's output order.
+
+    No other object gets a second chance: scoring the best of N against the ground truth
+    (as PaDT's release does) would reward emitting many guesses.
+    """
+    objs = pred.objects
+    if not objs:
+        return None
+    if all(o.score is not None for o in objs):
+        best = 0
+        for i, o in enumerate(objs):
+            if o.score > objs[best].score:  # type: ignore[operator]
+                best = i
+        return objs[best]
+    return objs[0]
+
+
+def is_answered(pred: Prediction) -> bool:
+    """A prediction counts only when the output was read; failures and gaps are misses."""
+    return pred.parse_status == ParseStatus.OK
+
+
+class OutcomeCounts:
+    """How many samples were answered, missing, unparseable, errored or empty."""
+
+    KEYS = ("n_samples", "n_predicted", "n_missing", "n_parse_failed", "n_error", "n_no_object")
+
+    def __init__(self) -> None:
+        self.c: Counter[str] = Counter()
+
+    def add(self, pred: Prediction, has_object: bool) -> None:
+        self.c["n_samples"] += 1
+        status = pred.parse_status
+        if status == ParseStatus.OK:
+            self.c["n_predicted"] += 1
+            if not has_object:
+                self.c["n_no_object"] += 1
+        elif status == ParseStatus.MISSING:
+            self.c["n_missing"] += 1
+        elif status == ParseStatus.FAILED:
+            self.c["n_parse_failed"] += 1
+        else:
+            self.c["n_error"] += 1
+
+    def merge(self, other: "OutcomeCounts") -> None:
+        self.c.update(other.c)
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: int(self.c.get(k, 0)) for k in self.KEYS}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, int]) -> "OutcomeCounts":
+        out = cls()
+        out.c.update({k: int(v) for k, v in d.items()})
+        return out
+
+
+class Metric(abc.ABC):
+    task: Task
+
+    @abc.abstractmethod
+    def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
+        """Score one pair; return its per-sample record (JSON-ready)."""
+
+    @abc.abstractmethod
+    def merge(self, other: "Metric") -> None:
+        """Fold another shard's state into this one; the result equals one unsharded run."""
+
+    @abc.abstractmethod
+    def compute(self) -> dict[str, float]:
+        """The metric values, as fractions in [0, 1]."""
+
+    @abc.abstractmethod
+    def counts(self) -> dict[str, int]:
+        ...
+
+    @abc.abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        ...
+
+    @classmethod
+    @abc.abstractmethod
+    def from_state_dict(cls, d: dict[str, Any]) -> "Metric":
+        ...
+
+    def protocol(self) -> dict[str, Any]:
+        """The scoring choices, written next to the numbers in metrics.json."""
+        return {}
+
+
+def record_base(sample: Sample, pred: Prediction) -> dict[str, Any]:
+    rec: dict[str, Any] = {"sample_id": sample.sample_id, "status": pred.parse_status.value}
+    if pred.parse_reason:
+        rec["reason"] = pred.parse_reason
+    return rec

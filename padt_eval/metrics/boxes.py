@@ -1,0 +1,41 @@
+"""Box geometry on `[x1, y1, x2, y2]` pixel boxes.
+
+Boxes are scored as given: no clipping to the image at scoring time (adapters clip where
+their format calls for it), so a prediction that spills outside the image pays for it in
+the union. A box with x2 < x1 or y2 < y1 has zero area (it covers nothing); adapters swap
+reversed corners when a model's format means them as a box, the metric does not guess.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+
+def box_area(b: Sequence[float]) -> float:
+    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Continuous IoU (no +1 pixel convention); 0.0 when the union is empty."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0.0, iw) * max(0.0, ih)
+    union = box_area(a) + box_area(b) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def is_finite_box(b: object) -> bool:
+    return (
+        isinstance(b, (list, tuple))
+        and len(b) == 4
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in b)
+    )
+
+
+def xywh_to_xyxy(b: Sequence[float]) -> list[float]:
+    return [float(b[0]), float(b[1]), float(b[0] + b[2]), float(b[1] + b[3])]
+
+
+def xyxy_to_xywh(b: Sequence[float]) -> list[float]:
+    return [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]

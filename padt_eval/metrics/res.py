@@ -1,0 +1,107 @@
+"""RES: mIoU (mean per-sample mask IoU, a.k.a. gIoU) and cIoU (ΣI / ΣU over the split).
+
+Intersections and unions are exact integer pixel counts computed on RLE (no decoding).
+A prediction without a mask counts as an empty mask (I = 0, U = |GT|). A sample whose
+union is empty has IoU 0. cIoU sums integers, so shards merge exactly; mIoU's sum of
+per-sample IoUs merges exactly through `ExactSum`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from padt_eval import rle
+from padt_eval.metrics.base import (
+    QUERY_OBJECT_RULE,
+    Metric,
+    OutcomeCounts,
+    is_answered,
+    record_base,
+    select_query_object,
+)
+from padt_eval.metrics.stats import ExactSum
+from padt_eval.types import Prediction, Sample, Task
+
+
+def gt_mask(sample: Sample) -> rle.RLE:
+    if len(sample.objects) != 1 or sample.objects[0].mask is None:
+        raise ValueError(f"sample {sample.sample_id}: RES needs exactly one ground-truth object with a mask")
+    return sample.objects[0].mask
+
+
+class ResMetric(Metric):
+    task = Task.RES
+
+    def __init__(self) -> None:
+        self.sum_inter = 0
+        self.sum_union = 0
+        self.iou_sum = ExactSum()
+        self.outcomes = OutcomeCounts()
+        self.n_mask_size_mismatch = 0
+
+    def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
+        rec = record_base(sample, pred)
+        obj = select_query_object(pred) if is_answered(pred) else None
+        mask = obj.mask if obj is not None else None
+        gt = gt_mask(sample)
+        try:
+            inter, union = rle.intersection_and_union(mask, gt)
+        except ValueError as exc:
+            # A mask of the wrong size cannot be compared; it is scored as no mask.
+            self.n_mask_size_mismatch += 1
+            rec["reason"] = f"{rec.get('reason', '')}; {exc}".lstrip("; ")
+            mask = None
+            inter, union = rle.intersection_and_union(None, gt)
+        self.outcomes.add(pred, has_object=mask is not None)
+        self.sum_inter += inter
+        self.sum_union += union
+        iou = inter / union if union > 0 else 0.0
+        self.iou_sum.add(iou)
+        rec.update(iou=iou, intersection=inter, union=union)
+        return rec
+
+    def merge(self, other: "ResMetric") -> None:  # type: ignore[override]
+        self.sum_inter += other.sum_inter
+        self.sum_union += other.sum_union
+        self.iou_sum.merge(other.iou_sum)
+        self.outcomes.merge(other.outcomes)
+        self.n_mask_size_mismatch += other.n_mask_size_mismatch
+
+    def compute(self) -> dict[str, float]:
+        return {
+            "miou": self.iou_sum.mean(),
+            "ciou": self.sum_inter / self.sum_union if self.sum_union else 0.0,
+        }
+
+    def counts(self) -> dict[str, int]:
+        d = self.outcomes.as_dict()
+        d["n_mask_size_mismatch"] = self.n_mask_size_mismatch
+        return d
+
+    def protocol(self) -> dict[str, Any]:
+        return {
+            "selection": QUERY_OBJECT_RULE,
+            "miou": "mean over samples of |P∧G|/|P∨G| (gIoU); empty union scores 0",
+            "ciou": "sum of intersections / sum of unions over the split (cumulative IoU)",
+            "no_mask": "a prediction without a mask counts as an empty mask",
+            "resolution": "original image size, exact integer pixel counts on RLE",
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "sum_inter": self.sum_inter,
+            "sum_union": self.sum_union,
+            "iou_sum": self.iou_sum.to_json(),
+            "outcomes": self.outcomes.as_dict(),
+            "n_mask_size_mismatch": self.n_mask_size_mismatch,
+        }
+
+    @classmethod
+    def from_state_dict(cls, d: dict[str, Any]) -> "ResMetric":
+        m = cls()
+        m.sum_inter = int(d["sum_inter"])
+        m.sum_union = int(d["sum_union"])
+        m.iou_sum = ExactSum.from_json(d["iou_sum"])
+        m.outcomes = OutcomeCounts.from_dict(d["outcomes"])
+        m.n_mask_size_mismatch = int(d.get("n_mask_size_mismatch", 0))
+        return m

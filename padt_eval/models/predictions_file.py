@@ -1,0 +1,214 @@
+"""Predictions files: JSONL, one line a sample, and the adapter that serves them as a model.
+
+Line format (README, "Predictions file"):
+
+    {"sample_id": "17", "text": "raw model output (optional)",
+     "objects": [{"bbox": [x1, y1, x2, y2], "score": 0.9, "label": "cat", "mask": {"size": [h, w], "counts": "..."}}]}
+
+`bbox` is in original-image pixels; `score`, `label`, `mask` are optional; files written
+by padt-eval also carry `parse_status`, `parse_reason` and `meta`.
+
+Problems are reported with file and line: malformed lines (bad JSON or bad fields),
+duplicate sample ids (the first line wins), ids the split does not know. With
+`strict=True` the first problem is fatal; otherwise they are counted, listed in the
+results, and the affected samples score as misses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Container, Sequence
+
+from padt_eval import rle as rlemod
+from padt_eval.data.id_index import IdIndex
+from padt_eval.data.jsonl import LineReader, iter_lines, parse_line
+from padt_eval.errors import DataError
+from padt_eval.metrics.boxes import is_finite_box
+from padt_eval.models.base import ModelAdapter
+from padt_eval.types import ModelRequest, ObjectPred, ParseStatus, Prediction
+
+MAX_LISTED_PROBLEMS = 50
+
+
+@dataclass
+class Problem:
+    kind: str  # malformed | duplicate | unknown_id
+    where: str  # file:line
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def _check_object(o: Any, i: int) -> ObjectPred:
+    if not isinstance(o, dict):
+        raise ValueError(f"objects[{i}] must be an object, got {type(o).__name__}")
+    bbox = o.get("bbox")
+    if bbox is not None and not is_finite_box(bbox):
+        raise ValueError(f"objects[{i}].bbox must be four finite numbers [x1, y1, x2, y2], got {bbox!r}")
+    score = o.get("score")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score)):
+        raise ValueError(f"objects[{i}].score must be a finite number, got {score!r}")
+    label = o.get("label")
+    if label is not None and not isinstance(label, str):
+        raise ValueError(f"objects[{i}].label must be a string, got {label!r}")
+    mask = o.get("mask")
+    if mask is not None and not rlemod.is_valid(mask):
+        raise ValueError(f"objects[{i}].mask must be a COCO RLE {{'size': [h, w], 'counts': ...}}")
+    if bbox is None and mask is None:
+        raise ValueError(f"objects[{i}] has neither a bbox nor a mask")
+    return ObjectPred(
+        bbox=[float(v) for v in bbox] if bbox is not None else None,
+        score=float(score) if score is not None else None,
+        label=label,
+        mask=rlemod.from_cocotools(rlemod.to_cocotools(mask)) if mask is not None else None,
+    )
+
+
+def prediction_from_line(obj: Any) -> Prediction:
+    """Validate one parsed line; ValueError says what is wrong with it."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    sid = obj.get("sample_id")
+    if isinstance(sid, int) and not isinstance(sid, bool):
+        sid = str(sid)
+    if not isinstance(sid, str) or not sid:
+        raise ValueError(f"'sample_id' must be a non-empty string, got {obj.get('sample_id')!r}")
+    text = obj.get("text")
+    if text is not None and not isinstance(text, str):
+        raise ValueError("'text' must be a string")
+    objects = obj.get("objects", [])
+    if not isinstance(objects, list):
+        raise ValueError("'objects' must be a list")
+    status = obj.get("parse_status", ParseStatus.OK.value)
+    try:
+        status = ParseStatus(status)
+    except ValueError:
+        raise ValueError(f"'parse_status' must be one of {[s.value for s in ParseStatus]}, got {status!r}") from None
+    meta = obj.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise ValueError("'meta' must be an object")
+    return Prediction(
+        sample_id=sid,
+        text=text,
+        objects=[_check_object(o, i) for i, o in enumerate(objects)],
+        parse_status=status,
+        parse_reason=obj.get("parse_reason"),
+        meta=meta,
+    )
+
+
+class PredictionsFile:
+    """An indexed predictions JSONL: validated once, then read line by line on demand."""
+
+    def __init__(self, path: str | Path, strict: bool = False) -> None:
+        self.path = Path(path)
+        self.strict = strict
+        if not self.path.is_file():
+            raise DataError(f"predictions file not found: {self.path}")
+        self.problem_counts: Counter[str] = Counter()
+        self.problems: list[Problem] = []
+        self._index = IdIndex()
+        self._lines = LineReader(self.path)
+        self.n_lines = 0
+        for line_index, offset, raw in iter_lines(self.path):
+            self.n_lines += 1
+            where = f"{self.path}:{line_index + 1}"
+            try:
+                obj = parse_line(raw, self.path, line_index)
+                pred = prediction_from_line(obj)
+            except DataError as exc:
+                self._problem("malformed", where, str(exc).split(": ", 1)[-1])
+                continue
+            except ValueError as exc:
+                self._problem("malformed", where, str(exc))
+                continue
+            self._index.add(pred.sample_id, offset)
+        for sid, offsets in self._index.finalize():
+            first, *others = (self._line_of(o) for o in offsets)
+            for line in others:
+                self._problem(
+                    "duplicate",
+                    f"{self.path}:{line}",
+                    f"sample_id {sid!r} already appeared on line {first}; this line is ignored",
+                )
+
+    def _line_of(self, offset: int) -> int:
+        with open(self.path, "rb") as f:
+            return f.read(offset).count(b"\n") + 1
+
+    def _problem(self, kind: str, where: str, message: str) -> None:
+        problem = Problem(kind, where, message)
+        if self.strict:
+            raise DataError(f"{problem} (--strict)")
+        self.problem_counts[kind] += 1
+        if len(self.problems) < MAX_LISTED_PROBLEMS:
+            self.problems.append(problem)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, sample_id: str) -> bool:
+        return sample_id in self._index
+
+    def get(self, sample_id: str) -> Prediction | None:
+        offset = self._index.get(sample_id)
+        if offset is None:
+            return None
+        # The line was validated when the index was built, so it parses.
+        return prediction_from_line(json.loads(self._lines.read_at(offset)))
+
+    def check_ids(self, split_ids: Container[str]) -> None:
+        """Report lines whose sample_id the split does not have."""
+        for sid, offset in self._index.items():
+            if sid not in split_ids:
+                self._problem("unknown_id", f"{self.path}:{self._line_of(offset)}", f"sample_id {sid!r} is not in the split")
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "file": str(self.path),
+            "lines": self.n_lines,
+            "distinct_ids": len(self),
+            "problems": {k: int(v) for k, v in sorted(self.problem_counts.items())},
+            "first_problems": [str(p) for p in self.problems],
+        }
+
+
+class PredictionsFileModel(ModelAdapter):
+    """Serves a predictions file through the model interface, so scoring a file and
+    running a model share one loop. With `text_parser`, each line's raw `text` is parsed
+    by a family's parser (its `objects` are ignored), as `--format NAME` asks."""
+
+    family = "predictions"
+
+    def __init__(
+        self,
+        predictions: PredictionsFile,
+        text_parser: Callable[[str, ModelRequest, Prediction], Prediction] | None = None,
+        format_name: str | None = None,
+    ) -> None:
+        self.predictions = predictions
+        self.text_parser = text_parser
+        self.format_name = format_name
+
+    def predict(self, requests: Sequence[ModelRequest]) -> list[Prediction]:
+        out = []
+        for req in requests:
+            pred = self.predictions.get(req.sample_id)
+            if pred is None:
+                out.append(Prediction.missing(req.sample_id, f"no line for this sample in {self.predictions.path.name}"))
+            elif self.text_parser is not None:
+                out.append(self.text_parser(pred.text or "", req, pred))
+            else:
+                out.append(pred)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"family": self.family, "predictions_file": str(self.predictions.path)}
+        if self.format_name:
+            d["format"] = self.format_name
+        return d

@@ -1,0 +1,103 @@
+"""The run manifest: everything needed to say whether two numbers are comparable.
+
+Package versions are read from installed metadata (no heavy imports), the git state is
+that of the padt-eval checkout the code runs from, and every input file is hashed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from padt_eval import __version__
+from padt_eval.fileio import sha256_file
+
+TRACKED_PACKAGES = (
+    "torch",
+    "torchvision",
+    "transformers",
+    "tokenizers",
+    "numpy",
+    "pycocotools",
+    "faster-coco-eval",
+    "pycocoevalcap",
+    "pillow",
+    "qwen-vl-utils",
+    "vllm",
+    "flash-attn",
+)
+
+SCHEMA = "padt-eval/manifest/v1"
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version(), "padt-eval": __version__}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_state(path: Path | None = None) -> dict[str, Any]:
+    """SHA and dirty flag of the checkout holding the padt_eval package (None outside git)."""
+    where = path or Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            ).stdout.strip()
+        )
+        return {"sha": sha, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"sha": None, "dirty": None}
+
+
+def file_hashes(paths: list[str | Path]) -> dict[str, str]:
+    return {str(p): sha256_file(p) for p in paths}
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def build_manifest(
+    *,
+    started: str,
+    split: dict[str, Any],
+    model: dict[str, Any],
+    task: str,
+    predictions: dict[str, Any] | None,
+    prompt_template_hash: str | None,
+    world_size: int = 1,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "task": task,
+        "versions": package_versions(),
+        "git": git_state(),
+        "platform": {"system": platform.system(), "machine": platform.machine(), "node": platform.node()},
+        "command": sys.argv,
+        "started": started,
+        "finished": now_iso(),
+        "world_size": world_size,
+        "split": split,
+        "model": model,
+        "prompt_template_hash": prompt_template_hash,
+        "predictions": predictions,
+        **(extra or {}),
+    }
