@@ -157,18 +157,23 @@ def splits(data_root: DataRootOpt = None) -> None:
 
     rows = split_status(data_root)
     t = Table(title=f"splits under {default_data_root(data_root).resolve()}", title_justify="left")
-    for col in ("split", "dataset", "partition", "found", "layout", "images"):
-        t.add_column(col)
+    for col in ("split", "dataset", "partition", "found", "samples", "layout"):
+        t.add_column(col, justify="right" if col == "samples" else "left", no_wrap=True)
     for r in rows:
         t.add_row(
             r["split"],
             r["dataset"],
             r["partition"],
-            "[green]yes[/]" if r["found"] else "[red]no[/]",
+            "[green]yes[/]" if r["found"] else ("[red]unreadable[/]" if r["error"] else "[red]no[/]"),
+            "—" if r["n_samples"] is None else f"{r['n_samples']:,}",
             r["layout"] or "—",
-            r["images"] or "[red]not found[/]",
         )
     console.print(t)
+    images = rows[0]["images"] if rows else None
+    console.print(f"images: {images}" if images else "[red]images: no COCO train2014 folder found[/] (looked under coco/train2014, train2014, images/train2014 ...)")
+    for r in rows:
+        if r["error"]:
+            err_console.print(f"[red]{r['split']}:[/] {r['error']}")
 
 
 @app.command()

@@ -1,7 +1,31 @@
-"""Shared test configuration."""
+"""Shared test configuration and fixtures."""
+
+from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import pytest
 
 # Never reach a model hub from tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Split caches go to a per-session temporary folder, never to ~/.cache."""
+    monkeypatch.setenv("PADT_EVAL_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory) -> Path:
+    """A data root with 12 synthetic images in both RefCOCO layouts (split 'val' and 'testA')."""
+    from padt_eval.data.synthetic import make_world, write_images, write_padt_jsonl, write_refer
+
+    root = tmp_path_factory.mktemp("synth")
+    world = make_world(12, seed=5)
+    write_images(world, root / "coco" / "train2014")
+    write_padt_jsonl(world, root / "PaDT-MLLM" / "RefCOCO" / "refcoco_val.json")
+    write_refer(world, root / "refcoco", split_of=lambda image_id: "val")
+    return root

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.data.refer import ReferReader
+from padt_eval.data.safe_pickle import load_restricted
 from padt_eval.data.split import SplitReader
-from padt_eval.errors import UsageError
+from padt_eval.errors import DataError, UsageError
 from padt_eval.types import Task
 
 DATA_ROOT_ENV = "PADT_EVAL_DATA"
@@ -146,21 +147,42 @@ def open_split(
     return PadtRefcocoJsonlReader(files[0], img_root, task, name=split)
 
 
+def _count_samples(layout: str, files: list[Path], split: str, refs_cache: dict[Path, list]) -> int:
+    """Samples a split really holds: sentences of that partition (refer) or non-blank lines (JSONL)."""
+    if layout == "refer":
+        refs = refs_cache.get(files[0])
+        if refs is None:
+            refs = refs_cache[files[0]] = load_restricted(files[0])
+        return sum(len(r.get("sentences", [])) for r in refs if isinstance(r, dict) and r.get("split") == split)
+    with open(files[0], "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
 def split_status(data_root: str | Path | None = None) -> list[dict]:
-    """For `padt-eval splits`: each known split, whether found, in which layout, where."""
+    """For `padt-eval splits`: each known split, whether found, in which layout, how many samples, where."""
     root = default_data_root(data_root)
     looked_imgs: list[str] = []
     img = find_image_root(root, None, looked_imgs)
+    refs_cache: dict[Path, list] = {}
     rows = []
     for name, s in REFERRING_SPLITS.items():
         layout, files, _ = locate(name, root)
+        n = None
+        error = None
+        if files:
+            try:
+                n = _count_samples(layout, files, s.split, refs_cache)
+            except DataError as exc:
+                error = str(exc)
         rows.append(
             {
                 "split": name,
                 "dataset": s.dataset,
                 "partition": f"{s.split_by}/{s.split}",
-                "found": bool(files),
+                "found": bool(files) and bool(n),
                 "layout": layout if files else None,
+                "n_samples": n,
+                "error": error,
                 "files": [str(f) for f in files],
                 "images": str(img) if img else None,
             }

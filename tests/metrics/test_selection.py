@@ -1,0 +1,62 @@
+"""The one-answer-per-query rule and outcome counting."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from padt_eval import rle
+from padt_eval.metrics.base import select_query_object
+from padt_eval.metrics.rec import RecMetric
+from padt_eval.metrics.stats import ExactSum
+from padt_eval.types import ObjectPred, ParseStatus, Prediction
+from tests.helpers import prediction, sample
+
+
+def test_highest_score_wins_when_all_scored():
+    objs = [ObjectPred(bbox=[0, 0, 1, 1], score=0.2), ObjectPred(bbox=[0, 0, 2, 2], score=0.9), ObjectPred(bbox=[0, 0, 3, 3], score=0.9)]
+    assert select_query_object(Prediction("x", objects=objs)) is objs[1]
+
+
+def test_first_wins_when_any_score_missing():
+    objs = [ObjectPred(bbox=[0, 0, 1, 1]), ObjectPred(bbox=[0, 0, 2, 2], score=0.9)]
+    assert select_query_object(Prediction("x", objects=objs)) is objs[0]
+
+
+def test_no_best_of_n():
+    """A correct second guess does not rescue a wrong first answer."""
+    s = sample("0", 100, 100, [10, 10, 50, 50], None)
+    p = prediction("0", [ObjectPred(bbox=[60, 60, 90, 90]), ObjectPred(bbox=[10, 10, 50, 50])])
+    m = RecMetric()
+    assert m.update(s, p)["iou"] == 0.0
+
+
+def test_failed_parse_with_objects_still_a_miss_and_counted():
+    s = sample("0", 100, 100, [10, 10, 50, 50], None)
+    p = prediction("0", [ObjectPred(bbox=[10, 10, 50, 50])], status=ParseStatus.FAILED)
+    m = RecMetric()
+    assert m.update(s, p)["iou"] == 0.0
+    c = m.counts()
+    assert c["n_parse_failed"] == 1 and c["n_predicted"] == 0 and c["n_samples"] == 1
+
+
+def test_mask_only_prediction_answers_rec_with_mask_box():
+    mask = np.zeros((40, 40), bool)
+    mask[10:20, 5:15] = True
+    s = sample("0", 40, 40, [5, 10, 15, 20], None)
+    m = RecMetric()
+    rec = m.update(s, prediction("0", [ObjectPred(mask=rle.encode(mask))]))
+    assert rec["iou"] == 1.0 and rec["box_from_mask"]
+
+
+def test_exact_sum_is_order_independent():
+    rng = np.random.default_rng(3)
+    values = (rng.random(5000) * 10.0 ** rng.integers(-8, 8, 5000)).tolist()
+    forward, backward = ExactSum(), ExactSum()
+    for v in values:
+        forward.add(v)
+    for v in reversed(values):
+        backward.add(v)
+    assert forward.value() == backward.value()
+    import math
+
+    assert forward.value() == math.fsum(values)

@@ -1,0 +1,111 @@
+"""Predictions files: validation, duplicates, unknown ids, strict mode — each with its message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from padt_eval.data.id_index import IdIndex
+from padt_eval.errors import DataError
+from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
+from padt_eval.types import ImageRef, ModelRequest, ParseStatus, Task
+
+GOOD = {"sample_id": "1", "objects": [{"bbox": [1, 2, 3, 4], "score": 0.5, "label": "cat"}]}
+
+
+def _write(tmp_path, lines):
+    p = tmp_path / "preds.jsonl"
+    p.write_text("\n".join(l if isinstance(l, str) else json.dumps(l) for l in lines) + "\n")
+    return p
+
+
+def test_problems_are_counted_with_file_and_line(tmp_path):
+    p = _write(
+        tmp_path,
+        [
+            GOOD,
+            '{"sample_id": "2", "objects": [',  # truncated JSON
+            {"sample_id": "3", "objects": [{"bbox": [1, 2, 3]}]},  # 3 numbers
+            {"sample_id": "4", "objects": [{"bbox": [1, 2, 3, float("nan")]}]},
+            {"objects": []},  # no id
+            {"sample_id": "1", "objects": []},  # duplicate of line 1
+            {"sample_id": "5", "objects": [{"bbox": [0, 0, 1, 1], "score": "high"}]},
+            {"sample_id": "6", "objects": [{"label": "x"}]},  # neither bbox nor mask
+            {"sample_id": "7", "objects": [{"bbox": [0, 0, 1, 1], "mask": {"size": [2, 2]}}]},
+        ],
+    )
+    pf = PredictionsFile(p)
+    msgs = [str(x) for x in pf.problems]
+    assert pf.problem_counts == {"malformed": 7, "duplicate": 1}
+    assert any(m.startswith(f"{p}:2: malformed JSON line") for m in msgs)
+    assert any(m.startswith(f"{p}:3: objects[0].bbox must be four finite numbers") for m in msgs)
+    assert any(m.startswith(f"{p}:4: objects[0].bbox") for m in msgs)
+    assert any(m.startswith(f"{p}:5: 'sample_id' must be a non-empty string") for m in msgs)
+    assert any(m == f"{p}:6: sample_id '1' already appeared on line 1; this line is ignored" for m in msgs)
+    assert any(m.startswith(f"{p}:7: objects[0].score must be a finite number") for m in msgs)
+    assert any(m.startswith(f"{p}:8: objects[0] has neither a bbox nor a mask") for m in msgs)
+    assert any(m.startswith(f"{p}:9: objects[0].mask must be a COCO RLE") for m in msgs)
+    # the first line of a duplicated id wins
+    assert pf.get("1").objects[0].label == "cat"
+    assert pf.get("2") is None
+
+
+def test_unknown_ids_are_reported(tmp_path):
+    p = _write(tmp_path, [GOOD, {"sample_id": "ghost", "objects": []}])
+    pf = PredictionsFile(p)
+    pf.check_ids({"1"})
+    assert [str(x) for x in pf.problems] == [f"{p}:2: sample_id 'ghost' is not in the split"]
+
+
+@pytest.mark.parametrize(
+    "bad, expected",
+    [
+        ('{"sample_id": "2", ', ":2: malformed JSON line"),
+        ({"sample_id": "1", "objects": []}, ":2: sample_id '1' already appeared on line 1"),
+    ],
+)
+def test_strict_makes_problems_fatal(tmp_path, bad, expected):
+    p = _write(tmp_path, [GOOD, bad])
+    with pytest.raises(DataError) as e:
+        PredictionsFile(p, strict=True)
+    assert f"{p}{expected}" in str(e.value) and "(--strict)" in str(e.value)
+
+
+def test_strict_unknown_id(tmp_path):
+    p = _write(tmp_path, [GOOD, {"sample_id": "ghost", "objects": []}])
+    pf = PredictionsFile(p, strict=True)
+    with pytest.raises(DataError, match=r"preds.jsonl:2: sample_id 'ghost' is not in the split \(--strict\)"):
+        pf.check_ids({"1"})
+
+
+def test_missing_file():
+    with pytest.raises(DataError, match="predictions file not found: /no/such.jsonl"):
+        PredictionsFile("/no/such.jsonl")
+
+
+def test_adapter_serves_lines_and_marks_gaps_missing(tmp_path):
+    p = _write(tmp_path, [GOOD, {"sample_id": 9, "objects": [], "parse_status": "failed", "parse_reason": "garbled"}])
+    model = PredictionsFileModel(PredictionsFile(p))
+    img = ImageRef("x.png", 10, 10)
+    out = model.predict([ModelRequest(str(i), Task.REC, img) for i in (1, 2, 9)])
+    assert [o.parse_status for o in out] == [ParseStatus.OK, ParseStatus.MISSING, ParseStatus.FAILED]
+    assert out[0].objects[0].bbox == [1.0, 2.0, 3.0, 4.0]
+    assert out[2].parse_reason == "garbled"
+    assert "no line for this sample" in out[1].parse_reason
+
+
+def test_id_index_numeric_and_string_modes():
+    idx = IdIndex()
+    for i, sid in enumerate(["5", "3", "10", "3", "0"]):
+        idx.add(sid, i * 100)
+    dups = idx.finalize()
+    assert dups == [("3", [100, 300])]
+    assert [idx.get(s) for s in ("0", "3", "5", "10", "4", "05", "x")] == [400, 100, 0, 200, None, None, None]
+    assert list(idx.ids()) == ["5", "3", "10", "0"] and len(idx) == 4
+    idx2 = IdIndex()
+    for i, sid in enumerate(["1", "a", "1", "007"]):
+        idx2.add(sid, i)
+    assert idx2.finalize() == [("1", [0, 2])]
+    assert [idx2.get(s) for s in ("1", "a", "007", "7")] == [0, 1, 3, None]
+    assert list(idx2.ids()) == ["1", "a", "007"]
