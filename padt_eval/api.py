@@ -125,7 +125,6 @@ def evaluate(
             "protocol": metric.protocol(),
             "predictions": pred_desc,
             "problems": problems,
-            "state": metric.state_dict(),
         }
         manifest = build_manifest(
             started=started,
@@ -135,7 +134,7 @@ def evaluate(
             predictions=pred_desc,
             prompt_template_hash=spec.prompt_hash(adapter.family),
         )
-        writer.finish(metrics_doc, manifest)
+        writer.finish(metrics_doc, manifest, metric.state_dict())
     except BaseException:
         writer.abort()
         raise

@@ -5,6 +5,7 @@ Layout of `results/<run_id>/`:
 * `metrics.json`   `{"metrics": {...}, "counts": {...}, "protocol": {...}, ...}`
 * `per_sample.jsonl` one record per sample (IoU, hits, status, reason)
 * `manifest.json`  versions, git, hashes, command line, times (see `manifest.py`)
+* `state.json`     the metric's mergeable state (to combine runs or shards exactly)
 * `predictions.jsonl` when a model ran here; otherwise metrics.json points to the
   predictions file that was scored (path and sha256).
 
@@ -56,7 +57,7 @@ class RunWriter:
     def write_record(self, record: dict[str, Any]) -> None:
         self._per_sample.write(json.dumps(record) + "\n")
 
-    def finish(self, metrics: dict[str, Any], manifest: dict[str, Any]) -> None:
+    def finish(self, metrics: dict[str, Any], manifest: dict[str, Any], state: dict[str, Any]) -> None:
         self._per_sample.flush()
         os.fsync(self._per_sample.fileno())
         self._per_sample.close()
@@ -65,6 +66,9 @@ class RunWriter:
         os.replace(self._per_sample_tmp, self.out_dir / "per_sample.jsonl")
         with atomic_write(self.out_dir / "manifest.json") as f:
             json.dump(manifest, f, indent=1)
+            f.write("\n")
+        with atomic_write(self.out_dir / "state.json") as f:
+            json.dump(state, f)
             f.write("\n")
         # metrics.json last: its presence means the run is complete.
         with atomic_write(self.out_dir / "metrics.json") as f:
