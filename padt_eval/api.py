@@ -13,6 +13,7 @@ from padt_eval.errors import UsageError
 from padt_eval.fileio import sha256_file
 from padt_eval.models.base import ModelAdapter
 from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
+from padt_eval.models.raw_text import raw_text_model
 from padt_eval.report.manifest import build_manifest, file_hashes, now_iso
 from padt_eval.report.results import RunWriter, safe_name
 from padt_eval.runner.local import run_local
@@ -62,6 +63,9 @@ def evaluate(
     out: str | Path | None = None,
     strict: bool = False,
     batch_size: int = 8,
+    text_format: str | None = None,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
     reader: SplitReader | None = None,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
@@ -69,11 +73,16 @@ def evaluate(
     """Score a predictions file, or run a loaded model, on one split.
 
     Exactly one of `predictions` and `model` is given. Results go to `out` (default
-    `results/<task>-<split>-<source>-<time>/`).
+    `results/<task>-<split>-<source>-<time>/`). With `text_format`, each line's raw
+    `text` is read by that family's parser (`padt-eval models` lists the formats);
+    `min_pixels`/`max_pixels` set the resize rule of the formats written in model-input
+    pixels (Qwen2.5-VL, VLM-R1).
     """
     spec = get_task(task)
     if (predictions is None) == (model is None):
         raise UsageError("give exactly one of --predictions and --model")
+    if text_format is not None and predictions is None:
+        raise UsageError("--format reads the raw text of a predictions file; it needs --predictions")
     started = now_iso()
     t0 = time.perf_counter()
     if reader is None:
@@ -81,7 +90,9 @@ def evaluate(
     pred_file: PredictionsFile | None = None
     if predictions is not None:
         pred_file = PredictionsFile(predictions, strict=strict)
-        adapter: ModelAdapter = PredictionsFileModel(pred_file)
+        adapter: ModelAdapter = (
+            raw_text_model(pred_file, text_format, min_pixels, max_pixels) if text_format is not None else PredictionsFileModel(pred_file)
+        )
         source = Path(predictions).stem
     else:
         assert model is not None

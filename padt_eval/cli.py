@@ -63,6 +63,35 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Samples per model call.")]
+FormatOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--format",
+        "-f",
+        help="Read each predictions line's raw 'text' with this family's parser (its 'objects' are ignored): "
+        "qwen2_5_vl, vlm_r1, qwen3_vl, qwen2_vl, internvl, shikra, minigpt_v2, kosmos2, florence2, ferret, cogvlm. "
+        "See `padt-eval models`.",
+    ),
+]
+MinPixelsOpt = Annotated[
+    Optional[int],
+    typer.Option("--min-pixels", min=1, help="Qwen resize rule: min pixels (predictions files: default 3136; --model: the processor's)."),
+]
+MaxPixelsOpt = Annotated[
+    Optional[int],
+    typer.Option("--max-pixels", min=1, help="Qwen resize rule: max pixels (predictions files: default 12845056; --model: the processor's)."),
+]
+PromptStyleOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--prompt-style",
+        help="Baseline prompts: 'paper' (PaDT paper A.3; default for Qwen2.5-VL and InternVL) or 'native' "
+        "(the model's own documented grounding prompt; default otherwise).",
+    ),
+]
+MaxNewTokensOpt = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="Generation length limit (default: per task).")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="Where to run the model: cpu, cuda, cuda:1 ... (default: cuda if available).")]
+DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Model weights dtype: bfloat16, float16, float32 (default: bfloat16 on GPU, float32 on CPU).")]
 
 
 def _fail(exc: PadtEvalError) -> None:
@@ -70,7 +99,27 @@ def _fail(exc: PadtEvalError) -> None:
     raise typer.Exit(code=exc.exit_code)
 
 
-def _evaluate(task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size) -> None:
+def _evaluate(
+    task: Task,
+    split,
+    predictions,
+    model,
+    family,
+    data_root,
+    image_root,
+    layout,
+    out,
+    strict,
+    batch_size,
+    *,
+    text_format=None,
+    min_pixels=None,
+    max_pixels=None,
+    prompt_style=None,
+    max_new_tokens=None,
+    device=None,
+    dtype=None,
+) -> None:
     from padt_eval import api
     from padt_eval.report.console import counts_line, metrics_table, problems_lines, progress_bar
 
@@ -79,7 +128,10 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
         if model is not None:
             from padt_eval.models.loading import load_model
 
-            adapter = load_model(model, family)
+            options = dict(
+                prompt_style=prompt_style, min_pixels=min_pixels, max_pixels=max_pixels, max_new_tokens=max_new_tokens, device=device, dtype=dtype
+            )
+            adapter = load_model(model, family, **{k: v for k, v in options.items() if v is not None})
         with progress_bar(console, f"{task.value.upper()} {Path(split).stem}") as (start, advance):
             result = api.evaluate(
                 task,
@@ -92,6 +144,9 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
                 out=out,
                 strict=strict,
                 batch_size=batch_size,
+                text_format=text_format,
+                min_pixels=min_pixels if predictions is not None else None,
+                max_pixels=max_pixels if predictions is not None else None,
                 on_start=start,
                 on_progress=advance,
             )
@@ -103,6 +158,18 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
     for line in problems_lines(result.problems):
         console.print(f"[yellow]{line}[/]", highlight=False)
     console.print(f"results written to [bold]{result.out_dir}[/] ({result.seconds:.1f} s)")
+
+
+def _model_options(text_format, min_pixels, max_pixels, prompt_style, max_new_tokens, device, dtype) -> dict:
+    return dict(
+        text_format=text_format,
+        min_pixels=min_pixels,
+        max_pixels=max_pixels,
+        prompt_style=prompt_style,
+        max_new_tokens=max_new_tokens,
+        device=device,
+        dtype=dtype,
+    )
 
 
 @app.command()
@@ -117,12 +184,34 @@ def rec(
     out: OutOpt = None,
     strict: StrictOpt = False,
     batch_size: BatchOpt = 8,
+    text_format: FormatOpt = None,
+    min_pixels: MinPixelsOpt = None,
+    max_pixels: MaxPixelsOpt = None,
+    prompt_style: PromptStyleOpt = None,
+    max_new_tokens: MaxNewTokensOpt = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
 ) -> None:
     """Referring expression comprehension: Acc@0.5/0.75/0.9 and mean IoU, one box per expression.
 
-    Example: padt-eval rec --split refcoco_testA --predictions preds.jsonl
+    Examples: padt-eval rec --split refcoco_testA --predictions preds.jsonl;
+    padt-eval rec -s refcoco_val -p qwen_raw.jsonl --format qwen2_5_vl;
+    padt-eval rec -s refcoco_val --model Qwen/Qwen2.5-VL-3B-Instruct --prompt-style paper
     """
-    _evaluate(Task.REC, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size)
+    _evaluate(
+        Task.REC,
+        split,
+        predictions,
+        model,
+        family,
+        data_root,
+        image_root,
+        layout,
+        out,
+        strict,
+        batch_size,
+        **_model_options(text_format, min_pixels, max_pixels, prompt_style, max_new_tokens, device, dtype),
+    )
 
 
 @app.command()
@@ -137,12 +226,32 @@ def res(
     out: OutOpt = None,
     strict: StrictOpt = False,
     batch_size: BatchOpt = 8,
+    text_format: FormatOpt = None,
+    min_pixels: MinPixelsOpt = None,
+    max_pixels: MaxPixelsOpt = None,
+    prompt_style: PromptStyleOpt = None,
+    max_new_tokens: MaxNewTokensOpt = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
 ) -> None:
     """Referring expression segmentation: mIoU (mean per-sample IoU) and cIoU (ΣI/ΣU), one mask per expression.
 
     Example: padt-eval res --split refcocog_val --predictions preds.jsonl
     """
-    _evaluate(Task.RES, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size)
+    _evaluate(
+        Task.RES,
+        split,
+        predictions,
+        model,
+        family,
+        data_root,
+        image_root,
+        layout,
+        out,
+        strict,
+        batch_size,
+        **_model_options(text_format, min_pixels, max_pixels, prompt_style, max_new_tokens, device, dtype),
+    )
 
 
 @app.command()

@@ -1,0 +1,50 @@
+"""MiniGPT-v2: `{<x1><y1><x2><y2>}`, integers 0-100 of the (unpadded) image.
+
+MiniGPT-v2 resizes to 448x448 without padding and writes `int(v / size · 100)` (baselines.md
+§2.9), so `x_px = x / 100 · W`. Grounded answers name the object in `<p>phrase</p>` and join
+several boxes with `<delim>`. Its scorer strips `<unk>` and spaces first; spaces are
+accepted here. A cut-off `{<31><40><55>` is a failed parse (MiniGPT-v2 re-asks or scores a
+miss).
+"""
+
+from __future__ import annotations
+
+import re
+
+from padt_eval.models.coords.common import NUM, Frame, ParseResult, TextBox, finish_box, make_result, numbers, phrase_before
+
+_A = r"<\s*(" + NUM + r")\s*>\s*"
+_BOX = re.compile(r"\{\s*" + _A * 4 + r"\}")
+_PHRASE = re.compile(r"<p>(.*?)</p>", re.DOTALL)
+_TAGS = re.compile(r"</?p>|<delim>|<unk>|</s>|<s>")
+_PARTIAL = re.compile(r"\{\s*<\s*" + NUM)
+
+
+def parse(text: str, frame: Frame) -> ParseResult:
+    boxes: list[TextBox] = []
+    problems: list[str] = []
+    markup: list[tuple[int, int]] = [m.span() for m in _TAGS.finditer(text)]
+    phrases = list(_PHRASE.finditer(text))
+    floor = 0
+    label: str | None = None
+    for m in _BOX.finditer(text):
+        recent = [p for p in phrases if floor <= p.start() and p.end() <= m.start()]
+        if recent:
+            label = " ".join(recent[-1].group(1).split()) or None
+        elif not phrases:
+            gap = text[floor : m.start()]
+            if gap.strip() not in ("", "<delim>"):
+                label = phrase_before(_TAGS.sub(lambda t: " " * len(t.group(0)), text), m.start(), floor)
+        raw = numbers(m.groups())
+        if raw is None:
+            problems.append("a box with a non-finite number was dropped")
+        else:
+            w, h = frame.width, frame.height
+            box = finish_box(raw[0] / 100 * w, raw[1] / 100 * h, raw[2] / 100 * w, raw[3] / 100 * h, frame)
+            if box is not None:
+                boxes.append(TextBox(box, label, m.span(), raw))
+        markup.append(m.span())
+        floor = m.end()
+    if _PARTIAL.search(text, floor):
+        problems.append("an incomplete {<x1><y1><x2><y2>} box (output cut off?)")
+    return make_result(boxes, problems, markup)

@@ -1,0 +1,82 @@
+"""Task rules: from one family's parsed text to the `Prediction` a task scores.
+
+The parser finds every box; the task decides which count (documented in docs/baselines.md):
+
+* REC / RES: the **first** box in output order, and only it. No box is picked by score or
+  against the ground truth; Kosmos-2's and Ferret's "max over the first k" scorers with
+  k = 1 reduce to the same rule. Only the first box is written to `objects` (the others
+  are counted in `meta`), so a confidence score can never reorder the answer. A RES
+  answer from a box-only format has no mask and scores as an empty mask; Florence-2's
+  polygon output (`parse_masks`) becomes a mask.
+* OVD: every box, with its label and (when the adapter generated the text) its confidence.
+* RIC: every grounded box, labelled with its phrase, and the caption with the box syntax
+  removed in `meta["caption"]`.
+
+A parser that raises (a bug) must not crash a run: the sample becomes a FAILED parse
+whose reason names the error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from padt_eval import rle as rlemod
+from padt_eval.models.coords import Frame, ParseResult, TextFormat
+from padt_eval.models.coords.caption import clean_caption
+from padt_eval.types import ObjectPred, ParseStatus, Prediction, Task
+
+#: How REC/RES pick their one box from coordinate text.
+FIRST_BOX_RULE = "first box in output order (never by score, never against ground truth)"
+
+ScoreOf = Callable[[tuple[int, int]], "float | None"]
+
+
+def parse_safely(fmt: TextFormat, text: str, frame: Frame, task: Task) -> ParseResult:
+    parse = fmt.parse_masks if (task == Task.RES and fmt.parse_masks is not None) else fmt.parse
+    try:
+        return parse(text, frame)
+    except Exception as exc:  # noqa: BLE001 - a parser bug is this sample's failure, not the run's
+        return ParseResult((), ParseStatus.FAILED, f"parser error ({type(exc).__name__}: {exc})")
+
+
+def prediction_from_text(
+    sample_id: str,
+    task: Task,
+    text: str,
+    fmt: TextFormat,
+    frame: Frame,
+    *,
+    score_of: ScoreOf | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Prediction:
+    """Parse `text` in `fmt`'s frame and apply `task`'s rule. `score_of(span)` gives the
+    confidence of the box whose coordinate text spans `span` (None: no score)."""
+    result = parse_safely(fmt, text, frame, task)
+    out_meta: dict[str, Any] = dict(meta or {})
+    out_meta.update(format=fmt.name, n_boxes_parsed=len(result.boxes))
+    if frame.input_width is not None:
+        out_meta["input_size"] = [frame.input_width, frame.input_height]
+    objects: list[ObjectPred] = []
+    boxes = list(result.boxes)
+    if task in (Task.REC, Task.RES) and boxes:
+        boxes = boxes[:1]
+        out_meta["selection"] = FIRST_BOX_RULE
+    for b in boxes:
+        score = score_of(b.span) if score_of is not None else None
+        mask = None
+        if task == Task.RES and b.polygons:
+            mask = rlemod.from_polygons([list(p) for p in b.polygons], frame.height, frame.width)
+        objects.append(ObjectPred(bbox=[float(v) for v in b.box], score=score, label=b.label, mask=mask))
+    status = result.status
+    if task == Task.RIC:
+        out_meta["caption"] = clean_caption(text, result.markup)
+        if status == ParseStatus.FAILED and out_meta["caption"]:
+            status = ParseStatus.OK  # the caption stands even if a box at its end was cut off
+    return Prediction(
+        sample_id=sample_id,
+        text=text,
+        objects=objects,
+        parse_status=status,
+        parse_reason=result.reason,
+        meta=out_meta,
+    )
