@@ -54,11 +54,13 @@ class ModelFamily:
     requirements: tuple[str, ...] = field(default_factory=tuple)  # importable modules it needs
     # Whether a checkpoint belongs to this family, from its config.json dict and its name.
     detect: Callable[[dict, str], bool] | None = None
+    # How to score a family that does not run here (default: its raw text with --format NAME).
+    how_to_score: str | None = None
 
     def runs_here(self) -> tuple[bool, str]:
         """Whether this family can run inference on this machine, and why not."""
         if self.loader is None:
-            return False, "needs its own repository; score its raw text with --predictions F --format " + self.name
+            return False, self.how_to_score or ("needs its own repository; score its raw text with --predictions F --format " + self.name)
         import importlib.util
 
         for mod in self.requirements:
@@ -98,4 +100,4 @@ def _import_builtin_families() -> None:
 
 
 # Modules whose import registers families. Each new family module adds itself here.
-_BUILTIN_FAMILY_MODULES: list[str] = []
+_BUILTIN_FAMILY_MODULES: list[str] = ["padt_eval.models.families"]

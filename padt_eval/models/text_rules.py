@@ -39,6 +39,14 @@ def parse_safely(fmt: TextFormat, text: str, frame: Frame, task: Task) -> ParseR
         return ParseResult((), ParseStatus.FAILED, f"parser error ({type(exc).__name__}: {exc})")
 
 
+def caption_of(text: str, result: ParseResult) -> str:
+    """The clean caption: the answer region (inside `<answer>`, after `</think>`) without
+    its box syntax."""
+    start, end = result.notes.get("region", (0, len(text)))
+    markup = [(a - start, b - start) for a, b in result.markup if a >= start and b <= end]
+    return clean_caption(text[start:end], markup)
+
+
 def prediction_from_text(
     sample_id: str,
     task: Task,
@@ -69,7 +77,7 @@ def prediction_from_text(
         objects.append(ObjectPred(bbox=[float(v) for v in b.box], score=score, label=b.label, mask=mask))
     status = result.status
     if task == Task.RIC:
-        out_meta["caption"] = clean_caption(text, result.markup)
+        out_meta["caption"] = caption_of(text, result)
         if status == ParseStatus.FAILED and out_meta["caption"]:
             status = ParseStatus.OK  # the caption stands even if a box at its end was cut off
     return Prediction(

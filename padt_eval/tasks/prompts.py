@@ -69,10 +69,12 @@ def render(template: str, sample: Sample | ModelRequest) -> str:
     """Fill a template from the model-visible fields of a sample.
 
     The OVD list is `json.dumps` of the names, as PaDT's preprocessing writes it
-    (`["person", "bicycle", ...]`).
+    (`["person", "bicycle", ...]`); `{category_names}` is the same names joined by ", "
+    (Qwen3-VL's ODinW prompt).
     """
     categories = json.dumps(list(sample.categories)) if sample.categories is not None else ""
-    return template.format(expression=sample.expression or "", categories=categories)
+    names = ", ".join(sample.categories) if sample.categories is not None else ""
+    return template.format(expression=sample.expression or "", categories=categories, category_names=names)
 
 
 def prompt_template_hash(family: str, task: Task) -> str:

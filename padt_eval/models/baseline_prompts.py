@@ -1,0 +1,83 @@
+"""Prompts of the coordinate-text baselines, per family and prompt style.
+
+Two styles (`--prompt-style`):
+* `paper`: the prompts the PaDT authors used for their Qwen2.5-VL and InternVL3 baselines
+  (paper A.3, `tasks.prompts.PAPER_A3_PROMPTS`); registered for the families that answer
+  in that JSON syntax (Qwen2.5-VL, Qwen3-VL, InternVL). The default for Qwen2.5-VL and
+  InternVL, since PaDT's tables were measured with them.
+* `native`: each model's own documented grounding prompt (baselines.md, "Prompts").
+  Where a family documents none for a task, the prompt is ours and says so in
+  `NATIVE_SOURCES`; the manifest records the prompt hash either way.
+
+Placeholders: `{expression}` (REC/RES), `{categories}` (OVD, a JSON list as in PaDT),
+`{category_names}` (OVD, names joined by ", ").
+"""
+
+from __future__ import annotations
+
+from padt_eval.tasks.prompts import PAPER_A3_PROMPTS, register_prompts
+from padt_eval.types import Task
+
+R1_SUFFIX = (
+    " First output the thinking process in <think> </think> tags and then output the final answer in "
+    "<answer> </answer> tags. Output the final answer in JSON format."
+)
+QWEN3_OVD = "Locate every instance that belongs to the following categories: '{category_names}'. Report bbox coordinates in JSON format."
+
+
+def _same(rec: str, ovd: str, ric: str) -> dict[Task, str]:
+    return {Task.REC: rec, Task.RES: rec, Task.OVD: ovd, Task.RIC: ric}
+
+
+NATIVE: dict[str, dict[Task, str]] = {
+    "qwen2_5_vl": _same(
+        "Locate {expression}, output its bbox coordinates using JSON format.",
+        QWEN3_OVD,
+        PAPER_A3_PROMPTS[Task.RIC],
+    ),
+    "vlm_r1": _same(
+        "Please provide the bounding box coordinate of the region this sentence describes: {expression}." + R1_SUFFIX,
+        "Please carefully check the image and detect the following objects: {categories}." + R1_SUFFIX,
+        PAPER_A3_PROMPTS[Task.RIC] + R1_SUFFIX.replace(" Output the final answer in JSON format.", ""),
+    ),
+    "qwen3_vl": _same(
+        'Locate every object that matches the description "{expression}" in the image. Report bbox coordinates in JSON format.',
+        QWEN3_OVD,
+        PAPER_A3_PROMPTS[Task.RIC],
+    ),
+    "qwen2_vl": _same(
+        "Find <|object_ref_start|>{expression}<|object_ref_end|>",
+        "Find every instance of the following categories and output the bounding box of each: {category_names}",
+        "Describe this image, and output the bounding box of every object you mention.",
+    ),
+    "internvl": _same(
+        "Please provide the bounding box coordinate of the region this sentence describes: <ref>{expression}</ref>",
+        "Please detect every instance of the following categories and write each as <ref>category</ref><box>[[x1, y1, x2, y2]]</box>: {category_names}.",
+        "Please describe this image, and write each object you mention as <ref>object</ref><box>[[x1, y1, x2, y2]]</box>.",
+    ),
+    "kosmos2": _same("<grounding><phrase>{expression}</phrase>", "<grounding>An image of", "<grounding>An image of"),
+    "florence2": {
+        Task.REC: "<CAPTION_TO_PHRASE_GROUNDING>{expression}",
+        Task.RES: "<REFERRING_EXPRESSION_SEGMENTATION>{expression}",
+        Task.OVD: "<OD>",
+        Task.RIC: "<DETAILED_CAPTION>",  # then <CAPTION_TO_PHRASE_GROUNDING> on that caption (adapter)
+    },
+}
+
+# Where each native prompt comes from (docs/baselines.md shows this table).
+NATIVE_SOURCES: dict[str, str] = {
+    "qwen2_5_vl": "REC: Qwen2.5-VL cookbook grounding prompt; OVD: Qwen3-VL ODinW prompt (ours for 2.5); RIC: PaDT A.3 (no native one)",
+    "vlm_r1": "REC: VLM-R1 test_rec_r1.py (question + think/answer suffix); OVD, RIC: PaDT A.3 head + the same suffix (ours)",
+    "qwen3_vl": "REC: Qwen3-VL grounding prompt (as in lmms-eval refcoco_grounding); OVD: Qwen3-VL ODinW-13 eval; RIC: PaDT A.3",
+    "qwen2_vl": "REC: the common '<|object_ref_start|>' form (baselines.md §2.4, inferred); OVD, RIC: ours",
+    "internvl": "REC: InternVL evaluate_grounding.py; OVD, RIC: ours, in InternVL's <ref>/<box> syntax",
+    "kosmos2": "REC: unilm kosmos-2 refcoco cook_data.py; RIC: the Kosmos-2 model card's grounded caption; OVD: the same grounded caption (no detection prompt)",
+    "florence2": "Florence-2 task tokens: grounding, referring segmentation, <OD>; RIC: <DETAILED_CAPTION> then <CAPTION_TO_PHRASE_GROUNDING> of it",
+}
+
+PAPER_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "internvl")
+
+for _family, _table in NATIVE.items():
+    register_prompts(f"{_family}:native", _table)
+for _family in PAPER_FAMILIES:
+    register_prompts(f"{_family}:paper", PAPER_A3_PROMPTS)

@@ -1,0 +1,123 @@
+"""Registers the coordinate-text baseline families (no torch at import).
+
+Runnable families (transformers ships them natively) get a lazy `loader` and a `detect`
+rule reading config.json's `model_type`; the others are scored from their own outputs:
+raw text with `--predictions F --format NAME`, or, for the mask and region-token models
+(LISA, PixelLM, GLaMM, Groma, REF-VLM), predictions files that already carry boxes and
+COCO RLE masks in original-image pixels.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from padt_eval.models import baseline_prompts  # noqa: F401  (registers the prompt tables)
+from padt_eval.models.base import ModelAdapter, ModelFamily, register_family
+from padt_eval.models.coords import FORMATS
+
+HF_REQUIREMENTS = ("torch", "transformers", "tokenizers", "PIL")
+TORCHVISION = ("torchvision",)  # the Qwen and InternVL image/video processors need it
+
+
+def _loader(module: str, family: str):
+    def load(model: str, **options: Any) -> ModelAdapter:
+        return importlib.import_module(f"padt_eval.models.hf.{module}").load(family, model, **options)
+
+    return load
+
+
+def _model_type(config: dict) -> str:
+    return str(config.get("model_type") or "")
+
+
+def _name(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def _is_r1(name: str) -> bool:
+    return "vlm-r1" in _name(name)
+
+
+def _detect(model_types: tuple[str, ...], names: tuple[str, ...] = (), exclude=lambda name: False):
+    """config.json `model_type` when there is a config; the model id otherwise."""
+
+    def detect(config: dict, name: str) -> bool:
+        if exclude(name):
+            return False
+        if config:
+            return _model_type(config) in model_types
+        return any(n in _name(name) for n in names)
+
+    return detect
+
+
+def _family(name: str, description: str, module: str | None, detect=None, requirements=(), how_to_score=None) -> ModelFamily:
+    fmt = FORMATS.get(name)
+    return register_family(
+        ModelFamily(
+            name=name,
+            description=description,
+            coordinate_frame=fmt.frame if fmt else "original-image pixels (the producer converts)",
+            output_format=fmt.syntax if fmt else "predictions file with boxes and COCO RLE masks",
+            loader=_loader(module, name) if module else None,
+            requirements=tuple(requirements),
+            detect=detect,
+            how_to_score=how_to_score,
+        )
+    )
+
+
+_family(
+    "qwen2_5_vl",
+    "Qwen2.5-VL-{3B,7B,72B}-Instruct (and Qwen2.5-VL-SFT); prompts: paper (default) | native",
+    "qwen",
+    _detect(("qwen2_5_vl",), ("qwen2.5-vl", "qwen2-5-vl"), exclude=_is_r1),
+    HF_REQUIREMENTS + TORCHVISION,
+)
+_family(
+    "vlm_r1",
+    "VLM-R1 (omlab/Qwen2.5VL-3B-VLM-R1-REC-500steps, omlab/VLM-R1-Qwen2.5VL-3B-OVD-0321): Qwen2.5-VL + GRPO, "
+    "answers in <answer> tags; detected by 'VLM-R1' in the model id, else pass --family vlm_r1",
+    "qwen",
+    lambda config, name: _is_r1(name) and (not config or _model_type(config) == "qwen2_5_vl"),
+    HF_REQUIREMENTS + TORCHVISION,
+)
+_family("qwen2_vl", "Qwen2-VL-{2B,7B,72B}-Instruct", "qwen", _detect(("qwen2_vl",), ("qwen2-vl",)), HF_REQUIREMENTS + TORCHVISION)
+_family("qwen3_vl", "Qwen3-VL (dense and MoE)", "qwen", _detect(("qwen3_vl", "qwen3_vl_moe"), ("qwen3-vl",)), HF_REQUIREMENTS + TORCHVISION)
+_family(
+    "internvl",
+    "InternVL2.5 / InternVL3 '-hf' checkpoints (native transformers); prompts: paper (default) | native",
+    "internvl",
+    _detect(("internvl", "internvl_chat"), ("internvl",)),
+    HF_REQUIREMENTS + TORCHVISION,
+)
+_family("kosmos2", "microsoft/kosmos-2-patch14-224", "kosmos2", _detect(("kosmos-2",), ("kosmos-2",)), HF_REQUIREMENTS)
+_family(
+    "florence2",
+    "Florence-2 native checkpoints (florence-community/Florence-2-{base,large}[-ft])",
+    "florence2",
+    _detect(("florence2",), ("florence-2",)),
+    HF_REQUIREMENTS,
+)
+_family("shikra", "Shikra-7B (own repository: shikras/shikra)", None, _detect((), ("shikra",)))
+_family("minigpt_v2", "MiniGPT-v2 (own repository: Vision-CAIR/MiniGPT-4)", None, _detect((), ("minigpt",)))
+_family("ferret", "Ferret 7B/13B (own repository: apple/ml-ferret); Ferret-v2 assumed the same text form", None, _detect((), ("ferret",)))
+_family(
+    "cogvlm",
+    "CogVLM-grounding (THUDM/cogvlm-grounding-generalist-hf, remote code only)",
+    None,
+    lambda config, name: ("cogvlm" in _model_type(config)) if config else "cogvlm" in _name(name),
+)
+_MASK_NOTE = (
+    "needs its own repository; write a predictions file with boxes and COCO RLE masks in original-image "
+    "pixels (objects[].bbox, objects[].mask) and score it with --predictions F (no --format)"
+)
+for _n, _d in (
+    ("lisa", "LISA-7B/13B: [SEG] token -> SAM mask (own repository)"),
+    ("pixellm", "PixelLM (own repository)"),
+    ("glamm", "GLaMM (own repository)"),
+    ("groma", "Groma: <roi><rN></roi> region tokens index its own proposals; no coordinate text (run its eval, export boxes)"),
+    ("ref_vlm", "REF-VLM (own repository)"),
+):
+    _family(_n, _d, None, None, (), _MASK_NOTE)

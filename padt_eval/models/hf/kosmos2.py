@@ -1,0 +1,46 @@
+"""Kosmos-2 through transformers' `Kosmos2ForConditionalGeneration`.
+
+Kosmos-2 has no chat template: its REC prompt `<grounding><phrase>{expr}</phrase>` is a
+text the model continues (unilm's refcoco evaluation), and its grounded caption starts
+from `<grounding>An image of`. The prompt is kept in front of the generated text (`echo`),
+so the stored answer reads as Kosmos-2's own output does
+(`<grounding><phrase>the man</phrase><object><patch_index_…>…</object>`) and the phrase
+labels its box. Confidence covers generated tokens only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from padt_eval.models.hf.adapter import HFTextBoxAdapter
+from padt_eval.models.hf.loading import load_pretrained
+from padt_eval.types import ModelRequest
+
+
+class Kosmos2Adapter(HFTextBoxAdapter):
+    family_name = "kosmos2"
+    format_name = "kosmos2"
+
+    def __init__(self, model: Any, processor: Any, **kwargs: Any) -> None:
+        super().__init__(model, processor, **kwargs)
+        self.tokenizer.padding_side = "left"
+
+    def chat_text(self, req: ModelRequest) -> str:
+        return req.prompt or ""
+
+    def echo(self, req: ModelRequest) -> str:
+        return req.prompt or ""
+
+    def encode(self, texts, images, requests):
+        n = int(self.model.config.latent_query_num)
+        return self.processor(text=texts, images=images, padding=True, num_image_tokens=n, return_tensors="pt")
+
+    def processor_settings(self) -> dict[str, Any]:
+        ip = self.processor.image_processor
+        return {"image_processor": type(ip).__name__, "size": dict(ip.size) if getattr(ip, "size", None) else None, "latent_query_num": int(self.model.config.latent_query_num)}
+
+
+def load(family: str, model_id: str, *, device: str | None = None, dtype: str | None = None, revision: str | None = None, **options: Any) -> Kosmos2Adapter:
+    options.pop("min_pixels", None), options.pop("max_pixels", None)
+    model, processor, dev = load_pretrained(model_id, "Kosmos2ForConditionalGeneration", device=device, dtype=dtype, revision=revision)
+    return Kosmos2Adapter(model, processor, name=model_id, device=dev, revision=revision, **options)

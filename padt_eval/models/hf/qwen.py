@@ -1,0 +1,95 @@
+"""Qwen2.5-VL (and VLM-R1 checkpoints), Qwen2-VL and Qwen3-VL through transformers.
+
+All four share the Qwen chat template and processor shape; they differ in box syntax and
+frame (see `models/coords`). Qwen2.5-VL and VLM-R1 answer in pixels of the resized input,
+so their frame is read from the processor's actual grid: w' = grid_w · patch_size,
+h' = grid_h · patch_size (the cookbook's and VLM-R1's own rule), never recomputed.
+`--min-pixels/--max-pixels` are passed to the processor and recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from padt_eval.models.coords import Frame
+from padt_eval.models.hf.adapter import HFTextBoxAdapter
+from padt_eval.models.hf.loading import load_pretrained
+from padt_eval.types import ModelRequest
+
+
+class QwenAdapter(HFTextBoxAdapter):
+    """Chat template + image processor with a dynamic resize; left padding."""
+
+    def __init__(self, model: Any, processor: Any, **kwargs: Any) -> None:
+        super().__init__(model, processor, **kwargs)
+        self.tokenizer.padding_side = "left"
+
+    def processor_settings(self) -> dict[str, Any]:
+        ip = self.processor.image_processor
+        size = getattr(ip, "size", None) or {}
+        get = size.get if isinstance(size, dict) else (lambda k: getattr(size, k, None))
+        return {
+            "image_processor": type(ip).__name__,
+            "min_pixels": get("shortest_edge"),
+            "max_pixels": get("longest_edge"),
+            "patch_size": getattr(ip, "patch_size", None),
+            "merge_size": getattr(ip, "merge_size", None),
+            "chat_template_sha256": _sha(self.processor.chat_template),
+        }
+
+
+class Qwen25VLAdapter(QwenAdapter):
+    family_name = "qwen2_5_vl"
+    format_name = "qwen2_5_vl"
+    default_style = "paper"
+
+    def frame(self, i: int, req: ModelRequest, inputs: dict) -> Frame:
+        _, gh, gw = (int(v) for v in inputs["image_grid_thw"][i])
+        patch = int(self.processor.image_processor.patch_size)
+        return Frame(req.image.width, req.image.height, gw * patch, gh * patch)
+
+
+class VlmR1Adapter(Qwen25VLAdapter):
+    family_name = "vlm_r1"
+    format_name = "vlm_r1"
+    default_style = "native"
+
+
+class Qwen2VLAdapter(QwenAdapter):
+    family_name = "qwen2_vl"
+    format_name = "qwen2_vl"
+
+
+class Qwen3VLAdapter(QwenAdapter):
+    family_name = "qwen3_vl"
+    format_name = "qwen3_vl"
+
+
+def _sha(text: str | None) -> str | None:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16] if text else None
+
+
+_CLASSES = {
+    "qwen2_5_vl": (Qwen25VLAdapter, "Qwen2_5_VLForConditionalGeneration"),
+    "vlm_r1": (VlmR1Adapter, "Qwen2_5_VLForConditionalGeneration"),
+    "qwen2_vl": (Qwen2VLAdapter, "Qwen2VLForConditionalGeneration"),
+    "qwen3_vl": (Qwen3VLAdapter, "Qwen3VLForConditionalGeneration"),
+}
+
+
+def load(family: str, model_id: str, *, min_pixels: int | None = None, max_pixels: int | None = None, device: str | None = None, dtype: str | None = None, revision: str | None = None, **options: Any) -> QwenAdapter:
+    adapter_cls, model_class = _CLASSES[family]
+    if family == "qwen3_vl":
+        from padt_eval.models.loading import read_config
+
+        if (read_config(model_id) or {}).get("model_type") == "qwen3_vl_moe":
+            model_class = "Qwen3VLMoeForConditionalGeneration"
+    pk: dict[str, Any] = {}
+    if min_pixels is not None:
+        pk["min_pixels"] = int(min_pixels)
+    if max_pixels is not None:
+        pk["max_pixels"] = int(max_pixels)
+    model, processor, dev = load_pretrained(model_id, model_class, device=device, dtype=dtype, revision=revision, processor_kwargs=pk)
+    return adapter_cls(model, processor, name=model_id, device=dev, revision=revision, **options)
