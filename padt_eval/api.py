@@ -85,6 +85,7 @@ def evaluate(
         source = Path(predictions).stem
     else:
         assert model is not None
+        reader.validate()  # a bad line must stop us before any model time is spent
         adapter = model
         source = str(model.describe().get("name") or model.family)
     out_dir = Path(out) if out is not None else default_run_dir(spec.task, split, source)
