@@ -73,7 +73,11 @@ class PadtTokenizer:
         return self.tk.get_vocab_size(with_added_tokens=True)
 
     def prepare(self, embed_size: int) -> None:
-        """Pad with `<|empty_token_k|>` so that the vocabulary has exactly E entries."""
+        """Pad with `<|empty_token_k|>` so that the vocabulary has exactly E entries (idempotent)."""
+        if self.embed_size is not None:
+            if self.embed_size != embed_size:
+                raise CheckpointError(f"tokenizer already prepared for {self.embed_size} rows, not {embed_size}")
+            return
         have = len(self)
         if have > embed_size:
             raise CheckpointError(f"tokenizer has {have} tokens but the embedding table only {embed_size} rows")
