@@ -75,11 +75,20 @@ class PadtProcessor:
 
     @property
     def min_pixels(self) -> int | None:
-        return getattr(self.image_processor, "min_pixels", None)
+        return self._pixels("min_pixels", "shortest_edge")
 
     @property
     def max_pixels(self) -> int | None:
-        return getattr(self.image_processor, "max_pixels", None)
+        return self._pixels("max_pixels", "longest_edge")
+
+    def _pixels(self, attr: str, size_key: str) -> int | None:
+        # transformers 5 keeps the pixel budget in `size` (shortest_edge = min_pixels,
+        # longest_edge = max_pixels); older processors had min_pixels/max_pixels attributes
+        value = getattr(self.image_processor, attr, None)
+        if value is None:
+            size = getattr(self.image_processor, "size", None)
+            value = getattr(size, size_key, None) if size is not None else None
+        return int(value) if value is not None else None
 
     def prepare_image(self, image) -> PreparedImage:
         out = self.image_processor(images=[image], return_tensors="pt")
