@@ -56,6 +56,7 @@ class BatchRun:
     decoded: DecoderOutput
     objects: list[list[PostObject]]  # per sample, in decoder order
     generation: GenerationResult | None = None
+    completion_mask: torch.Tensor | None = None  # teacher forcing: the completions' padding mask
     tf_hidden: torch.Tensor | None = None
     tf_logits: torch.Tensor | None = None
     input_ids_global: torch.Tensor | None = None
@@ -228,6 +229,7 @@ class PadtPipeline:
             features=feats,
             decoded=dec,
             objects=self.postprocess(dec, parses, inputs.image_sizes),
+            completion_mask=comp_mask,
             tf_hidden=hidden,
             tf_logits=logits,
             input_ids_global=full,
