@@ -27,6 +27,34 @@ Modules, each with one job:
   tiny         `build_tiny_padt`: a complete random tiny checkpoint built offline
 
 Nothing in this package imports torch at import time; `family` is safe to import anywhere.
+
+Deliberate departures from the reference (numbers refer to the spec's section 12):
+
+Always (they change nothing the fixture can see):
+  * (7) the decoder's attention runs without flash-attn: packed per-object segments through
+    SDPA with a key-padding mask (or flash-attn's varlen kernel when installed, fp16/bf16 on
+    CUDA); rotary applied with the same rotate-half formula in float32.
+  * (8) decoding keeps only the final layer's state per step and scores only the last
+    position; the reference keeps every layer at every step and all prompt positions.
+  * (4) the low-res slice and the prototype lookup use m^2 instead of a hard-coded 4
+    (identical for every released config, m = 2).
+  * (10) the decoder has no construction-time dtype: casting the model is safe.
+  * (6) a batch row must own exactly one image (checked); no text-only or video path.
+  * (15) VRT tokens are added lazily per batch as in the reference (same ids); decoding
+    uses the batch's own VRT range, which the logit mask guarantees.
+  * images under 28 px are not pre-upscaled by hand (the processor resizes them); boxes
+    stay in the original image's pixels (the reference reported the upscaled ones).
+  * an unreadable image is that sample's ERROR, not a crash.
+Reproduced on purpose (the weights were trained with them, or the protocol depends on them):
+  window-order/raster-order pairing in the decoder (1), the logit mask allowing the
+  `<|empty_token_k|>` rows (11), the repetition penalty on the extended vocabulary and on
+  prompt tokens (12), per-object copies of the image memory (9).
+Default mode only (`compat=False`; `compat=True` reproduces the reference exactly):
+  * parsing: see `parsing` (no silent whole-sample drop (2), eos = any generation eos id,
+    truncated runs kept and flagged, id-based VRT detection, in-token quotes, stripped
+    labels (13)), and the first-step feature is one row, not the prompt block (3);
+  * boxes: float xyxy clipped to the image instead of rounded [x, y, w, h] whose right and
+    bottom edges are not clamped (14); masks are resized in float32.
 """
 
 IMPLEMENTATION_VERSION = "padt-eval-padt/1.0"

@@ -84,16 +84,26 @@ class PadtModel(nn.Module):
         mask = logit_mask(grid_thw, self.cfg.merge_size, self.cfg.vocab_size, device=prototypes.device)
         if mask.shape[1] != self.cfg.vocab_size + prototypes.shape[0]:
             raise ValueError("number of prototypes does not match the image grids")
-        return ExtendedVocab(self.language_model.embed_tokens.weight, self.output_text_rows(), prototypes, mask)
+        return ExtendedVocab(
+            self.language_model.embed_tokens.weight,
+            self.output_text_rows(),
+            prototypes,
+            mask,
+            image_patches=grid_thw.prod(-1).tolist(),
+        )
 
     def prompt_embeds(self, ids_global: torch.Tensor, vocab: ExtendedVocab, merged: torch.Tensor) -> torch.Tensor:
         """Embed global ids and overwrite image placeholders, in order, with the merged
         vision embeddings (not the prototypes: those are only for VRTs)."""
         embeds = vocab.embed_ids(ids_global)
         is_image = ids_global == self.cfg.image_token_id
-        if int(is_image.sum()) != merged.shape[0]:
+        # PaDT's VRT offsets and logit mask assume row b holds image b and nothing else
+        per_row = is_image.sum(dim=1).tolist()
+        expected = [c // self.cfg.merge_size**2 for c in vocab.image_patches]
+        if per_row != expected:
             raise ValueError(
-                f"image features and image tokens do not match: tokens {int(is_image.sum())}, features {merged.shape[0]}"
+                f"PaDT needs exactly one image per batch row: image tokens per row {per_row}, "
+                f"merged tokens per image {expected}"
             )
         embeds[is_image] = merged.to(embeds.dtype)
         return embeds

@@ -79,7 +79,15 @@ class ExtendedVocab:
     are the same dot products.
     """
 
-    def __init__(self, embed: torch.Tensor, out_text: torch.Tensor, prototypes: torch.Tensor, mask: torch.Tensor):
+    def __init__(
+        self,
+        embed: torch.Tensor,
+        out_text: torch.Tensor,
+        prototypes: torch.Tensor,
+        mask: torch.Tensor,
+        image_patches: list[int] | None = None,
+    ):
+        self.image_patches = image_patches or []  # t*h*w per image (= per batch row)
         self.embed = embed  # (E, D) input rows (embed_tokens.weight)
         self.out_text = out_text  # (E, D) output rows (lm_head.weight, or embed when tied)
         self.prototypes = prototypes  # (K, D)

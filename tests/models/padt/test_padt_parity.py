@@ -379,6 +379,27 @@ def test_decoder_alone_on_golden_inputs(fx: FixtureRun):
     assert checked or not TENSOR_NAMES
 
 
+@pytest.mark.parametrize("attn", ["eager"])
+def test_other_attention_gives_the_same_tokens(fx: FixtureRun, attn: str):
+    """The language model and vision tower under another attention kernel: same ids and
+    parses on every generation setting of the first batch (the fixture saw the same)."""
+    from padt_eval.models.padt.checkpoint import build_model
+
+    batch = BATCHES[0]
+    gb = GOLDEN["batches"][batch]
+    model, _ = build_model(fx.resolved, attn=attn)
+    sdpa_model, fx.model = fx.model, model
+    try:
+        for key in generation_keys(gb):
+            rp = GEN_KEY.match(key).group("rp")
+            pipe = fx.pipeline(float(rp) if rp else None)
+            run = pipe.run(fx.images(pipe, gb["images"]), gb["prompts"])
+            assert torch.equal(run.generation.sequences, fx.tensors[f"{batch}.{key}.sequences_global_ids"])
+            assert [[o.vrt_text for o in p.objects] for p in run.parses] == gb[key]["parsed_vrts"]
+    finally:
+        fx.model = sdpa_model
+
+
 def test_zz_report():
     """Prints the per-tensor max |diff| table (run pytest with -s to see it)."""
     if not REPORT:

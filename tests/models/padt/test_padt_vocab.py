@@ -102,3 +102,13 @@ def test_decoder_attention_kernels_agree():
     again = varlen_attention(q, k2, v, cu_q, cu_k, "sdpa")
     torch.testing.assert_close(again[4:], sdpa[4:])
     assert not torch.allclose(again[:4], sdpa[:4])
+
+
+def test_each_row_must_hold_its_own_image(tiny_checkpoint):
+    model, inputs, protos, vocab, _ = _prefill(tiny_checkpoint)
+    swapped = inputs.input_ids.flip(0)  # row 0 now holds image 1's placeholders
+    if int((swapped[0] == model.cfg.image_token_id).sum()) == int((inputs.input_ids[0] == model.cfg.image_token_id).sum()):
+        pytest.skip("both images have the same number of merged tokens")
+    vis, _ = model.encode_images(inputs.pixel_values, inputs.image_grid_thw)
+    with pytest.raises(ValueError, match="exactly one image per batch row"):
+        model.prompt_embeds(swapped, vocab, vis.merged)
