@@ -1,6 +1,7 @@
 """PaDT generation: our decoding loop vs the reference's strategy, same model, same inputs.
 
-The reference (transformers 4.50 generate copy) keeps the hidden states of *every layer at
+The reference strategy is emulated by our own loop with `reference_memory=True`: the
+reference (a copy of transformers 4.50's generate) keeps the hidden states of *every layer at
 every step* (it needs only the last layer) and computes logits for *every prompt position*
 over the extended vocabulary at prefill (it needs only the last). Our loop keeps the final
 layer's state per step and scores the last position only. Both produce the same tokens;
@@ -72,7 +73,7 @@ def real_3b_model(args, device, dtype):
     cfg = parse_config(raw)
     with torch.device("meta"):
         model = PadtModel(cfg, attn=args.attn)
-    model.to_empty(device=device)
+    model.to_empty(device=device).to(dtype)  # allocate directly in the target dtype
     gen = torch.Generator(device=device).manual_seed(args.seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -80,8 +81,7 @@ def real_3b_model(args, device, dtype):
                 p.fill_(1.0) if name.endswith("weight") else p.zero_()
             else:
                 p.normal_(0.0, 0.02, generator=gen)
-    model.to(dtype)
-    restore_rotary_buffers(model, device)
+    restore_rotary_buffers(model, device)  # float32 frequency tables, as transformers builds them
     return model.eval().requires_grad_(False)
 
 

@@ -167,8 +167,7 @@ class PadtDecoder(nn.Module):
         cu_q = _cumulative([3 + n for n in n_vrt], dev)
 
         # every object gets its own copy of its image memory (the memory is updated per object)
-        img = torch.tensor(object_image, device=dev, dtype=torch.long)
-        low_proj = [self.input_projection(x) for x in low_res]
+        low_proj = {i: self.input_projection(low_res[i]) for i in sorted(set(object_image))}
         low = torch.cat([low_proj[i] for i in object_image], dim=0)
         high = torch.cat([high_res[i] for i in object_image], dim=0)
         cos = torch.cat([pe[i][0] for i in object_image], dim=0)
@@ -191,10 +190,10 @@ class PadtDecoder(nn.Module):
         if not self.cfg.use_mask_loss:
             return boxes, scores, None, hw
         m = self.mask_output_mlp(x[first + 2])
-        masks = self._masks(high, m, patches, hw, img)
+        masks = self._masks(high, m, patches, hw)
         return boxes, scores, masks, hw
 
-    def _masks(self, high, m, patches, hw, img) -> torch.Tensor:
+    def _masks(self, high, m, patches, hw) -> torch.Tensor:
         n_rows, h = high.shape
         # each memory row becomes a 4x4 block of (H/16)-vectors: the first upscaling splits
         # it 2x2 (a, b), the second splits each part 2x2 again (c, d); sub-row 2a+c,

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -60,7 +60,6 @@ class BatchRun:
     tf_hidden: torch.Tensor | None = None
     tf_logits: torch.Tensor | None = None
     input_ids_global: torch.Tensor | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class PadtPipeline:
@@ -129,12 +128,8 @@ class PadtPipeline:
         grids = [tuple(int(v) for v in g) for g in grid.tolist()]
         patches = [t * h * w for t, h, w in grids]
         starts = [sum(patches[:i]) for i in range(len(patches))]
-        obj_feats, obj_image, sample_idx = [], [], []
-        for b, objs in enumerate(feats):
-            for f in objs:
-                obj_feats.append(f)
-                obj_image.append(b)
-                sample_idx.append(b)
+        obj_feats = [f for objs in feats for f in objs]
+        obj_image = [b for b, objs in enumerate(feats) for _ in objs]  # row b owns image b
         dev, dt = enc.prototypes.device, enc.prototypes.dtype
         if not obj_feats:
             return DecoderOutput(
@@ -149,7 +144,7 @@ class PadtPipeline:
         high = [vis.high_res[s : s + p] for s, p in zip(starts, patches)]
         pe = [(vis.cos[s : s + p], vis.sin[s : s + p]) for s, p in zip(starts, patches)]
         boxes, scores, masks, hw = self.model.decode_objects(obj_feats, obj_image, low, high, pe, grids)
-        return DecoderOutput(boxes, scores, masks, hw, sample_idx)
+        return DecoderOutput(boxes, scores, masks, hw, list(obj_image))
 
     def postprocess(self, dec: DecoderOutput, parses, sizes) -> list[list[PostObject]]:
         out: list[list[PostObject]] = [[] for _ in parses]
@@ -237,8 +232,8 @@ class PadtPipeline:
 
     def prototype_features(self, run: BatchRun) -> list[list[torch.Tensor]]:
         """Each object's prototype rows (the trainer's warm-up decoder input)."""
-        offsets = (torch.cumsum(merged_counts(run.inputs.image_grid_thw, self.cfg.merge_size), 0)
-                   - merged_counts(run.inputs.image_grid_thw, self.cfg.merge_size)).tolist()
+        counts = merged_counts(run.inputs.image_grid_thw, self.cfg.merge_size)
+        offsets = (torch.cumsum(counts, 0) - counts).tolist()
         protos = run.encoded.prototypes
         return [
             [protos[torch.tensor(o.vrt_ids, device=protos.device) + offsets[b]] for o in p.objects]

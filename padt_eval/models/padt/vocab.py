@@ -113,5 +113,6 @@ class ExtendedVocab:
         text = hidden @ self.out_text.T
         vrt = hidden @ self.prototypes.to(hidden.dtype).T
         out = torch.cat((text, vrt), dim=-1)
+        del text, vrt
         shape = (out.shape[0],) + (1,) * (out.dim() - 2) + (out.shape[-1],)
-        return out.masked_fill(~self.mask.view(shape), float("-inf"))
+        return out.masked_fill_(~self.mask.view(shape), float("-inf"))  # `out` is ours: in place
