@@ -177,7 +177,9 @@ def parse_config(raw: dict[str, Any], *, source: str = "config.json") -> PadtCon
             num_heads=int(vd["num_heads"]),
             llm_hidden_state=int(text["hidden_size"]),
             spatial_merge_size=merge,
-            use_mask_loss=bool(vd.get("use_mask_loss", True)),
+            # the reference evaluation forces masks on whatever the trainer wrote (the mask
+            # head's weights are always in the checkpoint)
+            use_mask_loss=True,
             attn_implementation=vd.get("attn_implementation"),
         )
     except KeyError as exc:
