@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 
 from padt_eval import __version__
-from padt_eval.errors import PadtEvalError
+from padt_eval.errors import PadtEvalError, UsageError
 from padt_eval.types import Task
 
 app = typer.Typer(
@@ -63,35 +64,43 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Samples per model call.")]
+GpusOpt = Annotated[Optional[int], typer.Option("--gpus", min=1, help="Run the model on N GPUs of this machine (one replica per GPU).")]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Run the model in N CPU processes (no GPU needed).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="For a single process: auto (GPU when there is one), cpu or cuda.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder instead of resuming it.")]
+LoaderOpt = Annotated[int, typer.Option("--loader-workers", min=0, help="DataLoader processes per rank that prepare images ahead of the model.")]
+DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Model dtype: float32, bfloat16 or float16 (family default otherwise).")]
+AttnOpt = Annotated[Optional[str], typer.Option("--attn", help="Attention kernel: sdpa, eager or flash_attention_2 (where installed).")]
+MaxNewOpt = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="Generation budget per sample.")]
 FormatOpt = Annotated[
     Optional[str],
     typer.Option(
         "--format",
         "-f",
         help="Read each predictions line's raw 'text' with this family's parser (its 'objects' are ignored): "
-        "qwen2_5_vl, vlm_r1, qwen3_vl, qwen2_vl, internvl, shikra, minigpt_v2, kosmos2, florence2, ferret, cogvlm. "
-        "See `padt-eval models`.",
+        "qwen2_5_vl, vlm_r1, qwen3_vl, qwen2_vl, internvl, shikra, minigpt_v2, kosmos2, florence2, ferret, cogvlm "
+        "(see `padt-eval models`).",
     ),
 ]
 MinPixelsOpt = Annotated[
     Optional[int],
-    typer.Option("--min-pixels", min=1, help="Qwen resize rule: min pixels (predictions files: default 3136; --model: the processor's)."),
+    typer.Option("--min-pixels", min=1, help="Qwen resize rule, min pixels (predictions files: default 3136; --model: the processor's)."),
 ]
 MaxPixelsOpt = Annotated[
     Optional[int],
-    typer.Option("--max-pixels", min=1, help="Qwen resize rule: max pixels (predictions files: default 12845056; --model: the processor's)."),
+    typer.Option("--max-pixels", min=1, help="Qwen resize rule, max pixels (predictions files: default 12845056; --model: the processor's)."),
 ]
 PromptStyleOpt = Annotated[
     Optional[str],
     typer.Option(
         "--prompt-style",
-        help="Baseline prompts: 'paper' (PaDT paper A.3; default for Qwen2.5-VL and InternVL) or 'native' "
-        "(the model's own documented grounding prompt; default otherwise).",
+        help="Coordinate-text baselines: 'paper' (PaDT paper A.3 prompts; default for Qwen2.5-VL and InternVL) "
+        "or 'native' (the model's own documented grounding prompt; default for the others).",
     ),
 ]
-MaxNewTokensOpt = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="Generation length limit (default: per task).")]
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="Where to run the model: cpu, cuda, cuda:1 ... (default: cuda if available).")]
-DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Model weights dtype: bfloat16, float16, float32 (default: bfloat16 on GPU, float32 on CPU).")]
+ModelArgOpt = Annotated[
+    Optional[list[str]], typer.Option("--model-arg", "-O", help="Family-specific option KEY=VALUE (VALUE read as JSON when it parses), repeatable.")
+]
 
 
 def _fail(exc: PadtEvalError) -> None:
@@ -99,57 +108,57 @@ def _fail(exc: PadtEvalError) -> None:
     raise typer.Exit(code=exc.exit_code)
 
 
-def _evaluate(
-    task: Task,
-    split,
-    predictions,
-    model,
-    family,
-    data_root,
-    image_root,
-    layout,
-    out,
-    strict,
-    batch_size,
-    *,
-    text_format=None,
-    min_pixels=None,
-    max_pixels=None,
-    prompt_style=None,
-    max_new_tokens=None,
-    device=None,
-    dtype=None,
-) -> None:
+def _model_options(dtype, attn, max_new_tokens, model_args, prompt_style=None, min_pixels=None, max_pixels=None) -> dict:
+    import json
+
+    opts: dict = {}
+    for kv in model_args or []:
+        if "=" not in kv:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {kv!r}", param_hint="--model-arg")
+        key, value = kv.split("=", 1)
+        try:
+            opts[key] = json.loads(value)
+        except json.JSONDecodeError:
+            opts[key] = value
+    named = (("dtype", dtype), ("attn", attn), ("max_new_tokens", max_new_tokens), ("prompt_style", prompt_style))
+    for key, value in named + (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
+        if value is not None:
+            opts[key] = value
+    return opts
+
+
+def _evaluate(task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, raw=None) -> None:
     from padt_eval import api
     from padt_eval.report.console import counts_line, metrics_table, problems_lines, progress_bar
 
     try:
-        adapter = None
+        if (predictions is None) == (model is None):
+            raise UsageError("give exactly one of --predictions and --model")
+        raw = raw or {}
+        if model is not None and raw.get("text_format") is not None:
+            raise UsageError("--format reads the raw text of a predictions file; with --model the family's own parser is used")
+        if model is None:
+            run["options"].pop("min_pixels", None), run["options"].pop("max_pixels", None)
         if model is not None:
-            from padt_eval.models.loading import load_model
-
-            options = dict(
-                prompt_style=prompt_style, min_pixels=min_pixels, max_pixels=max_pixels, max_new_tokens=max_new_tokens, device=device, dtype=dtype
-            )
-            adapter = load_model(model, family, **{k: v for k, v in options.items() if v is not None})
-        with progress_bar(console, f"{task.value.upper()} {Path(split).stem}") as (start, advance):
-            result = api.evaluate(
-                task,
-                split,
-                predictions=predictions,
-                model=adapter,
-                data_root=data_root,
-                image_root=image_root,
-                layout=layout,
-                out=out,
-                strict=strict,
-                batch_size=batch_size,
-                text_format=text_format,
-                min_pixels=min_pixels if predictions is not None else None,
-                max_pixels=max_pixels if predictions is not None else None,
-                on_start=start,
-                on_progress=advance,
-            )
+            result = _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, **run)
+            if result is None:
+                return
+        else:
+            with progress_bar(console, f"{task.value.upper()} {Path(split).stem}") as (start, advance):
+                result = api.evaluate(
+                    task,
+                    split,
+                    predictions=predictions,
+                    data_root=data_root,
+                    image_root=image_root,
+                    layout=layout,
+                    out=out,
+                    strict=strict,
+                    batch_size=batch_size,
+                    on_start=start,
+                    **raw,
+                    on_progress=advance,
+                )
     except PadtEvalError as exc:
         _fail(exc)
         return
@@ -160,16 +169,45 @@ def _evaluate(
     console.print(f"results written to [bold]{result.out_dir}[/] ({result.seconds:.1f} s)")
 
 
-def _model_options(text_format, min_pixels, max_pixels, prompt_style, max_new_tokens, device, dtype) -> dict:
-    return dict(
-        text_format=text_format,
-        min_pixels=min_pixels,
-        max_pixels=max_pixels,
-        prompt_style=prompt_style,
-        max_new_tokens=max_new_tokens,
-        device=device,
-        dtype=dtype,
+def _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, *, gpus, workers, device, overwrite, loader_workers, options):
+    from padt_eval import api
+    from padt_eval.runner.progress import RunProgress
+
+    if gpus is not None and workers is not None:
+        raise UsageError("give --gpus or --workers, not both")
+    nproc, dev = (gpus, "cuda") if gpus is not None else (workers, "cpu") if workers is not None else (1, device)
+    if dev == "auto":
+        import torch
+
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+    result = api.run_model(
+        task,
+        split,
+        model,
+        family=family,
+        options=options,
+        out=out,
+        nproc=nproc,
+        device=dev,
+        batch_size=batch_size,
+        loader_workers=loader_workers,
+        overwrite=overwrite,
+        data_root=data_root,
+        image_root=image_root,
+        layout=layout,
+        progress=lambda run_dir, attempt, title: RunProgress(run_dir, attempt, console, title),
     )
+    if result is None:
+        console.print("this rank is done; the last rank to finish merges and scores the run")
+        return None
+    info = json.loads((result.out_dir / "manifest.json").read_text())["runner"]
+    rate = f"{info['samples_per_s']:.2f} samples/s" if info["samples_per_s"] else "nothing left to run"
+    console.print(
+        f"run: {info['samples_this_attempt']} samples in {info['seconds']:.1f} s ({rate}) on {info['world_size']} "
+        f"{'GPU' if info['device'] == 'cuda' else 'CPU'} rank(s); {info['failed_this_attempt']} failed"
+        + ("; resumed an earlier run" if info["resumed"] else "")
+    )
+    return result
 
 
 @app.command()
@@ -184,34 +222,30 @@ def rec(
     out: OutOpt = None,
     strict: StrictOpt = False,
     batch_size: BatchOpt = 8,
+    gpus: GpusOpt = None,
+    workers: WorkersOpt = None,
+    device: DeviceOpt = "auto",
+    overwrite: OverwriteOpt = False,
+    loader_workers: LoaderOpt = 2,
+    dtype: DtypeOpt = None,
+    attn: AttnOpt = None,
+    max_new_tokens: MaxNewOpt = None,
+    model_arg: ModelArgOpt = None,
     text_format: FormatOpt = None,
     min_pixels: MinPixelsOpt = None,
     max_pixels: MaxPixelsOpt = None,
     prompt_style: PromptStyleOpt = None,
-    max_new_tokens: MaxNewTokensOpt = None,
-    device: DeviceOpt = None,
-    dtype: DtypeOpt = None,
 ) -> None:
     """Referring expression comprehension: Acc@0.5/0.75/0.9 and mean IoU, one box per expression.
 
     Examples: padt-eval rec --split refcoco_testA --predictions preds.jsonl;
-    padt-eval rec -s refcoco_val -p qwen_raw.jsonl --format qwen2_5_vl;
+    padt-eval rec -s refcoco_val -p qwen_raw.jsonl --format qwen2_5_vl --max-pixels 1003520;
     padt-eval rec -s refcoco_val --model Qwen/Qwen2.5-VL-3B-Instruct --prompt-style paper
     """
-    _evaluate(
-        Task.REC,
-        split,
-        predictions,
-        model,
-        family,
-        data_root,
-        image_root,
-        layout,
-        out,
-        strict,
-        batch_size,
-        **_model_options(text_format, min_pixels, max_pixels, prompt_style, max_new_tokens, device, dtype),
-    )
+    run = dict(gpus=gpus, workers=workers, device=device, overwrite=overwrite, loader_workers=loader_workers,
+               options=_model_options(dtype, attn, max_new_tokens, model_arg, prompt_style, min_pixels, max_pixels))
+    raw = dict(text_format=text_format, min_pixels=min_pixels, max_pixels=max_pixels)
+    _evaluate(Task.REC, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, raw)
 
 
 @app.command()
@@ -226,32 +260,28 @@ def res(
     out: OutOpt = None,
     strict: StrictOpt = False,
     batch_size: BatchOpt = 8,
+    gpus: GpusOpt = None,
+    workers: WorkersOpt = None,
+    device: DeviceOpt = "auto",
+    overwrite: OverwriteOpt = False,
+    loader_workers: LoaderOpt = 2,
+    dtype: DtypeOpt = None,
+    attn: AttnOpt = None,
+    max_new_tokens: MaxNewOpt = None,
+    model_arg: ModelArgOpt = None,
     text_format: FormatOpt = None,
     min_pixels: MinPixelsOpt = None,
     max_pixels: MaxPixelsOpt = None,
     prompt_style: PromptStyleOpt = None,
-    max_new_tokens: MaxNewTokensOpt = None,
-    device: DeviceOpt = None,
-    dtype: DtypeOpt = None,
 ) -> None:
     """Referring expression segmentation: mIoU (mean per-sample IoU) and cIoU (ΣI/ΣU), one mask per expression.
 
     Example: padt-eval res --split refcocog_val --predictions preds.jsonl
     """
-    _evaluate(
-        Task.RES,
-        split,
-        predictions,
-        model,
-        family,
-        data_root,
-        image_root,
-        layout,
-        out,
-        strict,
-        batch_size,
-        **_model_options(text_format, min_pixels, max_pixels, prompt_style, max_new_tokens, device, dtype),
-    )
+    run = dict(gpus=gpus, workers=workers, device=device, overwrite=overwrite, loader_workers=loader_workers,
+               options=_model_options(dtype, attn, max_new_tokens, model_arg, prompt_style, min_pixels, max_pixels))
+    raw = dict(text_format=text_format, min_pixels=min_pixels, max_pixels=max_pixels)
+    _evaluate(Task.RES, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, raw)
 
 
 @app.command()

@@ -31,7 +31,17 @@ class ModelAdapter(abc.ABC):
 
         A failure that concerns one sample (unreadable image, unparseable text) becomes
         that sample's `parse_status`/`parse_reason`; it must not raise.
+
+        An adapter whose `preprocessor()` returns a function is called as
+        `predict(requests, prepared)`, where `prepared[i]` is that function's result for
+        `requests[i]`, or the exception it raised (to be reported as that sample's ERROR).
         """
+
+    def preprocessor(self) -> Callable[[ModelRequest], Any] | None:
+        """A picklable function that prepares one request's model input on the CPU (open
+        the image, resize, tokenise ...). The runner calls it in DataLoader worker
+        processes, ahead of the model. None: `predict` does its own preparation."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         """What identifies this model in a manifest: id, revision, weight hash, dtype,
@@ -56,6 +66,13 @@ class ModelFamily:
     detect: Callable[[dict, str], bool] | None = None
     # How to score a family that does not run here (default: its raw text with --format NAME).
     how_to_score: str | None = None
+    # The prompt-table key its adapter will use, from the load options (a family with
+    # several prompt styles); None: the family name.
+    prompt_key: Callable[[dict], str] | None = None
+
+    def prompt_family(self, options: dict | None = None) -> str:
+        """Key of the prompt table a run with these options uses (for hashes and fingerprints)."""
+        return self.prompt_key(dict(options or {})) if self.prompt_key is not None else self.name
 
     def runs_here(self) -> tuple[bool, str]:
         """Whether this family can run inference on this machine, and why not."""
@@ -91,6 +108,12 @@ def get_family(name: str) -> ModelFamily:
     return fams[name]
 
 
+def prompt_family_of(family: str, options: dict | None = None) -> str:
+    """The prompt-table key of `family` run with `options` (the family name when unknown)."""
+    fam = families().get(family)
+    return fam.prompt_family(options) if fam is not None else family
+
+
 def _import_builtin_families() -> None:
     """Import the modules that register the built-in families (cheap: no torch at import)."""
     import importlib
@@ -100,4 +123,4 @@ def _import_builtin_families() -> None:
 
 
 # Modules whose import registers families. Each new family module adds itself here.
-_BUILTIN_FAMILY_MODULES: list[str] = ["padt_eval.models.families"]
+_BUILTIN_FAMILY_MODULES: list[str] = ["padt_eval.models.colour_finder", "padt_eval.models.padt.family", "padt_eval.models.families"]

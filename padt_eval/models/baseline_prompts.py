@@ -76,6 +76,15 @@ NATIVE_SOURCES: dict[str, str] = {
 }
 
 PAPER_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "internvl")
+# The style used when --prompt-style is not given: PaDT's tables were measured with the
+# paper prompts for Qwen2.5-VL and InternVL3.
+DEFAULT_STYLE: dict[str, str] = {f: ("paper" if f in ("qwen2_5_vl", "internvl") else "native") for f in NATIVE}
+PROMPT_STYLES = ("paper", "native")
+
+
+def prompt_key(family: str, style: str | None = None) -> str:
+    """The prompt-table key of a family in a prompt style ('qwen2_5_vl:paper')."""
+    return f"{family}:{style or DEFAULT_STYLE[family]}"
 
 for _family, _table in NATIVE.items():
     register_prompts(f"{_family}:native", _table)

@@ -52,6 +52,10 @@ def _detect(model_types: tuple[str, ...], names: tuple[str, ...] = (), exclude=l
     return detect
 
 
+def _styled(name: str):
+    return lambda options: baseline_prompts.prompt_key(name, options.get("prompt_style"))
+
+
 def _family(name: str, description: str, module: str | None, detect=None, requirements=(), how_to_score=None) -> ModelFamily:
     fmt = FORMATS.get(name)
     return register_family(
@@ -64,6 +68,7 @@ def _family(name: str, description: str, module: str | None, detect=None, requir
             requirements=tuple(requirements),
             detect=detect,
             how_to_score=how_to_score,
+            prompt_key=_styled(name) if module else None,
         )
     )
 

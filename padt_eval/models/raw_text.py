@@ -29,6 +29,8 @@ class RawTextParser:
         self.fmt = fmt
         self.min_pixels = DEFAULT_MIN_PIXELS if min_pixels is None else int(min_pixels)
         self.max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else int(max_pixels)
+        if (min_pixels is not None or max_pixels is not None) and not fmt.needs_input_size:
+            raise UsageError(f"--format {fmt.name} is not written in model-input pixels; --min-pixels/--max-pixels do not apply")
         if self.min_pixels <= 0 or self.max_pixels < self.min_pixels:
             raise UsageError(f"--min-pixels ({self.min_pixels}) must be positive and at most --max-pixels ({self.max_pixels})")
 

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from padt_eval.errors import PadtEvalError, UsageError
 from padt_eval.models.base import ModelAdapter
+from padt_eval.models.baseline_prompts import DEFAULT_STYLE, PROMPT_STYLES, prompt_key
 from padt_eval.models.coords import Frame, TextFormat, get_format
 from padt_eval.models.hf.generation import Generated, greedy_generate
 from padt_eval.models.text_rules import FIRST_BOX_RULE, prediction_from_text
@@ -25,12 +26,19 @@ from padt_eval.types import ModelRequest, ParseStatus, Prediction, Task
 
 BOX_SCORE_RULE = "mean log-probability of the tokens spelling the box's coordinates (raw logits, greedy decoding)"
 DEFAULT_MAX_NEW_TOKENS = {Task.REC: 256, Task.RES: 256, Task.OVD: 1024, Task.RIC: 512}
-PROMPT_STYLES = ("paper", "native")
+#: The load options every family here accepts (`--model-arg KEY=VALUE` and the named flags).
+LOAD_OPTIONS = ("prompt_style", "max_new_tokens", "dtype", "attn", "revision", "min_pixels", "max_pixels", "extra_generate_kwargs")
 
 
-def prompt_key(family: str, style: str) -> str:
-    """The prompt-table key of a family in a prompt style ('qwen2_5_vl:paper')."""
-    return f"{family}:{style}"
+def check_options(family: str, options: dict[str, Any], accepted: tuple[str, ...] = LOAD_OPTIONS) -> None:
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise UsageError(f"model family {family!r} does not take option(s) {', '.join(unknown)}; it takes: {', '.join(accepted)}")
+
+
+def open_image(req: ModelRequest) -> Any:
+    """The adapters' preprocessor (run in DataLoader workers): the request's image, RGB."""
+    return req.image.open()
 
 
 def resolve_device_dtype(device: str | None, dtype: str | None) -> tuple[str, Any]:
@@ -50,7 +58,6 @@ class HFTextBoxAdapter(ModelAdapter):
 
     family_name: str = ""  # the registered family ("qwen2_5_vl")
     format_name: str = ""  # its text format
-    default_style: str = "native"
 
     def __init__(
         self,
@@ -64,7 +71,7 @@ class HFTextBoxAdapter(ModelAdapter):
         extra_generate_kwargs: dict[str, Any] | None = None,
         revision: str | None = None,
     ) -> None:
-        style = prompt_style or self.default_style
+        style = prompt_style or DEFAULT_STYLE[self.family_name]
         if style not in PROMPT_STYLES:
             raise UsageError(f"--prompt-style must be one of {', '.join(PROMPT_STYLES)}, got {style!r}")
         key = prompt_key(self.family_name, style)
@@ -120,7 +127,11 @@ class HFTextBoxAdapter(ModelAdapter):
     def new_tokens(self, task: Task) -> int:
         return self.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[task]
 
-    def predict(self, requests: Sequence[ModelRequest]) -> list[Prediction]:
+    def preprocessor(self):
+        return open_image
+
+    def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None = None) -> list[Prediction]:
+        """`prepared[i]`: the image the runner's workers opened (or the exception they hit)."""
         out: dict[int, Prediction] = {}
         runnable: list[tuple[int, ModelRequest, Any]] = []
         for i, req in enumerate(requests):
@@ -128,9 +139,12 @@ class HFTextBoxAdapter(ModelAdapter):
                 out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason="no prompt for this task and model family")
                 continue
             try:
-                image = req.image.open()
-            except PadtEvalError as exc:
-                out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=str(exc))
+                image = prepared[i] if prepared is not None else open_image(req)
+                if isinstance(image, BaseException):
+                    raise image
+            except Exception as exc:  # noqa: BLE001 - this sample's image, not the batch's problem
+                reason = str(exc) if isinstance(exc, PadtEvalError) else f"image cannot be prepared: {type(exc).__name__}: {exc}"
+                out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=reason)
                 continue
             runnable.append((i, req, image))
         # One generate call per task (a batch normally holds one task).
@@ -177,6 +191,12 @@ class HFTextBoxAdapter(ModelAdapter):
         return {}
 
     def describe(self) -> dict[str, Any]:
+        """Computed once while the model is loaded (the runner describes after `close`)."""
+        if getattr(self, "_description", None) is None:
+            self._description = self._describe()
+        return dict(self._description)
+
+    def _describe(self) -> dict[str, Any]:
         gc = getattr(self.model, "generation_config", None)
         generation = {
             "decoding": "greedy (do_sample=False, num_beams=1)",
@@ -204,4 +224,12 @@ class HFTextBoxAdapter(ModelAdapter):
         }
 
     def close(self) -> None:
+        self.describe()
         self.model = None
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass

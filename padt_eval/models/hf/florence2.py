@@ -16,7 +16,7 @@ from typing import Any
 
 from padt_eval.models.coords.caption import tidy
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
-from padt_eval.models.hf.loading import load_pretrained
+from padt_eval.models.hf.loading import load_adapter
 from padt_eval.types import ModelRequest, ParseStatus, Prediction, Task
 
 GROUND = "<CAPTION_TO_PHRASE_GROUNDING>"
@@ -58,7 +58,5 @@ def _with_prompt(req: ModelRequest, prompt: str) -> ModelRequest:
     return replace(req, prompt=prompt)
 
 
-def load(family: str, model_id: str, *, device: str | None = None, dtype: str | None = None, revision: str | None = None, **options: Any) -> Florence2Adapter:
-    options.pop("min_pixels", None), options.pop("max_pixels", None)
-    model, processor, dev = load_pretrained(model_id, "Florence2ForConditionalGeneration", device=device, dtype=dtype, revision=revision)
-    return Florence2Adapter(model, processor, name=model_id, device=dev, revision=revision, **options)
+def load(family: str, model_id: str, **options: Any) -> Florence2Adapter:
+    return load_adapter(Florence2Adapter, "Florence2ForConditionalGeneration", family, model_id, **options)

@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
-from padt_eval.models.hf.loading import load_pretrained
+from padt_eval.models.hf.loading import load_adapter
 
 
 class InternVLAdapter(HFTextBoxAdapter):
     family_name = "internvl"
     format_name = "internvl"
-    default_style = "paper"
 
     def __init__(self, model: Any, processor: Any, **kwargs: Any) -> None:
         super().__init__(model, processor, **kwargs)
@@ -37,7 +36,5 @@ class InternVLAdapter(HFTextBoxAdapter):
         }
 
 
-def load(family: str, model_id: str, *, device: str | None = None, dtype: str | None = None, revision: str | None = None, **options: Any) -> InternVLAdapter:
-    options.pop("min_pixels", None), options.pop("max_pixels", None)
-    model, processor, dev = load_pretrained(model_id, "InternVLForConditionalGeneration", device=device, dtype=dtype, revision=revision)
-    return InternVLAdapter(model, processor, name=model_id, device=dev, revision=revision, **options)
+def load(family: str, model_id: str, **options: Any) -> InternVLAdapter:
+    return load_adapter(InternVLAdapter, "InternVLForConditionalGeneration", family, model_id, **options)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
-from padt_eval.models.hf.loading import load_pretrained
+from padt_eval.models.hf.loading import load_adapter
 from padt_eval.types import ModelRequest
 
 
@@ -40,7 +40,5 @@ class Kosmos2Adapter(HFTextBoxAdapter):
         return {"image_processor": type(ip).__name__, "size": dict(ip.size) if getattr(ip, "size", None) else None, "latent_query_num": int(self.model.config.latent_query_num)}
 
 
-def load(family: str, model_id: str, *, device: str | None = None, dtype: str | None = None, revision: str | None = None, **options: Any) -> Kosmos2Adapter:
-    options.pop("min_pixels", None), options.pop("max_pixels", None)
-    model, processor, dev = load_pretrained(model_id, "Kosmos2ForConditionalGeneration", device=device, dtype=dtype, revision=revision)
-    return Kosmos2Adapter(model, processor, name=model_id, device=dev, revision=revision, **options)
+def load(family: str, model_id: str, **options: Any) -> Kosmos2Adapter:
+    return load_adapter(Kosmos2Adapter, "Kosmos2ForConditionalGeneration", family, model_id, **options)

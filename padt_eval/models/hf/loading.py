@@ -17,7 +17,16 @@ def needs_remote_code(config: dict | None) -> bool:
     return bool(config and config.get("auto_map"))
 
 
-def load_pretrained(model_id: str, model_class: str, *, device: str | None, dtype: str | None, revision: str | None = None, processor_kwargs: dict | None = None) -> tuple[Any, Any, str]:
+def load_pretrained(
+    model_id: str,
+    model_class: str,
+    *,
+    device: str | None,
+    dtype: str | None,
+    revision: str | None = None,
+    attn: str | None = None,
+    processor_kwargs: dict | None = None,
+) -> tuple[Any, Any, str]:
     """(model, processor, device) with the model in eval mode on `device`."""
     import transformers
 
@@ -33,6 +42,40 @@ def load_pretrained(model_id: str, model_class: str, *, device: str | None, dtyp
     device, torch_dtype = resolve_device_dtype(device, dtype)
     processor = transformers.AutoProcessor.from_pretrained(model_id, revision=revision, **(processor_kwargs or {}))
     cls = getattr(transformers, model_class)
-    model = cls.from_pretrained(model_id, revision=revision, dtype=torch_dtype)
+    kwargs: dict[str, Any] = {"attn_implementation": attn} if attn else {}
+    model = cls.from_pretrained(model_id, revision=revision, dtype=torch_dtype, **kwargs)
     model = model.to(device).eval()
     return model, processor, device
+
+
+def load_adapter(
+    adapter_cls: type,
+    model_class: str,
+    family: str,
+    model_id: str,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    attn: str | None = None,
+    revision: str | None = None,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    takes_pixels: bool = False,
+    **options: Any,
+):
+    """Check the options, load the checkpoint, wrap it in `adapter_cls`."""
+    from padt_eval.models.hf.adapter import check_options
+
+    check_options(family, options, ("prompt_style", "max_new_tokens", "extra_generate_kwargs"))
+    processor_kwargs: dict[str, Any] = {}
+    if min_pixels is not None or max_pixels is not None:
+        if not takes_pixels:
+            raise UsageError(f"model family {family!r} has no dynamic resize; --min-pixels/--max-pixels do not apply")
+        if min_pixels is not None:
+            processor_kwargs["min_pixels"] = int(min_pixels)
+        if max_pixels is not None:
+            processor_kwargs["max_pixels"] = int(max_pixels)
+    model, processor, dev = load_pretrained(
+        model_id, model_class, device=device, dtype=dtype, revision=revision, attn=attn, processor_kwargs=processor_kwargs
+    )
+    return adapter_cls(model, processor, name=model_id, device=dev, revision=revision, **options)

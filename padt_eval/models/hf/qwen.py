@@ -13,7 +13,7 @@ from typing import Any
 
 from padt_eval.models.coords import Frame
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
-from padt_eval.models.hf.loading import load_pretrained
+from padt_eval.models.hf.loading import load_adapter
 from padt_eval.types import ModelRequest
 
 
@@ -41,7 +41,6 @@ class QwenAdapter(HFTextBoxAdapter):
 class Qwen25VLAdapter(QwenAdapter):
     family_name = "qwen2_5_vl"
     format_name = "qwen2_5_vl"
-    default_style = "paper"
 
     def frame(self, i: int, req: ModelRequest, inputs: dict) -> Frame:
         _, gh, gw = (int(v) for v in inputs["image_grid_thw"][i])
@@ -52,7 +51,6 @@ class Qwen25VLAdapter(QwenAdapter):
 class VlmR1Adapter(Qwen25VLAdapter):
     family_name = "vlm_r1"
     format_name = "vlm_r1"
-    default_style = "native"
 
 
 class Qwen2VLAdapter(QwenAdapter):
@@ -79,17 +77,10 @@ _CLASSES = {
 }
 
 
-def load(family: str, model_id: str, *, min_pixels: int | None = None, max_pixels: int | None = None, device: str | None = None, dtype: str | None = None, revision: str | None = None, **options: Any) -> QwenAdapter:
-    adapter_cls, model_class = _CLASSES[family]
-    if family == "qwen3_vl":
-        from padt_eval.models.loading import read_config
+def load(family: str, model_id: str, **options: Any) -> QwenAdapter:
+    from padt_eval.models.loading import read_config
 
-        if (read_config(model_id) or {}).get("model_type") == "qwen3_vl_moe":
-            model_class = "Qwen3VLMoeForConditionalGeneration"
-    pk: dict[str, Any] = {}
-    if min_pixels is not None:
-        pk["min_pixels"] = int(min_pixels)
-    if max_pixels is not None:
-        pk["max_pixels"] = int(max_pixels)
-    model, processor, dev = load_pretrained(model_id, model_class, device=device, dtype=dtype, revision=revision, processor_kwargs=pk)
-    return adapter_cls(model, processor, name=model_id, device=dev, revision=revision, **options)
+    adapter_cls, model_class = _CLASSES[family]
+    if family == "qwen3_vl" and (read_config(model_id) or {}).get("model_type") == "qwen3_vl_moe":
+        model_class = "Qwen3VLMoeForConditionalGeneration"
+    return load_adapter(adapter_cls, model_class, family, model_id, takes_pixels=True, **options)

@@ -47,7 +47,7 @@ def _reader(demo_split, task=Task.REC):
 def test_cli_rec_with_a_tiny_model(family, checkpoint, tiny, demo_split, tmp_path):
     out = tmp_path / "run"
     args = ["rec", "-s", str(demo_split.rec_split), "--image-root", str(demo_split.images), "--model", str(tiny(checkpoint))]
-    args += ["--max-new-tokens", "12", "-b", "4", "-o", str(out), "--device", "cpu"]
+    args += ["--max-new-tokens", "12", "-b", "4", "-o", str(out), "--device", "cpu", "--loader-workers", "0"]
     if family == "vlm_r1":
         args += ["--family", "vlm_r1"]
     r = runner.invoke(app, args)
