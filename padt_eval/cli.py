@@ -351,6 +351,41 @@ def demo(
 
 
 @app.command()
+def models(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show each family's box syntax and description.")] = False,
+) -> None:
+    """List the model families: their --format name, coordinate frame, and whether each runs here.
+
+    Example: padt-eval models -v
+    """
+    from rich.table import Table
+
+    from padt_eval.models.base import families
+    from padt_eval.models.coords import FORMATS
+
+    t = Table(title="model families", title_justify="left", show_lines=verbose)
+    for col in ("family", "runs here", "--format", "coordinate frame") + (("box syntax", "models") if verbose else ()):
+        t.add_column(col, overflow="fold")
+    for name, fam in sorted(families().items(), key=lambda kv: (kv[1].loader is None, kv[0])):
+        ok, why = fam.runs_here()
+        if ok:
+            here = "[green]yes[/]"
+        elif fam.loader is not None:
+            here = f"[red]no[/]: {why}"  # a missing python module
+        else:
+            here = "[yellow]no[/]: own repo; " + ("score its text with --format" if name in FORMATS else "score a boxes+masks file")
+        row = [name, here, name if name in FORMATS else "—", fam.coordinate_frame]
+        if verbose:
+            row += [fam.output_format, fam.description]
+        t.add_row(*row)
+    console.print(t)
+    console.print(
+        "Score raw model text: padt-eval rec -s SPLIT -p raw.jsonl --format NAME (each line's 'text' is parsed in "
+        "the family's own frame). Run a model: padt-eval rec -s SPLIT --model ID_OR_FOLDER [--family NAME]."
+    )
+
+
+@app.command()
 def version() -> None:
     """Print the padt-eval version."""
     console.print(__version__)

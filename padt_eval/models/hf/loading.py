@@ -25,7 +25,6 @@ def load_pretrained(
     dtype: str | None,
     revision: str | None = None,
     attn: str | None = None,
-    processor_kwargs: dict | None = None,
 ) -> tuple[Any, Any, str]:
     """(model, processor, device) with the model in eval mode on `device`."""
     import transformers
@@ -40,7 +39,7 @@ def load_pretrained(
             "Score this model's own outputs with --predictions F --format NAME instead."
         )
     device, torch_dtype = resolve_device_dtype(device, dtype)
-    processor = transformers.AutoProcessor.from_pretrained(model_id, revision=revision, **(processor_kwargs or {}))
+    processor = transformers.AutoProcessor.from_pretrained(model_id, revision=revision)
     cls = getattr(transformers, model_class)
     kwargs: dict[str, Any] = {"attn_implementation": attn} if attn else {}
     model = cls.from_pretrained(model_id, revision=revision, dtype=torch_dtype, **kwargs)
@@ -67,15 +66,26 @@ def load_adapter(
     from padt_eval.models.hf.adapter import check_options
 
     check_options(family, options, ("prompt_style", "max_new_tokens", "extra_generate_kwargs"))
-    processor_kwargs: dict[str, Any] = {}
+    if (min_pixels is not None or max_pixels is not None) and not takes_pixels:
+        raise UsageError(f"model family {family!r} has no dynamic resize; --min-pixels/--max-pixels do not apply")
+    model, processor, dev = load_pretrained(model_id, model_class, device=device, dtype=dtype, revision=revision, attn=attn)
     if min_pixels is not None or max_pixels is not None:
-        if not takes_pixels:
-            raise UsageError(f"model family {family!r} has no dynamic resize; --min-pixels/--max-pixels do not apply")
-        if min_pixels is not None:
-            processor_kwargs["min_pixels"] = int(min_pixels)
-        if max_pixels is not None:
-            processor_kwargs["max_pixels"] = int(max_pixels)
-    model, processor, dev = load_pretrained(
-        model_id, model_class, device=device, dtype=dtype, revision=revision, attn=attn, processor_kwargs=processor_kwargs
-    )
+        set_pixel_limits(processor.image_processor, min_pixels, max_pixels)
     return adapter_cls(model, processor, name=model_id, device=dev, revision=revision, **options)
+
+
+def set_pixel_limits(image_processor: Any, min_pixels: int | None, max_pixels: int | None) -> None:
+    """Override the dynamic-resize limits of a Qwen image processor (its `size`'s
+    shortest_edge / longest_edge, which are pixel counts), keeping the other one."""
+    size = image_processor.size
+    get = size.get if isinstance(size, dict) else (lambda k: getattr(size, k, None))
+    lo = int(min_pixels) if min_pixels is not None else get("shortest_edge")
+    hi = int(max_pixels) if max_pixels is not None else get("longest_edge")
+    if lo is None or hi is None or lo <= 0 or hi < lo:
+        raise UsageError(f"--min-pixels ({lo}) must be positive and at most --max-pixels ({hi})")
+    if isinstance(size, dict):
+        image_processor.size = {**size, "shortest_edge": lo, "longest_edge": hi}
+    else:
+        from transformers.image_utils import SizeDict
+
+        image_processor.size = SizeDict(**{**vars(size), "shortest_edge": lo, "longest_edge": hi})

@@ -1,8 +1,4 @@
-"""Tiny checkpoints (built once per session, offline) and the demo splits they run on."""
-
-from __future__ import annotations
-
-from pathlib import Path
+"""The adapter tests need torch and transformers (fixtures live in tests/models/conftest.py)."""
 
 import pytest
 
@@ -10,39 +6,6 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    """Tiny models are dominated by per-op overhead; on a shared 2-core machine two torch
-    threads spin against other processes and run ~20x slower than one."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    """tiny(family) -> folder of a tiny random checkpoint of that family (built on first use)."""
-    from padt_eval.models.tiny import build_tiny
-
-    root = tmp_path_factory.mktemp("tiny")
-    built: dict[str, Path] = {}
-
-    def get(family: str) -> Path:
-        if family not in built:
-            built[family] = build_tiny(family, root / family)
-        return built[family]
-
-    return get
-
-
-@pytest.fixture(scope="session")
-def demo_split(tmp_path_factory):
-    """The demo's synthetic RefCOCO split (3 images) as written by `padt_eval.demo.generate`."""
-    from padt_eval.demo import DemoPaths, generate
-
-    paths = DemoPaths(tmp_path_factory.mktemp("demo"))
-    generate(paths, n_images=3, seed=1)
-    return paths
+@pytest.fixture(autouse=True)
+def _threads(_one_torch_thread):
+    """Every adapter test runs with one torch thread (see `_one_torch_thread`)."""
