@@ -24,6 +24,7 @@ from padt_eval.models.loading import load_model
 from padt_eval.types import Task
 
 from ..coords.writers import WRITERS
+from .forcing import force
 
 runner = CliRunner()
 
@@ -66,26 +67,6 @@ def test_cli_rec_with_a_tiny_model(family, checkpoint, tiny, demo_split, tmp_pat
     assert model["prompt_style"] == ("paper" if family in ("qwen2_5_vl", "internvl") else "native")
 
 
-def _forcer(adapter, targets_of):
-    """Constrain generation to each request's target token ids, then end-of-sequence."""
-    orig = adapter.generate
-    eos = adapter.tokenizer.convert_tokens_to_ids(adapter.tokenizer.eos_token)
-
-    def generate(task, texts, images, requests):
-        targets = [targets_of(r) + [eos] for r in requests]
-        start: dict[int, int] = {}
-
-        def allowed(batch_id, input_ids):
-            k = len(input_ids) - start.setdefault(batch_id, len(input_ids))
-            t = targets[batch_id]
-            return [t[k]] if k < len(t) else [eos]
-
-        adapter.extra_generate_kwargs = {"prefix_allowed_tokens_fn": allowed}
-        return orig(task, texts, images, requests)
-
-    adapter.generate = generate
-
-
 @pytest.mark.parametrize("family, checkpoint", RUNS, ids=[r[0] for r in RUNS])
 def test_forced_right_answers_score_every_sample(family, checkpoint, tiny, demo_split, tmp_path):
     adapter = load_model(str(tiny(checkpoint)), family, device="cpu", max_new_tokens=160)
@@ -107,7 +88,7 @@ def test_forced_right_answers_score_every_sample(family, checkpoint, tiny, demo_
         ids = tok.encode(text, add_special_tokens=False)
         return ([tok.bos_token_id] if family == "florence2" else []) + ids
 
-    _forcer(adapter, target)
+    force(adapter, target)
     result = api.evaluate(Task.REC, "demo", model=adapter, reader=reader, out=tmp_path / "run", batch_size=3)
     assert result.metrics["acc@0.5"] == 1.0, result
     preds = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]

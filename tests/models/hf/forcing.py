@@ -1,0 +1,32 @@
+"""Force a tiny model to write given answers (tests only): generation is constrained to
+each request's target tokens, then end-of-sequence. The model still runs every step, so
+its log-probabilities, decoding and everything after are real."""
+
+from __future__ import annotations
+
+
+def force(adapter, targets_of):
+    """`targets_of(request) -> token ids`; wraps `adapter.generate` in place."""
+    orig = adapter.generate
+    eos = adapter.tokenizer.convert_tokens_to_ids(adapter.tokenizer.eos_token)
+
+    def generate(task, texts, images, requests):
+        targets = [list(targets_of(r)) + [eos] for r in requests]
+        start: dict[int, int] = {}
+
+        def allowed(batch_id, input_ids):
+            k = len(input_ids) - start.setdefault(batch_id, len(input_ids))
+            t = targets[batch_id]
+            return [t[k]] if k < len(t) else [eos]
+
+        adapter.extra_generate_kwargs = {"prefix_allowed_tokens_fn": allowed}
+        return orig(task, texts, images, requests)
+
+    adapter.generate = generate
+    return adapter
+
+
+def text_ids(adapter, text: str, family: str) -> list[int]:
+    tok = adapter.tokenizer
+    ids = tok.encode(text, add_special_tokens=False)
+    return ([tok.bos_token_id] if family == "florence2" else []) + ids
