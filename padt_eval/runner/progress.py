@@ -59,7 +59,7 @@ class RunProgress:
     def render(self, ranks: list[RankStatus]) -> Table:
         elapsed = time.perf_counter() - self._t0
         t = Table(title=self.title, title_justify="left")
-        for col in ("rank", "done / total", "samples/s", "ETA", "errors"):
+        for col in ("rank", "done / total", "samples/s", "ETA", "failed"):
             t.add_column(col, justify="right")
         if not ranks:
             t.add_row("—", "planning …", "", "", "")
