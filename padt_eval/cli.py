@@ -322,16 +322,19 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the generated data and results.")] = Path("demo_out"),
     n_images: Annotated[int, typer.Option("--n-images", min=2, help="Synthetic images to generate.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the perturbations.")] = 0,
+    models: Annotated[bool, typer.Option("--models/--no-models", help="Also run the demo models (colour-finder on 2 CPU ranks, a tiny random PaDT).")] = True,
 ) -> None:
     """Run the embedded demo end to end: synthetic RefCOCO-layout data, perturbed ground
-    truth as predictions, REC and RES scoring, each number checked against its expected value.
+    truth as predictions, REC and RES scoring, each number checked against its expected value;
+    then two models run through the sharded runner on the same data.
 
     Example: padt-eval demo --out demo_out
     """
     from functools import partial
 
-    from padt_eval.demo import all_match, run_demo
+    from padt_eval.demo import all_match, run_demo, run_models
     from padt_eval.report.console import counts_line, metrics_table, progress_bar
+    from padt_eval.runner.progress import RunProgress
 
     try:
         runs, expected = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console))
@@ -350,6 +353,17 @@ def demo(
         err_console.print("[bold red]demo: measured metrics differ from the expected ones[/]")
         raise typer.Exit(code=1)
     console.print("[green]demo: every metric equals its independently computed expectation[/]")
+    if not models:
+        return
+    try:
+        model_runs = run_models(out, progress_view=lambda d, a, t: RunProgress(d, a, console, t), seed=seed)
+    except PadtEvalError as exc:
+        _fail(exc)
+        return
+    for mr in model_runs:
+        console.print(metrics_table(f"{mr.result.task.value.upper()} on {mr.result.split}: {mr.label}", mr.result.metrics))
+        console.print(counts_line(mr.result.counts))
+        console.print(f"results written to [bold]{mr.result.out_dir}[/]")
 
 
 @app.command()

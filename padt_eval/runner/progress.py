@@ -89,6 +89,7 @@ class RunProgress:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.console.line()  # rich leaves the cursor after the final table
 
     @property
     def elapsed(self) -> float:
