@@ -198,8 +198,11 @@ class HFTextBoxAdapter(ModelAdapter):
 
     def _describe(self) -> dict[str, Any]:
         gc = getattr(self.model, "generation_config", None)
+        penalty = float(getattr(gc, "repetition_penalty", None) or 1.0) if gc is not None else 1.0
         generation = {
             "decoding": "greedy (do_sample=False, num_beams=1)",
+            "repetition_penalty": penalty,
+            "repetition_penalty_counts": "each row's own tokens (left padding excluded), so batched output equals batch-1 output",
             "max_new_tokens": {t.value: self.new_tokens(t) for t in Task},
             "checkpoint_generation_config": gc.to_diff_dict() if gc is not None else None,
             **({"extra": {k: repr(v) for k, v in self.extra_generate_kwargs.items()}} if self.extra_generate_kwargs else {}),

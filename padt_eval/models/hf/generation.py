@@ -85,10 +85,51 @@ def token_logprobs(logits: Sequence[Any], sequences: Any) -> list[list[float]]:
     return lp.cpu().tolist()
 
 
+def own_tokens_repetition_penalty(penalty: float, first_real: Any):
+    """transformers' repetition penalty, counting each row's own tokens only.
+
+    Stock `generate` penalises every id in a row, its left padding included; the pad token
+    of Qwen-style checkpoints (`<|endoftext|>`) is also an end-of-sequence id, so a padded
+    row is less likely to stop there than the same sample alone, and greedy output would
+    depend on what else is in the batch. Padded positions are replaced by the row's first
+    real token (already counted, so counting it again changes nothing), which makes a
+    batched row's penalty exactly its batch-1 penalty.
+    """
+    import torch
+    from transformers import LogitsProcessor
+
+    class OwnTokensRepetitionPenalty(LogitsProcessor):
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+            start = first_real.to(input_ids.device)
+            pos = torch.arange(input_ids.shape[1], device=input_ids.device)
+            ids = torch.where(pos[None, :] >= start[:, None], input_ids, input_ids.gather(1, start[:, None]))
+            score = scores.gather(1, ids)
+            score = torch.where(score < 0, score * penalty, score / penalty)
+            return scores.scatter(1, ids, score)
+
+    return OwnTokensRepetitionPenalty()
+
+
+def batch_invariant_penalty(model: Any, inputs: dict, extra: dict) -> dict:
+    """Swap the checkpoint's repetition penalty for `own_tokens_repetition_penalty` on
+    left-padded decoder-only batches (an encoder-decoder's decoder is never padded)."""
+    penalty = float(getattr(model.generation_config, "repetition_penalty", None) or 1.0)
+    mask = inputs.get("attention_mask")
+    if penalty == 1.0 or mask is None or getattr(model.config, "is_encoder_decoder", False) or "repetition_penalty" in extra:
+        return extra
+    from transformers import LogitsProcessorList
+
+    first_real = (mask == 0).long().sum(dim=1)  # left padding: the zeros come first
+    processors = LogitsProcessorList(extra.get("logits_processor") or [])
+    processors.append(own_tokens_repetition_penalty(penalty, first_real))
+    return {**extra, "repetition_penalty": 1.0, "logits_processor": processors}
+
+
 def greedy_generate(model: Any, inputs: dict, *, max_new_tokens: int, eos_ids: set[int], tokenizer: Any, **extra: Any) -> list[Generated]:
     """Generate greedily for a batch; return each row's new tokens, log-probs and text."""
     import torch
 
+    extra = batch_invariant_penalty(model, inputs, extra)
     with torch.inference_mode():
         out = model.generate(
             **inputs,

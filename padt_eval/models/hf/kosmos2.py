@@ -6,6 +6,12 @@ from `<grounding>An image of`. The prompt is kept in front of the generated text
 so the stored answer reads as Kosmos-2's own output does
 (`<grounding><phrase>the man</phrase><object><patch_index_…>…</object>`) and the phrase
 labels its box. Confidence covers generated tokens only.
+
+Generation runs one sample at a time: transformers' Kosmos-2 recomputes the position of
+each generated token from the cache length, left padding included (it drops the
+`position_ids` generate would pass), so in a left-padded batch a padded row's new tokens
+sit at shifted positions and greedy output changes with the batch. Kosmos-2 is small;
+exactness wins over batching.
 """
 
 from __future__ import annotations
@@ -30,6 +36,13 @@ class Kosmos2Adapter(HFTextBoxAdapter):
 
     def echo(self, req: ModelRequest) -> str:
         return req.prompt or ""
+
+    def generate(self, task, texts, images, requests):
+        gens = []
+        for text, image, req in zip(texts, images, requests):
+            g, _ = super().generate(task, [text], [image], [req])
+            gens += g
+        return gens, None
 
     def encode(self, texts, images, requests):
         n = int(self.model.config.latent_query_num)

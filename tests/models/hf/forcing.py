@@ -6,11 +6,12 @@ from __future__ import annotations
 
 
 def force(adapter, targets_of):
-    """`targets_of(request) -> token ids`; wraps `adapter.generate` in place."""
-    orig = adapter.generate
+    """`targets_of(request) -> token ids`. Wraps `adapter.encode`, which sees exactly the
+    requests of each generate call (Kosmos-2 generates one sample at a time)."""
+    orig = adapter.encode
     eos = adapter.tokenizer.convert_tokens_to_ids(adapter.tokenizer.eos_token)
 
-    def generate(task, texts, images, requests):
+    def encode(texts, images, requests):
         targets = [list(targets_of(r)) + [eos] for r in requests]
         start: dict[int, int] = {}
 
@@ -20,9 +21,9 @@ def force(adapter, targets_of):
             return [t[k]] if k < len(t) else [eos]
 
         adapter.extra_generate_kwargs = {"prefix_allowed_tokens_fn": allowed}
-        return orig(task, texts, images, requests)
+        return orig(texts, images, requests)
 
-    adapter.generate = generate
+    adapter.encode = encode
     return adapter
 
 
