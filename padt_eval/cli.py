@@ -17,7 +17,8 @@ app = typer.Typer(
     name="padt-eval",
     help=(
         "Fair, fast, reproducible evaluation of PaDT and coordinate-text MLLMs.\n\n"
-        "Score a predictions file or run a model on RefCOCO/RefCOCO+/RefCOCOg (REC, RES). "
+        "Score a predictions file or run a model on RefCOCO/RefCOCO+/RefCOCOg (REC, RES), "
+        "COCO val2017 (OVD) and PaDT's RIC val (RIC). "
         "Every run writes results/<run>/ with metrics.json, per_sample.jsonl and manifest.json."
     ),
     no_args_is_help=True,
@@ -63,6 +64,29 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Samples per model call.")]
+OvdSplitOpt = Annotated[
+    str,
+    typer.Option(
+        "--split", "-s", help="coco_val2017, or a path to a COCO instances file or a PaDT-MLLM/COCO JSONL."
+    ),
+]
+RicSplitOpt = Annotated[
+    str, typer.Option("--split", "-s", help="ric_val, or a path to a PaDT-MLLM/ReferringImageCaptioning JSONL.")
+]
+Val2017Opt = Annotated[
+    Optional[Path], typer.Option("--image-root", help="Image folder (default: <data-root>/coco/val2017 and other usual places).")
+]
+OvdLayoutOpt = Annotated[
+    str, typer.Option("--layout", help="Annotation layout: auto (official COCO first), coco, or padt-jsonl (PaDT's filtered GT).")
+]
+GtOpt = Annotated[
+    str,
+    typer.Option(
+        "--gt",
+        help="Ground truth: official (COCO's annotations, default) or padt-filtered (what PaDT's release scores against: "
+        "crowded classes and sub-patch objects dropped, boxes rounded).",
+    ),
+]
 
 
 def _fail(exc: PadtEvalError) -> None:
@@ -70,7 +94,7 @@ def _fail(exc: PadtEvalError) -> None:
     raise typer.Exit(code=exc.exit_code)
 
 
-def _evaluate(task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size) -> None:
+def _evaluate(task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, gt="official") -> None:
     from padt_eval import api
     from padt_eval.report.console import counts_line, metrics_table, problems_lines, progress_bar
 
@@ -89,6 +113,7 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
                 data_root=data_root,
                 image_root=image_root,
                 layout=layout,
+                gt=gt,
                 out=out,
                 strict=strict,
                 batch_size=batch_size,
@@ -100,6 +125,8 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
         return
     console.print(metrics_table(f"{task.value.upper()} on {result.split}", result.metrics))
     console.print(counts_line(result.counts))
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     for line in problems_lines(result.problems):
         console.print(f"[yellow]{line}[/]", highlight=False)
     console.print(f"results written to [bold]{result.out_dir}[/] ({result.seconds:.1f} s)")
@@ -143,6 +170,50 @@ def res(
     Example: padt-eval res --split refcocog_val --predictions preds.jsonl
     """
     _evaluate(Task.RES, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size)
+
+
+@app.command()
+def ovd(
+    split: OvdSplitOpt = "coco_val2017",
+    predictions: PredictionsOpt = None,
+    model: ModelOpt = None,
+    family: FamilyOpt = None,
+    data_root: DataRootOpt = None,
+    image_root: Val2017Opt = None,
+    layout: OvdLayoutOpt = "auto",
+    gt: GtOpt = "official",
+    out: OutOpt = None,
+    strict: StrictOpt = False,
+    batch_size: BatchOpt = 8,
+) -> None:
+    """Open-vocabulary detection on COCO val2017: the 12 COCO box statistics (and mask ones when predictions carry masks).
+
+    Example: padt-eval ovd --predictions preds.jsonl --data-root /data
+    Example (PaDT's own GT, to reproduce its figure): padt-eval ovd -p preds.jsonl --gt padt-filtered
+    """
+    _evaluate(Task.OVD, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, gt)
+
+
+@app.command()
+def ric(
+    split: RicSplitOpt = "ric_val",
+    predictions: PredictionsOpt = None,
+    model: ModelOpt = None,
+    family: FamilyOpt = None,
+    data_root: DataRootOpt = None,
+    image_root: Val2017Opt = None,
+    out: OutOpt = None,
+    strict: StrictOpt = False,
+    batch_size: BatchOpt = 8,
+) -> None:
+    """Referring image captioning: BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (SPICE when installed) on the caption, GP/GR on its objects.
+
+    Needs Java (apt-get install -y default-jre-headless). Each predictions line carries the raw
+    caption as "text" and the grounded objects as "objects".
+
+    Example: padt-eval ric --predictions preds.jsonl --data-root /data
+    """
+    _evaluate(Task.RIC, split, predictions, model, family, data_root, image_root, "auto", out, strict, batch_size)
 
 
 @app.command()
