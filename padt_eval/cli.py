@@ -253,8 +253,9 @@ def demo(
     n_images: Annotated[int, typer.Option("--n-images", min=2, help="Synthetic images to generate.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the perturbations.")] = 0,
 ) -> None:
-    """Run the embedded demo end to end: synthetic RefCOCO-layout data, perturbed ground
-    truth as predictions, REC and RES scoring, each number checked against its expected value.
+    """Run the embedded demo end to end: synthetic RefCOCO, COCO and RIC-layout data, perturbed
+    ground truth as predictions, REC, RES, OVD and RIC scoring, each number checked against a
+    value computed independently (numpy, pycocotools COCOeval, direct pycocoevalcap calls).
 
     Example: padt-eval demo --out demo_out
     """
@@ -275,6 +276,8 @@ def demo(
     for r in runs:
         console.print(metrics_table(f"{r.task.value.upper()} on {r.result.split} (perturbed ground truth)", r.result.metrics, r.expected))
         console.print(counts_line(r.result.counts))
+        for note in r.result.notes:
+            console.print(f"[yellow]note:[/] {note}", highlight=False)
         console.print(f"results written to [bold]{r.result.out_dir}[/]")
     if not all_match(runs):
         err_console.print("[bold red]demo: measured metrics differ from the expected ones[/]")
