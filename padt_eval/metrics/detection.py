@@ -48,13 +48,37 @@ def _stats_dict(stats: Iterable[float], prefix: str = "") -> dict[str, float | N
     return {prefix + k: (None if v < 0 else float(v)) for k, v in zip(STAT_KEYS, stats)}
 
 
+def _results(gt: dict, dets: list[dict], iou_type: str):
+    """What `COCO.loadRes` builds, without its per-detection polygon for bbox results
+    (never read by a bbox evaluation): ids from 1, `iscrowd` 0, `area` = w*h for boxes and
+    the mask area for masks (then `bbox` from the mask, as loadRes does)."""
+    from faster_coco_eval import COCO
+    from faster_coco_eval.core import mask as fmask
+
+    if iou_type == "segm":
+        rles = [d["segmentation"] for d in dets]
+        areas = fmask.area(rles)
+        boxes = fmask.toBbox(rles)
+        for i, d in enumerate(dets):
+            d["area"], d["bbox"] = float(areas[i]), boxes[i].tolist()
+    else:
+        for d in dets:
+            d["area"] = d["bbox"][2] * d["bbox"][3]
+    for i, d in enumerate(dets, 1):
+        d["id"], d["iscrowd"] = i, 0
+    res = COCO()
+    res.dataset = {"images": list(gt["images"]), "categories": list(gt["categories"]), "annotations": dets}
+    res.createIndex()
+    return res
+
+
 def coco_stats(gt: dict, dets: list[dict], iou_type: str) -> list[float]:
     """Run faster-coco-eval's COCOeval on a GT dataset dict and a results list; the 12 stats."""
     from faster_coco_eval import COCO, COCOeval_faster
 
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO(gt)
-        coco_dt = coco_gt.loadRes(dets)
+        coco_dt = _results(gt, dets, iou_type) if dets else coco_gt.loadRes(dets)
         ev = COCOeval_faster(coco_gt, coco_dt, iou_type)
         ev.evaluate()
         ev.accumulate()

@@ -65,11 +65,18 @@ class LabelMapper:
             cid = self._by_name.get(normalise_label(target))
             if cid is not None:
                 self._by_name.setdefault(normalise_label(syn), cid)
+        self._seen: dict[str, int | None] = {}  # raw label -> id; models repeat a few labels
 
     def category_id(self, label: str | None) -> int | None:
         if label is None:
             return None
-        return self._by_name.get(normalise_label(label))
+        try:
+            return self._seen[label]
+        except KeyError:
+            if len(self._seen) > 100_000:  # a model emitting endless distinct labels
+                self._seen.clear()
+            cid = self._seen[label] = self._by_name.get(normalise_label(label))
+            return cid
 
 
 def most_common(counter: Counter, n: int = 20) -> list[list]:
