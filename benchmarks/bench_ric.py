@@ -7,7 +7,7 @@ scored twice in the same process, each starting from plain strings:
   (BLEU-1, -2, -3, -4, METEOR, ROUGE-L, CIDEr); each builds the scorer list (`Bleu(4)` x4,
   `Meteor()`, `Rouge()`, `Cider()` — so a METEOR JVM starts every time), tokenises
   references and candidates with its own PTBTokenizer runs, and computes its one metric;
-* ours: `score_captions` — one tokenizer run for both sides, one METEOR process started
+* ours: `score_captions` — one tokenizer run per side (in parallel), one METEOR process started
   once (its time is included), METEOR in a thread beside BLEU, ROUGE-L and CIDEr-D.
 
 The metric values must be identical. Usage: python benchmarks/bench_ric.py [--small]

@@ -28,12 +28,20 @@ def to_cocotools(rle: RLE) -> dict:
     compressed first.
     """
     counts = rle["counts"]
+    if isinstance(counts, str):  # the common case, kept cheap: it runs for every mask scored
+        return {"size": rle["size"], "counts": counts.encode("utf-8")}
     h, w = (int(v) for v in rle["size"])
     if isinstance(counts, list):
         return cocomask.frPyObjects({"size": [h, w], "counts": counts}, h, w)
-    if isinstance(counts, str):
-        counts = counts.encode("utf-8")
     return {"size": [h, w], "counts": counts}
+
+
+def normalise(rle: dict) -> RLE:
+    """Canonical form (str counts, int size); compresses uncompressed RLE."""
+    counts = rle["counts"]
+    if isinstance(counts, str):
+        return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": counts}
+    return from_cocotools(to_cocotools(rle))
 
 
 def from_cocotools(rle: dict) -> RLE:
@@ -124,10 +132,14 @@ def bbox_xyxy(rle: RLE) -> list[float]:
 
 
 def is_valid(rle: object) -> bool:
-    """Structural check used when reading untrusted files."""
-    if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
+    """Structural check used when reading untrusted files: `size` is two non-negative
+    ints, `counts` a string (compressed) or a list (uncompressed)."""
+    if type(rle) is not dict:
         return False
-    size = rle["size"]
-    if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(isinstance(v, int) and v >= 0 for v in size)):
+    size = rle.get("size")
+    if type(size) not in (list, tuple) or len(size) != 2:
         return False
-    return isinstance(rle["counts"], (str, bytes, list))
+    h, w = size
+    if type(h) is not int or type(w) is not int or h < 0 or w < 0:
+        return False
+    return type(rle.get("counts")) in (str, bytes, list)

@@ -13,6 +13,7 @@ an id is the one `get` returns and `items` yields.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from typing import Iterator
 
 import numpy as np
@@ -35,8 +36,8 @@ class IdIndex:
         self._dict: dict[str, int] | None = None  # set once an id is not numeric
         self._order: list[str] = []
         self._dict_dups: dict[str, list[int]] = {}
-        self._keys: np.ndarray | None = None
-        self._key_offsets: np.ndarray | None = None
+        self._keys: array | None = None
+        self._key_offsets: array | None = None
         self._first: np.ndarray | None = None  # insertion positions that are first occurrences
         self._finalized = False
 
@@ -82,8 +83,9 @@ class IdIndex:
         is_first_sorted[1:] = keys[1:] != keys[:-1]
         self._first = np.zeros(len(keys), dtype=bool)
         self._first[perm[is_first_sorted]] = True
-        self._keys = keys[is_first_sorted]
-        self._key_offsets = offs[perm][is_first_sorted]
+        # Plain arrays + bisect: a scalar lookup through numpy costs microseconds of call overhead.
+        self._keys = array("q", keys[is_first_sorted].tobytes())
+        self._key_offsets = array("q", offs[perm][is_first_sorted].tobytes())
         dups: list[tuple[str, list[int]]] = []
         if not is_first_sorted.all():
             sorted_offs = offs[perm]
@@ -110,9 +112,9 @@ class IdIndex:
         number = _as_number(sample_id)
         if number is None or self._keys is None or not len(self._keys):
             return None
-        pos = int(np.searchsorted(self._keys, number))
+        pos = bisect_left(self._keys, number)
         if pos < len(self._keys) and self._keys[pos] == number:
-            return int(self._key_offsets[pos])  # type: ignore[index]
+            return self._key_offsets[pos]  # type: ignore[index]
         return None
 
     def __contains__(self, sample_id: str) -> bool:

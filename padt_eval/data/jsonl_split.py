@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import abc
-import json
 from pathlib import Path
 from typing import Any, Iterator
+
 
 from padt_eval.data.id_index import IdIndex
 from padt_eval.data.jsonl import LineReader, iter_lines, parse_line
@@ -14,13 +14,33 @@ from padt_eval.errors import DataError
 from padt_eval.types import Sample
 
 
+class _Where:
+    """`file:line`, formatted only when a message needs it (f-strings call `__str__`)."""
+
+    __slots__ = ("reader", "line_index")
+
+    def __init__(self, reader: "JsonlSplitReader", line_index: int) -> None:
+        self.reader = reader
+        self.line_index = line_index
+
+    def __str__(self) -> str:
+        return self.reader._where(self.line_index)
+
+    __format__ = lambda self, spec: format(str(self), spec)  # noqa: E731
+
+
 class JsonlSplitReader(SplitReader):
     """Subclasses say how a line becomes a Sample and what its id is.
 
-    Construction reads the file once: every line is parsed and converted, so a malformed
-    line, a bad box or an image path that escapes the root is reported (file and line)
-    before any model time is spent. Only the id → offset index is kept.
+    Construction reads the file once and keeps only the id → offset index. When ids live
+    in the lines, every line is parsed and converted then, so a malformed line, a bad box
+    or an image path that escapes the root is reported (file and line) at once. When the
+    id *is* the line index (`id_is_line_index`), indexing needs no parsing at all and lines
+    are checked as they are read; `validate()` checks them all up front, which the model
+    runner does before spending any model time.
     """
+
+    id_is_line_index = False
 
     def __init__(self, path: str | Path, info: SplitInfo) -> None:
         self.path = Path(path)
@@ -29,10 +49,14 @@ class JsonlSplitReader(SplitReader):
             raise DataError(f"split file not found: {self.path}")
         self._index = IdIndex()
         self._lines = LineReader(self.path)
+        self._validated = False
         for line_index, offset, raw in iter_lines(self.path):
-            obj = parse_line(raw, self.path, line_index)
-            sample = self._convert(obj, line_index)
-            self._index.add(sample.sample_id, offset)
+            if self.id_is_line_index:
+                self._index.add(str(line_index), offset)
+            else:
+                sample = self._convert(parse_line(raw, self.path, line_index), line_index)
+                self._index.add(sample.sample_id, offset)
+        self._validated = not self.id_is_line_index
         dups = self._index.finalize()
         if dups:
             sid, offsets = dups[0]
@@ -44,19 +68,30 @@ class JsonlSplitReader(SplitReader):
             raise DataError(f"{self.path}: the split file holds no samples")
 
     def _convert(self, obj: Any, line_index: int) -> Sample:
-        where = f"{self.path}:{line_index + 1}"
-        if not isinstance(obj, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        # `where` is built for messages only: formatting it for every line costs more than
+        # converting many lines.
         try:
-            return self.line_to_sample(obj, line_index, where)
+            if not isinstance(obj, dict):
+                raise DataError(f"{self._where(line_index)}: expected a JSON object, got {type(obj).__name__}")
+            return self.line_to_sample(obj, line_index, _Where(self, line_index))
         except DataError:
             raise
         except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise DataError(f"{where}: cannot read this sample ({type(exc).__name__}: {exc})") from None
+            raise DataError(f"{self._where(line_index)}: cannot read this sample ({type(exc).__name__}: {exc})") from None
+
+    def _where(self, line_index: int) -> str:
+        return f"{self.path}:{line_index + 1}" if line_index >= 0 else str(self.path)
 
     @abc.abstractmethod
-    def line_to_sample(self, obj: dict[str, Any], line_index: int, where: str) -> Sample:
-        """Convert one parsed line; raise DataError naming `where` on bad content."""
+    def line_to_sample(self, obj: dict[str, Any], line_index: int, where: Any) -> Sample:
+        """Convert one parsed line; raise DataError naming `where` (str() gives `file:line`) on bad content."""
+
+    def validate(self) -> None:
+        """Read and convert every line once; the first problem raises DataError with file:line."""
+        if not self._validated:
+            for _ in self:
+                pass
+            self._validated = True
 
     def __len__(self) -> int:
         return len(self._index)
@@ -72,10 +107,10 @@ class JsonlSplitReader(SplitReader):
         offset = self._index.get(sample_id)
         if offset is None:
             raise KeyError(sample_id)
-        # Lines were validated when the index was built; the line index only matters to
-        # formats whose id *is* the line index, and they override `_line_index_of`.
+        # The line index only matters to formats whose id *is* the line index (messages
+        # and ids), and they override `_line_index_of`.
         line_index = self._line_index_of(sample_id)
-        return self._convert(json.loads(self._lines.read_at(offset)), line_index)
+        return self._convert(parse_line(self._lines.read_at(offset), self.path, line_index), line_index)
 
     def _line_index_of(self, sample_id: str) -> int:
         return -1

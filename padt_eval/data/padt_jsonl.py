@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from padt_eval import rle as rlemod
-from padt_eval.data.images import confined_path
+from padt_eval.data.images import ImageRoot
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.split import SplitInfo
 from padt_eval.errors import DataError
@@ -30,8 +30,12 @@ _QUOTED = re.compile(r'"(.*)"')
 
 
 class PadtRefcocoJsonlReader(JsonlSplitReader):
+    id_is_line_index = True
+
     def __init__(self, path: str | Path, image_root: str | Path, task: Task, name: str | None = None) -> None:
         self.image_root = Path(image_root)
+        self._images = ImageRoot(image_root)
+        self._file_name = Path(path).name
         self.task = task
         info = SplitInfo(
             name=name or Path(path).stem,
@@ -43,7 +47,7 @@ class PadtRefcocoJsonlReader(JsonlSplitReader):
         )
         super().__init__(path, info)
 
-    def line_to_sample(self, obj: dict[str, Any], line_index: int, where: str) -> Sample:
+    def line_to_sample(self, obj: dict[str, Any], line_index: int, where: Any) -> Sample:
         objects = obj.get("objects")
         if not isinstance(objects, list) or len(objects) != 1:
             raise DataError(f"{where}: expected exactly one object in 'objects'")
@@ -62,26 +66,26 @@ class PadtRefcocoJsonlReader(JsonlSplitReader):
         if not isinstance(expression, str):
             expression = self._expression_from_prompt(obj, where)
         image_file = obj.get("image")
-        path = confined_path(self.image_root, image_file, context=where)
+        path = self._images.join(image_file, context=where)
         return Sample(
             sample_id=str(line_index),
             task=self.task,
-            image=ImageRef(path=path, width=width, height=height),
+            image=ImageRef(path=path, width=width, height=height, root=self._images.root),
             expression=expression,
             objects=[
                 GroundTruthObject(
                     bbox=[float(v) for v in bbox],
-                    mask=rlemod.from_cocotools(rlemod.to_cocotools(mask)),
+                    mask=rlemod.normalise(mask),
                     label=expression,
                     iscrowd=bool(o.get("iscrowd", False)),
                     area=float(o["area"]) if isinstance(o.get("area"), (int, float)) else None,
                 )
             ],
-            meta={"image_id": obj.get("id"), "image_file": image_file, "source": f"{self.path.name}:{line_index + 1}"},
+            meta={"image_id": obj.get("id"), "image_file": image_file, "source": f"{self._file_name}:{line_index + 1}"},
         )
 
     @staticmethod
-    def _expression_from_prompt(obj: dict[str, Any], where: str) -> str:
+    def _expression_from_prompt(obj: dict[str, Any], where: Any) -> str:
         try:
             prompt = obj["conversations"][0]["value"]
         except (KeyError, IndexError, TypeError):

@@ -21,7 +21,7 @@ from typing import Any
 
 from padt_eval import rle as rlemod
 from padt_eval.data.cache import cache_dir
-from padt_eval.data.images import confined_path
+from padt_eval.data.images import ImageRoot
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.safe_pickle import load_restricted
 from padt_eval.data.split import SplitInfo
@@ -102,6 +102,7 @@ class ReferReader(JsonlSplitReader):
         self.refs_path = Path(refs_path)
         self.instances_path = Path(instances_path)
         self.image_root = Path(image_root)
+        self._images = ImageRoot(image_root)
         self.task = task
         for p in (self.refs_path, self.instances_path):
             if not p.is_file():
@@ -124,12 +125,12 @@ class ReferReader(JsonlSplitReader):
         )
         super().__init__(cached, info)
 
-    def line_to_sample(self, obj: dict[str, Any], line_index: int, where: str) -> Sample:
-        path = confined_path(self.image_root, obj["image_file"], context=f"{self.instances_path} image {obj['image_file']!r}")
+    def line_to_sample(self, obj: dict[str, Any], line_index: int, where: Any) -> Sample:
+        path = self._images.join(obj["image_file"], context=f"{self.instances_path} image {obj['image_file']!r}")
         return Sample(
             sample_id=obj["sample_id"],
             task=self.task,
-            image=ImageRef(path=path, width=obj["width"], height=obj["height"]),
+            image=ImageRef(path=path, width=obj["width"], height=obj["height"], root=self._images.root),
             expression=obj["expression"],
             objects=[GroundTruthObject(bbox=obj["bbox"], mask=obj["mask"], label=obj["expression"])],
             meta={**obj["meta"], "image_file": obj["image_file"], "source": f"{self.refs_path.name} sent_id {obj['sample_id']}"},

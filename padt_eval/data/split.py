@@ -48,6 +48,16 @@ class SplitReader(abc.ABC):
     def get(self, sample_id: str) -> Sample:
         """One sample by id (KeyError when unknown)."""
 
+    def validate(self) -> None:
+        """Check every sample can be read (readers that check lazily do it here)."""
+
+    def __contains__(self, sample_id: object) -> bool:
+        try:
+            self.get(str(sample_id))
+        except KeyError:
+            return False
+        return True
+
     def iter_ids(self, ids: Iterable[str]) -> Iterator[Sample]:
         for sid in ids:
             yield self.get(sid)

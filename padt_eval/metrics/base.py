@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections import Counter
-from typing import Any
+from typing import Any, Sequence
 
 from padt_eval.types import ObjectPred, ParseStatus, Prediction, Sample, Task
 
@@ -83,6 +83,10 @@ class Metric(abc.ABC):
     @abc.abstractmethod
     def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
         """Score one pair; return its per-sample record (JSON-ready)."""
+
+    def update_many(self, samples: Sequence[Sample], preds: Sequence[Prediction]) -> list[dict[str, Any]]:
+        """Score a batch; metrics that can share work across a batch override this."""
+        return [self.update(s, p) for s, p in zip(samples, preds)]
 
     @abc.abstractmethod
     def merge(self, other: "Metric") -> None:

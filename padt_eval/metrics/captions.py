@@ -11,8 +11,8 @@ otherwise it is reported as null with the reason, never as 0.
 What differs from calling each scorer the usual way is only the plumbing, so the numbers
 are identical (tests compare against direct calls):
 
-* both sides are tokenised in **one** PTBTokenizer call (one JVM start), not once per
-  side per metric;
+* each side is tokenised in **one** PTBTokenizer run for all metrics (not once per side
+  per metric), the two runs in parallel;
 * the METEOR jar is started **once per process** and kept (loading its paraphrase table
   takes 10-20 s); it starts in the background as soon as a RIC metric sees its first
   sample, and its SCORE requests are written by a second thread instead of one blocking
@@ -122,17 +122,33 @@ def meteor_score(meteor, gts: dict, res: dict) -> tuple[float, list[float]]:
 
 
 def ptb_tokenize(candidates: Sequence[str], references: Sequence[Sequence[str]]) -> tuple[dict, dict]:
-    """One PTBTokenizer run over both sides → ({i: [cand]}, {i: [refs...]}) keyed 0..n-1."""
+    """PTB-tokenise each side in one tokenizer run → ({i: [cand]}, {i: [refs...]}), keys 0..n-1.
+
+    The two sides must not share a run: the Stanford tokenizer reads a line's end with the
+    next line in view (whether "a." closes a sentence or is an abbreviation), so a line's
+    tokens depend on its neighbours. One run for all references and one for all
+    candidates, in the same order, is exactly what pycocoevalcap's own evaluation does.
+    Both runs go at once (two JVMs, two cores)."""
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
     require_java()
-    both: dict[Any, list[dict]] = {}
-    for i, (c, refs) in enumerate(zip(candidates, references)):
-        both[("c", i)] = [{"caption": c.translate(_LINE_BREAKS)}]
-        both[("r", i)] = [{"caption": r.translate(_LINE_BREAKS)} for r in refs]
-    tok = PTBTokenizer().tokenize(both)
-    n = len(candidates)
-    return {i: tok[("c", i)] for i in range(n)}, {i: tok[("r", i)] for i in range(n)}
+    refs = {i: [{"caption": r.translate(_LINE_BREAKS)} for r in rs] for i, rs in enumerate(references)}
+    cands = {i: [{"caption": c.translate(_LINE_BREAKS)}] for i, c in enumerate(candidates)}
+    box: dict[str, Any] = {}
+
+    def run(name: str, captions: dict) -> None:
+        try:
+            box[name] = PTBTokenizer().tokenize(captions)
+        except BaseException as exc:  # re-raised below
+            box["error"] = exc
+
+    t = threading.Thread(target=run, args=("refs", refs), daemon=True)
+    t.start()
+    run("cands", cands)
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["cands"], box["refs"]
 
 
 def score_captions(candidates: Sequence[str], references: Sequence[Sequence[str]], *, spice: bool | None = None) -> dict[str, Any]:

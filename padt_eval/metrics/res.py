@@ -8,7 +8,7 @@ per-sample IoUs merges exactly through `ExactSum`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from padt_eval import rle
 from padt_eval.metrics.base import (
@@ -40,25 +40,44 @@ class ResMetric(Metric):
         self.n_mask_size_mismatch = 0
 
     def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
-        rec = record_base(sample, pred)
-        obj = select_query_object(pred) if is_answered(pred) else None
-        mask = obj.mask if obj is not None else None
-        gt = gt_mask(sample)
-        try:
-            inter, union = rle.intersection_and_union(mask, gt)
-        except ValueError as exc:
-            # A mask of the wrong size cannot be compared; it is scored as no mask.
-            self.n_mask_size_mismatch += 1
-            rec["reason"] = f"{rec.get('reason', '')}; {exc}".lstrip("; ")
-            mask = None
-            inter, union = rle.intersection_and_union(None, gt)
-        self.outcomes.add(pred, has_object=mask is not None)
-        self.sum_inter += inter
-        self.sum_union += union
-        iou = inter / union if union > 0 else 0.0
-        self.iou_sum.add(iou)
-        rec.update(iou=iou, intersection=inter, union=union)
-        return rec
+        return self.update_many([sample], [pred])[0]
+
+    def update_many(self, samples: Sequence[Sample], preds: Sequence[Prediction]) -> list[dict[str, Any]]:
+        # Areas of a whole batch go through one pycocotools call each (ground truths,
+        # predictions, intersections): the per-call overhead is most of an area's cost.
+        records, gts, masks, inters = [], [], [], []
+        for sample, pred in zip(samples, preds):
+            rec = record_base(sample, pred)
+            obj = select_query_object(pred) if is_answered(pred) else None
+            g = rle.to_cocotools(gt_mask(sample))
+            p = rle.to_cocotools(obj.mask) if obj is not None and obj.mask is not None else None
+            if p is not None and list(p["size"]) != list(g["size"]):
+                # A mask of the wrong size cannot be compared; it is scored as no mask.
+                self.n_mask_size_mismatch += 1
+                msg = f"predicted mask size {list(p['size'])} differs from ground truth size {list(g['size'])}"
+                rec["reason"] = f"{rec['reason']}; {msg}" if "reason" in rec else msg
+                p = None
+            self.outcomes.add(pred, has_object=p is not None)
+            records.append(rec)
+            gts.append(g)
+            masks.append(p)
+            if p is not None:
+                inters.append(rle.intersection(p, g))
+        gt_areas = rle.areas(gts)
+        pred_areas = iter(rle.areas([p for p in masks if p is not None]))
+        inter_areas = iter(rle.areas(inters))
+        for rec, p, a_g in zip(records, masks, gt_areas.tolist()):
+            if p is None:
+                inter, union = 0, a_g
+            else:
+                inter = int(next(inter_areas))
+                union = int(next(pred_areas)) + a_g - inter
+            self.sum_inter += inter
+            self.sum_union += union
+            iou = inter / union if union > 0 else 0.0
+            self.iou_sum.add(iou)
+            rec.update(iou=iou, intersection=inter, union=union)
+        return records
 
     def merge(self, other: "ResMetric") -> None:  # type: ignore[override]
         self.sum_inter += other.sum_inter

@@ -16,12 +16,13 @@ results, and the affected samples score as misses.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Container, Sequence
+
+import orjson
 
 from padt_eval import rle as rlemod
 from padt_eval.data.id_index import IdIndex
@@ -65,12 +66,11 @@ def _check_object(o: Any, i: int) -> ObjectPred:
         bbox=[float(v) for v in bbox] if bbox is not None else None,
         score=float(score) if score is not None else None,
         label=label,
-        mask=rlemod.from_cocotools(rlemod.to_cocotools(mask)) if mask is not None else None,
+        mask=rlemod.normalise(mask) if mask is not None else None,
     )
 
 
-def prediction_from_line(obj: Any) -> Prediction:
-    """Validate one parsed line; ValueError says what is wrong with it."""
+def _sample_id(obj: Any) -> str:
     if not isinstance(obj, dict):
         raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
     sid = obj.get("sample_id")
@@ -78,6 +78,12 @@ def prediction_from_line(obj: Any) -> Prediction:
         sid = str(sid)
     if not isinstance(sid, str) or not sid:
         raise ValueError(f"'sample_id' must be a non-empty string, got {obj.get('sample_id')!r}")
+    return sid
+
+
+def prediction_from_line(obj: Any) -> Prediction:
+    """Validate one parsed line; ValueError says what is wrong with it."""
+    sid = _sample_id(obj)
     text = obj.get("text")
     if text is not None and not isinstance(text, str):
         raise ValueError("'text' must be a string")
@@ -115,19 +121,22 @@ class PredictionsFile:
         self._index = IdIndex()
         self._lines = LineReader(self.path)
         self.n_lines = 0
+        # The index pass only needs each line's id: a line that is not JSON, or has no
+        # usable id, is reported here; the rest of a line is checked when it is served
+        # (`get`), so each line is validated once.
         for line_index, offset, raw in iter_lines(self.path):
             self.n_lines += 1
             where = f"{self.path}:{line_index + 1}"
             try:
                 obj = parse_line(raw, self.path, line_index)
-                pred = prediction_from_line(obj)
+                sid = _sample_id(obj)
             except DataError as exc:
                 self._problem("malformed", where, str(exc).split(": ", 1)[-1])
                 continue
             except ValueError as exc:
                 self._problem("malformed", where, str(exc))
                 continue
-            self._index.add(pred.sample_id, offset)
+            self._index.add(sid, offset)
         for sid, offsets in self._index.finalize():
             first, *others = (self._line_of(o) for o in offsets)
             for line in others:
@@ -156,11 +165,16 @@ class PredictionsFile:
         return sample_id in self._index
 
     def get(self, sample_id: str) -> Prediction | None:
+        """The prediction for `sample_id`; None when the file has no usable line for it
+        (no line, or a malformed one, which is then reported with its line number)."""
         offset = self._index.get(sample_id)
         if offset is None:
             return None
-        # The line was validated when the index was built, so it parses.
-        return prediction_from_line(json.loads(self._lines.read_at(offset)))
+        try:
+            return prediction_from_line(orjson.loads(self._lines.read_at(offset)))
+        except ValueError as exc:
+            self._problem("malformed", f"{self.path}:{self._line_of(offset)}", str(exc))
+            return None
 
     def check_ids(self, split_ids: Container[str]) -> None:
         """Report lines whose sample_id the split does not have."""

@@ -23,6 +23,8 @@ import re
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from padt_eval.fileio import atomic_write
 from padt_eval.types import Prediction
 
@@ -38,8 +40,8 @@ class RunWriter:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._per_sample_tmp = self.out_dir / ".per_sample.jsonl.partial"
-        self._per_sample: IO[str] = open(self._per_sample_tmp, "w", encoding="utf-8")
-        self._predictions: IO[str] | None = None
+        self._per_sample: IO[bytes] = open(self._per_sample_tmp, "wb")
+        self._predictions: IO[bytes] | None = None
 
     @property
     def predictions_path(self) -> Path:
@@ -48,14 +50,14 @@ class RunWriter:
     def write_predictions(self, preds: list[Prediction]) -> None:
         """Append a batch of predictions and make it durable before it is scored."""
         if self._predictions is None:
-            self._predictions = open(self.predictions_path, "a", encoding="utf-8")
+            self._predictions = open(self.predictions_path, "ab")
         for p in preds:
-            self._predictions.write(json.dumps(p.to_json()) + "\n")
+            self._predictions.write(orjson.dumps(p.to_json()) + b"\n")
         self._predictions.flush()
         os.fsync(self._predictions.fileno())
 
     def write_record(self, record: dict[str, Any]) -> None:
-        self._per_sample.write(json.dumps(record) + "\n")
+        self._per_sample.write(orjson.dumps(record) + b"\n")
 
     def finish(self, metrics: dict[str, Any], manifest: dict[str, Any], state: dict[str, Any]) -> None:
         self._per_sample.flush()

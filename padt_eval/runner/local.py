@@ -55,9 +55,9 @@ def run_local(
         preds = predict_batch(model, task, batch)
         if on_prediction is not None:
             on_prediction(preds)
-        for sample, pred in zip(batch, preds):
-            record = metric.update(sample, pred)
-            if on_record is not None:
+        records = metric.update_many(batch, preds)
+        if on_record is not None:
+            for record in records:
                 on_record(record)
         if on_progress is not None:
             on_progress(len(batch))

@@ -104,9 +104,15 @@ def test_image_path_escape_is_refused(synth_root, tmp_path, bad_path):
     lines[2] = json.dumps(obj)
     f = tmp_path / "split.json"
     f.write_text("\n".join(lines) + "\n")
+    reader = PadtRefcocoJsonlReader(f, synth_root / "coco" / "train2014", Task.REC)
     with pytest.raises(DataError) as e:
-        PadtRefcocoJsonlReader(f, synth_root / "coco" / "train2014", Task.REC)
+        reader.validate()
     assert f"{f}:3" in str(e.value) and repr(bad_path) in str(e.value)
+    # streaming and random access refuse it too
+    with pytest.raises(DataError, match=f"{f}:3"):
+        list(reader)
+    with pytest.raises(DataError):
+        reader.get("2")
 
 
 def test_symlink_escape_is_refused(synth_root, tmp_path):
@@ -118,8 +124,10 @@ def test_symlink_escape_is_refused(synth_root, tmp_path):
     obj["image"] = "link.png"
     f = tmp_path / "split.json"
     f.write_text(json.dumps(obj) + "\n")
-    with pytest.raises(DataError, match="outside the image root"):
-        PadtRefcocoJsonlReader(f, images, Task.REC)
+    # the path is checked as text when read, and on the filesystem when opened
+    sample = next(iter(PadtRefcocoJsonlReader(f, images, Task.REC)))
+    with pytest.raises(DataError, match="resolves to /etc/hostname, outside the image root"):
+        sample.image.open()
 
 
 def test_malformed_split_line_names_file_and_line(synth_root, tmp_path):
@@ -127,8 +135,9 @@ def test_malformed_split_line_names_file_and_line(synth_root, tmp_path):
     lines[4] = lines[4][:-10]
     f = tmp_path / "split.json"
     f.write_text("\n".join(lines) + "\n")
+    reader = PadtRefcocoJsonlReader(f, synth_root / "coco" / "train2014", Task.REC)
     with pytest.raises(DataError) as e:
-        PadtRefcocoJsonlReader(f, synth_root / "coco" / "train2014", Task.REC)
+        reader.validate()
     assert f"{f}:5: malformed JSON line" in str(e.value)
 
 
@@ -140,7 +149,7 @@ def test_bad_box_in_split_names_line(synth_root, tmp_path):
     f = tmp_path / "split.json"
     f.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"split.json:2: objects\[0\].bbox must be four finite numbers"):
-        PadtRefcocoJsonlReader(f, synth_root / "coco" / "train2014", Task.REC)
+        PadtRefcocoJsonlReader(f, synth_root / "coco" / "train2014", Task.REC).validate()
 
 
 def test_duplicate_sent_ids_in_refer_split_are_refused(synth_root, tmp_path):

@@ -98,3 +98,18 @@ def test_no_java_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(captions, "_meteor", None)
     with pytest.raises(JavaMissingError):
         score_captions(["a cat"], [["a cat"]])
+
+
+def test_each_side_is_tokenised_in_its_own_run():
+    """The Stanford tokenizer looks at the next line to decide whether "a." ends a sentence,
+    so mixing candidates and references in one run would change tokens (seen on 5 of 1,500)."""
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    from padt_eval.metrics.captions import ptb_tokenize
+
+    cands = ["Sky under sky on table umbrella a a.", "Holds pizza holds large  Blue man sits in a.", "Group child holds green sits group two."]
+    refs = [["A cat.", "Man sits in a."], ["Two dogs a.", "Dog."], ["A b."]]
+    res, gts = ptb_tokenize(cands, refs)
+    tok = PTBTokenizer()
+    assert gts == tok.tokenize({i: [{"caption": r} for r in rs] for i, rs in enumerate(refs)})
+    assert res == tok.tokenize({i: [{"caption": c}] for i, c in enumerate(cands)})

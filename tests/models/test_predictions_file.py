@@ -27,7 +27,7 @@ def test_problems_are_counted_with_file_and_line(tmp_path):
             GOOD,
             '{"sample_id": "2", "objects": [',  # truncated JSON
             {"sample_id": "3", "objects": [{"bbox": [1, 2, 3]}]},  # 3 numbers
-            {"sample_id": "4", "objects": [{"bbox": [1, 2, 3, float("nan")]}]},
+            {"sample_id": "4", "objects": [{"bbox": [1, 2, 3, float("nan")]}]},  # NaN is not JSON
             {"objects": []},  # no id
             {"sample_id": "1", "objects": []},  # duplicate of line 1
             {"sample_id": "5", "objects": [{"bbox": [0, 0, 1, 1], "score": "high"}]},
@@ -36,19 +36,23 @@ def test_problems_are_counted_with_file_and_line(tmp_path):
         ],
     )
     pf = PredictionsFile(p)
+    # lines that are not JSON or have no id are reported when the file is indexed ...
+    assert pf.problem_counts == {"malformed": 3, "duplicate": 1}
+    # ... the rest of a line when it is served for scoring
+    served = {sid: pf.get(sid) for sid in map(str, range(1, 10))}
+    assert [sid for sid, pred in served.items() if pred is not None] == ["1"]
     msgs = [str(x) for x in pf.problems]
     assert pf.problem_counts == {"malformed": 7, "duplicate": 1}
     assert any(m.startswith(f"{p}:2: malformed JSON line") for m in msgs)
     assert any(m.startswith(f"{p}:3: objects[0].bbox must be four finite numbers") for m in msgs)
-    assert any(m.startswith(f"{p}:4: objects[0].bbox") for m in msgs)
+    assert any(m.startswith(f"{p}:4: malformed JSON line") for m in msgs)
     assert any(m.startswith(f"{p}:5: 'sample_id' must be a non-empty string") for m in msgs)
     assert any(m == f"{p}:6: sample_id '1' already appeared on line 1; this line is ignored" for m in msgs)
     assert any(m.startswith(f"{p}:7: objects[0].score must be a finite number") for m in msgs)
     assert any(m.startswith(f"{p}:8: objects[0] has neither a bbox nor a mask") for m in msgs)
     assert any(m.startswith(f"{p}:9: objects[0].mask must be a COCO RLE") for m in msgs)
     # the first line of a duplicated id wins
-    assert pf.get("1").objects[0].label == "cat"
-    assert pf.get("2") is None
+    assert served["1"].objects[0].label == "cat"
 
 
 def test_unknown_ids_are_reported(tmp_path):
