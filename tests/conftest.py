@@ -43,3 +43,11 @@ def coco_root(tmp_path_factory) -> Path:
     write_coco_instances(world, root / "coco" / "annotations" / "instances_val2017.json")
     write_ric_jsonl(world, root / "PaDT-MLLM" / "ReferringImageCaptioning" / "ric_instances_val2017.json")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny random PaDT checkpoint built by our own code (untied, seed 0)."""
+    from padt_eval.models.padt.tiny import build_tiny_padt
+
+    return build_tiny_padt(tmp_path_factory.mktemp("padt_tiny") / "untied", seed=0)
