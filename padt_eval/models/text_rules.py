@@ -9,8 +9,9 @@ The parser finds every box; the task decides which count (documented in docs/bas
   answer from a box-only format has no mask and scores as an empty mask; Florence-2's
   polygon output (`parse_masks`) becomes a mask.
 * OVD: every box, with its label and (when the adapter generated the text) its confidence.
-* RIC: every grounded box, labelled with its phrase, and the caption with the box syntax
-  removed in `meta["caption"]`.
+* RIC: every grounded box, labelled with its phrase, and in `meta["caption"]` the caption
+  the RIC metric will score: the text cleaned by `metrics.caption_text.clean_caption`, the
+  one cleaning function of the suite (box syntax and reasoning removed).
 
 A parser that raises (a bug) must not crash a run: the sample becomes a FAILED parse
 whose reason names the error.
@@ -22,7 +23,7 @@ from typing import Any, Callable
 
 from padt_eval import rle as rlemod
 from padt_eval.models.coords import Frame, ParseResult, TextFormat
-from padt_eval.models.coords.caption import clean_caption
+from padt_eval.metrics.caption_text import clean_caption
 from padt_eval.types import ObjectPred, ParseStatus, Prediction, Task
 
 #: How REC/RES pick their one box from coordinate text.
@@ -39,12 +40,6 @@ def parse_safely(fmt: TextFormat, text: str, frame: Frame, task: Task) -> ParseR
         return ParseResult((), ParseStatus.FAILED, f"parser error ({type(exc).__name__}: {exc})")
 
 
-def caption_of(text: str, result: ParseResult) -> str:
-    """The clean caption: the answer region (inside `<answer>`, after `</think>`) without
-    its box syntax."""
-    start, end = result.notes.get("region", (0, len(text)))
-    markup = [(a - start, b - start) for a, b in result.markup if a >= start and b <= end]
-    return clean_caption(text[start:end], markup)
 
 
 def prediction_from_text(
@@ -77,7 +72,7 @@ def prediction_from_text(
         objects.append(ObjectPred(bbox=[float(v) for v in b.box], score=score, label=b.label, mask=mask))
     status = result.status
     if task == Task.RIC:
-        out_meta["caption"] = caption_of(text, result)
+        out_meta["caption"] = clean_caption(text)
         if status == ParseStatus.FAILED and out_meta["caption"]:
             status = ParseStatus.OK  # the caption stands even if a box at its end was cut off
     return Prediction(

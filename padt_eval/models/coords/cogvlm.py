@@ -18,13 +18,11 @@ _BOX = re.compile(r"\s*(" + NUM + r")\s*,\s*(" + NUM + r")\s*,\s*(" + NUM + r")\
 def parse(text: str, frame: Frame) -> ParseResult:
     boxes: list[TextBox] = []
     problems: list[str] = []
-    markup: list[tuple[int, int]] = []
     floor = 0
     w, h = frame.width, frame.height
     for g in _GROUP.finditer(text):
         label = phrase_before(text, g.start(), floor)
         offset = g.start(1)
-        any_box = False
         for part in g.group(1).split(";"):
             m = _BOX.fullmatch(part)
             if m is None:
@@ -36,12 +34,9 @@ def parse(text: str, frame: Frame) -> ParseResult:
                     problems.append("a box with a non-finite number was dropped")
                 else:
                     boxes.append(TextBox(box, label, (offset, offset + len(part)), raw))
-                    any_box = True
             offset += len(part) + 1
-        if any_box or not g.group(1).strip():
-            markup.append(g.span())
         floor = g.end()
     tail = text[floor:]
     if "[[" in tail:
         problems.append("an unclosed [[ (output cut off?)")
-    return make_result(boxes, problems, markup)
+    return make_result(boxes, problems)

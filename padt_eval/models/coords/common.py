@@ -53,14 +53,13 @@ class ParseResult:
 
     `status` is OK when the text was read (it may hold no box: "None" is an answer), FAILED
     when box syntax was started but no box could be completed (a cut-off output). `reason`
-    explains a failure or notes what was dropped. `markup` lists the character spans of
-    box syntax (coordinates, tags, brackets) that a clean caption leaves out.
+    explains a failure or notes what was dropped. `notes` holds parser details (the answer
+    region of the JSON formats).
     """
 
     boxes: tuple[TextBox, ...]
     status: ParseStatus
     reason: str | None
-    markup: tuple[tuple[int, int], ...] = ()
     notes: dict = field(default_factory=dict)
 
 
@@ -96,7 +95,7 @@ def numbers(groups: tuple[str, ...] | list[str]) -> tuple[float, ...] | None:
     return None if any(v is None for v in vals) else vals  # type: ignore[return-value]
 
 
-def make_result(boxes: list[TextBox], problems: list[str], markup: list[tuple[int, int]], **notes) -> ParseResult:
+def make_result(boxes: list[TextBox], problems: list[str], **notes) -> ParseResult:
     """OK with boxes; FAILED when nothing was read but something was started; OK-empty otherwise."""
     problems = list(dict.fromkeys(problems))  # keep order, drop repeats
     if boxes:
@@ -105,7 +104,7 @@ def make_result(boxes: list[TextBox], problems: list[str], markup: list[tuple[in
         status, reason = ParseStatus.FAILED, "; ".join(problems)
     else:
         status, reason = ParseStatus.OK, "no box in the output"
-    return ParseResult(tuple(boxes), status, reason, tuple(sorted(set(markup))), notes)
+    return ParseResult(tuple(boxes), status, reason, notes)
 
 
 def failed(reason: str) -> ParseResult:
@@ -113,8 +112,8 @@ def failed(reason: str) -> ParseResult:
 
 
 def extend_over_brackets(text: str, start: int, end: int) -> tuple[int, int]:
-    """Grow a coordinate span over the brackets that wrap it, `([..])` or `[[..]]`, so a
-    clean caption drops them too."""
+    """Grow a coordinate span over the brackets that wrap it, `([..])` or `[[..]]`, so the
+    next phrase starts after them."""
     pairs = {"(": ")", "[": "]", "{": "}"}
     while True:
         s = start

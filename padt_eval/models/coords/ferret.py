@@ -16,7 +16,6 @@ from padt_eval.models.coords.common import LIST4, Frame, ParseResult, TextBox, e
 def parse(text: str, frame: Frame) -> ParseResult:
     boxes: list[TextBox] = []
     problems: list[str] = []
-    markup: list[tuple[int, int]] = []
     floor = 0
     label: str | None = None
     w, h = frame.width, frame.height
@@ -38,6 +37,5 @@ def parse(text: str, frame: Frame) -> ParseResult:
             problems.append("a box with a non-finite number was dropped")
         else:
             boxes.append(TextBox(box, label, m.span(), raw))
-        markup.append((s, e))
         floor = e
-    return make_result(boxes, problems, markup)
+    return make_result(boxes, problems)

@@ -33,7 +33,6 @@ def _label(text: str, start: int, floor: int) -> str | None:
 def parse(text: str, frame: Frame) -> ParseResult:
     boxes: list[TextBox] = []
     problems: list[str] = []
-    markup: list[tuple[int, int]] = [m.span() for m in _TAGS.finditer(text)]
     floor = 0
     for run in _RUN.finditer(text):
         locs = list(_LOC.finditer(text, run.start(), run.end()))
@@ -50,9 +49,8 @@ def parse(text: str, frame: Frame) -> ParseResult:
             box = finish_box(_centre(bins[0], w), _centre(bins[1], h), _centre(bins[2], w), _centre(bins[3], h), frame)
             if box is not None:
                 boxes.append(TextBox(box, label, (group[0].start(), group[-1].end()), tuple(float(b) for b in bins)))
-        markup.append(run.span())
         floor = run.end()
-    return make_result(boxes, problems, markup)
+    return make_result(boxes, problems)
 
 
 def parse_polygons(text: str, frame: Frame) -> ParseResult:
@@ -60,7 +58,6 @@ def parse_polygons(text: str, frame: Frame) -> ParseResult:
     polygons of a phrase form one object, whose box is the polygons' bounding box."""
     boxes: list[TextBox] = []
     problems: list[str] = []
-    markup: list[tuple[int, int]] = [m.span() for m in _TAGS.finditer(text)]
     runs = list(re.finditer(r"(?:(?:<loc_\d+>|<sep>|</?poly>)\s*)+", text))
     floor = 0
     for run in runs:
@@ -87,6 +84,5 @@ def parse_polygons(text: str, frame: Frame) -> ParseResult:
                 boxes.append(TextBox(box, label, run.span(), (), tuple(polys)))
         elif _LOC.search(text, run.start(), run.end()):
             problems.append("a <loc_> run too short for a polygon")
-        markup.append(run.span())
         floor = run.end()
-    return make_result(boxes, problems, markup)
+    return make_result(boxes, problems)

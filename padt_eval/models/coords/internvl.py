@@ -30,7 +30,6 @@ from padt_eval.models.coords.qwen3_vl import per_mille
 
 _BOX_GROUP = re.compile(r"<box>(.*?)(</box>|\Z)", re.DOTALL)
 _REF = re.compile(r"<ref>(.*?)</ref>", re.DOTALL)
-_TAGS = re.compile(r"</?ref>|<\|im_end\|>|<\|endoftext\|>")
 
 
 def _box_groups(text: str, frame: Frame) -> ParseResult | None:
@@ -39,7 +38,6 @@ def _box_groups(text: str, frame: Frame) -> ParseResult | None:
         return None
     boxes: list[TextBox] = []
     problems: list[str] = []
-    markup: list[tuple[int, int]] = [m.span() for m in _TAGS.finditer(text)]
     refs = list(_REF.finditer(text))
     prev_end = 0
     for g in groups:
@@ -58,9 +56,8 @@ def _box_groups(text: str, frame: Frame) -> ParseResult | None:
             found = True
         if not found and g.group(2):
             problems.append("a <box> without four numbers")
-        markup.append(g.span())
         prev_end = g.end()
-    return make_result(boxes, problems, markup)
+    return make_result(boxes, problems)
 
 
 def parse(text: str, frame: Frame) -> ParseResult:
@@ -68,6 +65,4 @@ def parse(text: str, frame: Frame) -> ParseResult:
     if result is not None:
         return result
     # JSON bbox_2d, else bare [n, n, n, n] lists: both handled by the JSON scanner.
-    res = scan_json_boxes(text, frame, per_mille)
-    extra = [m.span() for m in _TAGS.finditer(text)]
-    return ParseResult(res.boxes, res.status, res.reason, tuple(sorted(set(res.markup) | set(extra))), res.notes)
+    return scan_json_boxes(text, frame, per_mille)

@@ -108,7 +108,6 @@ def scan_json_boxes(text: str, frame: Frame, convert: Convert, *, require_answer
     start, end, problems = answer_region(text, require_answer)
     region = text[start:end]
     boxes: list[TextBox] = []
-    markup: list[tuple[int, int]] = []
     matches = list(_BBOX.finditer(region))
     if matches:
         objects = _enclosing_objects(text, start, end, [m.start() for m in matches])
@@ -129,7 +128,6 @@ def scan_json_boxes(text: str, frame: Frame, convert: Convert, *, require_answer
                     label = _unescape(lm.group(1)) if lm.group(1) is not None else lm.group(2)
             span = (start + m.start(), start + m.end())
             boxes.append(TextBox(box, label, span, raw))
-            markup.append(span)
     elif _BBOX_KEY.search(region):
         problems.append("a bbox_2d without four numbers")
     else:
@@ -142,8 +140,7 @@ def scan_json_boxes(text: str, frame: Frame, convert: Convert, *, require_answer
                 continue
             s, e = extend_over_brackets(region, m.start(), m.end())
             boxes.append(TextBox(box, phrase_before(region, s, floor), (start + m.start(), start + m.end()), raw))
-            markup.append((start + s, start + e))
             floor = e
     if _cut_off(region) and (matches or not boxes):
         problems.append("the JSON is cut off; only complete objects were kept")
-    return make_result(boxes, problems, markup, region=[start, end])
+    return make_result(boxes, problems, region=[start, end])

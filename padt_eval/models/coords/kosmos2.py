@@ -20,8 +20,6 @@ from padt_eval.models.coords.common import Frame, ParseResult, TextBox, finish_b
 GRID = 32
 _PAIR = re.compile(r"<patch_index_(\d+)>\s*<patch_index_(\d+)>")
 _OBJECT = re.compile(r"(?:<phrase>([^<]*)</phrase>\s*)?<object>(.*?)(</object>|\Z)", re.DOTALL)
-_TAGS = re.compile(r"</?phrase>|<grounding>|</?object>|</delimiter_of_multi_objects/>|</s>|<s>|</?image>|</doc>|</chunk>|</line>")
-_LONE = re.compile(r"<patch_index_\d+>")
 
 
 def patch_box(ul: int, lr: int) -> tuple[float, float, float, float]:
@@ -37,7 +35,6 @@ def patch_box(ul: int, lr: int) -> tuple[float, float, float, float]:
 def parse(text: str, frame: Frame) -> ParseResult:
     boxes: list[TextBox] = []
     problems: list[str] = []
-    markup: list[tuple[int, int]] = [m.span() for m in _TAGS.finditer(text)]
     covered: list[tuple[int, int]] = []
     for o in _OBJECT.finditer(text):
         label = " ".join(o.group(1).split()) or None if o.group(1) is not None else None
@@ -46,7 +43,6 @@ def parse(text: str, frame: Frame) -> ParseResult:
         n = _read_pairs(text, o.start(2), o.end(2), label, frame, boxes, problems)
         if n == 0 and o.group(3):
             problems.append("an <object> without a patch-index pair")
-        markup.append((o.start(2), o.end(2)))
         covered.append((o.start(2), o.end(2)))
     # Pairs outside any <object> (a text whose tags were stripped) still name a box.
     pos = 0
@@ -54,8 +50,7 @@ def parse(text: str, frame: Frame) -> ParseResult:
         _read_pairs(text, pos, s, None, frame, boxes, problems)
         pos = e
     boxes.sort(key=lambda b: b.span[0])
-    markup += [m.span() for m in _LONE.finditer(text)]
-    return make_result(boxes, problems, markup)
+    return make_result(boxes, problems)
 
 
 def _read_pairs(text: str, start: int, end: int, label: str | None, frame: Frame, boxes: list[TextBox], problems: list[str]) -> int:

@@ -23,7 +23,6 @@ _PARTIAL = re.compile(r"\{\s*<\s*" + NUM)
 def parse(text: str, frame: Frame) -> ParseResult:
     boxes: list[TextBox] = []
     problems: list[str] = []
-    markup: list[tuple[int, int]] = [m.span() for m in _TAGS.finditer(text)]
     phrases = list(_PHRASE.finditer(text))
     floor = 0
     label: str | None = None
@@ -43,8 +42,7 @@ def parse(text: str, frame: Frame) -> ParseResult:
             box = finish_box(raw[0] / 100 * w, raw[1] / 100 * h, raw[2] / 100 * w, raw[3] / 100 * h, frame)
             if box is not None:
                 boxes.append(TextBox(box, label, m.span(), raw))
-        markup.append(m.span())
         floor = m.end()
     if _PARTIAL.search(text, floor):
         problems.append("an incomplete {<x1><y1><x2><y2>} box (output cut off?)")
-    return make_result(boxes, problems, markup)
+    return make_result(boxes, problems)

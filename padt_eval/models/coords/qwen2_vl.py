@@ -23,7 +23,6 @@ _TAGS = re.compile(r"<\|(?:object_ref_start|object_ref_end|box_start|box_end|im_
 def parse(text: str, frame: Frame) -> ParseResult:
     boxes: list[TextBox] = []
     problems: list[str] = []
-    markup: list[tuple[int, int]] = [m.span() for m in _TAGS.finditer(text)]
     refs = list(_REF.finditer(text))
     floor = 0
     label: str | None = None
@@ -41,9 +40,8 @@ def parse(text: str, frame: Frame) -> ParseResult:
             problems.append("a box with a non-finite number was dropped")
         else:
             boxes.append(TextBox(box, label, m.span(), raw))
-        markup.append(m.span())
         floor = m.end()
     tail = text[floor:]
     if "<|box_start|>" in tail and "<|box_end|>" not in tail:
         problems.append("<|box_start|> without a complete (x1,y1),(x2,y2) (output cut off?)")
-    return make_result(boxes, problems, markup)
+    return make_result(boxes, problems)

@@ -32,7 +32,6 @@ def parse(text: str, frame: Frame) -> ParseResult:
     s, padx, pady = padded_square(frame)
     boxes: list[TextBox] = []
     problems: list[str] = []
-    markup: list[tuple[int, int]] = []
     floor = 0
     for b in _BRACKET.finditer(text):
         parts = b.group(1).split(";")
@@ -55,9 +54,8 @@ def parse(text: str, frame: Frame) -> ParseResult:
         for box, span, raw in found:
             if box is not None:
                 boxes.append(TextBox(box, label, span, raw))
-        markup.append((start, end))
         floor = end
     tail = text[floor:]
     if "[" in tail and "]" not in tail[tail.rfind("[") :] and re.search(r"\[\s*" + NUM, tail):
         problems.append("an unclosed [ with numbers (output cut off?)")
-    return make_result(boxes, problems, markup)
+    return make_result(boxes, problems)

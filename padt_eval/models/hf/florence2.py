@@ -14,18 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from padt_eval.models.coords.caption import tidy
+from padt_eval.metrics.caption_text import clean_caption
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
 from padt_eval.models.hf.loading import load_adapter
 from padt_eval.types import ModelRequest, ParseStatus, Prediction, Task
 
 GROUND = "<CAPTION_TO_PHRASE_GROUNDING>"
-
-
-def strip_florence_tokens(text: str) -> str:
-    for t in ("<s>", "</s>", "<pad>"):
-        text = text.replace(t, " ")
-    return tidy(text)
 
 
 class Florence2Adapter(HFTextBoxAdapter):
@@ -39,7 +33,7 @@ class Florence2Adapter(HFTextBoxAdapter):
         if task != Task.RIC:
             return super().run_batch(task, requests, images)
         first, _ = self.generate(task, [self.chat_text(r) for r in requests], images, requests)
-        captions = [strip_florence_tokens(g.text) for g in first]
+        captions = [clean_caption(g.text) for g in first]
         grounded = super().run_batch(task, [_with_prompt(r, GROUND + c) for r, c in zip(requests, captions)], images)
         for pred, caption, gen in zip(grounded, captions, first):
             pred.meta.update(caption=caption, caption_stage_text=gen.text, caption_stage_stopped=gen.stopped)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from padt_eval import rle
 from padt_eval.models.coords import FORMATS, Frame
-from padt_eval.models.coords.caption import clean_caption
 from padt_eval.models.text_rules import FIRST_BOX_RULE, prediction_from_text
 from padt_eval.types import ParseStatus, Task
 
@@ -88,6 +87,8 @@ def test_florence_res_polygons_become_a_mask():
     assert abs(rle.area(obj.mask) - 200 * 200) < 2 * 200 * 2
 
 
-def test_clean_caption_merges_overlapping_spans():
-    assert clean_caption("a b c d", [(2, 5), (4, 6)]) == "a d"
-    assert clean_caption("x ( ) , , y.", []) == "x, y."
+def test_ric_caption_is_the_answer_not_the_reasoning():
+    text = "<think>a cat ([1, 2, 3, 4]) maybe</think><answer>A dog ([312, 406, 555, 781]) runs.</answer>"
+    p = prediction_from_text("s", Task.RIC, text, FORMATS["vlm_r1"], Frame(640, 427, 644, 420))
+    assert p.meta["caption"] == "A dog runs."
+    assert [o.label for o in p.objects] == ["A dog"]
