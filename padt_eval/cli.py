@@ -473,7 +473,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the generated data and results.")] = Path("demo_out"),
     n_images: Annotated[int, typer.Option("--n-images", min=2, help="Synthetic images to generate.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the perturbations.")] = 0,
-    models: Annotated[bool, typer.Option("--models/--no-models", help="Also run the demo models (colour-finder on 2 CPU ranks, a tiny random PaDT).")] = True,
+    models: Annotated[bool, typer.Option("--models/--no-models", help="Also run the demo models (colour-finder on 2 CPU ranks, a tiny random PaDT, a tiny random Qwen2.5-VL).")] = True,
 ) -> None:
     """Run the embedded demo end to end: synthetic RefCOCO, COCO and RIC-layout data, perturbed
     ground truth as predictions, REC, RES, OVD and RIC scoring, each number checked against a

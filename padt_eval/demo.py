@@ -137,24 +137,36 @@ class ModelRun:
 
 
 def run_models(out: Path, progress_view=None, seed: int = 0) -> list[ModelRun]:
-    """Run two models through the sharded runner on the demo split (no downloads):
+    """Run three models through the sharded runner on the demo split (no downloads):
 
     * `colour-finder` on 2 CPU ranks (it reads the colour named in each expression off the
       pixels: good on this data, and a quick way to see the runner work);
     * a tiny random-weight PaDT built by our own code (seeded), so the whole PaDT path —
       vision tower, VRT generation, decoder, masks — runs end to end. Its numbers are
-      those of random weights: near zero, with many unparseable completions.
+      those of random weights: near zero, with many unparseable completions;
+    * a tiny random-weight Qwen2.5-VL (transformers' own classes, offline tokenizer), so a
+      coordinate-text baseline runs end to end too: chat template, greedy generation, JSON
+      boxes read in its resized-input frame. Its numbers are noise as well.
     """
+    import torch
+
     from padt_eval.models.padt.tiny import build_tiny_padt
+    from padt_eval.models.tiny import build_tiny
 
     paths = DemoPaths(out)
     checkpoint = paths.root / "models" / "tiny-padt"
     if not (checkpoint / "config.json").is_file():
         build_tiny_padt(checkpoint, seed=seed)
+    baseline = paths.root / "models" / "tiny-qwen2_5_vl"
+    if not (baseline / "config.json").is_file():
+        state = torch.random.get_rng_state()
+        build_tiny("qwen2_5_vl", baseline, seed=seed)
+        torch.random.set_rng_state(state)
     runs = []
     for label, model, family, nproc, task, options in (
         ("colour-finder, 2 CPU ranks", "colour-finder", "colour-finder", 2, Task.RES, {}),
         ("tiny random PaDT (our implementation)", str(checkpoint), "padt", 1, Task.RES, {"max_new_tokens": 32}),
+        ("tiny random Qwen2.5-VL (coordinate-text baseline)", str(baseline), "qwen2_5_vl", 1, Task.REC, {"max_new_tokens": 32}),
     ):
         result = api.run_model(
             task,
