@@ -89,3 +89,38 @@ def test_format_errors(synth_root, tmp_path):
     assert r.exit_code == 2 and "unknown --format 'qwen9'" in r.output and "qwen2_5_vl" in r.output
     r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "--model", "x", "-f", "internvl"])
     assert r.exit_code == 2
+
+
+def test_ovd_and_ric_read_raw_text_too(coco_root, tmp_path):
+    """--format on `ovd` (Qwen3-VL JSON, labels mapped to categories) and on `ric` (InternVL
+    grounded captions: phrases, boxes, caption)."""
+    import shutil
+
+    from padt_eval.data.synthetic import as_val2017, make_world
+
+    world = as_val2017(make_world(10, seed=9, first_image_id=500))  # the world `coco_root` holds
+    ovd, ric = [], []
+    for img in world:
+        frame = Frame(img.width, img.height)
+        items, caption = [], []
+        for o in img.objects:
+            x, y, w, h = o.bbox_xywh
+            text, _ = WRITERS["qwen3_vl"]((x, y, x + w, y + h), frame, o.shape)
+            items += json.loads(text)
+            caption.append(WRITERS["internvl"]((x, y, x + w, y + h), frame, f"a {o.name}")[0])
+        ovd.append({"sample_id": str(img.image_id), "text": "```json\n" + json.dumps(items) + "\n```"})
+        ric.append({"sample_id": str(img.image_id), "text": "There is " + " next to ".join(caption) + "."})
+    out = tmp_path / "ovd"
+    r = runner.invoke(app, ["ovd", "--data-root", str(coco_root), "-p", str(_write(tmp_path / "ovd.jsonl", ovd)), "-f", "qwen3_vl", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["metrics"]["ap50"] == pytest.approx(1.0) and doc["details"]["scores_provided"] is False
+    if shutil.which("java") is None:
+        pytest.skip("the RIC caption metrics need Java")
+    out = tmp_path / "ric"
+    r = runner.invoke(app, ["ric", "--data-root", str(coco_root), "-p", str(_write(tmp_path / "ric.jsonl", ric)), "-f", "internvl", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["metrics"]["gp"] == pytest.approx(1.0) and doc["metrics"]["gr"] == pytest.approx(1.0)
+    rec = json.loads((out / "per_sample.jsonl").read_text().splitlines()[0])
+    assert rec["candidate"].startswith("There is a ") and "<ref>" not in rec["candidate"] and "[[" not in rec["candidate"]

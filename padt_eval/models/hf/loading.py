@@ -39,10 +39,13 @@ def load_pretrained(
             "Score this model's own outputs with --predictions F --format NAME instead."
         )
     device, torch_dtype = resolve_device_dtype(device, dtype)
-    processor = transformers.AutoProcessor.from_pretrained(model_id, revision=revision)
     cls = getattr(transformers, model_class)
     kwargs: dict[str, Any] = {"attn_implementation": attn} if attn else {}
-    model = cls.from_pretrained(model_id, revision=revision, dtype=torch_dtype, **kwargs)
+    try:
+        processor = transformers.AutoProcessor.from_pretrained(model_id, revision=revision)
+        model = cls.from_pretrained(model_id, revision=revision, dtype=torch_dtype, **kwargs)
+    except OSError as exc:  # not downloaded (offline), no such repo, missing files
+        raise UsageError(f"cannot load {model_id} as {model_class}: {exc}") from None
     model = model.to(device).eval()
     return model, processor, device
 
