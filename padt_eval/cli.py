@@ -211,6 +211,11 @@ def demo(
     console.print("[green]demo: every metric equals its independently computed expectation[/]")
 
 
+from padt_eval.cli_data import data_app  # noqa: E402
+
+app.add_typer(data_app, name="data")
+
+
 @app.command()
 def version() -> None:
     """Print the padt-eval version."""

@@ -1,0 +1,197 @@
+"""`data fetch` end to end against a local server: registry layout, idempotence, resumption, refusals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from padt_eval.cli import app
+from padt_eval.data.fetch import fetch, status
+from padt_eval.data.fetch import fetcher as fetcher_mod
+from padt_eval.data.fetch.errors import FetchError
+from padt_eval.data.fetch.state import downloads_dir, stamp_path, tmp_dir
+from padt_eval.data.registry import split_status
+
+from .conftest import zip_bytes
+
+runner = CliRunner()
+
+
+def _rows(root, **kw):
+    return {(r.dataset, r.annotations): r for r in status(root, **kw)}
+
+
+def test_fetch_unpacks_into_the_registry_layout_and_splits_finds_them(catalog, server, tmp_path):
+    root = tmp_path / "data"
+    r = runner.invoke(app, ["data", "fetch", "refcoco", "refcoco+", "refcocog", "coco-train2014-images", "--to", str(root)])
+    assert r.exit_code == 0, r.output
+    assert (root / "refcoco" / "refs(unc).p").is_file() and (root / "refcoco" / "instances.json").is_file()
+    assert (root / "refcocog" / "refs(umd).p").is_file()
+    assert len(list((root / "coco" / "train2014").iterdir())) == 9
+    for key in ("refcoco-refer", "refcoco+-refer", "refcocog-refer", "coco-train2014"):
+        stamp = json.loads(stamp_path(root, key).read_text())
+        assert stamp["verified"] == ["size", "sha256"] + (["md5"] if key == "coco-train2014" else [])
+    # archives removed after unpacking; no partial or temporary file anywhere
+    assert list(downloads_dir(root).iterdir()) == [] and list(tmp_dir(root).iterdir()) == []
+    assert not list(root.rglob("*.part")) and not list(root.rglob("*.tmp"))
+    r = runner.invoke(app, ["splits", "--data-root", str(root)])
+    assert r.exit_code == 0, r.output
+    rows = {row["split"]: row for row in split_status(root)}
+    assert all(row["found"] and row["layout"] == "refer" for row in rows.values()), rows
+    assert rows["refcoco_testA"]["n_samples"] > 0 and rows["refcocog_test"]["n_samples"] > 0
+    assert all(_rows(root)[(d, k)].state == "verified" for d, k in [("refcoco", "official"), ("refcocog", "official"), ("coco-train2014-images", "images")])
+
+
+def test_second_run_checks_and_skips_without_downloading(catalog, server, tmp_path):
+    root = tmp_path / "data"
+    fetch(["refcoco", "coco-train2014-images"], root)
+    n = len(server.requests)
+    outcomes = fetch(["refcoco", "coco-train2014-images"], root)
+    assert [o.action for o in outcomes] == ["skipped", "skipped"]
+    assert len(server.requests) == n  # not even a HEAD
+    r = runner.invoke(app, ["data", "fetch", "refcoco", "--to", str(root)])
+    assert r.exit_code == 0 and "already fetched and verified" in r.output and "0 fetched, 1 already there" in r.output
+
+
+def test_interrupted_fetch_leaves_nothing_in_place_and_resumes(catalog, server, tmp_path):
+    root = tmp_path / "data"
+    cut = len(server.files["/train2014.zip"]) // 2
+    server.drops["/train2014.zip"] = [cut]
+    with pytest.raises(FetchError, match="interrupted .* run the same command again to resume"):
+        fetch(["coco-train2014-images"], root, retries=0)
+    assert not (root / "coco").exists() and not stamp_path(root, "coco-train2014").exists()
+    row = _rows(root)[("coco-train2014-images", "images")]
+    assert row.state == "missing" and "partial download" in " ".join(row.notes)
+    (outcome,) = fetch(["coco-train2014-images"], root)
+    assert outcome.action == "fetched" and outcome.resumed_from == cut
+    assert server.gets("/train2014.zip")[-1]["headers"]["Range"] == f"bytes={cut}-"
+    assert len(list((root / "coco" / "train2014").iterdir())) == 9
+
+
+def test_checksum_mismatch_is_refused_and_nothing_is_left(catalog, server, tmp_path):
+    root = tmp_path / "data"
+    data = bytearray(server.files["/refcoco.zip"])
+    data[len(data) // 2] ^= 0xFF  # same size, one byte flipped
+    server.files["/refcoco.zip"] = bytes(data)
+    r = runner.invoke(app, ["data", "fetch", "refcoco", "--to", str(root)])
+    assert r.exit_code == 2
+    assert "checksum mismatch for http://127.0.0.1" in r.output and "/refcoco.zip" in r.output
+    assert not (root / "refcoco").exists() and not stamp_path(root, "refcoco-refer").exists()
+    assert list(downloads_dir(root).iterdir()) == []
+
+
+def test_404_and_no_network_exit_2_with_the_url(catalog, server, tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    del server.files["/refcocog.zip"]
+    r = runner.invoke(app, ["data", "fetch", "refcocog", "--to", str(root)])
+    assert r.exit_code == 2 and "HTTP 404" in r.output and f"{server.base}/refcocog.zip" in r.output.replace("\n", "")
+    server.stop()  # the network is gone
+    monkeypatch.setattr(fetcher_mod.http, "download", _no_retry(fetcher_mod.http.download))
+    r = runner.invoke(app, ["data", "fetch", "refcoco", "--to", str(root)])
+    assert r.exit_code == 2 and "connection refused" in r.output and "no network" in r.output
+    assert f"{server.base}/refcoco.zip" in r.output.replace("\n", "")
+
+
+def _no_retry(fn):
+    def wrapped(*a, **kw):
+        kw["retries"] = 0
+        return fn(*a, **kw)
+
+    return wrapped
+
+
+def test_disk_space_is_checked_before_starting(catalog, server, tmp_path, monkeypatch):
+    root = tmp_path / "data"
+
+    class Usage:
+        free = 1000
+
+    monkeypatch.setattr(fetcher_mod.shutil, "disk_usage", lambda _p: Usage)
+    r = runner.invoke(app, ["data", "fetch", "coco-train2014-images", "--to", str(root)])
+    assert r.exit_code == 2 and "not enough disk space for COCO train2014 images" in r.output
+    assert "only 1.0 KB free" in r.output and "/train2014.zip" in r.output.replace("\n", "")
+    assert server.requests == []  # refused before any request
+
+
+def test_coco_val2017_takes_only_the_needed_annotation_file(catalog, server, tmp_path):
+    root = tmp_path / "data"
+    fetch(["coco-val2017"], root)
+    assert sorted(p.name for p in (root / "coco" / "annotations").iterdir()) == ["instances_val2017.json"]
+    assert len(list((root / "coco" / "val2017").iterdir())) == 3
+    assert _rows(root)[("coco-val2017", "official")].state == "verified"
+
+
+def test_status_present_changed_and_incomplete(catalog, server, tmp_path, synth_root):
+    # data put in place by hand: found, but not verified
+    rows = _rows(synth_root)
+    assert rows[("refcoco", "official")].state == "present" and rows[("refcoco", "official")].contents.startswith("3/3 splits")
+    assert rows[("refcoco", "padt")].state == "incomplete" and "refcoco_val" in rows[("refcoco", "padt")].contents
+    images = rows[("coco-train2014-images", "images")]
+    assert images.state == "incomplete" and images.contents == "train2014/: 12 of 9 files"  # the catalog expects 9
+    assert rows[("refcocog", "official")].state == "missing" and rows[("refcocog", "official")].command == "padt-eval data fetch refcocog --to " + str(synth_root)
+    # fetched, then changed by hand
+    root = tmp_path / "data"
+    fetch(["refcoco"], root)
+    inst = root / "refcoco" / "instances.json"
+    data = inst.read_bytes()
+    inst.write_bytes(data.replace(b'"id"', b'"ID"'))  # same size: only --verify sees it
+    assert _rows(root)[("refcoco", "official")].state == "verified"
+    assert _rows(root, deep=True)[("refcoco", "official")].state == "changed"
+    inst.write_bytes(data + b" ")
+    assert _rows(root)[("refcoco", "official")].state == "changed"
+    with pytest.raises(FetchError, match="changed since it was fetched"):
+        fetch(["refcoco"], root)
+    r = runner.invoke(app, ["data", "status", "--data-root", str(root), "--verify"])
+    assert r.exit_code == 0 and "changed" in r.output
+    # removed by hand: fetched anew
+    shutil.rmtree(root / "refcoco")
+    (o,) = fetch(["refcoco"], root)
+    assert o.action == "fetched" and _rows(root)[("refcoco", "official")].state == "verified"
+
+
+def test_existing_incomplete_folder_is_not_overwritten(catalog, server, tmp_path):
+    root = tmp_path / "data"
+    (root / "coco" / "train2014").mkdir(parents=True)
+    (root / "coco" / "train2014" / "one.jpg").write_bytes(b"x")
+    with pytest.raises(FetchError, match=r"train2014 exists but is incomplete \(holds 1 of 9 files\); move it away"):
+        fetch(["coco-train2014-images"], root)
+    assert server.requests == []
+
+
+def test_complete_data_not_fetched_by_us_is_left_alone(catalog, server, tmp_path, synth_root):
+    outcomes = fetch(["refcoco"], synth_root)
+    assert [o.action for o in outcomes] == ["in-place"] and server.requests == []
+
+
+def test_unsafe_archive_member_is_refused(catalog, server, tmp_path):
+    import dataclasses
+    import hashlib
+
+    evil = zip_bytes({"refcoco/instances.json": b"{}", "refcoco/refs(unc).p": b"x", "refcoco/../../escape.txt": b"boo"})
+    server.files["/refcoco.zip"] = evil
+    catalog.sources["refcoco-refer"] = dataclasses.replace(
+        catalog.sources["refcoco-refer"], size=len(evil), sha256=hashlib.sha256(evil).hexdigest()
+    )
+    root = tmp_path / "data"
+    with pytest.raises(FetchError, match="unsafe member name 'refcoco/../../escape.txt'"):
+        fetch(["refcoco"], root)
+    assert not (root / "refcoco").exists() and not (tmp_path / "escape.txt").exists()
+
+
+def test_unknown_dataset_and_annotations(catalog, tmp_path):
+    r = runner.invoke(app, ["data", "fetch", "refclef", "--to", str(tmp_path)])
+    assert r.exit_code == 2 and "unknown dataset 'refclef'" in r.output
+    r = runner.invoke(app, ["data", "fetch", "coco-val2017", "--annotations", "nope", "--to", str(tmp_path)])
+    assert r.exit_code == 2 and "--annotations must be one of official, padt, both" in r.output
+
+
+def test_sources_command_lists_every_source():
+    r = runner.invoke(app, ["data", "sources"])
+    assert r.exit_code == 0
+    out = r.output
+    assert "images.cocodataset.org/zips/train2014.zip" in out and "md5 0da8c0bd3d6becc4dcb32757491aca88" in out
+    assert "hf://datasets/PaDT-MLLM/ReferringImageCaptioning/ric_instances_val2017.json" in out
