@@ -52,10 +52,9 @@ def payloads(tmp_path_factory) -> dict:
     out["annotations_trainval2017.zip"] = zip_bytes(
         {"annotations/instances_val2017.json": instances, "annotations/captions_val2017.json": b"{}", "annotations/instances_train2017.json": b"{}"}
     )
-    write_padt_jsonl(world, tmp / "padt.jsonl")
-    padt = (tmp / "padt.jsonl").read_bytes()
-    for split in REFERRING_SPLITS:
-        out[f"padt/{split}.json"] = padt
+    for i, split in enumerate(REFERRING_SPLITS):  # each split file different, as on the Hub
+        write_padt_jsonl(world[: 1 + i], tmp / f"{split}.json")
+        out[f"padt/{split}.json"] = (tmp / f"{split}.json").read_bytes()
     out["padt/coco_instances_val2017.json"] = b'{"id": 139, "image": "000000000139.jpg"}\n'
     out["padt/ric_instances_val2017.json"] = b'{"id": 139, "image": "000000000139.jpg", "task": "ric"}\n'
     return out
@@ -141,3 +140,18 @@ def hub(payloads, monkeypatch):
 
 def tree(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch):
+    """No fetch test may reach (or even look up) any host but 127.0.0.1: a guard, should a source escape the local catalog."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def guarded(host, *args, **kwargs):
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise socket.gaierror(socket.EAI_NONAME, f"test guard: no lookup of {host!r} outside 127.0.0.1")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)

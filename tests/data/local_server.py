@@ -102,7 +102,7 @@ class FileServer:
 
     def _handle(self, h: BaseHTTPRequestHandler, head: bool) -> None:
         path = unquote(urlsplit(h.path).path)
-        self.requests.append({"method": h.command, "path": path, "headers": dict(h.headers)})
+        self.requests.append({"method": h.command, "path": path, "headers": h.headers})  # case-insensitive get
         if path in self.redirects:
             code, location, headers = self.redirects[path]
             return self._send(h, code, {"Location": location, **headers}, b"", head)
