@@ -27,34 +27,36 @@ STATE_STYLE = {"verified": "green", "present": "yellow", "changed": "red", "inco
 
 
 class RichProgress:
-    """The fetch's progress callbacks on one rich bar: bytes, rate and ETA."""
+    """The fetch's progress callbacks: one rich bar per download or unpack, with bytes, rate and ETA."""
 
     def __init__(self, console: Console) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
+        self.console = console
+        self.progress: Progress | None = None
         self.task = None
 
     def start(self, description: str, total: int | None, completed: int) -> None:
-        if self.task is None:
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
             self.progress.start()
             self.task = self.progress.add_task(description, total=total, completed=completed)
         else:  # a retry resuming the same download
             self.progress.reset(self.task, total=total, completed=completed, description=description)
 
     def advance(self, n: int) -> None:
-        self.progress.advance(self.task, n)
+        if self.progress is not None:
+            self.progress.advance(self.task, n)
 
     def finish(self) -> None:
-        if self.task is not None:
+        if self.progress is not None:
             self.progress.stop()
-            self.task = None
+            self.progress = self.task = None
 
 
 def _fail(exc: PadtEvalError) -> None:

@@ -211,12 +211,20 @@ def download(
     total = expected.size
 
     def hash_existing() -> _Hashes:
+        """Hash the bytes already on disk (before any request: a long re-read must not stall a connection)."""
         h = _Hashes(expected.size if expected.git_sha1 else None)
-        with open(part, "rb") as f:
-            for chunk in iter(lambda: f.read(CHUNK), b""):
-                h.update(chunk)
+        progress.start(f"{description or dest.name} (re-reading the partial download)", offset, 0)
+        try:
+            with open(part, "rb") as f:
+                for chunk in iter(lambda: f.read(CHUNK), b""):
+                    h.update(chunk)
+                    progress.advance(len(chunk))
+        finally:
+            progress.finish()
         return h
 
+    if offset > 0:
+        hashes = hash_existing()
     try:
         while True:
             if total is not None and offset == total:
@@ -265,8 +273,8 @@ def download(
                         raise FetchError(f"server answered a resume request with a wrong range ({resp.headers.get('Content-Range')}) for {url}")
                     if m.group(3) != "*":
                         total = int(m.group(3))
-                    if hashes is None:
-                        hashes = hash_existing()
+                    if hashes is None:  # only when offset == 0: nothing was on disk to hash
+                        hashes = _Hashes(expected.size if expected.git_sha1 else None)
                     mode = "ab"
                 else:  # 200: the whole file (the server ignored the range, or the file changed)
                     length = resp.headers.get("Content-Length")
