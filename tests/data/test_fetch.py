@@ -195,3 +195,65 @@ def test_sources_command_lists_every_source():
     out = r.output
     assert "images.cocodataset.org/zips/train2014.zip" in out and "md5 0da8c0bd3d6becc4dcb32757491aca88" in out
     assert "hf://datasets/PaDT-MLLM/ReferringImageCaptioning/ric_instances_val2017.json" in out
+
+
+def test_keep_archives_then_a_stopped_install_is_stamped_from_the_archive(catalog, server, tmp_path):
+    root = tmp_path / "data"
+    fetch(["refcocog"], root, keep_archives=True)
+    archive = downloads_dir(root) / "refcocog.zip"
+    assert archive.is_file()
+    stamp_path(root, "refcocog-refer").unlink()  # as if the run stopped between unpacking and stamping
+    n = len(server.requests)
+    (o,) = fetch(["refcocog"], root)
+    assert o.action == "fetched" and "stamped now" in o.detail and len(server.requests) == n
+    assert not archive.exists() and _rows(root)[("refcocog", "official")].state == "verified"
+
+
+def test_disk_full_while_writing_keeps_the_partial_file(catalog, server, tmp_path, monkeypatch):
+    import errno
+
+    from padt_eval.data.fetch import http as http_mod
+
+    real_open = open
+
+    class Full:
+        def __init__(self, f):
+            self.f, self.n = f, 0
+
+        def write(self, b):
+            if self.n:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.n += len(b)
+            return self.f.write(b)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            self.f.close()
+
+    def fake_open(path, mode="r", *a, **kw):
+        f = real_open(path, mode, *a, **kw)
+        return Full(f) if str(path).endswith(".part") and "b" in mode and mode != "rb" else f
+
+    monkeypatch.setattr(http_mod, "CHUNK", 4096)
+    monkeypatch.setattr(http_mod, "open", fake_open, raising=False)
+    root = tmp_path / "data"
+    with pytest.raises(FetchError, match=r"disk full while writing .*train2014\.zip\.part .*run the same command again"):
+        fetch(["coco-train2014-images"], root)
+    assert (downloads_dir(root) / "train2014.zip.part").stat().st_size == 4096 and not (root / "coco").exists()
+    monkeypatch.delattr(http_mod, "open")  # the disk has room again
+    (o,) = fetch(["coco-train2014-images"], root)
+    assert o.resumed_from == 4096
+
+
+def test_a_second_fetch_of_the_same_source_is_refused(catalog, server, tmp_path):
+    from padt_eval.data.fetch.state import lock
+
+    root = tmp_path / "data"
+    with lock(root, "refcoco-refer"):
+        with pytest.raises(FetchError, match="another padt-eval is fetching refcoco-refer"):
+            fetch(["refcoco"], root)

@@ -135,6 +135,9 @@ def _fetch_source(dataset, source: Source, root: Path, keep_archives, progress, 
             raise FetchError(f"{root / o.dest} exists but is incomplete ({why}); move it away and run again")
         missing.append(o)
     if not missing:
+        adopted = _stamp_from_kept_archive(dataset, source, root, keep_archives)
+        if adopted is not None:
+            return adopted
         return Outcome(dataset, source.key, "in-place", "already in place (not fetched by padt-eval, so not verified); left as is")
 
     with state.lock(root, source.key):
@@ -187,6 +190,26 @@ def _download_and_install(dataset, source: Source, missing, root: Path, keep_arc
         check_space=space,
     )
     return _install(dataset, source, missing, root, target, got, url, record, keep_archives, progress)
+
+
+def _stamp_from_kept_archive(dataset, source: Source, root: Path, keep_archives: bool) -> Outcome | None:
+    """Outputs in place, no stamp, but the verified archive they came from still in downloads/
+    (a run stopped between unpacking and stamping): stamp them now."""
+    target = state.downloads_dir(root) / source.filename
+    if source.hf_repo is not None or not target.is_file():
+        return None
+    try:
+        got = _verify_existing(target, http.Expected(size=source.size, sha256=source.sha256, md5=source.md5))
+    except FetchError:
+        return None
+    if not got.checked or got.checked == ("size",):
+        return None
+    record = {"url": source.url, "size": got.size, "sha256": got.sha256, "md5": got.md5, "verified": list(got.checked)}
+    record["outputs"] = [state.describe(root, o, deep=True) for o in source.outputs]
+    state.write_stamp(root, source, record)
+    if not keep_archives:
+        target.unlink()
+    return Outcome(dataset, source.key, "fetched", f"unpacked earlier from the verified {target.name}; stamped now")
 
 
 def _verify_existing(path: Path, expected: http.Expected) -> http.Downloaded:
