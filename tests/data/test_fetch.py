@@ -257,3 +257,14 @@ def test_a_second_fetch_of_the_same_source_is_refused(catalog, server, tmp_path)
     with lock(root, "refcoco-refer"):
         with pytest.raises(FetchError, match="another padt-eval is fetching refcoco-refer"):
             fetch(["refcoco"], root)
+
+
+def test_one_failed_source_does_not_stop_the_others(catalog, server, tmp_path):
+    root = tmp_path / "data"
+    del server.files["/refcoco+.zip"]
+    r = runner.invoke(app, ["data", "fetch", "refcoco", "refcoco+", "refcocog", "--to", str(root)])
+    assert r.exit_code == 2
+    out = r.output.replace("\n", "")
+    assert "1 of 3 sources failed (the others are in place):" in out and "refcoco+-refer: HTTP 404" in out
+    assert (root / "refcoco" / "refs(unc).p").is_file() and (root / "refcocog" / "refs(umd).p").is_file()
+    assert not (root / "refcoco+").exists()

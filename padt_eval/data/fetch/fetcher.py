@@ -104,18 +104,30 @@ def fetch(
                 plan.append((name, catalog.sources[key]))
     say = notify or (lambda _msg: None)
     outcomes = []
-    for dataset, source in plan:
-        outcome = _fetch_source(dataset, source, root, keep_archives, progress, say, retries, timeout, backoff)
+    failures: list[tuple[Source, FetchError]] = []
+    for dataset, source in plan:  # one failed source does not stop the others
+        try:
+            outcome = _fetch_source(dataset, source, root, keep_archives, progress, retries, timeout, backoff)
+        except FetchError as exc:
+            failures.append((source, exc))
+            continue
         say(f"{source.title}: {outcome.detail}")
         outcomes.append(outcome)
     for name in datasets:
         for need in catalog.datasets[name].needs:
             if need not in datasets:
                 say(f"{name} reads files of {need}: fetch it too if `padt-eval data status` shows it missing")
+    if len(failures) == 1 and len(plan) == 1:
+        raise failures[0][1]
+    if failures:
+        raise FetchError(
+            f"{len(failures)} of {len(plan)} sources failed (the others are in place):\n"
+            + "\n".join(f"  {s.key}: {exc}" for s, exc in failures)
+        )
     return outcomes
 
 
-def _fetch_source(dataset, source: Source, root: Path, keep_archives, progress, say, retries, timeout, backoff) -> Outcome:
+def _fetch_source(dataset, source: Source, root: Path, keep_archives, progress, retries, timeout, backoff) -> Outcome:
     stamp = state.read_stamp(root, source.key)
     if stamp:
         changed = state.check_stamped(root, source, stamp)
