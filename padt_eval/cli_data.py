@@ -68,7 +68,11 @@ def _fail(exc: PadtEvalError) -> None:
 def fetch_cmd(
     names: Annotated[
         list[str],
-        typer.Argument(help="Datasets: refcoco, refcoco+, refcocog, coco-train2014-images, coco-val2017, ric, or all.", show_default=False),
+        typer.Argument(
+            metavar="NAME",
+            help="Datasets: refcoco, refcoco+, refcocog, coco-train2014-images, coco-val2017, ric, or all.",
+            show_default=False,
+        ),
     ],
     to: Annotated[
         Optional[Path],
