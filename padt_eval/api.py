@@ -237,3 +237,30 @@ def run_model(
     )
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def check_batching(
+    task: Task | str,
+    split: str,
+    model: str,
+    *,
+    family: str | None = None,
+    options: dict[str, Any] | None = None,
+    n_samples: int = 32,
+    batch_size: int = 8,
+    device: str = "cpu",
+    data_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+    layout: str = "auto",
+):
+    """Run the first `n_samples` of a split at batch 1 and at `batch_size`; report differences."""
+    from padt_eval.models.loading import load_model
+    from padt_eval.runner.batching import check_batching as _check
+
+    spec = get_task(task)
+    reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout)
+    adapter = load_model(model, family, device=device, **(options or {}))
+    try:
+        return _check(reader, adapter, spec, n_samples, batch_size)
+    finally:
+        adapter.close()

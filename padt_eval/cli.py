@@ -239,6 +239,53 @@ def res(
     _evaluate(Task.RES, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run)
 
 
+@app.command("check-batching")
+def check_batching(
+    split: SplitOpt,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model to run: a local checkpoint folder or a Hugging Face id.")],
+    task: Annotated[str, typer.Option("--task", help="rec or res (the prompt and the samples used).")] = "rec",
+    family: FamilyOpt = None,
+    n_samples: Annotated[int, typer.Option("--n-samples", "-n", min=1, help="How many samples (the first of the split).")] = 32,
+    batch_size: BatchOpt = 8,
+    device: DeviceOpt = "auto",
+    data_root: DataRootOpt = None,
+    image_root: ImageRootOpt = None,
+    layout: LayoutOpt = "auto",
+    dtype: DtypeOpt = None,
+    attn: AttnOpt = None,
+    max_new_tokens: MaxNewOpt = None,
+    model_arg: ModelArgOpt = None,
+) -> None:
+    """Run a fixed subset at batch 1 and at batch N and count the predictions that differ.
+
+    Example: padt-eval check-batching --split refcoco_val --model PaDT-MLLM/PaDT_REC_3B -n 64 -b 16
+    """
+    from padt_eval import api
+
+    try:
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        report = api.check_batching(
+            Task(task), split, model, family=family, options=_model_options(dtype, attn, max_new_tokens, model_arg),
+            n_samples=n_samples, batch_size=batch_size, device=device, data_root=data_root, image_root=image_root, layout=layout,
+        )
+    except (PadtEvalError, ValueError) as exc:
+        _fail(exc if isinstance(exc, PadtEvalError) else UsageError(str(exc)))
+        return
+    n = report.n_samples
+    colour = "green" if not report.differing_ids else "yellow"
+    console.print(
+        f"[{colour}]{len(report.differing_ids)} of {n} predictions differ between batch 1 and batch {report.batch_size}[/] "
+        f"(text: {report.n_text_differs}, objects: {report.n_objects_differ}; boxes compared to 0.01 px, scores to 1e-4)"
+    )
+    for ex in report.examples:
+        console.print(f"  sample {ex['sample_id']}:", highlight=False)
+        for key in (k for k in ex if k.startswith("batch_")):
+            console.print(f"    {key}: {json.dumps(ex[key])[:300]}", highlight=False)
+
+
 @app.command()
 def splits(data_root: DataRootOpt = None) -> None:
     """List the known splits and whether each is found under the data root.
@@ -275,16 +322,19 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the generated data and results.")] = Path("demo_out"),
     n_images: Annotated[int, typer.Option("--n-images", min=2, help="Synthetic images to generate.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the perturbations.")] = 0,
+    models: Annotated[bool, typer.Option("--models/--no-models", help="Also run the demo models (colour-finder on 2 CPU ranks, a tiny random PaDT).")] = True,
 ) -> None:
     """Run the embedded demo end to end: synthetic RefCOCO-layout data, perturbed ground
-    truth as predictions, REC and RES scoring, each number checked against its expected value.
+    truth as predictions, REC and RES scoring, each number checked against its expected value;
+    then two models run through the sharded runner on the same data.
 
     Example: padt-eval demo --out demo_out
     """
     from functools import partial
 
-    from padt_eval.demo import all_match, run_demo
+    from padt_eval.demo import all_match, run_demo, run_models
     from padt_eval.report.console import counts_line, metrics_table, progress_bar
+    from padt_eval.runner.progress import RunProgress
 
     try:
         runs, expected = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console))
@@ -303,6 +353,17 @@ def demo(
         err_console.print("[bold red]demo: measured metrics differ from the expected ones[/]")
         raise typer.Exit(code=1)
     console.print("[green]demo: every metric equals its independently computed expectation[/]")
+    if not models:
+        return
+    try:
+        model_runs = run_models(out, progress_view=lambda d, a, t: RunProgress(d, a, console, t), seed=seed)
+    except PadtEvalError as exc:
+        _fail(exc)
+        return
+    for mr in model_runs:
+        console.print(metrics_table(f"{mr.result.task.value.upper()} on {mr.result.split}: {mr.label}", mr.result.metrics))
+        console.print(counts_line(mr.result.counts))
+        console.print(f"results written to [bold]{mr.result.out_dir}[/]")
 
 
 from padt_eval.cli_data import data_app  # noqa: E402

@@ -87,5 +87,50 @@ def run_demo(
     return runs, expected
 
 
+@dataclass
+class ModelRun:
+    label: str
+    result: api.RunResult
+
+
+def run_models(out: Path, progress_view=None, seed: int = 0) -> list[ModelRun]:
+    """Run two models through the sharded runner on the demo split (no downloads):
+
+    * `colour-finder` on 2 CPU ranks (it reads the colour named in each expression off the
+      pixels: good on this data, and a quick way to see the runner work);
+    * a tiny random-weight PaDT built by our own code (seeded), so the whole PaDT path —
+      vision tower, VRT generation, decoder, masks — runs end to end. Its numbers are
+      those of random weights: near zero, with many unparseable completions.
+    """
+    from padt_eval.models.padt.tiny import build_tiny_padt
+
+    paths = DemoPaths(out)
+    checkpoint = paths.root / "models" / "tiny-padt"
+    if not (checkpoint / "config.json").is_file():
+        build_tiny_padt(checkpoint, seed=seed)
+    runs = []
+    for label, model, family, nproc, task, options in (
+        ("colour-finder, 2 CPU ranks", "colour-finder", "colour-finder", 2, Task.RES, {}),
+        ("tiny random PaDT (our implementation)", str(checkpoint), "padt", 1, Task.RES, {"max_new_tokens": 32}),
+    ):
+        result = api.run_model(
+            task,
+            str(paths.rec_split),
+            model,
+            family=family,
+            options=options,
+            out=paths.results / f"{task.value}-{DEMO_SPLIT_NAME}-{Path(model).name}",
+            nproc=nproc,
+            device="cpu",
+            batch_size=16,
+            loader_workers=1,
+            image_root=paths.images,
+            progress=progress_view,
+        )
+        assert result is not None
+        runs.append(ModelRun(label, result))
+    return runs
+
+
 def all_match(runs: list[DemoRun], tol: float = 1e-9) -> bool:
     return all(abs(r.result.metrics[k] - v) <= tol for r in runs for k, v in r.expected.items())

@@ -29,3 +29,11 @@ def synth_root(tmp_path_factory) -> Path:
     write_padt_jsonl(world, root / "PaDT-MLLM" / "RefCOCO" / "refcoco_val.json")
     write_refer(world, root / "refcoco", split_of=lambda image_id: "val")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny random PaDT checkpoint built by our own code (untied, seed 0)."""
+    from padt_eval.models.padt.tiny import build_tiny_padt
+
+    return build_tiny_padt(tmp_path_factory.mktemp("padt_tiny") / "untied", seed=0)

@@ -137,6 +137,7 @@ def execute(
         "samples_per_s": round(n_new / seconds, 3) if seconds > 0 else None,
         "batch_size": batch_size,
         "loader_workers": loader_workers,
+        "per_rank": [{k: round(v, 3) if isinstance(v, float) else v for k, v in summaries[r].items()} for r in sorted(summaries)],
     }
     if joined and not (_all_done(out_dir, reader) and _take_merge_lock(out_dir)):
         return Outcome(None, {}, info)
