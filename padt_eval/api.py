@@ -31,6 +31,8 @@ class RunResult:
     counts: dict[str, int]
     problems: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def default_run_dir(task: Task, split: str, source: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
@@ -59,6 +61,7 @@ def evaluate(
     data_root: str | Path | None = None,
     image_root: str | Path | None = None,
     layout: str = "auto",
+    gt: str = "official",
     out: str | Path | None = None,
     strict: bool = False,
     batch_size: int = 8,
@@ -75,7 +78,8 @@ def evaluate(
     Exactly one of `predictions` and `model` is given. Results go to `out` (default
     `results/<task>-<split>-<source>-<time>/`). `model_description` and `prompt_family`
     say which model wrote a predictions file when padt-eval ran it (`run_model`), so the
-    manifest names the model rather than the file.
+    manifest names the model rather than the file. `gt` chooses OVD's ground truth
+    (`official` or `padt-filtered`, see `data/coco.py`).
     """
     spec = get_task(task)
     if (predictions is None) == (model is None):
@@ -83,7 +87,7 @@ def evaluate(
     started = now_iso()
     t0 = time.perf_counter()
     if reader is None:
-        reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout)
+        reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout, gt=gt)
     pred_file: PredictionsFile | None = None
     if predictions is not None:
         pred_file = PredictionsFile(predictions, strict=strict)
@@ -96,7 +100,7 @@ def evaluate(
         source = str(model.describe().get("name") or model.family)
     out_dir = Path(out) if out is not None else default_run_dir(spec.task, split, source)
     writer = RunWriter(out_dir)
-    metric = spec.metric_factory()
+    metric = spec.make_metric(reader.info)
     if on_start is not None:
         on_start(len(reader))
     try:
@@ -130,6 +134,8 @@ def evaluate(
             "metrics": values,
             "counts": counts,
             "protocol": metric.protocol(),
+            "details": metric.details(),
+            "notes": metric.notes(),
             "predictions": pred_desc,
             "problems": problems,
         }
@@ -155,6 +161,8 @@ def evaluate(
         counts=counts,
         problems=problems,
         seconds=time.perf_counter() - t0,
+        details=metrics_doc["details"],
+        notes=metrics_doc["notes"],
     )
 
 
@@ -181,6 +189,7 @@ def run_model(
     data_root: str | Path | None = None,
     image_root: str | Path | None = None,
     layout: str = "auto",
+    gt: str = "official",
     progress: Callable[[Path, str, str], Any] | None = None,
 ) -> RunResult | None:
     """Run a model over a split with the sharded runner, then score the merged predictions.
@@ -196,7 +205,7 @@ def run_model(
 
     spec = get_task(task)
     options = dict(options or {})
-    reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout)
+    reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout, gt=gt)
     reader.validate()  # a bad line must stop us before any model time is spent
     family = family or detect_family(model)
     out_dir = Path(out) if out is not None else model_run_dir(spec.task, split, model)
@@ -219,6 +228,7 @@ def run_model(
         image_root=image_root,
         layout=layout,
         progress=progress,
+        gt=gt,
     )
     if outcome.predictions is None:
         return None

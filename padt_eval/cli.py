@@ -18,7 +18,8 @@ app = typer.Typer(
     name="padt-eval",
     help=(
         "Fair, fast, reproducible evaluation of PaDT and coordinate-text MLLMs.\n\n"
-        "Score a predictions file or run a model on RefCOCO/RefCOCO+/RefCOCOg (REC, RES). "
+        "Score a predictions file or run a model on RefCOCO/RefCOCO+/RefCOCOg (REC, RES), "
+        "COCO val2017 (OVD) and PaDT's RIC val (RIC). "
         "Every run writes results/<run>/ with metrics.json, per_sample.jsonl and manifest.json."
     ),
     no_args_is_help=True,
@@ -64,6 +65,29 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Samples per model call.")]
+OvdSplitOpt = Annotated[
+    str,
+    typer.Option(
+        "--split", "-s", help="coco_val2017, or a path to a COCO instances file or a PaDT-MLLM/COCO JSONL."
+    ),
+]
+RicSplitOpt = Annotated[
+    str, typer.Option("--split", "-s", help="ric_val, or a path to a PaDT-MLLM/ReferringImageCaptioning JSONL.")
+]
+Val2017Opt = Annotated[
+    Optional[Path], typer.Option("--image-root", help="Image folder (default: <data-root>/coco/val2017 and other usual places).")
+]
+OvdLayoutOpt = Annotated[
+    str, typer.Option("--layout", help="Annotation layout: auto (official COCO first), coco, or padt-jsonl (PaDT's filtered GT).")
+]
+GtOpt = Annotated[
+    str,
+    typer.Option(
+        "--gt",
+        help="Ground truth: official (COCO's annotations, default) or padt-filtered (what PaDT's release scores against: "
+        "crowded classes and sub-patch objects dropped, boxes rounded).",
+    ),
+]
 GpusOpt = Annotated[Optional[int], typer.Option("--gpus", min=1, help="Run the model on N GPUs of this machine (one replica per GPU).")]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Run the model in N CPU processes (no GPU needed).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="For a single process: auto (GPU when there is one), cpu or cuda.")]
@@ -100,7 +124,7 @@ def _model_options(dtype, attn, max_new_tokens, model_args) -> dict:
     return opts
 
 
-def _evaluate(task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run) -> None:
+def _evaluate(task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, gt="official") -> None:
     from padt_eval import api
     from padt_eval.report.console import counts_line, metrics_table, problems_lines, progress_bar
 
@@ -108,7 +132,7 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
         if (predictions is None) == (model is None):
             raise UsageError("give exactly one of --predictions and --model")
         if model is not None:
-            result = _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, **run)
+            result = _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, gt=gt, **run)
             if result is None:
                 return
         else:
@@ -120,6 +144,7 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
                     data_root=data_root,
                     image_root=image_root,
                     layout=layout,
+                    gt=gt,
                     out=out,
                     strict=strict,
                     batch_size=batch_size,
@@ -131,12 +156,14 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
         return
     console.print(metrics_table(f"{task.value.upper()} on {result.split}", result.metrics))
     console.print(counts_line(result.counts))
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     for line in problems_lines(result.problems):
         console.print(f"[yellow]{line}[/]", highlight=False)
     console.print(f"results written to [bold]{result.out_dir}[/] ({result.seconds:.1f} s)")
 
 
-def _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, *, gpus, workers, device, overwrite, loader_workers, options):
+def _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, *, gpus, workers, device, overwrite, loader_workers, options, gt="official"):
     from padt_eval import api
     from padt_eval.runner.progress import RunProgress
 
@@ -162,6 +189,7 @@ def _run_model(task, split, model, family, data_root, image_root, layout, out, b
         data_root=data_root,
         image_root=image_root,
         layout=layout,
+        gt=gt,
         progress=lambda run_dir, attempt, title: RunProgress(run_dir, attempt, console, title),
     )
     if result is None:
@@ -287,6 +315,72 @@ def check_batching(
 
 
 @app.command()
+def ovd(
+    split: OvdSplitOpt = "coco_val2017",
+    predictions: PredictionsOpt = None,
+    model: ModelOpt = None,
+    family: FamilyOpt = None,
+    data_root: DataRootOpt = None,
+    image_root: Val2017Opt = None,
+    layout: OvdLayoutOpt = "auto",
+    gt: GtOpt = "official",
+    out: OutOpt = None,
+    strict: StrictOpt = False,
+    batch_size: BatchOpt = 8,
+    gpus: GpusOpt = None,
+    workers: WorkersOpt = None,
+    device: DeviceOpt = "auto",
+    overwrite: OverwriteOpt = False,
+    loader_workers: LoaderOpt = 2,
+    dtype: DtypeOpt = None,
+    attn: AttnOpt = None,
+    max_new_tokens: MaxNewOpt = None,
+    model_arg: ModelArgOpt = None,
+) -> None:
+    """Open-vocabulary detection on COCO val2017: the 12 COCO box statistics (and mask ones when predictions carry masks).
+
+    Example: padt-eval ovd --predictions preds.jsonl --data-root /data
+    Example (PaDT's own GT, to reproduce its figure): padt-eval ovd -p preds.jsonl --gt padt-filtered
+    """
+    run = dict(gpus=gpus, workers=workers, device=device, overwrite=overwrite, loader_workers=loader_workers,
+               options=_model_options(dtype, attn, max_new_tokens, model_arg))
+    _evaluate(Task.OVD, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, gt)
+
+
+@app.command()
+def ric(
+    split: RicSplitOpt = "ric_val",
+    predictions: PredictionsOpt = None,
+    model: ModelOpt = None,
+    family: FamilyOpt = None,
+    data_root: DataRootOpt = None,
+    image_root: Val2017Opt = None,
+    out: OutOpt = None,
+    strict: StrictOpt = False,
+    batch_size: BatchOpt = 8,
+    gpus: GpusOpt = None,
+    workers: WorkersOpt = None,
+    device: DeviceOpt = "auto",
+    overwrite: OverwriteOpt = False,
+    loader_workers: LoaderOpt = 2,
+    dtype: DtypeOpt = None,
+    attn: AttnOpt = None,
+    max_new_tokens: MaxNewOpt = None,
+    model_arg: ModelArgOpt = None,
+) -> None:
+    """Referring image captioning: BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (SPICE when installed) on the caption, GP/GR on its objects.
+
+    Needs Java (apt-get install -y default-jre-headless). Each predictions line carries the raw
+    caption as "text" and the grounded objects as "objects".
+
+    Example: padt-eval ric --predictions preds.jsonl --data-root /data
+    """
+    run = dict(gpus=gpus, workers=workers, device=device, overwrite=overwrite, loader_workers=loader_workers,
+               options=_model_options(dtype, attn, max_new_tokens, model_arg))
+    _evaluate(Task.RIC, split, predictions, model, family, data_root, image_root, "auto", out, strict, batch_size, run)
+
+
+@app.command()
 def splits(data_root: DataRootOpt = None) -> None:
     """List the known splits and whether each is found under the data root.
 
@@ -324,8 +418,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the perturbations.")] = 0,
     models: Annotated[bool, typer.Option("--models/--no-models", help="Also run the demo models (colour-finder on 2 CPU ranks, a tiny random PaDT).")] = True,
 ) -> None:
-    """Run the embedded demo end to end: synthetic RefCOCO-layout data, perturbed ground
-    truth as predictions, REC and RES scoring, each number checked against its expected value;
+    """Run the embedded demo end to end: synthetic RefCOCO, COCO and RIC-layout data, perturbed
+    ground truth as predictions, REC, RES, OVD and RIC scoring, each number checked against a
+    value computed independently (numpy, pycocotools COCOeval, direct pycocoevalcap calls);
     then two models run through the sharded runner on the same data.
 
     Example: padt-eval demo --out demo_out
@@ -348,6 +443,8 @@ def demo(
     for r in runs:
         console.print(metrics_table(f"{r.task.value.upper()} on {r.result.split} (perturbed ground truth)", r.result.metrics, r.expected))
         console.print(counts_line(r.result.counts))
+        for note in r.result.notes:
+            console.print(f"[yellow]note:[/] {note}", highlight=False)
         console.print(f"results written to [bold]{r.result.out_dir}[/]")
     if not all_match(runs):
         err_console.print("[bold red]demo: measured metrics differ from the expected ones[/]")

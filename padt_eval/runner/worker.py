@@ -42,6 +42,7 @@ class RunJob:
     data_root: str | None = None
     image_root: str | None = None
     layout: str = "auto"
+    gt: str = "official"  # OVD ground truth (official | padt-filtered)
     device: str = "cpu"  # "cpu" or "cuda" (each rank takes cuda:LOCAL_RANK)
     batch_size: int = 8
     loader_workers: int = 2
@@ -124,7 +125,7 @@ def run_rank(job: RunJob) -> dict[str, Any]:
 
     rank, world, local_rank = dist_env()
     spec = get_task(job.task)
-    reader = open_split(job.split, spec.task, data_root=job.data_root, image_root=job.image_root, layout=job.layout)
+    reader = open_split(job.split, spec.task, data_root=job.data_root, image_root=job.image_root, layout=job.layout, gt=job.gt)
     attempt = _agree_on_plan(job, reader, rank, world)
     ids = planmod.read_plan(Path(job.run_dir), attempt, rank)
     t0 = time.perf_counter()
