@@ -137,7 +137,7 @@ def status_cmd(
     console.print(t)
     for r in rows:
         for note in r.notes:
-            if not note.startswith("reads the images"):
+            if not note.startswith("its images come from"):  # the table already says so
                 console.print(f"[dim]{r.dataset} ({r.annotations}):[/] {note}", highlight=False, soft_wrap=True)
     console.print("verified = fetched by padt-eval and unchanged; present = found, not verified (not fetched by padt-eval).")
 

@@ -32,7 +32,7 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
 @pytest.fixture(scope="session")
 def payloads(tmp_path_factory) -> dict:
     """name -> bytes for every synthetic source, plus counts the catalog needs."""
-    from padt_eval.data.synthetic import make_world, write_images, write_padt_jsonl, write_refer
+    from padt_eval.data.synthetic import as_val2017, make_world, write_coco_instances, write_images, write_padt_jsonl, write_refer, write_ric_jsonl
 
     tmp = tmp_path_factory.mktemp("payloads")
     world = make_world(9, seed=7)
@@ -45,9 +45,12 @@ def payloads(tmp_path_factory) -> dict:
         out[f"{ds}.zip"] = zip_bytes(members)
     write_images(world, tmp / "train2014")
     out["train2014.zip"] = zip_bytes({f"train2014/{p.name}": p.read_bytes() for p in sorted((tmp / "train2014").iterdir())})
-    out["val2017.zip"] = zip_bytes({f"val2017/{i:012d}.jpg": f"jpeg {i}".encode() * 50 for i in (139, 285, 632)})
-    out["n_val_images"] = 3
-    instances = json.dumps({"images": [], "annotations": [], "categories": []}).encode()
+    val = as_val2017(make_world(4, seed=8, first_image_id=139))  # COCO val2017-style names
+    write_images(val, tmp / "val2017")
+    out["val2017.zip"] = zip_bytes({f"val2017/{p.name}": p.read_bytes() for p in sorted((tmp / "val2017").iterdir())})
+    out["n_val_images"] = len(val)
+    write_coco_instances(val, tmp / "instances_val2017.json")
+    instances = (tmp / "instances_val2017.json").read_bytes()
     out["instances_val2017.json"] = instances
     out["annotations_trainval2017.zip"] = zip_bytes(
         {"annotations/instances_val2017.json": instances, "annotations/captions_val2017.json": b"{}", "annotations/instances_train2017.json": b"{}"}
@@ -56,7 +59,8 @@ def payloads(tmp_path_factory) -> dict:
         write_padt_jsonl(world[: 1 + i], tmp / f"{split}.json")
         out[f"padt/{split}.json"] = (tmp / f"{split}.json").read_bytes()
     out["padt/coco_instances_val2017.json"] = b'{"id": 139, "image": "000000000139.jpg"}\n'
-    out["padt/ric_instances_val2017.json"] = b'{"id": 139, "image": "000000000139.jpg", "task": "ric"}\n'
+    write_ric_jsonl(val, tmp / "ric.jsonl")
+    out["padt/ric_instances_val2017.json"] = (tmp / "ric.jsonl").read_bytes()
     return out
 
 

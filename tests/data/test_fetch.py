@@ -14,7 +14,7 @@ from padt_eval.data.fetch import fetch, status
 from padt_eval.data.fetch import fetcher as fetcher_mod
 from padt_eval.data.fetch.errors import FetchError
 from padt_eval.data.fetch.state import downloads_dir, stamp_path, tmp_dir
-from padt_eval.data.registry import split_status
+from padt_eval.data.registry import REFERRING_SPLITS, split_status
 
 from .conftest import zip_bytes
 
@@ -40,7 +40,7 @@ def test_fetch_unpacks_into_the_registry_layout_and_splits_finds_them(catalog, s
     assert not list(root.rglob("*.part")) and not list(root.rglob("*.tmp"))
     r = runner.invoke(app, ["splits", "--data-root", str(root)])
     assert r.exit_code == 0, r.output
-    rows = {row["split"]: row for row in split_status(root)}
+    rows = {row["split"]: row for row in split_status(root) if row["split"] in REFERRING_SPLITS}
     assert all(row["found"] and row["layout"] == "refer" for row in rows.values()), rows
     assert rows["refcoco_testA"]["n_samples"] > 0 and rows["refcocog_test"]["n_samples"] > 0
     assert all(_rows(root)[(d, k)].state == "verified" for d, k in [("refcoco", "official"), ("refcocog", "official"), ("coco-train2014-images", "images")])
@@ -117,12 +117,30 @@ def test_disk_space_is_checked_before_starting(catalog, server, tmp_path, monkey
     assert server.requests == []  # refused before any request
 
 
-def test_coco_val2017_takes_only_the_needed_annotation_file(catalog, server, tmp_path):
+def test_coco_val2017_and_ric_land_where_the_ovd_and_ric_readers_look(catalog, server, hub, tmp_path):
+    from padt_eval.data.coco_splits import open_coco_split
+    from padt_eval.types import Task
+
     root = tmp_path / "data"
+    rows = _rows(root)
+    assert rows[("ric", "padt")].command == f"padt-eval data fetch ric coco-val2017 --to {root}"
+    fetch(["ric"], root)
+    row = _rows(root)[("ric", "padt")]
+    assert row.state == "verified" and row.contents == "1/1 splits: ric_val (images missing)"
+    assert row.command == f"padt-eval data fetch coco-val2017 --to {root}"
     fetch(["coco-val2017"], root)
+    # only the needed member of annotations_trainval2017.zip is kept
     assert sorted(p.name for p in (root / "coco" / "annotations").iterdir()) == ["instances_val2017.json"]
-    assert len(list((root / "coco" / "val2017").iterdir())) == 3
-    assert _rows(root)[("coco-val2017", "official")].state == "verified"
+    assert len(list((root / "coco" / "val2017").iterdir())) == 4
+    rows = _rows(root)
+    assert rows[("coco-val2017", "official")].state == "verified" and rows[("coco-val2017", "official")].contents == "1/1 splits: coco_val2017"
+    assert rows[("ric", "padt")].command is None and rows[("coco-val2017", "padt")].state == "incomplete"
+    found = {r["split"]: r for r in split_status(root)}
+    assert found["coco_val2017"]["found"] and found["coco_val2017"]["layout"] == "coco" and found["ric_val"]["found"]
+    assert len(open_coco_split("coco_val2017", Task.OVD, data_root=root)) == 4
+    assert len(open_coco_split("ric_val", Task.RIC, data_root=root)) == 4  # one sample an image (3 captions each)
+    r = runner.invoke(app, ["splits", "--data-root", str(root)])
+    assert r.exit_code == 0 and "coco_val2017" in r.output and "ric_val" in r.output
 
 
 def test_status_present_changed_and_incomplete(catalog, server, tmp_path, synth_root):

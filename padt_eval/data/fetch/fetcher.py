@@ -113,10 +113,12 @@ def fetch(
             continue
         say(f"{source.title}: {outcome.detail}")
         outcomes.append(outcome)
+    from padt_eval.data.fetch.status import images_found
+
     for name in datasets:
         for need in catalog.datasets[name].needs:
-            if need not in datasets:
-                say(f"{name} reads files of {need}: fetch it too if `padt-eval data status` shows it missing")
+            if need not in datasets and images_found(need, root) is None:
+                say(f"{name} needs the images of {need}, not found under {root}: padt-eval data fetch {need}")
     if len(failures) == 1 and len(plan) == 1:
         raise failures[0][1]
     if failures:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from padt_eval.data.coco_splits import COCO_ANNOTATIONS, OVD_SPLITS, PADT_COCO_JSONL, RIC_JSONL, RIC_SPLITS, VAL2017_IMAGES
 from padt_eval.data.fetch.errors import FetchError
 from padt_eval.data.registry import IMAGE_ROOT_CANDIDATES, PADT_JSONL_DIRS, REFERRING_SPLITS
 
@@ -27,12 +28,13 @@ WAYBACK = "https://web.archive.org/web"
 REFER_HOST = "https://bvisionweb1.cs.unc.edu/licheng/referit/data"
 COCO_HOST = "http://images.cocodataset.org"
 
+# Where outputs go: the first place the split registry looks for each kind of file.
 COCO_TRAIN2014_DIR = IMAGE_ROOT_CANDIDATES[0]  # coco/train2014
-COCO_VAL2017_DIR = "coco/val2017"
-COCO_ANNOTATIONS_DIR = "coco/annotations"
 PADT_REFCOCO_DIR = PADT_JSONL_DIRS[0]  # PaDT-MLLM/RefCOCO
-PADT_COCO_DIR = "PaDT-MLLM/COCO"
-PADT_RIC_DIR = "PaDT-MLLM/ReferringImageCaptioning"
+COCO_VAL2017_DIR = VAL2017_IMAGES[0]  # coco/val2017
+COCO_INSTANCES_VAL2017 = COCO_ANNOTATIONS[0]  # coco/annotations/instances_val2017.json
+PADT_COCO_FILE = PADT_COCO_JSONL[0]  # PaDT-MLLM/COCO/instances_val2017.json
+PADT_RIC_FILE = RIC_JSONL[0]  # PaDT-MLLM/ReferringImageCaptioning/ric_instances_val2017.json
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class DatasetSpec:
     annotations: dict[str, tuple[str, ...]]
     default: str
     needs: tuple[str, ...] = ()
-    splits: tuple[str, ...] = ()  # registry split names it provides
+    splits: tuple[str, ...] = ()  # registry split names it provides (with the images it needs)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -164,7 +166,7 @@ _SOURCES: list[Source] = [
         md5="f4bbac642086de4f52a3fdda2de5fa2c",
         sha256="113a836d90195ee1f884e704da6304dfaaecff1f023f49b6ca93c4aaae470268",
         checksum_note="size, MD5 and SHA-256 as published and independently confirmed",
-        outputs=(Output(dest=f"{COCO_ANNOTATIONS_DIR}/instances_val2017.json", member="annotations/instances_val2017.json"),),
+        outputs=(Output(dest=COCO_INSTANCES_VAL2017, member="annotations/instances_val2017.json"),),
         unpacked_size=30_000_000,
     ),
     Source(
@@ -173,7 +175,7 @@ _SOURCES: list[Source] = [
         hf_repo="PaDT-MLLM/COCO",
         hf_file="instances_val2017.json",
         checksum_note="verified against the Hub's SHA-256 at download time",
-        outputs=(Output(dest=f"{PADT_COCO_DIR}/instances_val2017.json"),),
+        outputs=(Output(dest=PADT_COCO_FILE),),
     ),
     Source(
         key="padt-ric-val2017",
@@ -182,7 +184,7 @@ _SOURCES: list[Source] = [
         hf_file="ric_instances_val2017.json",
         checksum_note="verified against the Hub's SHA-256 at download time; file name inferred from PaDT's "
         "preprocessing output and training scripts",
-        outputs=(Output(dest=f"{PADT_RIC_DIR}/ric_instances_val2017.json"),),
+        outputs=(Output(dest=PADT_RIC_FILE),),
     ),
 ]
 
@@ -218,6 +220,7 @@ DATASETS: dict[str, DatasetSpec] = {
             description="COCO val2017 images + instances_val2017.json (OVD)",
             annotations={"official": ("coco-val2017", "coco-annotations2017"), "padt": ("coco-val2017", "padt-coco-val2017")},
             default="official",
+            splits=tuple(OVD_SPLITS),
         ),
         DatasetSpec(
             name="ric",
@@ -225,6 +228,7 @@ DATASETS: dict[str, DatasetSpec] = {
             annotations={"padt": ("padt-ric-val2017",)},
             default="padt",
             needs=("coco-val2017",),
+            splits=tuple(RIC_SPLITS),
         ),
     ]
 }

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from padt_eval.data import registry
+from padt_eval.data import coco_splits, registry
 from padt_eval.data.fetch import state
 from padt_eval.data.fetch.http import part_paths
 from padt_eval.data.fetch import sources as _sources
@@ -72,13 +72,48 @@ def _combine(states: list[str]) -> str:
     return "incomplete"
 
 
-def _command(spec: DatasetSpec, kind: str, data_root: str | Path | None) -> str:
-    cmd = f"padt-eval data fetch {spec.name}"
-    if len(spec.annotations) > 1 and kind != spec.default:
+def _command(spec: DatasetSpec, kind: str, data_root: str | Path | None, names: list[str] | None = None) -> str:
+    names = names or [spec.name]
+    cmd = f"padt-eval data fetch {' '.join(names)}"
+    if spec.name in names and len(spec.annotations) > 1 and kind != spec.default:
         cmd += f" --annotations {kind}"
     if data_root is not None:
         cmd += f" --to {data_root}"
     return cmd
+
+
+def _first_file(root: Path, candidates: tuple[str, ...]) -> Path | None:
+    return next((root / rel for rel in candidates if (root / rel).is_file()), None)
+
+
+def images_found(dataset: str, root: Path) -> Path | None:
+    """The image folder of an images-providing dataset, where the split registry finds it."""
+    if dataset == "coco-train2014-images":
+        return registry.find_image_root(root, None, [])
+    if dataset == "coco-val2017":
+        return coco_splits.find_val2017_images(root, None, [])
+    return None
+
+
+def registry_view(spec: DatasetSpec, kind: str, root: Path) -> tuple[list[str], list[Path]]:
+    """(splits the readers would find, the files they would read) for one dataset and kind of
+    annotations, asked of the split registry, so status agrees with rec/res/ovd/ric."""
+    if spec.name in ("refcoco", "refcoco+", "refcocog"):
+        layout = LAYOUT_OF[kind]
+        found = {sp: registry.locate(sp, root, layout)[1] for sp in spec.splits}
+        return [sp for sp, files in found.items() if files], sorted({f for files in found.values() for f in files})
+    if spec.name == "coco-train2014-images":
+        img = images_found(spec.name, root)
+        return [], [img] if img is not None else []
+    if spec.name == "coco-val2017":
+        ann = _first_file(root, coco_splits.COCO_ANNOTATIONS if kind == "official" else coco_splits.PADT_COCO_JSONL)
+        img = coco_splits.find_val2017_images(root, None, [])
+        files = [p for p in (ann, img) if p is not None]
+        return (list(spec.splits) if ann is not None and img is not None else []), files
+    if spec.name == "ric":
+        ric = _first_file(root, coco_splits.RIC_JSONL)
+        return (list(spec.splits) if ric is not None else []), [ric] if ric is not None else []
+    return [], []
 
 
 def status(data_root: str | Path | None = None, *, deep: bool = False, catalog: Catalog | None = None) -> list[StatusRow]:
@@ -89,27 +124,28 @@ def status(data_root: str | Path | None = None, *, deep: bool = False, catalog: 
         for kind, keys in spec.annotations.items():
             sources = [catalog.sources[k] for k in keys]
             per_source = [source_state(root, s, deep) for s in sources]
-            states = [st for st, _ in per_source]
             notes = [f"{s.key}: {detail}" for s, (st, detail) in zip(sources, per_source) if detail and st != "verified"]
+            row_state = _combine([st for st, _ in per_source])
             where = [str(root / o.dest) for s in sources for o in s.outputs]
-            row_state = _combine(states)
-            if spec.splits:  # referring splits: ask the registry what a reader would find
-                layout = LAYOUT_OF[kind]
-                found = [sp for sp in spec.splits if registry.locate(sp, root, layout)[1]]
-                if len(found) == len(spec.splits) and row_state in ("missing", "incomplete"):
-                    row_state = "present"  # found by the registry in another of its usual places
-                    where = sorted({str(f) for sp in found for f in registry.locate(sp, root, layout)[1]})
-                elif found and row_state == "missing":
-                    row_state = "incomplete"
+            found, files = registry_view(spec, kind, root)
+            complete = len(found) == len(spec.splits) if spec.splits else bool(files)
+            if complete and all(st in ("verified", "present", "missing") for st, _ in per_source) and row_state != "present":
+                if row_state != "verified":
+                    row_state = "present"  # what is missing here, the registry found in another of its usual places
+                    where = [str(f) for f in files]
+            elif (found or files) and row_state == "missing":
+                row_state = "incomplete"
+            if spec.splits:
                 contents = f"{len(found)}/{len(spec.splits)} splits" + (f": {', '.join(found)}" if found else "")
             else:
                 contents = _contents(root, sources)
-                if kind == "images" and row_state in ("missing", "incomplete"):
-                    img = registry.find_image_root(root, None, [])
-                    if img is not None and img != root / sources[0].outputs[0].dest:
-                        row_state, where, contents = "present", [str(img)], "image folder found by the registry"
-            if spec.needs:
-                notes.append(f"reads the images of {', '.join(spec.needs)}")
+            names = [] if row_state in ("verified", "present") else [spec.name]
+            for need in spec.needs:
+                if images_found(need, root) is None:
+                    notes.append(f"its images come from {need}, which is not found")
+                    contents += " (images missing)"
+                    names.append(need)
+            command = _command(spec, kind, data_root, names) if names else None
             rows.append(
                 StatusRow(
                     dataset=spec.name,
@@ -117,7 +153,7 @@ def status(data_root: str | Path | None = None, *, deep: bool = False, catalog: 
                     state=row_state,
                     contents=contents,
                     where=where,
-                    command=None if row_state in ("verified", "present") else _command(spec, kind, data_root),
+                    command=command,
                     notes=notes,
                 )
             )
