@@ -129,10 +129,10 @@ def status(data_root: str | Path | None = None, *, deep: bool = False, catalog: 
             where = [str(root / o.dest) for s in sources for o in s.outputs]
             found, files = registry_view(spec, kind, root)
             complete = len(found) == len(spec.splits) if spec.splits else bool(files)
-            if complete and all(st in ("verified", "present", "missing") for st, _ in per_source) and row_state != "present":
-                if row_state != "verified":
-                    row_state = "present"  # what is missing here, the registry found in another of its usual places
-                    where = [str(f) for f in files]
+            nothing_broken = all(st in ("verified", "present", "missing") for st, _ in per_source)
+            if complete and nothing_broken and row_state in ("missing", "incomplete"):
+                row_state = "present"  # what is missing here, the registry found in another of its usual places
+                where = [str(f) for f in files]
             elif (found or files) and row_state == "missing":
                 row_state = "incomplete"
             if spec.splits:
