@@ -520,6 +520,11 @@ def demo(
         console.print(f"results written to [bold]{mr.result.out_dir}[/]")
 
 
+from padt_eval.cli_data import data_app  # noqa: E402
+
+app.add_typer(data_app, name="data")
+
+
 @app.command()
 def models(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show each family's box syntax and description.")] = False,
