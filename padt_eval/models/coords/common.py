@@ -141,7 +141,7 @@ def phrase_before(text: str, start: int, floor: int) -> str | None:
     """The phrase a coordinate group at `start` grounds, read from the prose before it.
 
     Rule (documented in docs/baselines.md): take the text since `floor` (the end of the
-    previous box or markup), keep what follows the last clause break (`. , ; : ! ?`,
+    previous box or tag), keep what follows the last clause break (`. , ; : ! ?`,
     brackets, newline), and start at its first determiner when it has one ("is sitting on
     the wooden table" -> "the wooden table"). Returns None when nothing is left.
     """
