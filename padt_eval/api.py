@@ -16,7 +16,7 @@ from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileMo
 from padt_eval.report.manifest import build_manifest, file_hashes, now_iso
 from padt_eval.report.results import RunWriter, safe_name
 from padt_eval.runner.local import run_local
-from padt_eval.tasks.registry import get_task
+from padt_eval.tasks.registry import get_task, make_metric
 from padt_eval.types import Task
 
 DEFAULT_RESULTS_ROOT = Path("results")
@@ -36,6 +36,19 @@ class RunResult:
 def default_run_dir(task: Task, split: str, source: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return root / safe_name(f"{task.value}-{Path(split).stem if split.endswith(('.json', '.jsonl')) else split}-{source}-{stamp}")
+
+
+def write_report_quietly(run_dir: Path, reader: SplitReader | None = None) -> Path | None:
+    """Write `report.html` into a finished run folder; a report problem never fails the run."""
+    import warnings
+
+    try:
+        from padt_eval.report.run_report import write_run_report
+
+        return write_run_report(run_dir, reader=reader)
+    except Exception as exc:  # noqa: BLE001 - the run's results are already safe on disk
+        warnings.warn(f"{run_dir}: report.html not written ({type(exc).__name__}: {exc})", stacklevel=2)
+        return None
 
 
 def split_description(reader: SplitReader) -> dict[str, Any]:
@@ -63,15 +76,22 @@ def evaluate(
     strict: bool = False,
     batch_size: int = 8,
     reader: SplitReader | None = None,
+    protocol: str = "standard",
+    name: str | None = None,
+    report: bool = True,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Score a predictions file, or run a loaded model, on one split.
 
     Exactly one of `predictions` and `model` is given. Results go to `out` (default
-    `results/<task>-<split>-<source>-<time>/`).
+    `results/<task>-<split>-<source>-<time>/`). `protocol` picks the scoring rules
+    ("standard", or "padt-release" to reproduce the PaDT release's scripts); `name` is
+    the model's display name in tables (recorded in metrics.json `model.name`); `report`
+    writes `report.html` into the run folder.
     """
     spec = get_task(task)
+    metric = make_metric(spec, protocol)
     if (predictions is None) == (model is None):
         raise UsageError("give exactly one of --predictions and --model")
     started = now_iso()
@@ -90,7 +110,6 @@ def evaluate(
         source = str(model.describe().get("name") or model.family)
     out_dir = Path(out) if out is not None else default_run_dir(spec.task, split, source)
     writer = RunWriter(out_dir)
-    metric = spec.metric_factory()
     if on_start is not None:
         on_start(len(reader))
     try:
@@ -104,6 +123,8 @@ def evaluate(
             on_record=writer.write_record,
             on_progress=on_progress,
         )
+        for record in metric.final_records():
+            writer.write_record(record)
         problems: dict[str, Any] = {}
         pred_desc: dict[str, Any]
         if pred_file is not None:
@@ -116,6 +137,8 @@ def evaluate(
         counts = metric.counts()
         split_desc = split_description(reader)
         model_desc = adapter.describe()
+        if name:
+            model_desc = {**model_desc, "name": name}
         metrics_doc = {
             "run_id": out_dir.name,
             "task": spec.task.value,
@@ -123,7 +146,7 @@ def evaluate(
             "model": model_desc,
             "metrics": values,
             "counts": counts,
-            "protocol": metric.protocol(),
+            "protocol": {"name": protocol, **metric.protocol()},
             "predictions": pred_desc,
             "problems": problems,
         }
@@ -139,6 +162,8 @@ def evaluate(
     except BaseException:
         writer.abort()
         raise
+    if report:
+        write_report_quietly(out_dir, reader)
     return RunResult(
         out_dir=out_dir,
         task=spec.task,

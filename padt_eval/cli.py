@@ -63,6 +63,16 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Samples per model call.")]
+ProtocolOpt = Annotated[
+    str,
+    typer.Option(
+        "--protocol",
+        help="Scoring rules: 'standard' (one answer per query, cIoU = ΣI/ΣU) or 'padt-release' (the PaDT "
+        "release scripts: best IoU over every object per image+expression key, mean per-sample mask IoU as 'cIoU').",
+    ),
+]
+NameOpt = Annotated[Optional[str], typer.Option("--name", help="The model's display name in tables (default: from the model or the file).")]
+NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the results folder.")]
 
 
 def _fail(exc: PadtEvalError) -> None:
@@ -70,7 +80,9 @@ def _fail(exc: PadtEvalError) -> None:
     raise typer.Exit(code=exc.exit_code)
 
 
-def _evaluate(task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size) -> None:
+def _evaluate(
+    task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, protocol, name, no_report
+) -> None:
     from padt_eval import api
     from padt_eval.report.console import counts_line, metrics_table, problems_lines, progress_bar
 
@@ -92,13 +104,17 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
                 out=out,
                 strict=strict,
                 batch_size=batch_size,
+                protocol=protocol,
+                name=name,
+                report=not no_report,
                 on_start=start,
                 on_progress=advance,
             )
     except PadtEvalError as exc:
         _fail(exc)
         return
-    console.print(metrics_table(f"{task.value.upper()} on {result.split}", result.metrics))
+    title = f"{task.value.upper()} on {result.split}" + (f" (protocol {protocol})" if protocol != "standard" else "")
+    console.print(metrics_table(title, result.metrics))
     console.print(counts_line(result.counts))
     for line in problems_lines(result.problems):
         console.print(f"[yellow]{line}[/]", highlight=False)
@@ -117,12 +133,15 @@ def rec(
     out: OutOpt = None,
     strict: StrictOpt = False,
     batch_size: BatchOpt = 8,
+    protocol: ProtocolOpt = "standard",
+    name: NameOpt = None,
+    no_report: NoReportOpt = False,
 ) -> None:
     """Referring expression comprehension: Acc@0.5/0.75/0.9 and mean IoU, one box per expression.
 
     Example: padt-eval rec --split refcoco_testA --predictions preds.jsonl
     """
-    _evaluate(Task.REC, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size)
+    _evaluate(Task.REC, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, protocol, name, no_report)
 
 
 @app.command()
@@ -137,12 +156,15 @@ def res(
     out: OutOpt = None,
     strict: StrictOpt = False,
     batch_size: BatchOpt = 8,
+    protocol: ProtocolOpt = "standard",
+    name: NameOpt = None,
+    no_report: NoReportOpt = False,
 ) -> None:
     """Referring expression segmentation: mIoU (mean per-sample IoU) and cIoU (ΣI/ΣU), one mask per expression.
 
     Example: padt-eval res --split refcocog_val --predictions preds.jsonl
     """
-    _evaluate(Task.RES, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size)
+    _evaluate(Task.RES, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, protocol, name, no_report)
 
 
 @app.command()

@@ -46,6 +46,24 @@ TASKS: dict[Task, TaskSpec] = {
 }
 
 
+#: Scoring protocols. "standard" is padt-eval's (README, "Metrics and protocol");
+#: "padt-release" reproduces the PaDT release's eval scripts (metrics/release_protocol.py).
+PROTOCOLS = ("standard", "padt-release")
+
+
+def make_metric(spec: TaskSpec, protocol: str = "standard") -> Metric:
+    """A fresh metric for `spec` under `protocol`."""
+    if protocol == "standard":
+        return spec.metric_factory()
+    if protocol == "padt-release":
+        if spec.task not in (Task.REC, Task.RES):
+            raise UsageError(f"--protocol padt-release is not available for {spec.task.value}")
+        from padt_eval.metrics.release_protocol import ReleaseMetric
+
+        return ReleaseMetric(spec.task)
+    raise UsageError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+
+
 def register_task(spec: TaskSpec) -> None:
     TASKS[spec.task] = spec
 
