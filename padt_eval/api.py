@@ -173,3 +173,52 @@ def evaluate(
         problems=problems,
         seconds=time.perf_counter() - t0,
     )
+
+
+def compare(
+    run_a: str | Path,
+    run_b: str | Path,
+    *,
+    resamples: int = 10_000,
+    seed: int = 0,
+    out: str | Path | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """Paired comparison of two finished runs (B − A) on their shared samples; the JSON
+    goes to `out` (default `<parent of B>/comparisons/<A>__vs__<B>.json`)."""
+    from padt_eval.report.compare import compare_runs, default_comparison_path, write_comparison
+
+    if resamples < 100:
+        raise UsageError("--resamples must be at least 100")
+    doc = compare_runs(run_a, run_b, n_resamples=resamples, seed=seed)
+    path = write_comparison(doc, out if out is not None else default_comparison_path(run_a, run_b))
+    return doc, path
+
+
+def leaderboard(
+    results: str | Path = DEFAULT_RESULTS_ROOT,
+    out: str | Path | None = None,
+    reported: str | Path | None = None,
+) -> list[Path]:
+    """Gather every run under `results` (and the reported numbers) into
+    `<out>/leaderboard.{md,csv,tex,html}`; returns the files written."""
+    from padt_eval.report.leaderboard import build_leaderboard, write_leaderboard
+    from padt_eval.report.reported import default_reported_path
+
+    results = Path(results)
+    out_dir = Path(out) if out is not None else results
+    board = build_leaderboard(results, reported if reported is not None else default_reported_path(results))
+    return write_leaderboard(board, out_dir)
+
+
+def report(
+    run_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+    out: str | Path | None = None,
+    n_worst: int = 12,
+) -> Path:
+    """Write the HTML report of a finished run (default `<run_dir>/report.html`)."""
+    from padt_eval.report.run_report import write_run_report
+
+    return write_run_report(run_dir, data_root=data_root, image_root=image_root, out=out, n_worst=n_worst)

@@ -203,9 +203,14 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the generated data and results.")] = Path("demo_out"),
     n_images: Annotated[int, typer.Option("--n-images", min=2, help="Synthetic images to generate.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the perturbations.")] = 0,
+    results: Annotated[
+        Optional[Path], typer.Option("--results", help="Where the run folders go (default: <out>/results); `make leaderboard` uses results/demo.")
+    ] = None,
 ) -> None:
-    """Run the embedded demo end to end: synthetic RefCOCO-layout data, perturbed ground
-    truth as predictions, REC and RES scoring, each number checked against its expected value.
+    """Run the embedded demo end to end: synthetic RefCOCO-layout data, two "models" (the
+    ground truth perturbed with two seeds), REC and RES scoring (model A also under
+    --protocol padt-release), paired comparisons, an HTML report per run, and every
+    number checked against its independently computed expected value.
 
     Example: padt-eval demo --out demo_out
     """
@@ -213,24 +218,128 @@ def demo(
 
     from padt_eval.demo import all_match, run_demo
     from padt_eval.report.console import counts_line, metrics_table, progress_bar
+    from padt_eval.report.leaderboard import display_scale
 
     try:
-        runs, expected = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console))
+        runs, expected, comparisons = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console), results=results)
     except PadtEvalError as exc:
         _fail(exc)
         return
     console.print(
-        "outcomes written into the demo predictions: "
+        "outcomes written into demo-A's predictions: "
         + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in expected.outcomes.items())
     )
     for r in runs:
-        console.print(metrics_table(f"{r.task.value.upper()} on {r.result.split} (perturbed ground truth)", r.result.metrics, r.expected))
+        title = f"{r.task.value.upper()} on {r.result.split}: {r.model}" + (f" (protocol {r.protocol})" if r.protocol != "standard" else "")
+        console.print(metrics_table(title, r.result.metrics, r.expected))
         console.print(counts_line(r.result.counts))
         console.print(f"results written to [bold]{r.result.out_dir}[/]")
+    for doc, path in comparisons:
+        a, b = doc["run_a"], doc["run_b"]
+        parts = []
+        for metric, e in doc["metrics"].items():
+            s = display_scale(metric)
+            parts.append(f"{metric} {e['diff'] * s:+.2f} [{e['ci95'][0] * s:+.2f}, {e['ci95'][1] * s:+.2f}] p={e['p_value']:.2g}")
+        console.print(f"compare {b['model']} ({b['protocol']}) − {a['model']} ({a['protocol']}), {a['task']}: " + "; ".join(parts), highlight=False)
     if not all_match(runs):
         err_console.print("[bold red]demo: measured metrics differ from the expected ones[/]")
         raise typer.Exit(code=1)
     console.print("[green]demo: every metric equals its independently computed expectation[/]")
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="Results folder of run A (the reference).", file_okay=False)],
+    run_b: Annotated[Path, typer.Argument(help="Results folder of run B; differences are B − A.", file_okay=False)],
+    resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples (and permutation draws).")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the resampling.")] = 0,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Comparison JSON (default: <parent of B>/comparisons/<A>__vs__<B>.json).")] = None,
+) -> None:
+    """Paired comparison of two runs on their shared samples: B − A with a 95 % paired-bootstrap
+    interval and a p-value (McNemar exact for Acc@t, paired permutation otherwise).
+
+    Example: padt-eval compare results/rec-refcoco_val-qwen results/rec-refcoco_val-padt
+    """
+    from rich.table import Table
+
+    from padt_eval import api
+    from padt_eval.report.leaderboard import display_scale
+
+    try:
+        doc, path = api.compare(run_a, run_b, resamples=resamples, seed=seed, out=out)
+    except PadtEvalError as exc:
+        _fail(exc)
+        return
+    a, b = doc["run_a"], doc["run_b"]
+    t = Table(
+        title=f"{a['task'].upper()} {a['split']}: B = {b['model']} ({b['protocol']}) vs A = {a['model']} ({a['protocol']}), "
+        f"{doc['n_shared']} shared samples",
+        title_justify="left",
+    )
+    for col in ("metric", "A", "B", "B − A", "95% CI", "p", "test"):
+        t.add_column(col, justify="left" if col in ("metric", "test") else "right")
+    for metric, e in doc["metrics"].items():
+        s = display_scale(metric)
+        t.add_row(
+            metric,
+            f"{e['a'] * s:.2f}",
+            f"{e['b'] * s:.2f}",
+            f"{e['diff'] * s:+.2f}",
+            f"[{e['ci95'][0] * s:+.2f}, {e['ci95'][1] * s:+.2f}]",
+            f"{e['p_value']:.3g}",
+            e["test"],
+        )
+    console.print(t)
+    for w in doc["warnings"]:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    console.print(f"{doc['resamples']:,} resamples, seed {doc['seed']}; written to [bold]{path}[/]")
+
+
+@app.command()
+def leaderboard(
+    results: Annotated[Path, typer.Option("--results", help="Folder to gather runs (any depth) and comparisons from.")] = Path("results"),
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where leaderboard.{md,csv,tex,html} go (default: the results folder).")] = None,
+    reported: Annotated[
+        Optional[Path], typer.Option("--reported", help="Reported-numbers CSV (default: <results>/reported/reported_numbers.csv).")
+    ] = None,
+) -> None:
+    """Comparison tables of every run under the results folder beside the numbers papers report:
+    REC, RES, OVD, RIC, the runs' protocol fields, and paired comparisons.
+
+    Example: padt-eval leaderboard --results results --out results
+    """
+    from padt_eval import api
+
+    try:
+        written = api.leaderboard(results, out, reported)
+    except PadtEvalError as exc:
+        _fail(exc)
+        return
+    for p in written:
+        console.print(f"written [bold]{p}[/]")
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A finished results folder.", file_okay=False)],
+    data_root: DataRootOpt = None,
+    image_root: ImageRootOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="HTML file (default: <run>/report.html).")] = None,
+    n_worst: Annotated[int, typer.Option("--worst", min=0, help="How many of the worst samples to draw.")] = 12,
+) -> None:
+    """Write a self-contained HTML report of one run: metrics, IoU histogram, the worst samples
+    drawn with ground truth and predictions, and unreadable outputs with their raw text.
+
+    Example: padt-eval report results/rec-refcoco_val-padt
+    """
+    from padt_eval import api
+
+    try:
+        path = api.report(run_dir, data_root=data_root, image_root=image_root, out=out, n_worst=n_worst)
+    except PadtEvalError as exc:
+        _fail(exc)
+        return
+    console.print(f"written [bold]{path}[/]")
 
 
 @app.command()

@@ -16,6 +16,11 @@ ratio of the resampled sums), never averages per-sample ratios.
   outputs are exchangeable within each sample, so each resample swaps A and B on a random
   subset of samples (each with probability 1/2) and recomputes the difference. The
   p-value is (1 + #{|Δ*| ≥ |Δ|}) / (1 + R), the add-one Monte Carlo estimate that is never 0.
+* **Bootstrap p-value**, for when the two runs define the metric differently (cIoU as
+  ΣI/ΣU against the PaDT release's mean of per-sample IoUs), where swapping per-sample
+  values between runs would be meaningless: p = 2·min(P*[Δ* ≤ 0], P*[Δ* ≥ 0]) over the
+  bootstrap resamples (add-one), i.e. the smallest two-sided level whose percentile
+  interval contains 0.
 * **McNemar's exact test** for hit/miss metrics (Acc@t): a two-sided binomial test on
   the discordant pairs (A hit / B miss against A miss / B hit), p = min(1, 2·P[X ≤ min(b, c)])
   with X ~ Binomial(b + c, 1/2).
@@ -59,6 +64,7 @@ class PairedResult:
     a_ci95: tuple[float, float]
     b_ci95: tuple[float, float]
     p_permutation: float
+    p_bootstrap: float
     n: int
 
 
@@ -141,6 +147,10 @@ def paired_compare(
         with np.errstate(invalid="ignore"):
             extreme += (np.abs(pdiff) >= np.abs(obs_diff) - tol).sum(axis=0)
     p_perm = (1 + extreme) / (1 + n_resamples)
+    with np.errstate(invalid="ignore"):
+        below = (1 + (bdiff <= 0).sum(axis=0)) / (1 + n_resamples)
+        above = (1 + (bdiff >= 0).sum(axis=0)) / (1 + n_resamples)
+    p_boot = np.minimum(1.0, 2 * np.minimum(below, above))
 
     return [
         PairedResult(
@@ -151,6 +161,7 @@ def paired_compare(
             a_ci95=_interval(sa[:, j]),
             b_ci95=_interval(sb[:, j]),
             p_permutation=float(p_perm[j]),
+            p_bootstrap=float(p_boot[j]),
             n=n,
         )
         for j in range(k)
