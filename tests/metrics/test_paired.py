@@ -35,23 +35,23 @@ def test_bernoulli_difference_interval_matches_paired_variance():
     n = 5000
     a = rng.random(n) < 0.70
     b = np.where(rng.random(n) < 0.8, a, rng.random(n) < 0.9)  # correlated with A, higher rate
-    (r,) = paired_compare([RatioData.mean_of(a)], [RatioData.mean_of(b)], seed=3)
+    (r,) = paired_compare([RatioData.mean_of(a)], [RatioData.mean_of(b)], n_resamples=5000, seed=3)
     d = b.astype(float) - a.astype(float)
     half = Z * d.std(ddof=1) / math.sqrt(n)
     assert (r.ci95[1] - r.ci95[0]) / 2 == pytest.approx(half, rel=0.08)
 
 
 def test_coverage_of_the_true_difference_is_about_95_percent():
-    # 300 experiments with a known true mean difference of 0.1
+    # 200 experiments with a known true mean difference of 0.1
     rng = np.random.default_rng(5)
     covered = 0
-    reps = 300
+    reps = 200
     for i in range(reps):
         a = rng.exponential(1.0, 150)
         b = a + 0.1 + rng.normal(0, 0.5, 150)
-        (r,) = paired_compare([RatioData.mean_of(a)], [RatioData.mean_of(b)], n_resamples=1000, seed=i)
+        (r,) = paired_compare([RatioData.mean_of(a)], [RatioData.mean_of(b)], n_resamples=600, seed=i)
         covered += r.ci95[0] <= 0.1 <= r.ci95[1]
-    assert 0.90 <= covered / reps <= 0.985
+    assert 0.89 <= covered / reps <= 0.99
 
 
 def test_p_values_are_uniform_under_the_null():
@@ -86,7 +86,7 @@ def test_ratio_metric_interval_matches_the_delta_method():
     n = 3000
     y = rng.integers(1, 2000, n).astype(float)
     x = np.floor(y * rng.beta(2, 2, n))
-    r = paired_compare([RatioData(x, y)], [RatioData(x, y)], seed=0)[0]
+    r = paired_compare([RatioData(x, y)], [RatioData(x, y)], n_resamples=5000, seed=0)[0]
     R = x.sum() / y.sum()
     assert r.a == pytest.approx(R) and r.diff == 0.0 and r.ci95 == (0.0, 0.0)
     se = np.std(x - R * y, ddof=1) / (math.sqrt(n) * y.mean())
