@@ -81,11 +81,17 @@ def evaluate(
     report: bool = True,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    model_description: dict[str, Any] | None = None,
+    prompt_family: str | None = None,
+    manifest_extra: dict[str, Any] | None = None,
+    world_size: int = 1,
 ) -> RunResult:
-    """Score a predictions file, or run a loaded model, on one split.
+    """Score a predictions file, or run an already loaded model in this process, on one split.
 
     Exactly one of `predictions` and `model` is given. Results go to `out` (default
-    `results/<task>-<split>-<source>-<time>/`). `protocol` picks the scoring rules
+    `results/<task>-<split>-<source>-<time>/`). `model_description` and `prompt_family`
+    say which model wrote a predictions file when padt-eval ran it (`run_model`), so the
+    manifest names the model rather than the file. `protocol` picks the scoring rules
     ("standard", or "padt-release" to reproduce the PaDT release's scripts); `name` is
     the model's display name in tables (recorded in metrics.json `model.name`); `report`
     writes `report.html` into the run folder.
@@ -136,7 +142,7 @@ def evaluate(
         values = metric.compute()
         counts = metric.counts()
         split_desc = split_description(reader)
-        model_desc = adapter.describe()
+        model_desc = model_description or adapter.describe()
         if name:
             model_desc = {**model_desc, "name": name}
         metrics_doc = {
@@ -156,7 +162,9 @@ def evaluate(
             model=model_desc,
             task=spec.task.value,
             predictions=pred_desc,
-            prompt_template_hash=spec.prompt_hash(adapter.family),
+            prompt_template_hash=spec.prompt_hash(prompt_family or adapter.family),
+            world_size=world_size,
+            extra=manifest_extra,
         )
         writer.finish(metrics_doc, manifest, metric.state_dict())
     except BaseException:
@@ -173,6 +181,94 @@ def evaluate(
         problems=problems,
         seconds=time.perf_counter() - t0,
     )
+
+
+def model_run_dir(task: Task, split: str, model: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
+    """The default folder of a model run. No timestamp: rerunning the same command must
+    find the same folder, so that it resumes instead of starting over."""
+    split_name = Path(split).stem if split.endswith((".json", ".jsonl")) else split
+    return root / safe_name(f"{task.value}-{split_name}-{Path(model.rstrip('/')).name}")
+
+
+def run_model(
+    task: Task | str,
+    split: str,
+    model: str,
+    *,
+    family: str | None = None,
+    options: dict[str, Any] | None = None,
+    out: str | Path | None = None,
+    nproc: int = 1,
+    device: str = "cpu",
+    batch_size: int = 8,
+    loader_workers: int = 2,
+    overwrite: bool = False,
+    data_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+    layout: str = "auto",
+    progress: Callable[[Path, str, str], Any] | None = None,
+    protocol: str = "standard",
+    name: str | None = None,
+    report: bool = True,
+) -> RunResult | None:
+    """Run a model over a split with the sharded runner, then score the merged predictions.
+
+    Resumes by default: a rerun into the same folder (same model, prompt, settings and
+    split) runs only the samples not yet written, whatever the world size was. `nproc` > 1
+    launches that many ranks (`device` "cuda": one per GPU). Inside an existing torchrun
+    job this process is one rank; the last rank to finish merges and scores, the others
+    return None. `protocol`, `name` and `report` are passed to `evaluate`.
+    """
+    from padt_eval.models.loading import detect_family
+    from padt_eval.runner.orchestrate import execute
+
+    spec = get_task(task)
+    make_metric(spec, protocol)  # an unknown protocol must stop us before any model time is spent
+    options = dict(options or {})
+    reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout)
+    reader.validate()  # a bad line must stop us before any model time is spent
+    family = family or detect_family(model)
+    out_dir = Path(out) if out is not None else model_run_dir(spec.task, split, model)
+    started = now_iso()
+    t0 = time.perf_counter()
+    outcome = execute(
+        spec=spec,
+        split=split,
+        reader=reader,
+        model=model,
+        family=family,
+        options=options,
+        out_dir=out_dir,
+        nproc=nproc,
+        device=device,
+        batch_size=batch_size,
+        loader_workers=loader_workers,
+        overwrite=overwrite,
+        data_root=data_root,
+        image_root=image_root,
+        layout=layout,
+        progress=progress,
+    )
+    if outcome.predictions is None:
+        return None
+    result = evaluate(
+        spec.task,
+        split,
+        predictions=outcome.predictions,
+        reader=reader,
+        out=out_dir,
+        strict=True,  # our own merged file: any problem in it is a bug, not a user's typo
+        batch_size=256,
+        model_description=outcome.model_description,
+        prompt_family=family,
+        manifest_extra={"runner": {**outcome.runner_info, "started": started}},
+        world_size=outcome.runner_info["world_size"],
+        protocol=protocol,
+        name=name,
+        report=report,
+    )
+    result.seconds = time.perf_counter() - t0
+    return result
 
 
 def compare(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 
 from padt_eval import __version__
-from padt_eval.errors import PadtEvalError
+from padt_eval.errors import PadtEvalError, UsageError
 from padt_eval.types import Task
 
 app = typer.Typer(
@@ -63,6 +64,17 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Samples per model call.")]
+GpusOpt = Annotated[Optional[int], typer.Option("--gpus", min=1, help="Run the model on N GPUs of this machine (one replica per GPU).")]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Run the model in N CPU processes (no GPU needed).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="For a single process: auto (GPU when there is one), cpu or cuda.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder instead of resuming it.")]
+LoaderOpt = Annotated[int, typer.Option("--loader-workers", min=0, help="DataLoader processes per rank that prepare images ahead of the model.")]
+DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Model dtype: float32, bfloat16 or float16 (family default otherwise).")]
+AttnOpt = Annotated[Optional[str], typer.Option("--attn", help="Attention kernel: sdpa, eager or flash_attention_2 (where installed).")]
+MaxNewOpt = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="Generation budget per sample.")]
+ModelArgOpt = Annotated[
+    Optional[list[str]], typer.Option("--model-arg", "-O", help="Family-specific option KEY=VALUE (VALUE read as JSON when it parses), repeatable.")
+]
 ProtocolOpt = Annotated[
     str,
     typer.Option(
@@ -80,45 +92,103 @@ def _fail(exc: PadtEvalError) -> None:
     raise typer.Exit(code=exc.exit_code)
 
 
-def _evaluate(
-    task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, protocol, name, no_report
-) -> None:
+def _model_options(dtype, attn, max_new_tokens, model_args) -> dict:
+    import json
+
+    opts: dict = {}
+    for kv in model_args or []:
+        if "=" not in kv:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {kv!r}", param_hint="--model-arg")
+        key, value = kv.split("=", 1)
+        try:
+            opts[key] = json.loads(value)
+        except json.JSONDecodeError:
+            opts[key] = value
+    for key, value in (("dtype", dtype), ("attn", attn), ("max_new_tokens", max_new_tokens)):
+        if value is not None:
+            opts[key] = value
+    return opts
+
+
+def _evaluate(task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, scoring) -> None:
     from padt_eval import api
     from padt_eval.report.console import counts_line, metrics_table, problems_lines, progress_bar
 
     try:
-        adapter = None
+        if (predictions is None) == (model is None):
+            raise UsageError("give exactly one of --predictions and --model")
         if model is not None:
-            from padt_eval.models.loading import load_model
-
-            adapter = load_model(model, family)
-        with progress_bar(console, f"{task.value.upper()} {Path(split).stem}") as (start, advance):
-            result = api.evaluate(
-                task,
-                split,
-                predictions=predictions,
-                model=adapter,
-                data_root=data_root,
-                image_root=image_root,
-                layout=layout,
-                out=out,
-                strict=strict,
-                batch_size=batch_size,
-                protocol=protocol,
-                name=name,
-                report=not no_report,
-                on_start=start,
-                on_progress=advance,
-            )
+            result = _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, scoring, **run)
+            if result is None:
+                return
+        else:
+            with progress_bar(console, f"{task.value.upper()} {Path(split).stem}") as (start, advance):
+                result = api.evaluate(
+                    task,
+                    split,
+                    predictions=predictions,
+                    data_root=data_root,
+                    image_root=image_root,
+                    layout=layout,
+                    out=out,
+                    strict=strict,
+                    batch_size=batch_size,
+                    **scoring,
+                    on_start=start,
+                    on_progress=advance,
+                )
     except PadtEvalError as exc:
         _fail(exc)
         return
+    protocol = scoring["protocol"]
     title = f"{task.value.upper()} on {result.split}" + (f" (protocol {protocol})" if protocol != "standard" else "")
     console.print(metrics_table(title, result.metrics))
     console.print(counts_line(result.counts))
     for line in problems_lines(result.problems):
         console.print(f"[yellow]{line}[/]", highlight=False)
     console.print(f"results written to [bold]{result.out_dir}[/] ({result.seconds:.1f} s)")
+
+
+def _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, scoring, *, gpus, workers, device, overwrite, loader_workers, options):
+    from padt_eval import api
+    from padt_eval.runner.progress import RunProgress
+
+    if gpus is not None and workers is not None:
+        raise UsageError("give --gpus or --workers, not both")
+    nproc, dev = (gpus, "cuda") if gpus is not None else (workers, "cpu") if workers is not None else (1, device)
+    if dev == "auto":
+        import torch
+
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+    result = api.run_model(
+        task,
+        split,
+        model,
+        family=family,
+        options=options,
+        out=out,
+        nproc=nproc,
+        device=dev,
+        batch_size=batch_size,
+        loader_workers=loader_workers,
+        overwrite=overwrite,
+        data_root=data_root,
+        image_root=image_root,
+        layout=layout,
+        progress=lambda run_dir, attempt, title: RunProgress(run_dir, attempt, console, title),
+        **scoring,
+    )
+    if result is None:
+        console.print("this rank is done; the last rank to finish merges and scores the run")
+        return None
+    info = json.loads((result.out_dir / "manifest.json").read_text())["runner"]
+    rate = f"{info['samples_per_s']:.2f} samples/s" if info["samples_per_s"] else "nothing left to run"
+    console.print(
+        f"run: {info['samples_this_attempt']} samples in {info['seconds']:.1f} s ({rate}) on {info['world_size']} "
+        f"{'GPU' if info['device'] == 'cuda' else 'CPU'} rank(s); {info['failed_this_attempt']} failed"
+        + ("; resumed an earlier run" if info["resumed"] else "")
+    )
+    return result
 
 
 @app.command()
@@ -133,6 +203,15 @@ def rec(
     out: OutOpt = None,
     strict: StrictOpt = False,
     batch_size: BatchOpt = 8,
+    gpus: GpusOpt = None,
+    workers: WorkersOpt = None,
+    device: DeviceOpt = "auto",
+    overwrite: OverwriteOpt = False,
+    loader_workers: LoaderOpt = 2,
+    dtype: DtypeOpt = None,
+    attn: AttnOpt = None,
+    max_new_tokens: MaxNewOpt = None,
+    model_arg: ModelArgOpt = None,
     protocol: ProtocolOpt = "standard",
     name: NameOpt = None,
     no_report: NoReportOpt = False,
@@ -141,7 +220,10 @@ def rec(
 
     Example: padt-eval rec --split refcoco_testA --predictions preds.jsonl
     """
-    _evaluate(Task.REC, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, protocol, name, no_report)
+    run = dict(gpus=gpus, workers=workers, device=device, overwrite=overwrite, loader_workers=loader_workers,
+               options=_model_options(dtype, attn, max_new_tokens, model_arg))
+    scoring = dict(protocol=protocol, name=name, report=not no_report)
+    _evaluate(Task.REC, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, scoring)
 
 
 @app.command()
@@ -156,6 +238,15 @@ def res(
     out: OutOpt = None,
     strict: StrictOpt = False,
     batch_size: BatchOpt = 8,
+    gpus: GpusOpt = None,
+    workers: WorkersOpt = None,
+    device: DeviceOpt = "auto",
+    overwrite: OverwriteOpt = False,
+    loader_workers: LoaderOpt = 2,
+    dtype: DtypeOpt = None,
+    attn: AttnOpt = None,
+    max_new_tokens: MaxNewOpt = None,
+    model_arg: ModelArgOpt = None,
     protocol: ProtocolOpt = "standard",
     name: NameOpt = None,
     no_report: NoReportOpt = False,
@@ -164,7 +255,10 @@ def res(
 
     Example: padt-eval res --split refcocog_val --predictions preds.jsonl
     """
-    _evaluate(Task.RES, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, protocol, name, no_report)
+    run = dict(gpus=gpus, workers=workers, device=device, overwrite=overwrite, loader_workers=loader_workers,
+               options=_model_options(dtype, attn, max_new_tokens, model_arg))
+    scoring = dict(protocol=protocol, name=name, report=not no_report)
+    _evaluate(Task.RES, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, scoring)
 
 
 @app.command()

@@ -31,7 +31,17 @@ class ModelAdapter(abc.ABC):
 
         A failure that concerns one sample (unreadable image, unparseable text) becomes
         that sample's `parse_status`/`parse_reason`; it must not raise.
+
+        An adapter whose `preprocessor()` returns a function is called as
+        `predict(requests, prepared)`, where `prepared[i]` is that function's result for
+        `requests[i]`, or the exception it raised (to be reported as that sample's ERROR).
         """
+
+    def preprocessor(self) -> Callable[[ModelRequest], Any] | None:
+        """A picklable function that prepares one request's model input on the CPU (open
+        the image, resize, tokenise ...). The runner calls it in DataLoader worker
+        processes, ahead of the model. None: `predict` does its own preparation."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         """What identifies this model in a manifest: id, revision, weight hash, dtype,
@@ -98,4 +108,4 @@ def _import_builtin_families() -> None:
 
 
 # Modules whose import registers families. Each new family module adds itself here.
-_BUILTIN_FAMILY_MODULES: list[str] = []
+_BUILTIN_FAMILY_MODULES: list[str] = ["padt_eval.models.colour_finder"]

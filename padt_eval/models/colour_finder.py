@@ -1,0 +1,91 @@
+"""`colour-finder`: a tiny, deterministic, CPU-only model for the demo and the runner tests.
+
+It is a real model in the only sense the suite cares about: it sees the image and the
+question (never the answer) and returns boxes and masks in the canonical frame. It finds
+the pixels whose colour is named in the referring expression ("the red circle on the
+left") — so it answers the synthetic demo data well, imperfectly when two objects share a
+colour, and not at all on real photographs. It needs no weights (`--model colour-finder`).
+
+Its preprocessor reads the image into an array in DataLoader workers, exercising the
+runner's prefetch path exactly as a large model's image processor would.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from padt_eval import rle
+from padt_eval.data.synthetic import COLOURS
+from padt_eval.models.base import ModelAdapter, ModelFamily, register_family
+from padt_eval.types import ModelRequest, ObjectPred, ParseStatus, Prediction, Task
+
+NAME = "colour-finder"
+_WORD = re.compile(r"[a-z]+")
+
+
+def load_image_array(request: ModelRequest) -> np.ndarray:
+    return np.asarray(request.image.open())
+
+
+class ColourFinder(ModelAdapter):
+    family = NAME
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        # `delay_s` simulates model time per sample, for runner tests and benchmarks.
+        self.delay_s = float(delay_s)
+
+    def preprocessor(self):
+        return load_image_array
+
+    def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None = None) -> list[Prediction]:
+        out = []
+        for i, req in enumerate(requests):
+            item = prepared[i] if prepared is not None else None
+            try:
+                if isinstance(item, Exception):
+                    raise item  # the preprocessor failed on this sample
+                out.append(self._answer(req, item if item is not None else load_image_array(req)))
+            except Exception as exc:  # noqa: BLE001 — one sample's failure, not the batch's
+                out.append(Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=str(exc)))
+            if self.delay_s:
+                time.sleep(self.delay_s)
+        return out
+
+    def _answer(self, req: ModelRequest, pixels: np.ndarray) -> Prediction:
+        words = _WORD.findall((req.expression or "").lower())
+        colour = next((w for w in words if w in COLOURS), None)
+        if colour is None:
+            return Prediction(req.sample_id, text="no colour named", parse_status=ParseStatus.OK)
+        mask = np.all(pixels == np.array(COLOURS[colour], dtype=pixels.dtype), axis=-1)
+        if not mask.any():
+            return Prediction(req.sample_id, text=f"no {colour} pixels", parse_status=ParseStatus.OK)
+        ys, xs = np.nonzero(mask)
+        box = [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
+        obj = ObjectPred(bbox=box, score=float(mask.mean()), label=colour)
+        if req.task in (Task.RES, Task.OVD, Task.RIC):
+            obj.mask = rle.encode(mask)
+        return Prediction(req.sample_id, text=f"the {colour} object", objects=[obj], parse_status=ParseStatus.OK)
+
+    def describe(self) -> dict[str, Any]:
+        return {"family": NAME, "name": NAME, "delay_s": self.delay_s}
+
+
+def _load(model: str, *, device: str = "cpu", delay_s: float = 0.0, **_ignored: Any) -> ColourFinder:
+    return ColourFinder(delay_s=delay_s)
+
+
+register_family(
+    ModelFamily(
+        name=NAME,
+        description="demo/test model: finds the colour named in the expression (synthetic data only)",
+        coordinate_frame="original-image pixels (computed from the image)",
+        output_format="boxes and masks directly (no text to parse)",
+        loader=_load,
+        requirements=("numpy",),
+        detect=lambda config, model: model == NAME,
+    )
+)

@@ -1,0 +1,193 @@
+"""`PadtAdapter`: PaDT behind padt-eval's model interface, and the `load_padt` factory.
+
+Requests are grouped into batches of `batch_size` (left padded, one image per sample).
+A sample whose image cannot be opened or preprocessed gets `ParseStatus.ERROR` with the
+reason and is left out of its batch; the other samples run normally. A completion that
+cannot be read gets `ParseStatus.FAILED` with the parser's reason (see `parsing`).
+
+Deliberate differences from the reference evaluation script (all modes):
+* images smaller than 28 px are left to the image processor's own resize (the script
+  upscaled them first and then reported boxes in the *upscaled* image's pixels); boxes are
+  always in the original image's pixels;
+* an unreadable image or a failing sample is reported per sample instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+from padt_eval.errors import DataError
+from padt_eval.models.base import ModelAdapter
+from padt_eval.tasks.prompts import render, template_for
+from padt_eval.types import ModelRequest, ParseStatus, Prediction
+
+from . import IMPLEMENTATION_VERSION
+
+_STRIP = ("<|endoftext|>", "<|im_end|>")
+
+
+class PadtAdapter(ModelAdapter):
+    family = "padt"
+
+    def __init__(self, *, pipeline, resolved, dtype: str, device: str, attn: str, batch_size: int, notes=()):
+        self.pipeline = pipeline
+        self.resolved = resolved
+        self.dtype = dtype
+        self.device = device
+        self.attn = attn
+        self.batch_size = max(1, int(batch_size))
+        self.notes = list(notes)
+        self._weights_sha256: dict[str, str] | None = None
+
+    @property
+    def compat(self) -> bool:
+        return self.pipeline.compat
+
+    # -- ModelAdapter ----------------------------------------------------------------------
+    def predict(self, requests: Sequence[ModelRequest]) -> list[Prediction]:
+        out: list[Prediction | None] = [None] * len(requests)
+        ready: list[tuple[int, Any, str]] = []
+        for i, req in enumerate(requests):
+            try:
+                image = req.image.open()
+                prepared = self.pipeline.processor.prepare_image(image)
+            except DataError as exc:
+                out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=str(exc))
+                continue
+            except (ValueError, OSError) as exc:  # e.g. an aspect ratio the processor refuses
+                out[i] = Prediction(
+                    req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=f"image could not be preprocessed: {exc}"
+                )
+                continue
+            prompt = req.prompt if req.prompt is not None else render(template_for("padt", req.task), req)
+            ready.append((i, prepared, prompt))
+        for start in range(0, len(ready), self.batch_size):
+            chunk = ready[start : start + self.batch_size]
+            t0 = time.perf_counter()
+            run = self.pipeline.run([c[1] for c in chunk], [c[2] for c in chunk])
+            seconds = (time.perf_counter() - t0) / len(chunk)
+            for b, (i, _, _) in enumerate(chunk):
+                out[i] = self._prediction(requests[i].sample_id, run, b, seconds)
+        return [p for p in out if p is not None]
+
+    def _prediction(self, sample_id: str, run, b: int, seconds: float) -> Prediction:
+        parse = run.parses[b]
+        gen = run.generation
+        text = parse.text
+        for marker in _STRIP:
+            text = text.replace(marker, "")
+        post = run.objects[b]
+        finished = bool(gen.finished[b]) if gen is not None else True
+        t, h, w = (int(v) for v in run.inputs.image_grid_thw[b].tolist())
+        patch = self.pipeline.processor.image_processor.patch_size
+        meta: dict[str, Any] = {
+            "prompt_tokens": int(run.inputs.attention_mask[b].sum()),
+            "completion_tokens": _completion_length(run.completion_ids[b].tolist(), self.pipeline.settings.eos_token_ids),
+            "generated_steps": int(run.completion_ids.shape[1]),
+            "image_grid_thw": [t, h, w],
+            "resized_wh": [w * patch, h * patch],
+            "finished": finished,
+            "truncated": parse.truncated,
+            "vrt_per_object": [len(o.vrt_ids) for o in parse.objects],
+            "parser": "reference-compat" if self.compat else "default",
+            "seconds": round(seconds, 6),
+        }
+        if self.compat:
+            meta["compat_xywh"] = [p.compat_xywh for p in post]
+        return Prediction(
+            sample_id=sample_id,
+            text=text,
+            objects=[p.pred for p in post],
+            parse_status=ParseStatus.OK if parse.ok else ParseStatus.FAILED,
+            parse_reason=parse.reason,
+            meta=meta,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        from .checkpoint import sha256_files
+
+        if self._weights_sha256 is None:
+            self._weights_sha256 = sha256_files(self.resolved.weight_files)
+        proc = self.pipeline.processor
+        return {
+            "family": self.family,
+            "model": self.resolved.model_id,
+            "path": str(self.resolved.folder),
+            "revision": self.resolved.revision,
+            "weights_sha256": self._weights_sha256,
+            "dtype": self.dtype,
+            "device": self.device,
+            "attn": self.attn,
+            "generation": self.pipeline.settings.to_json(),
+            "min_pixels": proc.min_pixels,
+            "max_pixels": proc.max_pixels,
+            "batch_size": self.batch_size,
+            "compat": self.compat,
+            "implementation": IMPLEMENTATION_VERSION,
+            "load_notes": self.notes,
+        }
+
+    def close(self) -> None:
+        import gc
+
+        import torch
+
+        self.pipeline = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _completion_length(ids: list[int], eos_ids: list[int]) -> int:
+    """Generated tokens up to and including the first eos id (all of them when none)."""
+    eos = set(eos_ids)
+    for i, t in enumerate(ids):
+        if t in eos:
+            return i + 1
+    return len(ids)
+
+
+def load_padt(
+    model: str,
+    *,
+    device: str = "cpu",
+    dtype: str = "float32",
+    attn: str = "sdpa",
+    compat: bool = False,
+    max_new_tokens: int = 1024,
+    batch_size: int = 8,
+    revision: str | None = None,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    repetition_penalty: float | None = None,
+) -> PadtAdapter:
+    """Load a PaDT checkpoint (folder or hub id) as a `PadtAdapter`.
+
+    Generation is greedy with the checkpoint's generation_config (repetition penalty, eos,
+    pad) as the reference evaluation runs it; `repetition_penalty` overrides the file.
+    `compat=True` reproduces the reference's parser and box rounding exactly.
+    """
+    from .checkpoint import build_model, resolve
+    from .generation import GenerationSettings
+    from .pipeline import PadtPipeline
+    from .processor import PadtProcessor
+    from .tokenizer import PadtTokenizer
+
+    resolved = resolve(model, revision=revision)
+    net, notes = build_model(resolved, dtype=dtype, device=device, attn=attn)
+    tokenizer = PadtTokenizer.from_folder(resolved.folder)
+    processor = PadtProcessor.from_folder(
+        resolved.folder, tokenizer, net.cfg.merge_size, min_pixels=min_pixels, max_pixels=max_pixels
+    )
+    settings = GenerationSettings.from_checkpoint(
+        resolved.folder, max_new_tokens=max_new_tokens, repetition_penalty=repetition_penalty
+    )
+    if settings.pad_token_id is None:
+        settings.pad_token_id = tokenizer.pad_id
+    if not settings.eos_token_ids:
+        settings.eos_token_ids = [tokenizer.eos_id]
+    pipeline = PadtPipeline(net, processor, settings, compat=compat)
+    return PadtAdapter(
+        pipeline=pipeline, resolved=resolved, dtype=dtype, device=device, attn=attn, batch_size=batch_size, notes=notes
+    )

@@ -1,0 +1,28 @@
+"""Registers the "padt" model family. Imports neither torch nor transformers: the loader
+imports them when a model is actually loaded."""
+
+from __future__ import annotations
+
+from padt_eval.models.base import ModelAdapter, ModelFamily, register_family
+
+RELEASED = tuple(f"PaDT-MLLM/PaDT_{task}_{size}" for task in ("REC", "OVD", "RIC", "Pro") for size in ("3B", "7B"))
+
+
+def _load(model: str, **kwargs) -> ModelAdapter:
+    from .adapter import load_padt
+
+    return load_padt(model, **kwargs)
+
+
+PADT_FAMILY = register_family(
+    ModelFamily(
+        name="padt",
+        description="PaDT (Patch-as-Decodable-Token, arXiv 2510.01954): our implementation on transformers 5.x; "
+        "released checkpoints: " + ", ".join(RELEASED),
+        coordinate_frame="none in text: objects are runs of Visual Reference Tokens decoded to boxes/masks, "
+        "reported in original-image pixels xyxy",
+        output_format='quoted labels followed by <|VRT_i|> runs, e.g. The "cat" refers to <|VRT_4|>... in this image.',
+        loader=_load,
+        requirements=("torch", "transformers", "safetensors", "tokenizers", "jinja2"),
+    )
+)

@@ -1,0 +1,241 @@
+"""One batch through PaDT, end to end, keeping every intermediate the parity tests check.
+
+  prepared images + prompts
+    -> processor.batch            input ids (local), pixel values, grids
+    -> model.encode_images        merged / high-res / rotary tables, prototypes
+    -> model.extended_vocab       E + K vocabulary and per-sample logit mask
+    -> generation.generate        sequences (global ids), final-layer state per step
+    -> vocab.to_local + parsing   objects = (label, VRT run, step positions)
+    -> object features            step states (compat: step 0 = the whole prompt block)
+    -> vl_decode                  boxes, score logits, mask logits
+    -> postprocess                canonical boxes, scores, RLE masks
+
+`teacher_force` runs the same chain on given completions instead of generating.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from padt_eval.types import ObjectPred
+
+from .decoder import DecoderOutput
+from .generation import GenerationResult, GenerationSettings, generate, teacher_forced_states
+from .parsing import ParseResult, parse_completion
+from .postprocess import box_compat, box_default, mask_probability, mask_rle
+from .processor import BatchInputs, PadtProcessor, PreparedImage
+from .vision import VisionOutputs
+from .vocab import ExtendedVocab, merged_counts, to_global, to_local
+
+
+@dataclass
+class Encoded:
+    vision: VisionOutputs
+    prototypes: torch.Tensor
+    vocab: ExtendedVocab
+
+
+@dataclass
+class PostObject:
+    pred: ObjectPred
+    compat_xywh: list[int] | None
+    mask_prob: torch.Tensor | None
+
+
+@dataclass
+class BatchRun:
+    inputs: BatchInputs
+    encoded: Encoded
+    completion_ids: torch.Tensor  # (B, T) local ids
+    token_strings: list[list[str]]
+    parses: list[ParseResult]
+    features: list[list[torch.Tensor]]  # per sample, per object: (rows, D)
+    decoded: DecoderOutput
+    objects: list[list[PostObject]]  # per sample, in decoder order
+    generation: GenerationResult | None = None
+    completion_mask: torch.Tensor | None = None  # teacher forcing: the completions' padding mask
+    tf_hidden: torch.Tensor | None = None
+    tf_logits: torch.Tensor | None = None
+    input_ids_global: torch.Tensor | None = None
+
+
+class PadtPipeline:
+    def __init__(self, model, processor: PadtProcessor, settings: GenerationSettings, *, compat: bool = False):
+        self.model = model
+        self.processor = processor
+        self.settings = settings
+        self.compat = compat
+        self.cfg = model.cfg
+        processor.tokenizer.prepare(self.cfg.vocab_size)
+
+    # -- stages ------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode(self, inputs: BatchInputs) -> Encoded:
+        vis, protos = self.model.encode_images(inputs.pixel_values, inputs.image_grid_thw)
+        return Encoded(vis, protos, self.model.extended_vocab(protos, inputs.image_grid_thw))
+
+    def global_ids(self, ids: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        return to_global(ids, grid, self.cfg.merge_size, self.cfg.vocab_size)
+
+    def local_ids(self, ids: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        return to_local(ids, grid, self.cfg.merge_size, self.cfg.vocab_size)
+
+    def parse(self, completion: torch.Tensor, grid: torch.Tensor, finished: Sequence[bool]):
+        tok = self.processor.tokenizer
+        counts = merged_counts(grid, self.cfg.merge_size).tolist()
+        strings, parses = [], []
+        for b, row in enumerate(completion.tolist()):
+            s = tok.token_strings(row)
+            strings.append(s)
+            parses.append(
+                parse_completion(
+                    row,
+                    s,
+                    vocab_size=self.cfg.vocab_size,
+                    num_vrts=counts[b],
+                    eos_ids=self.settings.eos_token_ids or [tok.eos_id],
+                    eos_token=tok.eos_token,
+                    finished=bool(finished[b]),
+                    compat=self.compat,
+                )
+            )
+        return strings, parses
+
+    def features(self, parses, step_hidden: torch.Tensor, prompt_hidden: torch.Tensor | None):
+        """Per object: the states that produced its VRTs, one row per VRT. In compat mode a
+        VRT at step 0 contributes the whole prompt's states (the reference's layout)."""
+        out = []
+        for b, p in enumerate(parses):
+            objs = []
+            for o in p.objects:
+                rows = []
+                for s in o.steps:
+                    if s == 0 and self.compat and prompt_hidden is not None:
+                        rows.append(prompt_hidden[b])
+                    else:
+                        rows.append(step_hidden[b, s : s + 1])
+                objs.append(torch.cat(rows, dim=0))
+            out.append(objs)
+        return out
+
+    @torch.inference_mode()
+    def vl_decode(self, feats: list[list[torch.Tensor]], enc: Encoded, grid: torch.Tensor) -> DecoderOutput:
+        """Gather each object's image memory and run the decoder (empty input -> empty output)."""
+        unit = self.cfg.merge_size**2
+        grids = [tuple(int(v) for v in g) for g in grid.tolist()]
+        patches = [t * h * w for t, h, w in grids]
+        starts = [sum(patches[:i]) for i in range(len(patches))]
+        obj_feats = [f for objs in feats for f in objs]
+        obj_image = [b for b, objs in enumerate(feats) for _ in objs]  # row b owns image b
+        dev, dt = enc.prototypes.device, enc.prototypes.dtype
+        if not obj_feats:
+            return DecoderOutput(
+                boxes=torch.zeros((0, 4), device=dev, dtype=dt),
+                score_logits=torch.zeros((0, 1), device=dev, dtype=dt),
+                mask_logits=torch.zeros((0, 8, 8), device=dev, dtype=dt),
+                valid_hw=torch.zeros((0, 2), device=dev, dtype=torch.long),
+                sample_idx=[],
+            )
+        vis = enc.vision
+        low = [enc.prototypes[s // unit : (s + p) // unit] for s, p in zip(starts, patches)]
+        high = [vis.high_res[s : s + p] for s, p in zip(starts, patches)]
+        pe = [(vis.cos[s : s + p], vis.sin[s : s + p]) for s, p in zip(starts, patches)]
+        boxes, scores, masks, hw = self.model.decode_objects(obj_feats, obj_image, low, high, pe, grids)
+        return DecoderOutput(boxes, scores, masks, hw, list(obj_image))
+
+    def postprocess(self, dec: DecoderOutput, parses, sizes) -> list[list[PostObject]]:
+        out: list[list[PostObject]] = [[] for _ in parses]
+        labels = [o.label for p in parses for o in p.objects]
+        for j, b in enumerate(dec.sample_idx):
+            width, height = sizes[b]
+            score = float(torch.sigmoid(dec.score_logits[j, 0].float()))
+            if self.compat:
+                xywh, box = box_compat(dec.boxes[j], width, height)
+            else:
+                xywh, box = None, box_default(dec.boxes[j], width, height)
+            prob, mask = None, None
+            if dec.mask_logits is not None:
+                hw = (int(dec.valid_hw[j, 0]), int(dec.valid_hw[j, 1]))
+                prob = mask_probability(dec.mask_logits[j], hw, width, height, keep_dtype=self.compat)
+                mask = mask_rle(prob)
+            out[b].append(PostObject(ObjectPred(bbox=box, score=score, label=labels[j], mask=mask), xywh, prob))
+        return out
+
+    # -- end to end ----------------------------------------------------------------------------
+    def run(self, images: Sequence[PreparedImage], prompts: Sequence[str], *, record_logits: bool = False) -> BatchRun:
+        inputs = self.processor.batch(images, prompts).to(self.model.device)
+        grid = inputs.image_grid_thw
+        enc = self.encode(inputs)
+        ids = self.global_ids(inputs.input_ids, grid)
+        gen = generate(
+            self.model,
+            enc.vocab,
+            enc.vision.merged,
+            ids,
+            inputs.attention_mask,
+            grid,
+            self.settings,
+            keep_prompt_hidden=self.compat,
+            record_logits=record_logits,
+        )
+        completion = self.local_ids(gen.sequences, grid)[:, gen.prompt_length :]
+        strings, parses = self.parse(completion, grid, gen.finished.tolist())
+        feats = self.features(parses, gen.step_hidden, gen.prompt_hidden)
+        dec = self.vl_decode(feats, enc, grid)
+        return BatchRun(
+            inputs=inputs,
+            encoded=enc,
+            completion_ids=completion,
+            token_strings=strings,
+            parses=parses,
+            features=feats,
+            decoded=dec,
+            objects=self.postprocess(dec, parses, inputs.image_sizes),
+            generation=gen,
+            input_ids_global=ids,
+        )
+
+    def teacher_force(
+        self, images: Sequence[PreparedImage], prompts: Sequence[str], completions: Sequence[str]
+    ) -> BatchRun:
+        """Parse and decode given completions (the reference trainer's way of getting VRT features)."""
+        inputs = self.processor.batch(images, prompts).to(self.model.device)
+        grid = inputs.image_grid_thw
+        enc = self.encode(inputs)
+        comp_ids, comp_mask = self.processor.completions(completions)
+        comp_ids, comp_mask = comp_ids.to(self.model.device), comp_mask.to(self.model.device)
+        full = self.global_ids(torch.cat((inputs.input_ids, comp_ids), dim=1), grid)
+        mask = torch.cat((inputs.attention_mask, comp_mask), dim=1)
+        hidden, logits = teacher_forced_states(
+            self.model, enc.vocab, enc.vision.merged, full, mask, grid, inputs.input_ids.shape[1], with_logits=True
+        )
+        strings, parses = self.parse(comp_ids, grid, [True] * len(completions))
+        feats = self.features(parses, hidden, None)
+        dec = self.vl_decode(feats, enc, grid)
+        return BatchRun(
+            inputs=inputs,
+            encoded=enc,
+            completion_ids=comp_ids,
+            token_strings=strings,
+            parses=parses,
+            features=feats,
+            decoded=dec,
+            objects=self.postprocess(dec, parses, inputs.image_sizes),
+            completion_mask=comp_mask,
+            tf_hidden=hidden,
+            tf_logits=logits,
+            input_ids_global=full,
+        )
+
+    def prototype_features(self, run: BatchRun) -> list[list[torch.Tensor]]:
+        """Each object's prototype rows (the trainer's warm-up decoder input)."""
+        counts = merged_counts(run.inputs.image_grid_thw, self.cfg.merge_size)
+        offsets = (torch.cumsum(counts, 0) - counts).tolist()
+        protos = run.encoded.prototypes
+        return [
+            [protos[torch.tensor(o.vrt_ids, device=protos.device) + offsets[b]] for o in p.objects]
+            for b, p in enumerate(run.parses)
+        ]

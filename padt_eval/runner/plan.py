@@ -1,0 +1,55 @@
+"""Which rank runs which samples: deterministic, balanced by image size, from a snapshot.
+
+Remaining samples (the split minus what earlier attempts already wrote, whatever world
+size they ran with) are sorted by pixel count (then id) and dealt round-robin: every rank
+gets a similar mix of small and large images, and each rank's list is itself sorted by
+size, so its batches hold images of similar size (less padding, steadier memory).
+
+Rank 0 writes the plan into the run folder before anyone starts; the others read it.
+The plan is data, not a collective: no rank ever waits on another during inference.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from padt_eval.fileio import atomic_write
+from padt_eval.types import Sample
+
+PLAN_DIR = "plan"
+
+
+def assign(samples: Iterable[Sample], done: set[str], world_size: int) -> list[list[str]]:
+    """Sample ids per rank. `done` ids are left out; the split order breaks no ties."""
+    todo = [(s.image.width * s.image.height, s.sample_id) for s in samples if s.sample_id not in done]
+    todo.sort(key=lambda t: (t[0], _id_key(t[1])))
+    ranks: list[list[str]] = [[] for _ in range(world_size)]
+    for i, (_, sid) in enumerate(todo):
+        ranks[i % world_size].append(sid)
+    return ranks
+
+
+def _id_key(sid: str) -> tuple[int, int | str]:
+    """Numeric ids sort as numbers, others as strings, deterministically."""
+    return (0, int(sid)) if sid.isdigit() else (1, sid)
+
+
+def write_plan(run_dir: Path, attempt: str, per_rank: list[list[str]], n_done: int) -> None:
+    plan = run_dir / PLAN_DIR
+    for rank, ids in enumerate(per_rank):
+        with atomic_write(plan / f"{attempt}.rank{rank}.ids") as f:
+            f.write("\n".join(ids) + ("\n" if ids else ""))
+    with atomic_write(plan / f"{attempt}.json") as f:
+        json.dump({"attempt": attempt, "world_size": len(per_rank), "per_rank": [len(x) for x in per_rank], "already_done": n_done}, f)
+
+
+def read_plan(run_dir: Path, attempt: str, rank: int) -> list[str]:
+    text = (run_dir / PLAN_DIR / f"{attempt}.rank{rank}.ids").read_text(encoding="utf-8")
+    return [line for line in text.split("\n") if line]
+
+
+def read_plan_summary(run_dir: Path, attempt: str) -> dict | None:
+    p = run_dir / PLAN_DIR / f"{attempt}.json"
+    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else None

@@ -1,0 +1,88 @@
+"""Per-rank prediction files: appended and made durable batch by batch, read back safely.
+
+Each rank of each attempt appends to its own file `shards/<attempt>.rank<r>.jsonl`; no
+two processes ever write the same file. A batch is written, flushed and fsynced before
+the next one starts, so a crash or SIGKILL loses at most the batch in flight. A rank
+killed mid-write can leave a last line without its newline: readers ignore such a tail,
+and the sample is simply run again on the next attempt.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO, Iterator
+
+import orjson
+
+from padt_eval.types import ParseStatus, Prediction
+
+SHARD_DIR = "shards"
+
+
+class ShardWriter:
+    def __init__(self, run_dir: Path, attempt: str, rank: int) -> None:
+        self.path = run_dir / SHARD_DIR / f"{attempt}.rank{rank}.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f: IO[bytes] = open(self.path, "ab")
+
+    def write(self, preds: list[Prediction]) -> None:
+        self._f.write(b"".join(orjson.dumps(p.to_json()) + b"\n" for p in preds))
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def shard_files(run_dir: Path) -> list[Path]:
+    d = run_dir / SHARD_DIR
+    return sorted(d.glob("*.jsonl")) if d.is_dir() else []
+
+
+def iter_shard_lines(path: Path) -> Iterator[tuple[int, dict]]:
+    """(1-based line, record) for every complete line; an unterminated last line is skipped."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if not raw.endswith(b"\n"):
+                return  # a write cut off by a crash: that sample is redone
+            try:
+                yield lineno, orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                # Only a torn write can produce this (we write whole lines); treat it as not done.
+                continue
+
+
+def done_ids(run_dir: Path) -> set[str]:
+    """Sample ids with a complete prediction in any shard of any earlier attempt."""
+    out: set[str] = set()
+    for path in shard_files(run_dir):
+        for _, rec in iter_shard_lines(path):
+            out.add(str(rec["sample_id"]))
+    return out
+
+
+def count_lines(path: Path) -> tuple[int, int]:
+    """(complete lines, lines whose sample errored or failed to parse) — for progress views."""
+    n = bad = 0
+    try:
+        with open(path, "rb") as f:
+            for raw in f:
+                if raw.endswith(b"\n"):
+                    n += 1
+                    if b'"parse_status":"error"' in raw or b'"parse_status":"failed"' in raw:
+                        bad += 1
+    except FileNotFoundError:
+        pass
+    return n, bad
+
+
+def read_all(run_dir: Path) -> Iterator[tuple[str, int, Prediction]]:
+    """(file name, line, prediction) for every complete line of every shard."""
+    for path in shard_files(run_dir):
+        for lineno, rec in iter_shard_lines(path):
+            yield path.name, lineno, Prediction.from_json(rec)
+
+
+def is_failure(pred: Prediction) -> bool:
+    return pred.parse_status in (ParseStatus.ERROR, ParseStatus.FAILED)

@@ -1,0 +1,171 @@
+"""What one rank does: agree on a plan, load the model, run its samples, write its shard.
+
+The same function runs in every launch mode: in-process (one rank), under our elastic
+launcher (`--gpus N` / `--workers N`), or inside an existing torchrun / SLURM job (the
+environment's RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR). The only collective is one
+broadcast at start-up, with a timeout, so every rank reads the same plan; inference
+itself never waits on another rank, and a failed rank cannot hang the others.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from padt_eval.data.registry import open_split
+from padt_eval.runner import plan as planmod
+from padt_eval.runner.shards import ShardWriter, done_ids
+from padt_eval.tasks.registry import get_task
+
+# Test hook: "RANK:BATCHES:kill|raise" makes that rank SIGKILL itself (or raise) after
+# writing that many batches. Used by the tests that prove resume loses nothing.
+FAULT_ENV = "PADT_EVAL_FAULT"
+
+
+@dataclass
+class RunJob:
+    """Everything a rank needs, picklable (workers are spawned processes)."""
+
+    task: str
+    split: str
+    model: str
+    family: str
+    run_dir: str
+    attempt: str = field(default_factory=lambda: time.strftime("a%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
+    options: dict[str, Any] = field(default_factory=dict)
+    data_root: str | None = None
+    image_root: str | None = None
+    layout: str = "auto"
+    device: str = "cpu"  # "cpu" or "cuda" (each rank takes cuda:LOCAL_RANK)
+    batch_size: int = 8
+    loader_workers: int = 2
+    plan_timeout_s: int = 1800
+
+
+def dist_env() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from the launcher's environment; (0, 1, 0) alone."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def _agree_on_plan(job: RunJob, reader, rank: int, world: int) -> str:
+    """Rank 0 snapshots what is done, deals the rest and writes the plan; everyone gets
+    the attempt name from rank 0. Returns the attempt name."""
+    run_dir = Path(job.run_dir)
+    attempt = job.attempt
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.init_process_group("gloo", timeout=timedelta(seconds=job.plan_timeout_s))
+    try:
+        if rank == 0:
+            done = done_ids(run_dir)
+            planmod.write_plan(run_dir, attempt, planmod.assign(reader, done, world), len(done))
+        if world > 1:
+            box = [attempt]
+            dist.broadcast_object_list(box, src=0)  # after rank 0 wrote the plan
+            attempt = box[0]
+    finally:
+        if world > 1:
+            dist.destroy_process_group()
+    return attempt
+
+
+class _Samples:
+    """Map-style dataset for the DataLoader: a rank's sample ids → (request, prepared input).
+
+    Workers read samples from the split and run the adapter's preprocessor (open the
+    image, resize, tokenise ...) ahead of the model. A sample that cannot be prepared
+    carries the exception; the adapter turns it into that sample's ERROR status.
+    """
+
+    def __init__(self, reader, ids: list[str], task, family: str, preprocess) -> None:
+        self.reader, self.ids, self.task, self.family, self.preprocess = reader, ids, task, family, preprocess
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int):
+        sample = self.reader.get(self.ids[i])
+        request = sample.request(prompt=self.task.prompt(self.family, sample))
+        if self.preprocess is None:
+            return request, None
+        try:
+            return request, self.preprocess(request)
+        except Exception as exc:  # noqa: BLE001 — reported per sample, never fatal to the batch
+            return request, exc
+
+
+def _collate(items):
+    return [r for r, _ in items], [p for _, p in items]
+
+
+def _fault(rank: int, batches_written: int) -> None:
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    f_rank, f_after, kind = spec.split(":")
+    if int(f_rank) == rank and int(f_after) == batches_written:
+        if kind == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise RuntimeError(f"injected failure on rank {rank} after {batches_written} batches ({FAULT_ENV})")
+
+
+def run_rank(job: RunJob) -> dict[str, Any]:
+    """Run one rank to completion; return a small summary (samples, seconds)."""
+    from torch.utils.data import DataLoader
+
+    from padt_eval.models.loading import load_model
+
+    rank, world, local_rank = dist_env()
+    spec = get_task(job.task)
+    reader = open_split(job.split, spec.task, data_root=job.data_root, image_root=job.image_root, layout=job.layout)
+    attempt = _agree_on_plan(job, reader, rank, world)
+    ids = planmod.read_plan(Path(job.run_dir), attempt, rank)
+    t0 = time.perf_counter()
+    if not ids:
+        return {"rank": rank, "samples": 0, "seconds": 0.0}
+    device = f"cuda:{local_rank}" if job.device == "cuda" else "cpu"
+    adapter = load_model(job.model, job.family, device=device, **job.options)
+    preprocess = adapter.preprocessor()
+    loader = DataLoader(
+        _Samples(reader, ids, spec, adapter.family, preprocess),
+        batch_size=job.batch_size,
+        shuffle=False,
+        num_workers=job.loader_workers,
+        collate_fn=_collate,
+        prefetch_factor=2 if job.loader_workers > 0 else None,
+        persistent_workers=False,
+    )
+    writer = ShardWriter(Path(job.run_dir), attempt, rank)
+    n = batches = 0
+    try:
+        _fault(rank, batches)
+        for requests, prepared in loader:
+            preds = adapter.predict(requests, prepared) if preprocess is not None else adapter.predict(requests)
+            if [p.sample_id for p in preds] != [r.sample_id for r in requests]:
+                raise RuntimeError(f"{type(adapter).__name__}.predict answered other sample ids than it was asked")
+            writer.write(preds)
+            n += len(preds)
+            batches += 1
+            _fault(rank, batches)
+    finally:
+        writer.close()
+        adapter.close()
+    if rank == 0:
+        _write_model_description(Path(job.run_dir), adapter.describe())
+    return {"rank": rank, "samples": n, "seconds": time.perf_counter() - t0}
+
+
+def _write_model_description(run_dir: Path, desc: dict[str, Any]) -> None:
+    import json
+
+    from padt_eval.fileio import atomic_write
+
+    with atomic_write(run_dir / "model.json") as f:
+        json.dump(desc, f, indent=1, default=str)
