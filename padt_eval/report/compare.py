@@ -29,6 +29,7 @@ class Estimator:
     num: str  # per-sample field summed in the numerator
     den: str | None = None  # per-sample field summed in the denominator; None: a mean
     binary: bool = False  # hit/miss: McNemar applies
+    optional: bool = False  # a record without the fields adds 0 to both sums
 
 
 _REC = {
@@ -43,6 +44,13 @@ ESTIMATORS: dict[tuple[str, str], dict[str, Estimator]] = {
     ("res", "standard"): {"miou": Estimator("iou"), "ciou": Estimator("intersection", "union")},
     # the release's "cIoU" is a mean over items of a per-item IoU
     ("res", "padt-release"): {"ciou": Estimator("iou")},
+    # GP/GR are ratios of integer counts summed over images
+    ("ric", "standard"): {
+        "gp": Estimator("n_matched", "n_pred"),
+        "gr": Estimator("n_matched", "n_gt"),
+        "gp_mask": Estimator("n_matched_mask", "n_pred_mask", optional=True),
+        "gr_mask": Estimator("n_matched_mask", "n_gt_mask", optional=True),
+    },
 }
 
 METHOD = {
@@ -55,6 +63,10 @@ METHOD = {
 
 
 def _ratio_data(records: list[dict[str, Any]], est: Estimator) -> RatioData:
+    if est.optional:
+        num = np.array([float(r.get(est.num, 0)) for r in records], dtype=np.float64)
+        den = np.array([float(r.get(est.den, 0)) for r in records], dtype=np.float64) if est.den else np.ones(len(records))
+        return RatioData(num, den)
     try:
         num = np.fromiter((float(r[est.num]) for r in records), dtype=np.float64, count=len(records))
         den = (

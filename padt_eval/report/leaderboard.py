@@ -78,8 +78,9 @@ TASK_TABLES = [
     TaskTable(
         "ovd",
         "OVD: COCO box AP / AR (%)",
-        "COCOeval bbox statistics (AP over IoU 0.50:0.95 unless stated; AR at 100 detections). AR@50 and AR@75 are the "
-        "PaDT paper's extra columns.",
+        "The 12 COCOeval bbox statistics (AP over IoU .50:.95 unless named; ARn = AR with at most n detections). AR@50 "
+        "and AR@75 (AR at IoU .50 / .75) are PaDT Table 3's extra columns, which COCOeval's summary does not print; its "
+        "AR@[50:95] is shown as AR100. A model without scores gets 1.0 per detection: see Scores.",
         [
             MetricSpec("ap", "AP"),
             MetricSpec("ap50", "AP50"),
@@ -89,7 +90,7 @@ TASK_TABLES = [
             MetricSpec("ap_large", "APl", aliases=("apl",)),
             MetricSpec("ar1", "AR1", aliases=("ar_1",)),
             MetricSpec("ar10", "AR10", aliases=("ar_10",)),
-            MetricSpec("ar", "AR100", aliases=("ar100", "ar_100")),
+            MetricSpec("ar100", "AR100", aliases=("ar", "ar_100")),
             MetricSpec("ar_small", "ARs", aliases=("ars",)),
             MetricSpec("ar_medium", "ARm", aliases=("arm",)),
             MetricSpec("ar_large", "ARl", aliases=("arl",)),
@@ -101,7 +102,9 @@ TASK_TABLES = [
     TaskTable(
         "ric",
         "RIC: captions and grounding",
-        "Caption scores as fractions (CIDEr-D, METEOR, ROUGE-L, BLEU-4); GP/GR = grounding precision/recall (%).",
+        "Caption scores as fractions (CIDEr-D, METEOR, ROUGE-L, BLEU-4, pycocoevalcap); GP/GR = greedy grounding "
+        "precision/recall (%). The paper defines neither GP nor GR and released no scorer: measured GP/GR use padt-eval's "
+        "rule (one-to-one greedy matching at box IoU >= 0.5), so they compare with each other, not with the paper's.",
         [
             MetricSpec("cider_d", "CIDEr-D", 1.0, 3, aliases=("cider",)),
             MetricSpec("meteor", "METEOR", 1.0, 3),

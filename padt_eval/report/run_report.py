@@ -117,8 +117,19 @@ def _kv(d: dict[str, Any]) -> str:
 
 
 def _metric_rows(run: Run) -> str:
-    rows = "".join(f'<tr><td class="txt">{_e(k)}</td><td class="num">{100 * v:.2f}</td></tr>' for k, v in run.metrics.items())
-    return f'<table data-table="metrics"><thead><tr><th>metric</th><th class="num">value (%)</th></tr></thead><tbody>{rows}</tbody></table>'
+    from padt_eval.report.leaderboard import display_scale
+
+    rows = []
+    for k, v in (run.doc.get("metrics") or {}).items():
+        scale = display_scale(k)
+        shown = "—" if not isinstance(v, (int, float)) else (f"{100 * v:.2f}" if scale == 100 else f"{v:.3f}")
+        unit = "%" if scale == 100 else ""
+        rows.append(f'<tr><td class="txt">{_e(k)}</td><td class="num">{shown}</td><td class="txt">{unit}</td></tr>')
+    notes = "".join(f'<p class="warn">{_e(n)}</p>' for n in run.doc.get("notes") or [] if isinstance(n, str))
+    return (
+        '<table data-table="metrics"><thead><tr><th>metric</th><th class="num">value</th><th></th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{notes}"
+    )
 
 
 def _cards(run: Run, worst: list[dict[str, Any]], preds: dict[str, Prediction], reader, notes: list[str]) -> str:

@@ -128,8 +128,9 @@ class Run:
     @property
     def scores_provided(self) -> str:
         c = self.counts
-        if "scores" in self.doc and isinstance(self.doc["scores"], str):
-            return self.doc["scores"]
+        details = self.doc.get("details") or {}
+        if isinstance(details, dict) and isinstance(details.get("scores_provided"), bool):
+            return "yes" if details["scores_provided"] else "no (constant 1.0)"
         if "n_with_scores" not in c:
             return UNKNOWN
         answered = int(c.get("n_predicted", 0)) - int(c.get("n_no_object", 0))

@@ -84,3 +84,21 @@ def test_refusals(tmp_path):
         api.compare(a, o)
     res = runner.invoke(app, ["compare", str(a), str(tmp_path / "nope")])
     assert res.exit_code == 2 and "no metrics.json" in res.output
+
+
+def test_ric_gp_gr_are_ratios_of_counts_and_ovd_ap_is_refused(tmp_path):
+    def recs(matched):
+        return [{"sample_id": str(i), "status": "ok", "n_pred": 4, "n_gt": 5, "n_matched": m} for i, m in enumerate(matched)]
+
+    ra, rb = recs([1, 2, 3, 0] * 5), recs([3, 4, 3, 2] * 5)
+    caps = {"cider_d": 1.0, "bleu4": 0.3}
+    a = write_run(tmp_path, "a", task="ric", split="ric_val", records=ra, model={"name": "A"}, metrics={**caps, "gp": 30 / 80, "gr": 30 / 100})
+    b = write_run(tmp_path, "b", task="ric", split="ric_val", records=rb, model={"name": "B"}, metrics={**caps, "gp": 60 / 80, "gr": 60 / 100})
+    doc, _ = api.compare(a, b, resamples=500)
+    assert list(doc["metrics"]) == ["gp", "gr"]  # caption scores are corpus-level: not compared
+    assert doc["metrics"]["gp"]["diff"] == pytest.approx(30 / 80) and doc["metrics"]["gr"]["diff"] == pytest.approx(30 / 100)
+    assert doc["warnings"] == []
+    o = write_run(tmp_path, "o", task="ovd", split="coco_val2017", records=[{"sample_id": "1", "status": "ok"}], model={"name": "O"},
+                  metrics={"ap": 0.3})
+    with pytest.raises(UsageError, match="do not decompose over samples"):
+        api.compare(o, o)
