@@ -51,6 +51,23 @@ def write_report_quietly(run_dir: Path, reader: SplitReader | None = None) -> Pa
         return None
 
 
+def _model_of_run_predictions(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The model description and family recorded beside `<run>/predictions.jsonl` by a
+    model run (the manifest.json of the same folder), or (None, None)."""
+    import json
+
+    manifest = path.parent / "manifest.json"
+    if path.name != "predictions.jsonl" or not manifest.is_file():
+        return None, None
+    try:
+        model = json.loads(manifest.read_text(encoding="utf-8")).get("model")
+    except (OSError, ValueError):
+        return None, None
+    if not isinstance(model, dict) or model.get("family") in (None, "predictions"):
+        return None, None
+    return {**model, "scored_from": str(path)}, str(model["family"])
+
+
 def split_description(reader: SplitReader) -> dict[str, Any]:
     info = reader.info
     return {
@@ -100,6 +117,11 @@ def evaluate(
     metric = make_metric(spec, protocol)
     if (predictions is None) == (model is None):
         raise UsageError("give exactly one of --predictions and --model")
+    if predictions is not None and model_description is None:
+        # Re-scoring a model run's own predictions.jsonl (e.g. under another protocol):
+        # the run's manifest still says which model and prompt wrote it.
+        model_description, inherited_family = _model_of_run_predictions(Path(predictions))
+        prompt_family = prompt_family or inherited_family
     started = now_iso()
     t0 = time.perf_counter()
     if reader is None:

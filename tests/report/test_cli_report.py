@@ -62,3 +62,28 @@ def test_demo_writes_runs_comparisons_and_reports(tmp_path):
     assert len(list((tmp_path / "res" / "comparisons").glob("*.json"))) == 4
     assert all((tmp_path / "res" / n / "report.html").is_file() for n in names)
     assert "compare demo-A (padt-release) − demo-A (standard)" in r.output
+
+
+def test_rescoring_a_model_runs_predictions_keeps_its_model(scored_runs, tmp_path):
+    import shutil
+
+    from padt_eval.tasks.prompts import prompt_template_hash
+    from padt_eval.types import Task
+
+    root, runs = scored_runs
+    run = tmp_path / "rec-model-run"
+    run.mkdir()
+    shutil.copy(root / "preds.jsonl", run / "predictions.jsonl")
+    desc = {"family": "padt", "model": "PaDT-MLLM/PaDT_REC_3B", "min_pixels": 3136, "max_pixels": 1003520}
+    (run / "manifest.json").write_text(json.dumps({"model": desc}))
+    out = tmp_path / "release"
+    r = runner.invoke(
+        app,
+        ["rec", "-s", str(root / "data" / "split.json"), "--image-root", str(root / "data" / "coco" / "train2014"),
+         "-p", str(run / "predictions.jsonl"), "--protocol", "padt-release", "--no-report", "-o", str(out)],
+    )
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["model"] == {**desc, "scored_from": str(run / "predictions.jsonl")}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["prompt_template_hash"] == prompt_template_hash("padt", Task.REC)
