@@ -16,7 +16,7 @@ from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileMo
 from padt_eval.report.manifest import build_manifest, file_hashes, now_iso
 from padt_eval.report.results import RunWriter, safe_name
 from padt_eval.runner.local import run_local
-from padt_eval.tasks.registry import get_task, make_metric
+from padt_eval.tasks.registry import get_task, make_metric, release_gt
 from padt_eval.types import Task
 
 DEFAULT_RESULTS_ROOT = Path("results")
@@ -31,6 +31,8 @@ class RunResult:
     counts: dict[str, int]
     problems: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def default_run_dir(task: Task, split: str, source: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
@@ -89,6 +91,7 @@ def evaluate(
     data_root: str | Path | None = None,
     image_root: str | Path | None = None,
     layout: str = "auto",
+    gt: str = "official",
     out: str | Path | None = None,
     strict: bool = False,
     batch_size: int = 8,
@@ -108,13 +111,15 @@ def evaluate(
     Exactly one of `predictions` and `model` is given. Results go to `out` (default
     `results/<task>-<split>-<source>-<time>/`). `model_description` and `prompt_family`
     say which model wrote a predictions file when padt-eval ran it (`run_model`), so the
-    manifest names the model rather than the file. `protocol` picks the scoring rules
-    ("standard", or "padt-release" to reproduce the PaDT release's scripts); `name` is
-    the model's display name in tables (recorded in metrics.json `model.name`); `report`
-    writes `report.html` into the run folder.
+    manifest names the model rather than the file. `gt` chooses OVD's ground truth
+    (`official` or `padt-filtered`, see `data/coco.py`). `protocol` picks the scoring rules
+    ("standard", or "padt-release" to reproduce the PaDT release's scripts; for OVD it
+    implies `gt="padt-filtered"`); `name` is the model's display name in tables (recorded
+    in metrics.json `model.name`); `report` writes `report.html` into the run folder.
     """
     spec = get_task(task)
-    metric = make_metric(spec, protocol)
+    make_metric(spec, protocol)  # an unknown protocol fails before anything is read
+    gt = release_gt(spec.task, protocol, gt)
     if (predictions is None) == (model is None):
         raise UsageError("give exactly one of --predictions and --model")
     if predictions is not None and model_description is None:
@@ -125,7 +130,7 @@ def evaluate(
     started = now_iso()
     t0 = time.perf_counter()
     if reader is None:
-        reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout)
+        reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout, gt=gt)
     pred_file: PredictionsFile | None = None
     if predictions is not None:
         pred_file = PredictionsFile(predictions, strict=strict)
@@ -138,6 +143,7 @@ def evaluate(
         source = str(model.describe().get("name") or model.family)
     out_dir = Path(out) if out is not None else default_run_dir(spec.task, split, source)
     writer = RunWriter(out_dir)
+    metric = make_metric(spec, protocol, reader.info)
     if on_start is not None:
         on_start(len(reader))
     try:
@@ -175,6 +181,9 @@ def evaluate(
             "metrics": values,
             "counts": counts,
             "protocol": {"name": protocol, **metric.protocol()},
+            **({"gt": gt} if spec.task == Task.OVD else {}),
+            "details": metric.details(),
+            "notes": metric.notes(),
             "predictions": pred_desc,
             "problems": problems,
         }
@@ -202,6 +211,8 @@ def evaluate(
         counts=counts,
         problems=problems,
         seconds=time.perf_counter() - t0,
+        details=metrics_doc["details"],
+        notes=metrics_doc["notes"],
     )
 
 
@@ -228,6 +239,7 @@ def run_model(
     data_root: str | Path | None = None,
     image_root: str | Path | None = None,
     layout: str = "auto",
+    gt: str = "official",
     progress: Callable[[Path, str, str], Any] | None = None,
     protocol: str = "standard",
     name: str | None = None,
@@ -246,8 +258,9 @@ def run_model(
 
     spec = get_task(task)
     make_metric(spec, protocol)  # an unknown protocol must stop us before any model time is spent
+    gt = release_gt(spec.task, protocol, gt)
     options = dict(options or {})
-    reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout)
+    reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout, gt=gt)
     reader.validate()  # a bad line must stop us before any model time is spent
     family = family or detect_family(model)
     out_dir = Path(out) if out is not None else model_run_dir(spec.task, split, model)
@@ -270,6 +283,7 @@ def run_model(
         image_root=image_root,
         layout=layout,
         progress=progress,
+        gt=gt,
     )
     if outcome.predictions is None:
         return None
@@ -285,12 +299,40 @@ def run_model(
         prompt_family=family,
         manifest_extra={"runner": {**outcome.runner_info, "started": started}},
         world_size=outcome.runner_info["world_size"],
+        gt=gt,
         protocol=protocol,
         name=name,
         report=report,
     )
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def check_batching(
+    task: Task | str,
+    split: str,
+    model: str,
+    *,
+    family: str | None = None,
+    options: dict[str, Any] | None = None,
+    n_samples: int = 32,
+    batch_size: int = 8,
+    device: str = "cpu",
+    data_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+    layout: str = "auto",
+):
+    """Run the first `n_samples` of a split at batch 1 and at `batch_size`; report differences."""
+    from padt_eval.models.loading import load_model
+    from padt_eval.runner.batching import check_batching as _check
+
+    spec = get_task(task)
+    reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout)
+    adapter = load_model(model, family, device=device, **(options or {}))
+    try:
+        return _check(reader, adapter, spec, n_samples, batch_size)
+    finally:
+        adapter.close()
 
 
 def compare(

@@ -18,7 +18,8 @@ app = typer.Typer(
     name="padt-eval",
     help=(
         "Fair, fast, reproducible evaluation of PaDT and coordinate-text MLLMs.\n\n"
-        "Score a predictions file or run a model on RefCOCO/RefCOCO+/RefCOCOg (REC, RES). "
+        "Score a predictions file or run a model on RefCOCO/RefCOCO+/RefCOCOg (REC, RES), "
+        "COCO val2017 (OVD) and PaDT's RIC val (RIC). "
         "Every run writes results/<run>/ with metrics.json, per_sample.jsonl and manifest.json."
     ),
     no_args_is_help=True,
@@ -64,6 +65,29 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Samples per model call.")]
+OvdSplitOpt = Annotated[
+    str,
+    typer.Option(
+        "--split", "-s", help="coco_val2017, or a path to a COCO instances file or a PaDT-MLLM/COCO JSONL."
+    ),
+]
+RicSplitOpt = Annotated[
+    str, typer.Option("--split", "-s", help="ric_val, or a path to a PaDT-MLLM/ReferringImageCaptioning JSONL.")
+]
+Val2017Opt = Annotated[
+    Optional[Path], typer.Option("--image-root", help="Image folder (default: <data-root>/coco/val2017 and other usual places).")
+]
+OvdLayoutOpt = Annotated[
+    str, typer.Option("--layout", help="Annotation layout: auto (official COCO first), coco, or padt-jsonl (PaDT's filtered GT).")
+]
+GtOpt = Annotated[
+    str,
+    typer.Option(
+        "--gt",
+        help="Ground truth: official (COCO's annotations, default) or padt-filtered (what PaDT's release scores against: "
+        "crowded classes and sub-patch objects dropped, boxes rounded).",
+    ),
+]
 GpusOpt = Annotated[Optional[int], typer.Option("--gpus", min=1, help="Run the model on N GPUs of this machine (one replica per GPU).")]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Run the model in N CPU processes (no GPU needed).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="For a single process: auto (GPU when there is one), cpu or cuda.")]
@@ -110,7 +134,7 @@ def _model_options(dtype, attn, max_new_tokens, model_args) -> dict:
     return opts
 
 
-def _evaluate(task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, scoring) -> None:
+def _evaluate(task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, scoring, gt="official") -> None:
     from padt_eval import api
     from padt_eval.report.console import counts_line, metrics_table, problems_lines, progress_bar
 
@@ -118,7 +142,7 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
         if (predictions is None) == (model is None):
             raise UsageError("give exactly one of --predictions and --model")
         if model is not None:
-            result = _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, scoring, **run)
+            result = _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, scoring, gt=gt, **run)
             if result is None:
                 return
         else:
@@ -130,6 +154,7 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
                     data_root=data_root,
                     image_root=image_root,
                     layout=layout,
+                    gt=gt,
                     out=out,
                     strict=strict,
                     batch_size=batch_size,
@@ -144,12 +169,14 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
     title = f"{task.value.upper()} on {result.split}" + (f" (protocol {protocol})" if protocol != "standard" else "")
     console.print(metrics_table(title, result.metrics))
     console.print(counts_line(result.counts))
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     for line in problems_lines(result.problems):
         console.print(f"[yellow]{line}[/]", highlight=False)
     console.print(f"results written to [bold]{result.out_dir}[/] ({result.seconds:.1f} s)")
 
 
-def _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, scoring, *, gpus, workers, device, overwrite, loader_workers, options):
+def _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, scoring, *, gpus, workers, device, overwrite, loader_workers, options, gt="official"):
     from padt_eval import api
     from padt_eval.runner.progress import RunProgress
 
@@ -175,6 +202,7 @@ def _run_model(task, split, model, family, data_root, image_root, layout, out, b
         data_root=data_root,
         image_root=image_root,
         layout=layout,
+        gt=gt,
         progress=lambda run_dir, attempt, title: RunProgress(run_dir, attempt, console, title),
         **scoring,
     )
@@ -261,6 +289,133 @@ def res(
     _evaluate(Task.RES, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, scoring)
 
 
+@app.command("check-batching")
+def check_batching(
+    split: SplitOpt,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model to run: a local checkpoint folder or a Hugging Face id.")],
+    task: Annotated[str, typer.Option("--task", help="rec or res (the prompt and the samples used).")] = "rec",
+    family: FamilyOpt = None,
+    n_samples: Annotated[int, typer.Option("--n-samples", "-n", min=1, help="How many samples (the first of the split).")] = 32,
+    batch_size: BatchOpt = 8,
+    device: DeviceOpt = "auto",
+    data_root: DataRootOpt = None,
+    image_root: ImageRootOpt = None,
+    layout: LayoutOpt = "auto",
+    dtype: DtypeOpt = None,
+    attn: AttnOpt = None,
+    max_new_tokens: MaxNewOpt = None,
+    model_arg: ModelArgOpt = None,
+) -> None:
+    """Run a fixed subset at batch 1 and at batch N and count the predictions that differ.
+
+    Example: padt-eval check-batching --split refcoco_val --model PaDT-MLLM/PaDT_REC_3B -n 64 -b 16
+    """
+    from padt_eval import api
+
+    try:
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        report = api.check_batching(
+            Task(task), split, model, family=family, options=_model_options(dtype, attn, max_new_tokens, model_arg),
+            n_samples=n_samples, batch_size=batch_size, device=device, data_root=data_root, image_root=image_root, layout=layout,
+        )
+    except (PadtEvalError, ValueError) as exc:
+        _fail(exc if isinstance(exc, PadtEvalError) else UsageError(str(exc)))
+        return
+    n = report.n_samples
+    colour = "green" if not report.differing_ids else "yellow"
+    console.print(
+        f"[{colour}]{len(report.differing_ids)} of {n} predictions differ between batch 1 and batch {report.batch_size}[/] "
+        f"(text: {report.n_text_differs}, objects: {report.n_objects_differ}; boxes compared to 0.01 px, scores to 1e-4)"
+    )
+    for ex in report.examples:
+        console.print(f"  sample {ex['sample_id']}:", highlight=False)
+        for key in (k for k in ex if k.startswith("batch_")):
+            console.print(f"    {key}: {json.dumps(ex[key])[:300]}", highlight=False)
+
+
+@app.command()
+def ovd(
+    split: OvdSplitOpt = "coco_val2017",
+    predictions: PredictionsOpt = None,
+    model: ModelOpt = None,
+    family: FamilyOpt = None,
+    data_root: DataRootOpt = None,
+    image_root: Val2017Opt = None,
+    layout: OvdLayoutOpt = "auto",
+    gt: GtOpt = "official",
+    out: OutOpt = None,
+    strict: StrictOpt = False,
+    batch_size: BatchOpt = 8,
+    gpus: GpusOpt = None,
+    workers: WorkersOpt = None,
+    device: DeviceOpt = "auto",
+    overwrite: OverwriteOpt = False,
+    loader_workers: LoaderOpt = 2,
+    dtype: DtypeOpt = None,
+    attn: AttnOpt = None,
+    max_new_tokens: MaxNewOpt = None,
+    model_arg: ModelArgOpt = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="Scoring rules: 'standard', or 'padt-release' (the PaDT release's eval_coco.py: PaDT's filtered GT, "
+            "implies --gt padt-filtered; labels kept only when exactly a lower-cased class name).",
+        ),
+    ] = "standard",
+    name: NameOpt = None,
+    no_report: NoReportOpt = False,
+) -> None:
+    """Open-vocabulary detection on COCO val2017: the 12 COCO box statistics (and mask ones when predictions carry masks).
+
+    Example: padt-eval ovd --predictions preds.jsonl --data-root /data
+    Example (PaDT's own GT, to reproduce its figure): padt-eval ovd -p preds.jsonl --gt padt-filtered
+    """
+    run = dict(gpus=gpus, workers=workers, device=device, overwrite=overwrite, loader_workers=loader_workers,
+               options=_model_options(dtype, attn, max_new_tokens, model_arg))
+    scoring = dict(protocol=protocol, name=name, report=not no_report)
+    _evaluate(Task.OVD, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, scoring, gt)
+
+
+@app.command()
+def ric(
+    split: RicSplitOpt = "ric_val",
+    predictions: PredictionsOpt = None,
+    model: ModelOpt = None,
+    family: FamilyOpt = None,
+    data_root: DataRootOpt = None,
+    image_root: Val2017Opt = None,
+    out: OutOpt = None,
+    strict: StrictOpt = False,
+    batch_size: BatchOpt = 8,
+    gpus: GpusOpt = None,
+    workers: WorkersOpt = None,
+    device: DeviceOpt = "auto",
+    overwrite: OverwriteOpt = False,
+    loader_workers: LoaderOpt = 2,
+    dtype: DtypeOpt = None,
+    attn: AttnOpt = None,
+    max_new_tokens: MaxNewOpt = None,
+    model_arg: ModelArgOpt = None,
+    name: NameOpt = None,
+    no_report: NoReportOpt = False,
+) -> None:
+    """Referring image captioning: BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (SPICE when installed) on the caption, GP/GR on its objects.
+
+    Needs Java (apt-get install -y default-jre-headless). Each predictions line carries the raw
+    caption as "text" and the grounded objects as "objects".
+
+    Example: padt-eval ric --predictions preds.jsonl --data-root /data
+    """
+    run = dict(gpus=gpus, workers=workers, device=device, overwrite=overwrite, loader_workers=loader_workers,
+               options=_model_options(dtype, attn, max_new_tokens, model_arg))
+    scoring = dict(protocol="standard", name=name, report=not no_report)
+    _evaluate(Task.RIC, split, predictions, model, family, data_root, image_root, "auto", out, strict, batch_size, run, scoring)
+
+
 @app.command()
 def splits(data_root: DataRootOpt = None) -> None:
     """List the known splits and whether each is found under the data root.
@@ -300,19 +455,23 @@ def demo(
     results: Annotated[
         Optional[Path], typer.Option("--results", help="Where the run folders go (default: <out>/results); `make leaderboard` uses results/demo.")
     ] = None,
+    models: Annotated[bool, typer.Option("--models/--no-models", help="Also run the demo models (colour-finder on 2 CPU ranks, a tiny random PaDT).")] = True,
 ) -> None:
-    """Run the embedded demo end to end: synthetic RefCOCO-layout data, two "models" (the
-    ground truth perturbed with two seeds), REC and RES scoring (model A also under
-    --protocol padt-release), paired comparisons, an HTML report per run, and every
-    number checked against its independently computed expected value.
+    """Run the embedded demo end to end: synthetic RefCOCO, COCO and RIC-layout data; two
+    "models" (the ground truth perturbed with two seeds) scored for REC and RES, model A also
+    under --protocol padt-release, and model A's OVD (both protocols) and RIC predictions;
+    paired comparisons and an HTML report per run; each checked number against a value
+    computed independently (numpy, pycocotools COCOeval, direct pycocoevalcap calls); then
+    two models run through the sharded runner on the same data.
 
     Example: padt-eval demo --out demo_out
     """
     from functools import partial
 
-    from padt_eval.demo import all_match, run_demo
+    from padt_eval.demo import all_match, run_demo, run_models
     from padt_eval.report.console import counts_line, metrics_table, progress_bar
     from padt_eval.report.leaderboard import display_scale
+    from padt_eval.runner.progress import RunProgress
 
     try:
         runs, expected, comparisons = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console), results=results)
@@ -325,8 +484,10 @@ def demo(
     )
     for r in runs:
         title = f"{r.task.value.upper()} on {r.result.split}: {r.model}" + (f" (protocol {r.protocol})" if r.protocol != "standard" else "")
-        console.print(metrics_table(title, r.result.metrics, r.expected))
+        console.print(metrics_table(title + ("" if r.expected else " (shown, not checked)"), r.result.metrics, r.expected or None))
         console.print(counts_line(r.result.counts))
+        for note in r.result.notes:
+            console.print(f"[yellow]note:[/] {note}", highlight=False)
         console.print(f"results written to [bold]{r.result.out_dir}[/]")
     for doc, path in comparisons:
         a, b = doc["run_a"], doc["run_b"]
@@ -339,6 +500,17 @@ def demo(
         err_console.print("[bold red]demo: measured metrics differ from the expected ones[/]")
         raise typer.Exit(code=1)
     console.print("[green]demo: every metric equals its independently computed expectation[/]")
+    if not models:
+        return
+    try:
+        model_runs = run_models(out, progress_view=lambda d, a, t: RunProgress(d, a, console, t), seed=seed, results=results)
+    except PadtEvalError as exc:
+        _fail(exc)
+        return
+    for mr in model_runs:
+        console.print(metrics_table(f"{mr.result.task.value.upper()} on {mr.result.split}: {mr.label}", mr.result.metrics))
+        console.print(counts_line(mr.result.counts))
+        console.print(f"results written to [bold]{mr.result.out_dir}[/]")
 
 
 @app.command()

@@ -29,3 +29,25 @@ def synth_root(tmp_path_factory) -> Path:
     write_padt_jsonl(world, root / "PaDT-MLLM" / "RefCOCO" / "refcoco_val.json")
     write_refer(world, root / "refcoco", split_of=lambda image_id: "val")
     return root
+
+
+@pytest.fixture(scope="session")
+def coco_root(tmp_path_factory) -> Path:
+    """A data root with 10 synthetic images in COCO val2017 layout (official instances file)
+    and in PaDT's RIC JSONL layout."""
+    from padt_eval.data.synthetic import as_val2017, make_world, write_coco_instances, write_images, write_ric_jsonl
+
+    root = tmp_path_factory.mktemp("cocoval")
+    world = as_val2017(make_world(10, seed=9, first_image_id=500))
+    write_images(world, root / "coco" / "val2017")
+    write_coco_instances(world, root / "coco" / "annotations" / "instances_val2017.json")
+    write_ric_jsonl(world, root / "PaDT-MLLM" / "ReferringImageCaptioning" / "ric_instances_val2017.json")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny random PaDT checkpoint built by our own code (untied, seed 0)."""
+    from padt_eval.models.padt.tiny import build_tiny_padt
+
+    return build_tiny_padt(tmp_path_factory.mktemp("padt_tiny") / "untied", seed=0)

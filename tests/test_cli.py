@@ -83,7 +83,7 @@ def test_splits_command(synth_root):
 
 
 def test_demo_command(tmp_path):
-    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--n-images", "8"])
+    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--n-images", "8", "--no-models"])
     assert r.exit_code == 0, r.output
     assert "every metric equals its independently computed expectation" in r.output
     assert (tmp_path / "demo" / "results" / "rec-demo_refcoco_val-perturbed_ground_truth" / "metrics.json").is_file()

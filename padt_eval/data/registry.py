@@ -111,10 +111,19 @@ def open_split(
     data_root: str | Path | None = None,
     image_root: str | Path | None = None,
     layout: str = "auto",
+    gt: str = "official",
 ) -> SplitReader:
-    """Resolve a split name (or a direct path to a PaDT JSONL file) to a reader."""
-    if task not in (Task.REC, Task.RES):
-        raise UsageError(f"task {task.value!r} has no referring-expression splits")
+    """Resolve a split name (or a direct path to a split file) to a reader.
+
+    REC/RES resolve here; OVD and RIC splits (COCO val2017, RIC val) live in
+    `coco_splits`. `gt` chooses OVD's ground truth (official or PaDT-filtered).
+    """
+    if task in (Task.OVD, Task.RIC):
+        from padt_eval.data.coco_splits import open_coco_split
+
+        return open_coco_split(split, task, data_root=data_root, image_root=image_root, layout=layout, gt=gt)
+    if gt != "official":
+        raise UsageError("--gt padt-filtered applies to OVD (COCO) only")
     root = default_data_root(data_root)
     direct = Path(split)
     if split not in REFERRING_SPLITS:
@@ -187,4 +196,6 @@ def split_status(data_root: str | Path | None = None) -> list[dict]:
                 "images": str(img) if img else None,
             }
         )
-    return rows
+    from padt_eval.data.coco_splits import coco_split_status
+
+    return rows + coco_split_status(root)

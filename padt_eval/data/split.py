@@ -20,6 +20,8 @@ class SplitInfo:
     image_root: str
     task: Task
     notes: list[str] = field(default_factory=list)
+    # OVD: the dataset's category table [(id, name), ...] that predicted labels map into.
+    categories: list[tuple[int, str]] | None = None
 
 
 class SplitReader(abc.ABC):

@@ -214,3 +214,89 @@ def write_refer(world: list[SynthImage], dataset_dir: Path, split_by: str = "unc
         pickle.dump(refs, f, protocol=2)
     with open(dataset_dir / "instances.json", "w", encoding="utf-8") as f:
         json.dump({"images": images, "annotations": annotations, "categories": categories}, f)
+
+
+def as_val2017(world: list[SynthImage]) -> list[SynthImage]:
+    """The same images named as COCO val2017 files (`000000000042.png`)."""
+    for img in world:
+        img.file_name = f"{img.image_id:012d}.png"
+    return world
+
+
+def write_coco_instances(world: list[SynthImage], path: Path) -> None:
+    """An official-layout COCO instances file (polygon segmentations) over the shapes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images, annotations = [], []
+    for img in world:
+        images.append({"id": img.image_id, "file_name": img.file_name, "width": img.width, "height": img.height})
+        for o in img.objects:
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": img.image_id,
+                    "category_id": SHAPE_CATEGORY_IDS[o.shape],
+                    "segmentation": [o.polygon],
+                    "bbox": o.bbox_xywh,
+                    "area": o.area,
+                    "iscrowd": 0,
+                }
+            )
+    categories = [{"id": cid, "name": name, "supercategory": "shape"} for name, cid in SHAPE_CATEGORY_IDS.items()]
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"images": images, "annotations": annotations, "categories": categories}, f)
+
+
+def ric_captions(img: SynthImage) -> list[tuple[str, str, list[int]]]:
+    """(template with <|Obj_k|>, the same caption in plain words, object indices) per caption.
+
+    Three captions per image, each naming the objects left to right; the placeholders index
+    that caption's own object list, as PaDT's RIC files do."""
+    order = sorted(range(len(img.objects)), key=lambda j: img.objects[j].bbox_xywh[0])
+    names = [f"{'an' if img.objects[j].name[0] in 'aeiou' else 'a'} {img.objects[j].name}" for j in order]
+    cap = lambda t: t[0].upper() + t[1:]  # noqa: E731  (str.capitalize would lower-case <|Obj_k|>)
+    out = []
+    # 1: every object, chained with "next to"
+    out.append((
+        cap(" next to ".join(f"{n} (<|Obj_{k}|>)" for k, n in enumerate(names))) + ".",
+        cap(" next to ".join(names)) + ".",
+        order,
+    ))
+    # 2: the leftmost object only
+    out.append((f"There is {names[0]} (<|Obj_0|>) on the left of a grey background.", f"There is {names[0]} on the left of a grey background.", order[:1]))
+    # 3: the first two objects
+    out.append((
+        f"A picture of {names[0]} (<|Obj_0|>) and {names[1]} (<|Obj_1|>) on grey.",
+        f"A picture of {names[0]} and {names[1]} on grey.",
+        order[:2],
+    ))
+    return out
+
+
+def write_ric_jsonl(world: list[SynthImage], path: Path) -> None:
+    """PaDT-MLLM/ReferringImageCaptioning JSONL: one line per caption, several per image."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for img in world:
+            for template, _plain, idx in ric_captions(img):
+                objects = []
+                for j in idx:
+                    o = img.objects[j]
+                    x, y, w, h = o.bbox_xywh
+                    objects.append(
+                        {
+                            "bbox": [x / img.width, y / img.height, (x + w) / img.width, (y + h) / img.height],
+                            "iscrowd": 0,
+                            "area": o.area,
+                            "rle": o.mask,
+                            "label": "",
+                        }
+                    )
+                line = {
+                    "id": img.image_id,
+                    "image": img.file_name,
+                    "conversations": [{"from": "human", "value": "Please describe this image."}],
+                    "answer_template": template,
+                    "objects": objects,
+                    "task": "ric",
+                }
+                f.write(json.dumps(line) + "\n")

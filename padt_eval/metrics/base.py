@@ -124,6 +124,15 @@ class Metric(abc.ABC):
         key pooling). Streaming metrics return theirs from `update` and nothing here."""
         return []
 
+    def details(self) -> dict[str, Any]:
+        """Findings beside the numbers that are neither metrics nor counts (e.g. the most
+        frequent unmapped OVD labels, whether scores were given). JSON-ready; may be empty."""
+        return {}
+
+    def notes(self) -> list[str]:
+        """Plain-language warnings a report must show next to the numbers."""
+        return []
+
 
 def record_base(sample: Sample, pred: Prediction) -> dict[str, Any]:
     rec: dict[str, Any] = {"sample_id": sample.sample_id, "status": pred.parse_status.value}

@@ -30,6 +30,11 @@ table can show how much the protocol alone moves a model's numbers:
   item. (The release's other branch, "our validation set", counts each key once and
   averages RES only over keys that received a prediction; not reproduced.)
 
+For OVD the release scores with pycocotools' COCOeval (bbox, default parameters) against
+its filtered ground truth (`--gt padt-filtered`, which the protocol implies) and keeps a
+detection only when its label, lower-cased, is exactly a COCO class name: no synonyms,
+no other normalisation (`ReleaseDetectionMetric`).
+
 Nothing here is used by the standard protocol. Because a key's value is known only when
 every sample is in, records are produced by `final_records()` at the end of a run. The
 state keeps each sample's objects, so shards merge exactly when they are merged in split
@@ -42,6 +47,7 @@ from typing import Any, Sequence
 
 from padt_eval import rle
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
+from padt_eval.metrics.detection import DetectionMetric
 from padt_eval.metrics.rec import THRESHOLDS
 from padt_eval.types import Prediction, Sample, Task
 
@@ -244,3 +250,32 @@ class ReleaseMetric(Metric):
         m.items = list(d["items"])
         m.outcomes = OutcomeCounts.from_dict(d["outcomes"])
         return m
+
+
+class _ExactLowerMapper:
+    """The release's label rule: `name_to_cat_id[label.lower()]`, nothing else."""
+
+    def __init__(self, categories) -> None:
+        self._by_name = {str(n).lower(): int(c) for c, n in categories}
+
+    def category_id(self, label: str | None) -> int | None:
+        return None if label is None else self._by_name.get(label.lower())
+
+
+class ReleaseDetectionMetric(DetectionMetric):
+    """OVD as the release's `eval_coco.py` scores it (the ground truth is the reader's)."""
+
+    def __init__(self, categories=None) -> None:
+        super().__init__(categories)
+        self.mapper = _ExactLowerMapper(self.categories)
+
+    def protocol(self) -> dict[str, Any]:
+        d = dict(super().protocol())
+        d.update(
+            name=PROTOCOL_NAME,
+            reference="Gorilla-Lab-SCUT/PaDT@912a8ae eval/evaluation_scripts/eval_coco.py",
+            labels="kept only when the label, lower-cased, is exactly a category name (no synonyms, no other normalisation)",
+            gt="PaDT's filtered ground truth (--gt padt-filtered, implied by this protocol)",
+        )
+        d.pop("synonyms", None)
+        return d

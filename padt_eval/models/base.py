@@ -108,4 +108,4 @@ def _import_builtin_families() -> None:
 
 
 # Modules whose import registers families. Each new family module adds itself here.
-_BUILTIN_FAMILY_MODULES: list[str] = ["padt_eval.models.colour_finder"]
+_BUILTIN_FAMILY_MODULES: list[str] = ["padt_eval.models.colour_finder", "padt_eval.models.padt.family"]

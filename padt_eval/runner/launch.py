@@ -13,6 +13,7 @@ failure; since ranks share no collective during inference, none of them can hang
 from __future__ import annotations
 
 import logging
+import signal
 import uuid
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,16 @@ def _root_cause(exc: Exception) -> str:
             trace = (message.get("extraInfo") or {}).get("py_callstack", "")
         else:
             text, trace = str(message or ""), ""
-        if not text:
+        if not text or text == "<NONE>":  # torch's placeholder when the process left no error file
             exitcode = getattr(failure, "exitcode", None)
-            text = f"exited with code {exitcode}" + (" (killed by a signal)" if exitcode is not None and exitcode < 0 else "")
+            if exitcode is not None and exitcode < 0:
+                try:
+                    name = signal.Signals(-exitcode).name
+                except ValueError:
+                    name = f"signal {-exitcode}"
+                text = f"killed by a signal ({name})"
+            else:
+                text = f"exited with code {exitcode}"
         lines.append(f"rank {rank}: {text}")
         if trace:
             lines.append(trace.rstrip())
@@ -70,7 +78,7 @@ def launch(job: RunJob, nproc: int, log_dir: Path) -> dict[int, Any]:
         logs_specs=DefaultLogsSpecs(log_dir=str(log_dir), redirects=Std.ALL),
     )
     # torch logs each failure at ERROR with a full traceback; we report it once, ourselves.
-    quiet = [logging.getLogger(n) for n in ("torch.distributed.elastic", "torch.distributed.launcher")]
+    quiet = [logging.getLogger(n) for n in ("torch.distributed.elastic", "torch.distributed.launcher", "torch.multiprocessing")]
     levels = [lg.level for lg in quiet]
     for lg in quiet:
         lg.setLevel(logging.CRITICAL)

@@ -81,15 +81,19 @@ def execute(
     image_root,
     layout: str,
     progress: Callable[[Path, str, str], Any] | None,
+    gt: str = "official",
 ) -> Outcome:
     rank, world, _ = dist_env()
     joined = world > 1
     if joined and nproc > 1:
         raise UsageError(f"this process is already rank {rank} of a {world}-rank job (torchrun/SLURM); drop --gpus/--workers")
     _check_devices(device, nproc if not joined else 1)
+    split_files = file_hashes(reader.info.files)
+    if gt != "official":  # same annotation file, other ground truth (OVD --gt padt-filtered)
+        split_files["gt"] = gt
     fp = fingerprint(
         task=spec.task.value,
-        split_files=file_hashes(reader.info.files),
+        split_files=split_files,
         model=model_identity(model),
         family=family,
         options=options,
@@ -109,6 +113,7 @@ def execute(
         data_root=str(data_root) if data_root is not None else None,
         image_root=str(image_root) if image_root is not None else None,
         layout=layout,
+        gt=gt,
         device=device,
         batch_size=batch_size,
         loader_workers=loader_workers,
@@ -137,6 +142,7 @@ def execute(
         "samples_per_s": round(n_new / seconds, 3) if seconds > 0 else None,
         "batch_size": batch_size,
         "loader_workers": loader_workers,
+        "per_rank": [{k: round(v, 3) if isinstance(v, float) else v for k, v in summaries[r].items()} for r in sorted(summaries)],
     }
     if joined and not (_all_done(out_dir, reader) and _take_merge_lock(out_dir)):
         return Outcome(None, {}, info)

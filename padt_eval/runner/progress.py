@@ -59,7 +59,7 @@ class RunProgress:
     def render(self, ranks: list[RankStatus]) -> Table:
         elapsed = time.perf_counter() - self._t0
         t = Table(title=self.title, title_justify="left")
-        for col in ("rank", "done / total", "samples/s", "ETA", "errors"):
+        for col in ("rank", "done / total", "samples/s", "ETA", "failed"):
             t.add_column(col, justify="right")
         if not ranks:
             t.add_row("—", "planning …", "", "", "")
@@ -89,6 +89,7 @@ class RunProgress:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.console.line()  # rich leaves the cursor after the final table
 
     @property
     def elapsed(self) -> float:

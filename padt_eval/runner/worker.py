@@ -42,6 +42,7 @@ class RunJob:
     data_root: str | None = None
     image_root: str | None = None
     layout: str = "auto"
+    gt: str = "official"  # OVD ground truth (official | padt-filtered)
     device: str = "cpu"  # "cpu" or "cuda" (each rank takes cuda:LOCAL_RANK)
     batch_size: int = 8
     loader_workers: int = 2
@@ -124,14 +125,17 @@ def run_rank(job: RunJob) -> dict[str, Any]:
 
     rank, world, local_rank = dist_env()
     spec = get_task(job.task)
-    reader = open_split(job.split, spec.task, data_root=job.data_root, image_root=job.image_root, layout=job.layout)
+    reader = open_split(job.split, spec.task, data_root=job.data_root, image_root=job.image_root, layout=job.layout, gt=job.gt)
     attempt = _agree_on_plan(job, reader, rank, world)
     ids = planmod.read_plan(Path(job.run_dir), attempt, rank)
     t0 = time.perf_counter()
     if not ids:
-        return {"rank": rank, "samples": 0, "seconds": 0.0}
+        return {"rank": rank, "samples": 0, "seconds": 0.0, "load_seconds": 0.0, "loop_seconds": 0.0}
     device = f"cuda:{local_rank}" if job.device == "cuda" else "cpu"
+    if job.device == "cpu" and world > 1:
+        _share_cpu_threads()
     adapter = load_model(job.model, job.family, device=device, **job.options)
+    t_loaded = time.perf_counter()
     preprocess = adapter.preprocessor()
     loader = DataLoader(
         _Samples(reader, ids, spec, adapter.family, preprocess),
@@ -142,6 +146,8 @@ def run_rank(job: RunJob) -> dict[str, Any]:
         prefetch_factor=2 if job.loader_workers > 0 else None,
         persistent_workers=False,
     )
+    if rank == 0:
+        _write_model_description(Path(job.run_dir), adapter.describe())
     writer = ShardWriter(Path(job.run_dir), attempt, rank)
     n = batches = 0
     try:
@@ -157,9 +163,17 @@ def run_rank(job: RunJob) -> dict[str, Any]:
     finally:
         writer.close()
         adapter.close()
-    if rank == 0:
-        _write_model_description(Path(job.run_dir), adapter.describe())
-    return {"rank": rank, "samples": n, "seconds": time.perf_counter() - t0}
+    t_end = time.perf_counter()
+    return {"rank": rank, "samples": n, "seconds": t_end - t0, "load_seconds": t_loaded - t0, "loop_seconds": t_end - t_loaded}
+
+
+def _share_cpu_threads() -> None:
+    """CPU ranks on one machine split its cores; N ranks each using every core would
+    oversubscribe them and run slower than one."""
+    import torch
+
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
 
 
 def _write_model_description(run_dir: Path, desc: dict[str, Any]) -> None:

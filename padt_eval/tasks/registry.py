@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from padt_eval.data.split import SplitInfo
 from padt_eval.errors import UsageError
 from padt_eval.metrics.base import Metric
 from padt_eval.tasks.prompts import PROMPT_TABLE, prompt_template_hash, render, template_for
@@ -16,6 +17,13 @@ class TaskSpec:
     task: Task
     description: str
     metric_factory: Callable[[], Metric]
+    # For metrics that need something from the split (OVD: its category table).
+    metric_for_split: Callable[[SplitInfo], Metric] | None = None
+
+    def make_metric(self, info: SplitInfo | None = None) -> Metric:
+        if self.metric_for_split is not None and info is not None:
+            return self.metric_for_split(info)
+        return self.metric_factory()
 
     def prompt(self, family: str, sample: Sample) -> str | None:
         """The filled-in prompt for `family`; None for families that take no prompt
@@ -40,9 +48,31 @@ def _res_metric() -> Metric:
     return ResMetric()
 
 
+def _ovd_metric() -> Metric:
+    from padt_eval.metrics.detection import DetectionMetric
+
+    return DetectionMetric()
+
+
+def _ovd_metric_for_split(info: SplitInfo) -> Metric:
+    from padt_eval.metrics.detection import DetectionMetric
+
+    return DetectionMetric(info.categories)  # None: the 80 COCO categories
+
+
+def _ric_metric() -> Metric:
+    from padt_eval.metrics.ric import RicMetric
+
+    return RicMetric()
+
+
 TASKS: dict[Task, TaskSpec] = {
     Task.REC: TaskSpec(Task.REC, "referring expression comprehension: one box per expression, Acc@0.5", _rec_metric),
     Task.RES: TaskSpec(Task.RES, "referring expression segmentation: one mask per expression, mIoU and cIoU", _res_metric),
+    Task.OVD: TaskSpec(
+        Task.OVD, "open-vocabulary detection on COCO: the 12 COCO box statistics (AP, AP50, ..., AR large)", _ovd_metric, _ovd_metric_for_split
+    ),
+    Task.RIC: TaskSpec(Task.RIC, "referring image captioning: BLEU/METEOR/ROUGE-L/CIDEr-D on the caption, GP/GR on its objects", _ric_metric),
 }
 
 
@@ -51,17 +81,27 @@ TASKS: dict[Task, TaskSpec] = {
 PROTOCOLS = ("standard", "padt-release")
 
 
-def make_metric(spec: TaskSpec, protocol: str = "standard") -> Metric:
-    """A fresh metric for `spec` under `protocol`."""
+def make_metric(spec: TaskSpec, protocol: str = "standard", info: SplitInfo | None = None) -> Metric:
+    """A fresh metric for `spec` under `protocol` (`info`: the split, for metrics that need it)."""
     if protocol == "standard":
-        return spec.metric_factory()
+        return spec.make_metric(info)
     if protocol == "padt-release":
-        if spec.task not in (Task.REC, Task.RES):
-            raise UsageError(f"--protocol padt-release is not available for {spec.task.value}")
-        from padt_eval.metrics.release_protocol import ReleaseMetric
+        from padt_eval.metrics import release_protocol
 
-        return ReleaseMetric(spec.task)
+        if spec.task in (Task.REC, Task.RES):
+            return release_protocol.ReleaseMetric(spec.task)
+        if spec.task == Task.OVD:
+            categories = getattr(info, "categories", None) if info is not None else None
+            return release_protocol.ReleaseDetectionMetric(categories)
+        raise UsageError(f"--protocol padt-release is not available for {spec.task.value} (the PaDT release has no RIC scorer)")
     raise UsageError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+
+
+def release_gt(task: Task, protocol: str, gt: str) -> str:
+    """OVD under the release's protocol is scored against PaDT's filtered ground truth."""
+    if task == Task.OVD and protocol == "padt-release":
+        return "padt-filtered"
+    return gt
 
 
 def register_task(spec: TaskSpec) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from padt_eval import rle
 from padt_eval.metrics.rec import RecMetric
-from padt_eval.metrics.release_protocol import ReleaseMetric, release_box_iou, release_xywh
+from padt_eval.metrics.release_protocol import ReleaseDetectionMetric, ReleaseMetric, release_box_iou, release_xywh
 from padt_eval.metrics.res import ResMetric
 from padt_eval.types import ObjectPred, ParseStatus, Task
 from tests.helpers import prediction, sample
@@ -150,3 +150,29 @@ def test_merge_in_split_order_equals_one_run():
     first.merge(ReleaseMetric.from_state_dict(json.loads(json.dumps(second.state_dict()))))
     assert first.compute() == whole.compute() and first.final_records() == whole.final_records()
     assert whole.compute()["acc@0.5"] == 1.0  # every item rescued by some object of its key
+
+
+def test_ovd_release_keeps_only_exact_lower_cased_class_names():
+    from padt_eval.metrics.detection import DetectionMetric
+    from padt_eval.types import GroundTruthObject, ImageRef, Prediction, Sample
+
+    cats = [(1, "person"), (2, "dining table")]
+    s = Sample(
+        "7",
+        Task.OVD,
+        ImageRef("/nowhere/7.png", 100, 100),
+        objects=[
+            GroundTruthObject(bbox=[10, 10, 50, 50], category_id=1, area=1600.0),
+            GroundTruthObject(bbox=[60, 60, 90, 90], category_id=2, area=900.0),
+        ],
+    )
+    p = Prediction("7", objects=[ObjectPred(bbox=[10, 10, 50, 50], score=0.9, label="PERSON"), ObjectPred(bbox=[60, 60, 90, 90], score=0.8, label="dining_table")])
+    std, rel = DetectionMetric(cats), ReleaseDetectionMetric(cats)
+    for m in (std, rel):
+        m.update(s, p)
+    assert std.compute()["ap"] == pytest.approx(1.0)  # both labels map (case, underscore)
+    assert rel.compute()["ap"] == pytest.approx(0.5)  # "dining_table".lower() is no class name: dropped
+    assert rel.counts()["n_dets_unmapped"] == 1 and rel.protocol()["name"] == "padt-release"
+    # merging states keeps the release's rule
+    again = ReleaseDetectionMetric.from_state_dict(json.loads(json.dumps(rel.state_dict())))
+    assert again.compute()["ap"] == pytest.approx(0.5)

@@ -48,20 +48,26 @@ def test_leaderboard_command(scored_runs, tmp_path):
 
 
 def test_demo_writes_runs_comparisons_and_reports(tmp_path):
-    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--n-images", "6", "--results", str(tmp_path / "res")])
+    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--n-images", "6", "--results", str(tmp_path / "res"), "--no-models"])
     assert r.exit_code == 0, r.output
     names = sorted(p.parent.name for p in (tmp_path / "res").glob("*/metrics.json"))
     assert names == [
+        "ovd-coco_val2017-perturbed_ground_truth",
+        "ovd-coco_val2017-perturbed_ground_truth-padt_release",
         "rec-demo_refcoco_val-perturbed_ground_truth",
         "rec-demo_refcoco_val-perturbed_ground_truth-padt_release",
         "rec-demo_refcoco_val-perturbed_ground_truth_b",
         "res-demo_refcoco_val-perturbed_ground_truth",
         "res-demo_refcoco_val-perturbed_ground_truth-padt_release",
         "res-demo_refcoco_val-perturbed_ground_truth_b",
+        "ric-ric_val-perturbed_ground_truth",
     ]
     assert len(list((tmp_path / "res" / "comparisons").glob("*.json"))) == 4
     assert all((tmp_path / "res" / n / "report.html").is_file() for n in names)
     assert "compare demo-A (padt-release) − demo-A (standard)" in r.output
+    ovd = json.loads((tmp_path / "res" / "ovd-coco_val2017-perturbed_ground_truth-padt_release" / "metrics.json").read_text())
+    assert ovd["gt"] == "padt-filtered" and ovd["protocol"]["name"] == "padt-release"
+    assert ovd["split"] == "coco_val2017_padt_filtered"
 
 
 def test_rescoring_a_model_runs_predictions_keeps_its_model(scored_runs, tmp_path):

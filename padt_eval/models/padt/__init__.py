@@ -55,6 +55,11 @@ Default mode only (`compat=False`; `compat=True` reproduces the reference exactl
     labels (13)), and the first-step feature is one row, not the prompt block (3);
   * boxes: float xyxy clipped to the image instead of rounded [x, y, w, h] whose right and
     bottom edges are not clamped (14); masks are resized in float32.
+  * generation: left padding is not counted by the repetition penalty. The reference (and
+    stock `generate`) counts it, and since the pad token `<|endoftext|>` is also an eos id,
+    a padded row is penalised for stopping there: greedy outputs then depend on what else
+    is in the batch (measured on the tiny model: 8 of 48 completions change between batch
+    1 and batch 8 in compat mode, none in default mode).
 """
 
 IMPLEMENTATION_VERSION = "padt-eval-padt/1.0"

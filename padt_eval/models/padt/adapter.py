@@ -23,6 +23,7 @@ from padt_eval.tasks.prompts import render, template_for
 from padt_eval.types import ModelRequest, ParseStatus, Prediction
 
 from . import IMPLEMENTATION_VERSION
+from .processor import ImagePreparer
 
 _STRIP = ("<|endoftext|>", "<|im_end|>")
 
@@ -45,13 +46,20 @@ class PadtAdapter(ModelAdapter):
         return self.pipeline.compat
 
     # -- ModelAdapter ----------------------------------------------------------------------
-    def predict(self, requests: Sequence[ModelRequest]) -> list[Prediction]:
+    def preprocessor(self) -> ImagePreparer:
+        return ImagePreparer(self.pipeline.processor.image_processor)
+
+    def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None = None) -> list[Prediction]:
+        """`prepared[i]` (from `preprocessor()`, run by the runner's DataLoader workers) is
+        used when given; otherwise images are opened and prepared here."""
         out: list[Prediction | None] = [None] * len(requests)
         ready: list[tuple[int, Any, str]] = []
+        prepare = self.preprocessor()
         for i, req in enumerate(requests):
             try:
-                image = req.image.open()
-                prepared = self.pipeline.processor.prepare_image(image)
+                item = prepared[i] if prepared is not None else prepare(req)
+                if isinstance(item, BaseException):
+                    raise item
             except DataError as exc:
                 out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=str(exc))
                 continue
@@ -60,8 +68,9 @@ class PadtAdapter(ModelAdapter):
                     req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=f"image could not be preprocessed: {exc}"
                 )
                 continue
+            prepared_image = item
             prompt = req.prompt if req.prompt is not None else render(template_for("padt", req.task), req)
-            ready.append((i, prepared, prompt))
+            ready.append((i, prepared_image, prompt))
         for start in range(0, len(ready), self.batch_size):
             chunk = ready[start : start + self.batch_size]
             t0 = time.perf_counter()

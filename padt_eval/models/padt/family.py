@@ -8,6 +8,14 @@ from padt_eval.models.base import ModelAdapter, ModelFamily, register_family
 RELEASED = tuple(f"PaDT-MLLM/PaDT_{task}_{size}" for task in ("REC", "OVD", "RIC", "Pro") for size in ("3B", "7B"))
 
 
+def _detect(config: dict, model: str) -> bool:
+    """A PaDT checkpoint: its config carries the decoder settings or the PaDT architecture;
+    without a config (a hub id not downloaded yet), a released PaDT id."""
+    if config:
+        return "vl_decoder" in config or "PaDTForConditionalGeneration" in (config.get("architectures") or [])
+    return model in RELEASED
+
+
 def _load(model: str, **kwargs) -> ModelAdapter:
     from .adapter import load_padt
 
@@ -24,5 +32,6 @@ PADT_FAMILY = register_family(
         output_format='quoted labels followed by <|VRT_i|> runs, e.g. The "cat" refers to <|VRT_4|>... in this image.',
         loader=_load,
         requirements=("torch", "transformers", "safetensors", "tokenizers", "jinja2"),
+        detect=_detect,
     )
 )

@@ -97,6 +97,17 @@ def repetition_penalty(ids: torch.Tensor, scores: torch.Tensor, penalty: float) 
     return scores.scatter(1, ids, seen)
 
 
+def _padding_as_first_token(ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """`ids` with each row's padded positions replaced by that row's first real token.
+
+    The penalty then sees exactly the row's real tokens: a token that is already in the
+    row gains nothing from appearing again (gather/scatter of a repeated index is
+    idempotent), and the pad id is no longer counted."""
+    first_real = attention_mask.long().argmax(dim=1)  # left padding: the first 1
+    fill = ids.gather(1, first_real[:, None]).expand_as(ids)
+    return torch.where(attention_mask.bool(), ids, fill)
+
+
 def _sample(scores: torch.Tensor, s: GenerationSettings, gen: torch.Generator | None) -> torch.Tensor:
     scores = scores / max(s.temperature, 1e-6)
     if s.top_k and s.top_k > 0:
@@ -125,8 +136,17 @@ def generate(
     keep_prompt_hidden: bool = False,
     record_logits: bool = False,
     reference_memory: bool = False,
+    penalise_padding: bool = True,
 ) -> GenerationResult:
-    """Greedy (or sampled) decoding from GLOBAL-id prompts (B, L), left padded."""
+    """Greedy (or sampled) decoding from GLOBAL-id prompts (B, L), left padded.
+
+    `penalise_padding=True` is the reference (and stock `generate`) behaviour: the
+    repetition penalty counts every id in the row, left padding included. The pad token
+    of Qwen-style checkpoints is `<|endoftext|>`, which is also an eos id, so a padded row
+    is less likely to stop there than the same sample run alone: greedy outputs then
+    depend on what else is in the batch. With False, padding is not counted as "seen",
+    and a sample's output no longer depends on its batch (up to float noise).
+    """
     from transformers.cache_utils import DynamicCache
 
     cfg = model.cfg
@@ -152,6 +172,7 @@ def generate(
     if settings.do_sample:
         gen = torch.Generator(device=input_ids.device).manual_seed(settings.seed)
     seqs = input_ids
+    penalty_ids = input_ids if penalise_padding else _padding_as_first_token(input_ids, attention_mask)
     unfinished = torch.ones(b, dtype=torch.bool, device=input_ids.device)
     step_hidden, step_logits = [], []
     mask = attention_mask
@@ -159,10 +180,11 @@ def generate(
         raw = last_logits.float()
         if record_logits:
             step_logits.append(raw)
-        scores = repetition_penalty(seqs, raw, settings.repetition_penalty)
+        scores = repetition_penalty(penalty_ids, raw, settings.repetition_penalty)
         nxt = _sample(scores, settings, gen) if settings.do_sample else torch.argmax(scores, dim=-1)
         nxt = torch.where(unfinished, nxt, torch.full_like(nxt, pad))
         seqs = torch.cat((seqs, nxt[:, None]), dim=1)
+        penalty_ids = seqs if penalise_padding else torch.cat((penalty_ids, nxt[:, None]), dim=1)
         step_hidden.append(last_hidden)
         unfinished = unfinished & ~torch.isin(nxt, eos)
         if not bool(unfinished.any()) or step == settings.max_new_tokens - 1:

@@ -68,6 +68,9 @@ class PadtPipeline:
         self.processor = processor
         self.settings = settings
         self.compat = compat
+        # Benchmarks only: generate as the reference does (every layer's hidden state at
+        # every step kept), to measure what our last-layer-only loop saves.
+        self.reference_memory = False
         self.cfg = model.cfg
         processor.tokenizer.prepare(self.cfg.vocab_size)
 
@@ -180,6 +183,8 @@ class PadtPipeline:
             self.settings,
             keep_prompt_hidden=self.compat,
             record_logits=record_logits,
+            reference_memory=self.reference_memory,
+            penalise_padding=self.compat,  # default mode: batch-invariant greedy decoding
         )
         completion = self.local_ids(gen.sequences, grid)[:, gen.prompt_length :]
         strings, parses = self.parse(completion, grid, gen.finished.tolist())

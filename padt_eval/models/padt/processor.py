@@ -52,6 +52,25 @@ class BatchInputs:
         )
 
 
+def prepare_image(image_processor, image) -> PreparedImage:
+    """Resize and patchify one PIL image (a module-level function so DataLoader workers can run it)."""
+    out = image_processor(images=[image], return_tensors="pt")
+    t, h, w = (int(v) for v in out["image_grid_thw"][0].tolist())
+    return PreparedImage(out["pixel_values"], (t, h, w), tuple(image.size))
+
+
+class ImagePreparer:
+    """The runner's preprocessor for PaDT: opens a request's image and prepares it.
+
+    Holds only the image processor, so it pickles cheaply into DataLoader workers."""
+
+    def __init__(self, image_processor) -> None:
+        self.image_processor = image_processor
+
+    def __call__(self, request) -> PreparedImage:
+        return prepare_image(self.image_processor, request.image.open())
+
+
 class PadtProcessor:
     def __init__(self, tokenizer: PadtTokenizer, image_processor, merge_size: int):
         self.tokenizer = tokenizer
@@ -91,9 +110,7 @@ class PadtProcessor:
         return int(value) if value is not None else None
 
     def prepare_image(self, image) -> PreparedImage:
-        out = self.image_processor(images=[image], return_tensors="pt")
-        t, h, w = (int(v) for v in out["image_grid_thw"][0].tolist())
-        return PreparedImage(out["pixel_values"], (t, h, w), tuple(image.size))
+        return prepare_image(self.image_processor, image)
 
     def merged_tokens(self, grid: Sequence[int]) -> int:
         t, h, w = grid
