@@ -40,6 +40,8 @@ leaderboard: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_rec_res.py
+	$(PY) benchmarks/bench_ovd.py
+	$(PY) benchmarks/bench_ric.py
 	$(PY) benchmarks/bench_padt_generate.py
 	$(PY) benchmarks/bench_runner.py
 

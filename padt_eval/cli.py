@@ -513,6 +513,11 @@ def demo(
         console.print(f"results written to [bold]{mr.result.out_dir}[/]")
 
 
+from padt_eval.cli_data import data_app  # noqa: E402
+
+app.add_typer(data_app, name="data")
+
+
 @app.command()
 def compare(
     run_a: Annotated[Path, typer.Argument(help="Results folder of run A (the reference).", file_okay=False)],

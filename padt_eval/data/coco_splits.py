@@ -72,11 +72,14 @@ def find_val2017_images(root: Path, image_root: str | Path | None, looked: list[
     return None
 
 
+_FETCH_NAMES = {"coco_val2017": "coco-val2017", "ric_val": "ric coco-val2017"}
+
+
 def _not_found(split: str, root: Path, looked: list[str], extra: str = "") -> UsageError:
     return UsageError(
         f"split {split!r} not found under data root {root.resolve()}. Looked for:\n  " + "\n  ".join(looked)
         + (f"\n{extra}" if extra else "")
-        + "\nSet --data-root or $PADT_EVAL_DATA (and --image-root), or fetch the data (see README, 'Data')."
+        + f"\nSet --data-root or $PADT_EVAL_DATA (and --image-root), or fetch it: padt-eval data fetch {_FETCH_NAMES.get(split, 'coco-val2017')} --to {root}"
     )
 
 

@@ -145,7 +145,7 @@ def open_split(
         raise UsageError(
             f"split {split!r} not found under data root {root.resolve()}. Looked for:\n  "
             + "\n  ".join(looked)
-            + f"\nSet --data-root or ${DATA_ROOT_ENV}, or fetch the data (see README, 'Data')."
+            + f"\nSet --data-root or ${DATA_ROOT_ENV}, or fetch it: padt-eval data fetch {REFERRING_SPLITS[split].dataset} coco-train2014-images --to {root}"
         )
     img_root = find_image_root(root, image_root, looked)
     if img_root is None:

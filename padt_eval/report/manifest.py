@@ -45,6 +45,34 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
+def accelerator_info() -> dict[str, Any] | None:
+    """CUDA version, driver and GPU models, when torch is already loaded (a model run).
+
+    Scoring a predictions file never imports torch just to say it used no GPU."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    info: dict[str, Any] = {"cuda": getattr(torch.version, "cuda", None), "cudnn": None, "gpus": []}
+    try:
+        if torch.cuda.is_available():
+            info["cudnn"] = torch.backends.cudnn.version()
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            info["driver"] = _nvidia_driver()
+    except Exception as exc:  # a broken CUDA setup must not lose a run's results
+        info["error"] = str(exc)
+    return info
+
+
+def _nvidia_driver() -> str | None:
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True, text=True, timeout=10
+        )
+        return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def git_state(path: Path | None = None) -> dict[str, Any]:
     """SHA and dirty flag of the checkout holding the padt_eval package (None outside git)."""
     where = path or Path(__file__).resolve().parents[2]
@@ -91,6 +119,7 @@ def build_manifest(
         "versions": package_versions(),
         "git": git_state(),
         "platform": {"system": platform.system(), "machine": platform.machine(), "node": platform.node()},
+        "accelerator": accelerator_info(),
         "command": sys.argv,
         "started": started,
         "finished": now_iso(),

@@ -139,7 +139,14 @@ def test_tiny_padt_two_ranks_equal_one_rank(tiny_checkpoint, tmp_path):
     kw = dict(split="refcoco_val", data_root=tmp_path, family="padt", options={"max_new_tokens": 12}, batch_size=1, loader_workers=0)
     one = api.run_model(Task.REC, model=str(tiny_checkpoint), out=tmp_path / "one", nproc=1, **kw)
     two = api.run_model(Task.REC, model=str(tiny_checkpoint), out=tmp_path / "two", nproc=2, **kw)
-    assert one.metrics == two.metrics and one.counts == two.counts
-    assert _without_timing(one.out_dir) == _without_timing(two.out_dir)
+    # Same tokens, same parses; boxes equal to float noise (two CPU ranks run one thread
+    # each, one rank uses both cores: matmuls then sum in another order).
+    assert one.counts == two.counts
+    assert one.metrics == pytest.approx(two.metrics, abs=1e-6)
+    a, b = _without_timing(one.out_dir), _without_timing(two.out_dir)
+    assert [(x["sample_id"], x.get("text"), x["parse_status"]) for x in a] == [(y["sample_id"], y.get("text"), y["parse_status"]) for y in b]
+    for x, y in zip(a, b):
+        for ox, oy in zip(x["objects"], y["objects"]):
+            assert ox["bbox"] == pytest.approx(oy["bbox"], abs=1e-3)
     manifest = json.loads((two.out_dir / "manifest.json").read_text())
     assert manifest["model"]["family"] == "padt" and manifest["model"]["weights_sha256"]

@@ -1,0 +1,160 @@
+"""`padt-eval data …`: fetch datasets (resumable, verified) and show what is present.
+
+A Typer sub-app, added to the main app in `cli.py` with one line; thin like the rest of the
+CLI: it parses options and calls `padt_eval.data.fetch`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from padt_eval.errors import PadtEvalError
+
+data_app = typer.Typer(
+    help="Download RefCOCO/+/g, COCO and RIC into the data root (resumable, verified) and show what is there.",
+    no_args_is_help=True,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+STATE_STYLE = {"verified": "green", "present": "yellow", "changed": "red", "incomplete": "red", "missing": "red"}
+
+
+class RichProgress:
+    """The fetch's progress callbacks: one rich bar per download or unpack, with bytes, rate and ETA."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress: Progress | None = None
+        self.task = None
+
+    def start(self, description: str, total: int | None, completed: int) -> None:
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task(description, total=total, completed=completed)
+        else:  # a retry resuming the same download
+            self.progress.reset(self.task, total=total, completed=completed, description=description)
+
+    def advance(self, n: int) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task, n)
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = self.task = None
+
+
+def _fail(exc: PadtEvalError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=exc.exit_code)
+
+
+@data_app.command("fetch")
+def fetch_cmd(
+    names: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="NAME",
+            help="Datasets: refcoco, refcoco+, refcocog, coco-train2014-images, coco-val2017, ric, or all.",
+            show_default=False,
+        ),
+    ],
+    to: Annotated[
+        Optional[Path],
+        typer.Option("--to", "--data-root", help="Data root to fill (default: $PADT_EVAL_DATA, else ./data).", file_okay=False),
+    ] = None,
+    annotations: Annotated[
+        str,
+        typer.Option(
+            "--annotations",
+            "-a",
+            help="official: the refer archives (RefCOCO/+/g) and COCO's instances_val2017.json; "
+            "padt: PaDT's processed JSONL from Hugging Face (PaDT-MLLM/*); both. "
+            "Datasets with one kind only (images, ric) ignore it.",
+        ),
+    ] = "official",
+    keep_archives: Annotated[bool, typer.Option("--keep-archives", help="Keep downloaded zip archives after unpacking.")] = False,
+) -> None:
+    """Download, verify and unpack datasets into the layout the split readers expect.
+
+    Interrupted downloads resume; a second run checks and skips what is already there.
+
+    Example: padt-eval data fetch refcoco coco-train2014-images --to /data
+    """
+    from padt_eval.data.fetch import fetch
+
+    try:
+        outcomes = fetch(
+            names,
+            to,
+            annotations,
+            keep_archives=keep_archives,
+            progress=RichProgress(console),
+            notify=lambda msg: console.print(msg, highlight=False, soft_wrap=True),
+        )
+    except PadtEvalError as exc:
+        _fail(exc)
+        return
+    fetched = sum(1 for o in outcomes if o.action == "fetched")
+    console.print(f"[green]done:[/] {fetched} fetched, {len(outcomes) - fetched} already there. See `padt-eval data status`.")
+
+
+@data_app.command("status")
+def status_cmd(
+    data_root: Annotated[
+        Optional[Path], typer.Option("--data-root", "--to", help="Data root (default: $PADT_EVAL_DATA, else ./data).", file_okay=False)
+    ] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Re-hash fetched files and re-count folders (slower).")] = False,
+) -> None:
+    """Which datasets and splits are present, verified, or missing, and the command that fetches them.
+
+    Example: padt-eval data status --data-root /data
+    """
+    from padt_eval.data.fetch import status
+    from padt_eval.data.registry import default_data_root
+
+    rows = status(data_root, deep=verify)
+    t = Table(title=f"data under {default_data_root(data_root).resolve()}", title_justify="left")
+    for col in ("dataset", "annotations", "state", "contents", "fetch with"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(r.dataset, r.annotations, f"[{STATE_STYLE.get(r.state, 'white')}]{r.state}[/]", r.contents, r.command or "—")
+    console.print(t)
+    for r in rows:
+        for note in r.notes:
+            if not note.startswith("its images come from"):  # the table already says so
+                console.print(f"[dim]{r.dataset} ({r.annotations}):[/] {note}", highlight=False, soft_wrap=True)
+    console.print("verified = fetched by padt-eval and unchanged; present = found, not verified (not fetched by padt-eval).")
+
+
+@data_app.command("sources")
+def sources_cmd() -> None:
+    """List every download source: URL or Hugging Face file, size, known checksums, where it installs."""
+    from padt_eval.data.fetch import sources
+
+    for s in sources.CATALOG.sources.values():
+        size = f"{s.size:,} bytes" if s.size else "size from the Hub" if s.hf_repo else "size unknown"
+        sums = [f"sha256 {s.sha256}"] if s.sha256 else []
+        sums += [f"md5 {s.md5}"] if s.md5 else []
+        console.print(f"[bold]{s.key}[/]  {s.title}", highlight=False)
+        console.print(f"  from     {s.where}", highlight=False, soft_wrap=True)
+        console.print(f"  size     {size}", highlight=False)
+        console.print(f"  checks   {'; '.join(sums) or 'the Hub-reported checksum at download time'}", highlight=False, soft_wrap=True)
+        if s.checksum_note:
+            console.print(f"           ({s.checksum_note})", highlight=False, soft_wrap=True)
+        console.print(f"  installs {', '.join('<data-root>/' + o.dest for o in s.outputs)}", highlight=False, soft_wrap=True)

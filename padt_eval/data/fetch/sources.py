@@ -1,0 +1,267 @@
+"""Where every dataset comes from: one table of sources, and which sources make up each dataset.
+
+A `Source` is one file to download: a plain URL or a file of a Hugging Face dataset repo,
+with its size and checksums where they are known. `None` means unknown, never guessed:
+
+* COCO archives: sizes, MD5s and SHA-256s as published for images.cocodataset.org and
+  confirmed by several independent download scripts (train2014.zip: size and MD5 only).
+* refer archives (refcoco.zip ...): the original UNC host is gone; the files are the
+  Internet Archive captures that PaDT's README names (`id_` = the raw bytes). Sizes and
+  SHA-256s are those reported by independent verified downloads of these captures.
+* Hugging Face files (PaDT-MLLM/*): no published checksum; each download is verified
+  against the SHA-256 (LFS/Xet files) or git blob SHA-1 (small files) that the Hub reports
+  for it, and the commit it came from is recorded.
+
+An `Output` says what a source installs under the data root, in the layout the split
+registry reads (`padt_eval/data/registry.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from padt_eval.data.coco_splits import COCO_ANNOTATIONS, OVD_SPLITS, PADT_COCO_JSONL, RIC_JSONL, RIC_SPLITS, VAL2017_IMAGES
+from padt_eval.data.fetch.errors import FetchError
+from padt_eval.data.registry import IMAGE_ROOT_CANDIDATES, PADT_JSONL_DIRS, REFERRING_SPLITS
+
+WAYBACK = "https://web.archive.org/web"
+REFER_HOST = "https://bvisionweb1.cs.unc.edu/licheng/referit/data"
+COCO_HOST = "http://images.cocodataset.org"
+
+# Where outputs go: the first place the split registry looks for each kind of file.
+COCO_TRAIN2014_DIR = IMAGE_ROOT_CANDIDATES[0]  # coco/train2014
+PADT_REFCOCO_DIR = PADT_JSONL_DIRS[0]  # PaDT-MLLM/RefCOCO
+COCO_VAL2017_DIR = VAL2017_IMAGES[0]  # coco/val2017
+COCO_INSTANCES_VAL2017 = COCO_ANNOTATIONS[0]  # coco/annotations/instances_val2017.json
+PADT_COCO_FILE = PADT_COCO_JSONL[0]  # PaDT-MLLM/COCO/instances_val2017.json
+PADT_RIC_FILE = RIC_JSONL[0]  # PaDT-MLLM/ReferringImageCaptioning/ric_instances_val2017.json
+
+
+@dataclass(frozen=True)
+class Output:
+    """One thing a source installs: a folder or a file, `dest` relative to the data root.
+
+    `member` is the folder prefix (ending in "/") or file path inside the archive; None for
+    a source that is itself the file. `required` names files a folder must hold;
+    `n_files` is how many files the folder holds, when known.
+    """
+
+    dest: str
+    member: str | None = None
+    required: tuple[str, ...] = ()
+    n_files: int | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        return self.member is not None and self.member.endswith("/")
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str
+    title: str
+    outputs: tuple[Output, ...]
+    url: str | None = None
+    hf_repo: str | None = None  # a dataset repo id
+    hf_file: str | None = None
+    hf_revision: str = "main"
+    size: int | None = None
+    sha256: str | None = None
+    md5: str | None = None
+    checksum_note: str = ""
+    unpacked_size: int | None = None  # bytes the unpacked outputs take, for the disk check
+
+    @property
+    def is_archive(self) -> bool:
+        return any(o.member is not None for o in self.outputs)
+
+    @property
+    def where(self) -> str:
+        """The URL, or `hf://datasets/<repo>/<file>` for a Hub file: what messages name."""
+        if self.url is not None:
+            return self.url
+        return f"hf://datasets/{self.hf_repo}/{self.hf_file}"
+
+    @property
+    def filename(self) -> str:
+        """The name the download gets in the downloads folder."""
+        if self.hf_file is not None:
+            return f"{self.hf_repo.replace('/', '--')}--{self.hf_file.replace('/', '--')}"
+        assert self.url is not None
+        return self.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A name for `padt-eval data fetch`, with its sources for each kind of annotations.
+
+    `annotations` maps `official` and/or `padt` to source keys; a dataset with one kind only
+    gets it whatever is asked. `needs` names datasets whose files it also reads (images).
+    """
+
+    name: str
+    description: str
+    annotations: dict[str, tuple[str, ...]]
+    default: str
+    needs: tuple[str, ...] = ()
+    splits: tuple[str, ...] = ()  # registry split names it provides (with the images it needs)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _refer_zip(dataset: str, stamp: str, size: int, sha256: str, split_by: str) -> Source:
+    return Source(
+        key=f"{dataset}-refer",
+        title=f"{dataset} refer archive ({dataset}.zip)",
+        url=f"{WAYBACK}/{stamp}id_/{REFER_HOST}/{dataset}.zip",
+        size=size,
+        sha256=sha256,
+        checksum_note="size and SHA-256 reported by independent verified downloads of this capture",
+        outputs=(Output(dest=dataset, member=f"{dataset}/", required=("instances.json", f"refs({split_by}).p")),),
+        unpacked_size=4 * size,
+    )
+
+
+def _padt_split_file(split: str) -> Source:
+    return Source(
+        key=f"padt-{split}",
+        title=f"PaDT JSONL {split}",
+        hf_repo="PaDT-MLLM/RefCOCO",
+        hf_file=f"{split}.json",
+        checksum_note="verified against the Hub's SHA-256 at download time",
+        outputs=(Output(dest=f"{PADT_REFCOCO_DIR}/{split}.json"),),
+    )
+
+
+_SOURCES: list[Source] = [
+    _refer_zip("refcoco", "20220413011718", 53_993_993, "7f924bb7ed8dc4568058e4ff626281918d56e5206f4c868c5a80f088f38c8bf0", "unc"),
+    _refer_zip("refcoco+", "20220413011656", 45_613_210, "5f1238112d63199e68da54a28f201471909b21ded7ed79a57d51b4c1443c6b45", "unc"),
+    _refer_zip("refcocog", "20220413012904", 56_712_951, "3d1f7e5b2ff2205940bf59de55f861f5f2cc1403fb980669933a7f9af1aa8211", "umd"),
+    *[_padt_split_file(s) for s in REFERRING_SPLITS],
+    Source(
+        key="coco-train2014",
+        title="COCO train2014 images (train2014.zip)",
+        url=f"{COCO_HOST}/zips/train2014.zip",
+        size=13_510_573_713,
+        md5="0da8c0bd3d6becc4dcb32757491aca88",
+        checksum_note="size and MD5 as published; no SHA-256 confirmed from the official host",
+        outputs=(Output(dest=COCO_TRAIN2014_DIR, member="train2014/", n_files=82_783),),
+        unpacked_size=13_510_573_713,
+    ),
+    Source(
+        key="coco-val2017",
+        title="COCO val2017 images (val2017.zip)",
+        url=f"{COCO_HOST}/zips/val2017.zip",
+        size=815_585_330,
+        md5="442b8da7639aecaf257c1dceb8ba8c80",
+        sha256="4f7e2ccb2866ec5041993c9cf2a952bbed69647b115d0f74da7ce8f4bef82f05",
+        checksum_note="size, MD5 and SHA-256 as published and independently confirmed",
+        outputs=(Output(dest=COCO_VAL2017_DIR, member="val2017/", n_files=5_000),),
+        unpacked_size=815_585_330,
+    ),
+    Source(
+        key="coco-annotations2017",
+        title="COCO 2017 annotations (annotations_trainval2017.zip; only instances_val2017.json is kept)",
+        url=f"{COCO_HOST}/annotations/annotations_trainval2017.zip",
+        size=252_907_541,
+        md5="f4bbac642086de4f52a3fdda2de5fa2c",
+        sha256="113a836d90195ee1f884e704da6304dfaaecff1f023f49b6ca93c4aaae470268",
+        checksum_note="size, MD5 and SHA-256 as published and independently confirmed",
+        outputs=(Output(dest=COCO_INSTANCES_VAL2017, member="annotations/instances_val2017.json"),),
+        unpacked_size=30_000_000,
+    ),
+    Source(
+        key="padt-coco-val2017",
+        title="PaDT COCO val2017 JSONL (instances_val2017.json)",
+        hf_repo="PaDT-MLLM/COCO",
+        hf_file="instances_val2017.json",
+        checksum_note="verified against the Hub's SHA-256 at download time",
+        outputs=(Output(dest=PADT_COCO_FILE),),
+    ),
+    Source(
+        key="padt-ric-val2017",
+        title="PaDT RIC val2017 JSONL (ric_instances_val2017.json)",
+        hf_repo="PaDT-MLLM/ReferringImageCaptioning",
+        hf_file="ric_instances_val2017.json",
+        checksum_note="verified against the Hub's SHA-256 at download time; file name inferred from PaDT's "
+        "preprocessing output and training scripts",
+        outputs=(Output(dest=PADT_RIC_FILE),),
+    ),
+]
+
+SOURCES: dict[str, Source] = {s.key: s for s in _SOURCES}
+
+
+def _refer_dataset(name: str, label: str) -> DatasetSpec:
+    splits = tuple(k for k, s in REFERRING_SPLITS.items() if s.dataset == name)
+    return DatasetSpec(
+        name=name,
+        description=f"{label} annotations ({', '.join(splits)})",
+        annotations={"official": (f"{name}-refer",), "padt": tuple(f"padt-{s}" for s in splits)},
+        default="official",
+        needs=("coco-train2014-images",),
+        splits=splits,
+    )
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    d.name: d
+    for d in [
+        _refer_dataset("refcoco", "RefCOCO"),
+        _refer_dataset("refcoco+", "RefCOCO+"),
+        _refer_dataset("refcocog", "RefCOCOg"),
+        DatasetSpec(
+            name="coco-train2014-images",
+            description="COCO train2014 images (the RefCOCO/+/g images), 13.5 GB",
+            annotations={"images": ("coco-train2014",)},
+            default="images",
+        ),
+        DatasetSpec(
+            name="coco-val2017",
+            description="COCO val2017 images + instances_val2017.json (OVD)",
+            annotations={"official": ("coco-val2017", "coco-annotations2017"), "padt": ("coco-val2017", "padt-coco-val2017")},
+            default="official",
+            splits=tuple(OVD_SPLITS),
+        ),
+        DatasetSpec(
+            name="ric",
+            description="Referring Image Captioning val set (PaDT-MLLM/ReferringImageCaptioning)",
+            annotations={"padt": ("padt-ric-val2017",)},
+            default="padt",
+            needs=("coco-val2017",),
+            splits=tuple(RIC_SPLITS),
+        ),
+    ]
+}
+
+ANNOTATION_CHOICES = ("official", "padt", "both")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The sources and datasets a fetch uses; tests swap in one that points at a local server."""
+
+    sources: dict[str, Source]
+    datasets: dict[str, DatasetSpec]
+
+    def source_keys(self, dataset: str, annotations: str) -> list[tuple[str, str]]:
+        """(annotation kind, source key) pairs to fetch for `dataset`, in order, without repeats."""
+        spec = self.datasets[dataset]
+        if len(spec.annotations) == 1:
+            kinds = list(spec.annotations)
+        elif annotations == "both":
+            kinds = list(spec.annotations)
+        elif annotations in spec.annotations:
+            kinds = [annotations]
+        else:
+            raise FetchError(f"{dataset} has no {annotations!r} annotations; choose one of {', '.join(spec.annotations)} or both")
+        seen: set[str] = set()
+        out = []
+        for kind in kinds:
+            for key in spec.annotations[kind]:
+                if key not in seen:
+                    seen.add(key)
+                    out.append((kind, key))
+        return out
+
+
+CATALOG = Catalog(SOURCES, DATASETS)

@@ -1,0 +1,124 @@
+"""The resumable download against a local server: full, resumed, refused, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+
+import pytest
+
+from padt_eval.data.fetch.errors import FetchError
+from padt_eval.data.fetch.http import Expected, download, part_paths
+
+from .local_server import FileServer
+
+DATA = bytes(range(256)) * 4096  # 1 MiB
+
+
+def expected(data: bytes = DATA) -> Expected:
+    return Expected(size=len(data), sha256=hashlib.sha256(data).hexdigest(), md5=hashlib.md5(data).hexdigest())
+
+
+def test_full_download_verified(server, tmp_path):
+    server.files["/f.bin"] = DATA
+    got = download(server.url("/f.bin"), tmp_path / "f.bin", expected())
+    assert (tmp_path / "f.bin").read_bytes() == DATA
+    assert got.checked == ("size", "sha256", "md5") and got.resumed_from == 0
+    assert not any(p.exists() for p in part_paths(tmp_path / "f.bin"))
+    assert "Range" not in server.gets("/f.bin")[0]["headers"]
+
+
+def test_dropped_connection_resumes_with_range_in_the_same_run(server, tmp_path):
+    server.files["/f.bin"] = DATA
+    server.drops["/f.bin"] = [300_000, 700_000]  # two drops, then a clean answer
+    got = download(server.url("/f.bin"), tmp_path / "f.bin", expected(), backoff=0)
+    assert (tmp_path / "f.bin").read_bytes() == DATA and "sha256" in got.checked
+    ranges = [r["headers"].get("Range") for r in server.gets("/f.bin")]
+    assert ranges == [None, "bytes=300000-", "bytes=700000-"]
+    assert all(r["headers"].get("If-Range") == FileServer.etag(DATA) for r in server.gets("/f.bin")[1:])
+
+
+def test_interrupted_run_resumes_in_the_next_run(server, tmp_path):
+    server.files["/f.bin"] = DATA
+    server.drops["/f.bin"] = [400_000]
+    dest = tmp_path / "f.bin"
+    with pytest.raises(FetchError, match=r"interrupted after 400,000 of 1,048,576 bytes of http://127\.0\.0\.1:\d+/f\.bin.*run the same command again"):
+        download(server.url("/f.bin"), dest, expected(), retries=0)
+    part, _ = part_paths(dest)
+    assert not dest.exists() and part.stat().st_size == 400_000  # nothing where a reader looks
+    got = download(server.url("/f.bin"), dest, expected())
+    assert dest.read_bytes() == DATA and got.resumed_from == 400_000 and "sha256" in got.checked
+    assert server.gets("/f.bin")[-1]["headers"]["Range"] == "bytes=400000-"
+    assert not part.exists()
+
+
+def test_checksum_mismatch_refused_and_nothing_left(server, tmp_path):
+    server.files["/f.bin"] = DATA
+    bad = Expected(size=len(DATA), sha256="0" * 64)
+    with pytest.raises(FetchError, match=r"checksum mismatch for http://127\.0\.0\.1:\d+/f\.bin: sha256 is [0-9a-f]{64}, expected 0{64}"):
+        download(server.url("/f.bin"), tmp_path / "f.bin", bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_size_mismatch_refused_before_the_body(server, tmp_path):
+    server.files["/f.bin"] = DATA
+    with pytest.raises(FetchError, match="size mismatch .* sends 1,048,576 bytes, expected 1,000"):
+        download(server.url("/f.bin"), tmp_path / "f.bin", Expected(size=1000))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_server_ignoring_range_restarts_cleanly(server, tmp_path):
+    server.files["/f.bin"] = DATA
+    server.drops["/f.bin"] = [500_000]
+    server.ignore_range.add("/f.bin")
+    got = download(server.url("/f.bin"), tmp_path / "f.bin", expected(), backoff=0)
+    assert (tmp_path / "f.bin").read_bytes() == DATA and "sha256" in got.checked
+
+
+def test_file_changed_on_server_between_runs_is_not_spliced(server, tmp_path):
+    server.files["/f.bin"] = DATA
+    server.drops["/f.bin"] = [400_000]
+    dest = tmp_path / "f.bin"
+    with pytest.raises(FetchError):
+        download(server.url("/f.bin"), dest, retries=0)
+    new = DATA[::-1]
+    server.files["/f.bin"] = new  # new ETag: If-Range makes the server send the whole new file
+    download(server.url("/f.bin"), dest)
+    assert dest.read_bytes() == new
+
+
+def test_404_names_the_url(server, tmp_path):
+    with pytest.raises(FetchError, match=r"HTTP 404 .*not found.* for http://127\.0\.0\.1:\d+/nope\.zip"):
+        download(server.url("/nope.zip"), tmp_path / "nope.zip")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_network_names_the_url(tmp_path):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    url = f"http://127.0.0.1:{port}/refcoco.zip"
+    with pytest.raises(FetchError, match=rf"connection refused by 127\.0\.0\.1:{port} \(no network, or the server is down\) while fetching {url}"):
+        download(url, tmp_path / "refcoco.zip", retries=0)
+
+
+def test_authorization_stays_on_the_origin(tmp_path):
+    with FileServer(lifetime=30) as origin, FileServer(lifetime=30) as storage:
+        storage.files["/blob"] = DATA
+        origin.redirects["/file"] = (302, storage.url("/blob"), {})
+        download(origin.url("/file"), tmp_path / "f", expected(), auth_header="Bearer secret")
+        assert origin.requests[0]["headers"].get("Authorization") == "Bearer secret"
+        assert "Authorization" not in storage.requests[0]["headers"]
+
+
+def test_space_check_runs_before_any_byte_is_written(server, tmp_path):
+    server.files["/f.bin"] = DATA
+
+    def no_space(n: int) -> None:
+        raise FetchError(f"not enough disk space: needs {n}")
+
+    with pytest.raises(FetchError, match="needs 1048576"):
+        download(server.url("/f.bin"), tmp_path / "f.bin", check_space=no_space)
+    part, _ = part_paths(tmp_path / "f.bin")
+    assert not (tmp_path / "f.bin").exists() and (not part.exists() or part.stat().st_size == 0)
