@@ -212,9 +212,9 @@ def run_models(out: Path, progress_view=None, seed: int = 0, results: Path | Non
     if not (checkpoint / "config.json").is_file():
         build_tiny_padt(checkpoint, seed=seed)
     runs = []
-    for label, model, family, nproc, task, options in (
-        ("colour-finder, 2 CPU ranks", "colour-finder", "colour-finder", 2, Task.RES, {}),
-        ("tiny random PaDT (our implementation)", str(checkpoint), "padt", 1, Task.RES, {"max_new_tokens": 32}),
+    for label, name, model, family, nproc, task, options in (
+        ("colour-finder, 2 CPU ranks", "colour-finder", "colour-finder", "colour-finder", 2, Task.RES, {}),
+        ("tiny random PaDT (our implementation)", "tiny PaDT (random weights)", str(checkpoint), "padt", 1, Task.RES, {"max_new_tokens": 32}),
     ):
         result = api.run_model(
             task,
@@ -229,6 +229,7 @@ def run_models(out: Path, progress_view=None, seed: int = 0, results: Path | Non
             loader_workers=1,
             image_root=paths.images,
             progress=progress_view,
+            name=name,
         )
         assert result is not None
         runs.append(ModelRun(label, result))

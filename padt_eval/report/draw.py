@@ -39,10 +39,12 @@ def render_sample(
     preds: Sequence[tuple[Sequence[float] | None, dict | None]],
     selected: int | None = 0,
     max_side: int = 360,
+    all_scored: bool = False,
 ) -> str:
     """A JPEG data URI of the image (or a grey canvas when there is none) with ground-truth
     and predicted masks blended in and boxes drawn on top. `gt`/`preds` are (box, mask)
-    pairs in original-image pixels; `selected` indexes the prediction that was scored."""
+    pairs in original-image pixels; `selected` indexes the prediction that was scored, or
+    with `all_scored` (detection, grounded captions) every prediction counts and is red."""
     from PIL import Image, ImageDraw
 
     if image is not None:
@@ -53,7 +55,7 @@ def render_sample(
     for _, mask in gt:
         _overlay(canvas, mask, GT_RGB, 0.35)
     for i, (_, mask) in enumerate(preds):
-        _overlay(canvas, mask, PRED_RGB if i == selected else OTHER_RGB, 0.35)
+        _overlay(canvas, mask, PRED_RGB if all_scored or i == selected else OTHER_RGB, 0.35)
     img = Image.fromarray(canvas)
     scale = min(1.0, max_side / max(img.width, img.height))
     if scale < 1.0:
@@ -69,9 +71,11 @@ def render_sample(
     for b, _ in gt:
         box(b, GT_RGB, 3)
     for i, (b, _) in enumerate(preds):
-        if i != selected:
+        if all_scored:
+            box(b, PRED_RGB, 2)
+        elif i != selected:
             box(b, OTHER_RGB, 1)
-    if selected is not None and 0 <= selected < len(preds):
+    if not all_scored and selected is not None and 0 <= selected < len(preds):
         box(preds[selected][0], PRED_RGB, 2)
     if image is None:
         draw.text((4, 4), "image not available", fill=(60, 60, 60))

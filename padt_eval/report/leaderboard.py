@@ -118,16 +118,20 @@ TASK_TABLES = [
 ]
 
 #: Metrics shown as they are (caption scores); every other metric is a fraction shown in %.
-RAW_SCALE_METRICS = {"cider_d", "cider", "meteor", "rouge_l", "bleu4", "bleu_4", "bleu1", "spice"}
+RAW_SCALE_METRICS = {"cider_d", "cider", "meteor", "rouge_l", "spice"}
 
 
 def display_scale(metric: str) -> float:
-    return 1.0 if metric in RAW_SCALE_METRICS else 100.0
+    return 1.0 if metric in RAW_SCALE_METRICS or metric.startswith("bleu") else 100.0
 
 
 PROTOCOL_NOTE = {
-    "padt-release": "padt-release: the PaDT release's scoring (best IoU over every object per image+expression key, "
-    "rounded boxes; RES 'cIoU' is a mean of per-sample IoUs); not comparable with standard rows",
+    ("rec", "padt-release"): "padt-release: the PaDT release's eval_refcoco.py rules (best IoU over every object per "
+    "image+expression key, rounded boxes); not comparable with standard rows",
+    ("res", "padt-release"): "padt-release: the PaDT release's eval_refcoco.py rules (best mask IoU over every object per "
+    "image+expression key; 'cIoU' is a mean of per-sample IoUs); not comparable with standard rows",
+    ("ovd", "padt-release"): "padt-release: the PaDT release's eval_coco.py rules (PaDT's filtered ground truth; a label "
+    "counts only when it is exactly a lower-cased class name); not comparable with standard rows",
 }
 
 
@@ -246,8 +250,8 @@ def _task_table(tt: TaskTable, runs: list[Run], reported: list[ReportedCell], ha
             "protocol": Cell(g["protocol"]),
             "gt": Cell(g["gt"]),
         }
-        if g["protocol"] in PROTOCOL_NOTE:
-            table.note(cells["protocol"], PROTOCOL_NOTE[g["protocol"]])
+        if (tt.task, g["protocol"]) in PROTOCOL_NOTE:
+            table.note(cells["protocol"], PROTOCOL_NOTE[(tt.task, g["protocol"])])
         if g["gt"] in GT_VARIANTS:
             table.note(cells["gt"], f"{g['gt']}: {GT_VARIANTS[g['gt']]}")
         if not tt.per_split:

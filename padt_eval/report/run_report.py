@@ -64,13 +64,25 @@ def reopen_split(run: Run, data_root: str | Path | None = None, image_root: str 
     name = split.get("name") or run.split
     files = [Path(p) for p in (split.get("files") or {})]
     img_root = image_root or split.get("image_root")
+    gt = run.gt_variant if run.gt_variant in ("official", "padt-filtered") else "official"
     try:
-        if data_root is not None and name in REFERRING_SPLITS:
-            return open_split(name, task, data_root=data_root, image_root=image_root), ""
+        if data_root is not None:
+            base = name[: -len("_padt_filtered")] if name.endswith("_padt_filtered") else name
+            return open_split(base, task, data_root=data_root, image_root=image_root, gt=gt), ""
         if not files or not all(f.is_file() for f in files):
             return None, f"the split files named in manifest.json are not on this machine ({', '.join(map(str, files)) or 'none listed'})"
         if img_root is None:
             return None, "manifest.json names no image folder"
+        if task == Task.OVD:
+            from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader
+
+            if split.get("layout") == "padt-jsonl":
+                return PadtCocoJsonlReader(files[0], img_root, name=name), ""
+            return CocoReader(files[0], img_root, gt=gt, name=name), ""
+        if task == Task.RIC:
+            from padt_eval.data.ric import RicJsonlReader
+
+            return RicJsonlReader(files[0], img_root, name=name), ""
         if split.get("layout") == "padt-jsonl":
             return PadtRefcocoJsonlReader(files[0], img_root, task, name=name), ""
         if split.get("layout") == "refer" and name in REFERRING_SPLITS and len(files) == 2:
@@ -105,10 +117,26 @@ def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str
     return out, ""
 
 
-def _worst(records: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    answered = [r for r in records if r.get("status") == "ok" and "iou" in r]
-    pool = answered or [r for r in records if "iou" in r]
-    return sorted(pool, key=lambda r: float(r["iou"]))[:n]
+def _unmatched(r: dict[str, Any]) -> int | None:
+    """Objects left unmatched in a multi-object record (RIC: predicted + GT not matched;
+    OVD: the gap between GT and scored detections); None when the record has no counts."""
+    if "n_matched" in r:
+        return int(r.get("n_pred", 0)) + int(r.get("n_gt", 0)) - 2 * int(r["n_matched"])
+    if "n_gt" in r and "n_det" in r:
+        return abs(int(r["n_gt"]) - int(r["n_det"])) + int(r.get("n_unmapped", 0))
+    return None
+
+
+def _worst(records: list[dict[str, Any]], n: int) -> tuple[list[dict[str, Any]], str]:
+    """The samples to draw and how they were chosen: lowest IoU first (REC/RES), else the
+    most unmatched objects (OVD/RIC); answered samples only when there are any."""
+    if any("iou" in r for r in records):
+        answered = [r for r in records if r.get("status") == "ok" and "iou" in r]
+        pool = answered or [r for r in records if "iou" in r]
+        return sorted(pool, key=lambda r: float(r["iou"]))[:n], "lowest IoU first"
+    scored = [(u, r) for r in records if r.get("status") == "ok" and (u := _unmatched(r)) is not None]
+    scored.sort(key=lambda x: -x[0])  # stable: split order among equals
+    return [r for _, r in scored[:n]], "most unmatched objects first"
 
 
 def _kv(d: dict[str, Any]) -> str:
@@ -132,6 +160,13 @@ def _metric_rows(run: Run) -> str:
     )
 
 
+def _card_stat(r: dict[str, Any]) -> str:
+    if "iou" in r:
+        return f"IoU {float(r['iou']):.3f}"
+    parts = [f"{k[2:]} {r[k]}" for k in ("n_gt", "n_det", "n_pred", "n_matched", "n_unmapped") if k in r]
+    return _e(", ".join(parts))
+
+
 def _cards(run: Run, worst: list[dict[str, Any]], preds: dict[str, Prediction], reader, notes: list[str]) -> str:
     cards = []
     missing_images = 0
@@ -150,9 +185,10 @@ def _cards(run: Run, worst: list[dict[str, Any]], preds: dict[str, Prediction], 
             except PadtEvalError:
                 missing_images += 1
         pred = preds.get(sid)
+        one_answer = "iou" in r  # REC/RES: one object is the answer; OVD/RIC: all count
         if pred is not None:
             pobjs = [(o.bbox, o.mask) for o in pred.objects]
-            chosen = select_query_object(pred)
+            chosen = select_query_object(pred) if one_answer else None
             selected = next((i for i, o in enumerate(pred.objects) if o is chosen), None)
         else:
             pobjs = [(r.get("pred_bbox"), None)] if r.get("pred_bbox") else []
@@ -160,13 +196,15 @@ def _cards(run: Run, worst: list[dict[str, Any]], preds: dict[str, Prediction], 
         gobjs = [(o.bbox, o.mask) for o in sample.objects] if sample is not None else []
         w = sample.image.width if sample is not None else 320
         h = sample.image.height if sample is not None else 240
-        uri = render_sample(image, w, h, gobjs, pobjs, selected)
+        uri = render_sample(image, w, h, gobjs, pobjs, selected, all_scored=not one_answer)
+        outside = sum(1 for b, _ in pobjs if b is not None and (min(b[2], w) <= max(b[0], 0) or min(b[3], h) <= max(b[1], 0)))
         expr = sample.expression if sample is not None and sample.expression else ""
         text = (pred.text or "") if pred is not None else ""
         cards.append(
             f'<div class="card" data-sample="{_e(sid)}"><img alt="sample {_e(sid)}" src="{uri}">'
-            f"<p><b>{_e(sid)}</b> · IoU {float(r['iou']):.3f} · {_e(r.get('status'))}</p>"
+            f"<p><b>{_e(sid)}</b> · {_card_stat(r)} · {_e(r.get('status'))}</p>"
             + (f"<p>“{_e(expr)}”</p>" if expr else "")
+            + (f"<p class='warn'>{outside} predicted box(es) lie outside the image</p>" if outside else "")
             + (f"<p class='muted'>{_e(text[:200])}</p>" if text else "")
             + "</div>"
         )
@@ -207,7 +245,7 @@ def build_run_report(
     except DataError:
         records = []
     notes: list[str] = []
-    worst = _worst(records, n_worst)
+    worst, how = _worst(records, n_worst)
     all_failures = [r for r in records if r.get("status") in FAILED_STATUSES]
     failures = all_failures[:MAX_FAILURES]
     preds, why = _predictions(run, {r["sample_id"] for r in worst + failures})
@@ -217,7 +255,7 @@ def build_run_report(
         reader, why = reopen_split(run, data_root, image_root)
         if reader is None:
             notes.append(f"images and ground truth not drawn: {why}")
-    cards = _cards(run, worst, preds, reader, notes) if worst else "<p>No per-sample IoU to rank.</p>"
+    cards = _cards(run, worst, preds, reader, notes) if worst else "<p>No answered sample to rank.</p>"
     ious = [float(r["iou"]) for r in records if isinstance(r.get("iou"), (int, float))]
     counts = run.counts
     intro = (
@@ -228,9 +266,13 @@ def build_run_report(
     )
     sections = [
         f'<section id="metrics"><h2>Metrics</h2>{_metric_rows(run)}{_kv(counts)}</section>',
-        f'<section id="histogram"><h2>Per-sample IoU</h2><p class="caption">{len(ious)} samples; the red bar counts IoU = 0 '
-        f"(misses, including missing and unparseable outputs).</p>{histogram_svg(ious) if ious else '<p>none</p>'}</section>",
-        f'<section id="worst"><h2>Worst {len(worst)} answered samples</h2><p class="legend">'
+        (
+            f'<section id="histogram"><h2>Per-sample IoU</h2><p class="caption">{len(ious)} samples; the red bar counts IoU = 0 '
+            f"(misses, including missing and unparseable outputs).</p>{histogram_svg(ious)}</section>"
+            if ious
+            else ""
+        ),
+        f'<section id="worst"><h2>Worst {len(worst)} answered samples ({how})</h2><p class="legend">'
         f'<span style="background:#00c800"></span>ground truth<span style="background:#e61e1e"></span>scored prediction'
         f'<span style="background:#ff9600"></span>other predicted objects</p>{cards}</section>',
         f'<section id="failures"><h2>Unreadable outputs and errors ({len(all_failures)})</h2>{_failures(failures, preds, len(all_failures))}</section>',

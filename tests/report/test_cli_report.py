@@ -68,6 +68,11 @@ def test_demo_writes_runs_comparisons_and_reports(tmp_path):
     ovd = json.loads((tmp_path / "res" / "ovd-coco_val2017-perturbed_ground_truth-padt_release" / "metrics.json").read_text())
     assert ovd["gt"] == "padt-filtered" and ovd["protocol"]["name"] == "padt-release"
     assert ovd["split"] == "coco_val2017_padt_filtered"
+    # OVD and RIC reports draw the images with the most unmatched objects
+    for name in ("ovd-coco_val2017-perturbed_ground_truth", "ric-ric_val-perturbed_ground_truth"):
+        page = (tmp_path / "res" / name / "report.html").read_text()
+        assert "most unmatched objects first" in page and page.count('class="card"') >= 1
+        assert "Per-sample IoU" not in page
 
 
 def test_rescoring_a_model_runs_predictions_keeps_its_model(scored_runs, tmp_path):

@@ -74,7 +74,7 @@ def _mark(notes: dict[str, str], fragment: str) -> str:
 
 def expected_rec(notes: dict[str, str], pm: str) -> tuple[list[str], list[list[str]]]:
     split_mark = _mark(notes, "split files differ")
-    release = _mark(notes, "padt-release: the PaDT release's scoring")
+    release = _mark(notes, "padt-release: the PaDT release's eval_refcoco.py rules")
     gt = _mark(notes, "official refer annotations")
     prompts = _mark(notes, "prompt template hashes differ between this row's runs: p1, p9")
     misprint = _mark(notes, "misprint: the printed value contradicts") + "," + _mark(notes, "corrected from the printed 94.2: the Overall needs 84.2")
