@@ -470,7 +470,7 @@ def demo(
 
     from padt_eval.demo import all_match, run_demo, run_models
     from padt_eval.report.console import counts_line, metrics_table, progress_bar
-    from padt_eval.report.leaderboard import display_scale
+    from padt_eval.report.table_specs import display_scale
     from padt_eval.runner.progress import RunProgress
 
     try:
@@ -534,7 +534,7 @@ def compare(
     from rich.table import Table
 
     from padt_eval import api
-    from padt_eval.report.leaderboard import display_scale
+    from padt_eval.report.table_specs import display_scale
 
     try:
         doc, path = api.compare(run_a, run_b, resamples=resamples, seed=seed, out=out)

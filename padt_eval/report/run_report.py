@@ -145,7 +145,7 @@ def _kv(d: dict[str, Any]) -> str:
 
 
 def _metric_rows(run: Run) -> str:
-    from padt_eval.report.leaderboard import display_scale
+    from padt_eval.report.table_specs import display_scale
 
     rows = []
     for k, v in (run.doc.get("metrics") or {}).items():
