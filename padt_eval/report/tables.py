@@ -137,8 +137,15 @@ def to_csv(tables: list[Table]) -> str:
 _TEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
 
 
+# Non-ASCII characters the tables use, in forms plain pdflatex accepts without extra packages.
+_TEX_UNICODE = {
+    "—": "--", "–": "--", "−": "-", "±": r"$\pm$", "Σ": r"$\Sigma$", "≥": r"$\geq$", "≤": r"$\leq$", "×": r"$\times$",
+    "≈": r"$\approx$", "§": r"\S{}", "…": r"\ldots{}", "“": "``", "”": "''", "‘": "`", "’": "'", "µ": r"$\mu$",
+}
+
+
 def tex_escape(text: str) -> str:
-    return "".join(_TEX.get(ch, ch) for ch in text).replace("—", "--").replace("±", r"$\pm$").replace("−", "-")
+    return "".join(_TEX.get(ch) or _TEX_UNICODE.get(ch) or ch for ch in text)
 
 
 def _tex_cell(c: Cell) -> str:

@@ -173,6 +173,7 @@ def test_latex_rows(board_dir):
     for exp in rows:
         assert " & ".join(tex_cell(exp[i]) for i in keep) + " \\\\" in block
     assert block.count("\\midrule") == 2  # after the header, between measured and reported rows
+    assert tex.isascii()  # compiles with plain pdflatex (booktabs, graphicx), no unicode packages
 
 
 def test_html_rows(board_dir):
