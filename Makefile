@@ -1,5 +1,5 @@
 # Everything a fresh machine needs: `make demo` and `make test` create .venv, install the
-# project with its pinned torch, install Java when it is missing (caption metrics), then run.
+# project with its pinned torch, install Java and Chromium when missing, then run.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -10,11 +10,17 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
 install: $(STAMP)
 
+# System packages, installed in one apt-get call when missing: Java (caption metrics) and
+# Chromium (the test that opens the HTML reports in a real headless browser).
 $(STAMP): pyproject.toml
-	@command -v java >/dev/null 2>&1 || { \
-	  echo "Java not found: installing default-jre-headless (needed by the caption metrics)"; \
+	@missing=""; \
+	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (Java: caption metrics; Chromium: HTML report test)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq default-jre-headless >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH_PINS)
 	$(PY) -m pip install -q -e '.[test]'
@@ -25,6 +31,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The demo's runs go to results/demo/ (not committed); the tables to results/leaderboard.*
+leaderboard: $(STAMP)
+	rm -rf results/demo
+	$(VENV)/bin/padt-eval demo --out demo_out --results results/demo
+	$(VENV)/bin/padt-eval leaderboard --results results --out results
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_rec_res.py

@@ -17,7 +17,7 @@ from padt_eval.models.raw_text import raw_text_model
 from padt_eval.report.manifest import build_manifest, file_hashes, now_iso
 from padt_eval.report.results import RunWriter, safe_name
 from padt_eval.runner.local import run_local
-from padt_eval.tasks.registry import get_task
+from padt_eval.tasks.registry import get_task, make_metric, release_gt
 from padt_eval.types import Task
 
 DEFAULT_RESULTS_ROOT = Path("results")
@@ -39,6 +39,36 @@ class RunResult:
 def default_run_dir(task: Task, split: str, source: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return root / safe_name(f"{task.value}-{Path(split).stem if split.endswith(('.json', '.jsonl')) else split}-{source}-{stamp}")
+
+
+def write_report_quietly(run_dir: Path, reader: SplitReader | None = None) -> Path | None:
+    """Write `report.html` into a finished run folder; a report problem never fails the run."""
+    import warnings
+
+    try:
+        from padt_eval.report.run_report import write_run_report
+
+        return write_run_report(run_dir, reader=reader)
+    except Exception as exc:  # noqa: BLE001 - the run's results are already safe on disk
+        warnings.warn(f"{run_dir}: report.html not written ({type(exc).__name__}: {exc})", stacklevel=2)
+        return None
+
+
+def _model_of_run_predictions(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The model description and family recorded beside `<run>/predictions.jsonl` by a
+    model run (the manifest.json of the same folder), or (None, None)."""
+    import json
+
+    manifest = path.parent / "manifest.json"
+    if path.name != "predictions.jsonl" or not manifest.is_file():
+        return None, None
+    try:
+        model = json.loads(manifest.read_text(encoding="utf-8")).get("model")
+    except (OSError, ValueError):
+        return None, None
+    if not isinstance(model, dict) or model.get("family") in (None, "predictions"):
+        return None, None
+    return {**model, "scored_from": str(path)}, str(model["family"])
 
 
 def split_description(reader: SplitReader) -> dict[str, Any]:
@@ -70,6 +100,9 @@ def evaluate(
     min_pixels: int | None = None,
     max_pixels: int | None = None,
     reader: SplitReader | None = None,
+    protocol: str = "standard",
+    name: str | None = None,
+    report: bool = True,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     model_description: dict[str, Any] | None = None,
@@ -87,14 +120,25 @@ def evaluate(
     raw `text` is read by that family's parser (`padt-eval models` lists the formats);
     `min_pixels`/`max_pixels` set the resize rule of the formats written in model-input
     pixels (Qwen2.5-VL, VLM-R1).
+    `protocol` picks the scoring rules
+    ("standard", or "padt-release" to reproduce the PaDT release's scripts; for OVD it
+    implies `gt="padt-filtered"`); `name` is the model's display name in tables (recorded
+    in metrics.json `model.name`); `report` writes `report.html` into the run folder.
     """
     spec = get_task(task)
+    make_metric(spec, protocol)  # an unknown protocol fails before anything is read
+    gt = release_gt(spec.task, protocol, gt)
     if (predictions is None) == (model is None):
         raise UsageError("give exactly one of --predictions and --model")
     if text_format is not None and predictions is None:
         raise UsageError("--format reads the raw text of a predictions file; it needs --predictions")
     if (min_pixels is not None or max_pixels is not None) and text_format is None:
         raise UsageError("--min-pixels/--max-pixels set how --format qwen2_5_vl|vlm_r1 reads a predictions file (or the processor of --model)")
+    if predictions is not None and model_description is None:
+        # Re-scoring a model run's own predictions.jsonl (e.g. under another protocol):
+        # the run's manifest still says which model and prompt wrote it.
+        model_description, inherited_family = _model_of_run_predictions(Path(predictions))
+        prompt_family = prompt_family or inherited_family
     started = now_iso()
     t0 = time.perf_counter()
     if reader is None:
@@ -113,7 +157,7 @@ def evaluate(
         source = str(model.describe().get("name") or model.family)
     out_dir = Path(out) if out is not None else default_run_dir(spec.task, split, source)
     writer = RunWriter(out_dir)
-    metric = spec.make_metric(reader.info)
+    metric = make_metric(spec, protocol, reader.info)
     if on_start is not None:
         on_start(len(reader))
     try:
@@ -127,6 +171,8 @@ def evaluate(
             on_record=writer.write_record,
             on_progress=on_progress,
         )
+        for record in metric.final_records():
+            writer.write_record(record)
         problems: dict[str, Any] = {}
         pred_desc: dict[str, Any]
         if pred_file is not None:
@@ -139,6 +185,8 @@ def evaluate(
         counts = metric.counts()
         split_desc = split_description(reader)
         model_desc = model_description or adapter.describe()
+        if name:
+            model_desc = {**model_desc, "name": name}
         metrics_doc = {
             "run_id": out_dir.name,
             "task": spec.task.value,
@@ -146,7 +194,8 @@ def evaluate(
             "model": model_desc,
             "metrics": values,
             "counts": counts,
-            "protocol": metric.protocol(),
+            "protocol": {"name": protocol, **metric.protocol()},
+            **({"gt": gt} if spec.task == Task.OVD else {}),
             "details": metric.details(),
             "notes": metric.notes(),
             "predictions": pred_desc,
@@ -166,6 +215,8 @@ def evaluate(
     except BaseException:
         writer.abort()
         raise
+    if report:
+        write_report_quietly(out_dir, reader)
     return RunResult(
         out_dir=out_dir,
         task=spec.task,
@@ -204,6 +255,9 @@ def run_model(
     layout: str = "auto",
     gt: str = "official",
     progress: Callable[[Path, str, str], Any] | None = None,
+    protocol: str = "standard",
+    name: str | None = None,
+    report: bool = True,
 ) -> RunResult | None:
     """Run a model over a split with the sharded runner, then score the merged predictions.
 
@@ -211,13 +265,15 @@ def run_model(
     split) runs only the samples not yet written, whatever the world size was. `nproc` > 1
     launches that many ranks (`device` "cuda": one per GPU). Inside an existing torchrun
     job this process is one rank; the last rank to finish merges and scores, the others
-    return None.
+    return None. `protocol`, `name` and `report` are passed to `evaluate`.
     """
     from padt_eval.models.base import prompt_family_of
     from padt_eval.models.loading import detect_family
     from padt_eval.runner.orchestrate import execute
 
     spec = get_task(task)
+    make_metric(spec, protocol)  # an unknown protocol must stop us before any model time is spent
+    gt = release_gt(spec.task, protocol, gt)
     options = dict(options or {})
     reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout, gt=gt)
     reader.validate()  # a bad line must stop us before any model time is spent
@@ -258,6 +314,10 @@ def run_model(
         prompt_family=prompt_family_of(family, options),
         manifest_extra={"runner": {**outcome.runner_info, "started": started}},
         world_size=outcome.runner_info["world_size"],
+        gt=gt,
+        protocol=protocol,
+        name=name,
+        report=report,
     )
     result.seconds = time.perf_counter() - t0
     return result
@@ -288,3 +348,52 @@ def check_batching(
         return _check(reader, adapter, spec, n_samples, batch_size)
     finally:
         adapter.close()
+
+
+def compare(
+    run_a: str | Path,
+    run_b: str | Path,
+    *,
+    resamples: int = 10_000,
+    seed: int = 0,
+    out: str | Path | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """Paired comparison of two finished runs (B − A) on their shared samples; the JSON
+    goes to `out` (default `<parent of B>/comparisons/<A>__vs__<B>.json`)."""
+    from padt_eval.report.compare import compare_runs, default_comparison_path, write_comparison
+
+    if resamples < 100:
+        raise UsageError("--resamples must be at least 100")
+    doc = compare_runs(run_a, run_b, n_resamples=resamples, seed=seed)
+    path = write_comparison(doc, out if out is not None else default_comparison_path(run_a, run_b))
+    return doc, path
+
+
+def leaderboard(
+    results: str | Path = DEFAULT_RESULTS_ROOT,
+    out: str | Path | None = None,
+    reported: str | Path | None = None,
+) -> list[Path]:
+    """Gather every run under `results` (and the reported numbers) into
+    `<out>/leaderboard.{md,csv,tex,html}`; returns the files written."""
+    from padt_eval.report.leaderboard import build_leaderboard, write_leaderboard
+    from padt_eval.report.reported import default_reported_path
+
+    results = Path(results)
+    out_dir = Path(out) if out is not None else results
+    board = build_leaderboard(results, reported if reported is not None else default_reported_path(results))
+    return write_leaderboard(board, out_dir)
+
+
+def report(
+    run_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+    out: str | Path | None = None,
+    n_worst: int = 12,
+) -> Path:
+    """Write the HTML report of a finished run (default `<run_dir>/report.html`)."""
+    from padt_eval.report.run_report import write_run_report
+
+    return write_run_report(run_dir, data_root=data_root, image_root=image_root, out=out, n_worst=n_worst)

@@ -126,6 +126,25 @@ ModelArgOpt = Annotated[
     Optional[list[str]], typer.Option("--model-arg", "-O", help="Family-specific option KEY=VALUE (VALUE read as JSON when it parses), repeatable.")
 ]
 
+ProtocolOpt = Annotated[
+    str,
+    typer.Option(
+        "--protocol",
+        help="Scoring rules: 'standard' (one answer per query, cIoU = ΣI/ΣU) or 'padt-release' (the PaDT "
+        "release scripts: best IoU over every object per image+expression key, mean per-sample mask IoU as 'cIoU').",
+    ),
+]
+OvdProtocolOpt = Annotated[
+    str,
+    typer.Option(
+        "--protocol",
+        help="Scoring rules: 'standard', or 'padt-release' (the PaDT release's eval_coco.py: PaDT's filtered GT, "
+        "implies --gt padt-filtered; labels kept only when exactly a lower-cased class name).",
+    ),
+]
+NameOpt = Annotated[Optional[str], typer.Option("--name", help="The model's display name in tables (default: from the model or the file).")]
+NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the results folder.")]
+
 
 def _fail(exc: PadtEvalError) -> None:
     err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
@@ -151,20 +170,25 @@ def _model_options(dtype, attn, max_new_tokens, model_args, prompt_style=None, m
     return opts
 
 
-def _evaluate(task: Task, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, gt="official", raw=None) -> None:
+def _evaluate(task: Task, kw: dict) -> None:
+    """What every task command does: score a predictions file, or run a model and score it."""
     from padt_eval import api
     from padt_eval.report.console import counts_line, metrics_table, problems_lines, progress_bar
 
+    split, predictions, model = kw["split"], kw["predictions"], kw["model"]
+    gt = kw.get("gt", "official")
+    layout = kw.get("layout", "auto")
+    scoring = dict(protocol=kw.get("protocol", "standard"), name=kw["name"], report=not kw["no_report"])
+    raw = dict(text_format=kw["text_format"], min_pixels=kw["min_pixels"], max_pixels=kw["max_pixels"])
     try:
         if (predictions is None) == (model is None):
             raise UsageError("give exactly one of --predictions and --model")
-        raw = raw or {}
-        if model is not None and raw.get("text_format") is not None:
-            raise UsageError("--format reads the raw text of a predictions file; with --model the family's own parser is used")
-        if model is None:
-            run["options"].pop("min_pixels", None), run["options"].pop("max_pixels", None)
         if model is not None:
-            result = _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, gt=gt, **run)
+            if raw["text_format"] is not None:
+                raise UsageError("--format reads the raw text of a predictions file; with --model the family's own parser is used")
+            options = _model_options(kw["dtype"], kw["attn"], kw["max_new_tokens"], kw["model_arg"], kw["prompt_style"], kw["min_pixels"], kw["max_pixels"])
+            run = dict(gpus=kw["gpus"], workers=kw["workers"], device=kw["device"], overwrite=kw["overwrite"], loader_workers=kw["loader_workers"], options=options)
+            result = _run_model(task, split, model, kw["family"], kw["data_root"], kw["image_root"], layout, kw["out"], kw["batch_size"], scoring, gt=gt, **run)
             if result is None:
                 return
         else:
@@ -173,15 +197,16 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
                     task,
                     split,
                     predictions=predictions,
-                    data_root=data_root,
-                    image_root=image_root,
+                    data_root=kw["data_root"],
+                    image_root=kw["image_root"],
                     layout=layout,
                     gt=gt,
-                    out=out,
-                    strict=strict,
-                    batch_size=batch_size,
-                    on_start=start,
+                    out=kw["out"],
+                    strict=kw["strict"],
+                    batch_size=kw["batch_size"],
+                    **scoring,
                     **raw,
+                    on_start=start,
                     on_progress=advance,
                 )
     except PadtEvalError as exc:
@@ -196,7 +221,7 @@ def _evaluate(task: Task, split, predictions, model, family, data_root, image_ro
     console.print(f"results written to [bold]{result.out_dir}[/] ({result.seconds:.1f} s)")
 
 
-def _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, *, gpus, workers, device, overwrite, loader_workers, options, gt="official"):
+def _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, scoring, *, gpus, workers, device, overwrite, loader_workers, options, gt="official"):
     from padt_eval import api
     from padt_eval.runner.progress import RunProgress
 
@@ -223,6 +248,7 @@ def _run_model(task, split, model, family, data_root, image_root, layout, out, b
         image_root=image_root,
         layout=layout,
         gt=gt,
+        **scoring,
         progress=lambda run_dir, attempt, title: RunProgress(run_dir, attempt, console, title),
     )
     if result is None:
@@ -238,78 +264,83 @@ def _run_model(task, split, model, family, data_root, image_root, layout, out, b
     return result
 
 
-@app.command()
-def rec(
-    split: SplitOpt,
-    predictions: PredictionsOpt = None,
-    model: ModelOpt = None,
-    family: FamilyOpt = None,
-    data_root: DataRootOpt = None,
-    image_root: ImageRootOpt = None,
-    layout: LayoutOpt = "auto",
-    out: OutOpt = None,
-    strict: StrictOpt = False,
-    batch_size: BatchOpt = 8,
-    gpus: GpusOpt = None,
-    workers: WorkersOpt = None,
-    device: DeviceOpt = "auto",
-    overwrite: OverwriteOpt = False,
-    loader_workers: LoaderOpt = 2,
-    dtype: DtypeOpt = None,
-    attn: AttnOpt = None,
-    max_new_tokens: MaxNewOpt = None,
-    model_arg: ModelArgOpt = None,
-    text_format: FormatOpt = None,
-    min_pixels: MinPixelsOpt = None,
-    max_pixels: MaxPixelsOpt = None,
-    prompt_style: PromptStyleOpt = None,
-) -> None:
+
+def _task_command(task: Task, doc: str, *, split: tuple, image_root, layout=None, gt: bool = False, protocol=None):
+    """One Typer command for a task. The four task commands share every option but the
+    split, image folder, layout, ground-truth and protocol ones, which differ per task; the
+    command's signature is assembled here so that each option is declared once."""
+    import inspect
+
+    def p(name, annotation, default=inspect.Parameter.empty):
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+    params = [p("split", *split), p("predictions", PredictionsOpt, None), p("model", ModelOpt, None), p("family", FamilyOpt, None),
+              p("data_root", DataRootOpt, None), p("image_root", image_root, None)]
+    if layout is not None:
+        params.append(p("layout", *layout))
+    if gt:
+        params.append(p("gt", GtOpt, "official"))
+    params += [
+        p("out", OutOpt, None), p("strict", StrictOpt, False), p("batch_size", BatchOpt, 8),
+        p("gpus", GpusOpt, None), p("workers", WorkersOpt, None), p("device", DeviceOpt, "auto"),
+        p("overwrite", OverwriteOpt, False), p("loader_workers", LoaderOpt, 2),
+        p("dtype", DtypeOpt, None), p("attn", AttnOpt, None), p("max_new_tokens", MaxNewOpt, None), p("model_arg", ModelArgOpt, None),
+        p("text_format", FormatOpt, None), p("min_pixels", MinPixelsOpt, None), p("max_pixels", MaxPixelsOpt, None),
+        p("prompt_style", PromptStyleOpt, None),
+    ]
+    if protocol is not None:
+        params.append(p("protocol", protocol, "standard"))
+    params += [p("name", NameOpt, None), p("no_report", NoReportOpt, False)]
+
+    def command(**kw) -> None:
+        _evaluate(task, kw)
+
+    command.__signature__ = inspect.Signature(params)
+    command.__doc__ = doc
+    command.__name__ = task.value
+    return command
+
+
+app.command("rec")(_task_command(
+    Task.REC,
     """Referring expression comprehension: Acc@0.5/0.75/0.9 and mean IoU, one box per expression.
 
     Examples: padt-eval rec --split refcoco_testA --predictions preds.jsonl;
     padt-eval rec -s refcoco_val -p qwen_raw.jsonl --format qwen2_5_vl --max-pixels 1003520;
-    padt-eval rec -s refcoco_val --model Qwen/Qwen2.5-VL-3B-Instruct --prompt-style paper
-    """
-    run = dict(gpus=gpus, workers=workers, device=device, overwrite=overwrite, loader_workers=loader_workers,
-               options=_model_options(dtype, attn, max_new_tokens, model_arg, prompt_style, min_pixels, max_pixels))
-    raw = dict(text_format=text_format, min_pixels=min_pixels, max_pixels=max_pixels)
-    _evaluate(Task.REC, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, raw=raw)
-
-
-@app.command()
-def res(
-    split: SplitOpt,
-    predictions: PredictionsOpt = None,
-    model: ModelOpt = None,
-    family: FamilyOpt = None,
-    data_root: DataRootOpt = None,
-    image_root: ImageRootOpt = None,
-    layout: LayoutOpt = "auto",
-    out: OutOpt = None,
-    strict: StrictOpt = False,
-    batch_size: BatchOpt = 8,
-    gpus: GpusOpt = None,
-    workers: WorkersOpt = None,
-    device: DeviceOpt = "auto",
-    overwrite: OverwriteOpt = False,
-    loader_workers: LoaderOpt = 2,
-    dtype: DtypeOpt = None,
-    attn: AttnOpt = None,
-    max_new_tokens: MaxNewOpt = None,
-    model_arg: ModelArgOpt = None,
-    text_format: FormatOpt = None,
-    min_pixels: MinPixelsOpt = None,
-    max_pixels: MaxPixelsOpt = None,
-    prompt_style: PromptStyleOpt = None,
-) -> None:
+    padt-eval rec -s refcoco_val --model PaDT-MLLM/PaDT_REC_3B --gpus 8
+    """,
+    split=(SplitOpt,), image_root=ImageRootOpt, layout=(LayoutOpt, "auto"), protocol=ProtocolOpt,
+))
+app.command("res")(_task_command(
+    Task.RES,
     """Referring expression segmentation: mIoU (mean per-sample IoU) and cIoU (ΣI/ΣU), one mask per expression.
 
     Example: padt-eval res --split refcocog_val --predictions preds.jsonl
-    """
-    run = dict(gpus=gpus, workers=workers, device=device, overwrite=overwrite, loader_workers=loader_workers,
-               options=_model_options(dtype, attn, max_new_tokens, model_arg, prompt_style, min_pixels, max_pixels))
-    raw = dict(text_format=text_format, min_pixels=min_pixels, max_pixels=max_pixels)
-    _evaluate(Task.RES, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, raw=raw)
+    """,
+    split=(SplitOpt,), image_root=ImageRootOpt, layout=(LayoutOpt, "auto"), protocol=ProtocolOpt,
+))
+app.command("ovd")(_task_command(
+    Task.OVD,
+    """Open-vocabulary detection on COCO val2017: the 12 COCO box statistics (and mask ones when predictions carry masks).
+
+    Example: padt-eval ovd --predictions preds.jsonl --data-root /data
+    Example (raw InternVL3 text): padt-eval ovd -p internvl_raw.jsonl --format internvl
+    Example (PaDT's own GT, to reproduce its figure): padt-eval ovd -p preds.jsonl --gt padt-filtered
+    """,
+    split=(OvdSplitOpt, "coco_val2017"), image_root=Val2017Opt, layout=(OvdLayoutOpt, "auto"), gt=True, protocol=OvdProtocolOpt,
+))
+app.command("ric")(_task_command(
+    Task.RIC,
+    """Referring image captioning: BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (SPICE when installed) on the caption, GP/GR on its objects.
+
+    Needs Java (apt-get install -y default-jre-headless). Each predictions line carries the raw
+    caption as "text" and the grounded objects as "objects".
+
+    Example: padt-eval ric --predictions preds.jsonl --data-root /data
+    Example (raw Qwen2.5-VL text): padt-eval ric -p qwen_raw.jsonl --format qwen2_5_vl
+    """,
+    split=(RicSplitOpt, "ric_val"), image_root=Val2017Opt,
+))
 
 
 @app.command("check-batching")
@@ -360,84 +391,6 @@ def check_batching(
 
 
 @app.command()
-def ovd(
-    split: OvdSplitOpt = "coco_val2017",
-    predictions: PredictionsOpt = None,
-    model: ModelOpt = None,
-    family: FamilyOpt = None,
-    data_root: DataRootOpt = None,
-    image_root: Val2017Opt = None,
-    layout: OvdLayoutOpt = "auto",
-    gt: GtOpt = "official",
-    out: OutOpt = None,
-    strict: StrictOpt = False,
-    batch_size: BatchOpt = 8,
-    gpus: GpusOpt = None,
-    workers: WorkersOpt = None,
-    device: DeviceOpt = "auto",
-    overwrite: OverwriteOpt = False,
-    loader_workers: LoaderOpt = 2,
-    dtype: DtypeOpt = None,
-    attn: AttnOpt = None,
-    max_new_tokens: MaxNewOpt = None,
-    model_arg: ModelArgOpt = None,
-    text_format: FormatOpt = None,
-    min_pixels: MinPixelsOpt = None,
-    max_pixels: MaxPixelsOpt = None,
-    prompt_style: PromptStyleOpt = None,
-) -> None:
-    """Open-vocabulary detection on COCO val2017: the 12 COCO box statistics (and mask ones when predictions carry masks).
-
-    Example: padt-eval ovd --predictions preds.jsonl --data-root /data
-    Example (raw InternVL3 text): padt-eval ovd -p internvl_raw.jsonl --format internvl
-    Example (PaDT's own GT, to reproduce its figure): padt-eval ovd -p preds.jsonl --gt padt-filtered
-    """
-    run = dict(gpus=gpus, workers=workers, device=device, overwrite=overwrite, loader_workers=loader_workers,
-               options=_model_options(dtype, attn, max_new_tokens, model_arg, prompt_style, min_pixels, max_pixels))
-    raw = dict(text_format=text_format, min_pixels=min_pixels, max_pixels=max_pixels)
-    _evaluate(Task.OVD, split, predictions, model, family, data_root, image_root, layout, out, strict, batch_size, run, gt, raw=raw)
-
-
-@app.command()
-def ric(
-    split: RicSplitOpt = "ric_val",
-    predictions: PredictionsOpt = None,
-    model: ModelOpt = None,
-    family: FamilyOpt = None,
-    data_root: DataRootOpt = None,
-    image_root: Val2017Opt = None,
-    out: OutOpt = None,
-    strict: StrictOpt = False,
-    batch_size: BatchOpt = 8,
-    gpus: GpusOpt = None,
-    workers: WorkersOpt = None,
-    device: DeviceOpt = "auto",
-    overwrite: OverwriteOpt = False,
-    loader_workers: LoaderOpt = 2,
-    dtype: DtypeOpt = None,
-    attn: AttnOpt = None,
-    max_new_tokens: MaxNewOpt = None,
-    model_arg: ModelArgOpt = None,
-    text_format: FormatOpt = None,
-    min_pixels: MinPixelsOpt = None,
-    max_pixels: MaxPixelsOpt = None,
-    prompt_style: PromptStyleOpt = None,
-) -> None:
-    """Referring image captioning: BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (SPICE when installed) on the caption, GP/GR on its objects.
-
-    Needs Java (apt-get install -y default-jre-headless). Each predictions line carries the raw
-    caption as "text" and the grounded objects as "objects".
-
-    Example: padt-eval ric --predictions preds.jsonl --data-root /data
-    Example (raw Qwen2.5-VL text): padt-eval ric -p qwen_raw.jsonl --format qwen2_5_vl
-    """
-    run = dict(gpus=gpus, workers=workers, device=device, overwrite=overwrite, loader_workers=loader_workers,
-               options=_model_options(dtype, attn, max_new_tokens, model_arg, prompt_style, min_pixels, max_pixels))
-    raw = dict(text_format=text_format, min_pixels=min_pixels, max_pixels=max_pixels)
-    _evaluate(Task.RIC, split, predictions, model, family, data_root, image_root, "auto", out, strict, batch_size, run, raw=raw)
-
-
-@app.command()
 def splits(data_root: DataRootOpt = None) -> None:
     """List the known splits and whether each is found under the data root.
 
@@ -473,12 +426,17 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the generated data and results.")] = Path("demo_out"),
     n_images: Annotated[int, typer.Option("--n-images", min=2, help="Synthetic images to generate.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the perturbations.")] = 0,
+    results: Annotated[
+        Optional[Path], typer.Option("--results", help="Where the run folders go (default: <out>/results); `make leaderboard` uses results/demo.")
+    ] = None,
     models: Annotated[bool, typer.Option("--models/--no-models", help="Also run the demo models (colour-finder on 2 CPU ranks, a tiny random PaDT, a tiny random Qwen2.5-VL).")] = True,
 ) -> None:
-    """Run the embedded demo end to end: synthetic RefCOCO, COCO and RIC-layout data, perturbed
-    ground truth as predictions, REC, RES, OVD and RIC scoring, each number checked against a
-    value computed independently (numpy, pycocotools COCOeval, direct pycocoevalcap calls);
-    then two models run through the sharded runner on the same data.
+    """Run the embedded demo end to end: synthetic RefCOCO, COCO and RIC-layout data; two
+    "models" (the ground truth perturbed with two seeds) scored for REC and RES, model A also
+    under --protocol padt-release, and model A's OVD (both protocols) and RIC predictions;
+    paired comparisons and an HTML report per run; each checked number against a value
+    computed independently (numpy, pycocotools COCOeval, direct pycocoevalcap calls); then
+    three models run through the sharded runner on the same data.
 
     Example: padt-eval demo --out demo_out
     """
@@ -486,23 +444,32 @@ def demo(
 
     from padt_eval.demo import all_match, run_demo, run_models
     from padt_eval.report.console import counts_line, metrics_table, progress_bar
+    from padt_eval.report.table_specs import display_scale
     from padt_eval.runner.progress import RunProgress
 
     try:
-        runs, expected = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console))
+        runs, expected, comparisons = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console), results=results)
     except PadtEvalError as exc:
         _fail(exc)
         return
     console.print(
-        "outcomes written into the demo predictions: "
+        "outcomes written into demo-A's predictions: "
         + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in expected.outcomes.items())
     )
     for r in runs:
-        console.print(metrics_table(f"{r.task.value.upper()} on {r.result.split} (perturbed ground truth)", r.result.metrics, r.expected))
+        title = f"{r.task.value.upper()} on {r.result.split}: {r.model}" + (f" (protocol {r.protocol})" if r.protocol != "standard" else "")
+        console.print(metrics_table(title + ("" if r.expected else " (shown, not checked)"), r.result.metrics, r.expected or None))
         console.print(counts_line(r.result.counts))
         for note in r.result.notes:
             console.print(f"[yellow]note:[/] {note}", highlight=False)
         console.print(f"results written to [bold]{r.result.out_dir}[/]")
+    for doc, path in comparisons:
+        a, b = doc["run_a"], doc["run_b"]
+        parts = []
+        for metric, e in doc["metrics"].items():
+            s = display_scale(metric)
+            parts.append(f"{metric} {e['diff'] * s:+.2f} [{e['ci95'][0] * s:+.2f}, {e['ci95'][1] * s:+.2f}] p={e['p_value']:.2g}")
+        console.print(f"compare {b['model']} ({b['protocol']}) − {a['model']} ({a['protocol']}), {a['task']}: " + "; ".join(parts), highlight=False)
     if not all_match(runs):
         err_console.print("[bold red]demo: measured metrics differ from the expected ones[/]")
         raise typer.Exit(code=1)
@@ -510,7 +477,7 @@ def demo(
     if not models:
         return
     try:
-        model_runs = run_models(out, progress_view=lambda d, a, t: RunProgress(d, a, console, t), seed=seed)
+        model_runs = run_models(out, progress_view=lambda d, a, t: RunProgress(d, a, console, t), seed=seed, results=results)
     except PadtEvalError as exc:
         _fail(exc)
         return
@@ -558,6 +525,101 @@ def models(
         "Score raw model text: padt-eval rec -s SPLIT -p raw.jsonl --format NAME (each line's 'text' is parsed in "
         "the family's own frame). Run a model: padt-eval rec -s SPLIT --model ID_OR_FOLDER [--family NAME]."
     )
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="Results folder of run A (the reference).", file_okay=False)],
+    run_b: Annotated[Path, typer.Argument(help="Results folder of run B; differences are B − A.", file_okay=False)],
+    resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples (and permutation draws).")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the resampling.")] = 0,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Comparison JSON (default: <parent of B>/comparisons/<A>__vs__<B>.json).")] = None,
+) -> None:
+    """Paired comparison of two runs on their shared samples: B − A with a 95 % paired-bootstrap
+    interval and a p-value (McNemar exact for Acc@t, paired permutation otherwise).
+
+    Example: padt-eval compare results/rec-refcoco_val-qwen results/rec-refcoco_val-padt
+    """
+    from rich.table import Table
+
+    from padt_eval import api
+    from padt_eval.report.table_specs import display_scale
+
+    try:
+        doc, path = api.compare(run_a, run_b, resamples=resamples, seed=seed, out=out)
+    except PadtEvalError as exc:
+        _fail(exc)
+        return
+    a, b = doc["run_a"], doc["run_b"]
+    t = Table(
+        title=f"{a['task'].upper()} {a['split']}: B = {b['model']} ({b['protocol']}) vs A = {a['model']} ({a['protocol']}), "
+        f"{doc['n_shared']} shared samples",
+        title_justify="left",
+    )
+    for col in ("metric", "A", "B", "B − A", "95% CI", "p", "test"):
+        t.add_column(col, justify="left" if col in ("metric", "test") else "right")
+    for metric, e in doc["metrics"].items():
+        s = display_scale(metric)
+        t.add_row(
+            metric,
+            f"{e['a'] * s:.2f}",
+            f"{e['b'] * s:.2f}",
+            f"{e['diff'] * s:+.2f}",
+            f"[{e['ci95'][0] * s:+.2f}, {e['ci95'][1] * s:+.2f}]",
+            f"{e['p_value']:.3g}",
+            e["test"],
+        )
+    console.print(t)
+    for w in doc["warnings"]:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    console.print(f"{doc['resamples']:,} resamples, seed {doc['seed']}; written to [bold]{path}[/]")
+
+
+@app.command()
+def leaderboard(
+    results: Annotated[Path, typer.Option("--results", help="Folder to gather runs (any depth) and comparisons from.")] = Path("results"),
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where leaderboard.{md,csv,tex,html} go (default: the results folder).")] = None,
+    reported: Annotated[
+        Optional[Path], typer.Option("--reported", help="Reported-numbers CSV (default: <results>/reported/reported_numbers.csv).")
+    ] = None,
+) -> None:
+    """Comparison tables of every run under the results folder beside the numbers papers report:
+    REC, RES, OVD, RIC, the runs' protocol fields, and paired comparisons.
+
+    Example: padt-eval leaderboard --results results --out results
+    """
+    from padt_eval import api
+
+    try:
+        written = api.leaderboard(results, out, reported)
+    except PadtEvalError as exc:
+        _fail(exc)
+        return
+    for p in written:
+        console.print(f"written [bold]{p}[/]")
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A finished results folder.", file_okay=False)],
+    data_root: DataRootOpt = None,
+    image_root: ImageRootOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="HTML file (default: <run>/report.html).")] = None,
+    n_worst: Annotated[int, typer.Option("--worst", min=0, help="How many of the worst samples to draw.")] = 12,
+) -> None:
+    """Write a self-contained HTML report of one run: metrics, IoU histogram, the worst samples
+    drawn with ground truth and predictions, and unreadable outputs with their raw text.
+
+    Example: padt-eval report results/rec-refcoco_val-padt
+    """
+    from padt_eval import api
+
+    try:
+        path = api.report(run_dir, data_root=data_root, image_root=image_root, out=out, n_worst=n_worst)
+    except PadtEvalError as exc:
+        _fail(exc)
+        return
+    console.print(f"written [bold]{path}[/]")
 
 
 @app.command()

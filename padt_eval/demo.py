@@ -73,6 +73,24 @@ class DemoRun:
     task: Task
     result: api.RunResult
     expected: dict[str, float]
+    model: str = "demo-A"
+    protocol: str = "standard"
+
+
+@dataclass
+class DemoModel:
+    name: str  # display name in tables
+    stem: str  # predictions file stem and run folder suffix
+    seed_offset: int
+    protocols: tuple[str, ...]
+
+
+# Two "models" (the ground truth perturbed with two seeds) and the release's scoring of the
+# first, so the demo exercises the leaderboard, `compare` and `--protocol padt-release`.
+DEMO_MODELS = (
+    DemoModel("demo-A", "perturbed_ground_truth", 0, ("standard", "padt-release")),
+    DemoModel("demo-B", "perturbed_ground_truth_b", 1, ("standard",)),
+)
 
 
 def generate(paths: DemoPaths, n_images: int = 50, seed: int = 0) -> list:
@@ -89,45 +107,86 @@ def generate(paths: DemoPaths, n_images: int = 50, seed: int = 0) -> list:
     return val
 
 
+def _run_dir(results: Path, task: Task, model: DemoModel, protocol: str) -> Path:
+    suffix = "" if protocol == "standard" else "-" + protocol.replace("-", "_")
+    return results / f"{task.value}-{DEMO_SPLIT_NAME}-{model.stem}{suffix}"
+
+
 def run_demo(
     out: Path,
     n_images: int = 50,
     seed: int = 0,
     progress: Callable[[str], object] | None = None,
-) -> tuple[list[DemoRun], Expected]:
-    """Generate the demo data under `out`, write perturbed predictions and score them for REC and RES.
+    results: Path | None = None,
+    resamples: int = 10_000,
+) -> tuple[list[DemoRun], Expected, list[tuple[dict, Path]]]:
+    """Generate the demo data under `out`, write perturbed predictions of two demo models,
+    score them for REC and RES (model A also under the PaDT release's protocol), score
+    model A's OVD (both protocols) and RIC predictions, compare REC/RES runs pairwise, and
+    return the runs with their expected metrics, model A's expectation (with the OVD/RIC
+    outcome counts), and the comparisons. Run folders go to `results` (default
+    `<out>/results`).
 
     `progress(description)` may return a context manager yielding (start, advance)
     callbacks, as `report.console.progress_bar` does.
     """
     paths = DemoPaths(out)
+    results = results if results is not None else paths.results
     val = generate(paths, n_images, seed)
-    reader_rec = PadtRefcocoJsonlReader(paths.rec_split, paths.images, Task.REC, name=DEMO_SPLIT_NAME)
-    expected = make_predictions(reader_rec, paths.predictions, seed=seed)
     runs: list[DemoRun] = []
-    for task, exp in ((Task.REC, expected.rec), (Task.RES, expected.res)):
-        reader = PadtRefcocoJsonlReader(paths.rec_split, paths.images, task, name=DEMO_SPLIT_NAME)
-        run_dir = paths.results / f"{task.value}-{DEMO_SPLIT_NAME}-perturbed_ground_truth"
-        kwargs = dict(predictions=paths.predictions, reader=reader, out=run_dir)
-        if progress is not None:
-            with progress(f"{task.value.upper()} {DEMO_SPLIT_NAME}") as (start, advance):  # type: ignore[misc]
-                result = api.evaluate(task, DEMO_SPLIT_NAME, on_start=start, on_progress=advance, **kwargs)
-        else:
-            result = api.evaluate(task, DEMO_SPLIT_NAME, **kwargs)
-        runs.append(DemoRun(task, result, exp))
-    # OVD and RIC through the split registry, as `padt-eval ovd/ric --data-root` would.
+    first: Expected | None = None
+    for model in DEMO_MODELS:
+        reader_rec = PadtRefcocoJsonlReader(paths.rec_split, paths.images, Task.REC, name=DEMO_SPLIT_NAME)
+        pred_path = paths.predictions.with_name(f"{model.stem}.jsonl")
+        expected = make_predictions(reader_rec, pred_path, seed=seed + model.seed_offset)
+        first = first or expected
+        for protocol in model.protocols:
+            release = protocol == "padt-release"
+            for task, exp in (
+                (Task.REC, expected.rec_release if release else expected.rec),
+                (Task.RES, expected.res_release if release else expected.res),
+            ):
+                reader = PadtRefcocoJsonlReader(paths.rec_split, paths.images, task, name=DEMO_SPLIT_NAME)
+                kwargs = dict(predictions=pred_path, reader=reader, out=_run_dir(results, task, model, protocol), protocol=protocol, name=model.name)
+                label = f"{task.value.upper()} {model.name}" + (f" ({protocol})" if release else "")
+                runs.append(DemoRun(task, _evaluate(progress, label, task, DEMO_SPLIT_NAME, kwargs), exp or {}, model.name, protocol))
+    assert first is not None
+    # OVD and RIC through the split registry, as `padt-eval ovd/ric --data-root` would;
+    # OVD also under the release's protocol (PaDT's filtered ground truth, exact labels),
+    # which has no independent expectation here: it is shown, not checked.
     ovd = make_ovd_predictions(val, paths.coco_instances, paths.task_predictions(Task.OVD), seed=seed)
     ric = make_ric_predictions(val, paths.task_predictions(Task.RIC), seed=seed)
-    for task, split, exp in ((Task.OVD, "coco_val2017", ovd), (Task.RIC, "ric_val", ric)):
-        kwargs = dict(predictions=paths.task_predictions(task), data_root=paths.data, out=paths.results / f"{task.value}-{split}-perturbed_ground_truth")
-        if progress is not None:
-            with progress(f"{task.value.upper()} {split}") as (start, advance):  # type: ignore[misc]
-                result = api.evaluate(task, split, on_start=start, on_progress=advance, **kwargs)
-        else:
-            result = api.evaluate(task, split, **kwargs)
-        runs.append(DemoRun(task, result, exp.metrics))
-        expected.outcomes.update({f"{task.value} {k}": v for k, v in exp.outcomes.items()})
-    return runs, expected
+    for task, split, exp, protocol in (
+        (Task.OVD, "coco_val2017", ovd.metrics, "standard"),
+        (Task.OVD, "coco_val2017", {}, "padt-release"),
+        (Task.RIC, "ric_val", ric.metrics, "standard"),
+    ):
+        suffix = "" if protocol == "standard" else "-" + protocol.replace("-", "_")
+        kwargs = dict(
+            predictions=paths.task_predictions(task),
+            data_root=paths.data,
+            out=results / f"{task.value}-{split}-perturbed_ground_truth{suffix}",
+            protocol=protocol,
+            name="demo-A",
+        )
+        label = f"{task.value.upper()} {split}" + (f" ({protocol})" if protocol != "standard" else "")
+        runs.append(DemoRun(task, _evaluate(progress, label, task, split, kwargs), exp, "demo-A", protocol))
+    for task, exp in ((Task.OVD, ovd), (Task.RIC, ric)):
+        first.outcomes.update({f"{task.value} {k}": v for k, v in exp.outcomes.items()})
+    comparisons = []
+    a, b = DEMO_MODELS
+    for task in (Task.REC, Task.RES):
+        ref = _run_dir(results, task, a, "standard")
+        for other in (_run_dir(results, task, b, "standard"), _run_dir(results, task, a, "padt-release")):
+            comparisons.append(api.compare(ref, other, resamples=resamples, seed=seed))
+    return runs, first, comparisons
+
+
+def _evaluate(progress, label: str, task: Task, split: str, kwargs: dict) -> api.RunResult:
+    if progress is None:
+        return api.evaluate(task, split, **kwargs)
+    with progress(label) as (start, advance):  # type: ignore[misc]
+        return api.evaluate(task, split, on_start=start, on_progress=advance, **kwargs)
 
 
 @dataclass
@@ -136,7 +195,7 @@ class ModelRun:
     result: api.RunResult
 
 
-def run_models(out: Path, progress_view=None, seed: int = 0) -> list[ModelRun]:
+def run_models(out: Path, progress_view=None, seed: int = 0, results: Path | None = None) -> list[ModelRun]:
     """Run three models through the sharded runner on the demo split (no downloads):
 
     * `colour-finder` on 2 CPU ranks (it reads the colour named in each expression off the
@@ -154,6 +213,7 @@ def run_models(out: Path, progress_view=None, seed: int = 0) -> list[ModelRun]:
     from padt_eval.models.tiny import build_tiny
 
     paths = DemoPaths(out)
+    results = results if results is not None else paths.results
     checkpoint = paths.root / "models" / "tiny-padt"
     if not (checkpoint / "config.json").is_file():
         build_tiny_padt(checkpoint, seed=seed)
@@ -163,10 +223,10 @@ def run_models(out: Path, progress_view=None, seed: int = 0) -> list[ModelRun]:
         build_tiny("qwen2_5_vl", baseline, seed=seed)
         torch.random.set_rng_state(state)
     runs = []
-    for label, model, family, nproc, task, options in (
-        ("colour-finder, 2 CPU ranks", "colour-finder", "colour-finder", 2, Task.RES, {}),
-        ("tiny random PaDT (our implementation)", str(checkpoint), "padt", 1, Task.RES, {"max_new_tokens": 32}),
-        ("tiny random Qwen2.5-VL (coordinate-text baseline)", str(baseline), "qwen2_5_vl", 1, Task.REC, {"max_new_tokens": 32}),
+    for label, name, model, family, nproc, task, options in (
+        ("colour-finder, 2 CPU ranks", "colour-finder", "colour-finder", "colour-finder", 2, Task.RES, {}),
+        ("tiny random PaDT (our implementation)", "tiny PaDT (random weights)", str(checkpoint), "padt", 1, Task.RES, {"max_new_tokens": 32}),
+        ("tiny random Qwen2.5-VL (coordinate-text baseline)", "tiny Qwen2.5-VL (random weights)", str(baseline), "qwen2_5_vl", 1, Task.REC, {"max_new_tokens": 32}),
     ):
         result = api.run_model(
             task,
@@ -174,13 +234,14 @@ def run_models(out: Path, progress_view=None, seed: int = 0) -> list[ModelRun]:
             model,
             family=family,
             options=options,
-            out=paths.results / f"{task.value}-{DEMO_SPLIT_NAME}-{Path(model).name}",
+            out=results / f"{task.value}-{DEMO_SPLIT_NAME}-{Path(model).name}",
             nproc=nproc,
             device="cpu",
             batch_size=16,
             loader_workers=1,
             image_root=paths.images,
             progress=progress_view,
+            name=name,
         )
         assert result is not None
         runs.append(ModelRun(label, result))
@@ -194,4 +255,7 @@ def _close(got: float | None, want: float | None, tol: float) -> bool:
 
 
 def all_match(runs: list[DemoRun], tol: float = 1e-9) -> bool:
-    return all(k in r.result.metrics and _close(r.result.metrics[k], v, tol) for r in runs for k, v in r.expected.items())
+    """Every checked metric equals its expectation, and REC/RES runs report exactly the expected metrics."""
+    return all(k in r.result.metrics and _close(r.result.metrics[k], v, tol) for r in runs for k, v in r.expected.items()) and all(
+        set(r.result.metrics) == set(r.expected) for r in runs if r.task in (Task.REC, Task.RES)
+    )

@@ -43,9 +43,10 @@ def is_answered(pred: Prediction) -> bool:
 
 
 class OutcomeCounts:
-    """How many samples were answered, missing, unparseable, errored or empty."""
+    """How many samples were answered, missing, unparseable, errored or empty, and how
+    many answers carried a score on every object (`n_with_scores`)."""
 
-    KEYS = ("n_samples", "n_predicted", "n_missing", "n_parse_failed", "n_error", "n_no_object")
+    KEYS = ("n_samples", "n_predicted", "n_missing", "n_parse_failed", "n_error", "n_no_object", "n_with_scores")
 
     def __init__(self) -> None:
         self.c: Counter[str] = Counter()
@@ -57,6 +58,10 @@ class OutcomeCounts:
             self.c["n_predicted"] += 1
             if not has_object:
                 self.c["n_no_object"] += 1
+            elif all(o.score is not None for o in pred.objects):
+                # Whether the model gave confidences decides REC/RES selection and OVD
+                # ranking; tables say so next to the numbers.
+                self.c["n_with_scores"] += 1
         elif status == ParseStatus.MISSING:
             self.c["n_missing"] += 1
         elif status == ParseStatus.FAILED:
@@ -112,6 +117,12 @@ class Metric(abc.ABC):
     def protocol(self) -> dict[str, Any]:
         """The scoring choices, written next to the numbers in metrics.json."""
         return {}
+
+    def final_records(self) -> list[dict[str, Any]]:
+        """Per-sample records that can only be written once every sample is in (metrics
+        whose per-sample value depends on other samples, such as the PaDT release's
+        key pooling). Streaming metrics return theirs from `update` and nothing here."""
+        return []
 
     def details(self) -> dict[str, Any]:
         """Findings beside the numbers that are neither metrics nor counts (e.g. the most

@@ -76,6 +76,34 @@ TASKS: dict[Task, TaskSpec] = {
 }
 
 
+#: Scoring protocols. "standard" is padt-eval's (README, "Metrics and protocol");
+#: "padt-release" reproduces the PaDT release's eval scripts (metrics/release_protocol.py).
+PROTOCOLS = ("standard", "padt-release")
+
+
+def make_metric(spec: TaskSpec, protocol: str = "standard", info: SplitInfo | None = None) -> Metric:
+    """A fresh metric for `spec` under `protocol` (`info`: the split, for metrics that need it)."""
+    if protocol == "standard":
+        return spec.make_metric(info)
+    if protocol == "padt-release":
+        from padt_eval.metrics import release_protocol
+
+        if spec.task in (Task.REC, Task.RES):
+            return release_protocol.ReleaseMetric(spec.task)
+        if spec.task == Task.OVD:
+            categories = getattr(info, "categories", None) if info is not None else None
+            return release_protocol.ReleaseDetectionMetric(categories)
+        raise UsageError(f"--protocol padt-release is not available for {spec.task.value} (the PaDT release has no RIC scorer)")
+    raise UsageError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+
+
+def release_gt(task: Task, protocol: str, gt: str) -> str:
+    """OVD under the release's protocol is scored against PaDT's filtered ground truth."""
+    if task == Task.OVD and protocol == "padt-release":
+        return "padt-filtered"
+    return gt
+
+
 def register_task(spec: TaskSpec) -> None:
     TASKS[spec.task] = spec
 

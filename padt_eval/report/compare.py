@@ -1,0 +1,210 @@
+"""`padt-eval compare RUN_A RUN_B`: paired differences with intervals and p-values.
+
+The two runs are aligned on the sample ids both scored (per_sample.jsonl); each metric is
+rebuilt from per-sample fields as a ratio of sums (see `metrics/paired.py`), its value on
+the full record set is checked against metrics.json, and the difference B − A gets a
+paired-bootstrap percentile interval and a p-value. Which per-sample fields make which
+metric depends on the task and the scoring protocol (`ESTIMATORS`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from padt_eval.errors import UsageError
+from padt_eval.fileio import atomic_write
+from padt_eval.metrics.paired import DEFAULT_RESAMPLES, DEFAULT_SEED, RatioData, mcnemar_exact, paired_compare
+from padt_eval.report.runs import Run, load_run
+
+SCHEMA = "padt-eval/comparison/v1"
+
+
+@dataclass(frozen=True)
+class Estimator:
+    num: str  # per-sample field summed in the numerator
+    den: str | None = None  # per-sample field summed in the denominator; None: a mean
+    binary: bool = False  # hit/miss: McNemar applies
+    optional: bool = False  # a record without the fields adds 0 to both sums
+
+
+_REC = {
+    "acc@0.5": Estimator("hit@0.5", binary=True),
+    "acc@0.75": Estimator("hit@0.75", binary=True),
+    "acc@0.9": Estimator("hit@0.9", binary=True),
+    "mean_iou": Estimator("iou"),
+}
+ESTIMATORS: dict[tuple[str, str], dict[str, Estimator]] = {
+    ("rec", "standard"): _REC,
+    ("rec", "padt-release"): _REC,
+    ("res", "standard"): {"miou": Estimator("iou"), "ciou": Estimator("intersection", "union")},
+    # the release's "cIoU" is a mean over items of a per-item IoU
+    ("res", "padt-release"): {"ciou": Estimator("iou")},
+    # GP/GR are ratios of integer counts summed over images
+    ("ric", "standard"): {
+        "gp": Estimator("n_matched", "n_pred"),
+        "gr": Estimator("n_matched", "n_gt"),
+        "gp_mask": Estimator("n_matched_mask", "n_pred_mask", optional=True),
+        "gr_mask": Estimator("n_matched_mask", "n_gt_mask", optional=True),
+    },
+}
+
+METHOD = {
+    "interval": "paired bootstrap over shared samples, percentile 95% interval of B − A; ratio metrics (cIoU) "
+    "recompute Σintersection/Σunion on each resample",
+    "p_value": "McNemar exact (two-sided binomial on discordant pairs) for Acc@t; paired permutation test "
+    "(random A/B swaps within samples, two-sided, add-one) for the others; when A and B define the metric "
+    "differently (protocols), 2·min(P*[Δ*≤0], P*[Δ*≥0]) from the bootstrap",
+}
+
+
+def _ratio_data(records: list[dict[str, Any]], est: Estimator) -> RatioData:
+    if est.optional:
+        num = np.array([float(r.get(est.num, 0)) for r in records], dtype=np.float64)
+        den = np.array([float(r.get(est.den, 0)) for r in records], dtype=np.float64) if est.den else np.ones(len(records))
+        return RatioData(num, den)
+    try:
+        num = np.fromiter((float(r[est.num]) for r in records), dtype=np.float64, count=len(records))
+        den = (
+            np.fromiter((float(r[est.den]) for r in records), dtype=np.float64, count=len(records))
+            if est.den
+            else np.ones(len(records))
+        )
+    except KeyError as exc:
+        raise UsageError(f"per-sample records lack the field {exc} needed for this metric") from None
+    return RatioData(num, den)
+
+
+def estimators_for(run: Run) -> dict[str, Estimator]:
+    est = ESTIMATORS.get((run.task, run.protocol))
+    if est is None:
+        raise UsageError(
+            f"{run.dir}: no per-sample estimator for task {run.task!r} under protocol {run.protocol!r} "
+            "(corpus-level metrics such as COCO AP and CIDEr-D do not decompose over samples)"
+        )
+    return est
+
+
+def _run_info(run: Run, given: str | Path) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "dir": str(given),
+        "metrics_sha256": run.metrics_sha256,
+        "model": run.model_name,
+        "task": run.task,
+        "split": run.split,
+        "protocol": run.protocol,
+        "split_hash": run.split_hash,
+        "gt": run.gt_variant,
+        "n_samples": len(run.per_sample),
+    }
+
+
+def compare_runs(
+    dir_a: str | Path, dir_b: str | Path, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
+) -> dict[str, Any]:
+    a, b = load_run(dir_a), load_run(dir_b)
+    if a.task != b.task:
+        raise UsageError(f"cannot compare a {a.task} run with a {b.task} run")
+    est_a, est_b = estimators_for(a), estimators_for(b)
+    names = [m for m in a.metrics if m in est_a and m in est_b and m in b.metrics]
+    if not names:
+        raise UsageError("the two runs share no metric that can be compared per sample")
+    warnings: list[str] = []
+    for label, run, est in (("A", a, est_a), ("B", b, est_b)):
+        recs = run.per_sample
+        for m in names:
+            full = _ratio_data(recs, est[m]).value() if recs else float("nan")
+            if not np.isclose(full, run.metrics[m], rtol=0, atol=1e-9):
+                warnings.append(f"run {label}: per-sample records give {m} = {full:.6f}, metrics.json says {run.metrics[m]:.6f}")
+    for what, va, vb in (
+        ("split files", a.split_hash, b.split_hash),
+        ("scoring protocol", a.protocol, b.protocol),
+        ("ground truth", a.gt_variant, b.gt_variant),
+    ):
+        if va != vb:
+            warnings.append(f"{what} differ ({va} vs {vb}): the difference includes that effect")
+    by_id_b = {r["sample_id"]: r for r in b.per_sample}
+    shared_a = [r for r in a.per_sample if r["sample_id"] in by_id_b]
+    shared_b = [by_id_b[r["sample_id"]] for r in shared_a]
+    n_only_a = len(a.per_sample) - len(shared_a)
+    n_only_b = len(b.per_sample) - len(shared_b)
+    if not shared_a:
+        raise UsageError(f"{dir_a} and {dir_b} share no sample id")
+    if n_only_a or n_only_b:
+        warnings.append(f"compared on the {len(shared_a)} shared samples ({n_only_a} only in A, {n_only_b} only in B)")
+    results = paired_compare(
+        [_ratio_data(shared_a, est_a[m]) for m in names],
+        [_ratio_data(shared_b, est_b[m]) for m in names],
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    out_metrics: dict[str, Any] = {}
+    for m, r in zip(names, results):
+        entry: dict[str, Any] = {
+            "a": r.a,
+            "b": r.b,
+            "diff": r.diff,
+            "ci95": list(r.ci95),
+            "a_ci95": list(r.a_ci95),
+            "b_ci95": list(r.b_ci95),
+            "p_permutation": r.p_permutation,
+            "p_bootstrap": r.p_bootstrap,
+        }
+        if est_a[m].binary and est_b[m].binary:
+            p, n_ab, n_ba = mcnemar_exact(
+                _ratio_data(shared_a, est_a[m]).num > 0, _ratio_data(shared_b, est_b[m]).num > 0
+            )
+            entry.update(p_value=p, test="McNemar exact", discordant={"a_only": n_ab, "b_only": n_ba})
+        elif est_a[m] != est_b[m]:
+            # the runs define the metric differently: swapping their per-sample values
+            # between runs would mix units, so the p-value comes from the bootstrap
+            entry.update(p_value=r.p_bootstrap, test="bootstrap (metric defined differently in A and B)")
+        else:
+            entry.update(p_value=r.p_permutation, test="paired permutation")
+        out_metrics[m] = entry
+    return {
+        "schema": SCHEMA,
+        "run_a": _run_info(a, dir_a),
+        "run_b": _run_info(b, dir_b),
+        "n_shared": len(shared_a),
+        "n_only_a": n_only_a,
+        "n_only_b": n_only_b,
+        "resamples": n_resamples,
+        "seed": seed,
+        "method": METHOD,
+        "metrics": out_metrics,
+        "warnings": warnings,
+    }
+
+
+def default_comparison_path(dir_a: str | Path, dir_b: str | Path) -> Path:
+    """`<parent of B>/comparisons/<A>__vs__<B>.json`, where the leaderboard finds it."""
+    b = Path(dir_b)
+    return b.parent / "comparisons" / f"{Path(dir_a).name}__vs__{b.name}.json"
+
+
+def write_comparison(doc: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_write(path) as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    return path
+
+
+def load_comparisons(root: str | Path) -> list[dict[str, Any]]:
+    """Every comparison file under `root` (`**/comparisons/*.json`), in path order."""
+    out = []
+    for p in sorted(Path(root).rglob("comparisons/*.json")):
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(doc, dict) and doc.get("schema") == SCHEMA:
+            doc["_path"] = str(p)
+            out.append(doc)
+    return out

@@ -1,0 +1,120 @@
+"""Pictures for HTML reports, drawn with Pillow and inline SVG (no matplotlib), returned
+as text that embeds in a page: data URIs and SVG markup.
+
+Colours: ground truth green, the scored prediction red, other predicted objects orange.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Sequence
+
+import numpy as np
+
+from padt_eval import rle as rlemod
+
+GT_RGB = (0, 200, 0)
+PRED_RGB = (230, 30, 30)
+OTHER_RGB = (255, 150, 0)
+MISSING_BG = (200, 200, 200)
+
+
+def _overlay(canvas: np.ndarray, mask_rle: dict | None, rgb: tuple[int, int, int], alpha: float) -> None:
+    if mask_rle is None:
+        return
+    h, w = canvas.shape[:2]
+    if [int(v) for v in mask_rle.get("size", [])] != [h, w]:
+        return
+    m = rlemod.decode(mask_rle).astype(bool)
+    canvas[m] = (canvas[m] * (1 - alpha) + np.array(rgb) * alpha).astype(np.uint8)
+
+
+def render_sample(
+    image,  # PIL.Image.Image | None
+    width: int,
+    height: int,
+    gt: Sequence[tuple[Sequence[float] | None, dict | None]],
+    preds: Sequence[tuple[Sequence[float] | None, dict | None]],
+    selected: int | None = 0,
+    max_side: int = 360,
+    all_scored: bool = False,
+) -> str:
+    """A JPEG data URI of the image (or a grey canvas when there is none) with ground-truth
+    and predicted masks blended in and boxes drawn on top. `gt`/`preds` are (box, mask)
+    pairs in original-image pixels; `selected` indexes the prediction that was scored, or
+    with `all_scored` (detection, grounded captions) every prediction counts and is red."""
+    from PIL import Image, ImageDraw
+
+    if image is not None:
+        canvas = np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    else:
+        canvas = np.empty((max(height, 1), max(width, 1), 3), dtype=np.uint8)
+        canvas[:] = MISSING_BG
+    for _, mask in gt:
+        _overlay(canvas, mask, GT_RGB, 0.35)
+    for i, (_, mask) in enumerate(preds):
+        _overlay(canvas, mask, PRED_RGB if all_scored or i == selected else OTHER_RGB, 0.35)
+    img = Image.fromarray(canvas)
+    scale = min(1.0, max_side / max(img.width, img.height))
+    if scale < 1.0:
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BILINEAR)
+    draw = ImageDraw.Draw(img)
+
+    def box(b: Sequence[float] | None, rgb: tuple[int, int, int], w: int) -> None:
+        if b is None:
+            return
+        x1, y1, x2, y2 = (float(v) * scale for v in b)
+        draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=rgb, width=w)
+
+    for b, _ in gt:
+        box(b, GT_RGB, 3)
+    for i, (b, _) in enumerate(preds):
+        if all_scored:
+            box(b, PRED_RGB, 2)
+        elif i != selected:
+            box(b, OTHER_RGB, 1)
+    if not all_scored and selected is not None and 0 <= selected < len(preds):
+        box(preds[selected][0], PRED_RGB, 2)
+    if image is None:
+        draw.text((4, 4), "image not available", fill=(60, 60, 60))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def histogram_svg(values: Sequence[float], bins: int = 20, width: int = 560, height: int = 180, label: str = "IoU") -> str:
+    """An inline SVG bar chart of values in [0, 1]; exact zeros (misses) get their own red bar."""
+    v = np.asarray(values, dtype=np.float64)
+    zeros = int(np.sum(v == 0))
+    rest = v[v > 0]
+    counts, edges = np.histogram(np.clip(rest, 0, 1), bins=bins, range=(0.0, 1.0))
+    all_counts = [zeros, *counts.tolist()]
+    top = max(all_counts) or 1
+    pad_l, pad_b, pad_t = 40, 28, 10
+    plot_w, plot_h = width - pad_l - 10, height - pad_b - pad_t
+    bar_w = plot_w / (bins + 1)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="hist" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(label)} histogram">',
+        f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - 10}" y2="{pad_t + plot_h}" stroke="#444"/>',
+        f'<text x="4" y="{pad_t + 8}" font-size="10">{top}</text>',
+        f'<text x="4" y="{pad_t + plot_h}" font-size="10">0</text>',
+    ]
+    for i, c in enumerate(all_counts):
+        h = plot_h * c / top
+        x = pad_l + i * bar_w
+        colour = "#d33" if i == 0 else "#4a7bd0"
+        title = f"{label} = 0: {c}" if i == 0 else f"{label} {edges[i - 1]:.2f}–{edges[i]:.2f}: {c}"
+        parts.append(
+            f'<rect x="{x + 1:.1f}" y="{pad_t + plot_h - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" fill="{colour}">'
+            f"<title>{html.escape(title)}</title></rect>"
+        )
+    for i in range(5, bins + 1, 5):
+        x = pad_l + (i + 1) * bar_w
+        anchor = "end" if i == bins else "middle"
+        parts.append(f'<text x="{x:.1f}" y="{height - 10}" font-size="10" text-anchor="{anchor}">{i / bins:.2f}</text>')
+    parts.append(f'<text x="{pad_l + bar_w / 2:.1f}" y="{height - 10}" font-size="10" fill="#d33" text-anchor="middle">0</text>')
+    parts.append("</svg>")
+    return "".join(parts)

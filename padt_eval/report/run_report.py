@@ -1,0 +1,302 @@
+"""`padt-eval report RUN_DIR`: one self-contained HTML page about one run.
+
+It shows the metrics and counts, the protocol and manifest, a histogram of per-sample
+IoU, the worst answered samples drawn (image, ground truth and predicted boxes and
+masks), and the samples whose output could not be read, with their raw text. Images
+are re-opened from the split the manifest names; when the split or an image cannot be
+found the page says so and draws on a grey canvas instead. Everything is inline (data
+URIs, SVG), so the page can be mailed or attached as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from padt_eval.errors import DataError, PadtEvalError
+from padt_eval.fileio import atomic_write, sha256_file
+from padt_eval.metrics.base import select_query_object
+from padt_eval.report.draw import histogram_svg, render_sample
+from padt_eval.report.runs import Run, load_run
+from padt_eval.report.tables import PAGE_CSS
+from padt_eval.types import Prediction, Task
+
+MAX_FAILURES = 50
+MAX_TEXT = 600
+FAILED_STATUSES = ("failed", "error")
+
+# After load, count the images that decoded: a browser test reads this attribute.
+_LOAD_CHECK = (
+    "<script>window.addEventListener('load',function(){var im=Array.prototype.slice.call(document.images);"
+    "var ok=im.filter(function(i){return i.complete&&i.naturalWidth>0;}).length;"
+    "document.body.setAttribute('data-images-loaded',ok+'/'+im.length);});</script>"
+)
+
+REPORT_CSS = """
+.grid{display:flex;flex-wrap:wrap;gap:14px}.card{border:1px solid #ddd;border-radius:6px;padding:6px;width:372px}
+.card img{display:block;max-width:360px}.card p{margin:4px 0;font-size:12px;white-space:normal}
+.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}
+pre{white-space:pre-wrap;word-break:break-word;margin:0;font-size:12px;max-width:60em}
+dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px;font-size:13px}dt{color:#555}dd{margin:0}
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def reopen_split(run: Run, data_root: str | Path | None = None, image_root: str | Path | None = None):
+    """A reader for the run's split, from the manifest (or from `data_root` by name).
+    Returns (reader or None, a sentence saying why not)."""
+    from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+    from padt_eval.data.refer import ReferReader
+    from padt_eval.data.registry import REFERRING_SPLITS, open_split
+
+    split = run.manifest.get("split") or {}
+    try:
+        task = Task(run.task)
+    except ValueError:
+        return None, f"unknown task {run.task!r}"
+    name = split.get("name") or run.split
+    files = [Path(p) for p in (split.get("files") or {})]
+    img_root = image_root or split.get("image_root")
+    gt = run.gt_variant if run.gt_variant in ("official", "padt-filtered") else "official"
+    try:
+        if data_root is not None:
+            base = name[: -len("_padt_filtered")] if name.endswith("_padt_filtered") else name
+            return open_split(base, task, data_root=data_root, image_root=image_root, gt=gt), ""
+        if not files or not all(f.is_file() for f in files):
+            return None, f"the split files named in manifest.json are not on this machine ({', '.join(map(str, files)) or 'none listed'})"
+        if img_root is None:
+            return None, "manifest.json names no image folder"
+        if task == Task.OVD:
+            from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader
+
+            if split.get("layout") == "padt-jsonl":
+                return PadtCocoJsonlReader(files[0], img_root, name=name), ""
+            return CocoReader(files[0], img_root, gt=gt, name=name), ""
+        if task == Task.RIC:
+            from padt_eval.data.ric import RicJsonlReader
+
+            return RicJsonlReader(files[0], img_root, name=name), ""
+        if split.get("layout") == "padt-jsonl":
+            return PadtRefcocoJsonlReader(files[0], img_root, task, name=name), ""
+        if split.get("layout") == "refer" and name in REFERRING_SPLITS and len(files) == 2:
+            return ReferReader(files[0], files[1], REFERRING_SPLITS[name].split, img_root, task, name=name), ""
+        return None, f"cannot re-open a split of layout {split.get('layout')!r} named {name!r}"
+    except PadtEvalError as exc:
+        return None, str(exc)
+
+
+def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str]:
+    """The predictions of `wanted` sample ids from the file metrics.json names, if it is
+    still there and unchanged; else ({}, why not)."""
+    desc = run.doc.get("predictions") or {}
+    path = Path(desc.get("file") or run.dir / "predictions.jsonl")
+    if not path.is_file():
+        return {}, f"predictions file {path} is not on this machine: predicted masks and raw text not shown"
+    if desc.get("sha256") and sha256_file(path) != desc["sha256"]:
+        return {}, f"predictions file {path} changed since scoring (sha256 differs): not used"
+    out: dict[str, Prediction] = {}
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                d = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            sid = str(d.get("sample_id")) if isinstance(d, dict) else None
+            if sid in wanted and sid not in out:
+                try:
+                    out[sid] = Prediction.from_json(d)
+                except (KeyError, TypeError, ValueError):
+                    continue
+    return out, ""
+
+
+def _unmatched(r: dict[str, Any]) -> int | None:
+    """Objects left unmatched in a multi-object record (RIC: predicted + GT not matched;
+    OVD: the gap between GT and scored detections); None when the record has no counts."""
+    if "n_matched" in r:
+        return int(r.get("n_pred", 0)) + int(r.get("n_gt", 0)) - 2 * int(r["n_matched"])
+    if "n_gt" in r and "n_det" in r:
+        return abs(int(r["n_gt"]) - int(r["n_det"])) + int(r.get("n_unmapped", 0))
+    return None
+
+
+def _worst(records: list[dict[str, Any]], n: int) -> tuple[list[dict[str, Any]], str]:
+    """The samples to draw and how they were chosen: lowest IoU first (REC/RES), else the
+    most unmatched objects (OVD/RIC); answered samples only when there are any."""
+    if any("iou" in r for r in records):
+        answered = [r for r in records if r.get("status") == "ok" and "iou" in r]
+        pool = answered or [r for r in records if "iou" in r]
+        return sorted(pool, key=lambda r: float(r["iou"]))[:n], "lowest IoU first"
+    scored = [(u, r) for r in records if r.get("status") == "ok" and (u := _unmatched(r)) is not None]
+    scored.sort(key=lambda x: -x[0])  # stable: split order among equals
+    return [r for _, r in scored[:n]], "most unmatched objects first"
+
+
+def _kv(d: dict[str, Any]) -> str:
+    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(json.dumps(v) if not isinstance(v, str) else v)}</dd>" for k, v in d.items())
+    return f"<dl>{items}</dl>"
+
+
+def _metric_rows(run: Run) -> str:
+    from padt_eval.report.table_specs import display_scale
+
+    rows = []
+    for k, v in (run.doc.get("metrics") or {}).items():
+        scale = display_scale(k)
+        shown = "—" if not isinstance(v, (int, float)) else (f"{100 * v:.2f}" if scale == 100 else f"{v:.3f}")
+        unit = "%" if scale == 100 else ""
+        rows.append(f'<tr><td class="txt">{_e(k)}</td><td class="num">{shown}</td><td class="txt">{unit}</td></tr>')
+    notes = "".join(f'<p class="warn">{_e(n)}</p>' for n in run.doc.get("notes") or [] if isinstance(n, str))
+    return (
+        '<table data-table="metrics"><thead><tr><th>metric</th><th class="num">value</th><th></th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{notes}"
+    )
+
+
+def _card_stat(r: dict[str, Any]) -> str:
+    if "iou" in r:
+        return f"IoU {float(r['iou']):.3f}"
+    parts = [f"{k[2:]} {r[k]}" for k in ("n_gt", "n_det", "n_pred", "n_matched", "n_unmapped") if k in r]
+    return _e(", ".join(parts))
+
+
+def _cards(run: Run, worst: list[dict[str, Any]], preds: dict[str, Prediction], reader, notes: list[str]) -> str:
+    cards = []
+    missing_images = 0
+    for r in worst:
+        sid = r["sample_id"]
+        sample = None
+        if reader is not None:
+            try:
+                sample = reader.get(sid)
+            except (KeyError, PadtEvalError):
+                notes.append(f"sample {sid} is not in the re-opened split")
+        image = None
+        if sample is not None:
+            try:
+                image = sample.image.open()
+            except PadtEvalError:
+                missing_images += 1
+        pred = preds.get(sid)
+        one_answer = "iou" in r  # REC/RES: one object is the answer; OVD/RIC: all count
+        if pred is not None:
+            pobjs = [(o.bbox, o.mask) for o in pred.objects]
+            chosen = select_query_object(pred) if one_answer else None
+            selected = next((i for i, o in enumerate(pred.objects) if o is chosen), None)
+        else:
+            pobjs = [(r.get("pred_bbox"), None)] if r.get("pred_bbox") else []
+            selected = 0 if pobjs else None
+        gobjs = [(o.bbox, o.mask) for o in sample.objects] if sample is not None else []
+        w = sample.image.width if sample is not None else 320
+        h = sample.image.height if sample is not None else 240
+        uri = render_sample(image, w, h, gobjs, pobjs, selected, all_scored=not one_answer)
+        outside = sum(1 for b, _ in pobjs if b is not None and (min(b[2], w) <= max(b[0], 0) or min(b[3], h) <= max(b[1], 0)))
+        expr = sample.expression if sample is not None and sample.expression else ""
+        text = (pred.text or "") if pred is not None else ""
+        cards.append(
+            f'<div class="card" data-sample="{_e(sid)}"><img alt="sample {_e(sid)}" src="{uri}">'
+            f"<p><b>{_e(sid)}</b> · {_card_stat(r)} · {_e(r.get('status'))}</p>"
+            + (f"<p>“{_e(expr)}”</p>" if expr else "")
+            + (f"<p class='warn'>{outside} predicted box(es) lie outside the image</p>" if outside else "")
+            + (f"<p class='muted'>{_e(text[:200])}</p>" if text else "")
+            + "</div>"
+        )
+    if missing_images:
+        notes.append(f"{missing_images} of {len(worst)} images could not be opened (not on this machine?): drawn on a grey canvas")
+    return '<div class="grid">' + "".join(cards) + "</div>"
+
+
+def _failures(failures: list[dict[str, Any]], preds: dict[str, Prediction], n_total: int) -> str:
+    if not failures:
+        return "<p>No sample failed to parse or errored.</p>"
+    rows = []
+    for r in failures:
+        p = preds.get(r["sample_id"])
+        text = (p.text if p is not None and p.text is not None else None)
+        shown = "<span class='muted'>raw text not available</span>" if text is None else f"<pre>{_e(text[:MAX_TEXT])}{'…' if len(text) > MAX_TEXT else ''}</pre>"
+        rows.append(
+            f'<tr><td class="txt">{_e(r["sample_id"])}</td><td class="txt">{_e(r.get("status"))}</td>'
+            f'<td class="txt">{_e(r.get("reason", ""))}</td><td class="txt">{shown}</td></tr>'
+        )
+    more = f"<p>{n_total - len(failures)} more not listed.</p>" if n_total > len(failures) else ""
+    return (
+        '<table data-table="failures"><thead><tr><th>sample</th><th>status</th><th>reason</th><th>raw text</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{more}"
+    )
+
+
+def build_run_report(
+    run_dir: str | Path,
+    reader=None,
+    data_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+    n_worst: int = 12,
+) -> str:
+    run = load_run(run_dir)
+    try:
+        records = run.per_sample
+    except DataError:
+        records = []
+    notes: list[str] = []
+    worst, how = _worst(records, n_worst)
+    all_failures = [r for r in records if r.get("status") in FAILED_STATUSES]
+    failures = all_failures[:MAX_FAILURES]
+    preds, why = _predictions(run, {r["sample_id"] for r in worst + failures})
+    if why:
+        notes.append(why)
+    if reader is None and worst:
+        reader, why = reopen_split(run, data_root, image_root)
+        if reader is None:
+            notes.append(f"images and ground truth not drawn: {why}")
+    cards = _cards(run, worst, preds, reader, notes) if worst else "<p>No answered sample to rank.</p>"
+    ious = [float(r["iou"]) for r in records if isinstance(r.get("iou"), (int, float))]
+    counts = run.counts
+    intro = (
+        f'<p class="lead">Task <b>{_e(run.task)}</b> on <b>{_e(run.split)}</b> · model <b>{_e(run.model_name)}</b> · '
+        f"protocol <b>{_e(run.protocol)}</b> · ground truth {_e(run.gt_variant)} · split hash {_e(run.split_hash)} · "
+        f"{len(records)} samples</p>"
+        + "".join(f'<p class="warn">{_e(n)}</p>' for n in notes)
+    )
+    sections = [
+        f'<section id="metrics"><h2>Metrics</h2>{_metric_rows(run)}{_kv(counts)}</section>',
+        (
+            f'<section id="histogram"><h2>Per-sample IoU</h2><p class="caption">{len(ious)} samples; the red bar counts IoU = 0 '
+            f"(misses, including missing and unparseable outputs).</p>{histogram_svg(ious)}</section>"
+            if ious
+            else ""
+        ),
+        f'<section id="worst"><h2>Worst {len(worst)} answered samples ({how})</h2><p class="legend">'
+        f'<span style="background:#00c800"></span>ground truth<span style="background:#e61e1e"></span>scored prediction'
+        f'<span style="background:#ff9600"></span>other predicted objects</p>{cards}</section>',
+        f'<section id="failures"><h2>Unreadable outputs and errors ({len(all_failures)})</h2>{_failures(failures, preds, len(all_failures))}</section>',
+        f'<section id="protocol"><h2>Protocol</h2>{_kv(run.doc.get("protocol") or {})}</section>',
+        f'<section id="manifest"><h2>Manifest</h2>{_kv({k: run.manifest.get(k) for k in ("model", "split", "versions", "git", "prompt_template_hash", "command", "started", "finished") if k in run.manifest})}</section>',
+    ]
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>padt-eval report: {_e(run.run_id)}</title><style>{PAGE_CSS}{REPORT_CSS}</style></head><body>"
+        f"<h1>{_e(run.run_id)}</h1>{intro}{''.join(sections)}{_LOAD_CHECK}</body></html>\n"
+    )
+    return page
+
+
+def write_run_report(
+    run_dir: str | Path,
+    reader=None,
+    data_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+    out: str | Path | None = None,
+    n_worst: int = 12,
+) -> Path:
+    page = build_run_report(run_dir, reader=reader, data_root=data_root, image_root=image_root, n_worst=n_worst)
+    path = Path(out) if out is not None else Path(run_dir) / "report.html"
+    with atomic_write(path) as f:
+        f.write(page)
+    return path

@@ -1,0 +1,189 @@
+"""Reading finished results folders: what a table needs to know about each run.
+
+A run folder is complete when it has `metrics.json` (written last). `manifest.json` is
+read when present; every protocol field falls back to "unknown" rather than failing, so
+a folder written by an older padt-eval still shows up in a table, with its gaps visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+
+from padt_eval.errors import DataError
+
+UNKNOWN = "?"
+
+#: What each ground-truth variant means, for table notes.
+GT_VARIANTS = {
+    "refer": "official refer annotations (full splits)",
+    "padt-jsonl": "PaDT's processed JSONL (samples whose mask covers no 28-px patch dropped)",
+}
+
+
+def _find_key(d: Any, key: str, depth: int = 0) -> Any:
+    """The first value under `key` anywhere in nested dicts (model descriptions nest settings)."""
+    if not isinstance(d, dict) or depth > 4:
+        return None
+    if key in d and d[key] is not None:
+        return d[key]
+    for v in d.values():
+        found = _find_key(v, key, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Run:
+    dir: Path
+    doc: dict[str, Any]  # metrics.json
+    manifest: dict[str, Any] = field(default_factory=dict)
+    metrics_sha256: str = ""
+
+    # -- identity ---------------------------------------------------------------------
+    @property
+    def run_id(self) -> str:
+        return str(self.doc.get("run_id") or self.dir.name)
+
+    @property
+    def task(self) -> str:
+        return str(self.doc.get("task") or self.manifest.get("task") or UNKNOWN)
+
+    @property
+    def split(self) -> str:
+        return str(self.doc.get("split") or (self.manifest.get("split") or {}).get("name") or UNKNOWN)
+
+    @property
+    def model_desc(self) -> dict[str, Any]:
+        return dict(self.doc.get("model") or self.manifest.get("model") or {})
+
+    @property
+    def model_name(self) -> str:
+        m = self.model_desc
+        for key in ("name", "model", "model_id"):
+            if isinstance(m.get(key), str) and m[key]:
+                return m[key]
+        if isinstance(m.get("predictions_file"), str):
+            return Path(m["predictions_file"]).stem
+        return self.run_id
+
+    @property
+    def params(self) -> str:
+        m = re.search(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[Bb](?![A-Za-z])", self.model_name.replace("_", " ").replace("-", " "))
+        return f"{m.group(1)}B" if m else ""
+
+    # -- numbers ----------------------------------------------------------------------
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {k: float(v) for k, v in (self.doc.get("metrics") or {}).items() if isinstance(v, (int, float))}
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(self.doc.get("counts") or {})
+
+    # -- protocol ---------------------------------------------------------------------
+    @property
+    def protocol(self) -> str:
+        p = self.doc.get("protocol") or {}
+        return str(p.get("name") or "standard") if isinstance(p, dict) else str(p)
+
+    @property
+    def split_hash(self) -> str:
+        """sha256 over the sorted content hashes of the split's files (paths left out, so
+        the same files give the same hash on any machine); 12 hex digits."""
+        files = (self.manifest.get("split") or {}).get("files") or {}
+        if not files:
+            return UNKNOWN
+        return _sha("\n".join(sorted(str(v) for v in files.values())).encode())[:12]
+
+    @property
+    def gt_variant(self) -> str:
+        for src in (self.doc, self.doc.get("protocol") or {}):
+            if isinstance(src, dict) and isinstance(src.get("gt"), str):
+                return src["gt"]
+        layout = (self.manifest.get("split") or {}).get("layout")
+        return str(layout) if layout else UNKNOWN
+
+    @property
+    def prompt_hash(self) -> str:
+        h = self.manifest.get("prompt_template_hash")
+        return str(h) if h else "—"  # predictions files carry no prompt
+
+    def pixels(self, key: str) -> str:
+        v = _find_key(self.model_desc, key)
+        return str(v) if v is not None else "—"
+
+    @property
+    def scores_provided(self) -> str:
+        c = self.counts
+        details = self.doc.get("details") or {}
+        if isinstance(details, dict) and isinstance(details.get("scores_provided"), bool):
+            return "yes" if details["scores_provided"] else "no (constant 1.0)"
+        if "n_with_scores" not in c:
+            return UNKNOWN
+        answered = int(c.get("n_predicted", 0)) - int(c.get("n_no_object", 0))
+        n = int(c["n_with_scores"])
+        if answered <= 0 or n == 0:
+            return "no"
+        return "yes" if n == answered else f"partly ({n}/{answered})"
+
+    # -- per-sample -------------------------------------------------------------------
+    def iter_per_sample(self) -> Iterator[dict[str, Any]]:
+        path = self.dir / "per_sample.jsonl"
+        if not path.is_file():
+            raise DataError(f"{self.dir}: no per_sample.jsonl")
+        with open(path, "rb") as f:
+            for line in f:
+                if line.strip():
+                    yield orjson.loads(line)
+
+    @cached_property
+    def per_sample(self) -> list[dict[str, Any]]:
+        return list(self.iter_per_sample())
+
+
+def load_run(path: str | Path) -> Run:
+    d = Path(path)
+    metrics_path = d / "metrics.json"
+    if not metrics_path.is_file():
+        raise DataError(f"{d}: not a finished results folder (no metrics.json)")
+    raw = metrics_path.read_bytes()
+    try:
+        doc = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{metrics_path}: not JSON ({exc})") from None
+    manifest: dict[str, Any] = {}
+    mpath = d / "manifest.json"
+    if mpath.is_file():
+        try:
+            manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            manifest = {}
+    return Run(dir=d, doc=doc, manifest=manifest, metrics_sha256=_sha(raw))
+
+
+def find_runs(root: str | Path) -> list[Run]:
+    """Every finished run under `root` (any depth), in path order; hidden folders skipped."""
+    root = Path(root)
+    out = []
+    for p in sorted(root.rglob("metrics.json")):
+        rel = p.relative_to(root).parts
+        if any(part.startswith(".") for part in rel):
+            continue
+        try:
+            out.append(load_run(p.parent))
+        except DataError:
+            continue
+    return out

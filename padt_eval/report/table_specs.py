@@ -1,0 +1,120 @@
+"""What the leaderboard's task tables show: splits, metric columns, units, protocol notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from padt_eval.data.registry import REFERRING_SPLITS
+
+STANDARD_SPLITS = list(REFERRING_SPLITS)
+SPLIT_LABELS = {
+    "refcoco_val": "RC val",
+    "refcoco_testA": "RC testA",
+    "refcoco_testB": "RC testB",
+    "refcoco+_val": "RC+ val",
+    "refcoco+_testA": "RC+ testA",
+    "refcoco+_testB": "RC+ testB",
+    "refcocog_val": "RCg val",
+    "refcocog_test": "RCg test",
+}
+PROTOCOL_ORDER = {"standard": 0, "padt-release": 1}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    key: str
+    label: str
+    scale: float = 100.0  # metrics.json fraction → display unit
+    decimals: int = 1
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass
+class TaskTable:
+    task: str
+    title: str
+    caption: str
+    metrics: list[MetricSpec]
+    per_split: bool  # one column group per split (REC/RES) or one split per row (OVD/RIC)
+    mean: bool = False
+
+
+TASK_TABLES = [
+    TaskTable(
+        "rec",
+        "REC: Acc@0.5 (%)",
+        "Acc@0.5 = share of expressions whose box has IoU >= 0.5 with the ground truth. Mean = macro average over the "
+        "8 standard splits (each split weighs the same, whatever its size), shown only for rows with all 8; reported rows "
+        "show the paper's printed Overall.",
+        [MetricSpec("acc@0.5", "Acc@0.5")],
+        per_split=True,
+        mean=True,
+    ),
+    TaskTable(
+        "res",
+        "RES: cIoU and mIoU (%)",
+        "cIoU = Σ intersection / Σ union over the split; mIoU = mean per-sample IoU. Under --protocol padt-release the "
+        "'cIoU' column holds what the PaDT release prints under that name (a mean of per-sample IoUs). Mean = macro "
+        "average over the 8 splits, rows with all 8 only.",
+        [MetricSpec("ciou", "cIoU"), MetricSpec("miou", "mIoU")],
+        per_split=True,
+        mean=True,
+    ),
+    TaskTable(
+        "ovd",
+        "OVD: COCO box AP / AR (%)",
+        "The 12 COCOeval bbox statistics (AP over IoU .50:.95 unless named; ARn = AR with at most n detections). AR@50 "
+        "and AR@75 (AR at IoU .50 / .75) are PaDT Table 3's extra columns, which COCOeval's summary does not print; its "
+        "AR@[50:95] is shown as AR100. A model without scores gets 1.0 per detection: see Scores.",
+        [
+            MetricSpec("ap", "AP"),
+            MetricSpec("ap50", "AP50"),
+            MetricSpec("ap75", "AP75"),
+            MetricSpec("ap_small", "APs", aliases=("aps",)),
+            MetricSpec("ap_medium", "APm", aliases=("apm",)),
+            MetricSpec("ap_large", "APl", aliases=("apl",)),
+            MetricSpec("ar1", "AR1", aliases=("ar_1",)),
+            MetricSpec("ar10", "AR10", aliases=("ar_10",)),
+            MetricSpec("ar100", "AR100", aliases=("ar", "ar_100")),
+            MetricSpec("ar_small", "ARs", aliases=("ars",)),
+            MetricSpec("ar_medium", "ARm", aliases=("arm",)),
+            MetricSpec("ar_large", "ARl", aliases=("arl",)),
+            MetricSpec("ar50", "AR@50", aliases=("ar_50",)),
+            MetricSpec("ar75", "AR@75", aliases=("ar_75",)),
+        ],
+        per_split=False,
+    ),
+    TaskTable(
+        "ric",
+        "RIC: captions and grounding",
+        "Caption scores as fractions (CIDEr-D, METEOR, ROUGE-L, BLEU-4, pycocoevalcap); GP/GR = greedy grounding "
+        "precision/recall (%). The paper defines neither GP nor GR and released no scorer: measured GP/GR use padt-eval's "
+        "rule (one-to-one greedy matching at box IoU >= 0.5), so they compare with each other, not with the paper's.",
+        [
+            MetricSpec("cider_d", "CIDEr-D", 1.0, 3, aliases=("cider",)),
+            MetricSpec("meteor", "METEOR", 1.0, 3),
+            MetricSpec("rouge_l", "ROUGE-L", 1.0, 3),
+            MetricSpec("bleu4", "BLEU-4", 1.0, 3, aliases=("bleu_4",)),
+            MetricSpec("gp", "GP"),
+            MetricSpec("gr", "GR"),
+        ],
+        per_split=False,
+    ),
+]
+
+#: Metrics shown as they are (caption scores); every other metric is a fraction shown in %.
+RAW_SCALE_METRICS = {"cider_d", "cider", "meteor", "rouge_l", "spice"}
+
+
+def display_scale(metric: str) -> float:
+    return 1.0 if metric in RAW_SCALE_METRICS or metric.startswith("bleu") else 100.0
+
+
+PROTOCOL_NOTE = {
+    ("rec", "padt-release"): "padt-release: the PaDT release's eval_refcoco.py rules (best IoU over every object per "
+    "image+expression key, rounded boxes); not comparable with standard rows",
+    ("res", "padt-release"): "padt-release: the PaDT release's eval_refcoco.py rules (best mask IoU over every object per "
+    "image+expression key; 'cIoU' is a mean of per-sample IoUs); not comparable with standard rows",
+    ("ovd", "padt-release"): "padt-release: the PaDT release's eval_coco.py rules (PaDT's filtered ground truth; a label "
+    "counts only when it is exactly a lower-cased class name); not comparable with standard rows",
+}

@@ -1,0 +1,29 @@
+"""A small scored run on synthetic data, with images, for the report tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from padt_eval import api
+from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+from padt_eval.data.synthetic import make_world, write_images, write_padt_jsonl
+from padt_eval.demo_data import make_predictions
+from padt_eval.types import Task
+
+
+@pytest.fixture(scope="session")
+def scored_runs(tmp_path_factory):
+    """REC and RES runs (with report.html) of perturbed ground truth on 8 synthetic images."""
+    root = tmp_path_factory.mktemp("reportdata")
+    world = make_world(8, seed=2)
+    images = root / "data" / "coco" / "train2014"
+    write_images(world, images)
+    split = root / "data" / "split.json"
+    write_padt_jsonl(world, split)
+    preds = root / "preds.jsonl"
+    make_predictions(PadtRefcocoJsonlReader(split, images, Task.REC), preds, seed=1)
+    runs = {}
+    for task in (Task.REC, Task.RES):
+        reader = PadtRefcocoJsonlReader(split, images, task, name="synth_val")
+        runs[task.value] = api.evaluate(task, "synth_val", predictions=preds, reader=reader, out=root / "results" / f"{task.value}-run").out_dir
+    return root, runs

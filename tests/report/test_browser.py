@@ -1,0 +1,77 @@
+"""The HTML pages in a real headless Chromium: tables and images must render.
+
+Skips when no Chromium is installed (`make install` installs it: the Debian package
+`chromium`). Set PADT_EVAL_CHROMIUM to use another binary.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from padt_eval import api
+
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def _chromium() -> str | None:
+    env = os.environ.get("PADT_EVAL_CHROMIUM")
+    if env:
+        return env
+    return next((p for p in map(shutil.which, CANDIDATES) if p), None)
+
+
+CHROMIUM = _chromium()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium not installed: `apt-get install chromium` (make install does it) to run the browser test"
+)
+
+
+def _run(args: list[str], tmp_path) -> subprocess.CompletedProcess:
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",  # CI containers run as root
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--hide-scrollbars",
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def test_run_report_renders_images_and_tables(scored_runs, tmp_path):
+    _, runs = scored_runs
+    url = (runs["res"] / "report.html").resolve().as_uri()
+    dom = _run(["--virtual-time-budget=5000", "--dump-dom", url], tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    # the page's load handler counts the images that decoded (complete and naturalWidth > 0)
+    assert 'data-images-loaded="12/12"' in dom.stdout
+    for table in ("metrics", "failures"):
+        assert f'data-table="{table}"' in dom.stdout
+    # and they are really painted: the screenshot holds the ground-truth green of the drawings
+    shot = tmp_path / "shot.png"
+    res = _run(["--window-size=1200,1600", f"--screenshot={shot}", url], tmp_path)
+    assert res.returncode == 0 and shot.is_file(), res.stderr[-2000:]
+    from PIL import Image
+
+    px = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    green = (px[..., 1] > 150) & (px[..., 0] < 90) & (px[..., 2] < 90)
+    assert green.sum() > 200
+    assert px.std() > 10  # not a blank page
+
+
+def test_leaderboard_page_renders_its_tables(scored_runs, tmp_path):
+    root, _ = scored_runs
+    api.leaderboard(root / "results", tmp_path, reported=tmp_path / "none.csv")
+    dom = _run(["--dump-dom", (tmp_path / "leaderboard.html").resolve().as_uri()], tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for table in ("rec", "res", "runs"):
+        assert f'<table data-table="{table}">' in dom.stdout
+    assert dom.stdout.count('<tr class="measured">') >= 4

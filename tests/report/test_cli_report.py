@@ -1,0 +1,100 @@
+"""The commands of this part end to end: --protocol, leaderboard, and the extended demo."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from padt_eval.cli import app
+
+runner = CliRunner()
+
+
+def test_rec_res_protocol_padt_release(scored_runs, tmp_path):
+    root, runs = scored_runs
+    split = root / "data" / "split.json"
+    images = root / "data" / "coco" / "train2014"
+    for task in ("rec", "res"):
+        out = tmp_path / task
+        r = runner.invoke(
+            app,
+            [task, "-s", str(split), "--image-root", str(images), "-p", str(root / "preds.jsonl"), "--protocol", "padt-release",
+             "--name", "synthetic", "--no-report", "-o", str(out)],
+        )
+        assert r.exit_code == 0, r.output
+        doc = json.loads((out / "metrics.json").read_text())
+        assert doc["protocol"]["name"] == "padt-release" and doc["model"]["name"] == "synthetic"
+        assert not (out / "report.html").exists()
+        std = json.loads((runs[task] / "metrics.json").read_text())
+        assert doc["protocol"]["name"] != std["protocol"]["name"] == "standard"
+        recs = [json.loads(l) for l in (out / "per_sample.jsonl").read_text().splitlines()]
+        assert len(recs) == doc["counts"]["n_samples"] and all("key" in r for r in recs)
+        if task == "rec":  # best of N rescues the demo's decoy-first samples
+            assert doc["metrics"]["acc@0.5"] > std["metrics"]["acc@0.5"]
+        else:
+            assert set(doc["metrics"]) == {"ciou"}
+    r = runner.invoke(app, ["rec", "-s", str(split), "--image-root", str(images), "-p", str(root / "preds.jsonl"), "--protocol", "best"])
+    assert r.exit_code == 2 and "unknown protocol 'best'" in r.output
+
+
+def test_leaderboard_command(scored_runs, tmp_path):
+    root, _ = scored_runs
+    r = runner.invoke(app, ["leaderboard", "--results", str(root / "results"), "--out", str(tmp_path), "--reported", str(tmp_path / "none.csv")])
+    assert r.exit_code == 0, r.output
+    for ext in ("md", "csv", "tex", "html"):
+        assert (tmp_path / f"leaderboard.{ext}").is_file()
+    assert "synth_val" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_demo_writes_runs_comparisons_and_reports(tmp_path):
+    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--n-images", "6", "--results", str(tmp_path / "res"), "--no-models"])
+    assert r.exit_code == 0, r.output
+    names = sorted(p.parent.name for p in (tmp_path / "res").glob("*/metrics.json"))
+    assert names == [
+        "ovd-coco_val2017-perturbed_ground_truth",
+        "ovd-coco_val2017-perturbed_ground_truth-padt_release",
+        "rec-demo_refcoco_val-perturbed_ground_truth",
+        "rec-demo_refcoco_val-perturbed_ground_truth-padt_release",
+        "rec-demo_refcoco_val-perturbed_ground_truth_b",
+        "res-demo_refcoco_val-perturbed_ground_truth",
+        "res-demo_refcoco_val-perturbed_ground_truth-padt_release",
+        "res-demo_refcoco_val-perturbed_ground_truth_b",
+        "ric-ric_val-perturbed_ground_truth",
+    ]
+    assert len(list((tmp_path / "res" / "comparisons").glob("*.json"))) == 4
+    assert all((tmp_path / "res" / n / "report.html").is_file() for n in names)
+    assert "compare demo-A (padt-release) − demo-A (standard)" in r.output
+    ovd = json.loads((tmp_path / "res" / "ovd-coco_val2017-perturbed_ground_truth-padt_release" / "metrics.json").read_text())
+    assert ovd["gt"] == "padt-filtered" and ovd["protocol"]["name"] == "padt-release"
+    assert ovd["split"] == "coco_val2017_padt_filtered"
+    # OVD and RIC reports draw the images with the most unmatched objects
+    for name in ("ovd-coco_val2017-perturbed_ground_truth", "ric-ric_val-perturbed_ground_truth"):
+        page = (tmp_path / "res" / name / "report.html").read_text()
+        assert "most unmatched objects first" in page and page.count('class="card"') >= 1
+        assert "Per-sample IoU" not in page
+
+
+def test_rescoring_a_model_runs_predictions_keeps_its_model(scored_runs, tmp_path):
+    import shutil
+
+    from padt_eval.tasks.prompts import prompt_template_hash
+    from padt_eval.types import Task
+
+    root, runs = scored_runs
+    run = tmp_path / "rec-model-run"
+    run.mkdir()
+    shutil.copy(root / "preds.jsonl", run / "predictions.jsonl")
+    desc = {"family": "padt", "model": "PaDT-MLLM/PaDT_REC_3B", "min_pixels": 3136, "max_pixels": 1003520}
+    (run / "manifest.json").write_text(json.dumps({"model": desc}))
+    out = tmp_path / "release"
+    r = runner.invoke(
+        app,
+        ["rec", "-s", str(root / "data" / "split.json"), "--image-root", str(root / "data" / "coco" / "train2014"),
+         "-p", str(run / "predictions.jsonl"), "--protocol", "padt-release", "--no-report", "-o", str(out)],
+    )
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["model"] == {**desc, "scored_from": str(run / "predictions.jsonl")}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["prompt_template_hash"] == prompt_template_hash("padt", Task.REC)

@@ -1,0 +1,66 @@
+"""The per-run HTML report: what it shows, and what it says when inputs are gone."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+from typer.testing import CliRunner
+
+from padt_eval.cli import app
+from padt_eval.report.run_report import build_run_report
+
+runner = CliRunner()
+
+
+def _imgs(page: str) -> list[str]:
+    return re.findall(r'<img alt="sample ([^"]+)" src="data:image/jpeg;base64,', page)
+
+
+def test_report_is_written_with_the_run_and_draws_the_worst_samples(scored_runs):
+    _, runs = scored_runs
+    for task, run_dir in runs.items():
+        page = (run_dir / "report.html").read_text()
+        assert len(_imgs(page)) == 12
+        assert 'data-table="metrics"' in page and "<svg" in page and 'class="hist"' in page
+        assert "images could not be opened" not in page and "not drawn" not in page
+        # the worst answered samples come first, lowest IoU first
+        ious = [float(x) for x in re.findall(r"· IoU ([0-9.]+) ·", page)]
+        assert ious == sorted(ious)
+        # unparseable outputs are listed with their raw text
+        assert 'data-table="failures"' in page and "I think it is somewhere over there." in page
+        assert "src=\"http" not in page and "href=\"http" not in page  # self-contained
+
+
+def test_missing_images_are_reported_not_fatal(scored_runs, tmp_path):
+    root, runs = scored_runs
+    images = root / "data" / "coco" / "train2014"
+    moved = tmp_path / "images"
+    shutil.move(str(images), moved)
+    try:
+        page = build_run_report(runs["rec"])
+    finally:
+        shutil.move(str(moved), images)
+    assert "12 of 12 images could not be opened" in page
+    assert len(_imgs(page)) == 12  # drawn on a grey canvas with the boxes
+
+
+def test_missing_split_and_predictions_are_reported(scored_runs, tmp_path):
+    _, runs = scored_runs
+    copy = tmp_path / "run"
+    shutil.copytree(runs["res"], copy)
+    m = copy / "manifest.json"
+    m.write_text(m.read_text().replace("split.json", "gone.json"))
+    d = copy / "metrics.json"
+    d.write_text(d.read_text().replace("preds.jsonl", "gone.jsonl"))
+    r = runner.invoke(app, ["report", str(copy), "--worst", "3", "-o", str(tmp_path / "r.html")])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "r.html").read_text()
+    assert "images and ground truth not drawn" in page and "not on this machine" in page
+    assert "raw text not available" in page
+    assert len(_imgs(page)) == 3
+
+
+def test_report_of_a_folder_without_results_exits_2(tmp_path):
+    r = runner.invoke(app, ["report", str(tmp_path)])
+    assert r.exit_code == 2 and "no metrics.json" in r.output
