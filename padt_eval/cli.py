@@ -142,6 +142,10 @@ OvdProtocolOpt = Annotated[
         "implies --gt padt-filtered; labels kept only when exactly a lower-cased class name).",
     ),
 ]
+BackendOpt = Annotated[
+    Optional[str],
+    typer.Option("--backend", help="Baselines: 'hf' (transformers, default) or 'vllm' (Qwen2.5-VL, VLM-R1, Qwen2-VL, Qwen3-VL, InternVL; needs padt-eval[vllm] and a GPU)."),
+]
 NameOpt = Annotated[Optional[str], typer.Option("--name", help="The model's display name in tables (default: from the model or the file).")]
 NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the results folder.")]
 
@@ -187,6 +191,8 @@ def _evaluate(task: Task, kw: dict) -> None:
             if raw["text_format"] is not None:
                 raise UsageError("--format reads the raw text of a predictions file; with --model the family's own parser is used")
             options = _model_options(kw["dtype"], kw["attn"], kw["max_new_tokens"], kw["model_arg"], kw["prompt_style"], kw["min_pixels"], kw["max_pixels"])
+            if kw["backend"] is not None:
+                options["backend"] = kw["backend"]
             run = dict(gpus=kw["gpus"], workers=kw["workers"], device=kw["device"], overwrite=kw["overwrite"], loader_workers=kw["loader_workers"], options=options)
             result = _run_model(task, split, model, kw["family"], kw["data_root"], kw["image_root"], layout, kw["out"], kw["batch_size"], scoring, gt=gt, **run)
             if result is None:
@@ -286,7 +292,7 @@ def _task_command(task: Task, doc: str, *, split: tuple, image_root, layout=None
         p("overwrite", OverwriteOpt, False), p("loader_workers", LoaderOpt, 2),
         p("dtype", DtypeOpt, None), p("attn", AttnOpt, None), p("max_new_tokens", MaxNewOpt, None), p("model_arg", ModelArgOpt, None),
         p("text_format", FormatOpt, None), p("min_pixels", MinPixelsOpt, None), p("max_pixels", MaxPixelsOpt, None),
-        p("prompt_style", PromptStyleOpt, None),
+        p("prompt_style", PromptStyleOpt, None), p("backend", BackendOpt, None),
     ]
     if protocol is not None:
         params.append(p("protocol", protocol, "standard"))

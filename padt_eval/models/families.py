@@ -21,7 +21,15 @@ TORCHVISION = ("torchvision",)  # the Qwen and InternVL image/video processors n
 
 
 def _loader(module: str, family: str):
-    def load(model: str, **options: Any) -> ModelAdapter:
+    def load(model: str, backend: str = "hf", **options: Any) -> ModelAdapter:
+        from padt_eval.models.vllm_backend import BACKENDS
+
+        if backend not in BACKENDS:
+            from padt_eval.errors import UsageError
+
+            raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend == "vllm":
+            return importlib.import_module("padt_eval.models.vllm_backend").load(family, model, **options)
         return importlib.import_module(f"padt_eval.models.hf.{module}").load(family, model, **options)
 
     return load

@@ -1,0 +1,215 @@
+"""vLLM backend for the coordinate-text baselines vLLM serves (`--backend vllm`).
+
+Optional: `pip install 'padt-eval[vllm]'`. It changes only how tokens are generated: the
+prompt (the family's chat template), the parser, the coordinate frame, the task rules and
+the box confidence (mean log-probability of the box's tokens) are those of the
+transformers adapters in `models/hf/`, so the two backends are scored identically.
+
+Data parallel across GPUs comes from the runner, not from vLLM: each rank is one process
+owning one GPU (`--gpus N`), and builds its own single-GPU engine after the ranks have
+agreed on their plan. Before vLLM starts, the rank's GPU is made the only visible one and
+the launcher's distributed variables are removed from the environment, so vLLM does not
+take the rank for part of a tensor-parallel group.
+
+Decoding matches the transformers path: greedy (temperature 0), the checkpoint's
+repetition penalty (vLLM counts prompt and output tokens, as the HF path counts the row's
+own tokens; vLLM never pads), the family's end-of-sequence ids, special tokens kept.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from types import SimpleNamespace
+from typing import Any, Sequence
+
+from padt_eval.errors import UsageError
+from padt_eval.models.coords.qwen2_5_vl import smart_resize
+from padt_eval.models.hf.generation import Generated, cut_at_eos, decode_with_offsets
+from padt_eval.types import ModelRequest, Task
+
+#: family -> (module in models/hf, adapter class). Florence-2 and Kosmos-2 stay on transformers.
+VLLM_FAMILIES = {
+    "qwen2_5_vl": ("qwen", "Qwen25VLAdapter"),
+    "vlm_r1": ("qwen", "VlmR1Adapter"),
+    "qwen2_vl": ("qwen", "Qwen2VLAdapter"),
+    "qwen3_vl": ("qwen", "Qwen3VLAdapter"),
+    "internvl": ("internvl", "InternVLAdapter"),
+}
+BACKENDS = ("hf", "vllm")
+#: Variables of torchrun / our elastic launcher that vLLM would read as its own topology.
+LAUNCHER_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "ROLE_WORLD_SIZE",
+                "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID", "TORCHELASTIC_RESTART_COUNT")
+
+
+def generated_from_vllm(completion: Any, tokenizer: Any, eos_ids: set[int]) -> Generated:
+    """One vLLM `CompletionOutput` (requested with `logprobs=0`) as our `Generated`.
+
+    The output is cut at the first end-of-sequence id (vLLM keeps the stop token in
+    `token_ids`); each kept token's log-probability is the one vLLM reports for the token
+    it chose; the text is decoded by the family's tokenizer with special tokens kept and
+    character offsets per token, exactly as the transformers path decodes it."""
+    ids, stopped = cut_at_eos(list(completion.token_ids), eos_ids)
+    stopped = stopped or completion.finish_reason == "stop"
+    logprobs: list[float] = []
+    for k, token in enumerate(ids):
+        step = completion.logprobs[k] if completion.logprobs is not None and k < len(completion.logprobs) else {}
+        entry = step.get(token)
+        logprobs.append(float(entry.logprob) if entry is not None else float("nan"))
+    text, offsets = decode_with_offsets(tokenizer, ids)
+    return Generated(token_ids=ids, logprobs=logprobs, text=text, offsets=offsets, stopped=stopped)
+
+
+def isolate_gpu(device: str | None) -> None:
+    """Make `cuda:i` the process's only visible GPU (vLLM runs on the first visible one)."""
+    if not device or not device.startswith("cuda"):
+        raise UsageError("--backend vllm needs a GPU (use --gpus N, or --device cuda)")
+    index = int(device.split(":", 1)[1]) if ":" in device else 0
+    import torch
+
+    if torch.cuda.is_initialized():
+        raise UsageError("--backend vllm: CUDA was initialised before the engine; it must own its GPU from the start")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    physical = visible.split(",")[index] if visible else str(index)
+    os.environ["CUDA_VISIBLE_DEVICES"] = physical
+    for name in LAUNCHER_ENV:
+        os.environ.pop(name, None)
+
+
+class VllmGeneration:
+    """Mixin over a transformers adapter class: generation through a vLLM engine."""
+
+    llm: Any = None
+    mm_processor_kwargs: dict[str, Any] = {}
+
+    def generate(self, task: Task, texts: list[str], images: list[Any], requests: list[ModelRequest]) -> tuple[list[Generated], dict]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(
+            temperature=0.0,
+            max_tokens=self.new_tokens(task),
+            logprobs=0,  # the chosen token's log-probability only
+            repetition_penalty=self.repetition_penalty,
+            stop_token_ids=sorted(self.eos_ids),
+            skip_special_tokens=False,
+            seed=0,
+        )
+        prompts = [{"prompt": t, "multi_modal_data": {"image": im}} for t, im in zip(texts, images)]
+        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        gens = [generated_from_vllm(o.outputs[0], self.tokenizer, self.eos_ids) for o in outputs]
+        return gens, self.frame_inputs(requests)
+
+    @property
+    def repetition_penalty(self) -> float:
+        gc = getattr(self.model, "generation_config", None)
+        return float(getattr(gc, "repetition_penalty", None) or 1.0)
+
+    def frame_inputs(self, requests: Sequence[ModelRequest]) -> dict:
+        """What `frame()` reads from processor outputs, computed without running the
+        processor: the Qwen grid from the same resize rule and limits vLLM's processor uses."""
+        ip = getattr(self.processor, "image_processor", None)
+        patch, merge = getattr(ip, "patch_size", None), getattr(ip, "merge_size", None)
+        if not patch or not merge:
+            return {}
+        settings = self.processor_settings()
+        lo = self.mm_processor_kwargs.get("min_pixels") or settings.get("min_pixels")
+        hi = self.mm_processor_kwargs.get("max_pixels") or settings.get("max_pixels")
+        grid = []
+        for r in requests:
+            h, w = smart_resize(r.image.height, r.image.width, factor=patch * merge, min_pixels=lo, max_pixels=hi)
+            grid.append((1, h // patch, w // patch))
+        return {"image_grid_thw": grid}
+
+    def _describe(self) -> dict[str, Any]:
+        desc = super()._describe()  # type: ignore[misc]
+        desc.update(
+            backend="vllm",
+            model_class="vllm.LLM",
+            n_parameters=None,
+            dtype=self.vllm_dtype,
+            vllm_version=_version("vllm"),
+            mm_processor_kwargs=self.mm_processor_kwargs,
+        )
+        desc["generation"]["repetition_penalty_counts"] = "vLLM: prompt and output tokens (no padding in vLLM)"
+        return desc
+
+    def close(self) -> None:
+        self.describe()
+        self.llm = None
+        super().close()  # type: ignore[misc]
+
+
+def _version(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def load(
+    family: str,
+    model_id: str,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    attn: str | None = None,
+    revision: str | None = None,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    gpu_memory_utilization: float = 0.85,
+    max_model_len: int | None = None,
+    **options: Any,
+):
+    """A `family` adapter generating with vLLM on the GPU `device` names."""
+    from padt_eval.models.hf.adapter import check_options
+    from padt_eval.models.hf.loading import set_pixel_limits
+
+    if family not in VLLM_FAMILIES:
+        raise UsageError(f"--backend vllm serves {', '.join(VLLM_FAMILIES)}; model family {family!r} runs on transformers only")
+    if importlib.util.find_spec("vllm") is None:
+        raise UsageError("--backend vllm needs the vllm package: pip install 'padt-eval[vllm]'")
+    check_options(family, options, ("prompt_style", "max_new_tokens"))
+    if attn is not None:
+        raise UsageError("--backend vllm chooses its own attention kernels; drop --attn")
+    isolate_gpu(device)
+    from transformers import AutoConfig, AutoProcessor, GenerationConfig
+    from vllm import LLM
+
+    module_name, class_name = VLLM_FAMILIES[family]
+    base = getattr(importlib.import_module(f"padt_eval.models.hf.{module_name}"), class_name)
+    cls = type(f"Vllm{class_name}", (VllmGeneration, base), {})
+    processor = AutoProcessor.from_pretrained(model_id, revision=revision)
+    mm_kwargs = {k: v for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v is not None}
+    if mm_kwargs:
+        set_pixel_limits(processor.image_processor, min_pixels, max_pixels)
+    try:
+        generation_config = GenerationConfig.from_pretrained(model_id, revision=revision)
+    except OSError:  # a checkpoint without generation_config.json
+        generation_config = None
+    engine_kwargs: dict[str, Any] = {"max_model_len": max_model_len} if max_model_len else {}
+    llm = LLM(
+        model=model_id,
+        revision=revision,
+        dtype=dtype or "bfloat16",
+        seed=0,
+        gpu_memory_utilization=gpu_memory_utilization,
+        mm_processor_kwargs=mm_kwargs or None,
+        limit_mm_per_prompt={"image": 1},
+        **engine_kwargs,
+    )
+    # The adapter base reads eos ids and the generation settings from `model`; vLLM holds
+    # the weights, so `model` here carries only the checkpoint's configs.
+    info = SimpleNamespace(
+        generation_config=generation_config,
+        config=AutoConfig.from_pretrained(model_id, revision=revision),
+        dtype=dtype or "bfloat16",
+        parameters=lambda: iter(()),
+    )
+    adapter = cls(info, processor, name=model_id, device=device, revision=revision, **options)
+    adapter.llm = llm
+    adapter.vllm_dtype = dtype or "bfloat16"
+    adapter.mm_processor_kwargs = mm_kwargs
+    return adapter
