@@ -12,6 +12,7 @@ import abc
 from collections import Counter
 from typing import Any, Sequence
 
+from padt_eval.metrics.stats import ExactSum
 from padt_eval.types import ObjectPred, ParseStatus, Prediction, Sample, Task
 
 #: How one object is chosen when a task wants one answer per query (REC/RES).
@@ -139,3 +140,40 @@ def record_base(sample: Sample, pred: Prediction) -> dict[str, Any]:
     if pred.parse_reason:
         rec["reason"] = pred.parse_reason
     return rec
+
+
+class QueryMetric(Metric):
+    """REC and RES: one answer per query. Their state is a sum of per-query IoUs, the
+    outcome counts, and a few task-specific integers (`COUNTERS`, merged by addition;
+    those named `n_*` are also reported in `counts()`)."""
+
+    COUNTERS: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.iou_sum = ExactSum()
+        self.outcomes = OutcomeCounts()
+        for name in self.COUNTERS:
+            setattr(self, name, 0)
+
+    def merge(self, other: "QueryMetric") -> None:  # type: ignore[override]
+        self.iou_sum.merge(other.iou_sum)
+        self.outcomes.merge(other.outcomes)
+        for name in self.COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def counts(self) -> dict[str, int]:
+        d = self.outcomes.as_dict()
+        d.update({name: getattr(self, name) for name in self.COUNTERS if name.startswith("n_")})
+        return d
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"iou_sum": self.iou_sum.to_json(), "outcomes": self.outcomes.as_dict(), **{n: getattr(self, n) for n in self.COUNTERS}}
+
+    @classmethod
+    def from_state_dict(cls, d: dict[str, Any]) -> "QueryMetric":
+        m = cls()
+        m.iou_sum = ExactSum.from_json(d["iou_sum"])
+        m.outcomes = OutcomeCounts.from_dict(d["outcomes"])
+        for name in cls.COUNTERS:
+            setattr(m, name, int(d.get(name, 0)))
+        return m

@@ -10,16 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from padt_eval import rle
-from padt_eval.metrics.base import (
-    QUERY_OBJECT_RULE,
-    Metric,
-    OutcomeCounts,
-    is_answered,
-    record_base,
-    select_query_object,
-)
+from padt_eval.metrics.base import QUERY_OBJECT_RULE, QueryMetric, is_answered, record_base, select_query_object
 from padt_eval.metrics.boxes import box_iou
-from padt_eval.metrics.stats import ExactSum
 from padt_eval.types import Prediction, Sample, Task
 
 THRESHOLDS = (0.5, 0.75, 0.9)
@@ -31,14 +23,13 @@ def gt_box(sample: Sample) -> list[float]:
     return sample.objects[0].bbox
 
 
-class RecMetric(Metric):
+class RecMetric(QueryMetric):
     task = Task.REC
+    COUNTERS = ("n_box_from_mask",)
 
     def __init__(self) -> None:
+        super().__init__()
         self.hits = {t: 0 for t in THRESHOLDS}
-        self.iou_sum = ExactSum()
-        self.outcomes = OutcomeCounts()
-        self.n_box_from_mask = 0
 
     def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
         rec = record_base(sample, pred)
@@ -62,22 +53,15 @@ class RecMetric(Metric):
         return rec
 
     def merge(self, other: "RecMetric") -> None:  # type: ignore[override]
+        super().merge(other)
         for t in THRESHOLDS:
             self.hits[t] += other.hits[t]
-        self.iou_sum.merge(other.iou_sum)
-        self.outcomes.merge(other.outcomes)
-        self.n_box_from_mask += other.n_box_from_mask
 
     def compute(self) -> dict[str, float]:
         n = self.iou_sum.count
         out = {f"acc@{t:g}": (self.hits[t] / n if n else 0.0) for t in THRESHOLDS}
         out["mean_iou"] = self.iou_sum.mean()
         return out
-
-    def counts(self) -> dict[str, int]:
-        d = self.outcomes.as_dict()
-        d["n_box_from_mask"] = self.n_box_from_mask
-        return d
 
     def protocol(self) -> dict[str, Any]:
         return {
@@ -88,18 +72,10 @@ class RecMetric(Metric):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "hits": {f"{t:g}": v for t, v in self.hits.items()},
-            "iou_sum": self.iou_sum.to_json(),
-            "outcomes": self.outcomes.as_dict(),
-            "n_box_from_mask": self.n_box_from_mask,
-        }
+        return {**super().state_dict(), "hits": {f"{t:g}": v for t, v in self.hits.items()}}
 
     @classmethod
     def from_state_dict(cls, d: dict[str, Any]) -> "RecMetric":
-        m = cls()
+        m = super().from_state_dict(d)
         m.hits = {t: int(d["hits"][f"{t:g}"]) for t in THRESHOLDS}
-        m.iou_sum = ExactSum.from_json(d["iou_sum"])
-        m.outcomes = OutcomeCounts.from_dict(d["outcomes"])
-        m.n_box_from_mask = int(d.get("n_box_from_mask", 0))
         return m

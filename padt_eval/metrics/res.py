@@ -11,15 +11,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from padt_eval import rle
-from padt_eval.metrics.base import (
-    QUERY_OBJECT_RULE,
-    Metric,
-    OutcomeCounts,
-    is_answered,
-    record_base,
-    select_query_object,
-)
-from padt_eval.metrics.stats import ExactSum
+from padt_eval.metrics.base import QUERY_OBJECT_RULE, QueryMetric, is_answered, record_base, select_query_object
 from padt_eval.types import Prediction, Sample, Task
 
 
@@ -29,15 +21,9 @@ def gt_mask(sample: Sample) -> rle.RLE:
     return sample.objects[0].mask
 
 
-class ResMetric(Metric):
+class ResMetric(QueryMetric):
     task = Task.RES
-
-    def __init__(self) -> None:
-        self.sum_inter = 0
-        self.sum_union = 0
-        self.iou_sum = ExactSum()
-        self.outcomes = OutcomeCounts()
-        self.n_mask_size_mismatch = 0
+    COUNTERS = ("sum_inter", "sum_union", "n_mask_size_mismatch")
 
     def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
         return self.update_many([sample], [pred])[0]
@@ -79,23 +65,11 @@ class ResMetric(Metric):
             rec.update(iou=iou, intersection=inter, union=union)
         return records
 
-    def merge(self, other: "ResMetric") -> None:  # type: ignore[override]
-        self.sum_inter += other.sum_inter
-        self.sum_union += other.sum_union
-        self.iou_sum.merge(other.iou_sum)
-        self.outcomes.merge(other.outcomes)
-        self.n_mask_size_mismatch += other.n_mask_size_mismatch
-
     def compute(self) -> dict[str, float]:
         return {
             "miou": self.iou_sum.mean(),
             "ciou": self.sum_inter / self.sum_union if self.sum_union else 0.0,
         }
-
-    def counts(self) -> dict[str, int]:
-        d = self.outcomes.as_dict()
-        d["n_mask_size_mismatch"] = self.n_mask_size_mismatch
-        return d
 
     def protocol(self) -> dict[str, Any]:
         return {
@@ -105,22 +79,3 @@ class ResMetric(Metric):
             "no_mask": "a prediction without a mask counts as an empty mask",
             "resolution": "original image size, exact integer pixel counts on RLE",
         }
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "sum_inter": self.sum_inter,
-            "sum_union": self.sum_union,
-            "iou_sum": self.iou_sum.to_json(),
-            "outcomes": self.outcomes.as_dict(),
-            "n_mask_size_mismatch": self.n_mask_size_mismatch,
-        }
-
-    @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> "ResMetric":
-        m = cls()
-        m.sum_inter = int(d["sum_inter"])
-        m.sum_union = int(d["sum_union"])
-        m.iou_sum = ExactSum.from_json(d["iou_sum"])
-        m.outcomes = OutcomeCounts.from_dict(d["outcomes"])
-        m.n_mask_size_mismatch = int(d.get("n_mask_size_mismatch", 0))
-        return m
