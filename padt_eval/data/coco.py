@@ -45,7 +45,7 @@ from typing import Any
 
 from padt_eval import rle as rlemod
 from padt_eval.data.cache import cache_dir
-from padt_eval.data.images import confined_path
+from padt_eval.data.images import ImageRoot
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.padt_patches import box_mask, covers_a_patch
 from padt_eval.data.split import SplitInfo
@@ -184,6 +184,7 @@ class CocoReader(JsonlSplitReader):
             raise UsageError(f"unknown ground truth {gt!r}; choose one of {', '.join(GT_MODES)}")
         self.instances_path = Path(instances_path)
         self.image_root = Path(image_root)
+        self._images = ImageRoot(image_root)  # resolved once, not per sample
         self.gt = gt
         if not self.instances_path.is_file():
             raise DataError(f"COCO annotations not found: {self.instances_path}")
@@ -215,12 +216,12 @@ class CocoReader(JsonlSplitReader):
         super().__init__(cached, info)
 
     def line_to_sample(self, obj: dict[str, Any], line_index: int, where: str) -> Sample:
-        path = confined_path(self.image_root, obj["image_file"], context=f"{self.instances_path} image {obj['image_file']!r}")
+        path = self._images.join(obj["image_file"], context=f"{self.instances_path} image {obj['image_file']!r}")
         dropped = set(obj["dropped_categories"])
         return Sample(
             sample_id=obj["sample_id"],
             task=Task.OVD,
-            image=ImageRef(path=path, width=obj["width"], height=obj["height"]),
+            image=ImageRef(path=path, width=obj["width"], height=obj["height"], root=self._images.root),
             categories=[n for c, n in self.categories if c not in dropped],
             objects=[
                 GroundTruthObject(
@@ -244,6 +245,7 @@ class PadtCocoJsonlReader(JsonlSplitReader):
         from padt_eval.data.coco_categories import COCO_CATEGORIES
 
         self.image_root = Path(image_root)
+        self._images = ImageRoot(image_root)  # resolved once, not per sample
         self.categories = list(categories or COCO_CATEGORIES)
         self._ids = {n: c for c, n in self.categories}
         info = SplitInfo(
@@ -273,7 +275,7 @@ class PadtCocoJsonlReader(JsonlSplitReader):
     def line_to_sample(self, obj: dict[str, Any], line_index: int, where: str) -> Sample:
         if "id" not in obj:
             raise DataError(f"{where}: no 'id' (the COCO image id)")
-        path = confined_path(self.image_root, obj.get("image"), context=where)
+        path = self._images.join(obj.get("image"), context=where)
         width, height = self._size(obj, path, where)
         try:
             prompt = obj["conversations"][0]["value"]
@@ -304,7 +306,7 @@ class PadtCocoJsonlReader(JsonlSplitReader):
         return Sample(
             sample_id=str(obj["id"]),
             task=Task.OVD,
-            image=ImageRef(path=path, width=width, height=height),
+            image=ImageRef(path=path, width=width, height=height, root=self._images.root),
             categories=categories,
             objects=objects,
             meta={"image_id": obj["id"], "image_file": obj.get("image"), "source": f"{Path(self.path).name}:{line_index + 1}"},

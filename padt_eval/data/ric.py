@@ -30,7 +30,7 @@ from typing import Any
 
 from padt_eval import rle as rlemod
 from padt_eval.data.cache import cache_dir
-from padt_eval.data.images import confined_path
+from padt_eval.data.images import ImageRoot, confined_path
 from padt_eval.data.jsonl import LineReader, iter_lines, parse_line
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.split import SplitInfo
@@ -129,6 +129,7 @@ class RicJsonlReader(JsonlSplitReader):
     def __init__(self, path: str | Path, image_root: str | Path, name: str | None = None) -> None:
         self.source = Path(path)
         self.image_root = Path(image_root)
+        self._images = ImageRoot(image_root)  # resolved once, not per sample
         if not self.source.is_file():
             raise DataError(f"split file not found: {self.source}")
         key = hashlib.sha256("|".join([_CACHE_VERSION, sha256_file(self.source)]).encode()).hexdigest()[:20]
@@ -148,11 +149,11 @@ class RicJsonlReader(JsonlSplitReader):
         super().__init__(cached, info)
 
     def line_to_sample(self, obj: dict[str, Any], line_index: int, where: str) -> Sample:
-        path = confined_path(self.image_root, obj["image_file"], context=f"{self.source} line {obj['lines'][0]}")
+        path = self._images.join(obj["image_file"], context=f"{self.source} line {obj['lines'][0]}")
         return Sample(
             sample_id=obj["sample_id"],
             task=Task.RIC,
-            image=ImageRef(path=path, width=obj["width"], height=obj["height"]),
+            image=ImageRef(path=path, width=obj["width"], height=obj["height"], root=self._images.root),
             objects=[GroundTruthObject(bbox=o["bbox"], mask=o["mask"], iscrowd=o["iscrowd"], area=o["area"]) for o in obj["objects"]],
             references=list(obj["references"]),
             meta={"image_id": obj["sample_id"], "image_file": obj["image_file"], "source": f"{self.source.name} lines {obj['lines']}"},
