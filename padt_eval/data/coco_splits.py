@@ -75,6 +75,15 @@ def find_val2017_images(root: Path, image_root: str | Path | None, looked: list[
 _FETCH_NAMES = {"coco_val2017": "coco-val2017", "ric_val": "ric coco-val2017"}
 
 
+def _images_for_file(split_file: Path, root: Path, image_root) -> Path:
+    """The image folder of a split given by path (beside it, or the usual places)."""
+    looked: list[str] = []
+    img = find_val2017_images(root, image_root, looked, near=split_file)
+    if img is None:
+        raise UsageError(f"split file {split_file} found, but no image folder; pass --image-root. Looked in:\n  " + "\n  ".join(looked))
+    return img
+
+
 def _not_found(split: str, root: Path, looked: list[str], extra: str = "") -> UsageError:
     return UsageError(
         f"split {split!r} not found under data root {root.resolve()}. Looked for:\n  " + "\n  ".join(looked)
@@ -117,9 +126,7 @@ def open_coco_split(
     direct = Path(split)
     if split not in OVD_SPLITS:
         if direct.suffix in (".json", ".jsonl") and direct.is_file():
-            img = find_val2017_images(root, image_root, looked, near=direct)
-            if img is None:
-                raise UsageError(f"split file {direct} found, but no image folder; pass --image-root. Looked in:\n  " + "\n  ".join(looked))
+            img = _images_for_file(direct, root, image_root)
             if _is_official_instances(direct):
                 return CocoReader(direct, img, gt=gt)
             if gt == "official":
@@ -154,9 +161,7 @@ def _open_ric(split: str, root: Path, image_root) -> SplitReader:
     direct = Path(split)
     if split not in RIC_SPLITS:
         if direct.suffix in (".json", ".jsonl") and direct.is_file():
-            img = find_val2017_images(root, image_root, looked, near=direct)
-            if img is None:
-                raise UsageError(f"split file {direct} found, but no image folder; pass --image-root. Looked in:\n  " + "\n  ".join(looked))
+            img = _images_for_file(direct, root, image_root)
             return RicJsonlReader(direct, img)
         hint = f" (no file at {direct})" if direct.suffix in (".json", ".jsonl") else ""
         raise UsageError(f"unknown RIC split {split!r}{hint}. Known: {', '.join(RIC_SPLITS)}; or give the path to a PaDT RIC JSONL file")

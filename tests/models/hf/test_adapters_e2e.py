@@ -25,26 +25,17 @@ from padt_eval.types import Task
 
 from ..coords.writers import WRITERS
 from .forcing import force
+from .runs import RUN_IDS, RUNS
 
 runner = CliRunner()
 
-# (family passed to --family or None to detect, tiny checkpoint to use)
-RUNS = [
-    ("qwen2_5_vl", "qwen2_5_vl"),
-    ("vlm_r1", "qwen2_5_vl"),
-    ("qwen2_vl", "qwen2_vl"),
-    ("qwen3_vl", "qwen3_vl"),
-    ("internvl", "internvl"),
-    ("kosmos2", "kosmos2"),
-    ("florence2", "florence2"),
-]
 
 
 def _reader(demo_split, task=Task.REC):
     return PadtRefcocoJsonlReader(demo_split.rec_split, demo_split.images, task, name="demo_refcoco_val")
 
 
-@pytest.mark.parametrize("family, checkpoint", RUNS, ids=[r[0] for r in RUNS])
+@pytest.mark.parametrize("family, checkpoint", RUNS, ids=RUN_IDS)
 def test_cli_rec_with_a_tiny_model(family, checkpoint, tiny, demo_split, tmp_path):
     out = tmp_path / "run"
     args = ["rec", "-s", str(demo_split.rec_split), "--image-root", str(demo_split.images), "--model", str(tiny(checkpoint))]
@@ -67,7 +58,7 @@ def test_cli_rec_with_a_tiny_model(family, checkpoint, tiny, demo_split, tmp_pat
     assert model["prompt_style"] == ("paper" if family in ("qwen2_5_vl", "internvl") else "native")
 
 
-@pytest.mark.parametrize("family, checkpoint", RUNS, ids=[r[0] for r in RUNS])
+@pytest.mark.parametrize("family, checkpoint", RUNS, ids=RUN_IDS)
 def test_forced_right_answers_score_every_sample(family, checkpoint, tiny, demo_split, tmp_path):
     adapter = load_model(str(tiny(checkpoint)), family, device="cpu", max_new_tokens=160)
     reader = _reader(demo_split)

@@ -20,17 +20,9 @@ from padt_eval.types import Task
 
 from ..coords.writers import WRITERS
 from .forcing import force, text_ids
+from .runs import RUN_IDS, RUNS
 
 runner = CliRunner()
-RUNS = [
-    ("qwen2_5_vl", "qwen2_5_vl"),
-    ("vlm_r1", "qwen2_5_vl"),
-    ("qwen2_vl", "qwen2_vl"),
-    ("qwen3_vl", "qwen3_vl"),
-    ("internvl", "internvl"),
-    ("kosmos2", "kosmos2"),
-    ("florence2", "florence2"),
-]
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="the RIC caption metrics need Java")
 
 
@@ -49,7 +41,7 @@ def _cli(task, family, checkpoint, tiny, demo_split, out):
     return doc, preds
 
 
-@pytest.mark.parametrize("family, checkpoint", RUNS, ids=[r[0] for r in RUNS])
+@pytest.mark.parametrize("family, checkpoint", RUNS, ids=RUN_IDS)
 def test_cli_ovd_with_a_tiny_model(family, checkpoint, tiny, demo_split, tmp_path):
     doc, preds = _cli("ovd", family, checkpoint, tiny, demo_split, tmp_path / "run")
     assert "ap" in doc["metrics"]
@@ -57,7 +49,7 @@ def test_cli_ovd_with_a_tiny_model(family, checkpoint, tiny, demo_split, tmp_pat
 
 
 @needs_java
-@pytest.mark.parametrize("family, checkpoint", RUNS, ids=[r[0] for r in RUNS])
+@pytest.mark.parametrize("family, checkpoint", RUNS, ids=RUN_IDS)
 def test_cli_ric_with_a_tiny_model(family, checkpoint, tiny, demo_split, tmp_path):
     doc, preds = _cli("ric", family, checkpoint, tiny, demo_split, tmp_path / "run")
     assert "cider_d" in doc["metrics"] and "gp" in doc["metrics"]
