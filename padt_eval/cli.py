@@ -155,6 +155,15 @@ def _fail(exc: PadtEvalError) -> None:
     raise typer.Exit(code=exc.exit_code)
 
 
+def _resolve_device(device: str) -> str:
+    """`--device auto`: the GPU when torch sees one, else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _model_options(dtype, attn, max_new_tokens, model_args, prompt_style=None, min_pixels=None, max_pixels=None) -> dict:
     import json
 
@@ -233,11 +242,7 @@ def _run_model(task, split, model, family, data_root, image_root, layout, out, b
 
     if gpus is not None and workers is not None:
         raise UsageError("give --gpus or --workers, not both")
-    nproc, dev = (gpus, "cuda") if gpus is not None else (workers, "cpu") if workers is not None else (1, device)
-    if dev == "auto":
-        import torch
-
-        dev = "cuda" if torch.cuda.is_available() else "cpu"
+    nproc, dev = (gpus, "cuda") if gpus is not None else (workers, "cpu") if workers is not None else (1, _resolve_device(device))
     result = api.run_model(
         task,
         split,
@@ -373,10 +378,7 @@ def check_batching(
     from padt_eval import api
 
     try:
-        if device == "auto":
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = _resolve_device(device)
         report = api.check_batching(
             Task(task), split, model, family=family, options=_model_options(dtype, attn, max_new_tokens, model_arg),
             n_samples=n_samples, batch_size=batch_size, device=device, data_root=data_root, image_root=image_root, layout=layout,
