@@ -11,6 +11,7 @@ an internal array with uint8), so every batched call here goes through `_chunks`
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -69,16 +70,33 @@ def empty(height: int, width: int) -> RLE:
 
 
 def from_polygons(polygons: Sequence[Sequence[float]], height: int, width: int) -> RLE:
-    """COCO polygon segmentation (list of flat x,y lists) → one merged RLE."""
-    parts = cocomask.frPyObjects([list(map(float, p)) for p in polygons], height, width)
+    """COCO polygon segmentation (list of flat x,y lists) → one merged RLE.
+
+    ValueError names the polygon and point that is not a finite number."""
+    parts = cocomask.frPyObjects([_polygon_coords(p, i) for i, p in enumerate(polygons)], height, width)
     return from_cocotools(cocomask.merge(parts))
 
 
+def _polygon_coords(polygon: object, index: int) -> list[float]:
+    if type(polygon) is not list or len(polygon) < 6 or len(polygon) % 2:
+        return_type = type(polygon).__name__
+        raise ValueError(f"polygon {index} must be a flat list of at least three x, y pairs, got {return_type} {polygon!r:.60}")
+    for j, v in enumerate(polygon):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"polygon {index}, coordinate {j} must be a finite number, got {v!r:.40}")
+    return [float(v) for v in polygon]
+
+
 def from_segmentation(segmentation, height: int, width: int) -> RLE:
-    """Any COCO `segmentation` value (polygons, compressed or uncompressed RLE) → RLE."""
+    """Any COCO `segmentation` value (polygons, compressed or uncompressed RLE) → RLE.
+
+    Read from files, so checked first: ValueError says what is wrong."""
     if isinstance(segmentation, list):
         return from_polygons(segmentation, height, width)
     if isinstance(segmentation, dict):
+        why = problem(segmentation)
+        if why is not None:
+            raise ValueError(f"segmentation is not a valid COCO RLE: {why}")
         return from_cocotools(to_cocotools(segmentation))
     raise ValueError(f"unsupported segmentation of type {type(segmentation).__name__}")
 
@@ -131,15 +149,95 @@ def bbox_xyxy(rle: RLE) -> list[float]:
     return [float(x), float(y), float(x + w), float(y + h)]
 
 
-def is_valid(rle: object) -> bool:
-    """Structural check used when reading untrusted files: `size` is two non-negative
-    ints, `counts` a string (compressed) or a list (uncompressed)."""
+# Longest character group of a compressed count: pycocotools writes a run-length delta
+# (|delta| < 2**32, 33 signed bits) five bits a character, so 7 characters at most.
+_MAX_GROUP = 7
+_MAX_PIXELS = 2**32  # pycocotools stores sizes and runs as 32-bit unsigned ints
+
+
+def problem(rle: object) -> str | None:
+    """What is wrong with an untrusted RLE, or None when it is safe to hand to pycocotools.
+
+    Structural checks (`size` two non-negative ints, `counts` a string or a list of ints)
+    and the run lengths themselves: every run non-negative and their sum exactly
+    height × width. pycocotools checks none of this, and a bad counts string sends its
+    C loops off the end of the buffer or through billions of pixels (a hang, or a crash),
+    so this runs before any pycocotools call on a mask read from a file. The work is
+    bounded by the length of `counts` (a few numpy passes over it).
+    """
     if type(rle) is not dict:
-        return False
+        return f"must be an object {{'size': [h, w], 'counts': ...}}, got {type(rle).__name__}"
     size = rle.get("size")
     if type(size) not in (list, tuple) or len(size) != 2:
-        return False
+        return f"'size' must be [height, width], got {size!r}"
     h, w = size
     if type(h) is not int or type(w) is not int or h < 0 or w < 0:
-        return False
-    return type(rle.get("counts")) in (str, bytes, list)
+        return f"'size' must be two non-negative integers, got {list(size)!r}"
+    if h * w >= _MAX_PIXELS:
+        return f"'size' {[h, w]} has more pixels than COCO RLE can hold"
+    counts = rle.get("counts")
+    if type(counts) is list:
+        runs = _list_runs(counts)
+        if isinstance(runs, str):
+            return runs
+    elif type(counts) in (str, bytes):
+        runs = _string_runs(counts)
+        if isinstance(runs, str):
+            return runs
+    else:
+        return f"'counts' must be a string (compressed) or a list of run lengths, got {type(counts).__name__}"
+    total = int(runs.sum()) if len(runs) else 0
+    if total != h * w:
+        return f"run lengths sum to {total:,}, not height × width = {h * w:,}"
+    return None
+
+
+def is_valid(rle: object) -> bool:
+    """True when `problem(rle)` finds nothing wrong."""
+    return problem(rle) is None
+
+
+def _list_runs(counts: list) -> np.ndarray | str:
+    """Uncompressed counts (a list of ints): the runs, or what is wrong with them."""
+    for i, v in enumerate(counts):
+        if type(v) is not int:
+            return f"'counts'[{i}] must be an integer run length, got {v!r}"
+        if v < 0 or v >= _MAX_PIXELS:
+            return f"'counts'[{i}] = {v} is not a run length (0 ≤ run < 2**32)"
+    return np.asarray(counts, dtype=np.int64)
+
+
+def _string_runs(counts: str | bytes) -> np.ndarray | str:
+    """Decode compressed COCO counts (pycocotools' `rleFrString`) with numpy, checking as
+    it goes: the runs, or what is wrong with the string."""
+    if isinstance(counts, str):
+        if not counts.isascii():
+            return "'counts' has characters outside the COCO RLE alphabet ('0'..'o')"
+        counts = counts.encode("ascii")
+    c = np.frombuffer(counts, dtype=np.uint8).astype(np.int64) - 48
+    if len(c) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if (c < 0).any() or (c > 63).any():
+        bad = int(np.flatnonzero((c < 0) | (c > 63))[0])
+        return f"'counts' has a character outside the COCO RLE alphabet ('0'..'o') at position {bad}: {chr(counts[bad])!r}"
+    more = (c & 0x20) != 0
+    if more[-1]:
+        return "'counts' ends inside a run length (its last character has the continuation bit)"
+    ends = np.flatnonzero(~more)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts + 1
+    if (lengths > _MAX_GROUP).any():
+        return f"'counts' has a run length longer than {_MAX_GROUP} characters"
+    # Five bits a character, least significant first; the last character's bit 4 is the sign.
+    k = np.arange(len(c)) - np.repeat(starts, lengths)
+    values = np.add.reduceat((c & 0x1F) << (5 * k), starts)
+    negative = (c[ends] & 0x10) != 0
+    values = values - np.where(negative, np.left_shift(1, 5 * lengths), 0)
+    # From the third run on, each value is a delta against the run two before it.
+    runs = values.copy()
+    runs[2::2] = np.cumsum(values[2::2])
+    runs[3::2] = values[1] + np.cumsum(values[3::2]) if len(values) > 3 else runs[3::2]
+    if (runs < 0).any() or (runs >= _MAX_PIXELS).any():
+        i = int(np.flatnonzero((runs < 0) | (runs >= _MAX_PIXELS))[0])
+        return f"'counts' decodes to run {i} of length {int(runs[i])}, not a run length (0 ≤ run < 2**32)"
+    return runs

@@ -126,7 +126,10 @@ def build_coco_cache(instances_path: Path, out_path: Path, meta_path: Path, gt: 
             except (KeyError, TypeError, ValueError) as exc:
                 raise DataError(f"{instances_path}: image entry {img!r:.80}: missing or bad {exc}") from None
             anns = by_image.get(image_id, [])
-            line = _image_line(image_id, file_name, width, height, anns, names, gt, stats)
+            try:
+                line = _image_line(image_id, file_name, width, height, anns, names, gt, stats)
+            except ValueError as exc:  # a segmentation that is not a polygon list or a valid RLE
+                raise DataError(f"{instances_path}: image {image_id!r}: {exc}") from None
             if line is not None:
                 out.write(json.dumps(line) + "\n")
                 stats["images"] += 1
@@ -148,7 +151,10 @@ def _image_line(image_id, file_name, width, height, anns, names, gt, stats) -> d
     objects = []
     for ann in anns:
         seg = ann.get("segmentation")
-        mask = rlemod.from_segmentation(seg, height, width) if seg else None
+        try:
+            mask = rlemod.from_segmentation(seg, height, width) if seg else None
+        except ValueError as exc:
+            raise ValueError(f"annotation {ann.get('id')!r}: {exc}") from None
         bbox = [float(ann["bbox"][0]), float(ann["bbox"][1]), float(ann["bbox"][0] + ann["bbox"][2]), float(ann["bbox"][1] + ann["bbox"][3])]
         if gt == "padt-filtered":
             pixels = rlemod.decode(mask) if seg else box_mask(ann["bbox"], height, width)
@@ -293,10 +299,13 @@ class PadtCocoJsonlReader(JsonlSplitReader):
             if label not in self._ids:
                 raise DataError(f"{where}: objects[{i}].label {label!r} is not a category name")
             mask = o.get("rle")
+            why = rlemod.problem(mask) if mask is not None else None
+            if why is not None:
+                raise DataError(f"{where}: objects[{i}].rle is not a valid COCO RLE: {why}")
             objects.append(
                 GroundTruthObject(
                     bbox=padt_eval_box(o["bbox"], width, height),
-                    mask=rlemod.from_cocotools(rlemod.to_cocotools(mask)) if rlemod.is_valid(mask) else None,
+                    mask=rlemod.from_cocotools(rlemod.to_cocotools(mask)) if mask is not None else None,
                     label=label,
                     category_id=self._ids[label],
                     iscrowd=bool(o.get("iscrowd", 0)),

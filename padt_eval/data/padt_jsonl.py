@@ -53,8 +53,9 @@ class PadtRefcocoJsonlReader(JsonlSplitReader):
             raise DataError(f"{where}: expected exactly one object in 'objects'")
         o = objects[0]
         mask = o.get("rle")
-        if not rlemod.is_valid(mask):
-            raise DataError(f"{where}: objects[0].rle is not a COCO RLE with 'size' and 'counts'")
+        why = rlemod.problem(mask)
+        if why is not None:
+            raise DataError(f"{where}: objects[0].rle is not a valid COCO RLE: {why}")
         height, width = (int(v) for v in mask["size"])
         if height <= 0 or width <= 0:
             raise DataError(f"{where}: RLE size {mask['size']} is empty")

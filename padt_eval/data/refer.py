@@ -65,7 +65,10 @@ def build_refer_cache(refs_path: Path, instances_path: Path, split: str, out_pat
             except KeyError as exc:
                 raise DataError(f"{where}: id {exc} is not in {instances_path}") from None
             height, width = int(img["height"]), int(img["width"])
-            mask = rlemod.from_segmentation(ann["segmentation"], height, width)
+            try:
+                mask = rlemod.from_segmentation(ann["segmentation"], height, width)
+            except ValueError as exc:
+                raise DataError(f"{instances_path}: annotation {ref['ann_id']} (used by {where}): {exc}") from None
             bbox = xywh_to_xyxy(ann["bbox"])
             for sent in ref.get("sentences", []):
                 line = {

@@ -56,8 +56,9 @@ def _check_line(obj: Any, where: str) -> None:
     for i, o in enumerate(objects):
         if not isinstance(o, dict) or not is_finite_box(o.get("bbox")):
             raise DataError(f"{where}: objects[{i}].bbox must be four finite numbers")
-        if o.get("rle") is not None and not rlemod.is_valid(o["rle"]):
-            raise DataError(f"{where}: objects[{i}].rle is not a COCO RLE with 'size' and 'counts'")
+        why = rlemod.problem(o["rle"]) if o.get("rle") is not None else None
+        if why is not None:
+            raise DataError(f"{where}: objects[{i}].rle is not a valid COCO RLE: {why}")
 
 
 def _group(path: Path, lines: list[tuple[int, dict]], image_root: Path) -> dict:

@@ -58,8 +58,9 @@ def _check_object(o: Any, i: int) -> ObjectPred:
     if label is not None and not isinstance(label, str):
         raise ValueError(f"objects[{i}].label must be a string, got {label!r}")
     mask = o.get("mask")
-    if mask is not None and not rlemod.is_valid(mask):
-        raise ValueError(f"objects[{i}].mask must be a COCO RLE {{'size': [h, w], 'counts': ...}}")
+    why = rlemod.problem(mask) if mask is not None else None
+    if why is not None:
+        raise ValueError(f"objects[{i}].mask is not a valid COCO RLE {{'size': [h, w], 'counts': ...}}: {why}")
     if bbox is None and mask is None:
         raise ValueError(f"objects[{i}] has neither a bbox nor a mask")
     return ObjectPred(

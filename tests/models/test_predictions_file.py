@@ -50,7 +50,7 @@ def test_problems_are_counted_with_file_and_line(tmp_path):
     assert any(m == f"{p}:6: sample_id '1' already appeared on line 1; this line is ignored" for m in msgs)
     assert any(m.startswith(f"{p}:7: objects[0].score must be a finite number") for m in msgs)
     assert any(m.startswith(f"{p}:8: objects[0] has neither a bbox nor a mask") for m in msgs)
-    assert any(m.startswith(f"{p}:9: objects[0].mask must be a COCO RLE") for m in msgs)
+    assert any(m.startswith(f"{p}:9: objects[0].mask is not a valid COCO RLE") for m in msgs)
     # the first line of a duplicated id wins
     assert served["1"].objects[0].label == "cat"
 
