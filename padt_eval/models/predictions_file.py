@@ -17,6 +17,8 @@ results, and the affected samples score as misses.
 from __future__ import annotations
 
 import math
+from array import array
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +124,11 @@ class PredictionsFile:
         self._index = IdIndex()
         self._lines = LineReader(self.path)
         self.n_lines = 0
+        # Line numbers of the indexed lines, recorded in the one pass: offsets grow with the
+        # line number, so a problem found later finds its line by bisection, not by
+        # re-reading the file up to the offset (quadratic over many unknown ids).
+        self._line_offsets = array("q")
+        self._line_numbers = array("q")
         # The index pass only needs each line's id: a line that is not JSON, or has no
         # usable id, is reported here; the rest of a line is checked when it is served
         # (`get`), so each line is validated once.
@@ -138,6 +145,8 @@ class PredictionsFile:
                 self._problem("malformed", where, str(exc))
                 continue
             self._index.add(sid, offset)
+            self._line_offsets.append(offset)
+            self._line_numbers.append(line_index + 1)
         for sid, offsets in self._index.finalize():
             first, *others = (self._line_of(o) for o in offsets)
             for line in others:
@@ -148,8 +157,8 @@ class PredictionsFile:
                 )
 
     def _line_of(self, offset: int) -> int:
-        with open(self.path, "rb") as f:
-            return f.read(offset).count(b"\n") + 1
+        """The 1-based line number of the indexed line starting at `offset`."""
+        return self._line_numbers[bisect_left(self._line_offsets, offset)]
 
     def _problem(self, kind: str, where: str, message: str) -> None:
         problem = Problem(kind, where, message)

@@ -113,3 +113,23 @@ def test_id_index_numeric_and_string_modes():
     assert idx2.finalize() == [("1", [0, 2])]
     assert [idx2.get(s) for s in ("1", "a", "007", "7")] == [0, 1, 3, None]
     assert list(idx2.ids()) == ["1", "a", "007"]
+
+
+def test_line_numbers_of_late_problems_are_the_file_lines(tmp_path):
+    # Blank lines and a malformed line shift nothing: each problem names its own line.
+    rows = ["", json.dumps(GOOD), "", "{bad json", json.dumps({"sample_id": "ghost-a", "objects": []})]
+    rows += [json.dumps({"sample_id": str(i), "objects": []}) for i in range(2, 200)]
+    rows += ["", json.dumps({"sample_id": "1", "objects": []}), json.dumps({"sample_id": "ghost-b", "objects": []})]
+    rows += [json.dumps({"sample_id": "7", "objects": [{"bbox": [1, 2]}]}) + "\n"]
+    p = tmp_path / "preds.jsonl"
+    p.write_text("\n".join(rows) + "\n")
+    expected = {i + 1: row for i, row in enumerate(rows)}  # what an editor shows at each line
+    pf = PredictionsFile(p)
+    pf.check_ids({str(i) for i in range(1, 200)})
+    assert pf.get("7") is not None  # line 12's id 7 is the first; the bad one at the end is a duplicate
+    lines = {p_.kind + ":" + p_.where.rsplit(":", 1)[1] for p_ in pf.problems}
+    dup_line = next(n for n, r in expected.items() if r == json.dumps({"sample_id": "1", "objects": []}))
+    ghost_b = next(n for n, r in expected.items() if "ghost-b" in r)
+    bad7 = next(n for n, r in expected.items() if '"bbox": [1, 2]' in r)
+    assert lines == {"malformed:4", f"duplicate:{dup_line}", f"duplicate:{bad7}", "unknown_id:5", f"unknown_id:{ghost_b}"}
+    assert (dup_line, ghost_b, bad7) == (205, 206, 207)  # counted by hand from `rows`
