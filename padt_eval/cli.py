@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
-from padt_eval import __version__
+from padt_eval import __version__, cli_help
 from padt_eval.errors import PadtEvalError, UsageError
+from padt_eval.report.console import labelled, make_console, print_table
 from padt_eval.types import Task
 
 app = typer.Typer(
@@ -25,9 +26,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help text is printed as written: no rich markup (it would eat `[vllm]` and any
+    # bracketed text), no `<bool>` beside flags, words wrapped whole.
+    rich_markup_mode=None,
+    context_settings=cli_help.context_settings(),
 )
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 SplitOpt = Annotated[
     str,
@@ -151,7 +156,7 @@ NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Do not write rep
 
 
 def _fail(exc: PadtEvalError) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err_console.print(labelled("error", exc, "bold red"), soft_wrap=True)
     raise typer.Exit(code=exc.exit_code)
 
 
@@ -227,13 +232,13 @@ def _evaluate(task: Task, kw: dict) -> None:
     except PadtEvalError as exc:
         _fail(exc)
         return
-    console.print(metrics_table(f"{task.value.upper()} on {result.split}", result.metrics))
+    print_table(console, metrics_table(f"{task.value.upper()} on {result.split}", result.metrics))
     console.print(counts_line(result.counts))
     for note in result.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(labelled("note", note))
     for line in problems_lines(result.problems):
-        console.print(f"[yellow]{line}[/]", highlight=False)
-    console.print(f"results written to [bold]{result.out_dir}[/] ({result.seconds:.1f} s)")
+        console.print(line, style="yellow")
+    console.print(Text.assemble("results written to ", (str(result.out_dir), "bold"), f" ({result.seconds:.1f} s)"))
 
 
 def _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, scoring, *, gpus, workers, device, overwrite, loader_workers, options, gt="official"):
@@ -389,13 +394,13 @@ def check_batching(
     n = report.n_samples
     colour = "green" if not report.differing_ids else "yellow"
     console.print(
-        f"[{colour}]{len(report.differing_ids)} of {n} predictions differ between batch 1 and batch {report.batch_size}[/] "
+        Text(f"{len(report.differing_ids)} of {n} predictions differ between batch 1 and batch {report.batch_size}", style=colour),
         f"(text: {report.n_text_differs}, objects: {report.n_objects_differ}; boxes compared to 0.01 px, scores to 1e-4)"
     )
     for ex in report.examples:
-        console.print(f"  sample {ex['sample_id']}:", highlight=False)
+        console.print(f"  sample {ex['sample_id']}:")
         for key in (k for k in ex if k.startswith("batch_")):
-            console.print(f"    {key}: {json.dumps(ex[key])[:300]}", highlight=False)
+            console.print(f"    {key}: {json.dumps(ex[key])[:300]}")
 
 
 @app.command()
@@ -417,16 +422,20 @@ def splits(data_root: DataRootOpt = None) -> None:
             r["split"],
             r["dataset"],
             r["partition"],
-            "[green]yes[/]" if r["found"] else ("[red]unreadable[/]" if r["error"] else "[red]no[/]"),
+            Text("yes", style="green") if r["found"] else Text("unreadable" if r["error"] else "no", style="red"),
             "—" if r["n_samples"] is None else f"{r['n_samples']:,}",
             r["layout"] or "—",
         )
-    console.print(t)
+    print_table(console, t)
     images = rows[0]["images"] if rows else None
-    console.print(f"images: {images}" if images else "[red]images: no COCO train2014 folder found[/] (looked under coco/train2014, train2014, images/train2014 ...)")
+    console.print(
+        f"images: {images}"
+        if images
+        else Text.assemble(("images: no COCO train2014 folder found", "red"), " (looked under coco/train2014, train2014, images/train2014 ...)")
+    )
     for r in rows:
         if r["error"]:
-            err_console.print(f"[red]{r['split']}:[/] {r['error']}")
+            err_console.print(labelled(r["split"], r["error"], "red"))
 
 
 @app.command()
@@ -439,7 +448,9 @@ def demo(
     ] = None,
     models: Annotated[bool, typer.Option("--models/--no-models", help="Also run the demo models (colour-finder on 2 CPU ranks, a tiny random PaDT, a tiny random Qwen2.5-VL).")] = True,
 ) -> None:
-    """Run the embedded demo end to end: synthetic RefCOCO, COCO and RIC-layout data; two
+    """Run the embedded demo end to end on synthetic data, each number checked independently.
+
+    Synthetic RefCOCO, COCO and RIC-layout data; two
     "models" (the ground truth perturbed with two seeds) scored for REC and RES, model A also
     under --protocol padt-release, and model A's OVD (both protocols) and RIC predictions;
     paired comparisons and an HTML report per run; each checked number against a value
@@ -466,22 +477,22 @@ def demo(
     )
     for r in runs:
         title = f"{r.task.value.upper()} on {r.result.split}: {r.model}" + (f" (protocol {r.protocol})" if r.protocol != "standard" else "")
-        console.print(metrics_table(title + ("" if r.expected else " (shown, not checked)"), r.result.metrics, r.expected or None))
+        print_table(console, metrics_table(title + ("" if r.expected else " (shown, not checked)"), r.result.metrics, r.expected or None))
         console.print(counts_line(r.result.counts))
         for note in r.result.notes:
-            console.print(f"[yellow]note:[/] {note}", highlight=False)
-        console.print(f"results written to [bold]{r.result.out_dir}[/]")
+            console.print(labelled("note", note))
+        console.print(Text.assemble("results written to ", (str(r.result.out_dir), "bold")))
     for doc, path in comparisons:
         a, b = doc["run_a"], doc["run_b"]
         parts = []
         for metric, e in doc["metrics"].items():
             s = display_scale(metric)
             parts.append(f"{metric} {e['diff'] * s:+.2f} [{e['ci95'][0] * s:+.2f}, {e['ci95'][1] * s:+.2f}] p={e['p_value']:.2g}")
-        console.print(f"compare {b['model']} ({b['protocol']}) − {a['model']} ({a['protocol']}), {a['task']}: " + "; ".join(parts), highlight=False)
+        console.print(f"compare {b['model']} ({b['protocol']}) − {a['model']} ({a['protocol']}), {a['task']}: " + "; ".join(parts))
     if not all_match(runs):
-        err_console.print("[bold red]demo: measured metrics differ from the expected ones[/]")
+        err_console.print("demo: measured metrics differ from the expected ones", style="bold red")
         raise typer.Exit(code=1)
-    console.print("[green]demo: every metric equals its independently computed expectation[/]")
+    console.print("demo: every metric equals its independently computed expectation", style="green")
     if not models:
         return
     try:
@@ -490,9 +501,9 @@ def demo(
         _fail(exc)
         return
     for mr in model_runs:
-        console.print(metrics_table(f"{mr.result.task.value.upper()} on {mr.result.split}: {mr.label}", mr.result.metrics))
+        print_table(console, metrics_table(f"{mr.result.task.value.upper()} on {mr.result.split}: {mr.label}", mr.result.metrics))
         console.print(counts_line(mr.result.counts))
-        console.print(f"results written to [bold]{mr.result.out_dir}[/]")
+        console.print(Text.assemble("results written to ", (str(mr.result.out_dir), "bold")))
 
 
 from padt_eval.cli_data import data_app  # noqa: E402
@@ -519,16 +530,16 @@ def models(
     for name, fam in sorted(families().items(), key=lambda kv: (kv[1].loader is None, kv[0])):
         ok, why = fam.runs_here()
         if ok:
-            here = "[green]yes[/]"
+            here = Text("yes", style="green")
         elif fam.loader is not None:
-            here = f"[red]no[/]: {why}"  # a missing python module
+            here = Text.assemble(("no", "red"), f": {why}")  # a missing python module
         else:
-            here = "[yellow]no[/]: own repo; " + ("score its text with --format" if name in FORMATS else "score a boxes+masks file")
+            here = Text.assemble(("no", "yellow"), ": own repo; " + ("score its text with --format" if name in FORMATS else "score a boxes+masks file"))
         row = [name, here, name if name in FORMATS else "—", fam.coordinate_frame]
         if verbose:
             row += [fam.output_format, fam.description]
         t.add_row(*row)
-    console.print(t)
+    print_table(console, t)
     console.print(
         "Score raw model text: padt-eval rec -s SPLIT -p raw.jsonl --format NAME (each line's 'text' is parsed in "
         "the family's own frame). Run a model: padt-eval rec -s SPLIT --model ID_OR_FOLDER [--family NAME]."
@@ -577,10 +588,10 @@ def compare(
             f"{e['p_value']:.3g}",
             e["test"],
         )
-    console.print(t)
+    print_table(console, t)
     for w in doc["warnings"]:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
-    console.print(f"{doc['resamples']:,} resamples, seed {doc['seed']}; written to [bold]{path}[/]")
+        console.print(labelled("warning", w))
+    console.print(Text.assemble(f"{doc['resamples']:,} resamples, seed {doc['seed']}; written to ", (str(path), "bold")))
 
 
 @app.command()
@@ -627,7 +638,7 @@ def report(
     except PadtEvalError as exc:
         _fail(exc)
         return
-    console.print(f"written [bold]{path}[/]")
+    console.print(Text.assemble("written ", (str(path), "bold")))
 
 
 @app.command()
@@ -636,11 +647,30 @@ def version() -> None:
     console.print(__version__)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _top(
+    show_version: Annotated[
+        bool, typer.Option("--version", help="Print the padt-eval version and exit.", is_eager=True, callback=_print_version)
+    ] = False,
+) -> None:
+    """Fair, fast, reproducible evaluation of PaDT and coordinate-text MLLMs."""
+
+
+cli_help.one_line_summaries(app)
+cli_help.keep_words_whole()
+
+
 def main() -> None:
     try:
         app()
     except PadtEvalError as exc:  # raised outside a command's own handler
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(labelled("error", exc, "bold red"), soft_wrap=True)
         sys.exit(exc.exit_code)
 
 

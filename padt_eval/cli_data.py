@@ -13,15 +13,20 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 
+from padt_eval import cli_help
 from padt_eval.errors import PadtEvalError
+from padt_eval.report.console import labelled, make_console, print_table
 
 data_app = typer.Typer(
     help="Download RefCOCO/+/g, COCO and RIC into the data root (resumable, verified) and show what is there.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # help printed as written (see cli_help.py)
+    context_settings=cli_help.context_settings(),
 )
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 STATE_STYLE = {"verified": "green", "present": "yellow", "changed": "red", "incomplete": "red", "missing": "red"}
 
@@ -37,7 +42,7 @@ class RichProgress:
     def start(self, description: str, total: int | None, completed: int) -> None:
         if self.progress is None:
             self.progress = Progress(
-                TextColumn("[bold]{task.description}"),
+                TextColumn("{task.description}", style="bold", markup=False),
                 BarColumn(),
                 DownloadColumn(),
                 TransferSpeedColumn(),
@@ -60,7 +65,7 @@ class RichProgress:
 
 
 def _fail(exc: PadtEvalError) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err_console.print(labelled("error", exc, "bold red"), soft_wrap=True)
     raise typer.Exit(code=exc.exit_code)
 
 
@@ -105,13 +110,13 @@ def fetch_cmd(
             annotations,
             keep_archives=keep_archives,
             progress=RichProgress(console),
-            notify=lambda msg: console.print(msg, highlight=False, soft_wrap=True),
+            notify=lambda msg: console.print(msg, soft_wrap=True),
         )
     except PadtEvalError as exc:
         _fail(exc)
         return
     fetched = sum(1 for o in outcomes if o.action == "fetched")
-    console.print(f"[green]done:[/] {fetched} fetched, {len(outcomes) - fetched} already there. See `padt-eval data status`.")
+    console.print(labelled("done", f"{fetched} fetched, {len(outcomes) - fetched} already there. See `padt-eval data status`.", "green"))
 
 
 @data_app.command("status")
@@ -131,14 +136,16 @@ def status_cmd(
     rows = status(data_root, deep=verify)
     t = Table(title=f"data under {default_data_root(data_root).resolve()}", title_justify="left")
     for col in ("dataset", "annotations", "state", "contents", "fetch with"):
-        t.add_column(col, overflow="fold")
+        # a command to copy is never broken; the other columns fold where the terminal is narrow
+        command = col == "fetch with"
+        t.add_column(col, no_wrap=command, overflow="ignore" if command else "fold")
     for r in rows:
-        t.add_row(r.dataset, r.annotations, f"[{STATE_STYLE.get(r.state, 'white')}]{r.state}[/]", r.contents, r.command or "—")
-    console.print(t)
+        t.add_row(r.dataset, r.annotations, Text(r.state, style=STATE_STYLE.get(r.state, "white")), r.contents, r.command or "—")
+    print_table(console, t)
     for r in rows:
         for note in r.notes:
             if not note.startswith("its images come from"):  # the table already says so
-                console.print(f"[dim]{r.dataset} ({r.annotations}):[/] {note}", highlight=False, soft_wrap=True)
+                console.print(labelled(f"{r.dataset} ({r.annotations})", note, "dim"), soft_wrap=True)
     console.print("verified = fetched by padt-eval and unchanged; present = found, not verified (not fetched by padt-eval).")
 
 
@@ -151,10 +158,10 @@ def sources_cmd() -> None:
         size = f"{s.size:,} bytes" if s.size else "size from the Hub" if s.hf_repo else "size unknown"
         sums = [f"sha256 {s.sha256}"] if s.sha256 else []
         sums += [f"md5 {s.md5}"] if s.md5 else []
-        console.print(f"[bold]{s.key}[/]  {s.title}", highlight=False)
-        console.print(f"  from     {s.where}", highlight=False, soft_wrap=True)
-        console.print(f"  size     {size}", highlight=False)
-        console.print(f"  checks   {'; '.join(sums) or 'the Hub-reported checksum at download time'}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble((s.key, "bold"), f"  {s.title}"))
+        console.print(f"  from     {s.where}", soft_wrap=True)
+        console.print(f"  size     {size}")
+        console.print(f"  checks   {'; '.join(sums) or 'the Hub-reported checksum at download time'}", soft_wrap=True)
         if s.checksum_note:
-            console.print(f"           ({s.checksum_note})", highlight=False, soft_wrap=True)
-        console.print(f"  installs {', '.join('<data-root>/' + o.dest for o in s.outputs)}", highlight=False, soft_wrap=True)
+            console.print(f"           ({s.checksum_note})", soft_wrap=True)
+        console.print(f"  installs {', '.join('<data-root>/' + o.dest for o in s.outputs)}", soft_wrap=True)

@@ -1,4 +1,10 @@
-"""Terminal output: metric tables and progress bars (rich)."""
+"""Terminal output: the consoles, metric tables and progress bars (rich).
+
+Every console is made by `make_console`: markup is off, so a sample id, a path or a
+message with brackets prints as it is (styles are given as `Text` or `style=`, never as
+markup inside a string), and output that is not a terminal gets no width limit, so a path
+or a command to copy is never broken across lines.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from rich.console import Console
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -47,6 +54,31 @@ METRIC_LABELS = {
 METRIC_LABELS.update({f"segm_{k}": f"mask {v}" for k, v in list(METRIC_LABELS.items()) if k.startswith(("ap", "ar"))})
 
 
+# Width of output that is not a terminal: wide enough that no table folds and no line wraps.
+_UNBOUNDED_WIDTH = 10_000
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that never reads text as markup; unbounded width when not a terminal."""
+    if Console(stderr=stderr).is_terminal:
+        return Console(stderr=stderr, markup=False, highlight=False)
+    return Console(stderr=stderr, markup=False, highlight=False, width=_UNBOUNDED_WIDTH, soft_wrap=True)
+
+
+def labelled(label: str, text: object, style: str = "yellow") -> Text:
+    """`label: text` with the label styled and the text verbatim (e.g. `error: ...`)."""
+    return Text.assemble((f"{label}:", style), " ", str(text))
+
+
+def print_table(console: Console, table: Table) -> None:
+    """Print a table with its title as a line of its own: rich wraps a title at the width
+    of the table, which breaks a long title (a path) across lines."""
+    title, table.title = table.title, None
+    if title:
+        console.print(Text(str(title), style="italic"))
+    console.print(table)
+
+
 def fmt_pct(v: float | None) -> str:
     return "—" if v is None else f"{100 * v:.2f}"
 
@@ -66,25 +98,30 @@ def metrics_table(title: str, metrics: dict[str, float | None], expected: dict[s
                 row += ["", "·"]
             else:
                 ok = exp == value if exp is None or value is None else abs(exp - value) <= 1e-9
-                row += [fmt_pct(exp), "[green]✓[/]" if ok else "[red]✗[/]"]
+                row += [fmt_pct(exp), Text("✓", style="green") if ok else Text("✗", style="red")]
         t.add_row(*row)
     return t
 
 
 def counts_line(counts: dict[str, int]) -> str:
+    """One line of outcomes: answered with an object, then the misses by kind, e.g.
+    `242 samples: 200 with an object; misses: 40 with no object, 2 missing`."""
     n = counts.get("n_samples", 0)
-    parts = [f"{n} samples", f"{counts.get('n_predicted', 0)} answered"]
+    with_object = counts.get("n_predicted", 0) - counts.get("n_no_object", 0)
+    line = f"{n} samples: {with_object} with an object"
     if "n_dets" in counts:
-        parts.append(f"{counts['n_dets']} detections ({counts.get('n_dets_unmapped', 0)} with an unknown label)")
-    for key, label in (
-        ("n_missing", "missing"),
-        ("n_parse_failed", "unparseable"),
-        ("n_error", "errored"),
-        ("n_no_object", "answered with no object"),
-    ):
-        if counts.get(key):
-            parts.append(f"{counts[key]} {label}")
-    return ", ".join(parts) + " (every sample not answered with an object counts as a miss)"
+        line += f" ({counts['n_dets']} detections, {counts.get('n_dets_unmapped', 0)} with an unknown label)"
+    misses = [
+        f"{counts[key]} {label}"
+        for key, label in (
+            ("n_no_object", "with no object"),
+            ("n_missing", "missing"),
+            ("n_parse_failed", "unparseable"),
+            ("n_error", "errored"),
+        )
+        if counts.get(key)
+    ]
+    return line + ("; misses: " + ", ".join(misses) if misses else "")
 
 
 def problems_lines(problems: dict[str, Any]) -> list[str]:
@@ -100,10 +137,10 @@ def problems_lines(problems: dict[str, Any]) -> list[str]:
 def progress_bar(console: Console, description: str) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
     """Yield (start(total), advance(n)) callbacks driving one rich progress bar with rate and ETA."""
     progress = Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("[cyan]{task.fields[rate]}"),
+        TextColumn("{task.fields[rate]}", style="cyan", markup=False),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
