@@ -34,6 +34,7 @@ class RunResult:
     seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # also in metrics.json: what a reader must not miss
 
 
 def default_run_dir(task: Task, split: str, source: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
@@ -144,8 +145,11 @@ def evaluate(
     if reader is None:
         reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout, gt=gt)
     pred_file: PredictionsFile | None = None
+    warnings: list[str] = []
     if predictions is not None:
         pred_file = PredictionsFile(predictions, strict=strict)
+        if pred_file.n_lines == 0:
+            warnings.append(f"the predictions file {pred_file.path} is empty: every sample scores as a miss")
         adapter: ModelAdapter = (
             raw_text_model(pred_file, text_format, min_pixels, max_pixels) if text_format is not None else PredictionsFileModel(pred_file)
         )
@@ -200,6 +204,7 @@ def evaluate(
             "notes": metric.notes(),
             "predictions": pred_desc,
             "problems": problems,
+            **({"warnings": warnings} if warnings else {}),
         }
         manifest = build_manifest(
             started=started,
@@ -227,6 +232,7 @@ def evaluate(
         seconds=time.perf_counter() - t0,
         details=metrics_doc["details"],
         notes=metrics_doc["notes"],
+        warnings=warnings,
     )
 
 
@@ -373,16 +379,22 @@ def leaderboard(
     results: str | Path = DEFAULT_RESULTS_ROOT,
     out: str | Path | None = None,
     reported: str | Path | None = None,
-) -> list[Path]:
+):
     """Gather every run under `results` (and the reported numbers) into
-    `<out>/leaderboard.{md,csv,tex,html}`; returns the files written."""
+    `<out>/leaderboard.{md,csv,tex,html}`; returns (the board, the files written).
+    A results folder or an explicit `reported` file that does not exist is an error."""
+    from padt_eval.errors import DataError
     from padt_eval.report.leaderboard import build_leaderboard, write_leaderboard
     from padt_eval.report.reported import default_reported_path
 
     results = Path(results)
+    if not results.is_dir():
+        raise DataError(f"results folder not found: {results}")
+    if reported is not None and not Path(reported).is_file():
+        raise DataError(f"reported-numbers file not found: {reported}")
     out_dir = Path(out) if out is not None else results
     board = build_leaderboard(results, reported if reported is not None else default_reported_path(results))
-    return write_leaderboard(board, out_dir)
+    return board, write_leaderboard(board, out_dir)
 
 
 def report(

@@ -202,6 +202,11 @@ def _evaluate(task: Task, kw: dict) -> None:
         if (predictions is None) == (model is None):
             raise UsageError("give exactly one of --predictions and --model")
         if model is not None:
+            if kw["strict"]:
+                raise UsageError(
+                    "--strict checks the lines of a predictions file (--predictions); a model run's output is written by "
+                    "padt-eval, and an answer it cannot parse is counted per sample as unparseable, never fatal"
+                )
             if raw["text_format"] is not None:
                 raise UsageError("--format reads the raw text of a predictions file; with --model the family's own parser is used")
             options = _model_options(kw["dtype"], kw["attn"], kw["max_new_tokens"], kw["model_arg"], kw["prompt_style"], kw["min_pixels"], kw["max_pixels"])
@@ -236,6 +241,8 @@ def _evaluate(task: Task, kw: dict) -> None:
     console.print(counts_line(result.counts))
     for note in result.notes:
         console.print(labelled("note", note))
+    for warning in result.warnings:
+        err_console.print(labelled("warning", warning), soft_wrap=True)
     for line in problems_lines(result.problems):
         console.print(line, style="yellow")
     console.print(Text.assemble("results written to ", (str(result.out_dir), "bold"), f" ({result.seconds:.1f} s)"))
@@ -609,13 +616,26 @@ def leaderboard(
     """
     from padt_eval import api
 
+    from padt_eval.report.console import rich_table
+    from padt_eval.report.table_specs import TASK_TABLES
+
     try:
-        written = api.leaderboard(results, out, reported)
+        board, written = api.leaderboard(results, out, reported)
     except PadtEvalError as exc:
         _fail(exc)
         return
+    tasks = {tt.task for tt in TASK_TABLES}
+    headline = [t for t in board.tables if t.key in tasks and any(r.kind == "measured" for r in t.rows)]
+    for t in headline:  # the measured rows; the files also hold the reported ones beside them
+        print_table(console, rich_table(t))
+    n_reported = sum(1 for t in board.tables if t.key in tasks for r in t.rows if r.kind == "reported")
+    if not headline:
+        console.print(labelled("note", f"no finished runs under {results}"))
+    console.print(f"{n_reported} reported row(s) from papers sit beside the measured ones in the files below")
+    for line in board.skipped:
+        err_console.print(labelled("skipped", line), soft_wrap=True)
     for p in written:
-        console.print(f"written [bold]{p}[/]")
+        console.print(Text.assemble("written ", (str(p), "bold")))
 
 
 @app.command()

@@ -79,6 +79,23 @@ def print_table(console: Console, table: Table) -> None:
     console.print(table)
 
 
+def rich_table(t, kinds: tuple[str, ...] = ("measured",)) -> Table:
+    """The rows of a leaderboard table (`report.tables.Table`) of the given kinds, for the
+    terminal (the written files hold every row); the notes they point to go under it."""
+    rows = [r for r in t.rows if r.kind in kinds]
+    used = {m for r in rows for cell in r.cells.values() for m in cell.marks}
+    notes = [f"[{m}] {text}" for m, text in t.notes.items() if m in used]
+    out = Table(title=t.title, title_justify="left", caption="\n".join(notes) or None, caption_justify="left")
+    # split columns no shown row has a number in (the standard splits, in a demo) are left out
+    columns = [c for c in t.columns if not c.numeric or any(r.get(c.key).text for r in rows)]
+    for c in columns:
+        out.add_column(c.label, justify="right" if c.numeric else "left")
+    for r in rows:
+        cells = [r.get(c.key) for c in columns]
+        out.add_row(*(cell.text + (f" [{','.join(cell.marks)}]" if cell.marks else "") for cell in cells))
+    return out
+
+
 def fmt_pct(v: float | None) -> str:
     return "—" if v is None else f"{100 * v:.2f}"
 

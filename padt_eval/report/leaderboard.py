@@ -27,6 +27,7 @@ from padt_eval.report.tables import Cell, Column, Row, Table, html_page, html_ta
 class Board:
     tables: list[Table]
     intro: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # run folders left out, with why
 
 
 def _metric_value(run: Run, spec: MetricSpec) -> float | None:
@@ -300,7 +301,8 @@ def _flag_incomparable(table: Table, measured_rows: list[tuple[Row, dict[str, An
 
 def build_leaderboard(results: str | Path, reported_path: str | Path | None) -> Board:
     results = Path(results)
-    runs = find_runs(results) if results.is_dir() else []
+    skipped: list[str] = []
+    runs = find_runs(results, skipped) if results.is_dir() else []
     reported = load_reported(reported_path) if reported_path is not None else []
     comparisons = load_comparisons(results) if results.is_dir() else []
     half, stale = _half_widths(comparisons, runs)
@@ -311,6 +313,8 @@ def build_leaderboard(results: str | Path, reported_path: str | Path | None) -> 
         "Measured rows say `measured`; reported rows name their source. Letters in brackets point to the notes under "
         "each table. ± = half-width of the run's own 95% paired-bootstrap interval (where `padt-eval compare` ran).",
     ]
+    if skipped:
+        intro.append(f"{len(skipped)} run folder(s) skipped: " + "; ".join(skipped))
     if stale:
         intro.append(f"{stale} comparison file(s) ignored: their runs changed or are gone (re-run `padt-eval compare`).")
     for tt in TASK_TABLES:
@@ -324,7 +328,7 @@ def build_leaderboard(results: str | Path, reported_path: str | Path | None) -> 
     ct = comparisons_table(comparisons, runs)
     if ct.rows:
         tables.append(ct)
-    return Board(tables, intro)
+    return Board(tables, intro, skipped)
 
 
 def write_leaderboard(board: Board, out_dir: str | Path) -> list[Path]:

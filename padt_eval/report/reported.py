@@ -1,6 +1,7 @@
 """Numbers reported in papers, kept as data beside the measured ones.
 
-`results/reported/reported_numbers.csv` holds one cell a line (docs/report.md describes
+`padt_eval/report/data/reported_numbers.csv` (shipped with the package; a results folder
+may carry its own as `<results>/reported/reported_numbers.csv`) holds one cell a line (docs/report.md describes
 the format): which model, task, split and metric, the value *as printed* (`value`), a
 correction where the printed value is a documented misprint (`value_corrected`), where
 it was read (`source`, `table`), how sure we are (`flags`), how the number was obtained
@@ -39,6 +40,8 @@ FLAG_TEXT = {
 }
 UNITS = {"%", "score"}
 REPORTED_RELATIVE = Path("reported") / "reported_numbers.csv"
+# Package data (pyproject.toml `package-data`), so an installed padt-eval has the numbers too.
+PACKAGED_REPORTED = Path(__file__).resolve().parent / "data" / "reported_numbers.csv"
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,10 @@ class ReportedCell:
 
 
 def default_reported_path(results_root: str | Path) -> Path:
-    return Path(results_root) / REPORTED_RELATIVE
+    """The results folder's own `reported/reported_numbers.csv` when it has one, else the
+    file shipped with padt-eval."""
+    own = Path(results_root) / REPORTED_RELATIVE
+    return own if own.is_file() else PACKAGED_REPORTED
 
 
 def _number(text: str, where: str, column: str) -> float:

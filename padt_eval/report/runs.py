@@ -162,8 +162,10 @@ def load_run(path: str | Path) -> Run:
     raw = metrics_path.read_bytes()
     try:
         doc = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{metrics_path}: not JSON ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), dict):
+        raise DataError(f"{metrics_path}: not a padt-eval metrics file (no 'metrics' object)")
     manifest: dict[str, Any] = {}
     mpath = d / "manifest.json"
     if mpath.is_file():
@@ -174,8 +176,10 @@ def load_run(path: str | Path) -> Run:
     return Run(dir=d, doc=doc, manifest=manifest, metrics_sha256=_sha(raw))
 
 
-def find_runs(root: str | Path) -> list[Run]:
-    """Every finished run under `root` (any depth), in path order; hidden folders skipped."""
+def find_runs(root: str | Path, skipped: list[str] | None = None) -> list[Run]:
+    """Every finished run under `root` (any depth), in path order; hidden folders skipped.
+    A folder whose metrics.json cannot be read is left out, and `skipped` (when given)
+    gets one line saying which and why."""
     root = Path(root)
     out = []
     for p in sorted(root.rglob("metrics.json")):
@@ -184,6 +188,7 @@ def find_runs(root: str | Path) -> list[Run]:
             continue
         try:
             out.append(load_run(p.parent))
-        except DataError:
-            continue
+        except (DataError, OSError, UnicodeDecodeError) as exc:
+            if skipped is not None:
+                skipped.append(str(exc) if isinstance(exc, DataError) else f"{p}: unreadable ({exc})")
     return out

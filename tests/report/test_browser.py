@@ -69,6 +69,9 @@ def test_run_report_renders_images_and_tables(scored_runs, tmp_path):
 
 def test_leaderboard_page_renders_its_tables(scored_runs, tmp_path):
     root, _ = scored_runs
+    from padt_eval.report.reported import COLUMNS
+
+    (tmp_path / "none.csv").write_text(",".join(COLUMNS) + "\n")  # no reported numbers
     api.leaderboard(root / "results", tmp_path, reported=tmp_path / "none.csv")
     dom = _run(["--dump-dom", (tmp_path / "leaderboard.html").resolve().as_uri()], tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]

@@ -39,12 +39,40 @@ def test_rec_res_protocol_padt_release(scored_runs, tmp_path):
 
 
 def test_leaderboard_command(scored_runs, tmp_path):
+    from padt_eval.report.reported import COLUMNS
+
     root, _ = scored_runs
+    (tmp_path / "none.csv").write_text(",".join(COLUMNS) + "\n")
     r = runner.invoke(app, ["leaderboard", "--results", str(root / "results"), "--out", str(tmp_path), "--reported", str(tmp_path / "none.csv")])
     assert r.exit_code == 0, r.output
     for ext in ("md", "csv", "tex", "html"):
         assert (tmp_path / f"leaderboard.{ext}").is_file()
     assert "synth_val" in (tmp_path / "leaderboard.md").read_text()
+    # the headline tables are printed, not only the file names: each run's measured number
+    for run in (root / "results").rglob("metrics.json"):
+        doc = json.loads(run.read_text())
+        if doc["task"] == "rec" and doc["protocol"]["name"] == "standard":
+            assert f"{100 * doc['metrics']['acc@0.5']:.1f}" in r.output
+    assert "REC: Acc@0.5 (%)" in r.output and "synth_val" in r.output
+
+
+def test_leaderboard_refuses_missing_inputs_and_lists_skipped_runs(scored_runs, tmp_path):
+    import shutil
+
+    root, _ = scored_runs
+    r = runner.invoke(app, ["leaderboard", "--results", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
+    assert r.exit_code == 2 and f"results folder not found: {tmp_path / 'nowhere'}" in r.output
+    assert not (tmp_path / "leaderboard.md").exists()
+    r = runner.invoke(app, ["leaderboard", "--results", str(root / "results"), "--out", str(tmp_path), "--reported", str(tmp_path / "mine.csv")])
+    assert r.exit_code == 2 and f"reported-numbers file not found: {tmp_path / 'mine.csv'}" in r.output
+    copy = tmp_path / "results"
+    shutil.copytree(root / "results", copy)
+    broken = sorted(copy.rglob("metrics.json"))[0]
+    broken.write_text('{"metrics": ')
+    r = runner.invoke(app, ["leaderboard", "--results", str(copy), "--out", str(tmp_path / "board")])
+    assert r.exit_code == 0, r.output
+    assert f"skipped: {broken}: not JSON" in r.output
+    assert "1 run folder(s) skipped" in (tmp_path / "board" / "leaderboard.md").read_text()
 
 
 def test_demo_writes_runs_comparisons_and_reports(tmp_path):

@@ -13,7 +13,7 @@ from padt_eval.errors import DataError
 from padt_eval.report.reported import load_reported
 
 REPO = Path(__file__).resolve().parents[2]
-REPORTED = REPO / "results" / "reported" / "reported_numbers.csv"
+REPORTED = REPO / "padt_eval" / "report" / "data" / "reported_numbers.csv"
 DOC = Path(os.environ.get("PADT_EVAL_DOCS", "/work/shared/docs")) / "padt_paper_protocol.md"
 
 
@@ -133,3 +133,37 @@ def test_format_errors_name_the_line(tmp_path):
     with pytest.raises(DataError, match="missing column"):
         load_reported(p)
     assert load_reported(tmp_path / "absent.csv") == []
+
+
+@pytest.mark.slow
+def test_an_installed_padt_eval_finds_the_reported_numbers(tmp_path):
+    """Build a wheel from a copy of the sources, unpack it, and import padt-eval from
+    there only: the default reported-numbers file is inside the installed package."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "padt_eval", src / "padt_eval", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "wheel")],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "wheel").glob("padt_eval-*.whl")
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    empty_results = tmp_path / "results"
+    empty_results.mkdir()
+    code = (
+        "import sys; from padt_eval.report.reported import default_reported_path, load_reported; "
+        "p = default_reported_path(sys.argv[1]); print(p); print(len(load_reported(p)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(empty_results)], cwd=tmp_path, env={"PYTHONPATH": str(site)}, check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert Path(out[0]).is_relative_to(site) and Path(out[0]).is_file()
+    assert int(out[1]) == len(load_reported(REPORTED)) > 0
