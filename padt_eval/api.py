@@ -142,8 +142,8 @@ def evaluate(
         prompt_family = prompt_family or inherited_family
     started = now_iso()
     t0 = time.perf_counter()
-    if reader is None:
-        reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout, gt=gt)
+    if reader is None:  # a predictions file is scored without opening an image
+        reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout, gt=gt, require_images=predictions is None)
     pred_file: PredictionsFile | None = None
     warnings: list[str] = []
     if predictions is not None:
@@ -287,25 +287,28 @@ def run_model(
     out_dir = Path(out) if out is not None else model_run_dir(spec.task, split, model)
     started = now_iso()
     t0 = time.perf_counter()
-    outcome = execute(
-        spec=spec,
-        split=split,
-        reader=reader,
-        model=model,
-        family=family,
-        options=options,
-        out_dir=out_dir,
-        nproc=nproc,
-        device=device,
-        batch_size=batch_size,
-        loader_workers=loader_workers,
-        overwrite=overwrite,
-        data_root=data_root,
-        image_root=image_root,
-        layout=layout,
-        progress=progress,
-        gt=gt,
-    )
+    try:
+        outcome = execute(
+            spec=spec,
+            split=split,
+            reader=reader,
+            model=model,
+            family=family,
+            options=options,
+            out_dir=out_dir,
+            nproc=nproc,
+            device=device,
+            batch_size=batch_size,
+            loader_workers=loader_workers,
+            overwrite=overwrite,
+            data_root=data_root,
+            image_root=image_root,
+            layout=layout,
+            progress=progress,
+            gt=gt,
+        )
+    except KeyboardInterrupt:
+        raise _interrupted_run(out_dir, reader) from None
     if outcome.predictions is None:
         return None
     result = evaluate(
@@ -327,6 +330,18 @@ def run_model(
     )
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _interrupted_run(out_dir: Path, reader: SplitReader) -> Exception:
+    """Ctrl-C during a model run: how many predictions its shards keep, and how to go on."""
+    from padt_eval.failures import Interrupted
+    from padt_eval.runner.shards import done_ids
+
+    try:
+        kept = len(done_ids(out_dir))
+    except OSError:
+        kept = 0
+    return Interrupted(f"{kept} of {len(reader)} predictions kept in {out_dir}; rerun the same command to resume")
 
 
 def check_batching(

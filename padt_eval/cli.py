@@ -12,6 +12,7 @@ from rich.text import Text
 
 from padt_eval import __version__, cli_help
 from padt_eval.errors import PadtEvalError, UsageError
+from padt_eval.failures import guard_commands
 from padt_eval.report.console import labelled, make_console, print_table
 from padt_eval.types import Task
 
@@ -684,6 +685,7 @@ def _top(
 
 cli_help.one_line_summaries(app)
 cli_help.keep_words_whole()
+guard_commands(app, lambda label, text: err_console.print(labelled(label, text, "bold red" if label == "error" else "yellow"), soft_wrap=True))
 
 
 def main() -> None:

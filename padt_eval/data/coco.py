@@ -111,6 +111,12 @@ def build_coco_cache(instances_path: Path, out_path: Path, meta_path: Path, gt: 
         images = {img["id"]: img for img in data["images"]}
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{instances_path}: malformed 'categories' or 'images' entry ({exc})") from None
+    if not data["images"]:
+        raise DataError(f"{instances_path}: the instances file lists no images")
+    if len(images) != len(data["images"]):
+        seen: set = set()
+        dup = next(img["id"] for img in data["images"] if img["id"] in seen or seen.add(img["id"]))
+        raise DataError(f"{instances_path}: image id {dup!r} appears more than once in 'images'; each image must be listed once")
     names = dict(categories)
     by_image: dict[Any, list[dict]] = defaultdict(list)
     for ann in data["annotations"]:

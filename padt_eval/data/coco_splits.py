@@ -75,10 +75,12 @@ def find_val2017_images(root: Path, image_root: str | Path | None, looked: list[
 _FETCH_NAMES = {"coco_val2017": "coco-val2017", "ric_val": "ric coco-val2017"}
 
 
-def _images_for_file(split_file: Path, root: Path, image_root) -> Path:
+def _images_for_file(split_file: Path, root: Path, image_root, require_images: bool = True) -> Path:
     """The image folder of a split given by path (beside it, or the usual places)."""
     looked: list[str] = []
     img = find_val2017_images(root, image_root, looked, near=split_file)
+    if img is None and not require_images:
+        return Path(image_root) if image_root is not None else split_file.parent / "images"
     if img is None:
         raise UsageError(f"split file {split_file} found, but no image folder; pass --image-root. Looked in:\n  " + "\n  ".join(looked))
     return img
@@ -94,9 +96,11 @@ def _not_found(split: str, root: Path, looked: list[str], extra: str = "") -> Us
 
 def _is_official_instances(path: Path) -> bool:
     """An official instances file is one JSON object with 'images'; a PaDT JSONL's first
-    line is one sample with 'objects'."""
+    line is one sample with 'objects'. Anything else is refused here, naming the file."""
     with open(path, "rb") as f:
         first = f.readline()
+    if not first.strip():
+        raise DataError(f"{path}: the file is empty (expected a COCO instances file or a PaDT COCO JSONL)")
     try:
         obj = json.loads(first)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -105,12 +109,20 @@ def _is_official_instances(path: Path) -> bool:
                 obj = json.load(f)  # pretty-printed instances file
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: neither a COCO instances file nor a PaDT JSONL ({exc})") from None
-    return isinstance(obj, dict) and "images" in obj and "annotations" in obj
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}: neither a COCO instances file nor a PaDT JSONL (its first JSON value is a {type(obj).__name__})")
+    if "objects" in obj or "conversations" in obj:
+        return False  # a PaDT JSONL sample
+    missing = [k for k in ("images", "annotations", "categories") if not isinstance(obj.get(k), list)]
+    if missing:
+        raise DataError(f"{path}: not a COCO instances file (no {', '.join(repr(k) for k in missing)} list) and not a PaDT COCO JSONL (no 'objects')")
+    return True
 
 
 def open_coco_split(
-    split: str, task: Task, *, data_root=None, image_root=None, layout: str = "auto", gt: str = "official"
+    split: str, task: Task, *, data_root=None, image_root=None, layout: str = "auto", gt: str = "official", require_images: bool = True
 ) -> SplitReader:
+    """OVD and RIC splits; `require_images` as in `registry.open_split`."""
     from padt_eval.data.registry import default_data_root
 
     root = default_data_root(data_root)
@@ -119,14 +131,14 @@ def open_coco_split(
     if task == Task.RIC:
         if gt != "official":
             raise UsageError("--gt padt-filtered applies to OVD only")
-        return _open_ric(split, root, image_root)
+        return _open_ric(split, root, image_root, require_images)
     if layout not in OVD_LAYOUTS:
         raise UsageError(f"unknown layout {layout!r} for OVD; choose one of {', '.join(OVD_LAYOUTS)}")
     looked: list[str] = []
     direct = Path(split)
     if split not in OVD_SPLITS:
         if direct.suffix in (".json", ".jsonl") and direct.is_file():
-            img = _images_for_file(direct, root, image_root)
+            img = _images_for_file(direct, root, image_root, require_images)
             if _is_official_instances(direct):
                 return CocoReader(direct, img, gt=gt)
             if gt == "official":
@@ -146,6 +158,8 @@ def open_coco_split(
             extra = "(A PaDT-MLLM/COCO JSONL holds PaDT's filtered GT only; it is used with --gt padt-filtered.)"
         raise _not_found(split, root, looked, extra)
     img = find_val2017_images(root, image_root, looked)
+    if img is None and not require_images:
+        img = Path(image_root) if image_root is not None else root / "coco" / "val2017"
     if img is None:
         raise UsageError(f"split {split!r}: annotations found but no COCO val2017 image folder. Looked in:\n  " + "\n  ".join(looked))
     name = split if gt == "official" else f"{split}_padt_filtered"
@@ -154,14 +168,14 @@ def open_coco_split(
     return PadtCocoJsonlReader(padt, img, name=name)  # type: ignore[arg-type]
 
 
-def _open_ric(split: str, root: Path, image_root) -> SplitReader:
+def _open_ric(split: str, root: Path, image_root, require_images: bool = True) -> SplitReader:
     from padt_eval.data.ric import RicJsonlReader
 
     looked: list[str] = []
     direct = Path(split)
     if split not in RIC_SPLITS:
         if direct.suffix in (".json", ".jsonl") and direct.is_file():
-            img = _images_for_file(direct, root, image_root)
+            img = _images_for_file(direct, root, image_root, require_images)
             return RicJsonlReader(direct, img)
         hint = f" (no file at {direct})" if direct.suffix in (".json", ".jsonl") else ""
         raise UsageError(f"unknown RIC split {split!r}{hint}. Known: {', '.join(RIC_SPLITS)}; or give the path to a PaDT RIC JSONL file")
@@ -169,6 +183,8 @@ def _open_ric(split: str, root: Path, image_root) -> SplitReader:
     if path is None:
         raise _not_found(split, root, looked)
     img = find_val2017_images(root, image_root, looked)
+    if img is None and not require_images:
+        img = Path(image_root) if image_root is not None else root / "coco" / "val2017"
     if img is None:
         raise UsageError(f"split {split!r}: captions found but no COCO val2017 image folder. Looked in:\n  " + "\n  ".join(looked))
     return RicJsonlReader(path, img, name=split)

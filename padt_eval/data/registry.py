@@ -112,16 +112,20 @@ def open_split(
     image_root: str | Path | None = None,
     layout: str = "auto",
     gt: str = "official",
+    require_images: bool = True,
 ) -> SplitReader:
     """Resolve a split name (or a direct path to a split file) to a reader.
 
     REC/RES resolve here; OVD and RIC splits (COCO val2017, RIC val) live in
     `coco_splits`. `gt` chooses OVD's ground truth (official or PaDT-filtered).
+    `require_images=False` (scoring a predictions file reads no image) accepts a missing
+    image folder: the reader then points at the first usual place, and an image that is
+    opened after all fails with a message naming it.
     """
     if task in (Task.OVD, Task.RIC):
         from padt_eval.data.coco_splits import open_coco_split
 
-        return open_coco_split(split, task, data_root=data_root, image_root=image_root, layout=layout, gt=gt)
+        return open_coco_split(split, task, data_root=data_root, image_root=image_root, layout=layout, gt=gt, require_images=require_images)
     if gt != "official":
         raise UsageError("--gt padt-filtered applies to OVD (COCO) only")
     root = default_data_root(data_root)
@@ -130,6 +134,8 @@ def open_split(
         if direct.suffix in (".json", ".jsonl") and direct.is_file():
             looked: list[str] = []
             img = find_image_root(root, image_root, looked) or (direct.parent / "images" if (direct.parent / "images").is_dir() else None)
+            if img is None and not require_images:
+                img = Path(image_root) if image_root is not None else direct.parent / "images"
             if img is None:
                 raise UsageError(
                     f"split file {direct} found, but no image folder; pass --image-root. Looked in:\n  " + "\n  ".join(looked)
@@ -148,6 +154,8 @@ def open_split(
             + f"\nSet --data-root or ${DATA_ROOT_ENV}, or fetch it: padt-eval data fetch {REFERRING_SPLITS[split].dataset} coco-train2014-images --to {root}"
         )
     img_root = find_image_root(root, image_root, looked)
+    if img_root is None and not require_images:
+        img_root = Path(image_root) if image_root is not None else root / "coco" / "train2014"
     if img_root is None:
         raise UsageError(f"split {split!r}: annotation files found but no COCO train2014 image folder. Looked in:\n  " + "\n  ".join(looked))
     s = REFERRING_SPLITS[split]
@@ -167,6 +175,18 @@ def _count_samples(layout: str, files: list[Path], split: str, refs_cache: dict[
         return sum(1 for line in f if line.strip())
 
 
+def locate_samples(split: str, root: Path, layout: str = "auto", refs_cache: dict[Path, list] | None = None) -> tuple[str, list[Path], int | None, str | None]:
+    """(layout, files, samples, error) of one referring split: a split is found when its
+    files hold samples of that partition. `splits` and `data status` both ask this."""
+    found_layout, files, _ = locate(split, root, layout)
+    if not files:
+        return found_layout, files, None, None
+    try:
+        return found_layout, files, _count_samples(found_layout, files, REFERRING_SPLITS[split].split, {} if refs_cache is None else refs_cache), None
+    except DataError as exc:
+        return found_layout, files, None, str(exc)
+
+
 def split_status(data_root: str | Path | None = None) -> list[dict]:
     """For `padt-eval splits`: each known split, whether found, in which layout, how many samples, where."""
     root = default_data_root(data_root)
@@ -175,14 +195,7 @@ def split_status(data_root: str | Path | None = None) -> list[dict]:
     refs_cache: dict[Path, list] = {}
     rows = []
     for name, s in REFERRING_SPLITS.items():
-        layout, files, _ = locate(name, root)
-        n = None
-        error = None
-        if files:
-            try:
-                n = _count_samples(layout, files, s.split, refs_cache)
-            except DataError as exc:
-                error = str(exc)
+        layout, files, n, error = locate_samples(name, root, refs_cache=refs_cache)
         rows.append(
             {
                 "split": name,

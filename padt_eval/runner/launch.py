@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from padt_eval.errors import PadtEvalError
+from padt_eval.failures import disk_full_hint, is_interrupt
 from padt_eval.runner.worker import RunJob, run_rank
 
 
@@ -85,9 +86,11 @@ def launch(job: RunJob, nproc: int, log_dir: Path) -> dict[int, Any]:
     try:
         return elastic_launch(config, run_rank)(job)
     except Exception as exc:  # ChildFailedError, or a rendezvous failure
+        if is_interrupt(exc):  # Ctrl-C: the caller says what was kept
+            raise KeyboardInterrupt from None
         raise RankFailed(
             f"a rank failed; the predictions already written are kept in {job.run_dir}, and rerunning "
-            f"the same command completes only what is missing.\n{_root_cause(exc)}\n(worker logs: {log_dir})"
+            f"the same command completes only what is missing.\n{_root_cause(exc)}{disk_full_hint(job.run_dir)}\n(worker logs: {log_dir})"
         ) from None
     finally:
         for lg, level in zip(quiet, levels):

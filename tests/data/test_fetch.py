@@ -146,7 +146,12 @@ def test_coco_val2017_and_ric_land_where_the_ovd_and_ric_readers_look(catalog, s
 def test_status_present_changed_and_incomplete(catalog, server, tmp_path, synth_root):
     # data put in place by hand: found, but not verified
     rows = _rows(synth_root)
-    assert rows[("refcoco", "official")].state == "present" and rows[("refcoco", "official")].contents.startswith("3/3 splits")
+    # the refer files hold only the val partition: status counts the splits `padt-eval splits` finds
+    from padt_eval.data.registry import split_status
+
+    found = [r["split"] for r in split_status(synth_root) if r["found"] and r["dataset"] == "refcoco"]
+    assert found == ["refcoco_val"]
+    assert rows[("refcoco", "official")].state == "present" and rows[("refcoco", "official")].contents == "1/3 splits: refcoco_val"
     assert rows[("refcoco", "padt")].state == "incomplete" and "refcoco_val" in rows[("refcoco", "padt")].contents
     images = rows[("coco-train2014-images", "images")]
     assert images.state == "incomplete" and images.contents == "train2014/: 12 of 9 files"  # the catalog expects 9

@@ -100,8 +100,10 @@ def registry_view(spec: DatasetSpec, kind: str, root: Path) -> tuple[list[str], 
     annotations, asked of the split registry, so status agrees with rec/res/ovd/ric."""
     if spec.name in ("refcoco", "refcoco+", "refcocog"):
         layout = LAYOUT_OF[kind]
-        found = {sp: registry.locate(sp, root, layout)[1] for sp in spec.splits}
-        return [sp for sp, files in found.items() if files], sorted({f for files in found.values() for f in files})
+        refs_cache: dict = {}
+        found = {sp: registry.locate_samples(sp, root, layout, refs_cache) for sp in spec.splits}
+        # found = holds samples of that partition, as `padt-eval splits` counts it
+        return [sp for sp, (_, _, n, _) in found.items() if n], sorted({f for _, files, _, _ in found.values() for f in files})
     if spec.name == "coco-train2014-images":
         img = images_found(spec.name, root)
         return [], [img] if img is not None else []
