@@ -94,6 +94,10 @@ def fetch_cmd(
         ),
     ] = "official",
     keep_archives: Annotated[bool, typer.Option("--keep-archives", help="Keep downloaded zip archives after unpacking.")] = False,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0.1, help="Seconds to wait for a server's first byte (and each read) before retrying; raise it for slow links."),
+    ] = 10.0,
 ) -> None:
     """Download, verify and unpack datasets into the layout the split readers expect.
 
@@ -109,6 +113,7 @@ def fetch_cmd(
             to,
             annotations,
             keep_archives=keep_archives,
+            timeout=timeout,
             progress=RichProgress(console),
             notify=lambda msg: console.print(msg, soft_wrap=True),
         )

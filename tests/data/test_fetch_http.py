@@ -122,3 +122,71 @@ def test_space_check_runs_before_any_byte_is_written(server, tmp_path):
         download(server.url("/f.bin"), tmp_path / "f.bin", check_space=no_space)
     part, _ = part_paths(tmp_path / "f.bin")
     assert not (tmp_path / "f.bin").exists() and (not part.exists() or part.stat().st_size == 0)
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1 and never sends a byte (a hung host)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+@pytest.mark.timeout(60)  # the hang detector: a download that waits forever fails here
+def test_a_host_that_never_answers_is_retried_aloud_then_named(tmp_path):
+    silent = SilentServer()
+    url = f"http://127.0.0.1:{silent.port}/refcoco.zip"
+    said: list[str] = []
+    try:
+        with pytest.raises(FetchError) as e:
+            download(url, tmp_path / "refcoco.zip", timeout=0.2, retries=2, backoff=0.05, notify=said.append)
+    finally:
+        silent.close()
+    assert str(e.value) == f"no answer from 127.0.0.1:{silent.port} (timed out) while fetching {url}"
+    assert said == [
+        f"{url}: no answer from 127.0.0.1:{silent.port} (timed out); retry 1 of 2 in 0 s",
+        f"{url}: no answer from 127.0.0.1:{silent.port} (timed out); retry 2 of 2 in 0 s",
+    ]
+    assert len(silent.held) == 3  # the first try and two retries, each a new connection
+
+
+def test_fetch_timeout_option_reaches_the_download(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import padt_eval.data.fetch as fetch_pkg
+    from padt_eval.cli import app
+    from padt_eval.data.fetch.http import DEFAULT_TIMEOUT
+
+    seen = {}
+
+    def fake_fetch(names, to, annotations, **kw):
+        seen.update(kw)
+        kw["notify"]("a retry notice")
+        return []
+
+    monkeypatch.setattr(fetch_pkg, "fetch", fake_fetch)
+    r = CliRunner().invoke(app, ["data", "fetch", "refcoco", "--to", str(tmp_path), "--timeout", "90"])
+    assert r.exit_code == 0, r.output
+    assert seen["timeout"] == 90.0 and "a retry notice" in r.output
+    r = CliRunner().invoke(app, ["data", "fetch", "refcoco", "--to", str(tmp_path)])
+    assert seen["timeout"] == DEFAULT_TIMEOUT <= 10  # a few seconds by default, not a minute

@@ -86,7 +86,7 @@ def fetch(
     notify: Callable[[str], None] | None = None,
     catalog: Catalog | None = None,
     retries: int = 4,
-    timeout: float = 60.0,
+    timeout: float = http.DEFAULT_TIMEOUT,
     backoff: float = 1.0,
 ) -> list[Outcome]:
     """Fetch every source of the named datasets into `root` (default: the registry's data root)."""
@@ -107,7 +107,7 @@ def fetch(
     failures: list[tuple[Source, FetchError]] = []
     for dataset, source in plan:  # one failed source does not stop the others
         try:
-            outcome = _fetch_source(dataset, source, root, keep_archives, progress, retries, timeout, backoff)
+            outcome = _fetch_source(dataset, source, root, keep_archives, progress, retries, timeout, backoff, notify=say)
         except FetchError as exc:
             failures.append((source, exc))
             continue
@@ -129,7 +129,7 @@ def fetch(
     return outcomes
 
 
-def _fetch_source(dataset, source: Source, root: Path, keep_archives, progress, retries, timeout, backoff) -> Outcome:
+def _fetch_source(dataset, source: Source, root: Path, keep_archives, progress, retries, timeout, backoff, notify=None) -> Outcome:
     stamp = state.read_stamp(root, source.key)
     if stamp:
         changed = state.check_stamped(root, source, stamp)
@@ -155,10 +155,10 @@ def _fetch_source(dataset, source: Source, root: Path, keep_archives, progress, 
         return Outcome(dataset, source.key, "in-place", "already in place (not fetched by padt-eval, so not verified); left as is")
 
     with state.lock(root, source.key):
-        return _download_and_install(dataset, source, missing, root, keep_archives, progress, retries, timeout, backoff)
+        return _download_and_install(dataset, source, missing, root, keep_archives, progress, retries, timeout, backoff, notify)
 
 
-def _download_and_install(dataset, source: Source, missing, root: Path, keep_archives, progress, retries, timeout, backoff) -> Outcome:
+def _download_and_install(dataset, source: Source, missing, root: Path, keep_archives, progress, retries, timeout, backoff, notify=None) -> Outcome:
     downloads = state.downloads_dir(root)
     downloads.mkdir(parents=True, exist_ok=True)
     target = downloads / source.filename
@@ -202,6 +202,7 @@ def _download_and_install(dataset, source: Source, missing, root: Path, keep_arc
         timeout=timeout,
         backoff=backoff,
         check_space=space,
+        notify=notify,
     )
     return _install(dataset, source, missing, root, target, got, url, record, keep_archives, progress)
 

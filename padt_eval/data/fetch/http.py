@@ -105,6 +105,9 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 _opener = urllib.request.build_opener(_KeepAuthOnSameOrigin)
+# Seconds to wait for a server's first byte (and each later read) before a try fails and
+# is retried; `padt-eval data fetch --timeout` raises it for slow links.
+DEFAULT_TIMEOUT = 10.0
 
 
 def network_error(url: str, exc: BaseException) -> FetchError:
@@ -179,11 +182,17 @@ def download(
     progress: Progress | None = None,
     description: str | None = None,
     retries: int = 4,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT,
     backoff: float = 1.0,
     check_space: Callable[[int], None] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Downloaded:
     """Download `url` to `dest`, resuming `<dest>.part`, verifying against `expected`.
+
+    `timeout` bounds the wait for the server's first byte (and for each later read); a
+    failed try is retried `retries` times with a growing wait, and `notify` is told of
+    each retry, why, and how long it waits, so a slow or silent server is never a silent
+    wait.
 
     `check_space(n)` is called with the bytes still to download as soon as the total is
     known, before any body byte is written. `auth_header` (e.g. "Bearer …") is sent to the
@@ -209,6 +218,15 @@ def download(
     attempts = 0
     started = False
     total = expected.size
+    say = notify or (lambda _msg: None)
+
+    def wait_before_retry(why: str) -> None:
+        """Count a failed try, say so, and wait before the next one."""
+        nonlocal attempts
+        attempts += 1
+        delay = backoff * attempts
+        say(f"{url}: {why}; retry {attempts} of {retries} in {delay:.0f} s")
+        time.sleep(delay)
 
     def hash_existing() -> _Hashes:
         """Hash the bytes already on disk (before any request: a long re-read must not stall a connection)."""
@@ -255,14 +273,12 @@ def download(
                         raise http_error(url, exc.code, exc.reason) from None
                     continue
                 if exc.code in _RETRY_STATUS and attempts < retries:
-                    attempts += 1
-                    time.sleep(backoff * attempts)
+                    wait_before_retry(f"HTTP {exc.code} {exc.reason}".strip())
                     continue
                 raise http_error(url, exc.code, exc.reason) from None
             except (urllib.error.URLError, OSError) as exc:
                 if attempts < retries and not isinstance(getattr(exc, "reason", exc), (socket.gaierror, ConnectionRefusedError)):
-                    attempts += 1
-                    time.sleep(backoff * attempts)
+                    wait_before_retry(str(network_error(url, exc)).split(" while fetching ")[0])
                     continue
                 raise network_error(url, exc) from None
             with resp:
@@ -314,18 +330,16 @@ def download(
                             progress.advance(len(chunk))
                     except (http.client.HTTPException, OSError) as exc:
                         f.flush()
-                        attempts += 1
-                        if attempts > retries:
+                        if attempts >= retries:
                             raise _interrupted(url, part, offset, total, f"{type(exc).__name__}: {exc}") from None
-                        time.sleep(backoff * attempts)
+                        wait_before_retry(f"transfer broke off at {offset:,} bytes ({type(exc).__name__}: {exc})")
                         continue
             if total is None:
                 total = offset
             if offset < total:  # the connection closed early
-                attempts += 1
-                if attempts > retries:
+                if attempts >= retries:
                     raise _interrupted(url, part, offset, total, "connection closed early")
-                time.sleep(backoff * attempts)
+                wait_before_retry(f"connection closed early at {offset:,} of {total:,} bytes")
                 continue
             break
     finally:
