@@ -11,6 +11,7 @@ from padt_eval.data.registry import open_split
 from padt_eval.data.split import SplitReader
 from padt_eval.errors import UsageError
 from padt_eval.fileio import sha256_file
+from padt_eval.library_log import library_output_to
 from padt_eval.models.base import ModelAdapter
 from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
 from padt_eval.models.raw_text import raw_text_model
@@ -21,6 +22,7 @@ from padt_eval.tasks.registry import get_task, make_metric, release_gt
 from padt_eval.types import Task
 
 DEFAULT_RESULTS_ROOT = Path("results")
+LIBRARY_LOG = Path("logs") / "libraries.log"  # warnings, library progress bars, Java chatter
 
 
 @dataclass
@@ -164,6 +166,8 @@ def evaluate(
     metric = make_metric(spec, protocol, reader.info)
     if on_start is not None:
         on_start(len(reader))
+    library_log = library_output_to(out_dir / LIBRARY_LOG)
+    library_log.__enter__()
     try:
         run_local(
             reader,
@@ -220,6 +224,8 @@ def evaluate(
     except BaseException:
         writer.abort()
         raise
+    finally:
+        library_log.__exit__(None, None, None)
     if report:
         write_report_quietly(out_dir, reader)
     return RunResult(
@@ -288,25 +294,26 @@ def run_model(
     started = now_iso()
     t0 = time.perf_counter()
     try:
-        outcome = execute(
-            spec=spec,
-            split=split,
-            reader=reader,
-            model=model,
-            family=family,
-            options=options,
-            out_dir=out_dir,
-            nproc=nproc,
-            device=device,
-            batch_size=batch_size,
-            loader_workers=loader_workers,
-            overwrite=overwrite,
-            data_root=data_root,
-            image_root=image_root,
-            layout=layout,
-            progress=progress,
-            gt=gt,
-        )
+        with library_output_to(out_dir / LIBRARY_LOG):
+            outcome = execute(
+                spec=spec,
+                split=split,
+                reader=reader,
+                model=model,
+                family=family,
+                options=options,
+                out_dir=out_dir,
+                nproc=nproc,
+                device=device,
+                batch_size=batch_size,
+                loader_workers=loader_workers,
+                overwrite=overwrite,
+                data_root=data_root,
+                image_root=image_root,
+                layout=layout,
+                progress=progress,
+                gt=gt,
+            )
     except KeyboardInterrupt:
         raise _interrupted_run(out_dir, reader) from None
     if outcome.predictions is None:

@@ -470,12 +470,14 @@ def demo(
     from functools import partial
 
     from padt_eval.demo import all_match, run_demo, run_models
+    from padt_eval.library_log import library_output_to
     from padt_eval.report.console import counts_line, metrics_table, progress_bar
     from padt_eval.report.table_specs import display_scale
     from padt_eval.runner.progress import RunProgress
 
     try:
-        runs, expected, comparisons = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console), results=results)
+        with library_output_to(out / "logs" / "libraries.log"):  # the Java caption tools' chatter
+            runs, expected, comparisons = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console), results=results)
     except PadtEvalError as exc:
         _fail(exc)
         return
@@ -502,6 +504,7 @@ def demo(
         raise typer.Exit(code=1)
     console.print("demo: every metric equals its independently computed expectation", style="green")
     if not models:
+        _demo_next_steps(out, results, [r.result.out_dir for r in runs], with_models=False)
         return
     try:
         model_runs = run_models(out, progress_view=lambda d, a, t: RunProgress(d, a, console, t), seed=seed, results=results)
@@ -512,6 +515,34 @@ def demo(
         print_table(console, metrics_table(f"{mr.result.task.value.upper()} on {mr.result.split}: {mr.label}", mr.result.metrics))
         console.print(counts_line(mr.result.counts))
         console.print(Text.assemble("results written to ", (str(mr.result.out_dir), "bold")))
+    _demo_next_steps(out, results, [mr.result.out_dir for mr in model_runs])
+
+
+def _demo_next_steps(out: Path, results: Optional[Path], runs: list[Path], with_models: bool = True) -> None:
+    """Where the demo left its checkpoints and results, and commands to try next (quoted
+    for a shell, so they can be pasted whatever the folder names)."""
+    from shlex import quote
+
+    from padt_eval.demo import DemoPaths, demo_checkpoints
+
+    paths = DemoPaths(out)
+    results_dir = results if results is not None else paths.results
+    console.print()
+    console.print("demo finished.", style="bold")
+    console.print(f"  data:        {paths.data}")
+    if with_models:
+        console.print(f"  checkpoints: {', '.join(str(p) for p in demo_checkpoints(out))}")
+    console.print(f"  results:     {results_dir}")
+    console.print("next:")
+    console.print(f"  padt-eval leaderboard --results {quote(str(results_dir))}")
+    if runs:
+        console.print(f"  padt-eval report {quote(str(runs[0]))}")
+    split, images = quote(str(paths.rec_split)), quote(str(paths.images))
+    if with_models:
+        model = quote(str(demo_checkpoints(out)[0]))
+        console.print(f"  padt-eval res -s {split} --image-root {images} --model {model} --workers 2")
+    else:
+        console.print(f"  padt-eval rec -s {split} --image-root {images} -p {quote(str(paths.predictions))}")
 
 
 from padt_eval.cli_data import data_app  # noqa: E402

@@ -24,6 +24,7 @@ from padt_eval.data.synthetic import (
 from padt_eval.demo_data import Expected, make_predictions
 from padt_eval.demo_ovd_ric import make_ovd_predictions, make_ric_predictions
 from padt_eval.types import Task
+from padt_eval.library_log import library_output_to
 
 DEMO_SPLIT_NAME = "demo_refcoco_val"
 
@@ -195,6 +196,12 @@ class ModelRun:
     result: api.RunResult
 
 
+def demo_checkpoints(out: Path) -> tuple[Path, Path]:
+    """Where the demo keeps its tiny random PaDT and Qwen2.5-VL checkpoints."""
+    models = DemoPaths(out).root / "models"
+    return models / "tiny-padt", models / "tiny-qwen2_5_vl"
+
+
 def run_models(out: Path, progress_view=None, seed: int = 0, results: Path | None = None) -> list[ModelRun]:
     """Run three models through the sharded runner on the demo split (no downloads):
 
@@ -214,14 +221,14 @@ def run_models(out: Path, progress_view=None, seed: int = 0, results: Path | Non
 
     paths = DemoPaths(out)
     results = results if results is not None else paths.results
-    checkpoint = paths.root / "models" / "tiny-padt"
-    if not (checkpoint / "config.json").is_file():
-        build_tiny_padt(checkpoint, seed=seed)
-    baseline = paths.root / "models" / "tiny-qwen2_5_vl"
-    if not (baseline / "config.json").is_file():
-        state = torch.random.get_rng_state()
-        build_tiny("qwen2_5_vl", baseline, seed=seed)
-        torch.random.set_rng_state(state)
+    checkpoint, baseline = demo_checkpoints(out)
+    with library_output_to(paths.root / "logs" / "libraries.log"):  # "Writing model shards" bars and the like
+        if not (checkpoint / "config.json").is_file():
+            build_tiny_padt(checkpoint, seed=seed)
+        if not (baseline / "config.json").is_file():
+            state = torch.random.get_rng_state()
+            build_tiny("qwen2_5_vl", baseline, seed=seed)
+            torch.random.set_rng_state(state)
     runs = []
     for label, name, model, family, nproc, task, options in (
         ("colour-finder, 2 CPU ranks", "colour-finder", "colour-finder", "colour-finder", 2, Task.RES, {}),

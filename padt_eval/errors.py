@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from typing import Iterable
+
 
 class PadtEvalError(Exception):
     """Base class: bad input or bad usage, with a message that names the file, line or sample."""
@@ -24,3 +27,9 @@ class CheckpointError(PadtEvalError):
 def where(path: object, line: int | None = None) -> str:
     """Format a location as `path:line` (1-based line) for messages."""
     return f"{path}:{line}" if line is not None else str(path)
+
+
+def did_you_mean(name: object, choices: Iterable[str]) -> str:
+    """` (did you mean 'refcoco_val'?)` for a near miss among `choices`, else ''."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from padt_eval.data.coco import GT_MODES, CocoReader, PadtCocoJsonlReader
 from padt_eval.data.split import SplitReader
-from padt_eval.errors import DataError, UsageError
+from padt_eval.errors import DataError, UsageError, did_you_mean
 from padt_eval.types import Task
 
 OVD_SPLITS = {"coco_val2017": "COCO 2017 val, 5,000 images, 80 categories"}
@@ -145,7 +145,7 @@ def open_coco_split(
                 raise UsageError(f"{direct} is a PaDT COCO JSONL, which holds PaDT's filtered GT only; pass --gt padt-filtered to score against it")
             return PadtCocoJsonlReader(direct, img)
         hint = f" (no file at {direct})" if direct.suffix in (".json", ".jsonl") else ""
-        raise UsageError(f"unknown OVD split {split!r}{hint}. Known: {', '.join(OVD_SPLITS)}; or give the path to an instances file")
+        raise UsageError(f"unknown OVD split {split!r}{hint}{did_you_mean(split, OVD_SPLITS)}. Known: {', '.join(OVD_SPLITS)}; or give the path to an instances file")
     official = _first(root, COCO_ANNOTATIONS, "official annotations", looked) if layout in ("auto", "coco") else None
     padt = None
     if official is None and gt == "padt-filtered" and layout in ("auto", "padt-jsonl"):
@@ -178,7 +178,7 @@ def _open_ric(split: str, root: Path, image_root, require_images: bool = True) -
             img = _images_for_file(direct, root, image_root, require_images)
             return RicJsonlReader(direct, img)
         hint = f" (no file at {direct})" if direct.suffix in (".json", ".jsonl") else ""
-        raise UsageError(f"unknown RIC split {split!r}{hint}. Known: {', '.join(RIC_SPLITS)}; or give the path to a PaDT RIC JSONL file")
+        raise UsageError(f"unknown RIC split {split!r}{hint}{did_you_mean(split, RIC_SPLITS)}. Known: {', '.join(RIC_SPLITS)}; or give the path to a PaDT RIC JSONL file")
     path = _first(root, RIC_JSONL, "PaDT RIC JSONL", looked)
     if path is None:
         raise _not_found(split, root, looked)

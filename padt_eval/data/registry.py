@@ -24,7 +24,7 @@ from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.data.refer import ReferReader
 from padt_eval.data.safe_pickle import load_restricted
 from padt_eval.data.split import SplitReader
-from padt_eval.errors import DataError, UsageError
+from padt_eval.errors import DataError, UsageError, did_you_mean
 from padt_eval.types import Task
 
 DATA_ROOT_ENV = "PADT_EVAL_DATA"
@@ -143,7 +143,7 @@ def open_split(
             return PadtRefcocoJsonlReader(direct, img, task)
         hint = f" (no file at {direct})" if direct.suffix in (".json", ".jsonl") else ""
         raise UsageError(
-            f"unknown split {split!r}{hint}. Known splits: {', '.join(REFERRING_SPLITS)}; "
+            f"unknown split {split!r}{hint}{did_you_mean(split, REFERRING_SPLITS)}. Known splits: {', '.join(REFERRING_SPLITS)}; "
             "or give the path to a PaDT JSONL split file"
         )
     found_layout, files, looked = locate(split, root, layout)

@@ -15,7 +15,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from padt_eval.errors import UsageError
+from padt_eval.errors import UsageError, did_you_mean
 from padt_eval.types import ModelRequest, Prediction
 
 
@@ -104,7 +104,7 @@ def families() -> dict[str, ModelFamily]:
 def get_family(name: str) -> ModelFamily:
     fams = families()
     if name not in fams:
-        raise UsageError(f"unknown model family {name!r}; known: {', '.join(sorted(fams))}")
+        raise UsageError(f"unknown model family {name!r}{did_you_mean(name, fams)}; known: {', '.join(sorted(fams))}")
     return fams[name]
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from padt_eval.data.split import SplitInfo
-from padt_eval.errors import UsageError
+from padt_eval.errors import UsageError, did_you_mean
 from padt_eval.metrics.base import Metric
 from padt_eval.tasks.prompts import PROMPT_TABLE, prompt_template_hash, render, template_for
 from padt_eval.types import Sample, Task
@@ -94,7 +94,7 @@ def make_metric(spec: TaskSpec, protocol: str = "standard", info: SplitInfo | No
             categories = getattr(info, "categories", None) if info is not None else None
             return release_protocol.ReleaseDetectionMetric(categories)
         raise UsageError(f"--protocol padt-release is not available for {spec.task.value} (the PaDT release has no RIC scorer)")
-    raise UsageError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    raise UsageError(f"unknown protocol {protocol!r}{did_you_mean(protocol, PROTOCOLS)}; choose one of {', '.join(PROTOCOLS)}")
 
 
 def release_gt(task: Task, protocol: str, gt: str) -> str:

@@ -26,6 +26,7 @@ from padt_eval.data.fetch import sources as _sources
 from padt_eval.data.fetch.sources import ANNOTATION_CHOICES, Catalog, Source
 from padt_eval.data.fetch.unpack import unpack
 from padt_eval.data.registry import default_data_root
+from padt_eval.errors import did_you_mean
 
 
 @dataclass
@@ -68,7 +69,7 @@ def resolve_names(names: Iterable[str], catalog: Catalog) -> list[str]:
         expanded = list(catalog.datasets) if name == "all" else [name]
         for n in expanded:
             if n not in catalog.datasets:
-                raise FetchError(f"unknown dataset {n!r}; choose from {', '.join(catalog.datasets)} or all")
+                raise FetchError(f"unknown dataset {n!r}{did_you_mean(n, catalog.datasets)}; choose from {', '.join(catalog.datasets)} or all")
             if n not in out:
                 out.append(n)
     if not out:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from padt_eval.errors import UsageError
+from padt_eval.errors import UsageError, did_you_mean
 from padt_eval.models.coords import (
     cogvlm,
     ferret,
@@ -95,5 +95,5 @@ FORMATS: dict[str, TextFormat] = {
 
 def get_format(name: str) -> TextFormat:
     if name not in FORMATS:
-        raise UsageError(f"unknown --format {name!r}; known formats: {', '.join(FORMATS)}")
+        raise UsageError(f"unknown --format {name!r}{did_you_mean(name, FORMATS)}; known formats: {', '.join(FORMATS)}")
     return FORMATS[name]
