@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -42,9 +41,7 @@ def library_output_to(log_path: Path) -> Iterator[Path]:
     saved_fd = os.dup(2)
     os.dup2(log.fileno(), 2)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("default")  # each warning once per place, into the log
-            yield log_path
+        yield log_path  # the warning filters in force stay as they are (-W, pytest's ...)
     finally:
         sys.stderr.flush()
         os.dup2(saved_fd, 2)
