@@ -10,6 +10,7 @@ from typing import Any, Callable
 from padt_eval.data.registry import open_split
 from padt_eval.data.split import SplitReader
 from padt_eval.errors import UsageError
+from padt_eval.failures import is_interrupt
 from padt_eval.fileio import sha256_file
 from padt_eval.library_log import library_output_to
 from padt_eval.models.base import ModelAdapter
@@ -314,6 +315,10 @@ def run_model(
                 progress=progress,
                 gt=gt,
             )
+    except Exception as exc:
+        if is_interrupt(exc):  # Ctrl-C, as a KeyboardInterrupt or as torch's SignalException
+            raise _interrupted_run(out_dir, reader) from None
+        raise
     except KeyboardInterrupt:
         raise _interrupted_run(out_dir, reader) from None
     if outcome.predictions is None:

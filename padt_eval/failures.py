@@ -73,6 +73,11 @@ def guarded(command: Callable[..., Any], print_error: Callable[[str, str], None]
         except OSError as exc:
             print_error("error", f"{os_error_message(exc)}; what was computed before is kept")
             raise typer.Exit(code=2) from None
+        except Exception as exc:
+            if not is_interrupt(exc):  # torch's handler turned Ctrl-C into SignalException
+                raise
+            print_error("interrupted", "nothing was lost; rerun the same command")
+            raise typer.Exit(code=INTERRUPTED_EXIT) from None
 
     return run
 

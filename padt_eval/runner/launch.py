@@ -83,6 +83,9 @@ def launch(job: RunJob, nproc: int, log_dir: Path) -> dict[int, Any]:
     levels = [lg.level for lg in quiet]
     for lg in quiet:
         lg.setLevel(logging.CRITICAL)
+    # torch's agent installs its own SIGINT/SIGTERM handlers and leaves them behind; a later
+    # single-rank run in this process must get Ctrl-C as KeyboardInterrupt again.
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         return elastic_launch(config, run_rank)(job)
     except Exception as exc:  # ChildFailedError, or a rendezvous failure
@@ -95,3 +98,9 @@ def launch(job: RunJob, nproc: int, log_dir: Path) -> dict[int, Any]:
     finally:
         for lg, level in zip(quiet, levels):
             lg.setLevel(level)
+        for sig, handler in handlers.items():
+            if handler is not None:
+                try:
+                    signal.signal(sig, handler)
+                except ValueError:  # not the main thread: torch could not install its own either
+                    pass

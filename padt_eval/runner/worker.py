@@ -115,6 +115,9 @@ def _fault(rank: int, batches_written: int) -> None:
     if int(f_rank) == rank and int(f_after) == batches_written:
         if kind == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
+        if kind == "sigint":  # Ctrl-C at this batch boundary
+            os.kill(os.getpid(), signal.SIGINT)
+            return
         if kind == "enospc":  # a full disk under the shard being written
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"rank {rank}'s shard file")
         raise RuntimeError(f"injected failure on rank {rank} after {batches_written} batches ({FAULT_ENV})")
