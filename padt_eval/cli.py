@@ -540,7 +540,7 @@ def _demo_next_steps(out: Path, results: Optional[Path], runs: list[Path], with_
     split, images = quote(str(paths.rec_split)), quote(str(paths.images))
     if with_models:
         model = quote(str(demo_checkpoints(out)[0]))
-        console.print(f"  padt-eval res -s {split} --image-root {images} --model {model} --workers 2")
+        console.print(f"  padt-eval res -s {split} --image-root {images} --model {model} --family padt --workers 2 --max-new-tokens 32")
     else:
         console.print(f"  padt-eval rec -s {split} --image-root {images} -p {quote(str(paths.predictions))}")
 
