@@ -207,37 +207,49 @@ def _list_runs(counts: list) -> np.ndarray | str:
     return np.asarray(counts, dtype=np.int64)
 
 
+_ALPHABET = bytes(range(48, 112))  # '0'..'o': six bits a character, offset 48
+
+
 def _string_runs(counts: str | bytes) -> np.ndarray | str:
     """Decode compressed COCO counts (pycocotools' `rleFrString`) with numpy, checking as
-    it goes: the runs, or what is wrong with the string."""
+    it goes: the runs, or what is wrong with the string. A dozen numpy passes over the
+    string, so it costs a few times one RLE intersection; it runs once per mask read."""
     if isinstance(counts, str):
         if not counts.isascii():
             return "'counts' has characters outside the COCO RLE alphabet ('0'..'o')"
         counts = counts.encode("ascii")
-    c = np.frombuffer(counts, dtype=np.uint8).astype(np.int64) - 48
-    if len(c) == 0:
+    if not counts:
         return np.zeros(0, dtype=np.int64)
-    if (c < 0).any() or (c > 63).any():
-        bad = int(np.flatnonzero((c < 0) | (c > 63))[0])
+    if counts.translate(None, _ALPHABET):  # anything left is outside the alphabet
+        bad = next(i for i, ch in enumerate(counts) if not 48 <= ch < 112)
         return f"'counts' has a character outside the COCO RLE alphabet ('0'..'o') at position {bad}: {chr(counts[bad])!r}"
-    more = (c & 0x20) != 0
-    if more[-1]:
+    u = np.frombuffer(counts, dtype=np.uint8)
+    last = u < 80  # no continuation bit (0x20 after the offset 48): the character ends a run length
+    if not last[-1]:
         return "'counts' ends inside a run length (its last character has the continuation bit)"
-    ends = np.flatnonzero(~more)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    lengths = ends - starts + 1
-    if (lengths > _MAX_GROUP).any():
-        return f"'counts' has a run length longer than {_MAX_GROUP} characters"
-    # Five bits a character, least significant first; the last character's bit 4 is the sign.
-    k = np.arange(len(c)) - np.repeat(starts, lengths)
-    values = np.add.reduceat((c & 0x1F) << (5 * k), starts)
-    negative = (c[ends] & 0x10) != 0
-    values = values - np.where(negative, np.left_shift(1, 5 * lengths), 0)
+    c = u.astype(np.int64)
+    c -= 48
+    # Five bits a character, least significant first; a run length's last character is a
+    # signed 5-bit digit (bit 4 the sign), the others unsigned.
+    digits = (c & 0x1F) - ((c & 0x10) << 1) * last
+    ends = np.flatnonzero(last)
+    if len(ends) == len(c):  # every run length one character long: common, and cheap
+        runs = digits
+    else:
+        starts = np.empty_like(ends)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        lengths = ends - starts + 1
+        if int(lengths.max()) > _MAX_GROUP:
+            return f"'counts' has a run length longer than {_MAX_GROUP} characters"
+        k = np.arange(len(c))
+        k -= np.repeat(starts, lengths)
+        runs = np.add.reduceat(digits << (5 * k), starts)
     # From the third run on, each value is a delta against the run two before it.
-    runs = values.copy()
-    runs[2::2] = np.cumsum(values[2::2])
-    runs[3::2] = values[1] + np.cumsum(values[3::2]) if len(values) > 3 else runs[3::2]
-    if (runs < 0).any() or (runs >= _MAX_PIXELS).any():
+    runs[2::2] = np.cumsum(runs[2::2])
+    if len(runs) > 3:
+        runs[3::2] = runs[1] + np.cumsum(runs[3::2])
+    if int(runs.min()) < 0 or int(runs.max()) >= _MAX_PIXELS:
         i = int(np.flatnonzero((runs < 0) | (runs >= _MAX_PIXELS))[0])
         return f"'counts' decodes to run {i} of length {int(runs[i])}, not a run length (0 ≤ run < 2**32)"
     return runs
