@@ -95,6 +95,7 @@ def test_a_rank_that_left_no_readable_error_on_a_full_disk_says_so(tmp_path, mon
     job = RunJob(task="res", split="refcoco_val", model="colour-finder", family="colour-finder", run_dir=str(tmp_path))
     with pytest.raises(RankFailed) as e:
         launch(job, 2, tmp_path / "logs")
+    assert e.value.exit_code == 2
     assert "Expecting value" in str(e.value) and f"the disk holding {tmp_path} is full (0 bytes free; ENOSPC)" in str(e.value)
 
 
@@ -103,7 +104,7 @@ def test_disk_full_inside_a_rank_shows_enospc(synth_root, tmp_path, monkeypatch)
     out = tmp_path / "run"
     monkeypatch.setenv(FAULT_ENV, "1:1:enospc")
     r = runner.invoke(app, _model_run(synth_root, out, "--workers", "2"))
-    assert r.exit_code != 0 and "Traceback (most recent call last)" not in r.output.split("rank 1:")[0]
+    assert r.exit_code == 2 and "Traceback (most recent call last)" not in r.output.split("rank 1:")[0]
     assert "No space left on device" in r.output and "Expecting value" not in r.output
     assert "the predictions already written are kept" in r.output
 

@@ -91,10 +91,14 @@ def launch(job: RunJob, nproc: int, log_dir: Path) -> dict[int, Any]:
     except Exception as exc:  # ChildFailedError, or a rendezvous failure
         if is_interrupt(exc):  # Ctrl-C: the caller says what was kept
             raise KeyboardInterrupt from None
-        raise RankFailed(
+        cause, full = _root_cause(exc), disk_full_hint(job.run_dir)
+        failed = RankFailed(
             f"a rank failed; the predictions already written are kept in {job.run_dir}, and rerunning "
-            f"the same command completes only what is missing.\n{_root_cause(exc)}{disk_full_hint(job.run_dir)}\n(worker logs: {log_dir})"
-        ) from None
+            f"the same command completes only what is missing.\n{cause}{full}\n(worker logs: {log_dir})"
+        )
+        if full or "No space left on device" in cause:
+            failed.exit_code = 2  # the machine's state, like any file system error, not a crash
+        raise failed from None
     finally:
         for lg, level in zip(quiet, levels):
             lg.setLevel(level)
