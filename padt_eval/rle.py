@@ -78,9 +78,9 @@ def from_polygons(polygons: Sequence[Sequence[float]], height: int, width: int) 
 
 
 def _polygon_coords(polygon: object, index: int) -> list[float]:
-    if type(polygon) is not list or len(polygon) < 6 or len(polygon) % 2:
-        return_type = type(polygon).__name__
-        raise ValueError(f"polygon {index} must be a flat list of at least three x, y pairs, got {return_type} {polygon!r:.60}")
+    # Only what pycocotools cannot take is refused: short polygons occur in COCO itself.
+    if type(polygon) is not list or not polygon or len(polygon) % 2:
+        raise ValueError(f"polygon {index} must be a flat list of x, y pairs, got {type(polygon).__name__} {polygon!r:.60}")
     for j, v in enumerate(polygon):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ValueError(f"polygon {index}, coordinate {j} must be a finite number, got {v!r:.40}")

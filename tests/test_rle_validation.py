@@ -129,7 +129,8 @@ def test_bad_ground_truth_masks_in_split_files_name_file_line_and_field(synth_ro
     [
         (HANGING[0], "segmentation is not a valid COCO RLE: run lengths sum"),
         ([[1, 2, "3", 4, 5, 6]], "polygon 0, coordinate 2 must be a finite number, got '3'"),
-        ([[1, 2, 3]], "polygon 0 must be a flat list of at least three x, y pairs"),
+        ([[1, 2, 3]], "polygon 0 must be a flat list of x, y pairs, got list [1, 2, 3]"),
+        ([None], "polygon 0 must be a flat list of x, y pairs, got NoneType None"),
     ],
 )
 def test_bad_official_coco_segmentations_name_the_file_and_annotation(coco_root, tmp_path, segmentation, message):
