@@ -26,6 +26,7 @@ from typing import Any, Iterable
 
 from padt_eval import rle as rlemod
 from padt_eval.data.coco_categories import COCO_CATEGORIES
+from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
 from padt_eval.metrics.labels import SYNONYMS, LabelMapper, most_common
 from padt_eval.types import Prediction, Sample, Task
@@ -100,6 +101,8 @@ class DetectionMetric(Metric):
         self.n_dets_without_score = 0
         self.n_dets_with_mask = 0
         self.n_gt_without_mask = 0
+        # Set (to the IoU thresholds) when the TIDE-style error breakdown is wanted.
+        self.tide_thresholds: ErrorThresholds | None = None
 
     # -- per sample ---------------------------------------------------------------
     def _gt_category(self, sample: Sample, i: int) -> int:
@@ -201,6 +204,17 @@ class DetectionMetric(Metric):
             n_dets_with_mask=self.n_dets_with_mask,
         )
         return d
+
+    def errors(self) -> dict[str, Any] | None:
+        if self.tide_thresholds is None:
+            return None
+        from padt_eval.metrics.tide import tide_breakdown
+
+        # The image order COCOeval sees (`coco_inputs`), so score ties break the same way.
+        records = sorted(self.images, key=lambda r: r["sample_id"])
+        if _numeric_ids(records):
+            records.sort(key=lambda r: int(r["sample_id"]))
+        return tide_breakdown(records, self.tide_thresholds)
 
     def scores_provided(self) -> bool:
         return self.n_dets_without_score == 0
