@@ -142,6 +142,10 @@ class DetectionMetric(Metric):
         self.outcomes.add(pred, has_object=bool(objects))
         self.images.append({"sample_id": sample.sample_id, "h": sample.image.height, "w": sample.image.width, "gt": gts, "dt": dets})
         rec.update(n_gt=len(gts), n_det=len(dets), n_unmapped=n_unmapped)
+        if self.tide_thresholds is not None:
+            from padt_eval.metrics.tide import image_error_counts
+
+            rec["errors"] = image_error_counts(self.images[-1], self.tide_thresholds)
         return rec
 
     def merge(self, other: "DetectionMetric") -> None:  # type: ignore[override]

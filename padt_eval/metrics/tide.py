@@ -166,14 +166,26 @@ def _fixed_points(a: _Analysis, fix: str) -> tuple[list[tuple[int, int, float, b
     return points, dict(n_gt)
 
 
+def _error_counts(a: _Analysis) -> Counter[str]:
+    counts = Counter(d.error for d in a.dets if d.error not in (None, "ignored"))
+    claimed = {d.target for d in a.dets if d.error in ("localization", "classification") and d.target is not None and not a.gt_used[d.target]}
+    counts["missed"] = sum(1 for j, used in enumerate(a.gt_used) if not used and j not in claimed)
+    return counts
+
+
+def image_error_counts(image: dict[str, Any], th: ErrorThresholds) -> dict[str, int]:
+    """One image's errors by type (only the types that occur), for its per-sample record:
+    the types depend on that image alone, only their AP cost needs the whole split."""
+    counts = _error_counts(_analyse([image], th))
+    return {t: int(counts[t]) for t in ERROR_TYPES if counts.get(t)}
+
+
 def tide_breakdown(images: Sequence[dict[str, Any]], th: ErrorThresholds = ErrorThresholds()) -> dict[str, Any]:
     """The `errors` object of an OVD metrics.json, from DetectionMetric's per-image records."""
     a = _analyse(images, th)
     base_points, n_gt = _fixed_points(a, "")
     base = ap50(base_points, n_gt)
-    counts = Counter(d.error for d in a.dets if d.error not in (None, "ignored"))
-    claimed = {d.target for d in a.dets if d.error in ("localization", "classification") and d.target is not None and not a.gt_used[d.target]}
-    counts["missed"] = sum(1 for j, used in enumerate(a.gt_used) if not used and j not in claimed)
+    counts = _error_counts(a)
     dap: dict[str, float | None] = {}
     for t in ERROR_TYPES:
         fixed = ap50(*_fixed_points(a, t))
