@@ -580,6 +580,7 @@ def compare(
     from rich.table import Table
 
     from padt_eval import api
+    from padt_eval.report.errors_view import error_shares_table
     from padt_eval.report.table_specs import display_scale
 
     try:
@@ -607,6 +608,10 @@ def compare(
             e["test"],
         )
     console.print(t)
+    if doc.get("errors"):
+        console.print(error_shares_table(doc["errors"]))
+        for w in doc["errors"]["warnings"]:
+            console.print(f"[yellow]warning:[/] {w}", highlight=False)
     for w in doc["warnings"]:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     console.print(f"{doc['resamples']:,} resamples, seed {doc['seed']}; written to [bold]{path}[/]")

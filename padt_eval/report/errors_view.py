@@ -136,3 +136,24 @@ def errors_section(errors: dict[str, Any] | None, worst: dict[str, list[dict[str
         f'<section id="errors"><h2>{title}</h2><p class="caption">{_e(caption)}</p>{bar_chart_svg(_bars(errors))}'
         f"{notes}{body}</section>"
     )
+
+
+def error_shares_table(section: dict[str, Any]):
+    """`padt-eval compare`'s table of category shares (its JSON `errors` section)."""
+    from rich.table import Table
+
+    t = Table(title=f"Miss categories ({section.get('iou')} IoU), share of shared samples", title_justify="left")
+    for col in ("category", "A %", "B %", "B − A", "95% CI", "p (McNemar)"):
+        t.add_column(col, justify="left" if col == "category" else "right")
+    for c, e in (section.get("categories") or {}).items():
+        t.add_row(
+            CATEGORY_LABELS.get(c, c),
+            f"{100 * e['a']:.1f}",
+            f"{100 * e['b']:.1f}",
+            f"{100 * e['diff']:+.1f}",
+            f"[{100 * e['ci95'][0]:+.1f}, {100 * e['ci95'][1]:+.1f}]",
+            f"{e['p_value']:.3g}",
+        )
+    for c in section.get("unavailable") or []:
+        t.add_row(CATEGORY_LABELS.get(c, c), "n/a", "n/a", "", "", "not computed in one run")
+    return t

@@ -27,3 +27,24 @@ def scored_runs(tmp_path_factory):
         reader = PadtRefcocoJsonlReader(split, images, task, name="synth_val")
         runs[task.value] = api.evaluate(task, "synth_val", predictions=preds, reader=reader, out=root / "results" / f"{task.value}-run").out_dir
     return root, runs
+
+
+@pytest.fixture(scope="session")
+def error_runs(tmp_path_factory):
+    """REC and RES runs of the demo's designed misses, with every image's instances."""
+    from padt_eval.data.synthetic import write_coco_instances
+    from padt_eval.demo_errors import make_error_predictions
+
+    root = tmp_path_factory.mktemp("errorreport")
+    world = make_world(8, seed=3)
+    images = root / "data" / "coco" / "train2014"
+    write_images(world, images)
+    write_coco_instances(world, root / "data" / "coco" / "annotations" / "instances_train2014.json")
+    split = root / "data" / "split.json"
+    write_padt_jsonl(world, split)
+    expected = make_error_predictions(world, root / "designed.jsonl", seed=3)
+    runs = {}
+    for task in (Task.REC, Task.RES):
+        reader = PadtRefcocoJsonlReader(split, images, task, name="synth_val")
+        runs[task.value] = api.evaluate(task, "synth_val", predictions=root / "designed.jsonl", reader=reader, out=root / "results" / f"{task.value}-errors").out_dir
+    return runs, expected
