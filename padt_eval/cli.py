@@ -467,8 +467,10 @@ def demo(
     """Run the embedded demo end to end: synthetic RefCOCO, COCO and RIC-layout data; two
     "models" (the ground truth perturbed with two seeds) scored for REC and RES, model A also
     under --protocol padt-release, and model A's OVD (both protocols) and RIC predictions;
-    paired comparisons and an HTML report per run; each checked number against a value
-    computed independently (numpy, pycocotools COCOeval, direct pycocoevalcap calls); then
+    predictions built to contain known wrong-object and localization misses, whose error
+    breakdown must report exactly those counts; paired comparisons and an HTML report per
+    run; each checked number against a value computed independently (numpy, pycocotools
+    COCOeval, direct pycocoevalcap calls); then
     three models run through the sharded runner on the same data.
 
     Example: padt-eval demo --out demo_out
@@ -626,7 +628,7 @@ def leaderboard(
     ] = None,
 ) -> None:
     """Comparison tables of every run under the results folder beside the numbers papers report:
-    REC, RES, OVD, RIC, the runs' protocol fields, and paired comparisons.
+    REC, RES, REC miss shares, OVD, RIC, the runs' protocol fields, and paired comparisons.
 
     Example: padt-eval leaderboard --results results --out results
     """
