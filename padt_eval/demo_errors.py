@@ -20,6 +20,7 @@ import numpy as np
 
 from padt_eval import rle as rlemod
 from padt_eval.data.synthetic import SynthImage, iter_sentences
+from padt_eval.demo_data import _box_iou_plain, _mask_iou_plain, rec_expected, res_expected
 
 DESIGN: dict[str, float] = {
     "hit": 0.30,
@@ -40,18 +41,6 @@ class ExpectedErrors:
     res: dict[str, int]  # ... and with mask IoU
     rec_metrics: dict[str, float]
     res_metrics: dict[str, float]
-
-
-def _box_iou(a: list[float], b: list[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
-    return ix * iy / union if union > 0 else 0.0
-
-
-def _mask_iou(p: np.ndarray, g: np.ndarray) -> float:
-    u = int(np.logical_or(p, g).sum())
-    return int(np.logical_and(p, g).sum()) / u if u else 0.0
 
 
 def _category(iou_target: float, iou_others: list[float]) -> str:
@@ -119,23 +108,9 @@ def make_error_predictions(world: list[SynthImage], path: Path, seed: int = 0) -
                 continue
             assert box is not None and mask is not None
             others = [k for k in range(len(img.objects)) if k != j]
-            rec[_category(_box_iou(box, boxes[j]), [_box_iou(box, boxes[k]) for k in others])] += 1
-            res[_category(_mask_iou(mask, masks[j]), [_mask_iou(mask, masks[k]) for k in others])] += 1
-            box_ious.append(_box_iou(box, boxes[j]))
+            rec[_category(_box_iou_plain(box, boxes[j]), [_box_iou_plain(box, boxes[k]) for k in others])] += 1
+            res[_category(_mask_iou_plain(mask, masks[j]), [_mask_iou_plain(mask, masks[k]) for k in others])] += 1
+            box_ious.append(_box_iou_plain(box, boxes[j]))
             mask_i.append(int(np.logical_and(mask, masks[j]).sum()))
             mask_u.append(int(np.logical_or(mask, masks[j]).sum()))
-    ious = np.array(box_ious)
-    inter, union = np.array(mask_i), np.array(mask_u)
-    per_sample = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-    return ExpectedErrors(
-        designed=designed,
-        rec=rec,
-        res=res,
-        rec_metrics={
-            "acc@0.5": float((ious >= 0.5).mean()),
-            "acc@0.75": float((ious >= 0.75).mean()),
-            "acc@0.9": float((ious >= 0.9).mean()),
-            "mean_iou": float(ious.mean()),
-        },
-        res_metrics={"miou": float(per_sample.mean()), "ciou": float(inter.sum() / union.sum())},
-    )
+    return ExpectedErrors(designed, rec, res, rec_expected(box_ious), res_expected(mask_i, mask_u))

@@ -23,6 +23,7 @@ from typing import Iterable
 
 from padt_eval import rle as rlemod
 from padt_eval.data.cache import cache_dir
+from padt_eval.data.coco import _load_instances as load_coco_instances
 from padt_eval.errors import DataError
 from padt_eval.fileio import atomic_write, sha256_file
 from padt_eval.metrics.boxes import xywh_to_xyxy
@@ -75,13 +76,7 @@ def find_train2014_instances(data_root: Path | None, image_root: Path | None) ->
 
 
 def _convert(path: Path, wanted: set[int]) -> dict[int, list[list]]:
-    try:
-        with open(path, "rb") as f:
-            doc = json.load(f)
-    except FileNotFoundError:
-        raise DataError(f"instances file not found: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: malformed JSON ({exc})") from None
+    doc = load_coco_instances(path)  # DataError naming the file when it is not one
     try:
         sizes = {int(img["id"]): (int(img["height"]), int(img["width"])) for img in doc["images"] if int(img["id"]) in wanted}
         anns = doc["annotations"]

@@ -41,19 +41,21 @@ SCHEMA = "padt-eval/tide/v1"
 MAX_DETS = 100
 
 
-def _iou_xywh(d: Sequence[float], g: Sequence[float]) -> float:
-    ix = max(0.0, min(d[0] + d[2], g[0] + g[2]) - max(d[0], g[0]))
-    iy = max(0.0, min(d[1] + d[3], g[1] + g[3]) - max(d[1], g[1]))
+def _overlaps(d: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(IoU, intersection / detection area) of every detection (n×4 xywh) with every GT (m×4)."""
+    ix = np.clip(np.minimum(d[:, None, 0] + d[:, None, 2], g[None, :, 0] + g[None, :, 2]) - np.maximum(d[:, None, 0], g[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(d[:, None, 1] + d[:, None, 3], g[None, :, 1] + g[None, :, 3]) - np.maximum(d[:, None, 1], g[None, :, 1]), 0, None)
     inter = ix * iy
-    union = d[2] * d[3] + g[2] * g[3] - inter
-    return inter / union if union > 0 else 0.0
+    area_d = (d[:, 2] * d[:, 3])[:, None]
+    union = area_d + (g[:, 2] * g[:, 3])[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+        cover = np.where(area_d > 0, inter / np.where(area_d > 0, area_d, 1.0), 0.0)
+    return iou, cover
 
 
-def _crowd_cover(d: Sequence[float], g: Sequence[float]) -> float:
-    ix = max(0.0, min(d[0] + d[2], g[0] + g[2]) - max(d[0], g[0]))
-    iy = max(0.0, min(d[1] + d[3], g[1] + g[3]) - max(d[1], g[1]))
-    area = d[2] * d[3]
-    return ix * iy / area if area > 0 else 0.0
+def _boxes(items: list, key: int) -> np.ndarray:
+    return np.array([[float(v) for v in it[key]] for it in items], dtype=np.float64).reshape(len(items), 4)
 
 
 @dataclass
@@ -84,8 +86,11 @@ def _analyse(images: Sequence[dict[str, Any]], th: ErrorThresholds) -> _Analysis
         out.gt_used += [False] * len(gts)
         ranked = sorted(range(len(img["dt"])), key=lambda i: -float(img["dt"][i][1]))[:MAX_DETS]
         dts = [img["dt"][i] for i in ranked]
-        iou = np.array([[_iou_xywh(d[0], g[0]) for g in gts] for d in dts]).reshape(len(dts), len(gts))
-        same = np.array([[int(d[2]) == int(g[1]) for g in gts] for d in dts], dtype=bool).reshape(iou.shape)
+        iou, _ = _overlaps(_boxes(dts, 0), _boxes(gts, 0))
+        _, crowd_cover = _overlaps(_boxes(dts, 0), _boxes(crowds, 0))
+        det_cls = np.array([int(d[2]) for d in dts], dtype=np.int64)
+        same = det_cls[:, None] == np.array([int(g[1]) for g in gts], dtype=np.int64)[None, :]
+        crowd_same = det_cls[:, None] == np.array([int(c[1]) for c in crowds], dtype=np.int64)[None, :]
         dets = []
         for k, d in enumerate(dts):
             det = _Det(order, int(d[2]), float(d[1]))
@@ -95,7 +100,7 @@ def _analyse(images: Sequence[dict[str, Any]], th: ErrorThresholds) -> _Analysis
                 j = int(cand.argmax())
                 out.gt_used[base + j] = True
                 det.tp = True
-            elif any(int(c[1]) == det.cls and _crowd_cover(d[0], c[0]) >= th.foreground for c in crowds):
+            elif crowd_cover.size and bool(np.any(crowd_same[k] & (crowd_cover[k] >= th.foreground))):
                 det.error = "ignored"
             dets.append(det)
         used = np.array(out.gt_used[base:], dtype=bool)

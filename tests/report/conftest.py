@@ -11,15 +11,21 @@ from padt_eval.demo_data import make_predictions
 from padt_eval.types import Task
 
 
-@pytest.fixture(scope="session")
-def scored_runs(tmp_path_factory):
-    """REC and RES runs (with report.html) of perturbed ground truth on 8 synthetic images."""
-    root = tmp_path_factory.mktemp("reportdata")
-    world = make_world(8, seed=2)
+def _synthetic_split(root, seed: int):
+    """8 synthetic images and their PaDT JSONL split under `root/data`: (world, images, split)."""
+    world = make_world(8, seed=seed)
     images = root / "data" / "coco" / "train2014"
     write_images(world, images)
     split = root / "data" / "split.json"
     write_padt_jsonl(world, split)
+    return world, images, split
+
+
+@pytest.fixture(scope="session")
+def scored_runs(tmp_path_factory):
+    """REC and RES runs (with report.html) of perturbed ground truth on 8 synthetic images."""
+    root = tmp_path_factory.mktemp("reportdata")
+    _, images, split = _synthetic_split(root, seed=2)
     preds = root / "preds.jsonl"
     make_predictions(PadtRefcocoJsonlReader(split, images, Task.REC), preds, seed=1)
     runs = {}
@@ -36,12 +42,8 @@ def error_runs(tmp_path_factory):
     from padt_eval.demo_errors import make_error_predictions
 
     root = tmp_path_factory.mktemp("errorreport")
-    world = make_world(8, seed=3)
-    images = root / "data" / "coco" / "train2014"
-    write_images(world, images)
+    world, images, split = _synthetic_split(root, seed=3)
     write_coco_instances(world, root / "data" / "coco" / "annotations" / "instances_train2014.json")
-    split = root / "data" / "split.json"
-    write_padt_jsonl(world, split)
     expected = make_error_predictions(world, root / "designed.jsonl", seed=3)
     runs = {}
     for task in (Task.REC, Task.RES):
