@@ -1,7 +1,8 @@
 """OVD error breakdown in the style of TIDE (Bolya et al., ECCV 2020): the AP50 each error costs.
 
-padt-eval's own implementation of the published definitions (the `tidecv` package was
-not usable here: see docs/metrics.md). Box IoU; `fg` = 0.5 (foreground), `bg` = 0.1
+padt-eval's own implementation of the published definitions (the authors' `tidecv` is
+not a dependency: it imports opencv, matplotlib and seaborn; it served as a cross-check,
+see docs/metrics.md). Box IoU; `fg` = 0.5 (foreground), `bg` = 0.1
 (background), as in the paper.
 
 Matching (per image): detections in descending score (ties: output order), at most 100
@@ -55,10 +56,10 @@ def _overlaps(d: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _boxes(items: list, key: int) -> np.ndarray:
-    return np.array([[float(v) for v in it[key]] for it in items], dtype=np.float64).reshape(len(items), 4)
+    return np.array([it[key] for it in items], dtype=np.float64).reshape(len(items), 4)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Det:
     order: int  # global rank key: image order, then score order inside the image
     cls: int
@@ -75,6 +76,13 @@ class _Analysis:
     gt_used: list[bool] = field(default_factory=list)
 
 
+def _row_max(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row maximum and its first index; 0 / 0 for rows of an empty matrix."""
+    if a.shape[1] == 0:
+        return np.zeros(a.shape[0]), np.zeros(a.shape[0], dtype=np.int64)
+    return a.max(axis=1), a.argmax(axis=1)
+
+
 def _analyse(images: Sequence[dict[str, Any]], th: ErrorThresholds) -> _Analysis:
     out = _Analysis()
     order = 0
@@ -83,43 +91,48 @@ def _analyse(images: Sequence[dict[str, Any]], th: ErrorThresholds) -> _Analysis
         crowds = [g for g in img["gt"] if g[2]]
         base = len(out.gt_cls)
         out.gt_cls += [int(g[1]) for g in gts]
-        out.gt_used += [False] * len(gts)
         ranked = sorted(range(len(img["dt"])), key=lambda i: -float(img["dt"][i][1]))[:MAX_DETS]
         dts = [img["dt"][i] for i in ranked]
-        iou, _ = _overlaps(_boxes(dts, 0), _boxes(gts, 0))
-        _, crowd_cover = _overlaps(_boxes(dts, 0), _boxes(crowds, 0))
+        d_boxes = _boxes(dts, 0)
+        iou, _ = _overlaps(d_boxes, _boxes(gts, 0))
+        _, crowd_cover = _overlaps(d_boxes, _boxes(crowds, 0))
         det_cls = np.array([int(d[2]) for d in dts], dtype=np.int64)
         same = det_cls[:, None] == np.array([int(g[1]) for g in gts], dtype=np.int64)[None, :]
-        crowd_same = det_cls[:, None] == np.array([int(c[1]) for c in crowds], dtype=np.int64)[None, :]
-        dets = []
+        crowd_hit = (det_cls[:, None] == np.array([int(c[1]) for c in crowds], dtype=np.int64)[None, :]) & (crowd_cover >= th.foreground)
+        own = np.where(same, iou, 0.0)
+        # Greedy matching in score order; only detections with some own-class IoU >= fg can match.
+        used = np.zeros(len(gts), dtype=bool)
+        tp = np.zeros(len(dts), dtype=bool)
+        for k in np.flatnonzero((own >= th.foreground).any(axis=1) if own.size else np.zeros(len(dts), dtype=bool)):
+            cand = np.where(~used, own[k], -1.0)
+            j = int(cand.argmax())
+            if cand[j] >= th.foreground:
+                used[j] = tp[k] = True
+        ignored = ~tp & crowd_hit.any(axis=1) if crowd_hit.size else np.zeros(len(dts), dtype=bool)
+        # The false-positive type of every other detection, in TIDE's order of tests.
+        own_max, own_arg = _row_max(own)
+        other_max, other_arg = _row_max(np.where(~same, iou, 0.0))
+        dup_max, _ = _row_max(np.where(used[None, :], own, 0.0))
+        all_max, _ = _row_max(iou)
         for k, d in enumerate(dts):
-            det = _Det(order, int(d[2]), float(d[1]))
+            det = _Det(order, int(d[2]), float(d[1]), tp=bool(tp[k]))
             order += 1
-            cand = np.where(same[k] & ~np.array(out.gt_used[base:], dtype=bool), iou[k], -1.0)
-            if cand.size and cand.max() >= th.foreground:
-                j = int(cand.argmax())
-                out.gt_used[base + j] = True
-                det.tp = True
-            elif crowd_cover.size and bool(np.any(crowd_same[k] & (crowd_cover[k] >= th.foreground))):
+            if det.tp:
+                pass
+            elif ignored[k]:
                 det.error = "ignored"
-            dets.append(det)
-        used = np.array(out.gt_used[base:], dtype=bool)
-        for k, det in enumerate(dets):
-            if det.tp or det.error == "ignored":
-                continue
-            own = np.where(same[k], iou[k], 0.0)
-            other = np.where(~same[k], iou[k], 0.0)
-            if own.size and th.background <= own.max() < th.foreground:
-                det.error, det.target = "localization", base + int(own.argmax())
-            elif other.size and other.max() >= th.foreground:
-                det.error, det.target = "classification", base + int(other.argmax())
-            elif own.size and np.where(used, own, 0.0).max() >= th.foreground:
+            elif th.background <= own_max[k] < th.foreground:
+                det.error, det.target = "localization", base + int(own_arg[k])
+            elif other_max[k] >= th.foreground:
+                det.error, det.target = "classification", base + int(other_arg[k])
+            elif dup_max[k] >= th.foreground:
                 det.error = "duplicate"
-            elif not iou.size or iou[k].max() < th.background:
+            elif all_max[k] < th.background:
                 det.error = "background"
             else:
                 det.error = "both"
-        out.dets += dets
+            out.dets.append(det)
+        out.gt_used += used.tolist()
     return out
 
 
@@ -178,16 +191,34 @@ def _error_counts(a: _Analysis) -> Counter[str]:
     return counts
 
 
-def image_error_counts(image: dict[str, Any], th: ErrorThresholds) -> dict[str, int]:
-    """One image's errors by type (only the types that occur), for its per-sample record:
-    the types depend on that image alone, only their AP cost needs the whole split."""
-    counts = _error_counts(_analyse([image], th))
-    return {t: int(counts[t]) for t in ERROR_TYPES if counts.get(t)}
+def analyse_image(image: dict[str, Any], th: ErrorThresholds) -> tuple[_Analysis, dict[str, int]]:
+    """One image's matching and error types, and its error counts by type (only the types
+    that occur) for its per-sample record: the types depend on that image alone, only
+    their AP cost needs the whole split. The analysis can be handed to `tide_breakdown`."""
+    a = _analyse([image], th)
+    counts = _error_counts(a)
+    return a, {t: int(counts[t]) for t in ERROR_TYPES if counts.get(t)}
 
 
-def tide_breakdown(images: Sequence[dict[str, Any]], th: ErrorThresholds = ErrorThresholds()) -> dict[str, Any]:
-    """The `errors` object of an OVD metrics.json, from DetectionMetric's per-image records."""
-    a = _analyse(images, th)
+def _concat(parts: Sequence[_Analysis]) -> _Analysis:
+    """Per-image analyses joined in image order, with global detection order and GT indices."""
+    out = _Analysis()
+    for a in parts:
+        base, first = len(out.gt_cls), len(out.dets)
+        for d in a.dets:
+            out.dets.append(_Det(first + d.order, d.cls, d.score, d.tp, d.error, None if d.target is None else base + d.target))
+        out.gt_cls += a.gt_cls
+        out.gt_used += a.gt_used
+    return out
+
+
+def tide_breakdown(
+    images: Sequence[dict[str, Any]], th: ErrorThresholds = ErrorThresholds(), analyses: Sequence[_Analysis | None] | None = None
+) -> dict[str, Any]:
+    """The `errors` object of an OVD metrics.json, from DetectionMetric's per-image records
+    (in COCOeval's image order); `analyses[i]`, when given, is image i's `analyse_image`."""
+    given = list(analyses) if analyses is not None else [None] * len(images)
+    a = _concat([p if p is not None else _analyse([img], th) for img, p in zip(images, given)])
     base_points, n_gt = _fixed_points(a, "")
     base = ap50(base_points, n_gt)
     counts = _error_counts(a)

@@ -98,3 +98,35 @@ def test_crowd_regions_ignore_detections_inside_them():
     out = tide_breakdown(images)
     assert out["n_ignored"] == 1 and out["ap50"] == pytest.approx(1.0)
     assert sum(out["counts"].values()) == 0
+
+
+def test_breakdown_is_the_same_recomputed_from_the_saved_state():
+    metric = DetectionMetric([(A, "a"), (B, "b")])
+    metric.tide_thresholds = ErrorThresholds()
+    per_image = {}
+    for img in _images():
+        xyxy = lambda b: [b[0], b[1], b[0] + b[2], b[1] + b[3]]  # noqa: E731
+        sample = Sample(img["sample_id"], Task.OVD, ImageRef("x.png", 300, 300), categories=["a", "b"],
+                        objects=[GroundTruthObject(bbox=xyxy(b), category_id=c) for b, c, *_ in img["gt"]])
+        pred = Prediction(img["sample_id"], objects=[ObjectPred(bbox=xyxy(b), score=s, label="a" if c == A else "b") for b, s, c, _ in img["dt"]])
+        per_image[img["sample_id"]] = metric.update(sample, pred)["errors"]
+    again = DetectionMetric.from_state_dict(metric.state_dict())
+    again.tide_thresholds = ErrorThresholds()
+    assert again.errors() == metric.errors()
+    assert metric.errors()["dap"] == pytest.approx({t: FIXED[t] - BASE for t in ERROR_TYPES}, abs=1e-12)
+    # the per-image counts in the records add up to the split's
+    assert {t: sum(c.get(t, 0) for c in per_image.values()) for t in ERROR_TYPES} == metric.errors()["counts"]
+
+
+def test_unfixed_ap50_equals_cocoeval_on_random_coco_with_crowds():
+    from tests.coco_synth import random_coco
+    from tests.metrics.test_detection import to_pairs
+
+    gt, dets = random_coco(60, seed=3, n_categories=12, gt_per_image=6, dets_per_image=40, crowd_p=0.05)
+    metric = DetectionMetric([(c["id"], c["name"]) for c in gt["categories"]])
+    metric.tide_thresholds = ErrorThresholds()
+    for s, p in to_pairs(gt, dets):
+        metric.update(s, p)
+    out = metric.errors()
+    assert out["n_ignored"] > 0  # the crowd rule was exercised
+    assert out["ap50"] == pytest.approx(metric.compute()["ap50"], abs=1e-12)
