@@ -116,7 +116,10 @@ def test_compare_gives_each_category_share_difference(demo, tmp_path):
     for name, preds in (("a", tmp_path / "perturbed.jsonl"), ("b", paths.root / "designed.jsonl")):
         runs[name] = api.evaluate(Task.RES, DEMO_SPLIT_NAME, predictions=preds, reader=_jsonl_reader(paths, Task.RES),
                                   out=tmp_path / name, report=False).out_dir
-    doc, _ = api.compare(runs["a"], runs["b"], resamples=400, seed=1)
+    res = runner.invoke(app, ["compare", str(runs["a"]), str(runs["b"]), "--resamples", "400", "--seed", "1", "-o", str(tmp_path / "c.json")])
+    assert res.exit_code == 0, res.output
+    assert "Miss categories (mask IoU)" in res.output and "wrong object" in res.output
+    doc = json.loads((tmp_path / "c.json").read_text())
     sec = doc["errors"]
     ra, rb = _per_sample(runs["a"]), {r["sample_id"]: r for r in _per_sample(runs["b"])}
     ea = np.array([r["error"] for r in ra])

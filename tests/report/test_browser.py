@@ -77,7 +77,7 @@ def test_leaderboard_page_renders_its_tables(scored_runs, tmp_path):
     api.leaderboard(root / "results", tmp_path, reported=tmp_path / "none.csv")
     dom = _run(["--dump-dom", (tmp_path / "leaderboard.html").resolve().as_uri()], tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
-    for table in ("rec", "res", "runs"):
+    for table in ("rec", "res", "rec_errors", "runs"):
         assert f'<table data-table="{table}">' in dom.stdout
     assert dom.stdout.count('<tr class="measured">') >= 4
 
