@@ -54,7 +54,8 @@ def errors_line(errors: dict[str, Any]) -> str:
     if is_tide_errors(errors):
         parts = [f"{CATEGORY_LABELS.get(t, t)} {'n/a' if v is None else f'{100 * v:+.1f}'}" for t, v in (errors.get("dap") or {}).items()]
         ap = errors.get("ap50")
-        return f"TIDE dAP50 ({where}; AP50 {'n/a' if ap is None else f'{100 * ap:.1f}'}): " + ", ".join(parts)
+        fg_bg = f"foreground IoU {th.get('foreground')}, background {th.get('background')}"
+        return f"TIDE dAP50 ({fg_bg}; AP50 {'n/a' if ap is None else f'{100 * ap:.1f}'}): " + ", ".join(parts)
     return "errors: (unknown breakdown)"
 
 
