@@ -19,6 +19,8 @@ from padt_eval.models.raw_text import raw_text_model
 from padt_eval.report.manifest import build_manifest, file_hashes, now_iso
 from padt_eval.report.results import RunWriter, safe_name
 from padt_eval.runner.local import run_local
+from padt_eval.metrics.errors import ErrorThresholds
+from padt_eval.tasks.error_breakdown import attach_error_breakdown
 from padt_eval.tasks.registry import get_task, make_metric, release_gt
 from padt_eval.types import Task
 
@@ -38,6 +40,7 @@ class RunResult:
     details: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # also in metrics.json: what a reader must not miss
+    errors: dict[str, Any] | None = None  # metrics.json `errors`: why the misses happened
 
 
 def default_run_dir(task: Task, split: str, source: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
@@ -113,6 +116,7 @@ def evaluate(
     prompt_family: str | None = None,
     manifest_extra: dict[str, Any] | None = None,
     world_size: int = 1,
+    error_thresholds: ErrorThresholds | None = None,
 ) -> RunResult:
     """Score a predictions file, or run an already loaded model in this process, on one split.
 
@@ -128,6 +132,8 @@ def evaluate(
     ("standard", or "padt-release" to reproduce the PaDT release's scripts; for OVD it
     implies `gt="padt-filtered"`); `name` is the model's display name in tables (recorded
     in metrics.json `model.name`); `report` writes `report.html` into the run folder.
+    `error_thresholds` are the IoUs of the miss breakdown (metrics.json `errors`; see
+    docs/metrics.md), foreground 0.5 and background 0.1 by default.
     """
     spec = get_task(task)
     make_metric(spec, protocol)  # an unknown protocol fails before anything is read
@@ -165,6 +171,7 @@ def evaluate(
     out_dir = Path(out) if out is not None else default_run_dir(spec.task, split, source)
     writer = RunWriter(out_dir)
     metric = make_metric(spec, protocol, reader.info)
+    attach_error_breakdown(metric, reader, protocol, error_thresholds or ErrorThresholds())
     if on_start is not None:
         on_start(len(reader))
     library_log = library_output_to(out_dir / LIBRARY_LOG)
@@ -192,6 +199,7 @@ def evaluate(
             pred_desc = {"file": str(writer.predictions_path), "sha256": sha256_file(writer.predictions_path)}
         values = metric.compute()
         counts = metric.counts()
+        errors = metric.errors()
         split_desc = split_description(reader)
         model_desc = model_description or adapter.describe()
         if name:
@@ -207,6 +215,7 @@ def evaluate(
             **({"gt": gt} if spec.task == Task.OVD else {}),
             "details": metric.details(),
             "notes": metric.notes(),
+            **({"errors": errors} if errors is not None else {}),
             "predictions": pred_desc,
             "problems": problems,
             **({"warnings": warnings} if warnings else {}),
@@ -240,6 +249,7 @@ def evaluate(
         details=metrics_doc["details"],
         notes=metrics_doc["notes"],
         warnings=warnings,
+        errors=errors,
     )
 
 
@@ -271,6 +281,7 @@ def run_model(
     protocol: str = "standard",
     name: str | None = None,
     report: bool = True,
+    error_thresholds: ErrorThresholds | None = None,
 ) -> RunResult | None:
     """Run a model over a split with the sharded runner, then score the merged predictions.
 
@@ -278,7 +289,7 @@ def run_model(
     split) runs only the samples not yet written, whatever the world size was. `nproc` > 1
     launches that many ranks (`device` "cuda": one per GPU). Inside an existing torchrun
     job this process is one rank; the last rank to finish merges and scores, the others
-    return None. `protocol`, `name` and `report` are passed to `evaluate`.
+    return None. `protocol`, `name`, `report` and `error_thresholds` are passed to `evaluate`.
     """
     from padt_eval.models.base import prompt_family_of
     from padt_eval.models.loading import detect_family
@@ -339,6 +350,7 @@ def run_model(
         protocol=protocol,
         name=name,
         report=report,
+        error_thresholds=error_thresholds,
     )
     result.seconds = time.perf_counter() - t0
     return result

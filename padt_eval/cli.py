@@ -152,6 +152,14 @@ BackendOpt = Annotated[
     Optional[str],
     typer.Option("--backend", help="Baselines: 'hf' (transformers, default) or 'vllm' (Qwen2.5-VL, VLM-R1, Qwen2-VL, Qwen3-VL, InternVL; needs padt-eval[vllm] and a GPU)."),
 ]
+ErrorIouOpt = Annotated[
+    float,
+    typer.Option("--error-iou", help="Error breakdown: IoU that makes an answer a hit (REC/RES) or a true positive (OVD); below it, a miss is classified."),
+]
+BackgroundIouOpt = Annotated[
+    float,
+    typer.Option("--background-iou", help="Error breakdown: below this IoU with every annotated object an answer is background."),
+]
 NameOpt = Annotated[Optional[str], typer.Option("--name", help="The model's display name in tables (default: from the model or the file).")]
 NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the results folder.")]
 
@@ -193,6 +201,7 @@ def _evaluate(task: Task, kw: dict) -> None:
     """What every task command does: score a predictions file, or run a model and score it."""
     from padt_eval import api
     from padt_eval.report.console import counts_line, metrics_table, problems_lines, progress_bar
+    from padt_eval.report.errors_view import errors_line
 
     split, predictions, model = kw["split"], kw["predictions"], kw["model"]
     gt = kw.get("gt", "official")
@@ -200,6 +209,8 @@ def _evaluate(task: Task, kw: dict) -> None:
     scoring = dict(protocol=kw.get("protocol", "standard"), name=kw["name"], report=not kw["no_report"])
     raw = dict(text_format=kw["text_format"], min_pixels=kw["min_pixels"], max_pixels=kw["max_pixels"])
     try:
+        if "error_iou" in kw:
+            scoring["error_thresholds"] = _error_thresholds(kw["error_iou"], kw["background_iou"])
         if (predictions is None) == (model is None):
             raise UsageError("give exactly one of --predictions and --model")
         if model is not None:
@@ -240,6 +251,8 @@ def _evaluate(task: Task, kw: dict) -> None:
         return
     print_table(console, metrics_table(f"{task.value.upper()} on {result.split}", result.metrics))
     console.print(counts_line(result.counts))
+    if result.errors is not None:
+        console.print(errors_line(result.errors), highlight=False)
     for note in result.notes:
         console.print(labelled("note", note))
     for warning in result.warnings:
@@ -247,6 +260,15 @@ def _evaluate(task: Task, kw: dict) -> None:
     for line in problems_lines(result.problems):
         console.print(line, style="yellow")
     console.print(Text.assemble("results written to ", (str(result.out_dir), "bold"), f" ({result.seconds:.1f} s)"))
+
+
+def _error_thresholds(fg: float, bg: float):
+    from padt_eval.metrics.errors import ErrorThresholds
+
+    try:
+        return ErrorThresholds(fg, bg)
+    except ValueError as exc:
+        raise UsageError(f"--error-iou / --background-iou: {exc}") from None
 
 
 def _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, scoring, *, gpus, workers, device, overwrite, loader_workers, options, gt="official"):
@@ -289,7 +311,7 @@ def _run_model(task, split, model, family, data_root, image_root, layout, out, b
 
 
 
-def _task_command(task: Task, doc: str, *, split: tuple, image_root, layout=None, gt: bool = False, protocol=None):
+def _task_command(task: Task, doc: str, *, split: tuple, image_root, layout=None, gt: bool = False, protocol=None, errors: bool = False):
     """One Typer command for a task. The four task commands share every option but the
     split, image folder, layout, ground-truth and protocol ones, which differ per task; the
     command's signature is assembled here so that each option is declared once."""
@@ -314,6 +336,8 @@ def _task_command(task: Task, doc: str, *, split: tuple, image_root, layout=None
     ]
     if protocol is not None:
         params.append(p("protocol", protocol, "standard"))
+    if errors:
+        params += [p("error_iou", ErrorIouOpt, 0.5), p("background_iou", BackgroundIouOpt, 0.1)]
     params += [p("name", NameOpt, None), p("no_report", NoReportOpt, False)]
 
     def command(**kw) -> None:
@@ -333,7 +357,7 @@ app.command("rec")(_task_command(
     padt-eval rec -s refcoco_val -p qwen_raw.jsonl --format qwen2_5_vl --max-pixels 1003520;
     padt-eval rec -s refcoco_val --model PaDT-MLLM/PaDT_REC_3B --gpus 8
     """,
-    split=(SplitOpt,), image_root=ImageRootOpt, layout=(LayoutOpt, "auto"), protocol=ProtocolOpt,
+    split=(SplitOpt,), image_root=ImageRootOpt, layout=(LayoutOpt, "auto"), protocol=ProtocolOpt, errors=True,
 ))
 app.command("res")(_task_command(
     Task.RES,
@@ -341,7 +365,7 @@ app.command("res")(_task_command(
 
     Example: padt-eval res --split refcocog_val --predictions preds.jsonl
     """,
-    split=(SplitOpt,), image_root=ImageRootOpt, layout=(LayoutOpt, "auto"), protocol=ProtocolOpt,
+    split=(SplitOpt,), image_root=ImageRootOpt, layout=(LayoutOpt, "auto"), protocol=ProtocolOpt, errors=True,
 ))
 app.command("ovd")(_task_command(
     Task.OVD,
@@ -352,6 +376,7 @@ app.command("ovd")(_task_command(
     Example (PaDT's own GT, to reproduce its figure): padt-eval ovd -p preds.jsonl --gt padt-filtered
     """,
     split=(OvdSplitOpt, "coco_val2017"), image_root=Val2017Opt, layout=(OvdLayoutOpt, "auto"), gt=True, protocol=OvdProtocolOpt,
+    errors=True,
 ))
 app.command("ric")(_task_command(
     Task.RIC,
@@ -461,8 +486,10 @@ def demo(
     Synthetic RefCOCO, COCO and RIC-layout data; two
     "models" (the ground truth perturbed with two seeds) scored for REC and RES, model A also
     under --protocol padt-release, and model A's OVD (both protocols) and RIC predictions;
-    paired comparisons and an HTML report per run; each checked number against a value
-    computed independently (numpy, pycocotools COCOeval, direct pycocoevalcap calls); then
+    predictions built to contain known wrong-object and localization misses, whose error
+    breakdown must report exactly those counts; paired comparisons and an HTML report per
+    run; each checked number against a value computed independently (numpy, pycocotools
+    COCOeval, direct pycocoevalcap calls); then
     three models run through the sharded runner on the same data.
 
     Example: padt-eval demo --out demo_out
@@ -472,6 +499,7 @@ def demo(
     from padt_eval.demo import all_match, run_demo, run_models
     from padt_eval.library_log import library_output_to
     from padt_eval.report.console import counts_line, metrics_table, progress_bar
+    from padt_eval.report.errors_view import errors_line
     from padt_eval.report.table_specs import display_scale
     from padt_eval.runner.progress import RunProgress
 
@@ -489,6 +517,9 @@ def demo(
         title = f"{r.task.value.upper()} on {r.result.split}: {r.model}" + (f" (protocol {r.protocol})" if r.protocol != "standard" else "")
         print_table(console, metrics_table(title + ("" if r.expected else " (shown, not checked)"), r.result.metrics, r.expected or None))
         console.print(counts_line(r.result.counts))
+        if r.result.errors is not None:
+            checked = "" if r.expected_errors is None else (" (checked)" if r.result.errors.get("counts") == r.expected_errors else " (DIFFERS from the design)")
+            console.print(errors_line(r.result.errors) + checked, highlight=False)
         for note in r.result.notes:
             console.print(labelled("note", note))
         console.print(Text.assemble("results written to ", (str(r.result.out_dir), "bold")))
@@ -601,6 +632,7 @@ def compare(
     from rich.table import Table
 
     from padt_eval import api
+    from padt_eval.report.errors_view import error_shares_table
     from padt_eval.report.table_specs import display_scale
 
     try:
@@ -628,6 +660,10 @@ def compare(
             e["test"],
         )
     print_table(console, t)
+    if doc.get("errors"):
+        print_table(console, error_shares_table(doc["errors"]))
+        for w in doc["errors"]["warnings"]:
+            console.print(labelled("warning", w))
     for w in doc["warnings"]:
         console.print(labelled("warning", w))
     console.print(Text.assemble(f"{doc['resamples']:,} resamples, seed {doc['seed']}; written to ", (str(path), "bold")))
@@ -642,7 +678,7 @@ def leaderboard(
     ] = None,
 ) -> None:
     """Comparison tables of every run under the results folder beside the numbers papers report:
-    REC, RES, OVD, RIC, the runs' protocol fields, and paired comparisons.
+    REC, RES, REC miss shares, OVD, RIC, the runs' protocol fields, and paired comparisons.
 
     Example: padt-eval leaderboard --results results --out results
     """

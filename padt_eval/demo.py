@@ -22,6 +22,7 @@ from padt_eval.data.synthetic import (
     write_ric_jsonl,
 )
 from padt_eval.demo_data import Expected, make_predictions
+from padt_eval.demo_errors import make_error_predictions
 from padt_eval.demo_ovd_ric import make_ovd_predictions, make_ric_predictions
 from padt_eval.types import Task
 from padt_eval.library_log import library_output_to
@@ -54,6 +55,10 @@ class DemoPaths:
         return self.data / "coco" / "val2017"
 
     @property
+    def train2014_instances(self) -> Path:
+        return self.data / "coco" / "annotations" / "instances_train2014.json"
+
+    @property
     def coco_instances(self) -> Path:
         return self.data / "coco" / "annotations" / "instances_val2017.json"
 
@@ -76,6 +81,8 @@ class DemoRun:
     expected: dict[str, float]
     model: str = "demo-A"
     protocol: str = "standard"
+    # metrics.json `errors` counts this run must report (the error demo's designed misses)
+    expected_errors: dict[str, int] | None = None
 
 
 @dataclass
@@ -92,20 +99,24 @@ DEMO_MODELS = (
     DemoModel("demo-A", "perturbed_ground_truth", 0, ("standard", "padt-release")),
     DemoModel("demo-B", "perturbed_ground_truth_b", 1, ("standard",)),
 )
+ERRORS_MODEL = DemoModel("demo-errors", "designed_errors", 0, ("standard",))
 
 
-def generate(paths: DemoPaths, n_images: int = 50, seed: int = 0) -> list:
-    """Write the RefCOCO-layout splits, and a COCO val2017-layout world for OVD and RIC
-    (returned, with its image ids starting at 1000)."""
+def generate(paths: DemoPaths, n_images: int = 50, seed: int = 0) -> tuple[list, list]:
+    """Write the RefCOCO-layout splits, and a COCO val2017-layout world for OVD and RIC;
+    return (that val2017 world, with image ids from 1000; the RefCOCO world)."""
     world = make_world(n_images, seed=seed)
     write_images(world, paths.images)
     write_padt_jsonl(world, paths.rec_split)
     write_refer(world, paths.data / "refcoco")
+    # every object of every image, where the PaDT JSONL layout looks for the image's other
+    # instances (the error breakdown's wrong_object)
+    write_coco_instances(world, paths.train2014_instances)
     val = as_val2017(make_world(n_images, seed=seed + 1, first_image_id=1000))
     write_images(val, paths.val2017)
     write_coco_instances(val, paths.coco_instances)
     write_ric_jsonl(val, paths.ric_split)
-    return val
+    return val, world
 
 
 def _run_dir(results: Path, task: Task, model: DemoModel, protocol: str) -> Path:
@@ -133,7 +144,7 @@ def run_demo(
     """
     paths = DemoPaths(out)
     results = results if results is not None else paths.results
-    val = generate(paths, n_images, seed)
+    val, world = generate(paths, n_images, seed)
     runs: list[DemoRun] = []
     first: Expected | None = None
     for model in DEMO_MODELS:
@@ -152,6 +163,15 @@ def run_demo(
                 label = f"{task.value.upper()} {model.name}" + (f" ({protocol})" if release else "")
                 runs.append(DemoRun(task, _evaluate(progress, label, task, DEMO_SPLIT_NAME, kwargs), exp or {}, model.name, protocol))
     assert first is not None
+    # Predictions built to contain known wrong-object and localization misses: their
+    # `errors` counts are checked against a plain-numpy recomputation (demo_errors.py).
+    err_path = paths.predictions.with_name(f"{ERRORS_MODEL.stem}.jsonl")
+    err = make_error_predictions(world, err_path, seed=seed)
+    for task, exp_metrics, exp_counts in ((Task.REC, err.rec_metrics, err.rec), (Task.RES, err.res_metrics, err.res)):
+        reader = PadtRefcocoJsonlReader(paths.rec_split, paths.images, task, name=DEMO_SPLIT_NAME)
+        kwargs = dict(predictions=err_path, reader=reader, out=_run_dir(results, task, ERRORS_MODEL, "standard"), name=ERRORS_MODEL.name)
+        result = _evaluate(progress, f"{task.value.upper()} {ERRORS_MODEL.name}", task, DEMO_SPLIT_NAME, kwargs)
+        runs.append(DemoRun(task, result, exp_metrics, ERRORS_MODEL.name, "standard", exp_counts))
     # OVD and RIC through the split registry, as `padt-eval ovd/ric --data-root` would;
     # OVD also under the release's protocol (PaDT's filtered ground truth, exact labels),
     # which has no independent expectation here: it is shown, not checked.
@@ -263,6 +283,8 @@ def _close(got: float | None, want: float | None, tol: float) -> bool:
 
 def all_match(runs: list[DemoRun], tol: float = 1e-9) -> bool:
     """Every checked metric equals its expectation, and REC/RES runs report exactly the expected metrics."""
-    return all(k in r.result.metrics and _close(r.result.metrics[k], v, tol) for r in runs for k, v in r.expected.items()) and all(
-        set(r.result.metrics) == set(r.expected) for r in runs if r.task in (Task.REC, Task.RES)
+    return (
+        all(k in r.result.metrics and _close(r.result.metrics[k], v, tol) for r in runs for k, v in r.expected.items())
+        and all(set(r.result.metrics) == set(r.expected) for r in runs if r.task in (Task.REC, Task.RES))
+        and all(r.result.errors is not None and r.result.errors["counts"] == r.expected_errors for r in runs if r.expected_errors is not None)
     )

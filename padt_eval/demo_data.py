@@ -72,6 +72,24 @@ def _mask_iou_plain(p: np.ndarray, g: np.ndarray) -> float:
     return int(np.logical_and(p, g).sum()) / u if u else 0.0
 
 
+def rec_expected(ious: Iterable[float]) -> dict[str, float]:
+    """REC's four numbers from per-sample box IoUs, in plain numpy."""
+    iou = np.asarray(list(ious), dtype=np.float64)
+    return {
+        "acc@0.5": float((iou >= 0.5).mean()),
+        "acc@0.75": float((iou >= 0.75).mean()),
+        "acc@0.9": float((iou >= 0.9).mean()),
+        "mean_iou": float(iou.mean()),
+    }
+
+
+def res_expected(mask_inter: Iterable[int], mask_union: Iterable[int]) -> dict[str, float]:
+    """RES's mIoU and cIoU from per-sample pixel intersections and unions."""
+    inter, union = np.array(list(mask_inter)), np.array(list(mask_union))
+    per_sample = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+    return {"miou": float(per_sample.mean()), "ciou": float(inter.sum() / union.sum())}
+
+
 def make_predictions(samples: Iterable[Sample], path: Path, seed: int = 0) -> Expected:
     """Write a predictions JSONL for `samples` and return the metrics it must score."""
     rng = np.random.default_rng(seed)
@@ -131,23 +149,10 @@ def make_predictions(samples: Iterable[Sample], path: Path, seed: int = 0) -> Ex
             p = pred_mask if pred_mask is not None else np.zeros_like(gt_mask)
             mask_inter.append(int(np.logical_and(p, gt_mask).sum()))
             mask_union.append(int(np.logical_or(p, gt_mask).sum()))
-    iou_arr = np.array(ious)
-    inter, union = np.array(mask_inter), np.array(mask_union)
-    per_sample = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
     return Expected(
-        rec={
-            "acc@0.5": float((iou_arr >= 0.5).mean()),
-            "acc@0.75": float((iou_arr >= 0.75).mean()),
-            "acc@0.9": float((iou_arr >= 0.9).mean()),
-            "mean_iou": float(iou_arr.mean()),
-        },
-        res={"miou": float(per_sample.mean()), "ciou": float(inter.sum() / union.sum())},
+        rec=rec_expected(ious),
+        res=res_expected(mask_inter, mask_union),
         outcomes=counts,
-        rec_release={
-            "acc@0.5": float((np.array(release_box) >= 0.5).mean()),
-            "acc@0.75": float((np.array(release_box) >= 0.75).mean()),
-            "acc@0.9": float((np.array(release_box) >= 0.9).mean()),
-            "mean_iou": float(np.mean(release_box)),
-        },
+        rec_release=rec_expected(release_box),
         res_release={"ciou": float(np.mean(release_mask))},
     )

@@ -20,6 +20,7 @@ from typing import Any
 
 from padt_eval import rle as rlemod
 from padt_eval.data.images import ImageRoot
+from padt_eval.data.instances import find_train2014_instances
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.split import SplitInfo
 from padt_eval.errors import DataError
@@ -32,7 +33,14 @@ _QUOTED = re.compile(r'"(.*)"')
 class PadtRefcocoJsonlReader(JsonlSplitReader):
     id_is_line_index = True
 
-    def __init__(self, path: str | Path, image_root: str | Path, task: Task, name: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        image_root: str | Path,
+        task: Task,
+        name: str | None = None,
+        instances_path: str | Path | None = None,
+    ) -> None:
         self.image_root = Path(image_root)
         self._images = ImageRoot(image_root)
         self._file_name = Path(path).name
@@ -45,6 +53,17 @@ class PadtRefcocoJsonlReader(JsonlSplitReader):
             task=task,
             notes=["PaDT-MLLM JSONL: samples with masks smaller than one 28-px patch were dropped by PaDT's preprocessing"],
         )
+        # The file carries only the target of each line; the image's other objects (for the
+        # error breakdown) come from COCO train2014's instances file when one is found.
+        found = Path(instances_path) if instances_path is not None else find_train2014_instances(None, self.image_root)
+        if found is not None and found.is_file():
+            info.instances_file = str(found)
+        else:
+            info.instances_note = (
+                f"no COCO instances_train2014.json found (looked next to {self.image_root} and under the data root"
+                + (f"; {instances_path} is not a file" if instances_path is not None else "")
+                + ")"
+            )
         super().__init__(path, info)
 
     def line_to_sample(self, obj: dict[str, Any], line_index: int, where: Any) -> Sample:

@@ -125,6 +125,7 @@ class ReferReader(JsonlSplitReader):
             files=[str(self.refs_path), str(self.instances_path)],
             image_root=str(image_root),
             task=task,
+            instances_file=str(self.instances_path),
         )
         super().__init__(cached, info)
 

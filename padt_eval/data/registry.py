@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from padt_eval.data.instances import find_train2014_instances
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.data.refer import ReferReader
 from padt_eval.data.safe_pickle import load_restricted
@@ -140,7 +141,7 @@ def open_split(
                 raise UsageError(
                     f"split file {direct} found, but no image folder; pass --image-root. Looked in:\n  " + "\n  ".join(looked)
                 )
-            return PadtRefcocoJsonlReader(direct, img, task)
+            return PadtRefcocoJsonlReader(direct, img, task, instances_path=find_train2014_instances(root, img))
         hint = f" (no file at {direct})" if direct.suffix in (".json", ".jsonl") else ""
         raise UsageError(
             f"unknown split {split!r}{hint}{did_you_mean(split, REFERRING_SPLITS)}. Known splits: {', '.join(REFERRING_SPLITS)}; "
@@ -161,7 +162,7 @@ def open_split(
     s = REFERRING_SPLITS[split]
     if found_layout == "refer":
         return ReferReader(files[0], files[1], s.split, img_root, task, name=split)
-    return PadtRefcocoJsonlReader(files[0], img_root, task, name=split)
+    return PadtRefcocoJsonlReader(files[0], img_root, task, name=split, instances_path=find_train2014_instances(root, img_root))
 
 
 def _count_samples(layout: str, files: list[Path], split: str, refs_cache: dict[Path, list]) -> int:

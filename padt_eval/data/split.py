@@ -22,6 +22,10 @@ class SplitInfo:
     notes: list[str] = field(default_factory=list)
     # OVD: the dataset's category table [(id, name), ...] that predicted labels map into.
     categories: list[tuple[int, str]] | None = None
+    # REC/RES: the COCO instances file holding every annotated object of the split's images
+    # (for the error breakdown's "another instance"), or None with the reason why not.
+    instances_file: str | None = None
+    instances_note: str | None = None
 
 
 class SplitReader(abc.ABC):

@@ -12,6 +12,7 @@ import abc
 from collections import Counter
 from typing import Any, Sequence
 
+from padt_eval.metrics.errors import QueryErrors
 from padt_eval.metrics.stats import ExactSum
 from padt_eval.types import ObjectPred, ParseStatus, Prediction, Sample, Task
 
@@ -134,6 +135,11 @@ class Metric(abc.ABC):
         """Plain-language warnings a report must show next to the numbers."""
         return []
 
+    def errors(self) -> dict[str, Any] | None:
+        """Why the misses happened (metrics.json `errors`), for metrics that classify
+        them (REC/RES: `metrics/errors.py`; OVD: `metrics/tide.py`); None otherwise."""
+        return None
+
 
 def record_base(sample: Sample, pred: Prediction) -> dict[str, Any]:
     rec: dict[str, Any] = {"sample_id": sample.sample_id, "status": pred.parse_status.value}
@@ -152,12 +158,27 @@ class QueryMetric(Metric):
     def __init__(self) -> None:
         self.iou_sum = ExactSum()
         self.outcomes = OutcomeCounts()
+        # The miss categories, when the caller asked for them (`track_errors`).
+        self.error_counts: QueryErrors | None = None
         for name in self.COUNTERS:
             setattr(self, name, 0)
+
+    def track_errors(self, errors: QueryErrors) -> None:
+        """Classify every scored answer into a miss category (`metrics/errors.py`)."""
+        self.error_counts = errors
+
+    def _classify(self, rec: dict[str, Any], sample: Sample, pred: Prediction, answer: Any, iou: float) -> None:
+        if self.error_counts is not None:
+            rec.update(self.error_counts.add(sample, is_answered(pred), answer, iou))
+
+    def errors(self) -> dict[str, Any] | None:
+        return self.error_counts.summary() if self.error_counts is not None else None
 
     def merge(self, other: "QueryMetric") -> None:  # type: ignore[override]
         self.iou_sum.merge(other.iou_sum)
         self.outcomes.merge(other.outcomes)
+        if self.error_counts is not None and other.error_counts is not None:
+            self.error_counts.merge(other.error_counts)
         for name in self.COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -167,7 +188,10 @@ class QueryMetric(Metric):
         return d
 
     def state_dict(self) -> dict[str, Any]:
-        return {"iou_sum": self.iou_sum.to_json(), "outcomes": self.outcomes.as_dict(), **{n: getattr(self, n) for n in self.COUNTERS}}
+        d = {"iou_sum": self.iou_sum.to_json(), "outcomes": self.outcomes.as_dict(), **{n: getattr(self, n) for n in self.COUNTERS}}
+        if self.error_counts is not None:
+            d["errors"] = self.error_counts.state_dict()
+        return d
 
     @classmethod
     def from_state_dict(cls, d: dict[str, Any]) -> "QueryMetric":
@@ -176,4 +200,6 @@ class QueryMetric(Metric):
         m.outcomes = OutcomeCounts.from_dict(d["outcomes"])
         for name in cls.COUNTERS:
             setattr(m, name, int(d.get(name, 0)))
+        if "errors" in d:
+            m.error_counts = QueryErrors.from_state_dict(d["errors"])
         return m

@@ -26,6 +26,7 @@ from typing import Any, Iterable
 
 from padt_eval import rle as rlemod
 from padt_eval.data.coco_categories import COCO_CATEGORIES
+from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
 from padt_eval.metrics.labels import SYNONYMS, LabelMapper, most_common
 from padt_eval.types import Prediction, Sample, Task
@@ -100,6 +101,10 @@ class DetectionMetric(Metric):
         self.n_dets_without_score = 0
         self.n_dets_with_mask = 0
         self.n_gt_without_mask = 0
+        # Set (to the IoU thresholds) when the TIDE-style error breakdown is wanted; the
+        # per-image analyses made for the records are kept so `errors()` need not redo them.
+        self.tide_thresholds: ErrorThresholds | None = None
+        self._tide_images: dict[str, Any] = {}
 
     # -- per sample ---------------------------------------------------------------
     def _gt_category(self, sample: Sample, i: int) -> int:
@@ -139,12 +144,17 @@ class DetectionMetric(Metric):
         self.outcomes.add(pred, has_object=bool(objects))
         self.images.append({"sample_id": sample.sample_id, "h": sample.image.height, "w": sample.image.width, "gt": gts, "dt": dets})
         rec.update(n_gt=len(gts), n_det=len(dets), n_unmapped=n_unmapped)
+        if self.tide_thresholds is not None:
+            from padt_eval.metrics.tide import analyse_image
+
+            self._tide_images[sample.sample_id], rec["errors"] = analyse_image(self.images[-1], self.tide_thresholds)
         return rec
 
     def merge(self, other: "DetectionMetric") -> None:  # type: ignore[override]
         if other.categories != self.categories:
             raise ValueError("cannot merge OVD states over different category tables")
         self.images.extend(other.images)
+        self._tide_images.update(other._tide_images)
         self.outcomes.merge(other.outcomes)
         self.unmapped.update(other.unmapped)
         self.n_dets += other.n_dets
@@ -201,6 +211,17 @@ class DetectionMetric(Metric):
             n_dets_with_mask=self.n_dets_with_mask,
         )
         return d
+
+    def errors(self) -> dict[str, Any] | None:
+        if self.tide_thresholds is None:
+            return None
+        from padt_eval.metrics.tide import tide_breakdown
+
+        # The image order COCOeval sees (`coco_inputs`), so score ties break the same way.
+        records = sorted(self.images, key=lambda r: r["sample_id"])
+        if _numeric_ids(records):
+            records.sort(key=lambda r: int(r["sample_id"]))
+        return tide_breakdown(records, self.tide_thresholds, [self._tide_images.get(r["sample_id"]) for r in records])
 
     def scores_provided(self) -> bool:
         return self.n_dets_without_score == 0

@@ -50,6 +50,7 @@ class RecMetric(QueryMetric):
             rec[f"hit@{t:g}"] = hit
         if box is not None:
             rec["pred_bbox"] = [float(v) for v in box]
+        self._classify(rec, sample, pred, box, iou)
         return rec
 
     def merge(self, other: "RecMetric") -> None:  # type: ignore[override]

@@ -31,7 +31,7 @@ class ResMetric(QueryMetric):
     def update_many(self, samples: Sequence[Sample], preds: Sequence[Prediction]) -> list[dict[str, Any]]:
         # Areas of a whole batch go through one pycocotools call each (ground truths,
         # predictions, intersections): the per-call overhead is most of an area's cost.
-        records, gts, masks, inters = [], [], [], []
+        records, gts, masks, inters, scored_masks = [], [], [], [], []
         for sample, pred in zip(samples, preds):
             rec = record_base(sample, pred)
             obj = select_query_object(pred) if is_answered(pred) else None
@@ -45,6 +45,7 @@ class ResMetric(QueryMetric):
                 p = None
             self.outcomes.add(pred, has_object=p is not None)
             records.append(rec)
+            scored_masks.append(obj.mask if p is not None else None)  # the mask scored, canonical RLE
             gts.append(g)
             masks.append(p)
             if p is not None:
@@ -52,7 +53,7 @@ class ResMetric(QueryMetric):
         gt_areas = rle.areas(gts)
         pred_areas = iter(rle.areas([p for p in masks if p is not None]))
         inter_areas = iter(rle.areas(inters))
-        for rec, p, a_g in zip(records, masks, gt_areas.tolist()):
+        for rec, p, a_g, sample, pred, answer in zip(records, masks, gt_areas.tolist(), samples, preds, scored_masks):
             if p is None:
                 inter, union = 0, a_g
             else:
@@ -63,6 +64,7 @@ class ResMetric(QueryMetric):
             iou = inter / union if union > 0 else 0.0
             self.iou_sum.add(iou)
             rec.update(iou=iou, intersection=inter, union=union)
+            self._classify(rec, sample, pred, answer, iou)
         return records
 
     def compute(self) -> dict[str, float]:

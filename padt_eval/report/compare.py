@@ -19,6 +19,7 @@ import numpy as np
 from padt_eval.errors import UsageError
 from padt_eval.fileio import atomic_write
 from padt_eval.metrics.paired import DEFAULT_RESAMPLES, DEFAULT_SEED, RatioData, mcnemar_exact, paired_compare
+from padt_eval.report.compare_errors import compare_error_shares
 from padt_eval.report.runs import Run, load_run
 
 SCHEMA = "padt-eval/comparison/v1"
@@ -167,6 +168,7 @@ def compare_runs(
         else:
             entry.update(p_value=r.p_permutation, test="paired permutation")
         out_metrics[m] = entry
+    errors = compare_error_shares(a, b, shared_a, shared_b, n_resamples, seed)
     return {
         "schema": SCHEMA,
         "run_a": _run_info(a, dir_a),
@@ -178,6 +180,7 @@ def compare_runs(
         "seed": seed,
         "method": METHOD,
         "metrics": out_metrics,
+        **({"errors": errors} if errors is not None else {}),
         "warnings": warnings,
     }
 

@@ -19,7 +19,7 @@ from padt_eval.report.compare import load_comparisons
 from padt_eval.report.reported import FLAG_TEXT, ReportedCell, load_reported
 from padt_eval.report.run_tables import comparisons_table, runs_table
 from padt_eval.report.runs import GT_VARIANTS, Run, find_runs
-from padt_eval.report.table_specs import PROTOCOL_NOTE, PROTOCOL_ORDER, SPLIT_LABELS, STANDARD_SPLITS, TASK_TABLES, MetricSpec, TaskTable
+from padt_eval.report.table_specs import ERRORS_PREFIX, PROTOCOL_NOTE, PROTOCOL_ORDER, SPLIT_LABELS, STANDARD_SPLITS, TASK_TABLES, MetricSpec, TaskTable
 from padt_eval.report.tables import Cell, Column, Row, Table, html_page, html_table, to_csv, to_latex, to_markdown
 
 
@@ -31,6 +31,8 @@ class Board:
 
 
 def _metric_value(run: Run, spec: MetricSpec) -> float | None:
+    if spec.key.startswith(ERRORS_PREFIX):
+        return run.error_share(spec.key[len(ERRORS_PREFIX) :])
     m = run.metrics
     for k in (spec.key, *spec.aliases):
         if k in m:
@@ -48,7 +50,7 @@ def _group_runs(runs: list[Run], tt: TaskTable) -> tuple[list[dict[str, Any]], l
     notes: list[str] = []
     groups: dict[tuple, dict[str, Run]] = defaultdict(dict)
     for r in runs:
-        if r.task != tt.task:
+        if r.task != tt.task or (tt.errors_only and r.error_share("hit") is None):
             continue
         key = (r.model_name, r.protocol, r.gt_variant) + (() if tt.per_split else (r.split,))
         prev = groups[key].get(r.split)
@@ -255,11 +257,11 @@ def _task_table(tt: TaskTable, runs: list[Run], reported: list[ReportedCell], ha
         splits = STANDARD_SPLITS + sorted({s for g in groups for s in g["runs"]} - set(STANDARD_SPLITS))
     else:
         splits = ["*"]
-    table = Table(tt.task, tt.title, tt.caption, _columns(tt, splits, groups, half), [])
+    table = Table(tt.name or tt.task, tt.title, tt.caption, _columns(tt, splits, groups, half), [])
     measured = [(_measured_row(tt, g, table, half), g) for g in groups]
     by_row: dict[tuple, list[ReportedCell]] = {}
     for c in reported:
-        if c.task == tt.task:
+        if c.task == tt.task and not tt.errors_only:
             by_row.setdefault(c.row_key, []).append(c)  # file order
     reported_rows = [(_reported_row(tt, cs, table), cs[0].hf_id) for cs in by_row.values()]
     table.rows = _place(measured, reported_rows)

@@ -1,7 +1,8 @@
 """`padt-eval report RUN_DIR`: one self-contained HTML page about one run.
 
 It shows the metrics and counts, the protocol and manifest, a histogram of per-sample
-IoU, the worst answered samples drawn (image, ground truth and predicted boxes and
+IoU, the error breakdown (a bar chart and the worst samples of each miss category), the
+worst answered samples drawn (image, ground truth and predicted boxes and
 masks), and the samples whose output could not be read, with their raw text. Images
 are re-opened from the split the manifest names; when the split or an image cannot be
 found the page says so and draws on a grey canvas instead. Everything is inline (data
@@ -21,6 +22,7 @@ from padt_eval.errors import DataError, PadtEvalError
 from padt_eval.fileio import atomic_write, sha256_file
 from padt_eval.metrics.base import select_query_object
 from padt_eval.report.draw import histogram_svg, render_sample
+from padt_eval.report.errors_view import errors_section, worst_by_category
 from padt_eval.report.runs import Run, load_run
 from padt_eval.report.tables import PAGE_CSS
 from padt_eval.types import Prediction, Task
@@ -246,16 +248,20 @@ def build_run_report(
         records = []
     notes: list[str] = []
     worst, how = _worst(records, n_worst)
+    errors = run.doc.get("errors")
+    by_category = worst_by_category(records, errors) if errors else {}
+    drawn_for_errors = [r for recs in by_category.values() for r in recs]
     all_failures = [r for r in records if r.get("status") in FAILED_STATUSES]
     failures = all_failures[:MAX_FAILURES]
-    preds, why = _predictions(run, {r["sample_id"] for r in worst + failures})
+    preds, why = _predictions(run, {r["sample_id"] for r in worst + failures + drawn_for_errors})
     if why:
         notes.append(why)
-    if reader is None and worst:
+    if reader is None and (worst or drawn_for_errors):
         reader, why = reopen_split(run, data_root, image_root)
         if reader is None:
             notes.append(f"images and ground truth not drawn: {why}")
     cards = _cards(run, worst, preds, reader, notes) if worst else "<p>No answered sample to rank.</p>"
+    errors_html = errors_section(errors, by_category, lambda recs: _cards(run, recs, preds, reader, notes))
     ious = [float(r["iou"]) for r in records if isinstance(r.get("iou"), (int, float))]
     counts = run.counts
     intro = (
@@ -272,6 +278,7 @@ def build_run_report(
             if ious
             else ""
         ),
+        errors_html,
         f'<section id="worst"><h2>Worst {len(worst)} answered samples ({how})</h2><p class="legend">'
         f'<span style="background:#00c800"></span>ground truth<span style="background:#e61e1e"></span>scored prediction'
         f'<span style="background:#ff9600"></span>other predicted objects</p>{cards}</section>',

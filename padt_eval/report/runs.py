@@ -93,6 +93,13 @@ class Run:
     def counts(self) -> dict[str, int]:
         return dict(self.doc.get("counts") or {})
 
+    def error_share(self, category: str) -> float | None:
+        """A REC/RES miss category's share (metrics.json `errors`); None when not computed."""
+        errors = self.doc.get("errors")
+        shares = errors.get("shares") if isinstance(errors, dict) else None
+        v = shares.get(category) if isinstance(shares, dict) else None
+        return float(v) if isinstance(v, (int, float)) else None
+
     # -- protocol ---------------------------------------------------------------------
     @property
     def protocol(self) -> str:

@@ -18,6 +18,8 @@ SPLIT_LABELS = {
     "refcocog_test": "RCg test",
 }
 PROTOCOL_ORDER = {"standard": 0, "padt-release": 1}
+#: A metric key naming a share of metrics.json `errors` rather than a headline metric.
+ERRORS_PREFIX = "errors."
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class TaskTable:
     metrics: list[MetricSpec]
     per_split: bool  # one column group per split (REC/RES) or one split per row (OVD/RIC)
     mean: bool = False
+    name: str | None = None  # the table's id when it is not the task's (a second table of one task)
+    errors_only: bool = False  # rows only from runs with an error breakdown; no reported rows
 
 
 TASK_TABLES = [
@@ -59,6 +63,18 @@ TASK_TABLES = [
         [MetricSpec("ciou", "cIoU"), MetricSpec("miou", "mIoU")],
         per_split=True,
         mean=True,
+    ),
+    TaskTable(
+        "rec",
+        "REC: why the misses happened (% of samples)",
+        "Shares of an error breakdown's categories (docs/metrics.md): wrong object = IoU < 0.5 with the target but "
+        ">= 0.5 with another annotated object of the image; localization = 0.1 <= IoU < 0.5 with the target, not a "
+        "wrong object. Standard protocol only. An empty wrong-object cell: not computed (the split had no instances "
+        "file, e.g. the PaDT JSONL layout without COCO's instances_train2014.json).",
+        [MetricSpec(ERRORS_PREFIX + "wrong_object", "wrong obj"), MetricSpec(ERRORS_PREFIX + "localization", "loc")],
+        per_split=True,
+        name="rec_errors",
+        errors_only=True,
     ),
     TaskTable(
         "ovd",

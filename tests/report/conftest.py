@@ -11,15 +11,21 @@ from padt_eval.demo_data import make_predictions
 from padt_eval.types import Task
 
 
-@pytest.fixture(scope="session")
-def scored_runs(tmp_path_factory):
-    """REC and RES runs (with report.html) of perturbed ground truth on 8 synthetic images."""
-    root = tmp_path_factory.mktemp("reportdata")
-    world = make_world(8, seed=2)
+def _synthetic_split(root, seed: int):
+    """8 synthetic images and their PaDT JSONL split under `root/data`: (world, images, split)."""
+    world = make_world(8, seed=seed)
     images = root / "data" / "coco" / "train2014"
     write_images(world, images)
     split = root / "data" / "split.json"
     write_padt_jsonl(world, split)
+    return world, images, split
+
+
+@pytest.fixture(scope="session")
+def scored_runs(tmp_path_factory):
+    """REC and RES runs (with report.html) of perturbed ground truth on 8 synthetic images."""
+    root = tmp_path_factory.mktemp("reportdata")
+    _, images, split = _synthetic_split(root, seed=2)
     preds = root / "preds.jsonl"
     make_predictions(PadtRefcocoJsonlReader(split, images, Task.REC), preds, seed=1)
     runs = {}
@@ -27,3 +33,20 @@ def scored_runs(tmp_path_factory):
         reader = PadtRefcocoJsonlReader(split, images, task, name="synth_val")
         runs[task.value] = api.evaluate(task, "synth_val", predictions=preds, reader=reader, out=root / "results" / f"{task.value}-run").out_dir
     return root, runs
+
+
+@pytest.fixture(scope="session")
+def error_runs(tmp_path_factory):
+    """REC and RES runs of the demo's designed misses, with every image's instances."""
+    from padt_eval.data.synthetic import write_coco_instances
+    from padt_eval.demo_errors import make_error_predictions
+
+    root = tmp_path_factory.mktemp("errorreport")
+    world, images, split = _synthetic_split(root, seed=3)
+    write_coco_instances(world, root / "data" / "coco" / "annotations" / "instances_train2014.json")
+    expected = make_error_predictions(world, root / "designed.jsonl", seed=3)
+    runs = {}
+    for task in (Task.REC, Task.RES):
+        reader = PadtRefcocoJsonlReader(split, images, task, name="synth_val")
+        runs[task.value] = api.evaluate(task, "synth_val", predictions=root / "designed.jsonl", reader=reader, out=root / "results" / f"{task.value}-errors").out_dir
+    return runs, expected

@@ -51,8 +51,13 @@ def test_run_report_renders_images_and_tables(scored_runs, tmp_path):
     url = (runs["res"] / "report.html").resolve().as_uri()
     dom = _run(["--virtual-time-budget=5000", "--dump-dom", url], tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
-    # the page's load handler counts the images that decoded (complete and naturalWidth > 0)
-    assert 'data-images-loaded="12/12"' in dom.stdout
+    # the page's load handler counts the images that decoded (complete and naturalWidth > 0):
+    # the 12 worst samples plus the error section's samples of each miss category
+    import re
+
+    n_cards = dom.stdout.count('<div class="card"')
+    assert n_cards > 12
+    assert f'data-images-loaded="{n_cards}/{n_cards}"' in dom.stdout
     for table in ("metrics", "failures"):
         assert f'data-table="{table}"' in dom.stdout
     # and they are really painted: the screenshot holds the ground-truth green of the drawings
@@ -75,6 +80,39 @@ def test_leaderboard_page_renders_its_tables(scored_runs, tmp_path):
     api.leaderboard(root / "results", tmp_path, reported=tmp_path / "none.csv")
     dom = _run(["--dump-dom", (tmp_path / "leaderboard.html").resolve().as_uri()], tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
-    for table in ("rec", "res", "runs"):
+    for table in ("rec", "res", "rec_errors", "runs"):
         assert f'<table data-table="{table}">' in dom.stdout
     assert dom.stdout.count('<tr class="measured">') >= 4
+
+
+def test_run_report_error_section_renders_bars_and_samples(error_runs, tmp_path):
+    import re
+
+    runs, expected = error_runs
+    url = (runs["rec"] / "report.html").resolve().as_uri()
+    dom = _run(["--virtual-time-budget=5000", "--dump-dom", url], tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    section = html.split('<section id="errors">')[1].split("</section>")[0]
+    # one bar per category, its width proportional to the category's share
+    widths = dict(re.findall(r'<rect data-category="(\w+)" x="[\d.]+" y="[\d.]+" width="([\d.]+)"', section))
+    assert set(widths) == set(expected.rec)
+    top = max(expected.rec.values())
+    widest = max(float(w) for w in widths.values())
+    for c, n in expected.rec.items():
+        assert float(widths[c]) == pytest.approx(widest * n / top, abs=0.11)
+    # the worst samples of each designed miss are drawn, and every image on the page decoded
+    groups = set(re.findall(r'data-error-category="(\w+)"', section))
+    assert {"wrong_object", "localization"} <= groups
+    assert section.count('<div class="card"') >= 2 * len(groups)
+    m = re.search(r'data-images-loaded="(\d+)/(\d+)"', html)
+    assert m and m.group(1) == m.group(2) and int(m.group(2)) > 12
+    # and painted: the section's bar colours show in a screenshot
+    shot = tmp_path / "errors.png"
+    res = _run(["--window-size=1200,3000", f"--screenshot={shot}", url], tmp_path)
+    assert res.returncode == 0 and shot.is_file(), res.stderr[-2000:]
+    from PIL import Image
+
+    px = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    orange = (abs(px[..., 0] - 0xD9) < 8) & (abs(px[..., 1] - 0x82) < 8) & (abs(px[..., 2] - 0x2B) < 8)
+    assert orange.sum() > 500

@@ -82,9 +82,11 @@ def test_demo_writes_runs_comparisons_and_reports(tmp_path):
     assert names == [
         "ovd-coco_val2017-perturbed_ground_truth",
         "ovd-coco_val2017-perturbed_ground_truth-padt_release",
+        "rec-demo_refcoco_val-designed_errors",
         "rec-demo_refcoco_val-perturbed_ground_truth",
         "rec-demo_refcoco_val-perturbed_ground_truth-padt_release",
         "rec-demo_refcoco_val-perturbed_ground_truth_b",
+        "res-demo_refcoco_val-designed_errors",
         "res-demo_refcoco_val-perturbed_ground_truth",
         "res-demo_refcoco_val-perturbed_ground_truth-padt_release",
         "res-demo_refcoco_val-perturbed_ground_truth_b",
@@ -93,6 +95,8 @@ def test_demo_writes_runs_comparisons_and_reports(tmp_path):
     assert len(list((tmp_path / "res" / "comparisons").glob("*.json"))) == 4
     assert all((tmp_path / "res" / n / "report.html").is_file() for n in names)
     assert "compare demo-A (padt-release) − demo-A (standard)" in r.output
+    # the designed misses are reported exactly (checked against the numpy recomputation)
+    assert r.output.count("(checked)") == 2
     ovd = json.loads((tmp_path / "res" / "ovd-coco_val2017-perturbed_ground_truth-padt_release" / "metrics.json").read_text())
     assert ovd["gt"] == "padt-filtered" and ovd["protocol"]["name"] == "padt-release"
     assert ovd["split"] == "coco_val2017_padt_filtered"

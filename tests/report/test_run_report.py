@@ -13,8 +13,13 @@ from padt_eval.report.run_report import build_run_report
 runner = CliRunner()
 
 
+def _worst_section(page: str) -> str:
+    return page.split('<section id="worst">')[1].split("</section>")[0]
+
+
 def _imgs(page: str) -> list[str]:
-    return re.findall(r'<img alt="sample ([^"]+)" src="data:image/jpeg;base64,', page)
+    """The samples drawn in the worst-samples section (the error section draws its own)."""
+    return re.findall(r'<img alt="sample ([^"]+)" src="data:image/jpeg;base64,', _worst_section(page))
 
 
 def test_report_is_written_with_the_run_and_draws_the_worst_samples(scored_runs):
@@ -25,7 +30,7 @@ def test_report_is_written_with_the_run_and_draws_the_worst_samples(scored_runs)
         assert 'data-table="metrics"' in page and "<svg" in page and 'class="hist"' in page
         assert "images could not be opened" not in page and "not drawn" not in page
         # the worst answered samples come first, lowest IoU first
-        ious = [float(x) for x in re.findall(r"· IoU ([0-9.]+) ·", page)]
+        ious = [float(x) for x in re.findall(r"· IoU ([0-9.]+) ·", _worst_section(page))]
         assert ious == sorted(ious)
         # unparseable outputs are listed with their raw text
         assert 'data-table="failures"' in page and "I think it is somewhere over there." in page
@@ -64,3 +69,25 @@ def test_missing_split_and_predictions_are_reported(scored_runs, tmp_path):
 def test_report_of_a_folder_without_results_exits_2(tmp_path):
     r = runner.invoke(app, ["report", str(tmp_path)])
     assert r.exit_code == 2 and "no metrics.json" in r.output
+
+
+def test_error_section_draws_each_miss_category_worst_first(error_runs):
+    runs, expected = error_runs
+    for task, counts in (("rec", expected.rec), ("res", expected.res)):
+        page = (runs[task] / "report.html").read_text()
+        section = page.split('<section id="errors">')[1].split("</section>")[0]
+        assert set(re.findall(r'<rect data-category="(\w+)"', section)) == set(counts)
+        for cat in ("wrong_object", "localization", "background", "no_object"):
+            group = section.split(f'data-error-category="{cat}"')[1].split('<div class="errgroup"')[0]
+            n_cards = group.count('<div class="card"')
+            assert n_cards == min(4, counts[cat])
+            ious = [float(x) for x in re.findall(r"· IoU ([0-9.]+) ·", group)]
+            assert ious == sorted(ious)
+        assert 'data-error-category="hit"' not in section and 'data-error-category="unparsed"' not in section
+
+
+def test_error_section_says_when_wrong_object_was_not_computed(scored_runs):
+    _, runs = scored_runs  # PaDT JSONL layout without instances_train2014.json
+    page = (runs["rec"] / "report.html").read_text()
+    section = page.split('<section id="errors">')[1].split("</section>")[0]
+    assert "not computed" in section and "instances_train2014.json" in section
