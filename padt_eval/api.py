@@ -171,12 +171,13 @@ def evaluate(
             on_record=writer.write_record,
             on_progress=on_progress,
         )
+        outside = _score_images_outside_split(metric, reader, pred_file) if pred_file is not None else set()
         for record in metric.final_records():
             writer.write_record(record)
         problems: dict[str, Any] = {}
         pred_desc: dict[str, Any]
         if pred_file is not None:
-            pred_file.check_ids(reader)
+            pred_file.check_ids(set(reader.sample_ids()) | outside if outside else reader)
             problems = pred_file.summary()
             pred_desc = {"file": str(pred_file.path), "sha256": sha256_file(pred_file.path)}
         else:
@@ -228,6 +229,23 @@ def evaluate(
         details=metrics_doc["details"],
         notes=metrics_doc["notes"],
     )
+
+
+def _score_images_outside_split(metric, reader: SplitReader, pred_file: PredictionsFile) -> set[str]:
+    """Predictions on images the split's filter left out, for a metric that scores them
+    (the release protocol's OVD: its GT keeps every image, so they are false positives).
+    Returns their ids, which are then not reported as unknown."""
+    add = getattr(metric, "add_image_outside_split", None)
+    left_out = getattr(reader, "images_left_out", None)
+    if add is None or not left_out:
+        return set()
+    used = set()
+    for sid, (width, height) in left_out.items():
+        pred = pred_file.get(sid)
+        if pred is not None:
+            add(sid, width, height, pred)
+            used.add(sid)
+    return used
 
 
 def model_run_dir(task: Task, split: str, model: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
