@@ -248,11 +248,13 @@ def _score_images_outside_split(metric, reader: SplitReader, pred_file: Predicti
     return used
 
 
-def model_run_dir(task: Task, split: str, model: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
+def model_run_dir(task: Task, split: str, model: str, root: Path = DEFAULT_RESULTS_ROOT, protocol: str = "standard") -> Path:
     """The default folder of a model run. No timestamp: rerunning the same command must
-    find the same folder, so that it resumes instead of starting over."""
+    find the same folder, so that it resumes instead of starting over. A protocol other
+    than the standard one is part of the name (it is part of the run's identity)."""
     split_name = Path(split).stem if split.endswith((".json", ".jsonl")) else split
-    return root / safe_name(f"{task.value}-{split_name}-{Path(model.rstrip('/')).name}")
+    suffix = "" if protocol == "standard" else f"-{protocol}"
+    return root / safe_name(f"{task.value}-{split_name}-{Path(model.rstrip('/')).name}{suffix}")
 
 
 def run_model(
@@ -296,7 +298,7 @@ def run_model(
     reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout, gt=gt)
     reader.validate()  # a bad line must stop us before any model time is spent
     family = family or detect_family(model)
-    out_dir = Path(out) if out is not None else model_run_dir(spec.task, split, model)
+    out_dir = Path(out) if out is not None else model_run_dir(spec.task, split, model, protocol=protocol)
     started = now_iso()
     t0 = time.perf_counter()
     outcome = execute(
@@ -317,10 +319,22 @@ def run_model(
         layout=layout,
         progress=progress,
         gt=gt,
+        protocol=protocol,
     )
     if outcome.predictions is None:
         return None
-    result = evaluate(
+    try:
+        result = _score_model_run(spec, split, reader, out_dir, outcome, family, options, started, gt, protocol, name, report)
+    finally:
+        outcome.release()  # the run folder is free once its metrics are written
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _score_model_run(spec, split, reader, out_dir, outcome, family, options, started, gt, protocol, name, report) -> RunResult:
+    from padt_eval.models.base import prompt_family_of
+
+    return evaluate(
         spec.task,
         split,
         predictions=outcome.predictions,
@@ -337,8 +351,6 @@ def run_model(
         name=name,
         report=report,
     )
-    result.seconds = time.perf_counter() - t0
-    return result
 
 
 def check_batching(
