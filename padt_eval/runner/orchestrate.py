@@ -205,8 +205,10 @@ def _run_and_merge(
     lock = held[0] if held else None
     attempt = next((s["attempt"] for s in summaries.values()), None)  # the agreed one: rank 0's
     plan = read_plan_summary(out_dir, attempt) if attempt is not None else None
-    n_new = sum(s["samples"] for s in summaries.values())
-    n_failed = sum(count_lines(p)[1] for p in (out_dir / SHARD_DIR).glob(f"{attempt}.rank*.jsonl")) if attempt else 0
+    # Counted from the attempt's shard files, not from the summaries: a joined rank has
+    # only its own summary, and the rank that merges must report the whole attempt.
+    lines = [count_lines(p) for p in (out_dir / SHARD_DIR).glob(f"{attempt}.rank*.jsonl")] if attempt else []
+    n_new, n_failed = sum(n for n, _ in lines), sum(bad for _, bad in lines)
     info = {
         "world_size": world if joined else nproc,
         "device": device,

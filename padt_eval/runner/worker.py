@@ -24,8 +24,8 @@ from padt_eval.runner import plan as planmod
 from padt_eval.runner.shards import ShardWriter, done_ids
 from padt_eval.tasks.registry import get_task
 
-# Test hook: "RANK:BATCHES:kill|raise" makes that rank SIGKILL itself (or raise) after
-# writing that many batches. Used by the tests that prove resume loses nothing.
+# Test hook: "RANK:BATCHES:kill|raise" makes that rank ("*": any rank) SIGKILL itself (or
+# raise) after writing that many batches. Used by the tests that prove resume loses nothing.
 FAULT_ENV = "PADT_EVAL_FAULT"
 
 
@@ -112,7 +112,7 @@ def _fault(rank: int, batches_written: int) -> None:
     if not spec:
         return
     f_rank, f_after, kind = spec.split(":")
-    if int(f_rank) == rank and int(f_after) == batches_written:
+    if (f_rank == "*" or int(f_rank) == rank) and int(f_after) == batches_written:
         if kind == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         raise RuntimeError(f"injected failure on rank {rank} after {batches_written} batches ({FAULT_ENV})")
