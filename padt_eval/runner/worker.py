@@ -162,7 +162,10 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
     n = batches = 0
     try:
         _fault(rank, batches)
+        t_first = None
         for requests, prepared in loader:
+            if t_first is None:  # the loader's start-up: its workers up and the first batch prepared
+                t_first = time.perf_counter()
             preds = adapter.predict(requests, prepared) if preprocess is not None else adapter.predict(requests)
             if [p.sample_id for p in preds] != [r.sample_id for r in requests]:
                 raise RuntimeError(f"{type(adapter).__name__}.predict answered other sample ids than it was asked")
@@ -174,7 +177,15 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
         writer.close()
         adapter.close()
     t_end = time.perf_counter()
-    return {"rank": rank, "attempt": attempt, "samples": n, "seconds": t_end - t0, "load_seconds": t_loaded - t0, "loop_seconds": t_end - t_loaded}
+    return {
+        "rank": rank,
+        "attempt": attempt,
+        "samples": n,
+        "seconds": t_end - t0,
+        "load_seconds": t_loaded - t0,
+        "first_batch_seconds": (t_first or t_end) - t_loaded,
+        "loop_seconds": t_end - t_loaded,
+    }
 
 
 def _share_cpu_threads() -> None:
