@@ -141,26 +141,6 @@ def execute(
         device=device,
         dtype=resolved_dtype_of(family, device, options),
     )
-    lock: RunLock | None = None
-    n_done = None
-    if rank == 0:  # alone, or rank 0 of a torchrun job: the others wait for its plan
-        lock, n_done = _claim(out_dir, fp, overwrite, reader)
-    try:
-        return _run_and_merge(
-            spec, split, reader, model, family, options, out_dir, nproc, device, batch_size, loader_workers,
-            data_root, image_root, layout, progress, gt, fp, rank, world, lock, n_done,
-        )
-    except BaseException:
-        if lock is not None:
-            lock.release()
-        raise
-
-
-def _run_and_merge(
-    spec, split, reader, model, family, options, out_dir, nproc, device, batch_size, loader_workers,
-    data_root, image_root, layout, progress, gt, fp, rank, world, lock, n_done,
-) -> Outcome:
-    joined = world > 1
     job = RunJob(
         task=spec.task.value,
         split=split,
@@ -176,7 +156,23 @@ def _run_and_merge(
         batch_size=batch_size,
         loader_workers=loader_workers,
     )
-    held: list[RunLock] = [lock] if lock is not None else []
+    held: list[RunLock] = []  # this process's hold on the run-folder lock (none yet on joined ranks > 0)
+    n_done = None
+    if rank == 0:  # alone, or rank 0 of a torchrun job: the others wait for its plan
+        lock, n_done = _claim(out_dir, fp, overwrite, reader)
+        held.append(lock)
+    try:
+        return _run_and_merge(job, spec, reader, nproc, progress, fp, held, n_done)
+    except BaseException:
+        for lock in held:
+            lock.release()
+        raise
+
+
+def _run_and_merge(job: RunJob, spec: TaskSpec, reader: SplitReader, nproc: int, progress, fp: dict[str, Any], held: list[RunLock], n_done: int | None) -> Outcome:
+    rank, world, _ = dist_env()
+    joined = world > 1
+    out_dir = Path(job.run_dir)
 
     def on_plan(attempt: str) -> None:
         # Joined ranks share the folder lock from here on: rank 0 downgrades its own, the
@@ -186,7 +182,7 @@ def _run_and_merge(
         else:
             held.append(RunLock.join_shared(out_dir))
 
-    title = f"{spec.task.value.upper()} {Path(split).stem} · {Path(model).name} · {nproc if not joined else world} rank(s)"
+    title = f"{spec.task.value.upper()} {Path(job.split).stem} · {Path(job.model).name} · {nproc if not joined else world} rank(s)"
     complete = not joined and n_done == len(reader)
     if complete:
         say(f"all {len(reader)} samples already have a prediction: nothing to run, merging and scoring only")
@@ -211,15 +207,15 @@ def _run_and_merge(
     n_new, n_failed = sum(n for n, _ in lines), sum(bad for _, bad in lines)
     info = {
         "world_size": world if joined else nproc,
-        "device": device,
+        "device": job.device,
         "attempt": attempt,
         "resumed": bool(plan["already_done"]) if plan is not None else complete,
         "samples_this_attempt": n_new,
         "failed_this_attempt": n_failed,
         "seconds": round(seconds, 3),
         "samples_per_s": round(n_new / seconds, 3) if seconds > 0 else None,
-        "batch_size": batch_size,
-        "loader_workers": loader_workers,
+        "batch_size": job.batch_size,
+        "loader_workers": job.loader_workers,
         "per_rank": [{k: round(v, 3) if isinstance(v, float) else v for k, v in summaries[r].items()} for r in sorted(summaries)],
     }
     if joined and not (_n_done(out_dir, reader) == len(reader) and _take_merge(out_dir, attempt)):
@@ -232,6 +228,6 @@ def _run_and_merge(
         say(note)
         info["duplicates_kept_first"] = len(merged.duplicates)
     desc_file = out_dir / "model.json"
-    model_desc = json.loads(desc_file.read_text()) if desc_file.is_file() else {"family": family, **fp["model"]}
-    model_desc.setdefault("options", options)
+    model_desc = json.loads(desc_file.read_text()) if desc_file.is_file() else {"family": job.family, **fp["model"]}
+    model_desc.setdefault("options", job.options)
     return Outcome(merged.path, model_desc, info, lock)

@@ -91,3 +91,18 @@ def test_a_finished_run_is_not_relaunched(synth_root, tmp_path, capfd):
     runner = json.loads((tmp_path / "run" / "manifest.json").read_text())["runner"]
     assert runner["attempt"] is None and runner["samples_this_attempt"] == 0 and runner["per_rank"] == []
     assert len(list((tmp_path / "run" / "plan").glob("*.json"))) == 1, "ranks were launched for a finished run"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_each_loader_start_method_gives_the_same_predictions(synth_root, tmp_path, monkeypatch, method):
+    """forkserver is what CUDA ranks use; on the CPU it runs the same code path."""
+    from padt_eval.runner.children import START_METHOD_ENV
+
+    kw = dict(model="colour-finder", split="refcoco_val", data_root=synth_root, nproc=1, batch_size=4)
+    inline = api.run_model(Task.RES, out=tmp_path / "inline", loader_workers=0, **kw)
+    monkeypatch.setenv(START_METHOD_ENV, method)
+    workers = api.run_model(Task.RES, out=tmp_path / method, loader_workers=2, **kw)
+    assert workers.metrics == inline.metrics and workers.counts == inline.counts
+    strip = lambda p: [{k: v for k, v in json.loads(line).items() if k != "meta"} for line in p.read_text().splitlines()]  # noqa: E731
+    assert strip(tmp_path / method / "predictions.jsonl") == strip(tmp_path / "inline" / "predictions.jsonl")

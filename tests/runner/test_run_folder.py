@@ -17,7 +17,6 @@ from padt_eval import api
 from padt_eval.errors import UsageError
 from padt_eval.runner.fingerprint import RUN_FILE, claim_run_dir, fingerprint
 from padt_eval.runner.run_lock import LOCK_FILE, RunFolderBusy
-from padt_eval.runner.shards import read_all
 from padt_eval.types import Task
 
 
