@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,12 +31,25 @@ TIMEOUT_S = 300  # a hang guard only: a healthy round takes a fraction of it
 
 
 @pytest.fixture(scope="module")
-def one_rank(synth_root, tmp_path_factory):
+def data_root(synth_root, tmp_path_factory):
+    """The synthetic split with one unreadable image: its samples fail, and the failures
+    must be counted by whichever rank merges."""
+    root = tmp_path_factory.mktemp("joined") / "data"
+    shutil.copytree(synth_root, root)
+    first = sorted((root / "coco" / "train2014").iterdir())[0]
+    first.write_bytes(b"not an image")
+    return root
+
+
+@pytest.fixture(scope="module")
+def one_rank(data_root, tmp_path_factory):
     from padt_eval import api
     from padt_eval.types import Task
 
     out = tmp_path_factory.mktemp("one") / "run"
-    return api.run_model(Task.RES, model="colour-finder", split="refcoco_val", data_root=synth_root, out=out, nproc=1, batch_size=4, loader_workers=0)
+    result = api.run_model(Task.RES, model="colour-finder", split="refcoco_val", data_root=data_root, out=out, nproc=1, batch_size=4, loader_workers=0)
+    assert result.counts["n_error"] > 0
+    return result
 
 
 def _free_port() -> int:
@@ -44,8 +58,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _cli_args(synth_root: Path, out: Path) -> list[str]:
-    return ["res", "-s", "refcoco_val", "--data-root", str(synth_root), "--model", "colour-finder", "-o", str(out), "-b", "4", "--loader-workers", "0"]
+def _cli_args(data_root: Path, out: Path) -> list[str]:
+    return ["res", "-s", "refcoco_val", "--data-root", str(data_root), "--model", "colour-finder", "-o", str(out), "-b", "4", "--loader-workers", "0"]
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -67,14 +81,14 @@ def _wait_all(procs: list[subprocess.Popen]) -> list[tuple[int, str]]:
     return out
 
 
-def _by_hand(synth_root: Path, out: Path, fault_on_rank1: str | None = None) -> list[tuple[int, str]]:
+def _by_hand(data_root: Path, out: Path, fault_on_rank1: str | None = None) -> list[tuple[int, str]]:
     port = str(_free_port())
     procs = []
     for rank in (0, 1):
         env = _env(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
         if rank == 1 and fault_on_rank1:
             env[FAULT_ENV] = fault_on_rank1
-        cmd = [sys.executable, "-m", "padt_eval.cli", *_cli_args(synth_root, out)]
+        cmd = [sys.executable, "-m", "padt_eval.cli", *_cli_args(data_root, out)]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     return _wait_all(procs)
 
@@ -84,7 +98,7 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _torchrun(synth_root: Path, out: Path, fault_on_killed_node: str | None = None) -> list[tuple[int, str]]:
+def _torchrun(data_root: Path, out: Path, fault_on_killed_node: str | None = None) -> list[tuple[int, str]]:
     """Two torchrun agents, one per node. The node that may be killed starts first, so it
     hosts the rendezvous store: when it dies the other agent is not left waiting on it.
     The c10d rendezvous decides which rank a node gets, so its fault names any rank ("*")."""
@@ -95,7 +109,7 @@ def _torchrun(synth_root: Path, out: Path, fault_on_killed_node: str | None = No
         cmd = [
             sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
             "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--max-restarts", "0",
-            "-m", "padt_eval.cli", *_cli_args(synth_root, out),
+            "-m", "padt_eval.cli", *_cli_args(data_root, out),
         ]  # fmt: skip
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         if node == "killed":
@@ -118,7 +132,10 @@ def _check_complete(out: Path, one_rank, resumed: bool):
     new = sum(1 for name, _, _ in read_all(out) if name.startswith(f"{attempt}."))
     assert runner["samples_this_attempt"] == new and runner["world_size"] == 2
     assert runner["resumed"] is resumed
-    assert runner["failed_this_attempt"] == sum(1 for name, _, p in read_all(out) if name.startswith(f"{attempt}.") and p.parse_status.value in ("error", "failed"))
+    failed = sum(1 for name, _, p in read_all(out) if name.startswith(f"{attempt}.") and p.parse_status.value in ("error", "failed"))
+    assert runner["failed_this_attempt"] == failed
+    if not resumed:
+        assert failed == one_rank.counts["n_error"] + one_rank.counts["n_parse_failed"] > 0
     assert not (out / "merge.lock").exists()
     return runner
 
@@ -136,29 +153,29 @@ def _check_kill_then_resume(out: Path, results: list[tuple[int, str]], rerun, on
     assert runner["samples_this_attempt"] == one_rank.counts["n_samples"] - before
 
 
-def test_ranks_started_by_hand(synth_root, one_rank, tmp_path):
+def test_ranks_started_by_hand(data_root, one_rank, tmp_path):
     out = tmp_path / "run"
-    results = _by_hand(synth_root, out)
+    results = _by_hand(data_root, out)
     assert all(rc == 0 for rc, _ in results), results
     _check_complete(out, one_rank, resumed=False)
     assert not any("resumed an earlier run" in text for _, text in results)
 
 
-def test_ranks_started_by_hand_resume_after_a_sigkill(synth_root, one_rank, tmp_path):
+def test_ranks_started_by_hand_resume_after_a_sigkill(data_root, one_rank, tmp_path):
     out = tmp_path / "run"
-    results = _by_hand(synth_root, out, fault_on_rank1="1:1:kill")
+    results = _by_hand(data_root, out, fault_on_rank1="1:1:kill")
     assert results[1][0] == -signal.SIGKILL, results
-    _check_kill_then_resume(out, results, lambda: _by_hand(synth_root, out), one_rank)
+    _check_kill_then_resume(out, results, lambda: _by_hand(data_root, out), one_rank)
 
 
-def test_torchrun_two_nodes(synth_root, one_rank, tmp_path):
+def test_torchrun_two_nodes(data_root, one_rank, tmp_path):
     out = tmp_path / "run"
-    results = _torchrun(synth_root, out)
+    results = _torchrun(data_root, out)
     assert all(rc == 0 for rc, _ in results), results
     _check_complete(out, one_rank, resumed=False)
 
 
-def test_torchrun_two_nodes_resume_after_a_node_is_killed(synth_root, one_rank, tmp_path):
+def test_torchrun_two_nodes_resume_after_a_node_is_killed(data_root, one_rank, tmp_path):
     out = tmp_path / "run"
-    results = _torchrun(synth_root, out, fault_on_killed_node="*:1:kill")  # its rank SIGKILLs itself after one batch
-    _check_kill_then_resume(out, results, lambda: _torchrun(synth_root, out), one_rank)
+    results = _torchrun(data_root, out, fault_on_killed_node="*:1:kill")  # its rank SIGKILLs itself after one batch
+    _check_kill_then_resume(out, results, lambda: _torchrun(data_root, out), one_rank)
