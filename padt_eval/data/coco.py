@@ -51,8 +51,7 @@ from padt_eval.data.padt_patches import box_mask, covers_a_patch
 from padt_eval.data.split import SplitInfo
 from padt_eval.errors import DataError, UsageError
 from padt_eval.fileio import atomic_write, sha256_file
-from padt_eval.metrics.boxes import is_finite_box
-from padt_eval.metrics.release_protocol import release_gt_xywh
+from padt_eval.metrics.boxes import is_finite_box, release_gt_xywh
 from padt_eval.types import GroundTruthObject, ImageRef, Sample, Task
 
 GT_MODES = ("official", "padt-filtered")

@@ -23,8 +23,7 @@ from padt_eval.data.images import ImageRoot
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.split import SplitInfo
 from padt_eval.errors import DataError
-from padt_eval.metrics.boxes import is_finite_box
-from padt_eval.metrics.release_protocol import NORMALISED_BOX_META
+from padt_eval.metrics.boxes import NORMALISED_BOX_META, is_finite_box
 from padt_eval.types import GroundTruthObject, ImageRef, Sample, Task
 
 _QUOTED = re.compile(r'"(.*)"')

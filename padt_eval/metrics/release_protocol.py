@@ -51,13 +51,12 @@ from typing import Any, Sequence
 
 from padt_eval import rle
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
+from padt_eval.metrics.boxes import NORMALISED_BOX_META, release_gt_xywh
 from padt_eval.metrics.detection import DetectionMetric
 from padt_eval.metrics.rec import THRESHOLDS
 from padt_eval.types import Prediction, Sample, Task
 
 PROTOCOL_NAME = "padt-release"
-#: Sample meta key under which a reader keeps the split's normalised GT box (PaDT layout).
-NORMALISED_BOX_META = "bbox_normalised"
 RELEASE_REFERENCE = "Gorilla-Lab-SCUT/PaDT@912a8ae eval/evaluation_scripts/eval_refcoco.py"
 
 
@@ -74,14 +73,6 @@ def image_key(sample: Sample) -> Any:
 def release_xywh(box: Sequence[float]) -> list[int]:
     """`[x1, y1, x2, y2]` → the release's integer `[x, y, w, h]` (Python's round, half to even)."""
     return [round(box[0]), round(box[1]), round(box[2] - box[0]), round(box[3] - box[1])]
-
-
-def release_gt_xywh(norm_xyxy: Sequence[float], width: int, height: int) -> list[int]:
-    """The release's ground-truth box from a normalised `[x1, y1, x2, y2]`: the width comes
-    from the normalised difference, `round((x2n - x1n) * W)`, not from pixel corners
-    (`round(x2n*W - x1n*W)`): on a half pixel the two can differ by 1 px."""
-    x1n, y1n, x2n, y2n = norm_xyxy
-    return [round(x1n * width), round(y1n * height), round((x2n - x1n) * width), round((y2n - y1n) * height)]
 
 
 def _gt_xywh(sample: Sample) -> list[int]:

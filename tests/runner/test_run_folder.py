@@ -67,6 +67,37 @@ def test_a_second_run_into_a_busy_folder_is_refused_with_the_holder(split, tmp_p
     assert f"took over the run-folder lock of a run that is gone (pid {holder.pid}" in capfd.readouterr().err
 
 
+@pytest.mark.slow
+def test_two_concurrent_runs_into_one_folder(split, tmp_path):
+    """A real second run while the first computes: refused, the first finishes alone, every
+    sample once (before the lock, both computed everything and every merge then failed)."""
+    import time
+
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable, "-m", "padt_eval.cli", "res", "-s", "refcoco_val", "--data-root", str(split["data_root"]),
+        "--model", "colour-finder", "-O", "delay_s=0.1", "-o", str(out), "-b", "4", "--loader-workers", "0",
+    ]  # fmt: skip
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(3000):  # until the first run holds the folder and has started computing
+            if (out / "shards").is_dir() or first.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert first.poll() is None, first.communicate()[0]
+        with pytest.raises(RunFolderBusy, match=f"pid {first.pid} "):
+            _run(split, out)
+        output, _ = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, output
+    from padt_eval.runner.shards import read_all
+
+    ids = [p.sample_id for _, _, p in read_all(out)]
+    assert len(ids) == len(set(ids)) and (out / "metrics.json").is_file()
+
+
 def test_the_lock_is_free_after_a_run(done, split):
     again = _run(split, done.out_dir)  # would be refused if the first run had kept it
     assert again.metrics == done.metrics
