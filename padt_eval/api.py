@@ -187,12 +187,13 @@ def evaluate(
             on_record=writer.write_record,
             on_progress=on_progress,
         )
+        outside = _score_images_outside_split(metric, reader, pred_file) if pred_file is not None else set()
         for record in metric.final_records():
             writer.write_record(record)
         problems: dict[str, Any] = {}
         pred_desc: dict[str, Any]
         if pred_file is not None:
-            pred_file.check_ids(reader)
+            pred_file.check_ids(set(reader.sample_ids()) | outside if outside else reader)
             problems = pred_file.summary()
             pred_desc = {"file": str(pred_file.path), "sha256": sha256_file(pred_file.path)}
         else:
@@ -253,11 +254,30 @@ def evaluate(
     )
 
 
-def model_run_dir(task: Task, split: str, model: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
+def _score_images_outside_split(metric, reader: SplitReader, pred_file: PredictionsFile) -> set[str]:
+    """Predictions on images the split's filter left out, for a metric that scores them
+    (the release protocol's OVD: its GT keeps every image, so they are false positives).
+    Returns their ids, which are then not reported as unknown."""
+    add = getattr(metric, "add_image_outside_split", None)
+    left_out = getattr(reader, "images_left_out", None)
+    if add is None or not left_out:
+        return set()
+    used = set()
+    for sid, (width, height) in left_out.items():
+        pred = pred_file.get(sid)
+        if pred is not None:
+            add(sid, width, height, pred)
+            used.add(sid)
+    return used
+
+
+def model_run_dir(task: Task, split: str, model: str, root: Path = DEFAULT_RESULTS_ROOT, protocol: str = "standard") -> Path:
     """The default folder of a model run. No timestamp: rerunning the same command must
-    find the same folder, so that it resumes instead of starting over."""
+    find the same folder, so that it resumes instead of starting over. A protocol other
+    than the standard one is part of the name (it is part of the run's identity)."""
     split_name = Path(split).stem if split.endswith((".json", ".jsonl")) else split
-    return root / safe_name(f"{task.value}-{split_name}-{Path(model.rstrip('/')).name}")
+    suffix = "" if protocol == "standard" else f"-{protocol}"
+    return root / safe_name(f"{task.value}-{split_name}-{Path(model.rstrip('/')).name}{suffix}")
 
 
 def run_model(
@@ -291,7 +311,6 @@ def run_model(
     job this process is one rank; the last rank to finish merges and scores, the others
     return None. `protocol`, `name`, `report` and `error_thresholds` are passed to `evaluate`.
     """
-    from padt_eval.models.base import prompt_family_of
     from padt_eval.models.loading import detect_family
     from padt_eval.runner.orchestrate import execute
 
@@ -302,7 +321,7 @@ def run_model(
     reader = open_split(split, spec.task, data_root=data_root, image_root=image_root, layout=layout, gt=gt)
     reader.validate()  # a bad line must stop us before any model time is spent
     family = family or detect_family(model)
-    out_dir = Path(out) if out is not None else model_run_dir(spec.task, split, model)
+    out_dir = Path(out) if out is not None else model_run_dir(spec.task, split, model, protocol=protocol)
     started = now_iso()
     t0 = time.perf_counter()
     try:
@@ -325,6 +344,7 @@ def run_model(
                 layout=layout,
                 progress=progress,
                 gt=gt,
+                protocol=protocol,
             )
     except Exception as exc:
         if is_interrupt(exc):  # Ctrl-C, as a KeyboardInterrupt or as torch's SignalException
@@ -334,7 +354,22 @@ def run_model(
         raise _interrupted_run(out_dir, reader) from None
     if outcome.predictions is None:
         return None
-    result = evaluate(
+    try:
+        result = _score_model_run(
+            spec, split, reader, out_dir, outcome, family, options, started, gt, protocol, name, report, error_thresholds
+        )
+    finally:
+        outcome.release()  # the run folder is free once its metrics are written
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _score_model_run(
+    spec, split, reader, out_dir, outcome, family, options, started, gt, protocol, name, report, error_thresholds
+) -> RunResult:
+    from padt_eval.models.base import prompt_family_of
+
+    return evaluate(
         spec.task,
         split,
         predictions=outcome.predictions,
@@ -352,8 +387,6 @@ def run_model(
         report=report,
         error_thresholds=error_thresholds,
     )
-    result.seconds = time.perf_counter() - t0
-    return result
 
 
 def _interrupted_run(out_dir: Path, reader: SplitReader) -> Exception:

@@ -3,10 +3,11 @@
 Python warnings (transformers' FutureWarnings ...), transformers' and the Hub's progress
 bars ("Loading weights"), and whatever libraries or the Java caption tools write to the
 process's stderr (the PTB tokenizer's "tokenized N tokens" line) are sent to one log file
-while a run or a scoring pass is going; the run's own progress view and messages (stdout,
-and our errors printed after it) are untouched. The output collects in a temporary file
-(the run folder may not exist yet, or be replaced by --overwrite meanwhile) and is
-appended to the log at the end, when there is any.
+while a run or a scoring pass is going. The run's own progress view and messages are
+untouched: stdout, our errors printed after it, and the runner's notes, which go through
+`user_stderr()` to the real stderr. The output collects in a temporary file (the run
+folder may not exist yet, or be replaced by --overwrite meanwhile) and is appended to
+the log at the end, when there is any.
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TextIO
 
 _HUB_BARS = "HF_HUB_DISABLE_PROGRESS_BARS"
+_terminal: TextIO | None = None  # the real stderr while library output is redirected
+
+
+def user_stderr() -> TextIO:
+    """Where padt-eval's own notes to the user go: the real stderr, also while the
+    process's stderr is redirected to the library log."""
+    return _terminal if _terminal is not None else sys.stderr
 
 
 @contextmanager
@@ -37,13 +45,17 @@ def library_output_to(log_path: Path) -> Iterator[Path]:
     saved_bars = os.environ.get(_HUB_BARS)
     os.environ[_HUB_BARS] = "1"  # read by transformers and the Hub when they are imported
     bars_were_on = _transformers_bars(enable=False)
+    global _terminal
     sys.stderr.flush()
     saved_fd = os.dup(2)
     os.dup2(log.fileno(), 2)
+    outer, _terminal = _terminal, os.fdopen(os.dup(saved_fd), "w", encoding="utf-8", buffering=1)
     try:
         yield log_path  # the warning filters in force stay as they are (-W, pytest's ...)
     finally:
         sys.stderr.flush()
+        _terminal.close()
+        _terminal = outer
         os.dup2(saved_fd, 2)
         os.close(saved_fd)
         logging.captureWarnings(False)

@@ -51,20 +51,18 @@ from padt_eval.data.padt_patches import box_mask, covers_a_patch
 from padt_eval.data.split import SplitInfo
 from padt_eval.errors import DataError, UsageError
 from padt_eval.fileio import atomic_write, sha256_file
-from padt_eval.metrics.boxes import is_finite_box
+from padt_eval.metrics.boxes import is_finite_box, release_gt_xywh
 from padt_eval.types import GroundTruthObject, ImageRef, Sample, Task
 
 GT_MODES = ("official", "padt-filtered")
-_CACHE_VERSION = "coco-v1"
+_CACHE_VERSION = "coco-v2"  # v2: meta lists the images the filter leaves out
 PADT_MAX_SIDE = 1288  # PaDT skips images with a longer side (round(640 * 2 / 28) * 28)
 PADT_MAX_PER_CLASS = 50  # a class with more instances in an image leaves prompt and GT
 
 
 def padt_eval_box(norm_xyxy: list[float], width: int, height: int) -> list[float]:
     """PaDT's eval GT box from a normalised xyxy box: integer xywh, returned as xyxy."""
-    x1n, y1n, x2n, y2n = norm_xyxy
-    x, y = round(x1n * width), round(y1n * height)
-    w, h = round((x2n - x1n) * width), round((y2n - y1n) * height)
+    x, y, w, h = release_gt_xywh(norm_xyxy, width, height)
     return [float(x), float(y), float(x + w), float(y + h)]
 
 
@@ -125,6 +123,7 @@ def build_coco_cache(instances_path: Path, out_path: Path, meta_path: Path, gt: 
             raise DataError(f"{instances_path}: annotation {ann.get('id')}: category_id {ann['category_id']} is not in 'categories'")
         by_image[ann["image_id"]].append(ann)
     stats: Counter[str] = Counter()
+    left_out: list[list] = []  # images of the file the filter drops: [id, width, height]
     with atomic_write(out_path) as out:
         for img in data["images"]:
             try:
@@ -139,8 +138,10 @@ def build_coco_cache(instances_path: Path, out_path: Path, meta_path: Path, gt: 
             if line is not None:
                 out.write(json.dumps(line) + "\n")
                 stats["images"] += 1
+            else:
+                left_out.append([image_id, width, height])
     with atomic_write(meta_path) as f:
-        json.dump({"categories": categories, "gt": gt, "stats": dict(stats)}, f)
+        json.dump({"categories": categories, "gt": gt, "stats": dict(stats), "images_left_out": left_out}, f)
 
 
 def _image_line(image_id, file_name, width, height, anns, names, gt, stats) -> dict | None:
@@ -209,6 +210,9 @@ class CocoReader(JsonlSplitReader):
         self.categories = [(int(c), str(n)) for c, n in meta["categories"]]
         self._names = dict(self.categories)
         self.stats = meta["stats"]
+        #: sample id -> (width, height) of the file's images this split leaves out (PaDT's
+        #: filter): the release protocol scores detections there as false positives.
+        self.images_left_out = {str(i): (int(w), int(h)) for i, w, h in meta.get("images_left_out", [])}
         notes = []
         if gt == "padt-filtered":
             notes.append(

@@ -24,7 +24,7 @@ from padt_eval.data.instances import find_train2014_instances
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.split import SplitInfo
 from padt_eval.errors import DataError
-from padt_eval.metrics.boxes import is_finite_box
+from padt_eval.metrics.boxes import NORMALISED_BOX_META, is_finite_box
 from padt_eval.types import GroundTruthObject, ImageRef, Sample, Task
 
 _QUOTED = re.compile(r'"(.*)"')
@@ -101,7 +101,13 @@ class PadtRefcocoJsonlReader(JsonlSplitReader):
                     area=float(o["area"]) if isinstance(o.get("area"), (int, float)) else None,
                 )
             ],
-            meta={"image_id": obj.get("id"), "image_file": image_file, "source": f"{self._file_name}:{line_index + 1}"},
+            meta={
+                "image_id": obj.get("id"),
+                "image_file": image_file,
+                "source": f"{self._file_name}:{line_index + 1}",
+                # the release protocol rounds the GT from these, in the release's order
+                NORMALISED_BOX_META: [float(v) for v in nb],
+            },
         )
 
     @staticmethod

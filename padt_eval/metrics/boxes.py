@@ -44,3 +44,16 @@ def xywh_to_xyxy(b: Sequence[float]) -> list[float]:
 
 def xyxy_to_xywh(b: Sequence[float]) -> list[float]:
     return [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
+
+
+#: Sample meta key under which a reader keeps the split's normalised GT box (PaDT's
+#: layouts): the release protocol rounds the ground truth from it (`release_gt_xywh`).
+NORMALISED_BOX_META = "bbox_normalised"
+
+
+def release_gt_xywh(norm_xyxy: Sequence[float], width: int, height: int) -> list[int]:
+    """The release's ground-truth box from a normalised `[x1, y1, x2, y2]`: the width comes
+    from the normalised difference, `round((x2n - x1n) * W)`, not from pixel corners
+    (`round(x2n*W - x1n*W)`): on a half pixel the two can differ by 1 px."""
+    x1n, y1n, x2n, y2n = norm_xyxy
+    return [round(x1n * width), round(y1n * height), round((x2n - x1n) * width), round((y2n - y1n) * height)]

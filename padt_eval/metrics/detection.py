@@ -124,9 +124,23 @@ class DetectionMetric(Metric):
             if o.mask is None:
                 self.n_gt_without_mask += 1
             gts.append([_xywh(o.bbox), self._gt_category(sample, i), int(bool(o.iscrowd)), float(area), o.mask])
+        objects = pred.objects if is_answered(pred) else []
+        dets, n_unmapped = self._detections(objects)
+        self.n_dets_unmapped += n_unmapped
+        self.outcomes.add(pred, has_object=bool(objects))
+        self.images.append({"sample_id": sample.sample_id, "h": sample.image.height, "w": sample.image.width, "gt": gts, "dt": dets})
+        rec.update(n_gt=len(gts), n_det=len(dets), n_unmapped=n_unmapped)
+        if self.tide_thresholds is not None:
+            from padt_eval.metrics.tide import analyse_image
+
+            self._tide_images[sample.sample_id], rec["errors"] = analyse_image(self.images[-1], self.tide_thresholds)
+        return rec
+
+    def _detections(self, objects) -> tuple[list[list], int]:
+        """[xywh, score, category id, mask] of each object whose label maps to a category,
+        and how many did not map (counted and listed, never scored)."""
         dets = []
         n_unmapped = 0
-        objects = pred.objects if is_answered(pred) else []
         for o in objects:
             self.n_dets += 1
             cid = self.mapper.category_id(o.label)
@@ -140,15 +154,7 @@ class DetectionMetric(Metric):
                 self.n_dets_with_mask += 1
             box = o.bbox if o.bbox is not None else rlemod.bbox_xyxy(o.mask)  # type: ignore[arg-type]
             dets.append([_xywh(box), DEFAULT_SCORE if o.score is None else float(o.score), cid, o.mask])
-        self.n_dets_unmapped += n_unmapped
-        self.outcomes.add(pred, has_object=bool(objects))
-        self.images.append({"sample_id": sample.sample_id, "h": sample.image.height, "w": sample.image.width, "gt": gts, "dt": dets})
-        rec.update(n_gt=len(gts), n_det=len(dets), n_unmapped=n_unmapped)
-        if self.tide_thresholds is not None:
-            from padt_eval.metrics.tide import analyse_image
-
-            self._tide_images[sample.sample_id], rec["errors"] = analyse_image(self.images[-1], self.tide_thresholds)
-        return rec
+        return dets, n_unmapped
 
     def merge(self, other: "DetectionMetric") -> None:  # type: ignore[override]
         if other.categories != self.categories:

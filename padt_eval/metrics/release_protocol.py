@@ -19,8 +19,10 @@ table can show how much the protocol alone moves a model's numbers:
   every sample with that key), and its mask IoU, separately, the maximum over their
   masks. A key with no object scores 0.
 * **Boxes as the release has them.** Both boxes are compared as integer
-  `[x, y, w, h]` (`round()` of each, as the release rounds ground truth from normalised
-  coordinates and PaDT's inference writes rounded predictions), with the release's IoU:
+  `[x, y, w, h]`. The ground truth is rounded from the split's normalised box in the
+  release's order (`round(x1n*W)`, `round((x2n - x1n)*W)`: `release_gt_xywh`); a
+  prediction's `round()` of its corner and its width (PaDT's inference writes them as
+  integers already), with the release's IoU:
   areas `w*h` without clamping, a zero union scores 0. Hit = IoU >= 0.5.
 * **"cIoU" is a mean.** The RES number is the mean over items of the key's best
   per-object mask IoU (what the release prints as `RES CIoU`), not ΣI/ΣU.
@@ -32,8 +34,10 @@ table can show how much the protocol alone moves a model's numbers:
 
 For OVD the release scores with pycocotools' COCOeval (bbox, default parameters) against
 its filtered ground truth (`--gt padt-filtered`, which the protocol implies) and keeps a
-detection only when its label, lower-cased, is exactly a COCO class name: no synonyms,
-no other normalisation (`ReleaseDetectionMetric`).
+detection only when its label, lower-cased, is exactly a class name as the annotation
+file writes it (names are not lower-cased, so "Traffic Light" never matches): no
+synonyms, no other normalisation. Its GT keeps every image of the annotation file, so a
+detection on an image the filter dropped is a false positive (`ReleaseDetectionMetric`).
 
 Nothing here is used by the standard protocol. Because a key's value is known only when
 every sample is in, records are produced by `final_records()` at the end of a run. The
@@ -47,6 +51,7 @@ from typing import Any, Sequence
 
 from padt_eval import rle
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
+from padt_eval.metrics.boxes import NORMALISED_BOX_META, release_gt_xywh
 from padt_eval.metrics.detection import DetectionMetric
 from padt_eval.metrics.rec import THRESHOLDS
 from padt_eval.types import Prediction, Sample, Task
@@ -68,6 +73,15 @@ def image_key(sample: Sample) -> Any:
 def release_xywh(box: Sequence[float]) -> list[int]:
     """`[x1, y1, x2, y2]` → the release's integer `[x, y, w, h]` (Python's round, half to even)."""
     return [round(box[0]), round(box[1]), round(box[2] - box[0]), round(box[3] - box[1])]
+
+
+def _gt_xywh(sample: Sample) -> list[int]:
+    """A sample's ground truth as the release builds it: from the split's normalised box
+    when the reader kept it (PaDT's split files), else from the pixel corners."""
+    norm = sample.meta.get(NORMALISED_BOX_META)
+    if norm is not None:
+        return release_gt_xywh(norm, sample.image.width, sample.image.height)
+    return release_xywh(sample.objects[0].bbox)
 
 
 def release_box_iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -132,7 +146,7 @@ class ReleaseMetric(Metric):
                     "base": record_base(sample, pred),
                     "image": img,
                     "expression": sample.expression or "",
-                    "gt_box": list(gt.bbox),
+                    "gt_xywh": _gt_xywh(sample),
                     "gt_mask": gt.mask if self.task == Task.RES else None,
                     "objects": objs,
                 }
@@ -154,7 +168,8 @@ class ReleaseMetric(Metric):
         keys: dict[str, _KeyState] = {}
         for it in self.items:  # the last sample of a key owns its ground truth
             k = keys.setdefault(release_key(it["image"], it["expression"]), _KeyState())
-            k.gt_box = release_xywh(it["gt_box"])
+            # (states saved before the release's rounding order was followed hold pixel corners)
+            k.gt_box = list(it["gt_xywh"]) if "gt_xywh" in it else release_xywh(it["gt_box"])
             k.gt_mask = it["gt_mask"]
             k.gt_sample = it["base"]["sample_id"]
             k.n_items += 1
@@ -252,30 +267,53 @@ class ReleaseMetric(Metric):
         return m
 
 
-class _ExactLowerMapper:
-    """The release's label rule: `name_to_cat_id[label.lower()]`, nothing else."""
+class _ExactNameMapper:
+    """The release's label rule: `name_to_cat_id[label.lower()]` where `name_to_cat_id` is
+    keyed by the class names *as written* (not lower-cased): a class whose name has a
+    capital letter can never be matched."""
 
     def __init__(self, categories) -> None:
-        self._by_name = {str(n).lower(): int(c) for c, n in categories}
+        self._by_name = {str(n): int(c) for c, n in categories}
 
     def category_id(self, label: str | None) -> int | None:
         return None if label is None else self._by_name.get(label.lower())
 
 
 class ReleaseDetectionMetric(DetectionMetric):
-    """OVD as the release's `eval_coco.py` scores it (the ground truth is the reader's)."""
+    """OVD as the release's `eval_coco.py` scores it (the ground truth is the reader's).
+
+    The release's GT keeps every image of the original annotation file, also those its
+    filter left without ground truth (or out of its split file): a detection there is a
+    false positive. `add_image_outside_split` takes such an image's prediction.
+    """
 
     def __init__(self, categories=None) -> None:
         super().__init__(categories)
-        self.mapper = _ExactLowerMapper(self.categories)
+        self.mapper = _ExactNameMapper(self.categories)
+
+    def add_image_outside_split(self, image_id: str, width: int, height: int, pred: Prediction) -> None:
+        """An image the release keeps in its GT but our filtered split does not hold: no
+        ground truth; its detections count (as false positives)."""
+        dets, n_unmapped = self._detections(pred.objects if is_answered(pred) else [])
+        self.n_dets_unmapped += n_unmapped
+        self.images.append({"sample_id": str(image_id), "h": height, "w": width, "gt": [], "dt": dets, "outside_split": True})
+
+    def counts(self) -> dict[str, int]:
+        d = super().counts()
+        outside = [r for r in self.images if r.get("outside_split")]
+        d.update(n_images_outside_split=len(outside), n_dets_outside_split=sum(len(r["dt"]) for r in outside))
+        return d
 
     def protocol(self) -> dict[str, Any]:
         d = dict(super().protocol())
         d.update(
             name=PROTOCOL_NAME,
             reference="Gorilla-Lab-SCUT/PaDT@912a8ae eval/evaluation_scripts/eval_coco.py",
-            labels="kept only when the label, lower-cased, is exactly a category name (no synonyms, no other normalisation)",
+            labels="kept only when the label, lower-cased, is exactly a category name as written (names are not lower-cased; "
+            "no synonyms, no other normalisation)",
             gt="PaDT's filtered ground truth (--gt padt-filtered, implied by this protocol)",
+            images="every image of the annotation file: detections on an image the filter drops (longer side > 1288 px) "
+            "are false positives",
         )
         d.pop("synonyms", None)
         return d

@@ -69,6 +69,16 @@ class ModelFamily:
     # The prompt-table key its adapter will use, from the load options (a family with
     # several prompt styles); None: the family name.
     prompt_key: Callable[[dict], str] | None = None
+    # The dtype a run on this device kind ("cpu" | "cuda") uses when --dtype is not given,
+    # from the load options; None: the family has no dtype (it runs no network).
+    default_dtype: Callable[[str, dict], str | None] | None = None
+
+    def resolved_dtype(self, device: str, options: dict | None = None) -> str | None:
+        """The dtype a run uses, as resolved (for fingerprints): `--dtype` or the default."""
+        options = dict(options or {})
+        if options.get("dtype") is not None:
+            return str(options["dtype"])
+        return self.default_dtype(device, options) if self.default_dtype is not None else None
 
     def prompt_family(self, options: dict | None = None) -> str:
         """Key of the prompt table a run with these options uses (for hashes and fingerprints)."""
@@ -106,6 +116,14 @@ def get_family(name: str) -> ModelFamily:
     if name not in fams:
         raise UsageError(f"unknown model family {name!r}{did_you_mean(name, fams)}; known: {', '.join(sorted(fams))}")
     return fams[name]
+
+
+def resolved_dtype_of(family: str, device: str, options: dict | None = None) -> str | None:
+    """`family`'s dtype on `device` with `options` (`--dtype` when given; None when unknown)."""
+    fam = families().get(family)
+    if fam is None:
+        return (options or {}).get("dtype")
+    return fam.resolved_dtype(device, options)
 
 
 def prompt_family_of(family: str, options: dict | None = None) -> str:

@@ -35,6 +35,13 @@ def _loader(module: str, family: str):
     return load
 
 
+def _default_dtype(device: str, options: dict) -> str:
+    """What `hf.adapter.resolve_device_dtype` and the vLLM backend pick without --dtype."""
+    if options.get("backend") == "vllm" or device == "cuda":
+        return "bfloat16"
+    return "float32"
+
+
 def _model_type(config: dict) -> str:
     return str(config.get("model_type") or "")
 
@@ -77,6 +84,7 @@ def _family(name: str, description: str, module: str | None, detect=None, requir
             detect=detect,
             how_to_score=how_to_score,
             prompt_key=_styled(name) if module else None,
+            default_dtype=_default_dtype if module else None,
         )
     )
 

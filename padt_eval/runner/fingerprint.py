@@ -1,10 +1,17 @@
 """Run identity: what must be equal for a rerun to resume an existing run folder.
 
 A run folder holds predictions of one model, with one prompt and one set of generation
-settings, on one split. Resuming into it with anything else would mix two experiments in
-one file, so the fingerprint below is written first (`run.json`) and compared on every
-rerun; a mismatch is refused with the differing fields named (or the folder is replaced
-with `--overwrite`).
+settings, on one split, scored under one protocol. Resuming into it with anything else
+would mix two experiments in one file (or replace one protocol's metrics with another's),
+so the fingerprint below is written first (`run.json`) and compared on every rerun; a
+mismatch is refused with the differing fields named (or the folder is replaced with
+`--overwrite`). Device and dtype enter as resolved, not as typed: `--dtype float32` on
+the CPU is the same run as no `--dtype`, and bf16 on GPUs is not the same run as fp32 on
+the CPU.
+
+`--overwrite` only ever replaces a padt-eval run folder (one with `run.json`, or a scored
+run's `manifest.json` + `state.json`); any other non-empty folder is refused whatever the
+flag, so `-o results --overwrite` cannot wipe a results tree.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from padt_eval.errors import UsageError
 from padt_eval.fileio import atomic_write, sha256_file
 
 RUN_FILE = "run.json"
+RUN_FOLDER_MARKERS = (("run.json",), ("manifest.json", "state.json"))  # any one set marks a padt-eval run folder
+_KEEP_ON_CLEAR = ("run.lock",)  # held by this run while it replaces the folder
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 
 
@@ -68,14 +77,21 @@ def fingerprint(
     family: str,
     options: dict[str, Any],
     prompt_template_hash: str | None,
+    protocol: str = "standard",
+    device: str = "cpu",
+    dtype: str | None = None,
 ) -> dict[str, Any]:
+    """`device` ("cpu" | "cuda") and `dtype` as the run will use them (the family's default
+    filled in); `options` without its `dtype`, which `dtype` replaces."""
     return {
         "task": task,
         "split_files_sha256": sorted(split_files.values()),
         "model": model,
         "family": family,
-        "generation_options": {k: options[k] for k in sorted(options)},
+        "generation_options": {k: options[k] for k in sorted(options) if k != "dtype"},
+        "resolved": {"device": device, "dtype": dtype},
         "prompt_template_hash": prompt_template_hash,
+        "protocol": protocol,
         "adapter_version": f"padt-eval {__version__}",
     }
 
@@ -91,15 +107,33 @@ def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list
     return out
 
 
+def is_run_folder(path: Path) -> bool:
+    return any(all((path / name).is_file() for name in marker) for marker in RUN_FOLDER_MARKERS)
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse a non-empty folder that is not a padt-eval run folder (whatever --overwrite
+    says), then make sure the folder exists."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"{run_dir} is a file, not a run folder; use another --out")
+    if run_dir.is_dir() and not is_run_folder(run_dir) and any(p.name not in _KEEP_ON_CLEAR for p in run_dir.iterdir()):
+        raise UsageError(
+            f"{run_dir} exists and is not a padt-eval run folder (no {RUN_FILE}, no manifest.json + state.json); "
+            "refusing to write into it or to replace it, even with --overwrite. Use another --out."
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
 def claim_run_dir(run_dir: Path, fp: dict[str, Any], overwrite: bool) -> bool:
-    """Make `run_dir` hold this run. Returns True when it resumes an existing run.
+    """Make `run_dir` (checked by `check_run_dir`, locked by this run) hold this run.
+    Returns True when it continues an existing run of the same fingerprint.
 
     Refuses (UsageError) a folder that belongs to a different run, unless `overwrite`.
     """
     run_file = run_dir / RUN_FILE
     if run_file.is_file():
         existing = json.loads(run_file.read_text(encoding="utf-8")).get("fingerprint", {})
-        if existing == fp:
+        if existing == fp and not overwrite:
             return True
         if not overwrite:
             diffs = _differences(existing, fp)
@@ -109,20 +143,23 @@ def claim_run_dir(run_dir: Path, fp: dict[str, Any], overwrite: bool) -> bool:
                 + "\nUse another --out, or --overwrite to replace it."
             )
         _clear(run_dir)
-    elif run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
-        raise UsageError(f"{run_dir} exists and is not a padt-eval run folder (no {RUN_FILE}); use another --out or --overwrite")
-    elif overwrite and run_dir.is_dir():
+    elif is_run_folder(run_dir):  # a scored run (predictions file) without a model-run fingerprint
+        if not overwrite:
+            raise UsageError(f"{run_dir} holds a scored run that padt-eval did not run itself (no {RUN_FILE}); use another --out, or --overwrite to replace it")
         _clear(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(run_file) as f:
         json.dump({"fingerprint": fp}, f, indent=1)
     return False
 
 
 def _clear(run_dir: Path) -> None:
+    """Empty a padt-eval run folder (callers checked that it is one)."""
     import shutil
 
+    assert is_run_folder(run_dir), run_dir
     for child in run_dir.iterdir():
+        if child.name in _KEEP_ON_CLEAR:
+            continue
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)
         else:

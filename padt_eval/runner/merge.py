@@ -1,12 +1,16 @@
 """Merging shard files into one predictions file: every sample exactly once, in split order.
 
-A missing or duplicated sample is a hard error that names the ids (and, for duplicates,
-the files and lines): a silently padded or deduplicated merge is how other tools end up
-scoring some samples twice or never.
+A missing sample is a hard error that names the ids: a silently padded merge is how
+other tools end up scoring some samples never. A sample predicted more than once (two
+runs that shared a folder before it was locked, or one that crashed while another ran)
+keeps its first copy (shards sort by attempt, i.e. by start time), and the merge says so,
+naming the ids, files and lines: never a silent deduplication, and never a folder that
+every later rerun fails on.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -26,7 +30,24 @@ class MergeError(PadtEvalError):
     exit_code = 1
 
 
+@dataclass
+class Merged:
+    path: Path
+    # (sample id, [file:line of each copy]) for every sample met more than once; the first copy is kept
+    duplicates: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def duplicates_note(self) -> str | None:
+        if not self.duplicates:
+            return None
+        listed = "; ".join(f"{sid} ({', '.join(w)})" for sid, w in self.duplicates[:5])
+        return (
+            f"{len(self.duplicates)} sample(s) had more than one prediction (an earlier run into this folder crashed or ran "
+            f"concurrently); kept the first copy of each: {listed}"
+        )
+
+
 def _index_shards(files: list[Path]) -> tuple[IdIndex, list[tuple[str, list[str]]]]:
+    """Every complete line's id → where it is; `index.get` answers the first copy."""
     index = IdIndex()
     where: dict[int, str] = {}
     for k, path in enumerate(files):
@@ -47,13 +68,11 @@ def _index_shards(files: list[Path]) -> tuple[IdIndex, list[tuple[str, list[str]
     return index, dups
 
 
-def merge_shards(run_dir: Path, reader: SplitReader) -> Path:
-    """Write `predictions.jsonl` (split order) from the shards; raise MergeError on gaps or doubles."""
+def merge_shards(run_dir: Path, reader: SplitReader) -> Merged:
+    """Write `predictions.jsonl` (split order) from the shards; raise MergeError on gaps.
+    Doubles keep their first copy and are listed in the result."""
     files = shard_files(run_dir)
     index, dups = _index_shards(files)
-    if dups:
-        listed = "; ".join(f"{sid} ({', '.join(w)})" for sid, w in dups[:10])
-        raise MergeError(f"{run_dir}: {len(dups)} sample(s) predicted more than once: {listed}")
     missing = [sid for sid in reader.sample_ids() if sid not in index]
     if missing:
         raise MergeError(
@@ -72,4 +91,4 @@ def merge_shards(run_dir: Path, reader: SplitReader) -> Path:
             key = index.get(sid)
             assert key is not None
             f.write(readers[key >> _FILE_BITS].read_at(key & mask))
-    return out
+    return Merged(out, dups)

@@ -1,7 +1,8 @@
 """One model run from the launching process's point of view: claim, launch, wait, merge.
 
-    claim the run folder (fingerprint)  →  run the ranks (in-process, elastic launch,
-    or as one rank of an existing torchrun job)  →  merge the shards  →  (api scores)
+    lock and claim the run folder (run_lock, fingerprint)  →  run the ranks (in-process,
+    elastic launch, or as one rank of an existing torchrun job)  →  merge the shards  →
+    (api scores, then releases the lock)
 
 Everything a rank produces lives in files of the run folder, so this module never
 receives predictions from the ranks, only their small summaries.
@@ -19,16 +20,18 @@ from typing import Any, Callable
 
 from padt_eval.data.split import SplitReader
 from padt_eval.errors import UsageError
-from padt_eval.models.base import prompt_family_of
+from padt_eval.models.base import prompt_family_of, resolved_dtype_of
 from padt_eval.report.manifest import file_hashes
-from padt_eval.runner.fingerprint import claim_run_dir, fingerprint, model_identity
+from padt_eval.runner.fingerprint import check_run_dir, claim_run_dir, fingerprint, model_identity
 from padt_eval.runner.launch import launch
 from padt_eval.runner.merge import merge_shards
+from padt_eval.runner.plan import PLAN_DIR, read_plan_summary
+from padt_eval.runner.run_lock import RunLock
 from padt_eval.runner.shards import SHARD_DIR, count_lines, done_ids
 from padt_eval.runner.worker import RunJob, dist_env, run_rank
 from padt_eval.tasks.registry import TaskSpec
 
-MERGE_LOCK = "merge.lock"
+LEGACY_MERGE_LOCK = "merge.lock"  # left behind by versions before plan/<attempt>.merged
 
 
 @dataclass
@@ -36,6 +39,18 @@ class Outcome:
     predictions: Path | None  # None: this rank is not the one that merges
     model_description: dict[str, Any]
     runner_info: dict[str, Any]
+    lock: RunLock | None = None  # held until the caller has scored the run
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+
+def say(message: str) -> None:
+    """A one-line note for the user (stderr, so it never mixes with printed results)."""
+    from padt_eval.library_log import user_stderr
+
+    print(f"padt-eval: {message}", file=user_stderr(), flush=True)
 
 
 def _check_devices(device: str, nproc: int) -> None:
@@ -49,19 +64,40 @@ def _check_devices(device: str, nproc: int) -> None:
         raise UsageError(f"--gpus {nproc} asked, but torch sees {torch.cuda.device_count()} GPU(s)")
 
 
-def _all_done(run_dir: Path, reader: SplitReader) -> bool:
+def _n_done(run_dir: Path, reader: SplitReader) -> int:
     done = done_ids(run_dir)
-    return all(sid in done for sid in reader.sample_ids())
+    return sum(sid in done for sid in reader.sample_ids())
 
 
-def _take_merge_lock(run_dir: Path) -> bool:
-    """True for exactly one caller: the rank that merges when ranks finish together."""
+def _take_merge(run_dir: Path, attempt: str) -> bool:
+    """True for exactly one caller: the rank that merges when ranks of a joined job finish
+    together. The marker is part of the attempt's record (plan/), not a lock to clean up."""
     try:
-        fd = os.open(run_dir / MERGE_LOCK, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        fd = os.open(run_dir / PLAN_DIR / f"{attempt}.merged", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
         return False
+    os.write(fd, json.dumps({"rank": dist_env()[0], "pid": os.getpid()}).encode())
     os.close(fd)
     return True
+
+
+def _claim(out_dir: Path, fp: dict[str, Any], overwrite: bool, reader: SplitReader) -> tuple[RunLock, int]:
+    """Check, lock and claim the run folder; say what it holds. Returns (lock, samples done)."""
+    check_run_dir(out_dir)
+    lock = RunLock.acquire(out_dir)
+    try:
+        if lock.taken_over:
+            h = lock.taken_over
+            say(f"took over the run-folder lock of a run that is gone (pid {h.get('pid')} on {h.get('host')}, started {h.get('started')})")
+        claim_run_dir(out_dir, fp, overwrite)
+        (out_dir / LEGACY_MERGE_LOCK).unlink(missing_ok=True)
+        n_done = _n_done(out_dir, reader)
+    except BaseException:
+        lock.release()
+        raise
+    if n_done:
+        say(f"resuming: {n_done} of {len(reader)} done")
+    return lock, n_done
 
 
 def execute(
@@ -83,7 +119,10 @@ def execute(
     layout: str,
     progress: Callable[[Path, str, str], Any] | None,
     gt: str = "official",
+    protocol: str = "standard",
 ) -> Outcome:
+    """Run the ranks and merge. The returned Outcome holds the run-folder lock: the caller
+    scores the run, then calls `release()` (on an error, execute releases it itself)."""
     rank, world, _ = dist_env()
     joined = world > 1
     if joined and nproc > 1:
@@ -99,11 +138,10 @@ def execute(
         family=family,
         options=options,
         prompt_template_hash=spec.prompt_hash(prompt_family_of(family, options)),
+        protocol=protocol,
+        device=device,
+        dtype=resolved_dtype_of(family, device, options),
     )
-    resumed = True
-    if rank == 0:  # alone, or rank 0 of a torchrun job: the others wait for its plan
-        resumed = claim_run_dir(out_dir, fp, overwrite)
-        (out_dir / MERGE_LOCK).unlink(missing_ok=True)
     job = RunJob(
         task=spec.task.value,
         split=split,
@@ -119,36 +157,78 @@ def execute(
         batch_size=batch_size,
         loader_workers=loader_workers,
     )
-    title = f"{spec.task.value.upper()} {Path(split).stem} · {Path(model).name} · {nproc if not joined else world} rank(s)"
-    view = progress(out_dir, job.attempt, title) if (progress is not None and not joined) else nullcontext()
+    held: list[RunLock] = []  # this process's hold on the run-folder lock (none yet on joined ranks > 0)
+    n_done = None
+    if rank == 0:  # alone, or rank 0 of a torchrun job: the others wait for its plan
+        lock, n_done = _claim(out_dir, fp, overwrite, reader)
+        held.append(lock)
+    try:
+        return _run_and_merge(job, spec, reader, nproc, progress, fp, held, n_done)
+    except BaseException:
+        for lock in held:
+            lock.release()
+        raise
+
+
+def _run_and_merge(job: RunJob, spec: TaskSpec, reader: SplitReader, nproc: int, progress, fp: dict[str, Any], held: list[RunLock], n_done: int | None) -> Outcome:
+    rank, world, _ = dist_env()
+    joined = world > 1
+    out_dir = Path(job.run_dir)
+
+    def on_plan(attempt: str) -> None:
+        # Joined ranks share the folder lock from here on: rank 0 downgrades its own, the
+        # others take one, so a new run stays refused until the last of them ends.
+        if held:
+            held[0].share()
+        else:
+            held.append(RunLock.join_shared(out_dir))
+
+    title = f"{spec.task.value.upper()} {Path(job.split).stem} · {Path(job.model).name} · {nproc if not joined else world} rank(s)"
+    complete = not joined and n_done == len(reader)
+    if complete:
+        say(f"all {len(reader)} samples already have a prediction: nothing to run, merging and scoring only")
+    view = progress(out_dir, job.attempt, title) if (progress is not None and not joined and not complete) else nullcontext()
     t0 = time.perf_counter()
     with view:
-        if joined:
-            summaries = {rank: run_rank(job)}
+        if complete:
+            summaries: dict[int, Any] = {}
+        elif joined:
+            summaries = {rank: run_rank(job, on_plan=on_plan)}
         elif nproc > 1:
             summaries = launch(job, nproc, out_dir / "logs")
         else:
             summaries = {0: run_rank(job)}
     seconds = time.perf_counter() - t0
-    n_new = sum(s["samples"] for s in summaries.values())
-    n_failed = sum(count_lines(p)[1] for p in (out_dir / SHARD_DIR).glob(f"{job.attempt}.rank*.jsonl"))
+    lock = held[0] if held else None
+    attempt = next((s["attempt"] for s in summaries.values()), None)  # the agreed one: rank 0's
+    plan = read_plan_summary(out_dir, attempt) if attempt is not None else None
+    # Counted from the attempt's shard files, not from the summaries: a joined rank has
+    # only its own summary, and the rank that merges must report the whole attempt.
+    lines = [count_lines(p) for p in (out_dir / SHARD_DIR).glob(f"{attempt}.rank*.jsonl")] if attempt else []
+    n_new, n_failed = sum(n for n, _ in lines), sum(bad for _, bad in lines)
     info = {
         "world_size": world if joined else nproc,
-        "device": device,
-        "attempt": job.attempt,
-        "resumed": resumed,
+        "device": job.device,
+        "attempt": attempt,
+        "resumed": bool(plan["already_done"]) if plan is not None else complete,
         "samples_this_attempt": n_new,
         "failed_this_attempt": n_failed,
         "seconds": round(seconds, 3),
         "samples_per_s": round(n_new / seconds, 3) if seconds > 0 else None,
-        "batch_size": batch_size,
-        "loader_workers": loader_workers,
+        "batch_size": job.batch_size,
+        "loader_workers": job.loader_workers,
         "per_rank": [{k: round(v, 3) if isinstance(v, float) else v for k, v in summaries[r].items()} for r in sorted(summaries)],
     }
-    if joined and not (_all_done(out_dir, reader) and _take_merge_lock(out_dir)):
+    if joined and not (_n_done(out_dir, reader) == len(reader) and _take_merge(out_dir, attempt)):
+        if lock is not None:
+            lock.release()
         return Outcome(None, {}, info)
     merged = merge_shards(out_dir, reader)
+    note = merged.duplicates_note()
+    if note:
+        say(note)
+        info["duplicates_kept_first"] = len(merged.duplicates)
     desc_file = out_dir / "model.json"
-    model_desc = json.loads(desc_file.read_text()) if desc_file.is_file() else {"family": family, **fp["model"]}
-    model_desc.setdefault("options", options)
-    return Outcome(merged, model_desc, info)
+    model_desc = json.loads(desc_file.read_text()) if desc_file.is_file() else {"family": job.family, **fp["model"]}
+    model_desc.setdefault("options", job.options)
+    return Outcome(merged.path, model_desc, info, lock)

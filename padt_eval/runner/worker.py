@@ -17,15 +17,16 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from padt_eval.data.registry import open_split
+from padt_eval.runner.children import die_with_parent, loader_context, loader_worker_init
 from padt_eval.runner import plan as planmod
 from padt_eval.runner.shards import ShardWriter, done_ids
 from padt_eval.tasks.registry import get_task
 
-# Test hook: "RANK:BATCHES:kill|raise" makes that rank SIGKILL itself (or raise) after
-# writing that many batches. Used by the tests that prove resume loses nothing.
+# Test hook: "RANK:BATCHES:kill|raise" makes that rank ("*": any rank) SIGKILL itself (or
+# raise) after writing that many batches. Used by the tests that prove resume loses nothing.
 FAULT_ENV = "PADT_EVAL_FAULT"
 
 
@@ -112,7 +113,7 @@ def _fault(rank: int, batches_written: int) -> None:
     if not spec:
         return
     f_rank, f_after, kind = spec.split(":")
-    if int(f_rank) == rank and int(f_after) == batches_written:
+    if (f_rank == "*" or int(f_rank) == rank) and int(f_after) == batches_written:
         if kind == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         if kind == "sigint":  # Ctrl-C at this batch boundary
@@ -123,34 +124,43 @@ def _fault(rank: int, batches_written: int) -> None:
         raise RuntimeError(f"injected failure on rank {rank} after {batches_written} batches ({FAULT_ENV})")
 
 
-def run_rank(job: RunJob) -> dict[str, Any]:
-    """Run one rank to completion; return a small summary (samples, seconds)."""
+def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run one rank to completion; return a small summary (the agreed attempt, samples,
+    seconds). `on_plan(attempt)` runs once the plan is agreed (joined ranks take their
+    share of the run-folder lock there)."""
     from torch.utils.data import DataLoader
 
     from padt_eval.models.loading import load_model
 
     rank, world, local_rank = dist_env()
+    if world > 1:
+        die_with_parent()  # a rank whose launcher (our agent, torchrun) is killed goes with it
     spec = get_task(job.task)
     reader = open_split(job.split, spec.task, data_root=job.data_root, image_root=job.image_root, layout=job.layout, gt=job.gt)
     attempt = _agree_on_plan(job, reader, rank, world)
+    if on_plan is not None:
+        on_plan(attempt)
     ids = planmod.read_plan(Path(job.run_dir), attempt, rank)
     t0 = time.perf_counter()
     if not ids:
-        return {"rank": rank, "samples": 0, "seconds": 0.0, "load_seconds": 0.0, "loop_seconds": 0.0}
+        return {"rank": rank, "attempt": attempt, "samples": 0, "seconds": 0.0, "load_seconds": 0.0, "loop_seconds": 0.0}
     device = f"cuda:{local_rank}" if job.device == "cuda" else "cpu"
     if job.device == "cpu" and world > 1:
         _share_cpu_threads()
     adapter = load_model(job.model, job.family, device=device, **job.options)
     t_loaded = time.perf_counter()
     preprocess = adapter.preprocessor()
+    workers = job.loader_workers > 0
     loader = DataLoader(
         _Samples(reader, ids, spec, adapter.family, preprocess),
         batch_size=job.batch_size,
         shuffle=False,
         num_workers=job.loader_workers,
         collate_fn=_collate,
-        prefetch_factor=2 if job.loader_workers > 0 else None,
+        prefetch_factor=2 if workers else None,
         persistent_workers=False,
+        multiprocessing_context=loader_context(device, [type(adapter).__module__, getattr(preprocess, "__module__", None) or __name__]) if workers else None,
+        worker_init_fn=loader_worker_init if workers else None,
     )
     if rank == 0:
         _write_model_description(Path(job.run_dir), adapter.describe())
@@ -158,7 +168,10 @@ def run_rank(job: RunJob) -> dict[str, Any]:
     n = batches = 0
     try:
         _fault(rank, batches)
+        t_first = None
         for requests, prepared in loader:
+            if t_first is None:  # the loader's start-up: its workers up and the first batch prepared
+                t_first = time.perf_counter()
             preds = adapter.predict(requests, prepared) if preprocess is not None else adapter.predict(requests)
             if [p.sample_id for p in preds] != [r.sample_id for r in requests]:
                 raise RuntimeError(f"{type(adapter).__name__}.predict answered other sample ids than it was asked")
@@ -170,7 +183,15 @@ def run_rank(job: RunJob) -> dict[str, Any]:
         writer.close()
         adapter.close()
     t_end = time.perf_counter()
-    return {"rank": rank, "samples": n, "seconds": t_end - t0, "load_seconds": t_loaded - t0, "loop_seconds": t_end - t_loaded}
+    return {
+        "rank": rank,
+        "attempt": attempt,
+        "samples": n,
+        "seconds": t_end - t0,
+        "load_seconds": t_loaded - t0,
+        "first_batch_seconds": (t_first or t_end) - t_loaded,
+        "loop_seconds": t_end - t_loaded,
+    }
 
 
 def _share_cpu_threads() -> None:

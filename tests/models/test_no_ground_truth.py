@@ -3,8 +3,9 @@
 1. `ModelRequest` has no field that can carry an answer.
 2. No parameter of any parser, task rule, raw-text hook, generation helper or adapter
    method is typed as (or named like) a Sample / GroundTruthObject / reference.
-3. Running an adapter on requests whose samples' ground truth was swapped gives the same
-   output, byte for byte (it was never read).
+3. An adapter that records everything it receives through the runner (load arguments,
+   requests, prepared inputs) holds no ground-truth value: no box, mask, caption or
+   label string that the model may not see.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from padt_eval.models import text_rules
 from padt_eval.models.coords import FORMATS
 from padt_eval.models.raw_text import RawTextParser
-from padt_eval.types import GroundTruthObject, ModelRequest, Sample
+from padt_eval.types import GroundTruthObject, ModelRequest, Sample, Task
 
 FORBIDDEN_TYPES = (Sample, GroundTruthObject)
 FORBIDDEN_NAMES = {"sample", "samples", "gt", "ground_truth", "target", "targets", "answer", "objects", "references", "reference", "gt_box"}
@@ -80,31 +81,127 @@ def test_adapters_and_generation_cannot_receive_ground_truth():
         _check_callable(fn)
 
 
-def test_adapter_output_does_not_depend_on_ground_truth(tiny, demo_split):
-    """Swap the ground truth between samples: the adapter's output is identical."""
-    from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-    from padt_eval.models.loading import load_model
+class RecordingAdapter:
+    """Wraps a real adapter and keeps a text copy of everything handed to it: the load
+    call's arguments, every request (all fields), every prepared input, every extra
+    argument of `predict`."""
+
+    def __init__(self, inner, log: list[str]) -> None:
+        self.inner, self.log = inner, log
+        self.family = inner.family
+
+    def preprocessor(self):
+        prep = self.inner.preprocessor()
+        if prep is None:
+            return None
+
+        def recorded(request):
+            self.log.append(_text(request))
+            return prep(request)
+
+        return recorded
+
+    def predict(self, requests, *args, **kwargs):
+        self.log.append(_text([dataclasses.asdict(r) for r in requests]))
+        for a in args:  # prepared inputs: image arrays and the like
+            self.log.append(_text([getattr(x, "shape", x) for x in a]))
+        self.log.append(_text(kwargs))
+        return self.inner.predict(requests, *args, **kwargs)
+
+    def describe(self):
+        return self.inner.describe()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _text(value) -> str:
+    import json
+
+    return json.dumps(value, default=repr, sort_keys=True)
+
+
+def _needles(sample: Sample) -> set[str]:
+    """Spellings of every ground-truth value of `sample` that the model may not see."""
+    visible = {sample.expression or ""} | set(sample.categories or [])
+    out: set[str] = set()
+    for o in sample.objects:
+        out.add(_text([float(v) for v in o.bbox]))
+        out.update(repr(float(v)) for v in o.bbox if float(v) != int(v))  # integers collide with sizes
+        if o.mask is not None:
+            out.add(o.mask["counts"] if isinstance(o.mask["counts"], str) else _text(o.mask["counts"]))
+        if o.label and o.label not in visible:
+            out.add(o.label)
+    out.update(r for r in sample.references if r)
+    return {n for n in out if len(n) > 3}
+
+
+def test_the_runner_hands_an_adapter_no_ground_truth(synth_root, monkeypatch, tmp_path):
+    """A whole RES run (boxes and masks in the ground truth) through the runner; the
+    adapter records what it receives; no ground-truth value appears in it."""
+    pytest.importorskip("torch")
+    from padt_eval import api
+    from padt_eval.data.registry import open_split
+    from padt_eval.models import loading
+
+    log: list[str] = []
+    real_load = loading.load_model
+
+    def recording_load(model, family=None, **options):
+        log.append(_text({"model": model, "family": family, **options}))
+        return RecordingAdapter(real_load(model, family, **options), log)
+
+    monkeypatch.setattr(loading, "load_model", recording_load)
+    result = api.run_model(
+        Task.RES, model="colour-finder", split="refcoco_val", data_root=synth_root, out=tmp_path / "run", nproc=1, batch_size=4, loader_workers=0
+    )
+    samples = list(open_split("refcoco_val", Task.RES, data_root=synth_root))
+    assert result.counts["n_samples"] == len(samples) > 10
+    recorded = "\n".join(log)
+    assert all(s.sample_id in recorded for s in samples), "the recorder did not see the run"
+    needles = {n: s.sample_id for s in samples for n in _needles(s)}
+    assert any(n.startswith("[") for n in needles) and len(needles) > len(samples)  # boxes and masks
+    leaked = sorted((sid, n) for n, sid in needles.items() if n in recorded)
+    assert not leaked, f"ground truth reached the adapter: {leaked[:5]}"
+
+
+def test_requests_of_every_task_carry_none_of_their_ground_truth():
+    """The runner's dataset (`worker._Samples`, what every rank feeds its adapter) on
+    hand-made samples whose ground truth is distinctive: labels that are not the
+    expression, captions, masks, fractional boxes."""
+    from padt_eval.runner.worker import _Samples
     from padt_eval.tasks.registry import get_task
-    from padt_eval.types import Task
+    from padt_eval.types import ImageRef
 
-    adapter = load_model(str(tiny("qwen2_5_vl")), device="cpu", max_new_tokens=8)
-    spec = get_task(Task.REC)
-    samples = list(PadtRefcocoJsonlReader(demo_split.rec_split, demo_split.images, Task.REC))[:4]
-    swapped = [dataclasses.replace(s, objects=samples[-1 - i].objects) for i, s in enumerate(samples)]
-    seen = []
-    orig = adapter.predict
+    mask = {"size": [40, 60], "counts": "PZ3Q0n0GTMASKcounts"}
+    made = []
+    for i, task in enumerate(Task):
+        gt = GroundTruthObject(bbox=[1.25 + i, 2.75, 31.125, 20.0625], mask=mask, label=f"gt-only label {i}")
+        made.append(
+            Sample(
+                sample_id=f"s{i}",
+                task=task,
+                image=ImageRef(path="img.jpg", width=60, height=40),
+                expression="the thing on the left" if task in (Task.REC, Task.RES) else None,
+                categories=["cat", "dog"] if task == Task.OVD else None,
+                objects=[gt],
+                references=[f"a golden reference caption number {i}"] if task == Task.RIC else [],
+            )
+        )
 
-    def spy(requests, *a):
-        seen.extend(type(r) for r in requests)
-        return orig(requests, *a)
+    class Reader:
+        def get(self, sid):
+            return next(s for s in made if s.sample_id == sid)
 
-    adapter.predict = spy
-    runs = []
-    for group in (samples, swapped):
-        preds = adapter.predict([s.request(spec.prompt(adapter.family, s)) for s in group])
-        runs.append([p.to_json() for p in preds])
-    assert runs[0] == runs[1]
-    assert set(seen) == {ModelRequest}
+    for sample in made:
+        spec = get_task(sample.task)
+        seen: list[str] = []
+        ds = _Samples(Reader(), [sample.sample_id], spec, "qwen2_5_vl", lambda r: seen.append(_text(r)) or "prepared")
+        request, prepared = ds[0]
+        recorded = _text(dataclasses.asdict(request)) + "".join(seen)
+        assert sample.sample_id in recorded
+        leaked = [n for n in _needles(sample) if n in recorded]
+        assert not leaked, f"{sample.task.value}: ground truth in the request: {leaked}"
 
 
 def test_the_signature_check_catches_a_leak():

@@ -33,5 +33,6 @@ PADT_FAMILY = register_family(
         loader=_load,
         requirements=("torch", "transformers", "safetensors", "tokenizers", "jinja2"),
         detect=_detect,
+        default_dtype=lambda device, options: "float32",  # load_padt's default on every device
     )
 )
