@@ -48,10 +48,10 @@ def merge(released: dict, tiny: dict) -> dict:
     out = {}
     for key, value in released.items():
         mine = _lookup(tiny, key)
-        if isinstance(value, dict) and isinstance(mine, dict):
+        if key == "rope_scaling" and isinstance(value, dict) and "mrope_section" in value and _mrope(tiny) is not None:
+            out[key] = {**value, "mrope_section": _mrope(tiny)}  # tiny heads: a smaller M-RoPE split
+        elif isinstance(value, dict) and isinstance(mine, dict):
             out[key] = merge(value, mine)
-        elif key == "rope_scaling" and isinstance(value, dict) and "mrope_section" in value and _mrope(tiny) is not None:
-            out[key] = {**value, "mrope_section": _mrope(tiny)}
         elif key in TINY_KEYS and mine is not None:
             out[key] = mine
         else:
