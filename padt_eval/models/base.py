@@ -64,6 +64,11 @@ class ModelFamily:
     requirements: tuple[str, ...] = field(default_factory=tuple)  # importable modules it needs
     # Whether a checkpoint belongs to this family, from its config.json dict and its name.
     detect: Callable[[dict, str], bool] | None = None
+    # Detection order: families with a lower value are asked first, and the first level
+    # with a match decides. A model that specialises another one's config (PaDT is a
+    # Qwen2.5-VL config plus `vl_decoder`; VLM-R1 is a Qwen2.5-VL checkpoint told apart by
+    # its name) sits at a lower level than the family it specialises.
+    precedence: int = 100
     # How to score a family that does not run here (default: its raw text with --format NAME).
     how_to_score: str | None = None
     # The prompt-table key its adapter will use, from the load options (a family with

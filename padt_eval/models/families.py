@@ -54,12 +54,10 @@ def _is_r1(name: str) -> bool:
     return "vlm-r1" in _name(name)
 
 
-def _detect(model_types: tuple[str, ...], names: tuple[str, ...] = (), exclude=lambda name: False):
+def _detect(model_types: tuple[str, ...], names: tuple[str, ...] = ()):
     """config.json `model_type` when there is a config; the model id otherwise."""
 
     def detect(config: dict, name: str) -> bool:
-        if exclude(name):
-            return False
         if config:
             return _model_type(config) in model_types
         return any(n in _name(name) for n in names)
@@ -71,7 +69,9 @@ def _styled(name: str):
     return lambda options: baseline_prompts.prompt_key(name, options.get("prompt_style"))
 
 
-def _family(name: str, description: str, module: str | None, detect=None, requirements=(), how_to_score=None) -> ModelFamily:
+def _family(
+    name: str, description: str, module: str | None, detect=None, requirements=(), how_to_score=None, precedence: int = 100
+) -> ModelFamily:
     fmt = FORMATS.get(name)
     return register_family(
         ModelFamily(
@@ -85,6 +85,7 @@ def _family(name: str, description: str, module: str | None, detect=None, requir
             how_to_score=how_to_score,
             prompt_key=_styled(name) if module else None,
             default_dtype=_default_dtype if module else None,
+            precedence=precedence,
         )
     )
 
@@ -93,7 +94,7 @@ _family(
     "qwen2_5_vl",
     "Qwen2.5-VL-{3B,7B,72B}-Instruct (and Qwen2.5-VL-SFT); prompts: paper (default) | native",
     "qwen",
-    _detect(("qwen2_5_vl",), ("qwen2.5-vl", "qwen2-5-vl"), exclude=_is_r1),
+    _detect(("qwen2_5_vl",), ("qwen2.5-vl", "qwen2-5-vl", "qwen2.5vl")),
     HF_REQUIREMENTS + TORCHVISION,
 )
 _family(
@@ -103,6 +104,7 @@ _family(
     "qwen",
     lambda config, name: _is_r1(name) and (not config or _model_type(config) == "qwen2_5_vl"),
     HF_REQUIREMENTS + TORCHVISION,
+    precedence=10,  # its config is a plain Qwen2.5-VL one: the name decides, before qwen2_5_vl's model_type rule
 )
 _family("qwen2_vl", "Qwen2-VL-{2B,7B,72B}-Instruct", "qwen", _detect(("qwen2_vl",), ("qwen2-vl",)), HF_REQUIREMENTS + TORCHVISION)
 _family("qwen3_vl", "Qwen3-VL (dense and MoE)", "qwen", _detect(("qwen3_vl", "qwen3_vl_moe"), ("qwen3-vl",)), HF_REQUIREMENTS + TORCHVISION)

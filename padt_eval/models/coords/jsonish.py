@@ -126,7 +126,9 @@ def scan_json_boxes(text: str, frame: Frame, convert: Convert, *, require_answer
                 lm = _LABEL.search(region, obj[0], obj[1])
                 if lm is not None:
                     label = _unescape(lm.group(1)) if lm.group(1) is not None else lm.group(2)
-            span = (start + m.start(), start + m.end())
+            # the coordinate list `[x1, y1, x2, y2]` (as for a bare list), not the "bbox_2d" key:
+            # the box's confidence is read from the tokens of its coordinates
+            span = (start + region.rindex("[", m.start(), m.start(1)), start + m.end())
             boxes.append(TextBox(box, label, span, raw))
     elif _BBOX_KEY.search(region):
         problems.append("a bbox_2d without four numbers")

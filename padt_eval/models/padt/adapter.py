@@ -1,6 +1,7 @@
 """`PadtAdapter`: PaDT behind padt-eval's model interface, and the `load_padt` factory.
 
-Requests are grouped into batches of `batch_size` (left padded, one image per sample).
+Each `predict` call is one batched model call (left padded, one image per sample), so the
+runner's `-b N` is the batch that runs; an explicit `batch_size` load option splits it further.
 A sample whose image cannot be opened or preprocessed gets `ParseStatus.ERROR` with the
 reason and is left out of its batch; the other samples run normally. A completion that
 cannot be read gets `ParseStatus.FAILED` with the parser's reason (see `parsing`).
@@ -31,13 +32,13 @@ _STRIP = ("<|endoftext|>", "<|im_end|>")
 class PadtAdapter(ModelAdapter):
     family = "padt"
 
-    def __init__(self, *, pipeline, resolved, dtype: str, device: str, attn: str, batch_size: int, notes=()):
+    def __init__(self, *, pipeline, resolved, dtype: str, device: str, attn: str, batch_size: int | None = None, notes=()):
         self.pipeline = pipeline
         self.resolved = resolved
         self.dtype = dtype
         self.device = device
         self.attn = attn
-        self.batch_size = max(1, int(batch_size))
+        self.batch_size = max(1, int(batch_size)) if batch_size else None  # None: the batch as given
         self.notes = list(notes)
         self._weights_sha256: dict[str, str] | None = None
 
@@ -71,8 +72,9 @@ class PadtAdapter(ModelAdapter):
             prepared_image = item
             prompt = req.prompt if req.prompt is not None else render(template_for("padt", req.task), req)
             ready.append((i, prepared_image, prompt))
-        for start in range(0, len(ready), self.batch_size):
-            chunk = ready[start : start + self.batch_size]
+        size = self.batch_size or max(1, len(ready))
+        for start in range(0, len(ready), size):
+            chunk = ready[start : start + size]
             t0 = time.perf_counter()
             run = self.pipeline.run([c[1] for c in chunk], [c[2] for c in chunk])
             seconds = (time.perf_counter() - t0) / len(chunk)
@@ -131,7 +133,7 @@ class PadtAdapter(ModelAdapter):
             "generation": self.pipeline.settings.to_json(),
             "min_pixels": proc.min_pixels,
             "max_pixels": proc.max_pixels,
-            "batch_size": self.batch_size,
+            **({"batch_size": self.batch_size} if self.batch_size else {}),  # else the runner records its -b
             "compat": self.compat,
             "implementation": IMPLEMENTATION_VERSION,
             "load_notes": self.notes,
@@ -165,7 +167,7 @@ def load_padt(
     attn: str = "sdpa",
     compat: bool = False,
     max_new_tokens: int = 1024,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     revision: str | None = None,
     min_pixels: int | None = None,
     max_pixels: int | None = None,

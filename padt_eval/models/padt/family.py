@@ -10,10 +10,11 @@ RELEASED = tuple(f"PaDT-MLLM/PaDT_{task}_{size}" for task in ("REC", "OVD", "RIC
 
 def _detect(config: dict, model: str) -> bool:
     """A PaDT checkpoint: its config carries the decoder settings or the PaDT architecture;
-    without a config (a hub id not downloaded yet), a released PaDT id."""
+    without a config (a hub id not downloaded yet), a released PaDT id or a repository
+    name that starts with "PaDT"."""
     if config:
         return "vl_decoder" in config or "PaDTForConditionalGeneration" in (config.get("architectures") or [])
-    return model in RELEASED
+    return model in RELEASED or model.replace("\\", "/").rsplit("/", 1)[-1].lower().startswith("padt")
 
 
 def _load(model: str, **kwargs) -> ModelAdapter:
@@ -34,5 +35,6 @@ PADT_FAMILY = register_family(
         requirements=("torch", "transformers", "safetensors", "tokenizers", "jinja2"),
         detect=_detect,
         default_dtype=lambda device, options: "float32",  # load_padt's default on every device
+        precedence=0,  # a PaDT config is a Qwen2.5-VL config plus `vl_decoder`: asked before qwen2_5_vl
     )
 )

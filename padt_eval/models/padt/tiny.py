@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from padt_eval.models.released_files import chat_template
+
 QWEN_SPECIAL_TOKENS = [
     "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
     "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
@@ -28,18 +30,7 @@ QWEN_SPECIAL_TOKENS = [
 QWEN_SPLIT = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
-CHAT_TEMPLATE = (
-    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-    "{% endif %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}"
-    "<|im_end|>\n{% else %}{% for content in message['content'] %}{% if content['type'] == 'image' or 'image' in content "
-    "or 'image_url' in content %}{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture "
-    "{{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] == 'video' "
-    "or 'video' in content %}{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}Video "
-    "{{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content %}"
-    "{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}"
-    "<|im_start|>assistant\n{% endif %}"
-)
+CHAT_TEMPLATE = chat_template("qwen2_vl")  # the released Qwen2.5-VL-Instruct template
 _CORPUS = [
     'Please carefully check the image and detect the object this sentence describes: "the red square on the left".',
     'Please carefully check the image and detect the following objects: ["person", "car", "dog", "cat", "bicycle"].',
@@ -177,8 +168,12 @@ def random_state_dict(model, seed: int) -> dict:
     return state
 
 
-def build_tiny_padt(out_dir, seed: int = 0, tie_word_embeddings: bool = False, **size_overrides) -> Path:
-    """Write a complete tiny PaDT checkpoint folder to `out_dir` and return its path."""
+def build_tiny_padt(out_dir, seed: int = 0, tie_word_embeddings: bool = False, real_vocab: bool = False, **size_overrides) -> Path:
+    """Write a complete tiny PaDT checkpoint folder to `out_dir` and return its path.
+
+    `real_vocab`: the released Qwen2.5 tokenizer (151,665 entries) and a 151,936-row
+    embedding, so VRT ids start at 151936 as in the released checkpoints, and the released
+    Qwen2.5-VL image-processor limits (needs the test extra)."""
     import torch
     from safetensors.torch import save_file
 
@@ -193,7 +188,7 @@ def build_tiny_padt(out_dir, seed: int = 0, tie_word_embeddings: bool = False, *
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    tk = build_tokenizer(sizes["bpe_vocab_size"])
+    tk = _real_tokenizer(out, sizes) if real_vocab else build_tokenizer(sizes["bpe_vocab_size"])
     tk.save(str(out / "tokenizer.json"))
     config = tiny_config(tk, sizes, tie_word_embeddings)
     _write_json(out / "config.json", config)
@@ -251,6 +246,28 @@ def build_tiny_padt(out_dir, seed: int = 0, tie_word_embeddings: bool = False, *
     state = random_state_dict(skeleton, seed)
     save_file({legacy_key(k): v for k, v in state.items()}, str(out / "model.safetensors"), metadata={"format": "pt"})
     return out
+
+
+def _real_tokenizer(out: Path, sizes: dict):
+    """The released Qwen2.5 tokenizer; sets `sizes` to the released embedding rows and pixels."""
+    import shutil
+
+    from tokenizers import Tokenizer
+
+    from padt_eval.models.released_files import QWEN_EMBEDDING_ROWS, preprocessor_config, write_qwen_tokenizer
+
+    src = write_qwen_tokenizer(out / ".tokenizer_src", "qwen2.5")
+    tk = Tokenizer.from_file(str(src / "tokenizer.json"))
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copyfile(src / name, out / name)
+    shutil.rmtree(src)
+    released = preprocessor_config("qwen2_5_vl")
+    sizes.update(
+        extra_vocab_rows=QWEN_EMBEDDING_ROWS - tk.get_vocab_size(with_added_tokens=True),
+        min_pixels=released["min_pixels"],
+        max_pixels=released["max_pixels"],
+    )
+    return tk
 
 
 def _write_json(path: Path, obj) -> None:

@@ -1,4 +1,4 @@
-"""Every worked example of /work/shared/docs/baselines.md (640x427 image), with its expected pixels.
+"""Every worked example of docs/reference/baselines.md (640x427 image), with its expected pixels.
 
 The doc rounds to 2 decimals, hence the 0.01 px tolerance. `first` marks the examples
 whose expectation is about the first box only (what REC takes).

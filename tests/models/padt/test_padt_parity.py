@@ -3,8 +3,8 @@
 Everything is driven by the fixture's own files: every tensor listed in `manifest.json`
 is compared (one test each), and every batch, sample and object listed in `golden.json`
 is checked; no counts are written here. The fixture folder comes from
-PADT_PARITY_FIXTURE (default ../shared/fixtures/padt_tiny beside the repository root);
-without it the tests skip.
+PADT_PARITY_FIXTURE (default tests/fixtures/padt_tiny, committed in the repository);
+without it the module fails to import, so the run fails instead of skipping.
 
 Tolerances (the fixture's README and manifest): ids, texts, parses, pixel boxes exact;
 LM logits atol 1e-4 + rtol 1e-5; every other float atol 1e-5; masks equal except at
@@ -26,10 +26,9 @@ import torch
 
 from padt_fixture_paths import load_manifest, parity_fixture_dir
 
-MANIFEST = load_manifest()
-pytestmark = pytest.mark.skipif(MANIFEST is None, reason=f"PaDT parity fixture not found at {parity_fixture_dir()}")
-TENSOR_NAMES = sorted(MANIFEST["tensors"]) if MANIFEST else []
-GOLDEN = json.loads((parity_fixture_dir() / "golden.json").read_text(encoding="utf-8")) if MANIFEST else {}
+MANIFEST = load_manifest()  # raises when the fixture is missing: a failure, never a skip
+TENSOR_NAMES = sorted(MANIFEST["tensors"])
+GOLDEN = json.loads((parity_fixture_dir() / "golden.json").read_text(encoding="utf-8"))
 BATCHES = sorted(GOLDEN.get("batches", {}))
 
 LOGIT_ATOL, LOGIT_RTOL, FLOAT_ATOL, MASK_BAND = 1e-4, 1e-5, 1e-5, 1e-5
