@@ -164,12 +164,71 @@ def generate(
     same as stopping at once. `compile_step` wraps the step in
     `torch.compile(fullgraph=True)` (greedy only).
     """
+    dec = start_decoding(
+        model, vocab, merged, input_ids, attention_mask, grid_thw, settings,
+        keep_prompt_hidden=keep_prompt_hidden, record_logits=record_logits,
+        reference_memory=reference_memory, penalise_padding=penalise_padding,
+    )
+    state, steps = dec.step.state, settings.max_new_tokens
+    run_step = compiled(dec.step) if compile_step and not (settings.do_sample or reference_memory) else dec.step
+    for t in range(1, steps):
+        if t % check_every == 0 and not bool(state.unfinished.any()):
+            break
+        run_step()
+    return dec.result()
+
+
+@dataclass
+class Decoding:
+    """A batch after its prefill: the first token chosen, the decode step ready to run."""
+
+    step: DecodeStep
+    input_ids: torch.Tensor
+    vocab_size: int  # E + K: the width results are reported in
+    prompt_hidden: torch.Tensor | None
+    prompt_layers: Any
+
+    def result(self) -> GenerationResult:
+        """Cut the buffers at the step where the last row finished (all steps when some row
+        never did): the one host read of the finish state besides the periodic checks."""
+        s = self.step.state
+        steps = s.tokens.shape[1]
+        n = int(s.finished_at.max()) + 1 if not bool(s.unfinished.any()) else steps
+        layers = None
+        if self.prompt_layers is not None:
+            layers = [self.prompt_layers] + self.step.layer_states[: n - 1]
+        return GenerationResult(
+            sequences=torch.cat((self.input_ids, s.tokens[:, :n]), dim=1),
+            step_hidden=s.hidden[:, :n],
+            finished=~s.unfinished,
+            prompt_length=self.input_ids.shape[1],
+            prompt_hidden=self.prompt_hidden,
+            step_logits=s.logits[:, :n, : self.vocab_size] if s.logits is not None else None,
+            all_layer_states=layers,
+        )
+
+
+@torch.inference_mode()
+def start_decoding(
+    model,
+    vocab: ExtendedVocab,
+    merged: torch.Tensor,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    grid_thw: torch.Tensor,
+    settings: GenerationSettings,
+    *,
+    keep_prompt_hidden: bool = False,
+    record_logits: bool = False,
+    reference_memory: bool = False,
+    penalise_padding: bool = True,
+) -> Decoding:
+    """Run the prompt (a `DynamicCache`, as before), move its cache into the static buffers
+    and choose the first token."""
     from transformers.cache_utils import DynamicCache
 
     cfg = model.cfg
     pad = settings.pad_token_id if settings.pad_token_id is not None else (settings.eos_token_ids or [0])[0]
-    b, prompt_len = input_ids.shape
-    steps = settings.max_new_tokens
     positions, deltas = rope_index(
         input_ids, attention_mask, grid_thw, image_token_id=cfg.image_token_id, merge_size=cfg.merge_size
     )
@@ -191,26 +250,10 @@ def generate(
         padded, prefill_cache, input_ids, attention_mask, deltas, settings, pad, record_logits, penalise_padding
     )
     del prefill_cache
-    last_logits = torch.cat((last_logits, last_logits.new_full((b, padded.width - vocab.size), float("-inf"))), dim=1)
+    fill = last_logits.new_full((input_ids.shape[0], padded.width - vocab.size), float("-inf"))
     step = DecodeStep(model, state, sampler=_sampler(settings, input_ids.device), all_hidden_states=reference_memory)
-    run_step = compiled(step) if compile_step and not (settings.do_sample or reference_memory) else step
-    step.choose(last_logits, last_hidden)
-    for t in range(1, steps):
-        if t % check_every == 0 and not bool(state.unfinished.any()):
-            break
-        run_step()
-    # one read at the end: where the last row finished (all steps when some row never did)
-    done = not bool(state.unfinished.any())
-    n = int(state.finished_at.max()) + 1 if done else steps
-    return GenerationResult(
-        sequences=torch.cat((input_ids, state.tokens[:, :n]), dim=1),
-        step_hidden=state.hidden[:, :n],
-        finished=~state.unfinished,
-        prompt_length=prompt_len,
-        prompt_hidden=prompt_hidden,
-        step_logits=state.logits[:, :n, : vocab.size] if record_logits else None,
-        all_layer_states=[layers] + step.layer_states[: n - 1] if reference_memory else None,
-    )
+    step.choose(torch.cat((last_logits, fill), dim=1), last_hidden)
+    return Decoding(step, input_ids, vocab.size, prompt_hidden, layers if reference_memory else None)
 
 
 def _initial_state(padded, prefill_cache, input_ids, attention_mask, deltas, settings, pad, record_logits,
@@ -253,9 +296,14 @@ def _sampler(settings: GenerationSettings, device):
     return lambda scores: _sample(scores, settings, gen)
 
 
+# "inductor" on a GPU; the tests use "aot_eager" (same capture, no C++ build)
+COMPILE_BACKEND = "inductor"
+
+
 def compiled(step: DecodeStep):
-    """`torch.compile` of the whole step: one graph (fullgraph=True), shapes fixed per batch."""
-    return torch.compile(step.__call__, fullgraph=True, dynamic=False)
+    """`torch.compile` of the whole step: one graph (fullgraph=True), shapes fixed per batch.
+    A new batch with the same shapes (batch size, K bucket, cache-length bucket) reuses it."""
+    return torch.compile(step.__call__, fullgraph=True, dynamic=False, backend=COMPILE_BACKEND)
 
 
 @torch.inference_mode()

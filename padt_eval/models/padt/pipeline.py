@@ -71,6 +71,8 @@ class PadtPipeline:
         # Benchmarks only: generate as the reference does (every layer's hidden state at
         # every step kept), to measure what our last-layer-only loop saves.
         self.reference_memory = False
+        # torch.compile of the decode step (`--model-arg compile=true`); off until a GPU run shows it pays
+        self.compile_step = False
         self.cfg = model.cfg
         processor.tokenizer.prepare(self.cfg.vocab_size)
 
@@ -185,6 +187,7 @@ class PadtPipeline:
             record_logits=record_logits,
             reference_memory=self.reference_memory,
             penalise_padding=self.compat,  # default mode: batch-invariant greedy decoding
+            compile_step=self.compile_step,
         )
         completion = self.local_ids(gen.sequences, grid)[:, gen.prompt_length :]
         strings, parses = self.parse(completion, grid, gen.finished.tolist())
