@@ -68,13 +68,11 @@ class DecodeState:
 class DecodeStep:
     """Callable decode step over one batch's `DecodeState` (compilable as a whole)."""
 
-    def __init__(self, model, state: DecodeState, *, sampler=None, all_hidden_states: bool = False):
+    def __init__(self, model, state: DecodeState, *, sampler=None):
         self.model = model
         self.state = state
         self.sampler = sampler  # (scores) -> ids; None = greedy
-        self.all_hidden_states = all_hidden_states
         self.attn_impl = model.language_model.config._attn_implementation
-        self.layer_states: list = []  # reference_memory mode: every layer's state per step
 
     def choose(self, raw_logits: torch.Tensor, hidden: torch.Tensor) -> None:
         """Pick the token at `state.step` from that step's logits and record it."""
@@ -106,10 +104,7 @@ class DecodeStep:
             position_ids=positions,
             cache=s.cache,
             use_cache=True,
-            output_hidden_states=self.all_hidden_states,
         )
-        if self.all_hidden_states:
-            self.layer_states.append(out.hidden_states)
         last = out.last_hidden_state[:, -1]
         s.write_pos.add_(1)
         s.step.add_(1)

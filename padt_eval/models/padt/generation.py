@@ -15,8 +15,8 @@ What it does, and why it is not `model.generate`:
   bucket) without host syncs (`decode_step`). Logits are computed at the last position only,
   and only the final layer's hidden state of each step is kept (the decoder's input), not
   every layer at every step.
-* `reference_memory=True` reproduces the reference's strategy (all layers' hidden states at
-  every step, logits for every prompt position) for the benchmark; the tokens are the same.
+* The reference's strategy (growing cache, all layers' hidden states at every step, logits
+  for every prompt position) lives in `reference_strategy`, the benchmarks' anchor.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class GenerationResult:
     prompt_length: int
     prompt_hidden: torch.Tensor | None = None  # (B, L, D) when asked for (compat parsing)
     step_logits: torch.Tensor | None = None  # (B, T, E + K) raw masked logits when recorded
-    all_layer_states: list | None = None  # reference_memory mode only
+    all_layer_states: list | None = None  # the reference strategy (benchmarks) only
 
     @property
     def num_steps(self) -> int:
@@ -143,7 +143,6 @@ def generate(
     *,
     keep_prompt_hidden: bool = False,
     record_logits: bool = False,
-    reference_memory: bool = False,
     penalise_padding: bool = True,
     compile_step: bool = False,
     check_every: int = FINISH_CHECK_EVERY,
@@ -166,11 +165,10 @@ def generate(
     """
     dec = start_decoding(
         model, vocab, merged, input_ids, attention_mask, grid_thw, settings,
-        keep_prompt_hidden=keep_prompt_hidden, record_logits=record_logits,
-        reference_memory=reference_memory, penalise_padding=penalise_padding,
+        keep_prompt_hidden=keep_prompt_hidden, record_logits=record_logits, penalise_padding=penalise_padding,
     )
     state, steps = dec.step.state, settings.max_new_tokens
-    run_step = compiled(dec.step) if compile_step and not (settings.do_sample or reference_memory) else dec.step
+    run_step = compiled(dec.step) if compile_step and not settings.do_sample else dec.step
     for t in range(1, steps):
         if t % check_every == 0 and not bool(state.unfinished.any()):
             break
@@ -186,7 +184,6 @@ class Decoding:
     input_ids: torch.Tensor
     vocab_size: int  # E + K: the width results are reported in
     prompt_hidden: torch.Tensor | None
-    prompt_layers: Any
 
     def result(self) -> GenerationResult:
         """Cut the buffers at the step where the last row finished (all steps when some row
@@ -194,9 +191,6 @@ class Decoding:
         s = self.step.state
         steps = s.tokens.shape[1]
         n = int(s.finished_at.max()) + 1 if not bool(s.unfinished.any()) else steps
-        layers = None
-        if self.prompt_layers is not None:
-            layers = [self.prompt_layers] + self.step.layer_states[: n - 1]
         return GenerationResult(
             sequences=torch.cat((self.input_ids, s.tokens[:, :n]), dim=1),
             step_hidden=s.hidden[:, :n],
@@ -204,7 +198,6 @@ class Decoding:
             prompt_length=self.input_ids.shape[1],
             prompt_hidden=self.prompt_hidden,
             step_logits=s.logits[:, :n, : self.vocab_size] if s.logits is not None else None,
-            all_layer_states=layers,
         )
 
 
@@ -220,7 +213,6 @@ def start_decoding(
     *,
     keep_prompt_hidden: bool = False,
     record_logits: bool = False,
-    reference_memory: bool = False,
     penalise_padding: bool = True,
 ) -> Decoding:
     """Run the prompt (a `DynamicCache`, as before), move its cache into the static buffers
@@ -234,13 +226,8 @@ def start_decoding(
     )
     prefill_cache = DynamicCache(config=model.language_model.config)
     embeds = model.prompt_embeds(input_ids, vocab, merged)
-    hidden, layers = model.run_language_model(
-        embeds, attention_mask, positions, prefill_cache, all_hidden_states=reference_memory
-    )
-    if reference_memory:
-        last_logits = vocab.logits(hidden)[:, -1]  # the reference scores every prompt position
-    else:
-        last_logits = vocab.logits(hidden[:, -1])
+    hidden, _ = model.run_language_model(embeds, attention_mask, positions, prefill_cache)
+    last_logits = vocab.logits(hidden[:, -1])
     last_hidden = hidden[:, -1]
     prompt_hidden = hidden if keep_prompt_hidden else None
     del hidden, embeds
@@ -251,9 +238,9 @@ def start_decoding(
     )
     del prefill_cache
     fill = last_logits.new_full((input_ids.shape[0], padded.width - vocab.size), float("-inf"))
-    step = DecodeStep(model, state, sampler=_sampler(settings, input_ids.device), all_hidden_states=reference_memory)
+    step = DecodeStep(model, state, sampler=_sampler(settings, input_ids.device))
     step.choose(torch.cat((last_logits, fill), dim=1), last_hidden)
-    return Decoding(step, input_ids, vocab.size, prompt_hidden, layers if reference_memory else None)
+    return Decoding(step, input_ids, vocab.size, prompt_hidden)
 
 
 def _initial_state(padded, prefill_cache, input_ids, attention_mask, deltas, settings, pad, record_logits,

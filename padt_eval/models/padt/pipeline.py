@@ -68,8 +68,8 @@ class PadtPipeline:
         self.processor = processor
         self.settings = settings
         self.compat = compat
-        # Benchmarks only: generate as the reference does (every layer's hidden state at
-        # every step kept), to measure what our last-layer-only loop saves.
+        # Benchmarks only: decode with the reference's strategy (`reference_strategy`), to
+        # measure what our loop saves.
         self.reference_memory = False
         # torch.compile of the decode step (`--model-arg compile=true`); off until a GPU run shows it pays
         self.compile_step = False
@@ -175,20 +175,15 @@ class PadtPipeline:
         grid = inputs.image_grid_thw
         enc = self.encode(inputs)
         ids = self.global_ids(inputs.input_ids, grid)
-        gen = generate(
-            self.model,
-            enc.vocab,
-            enc.vision.merged,
-            ids,
-            inputs.attention_mask,
-            grid,
-            self.settings,
-            keep_prompt_hidden=self.compat,
-            record_logits=record_logits,
-            reference_memory=self.reference_memory,
-            penalise_padding=self.compat,  # default mode: batch-invariant greedy decoding
-            compile_step=self.compile_step,
-        )
+        args = (self.model, enc.vocab, enc.vision.merged, ids, inputs.attention_mask, grid, self.settings)
+        # default mode: batch-invariant greedy decoding (padding not penalised)
+        options = dict(keep_prompt_hidden=self.compat, record_logits=record_logits, penalise_padding=self.compat)
+        if self.reference_memory:
+            from .reference_strategy import generate_reference_strategy
+
+            gen = generate_reference_strategy(*args, **options)
+        else:
+            gen = generate(*args, **options, compile_step=self.compile_step)
         completion = self.local_ids(gen.sequences, grid)[:, gen.prompt_length :]
         strings, parses = self.parse(completion, grid, gen.finished.tolist())
         feats = self.features(parses, gen.step_hidden, gen.prompt_hidden)

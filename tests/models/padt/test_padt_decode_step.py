@@ -130,3 +130,16 @@ def test_generate_with_compile_gives_the_same_result(tiny_checkpoint, monkeypatc
     eager = generate(*args)
     compiled = generate(*args, compile_step=True)
     assert torch.equal(eager.sequences, compiled.sequences)
+
+
+@pytest.mark.parametrize("penalise_padding", [True, False])
+def test_reference_strategy_gives_the_same_tokens(tiny_checkpoint, penalise_padding):
+    from padt_eval.models.padt.reference_strategy import generate_reference_strategy
+
+    _, args = _batch(tiny_checkpoint, max_new_tokens=16, repetition_penalty=1.1)
+    ours = generate(*args, penalise_padding=penalise_padding, record_logits=True)
+    ref = generate_reference_strategy(*args, penalise_padding=penalise_padding, record_logits=True)
+    assert torch.equal(ours.sequences, ref.sequences) and torch.equal(ours.finished, ref.finished)
+    torch.testing.assert_close(ours.step_hidden, ref.step_hidden, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ours.step_logits, ref.step_logits, rtol=1e-5, atol=1e-4)
+    assert len(ref.all_layer_states) == ref.num_steps  # prefill + one per fed token
