@@ -152,19 +152,25 @@ class PadtPipeline:
         return DecoderOutput(boxes, scores, masks, hw, list(obj_image))
 
     def postprocess(self, dec: DecoderOutput, parses, sizes) -> list[list[PostObject]]:
+        """Boxes and scores of the whole batch come to the host in one copy; masks are
+        resized and thresholded on the device, and only the boolean mask is copied."""
         out: list[list[PostObject]] = [[] for _ in parses]
         labels = [o.label for p in parses for o in p.objects]
+        if not dec.sample_idx:
+            return out
+        # float32 holds bf16/fp16 values exactly, so these are the same Python floats
+        host = torch.cat((dec.boxes.float(), torch.sigmoid(dec.score_logits[:, :1].float())), dim=1).cpu().tolist()
+        valid_hw = dec.valid_hw.tolist()
         for j, b in enumerate(dec.sample_idx):
             width, height = sizes[b]
-            score = float(torch.sigmoid(dec.score_logits[j, 0].float()))
+            *box4, score = host[j]
             if self.compat:
-                xywh, box = box_compat(dec.boxes[j], width, height)
+                xywh, box = box_compat(box4, width, height)
             else:
-                xywh, box = None, box_default(dec.boxes[j], width, height)
+                xywh, box = None, box_default(box4, width, height)
             prob, mask = None, None
             if dec.mask_logits is not None:
-                hw = (int(dec.valid_hw[j, 0]), int(dec.valid_hw[j, 1]))
-                prob = mask_probability(dec.mask_logits[j], hw, width, height, keep_dtype=self.compat)
+                prob = mask_probability(dec.mask_logits[j], tuple(valid_hw[j]), width, height, keep_dtype=self.compat)
                 mask = mask_rle(prob)
             out[b].append(PostObject(ObjectPred(bbox=box, score=score, label=labels[j], mask=mask), xywh, prob))
         return out
