@@ -24,6 +24,7 @@ first-max argmax), so greedy tokens are the same.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -44,6 +45,23 @@ def penalise_seen(scores: torch.Tensor, seen: torch.Tensor, penalty: float) -> t
     if penalty == 1.0:
         return scores
     return torch.where(seen, torch.where(scores < 0, scores * penalty, scores / penalty), scores)
+
+
+# transformers' flash-attn path unpads by the 2-D mask (host syncs) and takes no static 4-D
+# mask, so decode steps of a flash-attn model attend through SDPA (same maths)
+_DECODE_ATTENTION = {"flash_attention_2": "sdpa"}
+
+
+@contextmanager
+def attention_for_decoding(model):
+    """Switch the text model's attention kernel to the decode steps' one for the block."""
+    cfg = model.language_model.config
+    before = cfg._attn_implementation
+    cfg._attn_implementation = _DECODE_ATTENTION.get(before, before)
+    try:
+        yield
+    finally:
+        cfg._attn_implementation = before
 
 
 @dataclass
@@ -72,7 +90,8 @@ class DecodeStep:
         self.model = model
         self.state = state
         self.sampler = sampler  # (scores) -> ids; None = greedy
-        self.attn_impl = model.language_model.config._attn_implementation
+        impl = model.language_model.config._attn_implementation
+        self.attn_impl = _DECODE_ATTENTION.get(impl, impl)
 
     def choose(self, raw_logits: torch.Tensor, hidden: torch.Tensor) -> None:
         """Pick the token at `state.step` from that step's logits and record it."""

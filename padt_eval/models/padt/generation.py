@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from .decode_step import DecodeState, DecodeStep, seen_table
+from .decode_step import DecodeState, DecodeStep, attention_for_decoding, seen_table
 from .rope import rope_index
 from .static_cache import CACHE_LENGTH_BUCKET, StaticKVCache, bucketed
 from .vocab import ExtendedVocab
@@ -169,10 +169,11 @@ def generate(
     )
     state, steps = dec.step.state, settings.max_new_tokens
     run_step = compiled(dec.step) if compile_step and not settings.do_sample else dec.step
-    for t in range(1, steps):
-        if t % check_every == 0 and not bool(state.unfinished.any()):
-            break
-        run_step()
+    with attention_for_decoding(model):
+        for t in range(1, steps):
+            if t % check_every == 0 and not bool(state.unfinished.any()):
+                break
+            run_step()
     return dec.result()
 
 

@@ -143,3 +143,20 @@ def test_reference_strategy_gives_the_same_tokens(tiny_checkpoint, penalise_padd
     torch.testing.assert_close(ours.step_hidden, ref.step_hidden, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(ours.step_logits, ref.step_logits, rtol=1e-5, atol=1e-4)
     assert len(ref.all_layer_states) == ref.num_steps  # prefill + one per fed token
+
+
+def test_flash_attention_models_decode_through_sdpa(tiny_checkpoint):
+    from padt_eval.models.padt.decode_step import DecodeStep, attention_for_decoding
+
+    _, args = _batch(tiny_checkpoint)
+    model = args[0]
+    cfg = model.language_model.config
+    before = cfg._attn_implementation
+    cfg._attn_implementation = "flash_attention_2"  # flash-attn is not installed: only the switch is checked
+    try:
+        with attention_for_decoding(model):
+            assert cfg._attn_implementation == "sdpa"
+        assert cfg._attn_implementation == "flash_attention_2"
+        assert DecodeStep(model, None).attn_impl == "sdpa"
+    finally:
+        cfg._attn_implementation = before
