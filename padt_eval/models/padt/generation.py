@@ -141,11 +141,9 @@ def generate(
     grid_thw: torch.Tensor,
     settings: GenerationSettings,
     *,
-    keep_prompt_hidden: bool = False,
-    record_logits: bool = False,
-    penalise_padding: bool = True,
     compile_step: bool = False,
     check_every: int = FINISH_CHECK_EVERY,
+    **options,
 ) -> GenerationResult:
     """Greedy (or sampled) decoding from GLOBAL-id prompts (B, L), left padded.
 
@@ -161,12 +159,10 @@ def generate(
     are done every `check_every` steps. Steps run after the last row finished only write
     pad tokens; the result is cut at the step where the last row finished, so it is the
     same as stopping at once. `compile_step` wraps the step in
-    `torch.compile(fullgraph=True)` (greedy only).
+    `torch.compile(fullgraph=True)` (greedy only). `options`: those of `start_decoding`
+    (keep_prompt_hidden, record_logits, penalise_padding).
     """
-    dec = start_decoding(
-        model, vocab, merged, input_ids, attention_mask, grid_thw, settings,
-        keep_prompt_hidden=keep_prompt_hidden, record_logits=record_logits, penalise_padding=penalise_padding,
-    )
+    dec = start_decoding(model, vocab, merged, input_ids, attention_mask, grid_thw, settings, **options)
     state, steps = dec.step.state, settings.max_new_tokens
     run_step = compiled(dec.step) if compile_step and not settings.do_sample else dec.step
     with attention_for_decoding(model):
@@ -218,20 +214,12 @@ def start_decoding(
 ) -> Decoding:
     """Run the prompt (a `DynamicCache`, as before), move its cache into the static buffers
     and choose the first token."""
-    from transformers.cache_utils import DynamicCache
-
-    cfg = model.cfg
-    pad = settings.pad_token_id if settings.pad_token_id is not None else (settings.eos_token_ids or [0])[0]
-    positions, deltas = rope_index(
-        input_ids, attention_mask, grid_thw, image_token_id=cfg.image_token_id, merge_size=cfg.merge_size
-    )
-    prefill_cache = DynamicCache(config=model.language_model.config)
-    embeds = model.prompt_embeds(input_ids, vocab, merged)
-    hidden, _ = model.run_language_model(embeds, attention_mask, positions, prefill_cache)
+    pad = pad_id(settings)
+    hidden, _, prefill_cache, deltas = prefill(model, vocab, merged, input_ids, attention_mask, grid_thw)
     last_logits = vocab.logits(hidden[:, -1])
     last_hidden = hidden[:, -1]
     prompt_hidden = hidden if keep_prompt_hidden else None
-    del hidden, embeds
+    del hidden
 
     padded = vocab.padded()
     state = _initial_state(
@@ -242,6 +230,26 @@ def start_decoding(
     step = DecodeStep(model, state, sampler=_sampler(settings, input_ids.device))
     step.choose(torch.cat((last_logits, fill), dim=1), last_hidden)
     return Decoding(step, input_ids, vocab.size, prompt_hidden)
+
+
+def pad_id(settings: GenerationSettings) -> int:
+    """What finished rows are filled with: the pad id, else the first eos id."""
+    return settings.pad_token_id if settings.pad_token_id is not None else (settings.eos_token_ids or [0])[0]
+
+
+def prefill(model, vocab, merged, input_ids, attention_mask, grid_thw, *, all_hidden_states: bool = False):
+    """The prompt through the text model with a fresh `DynamicCache`: final states (B, L, D),
+    every layer's (when asked), the cache, and the rope deltas of the decode positions."""
+    from transformers.cache_utils import DynamicCache
+
+    cfg = model.cfg
+    positions, deltas = rope_index(
+        input_ids, attention_mask, grid_thw, image_token_id=cfg.image_token_id, merge_size=cfg.merge_size
+    )
+    cache = DynamicCache(config=model.language_model.config)
+    embeds = model.prompt_embeds(input_ids, vocab, merged)
+    hidden, layers = model.run_language_model(embeds, attention_mask, positions, cache, all_hidden_states=all_hidden_states)
+    return hidden, layers, cache, deltas
 
 
 def _initial_state(padded, prefill_cache, input_ids, attention_mask, deltas, settings, pad, record_logits,

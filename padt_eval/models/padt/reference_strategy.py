@@ -14,8 +14,15 @@ from __future__ import annotations
 
 import torch
 
-from .generation import GenerationResult, GenerationSettings, _padding_as_first_token, _sample, repetition_penalty
-from .rope import rope_index
+from .generation import (
+    GenerationResult,
+    GenerationSettings,
+    _padding_as_first_token,
+    _sample,
+    pad_id,
+    prefill,
+    repetition_penalty,
+)
 from .vocab import ExtendedVocab
 
 
@@ -33,23 +40,17 @@ def generate_reference_strategy(
     record_logits: bool = False,
     penalise_padding: bool = True,
 ) -> GenerationResult:
-    from transformers.cache_utils import DynamicCache
-
-    cfg = model.cfg
-    pad = settings.pad_token_id if settings.pad_token_id is not None else (settings.eos_token_ids or [0])[0]
+    pad = pad_id(settings)
     eos = torch.tensor(settings.eos_token_ids or [-1], device=input_ids.device)
     b, prompt_len = input_ids.shape
-    positions, deltas = rope_index(
-        input_ids, attention_mask, grid_thw, image_token_id=cfg.image_token_id, merge_size=cfg.merge_size
+    hidden, layers, cache, deltas = prefill(
+        model, vocab, merged, input_ids, attention_mask, grid_thw, all_hidden_states=True
     )
-    cache = DynamicCache(config=model.language_model.config)
-    embeds = model.prompt_embeds(input_ids, vocab, merged)
-    hidden, layers = model.run_language_model(embeds, attention_mask, positions, cache, all_hidden_states=True)
     all_layer_states = [layers]
-    last_logits = vocab.logits(hidden)[:, -1]
+    last_logits = vocab.logits(hidden)[:, -1]  # every prompt position scored, the last one used
     last_hidden = hidden[:, -1]
     prompt_hidden = hidden if keep_prompt_hidden else None
-    del hidden, embeds
+    del hidden
 
     gen = torch.Generator(device=input_ids.device).manual_seed(settings.seed) if settings.do_sample else None
     seqs = input_ids
