@@ -73,7 +73,8 @@ def time_steps(step, steps: int, warmup: int, device) -> tuple[float, float]:
     return warm_s, (time.perf_counter() - t0) * 1000 / steps
 
 
-def bench_padt(args, device, dtype, bandwidth: float) -> list[dict]:
+def bench_padt(args, device, dtype, bandwidth: float):
+    """Yields one row per mode (eager, compiled), so a stage cut short keeps what it measured."""
     from padt_eval.models.padt import generation
     from padt_eval.models.padt.generation import GenerationSettings, generate, start_decoding
 
@@ -87,7 +88,6 @@ def bench_padt(args, device, dtype, bandwidth: float) -> list[dict]:
     settings = GenerationSettings(max_new_tokens=total, eos_token_ids=[], pad_token_id=0, repetition_penalty=1.05)
     batch = (model, vocab, vis.merged, ids, mask, grid, settings)
     weights = param_bytes(model.language_model) + (param_bytes(model.lm_head) if model.lm_head is not None else 0)
-    rows = []
     generation.COMPILE_BACKEND = args.compile_backend
     for compiled in (False, True):
         with torch.inference_mode():
@@ -102,15 +102,14 @@ def bench_padt(args, device, dtype, bandwidth: float) -> list[dict]:
                 generate(*batch, compile_step=compiled)
                 sync(device)
                 seconds = time.perf_counter() - t0
-        rows.append({
+        yield {
             "model": f"padt-{args.shape}", "mode": f"compile ({args.compile_backend})" if compiled else "eager",
             "batch": args.batch_size, "prompt_tokens": int(ids.shape[1]), "vrt_per_image": m,
             "ms_per_step": ms, "warmup_s": warm_s,
             "floor_ms_weights": weights / bandwidth * 1000, "floor_ms_weights_kv": (weights + kv) / bandwidth * 1000,
             "samples_per_s": args.batch_size / seconds, "generate_tokens": total, "peak_mib": pm.peak / 2**20,
             "memory_method": pm.method,
-        })
-    return rows
+        }
 
 
 def qwen_model(args, device, dtype):
@@ -140,12 +139,12 @@ def qwen_model(args, device, dtype):
     return model.eval(), None
 
 
-def bench_qwen(args, device, dtype, bandwidth: float) -> list[dict]:
+def bench_qwen(args, device, dtype, bandwidth: float):
     from transformers import LogitsProcessorList
 
     from padt_eval.models.hf.generation import ChosenTokenLogprobs
 
-    model, folder = qwen_model(args, device, dtype)
+    model, _ = qwen_model(args, device, dtype)
     model.generation_config.eos_token_id = None
     model.generation_config.pad_token_id = 0
     g = torch.Generator().manual_seed(0)
@@ -172,24 +171,31 @@ def bench_qwen(args, device, dtype, bandwidth: float) -> list[dict]:
     text = model.model.language_model
     tied = model.lm_head.weight.data_ptr() == text.embed_tokens.weight.data_ptr()
     weights = param_bytes(text) + (0 if tied else param_bytes(model.lm_head))
-    rows = [{
+    yield {
         "model": f"qwen2.5-vl-{args.shape}", "mode": "transformers generate (eager)", "batch": args.batch_size,
         "prompt_tokens": prompt, "ms_per_step": (t2 - t1) * 1000 / s, "floor_ms_weights": weights / bandwidth * 1000,
         "samples_per_s": args.batch_size / t2, "generate_tokens": 2 * s, "peak_mib": peak / 2**20,
-    }]
-    rows += bench_vllm(args, model, folder, ids, 2 * s)
-    return rows
+    }
 
 
-def bench_vllm(args, model, folder, ids, steps: int) -> list[dict]:
+def bench_vllm(args, device, dtype, bandwidth: float):
+    """The Qwen2.5-VL random checkpoint saved to disk and served by vLLM: the whole batch in
+    one `generate` call (vLLM schedules it), the same prompts and steps as `bench_qwen`."""
     import importlib.util
 
     if importlib.util.find_spec("vllm") is None:
-        return [{"model": "vllm", "skipped": "vllm is not installed"}]
+        yield {"model": "vllm", "skipped": "vllm is not installed"}
+        return
     if args.device != "cuda":
-        return [{"model": "vllm", "skipped": "vllm needs a GPU"}]
+        yield {"model": "vllm", "skipped": "vllm needs a GPU"}
+        return
     try:
         from vllm import LLM, SamplingParams
+
+        model, folder = qwen_model(args, device, dtype)
+        g = torch.Generator().manual_seed(0)
+        ids = torch.randint(50, 1000, (args.batch_size, args.prompt_tokens + args.image_tokens), generator=g)
+        steps = 2 * args.steps
 
         out_dir = Path(tempfile.mkdtemp()) / "qwen-random"
         model.save_pretrained(out_dir)
@@ -210,15 +216,16 @@ def bench_vllm(args, model, folder, ids, steps: int) -> list[dict]:
         t0 = time.perf_counter()
         llm.generate(prompts, params, use_tqdm=False)  # one call for the whole batch: vLLM schedules
         seconds = time.perf_counter() - t0
-        return [{"model": "vllm qwen2.5-vl-3b", "mode": "one generate call", "batch": len(prompts),
-                 "samples_per_s": len(prompts) / seconds, "ms_per_step_incl_prefill": seconds * 1000 / steps}]
+        yield {"model": f"vllm qwen2.5-vl-{args.shape}", "mode": "one generate call", "batch": len(prompts),
+               "samples_per_s": len(prompts) / seconds, "ms_per_step_incl_prefill": seconds * 1000 / steps,
+               "generate_tokens": steps}
     except Exception as exc:  # a GPU script must report, not die, on an optional engine
-        return [{"model": "vllm", "error": f"{type(exc).__name__}: {exc}"[:500]}]
+        yield {"model": "vllm", "error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", choices=["padt", "qwen"], required=True)
+    ap.add_argument("--model", choices=["padt", "qwen", "vllm"], required=True)
     ap.add_argument("--shape", choices=["3b", "tiny"], default="3b")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--dtype", default=None, help="default bfloat16 (3b) / float32 (tiny)")
@@ -246,8 +253,8 @@ def main(argv=None) -> None:
     bandwidth = copy_bandwidth(device, args.copy_mib)
     head = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
             "dtype": str(dtype).replace("torch.", ""), "copy_gb_per_s": bandwidth / 1e9}
-    rows = bench_padt(args, device, dtype, bandwidth) if args.model == "padt" else bench_qwen(args, device, dtype, bandwidth)
-    for row in rows:
+    bench = {"padt": bench_padt, "qwen": bench_qwen, "vllm": bench_vllm}[args.model]
+    for row in bench(args, device, dtype, bandwidth):
         print(json.dumps({**head, **row}), flush=True)
 
 

@@ -18,7 +18,7 @@ if [[ "${1:-}" == "--dry-run" ]]; then
   COMMON=(--shape tiny --device cpu --batch-size 2 --steps 4 --warmup 1 --copy-mib 64)
   PADT=(--compile-backend aot_eager)
   GEN=(--config tiny --device cpu --batch-size 2 --max-new-tokens 8 --pairs 5)
-  LIMITS=(300 120 300)
+  LIMITS=(300 120 60 300)
 else
   if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
     echo "gpu.sh: no CUDA GPU visible (use --dry-run on a CPU)" >&2
@@ -27,7 +27,7 @@ else
   COMMON=(--shape 3b --device cuda --batch-size 32 --steps 32 --warmup 3)
   PADT=(--compile-backend inductor)
   GEN=(--config real-3b --device cuda --dtype bfloat16 --batch-size 32 --max-new-tokens 32 --pairs 5)
-  LIMITS=(210 150 100)   # seconds: PaDT eager+compile, Qwen (+vLLM), generate pairs; < 8 min in all
+  LIMITS=(200 60 120 90)   # seconds: PaDT eager+compile, Qwen generate, vLLM, generate pairs: 470 s in all
 fi
 
 status=0
@@ -46,6 +46,7 @@ stage() {  # stage NAME LIMIT CMD...
 }
 
 stage "PaDT decode step (eager, compiled)" "${LIMITS[0]}" "$PY" benchmarks/bench_decode_step.py --model padt "${COMMON[@]}" "${PADT[@]}"
-stage "Qwen2.5-VL generate (+ vLLM)" "${LIMITS[1]}" "$PY" benchmarks/bench_decode_step.py --model qwen "${COMMON[@]}"
-stage "PaDT ours vs reference strategy" "${LIMITS[2]}" "$PY" benchmarks/bench_padt_generate.py "${GEN[@]}" --json
+stage "Qwen2.5-VL transformers generate" "${LIMITS[1]}" "$PY" benchmarks/bench_decode_step.py --model qwen "${COMMON[@]}"
+stage "Qwen2.5-VL on vLLM (when installed)" "${LIMITS[2]}" "$PY" benchmarks/bench_decode_step.py --model vllm "${COMMON[@]}"
+stage "PaDT ours vs reference strategy" "${LIMITS[3]}" "$PY" benchmarks/bench_padt_generate.py "${GEN[@]}" --json
 exit $status
