@@ -25,7 +25,7 @@ from padt_eval.types import ObjectPred
 from .decoder import DecoderOutput
 from .generation import GenerationResult, GenerationSettings, generate, teacher_forced_states
 from .parsing import ParseResult, parse_completion
-from .postprocess import box_compat, box_default, mask_probability, mask_rle
+from .postprocess import box_compat, box_default, mask_probability, masks_rle
 from .processor import BatchInputs, PadtProcessor, PreparedImage
 from .vision import VisionOutputs
 from .vocab import ExtendedVocab, merged_counts, to_global, to_local
@@ -153,7 +153,7 @@ class PadtPipeline:
 
     def postprocess(self, dec: DecoderOutput, parses, sizes) -> list[list[PostObject]]:
         """Boxes and scores of the whole batch come to the host in one copy; masks are
-        resized and thresholded on the device, and only the boolean mask is copied."""
+        resized and thresholded on the device, and their booleans come in one more."""
         out: list[list[PostObject]] = [[] for _ in parses]
         labels = [o.label for p in parses for o in p.objects]
         if not dec.sample_idx:
@@ -161,6 +161,13 @@ class PadtPipeline:
         # float32 holds bf16/fp16 values exactly, so these are the same Python floats
         host = torch.cat((dec.boxes.float(), torch.sigmoid(dec.score_logits[:, :1].float())), dim=1).cpu().tolist()
         valid_hw = dec.valid_hw.tolist()
+        probs: list = [None] * len(dec.sample_idx)
+        masks: list = [None] * len(dec.sample_idx)
+        if dec.mask_logits is not None:
+            for j, b in enumerate(dec.sample_idx):
+                width, height = sizes[b]
+                probs[j] = mask_probability(dec.mask_logits[j], tuple(valid_hw[j]), width, height, keep_dtype=self.compat)
+            masks = masks_rle(probs)
         for j, b in enumerate(dec.sample_idx):
             width, height = sizes[b]
             *box4, score = host[j]
@@ -168,11 +175,7 @@ class PadtPipeline:
                 xywh, box = box_compat(box4, width, height)
             else:
                 xywh, box = None, box_default(box4, width, height)
-            prob, mask = None, None
-            if dec.mask_logits is not None:
-                prob = mask_probability(dec.mask_logits[j], tuple(valid_hw[j]), width, height, keep_dtype=self.compat)
-                mask = mask_rle(prob)
-            out[b].append(PostObject(ObjectPred(bbox=box, score=score, label=labels[j], mask=mask), xywh, prob))
+            out[b].append(PostObject(ObjectPred(bbox=box, score=score, label=labels[j], mask=masks[j]), xywh, probs[j]))
         return out
 
     # -- end to end ----------------------------------------------------------------------------

@@ -56,5 +56,18 @@ def mask_probability(
 
 
 def mask_rle(prob: torch.Tensor) -> dict:
-    """Threshold where the probabilities are (the device) and copy only the booleans."""
     return rle.encode((prob > 0.5).cpu().numpy())
+
+
+def masks_rle(probs: Sequence[torch.Tensor]) -> list[dict]:
+    """`mask_rle` of each (H, W) probability map, thresholded where they are (the device)
+    and brought to the host in one copy of the booleans."""
+    if not probs:
+        return []
+    flat = torch.cat([(p > 0.5).flatten() for p in probs]).cpu().numpy()
+    out, start = [], 0
+    for p in probs:
+        h, w = p.shape
+        out.append(rle.encode(flat[start : start + h * w].reshape(h, w)))
+        start += h * w
+    return out
