@@ -1,13 +1,19 @@
 """PaDT generation: our decoding loop vs the reference's strategy, same model, same inputs.
 
-The reference strategy is emulated by our own loop with `reference_memory=True`: the
-reference (a copy of transformers 4.50's generate) keeps the hidden states of *every layer at
-every step* (it needs only the last layer) and computes logits for *every prompt position*
-over the extended vocabulary at prefill (it needs only the last). Our loop keeps the final
-layer's state per step and scores the last position only. Both produce the same tokens;
-this script checks that and reports samples/s and peak memory for each, and the ratios.
+The reference strategy (`padt_eval.models.padt.reference_strategy`, after transformers
+4.50's generate as the reference runs it): a growing `DynamicCache`, a host check after every
+step, the hidden states of *every layer at every step* kept (it needs only the last layer)
+and logits for *every prompt position* over the extended vocabulary at prefill. Ours: a
+static cache and fixed-shape decode steps without host syncs, the final layer's state per
+step, the last position scored (optionally the step under torch.compile, `--compile`).
+Both produce the same tokens; this script checks that.
 
-    python benchmarks/bench_padt_generate.py                      # tiny random PaDT, CPU
+Timing: `--pairs` alternating pairs (ours then reference, then reference then ours, ...),
+the ratio reference / ours per pair, reported as the median with its min-max spread (never
+a best-of). Peak memory: the largest of each side's runs.
+
+    python benchmarks/bench_padt_generate.py                      # tiny random PaDT, 2 layers, CPU
+    python benchmarks/bench_padt_generate.py --layers 36          # same narrow widths, 36 layers
     python benchmarks/bench_padt_generate.py --config real-3b --device cuda --dtype bfloat16 --batch-size 32
     python benchmarks/bench_padt_generate.py --config real-3b --layers 2 --vision-layers 2 --batch-size 2 \\
         --max-new-tokens 4 --image-size 224x224      # the same code path, shrunk to run on a CPU
@@ -37,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from padt_eval.models.padt.config import parse_config  # noqa: E402
 from padt_eval.models.padt.generation import GenerationSettings, generate  # noqa: E402
 from padt_eval.models.padt.model import PadtModel, restore_rotary_buffers  # noqa: E402
+from padt_eval.models.padt.reference_strategy import generate_reference_strategy  # noqa: E402
 
 # Qwen2.5-VL-3B-Instruct shapes with PaDT's extras (decoder as the trainer writes it).
 REAL_3B = {
@@ -89,7 +96,8 @@ def tiny_model(args, device, dtype):
     from padt_eval.models.padt.checkpoint import build_model, resolve
     from padt_eval.models.padt.tiny import build_tiny_padt
 
-    folder = build_tiny_padt(Path(tempfile.mkdtemp()) / "tiny", seed=args.seed)
+    sizes = {"num_hidden_layers": args.layers} if args.layers else {}
+    folder = build_tiny_padt(Path(tempfile.mkdtemp()) / "tiny", seed=args.seed, **sizes)
     model, _ = build_model(resolve(str(folder)), dtype=str(dtype).replace("torch.", ""), device=str(device),
                            attn=args.attn)
     return model
@@ -167,22 +175,38 @@ class PeakMemory:
         return False
 
 
-def run_mode(model, vocab, merged, ids, mask, grid, settings, reference: bool, repeats: int, device):
-    times, peaks, result = [], [], None
-    for _ in range(repeats):
-        result = None
-        gc.collect()
-        with PeakMemory(device) as pm:
-            t0 = time.perf_counter()
-            result = generate(model, vocab, merged, ids, mask, grid, settings, reference_memory=reference)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - t0)
-            seqs = result.sequences.cpu()
-        peaks.append(pm.peak)
-        method = pm.method
-        del result
-    return min(times), max(peaks), seqs, method
+def run_once(fn, device) -> tuple[float, int, torch.Tensor, str]:
+    gc.collect()
+    with PeakMemory(device) as pm:
+        t0 = time.perf_counter()
+        result = fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+        seqs = result.sequences.cpu()
+    del result
+    return seconds, pm.peak, seqs, pm.method
+
+
+def alternating_pairs(ours, reference, pairs: int, device) -> dict:
+    """Run the two sides in alternating order; per pair the ratio reference / ours."""
+    times = {"ours": [], "reference": []}
+    peaks = {"ours": 0, "reference": 0}
+    seqs, method = {}, ""
+    for i in range(pairs):
+        order = (("ours", ours), ("reference", reference))
+        for name, fn in order if i % 2 == 0 else order[::-1]:
+            seconds, peak, seqs[name], method = run_once(fn, device)
+            times[name].append(seconds)
+            peaks[name] = max(peaks[name], peak)
+    ratios = sorted(r / o for o, r in zip(times["ours"], times["reference"]))
+    return {"times": times, "peaks": peaks, "ratios": ratios, "seqs": seqs, "method": method}
+
+
+def median(values: list[float]) -> float:
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
 
 
 def main(argv=None) -> dict:
@@ -195,12 +219,16 @@ def main(argv=None) -> dict:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--image-size", default=None, help="WxH in pixels (default 112x84 tiny, 640x480 real-3b)")
     ap.add_argument("--prompt-tokens", type=int, default=40, help="text tokens around the image")
-    ap.add_argument("--layers", type=int, default=0, help="real-3b: override the 36 text layers")
+    ap.add_argument("--layers", type=int, default=0, help="override the text layers (tiny: 2, real-3b: 36)")
     ap.add_argument("--vision-layers", type=int, default=0, help="real-3b: override the 32 vision blocks")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=5, help="alternating ours/reference pairs (>= 5 for a figure)")
+    ap.add_argument("--compile", action="store_true", help="ours: the decode step under torch.compile")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="CPU: torch threads (1: less noise on a shared machine)")
     ap.add_argument("--json", action="store_true", help="print one JSON line only")
     args = ap.parse_args(argv)
+    if args.device == "cpu" and args.threads:
+        torch.set_num_threads(args.threads)
     args.batch_size = args.batch_size or (32 if args.config == "real-3b" else 8)
     args.image_size = args.image_size or ("640x480" if args.config == "real-3b" else "112x84")
     dtype = getattr(torch, args.dtype or ("bfloat16" if args.config == "real-3b" else "float32"))
@@ -220,22 +248,27 @@ def main(argv=None) -> dict:
     warm = GenerationSettings(max_new_tokens=2, eos_token_ids=[], pad_token_id=0)
     generate(model, vocab, vis.merged, ids, mask, grid, warm)
 
-    ours_t, ours_mem, ours_seq, method = run_mode(model, vocab, vis.merged, ids, mask, grid, settings, False,
-                                                  args.repeats, device)
-    ref_t, ref_mem, ref_seq, _ = run_mode(model, vocab, vis.merged, ids, mask, grid, settings, True, args.repeats,
-                                          device)
+    batch = (model, vocab, vis.merged, ids, mask, grid, settings)
+    if args.compile:  # compile outside the timed runs
+        generate(*batch, compile_step=True)
+    res = alternating_pairs(lambda: generate(*batch, compile_step=args.compile),
+                            lambda: generate_reference_strategy(*batch), args.pairs, device)
+    ours_t, ref_t = median(res["times"]["ours"]), median(res["times"]["reference"])
+    ours_mem, ref_mem, method = res["peaks"]["ours"], res["peaks"]["reference"], res["method"]
     n_params = sum(p.numel() for p in model.parameters())
     out = {
         "config": args.config, "device": str(device), "dtype": str(dtype).replace("torch.", ""), "attn": args.attn,
         "params": n_params, "text_layers": model.cfg.text["num_hidden_layers"],
         "vision_layers": model.cfg.vision["depth"], "batch_size": args.batch_size,
         "prompt_length": int(ids.shape[1]), "vrt_per_image": m, "new_tokens": args.max_new_tokens,
-        "same_tokens": bool(torch.equal(ours_seq, ref_seq)), "build_seconds": round(build_s, 2),
+        "same_tokens": bool(torch.equal(res["seqs"]["ours"], res["seqs"]["reference"])),
+        "build_seconds": round(build_s, 2), "pairs": args.pairs, "compile": args.compile,
         "memory_method": method,
         "ours": {"seconds": ours_t, "samples_per_s": args.batch_size / ours_t, "peak_mib": ours_mem / 2**20},
         "reference_strategy": {"seconds": ref_t, "samples_per_s": args.batch_size / ref_t, "peak_mib": ref_mem / 2**20},
     }
-    out["speedup"] = ref_t / ours_t
+    out["speedup_median"] = median(res["ratios"])
+    out["speedup_min_max"] = [res["ratios"][0], res["ratios"][-1]]
     out["memory_ratio_reference_over_ours"] = (ref_mem / ours_mem) if ours_mem > 0 else math.inf
     if args.json:
         print(json.dumps(out))
@@ -243,12 +276,14 @@ def main(argv=None) -> dict:
         print(f"PaDT generate benchmark: {args.config} ({n_params / 1e6:.1f}M params, {out['text_layers']} text layers, "
               f"{out['vision_layers']} vision blocks), {device} {out['dtype']}, attn={args.attn}")
         print(f"batch {args.batch_size} x prompt {out['prompt_length']} tokens ({m} VRTs/image), "
-              f"{args.max_new_tokens} new tokens, best of {args.repeats}; memory: {method}")
+              f"{args.max_new_tokens} new tokens, {args.pairs} alternating pairs (median time); memory: {method}")
         print(f"{'':22}{'samples/s':>12}{'peak MiB':>12}")
         for key, name in (("ours", "ours"), ("reference_strategy", "reference strategy")):
             r = out[key]
             print(f"{name:22}{r['samples_per_s']:12.2f}{r['peak_mib']:12.1f}")
-        print(f"speed-up (ours / reference): {out['speedup']:.2f}x; peak memory reference / ours: "
+        lo, hi = out["speedup_min_max"]
+        print(f"speed-up (reference time / ours, per pair): median {out['speedup_median']:.2f}x "
+              f"(min {lo:.2f}x, max {hi:.2f}x); peak memory reference / ours: "
               f"{out['memory_ratio_reference_over_ours']:.2f}x; identical tokens: {out['same_tokens']}")
         print(json.dumps(out))
     return out

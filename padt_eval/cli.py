@@ -102,6 +102,9 @@ LoaderOpt = Annotated[int, typer.Option("--loader-workers", min=0, help="DataLoa
 DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Model dtype: float32, bfloat16 or float16 (family default otherwise).")]
 AttnOpt = Annotated[Optional[str], typer.Option("--attn", help="Attention kernel: sdpa, eager or flash_attention_2 (where installed).")]
 MaxNewOpt = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="Generation budget per sample.")]
+CompileOpt = Annotated[
+    bool, typer.Option("--compile", help="PaDT: run the decode step under torch.compile(fullgraph=True) (greedy; same tokens).")
+]
 FormatOpt = Annotated[
     Optional[str],
     typer.Option(
@@ -224,6 +227,8 @@ def _evaluate(task: Task, kw: dict) -> None:
             options = _model_options(kw["dtype"], kw["attn"], kw["max_new_tokens"], kw["model_arg"], kw["prompt_style"], kw["min_pixels"], kw["max_pixels"])
             if kw["backend"] is not None:
                 options["backend"] = kw["backend"]
+            if kw["compile_step"]:
+                options["compile"] = True
             run = dict(gpus=kw["gpus"], workers=kw["workers"], device=kw["device"], overwrite=kw["overwrite"], loader_workers=kw["loader_workers"], options=options)
             result = _run_model(task, split, model, kw["family"], kw["data_root"], kw["image_root"], layout, kw["out"], kw["batch_size"], scoring, gt=gt, **run)
             if result is None:
@@ -332,7 +337,7 @@ def _task_command(task: Task, doc: str, *, split: tuple, image_root, layout=None
         p("overwrite", OverwriteOpt, False), p("loader_workers", LoaderOpt, 2),
         p("dtype", DtypeOpt, None), p("attn", AttnOpt, None), p("max_new_tokens", MaxNewOpt, None), p("model_arg", ModelArgOpt, None),
         p("text_format", FormatOpt, None), p("min_pixels", MinPixelsOpt, None), p("max_pixels", MaxPixelsOpt, None),
-        p("prompt_style", PromptStyleOpt, None), p("backend", BackendOpt, None),
+        p("prompt_style", PromptStyleOpt, None), p("backend", BackendOpt, None), p("compile_step", CompileOpt, False),
     ]
     if protocol is not None:
         params.append(p("protocol", protocol, "standard"))

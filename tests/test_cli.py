@@ -87,3 +87,23 @@ def test_demo_command(tmp_path):
     assert r.exit_code == 0, r.output
     assert "every metric equals its independently computed expectation" in r.output
     assert (tmp_path / "demo" / "results" / "rec-demo_refcoco_val-perturbed_ground_truth" / "metrics.json").is_file()
+
+
+@pytest.mark.slow
+def test_compile_flag_reaches_padt_and_keeps_the_answers(synth_root, tiny_checkpoint, tmp_path, monkeypatch):
+    from padt_eval.models.padt import generation
+
+    monkeypatch.setattr(generation, "COMPILE_BACKEND", "aot_eager")  # the same capture, no C++ build
+    texts = {}
+    for name, extra in (("eager", []), ("compiled", ["--compile"])):
+        out = tmp_path / name
+        r = runner.invoke(app, ["rec", "--split", "refcoco_val", "--data-root", str(synth_root), "--model", str(tiny_checkpoint),
+                                "--family", "padt", "--max-new-tokens", "8", "--device", "cpu", "--loader-workers", "0",
+                                "-o", str(out), *extra])
+        assert r.exit_code == 0, r.output
+        model = json.loads((out / "model.json").read_text())
+        assert model["compile"] is (name == "compiled")
+        shards = [p for p in sorted(out.rglob("*.jsonl")) if ".rank" in p.name]  # the prediction shards
+        rows = [json.loads(x) for p in shards for x in p.read_text().splitlines() if x.strip()]
+        texts[name] = sorted((x["sample_id"], str(x.get("text"))) for x in rows)
+    assert texts["eager"] and texts["eager"] == texts["compiled"]

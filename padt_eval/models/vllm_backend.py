@@ -11,6 +11,11 @@ agreed on their plan. Before vLLM starts, the rank's GPU is made the only visibl
 the launcher's distributed variables are removed from the environment, so vLLM does not
 take the rank for part of a tensor-parallel group.
 
+A batch is one `generate` call, so vLLM schedules the whole batch itself (continuous
+batching); give it a large window with a large `-b` (e.g. 512): images are prepared by the
+runner's loader, token ids and log-probabilities come back per request, and the offsets
+are decoded incrementally (linear in the answer length).
+
 Decoding matches the transformers path: greedy (temperature 0), the checkpoint's
 repetition penalty (vLLM counts prompt and output tokens, as the HF path counts the row's
 own tokens; vLLM never pads), the family's end-of-sequence ids, special tokens kept.

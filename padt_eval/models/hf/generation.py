@@ -4,7 +4,8 @@ Why this exists: a coordinate-text model gives no confidence with its boxes, so 
 over its detections would rank them arbitrarily. When our adapter generated the text we
 know each token's probability, so a box's confidence is the mean log-probability of the
 tokens that spell its coordinates. That needs (1) the model's own distribution at each
-step, taken from the raw logits (`output_logits=True`, before any logits processor), and
+step, taken from the raw logits (before any logits processor; only the chosen token's
+log-probability is kept, see `ChosenTokenLogprobs`), and
 (2) the character span of every generated token in the decoded text, so a parser's
 character span maps back to tokens.
 
@@ -52,37 +53,124 @@ def cut_at_eos(ids: Sequence[int], eos_ids: set[int]) -> tuple[list[int], bool]:
 def decode_with_offsets(tokenizer: Any, ids: list[int]) -> tuple[str, list[tuple[int, int]]]:
     """Decode keeping special tokens; token i covers text[offsets[i][0]:offsets[i][1]].
 
-    Offsets come from decoding growing prefixes, which is exact for byte-level BPE and
-    sentencepiece decoders whenever a prefix decodes to a prefix of the whole (always, in
+    Token i ends where the decoded prefix ids[:i+1] ends (exact for byte-level BPE and
+    sentencepiece decoders whenever a prefix decodes to a prefix of the whole: always, in
     the formats here); a token that completes a multi-byte character gets the character.
+
+    Incremental, so linear in the answer length: prefix ids[:i+1] is decoded as the text
+    up to an *anchor* (the last token boundary whose prefix is a prefix of the text) plus
+    the decoding of the few ids after it. The window starts one token before the anchor
+    and that token's own text is cut off again, so a decoder that drops the leading space
+    of a sequence's first token (sentencepiece) sees the same context as in the full
+    prefix.
     """
-    text = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    def dec(part: list[int]) -> str:
+        return tokenizer.decode(part, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    text = dec(ids)
     offsets: list[tuple[int, int]] = []
     prev = 0
+    anchor, anchor_len = 0, 0  # ids[:anchor] decodes to text[:anchor_len]
     for i in range(1, len(ids) + 1):
-        prefix = tokenizer.decode(ids[:i], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        if anchor == 0:
+            prefix = dec(ids[:i])
+        else:
+            head = dec(ids[anchor - 1 : anchor])
+            window = dec(ids[anchor - 1 : i])
+            prefix = text[:anchor_len] + window[len(head):] if window.startswith(head) else dec(ids[:i])
         end = len(prefix)
         # A prefix ending inside a multi-byte character decodes to U+FFFD; it is not text yet.
-        while end > prev and prefix[end - 1] == "\ufffd" and not text.startswith(prefix):
+        clean = text.startswith(prefix)
+        while end > prev and prefix[end - 1] == "\ufffd" and not clean:
             end -= 1
         end = min(max(end, prev), len(text))
         offsets.append((prev, end))
         prev = end
+        if clean:
+            anchor, anchor_len = i, len(prefix)
     return text, offsets
 
 
+class ChosenTokenLogprobs:
+    """A logits processor that keeps log p(chosen token) of every step and nothing else.
+
+    Step t's token is only known after the processors ran, so the processor holds the
+    log-softmax of the latest step (B x V, one step only) and reads it at the next call,
+    whose `input_ids` end with that step's token; `finish(sequences)` reads the last step.
+    Memory is one step's distribution plus B floats per step, whatever the answer length.
+    Must see the raw logits: `greedy_generate` puts it before every other processor.
+    """
+
+    def __init__(self) -> None:
+        self._pending = None
+        self._values: list = []
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        if self._pending is not None:
+            self._take(input_ids[:, -1])
+        self._pending = torch.log_softmax(scores.float(), dim=-1)
+        return scores
+
+    def _take(self, chosen) -> None:
+        self._values.append(self._pending.gather(1, chosen.to(self._pending.device)[:, None]).squeeze(1))
+        self._pending = None
+
+    def finish(self, sequences) -> list[list[float]]:
+        """(B, steps) log-probabilities as lists; `sequences` ends with the last step's tokens."""
+        import torch
+
+        if self._pending is not None:
+            self._take(sequences[:, -1])
+        if not self._values:
+            return [[] for _ in range(sequences.shape[0])]
+        return torch.stack(self._values, dim=1).cpu().tolist()
+
+    @property
+    def steps(self) -> int:
+        return len(self._values) + (self._pending is not None)
+
+
+# generation_config settings whose processors `generate` runs before any passed-in one, and
+# which change the scores; with any of them on, the chosen-token recorder would not see the
+# raw logits, so `greedy_generate` asks generate for all logits instead (old, costly path)
+_SCORE_CHANGING_SETTINGS = (
+    "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids", "min_length", "min_new_tokens",
+    "forced_bos_token_id", "forced_eos_token_id", "suppress_tokens", "begin_suppress_tokens", "sequence_bias",
+    "exponential_decay_length_penalty", "renormalize_logits", "watermarking_config",
+)
+
+
+def _scores_changed_before_custom_processors(model: Any, extra: dict) -> list[str]:
+    cfg = model.generation_config
+    active = []
+    for name in _SCORE_CHANGING_SETTINGS:
+        value = extra.get(name, getattr(cfg, name, None))
+        if value not in (None, 0, False, [], {}):
+            active.append(name)
+    for name in ("repetition_penalty", "encoder_repetition_penalty", "guidance_scale"):
+        value = extra.get(name, getattr(cfg, name, None))
+        if value not in (None, 1, 1.0):
+            active.append(name)
+    return active
+
+
 def token_logprobs(logits: Sequence[Any], sequences: Any) -> list[list[float]]:
-    """log p(token) under the raw logits of each step, for each row: logits[k] scored the
-    token at column `len(sequences[0]) - len(logits) + k`."""
+    """log p(token) under all steps' raw logits (the fallback path), for each row: logits[k]
+    scored the token at column `len(sequences[0]) - len(logits) + k`. One step at a time,
+    so the temporaries are one step's size."""
     import torch
 
     n = len(logits)
     if n == 0:
         return [[] for _ in range(sequences.shape[0])]
-    steps = torch.stack([step.float() for step in logits], dim=1)  # (batch, n, vocab)
-    chosen = sequences[:, -n:].to(steps.device)
-    lp = torch.log_softmax(steps, dim=-1).gather(-1, chosen.unsqueeze(-1)).squeeze(-1)
-    return lp.cpu().tolist()
+    chosen = sequences[:, -n:]
+    rows = [
+        torch.log_softmax(step.float(), dim=-1).gather(1, chosen[:, k : k + 1].to(step.device)).squeeze(1)
+        for k, step in enumerate(logits)
+    ]
+    return torch.stack(rows, dim=1).cpu().tolist()
 
 
 def own_tokens_repetition_penalty(penalty: float, first_real: Any):
@@ -126,23 +214,43 @@ def batch_invariant_penalty(model: Any, inputs: dict, extra: dict) -> dict:
 
 
 def greedy_generate(model: Any, inputs: dict, *, max_new_tokens: int, eos_ids: set[int], tokenizer: Any, **extra: Any) -> list[Generated]:
-    """Generate greedily for a batch; return each row's new tokens, log-probs and text."""
+    """Generate greedily for a batch; return each row's new tokens, log-probs and text.
+
+    Log-probabilities come from the raw logits. Normally a `ChosenTokenLogprobs` processor
+    records only the chosen token's (O(batch) memory per step); `prefix_allowed_tokens_fn`
+    is turned into its processor *after* the recorder. Where the generation config itself
+    changes scores before passed-in processors run (`_SCORE_CHANGING_SETTINGS`), all raw
+    logits are requested instead (memory O(batch x vocab) per step)."""
     import torch
+    from transformers import LogitsProcessorList, PrefixConstrainedLogitsProcessor
 
     extra = batch_invariant_penalty(model, inputs, extra)
+    recorder = None
+    if not _scores_changed_before_custom_processors(model, extra):
+        recorder = ChosenTokenLogprobs()
+        processors = LogitsProcessorList([recorder])
+        allowed = extra.pop("prefix_allowed_tokens_fn", None)
+        if allowed is not None:
+            processors.append(PrefixConstrainedLogitsProcessor(allowed, num_beams=1))
+        processors.extend(extra.get("logits_processor") or [])
+        extra = {**extra, "logits_processor": processors}
     with torch.inference_mode():
         out = model.generate(
             **inputs,
             max_new_tokens=max_new_tokens,
             do_sample=False,
             num_beams=1,
-            output_logits=True,
+            output_logits=recorder is None,
             return_dict_in_generate=True,
             **extra,
         )
     sequences = out.sequences
-    lps = token_logprobs(out.logits, sequences)
-    n = len(out.logits)
+    if recorder is not None:
+        n = recorder.steps
+        lps = recorder.finish(sequences)
+    else:
+        n = len(out.logits)
+        lps = token_logprobs(out.logits, sequences)
     results: list[Generated] = []
     for row in range(sequences.shape[0]):
         new = sequences[row, sequences.shape[1] - n :].tolist() if n else []

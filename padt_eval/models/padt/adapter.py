@@ -135,6 +135,7 @@ class PadtAdapter(ModelAdapter):
             "max_pixels": proc.max_pixels,
             **({"batch_size": self.batch_size} if self.batch_size else {}),  # else the runner records its -b
             "compat": self.compat,
+            "compile": self.pipeline.compile_step,
             "implementation": IMPLEMENTATION_VERSION,
             "load_notes": self.notes,
         }
@@ -172,12 +173,15 @@ def load_padt(
     min_pixels: int | None = None,
     max_pixels: int | None = None,
     repetition_penalty: float | None = None,
+    compile: bool = False,
 ) -> PadtAdapter:
     """Load a PaDT checkpoint (folder or hub id) as a `PadtAdapter`.
 
     Generation is greedy with the checkpoint's generation_config (repetition penalty, eos,
     pad) as the reference evaluation runs it; `repetition_penalty` overrides the file.
     `compat=True` reproduces the reference's parser and box rounding exactly.
+    `compile=True` runs the decode step through `torch.compile(fullgraph=True)` (greedy
+    decoding only; same tokens).
     """
     from .checkpoint import build_model, resolve
     from .generation import GenerationSettings
@@ -199,6 +203,7 @@ def load_padt(
     if not settings.eos_token_ids:
         settings.eos_token_ids = [tokenizer.eos_id]
     pipeline = PadtPipeline(net, processor, settings, compat=compat)
+    pipeline.compile_step = bool(compile)
     return PadtAdapter(
         pipeline=pipeline, resolved=resolved, dtype=dtype, device=device, attn=attn, batch_size=batch_size, notes=notes
     )

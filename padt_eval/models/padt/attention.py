@@ -46,18 +46,42 @@ def flash_available() -> bool:
     return importlib.util.find_spec("flash_attn") is not None
 
 
-def _segment_index(cu: torch.Tensor, total: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For each packed row: its segment and its position inside the segment; plus lengths."""
-    lengths = (cu[1:] - cu[:-1]).to(torch.long)
-    seg = torch.repeat_interleave(torch.arange(lengths.numel(), device=cu.device), lengths)
-    pos = torch.arange(total, device=cu.device) - cu[:-1].to(torch.long)[seg]
-    return seg, pos, lengths
+class PackedSegments:
+    """How packed rows (N, ...) of variable-length segments map to a padded (n, max_len, ...)
+    batch and back; computed once from the cumulative lengths `cu`, reused by every
+    attention call over the same segments (the vision tower's blocks share two layouts)."""
+
+    def __init__(self, cu: torch.Tensor):
+        cu = cu.to(torch.long)
+        lengths = cu[1:] - cu[:-1]
+        self.total = int(cu[-1])
+        self.n = lengths.numel()
+        self.max_len = int(lengths.max()) if self.n else 0
+        self.seg = torch.repeat_interleave(torch.arange(self.n, device=cu.device), lengths, output_size=self.total)
+        self.pos = torch.arange(self.total, device=cu.device) - cu[:-1][self.seg]
+        # (n, 1, 1, max_len) key mask, None when every segment has the same length
+        ragged = bool((lengths != self.max_len).any())
+        self.key_mask = (torch.arange(self.max_len, device=cu.device)[None, :] < lengths[:, None])[:, None, None, :] if ragged else None
+
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        out = x.new_zeros((self.n, self.max_len) + tuple(x.shape[1:]))
+        out[self.seg, self.pos] = x
+        return out
+
+    def unpad(self, x: torch.Tensor) -> torch.Tensor:
+        return x[self.seg, self.pos]
 
 
-def _pad(x: torch.Tensor, seg: torch.Tensor, pos: torch.Tensor, n: int, max_len: int) -> torch.Tensor:
-    out = x.new_zeros((n, max_len) + tuple(x.shape[1:]))
-    out[seg, pos] = x
-    return out
+def padded_sdpa(q, k, v, q_segments: PackedSegments, k_segments: PackedSegments, scale: float) -> torch.Tensor:
+    """Non-causal attention of packed q (Nq, h, d) over packed k/v (Nk, h, d), segment i of q
+    seeing only segment i of k: one `scaled_dot_product_attention` call over the segments
+    padded into a batch, padded keys masked. Padded query rows are computed and thrown away;
+    they never lack a valid key (every segment has one). Returns (Nq, h*d)."""
+    qp = q_segments.pad(q).transpose(1, 2)  # n, h, Lq, d
+    kp = k_segments.pad(k).transpose(1, 2)
+    vp = k_segments.pad(v).transpose(1, 2)
+    out = F.scaled_dot_product_attention(qp, kp, vp, attn_mask=k_segments.key_mask, scale=scale)
+    return q_segments.unpad(out.transpose(1, 2)).reshape(q.shape[0], -1)
 
 
 def varlen_attention(
@@ -91,17 +115,5 @@ def varlen_attention(
             outs.append(torch.matmul(w, vs).transpose(0, 1))
         return torch.cat(outs, dim=0).reshape(nq, h * d)
 
-    # sdpa: pad every segment to the longest one and mask padded keys. Padded query rows
-    # are computed and thrown away; they never lack a valid key (every segment has one).
-    seg_q, pos_q, len_q = _segment_index(cu_q, nq)
-    seg_k, pos_k, len_k = _segment_index(cu_k, k.shape[0])
-    n = len_q.numel()
-    max_q, max_k = int(len_q.max()), int(len_k.max())
-    qp = _pad(q, seg_q, pos_q, n, max_q).transpose(1, 2)  # n, h, Lq, d
-    kp = _pad(k, seg_k, pos_k, n, max_k).transpose(1, 2)
-    vp = _pad(v, seg_k, pos_k, n, max_k).transpose(1, 2)
-    mask = None
-    if bool((len_k != max_k).any()):
-        mask = (torch.arange(max_k, device=q.device)[None, :] < len_k[:, None])[:, None, None, :]
-    out = F.scaled_dot_product_attention(qp, kp, vp, attn_mask=mask, scale=scale)
-    return out.transpose(1, 2)[seg_q, pos_q].reshape(nq, h * d)
+    # sdpa: every segment padded to the longest one, one call
+    return padded_sdpa(q, k, v, PackedSegments(cu_q), PackedSegments(cu_k), scale)

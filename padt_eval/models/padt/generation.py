@@ -10,11 +10,13 @@ What it does, and why it is not `model.generate`:
   the *extended* vocabulary (already-emitted VRT ids and prompt tokens, left padding
   included, are penalised); eos ids end a row; finished rows are filled with the pad id.
   Sampling (temperature / top-k / top-p) is available when asked for.
-* Batched with left padding and a KV cache; logits are computed at the last position only,
+* Batched with left padding; the prompt fills a KV cache once, then every decode step runs
+  on preallocated, fixed-shape buffers (static KV cache, prototype table padded to a
+  bucket) without host syncs (`decode_step`). Logits are computed at the last position only,
   and only the final layer's hidden state of each step is kept (the decoder's input), not
   every layer at every step.
-* `reference_memory=True` reproduces the reference's strategy (all layers' hidden states at
-  every step, logits for every prompt position) for the benchmark; the tokens are the same.
+* The reference's strategy (growing cache, all layers' hidden states at every step, logits
+  for every prompt position) lives in `reference_strategy`, the benchmarks' anchor.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from typing import Any
 
 import torch
 
-from .rope import decode_positions, rope_index
+from .decode_step import DecodeState, DecodeStep, attention_for_decoding, seen_table
+from .rope import rope_index
+from .static_cache import CACHE_LENGTH_BUCKET, StaticKVCache, bucketed
 from .vocab import ExtendedVocab
 
 # generation_config.json keys we act on; anything else is recorded as ignored
@@ -81,7 +85,7 @@ class GenerationResult:
     prompt_length: int
     prompt_hidden: torch.Tensor | None = None  # (B, L, D) when asked for (compat parsing)
     step_logits: torch.Tensor | None = None  # (B, T, E + K) raw masked logits when recorded
-    all_layer_states: list | None = None  # reference_memory mode only
+    all_layer_states: list | None = None  # the reference strategy (benchmarks) only
 
     @property
     def num_steps(self) -> int:
@@ -123,6 +127,10 @@ def _sample(scores: torch.Tensor, s: GenerationSettings, gen: torch.Generator | 
     return torch.multinomial(probs, 1, generator=gen).squeeze(1)
 
 
+# The host reads "is every row done?" once per this many steps (the only sync of the loop).
+FINISH_CHECK_EVERY = 8
+
+
 @torch.inference_mode()
 def generate(
     model,
@@ -133,10 +141,9 @@ def generate(
     grid_thw: torch.Tensor,
     settings: GenerationSettings,
     *,
-    keep_prompt_hidden: bool = False,
-    record_logits: bool = False,
-    reference_memory: bool = False,
-    penalise_padding: bool = True,
+    compile_step: bool = False,
+    check_every: int = FINISH_CHECK_EVERY,
+    **options,
 ) -> GenerationResult:
     """Greedy (or sampled) decoding from GLOBAL-id prompts (B, L), left padded.
 
@@ -146,67 +153,153 @@ def generate(
     is less likely to stop there than the same sample run alone: greedy outputs then
     depend on what else is in the batch. With False, padding is not counted as "seen",
     and a sample's output no longer depends on its batch (up to float noise).
+
+    The prompt runs once with a `DynamicCache`; the decode steps (`decode_step.DecodeStep`)
+    then run on fixed-shape buffers without host syncs, and the loop asks whether all rows
+    are done every `check_every` steps. Steps run after the last row finished only write
+    pad tokens; the result is cut at the step where the last row finished, so it is the
+    same as stopping at once. `compile_step` wraps the step in
+    `torch.compile(fullgraph=True)` (greedy only). `options`: those of `start_decoding`
+    (keep_prompt_hidden, record_logits, penalise_padding).
     """
+    dec = start_decoding(model, vocab, merged, input_ids, attention_mask, grid_thw, settings, **options)
+    state, steps = dec.step.state, settings.max_new_tokens
+    run_step = compiled(dec.step) if compile_step and not settings.do_sample else dec.step
+    with attention_for_decoding(model):
+        for t in range(1, steps):
+            if t % check_every == 0 and not bool(state.unfinished.any()):
+                break
+            run_step()
+    return dec.result()
+
+
+@dataclass
+class Decoding:
+    """A batch after its prefill: the first token chosen, the decode step ready to run."""
+
+    step: DecodeStep
+    input_ids: torch.Tensor
+    vocab_size: int  # E + K: the width results are reported in
+    prompt_hidden: torch.Tensor | None
+
+    def result(self) -> GenerationResult:
+        """Cut the buffers at the step where the last row finished (all steps when some row
+        never did): the one host read of the finish state besides the periodic checks."""
+        s = self.step.state
+        steps = s.tokens.shape[1]
+        n = int(s.finished_at.max()) + 1 if not bool(s.unfinished.any()) else steps
+        return GenerationResult(
+            sequences=torch.cat((self.input_ids, s.tokens[:, :n]), dim=1),
+            step_hidden=s.hidden[:, :n],
+            finished=~s.unfinished,
+            prompt_length=self.input_ids.shape[1],
+            prompt_hidden=self.prompt_hidden,
+            step_logits=s.logits[:, :n, : self.vocab_size] if s.logits is not None else None,
+        )
+
+
+@torch.inference_mode()
+def start_decoding(
+    model,
+    vocab: ExtendedVocab,
+    merged: torch.Tensor,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    grid_thw: torch.Tensor,
+    settings: GenerationSettings,
+    *,
+    keep_prompt_hidden: bool = False,
+    record_logits: bool = False,
+    penalise_padding: bool = True,
+) -> Decoding:
+    """Run the prompt (a `DynamicCache`, as before), move its cache into the static buffers
+    and choose the first token."""
+    pad = pad_id(settings)
+    hidden, _, prefill_cache, deltas = prefill(model, vocab, merged, input_ids, attention_mask, grid_thw)
+    last_logits = vocab.logits(hidden[:, -1])
+    last_hidden = hidden[:, -1]
+    prompt_hidden = hidden if keep_prompt_hidden else None
+    del hidden
+
+    padded = vocab.padded()
+    state = _initial_state(
+        padded, prefill_cache, input_ids, attention_mask, deltas, settings, pad, record_logits, penalise_padding
+    )
+    del prefill_cache
+    fill = last_logits.new_full((input_ids.shape[0], padded.width - vocab.size), float("-inf"))
+    step = DecodeStep(model, state, sampler=_sampler(settings, input_ids.device))
+    step.choose(torch.cat((last_logits, fill), dim=1), last_hidden)
+    return Decoding(step, input_ids, vocab.size, prompt_hidden)
+
+
+def pad_id(settings: GenerationSettings) -> int:
+    """What finished rows are filled with: the pad id, else the first eos id."""
+    return settings.pad_token_id if settings.pad_token_id is not None else (settings.eos_token_ids or [0])[0]
+
+
+def prefill(model, vocab, merged, input_ids, attention_mask, grid_thw, *, all_hidden_states: bool = False):
+    """The prompt through the text model with a fresh `DynamicCache`: final states (B, L, D),
+    every layer's (when asked), the cache, and the rope deltas of the decode positions."""
     from transformers.cache_utils import DynamicCache
 
     cfg = model.cfg
-    pad = settings.pad_token_id if settings.pad_token_id is not None else (settings.eos_token_ids or [0])[0]
-    eos = torch.tensor(settings.eos_token_ids or [-1], device=input_ids.device)
-    b, prompt_len = input_ids.shape
     positions, deltas = rope_index(
         input_ids, attention_mask, grid_thw, image_token_id=cfg.image_token_id, merge_size=cfg.merge_size
     )
     cache = DynamicCache(config=model.language_model.config)
     embeds = model.prompt_embeds(input_ids, vocab, merged)
-    hidden, layers = model.run_language_model(embeds, attention_mask, positions, cache, all_hidden_states=reference_memory)
-    all_layer_states = [layers] if reference_memory else None
-    if reference_memory:
-        last_logits = vocab.logits(hidden)[:, -1]  # the reference scores every prompt position
-    else:
-        last_logits = vocab.logits(hidden[:, -1])
-    last_hidden = hidden[:, -1]
-    prompt_hidden = hidden if keep_prompt_hidden else None
-    del hidden, embeds
+    hidden, layers = model.run_language_model(embeds, attention_mask, positions, cache, all_hidden_states=all_hidden_states)
+    return hidden, layers, cache, deltas
 
-    gen = None
-    if settings.do_sample:
-        gen = torch.Generator(device=input_ids.device).manual_seed(settings.seed)
-    seqs = input_ids
-    penalty_ids = input_ids if penalise_padding else _padding_as_first_token(input_ids, attention_mask)
-    unfinished = torch.ones(b, dtype=torch.bool, device=input_ids.device)
-    step_hidden, step_logits = [], []
-    mask = attention_mask
-    for step in range(settings.max_new_tokens):
-        raw = last_logits.float()
-        if record_logits:
-            step_logits.append(raw)
-        scores = repetition_penalty(penalty_ids, raw, settings.repetition_penalty)
-        nxt = _sample(scores, settings, gen) if settings.do_sample else torch.argmax(scores, dim=-1)
-        nxt = torch.where(unfinished, nxt, torch.full_like(nxt, pad))
-        seqs = torch.cat((seqs, nxt[:, None]), dim=1)
-        penalty_ids = seqs if penalise_padding else torch.cat((penalty_ids, nxt[:, None]), dim=1)
-        step_hidden.append(last_hidden)
-        unfinished = unfinished & ~torch.isin(nxt, eos)
-        if not bool(unfinished.any()) or step == settings.max_new_tokens - 1:
-            break
-        mask = torch.cat((mask, mask.new_ones((b, 1))), dim=1)
-        pos = decode_positions(seqs.shape[1] - 1, deltas)
-        hidden, layers = model.run_language_model(
-            vocab.embed_ids(nxt[:, None]), mask, pos, cache, all_hidden_states=reference_memory
-        )
-        if reference_memory:
-            all_layer_states.append(layers)
-        last_hidden = hidden[:, -1]
-        last_logits = vocab.logits(last_hidden)
-    return GenerationResult(
-        sequences=seqs,
-        step_hidden=torch.stack(step_hidden, dim=1),
-        finished=~unfinished,
-        prompt_length=prompt_len,
-        prompt_hidden=prompt_hidden,
-        step_logits=torch.stack(step_logits, dim=1) if record_logits else None,
-        all_layer_states=all_layer_states,
+
+def _initial_state(padded, prefill_cache, input_ids, attention_mask, deltas, settings, pad, record_logits,
+                   penalise_padding) -> DecodeState:
+    b, prompt_len = input_ids.shape
+    steps = settings.max_new_tokens
+    dev = input_ids.device
+    cache_len = bucketed(prompt_len + steps, CACHE_LENGTH_BUCKET)
+    write_pos = torch.tensor(prompt_len, dtype=torch.long, device=dev)
+    keep = torch.zeros((b, cache_len), dtype=torch.bool, device=dev)
+    keep[:, :prompt_len] = attention_mask.bool()
+    width, dim = padded.width, padded.embed.shape[1]
+    seen = None
+    if settings.repetition_penalty != 1.0:
+        ids = input_ids if penalise_padding else _padding_as_first_token(input_ids, attention_mask)
+        seen = seen_table(ids, width)
+    return DecodeState(
+        vocab=padded,
+        cache=StaticKVCache.from_prefill(prefill_cache, cache_len, write_pos),
+        keep=keep,
+        deltas=deltas,
+        step=torch.zeros((), dtype=torch.long, device=dev),
+        write_pos=write_pos,
+        tokens=torch.full((b, steps), pad, dtype=torch.long, device=dev),
+        hidden=padded.embed.new_zeros((b, steps, dim)),
+        logits=torch.zeros((b, steps, width), dtype=torch.float32, device=dev) if record_logits else None,
+        seen=seen,
+        unfinished=torch.ones(b, dtype=torch.bool, device=dev),
+        finished_at=torch.full((b,), steps, dtype=torch.long, device=dev),
+        eos=torch.tensor(settings.eos_token_ids or [-1], dtype=torch.long, device=dev),
+        pad_id=int(pad),
+        penalty=float(settings.repetition_penalty),
     )
+
+
+def _sampler(settings: GenerationSettings, device):
+    if not settings.do_sample:
+        return None
+    gen = torch.Generator(device=device).manual_seed(settings.seed)
+    return lambda scores: _sample(scores, settings, gen)
+
+
+# "inductor" on a GPU; the tests use "aot_eager" (same capture, no C++ build)
+COMPILE_BACKEND = "inductor"
+
+
+def compiled(step: DecodeStep):
+    """`torch.compile` of the whole step: one graph (fullgraph=True), shapes fixed per batch.
+    A new batch with the same shapes (batch size, K bucket, cache-length bucket) reuses it."""
+    return torch.compile(step.__call__, fullgraph=True, dynamic=False, backend=COMPILE_BACKEND)
 
 
 @torch.inference_mode()

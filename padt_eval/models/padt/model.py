@@ -121,7 +121,7 @@ class PadtModel(nn.Module):
             inputs_embeds=embeds,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=cache,
+            cache=cache,
             use_cache=cache is not None,
             output_hidden_states=all_hidden_states,
         )

@@ -25,7 +25,7 @@ from padt_eval.types import ObjectPred
 from .decoder import DecoderOutput
 from .generation import GenerationResult, GenerationSettings, generate, teacher_forced_states
 from .parsing import ParseResult, parse_completion
-from .postprocess import box_compat, box_default, mask_probability, mask_rle
+from .postprocess import box_compat, box_default, mask_probability, masks_rle
 from .processor import BatchInputs, PadtProcessor, PreparedImage
 from .vision import VisionOutputs
 from .vocab import ExtendedVocab, merged_counts, to_global, to_local
@@ -68,9 +68,11 @@ class PadtPipeline:
         self.processor = processor
         self.settings = settings
         self.compat = compat
-        # Benchmarks only: generate as the reference does (every layer's hidden state at
-        # every step kept), to measure what our last-layer-only loop saves.
+        # Benchmarks only: decode with the reference's strategy (`reference_strategy`), to
+        # measure what our loop saves.
         self.reference_memory = False
+        # torch.compile of the decode step (`--model-arg compile=true`); off until a GPU run shows it pays
+        self.compile_step = False
         self.cfg = model.cfg
         processor.tokenizer.prepare(self.cfg.vocab_size)
 
@@ -150,21 +152,30 @@ class PadtPipeline:
         return DecoderOutput(boxes, scores, masks, hw, list(obj_image))
 
     def postprocess(self, dec: DecoderOutput, parses, sizes) -> list[list[PostObject]]:
+        """Boxes and scores of the whole batch come to the host in one copy; masks are
+        resized and thresholded on the device, and their booleans come in one more."""
         out: list[list[PostObject]] = [[] for _ in parses]
         labels = [o.label for p in parses for o in p.objects]
+        if not dec.sample_idx:
+            return out
+        # float32 holds bf16/fp16 values exactly, so these are the same Python floats
+        host = torch.cat((dec.boxes.float(), torch.sigmoid(dec.score_logits[:, :1].float())), dim=1).cpu().tolist()
+        valid_hw = dec.valid_hw.tolist()
+        probs: list = [None] * len(dec.sample_idx)
+        masks: list = [None] * len(dec.sample_idx)
+        if dec.mask_logits is not None:
+            for j, b in enumerate(dec.sample_idx):
+                width, height = sizes[b]
+                probs[j] = mask_probability(dec.mask_logits[j], tuple(valid_hw[j]), width, height, keep_dtype=self.compat)
+            masks = masks_rle(probs)
         for j, b in enumerate(dec.sample_idx):
             width, height = sizes[b]
-            score = float(torch.sigmoid(dec.score_logits[j, 0].float()))
+            *box4, score = host[j]
             if self.compat:
-                xywh, box = box_compat(dec.boxes[j], width, height)
+                xywh, box = box_compat(box4, width, height)
             else:
-                xywh, box = None, box_default(dec.boxes[j], width, height)
-            prob, mask = None, None
-            if dec.mask_logits is not None:
-                hw = (int(dec.valid_hw[j, 0]), int(dec.valid_hw[j, 1]))
-                prob = mask_probability(dec.mask_logits[j], hw, width, height, keep_dtype=self.compat)
-                mask = mask_rle(prob)
-            out[b].append(PostObject(ObjectPred(bbox=box, score=score, label=labels[j], mask=mask), xywh, prob))
+                xywh, box = None, box_default(box4, width, height)
+            out[b].append(PostObject(ObjectPred(bbox=box, score=score, label=labels[j], mask=masks[j]), xywh, probs[j]))
         return out
 
     # -- end to end ----------------------------------------------------------------------------
@@ -173,19 +184,15 @@ class PadtPipeline:
         grid = inputs.image_grid_thw
         enc = self.encode(inputs)
         ids = self.global_ids(inputs.input_ids, grid)
-        gen = generate(
-            self.model,
-            enc.vocab,
-            enc.vision.merged,
-            ids,
-            inputs.attention_mask,
-            grid,
-            self.settings,
-            keep_prompt_hidden=self.compat,
-            record_logits=record_logits,
-            reference_memory=self.reference_memory,
-            penalise_padding=self.compat,  # default mode: batch-invariant greedy decoding
-        )
+        args = (self.model, enc.vocab, enc.vision.merged, ids, inputs.attention_mask, grid, self.settings)
+        # default mode: batch-invariant greedy decoding (padding not penalised)
+        options = dict(keep_prompt_hidden=self.compat, record_logits=record_logits, penalise_padding=self.compat)
+        if self.reference_memory:
+            from .reference_strategy import generate_reference_strategy
+
+            gen = generate_reference_strategy(*args, **options)
+        else:
+            gen = generate(*args, **options, compile_step=self.compile_step)
         completion = self.local_ids(gen.sequences, grid)[:, gen.prompt_length :]
         strings, parses = self.parse(completion, grid, gen.finished.tolist())
         feats = self.features(parses, gen.step_hidden, gen.prompt_hidden)

@@ -16,14 +16,17 @@ Scores: sigmoid of the score logit; no threshold, no NMS.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 import torch.nn.functional as F
 
 from padt_eval import rle
 
 
-def box_default(box: torch.Tensor, width: int, height: int) -> list[float]:
-    cx, cy, w, h = (float(v) for v in box.float().tolist())
+def box_default(box: Sequence[float], width: int, height: int) -> list[float]:
+    """`box`: (cx, cy, w, h) as Python floats (the decoder's values, copied to the host once)."""
+    cx, cy, w, h = (float(v) for v in box)
     x1 = min(max((cx - w / 2) * width, 0.0), float(width))
     y1 = min(max((cy - h / 2) * height, 0.0), float(height))
     x2 = min(max((cx + w / 2) * width, 0.0), float(width))
@@ -31,9 +34,10 @@ def box_default(box: torch.Tensor, width: int, height: int) -> list[float]:
     return [x1, y1, x2, y2]
 
 
-def box_compat(box: torch.Tensor, width: int, height: int) -> tuple[list[int], list[float]]:
-    """The reference's integer [x, y, w, h] and the same box as xyxy floats."""
-    cx, cy, w, h = (v.item() for v in box)  # Python floats from the tensor's own dtype
+def box_compat(box: Sequence[float], width: int, height: int) -> tuple[list[int], list[float]]:
+    """The reference's integer [x, y, w, h] and the same box as xyxy floats. `box` holds the
+    decoder's values exactly (Python floats of its own dtype), as the reference's `.item()`."""
+    cx, cy, w, h = (float(v) for v in box)
     x, y, ww, hh = max(cx - w / 2, 0), max(cy - h / 2, 0), min(w, 1), min(h, 1)
     xywh = [round(x * width), round(y * height), round(ww * width), round(hh * height)]
     return xywh, [float(xywh[0]), float(xywh[1]), float(xywh[0] + xywh[2]), float(xywh[1] + xywh[3])]
@@ -53,3 +57,17 @@ def mask_probability(
 
 def mask_rle(prob: torch.Tensor) -> dict:
     return rle.encode((prob > 0.5).cpu().numpy())
+
+
+def masks_rle(probs: Sequence[torch.Tensor]) -> list[dict]:
+    """`mask_rle` of each (H, W) probability map, thresholded where they are (the device)
+    and brought to the host in one copy of the booleans."""
+    if not probs:
+        return []
+    flat = torch.cat([(p > 0.5).flatten() for p in probs]).cpu().numpy()
+    out, start = [], 0
+    for p in probs:
+        h, w = p.shape
+        out.append(rle.encode(flat[start : start + h * w].reshape(h, w)))
+        start += h * w
+    return out

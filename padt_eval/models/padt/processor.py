@@ -42,10 +42,16 @@ class BatchInputs:
     image_sizes: list[tuple[int, int]]  # original (width, height) per sample
 
     def to(self, device) -> "BatchInputs":
+        """To `device`; on CUDA the pixel values (the one large tensor) go through pinned
+        memory with a non-blocking copy, which the vision tower's kernels queue behind."""
+        pixels = self.pixel_values
+        cuda = torch.device(device).type == "cuda"
+        if cuda and pixels.device.type == "cpu":
+            pixels = pixels.pin_memory()
         return BatchInputs(
             input_ids=self.input_ids.to(device),
             attention_mask=self.attention_mask.to(device),
-            pixel_values=self.pixel_values.to(device),
+            pixel_values=pixels.to(device, non_blocking=cuda),
             image_grid_thw=self.image_grid_thw.to(device),
             prompt_texts=self.prompt_texts,
             image_sizes=self.image_sizes,

@@ -62,8 +62,3 @@ def rope_index(
         deltas.append((int(flat.max()) + 1 if flat.numel() else 0) - seq)
     return pos, torch.tensor(deltas, dtype=input_ids.dtype, device=input_ids.device).unsqueeze(1)
 
-
-def decode_positions(cache_len: int, deltas: torch.Tensor, n_new: int = 1) -> torch.Tensor:
-    """Position ids (3, B, n_new) for tokens appended after `cache_len` cached positions."""
-    ar = torch.arange(cache_len, cache_len + n_new, device=deltas.device).view(1, -1) + deltas
-    return ar.unsqueeze(0).expand(3, -1, -1)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .attention import PackedSegments, padded_sdpa
+
 
 @dataclass
 class VisionOutputs:
@@ -39,8 +41,28 @@ def _permute_groups(x: torch.Tensor, window_index: torch.Tensor, unit: int) -> t
     return x.reshape(n // unit, unit, -1)[window_index].reshape(n, -1)
 
 
-def vision_forward(visual, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> VisionOutputs:
-    """Run `visual` (a stock `Qwen2_5_VisionTransformerPretrainedModel`) on flattened patches."""
+def batched_block(block, hidden: torch.Tensor, segments: PackedSegments, position_embeddings) -> torch.Tensor:
+    """A stock vision block with its attention as one SDPA call over every window (or image)
+    of the batch. Under "sdpa" the stock attention calls SDPA once per window (hundreds per
+    image); same weights, same formulas, the windows padded into one batch instead."""
+    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import apply_rotary_pos_emb_vision
+
+    attn = block.attn
+    x = block.norm1(hidden)
+    n = x.shape[0]
+    q, k, v = attn.qkv(x).reshape(n, 3, attn.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
+    q, k = apply_rotary_pos_emb_vision(q, k, *position_embeddings)
+    hidden = hidden + attn.proj(padded_sdpa(q, k, v, segments, segments, attn.scaling))
+    return hidden + block.mlp(block.norm2(hidden))
+
+
+def vision_forward(
+    visual, pixel_values: torch.Tensor, grid_thw: torch.Tensor, *, batched_attention: bool = True
+) -> VisionOutputs:
+    """Run `visual` (a stock `Qwen2_5_VisionTransformerPretrainedModel`) on flattened patches.
+
+    Under "sdpa" the blocks' attention is batched (`batched_block`); `batched_attention=False`
+    runs the stock blocks (the tests' cross-check). eager and flash-attn run stock."""
     from transformers.utils.generic import get_max_seqlen
     from transformers.vision_utils import (
         get_vision_attention_seqlens,
@@ -69,8 +91,14 @@ def vision_forward(visual, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -
     cos = _permute_groups(cos, window_index, unit)
     sin = _permute_groups(sin, window_index, unit)
 
+    batched = batched_attention and cfg._attn_implementation == "sdpa"
+    if batched:  # two layouts, shared by all blocks: windows, and whole images
+        layouts = {False: PackedSegments(cu_window_seqlens), True: PackedSegments(cu_seqlens)}
     for i, block in enumerate(visual.blocks):
         full = i in visual.fullatt_block_indexes
+        if batched:
+            hidden = batched_block(block, hidden, layouts[full], (cos, sin))
+            continue
         hidden = block(
             hidden,
             cu_seqlens=cu_seqlens if full else cu_window_seqlens,

@@ -71,6 +71,11 @@ def logit_mask(grid_thw: torch.Tensor, merge_size: int, vocab_size: int, device=
     return mask
 
 
+# K (prototypes in a batch) is rounded up to a multiple of this for the decode steps, so the
+# logits width is the same for all batches whose K falls in one bucket.
+VRT_BUCKET = 512
+
+
 class ExtendedVocab:
     """The input table and output matrix of one batch: text rows + this batch's prototypes.
 
@@ -116,3 +121,49 @@ class ExtendedVocab:
         del text, vrt
         shape = (out.shape[0],) + (1,) * (out.dim() - 2) + (out.shape[-1],)
         return out.masked_fill_(~self.mask.view(shape), float("-inf"))  # `out` is ours: in place
+
+    def padded(self, bucket: int = VRT_BUCKET) -> "PaddedVocab":
+        return PaddedVocab.from_vocab(self, bucket)
+
+
+class PaddedVocab:
+    """The decode steps' fixed-shape view of an `ExtendedVocab`: the prototype table padded
+    with zero rows to `k_padded` and the logit mask with False columns, so a step's shapes
+    depend on the bucket only. Lookups are a gather plus `torch.where` (no data-dependent
+    branch, no boolean indexing); padding columns are masked to -inf and never chosen."""
+
+    def __init__(self, embed, out_text, prototypes, mask, vocab_size: int, k: int):
+        self.embed = embed  # (E, D)
+        self.out_text = out_text  # (E, D)
+        self.prototypes = prototypes  # (K_padded, D), rows >= k are zero
+        self.mask = mask  # (B, E + K_padded) bool
+        self.vocab_size = vocab_size
+        self.k = k  # real prototypes; E + k is the ExtendedVocab's width
+
+    @classmethod
+    def from_vocab(cls, vocab: ExtendedVocab, bucket: int) -> "PaddedVocab":
+        k = vocab.prototypes.shape[0]
+        k_padded = max(bucket, -(-k // bucket) * bucket)
+        protos = vocab.prototypes.new_zeros((k_padded, vocab.prototypes.shape[1]))
+        protos[:k] = vocab.prototypes
+        mask = vocab.mask.new_zeros((vocab.mask.shape[0], vocab.vocab_size + k_padded))
+        mask[:, : vocab.size] = vocab.mask
+        return cls(vocab.embed, vocab.out_text, protos, mask, vocab.vocab_size, k)
+
+    @property
+    def width(self) -> int:
+        return self.mask.shape[1]
+
+    def embed_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """Same values as `ExtendedVocab.embed_ids` for in-range ids (the caller's are argmax
+        results over masked logits, so always in range)."""
+        text = torch.nn.functional.embedding(ids.clamp(max=self.vocab_size - 1), self.embed)
+        rows = (ids - self.vocab_size).clamp(0, self.prototypes.shape[0] - 1)
+        vrt = torch.nn.functional.embedding(rows, self.prototypes).to(text.dtype)
+        return torch.where((ids >= self.vocab_size)[..., None], vrt, text)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Masked logits (B, E + K_padded) for last-position states (B, D)."""
+        text = hidden @ self.out_text.T
+        vrt = hidden @ self.prototypes.to(hidden.dtype).T
+        return torch.cat((text, vrt), dim=-1).masked_fill_(~self.mask, float("-inf"))
