@@ -1,4 +1,4 @@
-"""File helpers shared by every stage: hashing and atomic writes."""
+"""File helpers shared by every stage: the cache folder, hashing and atomic writes."""
 
 from __future__ import annotations
 
@@ -12,12 +12,47 @@ from typing import IO, Iterator
 _HASH_CHUNK = 1 << 20
 
 
+def cache_dir() -> Path:
+    """Where derived files live (split caches, weight digests): `$PADT_EVAL_CACHE`, else
+    `$XDG_CACHE_HOME/padt-eval`, else `~/.cache/padt-eval`."""
+    env = os.environ.get("PADT_EVAL_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "padt-eval"
+
+
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_HASH_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def cached_sha256(path: str | Path) -> str:
+    """sha256 of a (large) file, cached by resolved path, size and mtime.
+
+    Weight files are hashed for every run's identity and manifest; hashing a 7.7 GB
+    checkpoint costs ~14 s even from the page cache, so a file whose path, size and
+    mtime are unchanged reuses its digest. An unwritable cache only costs the rehash."""
+    path = Path(path)
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
+    cached = cache_dir() / "weight-hashes" / key
+    try:
+        digest = cached.read_text().strip()
+        if len(digest) == 64:
+            return digest
+    except OSError:
+        pass
+    digest = sha256_file(path)
+    try:
+        with atomic_write(cached) as f:
+            f.write(digest)
+    except OSError:
+        pass
+    return digest
 
 
 @contextmanager

@@ -52,7 +52,14 @@ def accelerator_info() -> dict[str, Any] | None:
     torch = sys.modules.get("torch")
     if torch is None:
         return None
-    info: dict[str, Any] = {"cuda": getattr(torch.version, "cuda", None), "cudnn": None, "gpus": []}
+    # torch's intra-op thread count changes how CPU matmuls split their reductions, and so
+    # the last bits of bf16/fp16 CPU results: a CPU run is only reproducible with it known.
+    info: dict[str, Any] = {
+        "cuda": getattr(torch.version, "cuda", None),
+        "cudnn": None,
+        "gpus": [],
+        "cpu_threads": torch.get_num_threads(),
+    }
     try:
         if torch.cuda.is_available():
             info["cudnn"] = torch.backends.cudnn.version()

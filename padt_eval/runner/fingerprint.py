@@ -16,35 +16,19 @@ flag, so `-o results --overwrite` cannot wipe a results tree.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from padt_eval import __version__
-from padt_eval.data.cache import cache_dir
 from padt_eval.errors import UsageError
-from padt_eval.fileio import atomic_write, sha256_file
+from padt_eval.fileio import atomic_write, cached_sha256
 
 RUN_FILE = "run.json"
 RUN_FOLDER_MARKERS = (("run.json",), ("manifest.json", "state.json"))  # any one set marks a padt-eval run folder
 _KEEP_ON_CLEAR = ("run.lock",)  # held by this run while it replaces the folder
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
-
-
-def _cached_sha256(path: Path) -> str:
-    """sha256 of a (large) weight file, cached by path, size and mtime: hashing 15 GB of
-    weights on every rerun would cost minutes."""
-    st = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
-    cached = cache_dir() / "weight-hashes" / key
-    if cached.is_file():
-        return cached.read_text().strip()
-    digest = sha256_file(path)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(digest)
-    return digest
 
 
 def model_identity(model: str) -> dict[str, Any]:
@@ -56,7 +40,7 @@ def model_identity(model: str) -> dict[str, Any]:
     local = Path(model)
     if local.is_dir():
         weights = sorted(p for p in local.iterdir() if p.suffix in WEIGHT_SUFFIXES)
-        return {"model": str(local.resolve()), "revision": None, "weights_sha256": {p.name: _cached_sha256(p) for p in weights}}
+        return {"model": str(local.resolve()), "revision": None, "weights_sha256": {p.name: cached_sha256(p) for p in weights}}
     revision = None
     try:
         from huggingface_hub import try_to_load_from_cache

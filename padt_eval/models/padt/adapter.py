@@ -116,10 +116,10 @@ class PadtAdapter(ModelAdapter):
         )
 
     def describe(self) -> dict[str, Any]:
-        from .checkpoint import sha256_files
+        from padt_eval.fileio import cached_sha256
 
         if self._weights_sha256 is None:
-            self._weights_sha256 = sha256_files(self.resolved.weight_files)
+            self._weights_sha256 = {f.name: cached_sha256(f) for f in self.resolved.weight_files}
         proc = self.pipeline.processor
         return {
             "family": self.family,

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -89,17 +88,6 @@ def weight_files(folder: Path) -> list[Path]:
     if missing:
         raise CheckpointError(f"{folder}: weight shards listed in the index are missing: {', '.join(missing)}")
     return files
-
-
-def sha256_files(files: list[Path]) -> dict[str, str]:
-    out = {}
-    for f in files:
-        h = hashlib.sha256()
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        out[f.name] = h.hexdigest()
-    return out
 
 
 def _format_list(items: list[str], limit: int = 40) -> str:
