@@ -38,7 +38,7 @@ def measure(layers: int, batch: int, t1: int, t2: int) -> dict:
 
     from padt_eval.models.padt.adapter import load_padt
     from padt_eval.models.padt.generation import generate
-    from padt_eval.models.padt.tiny import build_tiny_padt
+    from padt_eval.demo.tiny_padt import build_tiny_padt
 
     folder = build_tiny_padt(Path(tempfile.mkdtemp()) / "tiny", seed=0, num_hidden_layers=layers)
     pipe = load_padt(str(folder), max_new_tokens=t2).pipeline

@@ -7,7 +7,7 @@ image (box IoU for REC, exact RLE mask IoU for RES). Same files, same process, t
 runs alternate; the ratio is reported as median and spread over the pairs. The first run
 with instances also builds the instances cache, timed separately.
 
-The predictions are the demo's designed misses (`demo_errors.py`): about 70 % of the
+The predictions are the demo's designed misses (`demo/errors.py`): about 70 % of the
 samples are misses, so nearly every sample pays for the lookups (a worst case; a good
 model's misses are fewer).
 
@@ -79,9 +79,9 @@ def main() -> None:
         os.environ["PADT_EVAL_CACHE"] = str(Path(tmp) / "cache")
         from padt_eval import api
         from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-        from padt_eval.data.synthetic import make_world, write_coco_instances, write_images, write_padt_jsonl
-        from padt_eval.demo_errors import make_error_predictions
-        from padt_eval.types import Task
+        from padt_eval.demo.synthetic import make_world, write_coco_instances, write_images, write_padt_jsonl
+        from padt_eval.demo.errors import make_error_predictions
+        from padt_eval.core.types import Task
 
         root = Path(tmp)
         world = make_world(n_images, seed=0)

@@ -94,7 +94,7 @@ def real_3b_model(args, device, dtype):
 
 def tiny_model(args, device, dtype):
     from padt_eval.models.padt.checkpoint import build_model, resolve
-    from padt_eval.models.padt.tiny import build_tiny_padt
+    from padt_eval.demo.tiny_padt import build_tiny_padt
 
     sizes = {"num_hidden_layers": args.layers} if args.layers else {}
     folder = build_tiny_padt(Path(tempfile.mkdtemp()) / "tiny", seed=args.seed, **sizes)

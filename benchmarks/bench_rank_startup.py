@@ -30,7 +30,7 @@ from pathlib import Path
 
 def _run(root: Path, out: Path, loader_workers: int, start_method: str | None) -> tuple[list[float], float]:
     from padt_eval import api
-    from padt_eval.types import Task
+    from padt_eval.core.types import Task
 
     if start_method:
         os.environ["PADT_EVAL_LOADER_START_METHOD"] = start_method
@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--images", type=int, default=12)
     args = ap.parse_args()
-    from padt_eval.data.synthetic import make_world, write_images, write_padt_jsonl, write_refer
+    from padt_eval.demo.synthetic import make_world, write_images, write_padt_jsonl, write_refer
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "data"

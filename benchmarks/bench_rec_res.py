@@ -115,7 +115,7 @@ def reference_scoring(split: Path, preds: Path) -> tuple[float, float]:
 def ours(split: Path, preds: Path, out: Path) -> tuple[float, float]:
     from padt_eval import api
     from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-    from padt_eval.types import Task
+    from padt_eval.core.types import Task
 
     reader = PadtRefcocoJsonlReader(split, split.parent, Task.RES)
     r = api.evaluate(Task.RES, str(split), predictions=preds, reader=reader, out=out)

@@ -47,7 +47,7 @@ REAL_3B_SIZES = dict(
 
 
 def build_data(root: Path, n_images: int) -> str:
-    from padt_eval.data.synthetic import make_world, write_images, write_padt_jsonl
+    from padt_eval.demo.synthetic import make_world, write_images, write_padt_jsonl
 
     world = make_world(n_images, seed=11)
     write_images(world, root / "coco" / "train2014")
@@ -56,7 +56,7 @@ def build_data(root: Path, n_images: int) -> str:
 
 
 def build_checkpoint(folder: Path, args) -> str:
-    from padt_eval.models.padt.tiny import build_tiny_padt
+    from padt_eval.demo.tiny_padt import build_tiny_padt
 
     sizes = {}
     if args.config == "real-3b":
@@ -77,7 +77,7 @@ def reference_loop(checkpoint: str, data_root: Path, split: str, args, device: s
     from padt_eval.models.padt.adapter import load_padt
     from padt_eval.runner.local import batched
     from padt_eval.tasks.registry import get_task
-    from padt_eval.types import Task
+    from padt_eval.core.types import Task
 
     spec = get_task(Task.REC)
     reader = open_split(split, Task.REC, data_root=data_root)
@@ -95,7 +95,7 @@ def reference_loop(checkpoint: str, data_root: Path, split: str, args, device: s
 def ours(checkpoint: str, data_root: Path, split: str, args, nproc: int, device: str, out: Path) -> tuple[float, float]:
     """(steady-state samples/s, end-to-end samples/s) of padt-eval's runner."""
     from padt_eval import api
-    from padt_eval.types import Task
+    from padt_eval.core.types import Task
 
     t0 = time.perf_counter()
     result = api.run_model(

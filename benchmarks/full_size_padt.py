@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from padt_eval.models.padt.config import parse_config  # noqa: E402
 from padt_eval.models.padt.model import PadtModel  # noqa: E402
-from padt_eval.models.padt.tiny import CHAT_TEMPLATE, legacy_key  # noqa: E402
+from padt_eval.demo.tiny_padt import CHAT_TEMPLATE, legacy_key  # noqa: E402
 from padt_eval.models.released_files import preprocessor_config, write_qwen_tokenizer  # noqa: E402
 
 # Qwen2.5-VL-{3B,7B}-Instruct's config.json values, as the PaDT trainer re-saves them with
@@ -162,7 +162,7 @@ def write_checkpoint(folder: Path, size: str, seed: int = 0, layers: int | None 
 
 def write_split(root: Path, n: int) -> Path:
     """`n` referring expressions on synthetic images, in the PaDT JSONL layout."""
-    from padt_eval.data.synthetic import make_world, write_images, write_padt_jsonl
+    from padt_eval.demo.synthetic import make_world, write_images, write_padt_jsonl
 
     world = make_world(max(2, n), seed=3)
     write_images(world, root / "coco" / "train2014")

@@ -9,20 +9,20 @@ from typing import Any, Callable
 
 from padt_eval.data.registry import open_split
 from padt_eval.data.split import SplitReader
-from padt_eval.errors import UsageError
-from padt_eval.failures import is_interrupt
-from padt_eval.fileio import sha256_file
-from padt_eval.library_log import library_output_to
+from padt_eval.core.errors import UsageError
+from padt_eval.core.failures import is_interrupt
+from padt_eval.core.fileio import sha256_file
+from padt_eval.core.library_log import library_output_to
 from padt_eval.models.base import ModelAdapter
 from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
 from padt_eval.models.raw_text import raw_text_model
-from padt_eval.report.manifest import build_manifest, file_hashes, now_iso
-from padt_eval.report.results import RunWriter, safe_name
+from padt_eval.results.manifest import build_manifest, file_hashes, now_iso
+from padt_eval.results.writer import RunWriter, safe_name
 from padt_eval.runner.local import run_local
 from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.tasks.error_breakdown import attach_error_breakdown
 from padt_eval.tasks.registry import get_task, make_metric, release_gt
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 DEFAULT_RESULTS_ROOT = Path("results")
 LIBRARY_LOG = Path("logs") / "libraries.log"  # warnings, library progress bars, Java chatter
@@ -391,7 +391,7 @@ def _score_model_run(
 
 def _interrupted_run(out_dir: Path, reader: SplitReader) -> Exception:
     """Ctrl-C during a model run: how many predictions its shards keep, and how to go on."""
-    from padt_eval.failures import Interrupted
+    from padt_eval.core.failures import Interrupted
     from padt_eval.runner.shards import done_ids
 
     try:
@@ -455,7 +455,7 @@ def leaderboard(
     """Gather every run under `results` (and the reported numbers) into
     `<out>/leaderboard.{md,csv,tex,html}`; returns (the board, the files written).
     A results folder or an explicit `reported` file that does not exist is an error."""
-    from padt_eval.errors import DataError
+    from padt_eval.core.errors import DataError
     from padt_eval.report.leaderboard import build_leaderboard, write_leaderboard
     from padt_eval.report.reported import default_reported_path
 

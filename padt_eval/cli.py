@@ -11,10 +11,10 @@ import typer
 from rich.text import Text
 
 from padt_eval import __version__, cli_help
-from padt_eval.errors import PadtEvalError, UsageError
-from padt_eval.failures import guard_commands
+from padt_eval.core.errors import PadtEvalError, UsageError
+from padt_eval.core.failures import guard_commands
 from padt_eval.report.console import labelled, make_console, print_table
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 app = typer.Typer(
     name="padt-eval",
@@ -501,8 +501,8 @@ def demo(
     """
     from functools import partial
 
-    from padt_eval.demo import all_match, run_demo, run_models
-    from padt_eval.library_log import library_output_to
+    from padt_eval.demo.run import all_match, run_demo, run_models
+    from padt_eval.core.library_log import library_output_to
     from padt_eval.report.console import counts_line, metrics_table, progress_bar
     from padt_eval.report.errors_view import errors_line
     from padt_eval.report.table_specs import display_scale
@@ -559,7 +559,7 @@ def _demo_next_steps(out: Path, results: Optional[Path], runs: list[Path], with_
     for a shell, so they can be pasted whatever the folder names)."""
     from shlex import quote
 
-    from padt_eval.demo import DemoPaths, demo_checkpoints
+    from padt_eval.demo.run import DemoPaths, demo_checkpoints
 
     paths = DemoPaths(out)
     results_dir = results if results is not None else paths.results

@@ -1,7 +1,7 @@
 """`padt-eval data …`: fetch datasets (resumable, verified) and show what is present.
 
 A Typer sub-app, added to the main app in `cli.py` with one line; thin like the rest of the
-CLI: it parses options and calls `padt_eval.data.fetch`.
+CLI: it parses options and calls `padt_eval.fetch`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from padt_eval import cli_help
-from padt_eval.errors import PadtEvalError
+from padt_eval.core.errors import PadtEvalError
 from padt_eval.report.console import labelled, make_console, print_table
 
 data_app = typer.Typer(
@@ -105,7 +105,7 @@ def fetch_cmd(
 
     Example: padt-eval data fetch refcoco coco-train2014-images --to /data
     """
-    from padt_eval.data.fetch import fetch
+    from padt_eval.fetch import fetch
 
     try:
         outcomes = fetch(
@@ -135,7 +135,7 @@ def status_cmd(
 
     Example: padt-eval data status --data-root /data
     """
-    from padt_eval.data.fetch import status
+    from padt_eval.fetch import status
     from padt_eval.data.registry import default_data_root
 
     rows = status(data_root, deep=verify)
@@ -157,7 +157,7 @@ def status_cmd(
 @data_app.command("sources")
 def sources_cmd() -> None:
     """List every download source: URL or Hugging Face file, size, known checksums, where it installs."""
-    from padt_eval.data.fetch import sources
+    from padt_eval.fetch import sources
 
     for s in sources.CATALOG.sources.values():
         size = f"{s.size:,} bytes" if s.size else "size from the Hub" if s.hf_repo else "size unknown"

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from pycocotools import mask as cocomask
 
-from padt_eval.data.coco_categories import COCO_CATEGORIES
+from padt_eval.core.coco_categories import COCO_CATEGORIES
 
 
 def _ellipse_polygon(x: float, y: float, w: float, h: float, n: int = 12) -> list[float]:

@@ -21,7 +21,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory) -> Path:
     """A data root with 12 synthetic images in both RefCOCO layouts (split 'val' and 'testA')."""
-    from padt_eval.data.synthetic import make_world, write_images, write_padt_jsonl, write_refer
+    from padt_eval.demo.synthetic import make_world, write_images, write_padt_jsonl, write_refer
 
     root = tmp_path_factory.mktemp("synth")
     world = make_world(12, seed=5)
@@ -35,7 +35,7 @@ def synth_root(tmp_path_factory) -> Path:
 def coco_root(tmp_path_factory) -> Path:
     """A data root with 10 synthetic images in COCO val2017 layout (official instances file)
     and in PaDT's RIC JSONL layout."""
-    from padt_eval.data.synthetic import as_val2017, make_world, write_coco_instances, write_images, write_ric_jsonl
+    from padt_eval.demo.synthetic import as_val2017, make_world, write_coco_instances, write_images, write_ric_jsonl
 
     root = tmp_path_factory.mktemp("cocoval")
     world = as_val2017(make_world(10, seed=9, first_image_id=500))
@@ -48,6 +48,6 @@ def coco_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A tiny random PaDT checkpoint built by our own code (untied, seed 0)."""
-    from padt_eval.models.padt.tiny import build_tiny_padt
+    from padt_eval.demo.tiny_padt import build_tiny_padt
 
     return build_tiny_padt(tmp_path_factory.mktemp("padt_tiny") / "untied", seed=0)

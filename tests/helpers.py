@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from padt_eval import rle
-from padt_eval.types import GroundTruthObject, ImageRef, ObjectPred, ParseStatus, Prediction, Sample, Task
+from padt_eval.core import rle
+from padt_eval.core.types import GroundTruthObject, ImageRef, ObjectPred, ParseStatus, Prediction, Sample, Task
 
 
 def random_mask(rng: np.random.Generator, h: int, w: int, empty_p: float = 0.05) -> np.ndarray:

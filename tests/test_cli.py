@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from padt_eval.cli import app
 from padt_eval.data.registry import open_split
-from padt_eval.demo_data import make_predictions
-from padt_eval.types import Task
+from padt_eval.demo.data import make_predictions
+from padt_eval.core.types import Task
 
 runner = CliRunner()
 

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from padt_eval.cli import app
 from padt_eval.data.registry import open_split
-from padt_eval.demo_data import make_predictions
+from padt_eval.demo.data import make_predictions
 from padt_eval.runner.shards import read_all
 from padt_eval.runner.worker import FAULT_ENV
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -91,7 +91,7 @@ def test_a_rank_that_left_no_readable_error_on_a_full_disk_says_so(tmp_path, mon
 
     monkeypatch.setattr(launcher_api, "elastic_launch", launcher)
     usage = collections.namedtuple("usage", "total used free")
-    monkeypatch.setattr("padt_eval.failures.shutil.disk_usage", lambda path: usage(100, 100, 0))
+    monkeypatch.setattr("padt_eval.core.failures.shutil.disk_usage", lambda path: usage(100, 100, 0))
     job = RunJob(task="res", split="refcoco_val", model="colour-finder", family="colour-finder", run_dir=str(tmp_path))
     with pytest.raises(RankFailed) as e:
         launch(job, 2, tmp_path / "logs")
@@ -110,8 +110,8 @@ def test_disk_full_inside_a_rank_shows_enospc(synth_root, tmp_path, monkeypatch)
 
 
 def test_a_java_that_exits_1_is_named(coco_root, tmp_path, monkeypatch):
-    from padt_eval.data.synthetic import as_val2017, make_world
-    from padt_eval.demo_ovd_ric import make_ric_predictions
+    from padt_eval.demo.synthetic import as_val2017, make_world
+    from padt_eval.demo.ovd_ric import make_ric_predictions
 
     if shutil.which("java") is None:
         pytest.skip("writing the RIC predictions computes their expected scores with Java")
@@ -281,7 +281,7 @@ def test_counts_line_reads_once():
 def test_library_chatter_goes_to_the_log(tmp_path, capfd):
     import warnings
 
-    from padt_eval.library_log import library_output_to
+    from padt_eval.core.library_log import library_output_to
 
     log = tmp_path / "logs" / "libraries.log"
     with library_output_to(log):
@@ -299,7 +299,7 @@ def test_library_chatter_goes_to_the_log(tmp_path, capfd):
 
 
 def test_unknown_family_and_format_get_a_did_you_mean():
-    from padt_eval.errors import UsageError
+    from padt_eval.core.errors import UsageError
     from padt_eval.models.base import get_family
     from padt_eval.models.coords import get_format
 

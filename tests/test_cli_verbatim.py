@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from padt_eval import __version__
 from padt_eval.cli import app
 from padt_eval.data.registry import open_split
-from padt_eval.demo_data import make_predictions
-from padt_eval.types import Task
+from padt_eval.demo.data import make_predictions
+from padt_eval.core.types import Task
 
 runner = CliRunner()
 
@@ -74,8 +74,8 @@ def test_scoring_prints_paths_ids_and_messages_verbatim(odd, scored):
 
 
 def test_ovd_and_ric(odd, tmp_path):
-    from padt_eval.data.synthetic import as_val2017, make_world
-    from padt_eval.demo_ovd_ric import make_ovd_predictions, make_ric_predictions
+    from padt_eval.demo.synthetic import as_val2017, make_world
+    from padt_eval.demo.ovd_ric import make_ovd_predictions, make_ric_predictions
 
     base, _, _ = odd
     world = as_val2017(make_world(10, seed=9, first_image_id=500))

@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 from padt_eval import api
 from padt_eval.cli import app
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-from padt_eval.demo import DEMO_SPLIT_NAME, DemoPaths, generate
-from padt_eval.demo_data import make_predictions
-from padt_eval.demo_errors import make_error_predictions
-from padt_eval.types import Task
+from padt_eval.demo.run import DEMO_SPLIT_NAME, DemoPaths, generate
+from padt_eval.demo.data import make_predictions
+from padt_eval.demo.errors import make_error_predictions
+from padt_eval.core.types import Task
 
 runner = CliRunner()
 
@@ -155,7 +155,7 @@ def test_leaderboard_shows_wrong_object_and_localization_shares(demo, tmp_path):
 
 
 def test_ovd_results_carry_the_tide_breakdown(demo, tmp_path):
-    from padt_eval.demo_ovd_ric import make_ovd_predictions
+    from padt_eval.demo.ovd_ric import make_ovd_predictions
 
     paths, val, _, _ = demo
     make_ovd_predictions(val, paths.coco_instances, tmp_path / "ovd.jsonl", seed=0)

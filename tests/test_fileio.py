@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-import padt_eval.fileio as fileio
+import padt_eval.core.fileio as fileio
 
 
 def _count_hashing(monkeypatch) -> list[str]:

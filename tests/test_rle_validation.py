@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as cocomask
 
-from padt_eval import rle
-from padt_eval.errors import DataError
+from padt_eval.core import rle
+from padt_eval.core.errors import DataError
 from padt_eval.models.predictions_file import PredictionsFile
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 # The inputs of the issue that sent pycocotools' merge into an endless loop.
 HANGING = [

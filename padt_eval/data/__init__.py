@@ -1,1 +1,1 @@
-"""Split readers, the split registry, lazy images and the synthetic demo data."""
+"""Split readers and the split registry."""

@@ -43,16 +43,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from padt_eval import rle as rlemod
+from padt_eval.core import rle as rlemod
 from padt_eval.data.cache import cache_dir
-from padt_eval.data.images import ImageRoot
+from padt_eval.core.images import ImageRoot
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.padt_patches import box_mask, covers_a_patch
 from padt_eval.data.split import SplitInfo
-from padt_eval.errors import DataError, UsageError
-from padt_eval.fileio import atomic_write, sha256_file
-from padt_eval.metrics.boxes import is_finite_box, release_gt_xywh
-from padt_eval.types import GroundTruthObject, ImageRef, Sample, Task
+from padt_eval.core.errors import DataError, UsageError
+from padt_eval.core.fileio import atomic_write, sha256_file
+from padt_eval.core.boxes import is_finite_box, release_gt_xywh
+from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
 
 GT_MODES = ("official", "padt-filtered")
 _CACHE_VERSION = "coco-v2"  # v2: meta lists the images the filter leaves out
@@ -258,7 +258,7 @@ class PadtCocoJsonlReader(JsonlSplitReader):
     """PaDT-MLLM/COCO JSONL: PaDT's filtered GT, read line by line (see module docstring)."""
 
     def __init__(self, path: str | Path, image_root: str | Path, name: str | None = None, categories: list[tuple[int, str]] | None = None) -> None:
-        from padt_eval.data.coco_categories import COCO_CATEGORIES
+        from padt_eval.core.coco_categories import COCO_CATEGORIES
 
         self.image_root = Path(image_root)
         self._images = ImageRoot(image_root)  # resolved once, not per sample

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from padt_eval.data.coco import GT_MODES, CocoReader, PadtCocoJsonlReader
 from padt_eval.data.split import SplitReader
-from padt_eval.errors import DataError, UsageError, did_you_mean
-from padt_eval.types import Task
+from padt_eval.core.errors import DataError, UsageError, did_you_mean
+from padt_eval.core.types import Task
 
 OVD_SPLITS = {"coco_val2017": "COCO 2017 val, 5,000 images, 80 categories"}
 RIC_SPLITS = {"ric_val": "PaDT's referring image captioning val (COCO val2017 images re-captioned)"}

@@ -8,10 +8,10 @@ from typing import Any, Iterator
 
 
 from padt_eval.data.id_index import IdIndex
-from padt_eval.data.jsonl import LineReader, iter_lines, parse_line
+from padt_eval.core.jsonl import LineReader, iter_lines, parse_line
 from padt_eval.data.split import SplitInfo, SplitReader
-from padt_eval.errors import DataError
-from padt_eval.types import Sample
+from padt_eval.core.errors import DataError
+from padt_eval.core.types import Sample
 
 
 class _Where:

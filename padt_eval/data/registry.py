@@ -25,8 +25,8 @@ from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.data.refer import ReferReader
 from padt_eval.data.safe_pickle import load_restricted
 from padt_eval.data.split import SplitReader
-from padt_eval.errors import DataError, UsageError, did_you_mean
-from padt_eval.types import Task
+from padt_eval.core.errors import DataError, UsageError, did_you_mean
+from padt_eval.core.types import Task
 
 DATA_ROOT_ENV = "PADT_EVAL_DATA"
 LAYOUTS = ("auto", "refer", "padt-jsonl")

@@ -14,7 +14,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from padt_eval.errors import DataError
+from padt_eval.core.errors import DataError
 
 _ALLOWED = {
     ("builtins", "set"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from padt_eval.types import Sample, Task
+from padt_eval.core.types import Sample, Task
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from padt_eval.metrics.errors import QueryErrors
 from padt_eval.metrics.stats import ExactSum
-from padt_eval.types import ObjectPred, ParseStatus, Prediction, Sample, Task
+from padt_eval.core.types import ObjectPred, ParseStatus, Prediction, Sample, Task
 
 #: How one object is chosen when a task wants one answer per query (REC/RES).
 QUERY_OBJECT_RULE = "highest score when every object has one, else the first object"

@@ -30,7 +30,7 @@ import threading
 from pathlib import Path
 from typing import Any, Sequence
 
-from padt_eval.errors import PadtEvalError
+from padt_eval.core.errors import PadtEvalError
 
 JAVA_INSTALL = "apt-get install -y default-jre-headless"
 CAPTION_KEYS = ("bleu1", "bleu2", "bleu3", "bleu4", "meteor", "rouge_l", "cider_d", "spice")

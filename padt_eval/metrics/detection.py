@@ -24,12 +24,12 @@ import io
 from collections import Counter
 from typing import Any, Iterable
 
-from padt_eval import rle as rlemod
-from padt_eval.data.coco_categories import COCO_CATEGORIES
+from padt_eval.core import rle as rlemod
+from padt_eval.core.coco_categories import COCO_CATEGORIES
 from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
 from padt_eval.metrics.labels import SYNONYMS, LabelMapper, most_common
-from padt_eval.types import Prediction, Sample, Task
+from padt_eval.core.types import Prediction, Sample, Task
 
 STAT_KEYS = ("ap", "ap50", "ap75", "ap_small", "ap_medium", "ap_large", "ar1", "ar10", "ar100", "ar_small", "ar_medium", "ar_large")
 DEFAULT_SCORE = 1.0

@@ -31,9 +31,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from padt_eval import rle as rlemod
-from padt_eval.metrics.boxes import box_iou
-from padt_eval.types import Sample
+from padt_eval.core import rle as rlemod
+from padt_eval.core.boxes import box_iou
+from padt_eval.core.types import Sample
 
 CATEGORIES = ("hit", "wrong_object", "localization", "near_other", "background", "no_object", "unparsed")
 NEEDS_INSTANCES = ("wrong_object", "near_other")

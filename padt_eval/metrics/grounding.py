@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from padt_eval import rle as rlemod
-from padt_eval.metrics.boxes import box_iou
-from padt_eval.types import GroundTruthObject, ObjectPred
+from padt_eval.core import rle as rlemod
+from padt_eval.core.boxes import box_iou
+from padt_eval.core.types import GroundTruthObject, ObjectPred
 
 IOU_THRESHOLD = 0.5
 

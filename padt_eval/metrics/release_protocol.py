@@ -49,12 +49,12 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from padt_eval import rle
+from padt_eval.core import rle
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
-from padt_eval.metrics.boxes import NORMALISED_BOX_META, release_gt_xywh
+from padt_eval.core.boxes import NORMALISED_BOX_META, release_gt_xywh
 from padt_eval.metrics.detection import DetectionMetric
 from padt_eval.metrics.rec import THRESHOLDS
-from padt_eval.types import Prediction, Sample, Task
+from padt_eval.core.types import Prediction, Sample, Task
 
 PROTOCOL_NAME = "padt-release"
 RELEASE_REFERENCE = "Gorilla-Lab-SCUT/PaDT@912a8ae eval/evaluation_scripts/eval_refcoco.py"

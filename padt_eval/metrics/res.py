@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from padt_eval import rle
+from padt_eval.core import rle
 from padt_eval.metrics.base import QUERY_OBJECT_RULE, QueryMetric, is_answered, record_base, select_query_object
-from padt_eval.types import Prediction, Sample, Task
+from padt_eval.core.types import Prediction, Sample, Task
 
 
 def gt_mask(sample: Sample) -> rle.RLE:

@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
-from padt_eval.metrics.caption_text import clean_caption
+from padt_eval.core.caption_text import clean_caption
 from padt_eval.metrics.captions import require_java, score_captions, shared_meteor, spice_status
 from padt_eval.metrics.grounding import IOU_THRESHOLD, GroundingCounts
-from padt_eval.types import Prediction, Sample, Task
+from padt_eval.core.types import Prediction, Sample, Task
 
 
 def caption_source(pred: Prediction) -> str | None:
@@ -90,7 +90,7 @@ class RicMetric(Metric):
     def protocol(self) -> dict[str, Any]:
         return {
             "caption_metrics": "pycocoevalcap 1.2 (BLEU-1..4, METEOR 1.5, ROUGE-L, CIDEr-D), corpus-level over the split, Stanford PTB tokenizer",
-            "candidate": "meta.caption when the reader set one, else the model text; cleaned by padt_eval.metrics.caption_text.clean_caption (VRT runs, box tokens, coordinates and their brackets, reasoning removed)",
+            "candidate": "meta.caption when the reader set one, else the model text; cleaned by padt_eval.core.caption_text.clean_caption (VRT runs, box tokens, coordinates and their brackets, reasoning removed)",
             "references": "all captions of the image, the same cleaning applied (PaDT's <|Obj_k|> placeholders and their parentheses removed)",
             "no_answer": "missing / unparseable / errored samples score the empty caption and no objects",
             "spice": "computed only when Stanford CoreNLP 3.6.0 jars are installed for pycocoevalcap; otherwise null",

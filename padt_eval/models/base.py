@@ -15,8 +15,8 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from padt_eval.errors import UsageError, did_you_mean
-from padt_eval.types import ModelRequest, Prediction
+from padt_eval.core.errors import UsageError, did_you_mean
+from padt_eval.core.types import ModelRequest, Prediction
 
 
 class ModelAdapter(abc.ABC):
@@ -146,4 +146,4 @@ def _import_builtin_families() -> None:
 
 
 # Modules whose import registers families. Each new family module adds itself here.
-_BUILTIN_FAMILY_MODULES: list[str] = ["padt_eval.models.colour_finder", "padt_eval.models.padt.family", "padt_eval.models.families"]
+_BUILTIN_FAMILY_MODULES: list[str] = ["padt_eval.demo.colour_finder", "padt_eval.models.padt.family", "padt_eval.models.families"]

@@ -16,7 +16,7 @@ Placeholders: `{expression}` (REC/RES), `{categories}` (OVD, a JSON list as in P
 from __future__ import annotations
 
 from padt_eval.tasks.prompts import PAPER_A3_PROMPTS, register_prompts
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 R1_SUFFIX = (
     " First output the thinking process in <think> </think> tags and then output the final answer in "

@@ -25,7 +25,7 @@ def _loader(module: str, family: str):
         from padt_eval.models.vllm_backend import BACKENDS
 
         if backend not in BACKENDS:
-            from padt_eval.errors import UsageError
+            from padt_eval.core.errors import UsageError
 
             raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if backend == "vllm":

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 from padt_eval.models.base import ModelAdapter, families, get_family
 
 

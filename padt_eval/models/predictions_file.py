@@ -26,13 +26,13 @@ from typing import Any, Callable, Container, Sequence
 
 import orjson
 
-from padt_eval import rle as rlemod
+from padt_eval.core import rle as rlemod
 from padt_eval.data.id_index import IdIndex
-from padt_eval.data.jsonl import LineReader, iter_lines, parse_line
-from padt_eval.errors import DataError
-from padt_eval.metrics.boxes import is_finite_box
+from padt_eval.core.jsonl import LineReader, iter_lines, parse_line
+from padt_eval.core.errors import DataError
+from padt_eval.core.boxes import is_finite_box
 from padt_eval.models.base import ModelAdapter
-from padt_eval.types import ModelRequest, ObjectPred, ParseStatus, Prediction
+from padt_eval.core.types import ModelRequest, ObjectPred, ParseStatus, Prediction
 
 MAX_LISTED_PROBLEMS = 50
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 from padt_eval.models.coords import Frame, TextFormat, get_format
 from padt_eval.models.coords.qwen2_5_vl import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, smart_resize
 from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
 from padt_eval.models.text_rules import FIRST_BOX_RULE, prediction_from_text
-from padt_eval.types import ModelRequest, ParseStatus, Prediction
+from padt_eval.core.types import ModelRequest, ParseStatus, Prediction
 
 
 class RawTextParser:

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from padt_eval import rle as rlemod
+from padt_eval.core import rle as rlemod
 from padt_eval.models.coords import Frame, ParseResult, TextFormat
-from padt_eval.metrics.caption_text import clean_caption
-from padt_eval.types import ObjectPred, ParseStatus, Prediction, Task
+from padt_eval.core.caption_text import clean_caption
+from padt_eval.core.types import ObjectPred, ParseStatus, Prediction, Task
 
 #: How REC/RES pick their one box from coordinate text.
 FIRST_BOX_RULE = "first box in output order (never by score, never against ground truth)"

@@ -29,10 +29,10 @@ import os
 from types import SimpleNamespace
 from typing import Any, Sequence
 
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 from padt_eval.models.coords.qwen2_5_vl import smart_resize
 from padt_eval.models.hf.generation import Generated, cut_at_eos, decode_with_offsets
-from padt_eval.types import ModelRequest, Task
+from padt_eval.core.types import ModelRequest, Task
 
 #: family -> (module in models/hf, adapter class). Florence-2 and Kosmos-2 stay on transformers.
 VLLM_FAMILIES = {

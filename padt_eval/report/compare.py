@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from padt_eval.errors import UsageError
-from padt_eval.fileio import atomic_write
+from padt_eval.core.errors import UsageError
+from padt_eval.core.fileio import atomic_write
 from padt_eval.metrics.paired import DEFAULT_RESAMPLES, DEFAULT_SEED, RatioData, mcnemar_exact, paired_compare
 from padt_eval.report.compare_errors import compare_error_shares
 from padt_eval.report.runs import Run, load_run

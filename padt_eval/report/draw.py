@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from padt_eval import rle as rlemod
+from padt_eval.core import rle as rlemod
 
 GT_RGB = (0, 200, 0)
 PRED_RGB = (230, 30, 30)

@@ -334,7 +334,7 @@ def build_leaderboard(results: str | Path, reported_path: str | Path | None) -> 
 
 
 def write_leaderboard(board: Board, out_dir: str | Path) -> list[Path]:
-    from padt_eval.fileio import atomic_write
+    from padt_eval.core.fileio import atomic_write
     import html as _html
 
     out_dir = Path(out_dir)

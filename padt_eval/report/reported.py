@@ -24,7 +24,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from padt_eval.errors import DataError
+from padt_eval.core.errors import DataError
 
 COLUMNS = ("model", "params", "task", "split", "metric", "value", "value_corrected", "unit", "source", "table", "flags", "protocol", "hf_id", "note")
 PROVENANCE_FLAGS = {"read", "recalled", "secondary", "inferred"}

@@ -18,14 +18,14 @@ from typing import Any
 
 import orjson
 
-from padt_eval.errors import DataError, PadtEvalError
-from padt_eval.fileio import atomic_write, sha256_file
+from padt_eval.core.errors import DataError, PadtEvalError
+from padt_eval.core.fileio import atomic_write, sha256_file
 from padt_eval.metrics.base import select_query_object
 from padt_eval.report.draw import histogram_svg, render_sample
 from padt_eval.report.errors_view import errors_section, worst_by_category
 from padt_eval.report.runs import Run, load_run
 from padt_eval.report.tables import PAGE_CSS
-from padt_eval.types import Prediction, Task
+from padt_eval.core.types import Prediction, Task
 
 MAX_FAILURES = 50
 MAX_TEXT = 600

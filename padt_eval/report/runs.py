@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from padt_eval.errors import DataError
+from padt_eval.core.errors import DataError
 
 UNKNOWN = "?"
 

@@ -16,7 +16,7 @@ from padt_eval.data.split import SplitReader
 from padt_eval.models.base import ModelAdapter
 from padt_eval.runner.local import predict_batch
 from padt_eval.tasks.registry import TaskSpec
-from padt_eval.types import Prediction
+from padt_eval.core.types import Prediction
 
 BOX_TOL_PX = 0.01
 SCORE_TOL = 1e-4

@@ -58,7 +58,7 @@ def loader_context(device: str, preload: list[str]):
     """The multiprocessing context for a rank's DataLoader workers (see the module doc)."""
     method = os.environ.get(START_METHOD_ENV) or ("forkserver" if device.startswith("cuda") else "fork")
     if method not in ("fork", "forkserver", "spawn"):
-        from padt_eval.errors import UsageError
+        from padt_eval.core.errors import UsageError
 
         raise UsageError(f"{START_METHOD_ENV} must be fork, forkserver or spawn, got {method!r}")
     ctx = multiprocessing.get_context(method)

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from padt_eval import __version__
-from padt_eval.errors import UsageError
-from padt_eval.fileio import atomic_write, cached_sha256
+from padt_eval.core.errors import UsageError
+from padt_eval.core.fileio import atomic_write, cached_sha256
 
 RUN_FILE = "run.json"
 RUN_FOLDER_MARKERS = (("run.json",), ("manifest.json", "state.json"))  # any one set marks a padt-eval run folder

@@ -18,8 +18,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from padt_eval.errors import PadtEvalError
-from padt_eval.failures import disk_full_hint, is_interrupt
+from padt_eval.core.errors import PadtEvalError
+from padt_eval.core.failures import disk_full_hint, is_interrupt
 from padt_eval.runner.worker import RunJob, run_rank
 
 

@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 from padt_eval.metrics.base import Metric
 from padt_eval.models.base import ModelAdapter
 from padt_eval.tasks.registry import TaskSpec
-from padt_eval.types import Prediction, Sample
+from padt_eval.core.types import Prediction, Sample
 
 T = TypeVar("T")
 

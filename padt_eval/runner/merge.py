@@ -16,10 +16,10 @@ from pathlib import Path
 import orjson
 
 from padt_eval.data.id_index import IdIndex
-from padt_eval.data.jsonl import LineReader
+from padt_eval.core.jsonl import LineReader
 from padt_eval.data.split import SplitReader
-from padt_eval.errors import PadtEvalError
-from padt_eval.fileio import atomic_write
+from padt_eval.core.errors import PadtEvalError
+from padt_eval.core.fileio import atomic_write
 from padt_eval.runner.shards import shard_files
 
 PREDICTIONS_FILE = "predictions.jsonl"

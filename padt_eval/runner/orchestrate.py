@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from padt_eval.data.split import SplitReader
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 from padt_eval.models.base import prompt_family_of, resolved_dtype_of
-from padt_eval.report.manifest import file_hashes
+from padt_eval.results.manifest import file_hashes
 from padt_eval.runner.fingerprint import check_run_dir, claim_run_dir, fingerprint, model_identity
 from padt_eval.runner.launch import launch
 from padt_eval.runner.merge import merge_shards
@@ -48,7 +48,7 @@ class Outcome:
 
 def say(message: str) -> None:
     """A one-line note for the user (stderr, so it never mixes with printed results)."""
-    from padt_eval.library_log import user_stderr
+    from padt_eval.core.library_log import user_stderr
 
     print(f"padt-eval: {message}", file=user_stderr(), flush=True)
 

@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from padt_eval.fileio import atomic_write
-from padt_eval.types import Sample
+from padt_eval.core.fileio import atomic_write
+from padt_eval.core.types import Sample
 
 PLAN_DIR = "plan"
 

@@ -22,7 +22,7 @@ import socket
 import time
 from pathlib import Path
 
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 
 LOCK_FILE = "run.lock"
 

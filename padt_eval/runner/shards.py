@@ -15,7 +15,7 @@ from typing import IO, Iterator
 
 import orjson
 
-from padt_eval.types import ParseStatus, Prediction
+from padt_eval.core.types import ParseStatus, Prediction
 
 SHARD_DIR = "shards"
 

@@ -213,7 +213,7 @@ def _with_batch_size(desc: dict[str, Any], batch_size: int) -> dict[str, Any]:
 def _write_model_description(run_dir: Path, desc: dict[str, Any]) -> None:
     import json
 
-    from padt_eval.fileio import atomic_write
+    from padt_eval.core.fileio import atomic_write
 
     with atomic_write(run_dir / "model.json") as f:
         json.dump(desc, f, indent=1, default=str)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from padt_eval.data.instances import load_image_instances
 from padt_eval.data.split import SplitReader
-from padt_eval.errors import DataError
+from padt_eval.core.errors import DataError
 from padt_eval.metrics.base import Metric, QueryMetric
 from padt_eval.metrics.detection import DetectionMetric
 from padt_eval.metrics.errors import ErrorThresholds, QueryErrors
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 
 def attach_error_breakdown(metric: Metric, reader: SplitReader, protocol: str, thresholds: ErrorThresholds) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from padt_eval.errors import UsageError
-from padt_eval.types import ModelRequest, Sample, Task
+from padt_eval.core.errors import UsageError
+from padt_eval.core.types import ModelRequest, Sample, Task
 
 # PaDT (paper A.2). {expression}, {categories} are filled in by `render`.
 PADT_PROMPTS: dict[Task, str] = {

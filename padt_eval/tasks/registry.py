@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from padt_eval.data.split import SplitInfo
-from padt_eval.errors import UsageError, did_you_mean
+from padt_eval.core.errors import UsageError, did_you_mean
 from padt_eval.metrics.base import Metric
 from padt_eval.tasks.prompts import PROMPT_TABLE, prompt_template_hash, render, template_for
-from padt_eval.types import Sample, Task
+from padt_eval.core.types import Sample, Task
 
 
 @dataclass(frozen=True)

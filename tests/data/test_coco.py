@@ -9,13 +9,13 @@ import json
 import numpy as np
 import pytest
 
-from padt_eval import rle
+from padt_eval.core import rle
 from padt_eval.data import coco as coco_mod
 from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader, padt_eval_box, padt_normalised_box
 from padt_eval.data.padt_patches import covered_patches, cv2_resize_linear_u8
 from padt_eval.data.registry import open_split, split_status
-from padt_eval.errors import DataError, UsageError
-from padt_eval.types import Task
+from padt_eval.core.errors import DataError, UsageError
+from padt_eval.core.types import Task
 
 
 def _instances(root):

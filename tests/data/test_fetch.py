@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from padt_eval.cli import app
-from padt_eval.data.fetch import fetch, status
-from padt_eval.data.fetch import fetcher as fetcher_mod
-from padt_eval.data.fetch.errors import FetchError
-from padt_eval.data.fetch.state import downloads_dir, stamp_path, tmp_dir
+from padt_eval.fetch import fetch, status
+from padt_eval.fetch import fetcher as fetcher_mod
+from padt_eval.fetch.errors import FetchError
+from padt_eval.fetch.state import downloads_dir, stamp_path, tmp_dir
 from padt_eval.data.registry import REFERRING_SPLITS, split_status
 
 from .conftest import zip_bytes
@@ -119,7 +119,7 @@ def test_disk_space_is_checked_before_starting(catalog, server, tmp_path, monkey
 
 def test_coco_val2017_and_ric_land_where_the_ovd_and_ric_readers_look(catalog, server, hub, tmp_path):
     from padt_eval.data.coco_splits import open_coco_split
-    from padt_eval.types import Task
+    from padt_eval.core.types import Task
 
     root = tmp_path / "data"
     rows = _rows(root)
@@ -235,7 +235,7 @@ def test_keep_archives_then_a_stopped_install_is_stamped_from_the_archive(catalo
 def test_disk_full_while_writing_keeps_the_partial_file(catalog, server, tmp_path, monkeypatch):
     import errno
 
-    from padt_eval.data.fetch import http as http_mod
+    from padt_eval.fetch import http as http_mod
 
     real_open = open
 
@@ -274,7 +274,7 @@ def test_disk_full_while_writing_keeps_the_partial_file(catalog, server, tmp_pat
 
 
 def test_a_second_fetch_of_the_same_source_is_refused(catalog, server, tmp_path):
-    from padt_eval.data.fetch.state import lock
+    from padt_eval.fetch.state import lock
 
     root = tmp_path / "data"
     with lock(root, "refcoco-refer"):

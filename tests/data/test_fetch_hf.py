@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from padt_eval.cli import app
-from padt_eval.data.fetch import fetch, status
-from padt_eval.data.fetch.errors import FetchError
-from padt_eval.data.fetch.state import stamp_path
+from padt_eval.fetch import fetch, status
+from padt_eval.fetch.errors import FetchError
+from padt_eval.fetch.state import stamp_path
 from padt_eval.data.registry import locate
 
 from .local_server import FakeHub

@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from padt_eval.data.fetch.errors import FetchError
-from padt_eval.data.fetch.http import Expected, download, part_paths
+from padt_eval.fetch.errors import FetchError
+from padt_eval.fetch.http import Expected, download, part_paths
 
 from .local_server import FileServer
 
@@ -173,9 +173,9 @@ def test_a_host_that_never_answers_is_retried_aloud_then_named(tmp_path):
 def test_fetch_timeout_option_reaches_the_download(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
-    import padt_eval.data.fetch as fetch_pkg
+    import padt_eval.fetch as fetch_pkg
     from padt_eval.cli import app
-    from padt_eval.data.fetch.http import DEFAULT_TIMEOUT
+    from padt_eval.fetch.http import DEFAULT_TIMEOUT
 
     seen = {}
 

@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from padt_eval import rle as rlemod
+from padt_eval.core import rle as rlemod
 from padt_eval.data.instances import find_train2014_instances, load_image_instances
 from padt_eval.data.split import SplitInfo
-from padt_eval.errors import DataError
+from padt_eval.core.errors import DataError
 from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.tasks.error_breakdown import _query_errors
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 
 def _write(path, anns, images=({"id": 1, "width": 20, "height": 10}, {"id": 2, "width": 20, "height": 10})):

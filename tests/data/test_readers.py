@@ -12,8 +12,8 @@ from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.data.refer import ReferReader
 from padt_eval.data.registry import open_split, split_status
 from padt_eval.data.safe_pickle import load_restricted
-from padt_eval.errors import DataError, UsageError
-from padt_eval.types import Task
+from padt_eval.core.errors import DataError, UsageError
+from padt_eval.core.types import Task
 
 
 def _jsonl(root):
@@ -166,7 +166,7 @@ def test_lazy_image_errors_name_the_file(synth_root, tmp_path):
     r = PadtRefcocoJsonlReader(_jsonl(synth_root), synth_root / "coco" / "train2014", Task.REC)
     s = next(iter(r))
     assert s.image.open().size == (s.image.width, s.image.height)
-    from padt_eval.types import ImageRef
+    from padt_eval.core.types import ImageRef
 
     with pytest.raises(DataError, match="image not found: /nope.png"):
         ImageRef("/nope.png", 3, 3).open()

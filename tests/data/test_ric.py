@@ -9,9 +9,9 @@ import pytest
 
 from padt_eval.data.registry import open_split
 from padt_eval.data.ric import RicJsonlReader
-from padt_eval.data.synthetic import as_val2017, make_world, ric_captions
-from padt_eval.errors import DataError, UsageError
-from padt_eval.types import Task
+from padt_eval.demo.synthetic import as_val2017, make_world, ric_captions
+from padt_eval.core.errors import DataError, UsageError
+from padt_eval.core.types import Task
 
 
 def _ric(root):

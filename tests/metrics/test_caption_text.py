@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from padt_eval.metrics.caption_text import clean_caption
+from padt_eval.core.caption_text import clean_caption
 
 CASES = [
     # PaDT: VRT runs in parentheses, several objects per group, end-of-turn token

@@ -12,7 +12,7 @@ import pytest
 from padt_eval.metrics import captions
 from padt_eval.metrics.captions import JavaMissingError, score_captions, shared_meteor
 from padt_eval.metrics.ric import RicMetric
-from padt_eval.types import GroundTruthObject, ImageRef, ObjectPred, ParseStatus, Prediction, Sample, Task
+from padt_eval.core.types import GroundTruthObject, ImageRef, ObjectPred, ParseStatus, Prediction, Sample, Task
 
 WORDS = "a the man dog cat red blue sits on near table grass with holding small large two people T-shirt can't U.S. (left)".split()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from padt_eval import rle
+from padt_eval.core import rle
 from padt_eval.metrics.rec import RecMetric
 from padt_eval.metrics.res import ResMetric
-from padt_eval.types import ObjectPred, ParseStatus, Task
+from padt_eval.core.types import ObjectPred, ParseStatus, Task
 from tests.helpers import prediction, random_box, random_mask, sample
 
 N = 240

@@ -13,10 +13,10 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from padt_eval import rle
+from padt_eval.core import rle
 from padt_eval.metrics.detection import STAT_KEYS, DetectionMetric
 from padt_eval.metrics.labels import LabelMapper, normalise_label
-from padt_eval.types import GroundTruthObject, ImageRef, ObjectPred, ParseStatus, Prediction, Sample, Task
+from padt_eval.core.types import GroundTruthObject, ImageRef, ObjectPred, ParseStatus, Prediction, Sample, Task
 from tests.coco_synth import random_coco
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from padt_eval import rle as rlemod
+from padt_eval.core import rle as rlemod
 from padt_eval.data.instances import ImageInstances, Instance
 from padt_eval.metrics.errors import CATEGORIES, ErrorThresholds, QueryErrors
 from padt_eval.metrics.rec import RecMetric
 from padt_eval.metrics.res import ResMetric
-from padt_eval.types import GroundTruthObject, ImageRef, ObjectPred, ParseStatus, Prediction, Sample, Task
+from padt_eval.core.types import GroundTruthObject, ImageRef, ObjectPred, ParseStatus, Prediction, Sample, Task
 
 H = W = 100
 TARGET = [10, 10, 30, 30]

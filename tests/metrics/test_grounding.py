@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 
-from padt_eval import rle
+from padt_eval.core import rle
 from padt_eval.metrics.grounding import GroundingCounts, greedy_match
-from padt_eval.types import GroundTruthObject, ObjectPred
+from padt_eval.core.types import GroundTruthObject, ObjectPred
 
 
 def test_greedy_is_not_optimal():

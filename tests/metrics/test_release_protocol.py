@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from padt_eval import rle
+from padt_eval.core import rle
 from padt_eval.metrics.rec import RecMetric
 from padt_eval.metrics.release_protocol import ReleaseDetectionMetric, ReleaseMetric, release_box_iou, release_xywh
 from padt_eval.metrics.res import ResMetric
-from padt_eval.types import ObjectPred, ParseStatus, Task
+from padt_eval.core.types import ObjectPred, ParseStatus, Task
 from tests.helpers import prediction, sample
 
 
@@ -154,7 +154,7 @@ def test_merge_in_split_order_equals_one_run():
 
 def test_ovd_release_keeps_only_exact_lower_cased_class_names():
     from padt_eval.metrics.detection import DetectionMetric
-    from padt_eval.types import GroundTruthObject, ImageRef, Prediction, Sample
+    from padt_eval.core.types import GroundTruthObject, ImageRef, Prediction, Sample
 
     cats = [(1, "person"), (2, "dining table")]
     s = Sample(

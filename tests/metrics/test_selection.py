@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from padt_eval import rle
+from padt_eval.core import rle
 from padt_eval.metrics.base import select_query_object
 from padt_eval.metrics.rec import RecMetric
 from padt_eval.metrics.stats import ExactSum
-from padt_eval.types import ObjectPred, ParseStatus, Prediction
+from padt_eval.core.types import ObjectPred, ParseStatus, Prediction
 from tests.helpers import prediction, sample
 
 

@@ -33,7 +33,7 @@ import pytest
 from padt_eval.metrics.detection import DetectionMetric
 from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.metrics.tide import ERROR_TYPES, tide_breakdown
-from padt_eval.types import GroundTruthObject, ImageRef, ObjectPred, Prediction, Sample, Task
+from padt_eval.core.types import GroundTruthObject, ImageRef, ObjectPred, Prediction, Sample, Task
 
 A, B = 1, 2
 GT = {

@@ -22,7 +22,7 @@ N_SAMPLES = 64
 @pytest.fixture(scope="module")
 def split64(tmp_path_factory):
     """A PaDT-layout RefCOCO split of exactly 64 sentences over synthetic images."""
-    from padt_eval.data.synthetic import make_world, write_images, write_padt_jsonl
+    from padt_eval.demo.synthetic import make_world, write_images, write_padt_jsonl
 
     root = tmp_path_factory.mktemp("split64")
     world = make_world(30, seed=3)

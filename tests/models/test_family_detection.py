@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 from padt_eval.models.base import families
 from padt_eval.models.loading import detect_family, family_of
 

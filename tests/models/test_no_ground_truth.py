@@ -19,7 +19,7 @@ import pytest
 from padt_eval.models import text_rules
 from padt_eval.models.coords import FORMATS
 from padt_eval.models.raw_text import RawTextParser
-from padt_eval.types import GroundTruthObject, ModelRequest, Sample, Task
+from padt_eval.core.types import GroundTruthObject, ModelRequest, Sample, Task
 
 FORBIDDEN_TYPES = (Sample, GroundTruthObject)
 FORBIDDEN_NAMES = {"sample", "samples", "gt", "ground_truth", "target", "targets", "answer", "objects", "references", "reference", "gt_box"}
@@ -171,7 +171,7 @@ def test_requests_of_every_task_carry_none_of_their_ground_truth():
     expression, captions, masks, fractional boxes."""
     from padt_eval.runner.worker import _Samples
     from padt_eval.tasks.registry import get_task
-    from padt_eval.types import ImageRef
+    from padt_eval.core.types import ImageRef
 
     mask = {"size": [40, 60], "counts": "PZ3Q0n0GTMASKcounts"}
     made = []

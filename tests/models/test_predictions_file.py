@@ -7,9 +7,9 @@ import json
 import pytest
 
 from padt_eval.data.id_index import IdIndex
-from padt_eval.errors import DataError
+from padt_eval.core.errors import DataError
 from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
-from padt_eval.types import ImageRef, ModelRequest, ParseStatus, Task
+from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, Task
 
 GOOD = {"sample_id": "1", "objects": [{"bbox": [1, 2, 3, 4], "score": 0.5, "label": "cat"}]}
 

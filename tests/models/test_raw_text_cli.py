@@ -11,7 +11,7 @@ from padt_eval.cli import app
 from padt_eval.data.registry import open_split
 from padt_eval.models.coords import Frame
 from padt_eval.models.coords.qwen2_5_vl import input_frame
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 from .coords.writers import WRITERS
 
@@ -96,7 +96,7 @@ def test_ovd_and_ric_read_raw_text_too(coco_root, tmp_path):
     grounded captions: phrases, boxes, caption)."""
     import shutil
 
-    from padt_eval.data.synthetic import as_val2017, make_world
+    from padt_eval.demo.synthetic import as_val2017, make_world
 
     world = as_val2017(make_world(10, seed=9, first_image_id=500))  # the world `coco_root` holds
     ovd, ric = [], []

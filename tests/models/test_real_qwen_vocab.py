@@ -16,7 +16,7 @@ import pytest
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.models.loading import load_model
 from padt_eval.tasks.registry import get_task
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 from padt_eval.models.base import get_family
 from padt_eval.models.vllm_backend import LAUNCHER_ENV, generated_from_vllm, isolate_gpu
 
@@ -72,8 +72,8 @@ def test_gpu_isolation_and_launcher_variables(monkeypatch):
 )
 def test_vllm_equals_transformers_on_a_tiny_qwen(tmp_path, synth_root):
     from padt_eval import api
-    from padt_eval.models.tiny import build_tiny
-    from padt_eval.types import Task
+    from padt_eval.demo.tiny_hf import build_tiny
+    from padt_eval.core.types import Task
 
     ckpt = build_tiny("qwen2_5_vl", tmp_path / "qwen", seed=0)
     kw = dict(split="refcoco_val", data_root=synth_root, family="qwen2_5_vl", nproc=1, device="cuda", loader_workers=0, batch_size=8)

@@ -6,9 +6,9 @@ import pytest
 
 from padt_eval import api
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-from padt_eval.data.synthetic import make_world, write_images, write_padt_jsonl
-from padt_eval.demo_data import make_predictions
-from padt_eval.types import Task
+from padt_eval.demo.synthetic import make_world, write_images, write_padt_jsonl
+from padt_eval.demo.data import make_predictions
+from padt_eval.core.types import Task
 
 
 def _synthetic_split(root, seed: int):
@@ -38,8 +38,8 @@ def scored_runs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def error_runs(tmp_path_factory):
     """REC and RES runs of the demo's designed misses, with every image's instances."""
-    from padt_eval.data.synthetic import write_coco_instances
-    from padt_eval.demo_errors import make_error_predictions
+    from padt_eval.demo.synthetic import write_coco_instances
+    from padt_eval.demo.errors import make_error_predictions
 
     root = tmp_path_factory.mktemp("errorreport")
     world, images, split = _synthetic_split(root, seed=3)

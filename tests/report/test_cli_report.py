@@ -111,7 +111,7 @@ def test_rescoring_a_model_runs_predictions_keeps_its_model(scored_runs, tmp_pat
     import shutil
 
     from padt_eval.tasks.prompts import prompt_template_hash
-    from padt_eval.types import Task
+    from padt_eval.core.types import Task
 
     root, runs = scored_runs
     run = tmp_path / "rec-model-run"

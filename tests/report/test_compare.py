@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from padt_eval import api
 from padt_eval.cli import app
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 from tests.report.runs_fixture import rec_records, res_records, write_run
 
 runner = CliRunner()

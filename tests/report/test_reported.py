@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from padt_eval.errors import DataError
+from padt_eval.core.errors import DataError
 from padt_eval.report.reported import load_reported
 
 REPO = Path(__file__).resolve().parents[2]

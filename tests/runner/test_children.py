@@ -20,7 +20,7 @@ import pytest
 from padt_eval import api
 from padt_eval.runner.children import loader_context
 from padt_eval.runner.worker import FAULT_ENV
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 GONE_WITHIN_S = 10.0  # how long to look before calling a survivor a survivor
 
@@ -75,7 +75,7 @@ def test_loader_start_method():
     """fork on CPU ranks (nothing re-imported), forkserver with preloaded modules on CUDA
     ranks (a process with CUDA initialised must not fork)."""
     assert loader_context("cpu", []).get_start_method() == "fork"
-    assert loader_context("cuda:0", ["padt_eval.models.colour_finder"]).get_start_method() == "forkserver"
+    assert loader_context("cuda:0", ["padt_eval.demo.colour_finder"]).get_start_method() == "forkserver"
 
 
 @pytest.mark.slow

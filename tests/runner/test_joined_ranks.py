@@ -44,7 +44,7 @@ def data_root(synth_root, tmp_path_factory):
 @pytest.fixture(scope="module")
 def one_rank(data_root, tmp_path_factory):
     from padt_eval import api
-    from padt_eval.types import Task
+    from padt_eval.core.types import Task
 
     out = tmp_path_factory.mktemp("one") / "run"
     result = api.run_model(Task.RES, model="colour-finder", split="refcoco_val", data_root=data_root, out=out, nproc=1, batch_size=4, loader_workers=0)

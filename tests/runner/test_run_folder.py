@@ -14,10 +14,10 @@ import sys
 import pytest
 
 from padt_eval import api
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 from padt_eval.runner.fingerprint import RUN_FILE, claim_run_dir, fingerprint
 from padt_eval.runner.run_lock import LOCK_FILE, RunFolderBusy
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from padt_eval import api
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 from padt_eval.runner.launch import RankFailed
 from padt_eval.runner.plan import read_plan
 from padt_eval.runner.shards import read_all
 from padt_eval.runner.worker import FAULT_ENV
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_a_raising_rank_ends_the_run_promptly(split, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_tiny_padt_two_ranks_equal_one_rank(tiny_checkpoint, tmp_path):
-    from padt_eval.data.synthetic import make_world, write_images, write_padt_jsonl
+    from padt_eval.demo.synthetic import make_world, write_images, write_padt_jsonl
 
     world = make_world(4, seed=2)
     write_images(world, tmp_path / "coco" / "train2014")

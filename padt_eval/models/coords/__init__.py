@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from padt_eval.errors import UsageError, did_you_mean
+from padt_eval.core.errors import UsageError, did_you_mean
 from padt_eval.models.coords import (
     cogvlm,
     ferret,

@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from padt_eval.types import ParseStatus
+from padt_eval.core.types import ParseStatus
 
 # A number as models write it: integer, decimal, optional sign and exponent.
 NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from padt_eval.errors import PadtEvalError, UsageError
+from padt_eval.core.errors import PadtEvalError, UsageError
 from padt_eval.models.base import ModelAdapter
 from padt_eval.models.baseline_prompts import DEFAULT_STYLE, PROMPT_STYLES, prompt_key
 from padt_eval.models.coords import Frame, TextFormat, get_format
 from padt_eval.models.hf.generation import Generated, greedy_generate
 from padt_eval.models.text_rules import FIRST_BOX_RULE, prediction_from_text
 from padt_eval.tasks.prompts import PROMPT_TABLE
-from padt_eval.types import ModelRequest, ParseStatus, Prediction, Task
+from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, Task
 
 BOX_SCORE_RULE = "mean log-probability of the tokens spelling the box's coordinates (raw logits, greedy decoding)"
 DEFAULT_MAX_NEW_TOKENS = {Task.REC: 256, Task.RES: 256, Task.OVD: 1024, Task.RIC: 512}

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from padt_eval.metrics.caption_text import clean_caption
+from padt_eval.core.caption_text import clean_caption
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
 from padt_eval.models.hf.loading import load_adapter
-from padt_eval.types import ModelRequest, ParseStatus, Prediction, Task
+from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, Task
 
 GROUND = "<CAPTION_TO_PHRASE_GROUNDING>"
 

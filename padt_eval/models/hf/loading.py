@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 from padt_eval.models.hf.adapter import resolve_device_dtype
 
 

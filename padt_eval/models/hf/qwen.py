@@ -14,7 +14,7 @@ from typing import Any
 from padt_eval.models.coords import Frame
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
 from padt_eval.models.hf.loading import load_adapter
-from padt_eval.types import ModelRequest
+from padt_eval.core.types import ModelRequest
 
 
 class QwenAdapter(HFTextBoxAdapter):

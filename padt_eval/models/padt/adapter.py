@@ -18,10 +18,10 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
-from padt_eval.errors import DataError
+from padt_eval.core.errors import DataError
 from padt_eval.models.base import ModelAdapter
 from padt_eval.tasks.prompts import render, template_for
-from padt_eval.types import ModelRequest, ParseStatus, Prediction
+from padt_eval.core.types import ModelRequest, ParseStatus, Prediction
 
 from . import IMPLEMENTATION_VERSION
 from .processor import ImagePreparer
@@ -116,7 +116,7 @@ class PadtAdapter(ModelAdapter):
         )
 
     def describe(self) -> dict[str, Any]:
-        from padt_eval.fileio import cached_sha256
+        from padt_eval.core.fileio import cached_sha256
 
         if self._weights_sha256 is None:
             self._weights_sha256 = {f.name: cached_sha256(f) for f in self.resolved.weight_files}

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from padt_eval.errors import CheckpointError
+from padt_eval.core.errors import CheckpointError
 
 WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -153,7 +153,7 @@ DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16
 def torch_dtype(name: str):
     import torch
 
-    from padt_eval.errors import UsageError
+    from padt_eval.core.errors import UsageError
 
     key = DTYPES.get(str(name).replace("torch.", ""))
     if key is None:
@@ -173,7 +173,7 @@ def build_model(resolved: ResolvedCheckpoint, *, dtype: str = "float32", device:
     tdtype = torch_dtype(dtype)
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        from padt_eval.errors import UsageError
+        from padt_eval.core.errors import UsageError
 
         raise UsageError("device='cuda' requested but CUDA is not available here")
     with torch.device("meta"):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from padt_eval.errors import CheckpointError
+from padt_eval.core.errors import CheckpointError
 
 # Text-model keys we carry over from a flat (4.50) config. Anything else at the top level
 # is either a vision/PaDT entry or bookkeeping (architectures, transformers_version ...).

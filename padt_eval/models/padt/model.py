@@ -21,7 +21,7 @@ import importlib.util
 import torch
 import torch.nn as nn
 
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 
 from .config import PadtConfig
 from .decoder import PadtDecoder

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import torch
 
-from padt_eval.types import ObjectPred
+from padt_eval.core.types import ObjectPred
 
 from .decoder import DecoderOutput
 from .generation import GenerationResult, GenerationSettings, generate, teacher_forced_states

@@ -21,7 +21,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from padt_eval import rle
+from padt_eval.core import rle
 
 
 def box_default(box: Sequence[float], width: int, height: int) -> list[float]:

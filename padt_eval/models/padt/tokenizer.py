@@ -23,7 +23,7 @@ from typing import Sequence
 
 from tokenizers import AddedToken, Tokenizer
 
-from padt_eval.errors import CheckpointError
+from padt_eval.core.errors import CheckpointError
 
 # Used only when a checkpoint carries no chat template at all (Qwen2-VL's default).
 DEFAULT_CHAT_TEMPLATE = (

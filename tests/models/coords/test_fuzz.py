@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from padt_eval.models.coords import FORMATS, Frame
-from padt_eval.metrics.caption_text import clean_caption
-from padt_eval.types import ParseStatus
+from padt_eval.core.caption_text import clean_caption
+from padt_eval.core.types import ParseStatus
 
 NUMBERS = st.one_of(
     st.integers(-2000, 3000).map(str),

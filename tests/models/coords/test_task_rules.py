@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from padt_eval import rle
+from padt_eval.core import rle
 from padt_eval.models.coords import FORMATS, Frame
 from padt_eval.models.text_rules import FIRST_BOX_RULE, prediction_from_text
-from padt_eval.types import ParseStatus, Task
+from padt_eval.core.types import ParseStatus, Task
 
 F = Frame(640, 427)
 TWO = '[{"bbox_2d": [312, 406, 555, 781], "label": "man"}, {"bbox_2d": [19, 539, 153, 972], "label": "cup"}]'

@@ -10,7 +10,7 @@ import pytest
 
 from padt_eval.models.coords import FORMATS, Frame
 from padt_eval.models.coords.qwen2_5_vl import input_frame, smart_resize
-from padt_eval.types import ParseStatus
+from padt_eval.core.types import ParseStatus
 
 W, H = 640, 427
 PLAIN = Frame(W, H)

@@ -9,12 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from padt_eval.cli import app
-from padt_eval.errors import UsageError
+from padt_eval.core.errors import UsageError
 from padt_eval.models.base import families, prompt_family_of
 from padt_eval.models.hf.generation import Generated, decode_with_offsets
 from padt_eval.models.loading import detect_family, load_model
 from padt_eval.tasks.prompts import prompt_template_hash
-from padt_eval.types import ImageRef, ModelRequest, ParseStatus, Task
+from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, Task
 
 from ..coords.writers import WRITERS
 

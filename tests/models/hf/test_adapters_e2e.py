@@ -21,7 +21,7 @@ from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.models.coords import Frame
 from padt_eval.models.coords.qwen2_5_vl import smart_resize
 from padt_eval.models.loading import load_model
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 from ..coords.writers import WRITERS
 from .forcing import force

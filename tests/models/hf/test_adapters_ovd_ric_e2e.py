@@ -16,7 +16,7 @@ from padt_eval.data.registry import open_split
 from padt_eval.models.coords import Frame
 from padt_eval.models.coords.qwen2_5_vl import smart_resize
 from padt_eval.models.loading import load_model
-from padt_eval.types import Task
+from padt_eval.core.types import Task
 
 from ..coords.writers import WRITERS
 from .forcing import force, text_ids
@@ -93,7 +93,7 @@ def test_forced_right_detections_give_ap_1(family, checkpoint, tiny, demo_split,
 def test_forced_grounded_captions_ground_every_object(family, checkpoint, tiny, demo_split, tmp_path):
     """The first reference caption (it names every object), each object followed by its box
     in the family's grounded form: GP = GR = 1, and the scored caption is the reference's words."""
-    from padt_eval.data.synthetic import as_val2017, make_world, ric_captions
+    from padt_eval.demo.synthetic import as_val2017, make_world, ric_captions
 
     adapter = load_model(str(tiny(checkpoint)), family, device="cpu", max_new_tokens=300)
     world = {str(img.image_id): img for img in as_val2017(make_world(3, seed=2, first_image_id=1000))}  # the demo's val world

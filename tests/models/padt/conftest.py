@@ -9,6 +9,6 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tiny_tied_checkpoint(tmp_path_factory) -> Path:
-    from padt_eval.models.padt.tiny import build_tiny_padt
+    from padt_eval.demo.tiny_padt import build_tiny_padt
 
     return build_tiny_padt(tmp_path_factory.mktemp("padt_tiny") / "tied", seed=1, tie_word_embeddings=True)

@@ -10,8 +10,8 @@ import sys
 import pytest
 from PIL import Image, ImageDraw
 
-from padt_eval import rle
-from padt_eval.types import ImageRef, ModelRequest, ParseStatus, Task
+from padt_eval.core import rle
+from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, Task
 
 SIZES = [(112, 84), (130, 90), (64, 200), (300, 150), (45, 60)]
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from padt_eval.errors import CheckpointError, UsageError
+from padt_eval.core.errors import CheckpointError, UsageError
 from padt_eval.models.padt.checkpoint import build_model, resolve
 
 

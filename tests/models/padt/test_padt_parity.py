@@ -299,7 +299,7 @@ def test_texts_and_parses(fx: FixtureRun, batch: str, section: str):
 
 @pytest.mark.parametrize("batch,section", PARSE_CASES)
 def test_post_processed(fx: FixtureRun, batch: str, section: str):
-    from padt_eval import rle
+    from padt_eval.core import rle
 
     gold = GOLDEN["batches"][batch][section]["post_processed"]
     run = _run_for(fx, batch, section)

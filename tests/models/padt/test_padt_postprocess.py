@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from padt_eval import rle
+from padt_eval.core import rle
 from padt_eval.models.padt.postprocess import mask_rle, masks_rle
 
 

@@ -7,7 +7,7 @@ import json
 
 from safetensors.torch import load_file
 
-from padt_eval.models.padt.tiny import build_tiny_padt
+from padt_eval.demo.tiny_padt import build_tiny_padt
 
 FILES = {
     "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",

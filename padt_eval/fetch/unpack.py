@@ -16,10 +16,10 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from padt_eval.data.fetch.errors import FetchError
-from padt_eval.data.fetch.http import Progress, NoProgress
-from padt_eval.data.fetch.sources import Output
-from padt_eval.data.fetch.state import tmp_dir, tree_digest
+from padt_eval.fetch.errors import FetchError
+from padt_eval.fetch.http import Progress, NoProgress
+from padt_eval.fetch.sources import Output
+from padt_eval.fetch.state import tmp_dir, tree_digest
 
 _CHUNK = 1 << 20
 

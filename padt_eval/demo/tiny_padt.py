@@ -177,8 +177,8 @@ def build_tiny_padt(out_dir, seed: int = 0, tie_word_embeddings: bool = False, r
     import torch
     from safetensors.torch import save_file
 
-    from .config import parse_config
-    from .model import PadtModel
+    from padt_eval.models.padt.config import parse_config
+    from padt_eval.models.padt.model import PadtModel
 
     sizes = dict(DEFAULT_SIZES)
     unknown = set(size_overrides) - set(sizes)

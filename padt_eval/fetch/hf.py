@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from padt_eval.data.fetch.errors import FetchError
+from padt_eval.fetch.errors import FetchError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")

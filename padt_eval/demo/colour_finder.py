@@ -18,10 +18,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from padt_eval import rle
-from padt_eval.data.synthetic import COLOURS
+from padt_eval.core import rle
+from padt_eval.demo.synthetic import COLOURS
 from padt_eval.models.base import ModelAdapter, ModelFamily, register_family
-from padt_eval.types import ModelRequest, ObjectPred, ParseStatus, Prediction, Task
+from padt_eval.core.types import ModelRequest, ObjectPred, ParseStatus, Prediction, Task
 
 NAME = "colour-finder"
 _WORD = re.compile(r"[a-z]+")

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from padt_eval.errors import DataError
+from padt_eval.core.errors import DataError
 
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, int, bytes]]:

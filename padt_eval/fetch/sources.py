@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from padt_eval.data.coco_splits import COCO_ANNOTATIONS, OVD_SPLITS, PADT_COCO_JSONL, RIC_JSONL, RIC_SPLITS, VAL2017_IMAGES
-from padt_eval.data.fetch.errors import FetchError
+from padt_eval.fetch.errors import FetchError
 from padt_eval.data.registry import IMAGE_ROOT_CANDIDATES, PADT_JSONL_DIRS, REFERRING_SPLITS
 
 WAYBACK = "https://web.archive.org/web"

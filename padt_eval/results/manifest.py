@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from padt_eval import __version__
-from padt_eval.fileio import sha256_file
+from padt_eval.core.fileio import sha256_file
 
 TRACKED_PACKAGES = (
     "torch",

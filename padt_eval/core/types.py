@@ -69,7 +69,7 @@ class ImageRef:
 
     def open(self):
         """Return the image as an RGB `PIL.Image`; a clear error names the file if it cannot be read."""
-        from padt_eval.data.images import open_rgb
+        from padt_eval.core.images import open_rgb
 
         return open_rgb(self)
 

@@ -25,8 +25,8 @@ from typing import IO, Any
 
 import orjson
 
-from padt_eval.fileio import atomic_write
-from padt_eval.types import Prediction
+from padt_eval.core.fileio import atomic_write
+from padt_eval.core.types import Prediction
 
 METRICS_SCHEMA = "padt-eval/metrics/v1"
 

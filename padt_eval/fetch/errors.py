@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from padt_eval.errors import DataError
+from padt_eval.core.errors import DataError
 
 
 class FetchError(DataError):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from padt_eval import rle as rlemod
+from padt_eval.core import rle as rlemod
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40),

@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from pycocotools import mask as cocomask
 
-from padt_eval.types import RLE
+from padt_eval.core.types import RLE
 
 _AREA_CHUNK = 255  # largest list pycocotools' mask.area accepts under numpy 2
 

@@ -15,8 +15,8 @@ from typing import Iterable
 
 import numpy as np
 
-from padt_eval import rle as rlemod
-from padt_eval.types import Sample
+from padt_eval.core import rle as rlemod
+from padt_eval.core.types import Sample
 
 # outcome -> probability; see `_perturb` for what each one writes.
 OUTCOMES: dict[str, float] = {

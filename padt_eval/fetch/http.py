@@ -26,7 +26,7 @@ from typing import Callable, Protocol
 from urllib.parse import urlsplit
 
 from padt_eval import __version__
-from padt_eval.data.fetch.errors import FetchError
+from padt_eval.fetch.errors import FetchError
 
 CHUNK = 1 << 20
 USER_AGENT = f"padt-eval/{__version__} (+data fetch)"

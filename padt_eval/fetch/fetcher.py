@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from padt_eval.data.fetch import hf, http, state
-from padt_eval.data.fetch.errors import FetchError
-from padt_eval.data.fetch import sources as _sources
-from padt_eval.data.fetch.sources import ANNOTATION_CHOICES, Catalog, Source
-from padt_eval.data.fetch.unpack import unpack
+from padt_eval.fetch import hf, http, state
+from padt_eval.fetch.errors import FetchError
+from padt_eval.fetch import sources as _sources
+from padt_eval.fetch.sources import ANNOTATION_CHOICES, Catalog, Source
+from padt_eval.fetch.unpack import unpack
 from padt_eval.data.registry import default_data_root
-from padt_eval.errors import did_you_mean
+from padt_eval.core.errors import did_you_mean
 
 
 @dataclass
@@ -114,7 +114,7 @@ def fetch(
             continue
         say(f"{source.title}: {outcome.detail}")
         outcomes.append(outcome)
-    from padt_eval.data.fetch.status import images_found
+    from padt_eval.fetch.status import images_found
 
     for name in datasets:
         for need in catalog.datasets[name].needs:

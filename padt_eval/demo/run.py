@@ -12,7 +12,7 @@ from typing import Callable
 
 from padt_eval import api
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-from padt_eval.data.synthetic import (
+from padt_eval.demo.synthetic import (
     as_val2017,
     make_world,
     write_coco_instances,
@@ -21,11 +21,11 @@ from padt_eval.data.synthetic import (
     write_refer,
     write_ric_jsonl,
 )
-from padt_eval.demo_data import Expected, make_predictions
-from padt_eval.demo_errors import make_error_predictions
-from padt_eval.demo_ovd_ric import make_ovd_predictions, make_ric_predictions
-from padt_eval.types import Task
-from padt_eval.library_log import library_output_to
+from padt_eval.demo.data import Expected, make_predictions
+from padt_eval.demo.errors import make_error_predictions
+from padt_eval.demo.ovd_ric import make_ovd_predictions, make_ric_predictions
+from padt_eval.core.types import Task
+from padt_eval.core.library_log import library_output_to
 
 DEMO_SPLIT_NAME = "demo_refcoco_val"
 
@@ -164,7 +164,7 @@ def run_demo(
                 runs.append(DemoRun(task, _evaluate(progress, label, task, DEMO_SPLIT_NAME, kwargs), exp or {}, model.name, protocol))
     assert first is not None
     # Predictions built to contain known wrong-object and localization misses: their
-    # `errors` counts are checked against a plain-numpy recomputation (demo_errors.py).
+    # `errors` counts are checked against a plain-numpy recomputation (demo/errors.py).
     err_path = paths.predictions.with_name(f"{ERRORS_MODEL.stem}.jsonl")
     err = make_error_predictions(world, err_path, seed=seed)
     for task, exp_metrics, exp_counts in ((Task.REC, err.rec_metrics, err.rec), (Task.RES, err.res_metrics, err.res)):
@@ -236,8 +236,8 @@ def run_models(out: Path, progress_view=None, seed: int = 0, results: Path | Non
     """
     import torch
 
-    from padt_eval.models.padt.tiny import build_tiny_padt
-    from padt_eval.models.tiny import build_tiny
+    from padt_eval.demo.tiny_padt import build_tiny_padt
+    from padt_eval.demo.tiny_hf import build_tiny
 
     paths = DemoPaths(out)
     results = results if results is not None else paths.results

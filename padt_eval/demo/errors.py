@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from padt_eval import rle as rlemod
-from padt_eval.data.synthetic import SynthImage, iter_sentences
-from padt_eval.demo_data import _box_iou_plain, _mask_iou_plain, rec_expected, res_expected
+from padt_eval.core import rle as rlemod
+from padt_eval.demo.synthetic import SynthImage, iter_sentences
+from padt_eval.demo.data import _box_iou_plain, _mask_iou_plain, rec_expected, res_expected
 
 DESIGN: dict[str, float] = {
     "hit": 0.30,

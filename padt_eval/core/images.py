@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from padt_eval.errors import DataError
+from padt_eval.core.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
-    from padt_eval.types import ImageRef
+    from padt_eval.core.types import ImageRef
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")  # Windows drive paths, absolute or drive-relative

@@ -4,9 +4,9 @@
 The sources (URLs, Hugging Face ids, sizes, checksums) are in `sources.py`.
 """
 
-from padt_eval.data.fetch.errors import FetchError
-from padt_eval.data.fetch.fetcher import Outcome, fetch
-from padt_eval.data.fetch.sources import ANNOTATION_CHOICES, CATALOG, DATASETS, SOURCES, Catalog
-from padt_eval.data.fetch.status import StatusRow, status
+from padt_eval.fetch.errors import FetchError
+from padt_eval.fetch.fetcher import Outcome, fetch
+from padt_eval.fetch.sources import ANNOTATION_CHOICES, CATALOG, DATASETS, SOURCES, Catalog
+from padt_eval.fetch.status import StatusRow, status
 
 __all__ = ["ANNOTATION_CHOICES", "CATALOG", "DATASETS", "SOURCES", "Catalog", "FetchError", "Outcome", "StatusRow", "fetch", "status"]

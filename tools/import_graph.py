@@ -1,0 +1,124 @@
+"""Print padt_eval's package import graph: the packages, the edges between them, and the
+import circles (strongly connected components of more than one package).
+
+A "package" is a top-level unit under padt_eval: a subpackage (`padt_eval.data`, everything
+below it included) or a top-level module (`padt_eval.api`). Every import counts, also the
+ones inside functions, because a lazy import still ties the two packages together.
+
+    python tools/import_graph.py            # the graph of the checkout it sits in
+    python tools/import_graph.py --root DIR # the graph of another checkout
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from pathlib import Path
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imported_modules(path: Path, module: str) -> set[str]:
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import: resolve against this module's package
+                base = module.split(".")
+                base = base[: len(base) - node.level + (1 if is_package else 0)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return {name for name in found if name == "padt_eval" or name.startswith("padt_eval.")}
+
+
+def _unit(module: str, units: set[str]) -> str | None:
+    parts = module.split(".")
+    if len(parts) < 2:
+        return None
+    candidate = ".".join(parts[:2])
+    return candidate if candidate in units else None
+
+
+def package_graph(root: Path) -> tuple[list[str], dict[str, set[str]]]:
+    package_dir = root / "padt_eval"
+    files = sorted(package_dir.rglob("*.py"))
+    units = {_module_name(p, root) for p in files if p.parent == package_dir}
+    units |= {f"padt_eval.{p.name}" for p in package_dir.iterdir() if (p / "__init__.py").exists()}
+    units.discard("padt_eval")
+    edges: dict[str, set[str]] = {unit: set() for unit in units}
+    for path in files:
+        module = _module_name(path, root)
+        source = _unit(module, units)
+        if source is None:
+            continue
+        for imported in _imported_modules(path, module):
+            target = _unit(imported, units)
+            if target is not None and target != source:
+                edges[source].add(target)
+    return sorted(units), edges
+
+
+def import_circles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components, keeping those of two or more packages."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(edges[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return circles
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
+    args = parser.parse_args()
+    units, edges = package_graph(args.root)
+    short = lambda name: name.removeprefix("padt_eval.")  # noqa: E731
+    print(f"packages ({len(units)}): " + " ".join(short(u) for u in units))
+    print(f"edges ({sum(len(v) for v in edges.values())}):")
+    for unit in units:
+        if edges[unit]:
+            print(f"  {short(unit)} -> " + ", ".join(short(t) for t in sorted(edges[unit])))
+    circles = import_circles(edges)
+    print(f"import circles: {len(circles)}")
+    for circle in circles:
+        print("  " + " <-> ".join(short(u) for u in circle))
+
+
+if __name__ == "__main__":
+    main()
