@@ -42,10 +42,6 @@ def xywh_to_xyxy(b: Sequence[float]) -> list[float]:
     return [float(b[0]), float(b[1]), float(b[0] + b[2]), float(b[1] + b[3])]
 
 
-def xyxy_to_xywh(b: Sequence[float]) -> list[float]:
-    return [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
-
-
 #: Sample meta key under which a reader keeps the split's normalised GT box (PaDT's
 #: layouts): the release protocol rounds the ground truth from it (`release_gt_xywh`).
 NORMALISED_BOX_META = "bbox_normalised"

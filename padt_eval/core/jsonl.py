@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 import orjson
 
@@ -33,48 +33,40 @@ def parse_line(raw: bytes, path: str | Path, line_index: int) -> Any:
         raise DataError(f"{path}:{line_index + 1}: malformed JSON line ({exc})") from None
 
 
+def first_offsets(entries: Iterable[tuple[str, int]]) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """`{id: offset of its first line}` (in first-seen order) and `{duplicated id: every
+    offset it was seen at, first first}` from (id, offset) pairs.
+
+    A plain dict: the largest split has about 50k samples, a few MB of ids and offsets,
+    while the lines themselves stay on disk (`LineReader`)."""
+    first: dict[str, int] = {}
+    duplicates: dict[str, list[int]] = {}
+    for sample_id, offset in entries:
+        if sample_id in first:
+            duplicates.setdefault(sample_id, [first[sample_id]]).append(offset)
+        else:
+            first[sample_id] = offset
+    return first, duplicates
+
+
 class LineReader:
-    """Random access to lines by byte offset.
+    """The line that starts at a byte offset, read from an open file.
 
-    Uses `os.pread` on one descriptor per process: no shared file position, so a reader
-    that is forked into DataLoader workers stays correct, and no open/close per line.
+    The file is opened once per process: a file object inherited by forked DataLoader
+    workers would share its position with the parent, so a worker opens its own.
     """
-
-    _CHUNK = 1 << 12  # most lines fit; longer ones are read in further chunks
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._fd: int | None = None
+        self._file: BinaryIO | None = None
         self._pid = -1
 
-    def _descriptor(self) -> int:
-        pid = os.getpid()
-        if self._fd is None or self._pid != pid:
-            self._fd = os.open(self.path, os.O_RDONLY)
-            self._pid = pid
-        return self._fd
-
     def read_at(self, offset: int) -> bytes:
-        fd = self._descriptor()
-        parts = []
-        while True:
-            chunk = os.pread(fd, self._CHUNK, offset)
-            if not chunk:
-                break
-            nl = chunk.find(b"\n")
-            if nl >= 0:
-                parts.append(chunk[: nl + 1])
-                break
-            parts.append(chunk)
-            offset += len(chunk)
-        return b"".join(parts)
+        if self._file is None or self._pid != os.getpid():
+            self._file = open(self.path, "rb")
+            self._pid = os.getpid()
+        self._file.seek(offset)
+        return self._file.readline()
 
     def __getstate__(self) -> dict:
-        return {"path": self.path, "_fd": None, "_pid": -1}
-
-    def __del__(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
+        return {"path": self.path, "_file": None, "_pid": -1}

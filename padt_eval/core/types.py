@@ -188,23 +188,3 @@ class Prediction:
             parse_reason=d.get("parse_reason"),
             meta=dict(d.get("meta") or {}),
         )
-
-
-def sample_to_json(sample: Sample) -> dict[str, Any]:
-    """A JSON-ready dict of a sample (used by caches and the per-sample audit trail)."""
-    d = asdict(sample)
-    d["task"] = sample.task.value
-    return d
-
-
-def sample_from_json(d: dict[str, Any]) -> Sample:
-    return Sample(
-        sample_id=str(d["sample_id"]),
-        task=Task(d["task"]),
-        image=ImageRef(**d["image"]),
-        expression=d.get("expression"),
-        categories=d.get("categories"),
-        objects=[GroundTruthObject(**o) for o in d.get("objects") or []],
-        references=list(d.get("references") or []),
-        meta=dict(d.get("meta") or {}),
-    )

@@ -6,9 +6,7 @@ import abc
 from pathlib import Path
 from typing import Any, Iterator
 
-
-from padt_eval.data.id_index import IdIndex
-from padt_eval.core.jsonl import LineReader, iter_lines, parse_line
+from padt_eval.core.jsonl import LineReader, first_offsets, iter_lines, parse_line
 from padt_eval.data.split import SplitInfo, SplitReader
 from padt_eval.core.errors import DataError
 from padt_eval.core.types import Sample
@@ -47,25 +45,24 @@ class JsonlSplitReader(SplitReader):
         self.info = info
         if not self.path.is_file():
             raise DataError(f"split file not found: {self.path}")
-        self._index = IdIndex()
         self._lines = LineReader(self.path)
-        self._validated = False
-        for line_index, offset, raw in iter_lines(self.path):
-            if self.id_is_line_index:
-                self._index.add(str(line_index), offset)
-            else:
-                sample = self._convert(parse_line(raw, self.path, line_index), line_index)
-                self._index.add(sample.sample_id, offset)
+        self._index, dups = first_offsets(self._ids_and_offsets())
         self._validated = not self.id_is_line_index
-        dups = self._index.finalize()
         if dups:
-            sid, offsets = dups[0]
+            sid, offsets = next(iter(dups.items()))
             raise DataError(
                 f"{self.path}: sample_id {sid!r} appears {len(offsets)} times "
                 f"({len(dups)} duplicated id(s) in all); a split must list each sample once"
             )
         if len(self._index) == 0:
             raise DataError(f"{self.path}: the split file holds no samples")
+
+    def _ids_and_offsets(self) -> Iterator[tuple[str, int]]:
+        for line_index, offset, raw in iter_lines(self.path):
+            if self.id_is_line_index:
+                yield str(line_index), offset
+            else:
+                yield self._convert(parse_line(raw, self.path, line_index), line_index).sample_id, offset
 
     def _convert(self, obj: Any, line_index: int) -> Sample:
         # `where` is built for messages only: formatting it for every line costs more than
@@ -97,7 +94,7 @@ class JsonlSplitReader(SplitReader):
         return len(self._index)
 
     def sample_ids(self) -> Iterator[str]:
-        return self._index.ids()
+        return iter(self._index)
 
     def __iter__(self) -> Iterator[Sample]:
         for line_index, _offset, raw in iter_lines(self.path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from padt_eval.core.types import Sample, Task
 
@@ -61,10 +61,6 @@ class SplitReader(abc.ABC):
         except KeyError:
             return False
         return True
-
-    def iter_ids(self, ids: Iterable[str]) -> Iterator[Sample]:
-        for sid in ids:
-            yield self.get(sid)
 
     def files(self) -> list[Path]:
         return [Path(p) for p in self.info.files]

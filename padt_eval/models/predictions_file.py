@@ -22,13 +22,12 @@ from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Container, Sequence
+from typing import Any, Callable, Container, Iterator, Sequence
 
 import orjson
 
 from padt_eval.core import rle as rlemod
-from padt_eval.data.id_index import IdIndex
-from padt_eval.core.jsonl import LineReader, iter_lines, parse_line
+from padt_eval.core.jsonl import LineReader, first_offsets, iter_lines, parse_line
 from padt_eval.core.errors import DataError
 from padt_eval.core.boxes import is_finite_box
 from padt_eval.models.base import ModelAdapter
@@ -121,7 +120,6 @@ class PredictionsFile:
             raise DataError(f"predictions file not found: {self.path}")
         self.problem_counts: Counter[str] = Counter()
         self.problems: list[Problem] = []
-        self._index = IdIndex()
         self._lines = LineReader(self.path)
         self.n_lines = 0
         # Line numbers of the indexed lines, recorded in the one pass: offsets grow with the
@@ -132,6 +130,17 @@ class PredictionsFile:
         # The index pass only needs each line's id: a line that is not JSON, or has no
         # usable id, is reported here; the rest of a line is checked when it is served
         # (`get`), so each line is validated once.
+        self._index, duplicates = first_offsets(self._ids_and_offsets())
+        for sid, offsets in duplicates.items():
+            first, *others = (self._line_of(o) for o in offsets)
+            for line in others:
+                self._problem(
+                    "duplicate",
+                    f"{self.path}:{line}",
+                    f"sample_id {sid!r} already appeared on line {first}; this line is ignored",
+                )
+
+    def _ids_and_offsets(self) -> Iterator[tuple[str, int]]:
         for line_index, offset, raw in iter_lines(self.path):
             self.n_lines += 1
             where = f"{self.path}:{line_index + 1}"
@@ -144,17 +153,9 @@ class PredictionsFile:
             except ValueError as exc:
                 self._problem("malformed", where, str(exc))
                 continue
-            self._index.add(sid, offset)
             self._line_offsets.append(offset)
             self._line_numbers.append(line_index + 1)
-        for sid, offsets in self._index.finalize():
-            first, *others = (self._line_of(o) for o in offsets)
-            for line in others:
-                self._problem(
-                    "duplicate",
-                    f"{self.path}:{line}",
-                    f"sample_id {sid!r} already appeared on line {first}; this line is ignored",
-                )
+            yield sid, offset
 
     def _line_of(self, offset: int) -> int:
         """The 1-based line number of the indexed line starting at `offset`."""

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from padt_eval.data.id_index import IdIndex
-from padt_eval.core.jsonl import LineReader
+from padt_eval.core.jsonl import LineReader, first_offsets
 from padt_eval.data.split import SplitReader
 from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.fileio import atomic_write
@@ -46,26 +45,28 @@ class Merged:
         )
 
 
-def _index_shards(files: list[Path]) -> tuple[IdIndex, list[tuple[str, list[str]]]]:
-    """Every complete line's id → where it is; `index.get` answers the first copy."""
-    index = IdIndex()
+def _index_shards(files: list[Path]) -> tuple[dict[str, int], list[tuple[str, list[str]]]]:
+    """Every complete line's id → where it is (the first copy), and the ids seen twice."""
     where: dict[int, str] = {}
-    for k, path in enumerate(files):
-        offset = 0
-        with open(path, "rb") as f:
-            for lineno, raw in enumerate(f, start=1):
-                if raw.endswith(b"\n"):  # an unterminated last line is a torn write: not done
-                    try:
-                        sid = str(orjson.loads(raw)["sample_id"])
-                    except (orjson.JSONDecodeError, KeyError, TypeError):
-                        sid = None
-                    if sid is not None:
-                        key = (k << _FILE_BITS) | offset
-                        index.add(sid, key)
-                        where[key] = f"{path.name}:{lineno}"
-                offset += len(raw)
-    dups = [(sid, [where[o] for o in offs]) for sid, offs in index.finalize()]
-    return index, dups
+
+    def ids_and_keys():
+        for k, path in enumerate(files):
+            offset = 0
+            with open(path, "rb") as f:
+                for lineno, raw in enumerate(f, start=1):
+                    if raw.endswith(b"\n"):  # an unterminated last line is a torn write: not done
+                        try:
+                            sid = str(orjson.loads(raw)["sample_id"])
+                        except (orjson.JSONDecodeError, KeyError, TypeError):
+                            sid = None
+                        if sid is not None:
+                            key = (k << _FILE_BITS) | offset
+                            where[key] = f"{path.name}:{lineno}"
+                            yield sid, key
+                    offset += len(raw)
+
+    index, dups = first_offsets(ids_and_keys())
+    return index, [(sid, [where[o] for o in offs]) for sid, offs in dups.items()]
 
 
 def merge_shards(run_dir: Path, reader: SplitReader) -> Merged:
@@ -81,7 +82,7 @@ def merge_shards(run_dir: Path, reader: SplitReader) -> Merged:
         )
     known = set(reader.sample_ids()) if len(index) != len(reader) else None
     if known is not None:
-        extra = [sid for sid in index.ids() if sid not in known]
+        extra = [sid for sid in index if sid not in known]
         raise MergeError(f"{run_dir}: predictions for ids the split does not have: {', '.join(extra[:10])}")
     readers = [LineReader(p) for p in files]
     mask = (1 << _FILE_BITS) - 1

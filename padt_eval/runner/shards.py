@@ -15,7 +15,7 @@ from typing import IO, Iterator
 
 import orjson
 
-from padt_eval.core.types import ParseStatus, Prediction
+from padt_eval.core.types import Prediction
 
 SHARD_DIR = "shards"
 
@@ -82,7 +82,3 @@ def read_all(run_dir: Path) -> Iterator[tuple[str, int, Prediction]]:
     for path in shard_files(run_dir):
         for lineno, rec in iter_shard_lines(path):
             yield path.name, lineno, Prediction.from_json(rec)
-
-
-def is_failure(pred: Prediction) -> bool:
-    return pred.parse_status in (ParseStatus.ERROR, ParseStatus.FAILED)

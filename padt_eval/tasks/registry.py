@@ -104,10 +104,6 @@ def release_gt(task: Task, protocol: str, gt: str) -> str:
     return gt
 
 
-def register_task(spec: TaskSpec) -> None:
-    TASKS[spec.task] = spec
-
-
 def get_task(task: Task | str) -> TaskSpec:
     t = Task(task) if not isinstance(task, Task) else task
     if t not in TASKS:

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from padt_eval.data.id_index import IdIndex
 from padt_eval.core.errors import DataError
 from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
 from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, Task
@@ -97,22 +96,6 @@ def test_adapter_serves_lines_and_marks_gaps_missing(tmp_path):
     assert out[0].objects[0].bbox == [1.0, 2.0, 3.0, 4.0]
     assert out[2].parse_reason == "garbled"
     assert "no line for this sample" in out[1].parse_reason
-
-
-def test_id_index_numeric_and_string_modes():
-    idx = IdIndex()
-    for i, sid in enumerate(["5", "3", "10", "3", "0"]):
-        idx.add(sid, i * 100)
-    dups = idx.finalize()
-    assert dups == [("3", [100, 300])]
-    assert [idx.get(s) for s in ("0", "3", "5", "10", "4", "05", "x")] == [400, 100, 0, 200, None, None, None]
-    assert list(idx.ids()) == ["5", "3", "10", "0"] and len(idx) == 4
-    idx2 = IdIndex()
-    for i, sid in enumerate(["1", "a", "1", "007"]):
-        idx2.add(sid, i)
-    assert idx2.finalize() == [("1", [0, 2])]
-    assert [idx2.get(s) for s in ("1", "a", "007", "7")] == [0, 1, 3, None]
-    assert list(idx2.ids()) == ["1", "a", "007"]
 
 
 def test_line_numbers_of_late_problems_are_the_file_lines(tmp_path):

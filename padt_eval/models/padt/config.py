@@ -102,14 +102,6 @@ class PadtConfig:
     def merge_size(self) -> int:
         return int(self.vision.get("spatial_merge_size", 2))
 
-    @property
-    def vision_hidden_size(self) -> int:
-        return int(self.vision["hidden_size"])
-
-    @property
-    def vision_heads(self) -> int:
-        return int(self.vision["num_heads"])
-
     # -- building the stock configs ------------------------------------------------------
     def text_config(self, attn: str):
         from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLTextConfig
@@ -124,10 +116,6 @@ class PadtConfig:
         cfg = Qwen2_5_VLVisionConfig(**copy.deepcopy(self.vision))
         cfg._attn_implementation = attn
         return cfg
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The config as a (legacy-layout) config.json dict, e.g. for a built checkpoint."""
-        return copy.deepcopy(self.raw)
 
 
 def _rope_dict(src: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,48 @@
+"""JSONL helpers: the id → offset index and the line reader, against a plain re-read of the file."""
+
+from __future__ import annotations
+
+import pickle
+
+from padt_eval.core.jsonl import LineReader, first_offsets, iter_lines
+
+
+def test_first_offsets_keeps_first_copy_in_first_seen_order():
+    pairs = [("5", 0), ("3", 100), ("10", 200), ("3", 300), ("0", 400), ("a", 500), ("007", 600), ("3", 700)]
+    first, dups = first_offsets(pairs)
+    assert first == {"5": 0, "3": 100, "10": 200, "0": 400, "a": 500, "007": 600}
+    assert list(first) == ["5", "3", "10", "0", "a", "007"]  # ids are strings: "007" is not "7"
+    assert dups == {"3": [100, 300, 700]}
+    assert first_offsets([]) == ({}, {})
+
+
+def _lines(tmp_path):
+    rows = [b'{"sample_id": "a"}\n', b"\n", b'{"sample_id": "b", "pad": "' + b"x" * 10_000 + b'"}\n', b'{"sample_id": "c"}']
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b"".join(rows))
+    # The expected lines come from slicing the file's bytes, independently of both helpers.
+    data = path.read_bytes()
+    expected = {}
+    start = 0
+    for row in rows:
+        if row.strip():
+            expected[start] = data[start : start + len(row)]
+        start += len(row)
+    return path, expected
+
+
+def test_line_reader_reads_each_line_at_its_offset(tmp_path):
+    path, expected = _lines(tmp_path)
+    assert [(offset, raw) for _, offset, raw in iter_lines(path)] == list(expected.items())
+    reader = LineReader(path)
+    for offset in list(expected)[::-1] + list(expected):  # any order, long lines, no final newline
+        assert reader.read_at(offset) == expected[offset]
+
+
+def test_line_reader_pickles_after_use(tmp_path):
+    # DataLoader workers started by spawn receive the reader pickled: an open file cannot be.
+    path, expected = _lines(tmp_path)
+    reader = LineReader(path)
+    offset = list(expected)[1]
+    assert reader.read_at(offset) == expected[offset]
+    assert pickle.loads(pickle.dumps(reader)).read_at(offset) == expected[offset]
