@@ -71,9 +71,9 @@ def _find_layout(spec: SplitSpec, root: Path, layout: str, gt: str | None) -> tu
     return None, [], looked
 
 
-def locate(name: str, data_root: str | Path | None = None, layout: str = "auto", gt: str | None = None) -> tuple[str, list[Path], list[str]]:
+def locate(name: str, data_root: str | Path | None = None, layout: str = "auto") -> tuple[str, list[Path], list[str]]:
     """Find a split's files. Returns (layout, files, places looked); files is empty when not found."""
-    lay, files, looked = _find_layout(SPLITS[name], default_data_root(data_root), layout, gt)
+    lay, files, looked = _find_layout(SPLITS[name], default_data_root(data_root), layout, None)
     return (lay.name if lay else layout), files, looked
 
 
@@ -197,7 +197,7 @@ def split_status(data_root: str | Path | None = None) -> list[dict]:
                 "dataset": spec.dataset,
                 "partition": spec.partition,
                 "found": bool(files) and error is None and n != 0,
-                "layout": (layout if "official" in lay.gts else f"{layout} ({lay.gt_note})") if files and lay else None,
+                "layout": lay.label if files and lay else None,
                 "n_samples": n,
                 "error": error,
                 "files": [str(f) for f in files],

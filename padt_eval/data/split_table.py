@@ -70,6 +70,11 @@ class Layout:
     gts: tuple[str, ...] = ("official", "padt-filtered")  # the --gt values it serves
     gt_note: str = ""  # what it holds, when it cannot serve every --gt
 
+    @property
+    def label(self) -> str:
+        """How `splits` shows it: its name, and what it holds when not every --gt."""
+        return f"{self.name} ({self.gt_note})" if self.gt_note else self.name
+
 
 @dataclass(frozen=True)
 class SplitSpec:
