@@ -1,7 +1,7 @@
 """The split registry: the one engine over the split table (`split_table.SPLITS`).
 
 * `open_split` turns a split name (or the path to a split file) into a reader;
-* `locate` / `locate_samples` find a split's files: `splits` and `data status` both ask them;
+* `locate_samples` finds a split's files and counts their samples (`splits`, `data status`);
 * `split_status` lists every known split for `padt-eval splits`;
 * `reopen_from_manifest` re-opens a run's split from its manifest, for reports.
 
@@ -69,12 +69,6 @@ def _find_layout(spec: SplitSpec, root: Path, layout: str, gt: str | None) -> tu
         if all(f is not None for f in files):
             return lay, files, looked  # type: ignore[return-value]
     return None, [], looked
-
-
-def locate(name: str, data_root: str | Path | None = None, layout: str = "auto") -> tuple[str, list[Path], list[str]]:
-    """Find a split's files. Returns (layout, files, places looked); files is empty when not found."""
-    lay, files, looked = _find_layout(SPLITS[name], default_data_root(data_root), layout, None)
-    return (lay.name if lay else layout), files, looked
 
 
 def locate_samples(split: str, root: Path, layout: str = "auto", refs_cache: dict | None = None) -> tuple[str, list[Path], int | None, str | None]:
