@@ -465,12 +465,12 @@ def splits(data_root: DataRootOpt = None) -> None:
             r["layout"] or "—",
         )
     print_table(console, t)
-    images = rows[0]["images"] if rows else None
-    console.print(
-        f"images: {images}"
-        if images
-        else Text.assemble(("images: no COCO train2014 folder found", "red"), " (looked under coco/train2014, train2014, images/train2014 ...)")
-    )
+    for r in {r["images_title"]: r for r in rows}.values():  # each image folder once
+        console.print(
+            f"images ({r['images_title']}): {r['images']}"
+            if r["images"]
+            else Text.assemble((f"images: no {r['images_title']} folder found", "red"), f" (looked under {', '.join(r['images_looked'][:3])} ...)")
+        )
     for r in rows:
         if r["error"]:
             err_console.print(labelled(r["split"], r["error"], "red"))

@@ -330,3 +330,28 @@ class PadtCocoJsonlReader(JsonlSplitReader):
             objects=objects,
             meta={"image_id": obj["id"], "image_file": obj.get("image"), "source": f"{Path(self.path).name}:{line_index + 1}"},
         )
+
+
+def is_official_instances(path: Path) -> bool:
+    """An official instances file is one JSON object with 'images'; a PaDT JSONL's first
+    line is one sample with 'objects'. Anything else is refused here, naming the file."""
+    with open(path, "rb") as f:
+        first = f.readline()
+    if not first.strip():
+        raise DataError(f"{path}: the file is empty (expected a COCO instances file or a PaDT COCO JSONL)")
+    try:
+        obj = json.loads(first)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        try:
+            with open(path, "rb") as f:
+                obj = json.load(f)  # pretty-printed instances file
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: neither a COCO instances file nor a PaDT JSONL ({exc})") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}: neither a COCO instances file nor a PaDT JSONL (its first JSON value is a {type(obj).__name__})")
+    if "objects" in obj or "conversations" in obj:
+        return False  # a PaDT JSONL sample
+    missing = [k for k in ("images", "annotations", "categories") if not isinstance(obj.get(k), list)]
+    if missing:
+        raise DataError(f"{path}: not a COCO instances file (no {', '.join(repr(k) for k in missing)} list) and not a PaDT COCO JSONL (no 'objects')")
+    return True

@@ -1,61 +1,29 @@
-"""The split registry: standard split names → files under a data root.
+"""The split registry: the one engine over the split table (`split_table.SPLITS`).
 
-RefCOCO and RefCOCO+ use the `unc` partition (val, testA, testB); RefCOCOg uses `umd`
-(val, test). Each split can be read from two layouts:
+* `open_split` turns a split name (or the path to a split file) into a reader;
+* `locate_samples` finds a split's files and counts their samples (`splits`, `data status`);
+* `split_status` lists every known split for `padt-eval splits`;
+* `reopen_from_manifest` re-opens a run's split from its manifest, for reports.
 
-* `refer`: `<root>/<dataset>/refs(<by>).p` + `<root>/<dataset>/instances.json`
-  (the standard archives; full official splits; preferred);
-* `padt-jsonl`: `<root>/PaDT-MLLM/RefCOCO/<split>.json` (PaDT's processed files, which
-  dropped tiny-mask samples).
-
-Images are COCO train2014 files under `<root>/coco/train2014` (or one of the other
-places listed in `IMAGE_ROOT_CANDIDATES`). The data root is `--data-root`, else
-`$PADT_EVAL_DATA`, else `./data`. A direct path to a PaDT JSONL split file is accepted
-in place of a name.
+The data root is `--data-root`, else `$PADT_EVAL_DATA`, else `./data`. Every "not found"
+error lists each place that was looked at and the command that fetches the split. Images
+are required only where they are read: `require_images=False` (scoring a predictions file)
+accepts a missing image folder, and an image opened after all fails naming itself.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
-from padt_eval.data.instances import find_train2014_instances
-from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-from padt_eval.data.refer import ReferReader
-from padt_eval.data.safe_pickle import load_restricted
+from padt_eval.data.coco import GT_MODES
 from padt_eval.data.split import SplitReader
-from padt_eval.core.errors import DataError, UsageError, did_you_mean
+from padt_eval.data.split_table import DIRECT_FILES, SPLITS, ImageFolders, Layout, OpenArgs, SplitSpec, splits_for
+from padt_eval.core.errors import DataError, PadtEvalError, UsageError, did_you_mean
 from padt_eval.core.types import Task
 
 DATA_ROOT_ENV = "PADT_EVAL_DATA"
-LAYOUTS = ("auto", "refer", "padt-jsonl")
-
-
-@dataclass(frozen=True)
-class RefSplit:
-    name: str
-    dataset: str  # refcoco | refcoco+ | refcocog
-    split_by: str  # unc | umd
-    split: str  # val | testA | testB | test
-
-
-REFERRING_SPLITS: dict[str, RefSplit] = {
-    s.name: s
-    for s in [
-        RefSplit("refcoco_val", "refcoco", "unc", "val"),
-        RefSplit("refcoco_testA", "refcoco", "unc", "testA"),
-        RefSplit("refcoco_testB", "refcoco", "unc", "testB"),
-        RefSplit("refcoco+_val", "refcoco+", "unc", "val"),
-        RefSplit("refcoco+_testA", "refcoco+", "unc", "testA"),
-        RefSplit("refcoco+_testB", "refcoco+", "unc", "testB"),
-        RefSplit("refcocog_val", "refcocog", "umd", "val"),
-        RefSplit("refcocog_test", "refcocog", "umd", "test"),
-    ]
-}
-
-IMAGE_ROOT_CANDIDATES = ("coco/train2014", "train2014", "images/train2014", "mscoco/train2014", "images/mscoco/images/train2014")
-PADT_JSONL_DIRS = ("PaDT-MLLM/RefCOCO", "RefCOCO")
+_SPLIT_FILE_SUFFIXES = (".json", ".jsonl")
 
 
 def default_data_root(data_root: str | Path | None = None) -> Path:
@@ -64,46 +32,112 @@ def default_data_root(data_root: str | Path | None = None) -> Path:
     return Path(os.environ.get(DATA_ROOT_ENV, "data"))
 
 
-def _refer_files(root: Path, s: RefSplit) -> tuple[Path, Path]:
-    base = root / s.dataset
-    return base / f"refs({s.split_by}).p", base / "instances.json"
-
-
-def _padt_jsonl_candidates(root: Path, s: RefSplit) -> list[Path]:
-    return [root / d / f"{s.name}.json" for d in PADT_JSONL_DIRS] + [root / d / f"{s.name}.jsonl" for d in PADT_JSONL_DIRS]
-
-
-def find_image_root(root: Path, image_root: str | Path | None, looked: list[str]) -> Path | None:
+def find_images(folders: ImageFolders, root: Path, image_root: str | Path | None, looked: list[str], near: Path | None = None) -> Path | None:
+    """The image folder: --image-root when given, else the first of the usual places (and,
+    for a split file given by path, the places beside it)."""
     if image_root is not None:
         p = Path(image_root)
         looked.append(f"images: {p} (--image-root)")
         return p if p.is_dir() else None
-    for rel in IMAGE_ROOT_CANDIDATES:
-        p = root / rel
+    places = [root / rel for rel in folders.candidates]
+    if near is not None:
+        places += [Path(os.path.normpath(near.parent / rel)) for rel in folders.beside_file]
+    for p in places:
         looked.append(f"images: {p}")
         if p.is_dir():
             return p
     return None
 
 
-def locate(name: str, data_root: str | Path | None = None, layout: str = "auto") -> tuple[str, list[Path], list[str]]:
-    """Find a split's files. Returns (layout, files, places looked); files is empty when not found."""
-    if layout not in LAYOUTS:
-        raise UsageError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
-    s = REFERRING_SPLITS[name]
-    root = default_data_root(data_root)
+def _first_file(root: Path, candidates: tuple[str, ...], title: str, looked: list[str]) -> Path | None:
+    for rel in candidates:
+        p = root / rel
+        looked.append(f"{title}: {p}")
+        if p.is_file():
+            return p
+    return None
+
+
+def _find_layout(spec: SplitSpec, root: Path, layout: str, gt: str | None) -> tuple[Layout | None, list[Path], list[str]]:
+    """The first layout (of `layout`, or any under auto) whose files are all there; `gt`,
+    when given, skips layouts that cannot serve it."""
     looked: list[str] = []
-    if layout in ("auto", "refer"):
-        refs, inst = _refer_files(root, s)
-        looked.append(f"refer layout: {refs} + {inst}")
-        if refs.is_file() and inst.is_file():
-            return "refer", [refs, inst], looked
-    if layout in ("auto", "padt-jsonl"):
-        for cand in _padt_jsonl_candidates(root, s):
-            looked.append(f"padt-jsonl layout: {cand}")
-            if cand.is_file():
-                return "padt-jsonl", [cand], looked
-    return layout, [], looked
+    for lay in spec.layouts:
+        if layout not in ("auto", lay.name) or (gt is not None and gt not in lay.gts):
+            continue
+        files = [_first_file(root, candidates, lay.title, looked) for candidates in lay.files]
+        if all(f is not None for f in files):
+            return lay, files, looked  # type: ignore[return-value]
+    return None, [], looked
+
+
+def locate_samples(split: str, root: Path, layout: str = "auto", refs_cache: dict | None = None) -> tuple[str, list[Path], int | None, str | None]:
+    """(layout, files, samples, error) of one split: found when its files are there and hold
+    samples of that split (where the layout counts them). `splits` and `data status` both ask this."""
+    lay, files, _ = _find_layout(SPLITS[split], root, layout, None)
+    if lay is None:
+        return layout, [], None, None
+    if lay.count is None:
+        return lay.name, files, None, None
+    try:
+        return lay.name, files, lay.count(files, {} if refs_cache is None else refs_cache), None
+    except DataError as exc:
+        return lay.name, files, None, str(exc)
+
+
+def _check_options(task: Task, layout: str, gt: str) -> None:
+    specs = splits_for(task).values()
+    if gt not in GT_MODES:
+        raise UsageError(f"unknown --gt {gt!r}; choose one of {', '.join(GT_MODES)}")
+    if not any(gt in lay.gts for s in specs for lay in s.layouts):
+        served = sorted({t.value.upper() for s in SPLITS.values() for lay in s.layouts if gt in lay.gts for t in s.tasks})
+        raise UsageError(f"--gt {gt} applies to {', '.join(served)} only")
+    layouts = ("auto", *dict.fromkeys(lay.name for s in specs for lay in s.layouts))
+    if layout not in layouts:
+        raise UsageError(f"unknown layout {layout!r} for {task.value.upper()}; choose one of {', '.join(layouts)}")
+
+
+def _images_or_fallback(found: Path | None, image_root, fallback: Path, require_images: bool, message: str) -> Path:
+    if found is not None:
+        return found
+    if not require_images:  # nothing will be read: the reader points at the usual place
+        return Path(image_root) if image_root is not None else fallback
+    raise UsageError(message)
+
+
+def _open_file(split: str, task: Task, root: Path, image_root, gt: str, require_images: bool) -> SplitReader:
+    """A split given by the path to its file, read as the task's `DIRECT_FILES` entry says."""
+    direct, path = DIRECT_FILES[task], Path(split)
+    if path.suffix not in _SPLIT_FILE_SUFFIXES or not path.is_file():
+        known = splits_for(task)
+        hint = f" (no file at {path})" if path.suffix in _SPLIT_FILE_SUFFIXES else ""
+        raise UsageError(
+            f"unknown {direct.noun} {split!r}{hint}{did_you_mean(split, known)}. Known splits: {', '.join(known)}; or give the path to {direct.what}"
+        )
+    looked: list[str] = []
+    found = find_images(direct.images, root, image_root, looked, near=path)
+    message = f"split file {path} found, but no image folder; pass --image-root. Looked in:\n  " + "\n  ".join(looked)
+    images = _images_or_fallback(found, image_root, path.parent / "images", require_images, message)
+    return direct.open(OpenArgs([path], images, task, None, gt, root))
+
+
+def _not_found(spec: SplitSpec, root: Path, layout: str, gt: str, looked: list[str]) -> UsageError:
+    skipped = [lay for lay in spec.layouts if gt not in lay.gts]
+    chosen = next((lay for lay in skipped if lay.name == layout), None)
+    if chosen is not None:
+        return UsageError(f"--layout {layout} holds {chosen.gt_note}; pass --gt {chosen.gts[0]}, or use the official annotations")
+    extra = "".join(f"\n(A {lay.title} holds {lay.gt_note}; it is used with --gt {lay.gts[0]}.)" for lay in skipped if layout == "auto" and lay.gt_note)
+    return UsageError(
+        f"split {spec.name!r} not found under data root {root.resolve()}. Looked for:\n  "
+        + "\n  ".join(looked)
+        + extra
+        + f"\nSet --data-root or ${DATA_ROOT_ENV} (and --image-root), or fetch it: padt-eval data fetch {' '.join(spec.fetch_names)} --to {root}"
+    )
+
+
+def reader_name(split: str, gt: str) -> str:
+    """A split scored against another ground truth is another split: `coco_val2017_padt_filtered`."""
+    return split if gt == "official" else f"{split}_{gt.replace('-', '_')}"
 
 
 def open_split(
@@ -117,99 +151,88 @@ def open_split(
 ) -> SplitReader:
     """Resolve a split name (or a direct path to a split file) to a reader.
 
-    REC/RES resolve here; OVD and RIC splits (COCO val2017, RIC val) live in
-    `coco_splits`. `gt` chooses OVD's ground truth (official or PaDT-filtered).
-    `require_images=False` (scoring a predictions file reads no image) accepts a missing
-    image folder: the reader then points at the first usual place, and an image that is
-    opened after all fails with a message naming it.
+    `layout` picks one of the split's layouts (auto: the first found, in table order); `gt`
+    chooses OVD's ground truth (official or PaDT-filtered). `require_images=False` (scoring
+    a predictions file reads no image) accepts a missing image folder: the reader then
+    points at the first usual place, and an image that is opened after all fails with a
+    message naming it.
     """
-    if task in (Task.OVD, Task.RIC):
-        from padt_eval.data.coco_splits import open_coco_split
-
-        return open_coco_split(split, task, data_root=data_root, image_root=image_root, layout=layout, gt=gt, require_images=require_images)
-    if gt != "official":
-        raise UsageError("--gt padt-filtered applies to OVD (COCO) only")
     root = default_data_root(data_root)
-    direct = Path(split)
-    if split not in REFERRING_SPLITS:
-        if direct.suffix in (".json", ".jsonl") and direct.is_file():
-            looked: list[str] = []
-            img = find_image_root(root, image_root, looked) or (direct.parent / "images" if (direct.parent / "images").is_dir() else None)
-            if img is None and not require_images:
-                img = Path(image_root) if image_root is not None else direct.parent / "images"
-            if img is None:
-                raise UsageError(
-                    f"split file {direct} found, but no image folder; pass --image-root. Looked in:\n  " + "\n  ".join(looked)
-                )
-            return PadtRefcocoJsonlReader(direct, img, task, instances_path=find_train2014_instances(root, img))
-        hint = f" (no file at {direct})" if direct.suffix in (".json", ".jsonl") else ""
-        raise UsageError(
-            f"unknown split {split!r}{hint}{did_you_mean(split, REFERRING_SPLITS)}. Known splits: {', '.join(REFERRING_SPLITS)}; "
-            "or give the path to a PaDT JSONL split file"
-        )
-    found_layout, files, looked = locate(split, root, layout)
-    if not files:
-        raise UsageError(
-            f"split {split!r} not found under data root {root.resolve()}. Looked for:\n  "
-            + "\n  ".join(looked)
-            + f"\nSet --data-root or ${DATA_ROOT_ENV}, or fetch it: padt-eval data fetch {REFERRING_SPLITS[split].dataset} coco-train2014-images --to {root}"
-        )
-    img_root = find_image_root(root, image_root, looked)
-    if img_root is None and not require_images:
-        img_root = Path(image_root) if image_root is not None else root / "coco" / "train2014"
-    if img_root is None:
-        raise UsageError(f"split {split!r}: annotation files found but no COCO train2014 image folder. Looked in:\n  " + "\n  ".join(looked))
-    s = REFERRING_SPLITS[split]
-    if found_layout == "refer":
-        return ReferReader(files[0], files[1], s.split, img_root, task, name=split)
-    return PadtRefcocoJsonlReader(files[0], img_root, task, name=split, instances_path=find_train2014_instances(root, img_root))
-
-
-def _count_samples(layout: str, files: list[Path], split: str, refs_cache: dict[Path, list]) -> int:
-    """Samples a split really holds: sentences of that partition (refer) or non-blank lines (JSONL)."""
-    if layout == "refer":
-        refs = refs_cache.get(files[0])
-        if refs is None:
-            refs = refs_cache[files[0]] = load_restricted(files[0])
-        return sum(len(r.get("sentences", [])) for r in refs if isinstance(r, dict) and r.get("split") == split)
-    with open(files[0], "rb") as f:
-        return sum(1 for line in f if line.strip())
-
-
-def locate_samples(split: str, root: Path, layout: str = "auto", refs_cache: dict[Path, list] | None = None) -> tuple[str, list[Path], int | None, str | None]:
-    """(layout, files, samples, error) of one referring split: a split is found when its
-    files hold samples of that partition. `splits` and `data status` both ask this."""
-    found_layout, files, _ = locate(split, root, layout)
-    if not files:
-        return found_layout, files, None, None
-    try:
-        return found_layout, files, _count_samples(found_layout, files, REFERRING_SPLITS[split].split, {} if refs_cache is None else refs_cache), None
-    except DataError as exc:
-        return found_layout, files, None, str(exc)
+    _check_options(task, layout, gt)
+    spec = splits_for(task).get(split)
+    if spec is None:
+        return _open_file(split, task, root, image_root, gt, require_images)
+    lay, files, looked = _find_layout(spec, root, layout, gt)
+    if lay is None:
+        raise _not_found(spec, root, layout, gt, looked)
+    found = find_images(spec.images, root, image_root, looked)
+    message = f"split {split!r}: annotations found but no {spec.images.title} image folder. Looked in:\n  " + "\n  ".join(looked)
+    images = _images_or_fallback(found, image_root, root / spec.images.candidates[0], require_images, message)
+    return lay.open(OpenArgs(files, images, task, reader_name(split, gt), gt, root))
 
 
 def split_status(data_root: str | Path | None = None) -> list[dict]:
-    """For `padt-eval splits`: each known split, whether found, in which layout, how many samples, where."""
+    """For `padt-eval splits`: each known split, whether found, in which layout, how many
+    samples, where, and its image folder. Found means its annotation files are there and
+    hold samples: images are needed only to run a model, so they are reported beside it."""
     root = default_data_root(data_root)
-    looked_imgs: list[str] = []
-    img = find_image_root(root, None, looked_imgs)
-    refs_cache: dict[Path, list] = {}
+    images: dict[ImageFolders, Path | None] = {}
+    refs_cache: dict = {}
     rows = []
-    for name, s in REFERRING_SPLITS.items():
+    for name, spec in SPLITS.items():
+        if spec.images not in images:
+            images[spec.images] = find_images(spec.images, root, None, [])
         layout, files, n, error = locate_samples(name, root, refs_cache=refs_cache)
+        lay = next((lay for lay in spec.layouts if lay.name == layout), None)
+        img = images[spec.images]
         rows.append(
             {
                 "split": name,
-                "dataset": s.dataset,
-                "partition": f"{s.split_by}/{s.split}",
-                "found": bool(files) and bool(n),
-                "layout": layout if files else None,
+                "dataset": spec.dataset,
+                "partition": spec.partition,
+                "found": bool(files) and error is None and n != 0,
+                "layout": lay.label if files and lay else None,
                 "n_samples": n,
                 "error": error,
                 "files": [str(f) for f in files],
                 "images": str(img) if img else None,
+                "images_title": spec.images.title,
+                "images_looked": list(spec.images.candidates),
             }
         )
-    from padt_eval.data.coco_splits import coco_split_status
+    return rows
 
-    return rows + coco_split_status(root)
+
+def reopen_from_manifest(
+    split: dict, task: str, name: str, gt: str, data_root: str | Path | None = None, image_root: str | Path | None = None
+) -> tuple[SplitReader | None, str]:
+    """A reader for a run's split from its manifest's `split` entry (or from `data_root` by
+    name, when given). Returns (reader or None, a sentence saying why not)."""
+    try:
+        t = Task(task)
+    except ValueError:
+        return None, f"unknown task {task!r}"
+    name = split.get("name") or name
+    gt = gt if gt in GT_MODES else "official"
+    base = name[: -len("_padt_filtered")] if name.endswith("_padt_filtered") else name
+    files = [Path(p) for p in (split.get("files") or {})]
+    img_root = image_root or split.get("image_root")
+    layout = split.get("layout")
+    try:
+        if data_root is not None:
+            return open_split(base, t, data_root=data_root, image_root=image_root, gt=gt), ""
+        if not files or not all(f.is_file() for f in files):
+            return None, f"the split files named in manifest.json are not on this machine ({', '.join(map(str, files)) or 'none listed'})"
+        if img_root is None:
+            return None, "manifest.json names no image folder"
+        args = OpenArgs(files, Path(img_root), t, name, gt, None)
+        spec = splits_for(t).get(base)
+        lay = next((lay for lay in spec.layouts if lay.name == layout), None) if spec is not None else None
+        if lay is not None and len(lay.files) == len(files):
+            return lay.open(args), ""
+        direct = DIRECT_FILES[t]
+        if layout in direct.layouts and len(files) == 1:
+            return direct.open(args), ""
+        return None, f"cannot re-open a split of layout {layout!r} named {name!r}"
+    except PadtEvalError as exc:
+        return None, str(exc)

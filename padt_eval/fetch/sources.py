@@ -13,25 +13,25 @@ with its size and checksums where they are known. `None` means unknown, never gu
   for it, and the commit it came from is recorded.
 
 An `Output` says what a source installs under the data root, in the layout the split
-registry reads (`padt_eval/data/registry.py`).
+table lists (`padt_eval/data/split_table.py`); which splits a dataset provides is asked of
+that table too (`splits_fetched_by`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from padt_eval.data.coco_splits import COCO_ANNOTATIONS, OVD_SPLITS, PADT_COCO_JSONL, RIC_JSONL, RIC_SPLITS, VAL2017_IMAGES
 from padt_eval.fetch.errors import FetchError
-from padt_eval.data.registry import IMAGE_ROOT_CANDIDATES, PADT_JSONL_DIRS, REFERRING_SPLITS
+from padt_eval.data.split_table import COCO_ANNOTATIONS, PADT_COCO_JSONL, PADT_JSONL_DIRS, RIC_JSONL, TRAIN2014, VAL2017, splits_fetched_by
 
 WAYBACK = "https://web.archive.org/web"
 REFER_HOST = "https://bvisionweb1.cs.unc.edu/licheng/referit/data"
 COCO_HOST = "http://images.cocodataset.org"
 
-# Where outputs go: the first place the split registry looks for each kind of file.
-COCO_TRAIN2014_DIR = IMAGE_ROOT_CANDIDATES[0]  # coco/train2014
+# Where outputs go: the first place the split table lists for each kind of file.
+COCO_TRAIN2014_DIR = TRAIN2014.candidates[0]  # coco/train2014
 PADT_REFCOCO_DIR = PADT_JSONL_DIRS[0]  # PaDT-MLLM/RefCOCO
-COCO_VAL2017_DIR = VAL2017_IMAGES[0]  # coco/val2017
+COCO_VAL2017_DIR = VAL2017.candidates[0]  # coco/val2017
 COCO_INSTANCES_VAL2017 = COCO_ANNOTATIONS[0]  # coco/annotations/instances_val2017.json
 PADT_COCO_FILE = PADT_COCO_JSONL[0]  # PaDT-MLLM/COCO/instances_val2017.json
 PADT_RIC_FILE = RIC_JSONL[0]  # PaDT-MLLM/ReferringImageCaptioning/ric_instances_val2017.json
@@ -104,7 +104,6 @@ class DatasetSpec:
     annotations: dict[str, tuple[str, ...]]
     default: str
     needs: tuple[str, ...] = ()
-    splits: tuple[str, ...] = ()  # registry split names it provides (with the images it needs)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -136,7 +135,7 @@ _SOURCES: list[Source] = [
     _refer_zip("refcoco", "20220413011718", 53_993_993, "7f924bb7ed8dc4568058e4ff626281918d56e5206f4c868c5a80f088f38c8bf0", "unc"),
     _refer_zip("refcoco+", "20220413011656", 45_613_210, "5f1238112d63199e68da54a28f201471909b21ded7ed79a57d51b4c1443c6b45", "unc"),
     _refer_zip("refcocog", "20220413012904", 56_712_951, "3d1f7e5b2ff2205940bf59de55f861f5f2cc1403fb980669933a7f9af1aa8211", "umd"),
-    *[_padt_split_file(s) for s in REFERRING_SPLITS],
+    *[_padt_split_file(s) for d in ("refcoco", "refcoco+", "refcocog") for s in splits_fetched_by(d)],
     Source(
         key="coco-train2014",
         title="COCO train2014 images (train2014.zip)",
@@ -192,14 +191,13 @@ SOURCES: dict[str, Source] = {s.key: s for s in _SOURCES}
 
 
 def _refer_dataset(name: str, label: str) -> DatasetSpec:
-    splits = tuple(k for k, s in REFERRING_SPLITS.items() if s.dataset == name)
+    splits = splits_fetched_by(name)
     return DatasetSpec(
         name=name,
         description=f"{label} annotations ({', '.join(splits)})",
         annotations={"official": (f"{name}-refer",), "padt": tuple(f"padt-{s}" for s in splits)},
         default="official",
         needs=("coco-train2014-images",),
-        splits=splits,
     )
 
 
@@ -220,7 +218,6 @@ DATASETS: dict[str, DatasetSpec] = {
             description="COCO val2017 images + instances_val2017.json (OVD)",
             annotations={"official": ("coco-val2017", "coco-annotations2017"), "padt": ("coco-val2017", "padt-coco-val2017")},
             default="official",
-            splits=tuple(OVD_SPLITS),
         ),
         DatasetSpec(
             name="ric",
@@ -228,7 +225,6 @@ DATASETS: dict[str, DatasetSpec] = {
             annotations={"padt": ("padt-ric-val2017",)},
             default="padt",
             needs=("coco-val2017",),
-            splits=tuple(RIC_SPLITS),
         ),
     ]
 }

@@ -1,10 +1,11 @@
 """`padt-eval data status`: what is under the data root, verified or not, and what fetches the rest.
 
 One row per dataset and kind of annotations. Split presence is decided by the split
-registry itself (`registry.locate`, `registry.find_image_root`), so a split counts as
-present exactly when `padt-eval rec/res` would find it; the stamps written by `data fetch`
-add whether the files are the verified download and unchanged since (`--verify` re-hashes
-files and re-counts folders instead of comparing sizes and counts).
+registry itself (`registry.locate_samples`, `registry.find_images`, over the split table),
+so a split counts as present exactly when `padt-eval splits` and rec/res/ovd/ric find it;
+the stamps written by `data fetch` add whether the files are the verified download and
+unchanged since (`--verify` re-hashes files and re-counts folders instead of comparing
+sizes and counts).
 
 States: `verified` (fetched by padt-eval, unchanged), `present` (found, but not fetched by
 padt-eval, so unverified), `changed` (differs from what was fetched), `incomplete`,
@@ -16,14 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from padt_eval.data import coco_splits, registry
+from padt_eval.data import registry
 from padt_eval.fetch import state
 from padt_eval.fetch.http import part_paths
 from padt_eval.fetch import sources as _sources
 from padt_eval.fetch.sources import Catalog, DatasetSpec, Source
-
-LAYOUT_OF = {"official": "refer", "padt": "padt-jsonl", "images": "images"}
-
+from padt_eval.data.split_table import SPLITS, image_folders, splits_fetched_by
 
 @dataclass
 class StatusRow:
@@ -82,40 +81,36 @@ def _command(spec: DatasetSpec, kind: str, data_root: str | Path | None, names: 
     return cmd
 
 
-def _first_file(root: Path, candidates: tuple[str, ...]) -> Path | None:
-    return next((root / rel for rel in candidates if (root / rel).is_file()), None)
-
-
 def images_found(dataset: str, root: Path) -> Path | None:
-    """The image folder of an images-providing dataset, where the split registry finds it."""
-    if dataset == "coco-train2014-images":
-        return registry.find_image_root(root, None, [])
-    if dataset == "coco-val2017":
-        return coco_splits.find_val2017_images(root, None, [])
-    return None
+    """The image folder `data fetch <dataset>` installs, where the split registry finds it."""
+    folders = image_folders().get(dataset)
+    return registry.find_images(folders, root, None, []) if folders is not None else None
 
 
 def registry_view(spec: DatasetSpec, kind: str, root: Path) -> tuple[list[str], list[Path]]:
     """(splits the readers would find, the files they would read) for one dataset and kind of
-    annotations, asked of the split registry, so status agrees with rec/res/ovd/ric."""
-    if spec.name in ("refcoco", "refcoco+", "refcocog"):
-        layout = LAYOUT_OF[kind]
-        refs_cache: dict = {}
-        found = {sp: registry.locate_samples(sp, root, layout, refs_cache) for sp in spec.splits}
-        # found = holds samples of that partition, as `padt-eval splits` counts it
-        return [sp for sp, (_, _, n, _) in found.items() if n], sorted({f for _, files, _, _ in found.values() for f in files})
-    if spec.name == "coco-train2014-images":
-        img = images_found(spec.name, root)
-        return [], [img] if img is not None else []
-    if spec.name == "coco-val2017":
-        ann = _first_file(root, coco_splits.COCO_ANNOTATIONS if kind == "official" else coco_splits.PADT_COCO_JSONL)
-        img = coco_splits.find_val2017_images(root, None, [])
-        files = [p for p in (ann, img) if p is not None]
-        return (list(spec.splits) if ann is not None and img is not None else []), files
-    if spec.name == "ric":
-        ric = _first_file(root, coco_splits.RIC_JSONL)
-        return (list(spec.splits) if ric is not None else []), [ric] if ric is not None else []
-    return [], []
+    annotations, asked of the split registry, so status agrees with `splits` and rec/res/ovd/ric.
+    A split counts when its files of that kind hold samples, and (for a dataset that installs
+    the split's images too, as coco-val2017 does) when those images are there."""
+    own_images = images_found(spec.name, root)
+    splits = splits_fetched_by(spec.name)
+    if not splits:  # an images-only dataset
+        return [], [own_images] if own_images is not None else []
+    found: list[str] = []
+    files: dict[Path, None] = {}
+    refs_cache: dict = {}
+    for name in splits:
+        split = SPLITS[name]
+        needs_own_images = split.images.fetch == spec.name
+        for layout in dict.fromkeys(lay.name for lay in split.layouts if lay.annotations == kind):
+            _, fs, n, error = registry.locate_samples(name, root, layout, refs_cache)
+            files.update(dict.fromkeys(fs))
+            if fs and error is None and n != 0 and (own_images is not None or not needs_own_images):
+                found.append(name)
+                break
+        if needs_own_images and own_images is not None:
+            files[own_images] = None
+    return found, list(files)
 
 
 def status(data_root: str | Path | None = None, *, deep: bool = False, catalog: Catalog | None = None) -> list[StatusRow]:
@@ -130,15 +125,16 @@ def status(data_root: str | Path | None = None, *, deep: bool = False, catalog: 
             row_state = _combine([st for st, _ in per_source])
             where = [str(root / o.dest) for s in sources for o in s.outputs]
             found, files = registry_view(spec, kind, root)
-            complete = len(found) == len(spec.splits) if spec.splits else bool(files)
+            splits = splits_fetched_by(spec.name)
+            complete = len(found) == len(splits) if splits else bool(files)
             nothing_broken = all(st in ("verified", "present", "missing") for st, _ in per_source)
             if complete and nothing_broken and row_state in ("missing", "incomplete"):
                 row_state = "present"  # what is missing here, the registry found in another of its usual places
                 where = [str(f) for f in files]
             elif (found or files) and row_state == "missing":
                 row_state = "incomplete"
-            if spec.splits:
-                contents = f"{len(found)}/{len(spec.splits)} splits" + (f": {', '.join(found)}" if found else "")
+            if splits:
+                contents = f"{len(found)}/{len(splits)} splits" + (f": {', '.join(found)}" if found else "")
             else:
                 contents = _contents(root, sources)
             names = [] if row_state in ("verified", "present") else [spec.name]

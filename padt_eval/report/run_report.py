@@ -25,7 +25,7 @@ from padt_eval.report.draw import histogram_svg, render_sample
 from padt_eval.report.errors_view import errors_section, worst_by_category
 from padt_eval.report.runs import Run, load_run
 from padt_eval.report.tables import PAGE_CSS
-from padt_eval.core.types import Prediction, Task
+from padt_eval.core.types import Prediction
 
 MAX_FAILURES = 50
 MAX_TEXT = 600
@@ -54,44 +54,10 @@ def _e(x: Any) -> str:
 def reopen_split(run: Run, data_root: str | Path | None = None, image_root: str | Path | None = None):
     """A reader for the run's split, from the manifest (or from `data_root` by name).
     Returns (reader or None, a sentence saying why not)."""
-    from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-    from padt_eval.data.refer import ReferReader
-    from padt_eval.data.registry import REFERRING_SPLITS, open_split
+    from padt_eval.data.registry import reopen_from_manifest
 
     split = run.manifest.get("split") or {}
-    try:
-        task = Task(run.task)
-    except ValueError:
-        return None, f"unknown task {run.task!r}"
-    name = split.get("name") or run.split
-    files = [Path(p) for p in (split.get("files") or {})]
-    img_root = image_root or split.get("image_root")
-    gt = run.gt_variant if run.gt_variant in ("official", "padt-filtered") else "official"
-    try:
-        if data_root is not None:
-            base = name[: -len("_padt_filtered")] if name.endswith("_padt_filtered") else name
-            return open_split(base, task, data_root=data_root, image_root=image_root, gt=gt), ""
-        if not files or not all(f.is_file() for f in files):
-            return None, f"the split files named in manifest.json are not on this machine ({', '.join(map(str, files)) or 'none listed'})"
-        if img_root is None:
-            return None, "manifest.json names no image folder"
-        if task == Task.OVD:
-            from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader
-
-            if split.get("layout") == "padt-jsonl":
-                return PadtCocoJsonlReader(files[0], img_root, name=name), ""
-            return CocoReader(files[0], img_root, gt=gt, name=name), ""
-        if task == Task.RIC:
-            from padt_eval.data.ric import RicJsonlReader
-
-            return RicJsonlReader(files[0], img_root, name=name), ""
-        if split.get("layout") == "padt-jsonl":
-            return PadtRefcocoJsonlReader(files[0], img_root, task, name=name), ""
-        if split.get("layout") == "refer" and name in REFERRING_SPLITS and len(files) == 2:
-            return ReferReader(files[0], files[1], REFERRING_SPLITS[name].split, img_root, task, name=name), ""
-        return None, f"cannot re-open a split of layout {split.get('layout')!r} named {name!r}"
-    except PadtEvalError as exc:
-        return None, str(exc)
+    return reopen_from_manifest(split, run.task, run.split, run.gt_variant, data_root=data_root, image_root=image_root)
 
 
 def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str]:

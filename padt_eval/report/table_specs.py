@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from padt_eval.data.registry import REFERRING_SPLITS
+from padt_eval.data.split_table import splits_for
+from padt_eval.core.types import Task
 
-STANDARD_SPLITS = list(REFERRING_SPLITS)
+STANDARD_SPLITS = list(splits_for(Task.REC))
 SPLIT_LABELS = {
     "refcoco_val": "RC val",
     "refcoco_testA": "RC testA",

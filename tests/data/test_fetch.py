@@ -14,9 +14,9 @@ from padt_eval.fetch import fetch, status
 from padt_eval.fetch import fetcher as fetcher_mod
 from padt_eval.fetch.errors import FetchError
 from padt_eval.fetch.state import downloads_dir, stamp_path, tmp_dir
-from padt_eval.data.registry import REFERRING_SPLITS, split_status
+from padt_eval.data.registry import split_status
 
-from .conftest import zip_bytes
+from .conftest import REFERRING_SPLITS, zip_bytes
 
 runner = CliRunner()
 
@@ -118,7 +118,7 @@ def test_disk_space_is_checked_before_starting(catalog, server, tmp_path, monkey
 
 
 def test_coco_val2017_and_ric_land_where_the_ovd_and_ric_readers_look(catalog, server, hub, tmp_path):
-    from padt_eval.data.coco_splits import open_coco_split
+    from padt_eval.data.registry import open_split
     from padt_eval.core.types import Task
 
     root = tmp_path / "data"
@@ -137,8 +137,8 @@ def test_coco_val2017_and_ric_land_where_the_ovd_and_ric_readers_look(catalog, s
     assert rows[("ric", "padt")].command is None and rows[("coco-val2017", "padt")].state == "incomplete"
     found = {r["split"]: r for r in split_status(root)}
     assert found["coco_val2017"]["found"] and found["coco_val2017"]["layout"] == "coco" and found["ric_val"]["found"]
-    assert len(open_coco_split("coco_val2017", Task.OVD, data_root=root)) == 4
-    assert len(open_coco_split("ric_val", Task.RIC, data_root=root)) == 4  # one sample an image (3 captions each)
+    assert len(open_split("coco_val2017", Task.OVD, data_root=root)) == 4
+    assert len(open_split("ric_val", Task.RIC, data_root=root)) == 4  # one sample an image (3 captions each)
     r = runner.invoke(app, ["splits", "--data-root", str(root)])
     assert r.exit_code == 0 and "coco_val2017" in r.output and "ric_val" in r.output
 

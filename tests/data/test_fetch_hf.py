@@ -17,7 +17,7 @@ from padt_eval.cli import app
 from padt_eval.fetch import fetch, status
 from padt_eval.fetch.errors import FetchError
 from padt_eval.fetch.state import stamp_path
-from padt_eval.data.registry import locate
+from padt_eval.data.registry import locate_samples
 
 from .local_server import FakeHub
 
@@ -29,9 +29,10 @@ def test_padt_jsonl_fetched_through_the_hub_and_found_by_the_registry(hub, paylo
     r = runner.invoke(app, ["data", "fetch", "refcoco", "refcocog", "--annotations", "padt", "--to", str(root)])
     assert r.exit_code == 0, r.output
     for split in ("refcoco_val", "refcoco_testA", "refcoco_testB", "refcocog_val", "refcocog_test"):
-        layout, files, _ = locate(split, root, "padt-jsonl")
+        layout, files, n, _ = locate_samples(split, root, "padt-jsonl")
         assert files == [root / "PaDT-MLLM" / "RefCOCO" / f"{split}.json"]
         assert files[0].read_bytes() == payloads[f"padt/{split}.json"]
+        assert layout == "padt-jsonl" and n == sum(1 for line in payloads[f"padt/{split}.json"].splitlines() if line.strip())
     lfs = json.loads(stamp_path(root, "padt-refcoco_val").read_text())
     assert lfs["verified"] == ["size", "sha256"] and lfs["hub"]["commit"] == FakeHub.COMMIT
     assert lfs["sha256"] == hashlib.sha256(payloads["padt/refcoco_val.json"]).hexdigest()

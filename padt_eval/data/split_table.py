@@ -1,0 +1,258 @@
+"""The split table: every split name padt-eval knows, written as data.
+
+A `SplitSpec` names the tasks that read the split, the layouts its files come in (for each:
+the places to look under the data root, in order, and the reader that opens what is
+found), the image folder its samples point into, and the `data fetch` dataset that
+downloads it. `registry.py` is the one engine over this table (`open_split`,
+`split_status` for `splits` and `data status`, `reopen_from_manifest` for reports), and the
+fetch catalog takes its install places from the candidates here, so adding a split is
+adding one entry to `SPLITS` (see docs/extending.md).
+
+`DIRECT_FILES` says, per task, how a split given by path instead of a name is read.
+
+RefCOCO and RefCOCO+ use the `unc` partition (val, testA, testB); RefCOCOg uses `umd`
+(val, test). Each reads from `refer` (`<dataset>/refs(<by>).p` + `<dataset>/instances.json`,
+the full official splits; preferred) or `padt-jsonl` (PaDT's processed files, which dropped
+tiny-mask samples). `coco_val2017` (OVD) reads the official `instances_val2017.json`
+(layout `coco`; `--gt padt-filtered` rebuilds PaDT's filtered GT from it) or PaDT-MLLM/COCO's
+JSONL (PaDT's filtered GT only); `ric_val` reads PaDT-MLLM/ReferringImageCaptioning's JSONL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader, is_official_instances
+from padt_eval.data.instances import find_train2014_instances
+from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+from padt_eval.data.refer import ReferReader
+from padt_eval.data.safe_pickle import load_restricted
+from padt_eval.data.split import SplitReader
+from padt_eval.core.errors import UsageError
+from padt_eval.core.types import Task
+
+
+@dataclass(frozen=True)
+class ImageFolders:
+    """Where a split's images are looked for: `candidates` under the data root, and (for a
+    split file given by path) `beside_file`, relative to that file's folder."""
+
+    title: str  # "COCO train2014": how messages name the folder
+    candidates: tuple[str, ...]
+    fetch: str  # the `data fetch` dataset that installs it (at candidates[0])
+    beside_file: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OpenArgs:
+    """What a layout's reader is opened with."""
+
+    files: list[Path]  # one per `Layout.files` entry, in that order
+    images: Path
+    task: Task
+    name: str | None  # the reader's split name (None: the reader's default, for a file given by path)
+    gt: str
+    data_root: Path | None  # None when re-opened from a manifest
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str  # what --layout and manifest.json's split.layout call it
+    annotations: str  # the `data fetch --annotations` kind that installs it: official | padt
+    title: str  # how messages label the places looked at
+    files: tuple[tuple[str, ...], ...]  # for each file the reader needs, its candidates in order
+    open: Callable[[OpenArgs], SplitReader]
+    # samples its files hold, for `splits` (None: not counted, too costly to read for a listing);
+    # the dict is a cache shared by one listing (three splits read the same refs file)
+    count: Callable[[list[Path], dict], int] | None = None
+    gts: tuple[str, ...] = ("official", "padt-filtered")  # the --gt values it serves
+    gt_note: str = ""  # what it holds, when it cannot serve every --gt
+
+    @property
+    def label(self) -> str:
+        """How `splits` shows it: its name, and what it holds when not every --gt."""
+        return f"{self.name} ({self.gt_note})" if self.gt_note else self.name
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    name: str
+    tasks: tuple[Task, ...]
+    dataset: str  # shown by `splits`
+    partition: str  # shown by `splits`
+    layouts: tuple[Layout, ...]  # tried in this order under --layout auto
+    images: ImageFolders
+    fetch: str  # the `data fetch` dataset that installs its annotations
+
+    @property
+    def fetch_names(self) -> list[str]:
+        """What `data fetch` needs for this split: its annotations, then its images."""
+        return list(dict.fromkeys((self.fetch, self.images.fetch)))
+
+
+@dataclass(frozen=True)
+class DirectFile:
+    """How a task reads a split file given by path."""
+
+    noun: str  # "unknown <noun> 'x'"
+    what: str  # "or give the path to <what>"
+    layouts: tuple[str, ...]  # the layouts its reader reports
+    images: ImageFolders
+    open: Callable[[OpenArgs], SplitReader]
+
+
+TRAIN2014 = ImageFolders(
+    "COCO train2014",
+    ("coco/train2014", "train2014", "images/train2014", "mscoco/train2014", "images/mscoco/images/train2014"),
+    fetch="coco-train2014-images",
+    beside_file=("images",),
+)
+VAL2017 = ImageFolders(
+    "COCO val2017",
+    ("coco/val2017", "val2017", "coco2017/val2017", "images/val2017", "coco/images/val2017", "COCO/val2017", "mscoco/val2017"),
+    fetch="coco-val2017",
+    beside_file=("val2017", "../val2017", "images"),
+)
+PADT_JSONL_DIRS = ("PaDT-MLLM/RefCOCO", "RefCOCO")
+COCO_ANNOTATIONS = (
+    "coco/annotations/instances_val2017.json",
+    "annotations/instances_val2017.json",
+    "coco2017/annotations/instances_val2017.json",
+    "COCO/annotations/instances_val2017.json",
+    "mscoco/annotations/instances_val2017.json",
+)
+PADT_COCO_JSONL = ("PaDT-MLLM/COCO/instances_val2017.json", "PaDT-MLLM/COCO/instances_val2017.jsonl", "coco/processed/instances_val2017.json")
+RIC_JSONL = (
+    "PaDT-MLLM/ReferringImageCaptioning/ric_instances_val2017.json",
+    "PaDT-MLLM/ReferringImageCaptioning/ric_instances_val2017.jsonl",
+    "ReferringImageCaptioning/processed/ric_instances_val2017.json",
+    "ReferringImageCaptioning/ric_instances_val2017.json",
+)
+
+
+def count_lines(files: list[Path], _cache: dict) -> int:
+    """Non-blank lines of a JSONL split file: one sample each."""
+    with open(files[0], "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def _open_padt_refcoco(a: OpenArgs) -> SplitReader:
+    instances = find_train2014_instances(a.data_root, a.images)
+    return PadtRefcocoJsonlReader(a.files[0], a.images, a.task, name=a.name, instances_path=instances)
+
+
+def padt_refcoco_layout(name: str) -> Layout:
+    """PaDT's processed RefCOCO/+/g file of split `name` (PaDT-MLLM/RefCOCO/<name>.json)."""
+    candidates = tuple(f"{d}/{name}{ext}" for ext in (".json", ".jsonl") for d in PADT_JSONL_DIRS)
+    return Layout("padt-jsonl", "padt", "padt-jsonl layout", (candidates,), _open_padt_refcoco, count_lines, gts=("official",))
+
+
+def refer_layout(dataset: str, split_by: str, split: str) -> Layout:
+    """The refer archive of `dataset`: its `split` partition of refs(<split_by>).p."""
+
+    def open_refer(a: OpenArgs) -> SplitReader:
+        return ReferReader(a.files[0], a.files[1], split, a.images, a.task, name=a.name)
+
+    def count_sentences(files: list[Path], cache: dict) -> int:
+        refs = cache.get(files[0])
+        if refs is None:
+            refs = cache[files[0]] = load_restricted(files[0])
+        return sum(len(r.get("sentences", [])) for r in refs if isinstance(r, dict) and r.get("split") == split)
+
+    files = ((f"{dataset}/refs({split_by}).p",), (f"{dataset}/instances.json",))
+    return Layout("refer", "official", "refer layout", files, open_refer, count_sentences, gts=("official",))
+
+
+def _referring(dataset: str, split_by: str, split: str) -> SplitSpec:
+    name = f"{dataset}_{split}"
+    layouts = (refer_layout(dataset, split_by, split), padt_refcoco_layout(name))
+    return SplitSpec(name, (Task.REC, Task.RES), dataset, f"{split_by}/{split}", layouts, TRAIN2014, fetch=dataset)
+
+
+def _open_coco(a: OpenArgs) -> SplitReader:
+    return CocoReader(a.files[0], a.images, gt=a.gt, name=a.name)
+
+
+def _open_padt_coco(a: OpenArgs) -> SplitReader:
+    return PadtCocoJsonlReader(a.files[0], a.images, name=a.name)
+
+
+def _open_ric(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.ric import RicJsonlReader  # the caption cleaning it needs is imported on use
+
+    return RicJsonlReader(a.files[0], a.images, name=a.name)
+
+
+_FILTERED_ONLY = "PaDT's filtered GT only"
+
+SPLITS: dict[str, SplitSpec] = {
+    s.name: s
+    for s in [
+        _referring("refcoco", "unc", "val"),
+        _referring("refcoco", "unc", "testA"),
+        _referring("refcoco", "unc", "testB"),
+        _referring("refcoco+", "unc", "val"),
+        _referring("refcoco+", "unc", "testA"),
+        _referring("refcoco+", "unc", "testB"),
+        _referring("refcocog", "umd", "val"),
+        _referring("refcocog", "umd", "test"),
+        SplitSpec(
+            "coco_val2017",
+            (Task.OVD,),
+            "coco",
+            "val2017",
+            (
+                Layout("coco", "official", "official annotations", (COCO_ANNOTATIONS,), _open_coco),
+                Layout("padt-jsonl", "padt", "PaDT COCO JSONL", (PADT_COCO_JSONL,), _open_padt_coco, count_lines,
+                       gts=("padt-filtered",), gt_note=_FILTERED_ONLY),
+            ),
+            VAL2017,
+            fetch="coco-val2017",
+        ),
+        SplitSpec(
+            "ric_val",
+            (Task.RIC,),
+            "ric",
+            "val2017",
+            # one sample an image, several caption lines each: lines are not samples, so not counted
+            (Layout("padt-jsonl", "padt", "PaDT RIC JSONL", (RIC_JSONL,), _open_ric, gts=("official",)),),
+            VAL2017,
+            fetch="ric",
+        ),
+    ]
+}
+
+
+def _open_coco_file(a: OpenArgs) -> SplitReader:
+    """An official instances file or a PaDT COCO JSONL, told apart by their first line."""
+    path = a.files[0]
+    if is_official_instances(path):
+        return CocoReader(path, a.images, gt=a.gt, name=a.name)
+    if a.gt == "official":
+        raise UsageError(f"{path} is a PaDT COCO JSONL, which holds PaDT's filtered GT only; pass --gt padt-filtered to score against it")
+    return PadtCocoJsonlReader(path, a.images, name=a.name)
+
+
+_REFERRING_FILE = DirectFile("split", "a PaDT JSONL split file", ("padt-jsonl",), TRAIN2014, _open_padt_refcoco)
+DIRECT_FILES: dict[Task, DirectFile] = {
+    Task.REC: _REFERRING_FILE,
+    Task.RES: _REFERRING_FILE,
+    Task.OVD: DirectFile("OVD split", "an instances file", ("coco", "padt-jsonl"), VAL2017, _open_coco_file),
+    Task.RIC: DirectFile("RIC split", "a PaDT RIC JSONL file", ("padt-jsonl",), VAL2017, _open_ric),
+}
+
+
+def splits_for(task: Task) -> dict[str, SplitSpec]:
+    return {name: s for name, s in SPLITS.items() if task in s.tasks}
+
+
+def splits_fetched_by(dataset: str) -> list[str]:
+    """The split names whose annotations `data fetch <dataset>` installs."""
+    return [name for name, s in SPLITS.items() if s.fetch == dataset]
+
+
+def image_folders() -> dict[str, ImageFolders]:
+    """Each image folder some split reads, by the `data fetch` dataset that installs it."""
+    return {s.images.fetch: s.images for s in SPLITS.values()}
