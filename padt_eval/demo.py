@@ -6,9 +6,9 @@ the end-to-end smoke test a new user (and CI) can run on any machine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from padt_eval import api
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
@@ -24,8 +24,8 @@ from padt_eval.data.synthetic import (
 from padt_eval.demo_data import Expected, make_predictions
 from padt_eval.demo_errors import make_error_predictions
 from padt_eval.demo_ovd_ric import make_ovd_predictions, make_ric_predictions
-from padt_eval.types import Task
 from padt_eval.library_log import library_output_to
+from padt_eval.types import Task
 
 DEMO_SPLIT_NAME = "demo_refcoco_val"
 

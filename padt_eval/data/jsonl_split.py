@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
-
+from typing import Any
 
 from padt_eval.data.id_index import IdIndex
 from padt_eval.data.jsonl import LineReader, iter_lines, parse_line
@@ -19,7 +19,7 @@ class _Where:
 
     __slots__ = ("reader", "line_index")
 
-    def __init__(self, reader: "JsonlSplitReader", line_index: int) -> None:
+    def __init__(self, reader: JsonlSplitReader, line_index: int) -> None:
         self.reader = reader
         self.line_index = line_index
 

@@ -20,9 +20,10 @@ import math
 from array import array
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Container, Sequence
+from typing import Any
 
 import orjson
 

@@ -19,11 +19,12 @@ whose reason names the error.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from padt_eval import rle as rlemod
-from padt_eval.models.coords import Frame, ParseResult, TextFormat
 from padt_eval.metrics.caption_text import clean_caption
+from padt_eval.models.coords import Frame, ParseResult, TextFormat
 from padt_eval.types import ObjectPred, ParseStatus, Prediction, Task
 
 #: How REC/RES pick their one box from coordinate text.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from padt_eval.data.split import SplitInfo
 from padt_eval.errors import UsageError, did_you_mean

@@ -6,14 +6,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import json
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from padt_eval.data.fetch import sources as src_mod
-from padt_eval.data.fetch.sources import Catalog, Output
+from padt_eval.data.fetch.sources import Catalog
 from padt_eval.data.registry import REFERRING_SPLITS
 
 from .local_server import FakeHub, FileServer
@@ -32,7 +31,15 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
 @pytest.fixture(scope="session")
 def payloads(tmp_path_factory) -> dict:
     """name -> bytes for every synthetic source, plus counts the catalog needs."""
-    from padt_eval.data.synthetic import as_val2017, make_world, write_coco_instances, write_images, write_padt_jsonl, write_refer, write_ric_jsonl
+    from padt_eval.data.synthetic import (
+        as_val2017,
+        make_world,
+        write_coco_instances,
+        write_images,
+        write_padt_jsonl,
+        write_refer,
+        write_ric_jsonl,
+    )
 
     tmp = tmp_path_factory.mktemp("payloads")
     world = make_world(9, seed=7)

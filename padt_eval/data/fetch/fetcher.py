@@ -16,13 +16,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from padt_eval.data.fetch import hf, http, state
-from padt_eval.data.fetch.errors import FetchError
 from padt_eval.data.fetch import sources as _sources
+from padt_eval.data.fetch.errors import FetchError
 from padt_eval.data.fetch.sources import ANNOTATION_CHOICES, Catalog, Source
 from padt_eval.data.fetch.unpack import unpack
 from padt_eval.data.registry import default_data_root

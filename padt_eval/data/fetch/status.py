@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from padt_eval.data import coco_splits, registry
+from padt_eval.data.fetch import sources as _sources
 from padt_eval.data.fetch import state
 from padt_eval.data.fetch.http import part_paths
-from padt_eval.data.fetch import sources as _sources
 from padt_eval.data.fetch.sources import Catalog, DatasetSpec, Source
 
 LAYOUT_OF = {"official": "refer", "padt": "padt-jsonl", "images": "images"}

@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from padt_eval.data.fetch.errors import FetchError
-from padt_eval.data.fetch.http import Progress, NoProgress
+from padt_eval.data.fetch.http import NoProgress, Progress
 from padt_eval.data.fetch.sources import Output
 from padt_eval.data.fetch.state import tmp_dir, tree_digest
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import math
 
-from padt_eval.models.coords.common import LIST4, Frame, ParseResult, TextBox, extend_over_brackets, finish_box, make_result, numbers, phrase_before
+from padt_eval.models.coords.common import (
+    LIST4,
+    Frame,
+    ParseResult,
+    TextBox,
+    extend_over_brackets,
+    finish_box,
+    make_result,
+    numbers,
+    phrase_before,
+)
 
 
 def parse(text: str, frame: Frame) -> ParseResult:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from padt_eval.models.coords.common import (
     LIST4,

@@ -12,7 +12,17 @@ from __future__ import annotations
 
 import re
 
-from padt_eval.models.coords.common import NUM, Frame, ParseResult, TextBox, extend_over_brackets, finish_box, make_result, numbers, phrase_before
+from padt_eval.models.coords.common import (
+    NUM,
+    Frame,
+    ParseResult,
+    TextBox,
+    extend_over_brackets,
+    finish_box,
+    make_result,
+    numbers,
+    phrase_before,
+)
 
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
 _GROUP = re.compile(r"\s*(" + NUM + r")\s*,\s*(" + NUM + r")\s*,\s*(" + NUM + r")\s*,\s*(" + NUM + r")\s*")

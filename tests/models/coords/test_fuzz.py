@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from padt_eval.models.coords import FORMATS, Frame
 from padt_eval.metrics.caption_text import clean_caption
+from padt_eval.models.coords import FORMATS, Frame
 from padt_eval.types import ParseStatus
 
 NUMBERS = st.one_of(
