@@ -46,7 +46,7 @@ SplitOpt = Annotated[
 ]
 PredictionsOpt = Annotated[
     Path | None,
-    typer.Option("--predictions", "-p", help="Predictions JSONL to score (one line a sample; see README).", dir_okay=False),
+    typer.Option("--predictions", "-p", help="Predictions JSONL to score (one line a sample; see docs/predictions.md).", dir_okay=False),
 ]
 ModelOpt = Annotated[
     str | None,
@@ -65,7 +65,10 @@ LayoutOpt = Annotated[
     str, typer.Option("--layout", help="Annotation layout: auto (refer first, then PaDT JSONL), refer, or padt-jsonl.")
 ]
 OutOpt = Annotated[
-    Path | None, typer.Option("--out", "-o", help="Results folder (default: results/<task>-<split>-<source>-<time>).")
+    Path | None, typer.Option("--out", "-o", help=(
+        "Results folder (default: a predictions file: results/<task>-<split>-<file stem>-<YYYYmmdd-HHMMSS>; "
+        "--model: results/<task>-<split>-<model name>[-<protocol>], no time, so that rerunning resumes)."
+    ))
 ]
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")

@@ -6,7 +6,7 @@ consume (Sample, Prediction) pairs. Everything here is a dataclass that round-tr
 through JSON, so predictions and per-sample records can be written to JSONL and scored
 again later without a model.
 
-Conventions (see README "Conventions"):
+Conventions (see docs/extending.md, "Conventions"):
 * a box is `[x1, y1, x2, y2]` in original-image pixels, floats;
 * a mask is COCO RLE `{"size": [height, width], "counts": str}`;
 * `sample_id` is a string that is stable across runs and world sizes.

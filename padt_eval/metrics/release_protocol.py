@@ -1,7 +1,7 @@
 """The PaDT release's REC/RES scoring, reproduced: `--protocol padt-release`.
 
 PaDT's `eval/evaluation_scripts/eval_refcoco.py` (commit 912a8ae) scores differently from
-the paper's words and from `metrics/rec.py`/`res.py` (see docs/padt_paper_protocol.md §4,
+the paper's words and from `metrics/rec.py`/`res.py` (see docs/reference/padt_paper_protocol.md §4,
 rows 1, 2 and 4). This module reimplements its rules (not its code) so that a results
 table can show how much the protocol alone moves a model's numbers:
 

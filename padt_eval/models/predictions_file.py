@@ -1,6 +1,6 @@
 """Predictions files: JSONL, one line a sample, and the adapter that serves them as a model.
 
-Line format (README, "Predictions file"):
+Line format (docs/predictions.md):
 
     {"sample_id": "17", "text": "raw model output (optional)",
      "objects": [{"bbox": [x1, y1, x2, y2], "score": 0.9, "label": "cat", "mask": {"size": [h, w], "counts": "..."}}]}

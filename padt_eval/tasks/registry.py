@@ -76,7 +76,7 @@ TASKS: dict[Task, TaskSpec] = {
 }
 
 
-#: Scoring protocols. "standard" is padt-eval's (README, "Metrics and protocol");
+#: Scoring protocols. "standard" is padt-eval's (docs/metrics.md);
 #: "padt-release" reproduces the PaDT release's eval scripts (metrics/release_protocol.py).
 PROTOCOLS = ("standard", "padt-release")
 

@@ -22,7 +22,7 @@ def cells():
     return {(c.model, c.params, c.task, c.split, c.metric, c.table): c for c in cs}
 
 
-# (model, params, task, split, metric, table) -> value as printed, from docs/padt_paper_protocol.md §1
+# (model, params, task, split, metric, table) -> value as printed, from docs/reference/padt_paper_protocol.md §1
 TEN_CELLS = {
     ("PaDT", "3B", "rec", "refcoco_val", "acc@0.5", "Table 1"): "93.2",
     ("PaDT Pro", "3B", "rec", "overall", "acc@0.5", "Table 1"): "93.6",
