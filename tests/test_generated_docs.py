@@ -124,3 +124,28 @@ def test_bare_baselines_citations_name_the_reference_copy():
     bare = re.compile(r"(?<![\w/])baselines\.md\s*§")  # \s also spans a docstring's line break
     hits = [f"{p.relative_to(REPO)}: {m.group(0)!r}" for p in _sources() if p != Path(__file__) for m in bare.finditer(p.read_text(encoding="utf-8"))]
     assert not hits, "write docs/reference/baselines.md §…:\n" + "\n".join(hits)
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_links_between_the_docs_resolve():
+    """Every relative link in README.md and docs/ names a file that exists and, with a
+    `#fragment`, a heading that file has (moving text between pages must not strand one)."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    anchors = {p: {_anchor(h) for h in re.findall(r"^#+ (.+)$", p.read_text(encoding="utf-8"), flags=re.M)} for p in pages}
+    broken = []
+    for page in pages:
+        prose = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+        for link in re.findall(r"\]\(([^)\s]+)\)", prose):
+            if re.match(r"[a-z]+:", link):
+                continue
+            path, _, fragment = link.partition("#")
+            target = (page.parent / path).resolve() if path else page
+            if not target.exists():
+                broken.append(f"{page.relative_to(REPO)}: {link} (no such file)")
+            elif fragment and target.suffix == ".md" and fragment not in anchors.get(target, set()):
+                broken.append(f"{page.relative_to(REPO)}: {link} (no such heading)")
+    assert not broken, "\n".join(broken)
