@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.padt-eval-installed
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install demo test bench leaderboard clean
+.PHONY: install demo test lint docs bench leaderboard clean
 
 install: $(STAMP)
 
@@ -31,6 +31,17 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# ruff's rules and width and the import-layering contracts are in pyproject.toml; .ci/run lints
+# before testing. PYTHONPATH: check this checkout's padt_eval even where another one is installed.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" $(VENV)/bin/lint-imports
+
+# docs/reference/cli.md and formats.md are generated; tests/test_generated_docs.py checks them
+docs: $(STAMP)
+	$(PY) -m padt_eval.tools.gen_docs
 
 # The demo's runs go to results/demo/ (not committed); the tables to results/leaderboard.*
 leaderboard: $(STAMP)

@@ -105,7 +105,7 @@ def main() -> None:
         for task in (Task.REC, Task.RES):
             first = score(task, True, 0)  # builds the instances cache (REC) or reuses it (RES)
             ratios, anchors, measured = [], [], []
-            for k in range(pairs):
+            for _ in range(pairs):
                 a = score(task, False, 1)
                 b = score(task, True, 2)
                 anchors.append(a)

@@ -38,7 +38,7 @@ def main() -> None:
     for name in sorted(FORMATS):
         fmt = FORMATS[name]
 
-        def parse():
+        def parse(fmt=fmt):  # bound now: timed inside this iteration
             fmt.parse(text, frame)
             if fmt.parse_masks is not None:
                 fmt.parse_masks(text, frame)

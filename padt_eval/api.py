@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from padt_eval.data.registry import open_split
 from padt_eval.data.split import SplitReader
@@ -19,7 +20,6 @@ from padt_eval.models.raw_text import raw_text_model
 from padt_eval.results.manifest import build_manifest, file_hashes, now_iso
 from padt_eval.results.writer import RunWriter, safe_name
 from padt_eval.runner.local import run_local
-from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.tasks.error_breakdown import attach_error_breakdown
 from padt_eval.tasks.registry import get_task, make_metric, release_gt
 from padt_eval.core.types import Task

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.text import Text
@@ -45,27 +45,30 @@ SplitOpt = Annotated[
     ),
 ]
 PredictionsOpt = Annotated[
-    Optional[Path],
-    typer.Option("--predictions", "-p", help="Predictions JSONL to score (one line a sample; see README).", dir_okay=False),
+    Path | None,
+    typer.Option("--predictions", "-p", help="Predictions JSONL to score (one line a sample; see docs/predictions.md).", dir_okay=False),
 ]
 ModelOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--model", "-m", help="Model to run: a local checkpoint folder or a Hugging Face id."),
 ]
 FamilyOpt = Annotated[
-    Optional[str], typer.Option("--family", help="Model family when it cannot be detected from config.json (see `padt-eval models`).")
+    str | None, typer.Option("--family", help="Model family when it cannot be detected from config.json (see `padt-eval models`).")
 ]
 DataRootOpt = Annotated[
-    Optional[Path], typer.Option("--data-root", help="Where datasets live (default: $PADT_EVAL_DATA, else ./data).", file_okay=False)
+    Path | None, typer.Option("--data-root", help="Where datasets live (default: $PADT_EVAL_DATA, else ./data).", file_okay=False)
 ]
 ImageRootOpt = Annotated[
-    Optional[Path], typer.Option("--image-root", help="Image folder (default: <data-root>/coco/train2014 and other usual places).")
+    Path | None, typer.Option("--image-root", help="Image folder (default: <data-root>/coco/train2014 and other usual places).")
 ]
 LayoutOpt = Annotated[
     str, typer.Option("--layout", help="Annotation layout: auto (refer first, then PaDT JSONL), refer, or padt-jsonl.")
 ]
 OutOpt = Annotated[
-    Optional[Path], typer.Option("--out", "-o", help="Results folder (default: results/<task>-<split>-<source>-<time>).")
+    Path | None, typer.Option("--out", "-o", help=(
+        "Results folder (default: a predictions file: results/<task>-<split>-<file stem>-<YYYYmmdd-HHMMSS>; "
+        "--model: results/<task>-<split>-<model name>[-<protocol>], no time, so that rerunning resumes)."
+    ))
 ]
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")
@@ -81,7 +84,7 @@ RicSplitOpt = Annotated[
     str, typer.Option("--split", "-s", help="ric_val, or a path to a PaDT-MLLM/ReferringImageCaptioning JSONL.")
 ]
 Val2017Opt = Annotated[
-    Optional[Path], typer.Option("--image-root", help="Image folder (default: <data-root>/coco/val2017 and other usual places).")
+    Path | None, typer.Option("--image-root", help="Image folder (default: <data-root>/coco/val2017 and other usual places).")
 ]
 OvdLayoutOpt = Annotated[
     str, typer.Option("--layout", help="Annotation layout: auto (official COCO first), coco, or padt-jsonl (PaDT's filtered GT).")
@@ -94,19 +97,19 @@ GtOpt = Annotated[
         "crowded classes and sub-patch objects dropped, boxes rounded).",
     ),
 ]
-GpusOpt = Annotated[Optional[int], typer.Option("--gpus", min=1, help="Run the model on N GPUs of this machine (one replica per GPU).")]
-WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Run the model in N CPU processes (no GPU needed).")]
+GpusOpt = Annotated[int | None, typer.Option("--gpus", min=1, help="Run the model on N GPUs of this machine (one replica per GPU).")]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", min=1, help="Run the model in N CPU processes (no GPU needed).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="For a single process: auto (GPU when there is one), cpu or cuda.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing padt-eval run folder instead of resuming it (any other folder is refused).")]
 LoaderOpt = Annotated[int, typer.Option("--loader-workers", min=0, help="DataLoader processes per rank that prepare images ahead of the model.")]
-DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Model dtype: float32, bfloat16 or float16 (family default otherwise).")]
-AttnOpt = Annotated[Optional[str], typer.Option("--attn", help="Attention kernel: sdpa, eager or flash_attention_2 (where installed).")]
-MaxNewOpt = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="Generation budget per sample.")]
+DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="Model dtype: float32, bfloat16 or float16 (family default otherwise).")]
+AttnOpt = Annotated[str | None, typer.Option("--attn", help="Attention kernel: sdpa, eager or flash_attention_2 (where installed).")]
+MaxNewOpt = Annotated[int | None, typer.Option("--max-new-tokens", min=1, help="Generation budget per sample.")]
 CompileOpt = Annotated[
     bool, typer.Option("--compile", help="PaDT: run the decode step under torch.compile(fullgraph=True) (greedy; same tokens).")
 ]
 FormatOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--format",
         "-f",
@@ -116,15 +119,15 @@ FormatOpt = Annotated[
     ),
 ]
 MinPixelsOpt = Annotated[
-    Optional[int],
+    int | None,
     typer.Option("--min-pixels", min=1, help="Qwen resize rule, min pixels (predictions files: default 3136; --model: the processor's)."),
 ]
 MaxPixelsOpt = Annotated[
-    Optional[int],
+    int | None,
     typer.Option("--max-pixels", min=1, help="Qwen resize rule, max pixels (predictions files: default 12845056; --model: the processor's)."),
 ]
 PromptStyleOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--prompt-style",
         help="Coordinate-text baselines: 'paper' (PaDT paper A.3 prompts; default for Qwen2.5-VL and InternVL) "
@@ -132,7 +135,7 @@ PromptStyleOpt = Annotated[
     ),
 ]
 ModelArgOpt = Annotated[
-    Optional[list[str]], typer.Option("--model-arg", "-O", help="Family-specific option KEY=VALUE (VALUE read as JSON when it parses), repeatable.")
+    list[str] | None, typer.Option("--model-arg", "-O", help="Family-specific option KEY=VALUE (VALUE read as JSON when it parses), repeatable.")
 ]
 
 ProtocolOpt = Annotated[
@@ -152,7 +155,7 @@ OvdProtocolOpt = Annotated[
     ),
 ]
 BackendOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--backend", help="Baselines: 'hf' (transformers, default) or 'vllm' (Qwen2.5-VL, VLM-R1, Qwen2-VL, Qwen3-VL, InternVL; needs padt-eval[vllm] and a GPU)."),
 ]
 ErrorIouOpt = Annotated[
@@ -163,7 +166,7 @@ BackgroundIouOpt = Annotated[
     float,
     typer.Option("--background-iou", help="Error breakdown: below this IoU with every annotated object an answer is background."),
 ]
-NameOpt = Annotated[Optional[str], typer.Option("--name", help="The model's display name in tables (default: from the model or the file).")]
+NameOpt = Annotated[str | None, typer.Option("--name", help="The model's display name in tables (default: from the model or the file).")]
 NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the results folder.")]
 
 
@@ -482,7 +485,7 @@ def demo(
     n_images: Annotated[int, typer.Option("--n-images", min=2, help="Synthetic images to generate.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the perturbations.")] = 0,
     results: Annotated[
-        Optional[Path], typer.Option("--results", help="Where the run folders go (default: <out>/results); `make leaderboard` uses results/demo.")
+        Path | None, typer.Option("--results", help="Where the run folders go (default: <out>/results); `make leaderboard` uses results/demo.")
     ] = None,
     models: Annotated[bool, typer.Option("--models/--no-models", help="Also run the demo models (colour-finder on 2 CPU ranks, a tiny random PaDT, a tiny random Qwen2.5-VL).")] = True,
 ) -> None:
@@ -528,7 +531,7 @@ def demo(
         for note in r.result.notes:
             console.print(labelled("note", note))
         console.print(Text.assemble("results written to ", (str(r.result.out_dir), "bold")))
-    for doc, path in comparisons:
+    for doc, _path in comparisons:
         a, b = doc["run_a"], doc["run_b"]
         parts = []
         for metric, e in doc["metrics"].items():
@@ -554,7 +557,7 @@ def demo(
     _demo_next_steps(out, results, [mr.result.out_dir for mr in model_runs])
 
 
-def _demo_next_steps(out: Path, results: Optional[Path], runs: list[Path], with_models: bool = True) -> None:
+def _demo_next_steps(out: Path, results: Path | None, runs: list[Path], with_models: bool = True) -> None:
     """Where the demo left its checkpoints and results, and commands to try next (quoted
     for a shell, so they can be pasted whatever the folder names)."""
     from shlex import quote
@@ -627,7 +630,7 @@ def compare(
     run_b: Annotated[Path, typer.Argument(help="Results folder of run B; differences are B − A.", file_okay=False)],
     resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples (and permutation draws).")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the resampling.")] = 0,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Comparison JSON (default: <parent of B>/comparisons/<A>__vs__<B>.json).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Comparison JSON (default: <parent of B>/comparisons/<A>__vs__<B>.json).")] = None,
 ) -> None:
     """Paired comparison of two runs on their shared samples: B − A with a 95 % paired-bootstrap
     interval and a p-value (McNemar exact for Acc@t, paired permutation otherwise).
@@ -677,9 +680,9 @@ def compare(
 @app.command()
 def leaderboard(
     results: Annotated[Path, typer.Option("--results", help="Folder to gather runs (any depth) and comparisons from.")] = Path("results"),
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where leaderboard.{md,csv,tex,html} go (default: the results folder).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where leaderboard.{md,csv,tex,html} go (default: the results folder).")] = None,
     reported: Annotated[
-        Optional[Path], typer.Option("--reported", help="Reported-numbers CSV (default: <results>/reported/reported_numbers.csv).")
+        Path | None, typer.Option("--reported", help="Reported-numbers CSV (default: <results>/reported/reported_numbers.csv).")
     ] = None,
 ) -> None:
     """Comparison tables of every run under the results folder beside the numbers papers report:
@@ -688,7 +691,6 @@ def leaderboard(
     Example: padt-eval leaderboard --results results --out results
     """
     from padt_eval import api
-
     from padt_eval.report.console import rich_table
     from padt_eval.report.table_specs import TASK_TABLES
 
@@ -716,7 +718,7 @@ def report(
     run_dir: Annotated[Path, typer.Argument(help="A finished results folder.", file_okay=False)],
     data_root: DataRootOpt = None,
     image_root: ImageRootOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="HTML file (default: <run>/report.html).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file (default: <run>/report.html).")] = None,
     n_worst: Annotated[int, typer.Option("--worst", min=0, help="How many of the worst samples to draw.")] = 12,
 ) -> None:
     """Write a self-contained HTML report of one run: metrics, IoU histogram, the worst samples

@@ -7,7 +7,7 @@ CLI: it parses options and calls `padt_eval.fetch`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -80,7 +80,7 @@ def fetch_cmd(
         ),
     ],
     to: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--to", "--data-root", help="Data root to fill (default: $PADT_EVAL_DATA, else ./data).", file_okay=False),
     ] = None,
     annotations: Annotated[
@@ -127,7 +127,7 @@ def fetch_cmd(
 @data_app.command("status")
 def status_cmd(
     data_root: Annotated[
-        Optional[Path], typer.Option("--data-root", "--to", help="Data root (default: $PADT_EVAL_DATA, else ./data).", file_okay=False)
+        Path | None, typer.Option("--data-root", "--to", help="Data root (default: $PADT_EVAL_DATA, else ./data).", file_okay=False)
     ] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Re-hash fetched files and re-count folders (slower).")] = False,
 ) -> None:

@@ -39,7 +39,7 @@ def test_rec_and_res_write_complete_results(synth_root, scored):
         assert doc["counts"]["n_samples"] == sum(expected.outcomes.values())
         assert doc["counts"]["n_missing"] == expected.outcomes["missing"]
         assert doc["counts"]["n_parse_failed"] == expected.outcomes["unparseable"]
-        per_sample = [json.loads(l) for l in (out / "per_sample.jsonl").read_text().splitlines()]
+        per_sample = [json.loads(line) for line in (out / "per_sample.jsonl").read_text().splitlines()]
         assert len(per_sample) == doc["counts"]["n_samples"]
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["versions"]["pycocotools"] and manifest["versions"]["python"]

@@ -285,7 +285,7 @@ def test_library_chatter_goes_to_the_log(tmp_path, capfd):
 
     log = tmp_path / "logs" / "libraries.log"
     with library_output_to(log):
-        warnings.warn("`past_key_values` is deprecated", FutureWarning)
+        warnings.warn("`past_key_values` is deprecated", FutureWarning, stacklevel=1)
         os.write(2, b"PTBTokenizer tokenized 272 tokens\n")
         subprocess.run(["sh", "-c", "echo Loading weights >&2"], check=True)
     print("after")

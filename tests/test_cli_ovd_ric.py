@@ -48,11 +48,11 @@ def test_ovd_command(coco_root, tmp_path):
 def test_ovd_without_scores_says_ranking_is_arbitrary(coco_root, tmp_path):
     preds = tmp_path / "ovd.jsonl"
     make_ovd_predictions(_world(), coco_root / "coco" / "annotations" / "instances_val2017.json", preds, seed=2)
-    lines = [json.loads(l) for l in preds.read_text().splitlines()]
+    lines = [json.loads(line) for line in preds.read_text().splitlines()]
     for line in lines:
         for o in line.get("objects", []):
             o.pop("score", None)
-    preds.write_text("".join(json.dumps(l) + "\n" for l in lines))
+    preds.write_text("".join(json.dumps(line) + "\n" for line in lines))
     out = tmp_path / "run"
     r = runner.invoke(app, ["ovd", "--data-root", str(coco_root), "-p", str(preds), "-o", str(out)])
     assert r.exit_code == 0, r.output
@@ -72,7 +72,7 @@ def test_ric_command(coco_root, tmp_path):
     assert doc["metrics"]["spice"] is None and doc["details"]["spice"].startswith("unavailable")
     for k, v in exp.metrics.items():
         assert doc["metrics"][k] == pytest.approx(v, abs=1e-12), k
-    per_sample = [json.loads(l) for l in (out / "per_sample.jsonl").read_text().splitlines()]
+    per_sample = [json.loads(line) for line in (out / "per_sample.jsonl").read_text().splitlines()]
     assert len(per_sample) == 10 and all("<|VRT" not in p.get("candidate", "") for p in per_sample)
 
 

@@ -63,7 +63,7 @@ def scored(odd):
 def test_scoring_prints_paths_ids_and_messages_verbatim(odd, scored):
     _, preds, first_id = odd
     _, outs = scored
-    for (task, name), (out, r) in outs.items():
+    for (_task, name), (out, r) in outs.items():
         _ok(
             r,
             f"results written to {out}",

@@ -9,7 +9,7 @@ reversed corners when a model's format means them as a box, the metric does not 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def box_area(b: Sequence[float]) -> float:

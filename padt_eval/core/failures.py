@@ -13,8 +13,9 @@ import errno
 import functools
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 # A disk with less than this free is called full in a message about a rank that died

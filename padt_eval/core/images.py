@@ -57,7 +57,7 @@ def confined_path(image_root: str | Path, relative: str, *, context: str) -> str
     return ImageRoot(image_root).join(relative, context=context)
 
 
-def open_rgb(ref: "ImageRef") -> "Image.Image":
+def open_rgb(ref: ImageRef) -> Image.Image:
     """Open an image as RGB, with an error that names the file when it is missing or corrupt."""
     from PIL import Image, UnidentifiedImageError
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import TextIO
 
 _HUB_BARS = "HF_HUB_DISABLE_PROGRESS_BARS"
 _terminal: TextIO | None = None  # the real stderr while library output is redirected

@@ -12,7 +12,7 @@ an internal array with uint8), so every batched call here goes through `_chunks`
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from pycocotools import mask as cocomask

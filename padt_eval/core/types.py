@@ -6,7 +6,7 @@ consume (Sample, Prediction) pairs. Everything here is a dataclass that round-tr
 through JSON, so predictions and per-sample records can be written to JSONL and scored
 again later without a model.
 
-Conventions (see README "Conventions"):
+Conventions (see docs/extending.md, "Conventions"):
 * a box is `[x1, y1, x2, y2]` in original-image pixels, floats;
 * a mask is COCO RLE `{"size": [height, width], "counts": str}`;
 * `sample_id` is a string that is stable across runs and world sizes.
@@ -101,7 +101,7 @@ class Sample:
     references: list[str] = field(default_factory=list)  # RIC: reference captions
     meta: dict[str, Any] = field(default_factory=dict)  # source file, line, image id ...
 
-    def request(self, prompt: str | None = None) -> "ModelRequest":
+    def request(self, prompt: str | None = None) -> ModelRequest:
         """The model-facing part of this sample. Ground truth is deliberately left behind."""
         return ModelRequest(
             sample_id=self.sample_id,
@@ -143,7 +143,7 @@ class ObjectPred:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "ObjectPred":
+    def from_json(cls, d: dict[str, Any]) -> ObjectPred:
         return cls(bbox=d.get("bbox"), score=d.get("score"), label=d.get("label"), mask=d.get("mask"))
 
 
@@ -163,7 +163,7 @@ class Prediction:
     meta: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def missing(cls, sample_id: str, reason: str = "no prediction for this sample") -> "Prediction":
+    def missing(cls, sample_id: str, reason: str = "no prediction for this sample") -> Prediction:
         return cls(sample_id=sample_id, parse_status=ParseStatus.MISSING, parse_reason=reason)
 
     def to_json(self) -> dict[str, Any]:
@@ -179,7 +179,7 @@ class Prediction:
         return out
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Prediction":
+    def from_json(cls, d: dict[str, Any]) -> Prediction:
         return cls(
             sample_id=str(d["sample_id"]),
             text=d.get("text"),

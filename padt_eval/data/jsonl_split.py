@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,7 +18,7 @@ class _Where:
 
     __slots__ = ("reader", "line_index")
 
-    def __init__(self, reader: "JsonlSplitReader", line_index: int) -> None:
+    def __init__(self, reader: JsonlSplitReader, line_index: int) -> None:
         self.reader = reader
         self.line_index = line_index
 

@@ -9,7 +9,7 @@ sample_id = the 0-based line index in the file, as a string. The image size come
 the RLE's `size`, so no image is opened to read the split.
 
 Note: PaDT's preprocessing dropped samples whose mask covers no 28-px patch, so these
-files are not the full standard splits (see README, protocol notes).
+files are not the full standard splits (see docs/data.md).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -52,7 +53,7 @@ class SplitReader(abc.ABC):
     def get(self, sample_id: str) -> Sample:
         """One sample by id (KeyError when unknown)."""
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # noqa: B027  (an optional hook: readers that read eagerly have nothing to do)
         """Check every sample can be read (readers that check lazily do it here)."""
 
     def __contains__(self, sample_id: object) -> bool:

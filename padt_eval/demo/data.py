@@ -9,9 +9,9 @@ live cross-check of the scorer, not a restatement of it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 

@@ -6,9 +6,9 @@ the end-to-end smoke test a new user (and CI) can run on any machine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from padt_eval import api
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader

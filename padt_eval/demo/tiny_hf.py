@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import shutil
 import string
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from padt_eval.models.released_files import QWEN_EMBEDDING_ROWS, chat_template, preprocessor_config
 
@@ -200,7 +200,13 @@ def build_qwen3_vl(out: Path, real_vocab: bool = False) -> None:
 
 
 def build_internvl(out: Path, real_vocab: bool = False) -> None:
-    from transformers import GotOcr2ImageProcessor, InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor, InternVLVideoProcessor
+    from transformers import (
+        GotOcr2ImageProcessor,
+        InternVLConfig,
+        InternVLForConditionalGeneration,
+        InternVLProcessor,
+        InternVLVideoProcessor,
+    )
 
     tok = _qwen_tokenizer(
         INTERNVL_SPECIAL,
@@ -229,7 +235,13 @@ def build_internvl(out: Path, real_vocab: bool = False) -> None:
 
 
 def build_kosmos2(out: Path, real_vocab: bool = False) -> None:
-    from transformers import CLIPImageProcessor, Kosmos2Config, Kosmos2ForConditionalGeneration, Kosmos2Processor, XLMRobertaTokenizer
+    from transformers import (
+        CLIPImageProcessor,
+        Kosmos2Config,
+        Kosmos2ForConditionalGeneration,
+        Kosmos2Processor,
+        XLMRobertaTokenizer,
+    )
 
     words = "the a an man in red blue green yellow purple orange circle square triangle on left right middle image of is".split()
     pieces = ["<s>", "<pad>", "</s>", "<unk>"] + ["▁" + w for w in words] + ["▁"] + list(string.ascii_letters + string.digits + string.punctuation)
@@ -247,7 +259,13 @@ def build_kosmos2(out: Path, real_vocab: bool = False) -> None:
 def build_florence2(out: Path, real_vocab: bool = False) -> None:
     import json
 
-    from transformers import BartTokenizer, CLIPImageProcessor, Florence2Config, Florence2ForConditionalGeneration, Florence2Processor
+    from transformers import (
+        BartTokenizer,
+        CLIPImageProcessor,
+        Florence2Config,
+        Florence2ForConditionalGeneration,
+        Florence2Processor,
+    )
 
     bpe = _bpe(["<s>", "<pad>", "</s>", "<unk>"])
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split()) for m in json.loads(bpe.to_str())["model"]["merges"]]

@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from padt_eval.fetch import hf, http, state
 from padt_eval.fetch.errors import FetchError

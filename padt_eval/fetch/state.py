@@ -16,9 +16,9 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from padt_eval.fetch.errors import FetchError
 from padt_eval.fetch.sources import Output, Source

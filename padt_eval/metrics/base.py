@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import abc
 from collections import Counter
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from padt_eval.metrics.errors import QueryErrors
 from padt_eval.metrics.stats import ExactSum
@@ -71,14 +72,14 @@ class OutcomeCounts:
         else:
             self.c["n_error"] += 1
 
-    def merge(self, other: "OutcomeCounts") -> None:
+    def merge(self, other: OutcomeCounts) -> None:
         self.c.update(other.c)
 
     def as_dict(self) -> dict[str, int]:
         return {k: int(self.c.get(k, 0)) for k in self.KEYS}
 
     @classmethod
-    def from_dict(cls, d: dict[str, int]) -> "OutcomeCounts":
+    def from_dict(cls, d: dict[str, int]) -> OutcomeCounts:
         out = cls()
         out.c.update({k: int(v) for k, v in d.items()})
         return out
@@ -96,7 +97,7 @@ class Metric(abc.ABC):
         return [self.update(s, p) for s, p in zip(samples, preds)]
 
     @abc.abstractmethod
-    def merge(self, other: "Metric") -> None:
+    def merge(self, other: Metric) -> None:
         """Fold another shard's state into this one; the result equals one unsharded run."""
 
     @abc.abstractmethod
@@ -113,7 +114,7 @@ class Metric(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> "Metric":
+    def from_state_dict(cls, d: dict[str, Any]) -> Metric:
         ...
 
     def protocol(self) -> dict[str, Any]:
@@ -174,7 +175,7 @@ class QueryMetric(Metric):
     def errors(self) -> dict[str, Any] | None:
         return self.error_counts.summary() if self.error_counts is not None else None
 
-    def merge(self, other: "QueryMetric") -> None:  # type: ignore[override]
+    def merge(self, other: QueryMetric) -> None:  # type: ignore[override]
         self.iou_sum.merge(other.iou_sum)
         self.outcomes.merge(other.outcomes)
         if self.error_counts is not None and other.error_counts is not None:
@@ -194,7 +195,7 @@ class QueryMetric(Metric):
         return d
 
     @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> "QueryMetric":
+    def from_state_dict(cls, d: dict[str, Any]) -> QueryMetric:
         m = cls()
         m.iou_sum = ExactSum.from_json(d["iou_sum"])
         m.outcomes = OutcomeCounts.from_dict(d["outcomes"])

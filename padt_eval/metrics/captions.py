@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from padt_eval.core.errors import PadtEvalError
 

@@ -22,12 +22,14 @@ from __future__ import annotations
 import contextlib
 import io
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from padt_eval.core import rle as rlemod
 from padt_eval.core.coco_categories import COCO_CATEGORIES
 from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
+from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.metrics.labels import SYNONYMS, LabelMapper, most_common
 from padt_eval.core.types import Prediction, Sample, Task
 
@@ -156,7 +158,7 @@ class DetectionMetric(Metric):
             dets.append([_xywh(box), DEFAULT_SCORE if o.score is None else float(o.score), cid, o.mask])
         return dets, n_unmapped
 
-    def merge(self, other: "DetectionMetric") -> None:  # type: ignore[override]
+    def merge(self, other: DetectionMetric) -> None:  # type: ignore[override]
         if other.categories != self.categories:
             raise ValueError("cannot merge OVD states over different category tables")
         self.images.extend(other.images)
@@ -282,7 +284,7 @@ class DetectionMetric(Metric):
         }
 
     @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> "DetectionMetric":
+    def from_state_dict(cls, d: dict[str, Any]) -> DetectionMetric:
         m = cls([tuple(c) for c in d["categories"]])  # type: ignore[misc]
         m.images = list(d["images"])
         m.outcomes = OutcomeCounts.from_dict(d["outcomes"])

@@ -28,8 +28,9 @@ says how many samples that concerns. The state is integer counts: shards merge e
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import box_iou
@@ -143,7 +144,7 @@ class QueryErrors:
         fields["error"] = cat
         return fields
 
-    def merge(self, other: "QueryErrors") -> None:
+    def merge(self, other: QueryErrors) -> None:
         self.counts.update(other.counts)
         self.n_without_instances += other.n_without_instances
 
@@ -189,7 +190,7 @@ class QueryErrors:
         }
 
     @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> "QueryErrors":
+    def from_state_dict(cls, d: dict[str, Any]) -> QueryErrors:
         fg, bg = d["thresholds"]
         q = cls(d["iou"], ErrorThresholds(float(fg), float(bg)), None, dict(d["instances"]))
         q.counts = Counter({k: int(v) for k, v in d["counts"].items()})

@@ -24,7 +24,7 @@ All state is integer counts, so shards merge exactly.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import box_iou
@@ -84,7 +84,7 @@ class GroundingCounts:
             self.c[k] += v
         return rec
 
-    def merge(self, other: "GroundingCounts") -> None:
+    def merge(self, other: GroundingCounts) -> None:
         for k in self.KEYS:
             self.c[k] += other.c[k]
         self.mask_images += other.mask_images
@@ -104,7 +104,7 @@ class GroundingCounts:
         return {**self.c, "mask_images": self.mask_images}
 
     @classmethod
-    def from_json(cls, d: dict) -> "GroundingCounts":
+    def from_json(cls, d: dict) -> GroundingCounts:
         g = cls()
         g.c = {k: int(d[k]) for k in cls.KEYS}
         g.mask_images = int(d["mask_images"])

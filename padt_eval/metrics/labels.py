@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 #: synonym -> COCO name. PASCAL VOC spellings (which many MLLMs learned), the British /
 #: American spellings COCO itself is inconsistent about, and one-word forms of two-word names.

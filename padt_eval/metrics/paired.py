@@ -28,8 +28,8 @@ ratio of the resampled sums), never averages per-sample ratios.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class RatioData:
     den: np.ndarray
 
     @classmethod
-    def mean_of(cls, values: Sequence[float] | np.ndarray) -> "RatioData":
+    def mean_of(cls, values: Sequence[float] | np.ndarray) -> RatioData:
         v = np.asarray(values, dtype=np.float64)
         return cls(v, np.ones_like(v))
 

@@ -53,7 +53,7 @@ class RecMetric(QueryMetric):
         self._classify(rec, sample, pred, box, iou)
         return rec
 
-    def merge(self, other: "RecMetric") -> None:  # type: ignore[override]
+    def merge(self, other: RecMetric) -> None:  # type: ignore[override]
         super().merge(other)
         for t in THRESHOLDS:
             self.hits[t] += other.hits[t]
@@ -76,7 +76,7 @@ class RecMetric(QueryMetric):
         return {**super().state_dict(), "hits": {f"{t:g}": v for t, v in self.hits.items()}}
 
     @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> "RecMetric":
+    def from_state_dict(cls, d: dict[str, Any]) -> RecMetric:
         m = super().from_state_dict(d)
         m.hits = {t: int(d["hits"][f"{t:g}"]) for t in THRESHOLDS}
         return m

@@ -1,7 +1,7 @@
 """The PaDT release's REC/RES scoring, reproduced: `--protocol padt-release`.
 
 PaDT's `eval/evaluation_scripts/eval_refcoco.py` (commit 912a8ae) scores differently from
-the paper's words and from `metrics/rec.py`/`res.py` (see docs/padt_paper_protocol.md §4,
+the paper's words and from `metrics/rec.py`/`res.py` (see docs/reference/padt_paper_protocol.md §4,
 rows 1, 2 and 4). This module reimplements its rules (not its code) so that a results
 table can show how much the protocol alone moves a model's numbers:
 
@@ -47,7 +47,8 @@ order (`merge(other)` treats `other` as coming after `self`).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from padt_eval.core import rle
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
@@ -153,7 +154,7 @@ class ReleaseMetric(Metric):
             )
         return []
 
-    def merge(self, other: "ReleaseMetric") -> None:  # type: ignore[override]
+    def merge(self, other: ReleaseMetric) -> None:  # type: ignore[override]
         self.items.extend(other.items)
         self.outcomes.merge(other.outcomes)
         self._scored = None
@@ -260,7 +261,7 @@ class ReleaseMetric(Metric):
         return {"task": self.task.value, "items": self.items, "outcomes": self.outcomes.as_dict()}
 
     @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> "ReleaseMetric":
+    def from_state_dict(cls, d: dict[str, Any]) -> ReleaseMetric:
         m = cls(Task(d["task"]))
         m.items = list(d["items"])
         m.outcomes = OutcomeCounts.from_dict(d["outcomes"])

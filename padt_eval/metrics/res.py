@@ -8,7 +8,8 @@ per-sample IoUs merges exactly through `ExactSum`.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from padt_eval.core import rle
 from padt_eval.metrics.base import QUERY_OBJECT_RULE, QueryMetric, is_answered, record_base, select_query_object

@@ -56,7 +56,7 @@ class RicMetric(Metric):
         rec.update(candidate=candidate, **counts)
         return rec
 
-    def merge(self, other: "RicMetric") -> None:  # type: ignore[override]
+    def merge(self, other: RicMetric) -> None:  # type: ignore[override]
         self.records.extend(other.records)
         self.grounding.merge(other.grounding)
         self.outcomes.merge(other.outcomes)
@@ -105,7 +105,7 @@ class RicMetric(Metric):
         return {"records": self.records, "grounding": self.grounding.to_json(), "outcomes": self.outcomes.as_dict()}
 
     @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> "RicMetric":
+    def from_state_dict(cls, d: dict[str, Any]) -> RicMetric:
         m = cls(check_java=False)
         m.records = list(d["records"])
         m.grounding = GroundingCounts.from_json(d["grounding"])

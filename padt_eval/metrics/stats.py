@@ -10,7 +10,7 @@ rounds it once. Merging two states is adding one's partials to the other's.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class ExactSum:
@@ -44,7 +44,7 @@ class ExactSum:
         self._add(x)
         self.count += 1
 
-    def merge(self, other: "ExactSum") -> None:
+    def merge(self, other: ExactSum) -> None:
         for p in other.partials:
             self._add(p)
         self.count += other.count
@@ -60,5 +60,5 @@ class ExactSum:
         return {"partials": list(self.partials), "count": self.count}
 
     @classmethod
-    def from_json(cls, d: dict) -> "ExactSum":
+    def from_json(cls, d: dict) -> ExactSum:
         return cls(d["partials"], d["count"])

@@ -12,8 +12,9 @@ A family is registered once with `@register_family(...)`; loading is lazy so tha
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from padt_eval.core.errors import UsageError, did_you_mean
 from padt_eval.core.types import ModelRequest, Prediction
@@ -48,7 +49,7 @@ class ModelAdapter(abc.ABC):
         generation settings, processor settings. Values must be JSON-serialisable."""
         return {"family": self.family}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (an optional hook: an adapter holding nothing releases nothing)
         """Release resources (GPU memory, open files)."""
 
 

@@ -5,7 +5,7 @@ Two styles (`--prompt-style`):
   (paper A.3, `tasks.prompts.PAPER_A3_PROMPTS`); registered for the families that answer
   in that JSON syntax (Qwen2.5-VL, Qwen3-VL, InternVL). The default for Qwen2.5-VL and
   InternVL, since PaDT's tables were measured with them.
-* `native`: each model's own documented grounding prompt (baselines.md, "Prompts").
+* `native`: each model's own documented grounding prompt (docs/baselines.md, "Prompts").
   Where a family documents none for a task, the prompt is ours and says so in
   `NATIVE_SOURCES`; the manifest records the prompt hash either way.
 
@@ -69,7 +69,7 @@ NATIVE_SOURCES: dict[str, str] = {
     "qwen2_5_vl": "REC: Qwen2.5-VL cookbook grounding prompt; OVD: Qwen3-VL ODinW prompt (ours for 2.5); RIC: PaDT A.3 (no native one)",
     "vlm_r1": "REC: VLM-R1 test_rec_r1.py (question + think/answer suffix); OVD, RIC: PaDT A.3 head + the same suffix (ours)",
     "qwen3_vl": "REC: Qwen3-VL grounding prompt (as in lmms-eval refcoco_grounding); OVD: Qwen3-VL ODinW-13 eval; RIC: PaDT A.3",
-    "qwen2_vl": "REC: the common '<|object_ref_start|>' form (baselines.md §2.4, inferred); OVD, RIC: ours",
+    "qwen2_vl": "REC: the common '<|object_ref_start|>' form (docs/reference/baselines.md §2.4, inferred); OVD, RIC: ours",
     "internvl": "REC: InternVL evaluate_grounding.py; OVD, RIC: ours, in InternVL's <ref>/<box> syntax",
     "kosmos2": "REC: unilm kosmos-2 refcoco cook_data.py; RIC: the Kosmos-2 model card's grounded caption; OVD: the same grounded caption (no detection prompt)",
     "florence2": "Florence-2 task tokens: grounding, referring segmentation, <OD>; RIC: <DETAILED_CAPTION> then <CAPTION_TO_PHRASE_GROUNDING> of it",

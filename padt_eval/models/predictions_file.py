@@ -1,6 +1,6 @@
 """Predictions files: JSONL, one line a sample, and the adapter that serves them as a model.
 
-Line format (README, "Predictions file"):
+Line format (docs/predictions.md):
 
     {"sample_id": "17", "text": "raw model output (optional)",
      "objects": [{"bbox": [x1, y1, x2, y2], "score": 0.9, "label": "cat", "mask": {"size": [h, w], "counts": "..."}}]}
@@ -20,6 +20,7 @@ import math
 from array import array
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Container, Iterator, Sequence

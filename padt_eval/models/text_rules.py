@@ -19,7 +19,8 @@ whose reason names the error.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from padt_eval.core import rle as rlemod
 from padt_eval.models.coords import Frame, ParseResult, TextFormat

@@ -26,8 +26,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Any
 
 from padt_eval.core.errors import UsageError
 from padt_eval.models.coords.qwen2_5_vl import smart_resize

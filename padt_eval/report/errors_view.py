@@ -4,7 +4,8 @@ chart, and the HTML report's section with the worst samples of each category."""
 from __future__ import annotations
 
 import html
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from padt_eval.metrics.errors import SCHEMA as QUERY_SCHEMA
 from padt_eval.metrics.tide import SCHEMA as TIDE_SCHEMA

@@ -19,7 +19,16 @@ from padt_eval.report.compare import load_comparisons
 from padt_eval.report.reported import FLAG_TEXT, ReportedCell, load_reported
 from padt_eval.report.run_tables import comparisons_table, runs_table
 from padt_eval.report.runs import GT_VARIANTS, Run, find_runs
-from padt_eval.report.table_specs import ERRORS_PREFIX, PROTOCOL_NOTE, PROTOCOL_ORDER, SPLIT_LABELS, STANDARD_SPLITS, TASK_TABLES, MetricSpec, TaskTable
+from padt_eval.report.table_specs import (
+    ERRORS_PREFIX,
+    PROTOCOL_NOTE,
+    PROTOCOL_ORDER,
+    SPLIT_LABELS,
+    STANDARD_SPLITS,
+    TASK_TABLES,
+    MetricSpec,
+    TaskTable,
+)
 from padt_eval.report.tables import Cell, Column, Row, Table, html_page, html_table, to_csv, to_latex, to_markdown
 
 
@@ -336,6 +345,8 @@ def build_leaderboard(results: str | Path, reported_path: str | Path | None) -> 
 def write_leaderboard(board: Board, out_dir: str | Path) -> list[Path]:
     from padt_eval.core.fileio import atomic_write
     import html as _html
+
+    from padt_eval.core.fileio import atomic_write
 
     out_dir = Path(out_dir)
     title = "padt-eval leaderboard"

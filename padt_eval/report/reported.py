@@ -1,7 +1,7 @@
 """Numbers reported in papers, kept as data beside the measured ones.
 
 `padt_eval/report/data/reported_numbers.csv` (shipped with the package; a results folder
-may carry its own as `<results>/reported/reported_numbers.csv`) holds one cell a line (docs/report.md describes
+may carry its own as `<results>/reported/reported_numbers.csv`) holds one cell a line (docs/reports.md describes
 the format): which model, task, split and metric, the value *as printed* (`value`), a
 correction where the printed value is a documented misprint (`value_corrected`), where
 it was read (`source`, `table`), how sure we are (`flags`), how the number was obtained

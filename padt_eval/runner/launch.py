@@ -3,8 +3,8 @@
 `--gpus N` starts N model replicas on this machine, one per GPU; `--workers N` starts N
 CPU ranks the same way. Inside an existing torchrun or SLURM job the command does not
 launch anything: it is one of the ranks (see `worker.dist_env`). For several machines,
-run the same padt-eval command under torchrun on each node (README, "Multi-GPU and
-multi-node").
+run the same padt-eval command under torchrun on each node (docs/running.md,
+"Multi-GPU and multi-node").
 
 With `max_restarts=0`, the agent stops every rank as soon as one fails and reports the
 failure; since ranks share no collective during inference, none of them can hang.

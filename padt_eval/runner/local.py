@@ -6,7 +6,8 @@ because both only call `ModelAdapter.predict` on batches of `ModelRequest`s.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from padt_eval.metrics.base import Metric
 from padt_eval.models.base import ModelAdapter

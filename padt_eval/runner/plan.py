@@ -12,8 +12,8 @@ The plan is data, not a collective: no rank ever waits on another during inferen
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from padt_eval.core.fileio import atomic_write
 from padt_eval.core.types import Sample

@@ -73,7 +73,7 @@ class RunProgress:
         t.add_row("all", f"{done:,} / {total:,}", f"{rate:,.2f}", _fmt_eta((total - done) / rate if rate > 0 else None), str(sum(r.errors for r in ranks) or ""), style="bold")
         return t
 
-    def __enter__(self) -> "RunProgress":
+    def __enter__(self) -> RunProgress:
         def loop() -> None:
             with Live(self.render([]), console=self.console, refresh_per_second=4, transient=False) as live:
                 while not self._stop.wait(self.interval):

@@ -49,7 +49,7 @@ class RunLock:
         self.run_dir, self._fd, self.taken_over = run_dir, fd, taken_over
 
     @classmethod
-    def acquire(cls, run_dir: Path) -> "RunLock":
+    def acquire(cls, run_dir: Path) -> RunLock:
         """The exclusive lock, or RunFolderBusy naming the holder. `run_dir` must exist."""
         path = run_dir / LOCK_FILE
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -69,7 +69,7 @@ class RunLock:
         return cls(run_dir, fd, stale)
 
     @classmethod
-    def join_shared(cls, run_dir: Path) -> "RunLock":
+    def join_shared(cls, run_dir: Path) -> RunLock:
         """A shared lock for a rank of a joined job (rank 0 already holds one)."""
         fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         fcntl.flock(fd, fcntl.LOCK_SH)
@@ -85,7 +85,7 @@ class RunLock:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -10,8 +10,9 @@ and the sample is simply run again on the next attempt.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import orjson
 

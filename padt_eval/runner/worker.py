@@ -14,14 +14,15 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from padt_eval.data.registry import open_split
-from padt_eval.runner.children import die_with_parent, loader_context, loader_worker_init
 from padt_eval.runner import plan as planmod
+from padt_eval.runner.children import die_with_parent, loader_context, loader_worker_init
 from padt_eval.runner.shards import ShardWriter, done_ids
 from padt_eval.tasks.registry import get_task
 

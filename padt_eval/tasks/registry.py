@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from padt_eval.data.split import SplitInfo
 from padt_eval.core.errors import UsageError, did_you_mean
@@ -76,7 +76,7 @@ TASKS: dict[Task, TaskSpec] = {
 }
 
 
-#: Scoring protocols. "standard" is padt-eval's (README, "Metrics and protocol");
+#: Scoring protocols. "standard" is padt-eval's (docs/metrics.md);
 #: "padt-release" reproduces the PaDT release's eval scripts (metrics/release_protocol.py).
 PROTOCOLS = ("standard", "padt-release")
 

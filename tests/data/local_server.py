@@ -54,7 +54,7 @@ class FileServer:
         self._stopped = False
 
     # -- lifecycle
-    def start(self) -> "FileServer":
+    def start(self) -> FileServer:
         self._thread.start()
         self._timer.start()
         return self
@@ -67,7 +67,7 @@ class FileServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> "FileServer":
+    def __enter__(self) -> FileServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -185,7 +185,7 @@ class FakeHub:
                 b"Entry not found",
             )
 
-    def __enter__(self) -> "FakeHub":
+    def __enter__(self) -> FakeHub:
         self.hub.start()
         self.cdn.start()
         return self

@@ -75,7 +75,7 @@ def test_res_matches_numpy(random_pairs):
     metric = ResMetric()
     records = [metric.update(s, p) for s, p, _ in random_pairs]
     inters, unions = [], []
-    for s, p, gt_mask in random_pairs:
+    for _s, p, gt_mask in random_pairs:
         obj = p.objects[0] if p.parse_status == ParseStatus.OK and p.objects else None
         pm = rle.decode(obj.mask).astype(bool) if obj is not None and obj.mask is not None else np.zeros_like(gt_mask)
         inters.append(int(np.logical_and(pm, gt_mask).sum()))

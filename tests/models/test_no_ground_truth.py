@@ -37,7 +37,7 @@ def _types_in(tp) -> list:
 
 def _check_callable(fn) -> None:
     hints = typing.get_type_hints(fn)
-    for name, param in inspect.signature(fn).parameters.items():
+    for name, _param in inspect.signature(fn).parameters.items():
         assert name.lower() not in FORBIDDEN_NAMES, f"{fn.__qualname__}({name}) could carry ground truth"
         for t in _types_in(hints.get(name, object)):
             assert t not in FORBIDDEN_TYPES, f"{fn.__qualname__}({name}: {t}) receives ground truth"
@@ -73,7 +73,7 @@ def test_adapters_and_generation_cannot_receive_ground_truth():
     classes, functions = _adapter_classes()
     functions += [generation.greedy_generate, generation.decode_with_offsets, generation.token_logprobs]
     for cls in classes:
-        for name, member in inspect.getmembers(cls, inspect.isfunction):
+        for _name, member in inspect.getmembers(cls, inspect.isfunction):
             if member.__module__.startswith("padt_eval"):
                 functions.append(member)
     assert len(functions) > 30
@@ -196,7 +196,7 @@ def test_requests_of_every_task_carry_none_of_their_ground_truth():
     for sample in made:
         spec = get_task(sample.task)
         seen: list[str] = []
-        ds = _Samples(Reader(), [sample.sample_id], spec, "qwen2_5_vl", lambda r: seen.append(_text(r)) or "prepared")
+        ds = _Samples(Reader(), [sample.sample_id], spec, "qwen2_5_vl", lambda r, seen=seen: seen.append(_text(r)) or "prepared")
         request, prepared = ds[0]
         recorded = _text(dataclasses.asdict(request)) + "".join(seen)
         assert sample.sample_id in recorded

@@ -15,7 +15,7 @@ GOOD = {"sample_id": "1", "objects": [{"bbox": [1, 2, 3, 4], "score": 0.5, "labe
 
 def _write(tmp_path, lines):
     p = tmp_path / "preds.jsonl"
-    p.write_text("\n".join(l if isinstance(l, str) else json.dumps(l) for l in lines) + "\n")
+    p.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
     return p
 
 

@@ -53,7 +53,6 @@ def test_run_report_renders_images_and_tables(scored_runs, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     # the page's load handler counts the images that decoded (complete and naturalWidth > 0):
     # the 12 worst samples plus the error section's samples of each miss category
-    import re
 
     n_cards = dom.stdout.count('<div class="card"')
     assert n_cards > 12

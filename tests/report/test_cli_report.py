@@ -28,7 +28,7 @@ def test_rec_res_protocol_padt_release(scored_runs, tmp_path):
         assert not (out / "report.html").exists()
         std = json.loads((runs[task] / "metrics.json").read_text())
         assert doc["protocol"]["name"] != std["protocol"]["name"] == "standard"
-        recs = [json.loads(l) for l in (out / "per_sample.jsonl").read_text().splitlines()]
+        recs = [json.loads(line) for line in (out / "per_sample.jsonl").read_text().splitlines()]
         assert len(recs) == doc["counts"]["n_samples"] and all("key" in r for r in recs)
         if task == "rec":  # best of N rescues the demo's decoy-first samples
             assert doc["metrics"]["acc@0.5"] > std["metrics"]["acc@0.5"]

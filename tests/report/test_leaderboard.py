@@ -59,9 +59,9 @@ def board_dir(tmp_path_factory):
 
 def _md_table(md: str, title: str) -> tuple[list[str], list[list[str]], dict[str, str]]:
     block = md.split(f"### {title}\n", 1)[1].split("\n### ", 1)[0]
-    lines = [l for l in block.splitlines() if l.startswith("|")]
+    lines = [line for line in block.splitlines() if line.startswith("|")]
     header = [c.strip() for c in lines[0].strip("|").split(" | ")]
-    rows = [[c.strip() for c in l[1:-1].split(" | ")] for l in lines[2:]]
+    rows = [[c.strip() for c in line[1:-1].split(" | ")] for line in lines[2:]]
     notes = dict((m.group(2), m.group(1)) for m in re.finditer(r"^- \[(\w+)\] (.*)$", block, re.M))
     return header, rows, notes
 

@@ -22,7 +22,7 @@ def cells():
     return {(c.model, c.params, c.task, c.split, c.metric, c.table): c for c in cs}
 
 
-# (model, params, task, split, metric, table) -> value as printed, from docs/padt_paper_protocol.md §1
+# (model, params, task, split, metric, table) -> value as printed, from docs/reference/padt_paper_protocol.md §1
 TEN_CELLS = {
     ("PaDT", "3B", "rec", "refcoco_val", "acc@0.5", "Table 1"): "93.2",
     ("PaDT Pro", "3B", "rec", "overall", "acc@0.5", "Table 1"): "93.6",
@@ -65,7 +65,7 @@ def test_documented_misprints_and_mislabels_are_flagged(cells):
 
 def test_overall_equals_the_row_mean_except_where_flagged(cells):
     rows: dict[tuple, dict[str, float]] = {}
-    for (model, params, task, split, metric, table), c in cells.items():
+    for (model, params, task, split, _metric, table), c in cells.items():
         if table in ("Table 1", "Table 2"):
             rows.setdefault((model, params, task, table), {})[split] = c
     checked = 0
@@ -93,12 +93,12 @@ def test_every_paper_table_cell_matches_the_doc(cells):
     for heading, (task, table, cols, metric) in specs.items():
         block = text[text.index(heading):]
         lines = block.splitlines()
-        start = next(i for i, l in enumerate(lines) if l.startswith("|"))
+        start = next(i for i, line in enumerate(lines) if line.startswith("|"))
         body = []
-        for l in lines[start + 2:]:
-            if not l.startswith("|"):
+        for line in lines[start + 2:]:
+            if not line.startswith("|"):
                 break
-            body.append([c.strip() for c in l.strip().strip("|").split("|")])
+            body.append([c.strip() for c in line.strip().strip("|").split("|")])
         for r in body:
             model, params = r[0].replace("**", "").strip(), r[1]
             for col, cell in zip(cols, r[2:]):

@@ -24,7 +24,7 @@ def _imgs(page: str) -> list[str]:
 
 def test_report_is_written_with_the_run_and_draws_the_worst_samples(scored_runs):
     _, runs = scored_runs
-    for task, run_dir in runs.items():
+    for _task, run_dir in runs.items():
         page = (run_dir / "report.html").read_text()
         assert len(_imgs(page)) == 12
         assert 'data-table="metrics"' in page and "<svg" in page and 'class="hist"' in page

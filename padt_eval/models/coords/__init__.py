@@ -9,8 +9,8 @@ Everything here is pure Python: scoring a predictions file never imports torch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from padt_eval.core.errors import UsageError, did_you_mean
 from padt_eval.models.coords import (

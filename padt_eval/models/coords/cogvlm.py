@@ -1,7 +1,7 @@
 """CogVLM-grounding: `[[x0,y0,x1,y1]]`, relative x1000 zero-padded to three digits (0-999).
 
 Several boxes share one double bracket, separated by `;` (`grounding_parser.py` splits on
-`;` and does `int(v) / 1000`), baselines.md §2.11. `086` is 86: leading zeros are decimal.
+`;` and does `int(v) / 1000`), docs/reference/baselines.md §2.11. `086` is 86: leading zeros are decimal.
 A box is labelled by the phrase before its bracket (`The cups[[…]] are …`).
 """
 

@@ -6,7 +6,7 @@ processor produced); it cannot hold ground truth, so a parser cannot choose betw
 readings by looking at the answer. Each family's frame is fixed by the family, never
 guessed from the size of the numbers.
 
-Hygiene applied to every box (baselines.md §4.3): reversed corners are swapped, the box is
+Hygiene applied to every box (docs/reference/baselines.md §4.3): reversed corners are swapped, the box is
 clipped to the image, non-finite numbers are rejected. Numbers are read with `float()`,
 so `086` is 86 (decimal, never octal).
 """

@@ -1,6 +1,6 @@
 """Ferret: `phrase [x1, y1, x2, y2]`, integers on a virtual 1000x1000 image.
 
-Ferret resizes to 336x336 without padding and is told the image is 1000x1000 (baselines.md
+Ferret resizes to 336x336 without padding and is told the image is 1000x1000 (docs/reference/baselines.md
 §2.10). Its own scorer converts with `int(v · W / 1000)`, truncating to whole pixels; we do
 the same, so our numbers are Ferret's numbers (the truncation moves a box by under one
 pixel). Several lists may follow one phrase; each box takes the phrase before it.
@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import math
 
-from padt_eval.models.coords.common import LIST4, Frame, ParseResult, TextBox, extend_over_brackets, finish_box, make_result, numbers, phrase_before
+from padt_eval.models.coords.common import (
+    LIST4,
+    Frame,
+    ParseResult,
+    TextBox,
+    extend_over_brackets,
+    finish_box,
+    make_result,
+    numbers,
+    phrase_before,
+)
 
 
 def parse(text: str, frame: Frame) -> ParseResult:

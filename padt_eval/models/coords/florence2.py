@@ -1,7 +1,7 @@
 """Florence-2: `phrase<loc_x1><loc_y1><loc_x2><loc_y2>`, 1000 bins per side.
 
 Florence-2 quantises each coordinate into bins 0-999 of the original image and decodes a
-bin to its centre (`CoordinatesQuantizer.dequantize`, "floor" mode, baselines.md §2.7):
+bin to its centre (`CoordinatesQuantizer.dequantize`, "floor" mode, docs/reference/baselines.md §2.7):
 `x_px = (bin + 0.5) · W / 1000`. We keep the float centre, as the original processor does
 (transformers 5.x's port casts the result to int; that truncation is not Florence-2's).
 A phrase followed by 8, 12 … locations has several boxes. `<OD>` output repeats

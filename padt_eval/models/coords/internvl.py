@@ -1,6 +1,6 @@
 """InternVL2.5 / InternVL3: `<ref>phrase</ref><box>[[x1, y1, x2, y2], …]</box>`, relative 0-1000.
 
-InternVL's grounding scorer divides by 1000 and scales by the original size (baselines.md
+InternVL's grounding scorer divides by 1000 and scales by the original size (docs/reference/baselines.md
 §2.5); tiling does not matter because coordinates are relative to the whole image. Read,
 in order of preference:
 1. `<box>[[…], […]]</box>` groups, each box labelled by the `<ref>` just before its group;

@@ -6,7 +6,7 @@ lists cut off at `max_new_tokens`. The scanner gives the same boxes as `json.loa
 well-formed output, in the same order, plus the character span of every box (for the
 box's token confidence and for caption cleaning).
 
-Rules, in order (baselines.md §2.1 "regex-level spec"):
+Rules, in order (docs/reference/baselines.md §2.1 "regex-level spec"):
 1. Region: the first `<answer>…</answer>` when present (to the end when unclosed); with
    `require_answer` (VLM-R1) no answer tag means a failed parse, as in VLM-R1's own
    scorer. Otherwise the text after the last `</think>`; an unclosed `<think>` means the
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from padt_eval.models.coords.common import (
     LIST4,

@@ -3,7 +3,7 @@
 A box is a pair of cells of a 32x32 grid over the whole image: the upper-left and the
 lower-right cell (index = row · 32 + column). Decoded as Kosmos-2's own
 `patch_index_to_coordinate` does (unilm `decode_string.py`, copied by transformers),
-baselines.md §2.6:
+docs/reference/baselines.md §2.6:
 * corners in the same cell, row or column: the box spans the full cells,
   (ux·c, uy·c, lx·c + c, ly·c + c) with c = 1/32;
 * otherwise it joins the cell centres, (ux·c + c/2, uy·c + c/2, lx·c + c/2, ly·c + c/2);

@@ -1,6 +1,6 @@
 """MiniGPT-v2: `{<x1><y1><x2><y2>}`, integers 0-100 of the (unpadded) image.
 
-MiniGPT-v2 resizes to 448x448 without padding and writes `int(v / size · 100)` (baselines.md
+MiniGPT-v2 resizes to 448x448 without padding and writes `int(v / size · 100)` (docs/reference/baselines.md
 §2.9), so `x_px = x / 100 · W`. Grounded answers name the object in `<p>phrase</p>` and join
 several boxes with `<delim>`. Its scorer strips `<unk>` and spaces first; spaces are
 accepted here. A cut-off `{<31><40><55>` is a failed parse (MiniGPT-v2 re-asks or scores a

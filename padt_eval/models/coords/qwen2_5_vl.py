@@ -2,7 +2,7 @@
 
 Qwen2.5-VL sees the image after `smart_resize` (sides multiples of 28, pixel count within
 [min_pixels, max_pixels]) and answers in pixels of that resized image, not in 0-1000 and
-not in original pixels (baselines.md §2.1). So `x_px = x · W / w'` and `y_px = y · H / h'`.
+not in original pixels (docs/reference/baselines.md §2.1). So `x_px = x · W / w'` and `y_px = y · H / h'`.
 
 The resized size comes from the processor's actual grid when our adapter generated the text
 (`image_grid_thw · patch_size`), and from `smart_resize` on the original size with the run's

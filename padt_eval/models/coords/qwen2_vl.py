@@ -1,7 +1,7 @@
 """Qwen2-VL: `<|object_ref_start|>phrase<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`, 0-1000.
 
 The markers are special tokens, so a decoder run with `skip_special_tokens=True` (most
-scripts, VLMEvalKit) leaves `phrase(x1,y1),(x2,y2)`; both forms are read (baselines.md
+scripts, VLMEvalKit) leaves `phrase(x1,y1),(x2,y2)`; both forms are read (docs/reference/baselines.md
 §2.4). Several boxes after one reference share its phrase. Coordinates are relative
 0-1000 of the whole image: `x_px = x / 1000 · W`.
 """

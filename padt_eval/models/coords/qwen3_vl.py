@@ -1,7 +1,7 @@
 """Qwen3-VL: the same JSON `bbox_2d` syntax as Qwen2.5-VL, but relative 0-1000 coordinates.
 
 Qwen3-VL's README says it uses relative coordinates, and its cookbook and ODinW evaluation
-divide by 1000 (baselines.md §2.3): `x_px = x / 1000 · W`. The resized input size plays no
+divide by 1000 (docs/reference/baselines.md §2.3): `x_px = x / 1000 · W`. The resized input size plays no
 part, unlike Qwen2.5-VL.
 """
 

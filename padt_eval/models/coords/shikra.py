@@ -1,7 +1,7 @@
 """Shikra: `[x1,y1,x2,y2]` with 3 decimals in 0-1, relative to the expand2square padded square.
 
 Shikra pads the image to a centred square of side S = max(W, H) before encoding it, and
-its boxes are normalised by that square (baselines.md §2.8): `x_px = x · S − padx`,
+its boxes are normalised by that square (docs/reference/baselines.md §2.8): `x_px = x · S − padx`,
 `y_px = y · S − pady`, with padx = (S − W) // 2 when H > W and pady = (S − H) // 2 when
 W > H (LLaVA's `expand2square` integer offsets). Several boxes share one bracket, joined
 by `;`. Shikra's own regex allows no spaces; we accept spaces (`[0.1, 0.2, 0.3, 0.4]`),
@@ -12,7 +12,17 @@ from __future__ import annotations
 
 import re
 
-from padt_eval.models.coords.common import NUM, Frame, ParseResult, TextBox, extend_over_brackets, finish_box, make_result, numbers, phrase_before
+from padt_eval.models.coords.common import (
+    NUM,
+    Frame,
+    ParseResult,
+    TextBox,
+    extend_over_brackets,
+    finish_box,
+    make_result,
+    numbers,
+    phrase_before,
+)
 
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
 _GROUP = re.compile(r"\s*(" + NUM + r")\s*,\s*(" + NUM + r")\s*,\s*(" + NUM + r")\s*,\s*(" + NUM + r")\s*")

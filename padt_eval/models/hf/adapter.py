@@ -13,7 +13,8 @@ was made to start with (`echo`, Kosmos-2's phrase prompt).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from padt_eval.core.errors import PadtEvalError, UsageError
 from padt_eval.models.base import ModelAdapter
@@ -152,7 +153,7 @@ class HFTextBoxAdapter(ModelAdapter):
         for item in runnable:
             by_task.setdefault(item[1].task, []).append(item)
         for task, items in by_task.items():
-            for (i, req, _), pred in zip(items, self.run_batch(task, [r for _, r, _ in items], [im for _, _, im in items])):
+            for (i, _req, _), pred in zip(items, self.run_batch(task, [r for _, r, _ in items], [im for _, _, im in items])):
                 out[i] = pred
         return [out[i] for i in range(len(requests))]
 
@@ -169,6 +170,7 @@ class HFTextBoxAdapter(ModelAdapter):
         preds = []
         for i, (req, gen) in enumerate(zip(requests, gens)):
             prefix = self.echo(req)
+            shift = len(prefix)  # the echoed prefix moves every span of the generated text
             text = prefix + gen.text
             meta: dict[str, Any] = {"n_new_tokens": len(gen.token_ids), "stopped": gen.stopped, "box_score": "mean_token_logprob"}
             pred = prediction_from_text(
@@ -177,7 +179,7 @@ class HFTextBoxAdapter(ModelAdapter):
                 text,
                 self.fmt,
                 self.frame(i, req, inputs),
-                score_of=lambda span, g=gen, k=len(prefix): g.span_score(span, shift=k),
+                score_of=lambda span, g=gen, k=shift: g.span_score(span, shift=k),
                 meta=meta,
             )
             if not gen.stopped and pred.parse_status == ParseStatus.OK:

@@ -16,8 +16,9 @@ are how some families write boxes) and stops at the first end-of-sequence token.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 
 @dataclass

@@ -4,7 +4,7 @@ PaDT is a Qwen2.5-VL model that answers with Visual Reference Tokens (VRTs); a s
 decoder turns each run of VRTs into a box, a score and a mask. This package re-implements
 the public reference (Gorilla-Lab-SCUT/PaDT at 912a8ae, written for transformers 4.50) on
 the installed transformers 5.x, and is checked against the golden fixture in
-`shared/fixtures/padt_tiny/` stage by stage (see tests/models/padt/).
+`tests/fixtures/padt_tiny/` stage by stage (see tests/models/padt/).
 
 Modules, each with one job:
 

@@ -16,7 +16,8 @@ Deliberate differences from the reference evaluation script (all modes):
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from padt_eval.core.errors import DataError
 from padt_eval.models.base import ModelAdapter

@@ -153,7 +153,6 @@ class PadtDecoder(nn.Module):
         """
         dev = object_feats[0].device
         unit = self.cfg.spatial_merge_size**2
-        n_obj = len(object_feats)
         n_vrt = [int(f.shape[0]) for f in object_feats]
 
         # queries: [box, score, mask tokens] + projected VRT features (+ a learned offset)

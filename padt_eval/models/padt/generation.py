@@ -55,7 +55,7 @@ class GenerationSettings:
         return asdict(self)
 
     @classmethod
-    def from_checkpoint(cls, folder: str | Path, **overrides) -> "GenerationSettings":
+    def from_checkpoint(cls, folder: str | Path, **overrides) -> GenerationSettings:
         """Read generation_config.json. Greedy unless `do_sample=True` is passed explicitly:
         the reference evaluation calls generate(do_sample=False) whatever the file says."""
         path = Path(folder) / "generation_config.json"

@@ -39,8 +39,8 @@ Default mode (`compat=False`) keeps the answer format but fixes what is accident
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 VRT_MARK = "<|VRT_"
 REFERENCE_RULE = "reference parser rule (bare except in parseVRTintoCompletion drops every object of the sample)"

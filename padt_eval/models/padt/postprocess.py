@@ -16,7 +16,7 @@ Scores: sigmoid of the score logit; no threshold, no NMS.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -14,9 +14,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -41,7 +42,7 @@ class BatchInputs:
     prompt_texts: list[str]
     image_sizes: list[tuple[int, int]]  # original (width, height) per sample
 
-    def to(self, device) -> "BatchInputs":
+    def to(self, device) -> BatchInputs:
         """To `device`; on CUDA the pixel values (the one large tensor) go through pinned
         memory with a non-blocking copy, which the vision tower's kernels queue behind."""
         pixels = self.pixel_values
@@ -84,7 +85,7 @@ class PadtProcessor:
         self.merge_size = merge_size
 
     @classmethod
-    def from_folder(cls, folder: str | Path, tokenizer: PadtTokenizer, merge_size: int, **overrides) -> "PadtProcessor":
+    def from_folder(cls, folder: str | Path, tokenizer: PadtTokenizer, merge_size: int, **overrides) -> PadtProcessor:
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
         path = Path(folder) / "preprocessor_config.json"

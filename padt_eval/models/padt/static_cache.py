@@ -33,7 +33,7 @@ class StaticKVCache:
         self.write_pos = write_pos  # 0-d long tensor, shared with the decode state
 
     @classmethod
-    def from_prefill(cls, prefill_cache, max_len: int, write_pos: torch.Tensor) -> "StaticKVCache":
+    def from_prefill(cls, prefill_cache, max_len: int, write_pos: torch.Tensor) -> StaticKVCache:
         """Allocate (B, H, max_len, D) per layer and copy the prompt's keys/values in."""
         keys, values = [], []
         for layer in prefill_cache.layers:

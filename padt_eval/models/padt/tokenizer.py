@@ -18,8 +18,8 @@ transformers tokenizer class: the classes were rewritten in transformers 5, whil
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from tokenizers import AddedToken, Tokenizer
 
@@ -51,7 +51,7 @@ class PadtTokenizer:
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
-    def from_folder(cls, folder: str | Path) -> "PadtTokenizer":
+    def from_folder(cls, folder: str | Path) -> PadtTokenizer:
         folder = Path(folder)
         path = folder / "tokenizer.json"
         if not path.is_file():

@@ -122,7 +122,7 @@ class ExtendedVocab:
         shape = (out.shape[0],) + (1,) * (out.dim() - 2) + (out.shape[-1],)
         return out.masked_fill_(~self.mask.view(shape), float("-inf"))  # `out` is ours: in place
 
-    def padded(self, bucket: int = VRT_BUCKET) -> "PaddedVocab":
+    def padded(self, bucket: int = VRT_BUCKET) -> PaddedVocab:
         return PaddedVocab.from_vocab(self, bucket)
 
 
@@ -141,7 +141,7 @@ class PaddedVocab:
         self.k = k  # real prototypes; E + k is the ExtendedVocab's width
 
     @classmethod
-    def from_vocab(cls, vocab: ExtendedVocab, bucket: int) -> "PaddedVocab":
+    def from_vocab(cls, vocab: ExtendedVocab, bucket: int) -> PaddedVocab:
         k = vocab.prototypes.shape[0]
         k_padded = max(bucket, -(-k // bucket) * bucket)
         protos = vocab.prototypes.new_zeros((k_padded, vocab.prototypes.shape[1]))

@@ -116,7 +116,7 @@ def test_prompt_keys_follow_the_style():
     assert prompt_family_of("shikra", {}) == "shikra"  # parse-only: no prompts
     assert prompt_template_hash("qwen2_5_vl:paper", Task.REC) == prompt_template_hash("internvl:paper", Task.REC)
     assert prompt_template_hash("qwen2_5_vl:paper", Task.REC) != prompt_template_hash("qwen2_5_vl:native", Task.REC)
-    for name, fam in families().items():
+    for _name, fam in families().items():
         if fam.prompt_key is not None:
             for task in Task:
                 prompt_template_hash(fam.prompt_family({}), task)  # every runnable family has all four prompts

@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 
 import pytest
-import torch
 
 from padt_eval.models.hf import generation
 from padt_eval.models.hf.generation import decode_with_offsets, greedy_generate

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
 from padt_fixture_paths import load_manifest, parity_fixture_dir
 
 MANIFEST = load_manifest()  # raises when the fixture is missing: a failure, never a skip

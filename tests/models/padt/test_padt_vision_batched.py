@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import torch
-
-from padt_eval.models.padt.op_counter import OpCounter
-from padt_eval.models.padt.vision import vision_forward
+from test_padt_decode_step import _images
 
 from padt_eval.models.padt.adapter import load_padt
-
-from test_padt_decode_step import _images
+from padt_eval.models.padt.op_counter import OpCounter
+from padt_eval.models.padt.vision import vision_forward
 
 
 def _sdpa_calls(counter: OpCounter) -> int:
