@@ -14,6 +14,7 @@ from padt_eval.core.errors import UsageError
 from padt_eval.core.failures import is_interrupt
 from padt_eval.core.fileio import sha256_file
 from padt_eval.core.library_log import library_output_to
+from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.models.base import ModelAdapter
 from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
 from padt_eval.models.raw_text import raw_text_model
