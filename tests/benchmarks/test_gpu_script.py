@@ -4,6 +4,7 @@ tiny sizes and reports a measurement line per stage."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -28,7 +29,9 @@ def test_gpu_script_dry_run_reports_every_stage(tmp_path):
     assert [r["mode"] for r in padt] == ["eager", "compile (aot_eager)"]
     assert all(r["ms_per_step"] > 0 and r["floor_ms_weights"] > 0 and r["samples_per_s"] > 0 for r in padt)
     qwen = [r for r in rows if r.get("model") == "qwen2.5-vl-tiny"]
-    assert len(qwen) == 1 and qwen[0]["ms_per_step"] > 0
+    # the difference of a 2s-step and an s-step run: on a tiny model on a loaded CPU it is
+    # noise around 0 (it went negative once), so only its presence is checked here
+    assert len(qwen) == 1 and math.isfinite(qwen[0]["ms_per_step"]) and qwen[0]["samples_per_s"] > 0
     assert any(r.get("model") == "vllm" for r in rows)  # measured, or why not
     pairs = [r for r in rows if "speedup_median" in r]
     assert len(pairs) == 1 and pairs[0]["same_tokens"] and pairs[0]["pairs"] >= 5
