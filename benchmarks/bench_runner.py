@@ -86,7 +86,7 @@ def reference_loop(checkpoint: str, data_root: Path, split: str, args, device: s
     n = 0
     t0 = time.perf_counter()
     for batch in batched(reader, args.ref_batch_size):  # split order; images opened inside predict
-        n += len(adapter.predict([s.request(prompt=spec.prompt("padt", s)) for s in batch]))
+        n += len(adapter.predict([s.request(prompt=spec.prompt(adapter.prompt_key, s)) for s in batch]))
     seconds = time.perf_counter() - t0
     adapter.close()
     return n / seconds

@@ -23,7 +23,7 @@ from padt_eval.results.writer import RunWriter, safe_name
 from padt_eval.runner.local import run_local
 from padt_eval.tasks.error_breakdown import attach_error_breakdown
 from padt_eval.tasks.registry import get_task, make_metric, release_gt
-from padt_eval.core.types import Task
+from padt_eval.core.types import PromptKey, Task
 
 DEFAULT_RESULTS_ROOT = Path("results")
 LIBRARY_LOG = Path("logs") / "libraries.log"  # warnings, library progress bars, Java chatter
@@ -62,8 +62,8 @@ def write_report_quietly(run_dir: Path, reader: SplitReader | None = None) -> Pa
         return None
 
 
-def _model_of_run_predictions(path: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """The model description and family recorded beside `<run>/predictions.jsonl` by a
+def _model_of_run_predictions(path: Path) -> tuple[dict[str, Any] | None, PromptKey | None]:
+    """The model description and prompt key recorded beside `<run>/predictions.jsonl` by a
     model run (the manifest.json of the same folder), or (None, None)."""
     import json
 
@@ -76,7 +76,9 @@ def _model_of_run_predictions(path: Path) -> tuple[dict[str, Any] | None, str | 
         return None, None
     if not isinstance(model, dict) or model.get("family") in (None, "predictions"):
         return None, None
-    return {**model, "scored_from": str(path)}, str(model["family"])
+    # Runs before prompt keys were recorded wrote a key only for PaDT, whose key is its family.
+    key = model.get("prompt_key") or (model["family"] if model["family"] == "padt" else None)
+    return {**model, "scored_from": str(path)}, PromptKey.parse(key) if key else None
 
 
 def split_description(reader: SplitReader) -> dict[str, Any]:
@@ -114,7 +116,7 @@ def evaluate(
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     model_description: dict[str, Any] | None = None,
-    prompt_family: str | None = None,
+    prompt_key: PromptKey | None = None,
     manifest_extra: dict[str, Any] | None = None,
     world_size: int = 1,
     error_thresholds: ErrorThresholds | None = None,
@@ -122,7 +124,7 @@ def evaluate(
     """Score a predictions file, or run an already loaded model in this process, on one split.
 
     Exactly one of `predictions` and `model` is given. Results go to `out` (default
-    `results/<task>-<split>-<source>-<time>/`). `model_description` and `prompt_family`
+    `results/<task>-<split>-<source>-<time>/`). `model_description` and `prompt_key`
     say which model wrote a predictions file when padt-eval ran it (`run_model`), so the
     manifest names the model rather than the file. `gt` chooses OVD's ground truth
     (`official` or `padt-filtered`, see `data/coco.py`). With `text_format`, each line's
@@ -148,8 +150,8 @@ def evaluate(
     if predictions is not None and model_description is None:
         # Re-scoring a model run's own predictions.jsonl (e.g. under another protocol):
         # the run's manifest still says which model and prompt wrote it.
-        model_description, inherited_family = _model_of_run_predictions(Path(predictions))
-        prompt_family = prompt_family or inherited_family
+        model_description, inherited_key = _model_of_run_predictions(Path(predictions))
+        prompt_key = prompt_key or inherited_key
     started = now_iso()
     t0 = time.perf_counter()
     if reader is None:  # a predictions file is scored without opening an image
@@ -228,7 +230,7 @@ def evaluate(
             model=model_desc,
             task=spec.task.value,
             predictions=pred_desc,
-            prompt_template_hash=spec.prompt_hash(prompt_family or adapter.family),
+            prompt_template_hash=spec.prompt_hash(prompt_key or adapter.prompt_key),
             world_size=world_size,
             extra=manifest_extra,
         )
@@ -368,7 +370,7 @@ def run_model(
 def _score_model_run(
     spec, split, reader, out_dir, outcome, family, options, started, gt, protocol, name, report, error_thresholds
 ) -> RunResult:
-    from padt_eval.models.base import prompt_family_of
+    from padt_eval.models.base import prompt_key_of
 
     return evaluate(
         spec.task,
@@ -379,7 +381,7 @@ def _score_model_run(
         strict=True,  # our own merged file: any problem in it is a bug, not a user's typo
         batch_size=256,
         model_description=outcome.model_description,
-        prompt_family=prompt_family_of(family, options),
+        prompt_key=prompt_key_of(family, options),
         manifest_extra={"runner": {**outcome.runner_info, "started": started}},
         world_size=outcome.runner_info["world_size"],
         gt=gt,

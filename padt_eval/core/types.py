@@ -114,12 +114,30 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class PromptKey:
+    """Which prompt table a model is asked from: its model family and, for a family with
+    several prompt styles (`--prompt-style paper|native`), the style. Written as
+    "qwen2_5_vl:paper" (or "padt" without a style) in manifests."""
+
+    family: str
+    style: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.family}:{self.style}" if self.style else self.family
+
+    @classmethod
+    def parse(cls, text: str) -> "PromptKey":
+        family, _, style = str(text).partition(":")
+        return cls(family, style or None)
+
+
+@dataclass(frozen=True)
 class ModelRequest:
     """Everything a model adapter is given for one sample, and nothing more.
 
     It has no ground-truth field on purpose: an adapter cannot parse "towards" the
     answer because it never holds it. `prompt` is the task's prompt for the adapter's
-    model family, already filled in.
+    prompt key (`PromptKey`), already filled in.
     """
 
     sample_id: str

@@ -1,4 +1,4 @@
-"""What every metric shares: the outcome counts, the one-object-per-query rule, the interface.
+"""What every metric shares: the outcome counts, the interface, the query metrics' state.
 
 A metric is a small mergeable state (detectron2's `process`/`evaluate` split, with
 torchmetrics' merge rule): `update(sample, prediction)` adds one pair and returns its
@@ -15,30 +15,7 @@ from typing import Any
 
 from padt_eval.metrics.errors import QueryErrors
 from padt_eval.metrics.stats import ExactSum
-from padt_eval.core.types import ObjectPred, ParseStatus, Prediction, Sample, Task
-
-#: How one object is chosen when a task wants one answer per query (REC/RES).
-QUERY_OBJECT_RULE = "highest score when every object has one, else the first object"
-
-
-def select_query_object(pred: Prediction) -> ObjectPred | None:
-    """The one object REC/RES score: the highest-scoring one when every object carries a
-    score (the first on ties), otherwise the first one in the model's output order.
-
-    No other object gets a second chance: scoring the best of N against the ground truth
-    (as PaDT's release does) would reward emitting many guesses.
-    """
-    objs = pred.objects
-    if not objs:
-        return None
-    if all(o.score is not None for o in objs):
-        best = 0
-        for i, o in enumerate(objs):
-            if o.score > objs[best].score:  # type: ignore[operator]
-                best = i
-        return objs[best]
-    return objs[0]
-
+from padt_eval.core.types import ParseStatus, Prediction, Sample, Task
 
 def is_answered(pred: Prediction) -> bool:
     """A prediction counts only when the output was read; failures and gaps are misses."""

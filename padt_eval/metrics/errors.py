@@ -1,6 +1,6 @@
 """Why each REC/RES query was missed: one category per sample, shares over the split.
 
-The answer classified is the one the headline metric scores (`select_query_object`, the
+The answer classified is the one the headline metric scores (`core.answer_rule.select_answer`, the
 box or mask it uses), and its IoU with the target is the headline's own per-sample IoU:
 box IoU for REC, exact mask IoU on RLE for RES. IoU with the image's other annotated
 instances is computed the same way (REC: their boxes; RES: their masks). With `fg` the

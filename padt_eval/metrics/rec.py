@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from padt_eval.core import rle
-from padt_eval.metrics.base import QUERY_OBJECT_RULE, QueryMetric, is_answered, record_base, select_query_object
+from padt_eval.metrics.base import QueryMetric, is_answered, record_base
 from padt_eval.core.boxes import box_iou
+from padt_eval.core.answer_rule import ANSWER_RULE, select_answer
 from padt_eval.core.types import Prediction, Sample, Task
 
 THRESHOLDS = (0.5, 0.75, 0.9)
@@ -33,7 +34,7 @@ class RecMetric(QueryMetric):
 
     def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
         rec = record_base(sample, pred)
-        obj = select_query_object(pred) if is_answered(pred) else None
+        obj = select_answer(pred) if is_answered(pred) else None
         box = obj.bbox if obj is not None else None
         if obj is not None and box is None and obj.mask is not None:
             # A mask-only model (LISA-style) answers REC with the tight box of its mask.
@@ -66,7 +67,7 @@ class RecMetric(QueryMetric):
 
     def protocol(self) -> dict[str, Any]:
         return {
-            "selection": QUERY_OBJECT_RULE,
+            "selection": ANSWER_RULE,
             "hit_rule": "IoU >= threshold",
             "iou": "continuous, boxes as given (no clipping, reversed box = empty)",
             "misses": "missing, unparseable, errored and box-less samples count as IoU 0",

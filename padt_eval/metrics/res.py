@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from padt_eval.core import rle
-from padt_eval.metrics.base import QUERY_OBJECT_RULE, QueryMetric, is_answered, record_base, select_query_object
+from padt_eval.metrics.base import QueryMetric, is_answered, record_base
+from padt_eval.core.answer_rule import ANSWER_RULE, select_answer
 from padt_eval.core.types import Prediction, Sample, Task
 
 
@@ -35,7 +36,7 @@ class ResMetric(QueryMetric):
         records, gts, masks, inters, scored_masks = [], [], [], [], []
         for sample, pred in zip(samples, preds):
             rec = record_base(sample, pred)
-            obj = select_query_object(pred) if is_answered(pred) else None
+            obj = select_answer(pred) if is_answered(pred) else None
             g = rle.to_cocotools(gt_mask(sample))
             p = rle.to_cocotools(obj.mask) if obj is not None and obj.mask is not None else None
             if p is not None and list(p["size"]) != list(g["size"]):
@@ -76,7 +77,7 @@ class ResMetric(QueryMetric):
 
     def protocol(self) -> dict[str, Any]:
         return {
-            "selection": QUERY_OBJECT_RULE,
+            "selection": ANSWER_RULE,
             "miou": "mean over samples of |P∧G|/|P∨G| (gIoU); empty union scores 0",
             "ciou": "sum of intersections / sum of unions over the split (cumulative IoU)",
             "no_mask": "a prediction without a mask counts as an empty mask",

@@ -3,7 +3,11 @@
 An adapter turns a batch of `ModelRequest`s into `Prediction`s in the canonical frame
 (original-image pixels, xyxy boxes, COCO RLE masks). It never sees a dataset name or
 ground truth: the runner hands it requests built by the task, and the task has already
-filled in the prompt for the adapter's `family`.
+filled in the prompt of the adapter's `prompt_key`.
+
+Two names, two meanings: `family` is always the model family ("qwen2_5_vl", "padt"),
+`prompt_key` (a `PromptKey`: family + prompt style) says which of the task's prompt
+tables the adapter is asked from. The prompts themselves live in tasks/.
 
 A family is registered once with `@register_family(...)`; loading is lazy so that
 `padt-eval models` and the scoring commands never import torch.
@@ -14,17 +18,21 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from padt_eval.core.errors import UsageError, did_you_mean
-from padt_eval.core.types import ModelRequest, Prediction
+from padt_eval.core.types import ModelRequest, Prediction, PromptKey
 
 
 class ModelAdapter(abc.ABC):
     """One loaded model (or a stand-in such as a predictions file)."""
 
-    #: key into each task's prompt table, e.g. "padt" or "qwen2_5_vl"
-    family: str = "generic"
+    #: the model family ("padt", "qwen2_5_vl"); None for a stand-in that is no model
+    #: (a predictions file)
+    family: str | None = None
+    #: which prompt table the task fills `ModelRequest.prompt` from
+    #: (`PromptKey("qwen2_5_vl", "paper")`); None: this adapter takes no prompt
+    prompt_key: PromptKey | None = None
 
     @abc.abstractmethod
     def predict(self, requests: Sequence[ModelRequest]) -> list[Prediction]:
@@ -37,6 +45,21 @@ class ModelAdapter(abc.ABC):
         `predict(requests, prepared)`, where `prepared[i]` is that function's result for
         `requests[i]`, or the exception it raised (to be reported as that sample's ERROR).
         """
+
+    #: Requests per `predict` call this adapter wants when the runner's batch (-b) is too
+    #: small for it: vLLM schedules a whole window itself (continuous batching). None: -b.
+    window: int | None = None
+
+    def predict_stream(
+        self, batches: Iterable[tuple[list[ModelRequest], list[Any] | None]]
+    ) -> Iterator[tuple[list[ModelRequest], list[Prediction]]]:
+        """(requests, predictions) for each (requests, prepared) batch, in order. The
+        runner drives every adapter through this; the default is `predict` batch by
+        batch, and an adapter may overlap one batch's post-processing with the next
+        batch's generation (models/hf/adapter.py under vLLM)."""
+        takes_prepared = self.preprocessor() is not None
+        for requests, prepared in batches:
+            yield requests, (self.predict(requests, prepared) if takes_prepared else self.predict(requests))
 
     def preprocessor(self) -> Callable[[ModelRequest], Any] | None:
         """A picklable function that prepares one request's model input on the CPU (open
@@ -72,9 +95,12 @@ class ModelFamily:
     precedence: int = 100
     # How to score a family that does not run here (default: its raw text with --format NAME).
     how_to_score: str | None = None
-    # The prompt-table key its adapter will use, from the load options (a family with
-    # several prompt styles); None: the family name.
-    prompt_key: Callable[[dict], str] | None = None
+    # Whether its adapter is asked with prompts (False: the prompt key is None), and the
+    # prompt styles it offers (`--prompt-style`; empty: one unstyled table, keyed by the
+    # family name) with the one used when none is given.
+    takes_prompts: bool = False
+    prompt_styles: tuple[str, ...] = ()
+    default_prompt_style: str | None = None
     # The dtype a run on this device kind ("cpu" | "cuda") uses when --dtype is not given,
     # from the load options; None: the family has no dtype (it runs no network).
     default_dtype: Callable[[str, dict], str | None] | None = None
@@ -86,9 +112,23 @@ class ModelFamily:
             return str(options["dtype"])
         return self.default_dtype(device, options) if self.default_dtype is not None else None
 
-    def prompt_family(self, options: dict | None = None) -> str:
-        """Key of the prompt table a run with these options uses (for hashes and fingerprints)."""
-        return self.prompt_key(dict(options or {})) if self.prompt_key is not None else self.name
+    def prompt_key(self, options: dict | None = None) -> PromptKey | None:
+        """The prompt key a run with these load options uses (`prompt_style` chooses among
+        the family's styles); None for a family that takes no prompt."""
+        style = (options or {}).get("prompt_style")
+        if not self.takes_prompts:
+            return None
+        if not self.prompt_styles:
+            if style is not None:
+                raise UsageError(f"model family {self.name!r} has one set of prompts; --prompt-style does not apply")
+            return PromptKey(self.name)
+        style = style or self.default_prompt_style
+        if style not in ALL_PROMPT_STYLES:
+            raise UsageError(f"--prompt-style must be one of {', '.join(ALL_PROMPT_STYLES)}, got {style!r}")
+        if style not in self.prompt_styles:
+            others = ", ".join(self.prompt_styles)
+            raise UsageError(f"model family {self.name!r} has no {style!r} prompts; use --prompt-style {others}")
+        return PromptKey(self.name, style)
 
     def runs_here(self) -> tuple[bool, str]:
         """Whether this family can run inference on this machine, and why not."""
@@ -101,6 +141,9 @@ class ModelFamily:
                 return False, f"python module '{mod}' is not installed"
         return True, "yes"
 
+
+#: The prompt styles of the coordinate-text baselines (their tables: tasks/baseline_prompts.py).
+ALL_PROMPT_STYLES = ("paper", "native")
 
 _FAMILIES: dict[str, ModelFamily] = {}
 
@@ -132,10 +175,9 @@ def resolved_dtype_of(family: str, device: str, options: dict | None = None) -> 
     return fam.resolved_dtype(device, options)
 
 
-def prompt_family_of(family: str, options: dict | None = None) -> str:
-    """The prompt-table key of `family` run with `options` (the family name when unknown)."""
-    fam = families().get(family)
-    return fam.prompt_family(options) if fam is not None else family
+def prompt_key_of(family: str, options: dict | None = None) -> PromptKey | None:
+    """The prompt key of `family` run with `options` (None: it takes no prompt)."""
+    return get_family(family).prompt_key(options)
 
 
 def _import_builtin_families() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from padt_eval.models import baseline_prompts  # noqa: F401  (registers the prompt tables)
 from padt_eval.models.base import ModelAdapter, ModelFamily, register_family
 from padt_eval.models.coords import FORMATS
 
@@ -20,10 +19,13 @@ HF_REQUIREMENTS = ("torch", "transformers", "tokenizers", "PIL")
 TORCHVISION = ("torchvision",)  # the Qwen and InternVL image/video processors need it
 
 
+#: Generation backends (`--backend`): transformers, or vLLM (models/vllm_backend.py, only
+#: imported when asked for).
+BACKENDS = ("hf", "vllm")
+
+
 def _loader(module: str, family: str):
     def load(model: str, backend: str = "hf", **options: Any) -> ModelAdapter:
-        from padt_eval.models.vllm_backend import BACKENDS
-
         if backend not in BACKENDS:
             from padt_eval.core.errors import UsageError
 
@@ -65,13 +67,18 @@ def _detect(model_types: tuple[str, ...], names: tuple[str, ...] = ()):
     return detect
 
 
-def _styled(name: str):
-    return lambda options: baseline_prompts.prompt_key(name, options.get("prompt_style"))
+#: Families that answer in the paper's JSON syntax, so the PaDT paper's baseline prompts
+#: (A.3) fit them; their tables are in tasks/baseline_prompts.py.
+PAPER_STYLE_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "internvl")
+#: The style used when --prompt-style is not given: PaDT's tables were measured with the
+#: paper prompts for Qwen2.5-VL and InternVL3; every other family gets its native prompt.
+PAPER_BY_DEFAULT = ("qwen2_5_vl", "internvl")
 
 
 def _family(
     name: str, description: str, module: str | None, detect=None, requirements=(), how_to_score=None, precedence: int = 100
 ) -> ModelFamily:
+    runnable = module is not None
     fmt = FORMATS.get(name)
     return register_family(
         ModelFamily(
@@ -83,7 +90,9 @@ def _family(
             requirements=tuple(requirements),
             detect=detect,
             how_to_score=how_to_score,
-            prompt_key=_styled(name) if module else None,
+            takes_prompts=runnable,
+            prompt_styles=(("paper", "native") if name in PAPER_STYLE_FAMILIES else ("native",)) if runnable else (),
+            default_prompt_style=("paper" if name in PAPER_BY_DEFAULT else "native") if runnable else None,
             default_dtype=_default_dtype if module else None,
             precedence=precedence,
         )

@@ -209,7 +209,9 @@ class PredictionsFileModel(ModelAdapter):
     running a model share one loop. With `text_parser`, each line's raw `text` is parsed
     by a family's parser (its `objects` are ignored), as `--format NAME` asks."""
 
-    family = "predictions"
+    # No model family and no prompt: a file of answers is scored, nobody is asked.
+    family = None
+    prompt_key = None
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from padt_eval.core.errors import UsageError
 from padt_eval.models.coords import Frame, TextFormat, get_format
 from padt_eval.models.coords.qwen2_5_vl import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, smart_resize
 from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
-from padt_eval.models.text_rules import FIRST_BOX_RULE, prediction_from_text
+from padt_eval.models.text_rules import ANSWER_RULE, prediction_from_text  # the one models -> tasks edge is in text_rules
 from padt_eval.core.types import ModelRequest, ParseStatus, Prediction
 
 
@@ -56,7 +56,7 @@ class RawTextParser:
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"format": self.fmt.name, "coordinate_frame": self.fmt.frame, "box_score": "none (raw text carries no confidence)"}
-        d["rec_res_selection"] = FIRST_BOX_RULE
+        d["rec_res_selection"] = ANSWER_RULE
         if self.fmt.needs_input_size:
             d.update(min_pixels=self.min_pixels, max_pixels=self.max_pixels, resize_rule="smart_resize, factor 28")
         return d

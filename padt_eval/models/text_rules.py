@@ -2,10 +2,11 @@
 
 The parser finds every box; the task decides which count (documented in docs/baselines.md):
 
-* REC / RES: the **first** box in output order, and only it. No box is picked by score or
-  against the ground truth; Kosmos-2's and Ferret's "max over the first k" scorers with
-  k = 1 reduce to the same rule. Only the first box is written to `objects` (the others
-  are counted in `meta`), so a confidence score can never reorder the answer. A RES
+* REC / RES: the suite's one answer rule (`core/answer_rule.py`), applied to the parsed
+  boxes before any confidence is attached: coordinate text has no confidence of its own,
+  so it is the **first** box in output order. Kosmos-2's and Ferret's "max over the first
+  k" scorers with k = 1 reduce to the same. Only that box is written to `objects` (the
+  others are counted in `meta`), so a derived confidence can never reorder it. A RES
   answer from a box-only format has no mask and scores as an empty mask; Florence-2's
   polygon output (`parse_masks`) becomes a mask.
 * OVD: every box, with its label and (when the adapter generated the text) its confidence.
@@ -23,12 +24,10 @@ from collections.abc import Callable
 from typing import Any
 
 from padt_eval.core import rle as rlemod
-from padt_eval.models.coords import Frame, ParseResult, TextFormat
 from padt_eval.core.caption_text import clean_caption
+from padt_eval.models.coords import Frame, ParseResult, TextFormat
+from padt_eval.core.answer_rule import ANSWER_RULE, answer_index
 from padt_eval.core.types import ObjectPred, ParseStatus, Prediction, Task
-
-#: How REC/RES pick their one box from coordinate text.
-FIRST_BOX_RULE = "first box in output order (never by score, never against ground truth)"
 
 ScoreOf = Callable[[tuple[int, int]], "float | None"]
 
@@ -39,8 +38,6 @@ def parse_safely(fmt: TextFormat, text: str, frame: Frame, task: Task) -> ParseR
         return parse(text, frame)
     except Exception as exc:  # noqa: BLE001 - a parser bug is this sample's failure, not the run's
         return ParseResult((), ParseStatus.FAILED, f"parser error ({type(exc).__name__}: {exc})")
-
-
 
 
 def prediction_from_text(
@@ -63,8 +60,9 @@ def prediction_from_text(
     objects: list[ObjectPred] = []
     boxes = list(result.boxes)
     if task in (Task.REC, Task.RES) and boxes:
-        boxes = boxes[:1]
-        out_meta["selection"] = FIRST_BOX_RULE
+        # The parsed boxes carry no producer score: the rule keeps the first (module doc).
+        boxes = [boxes[answer_index([None] * len(boxes))]]
+        out_meta["selection"] = ANSWER_RULE
     for b in boxes:
         score = score_of(b.span) if score_of is not None else None
         mask = None

@@ -11,10 +11,16 @@ agreed on their plan. Before vLLM starts, the rank's GPU is made the only visibl
 the launcher's distributed variables are removed from the environment, so vLLM does not
 take the rank for part of a tensor-parallel group.
 
-A batch is one `generate` call, so vLLM schedules the whole batch itself (continuous
-batching); give it a large window with a large `-b` (e.g. 512): images are prepared by the
-runner's loader, token ids and log-probabilities come back per request, and the offsets
-are decoded incrementally (linear in the answer length).
+`VllmBackend` is the generation backend an `HFTextBoxAdapter` owns under `--backend vllm`
+(models/hf/backend.py has the interface; the adapter class is the family's own, unchanged).
+The runner hands the adapter a window of `--model-arg window=N` requests (default
+`DEFAULT_WINDOW`; a larger `-b` wins) and each window is one `generate` call, so vLLM
+schedules the whole window itself (continuous batching). Images are prepared by the
+runner's loader; token ids and log-probabilities come back per request; vLLM's own
+detokeniser is off, and the text with its character offsets (incremental, linear in the
+answer length) is made on a thread while the next window generates.
+
+Nothing here imports vLLM at import time; `load` does, and only `--backend vllm` calls it.
 
 Decoding matches the transformers path: greedy (temperature 0), the checkpoint's
 repetition penalty (vLLM counts prompt and output tokens, as the HF path counts the row's
@@ -26,12 +32,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-from collections.abc import Sequence
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, Sequence
 
 from padt_eval.core.errors import UsageError
 from padt_eval.models.coords.qwen2_5_vl import smart_resize
+from padt_eval.models.hf.backend import GenerationBackend
 from padt_eval.models.hf.generation import Generated, cut_at_eos, decode_with_offsets
 from padt_eval.core.types import ModelRequest, Task
 
@@ -43,7 +48,6 @@ VLLM_FAMILIES = {
     "qwen3_vl": ("qwen", "Qwen3VLAdapter"),
     "internvl": ("internvl", "InternVLAdapter"),
 }
-BACKENDS = ("hf", "vllm")
 #: Variables of torchrun / our elastic launcher that vLLM would read as its own topology.
 LAUNCHER_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "ROLE_WORLD_SIZE",
                 "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID", "TORCHELASTIC_RESTART_COUNT")
@@ -83,42 +87,76 @@ def isolate_gpu(device: str | None) -> None:
         os.environ.pop(name, None)
 
 
-class VllmGeneration:
-    """Mixin over a transformers adapter class: generation through a vLLM engine."""
+#: Requests per `generate` call when `--model-arg window=N` is not given. vLLM schedules
+#: them continuously (up to its own max_num_seqs at a time); the window bounds what is
+#: held at once: the decoded images and vLLM's processed inputs of every request in it.
+DEFAULT_WINDOW = 1024
 
-    llm: Any = None
-    mm_processor_kwargs: dict[str, Any] = {}
 
-    def generate(self, task: Task, texts: list[str], images: list[Any], requests: list[ModelRequest]) -> tuple[list[Generated], dict]:
-        from vllm import SamplingParams
+class VllmBackend(GenerationBackend):
+    """Generation through a single-GPU vLLM engine, one `generate` call per window.
 
-        params = SamplingParams(
-            temperature=0.0,
-            max_tokens=self.new_tokens(task),
-            logprobs=0,  # the chosen token's log-probability only
-            repetition_penalty=self.repetition_penalty,
-            stop_token_ids=sorted(self.eos_ids),
-            skip_special_tokens=False,
-            seed=0,
-        )
-        prompts = [{"prompt": t, "multi_modal_data": {"image": im}} for t, im in zip(texts, images)]
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        gens = [generated_from_vllm(o.outputs[0], self.tokenizer, self.eos_ids) for o in outputs]
-        return gens, self.frame_inputs(requests)
+    `generate` hands vLLM the whole window, so it schedules continuously; vLLM's own
+    detokeniser is off (`detokenize=False`): the text and its character offsets are made
+    once, by `finish`, which the adapter runs on a thread while the next window
+    generates (`HFTextBoxAdapter.predict_stream`)."""
+
+    name = "vllm"
+    overlaps_finish = True
+
+    def __init__(
+        self,
+        llm: Any,
+        *,
+        generation_config: Any,
+        config: Any,
+        dtype: str,
+        mm_processor_kwargs: dict[str, Any] | None = None,
+        window: int = DEFAULT_WINDOW,
+    ) -> None:
+        if int(window) < 1:
+            raise UsageError(f"--model-arg window must be a positive number of requests, got {window!r}")
+        self.llm = llm
+        self.generation_config = generation_config
+        self.config = config
+        self.dtype = dtype
+        self.mm_processor_kwargs = dict(mm_processor_kwargs or {})
+        self.window = int(window)
 
     @property
     def repetition_penalty(self) -> float:
-        gc = getattr(self.model, "generation_config", None)
-        return float(getattr(gc, "repetition_penalty", None) or 1.0)
+        return float(getattr(self.generation_config, "repetition_penalty", None) or 1.0)
 
-    def frame_inputs(self, requests: Sequence[ModelRequest]) -> dict:
+    def sampling_params(self, adapter: Any, task: Task) -> Any:
+        from vllm import SamplingParams
+
+        return SamplingParams(
+            temperature=0.0,
+            max_tokens=adapter.new_tokens(task),
+            logprobs=0,  # the chosen token's log-probability only
+            repetition_penalty=self.repetition_penalty,
+            stop_token_ids=sorted(adapter.eos_ids),
+            skip_special_tokens=False,
+            detokenize=False,  # `finish` decodes once, with offsets, off the engine's path
+            seed=0,
+        )
+
+    def generate(self, adapter, task, texts, images, requests):
+        prompts = [{"prompt": t, "multi_modal_data": {"image": im}} for t, im in zip(texts, images)]
+        outputs = self.llm.generate(prompts, self.sampling_params(adapter, task), use_tqdm=False)
+        return [o.outputs[0] for o in outputs], self.frame_inputs(adapter, requests)
+
+    def finish(self, adapter, raw):
+        return [generated_from_vllm(c, adapter.tokenizer, adapter.eos_ids) for c in raw]
+
+    def frame_inputs(self, adapter: Any, requests: Sequence[ModelRequest]) -> dict:
         """What `frame()` reads from processor outputs, computed without running the
         processor: the Qwen grid from the same resize rule and limits vLLM's processor uses."""
-        ip = getattr(self.processor, "image_processor", None)
+        ip = getattr(adapter.processor, "image_processor", None)
         patch, merge = getattr(ip, "patch_size", None), getattr(ip, "merge_size", None)
         if not patch or not merge:
             return {}
-        settings = self.processor_settings()
+        settings = adapter.processor_settings()
         lo = self.mm_processor_kwargs.get("min_pixels") or settings.get("min_pixels")
         hi = self.mm_processor_kwargs.get("max_pixels") or settings.get("max_pixels")
         grid = []
@@ -127,23 +165,20 @@ class VllmGeneration:
             grid.append((1, h // patch, w // patch))
         return {"image_grid_thw": grid}
 
-    def _describe(self) -> dict[str, Any]:
-        desc = super()._describe()  # type: ignore[misc]
-        desc.update(
-            backend="vllm",
-            model_class="vllm.LLM",
-            n_parameters=None,
-            dtype=self.vllm_dtype,
-            vllm_version=_version("vllm"),
-            mm_processor_kwargs=self.mm_processor_kwargs,
-        )
-        desc["generation"]["repetition_penalty_counts"] = "vLLM: prompt and output tokens (no padding in vLLM)"
-        return desc
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": "vllm",
+            "model_class": "vllm.LLM",
+            "n_parameters": None,
+            "dtype": self.dtype,
+            "vllm_version": _version("vllm"),
+            "mm_processor_kwargs": self.mm_processor_kwargs,
+            "vllm_window": self.window,
+            "generation": {"repetition_penalty_counts": "vLLM: prompt and output tokens (no padding in vLLM)"},
+        }
 
     def close(self) -> None:
-        self.describe()
         self.llm = None
-        super().close()  # type: ignore[misc]
 
 
 def _version(package: str) -> str | None:
@@ -167,6 +202,7 @@ def load(
     max_pixels: int | None = None,
     gpu_memory_utilization: float = 0.85,
     max_model_len: int | None = None,
+    window: int = DEFAULT_WINDOW,
     **options: Any,
 ):
     """A `family` adapter generating with vLLM on the GPU `device` names."""
@@ -185,8 +221,7 @@ def load(
     from vllm import LLM
 
     module_name, class_name = VLLM_FAMILIES[family]
-    base = getattr(importlib.import_module(f"padt_eval.models.hf.{module_name}"), class_name)
-    cls = type(f"Vllm{class_name}", (VllmGeneration, base), {})
+    adapter_cls = getattr(importlib.import_module(f"padt_eval.models.hf.{module_name}"), class_name)
     processor = AutoProcessor.from_pretrained(model_id, revision=revision)
     mm_kwargs = {k: v for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v is not None}
     if mm_kwargs:
@@ -206,16 +241,12 @@ def load(
         limit_mm_per_prompt={"image": 1},
         **engine_kwargs,
     )
-    # The adapter base reads eos ids and the generation settings from `model`; vLLM holds
-    # the weights, so `model` here carries only the checkpoint's configs.
-    info = SimpleNamespace(
+    backend = VllmBackend(
+        llm,
         generation_config=generation_config,
         config=AutoConfig.from_pretrained(model_id, revision=revision),
         dtype=dtype or "bfloat16",
-        parameters=lambda: iter(()),
+        mm_processor_kwargs=mm_kwargs,
+        window=window,
     )
-    adapter = cls(info, processor, name=model_id, device=device, revision=revision, **options)
-    adapter.llm = llm
-    adapter.vllm_dtype = dtype or "bfloat16"
-    adapter.mm_processor_kwargs = mm_kwargs
-    return adapter
+    return adapter_cls(None, processor, name=model_id, device=device, revision=revision, backend=backend, **options)

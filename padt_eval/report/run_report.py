@@ -20,12 +20,12 @@ import orjson
 
 from padt_eval.core.errors import DataError, PadtEvalError
 from padt_eval.core.fileio import atomic_write, sha256_file
-from padt_eval.metrics.base import select_query_object
 from padt_eval.report.draw import histogram_svg, render_sample
 from padt_eval.report.errors_view import errors_section, worst_by_category
 from padt_eval.report.runs import Run, load_run
 from padt_eval.report.tables import PAGE_CSS
-from padt_eval.core.types import Prediction
+from padt_eval.core.answer_rule import select_answer
+from padt_eval.core.types import Prediction, Task
 
 MAX_FAILURES = 50
 MAX_TEXT = 600
@@ -156,7 +156,7 @@ def _cards(run: Run, worst: list[dict[str, Any]], preds: dict[str, Prediction], 
         one_answer = "iou" in r  # REC/RES: one object is the answer; OVD/RIC: all count
         if pred is not None:
             pobjs = [(o.bbox, o.mask) for o in pred.objects]
-            chosen = select_query_object(pred) if one_answer else None
+            chosen = select_answer(pred) if one_answer else None
             selected = next((i for i, o in enumerate(pred.objects) if o is chosen), None)
         else:
             pobjs = [(r.get("pred_bbox"), None)] if r.get("pred_bbox") else []

@@ -30,7 +30,7 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 def predict_batch(model: ModelAdapter, task: TaskSpec, samples: Sequence[Sample]) -> list[Prediction]:
     """Ask the model about a batch and check it answered each sample exactly once, in order."""
-    requests = [s.request(prompt=task.prompt(model.family, s)) for s in samples]
+    requests = [s.request(prompt=task.prompt(model.prompt_key, s)) for s in samples]
     preds = model.predict(requests)
     got = [p.sample_id for p in preds]
     want = [s.sample_id for s in samples]

@@ -21,7 +21,7 @@ from typing import Any
 
 from padt_eval.data.split import SplitReader
 from padt_eval.core.errors import UsageError
-from padt_eval.models.base import prompt_family_of, resolved_dtype_of
+from padt_eval.models.base import prompt_key_of, resolved_dtype_of
 from padt_eval.results.manifest import file_hashes
 from padt_eval.runner.fingerprint import check_run_dir, claim_run_dir, fingerprint, model_identity
 from padt_eval.runner.launch import launch
@@ -138,7 +138,7 @@ def execute(
         model=model_identity(model),
         family=family,
         options=options,
-        prompt_template_hash=spec.prompt_hash(prompt_family_of(family, options)),
+        prompt_template_hash=spec.prompt_hash(prompt_key_of(family, options)),
         protocol=protocol,
         device=device,
         dtype=resolved_dtype_of(family, device, options),

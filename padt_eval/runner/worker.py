@@ -88,15 +88,15 @@ class _Samples:
     carries the exception; the adapter turns it into that sample's ERROR status.
     """
 
-    def __init__(self, reader, ids: list[str], task, family: str, preprocess) -> None:
-        self.reader, self.ids, self.task, self.family, self.preprocess = reader, ids, task, family, preprocess
+    def __init__(self, reader, ids: list[str], task, prompt_key, preprocess) -> None:
+        self.reader, self.ids, self.task, self.prompt_key, self.preprocess = reader, ids, task, prompt_key, preprocess
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, i: int):
         sample = self.reader.get(self.ids[i])
-        request = sample.request(prompt=self.task.prompt(self.family, sample))
+        request = sample.request(prompt=self.task.prompt(self.prompt_key, sample))
         if self.preprocess is None:
             return request, None
         try:
@@ -153,8 +153,8 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
     preprocess = adapter.preprocessor()
     workers = job.loader_workers > 0
     loader = DataLoader(
-        _Samples(reader, ids, spec, adapter.family, preprocess),
-        batch_size=job.batch_size,
+        _Samples(reader, ids, spec, adapter.prompt_key, preprocess),
+        batch_size=max(job.batch_size, adapter.window or 0),  # vLLM: one window per generate call
         shuffle=False,
         num_workers=job.loader_workers,
         collate_fn=_collate,
@@ -170,10 +170,15 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
     try:
         _fault(rank, batches)
         t_first = None
-        for requests, prepared in loader:
-            if t_first is None:  # the loader's start-up: its workers up and the first batch prepared
-                t_first = time.perf_counter()
-            preds = adapter.predict(requests, prepared) if preprocess is not None else adapter.predict(requests)
+
+        def prepared_batches():
+            nonlocal t_first
+            for batch in loader:
+                if t_first is None:  # the loader's start-up: its workers up and the first batch prepared
+                    t_first = time.perf_counter()
+                yield batch
+
+        for requests, preds in adapter.predict_stream(prepared_batches()):
             if [p.sample_id for p in preds] != [r.sample_id for r in requests]:
                 raise RuntimeError(f"{type(adapter).__name__}.predict answered other sample ids than it was asked")
             writer.write(preds)

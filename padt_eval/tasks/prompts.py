@@ -1,9 +1,11 @@
-"""Prompt templates per (task, model family), versioned by their text.
+"""Prompt templates per (task, prompt key), versioned by their text.
 
-The PaDT prompts are the paper's (A.2) and equal the released preprocessing code; the
-"paper_a3" baseline prompts are those the PaDT authors used for Qwen2.5-VL and InternVL3
-(A.3). Families with their own documented grounding prompt register it in their module
-under their family name; `prompt_template_hash` makes any change visible in a manifest.
+Every prompt of the suite lives in tasks/: the PaDT prompts here (the paper's A.2, equal
+to the released preprocessing code), the coordinate-text baselines' in
+`tasks/baseline_prompts.py` (the paper's A.3 prompts and each family's native one). A
+`PromptKey` is a model family plus, for baselines, a prompt style; a key with no table is
+an error naming the known keys, never a silent "no prompt". `prompt_template_hash` makes
+any change of a template visible in a manifest.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import hashlib
 import json
 
 from padt_eval.core.errors import UsageError
-from padt_eval.core.types import ModelRequest, Sample, Task
+from padt_eval.tasks.baseline_prompts import BASELINE_PROMPTS
+from padt_eval.core.types import ModelRequest, PromptKey, Sample, Task
 
 # PaDT (paper A.2). {expression}, {categories} are filled in by `render`.
 PADT_PROMPTS: dict[Task, str] = {
@@ -22,46 +25,17 @@ PADT_PROMPTS: dict[Task, str] = {
     Task.RIC: "Please describe this image.",
 }
 
-# Coordinate-text baselines as prompted in the PaDT paper (A.3).
-PAPER_A3_PROMPTS: dict[Task, str] = {
-    Task.REC: (
-        'Please carefully check the image and detect the object this sentence describes: "{expression}". '
-        "Output the final answer in JSON format."
-    ),
-    Task.RES: (
-        'Please carefully check the image and detect the object this sentence describes: "{expression}". '
-        "Output the final answer in JSON format."
-    ),
-    Task.OVD: (
-        "Please carefully check the image and detect the following objects: {categories}. "
-        "Output each detected target's bbox coordinates in JSON format. For example, "
-        '```json [{{"bbox_2d": [x1, y1, x2, y2], "label": "target name"}}] ```. '
-        "If no targets are detected in the image, simply respond with None."
-    ),
-    Task.RIC: (
-        "Please describe this image. You should include the corresponding bounding box of the objects "
-        'within the sentence. For example, "In this image, a cat ([x1, y1, x2, y2]) is sitting on the '
-        'wooden table ([x1, y1, x2, y2]), ...".'
-    ),
-}
-
-# family -> task -> template. Baseline modules add their own documented prompts here.
-PROMPT_TABLE: dict[str, dict[Task, str]] = {
-    "padt": PADT_PROMPTS,
-    "paper_a3": PAPER_A3_PROMPTS,
-}
+#: prompt key -> task -> template. Built once, here: nothing registers prompts at import.
+PROMPT_TABLE: dict[PromptKey, dict[Task, str]] = {PromptKey("padt"): PADT_PROMPTS, **BASELINE_PROMPTS}
 
 
-def register_prompts(family: str, templates: dict[Task, str]) -> None:
-    PROMPT_TABLE[family] = dict(templates)
-
-
-def template_for(family: str, task: Task) -> str:
-    table = PROMPT_TABLE.get(family)
+def template_for(key: PromptKey, task: Task) -> str:
+    table = PROMPT_TABLE.get(key)
     if table is None:
-        raise UsageError(f"no prompt templates for model family {family!r}; known: {', '.join(sorted(PROMPT_TABLE))}")
+        known = ", ".join(sorted(str(k) for k in PROMPT_TABLE))
+        raise UsageError(f"no prompt templates for prompt key {str(key)!r}; known: {known}")
     if task not in table:
-        raise UsageError(f"model family {family!r} has no prompt for task {task.value!r}")
+        raise UsageError(f"prompt key {str(key)!r} has no prompt for task {task.value!r}")
     return table[task]
 
 
@@ -77,5 +51,5 @@ def render(template: str, sample: Sample | ModelRequest) -> str:
     return template.format(expression=sample.expression or "", categories=categories, category_names=names)
 
 
-def prompt_template_hash(family: str, task: Task) -> str:
-    return hashlib.sha256(template_for(family, task).encode("utf-8")).hexdigest()[:16]
+def prompt_template_hash(key: PromptKey, task: Task) -> str:
+    return hashlib.sha256(template_for(key, task).encode("utf-8")).hexdigest()[:16]

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from padt_eval.data.split import SplitInfo
 from padt_eval.core.errors import UsageError, did_you_mean
 from padt_eval.metrics.base import Metric
-from padt_eval.tasks.prompts import PROMPT_TABLE, prompt_template_hash, render, template_for
-from padt_eval.core.types import Sample, Task
+from padt_eval.tasks.prompts import prompt_template_hash, render, template_for
+from padt_eval.core.types import PromptKey, Sample, Task
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,13 @@ class TaskSpec:
             return self.metric_for_split(info)
         return self.metric_factory()
 
-    def prompt(self, family: str, sample: Sample) -> str | None:
-        """The filled-in prompt for `family`; None for families that take no prompt
-        (predictions files)."""
-        if family not in PROMPT_TABLE:
-            return None
-        return render(template_for(family, self.task), sample)
+    def prompt(self, key: PromptKey | None, sample: Sample) -> str | None:
+        """The filled-in prompt under `key`; None only for a model that takes no prompt
+        (key None: a predictions file, the demo's colour finder). An unknown key raises."""
+        return render(template_for(key, self.task), sample) if key is not None else None
 
-    def prompt_hash(self, family: str) -> str | None:
-        return prompt_template_hash(family, self.task) if family in PROMPT_TABLE else None
+    def prompt_hash(self, key: PromptKey | None) -> str | None:
+        return prompt_template_hash(key, self.task) if key is not None else None
 
 
 def _rec_metric() -> Metric:

@@ -1,25 +1,14 @@
-"""The one-answer-per-query rule and outcome counting."""
+"""The metrics' side of the one-answer rule (tests/core/test_answer_rule.py has the rule) and outcome counting."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from padt_eval.core import rle
-from padt_eval.metrics.base import select_query_object
 from padt_eval.metrics.rec import RecMetric
 from padt_eval.metrics.stats import ExactSum
-from padt_eval.core.types import ObjectPred, ParseStatus, Prediction
+from padt_eval.core.types import ObjectPred, ParseStatus
 from tests.helpers import prediction, sample
-
-
-def test_highest_score_wins_when_all_scored():
-    objs = [ObjectPred(bbox=[0, 0, 1, 1], score=0.2), ObjectPred(bbox=[0, 0, 2, 2], score=0.9), ObjectPred(bbox=[0, 0, 3, 3], score=0.9)]
-    assert select_query_object(Prediction("x", objects=objs)) is objs[1]
-
-
-def test_first_wins_when_any_score_missing():
-    objs = [ObjectPred(bbox=[0, 0, 1, 1]), ObjectPred(bbox=[0, 0, 2, 2], score=0.9)]
-    assert select_query_object(Prediction("x", objects=objs)) is objs[0]
 
 
 def test_no_best_of_n():

@@ -16,6 +16,7 @@ import typing
 
 import pytest
 
+from padt_eval.models.base import ModelAdapter
 from padt_eval.models import text_rules
 from padt_eval.models.coords import FORMATS
 from padt_eval.models.raw_text import RawTextParser
@@ -81,14 +82,14 @@ def test_adapters_and_generation_cannot_receive_ground_truth():
         _check_callable(fn)
 
 
-class RecordingAdapter:
+class RecordingAdapter(ModelAdapter):
     """Wraps a real adapter and keeps a text copy of everything handed to it: the load
     call's arguments, every request (all fields), every prepared input, every extra
-    argument of `predict`."""
+    argument of `predict` (the runner's `predict_stream` calls it batch by batch)."""
 
     def __init__(self, inner, log: list[str]) -> None:
         self.inner, self.log = inner, log
-        self.family = inner.family
+        self.family, self.prompt_key, self.window = inner.family, inner.prompt_key, inner.window
 
     def preprocessor(self):
         prep = self.inner.preprocessor()
@@ -171,7 +172,7 @@ def test_requests_of_every_task_carry_none_of_their_ground_truth():
     expression, captions, masks, fractional boxes."""
     from padt_eval.runner.worker import _Samples
     from padt_eval.tasks.registry import get_task
-    from padt_eval.core.types import ImageRef
+    from padt_eval.core.types import ImageRef, PromptKey
 
     mask = {"size": [40, 60], "counts": "PZ3Q0n0GTMASKcounts"}
     made = []
@@ -196,8 +197,9 @@ def test_requests_of_every_task_carry_none_of_their_ground_truth():
     for sample in made:
         spec = get_task(sample.task)
         seen: list[str] = []
-        ds = _Samples(Reader(), [sample.sample_id], spec, "qwen2_5_vl", lambda r, seen=seen: seen.append(_text(r)) or "prepared")
+        ds = _Samples(Reader(), [sample.sample_id], spec, PromptKey("qwen2_5_vl", "paper"), lambda r: seen.append(_text(r)) or "prepared")
         request, prepared = ds[0]
+        assert request.prompt and sample.sample_id  # the request carries the real prompt (an unknown key would raise)
         recorded = _text(dataclasses.asdict(request)) + "".join(seen)
         assert sample.sample_id in recorded
         leaked = [n for n in _needles(sample) if n in recorded]

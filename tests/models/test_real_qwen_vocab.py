@@ -16,7 +16,7 @@ import pytest
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.models.loading import load_model
 from padt_eval.tasks.registry import get_task
-from padt_eval.core.types import Task
+from padt_eval.core.types import PromptKey, Task
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -36,9 +36,9 @@ def _reader(demo_split):
     return PadtRefcocoJsonlReader(demo_split.rec_split, demo_split.images, Task.REC, name="demo_refcoco_val")
 
 
-def _requests(demo_split, family):
+def _requests(demo_split, prompt_key):
     task = get_task(Task.REC)
-    return [s.request(prompt=task.prompt(family, s)) for s in _reader(demo_split)]
+    return [s.request(prompt=task.prompt(prompt_key, s)) for s in _reader(demo_split)]
 
 
 def _grid(h: int, w: int, patch: int, min_px: int, max_px: int) -> tuple[int, int]:
@@ -88,8 +88,8 @@ def test_numbers_are_split_digit_by_digit(real_vocab):
 def test_chat_prompt_equals_the_released_rendering(real_vocab, demo_split, family):
     template, patch, (min_px, max_px) = QWEN[family]
     adapter = load_model(str(real_vocab(family)), device="cpu", max_new_tokens=4)
-    assert adapter.family.startswith(family)  # detected from config.json, no --family
-    for req in _requests(demo_split, adapter.family):
+    assert adapter.family == family  # detected from config.json, no --family
+    for req in _requests(demo_split, adapter.prompt_key):
         assert adapter.chat_text(req) == template.format(p=req.prompt)
     ip = adapter.processor.image_processor
     assert (ip.patch_size, ip.merge_size, ip.temporal_patch_size) == (patch, 2, 2)
@@ -102,7 +102,7 @@ def test_chat_prompt_equals_the_released_rendering(real_vocab, demo_split, famil
 def test_image_tokens_follow_the_released_resize(real_vocab, demo_split, family):
     _, patch, (min_px, max_px) = QWEN[family]
     adapter = load_model(str(real_vocab(family)), device="cpu", max_new_tokens=4)
-    req = _requests(demo_split, adapter.family)[0]
+    req = _requests(demo_split, adapter.prompt_key)[0]
     image = req.image.open()
     inputs = adapter.encode([adapter.chat_text(req)], [image], [req])
     gh, gw = _grid(req.image.height, req.image.width, patch, min_px, max_px)
@@ -117,7 +117,7 @@ def test_padt_prompt_vrt_ids_and_embedding(real_vocab, demo_split):
     assert json.loads((folder / "config.json").read_text())["vocab_size"] == 151936
     adapter = load_padt(str(folder), max_new_tokens=6)
     tok = adapter.pipeline.processor.tokenizer
-    req = _requests(demo_split, "padt")[0]
+    req = _requests(demo_split, PromptKey("padt"))[0]
     assert req.prompt == PADT_REC_PROMPT.format(e=req.expression)
     assert tok.render_prompt(req.prompt) == QWEN["qwen2_5_vl"][0].format(p=req.prompt)
     [pred] = adapter.predict([req])
@@ -153,7 +153,7 @@ def test_box_confidence_is_the_mean_logprob_of_the_digit_tokens(real_vocab, demo
 
     adapter = load_model(str(real_vocab("qwen2_5_vl")), device="cpu", max_new_tokens=64)
     tok = adapter.tokenizer
-    req = _requests(demo_split, adapter.family)[0]
+    req = _requests(demo_split, adapter.prompt_key)[0]
     coords = "[12, 34, 156, 178]"
     answer = '```json\n[\n\t{"bbox_2d": ' + coords + ', "label": "x"}\n]\n```'
     target = tok.encode(answer, add_special_tokens=False)

@@ -111,7 +111,7 @@ def test_rescoring_a_model_runs_predictions_keeps_its_model(scored_runs, tmp_pat
     import shutil
 
     from padt_eval.tasks.prompts import prompt_template_hash
-    from padt_eval.core.types import Task
+    from padt_eval.core.types import PromptKey, Task
 
     root, runs = scored_runs
     run = tmp_path / "rec-model-run"
@@ -129,4 +129,18 @@ def test_rescoring_a_model_runs_predictions_keeps_its_model(scored_runs, tmp_pat
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["model"] == {**desc, "scored_from": str(run / "predictions.jsonl")}
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["prompt_template_hash"] == prompt_template_hash("padt", Task.REC)
+    assert manifest["prompt_template_hash"] == prompt_template_hash(PromptKey("padt"), Task.REC)
+
+    # A baseline run records its prompt key (family + style): the re-scored manifest keeps
+    # that key's hash (the family name alone is no key and used to give no hash silently).
+    desc = {"family": "qwen2_5_vl", "prompt_key": "qwen2_5_vl:native", "name": "Qwen/Qwen2.5-VL-3B-Instruct"}
+    (run / "manifest.json").write_text(json.dumps({"model": desc}))
+    r = runner.invoke(
+        app,
+        ["rec", "-s", str(root / "data" / "split.json"), "--image-root", str(root / "data" / "coco" / "train2014"),
+         "-p", str(run / "predictions.jsonl"), "--no-report", "-o", str(tmp_path / "again")],
+    )
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((tmp_path / "again" / "manifest.json").read_text())
+    assert manifest["prompt_template_hash"] == prompt_template_hash(PromptKey("qwen2_5_vl", "native"), Task.REC)
+    assert manifest["prompt_template_hash"] != prompt_template_hash(PromptKey("qwen2_5_vl", "paper"), Task.REC)

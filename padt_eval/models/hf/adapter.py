@@ -9,20 +9,23 @@ the family's frame and apply the task rule (`text_rules`). The adapter is given
 A family subclass says how to wrap a prompt (`chat_text`), how to encode a batch
 (`encode`), what the frame of sample i is (`frame`), and optionally what text the model
 was made to start with (`echo`, Kosmos-2's phrase prompt).
+
+Generating is the job of the adapter's `backend` (models/hf/backend.py): transformers by
+default, vLLM under `--backend vllm` (models/vllm_backend.py). Everything else above is
+the adapter's, so both backends are scored identically.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Iterable, Iterator, Sequence
 
 from padt_eval.core.errors import PadtEvalError, UsageError
-from padt_eval.models.base import ModelAdapter
-from padt_eval.models.baseline_prompts import DEFAULT_STYLE, PROMPT_STYLES, prompt_key
+from padt_eval.models.base import ModelAdapter, get_family
 from padt_eval.models.coords import Frame, TextFormat, get_format
-from padt_eval.models.hf.generation import Generated, greedy_generate
-from padt_eval.models.text_rules import FIRST_BOX_RULE, prediction_from_text
-from padt_eval.tasks.prompts import PROMPT_TABLE
+from padt_eval.models.hf.backend import GenerationBackend, TransformersBackend
+from padt_eval.models.hf.generation import Generated
+from padt_eval.models.text_rules import ANSWER_RULE, prediction_from_text  # the one models -> tasks edge is in text_rules
 from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, Task
 
 BOX_SCORE_RULE = "mean log-probability of the tokens spelling the box's coordinates (raw logits, greedy decoding)"
@@ -57,7 +60,7 @@ def resolve_device_dtype(device: str | None, dtype: str | None) -> tuple[str, An
 class HFTextBoxAdapter(ModelAdapter):
     """Base of the transformers-native coordinate-text adapters."""
 
-    family_name: str = ""  # the registered family ("qwen2_5_vl")
+    family: str = ""  # the registered family ("qwen2_5_vl")
     format_name: str = ""  # its text format
 
     def __init__(
@@ -71,16 +74,14 @@ class HFTextBoxAdapter(ModelAdapter):
         device: str = "cpu",
         extra_generate_kwargs: dict[str, Any] | None = None,
         revision: str | None = None,
+        backend: GenerationBackend | None = None,
     ) -> None:
-        style = prompt_style or DEFAULT_STYLE[self.family_name]
-        if style not in PROMPT_STYLES:
-            raise UsageError(f"--prompt-style must be one of {', '.join(PROMPT_STYLES)}, got {style!r}")
-        key = prompt_key(self.family_name, style)
-        if key not in PROMPT_TABLE:
-            raise UsageError(f"model family {self.family_name!r} has no {style!r} prompts; use --prompt-style native")
-        self.family = key  # the runner looks prompts up under this key
-        self.prompt_style = style
-        self.model = model
+        """`model`: the transformers model, generated with by a `TransformersBackend`;
+        or None with `backend` another one (vLLM), which then holds the weights."""
+        # The family checks the style; the task fills each request's prompt from this key.
+        self.prompt_key = get_family(self.family).prompt_key({"prompt_style": prompt_style})
+        self.prompt_style = self.prompt_key.style
+        self.backend = backend if backend is not None else TransformersBackend(model, device)
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.name = name
@@ -90,6 +91,15 @@ class HFTextBoxAdapter(ModelAdapter):
         self.extra_generate_kwargs = dict(extra_generate_kwargs or {})
         self.fmt: TextFormat = get_format(self.format_name)
         self.eos_ids = self._eos_ids()
+
+    @property
+    def model(self) -> Any:
+        """The transformers model (None under a backend that holds its own weights)."""
+        return getattr(self.backend, "model", None)
+
+    @property
+    def window(self) -> int | None:  # type: ignore[override]
+        return self.backend.window
 
     # ---- family hooks -------------------------------------------------------------------
     def chat_text(self, req: ModelRequest) -> str:
@@ -113,7 +123,7 @@ class HFTextBoxAdapter(ModelAdapter):
     # ---- the loop -------------------------------------------------------------------------
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()
-        for src in (getattr(self.model, "generation_config", None), getattr(self.model, "config", None)):
+        for src in (self.backend.generation_config, self.backend.config):
             eos = getattr(src, "eos_token_id", None) if src is not None else None
             if isinstance(eos, int):
                 ids.add(eos)
@@ -131,13 +141,14 @@ class HFTextBoxAdapter(ModelAdapter):
     def preprocessor(self):
         return open_image
 
-    def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None = None) -> list[Prediction]:
-        """`prepared[i]`: the image the runner's workers opened (or the exception they hit)."""
+    def _runnable(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None):
+        """({index: ERROR prediction} for the samples that cannot run, {task: [(index,
+        request, image)]} for those that can: one generate call per task)."""
         out: dict[int, Prediction] = {}
-        runnable: list[tuple[int, ModelRequest, Any]] = []
+        by_task: dict[Task, list[tuple[int, ModelRequest, Any]]] = {}
         for i, req in enumerate(requests):
             if req.prompt is None:
-                out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason="no prompt for this task and model family")
+                out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=f"no prompt for this task under prompt key {self.prompt_key}")
                 continue
             try:
                 image = prepared[i] if prepared is not None else open_image(req)
@@ -147,26 +158,66 @@ class HFTextBoxAdapter(ModelAdapter):
                 reason = str(exc) if isinstance(exc, PadtEvalError) else f"image cannot be prepared: {type(exc).__name__}: {exc}"
                 out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=reason)
                 continue
-            runnable.append((i, req, image))
-        # One generate call per task (a batch normally holds one task).
-        by_task: dict[Task, list[tuple[int, ModelRequest, Any]]] = {}
-        for item in runnable:
-            by_task.setdefault(item[1].task, []).append(item)
+            by_task.setdefault(req.task, []).append((i, req, image))
+        return out, by_task
+
+    def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None = None) -> list[Prediction]:
+        """`prepared[i]`: the image the runner's workers opened (or the exception they hit)."""
+        out, by_task = self._runnable(requests, prepared)
         for task, items in by_task.items():
-            for (i, _req, _), pred in zip(items, self.run_batch(task, [r for _, r, _ in items], [im for _, _, im in items])):
+            for (i, _, _), pred in zip(items, self.run_batch(task, [r for _, r, _ in items], [im for _, _, im in items])):
                 out[i] = pred
         return [out[i] for i in range(len(requests))]
 
-    def generate(self, task: Task, texts: list[str], images: list[Any], requests: list[ModelRequest]) -> tuple[list[Generated], dict]:
-        inputs = self.encode(texts, images, requests)
-        inputs = inputs.to(self.device) if hasattr(inputs, "to") else inputs
-        gens = greedy_generate(
-            self.model, dict(inputs), max_new_tokens=self.new_tokens(task), eos_ids=self.eos_ids, tokenizer=self.tokenizer, **self.extra_generate_kwargs
-        )
-        return gens, inputs
+    def predict_stream(self, batches: Iterable[tuple[list[ModelRequest], list[Any] | None]]) -> Iterator[tuple[list[ModelRequest], list[Prediction]]]:
+        """As the base class; with a backend whose `finish` overlaps (vLLM), window k is
+        decoded and parsed on a thread while window k+1 generates, so the engine never
+        waits for detokenisation except after the last window."""
+        if not self._overlaps():
+            yield from super().predict_stream(batches)
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="padt-eval-finish") as pool:
+            pending: tuple[list[ModelRequest], Future] | None = None
+            for requests, prepared in batches:
+                started = (requests, self._start_window(requests, prepared, pool))  # generates (blocks)
+                if pending is not None:
+                    yield pending[0], pending[1].result()
+                pending = started
+            if pending is not None:
+                yield pending[0], pending[1].result()
+
+    def _overlaps(self) -> bool:
+        # Only the plain loop can be split in two; a family with its own run_batch or
+        # generate (Florence-2's two passes, Kosmos-2's one-by-one) runs as `predict`.
+        plain = type(self).run_batch is HFTextBoxAdapter.run_batch and type(self).generate is HFTextBoxAdapter.generate
+        return self.backend.overlaps_finish and plain
+
+    def _start_window(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None, pool: ThreadPoolExecutor) -> Future:
+        out, by_task = self._runnable(requests, prepared)
+        started = []
+        for task, items in by_task.items():
+            reqs = [r for _, r, _ in items]
+            raw, inputs = self.backend.generate(self, task, [self.chat_text(r) for r in reqs], [im for _, _, im in items], reqs)
+            started.append((items, reqs, raw, inputs))
+
+        def complete() -> list[Prediction]:
+            for items, reqs, raw, inputs in started:
+                for (i, _, _), pred in zip(items, self.read_batch(reqs, self.backend.finish(self, raw), inputs)):
+                    out[i] = pred
+            return [out[i] for i in range(len(requests))]
+
+        return pool.submit(complete)
+
+    def generate(self, task: Task, texts: list[str], images: list[Any], requests: list[ModelRequest]) -> tuple[list[Generated], Any]:
+        raw, inputs = self.backend.generate(self, task, texts, images, requests)
+        return self.backend.finish(self, raw), inputs
 
     def run_batch(self, task: Task, requests: list[ModelRequest], images: list[Any]) -> list[Prediction]:
         gens, inputs = self.generate(task, [self.chat_text(r) for r in requests], images, requests)
+        return self.read_batch(requests, gens, inputs)
+
+    def read_batch(self, requests: list[ModelRequest], gens: list[Generated], inputs: Any) -> list[Prediction]:
+        """Parse each generation in its frame and apply the task rules."""
         preds = []
         for i, (req, gen) in enumerate(zip(requests, gens)):
             prefix = self.echo(req)
@@ -199,7 +250,8 @@ class HFTextBoxAdapter(ModelAdapter):
         return dict(self._description)
 
     def _describe(self) -> dict[str, Any]:
-        gc = getattr(self.model, "generation_config", None)
+        backend = self.backend.describe()
+        gc = self.backend.generation_config
         penalty = float(getattr(gc, "repetition_penalty", None) or 1.0) if gc is not None else 1.0
         generation = {
             "decoding": "greedy (do_sample=False, num_beams=1)",
@@ -209,19 +261,18 @@ class HFTextBoxAdapter(ModelAdapter):
             "checkpoint_generation_config": gc.to_diff_dict() if gc is not None else None,
             **({"extra": {k: repr(v) for k, v in self.extra_generate_kwargs.items()}} if self.extra_generate_kwargs else {}),
         }
+        generation.update(backend.pop("generation", {}))
         return {
-            "family": self.family_name,
+            "family": self.family,
             "name": self.name,
             "revision": self.revision,
-            "model_class": type(self.model).__name__,
-            "dtype": str(getattr(self.model, "dtype", None)),
+            **backend,  # model_class, dtype, n_parameters (and a non-default backend's own fields)
             "device": self.device,
-            "n_parameters": int(sum(p.numel() for p in self.model.parameters())),
             "prompt_style": self.prompt_style,
-            "prompt_key": self.family,
+            "prompt_key": str(self.prompt_key),
             "format": self.fmt.name,
             "coordinate_frame": self.fmt.frame,
-            "rec_res_selection": FIRST_BOX_RULE,
+            "rec_res_selection": ANSWER_RULE,
             "box_score": BOX_SCORE_RULE,
             "special_tokens": "kept when decoding; output cut at the first end-of-sequence token",
             "generation": generation,
@@ -230,11 +281,4 @@ class HFTextBoxAdapter(ModelAdapter):
 
     def close(self) -> None:
         self.describe()
-        self.model = None
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except ImportError:
-            pass
+        self.backend.close()

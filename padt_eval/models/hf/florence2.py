@@ -23,7 +23,7 @@ GROUND = "<CAPTION_TO_PHRASE_GROUNDING>"
 
 
 class Florence2Adapter(HFTextBoxAdapter):
-    family_name = "florence2"
+    family = "florence2"
     format_name = "florence2"
 
     def chat_text(self, req: ModelRequest) -> str:

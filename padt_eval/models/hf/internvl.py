@@ -15,7 +15,7 @@ from padt_eval.models.hf.loading import load_adapter
 
 
 class InternVLAdapter(HFTextBoxAdapter):
-    family_name = "internvl"
+    family = "internvl"
     format_name = "internvl"
 
     def __init__(self, model: Any, processor: Any, **kwargs: Any) -> None:

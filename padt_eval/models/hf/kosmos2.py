@@ -24,7 +24,7 @@ from padt_eval.core.types import ModelRequest
 
 
 class Kosmos2Adapter(HFTextBoxAdapter):
-    family_name = "kosmos2"
+    family = "kosmos2"
     format_name = "kosmos2"
 
     def __init__(self, model: Any, processor: Any, **kwargs: Any) -> None:

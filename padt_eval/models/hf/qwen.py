@@ -39,7 +39,7 @@ class QwenAdapter(HFTextBoxAdapter):
 
 
 class Qwen25VLAdapter(QwenAdapter):
-    family_name = "qwen2_5_vl"
+    family = "qwen2_5_vl"
     format_name = "qwen2_5_vl"
 
     def frame(self, i: int, req: ModelRequest, inputs: dict) -> Frame:
@@ -49,17 +49,17 @@ class Qwen25VLAdapter(QwenAdapter):
 
 
 class VlmR1Adapter(Qwen25VLAdapter):
-    family_name = "vlm_r1"
+    family = "vlm_r1"
     format_name = "vlm_r1"
 
 
 class Qwen2VLAdapter(QwenAdapter):
-    family_name = "qwen2_vl"
+    family = "qwen2_vl"
     format_name = "qwen2_vl"
 
 
 class Qwen3VLAdapter(QwenAdapter):
-    family_name = "qwen3_vl"
+    family = "qwen3_vl"
     format_name = "qwen3_vl"
 
 

@@ -21,8 +21,7 @@ from typing import Any
 
 from padt_eval.core.errors import DataError
 from padt_eval.models.base import ModelAdapter
-from padt_eval.tasks.prompts import render, template_for
-from padt_eval.core.types import ModelRequest, ParseStatus, Prediction
+from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, PromptKey
 
 from . import IMPLEMENTATION_VERSION
 from .processor import ImagePreparer
@@ -32,6 +31,7 @@ _STRIP = ("<|endoftext|>", "<|im_end|>")
 
 class PadtAdapter(ModelAdapter):
     family = "padt"
+    prompt_key = PromptKey("padt")  # tasks.prompts.PADT_PROMPTS
 
     def __init__(self, *, pipeline, resolved, dtype: str, device: str, attn: str, batch_size: int | None = None, notes=()):
         self.pipeline = pipeline
@@ -58,6 +58,9 @@ class PadtAdapter(ModelAdapter):
         ready: list[tuple[int, Any, str]] = []
         prepare = self.preprocessor()
         for i, req in enumerate(requests):
+            if req.prompt is None:  # the task fills it in (tasks.prompts); never guessed here
+                out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason="no prompt in the request")
+                continue
             try:
                 item = prepared[i] if prepared is not None else prepare(req)
                 if isinstance(item, BaseException):
@@ -71,8 +74,7 @@ class PadtAdapter(ModelAdapter):
                 )
                 continue
             prepared_image = item
-            prompt = req.prompt if req.prompt is not None else render(template_for("padt", req.task), req)
-            ready.append((i, prepared_image, prompt))
+            ready.append((i, prepared_image, req.prompt))
         size = self.batch_size or max(1, len(ready))
         for start in range(0, len(ready), size):
             chunk = ready[start : start + size]
@@ -124,6 +126,7 @@ class PadtAdapter(ModelAdapter):
         proc = self.pipeline.processor
         return {
             "family": self.family,
+            "prompt_key": str(self.prompt_key),
             "model": self.resolved.model_id,
             "path": str(self.resolved.folder),
             "revision": self.resolved.revision,

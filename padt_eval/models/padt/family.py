@@ -34,6 +34,7 @@ PADT_FAMILY = register_family(
         loader=_load,
         requirements=("torch", "transformers", "safetensors", "tokenizers", "jinja2"),
         detect=_detect,
+        takes_prompts=True,  # one table, tasks.prompts.PADT_PROMPTS (paper A.2)
         default_dtype=lambda device, options: "float32",  # load_padt's default on every device
         precedence=0,  # a PaDT config is a Qwen2.5-VL config plus `vl_decoder`: asked before qwen2_5_vl
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from padt_eval.core import rle
 from padt_eval.models.coords import FORMATS, Frame
-from padt_eval.models.text_rules import FIRST_BOX_RULE, prediction_from_text
+from padt_eval.models.text_rules import prediction_from_text
+from padt_eval.core.answer_rule import ANSWER_RULE
 from padt_eval.core.types import ParseStatus, Task
 
 F = Frame(640, 427)
@@ -23,7 +24,7 @@ def test_rec_and_res_keep_only_the_first_box_whatever_the_scores():
         order.clear()
         p = prediction_from_text("s", task, TWO, FORMATS["qwen3_vl"], F, score_of=score_of)
         assert len(p.objects) == 1 and p.objects[0].label == "man"  # first, though the second scores higher
-        assert p.meta["n_boxes_parsed"] == 2 and p.meta["selection"] == FIRST_BOX_RULE
+        assert p.meta["n_boxes_parsed"] == 2 and p.meta["selection"] == ANSWER_RULE
         assert p.objects[0].mask is None
 
 

@@ -22,7 +22,7 @@ def _requests(adapter, demo_split, task, n=2):
     for i, path in enumerate(sorted(demo_split.images.iterdir())[:n]):
         w, h = Image.open(path).size
         base = ModelRequest(str(i), task, ImageRef(str(path), w, h), expression="the red circle", categories=["circle", "square"])
-        reqs.append(ModelRequest(**{**base.__dict__, "prompt": render(template_for(adapter.family, task), base)}))
+        reqs.append(ModelRequest(**{**base.__dict__, "prompt": render(template_for(adapter.prompt_key, task), base)}))
     return reqs
 
 

@@ -10,11 +10,12 @@ from typer.testing import CliRunner
 
 from padt_eval.cli import app
 from padt_eval.core.errors import UsageError
-from padt_eval.models.base import families, prompt_family_of
+from padt_eval.models.base import families, prompt_key_of
 from padt_eval.models.hf.generation import Generated, decode_with_offsets
 from padt_eval.models.loading import detect_family, load_model
-from padt_eval.tasks.prompts import prompt_template_hash
-from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, Task
+from padt_eval.tasks.prompts import PROMPT_TABLE, prompt_template_hash
+from padt_eval.tasks.registry import get_task
+from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, PromptKey, Task
 
 from ..coords.writers import WRITERS
 
@@ -109,17 +110,38 @@ def test_options_are_checked(tiny):
 
 
 def test_prompt_keys_follow_the_style():
-    assert prompt_family_of("qwen2_5_vl", {}) == "qwen2_5_vl:paper"
-    assert prompt_family_of("qwen2_5_vl", {"prompt_style": "native"}) == "qwen2_5_vl:native"
-    assert prompt_family_of("internvl", {}) == "internvl:paper"
-    assert prompt_family_of("kosmos2", {}) == "kosmos2:native"
-    assert prompt_family_of("shikra", {}) == "shikra"  # parse-only: no prompts
-    assert prompt_template_hash("qwen2_5_vl:paper", Task.REC) == prompt_template_hash("internvl:paper", Task.REC)
-    assert prompt_template_hash("qwen2_5_vl:paper", Task.REC) != prompt_template_hash("qwen2_5_vl:native", Task.REC)
-    for _name, fam in families().items():
-        if fam.prompt_key is not None:
+    assert prompt_key_of("qwen2_5_vl", {}) == PromptKey("qwen2_5_vl", "paper")
+    assert prompt_key_of("qwen2_5_vl", {"prompt_style": "native"}) == PromptKey("qwen2_5_vl", "native")
+    assert str(prompt_key_of("internvl", {})) == "internvl:paper"
+    assert prompt_key_of("kosmos2", {}) == PromptKey("kosmos2", "native")
+    assert prompt_key_of("padt", {}) == PromptKey("padt")
+    assert prompt_key_of("shikra", {}) is None  # parse-only: no prompts
+    assert prompt_key_of("colour-finder", {}) is None  # answers from the image alone
+    paper, native = PromptKey("qwen2_5_vl", "paper"), PromptKey("qwen2_5_vl", "native")
+    assert prompt_template_hash(paper, Task.REC) == prompt_template_hash(PromptKey("internvl", "paper"), Task.REC)
+    assert prompt_template_hash(paper, Task.REC) != prompt_template_hash(native, Task.REC)
+    with pytest.raises(UsageError, match="no 'paper' prompts; use --prompt-style native"):
+        prompt_key_of("kosmos2", {"prompt_style": "paper"})
+    with pytest.raises(UsageError, match="--prompt-style does not apply"):
+        prompt_key_of("padt", {"prompt_style": "native"})
+
+
+def test_every_family_style_has_a_table_and_every_table_a_family():
+    offered = set()
+    for fam in families().values():
+        for style in fam.prompt_styles or ((None,) if fam.takes_prompts else ()):
+            key = fam.prompt_key({"prompt_style": style})
+            offered.add(key)
             for task in Task:
-                prompt_template_hash(fam.prompt_family({}), task)  # every runnable family has all four prompts
+                prompt_template_hash(key, task)  # every key a family offers has all four prompts
+    assert offered == set(PROMPT_TABLE)  # and no table sits unused under a key nobody offers
+
+
+def test_an_unknown_prompt_key_is_an_error_naming_the_known_ones():
+    with pytest.raises(UsageError, match=r"no prompt templates for prompt key 'qwen2_5_vl'; known: .*'?qwen2_5_vl:paper"):
+        get_task(Task.REC).prompt(PromptKey("qwen2_5_vl"), ModelRequest("s", Task.REC, ImageRef("x.png", 4, 4), expression="a"))
+    assert get_task(Task.REC).prompt(None, ModelRequest("s", Task.REC, ImageRef("x.png", 4, 4), expression="a")) is None
+    assert PromptKey.parse("qwen2_5_vl:paper") == PromptKey("qwen2_5_vl", "paper") and PromptKey.parse("padt") == PromptKey("padt")
 
 
 def test_native_style_and_pixel_limits_reach_the_model(tiny, demo_split, tmp_path):
@@ -131,7 +153,7 @@ def test_native_style_and_pixel_limits_reach_the_model(tiny, demo_split, tmp_pat
     assert r.exit_code == 0, r.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["prompt_key"] == "qwen2_5_vl:native"
-    assert manifest["prompt_template_hash"] == prompt_template_hash("qwen2_5_vl:native", Task.REC)
+    assert manifest["prompt_template_hash"] == prompt_template_hash(PromptKey("qwen2_5_vl", "native"), Task.REC)
     assert manifest["model"]["processor"]["max_pixels"] == 6272
     sizes = [json.loads(line)["meta"]["input_size"] for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert all(w * h <= 6272 for w, h in sizes)

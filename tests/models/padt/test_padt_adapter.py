@@ -6,12 +6,14 @@ import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 from PIL import Image, ImageDraw
 
 from padt_eval.core import rle
-from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, Task
+from padt_eval.tasks.registry import get_task
+from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, PromptKey, Task
 
 SIZES = [(112, 84), (130, 90), (64, 200), (300, 150), (45, 60)]
 
@@ -28,9 +30,11 @@ def requests_(tmp_path_factory):
         path = folder / f"img{i}.png"
         im.save(path)
         task = [Task.REC, Task.OVD, Task.RIC, Task.RES, Task.OVD][i]
-        reqs.append(ModelRequest(sample_id=f"s{i}", task=task, image=ImageRef(str(path), w, h),
-                                 expression="the red square", categories=["square", "circle"]))
-    reqs.insert(2, ModelRequest(sample_id="broken", task=Task.RIC, image=ImageRef(str(folder / "missing.png"), 10, 10)))
+        req = ModelRequest(sample_id=f"s{i}", task=task, image=ImageRef(str(path), w, h),
+                           expression="the red square", categories=["square", "circle"])
+        reqs.append(replace(req, prompt=get_task(task).prompt(PromptKey("padt"), req)))  # as the runner asks
+    reqs.insert(2, ModelRequest(sample_id="broken", task=Task.RIC, image=ImageRef(str(folder / "missing.png"), 10, 10),
+                                prompt="Please describe this image."))
     reqs.append(ModelRequest(sample_id="prompted", task=Task.RIC, image=ImageRef(str(folder / "img0.png"), 112, 84),
                              prompt="Please describe this image."))
     return reqs
@@ -41,6 +45,12 @@ def adapter(tiny_checkpoint):
     from padt_eval.models.padt.adapter import load_padt
 
     return load_padt(str(tiny_checkpoint), max_new_tokens=16, batch_size=3)
+
+
+def test_a_request_without_a_prompt_is_that_samples_error(adapter, requests_):
+    # The prompt is the task's to fill in (tasks.prompts); the adapter never makes one up.
+    pred = adapter.predict([replace(requests_[0], prompt=None)])[0]
+    assert pred.parse_status == ParseStatus.ERROR and pred.parse_reason == "no prompt in the request"
 
 
 def test_predictions_are_canonical(adapter, requests_):

@@ -2,10 +2,10 @@
 
 Two styles (`--prompt-style`):
 * `paper`: the prompts the PaDT authors used for their Qwen2.5-VL and InternVL3 baselines
-  (paper A.3, `tasks.prompts.PAPER_A3_PROMPTS`); registered for the families that answer
-  in that JSON syntax (Qwen2.5-VL, Qwen3-VL, InternVL). The default for Qwen2.5-VL and
-  InternVL, since PaDT's tables were measured with them.
-* `native`: each model's own documented grounding prompt (docs/baselines.md, "Prompts").
+  (paper A.3, `PAPER_A3_PROMPTS`); offered to the families that answer in that JSON
+  syntax (Qwen2.5-VL, Qwen3-VL, InternVL). Which style a family takes by default is the
+  family's own setting (`ModelFamily.default_prompt_style`, models/families.py).
+* `native`: each model's own documented grounding prompt (baselines.md, "Prompts").
   Where a family documents none for a task, the prompt is ours and says so in
   `NATIVE_SOURCES`; the manifest records the prompt hash either way.
 
@@ -15,8 +15,30 @@ Placeholders: `{expression}` (REC/RES), `{categories}` (OVD, a JSON list as in P
 
 from __future__ import annotations
 
-from padt_eval.tasks.prompts import PAPER_A3_PROMPTS, register_prompts
-from padt_eval.core.types import Task
+from padt_eval.core.types import PromptKey, Task
+
+# Coordinate-text baselines as prompted in the PaDT paper (A.3).
+PAPER_A3_PROMPTS: dict[Task, str] = {
+    Task.REC: (
+        'Please carefully check the image and detect the object this sentence describes: "{expression}". '
+        "Output the final answer in JSON format."
+    ),
+    Task.RES: (
+        'Please carefully check the image and detect the object this sentence describes: "{expression}". '
+        "Output the final answer in JSON format."
+    ),
+    Task.OVD: (
+        "Please carefully check the image and detect the following objects: {categories}. "
+        "Output each detected target's bbox coordinates in JSON format. For example, "
+        '```json [{{"bbox_2d": [x1, y1, x2, y2], "label": "target name"}}] ```. '
+        "If no targets are detected in the image, simply respond with None."
+    ),
+    Task.RIC: (
+        "Please describe this image. You should include the corresponding bounding box of the objects "
+        'within the sentence. For example, "In this image, a cat ([x1, y1, x2, y2]) is sitting on the '
+        'wooden table ([x1, y1, x2, y2]), ...".'
+    ),
+}
 
 R1_SUFFIX = (
     " First output the thinking process in <think> </think> tags and then output the final answer in "
@@ -76,17 +98,10 @@ NATIVE_SOURCES: dict[str, str] = {
 }
 
 PAPER_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "internvl")
-# The style used when --prompt-style is not given: PaDT's tables were measured with the
-# paper prompts for Qwen2.5-VL and InternVL3.
-DEFAULT_STYLE: dict[str, str] = {f: ("paper" if f in ("qwen2_5_vl", "internvl") else "native") for f in NATIVE}
-PROMPT_STYLES = ("paper", "native")
 
-
-def prompt_key(family: str, style: str | None = None) -> str:
-    """The prompt-table key of a family in a prompt style ('qwen2_5_vl:paper')."""
-    return f"{family}:{style or DEFAULT_STYLE[family]}"
-
-for _family, _table in NATIVE.items():
-    register_prompts(f"{_family}:native", _table)
-for _family in PAPER_FAMILIES:
-    register_prompts(f"{_family}:paper", PAPER_A3_PROMPTS)
+#: Every baseline prompt table, by prompt key. A family with a loader offers exactly the
+#: styles listed here for it (tests/models/hf/test_adapter_units.py holds the two together).
+BASELINE_PROMPTS: dict[PromptKey, dict[Task, str]] = {
+    **{PromptKey(family, "native"): table for family, table in NATIVE.items()},
+    **{PromptKey(family, "paper"): PAPER_A3_PROMPTS for family in PAPER_FAMILIES},
+}
