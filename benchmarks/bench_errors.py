@@ -78,6 +78,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PADT_EVAL_CACHE"] = str(Path(tmp) / "cache")
         from padt_eval import api
+        from padt_eval.options import OutputOptions, PredictionsOptions
         from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
         from padt_eval.data.synthetic import make_world, write_coco_instances, write_images, write_padt_jsonl
         from padt_eval.demo_errors import make_error_predictions
@@ -98,7 +99,7 @@ def main() -> None:
             where = instances if with_instances else root / "absent.json"
             reader = PadtRefcocoJsonlReader(split, images, task, instances_path=where)
             t = time.perf_counter()
-            api.evaluate(task, "bench", predictions=preds, reader=reader, out=root / f"out{k}", report=False)
+            api.score(task, "bench", PredictionsOptions(preds), reader=reader, output=OutputOptions(root / f"out{k}", report=False))
             return time.perf_counter() - t
 
         print(f"{n:,} samples on {n_images} synthetic images, designed misses; {pairs} alternating pairs")

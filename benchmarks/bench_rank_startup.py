@@ -30,6 +30,7 @@ from pathlib import Path
 
 def _run(root: Path, out: Path, loader_workers: int, start_method: str | None) -> tuple[list[float], float]:
     from padt_eval import api
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
     from padt_eval.types import Task
 
     if start_method:
@@ -37,7 +38,10 @@ def _run(root: Path, out: Path, loader_workers: int, start_method: str | None) -
     else:
         os.environ.pop("PADT_EVAL_LOADER_START_METHOD", None)
     t0 = time.perf_counter()
-    api.run_model(Task.RES, model="colour-finder", split="refcoco_val", data_root=root, out=out, nproc=2, batch_size=4, loader_workers=loader_workers, report=False)
+    api.run_model(
+        Task.RES, "refcoco_val", ModelOptions("colour-finder"), data=DataOptions(data_root=root),
+        run=RunOptions(2, batch_size=4, loader_workers=loader_workers), output=OutputOptions(out, report=False),
+    )
     wall = time.perf_counter() - t0
     runner = json.loads((out / "manifest.json").read_text())["runner"]
     return [r["first_batch_seconds"] for r in runner["per_rank"]], wall

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,7 +11,7 @@ import typer
 from rich.text import Text
 
 from padt_eval import __version__, cli_help
-from padt_eval.errors import PadtEvalError, UsageError
+from padt_eval.errors import UsageError
 from padt_eval.failures import guard_commands
 from padt_eval.report.console import labelled, make_console, print_table
 from padt_eval.types import Task
@@ -98,7 +98,10 @@ GpusOpt = Annotated[Optional[int], typer.Option("--gpus", min=1, help="Run the m
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Run the model in N CPU processes (no GPU needed).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="For a single process: auto (GPU when there is one), cpu or cuda.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing padt-eval run folder instead of resuming it (any other folder is refused).")]
-LoaderOpt = Annotated[int, typer.Option("--loader-workers", min=0, help="DataLoader processes per rank that prepare images ahead of the model.")]
+LoaderOpt = Annotated[
+    Optional[int],
+    typer.Option("--loader-workers", min=0, help="DataLoader processes per rank that prepare images ahead of the model (default: from the CPU count, at most 4)."),
+]
 DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Model dtype: float32, bfloat16 or float16 (family default otherwise).")]
 AttnOpt = Annotated[Optional[str], typer.Option("--attn", help="Attention kernel: sdpa, eager or flash_attention_2 (where installed).")]
 MaxNewOpt = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="Generation budget per sample.")]
@@ -167,11 +170,6 @@ NameOpt = Annotated[Optional[str], typer.Option("--name", help="The model's disp
 NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the results folder.")]
 
 
-def _fail(exc: PadtEvalError) -> None:
-    err_console.print(labelled("error", exc, "bold red"), soft_wrap=True)
-    raise typer.Exit(code=exc.exit_code)
-
-
 def _resolve_device(device: str) -> str:
     """`--device auto`: the GPU when torch sees one, else the CPU."""
     if device != "auto":
@@ -182,8 +180,6 @@ def _resolve_device(device: str) -> str:
 
 
 def _model_options(dtype, attn, max_new_tokens, model_args, prompt_style=None, min_pixels=None, max_pixels=None) -> dict:
-    import json
-
     opts: dict = {}
     for kv in model_args or []:
         if "=" not in kv:
@@ -200,60 +196,75 @@ def _model_options(dtype, attn, max_new_tokens, model_args, prompt_style=None, m
     return opts
 
 
-def _evaluate(task: Task, kw: dict) -> None:
+def _flag(option, default=None):
+    """A `TaskFlags` field: its default and the Typer option that sets it."""
+    return field(default=default, metadata={"option": option})
+
+
+@dataclass
+class TaskFlags:
+    """The flags of the task commands (rec, res, ovd, ric), typed, each declared once with
+    its option. A task without a flag (RIC has no --layout) keeps the field's default;
+    `_task_command` says which a task has. Field order is the order of `--help`."""
+
+    split: str = _flag(SplitOpt, MISSING)
+    predictions: Optional[Path] = _flag(PredictionsOpt)
+    model: Optional[str] = _flag(ModelOpt)
+    family: Optional[str] = _flag(FamilyOpt)
+    data_root: Optional[Path] = _flag(DataRootOpt)
+    image_root: Optional[Path] = _flag(ImageRootOpt)
+    layout: str = _flag(LayoutOpt, "auto")
+    gt: str = _flag(GtOpt, "official")
+    out: Optional[Path] = _flag(OutOpt)
+    strict: bool = _flag(StrictOpt, False)
+    batch_size: int = _flag(BatchOpt, 8)
+    gpus: Optional[int] = _flag(GpusOpt)
+    workers: Optional[int] = _flag(WorkersOpt)
+    device: str = _flag(DeviceOpt, "auto")
+    overwrite: bool = _flag(OverwriteOpt, False)
+    loader_workers: Optional[int] = _flag(LoaderOpt)
+    dtype: Optional[str] = _flag(DtypeOpt)
+    attn: Optional[str] = _flag(AttnOpt)
+    max_new_tokens: Optional[int] = _flag(MaxNewOpt)
+    model_arg: Optional[list[str]] = _flag(ModelArgOpt)
+    text_format: Optional[str] = _flag(FormatOpt)
+    min_pixels: Optional[int] = _flag(MinPixelsOpt)
+    max_pixels: Optional[int] = _flag(MaxPixelsOpt)
+    prompt_style: Optional[str] = _flag(PromptStyleOpt)
+    backend: Optional[str] = _flag(BackendOpt)
+    compile_step: bool = _flag(CompileOpt, False)
+    protocol: str = _flag(ProtocolOpt, "standard")
+    error_iou: float = _flag(ErrorIouOpt, 0.5)
+    background_iou: float = _flag(BackgroundIouOpt, 0.1)
+    name: Optional[str] = _flag(NameOpt)
+    no_report: bool = _flag(NoReportOpt, False)
+
+
+def _run_task(task: Task, f: TaskFlags) -> None:
     """What every task command does: score a predictions file, or run a model and score it."""
     from padt_eval import api
-    from padt_eval.report.console import counts_line, metrics_table, problems_lines, progress_bar
+    from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions, ScoringOptions, check_one_source, error_thresholds
+    from padt_eval.report.console import progress_bar
+
+    scoring = ScoringOptions(f.protocol, error_thresholds(f.error_iou, f.background_iou))
+    check_one_source(f.predictions, f.model)
+    data = DataOptions(f.data_root, f.image_root, f.layout, f.gt)
+    output = OutputOptions(f.out, f.name, not f.no_report)
+    if f.model is not None:
+        result = _run_model(task, f, data, scoring, output)
+        if result is None:
+            return
+    else:
+        predictions = PredictionsOptions(f.predictions, f.strict, f.text_format, f.min_pixels, f.max_pixels)
+        with progress_bar(console, f"{task.value.upper()} {Path(f.split).stem}") as (start, advance):
+            result = api.score(task, f.split, predictions, data=data, scoring=scoring, output=output, on_start=start, on_progress=advance)
+    _print_result(task, result)
+
+
+def _print_result(task: Task, result) -> None:
+    from padt_eval.report.console import counts_line, metrics_table, problems_lines
     from padt_eval.report.errors_view import errors_line
 
-    split, predictions, model = kw["split"], kw["predictions"], kw["model"]
-    gt = kw.get("gt", "official")
-    layout = kw.get("layout", "auto")
-    scoring = dict(protocol=kw.get("protocol", "standard"), name=kw["name"], report=not kw["no_report"])
-    raw = dict(text_format=kw["text_format"], min_pixels=kw["min_pixels"], max_pixels=kw["max_pixels"])
-    try:
-        if "error_iou" in kw:
-            scoring["error_thresholds"] = _error_thresholds(kw["error_iou"], kw["background_iou"])
-        if (predictions is None) == (model is None):
-            raise UsageError("give exactly one of --predictions and --model")
-        if model is not None:
-            if kw["strict"]:
-                raise UsageError(
-                    "--strict checks the lines of a predictions file (--predictions); a model run's output is written by "
-                    "padt-eval, and an answer it cannot parse is counted per sample as unparseable, never fatal"
-                )
-            if raw["text_format"] is not None:
-                raise UsageError("--format reads the raw text of a predictions file; with --model the family's own parser is used")
-            options = _model_options(kw["dtype"], kw["attn"], kw["max_new_tokens"], kw["model_arg"], kw["prompt_style"], kw["min_pixels"], kw["max_pixels"])
-            if kw["backend"] is not None:
-                options["backend"] = kw["backend"]
-            if kw["compile_step"]:
-                options["compile"] = True
-            run = dict(gpus=kw["gpus"], workers=kw["workers"], device=kw["device"], overwrite=kw["overwrite"], loader_workers=kw["loader_workers"], options=options)
-            result = _run_model(task, split, model, kw["family"], kw["data_root"], kw["image_root"], layout, kw["out"], kw["batch_size"], scoring, gt=gt, **run)
-            if result is None:
-                return
-        else:
-            with progress_bar(console, f"{task.value.upper()} {Path(split).stem}") as (start, advance):
-                result = api.evaluate(
-                    task,
-                    split,
-                    predictions=predictions,
-                    data_root=kw["data_root"],
-                    image_root=kw["image_root"],
-                    layout=layout,
-                    gt=gt,
-                    out=kw["out"],
-                    strict=kw["strict"],
-                    batch_size=kw["batch_size"],
-                    **scoring,
-                    **raw,
-                    on_start=start,
-                    on_progress=advance,
-                )
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
     print_table(console, metrics_table(f"{task.value.upper()} on {result.split}", result.metrics))
     console.print(counts_line(result.counts))
     if result.errors is not None:
@@ -267,39 +278,27 @@ def _evaluate(task: Task, kw: dict) -> None:
     console.print(Text.assemble("results written to ", (str(result.out_dir), "bold"), f" ({result.seconds:.1f} s)"))
 
 
-def _error_thresholds(fg: float, bg: float):
-    from padt_eval.metrics.errors import ErrorThresholds
-
-    try:
-        return ErrorThresholds(fg, bg)
-    except ValueError as exc:
-        raise UsageError(f"--error-iou / --background-iou: {exc}") from None
-
-
-def _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, scoring, *, gpus, workers, device, overwrite, loader_workers, options, gt="official"):
+def _run_model(task: Task, f: TaskFlags, data, scoring, output):
     from padt_eval import api
+    from padt_eval.options import ModelOptions, RunOptions, check_model_run, ranks
     from padt_eval.runner.progress import RunProgress
 
-    if gpus is not None and workers is not None:
-        raise UsageError("give --gpus or --workers, not both")
-    nproc, dev = (gpus, "cuda") if gpus is not None else (workers, "cpu") if workers is not None else (1, _resolve_device(device))
+    check_model_run(strict=f.strict, text_format=f.text_format)
+    options = _model_options(f.dtype, f.attn, f.max_new_tokens, f.model_arg, f.prompt_style, f.min_pixels, f.max_pixels)
+    if f.backend is not None:
+        options["backend"] = f.backend
+    if f.compile_step:
+        options["compile"] = True
+    nproc, device = ranks(f.gpus, f.workers)
+    run = RunOptions(nproc, device or _resolve_device(f.device), f.batch_size, f.loader_workers, f.overwrite)
     result = api.run_model(
         task,
-        split,
-        model,
-        family=family,
-        options=options,
-        out=out,
-        nproc=nproc,
-        device=dev,
-        batch_size=batch_size,
-        loader_workers=loader_workers,
-        overwrite=overwrite,
-        data_root=data_root,
-        image_root=image_root,
-        layout=layout,
-        gt=gt,
-        **scoring,
+        f.split,
+        ModelOptions(f.model, f.family, options),
+        data=data,
+        run=run,
+        scoring=scoring,
+        output=output,
         progress=lambda run_dir, attempt, title: RunProgress(run_dir, attempt, console, title),
     )
     if result is None:
@@ -315,38 +314,27 @@ def _run_model(task, split, model, family, data_root, image_root, layout, out, b
     return result
 
 
-
-def _task_command(task: Task, doc: str, *, split: tuple, image_root, layout=None, gt: bool = False, protocol=None, errors: bool = False):
-    """One Typer command for a task. The four task commands share every option but the
-    split, image folder, layout, ground-truth and protocol ones, which differ per task; the
-    command's signature is assembled here so that each option is declared once."""
+def _task_command(task: Task, doc: str, *, split, image_root, layout=None, protocol=None, gt: bool = False, errors: bool = False):
+    """One Typer command for a task: the `TaskFlags` it has, with the options that differ
+    per task (split, image folder, layout, protocol: their help names the task's data)."""
     import inspect
 
-    def p(name, annotation, default=inspect.Parameter.empty):
-        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+    differ = {"split": split, "image_root": image_root, "layout": layout, "protocol": protocol}
+    absent = {name for name in ("layout", "protocol") if differ[name] is None}
+    absent |= set() if gt else {"gt"}
+    absent |= set() if errors else {"error_iou", "background_iou"}
+    params = []
+    for f in fields(TaskFlags):
+        if f.name in absent:
+            continue
+        option = differ.get(f.name) or f.metadata["option"]
+        option, default = option if isinstance(option, tuple) else (option, f.default)
+        if default is MISSING:
+            default = inspect.Parameter.empty
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=option, default=default))
 
-    params = [p("split", *split), p("predictions", PredictionsOpt, None), p("model", ModelOpt, None), p("family", FamilyOpt, None),
-              p("data_root", DataRootOpt, None), p("image_root", image_root, None)]
-    if layout is not None:
-        params.append(p("layout", *layout))
-    if gt:
-        params.append(p("gt", GtOpt, "official"))
-    params += [
-        p("out", OutOpt, None), p("strict", StrictOpt, False), p("batch_size", BatchOpt, 8),
-        p("gpus", GpusOpt, None), p("workers", WorkersOpt, None), p("device", DeviceOpt, "auto"),
-        p("overwrite", OverwriteOpt, False), p("loader_workers", LoaderOpt, 2),
-        p("dtype", DtypeOpt, None), p("attn", AttnOpt, None), p("max_new_tokens", MaxNewOpt, None), p("model_arg", ModelArgOpt, None),
-        p("text_format", FormatOpt, None), p("min_pixels", MinPixelsOpt, None), p("max_pixels", MaxPixelsOpt, None),
-        p("prompt_style", PromptStyleOpt, None), p("backend", BackendOpt, None), p("compile_step", CompileOpt, False),
-    ]
-    if protocol is not None:
-        params.append(p("protocol", protocol, "standard"))
-    if errors:
-        params += [p("error_iou", ErrorIouOpt, 0.5), p("background_iou", BackgroundIouOpt, 0.1)]
-    params += [p("name", NameOpt, None), p("no_report", NoReportOpt, False)]
-
-    def command(**kw) -> None:
-        _evaluate(task, kw)
+    def command(**flags) -> None:
+        _run_task(task, TaskFlags(**flags))
 
     command.__signature__ = inspect.Signature(params)
     command.__doc__ = doc
@@ -362,7 +350,7 @@ app.command("rec")(_task_command(
     padt-eval rec -s refcoco_val -p qwen_raw.jsonl --format qwen2_5_vl --max-pixels 1003520;
     padt-eval rec -s refcoco_val --model PaDT-MLLM/PaDT_REC_3B --gpus 8
     """,
-    split=(SplitOpt,), image_root=ImageRootOpt, layout=(LayoutOpt, "auto"), protocol=ProtocolOpt, errors=True,
+    split=SplitOpt, image_root=ImageRootOpt, layout=LayoutOpt, protocol=ProtocolOpt, errors=True,
 ))
 app.command("res")(_task_command(
     Task.RES,
@@ -370,7 +358,7 @@ app.command("res")(_task_command(
 
     Example: padt-eval res --split refcocog_val --predictions preds.jsonl
     """,
-    split=(SplitOpt,), image_root=ImageRootOpt, layout=(LayoutOpt, "auto"), protocol=ProtocolOpt, errors=True,
+    split=SplitOpt, image_root=ImageRootOpt, layout=LayoutOpt, protocol=ProtocolOpt, errors=True,
 ))
 app.command("ovd")(_task_command(
     Task.OVD,
@@ -380,7 +368,7 @@ app.command("ovd")(_task_command(
     Example (raw InternVL3 text): padt-eval ovd -p internvl_raw.jsonl --format internvl
     Example (PaDT's own GT, to reproduce its figure): padt-eval ovd -p preds.jsonl --gt padt-filtered
     """,
-    split=(OvdSplitOpt, "coco_val2017"), image_root=Val2017Opt, layout=(OvdLayoutOpt, "auto"), gt=True, protocol=OvdProtocolOpt,
+    split=(OvdSplitOpt, "coco_val2017"), image_root=Val2017Opt, layout=OvdLayoutOpt, gt=True, protocol=OvdProtocolOpt,
     errors=True,
 ))
 app.command("ric")(_task_command(
@@ -419,16 +407,16 @@ def check_batching(
     Example: padt-eval check-batching --split refcoco_val --model PaDT-MLLM/PaDT_REC_3B -n 64 -b 16
     """
     from padt_eval import api
+    from padt_eval.options import DataOptions, ModelOptions
 
     try:
         device = _resolve_device(device)
         report = api.check_batching(
-            Task(task), split, model, family=family, options=_model_options(dtype, attn, max_new_tokens, model_arg),
-            n_samples=n_samples, batch_size=batch_size, device=device, data_root=data_root, image_root=image_root, layout=layout,
+            Task(task), split, ModelOptions(model, family, _model_options(dtype, attn, max_new_tokens, model_arg)),
+            data=DataOptions(data_root, image_root, layout), n_samples=n_samples, batch_size=batch_size, device=device,
         )
-    except (PadtEvalError, ValueError) as exc:
-        _fail(exc if isinstance(exc, PadtEvalError) else UsageError(str(exc)))
-        return
+    except ValueError as exc:  # an unknown --task or device
+        raise UsageError(str(exc)) from None
     n = report.n_samples
     colour = "green" if not report.differing_ids else "yellow"
     console.print(
@@ -508,12 +496,8 @@ def demo(
     from padt_eval.report.table_specs import display_scale
     from padt_eval.runner.progress import RunProgress
 
-    try:
-        with library_output_to(out / "logs" / "libraries.log"):  # the Java caption tools' chatter
-            runs, expected, comparisons = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console), results=results)
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
+    with library_output_to(out / "logs" / "libraries.log"):  # the Java caption tools' chatter
+        runs, expected, comparisons = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console), results=results)
     console.print(
         "outcomes written into demo-A's predictions: "
         + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in expected.outcomes.items())
@@ -542,11 +526,7 @@ def demo(
     if not models:
         _demo_next_steps(out, results, [r.result.out_dir for r in runs], with_models=False)
         return
-    try:
-        model_runs = run_models(out, progress_view=lambda d, a, t: RunProgress(d, a, console, t), seed=seed, results=results)
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
+    model_runs = run_models(out, progress_view=lambda d, a, t: RunProgress(d, a, console, t), seed=seed, results=results)
     for mr in model_runs:
         print_table(console, metrics_table(f"{mr.result.task.value.upper()} on {mr.result.split}: {mr.label}", mr.result.metrics))
         console.print(counts_line(mr.result.counts))
@@ -640,11 +620,7 @@ def compare(
     from padt_eval.report.errors_view import error_shares_table
     from padt_eval.report.table_specs import display_scale
 
-    try:
-        doc, path = api.compare(run_a, run_b, resamples=resamples, seed=seed, out=out)
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
+    doc, path = api.compare(run_a, run_b, resamples=resamples, seed=seed, out=out)
     a, b = doc["run_a"], doc["run_b"]
     t = Table(
         title=f"{a['task'].upper()} {a['split']}: B = {b['model']} ({b['protocol']}) vs A = {a['model']} ({a['protocol']}), "
@@ -692,11 +668,7 @@ def leaderboard(
     from padt_eval.report.console import rich_table
     from padt_eval.report.table_specs import TASK_TABLES
 
-    try:
-        board, written = api.leaderboard(results, out, reported)
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
+    board, written = api.leaderboard(results, out, reported)
     tasks = {tt.task for tt in TASK_TABLES}
     headline = [t for t in board.tables if t.key in tasks and any(r.kind == "measured" for r in t.rows)]
     for t in headline:  # the measured rows; the files also hold the reported ones beside them
@@ -726,11 +698,7 @@ def report(
     """
     from padt_eval import api
 
-    try:
-        path = api.report(run_dir, data_root=data_root, image_root=image_root, out=out, n_worst=n_worst)
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
+    path = api.report(run_dir, data_root=data_root, image_root=image_root, out=out, n_worst=n_worst)
     console.print(Text.assemble("written ", (str(path), "bold")))
 
 
@@ -761,11 +729,7 @@ guard_commands(app, lambda label, text: err_console.print(labelled(label, text, 
 
 
 def main() -> None:
-    try:
-        app()
-    except PadtEvalError as exc:  # raised outside a command's own handler
-        err_console.print(labelled("error", exc, "bold red"), soft_wrap=True)
-        sys.exit(exc.exit_code)
+    app()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from rich.table import Table
 from rich.text import Text
 
 from padt_eval import cli_help
-from padt_eval.errors import PadtEvalError
 from padt_eval.report.console import labelled, make_console, print_table
 
 data_app = typer.Typer(
@@ -64,11 +63,6 @@ class RichProgress:
             self.progress = self.task = None
 
 
-def _fail(exc: PadtEvalError) -> None:
-    err_console.print(labelled("error", exc, "bold red"), soft_wrap=True)
-    raise typer.Exit(code=exc.exit_code)
-
-
 @data_app.command("fetch")
 def fetch_cmd(
     names: Annotated[
@@ -107,19 +101,15 @@ def fetch_cmd(
     """
     from padt_eval.data.fetch import fetch
 
-    try:
-        outcomes = fetch(
-            names,
-            to,
-            annotations,
-            keep_archives=keep_archives,
-            timeout=timeout,
-            progress=RichProgress(console),
-            notify=lambda msg: console.print(msg, soft_wrap=True),
-        )
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
+    outcomes = fetch(
+        names,
+        to,
+        annotations,
+        keep_archives=keep_archives,
+        timeout=timeout,
+        progress=RichProgress(console),
+        notify=lambda msg: console.print(msg, soft_wrap=True),
+    )
     fetched = sum(1 for o in outcomes if o.action == "fetched")
     console.print(labelled("done", f"{fetched} fetched, {len(outcomes) - fetched} already there. See `padt-eval data status`.", "green"))
 

@@ -49,7 +49,7 @@ def test_read_only_results_folder_exits_2_naming_the_folder(synth_root, preds, t
     def read_only(path):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
 
-    monkeypatch.setattr("padt_eval.api.RunWriter", read_only)
+    monkeypatch.setattr("padt_eval.scoring.score.RunWriter", read_only)
     r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-o", str(out)])
     assert r.exit_code == 2, r.output
     assert f"error: Read-only file system (EROFS): {out}" in r.output and "Traceback" not in r.output
@@ -160,7 +160,7 @@ def test_ctrl_c_while_scoring_a_file_exits_130(synth_root, preds, tmp_path, monk
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("padt_eval.api.run_local", interrupted)
+    monkeypatch.setattr("padt_eval.scoring.score._chunks", interrupted)
     r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-o", str(tmp_path / "run")])
     assert r.exit_code == 130 and "interrupted: nothing was lost; rerun the same command" in r.output
     assert not (tmp_path / "run" / "metrics.json").exists()

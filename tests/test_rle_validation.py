@@ -13,7 +13,7 @@ from pycocotools import mask as cocomask
 
 from padt_eval import rle
 from padt_eval.errors import DataError
-from padt_eval.models.predictions_file import PredictionsFile
+from padt_eval.scoring.predictions_file import PredictionsFile
 from padt_eval.types import Task
 
 # The inputs of the issue that sent pycocotools' merge into an endless loop.

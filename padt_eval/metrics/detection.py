@@ -11,10 +11,10 @@ module only prepares its inputs:
   xyxy → xywh (a reversed box has zero width/height), score as given or 1.0 when the
   model gives none. Unmapped labels are counted, never scored.
 
-AP is not a sum over images, so the state that merges is the list of per-image records
-(GT and detections); shards concatenate their lists and `compute()` runs COCOeval once.
-Records are put in sample-id order before evaluation, so the result does not depend on
-the order shards were merged in (COCOeval breaks score ties by image order).
+AP is not a sum over images, so the state is the list of per-image records (GT and
+detections) and `compute()` runs COCOeval once. Records are put in sample-id order
+before evaluation, so the result does not depend on the order the samples came in
+(COCOeval breaks score ties by image order).
 """
 
 from __future__ import annotations
@@ -156,19 +156,6 @@ class DetectionMetric(Metric):
             dets.append([_xywh(box), DEFAULT_SCORE if o.score is None else float(o.score), cid, o.mask])
         return dets, n_unmapped
 
-    def merge(self, other: "DetectionMetric") -> None:  # type: ignore[override]
-        if other.categories != self.categories:
-            raise ValueError("cannot merge OVD states over different category tables")
-        self.images.extend(other.images)
-        self._tide_images.update(other._tide_images)
-        self.outcomes.merge(other.outcomes)
-        self.unmapped.update(other.unmapped)
-        self.n_dets += other.n_dets
-        self.n_dets_unmapped += other.n_dets_unmapped
-        self.n_dets_without_score += other.n_dets_without_score
-        self.n_dets_with_mask += other.n_dets_with_mask
-        self.n_gt_without_mask += other.n_gt_without_mask
-
     # -- the numbers --------------------------------------------------------------
     def coco_inputs(self, with_masks: bool) -> tuple[dict, list[dict], list[dict]]:
         """(GT dataset dict, bbox results, segm results or []) in COCO's own formats."""
@@ -267,26 +254,3 @@ class DetectionMetric(Metric):
             "misses": "missing, unparseable and errored samples contribute no detections; their GT counts in recall",
             "undefined": "COCO's -1 (no GT in that size range) is reported as null",
         }
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "categories": self.categories,
-            "images": self.images,
-            "outcomes": self.outcomes.as_dict(),
-            "unmapped": dict(self.unmapped),
-            "n_dets": self.n_dets,
-            "n_dets_unmapped": self.n_dets_unmapped,
-            "n_dets_without_score": self.n_dets_without_score,
-            "n_dets_with_mask": self.n_dets_with_mask,
-            "n_gt_without_mask": self.n_gt_without_mask,
-        }
-
-    @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> "DetectionMetric":
-        m = cls([tuple(c) for c in d["categories"]])  # type: ignore[misc]
-        m.images = list(d["images"])
-        m.outcomes = OutcomeCounts.from_dict(d["outcomes"])
-        m.unmapped = Counter({k: int(v) for k, v in d["unmapped"].items()})
-        for key in ("n_dets", "n_dets_unmapped", "n_dets_without_score", "n_dets_with_mask", "n_gt_without_mask"):
-            setattr(m, key, int(d[key]))
-        return m

@@ -41,8 +41,7 @@ detection on an image the filter dropped is a false positive (`ReleaseDetectionM
 
 Nothing here is used by the standard protocol. Because a key's value is known only when
 every sample is in, records are produced by `final_records()` at the end of a run. The
-state keeps each sample's objects, so shards merge exactly when they are merged in split
-order (`merge(other)` treats `other` as coming after `self`).
+state keeps each sample's objects, in split order.
 """
 
 from __future__ import annotations
@@ -153,11 +152,6 @@ class ReleaseMetric(Metric):
             )
         return []
 
-    def merge(self, other: "ReleaseMetric") -> None:  # type: ignore[override]
-        self.items.extend(other.items)
-        self.outcomes.merge(other.outcomes)
-        self._scored = None
-
     # -- scoring ----------------------------------------------------------------------
     def _score(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
         if self._scored is None:
@@ -255,16 +249,6 @@ class ReleaseMetric(Metric):
         else:
             common.update(ciou="mean over items of the key's best per-object mask IoU (printed by the release as 'RES CIoU'; not ΣI/ΣU)")
         return common
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"task": self.task.value, "items": self.items, "outcomes": self.outcomes.as_dict()}
-
-    @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> "ReleaseMetric":
-        m = cls(Task(d["task"]))
-        m.items = list(d["items"])
-        m.outcomes = OutcomeCounts.from_dict(d["outcomes"])
-        return m
 
 
 class _ExactNameMapper:

@@ -165,16 +165,6 @@ def test_without_instances_wrong_object_is_not_computed():
     assert all(r.get("error_instances") is False for r in records if r["error"] not in ("hit", "unparsed", "no_object"))
 
 
-def test_shards_merge_to_the_unsharded_counts():
-    whole, _ = _run(Task.RES, ErrorThresholds())
-    a, _ = _run(Task.RES, ErrorThresholds(), cases=CASES[:6])
-    b, _ = _run(Task.RES, ErrorThresholds(), cases=CASES[6:])
-    a.merge(b)
-    assert a.errors()["counts"] == whole.errors()["counts"]
-    again = ResMetric.from_state_dict(a.state_dict())
-    assert again.errors()["counts"] == whole.errors()["counts"]
-
-
 @pytest.mark.parametrize("fg,bg", [(0.5, 0.5), (0.1, 0.5), (0.5, 0.0), (1.5, 0.1)])
 def test_thresholds_are_checked(fg, bg):
     with pytest.raises(ValueError, match="thresholds"):

@@ -3,7 +3,6 @@ release's scoring differs from the standard protocol on the same predictions."""
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -136,7 +135,7 @@ def test_res_ciou_is_a_mean_of_best_per_object_ious():
     assert rel == {"ciou": pytest.approx((1.0 + 0.5) / 2)}  # best of N, then a mean over samples
 
 
-def test_merge_in_split_order_equals_one_run():
+def test_every_item_of_a_key_is_rescued_by_some_object_of_the_key():
     pairs = [
         (_s("0", A, "a cat"), prediction("0", [ObjectPred(bbox=B)])),
         (_s("1", C, "dog"), prediction("1", [ObjectPred(bbox=C)])),
@@ -144,12 +143,8 @@ def test_merge_in_split_order_equals_one_run():
     ]
     whole = ReleaseMetric(Task.REC)
     _score(whole, pairs)
-    first, second = ReleaseMetric(Task.REC), ReleaseMetric(Task.REC)
-    _score(first, pairs[:2])
-    _score(second, pairs[2:])
-    first.merge(ReleaseMetric.from_state_dict(json.loads(json.dumps(second.state_dict()))))
-    assert first.compute() == whole.compute() and first.final_records() == whole.final_records()
-    assert whole.compute()["acc@0.5"] == 1.0  # every item rescued by some object of its key
+    assert whole.compute()["acc@0.5"] == 1.0
+    assert [r["sample_id"] for r in whole.final_records()] == ["0", "1", "2"]
 
 
 def test_ovd_release_keeps_only_exact_lower_cased_class_names():
@@ -173,6 +168,3 @@ def test_ovd_release_keeps_only_exact_lower_cased_class_names():
     assert std.compute()["ap"] == pytest.approx(1.0)  # both labels map (case, underscore)
     assert rel.compute()["ap"] == pytest.approx(0.5)  # "dining_table".lower() is no class name: dropped
     assert rel.counts()["n_dets_unmapped"] == 1 and rel.protocol()["name"] == "padt-release"
-    # merging states keeps the release's rule
-    again = ReleaseDetectionMetric.from_state_dict(json.loads(json.dumps(rel.state_dict())))
-    assert again.compute()["ap"] == pytest.approx(0.5)

@@ -100,7 +100,7 @@ def test_crowd_regions_ignore_detections_inside_them():
     assert sum(out["counts"].values()) == 0
 
 
-def test_breakdown_is_the_same_recomputed_from_the_saved_state():
+def test_breakdown_fixes_and_per_image_counts():
     metric = DetectionMetric([(A, "a"), (B, "b")])
     metric.tide_thresholds = ErrorThresholds()
     per_image = {}
@@ -110,9 +110,6 @@ def test_breakdown_is_the_same_recomputed_from_the_saved_state():
                         objects=[GroundTruthObject(bbox=xyxy(b), category_id=c) for b, c, *_ in img["gt"]])
         pred = Prediction(img["sample_id"], objects=[ObjectPred(bbox=xyxy(b), score=s, label="a" if c == A else "b") for b, s, c, _ in img["dt"]])
         per_image[img["sample_id"]] = metric.update(sample, pred)["errors"]
-    again = DetectionMetric.from_state_dict(metric.state_dict())
-    again.tide_thresholds = ErrorThresholds()
-    assert again.errors() == metric.errors()
     assert metric.errors()["dap"] == pytest.approx({t: FIXED[t] - BASE for t in ERROR_TYPES}, abs=1e-12)
     # the per-image counts in the records add up to the split's
     assert {t: sum(c.get(t, 0) for c in per_image.values()) for t in ERROR_TYPES} == metric.errors()["counts"]

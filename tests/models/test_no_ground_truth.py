@@ -18,7 +18,7 @@ import pytest
 
 from padt_eval.models import text_rules
 from padt_eval.models.coords import FORMATS
-from padt_eval.models.raw_text import RawTextParser
+from padt_eval.scoring.raw_text import RawTextParser
 from padt_eval.types import GroundTruthObject, ModelRequest, Sample, Task
 
 FORBIDDEN_TYPES = (Sample, GroundTruthObject)
@@ -143,6 +143,7 @@ def test_the_runner_hands_an_adapter_no_ground_truth(synth_root, monkeypatch, tm
     from padt_eval import api
     from padt_eval.data.registry import open_split
     from padt_eval.models import loading
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
 
     log: list[str] = []
     real_load = loading.load_model
@@ -153,7 +154,8 @@ def test_the_runner_hands_an_adapter_no_ground_truth(synth_root, monkeypatch, tm
 
     monkeypatch.setattr(loading, "load_model", recording_load)
     result = api.run_model(
-        Task.RES, model="colour-finder", split="refcoco_val", data_root=synth_root, out=tmp_path / "run", nproc=1, batch_size=4, loader_workers=0
+        Task.RES, "refcoco_val", ModelOptions("colour-finder"), data=DataOptions(data_root=synth_root),
+        run=RunOptions(1, batch_size=4, loader_workers=0), output=OutputOptions(tmp_path / "run"),
     )
     samples = list(open_split("refcoco_val", Task.RES, data_root=synth_root))
     assert result.counts["n_samples"] == len(samples) > 10

@@ -73,13 +73,15 @@ def test_gpu_isolation_and_launcher_variables(monkeypatch):
 def test_vllm_equals_transformers_on_a_tiny_qwen(tmp_path, synth_root):
     from padt_eval import api
     from padt_eval.models.tiny import build_tiny
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
     from padt_eval.types import Task
 
     ckpt = build_tiny("qwen2_5_vl", tmp_path / "qwen", seed=0)
-    kw = dict(split="refcoco_val", data_root=synth_root, family="qwen2_5_vl", nproc=1, device="cuda", loader_workers=0, batch_size=8)
-    hf = api.run_model(Task.REC, model=str(ckpt), out=tmp_path / "hf", options={"max_new_tokens": 24, "dtype": "float32"}, **kw)
+    kw = dict(data=DataOptions(data_root=synth_root), run=RunOptions(1, device="cuda", batch_size=8, loader_workers=0))
+    opts = {"max_new_tokens": 24, "dtype": "float32"}
+    hf = api.run_model(Task.REC, "refcoco_val", ModelOptions(str(ckpt), "qwen2_5_vl", opts), output=OutputOptions(tmp_path / "hf"), **kw)
     vl = api.run_model(
-        Task.REC, model=str(ckpt), out=tmp_path / "vllm", options={"max_new_tokens": 24, "dtype": "float32", "backend": "vllm"}, **kw
+        Task.REC, "refcoco_val", ModelOptions(str(ckpt), "qwen2_5_vl", {**opts, "backend": "vllm"}), output=OutputOptions(tmp_path / "vllm"), **kw
     )
     texts = lambda r: [line.split('"text":')[1][:60] for line in (r.out_dir / "predictions.jsonl").read_text().splitlines()]  # noqa: E731
     same = sum(a == b for a, b in zip(texts(hf), texts(vl)))

@@ -8,6 +8,7 @@ from padt_eval import api
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.data.synthetic import make_world, write_images, write_padt_jsonl
 from padt_eval.demo_data import make_predictions
+from padt_eval.options import OutputOptions, PredictionsOptions
 from padt_eval.types import Task
 
 
@@ -31,7 +32,7 @@ def scored_runs(tmp_path_factory):
     runs = {}
     for task in (Task.REC, Task.RES):
         reader = PadtRefcocoJsonlReader(split, images, task, name="synth_val")
-        runs[task.value] = api.evaluate(task, "synth_val", predictions=preds, reader=reader, out=root / "results" / f"{task.value}-run").out_dir
+        runs[task.value] = api.score(task, "synth_val", PredictionsOptions(preds), reader=reader, output=OutputOptions(root / "results" / f"{task.value}-run")).out_dir
     return root, runs
 
 
@@ -48,5 +49,5 @@ def error_runs(tmp_path_factory):
     runs = {}
     for task in (Task.REC, Task.RES):
         reader = PadtRefcocoJsonlReader(split, images, task, name="synth_val")
-        runs[task.value] = api.evaluate(task, "synth_val", predictions=root / "designed.jsonl", reader=reader, out=root / "results" / f"{task.value}-errors").out_dir
+        runs[task.value] = api.score(task, "synth_val", PredictionsOptions(root / "designed.jsonl"), reader=reader, output=OutputOptions(root / "results" / f"{task.value}-errors")).out_dir
     return runs, expected

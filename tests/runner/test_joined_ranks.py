@@ -44,10 +44,14 @@ def data_root(synth_root, tmp_path_factory):
 @pytest.fixture(scope="module")
 def one_rank(data_root, tmp_path_factory):
     from padt_eval import api
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
     from padt_eval.types import Task
 
     out = tmp_path_factory.mktemp("one") / "run"
-    result = api.run_model(Task.RES, model="colour-finder", split="refcoco_val", data_root=data_root, out=out, nproc=1, batch_size=4, loader_workers=0)
+    result = api.run_model(
+        Task.RES, "refcoco_val", ModelOptions("colour-finder"), data=DataOptions(data_root=data_root),
+        run=RunOptions(1, batch_size=4, loader_workers=0), output=OutputOptions(out),
+    )
     assert result.counts["n_error"] > 0
     return result
 

@@ -15,6 +15,7 @@ import pytest
 
 from padt_eval import api
 from padt_eval.errors import UsageError
+from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions, ScoringOptions
 from padt_eval.runner.fingerprint import RUN_FILE, claim_run_dir, fingerprint
 from padt_eval.runner.run_lock import LOCK_FILE, RunFolderBusy
 from padt_eval.types import Task
@@ -25,9 +26,16 @@ def split(synth_root):
     return dict(split="refcoco_val", data_root=synth_root)
 
 
-def _run(split, out, **kw):
-    kw.setdefault("loader_workers", 0)
-    return api.run_model(Task.RES, model="colour-finder", out=out, nproc=1, batch_size=4, **split, **kw)
+def _run(split, out, nproc=1, *, options=None, overwrite=False, protocol="standard", loader_workers=0):
+    return api.run_model(
+        Task.RES,
+        split["split"],
+        ModelOptions("colour-finder", options=options or {}),
+        data=DataOptions(data_root=split["data_root"]),
+        run=RunOptions(nproc, batch_size=4, loader_workers=loader_workers, overwrite=overwrite),
+        scoring=ScoringOptions(protocol),
+        output=OutputOptions(out),
+    )
 
 
 @pytest.fixture(scope="module")

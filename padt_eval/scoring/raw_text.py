@@ -17,13 +17,12 @@ from typing import Any
 from padt_eval.errors import UsageError
 from padt_eval.models.coords import Frame, TextFormat, get_format
 from padt_eval.models.coords.qwen2_5_vl import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, smart_resize
-from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
 from padt_eval.models.text_rules import FIRST_BOX_RULE, prediction_from_text
 from padt_eval.types import ModelRequest, ParseStatus, Prediction
 
 
 class RawTextParser:
-    """The `text_parser` hook of `PredictionsFileModel` for one format."""
+    """Reads one line's raw `text` in one format's frame, the image size taken from the split."""
 
     def __init__(self, fmt: TextFormat, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
         self.fmt = fmt
@@ -41,6 +40,8 @@ class RawTextParser:
         return Frame(width, height, w, h)
 
     def __call__(self, text: str, req: ModelRequest, line: Prediction) -> Prediction:
+        """`req` is what a model would have been asked (image size, task; never the
+        ground truth): the same text reads the same whatever the split's answers are."""
         try:
             frame = self.frame(req.image.width, req.image.height)
         except ValueError as exc:
@@ -55,6 +56,7 @@ class RawTextParser:
         return prediction_from_text(req.sample_id, req.task, text, self.fmt, frame)
 
     def describe(self) -> dict[str, Any]:
+        """What the manifest's `model` records about how the text was read."""
         d: dict[str, Any] = {"format": self.fmt.name, "coordinate_frame": self.fmt.frame, "box_score": "none (raw text carries no confidence)"}
         d["rec_res_selection"] = FIRST_BOX_RULE
         if self.fmt.needs_input_size:
@@ -62,18 +64,5 @@ class RawTextParser:
         return d
 
 
-class RawTextPredictionsModel(PredictionsFileModel):
-    """A predictions file whose raw text is read by a family parser; describe() says how."""
-
-    def __init__(self, predictions: PredictionsFile, parser: RawTextParser) -> None:
-        super().__init__(predictions, text_parser=parser, format_name=parser.fmt.name)
-        self.parser = parser
-
-    def describe(self) -> dict[str, Any]:
-        d = super().describe()
-        d.update(self.parser.describe())
-        return d
-
-
-def raw_text_model(predictions: PredictionsFile, format_name: str, min_pixels: int | None = None, max_pixels: int | None = None) -> PredictionsFileModel:
-    return RawTextPredictionsModel(predictions, RawTextParser(get_format(format_name), min_pixels, max_pixels))
+def raw_text_parser(format_name: str, min_pixels: int | None = None, max_pixels: int | None = None) -> RawTextParser:
+    return RawTextParser(get_format(format_name), min_pixels, max_pixels)

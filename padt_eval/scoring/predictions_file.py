@@ -1,4 +1,4 @@
-"""Predictions files: JSONL, one line a sample, and the adapter that serves them as a model.
+"""Predictions files: JSONL, one line a sample, indexed by sample id and validated line by line.
 
 Line format (README, "Predictions file"):
 
@@ -22,7 +22,7 @@ from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Container, Sequence
+from typing import Any, Container
 
 import orjson
 
@@ -31,8 +31,7 @@ from padt_eval.data.id_index import IdIndex
 from padt_eval.data.jsonl import LineReader, iter_lines, parse_line
 from padt_eval.errors import DataError
 from padt_eval.metrics.boxes import is_finite_box
-from padt_eval.models.base import ModelAdapter
-from padt_eval.types import ModelRequest, ObjectPred, ParseStatus, Prediction
+from padt_eval.types import ObjectPred, ParseStatus, Prediction
 
 MAX_LISTED_PROBLEMS = 50
 
@@ -200,39 +199,3 @@ class PredictionsFile:
             "problems": {k: int(v) for k, v in sorted(self.problem_counts.items())},
             "first_problems": [str(p) for p in self.problems],
         }
-
-
-class PredictionsFileModel(ModelAdapter):
-    """Serves a predictions file through the model interface, so scoring a file and
-    running a model share one loop. With `text_parser`, each line's raw `text` is parsed
-    by a family's parser (its `objects` are ignored), as `--format NAME` asks."""
-
-    family = "predictions"
-
-    def __init__(
-        self,
-        predictions: PredictionsFile,
-        text_parser: Callable[[str, ModelRequest, Prediction], Prediction] | None = None,
-        format_name: str | None = None,
-    ) -> None:
-        self.predictions = predictions
-        self.text_parser = text_parser
-        self.format_name = format_name
-
-    def predict(self, requests: Sequence[ModelRequest]) -> list[Prediction]:
-        out = []
-        for req in requests:
-            pred = self.predictions.get(req.sample_id)
-            if pred is None:
-                out.append(Prediction.missing(req.sample_id, f"no line for this sample in {self.predictions.path.name}"))
-            elif self.text_parser is not None:
-                out.append(self.text_parser(pred.text or "", req, pred))
-            else:
-                out.append(pred)
-        return out
-
-    def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"family": self.family, "predictions_file": str(self.predictions.path)}
-        if self.format_name:
-            d["format"] = self.format_name
-        return d
