@@ -15,10 +15,10 @@ import pytest
 
 from padt_eval import api
 from padt_eval.errors import UsageError
-from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions, ScoringOptions
 from padt_eval.runner.fingerprint import RUN_FILE, claim_run_dir, fingerprint
 from padt_eval.runner.run_lock import LOCK_FILE, RunFolderBusy
 from padt_eval.types import Task
+from tests.helpers import run_colour_finder
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +26,7 @@ def split(synth_root):
     return dict(split="refcoco_val", data_root=synth_root)
 
 
-def _run(split, out, nproc=1, *, options=None, overwrite=False, protocol="standard", loader_workers=0):
-    return api.run_model(
-        Task.RES,
-        split["split"],
-        ModelOptions("colour-finder", options=options or {}),
-        data=DataOptions(data_root=split["data_root"]),
-        run=RunOptions(nproc, batch_size=4, loader_workers=loader_workers, overwrite=overwrite),
-        scoring=ScoringOptions(protocol),
-        output=OutputOptions(out),
-    )
+_run = run_colour_finder
 
 
 @pytest.fixture(scope="module")

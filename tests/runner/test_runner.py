@@ -8,12 +8,13 @@ import pytest
 
 from padt_eval import api
 from padt_eval.errors import UsageError
-from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions, ScoringOptions
+from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
 from padt_eval.runner.launch import RankFailed
 from padt_eval.runner.plan import read_plan
 from padt_eval.runner.shards import read_all
 from padt_eval.runner.worker import FAULT_ENV
 from padt_eval.types import Task
+from tests.helpers import run_colour_finder
 
 
 @pytest.fixture(scope="module")
@@ -21,16 +22,7 @@ def split(synth_root):
     return dict(split="refcoco_val", data_root=synth_root)
 
 
-def _run(split, out, nproc=1, *, options=None, overwrite=False, protocol="standard", loader_workers=0):
-    return api.run_model(
-        Task.RES,
-        split["split"],
-        ModelOptions("colour-finder", options=options or {}),
-        data=DataOptions(data_root=split["data_root"]),
-        run=RunOptions(nproc, batch_size=4, loader_workers=loader_workers, overwrite=overwrite),
-        scoring=ScoringOptions(protocol),
-        output=OutputOptions(out),
-    )
+_run = run_colour_finder
 
 
 def _without_timing(run_dir):
