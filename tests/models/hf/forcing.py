@@ -38,8 +38,14 @@ def run_forced(monkeypatch, adapter, task, split: str, checkpoint, out, **data):
     place of loading `checkpoint` again: the forced adapter is an object in this process."""
     from padt_eval import api
     from padt_eval.models import loading
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
 
     monkeypatch.setattr(loading, "load_model", lambda *args, **kwargs: adapter)
     return api.run_model(
-        task, split, str(checkpoint), family=adapter.family, out=out, batch_size=3, loader_workers=0, device="cpu", report=False, **data
+        task,
+        split,
+        ModelOptions(str(checkpoint), adapter.family),
+        data=DataOptions(**data),
+        run=RunOptions(1, "cpu", batch_size=3, loader_workers=0),
+        output=OutputOptions(out, report=False),
     )
