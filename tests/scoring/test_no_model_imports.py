@@ -1,5 +1,6 @@
 """Scoring a predictions file is not a model run: a `padt-eval rec/res -p FILE` process,
-report included and `--format` raw text included, never imports torch or transformers.
+report included and `--format` raw text included, never imports torch or transformers,
+nor the runner or a model adapter (only the pure text parsers of models/coords).
 
 Each command runs in a fresh interpreter (this test process has long imported torch);
 the probe prints which heavy modules are in `sys.modules` once the command has exited.
@@ -34,7 +35,10 @@ try:
     code = 0
 except SystemExit as exc:
     code = exc.code or 0
-print("PROBE " + json.dumps({"code": code, "heavy": [m for m in %r if m in sys.modules]}))
+# the pure text parsers (--format) are the only part of models/ a score run may use
+pure = ("padt_eval.models.coords", "padt_eval.models.text_rules")
+driving = [m for m in sys.modules if m.startswith(("padt_eval.runner", "padt_eval.models.")) and not m.startswith(pure)]
+print("PROBE " + json.dumps({"code": code, "heavy": [m for m in %r if m in sys.modules], "driving": sorted(driving)}))
 """ % (HEAVY,)
 
 
@@ -64,7 +68,7 @@ def test_scoring_a_predictions_file_imports_neither_torch_nor_transformers(task,
     make_predictions(open_split("refcoco_val", Task(task), data_root=synth_root), preds, seed=1)
     out = tmp_path / "run"
     got = _probe([task, "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-o", str(out)])
-    assert got == {"code": 0, "heavy": []}
+    assert got == {"code": 0, "heavy": [], "driving": []}
     assert (out / "metrics.json").is_file() and (out / "report.html").is_file()
 
 
@@ -72,7 +76,7 @@ def test_raw_text_with_format_imports_neither(synth_root, tmp_path):
     raw = _raw_qwen_file(synth_root, tmp_path / "raw.jsonl")
     out = tmp_path / "run"
     got = _probe(["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(raw), "--format", "qwen2_5_vl", "-o", str(out)])
-    assert got == {"code": 0, "heavy": []}
+    assert got == {"code": 0, "heavy": [], "driving": []}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["metrics"]["acc@0.5"] == 1.0  # the text was read, in its frame
 
@@ -81,4 +85,4 @@ def test_the_probe_sees_torch_in_a_model_run(synth_root, tmp_path):
     out = tmp_path / "run"
     args = ["res", "-s", "refcoco_val", "--data-root", str(synth_root), "--model", "colour-finder", "-o", str(out)]
     got = _probe(args + ["--device", "cpu", "--loader-workers", "0", "--no-report"])
-    assert got["code"] == 0 and "torch" in got["heavy"]
+    assert got["code"] == 0 and "torch" in got["heavy"] and "padt_eval.runner.worker" in got["driving"]
