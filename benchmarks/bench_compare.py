@@ -25,7 +25,10 @@ def main() -> None:
     union = rng.integers(100, 100_000, args.n).astype(float)
 
     def metrics(iou: np.ndarray) -> list[RatioData]:
-        return [RatioData.mean_of(iou >= t) for t in (0.5, 0.75, 0.9)] + [RatioData.mean_of(iou), RatioData(np.floor(iou * union), union)]
+        return [RatioData.mean_of(iou >= t) for t in (0.5, 0.75, 0.9)] + [
+            RatioData.mean_of(iou),
+            RatioData(np.floor(iou * union), union),
+        ]
 
     t0 = time.perf_counter()
     paired_compare(metrics(ia), metrics(ib), n_resamples=args.resamples, seed=0)

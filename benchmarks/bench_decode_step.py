@@ -103,11 +103,18 @@ def bench_padt(args, device, dtype, bandwidth: float):
                 sync(device)
                 seconds = time.perf_counter() - t0
         yield {
-            "model": f"padt-{args.shape}", "mode": f"compile ({args.compile_backend})" if compiled else "eager",
-            "batch": args.batch_size, "prompt_tokens": int(ids.shape[1]), "vrt_per_image": m,
-            "ms_per_step": ms, "warmup_s": warm_s,
-            "floor_ms_weights": weights / bandwidth * 1000, "floor_ms_weights_kv": (weights + kv) / bandwidth * 1000,
-            "samples_per_s": args.batch_size / seconds, "generate_tokens": total, "peak_mib": pm.peak / 2**20,
+            "model": f"padt-{args.shape}",
+            "mode": f"compile ({args.compile_backend})" if compiled else "eager",
+            "batch": args.batch_size,
+            "prompt_tokens": int(ids.shape[1]),
+            "vrt_per_image": m,
+            "ms_per_step": ms,
+            "warmup_s": warm_s,
+            "floor_ms_weights": weights / bandwidth * 1000,
+            "floor_ms_weights_kv": (weights + kv) / bandwidth * 1000,
+            "samples_per_s": args.batch_size / seconds,
+            "generate_tokens": total,
+            "peak_mib": pm.peak / 2**20,
             "memory_method": pm.method,
         }
 
@@ -157,8 +164,14 @@ def bench_qwen(args, device, dtype, bandwidth: float):
         with PeakMemory(device) as pm, torch.inference_mode():
             sync(device)
             t0 = time.perf_counter()
-            out = model.generate(**inputs, max_new_tokens=steps, do_sample=False, num_beams=1,
-                                 logits_processor=LogitsProcessorList([recorder]), return_dict_in_generate=True)
+            out = model.generate(
+                **inputs,
+                max_new_tokens=steps,
+                do_sample=False,
+                num_beams=1,
+                logits_processor=LogitsProcessorList([recorder]),
+                return_dict_in_generate=True,
+            )
             recorder.finish(out.sequences)
             sync(device)
             seconds = time.perf_counter() - t0
@@ -172,9 +185,15 @@ def bench_qwen(args, device, dtype, bandwidth: float):
     tied = model.lm_head.weight.data_ptr() == text.embed_tokens.weight.data_ptr()
     weights = param_bytes(text) + (0 if tied else param_bytes(model.lm_head))
     yield {
-        "model": f"qwen2.5-vl-{args.shape}", "mode": "transformers generate (eager)", "batch": args.batch_size,
-        "prompt_tokens": prompt, "ms_per_step": (t2 - t1) * 1000 / s, "floor_ms_weights": weights / bandwidth * 1000,
-        "samples_per_s": args.batch_size / t2, "generate_tokens": 2 * s, "peak_mib": peak / 2**20,
+        "model": f"qwen2.5-vl-{args.shape}",
+        "mode": "transformers generate (eager)",
+        "batch": args.batch_size,
+        "prompt_tokens": prompt,
+        "ms_per_step": (t2 - t1) * 1000 / s,
+        "floor_ms_weights": weights / bandwidth * 1000,
+        "samples_per_s": args.batch_size / t2,
+        "generate_tokens": 2 * s,
+        "peak_mib": peak / 2**20,
     }
 
 
@@ -202,23 +221,42 @@ def bench_vllm(args, device, dtype, bandwidth: float):
         from padt_eval.demo.tiny_hf import build_tiny
 
         tok_src = folder or build_tiny("qwen2_5_vl", Path(tempfile.mkdtemp()) / "tok")
-        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.json",
-                     "preprocessor_config.json", "vocab.json", "merges.txt"):
+        for name in (
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+            "chat_template.json",
+            "preprocessor_config.json",
+            "vocab.json",
+            "merges.txt",
+        ):
             if (Path(tok_src) / name).is_file():
                 (out_dir / name).write_bytes((Path(tok_src) / name).read_bytes())
         del model
         torch.cuda.empty_cache()
-        llm = LLM(model=str(out_dir), dtype="bfloat16", seed=0, gpu_memory_utilization=0.5, enforce_eager=False,
-                  limit_mm_per_prompt={"image": 0}, max_model_len=4096)
+        llm = LLM(
+            model=str(out_dir),
+            dtype="bfloat16",
+            seed=0,
+            gpu_memory_utilization=0.5,
+            enforce_eager=False,
+            limit_mm_per_prompt={"image": 0},
+            max_model_len=4096,
+        )
         params = SamplingParams(temperature=0.0, max_tokens=steps, ignore_eos=True, logprobs=0)
         prompts = [{"prompt_token_ids": row} for row in ids.tolist()]
         llm.generate(prompts[:2], SamplingParams(temperature=0.0, max_tokens=4), use_tqdm=False)
         t0 = time.perf_counter()
         llm.generate(prompts, params, use_tqdm=False)  # one call for the whole batch: vLLM schedules
         seconds = time.perf_counter() - t0
-        yield {"model": f"vllm qwen2.5-vl-{args.shape}", "mode": "one generate call", "batch": len(prompts),
-               "samples_per_s": len(prompts) / seconds, "ms_per_step_incl_prefill": seconds * 1000 / steps,
-               "generate_tokens": steps}
+        yield {
+            "model": f"vllm qwen2.5-vl-{args.shape}",
+            "mode": "one generate call",
+            "batch": len(prompts),
+            "samples_per_s": len(prompts) / seconds,
+            "ms_per_step_incl_prefill": seconds * 1000 / steps,
+            "generate_tokens": steps,
+        }
     except Exception as exc:  # a GPU script must report, not die, on an optional engine
         yield {"model": "vllm", "error": f"{type(exc).__name__}: {exc}"[:500]}
 
@@ -236,8 +274,12 @@ def main(argv=None) -> None:
     ap.add_argument("--prompt-tokens", type=int, default=40)
     ap.add_argument("--layers", type=int, default=0, help="3b: override the 36 text layers (a CPU smoke test of the path)")
     ap.add_argument("--vision-layers", type=int, default=0, help="3b: override the 32 vision blocks")
-    ap.add_argument("--image-tokens", type=int, default=None,
-                    help="qwen: prompt length stand-in for the image (default 391 = 640x480 merged tokens; tiny 12)")
+    ap.add_argument(
+        "--image-tokens",
+        type=int,
+        default=None,
+        help="qwen: prompt length stand-in for the image (default 391 = 640x480 merged tokens; tiny 12)",
+    )
     ap.add_argument("--compile-backend", default="inductor")
     ap.add_argument("--copy-mib", type=int, default=1024)
     ap.add_argument("--seed", type=int, default=0)
@@ -251,8 +293,11 @@ def main(argv=None) -> None:
     dtype = getattr(torch, args.dtype or ("bfloat16" if args.shape == "3b" else "float32"))
     torch.manual_seed(args.seed)
     bandwidth = copy_bandwidth(device, args.copy_mib)
-    head = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-            "dtype": str(dtype).replace("torch.", ""), "copy_gb_per_s": bandwidth / 1e9}
+    head = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "dtype": str(dtype).replace("torch.", ""),
+        "copy_gb_per_s": bandwidth / 1e9,
+    }
     bench = {"padt": bench_padt, "qwen": bench_qwen, "vllm": bench_vllm}[args.model]
     for row in bench(args, device, dtype, bandwidth):
         print(json.dumps({**head, **row}), flush=True)

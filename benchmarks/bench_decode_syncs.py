@@ -36,9 +36,9 @@ def measure(layers: int, batch: int, t1: int, t2: int) -> dict:
     import torch
     from PIL import Image
 
+    from padt_eval.demo.tiny_padt import build_tiny_padt
     from padt_eval.models.padt.adapter import load_padt
     from padt_eval.models.padt.generation import generate
-    from padt_eval.demo.tiny_padt import build_tiny_padt
 
     folder = build_tiny_padt(Path(tempfile.mkdtemp()) / "tiny", seed=0, num_hidden_layers=layers)
     pipe = load_padt(str(folder), max_new_tokens=t2).pipeline
@@ -54,14 +54,14 @@ def measure(layers: int, batch: int, t1: int, t2: int) -> dict:
     def totals(steps: int) -> tuple[int, int, dict]:
         settings = type(pipe.settings)(**dict(base, max_new_tokens=steps))
         with counter_class()() as c:
-            generate(pipe.model, enc.vocab, enc.vision.merged, ids, inputs.attention_mask, inputs.image_grid_thw,
-                     settings)
+            generate(pipe.model, enc.vocab, enc.vision.merged, ids, inputs.attention_mask, inputs.image_grid_thw, settings)
         return c.ops, c.syncs, dict(c.sync_names)
 
     ops1, syncs1, _ = totals(t1)
     ops2, syncs2, names2 = totals(t2)
     out = {
-        "layers": layers, "batch": batch,
+        "layers": layers,
+        "batch": batch,
         "ops_per_step": (ops2 - ops1) / (t2 - t1),
         "syncs_per_step": (syncs2 - syncs1) / (t2 - t1),
         "sync_ops_in_a_run": names2,
@@ -72,8 +72,9 @@ def measure(layers: int, batch: int, t1: int, t2: int) -> dict:
         return out
     settings = type(pipe.settings)(**dict(base, max_new_tokens=t2))
     with torch.inference_mode():
-        dec = start_decoding(pipe.model, enc.vocab, enc.vision.merged, ids, inputs.attention_mask,
-                             inputs.image_grid_thw, settings)
+        dec = start_decoding(
+            pipe.model, enc.vocab, enc.vision.merged, ids, inputs.attention_mask, inputs.image_grid_thw, settings
+        )
         dec.step()  # warm
         with counter_class()() as c:
             dec.step()
@@ -93,8 +94,19 @@ def counter_class():
 
 def run_tree(tree: Path, args, layers: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(tree))
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", "--layers", str(layers),
-           "--batch-size", str(args.batch_size), "--t1", str(args.t1), "--t2", str(args.t2)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--measure",
+        "--layers",
+        str(layers),
+        "--batch-size",
+        str(args.batch_size),
+        "--t1",
+        str(args.t1),
+        "--t2",
+        str(args.t2),
+    ]
     res = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise SystemExit(f"measuring {tree} failed:\n{res.stderr[-3000:]}")
@@ -122,12 +134,16 @@ def main(argv=None) -> None:
         for layers in args.layers:
             rows.append(("before (" + args.before + ")", run_tree(before, args, layers)))
             rows.append(("this checkout", run_tree(ROOT, args, layers)))
-    print(f"PaDT decode step, tiny random model, batch {args.batch_size}, per step = "
-          f"(count at {args.t2} tokens - count at {args.t1}) / {args.t2 - args.t1}")
+    print(
+        f"PaDT decode step, tiny random model, batch {args.batch_size}, per step = "
+        f"(count at {args.t2} tokens - count at {args.t1}) / {args.t2 - args.t1}"
+    )
     print(f"{'':22}{'layers':>7}{'ops/step':>10}{'syncs/step':>12}{'in-step ops':>13}{'in-step syncs':>15}")
     for name, r in rows:
-        print(f"{name:22}{r['layers']:7d}{r['ops_per_step']:10.1f}{r['syncs_per_step']:12.3f}"
-              f"{r.get('inside_step_ops', '-'):>13}{r.get('inside_step_syncs', '-'):>15}")
+        print(
+            f"{name:22}{r['layers']:7d}{r['ops_per_step']:10.1f}{r['syncs_per_step']:12.3f}"
+            f"{r.get('inside_step_ops', '-'):>13}{r.get('inside_step_syncs', '-'):>15}"
+        )
     print(json.dumps([dict(r, tree=name) for name, r in rows]))
 
 

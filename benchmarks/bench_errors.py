@@ -67,7 +67,9 @@ def bench_ovd(n_images: int, pairs: int) -> None:
         f"OVD ({n_images} images, {len(dets):,} detections): with TIDE / without = {statistics.median(ratios):.2f}x "
         f"(spread {min(ratios):.2f}-{max(ratios):.2f}); medians {statistics.median(measured):.2f} s vs {statistics.median(anchors):.2f} s"
     )
-    print(f"  unfixed AP50 {errors['ap50']:.12f} vs COCOeval AP50 {out['ap50']:.12f} (|diff| {abs(errors['ap50'] - out['ap50']):.2g})")
+    print(
+        f"  unfixed AP50 {errors['ap50']:.12f} vs COCOeval AP50 {out['ap50']:.12f} (|diff| {abs(errors['ap50'] - out['ap50']):.2g})"
+    )
 
 
 def main() -> None:
@@ -78,10 +80,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PADT_EVAL_CACHE"] = str(Path(tmp) / "cache")
         from padt_eval import api
-        from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-        from padt_eval.demo.synthetic import make_world, write_coco_instances, write_images, write_padt_jsonl
-        from padt_eval.demo.errors import make_error_predictions
         from padt_eval.core.types import Task
+        from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+        from padt_eval.demo.errors import make_error_predictions
+        from padt_eval.demo.synthetic import make_world, write_coco_instances, write_images, write_padt_jsonl
+        from padt_eval.options import OutputOptions, PredictionsOptions
 
         root = Path(tmp)
         world = make_world(n_images, seed=0)
@@ -98,7 +101,9 @@ def main() -> None:
             where = instances if with_instances else root / "absent.json"
             reader = PadtRefcocoJsonlReader(split, images, task, instances_path=where)
             t = time.perf_counter()
-            api.evaluate(task, "bench", predictions=preds, reader=reader, out=root / f"out{k}", report=False)
+            api.score(
+                task, "bench", PredictionsOptions(preds), reader=reader, output=OutputOptions(root / f"out{k}", report=False)
+            )
             return time.perf_counter() - t
 
         print(f"{n:,} samples on {n_images} synthetic images, designed misses; {pairs} alternating pairs")

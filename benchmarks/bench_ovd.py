@@ -63,8 +63,10 @@ def main() -> int:
     gt, dets = random_coco(n, seed=0, n_categories=80, gt_per_image=7.2, dets_per_image=100, crowd_p=0.03)
     pairs = to_pairs(gt, dets)
     cats = [(c["id"], c["name"]) for c in gt["categories"]]
-    print(f"data: {n} images, {len(gt['annotations'])} GT boxes ({sum(a['iscrowd'] for a in gt['annotations'])} crowd), "
-          f"{len(dets)} detections, {len(cats)} categories (built in {time.perf_counter() - t:.1f} s)")
+    print(
+        f"data: {n} images, {len(gt['annotations'])} GT boxes ({sum(a['iscrowd'] for a in gt['annotations'])} crowd), "
+        f"{len(dets)} detections, {len(cats)} categories (built in {time.perf_counter() - t:.1f} s)"
+    )
     got, t_ours = ours(pairs, cats)
     want, t_anchor = anchor(gt, dets)
     diff = max(abs((got[k] if got[k] is not None else -1.0) - v) for k, v in zip(STAT_KEYS, want))

@@ -47,23 +47,56 @@ from padt_eval.models.padt.reference_strategy import generate_reference_strategy
 
 # Qwen2.5-VL-3B-Instruct shapes with PaDT's extras (decoder as the trainer writes it).
 REAL_3B = {
-    "architectures": ["PaDTForConditionalGeneration"], "model_type": "qwen2_5_vl",
-    "vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36,
-    "num_attention_heads": 16, "num_key_value_heads": 2, "hidden_act": "silu", "max_position_embeddings": 128000,
-    "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "use_sliding_window": False, "sliding_window": 32768,
-    "max_window_layers": 70, "attention_dropout": 0.0,
+    "architectures": ["PaDTForConditionalGeneration"],
+    "model_type": "qwen2_5_vl",
+    "vocab_size": 151936,
+    "hidden_size": 2048,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 36,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 2,
+    "hidden_act": "silu",
+    "max_position_embeddings": 128000,
+    "rms_norm_eps": 1e-6,
+    "rope_theta": 1000000.0,
+    "use_sliding_window": False,
+    "sliding_window": 32768,
+    "max_window_layers": 70,
+    "attention_dropout": 0.0,
     "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]},
-    "tie_word_embeddings": True, "bos_token_id": 151643, "eos_token_id": 151645,
-    "image_token_id": 151655, "video_token_id": 151656, "vision_start_token_id": 151652, "vision_end_token_id": 151653,
+    "tie_word_embeddings": True,
+    "bos_token_id": 151643,
+    "eos_token_id": 151645,
+    "image_token_id": 151655,
+    "video_token_id": 151656,
+    "vision_start_token_id": 151652,
+    "vision_end_token_id": 151653,
     "use_visual_prototype_projection": True,
     "vision_config": {
-        "depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16, "out_hidden_size": 2048,
-        "window_size": 112, "fullatt_block_indexes": [7, 15, 23, 31], "patch_size": 14, "spatial_merge_size": 2,
-        "temporal_patch_size": 2, "tokens_per_second": 2, "hidden_act": "silu", "in_channels": 3,
+        "depth": 32,
+        "hidden_size": 1280,
+        "intermediate_size": 3420,
+        "num_heads": 16,
+        "out_hidden_size": 2048,
+        "window_size": 112,
+        "fullatt_block_indexes": [7, 15, 23, 31],
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "tokens_per_second": 2,
+        "hidden_act": "silu",
+        "in_channels": 3,
     },
-    "vl_decoder": {"name": "PaDTDecoder", "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16,
-                   "llm_hidden_state": 2048, "spatial_merge_size": 2, "use_mask_loss": True,
-                   "attn_implementation": "flash_attention_2"},
+    "vl_decoder": {
+        "name": "PaDTDecoder",
+        "hidden_size": 1280,
+        "intermediate_size": 3420,
+        "num_heads": 16,
+        "llm_hidden_state": 2048,
+        "spatial_merge_size": 2,
+        "use_mask_loss": True,
+        "attn_implementation": "flash_attention_2",
+    },
 }
 
 
@@ -93,13 +126,12 @@ def real_3b_model(args, device, dtype):
 
 
 def tiny_model(args, device, dtype):
-    from padt_eval.models.padt.checkpoint import build_model, resolve
     from padt_eval.demo.tiny_padt import build_tiny_padt
+    from padt_eval.models.padt.checkpoint import build_model, resolve
 
     sizes = {"num_hidden_layers": args.layers} if args.layers else {}
     folder = build_tiny_padt(Path(tempfile.mkdtemp()) / "tiny", seed=args.seed, **sizes)
-    model, _ = build_model(resolve(str(folder)), dtype=str(dtype).replace("torch.", ""), device=str(device),
-                           attn=args.attn)
+    model, _ = build_model(resolve(str(folder)), dtype=str(dtype).replace("torch.", ""), device=str(device), attn=args.attn)
     return model
 
 
@@ -116,14 +148,15 @@ def synthetic_batch(model, args, device):
     for b in range(args.batch_size):
         n_text = args.prompt_tokens + (b % 4)  # a little ragged, so left padding is exercised
         text = torch.randint(50, min(cfg.vocab_size - 100, 1000), (n_text,), generator=g).tolist()  # plain text ids
-        rows.append(text[:10] + [cfg.vision_start_token_id] + [cfg.image_token_id] * m + [cfg.vision_start_token_id + 1]
-                    + text[10:])
+        rows.append(
+            text[:10] + [cfg.vision_start_token_id] + [cfg.image_token_id] * m + [cfg.vision_start_token_id + 1] + text[10:]
+        )
     width = max(len(r) for r in rows)
     ids = torch.zeros((len(rows), width), dtype=torch.long)
     mask = torch.zeros_like(ids)
     for b, r in enumerate(rows):
-        ids[b, width - len(r):] = torch.tensor(r)
-        mask[b, width - len(r):] = 1
+        ids[b, width - len(r) :] = torch.tensor(r)
+        mask[b, width - len(r) :] = 1
     c = 3 * cfg.vision.get("temporal_patch_size", 2) * cfg.vision.get("patch_size", 14) ** 2
     pixels = torch.randn((args.batch_size * gh * gw, c), generator=g)
     grid = torch.tensor([[1, gh, gw]] * args.batch_size)
@@ -242,8 +275,7 @@ def main(argv=None) -> dict:
     with torch.inference_mode():
         vis, protos = model.encode_images(pixels, grid)
         vocab = model.extended_vocab(protos, grid)
-    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, eos_token_ids=[], pad_token_id=0,
-                                  repetition_penalty=1.05)
+    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, eos_token_ids=[], pad_token_id=0, repetition_penalty=1.05)
     # warm-up (kernels, allocator) on a single step
     warm = GenerationSettings(max_new_tokens=2, eos_token_ids=[], pad_token_id=0)
     generate(model, vocab, vis.merged, ids, mask, grid, warm)
@@ -251,18 +283,28 @@ def main(argv=None) -> dict:
     batch = (model, vocab, vis.merged, ids, mask, grid, settings)
     if args.compile:  # compile outside the timed runs
         generate(*batch, compile_step=True)
-    res = alternating_pairs(lambda: generate(*batch, compile_step=args.compile),
-                            lambda: generate_reference_strategy(*batch), args.pairs, device)
+    res = alternating_pairs(
+        lambda: generate(*batch, compile_step=args.compile), lambda: generate_reference_strategy(*batch), args.pairs, device
+    )
     ours_t, ref_t = median(res["times"]["ours"]), median(res["times"]["reference"])
     ours_mem, ref_mem, method = res["peaks"]["ours"], res["peaks"]["reference"], res["method"]
     n_params = sum(p.numel() for p in model.parameters())
     out = {
-        "config": args.config, "device": str(device), "dtype": str(dtype).replace("torch.", ""), "attn": args.attn,
-        "params": n_params, "text_layers": model.cfg.text["num_hidden_layers"],
-        "vision_layers": model.cfg.vision["depth"], "batch_size": args.batch_size,
-        "prompt_length": int(ids.shape[1]), "vrt_per_image": m, "new_tokens": args.max_new_tokens,
+        "config": args.config,
+        "device": str(device),
+        "dtype": str(dtype).replace("torch.", ""),
+        "attn": args.attn,
+        "params": n_params,
+        "text_layers": model.cfg.text["num_hidden_layers"],
+        "vision_layers": model.cfg.vision["depth"],
+        "batch_size": args.batch_size,
+        "prompt_length": int(ids.shape[1]),
+        "vrt_per_image": m,
+        "new_tokens": args.max_new_tokens,
         "same_tokens": bool(torch.equal(res["seqs"]["ours"], res["seqs"]["reference"])),
-        "build_seconds": round(build_s, 2), "pairs": args.pairs, "compile": args.compile,
+        "build_seconds": round(build_s, 2),
+        "pairs": args.pairs,
+        "compile": args.compile,
         "memory_method": method,
         "ours": {"seconds": ours_t, "samples_per_s": args.batch_size / ours_t, "peak_mib": ours_mem / 2**20},
         "reference_strategy": {"seconds": ref_t, "samples_per_s": args.batch_size / ref_t, "peak_mib": ref_mem / 2**20},
@@ -273,18 +315,24 @@ def main(argv=None) -> dict:
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"PaDT generate benchmark: {args.config} ({n_params / 1e6:.1f}M params, {out['text_layers']} text layers, "
-              f"{out['vision_layers']} vision blocks), {device} {out['dtype']}, attn={args.attn}")
-        print(f"batch {args.batch_size} x prompt {out['prompt_length']} tokens ({m} VRTs/image), "
-              f"{args.max_new_tokens} new tokens, {args.pairs} alternating pairs (median time); memory: {method}")
+        print(
+            f"PaDT generate benchmark: {args.config} ({n_params / 1e6:.1f}M params, {out['text_layers']} text layers, "
+            f"{out['vision_layers']} vision blocks), {device} {out['dtype']}, attn={args.attn}"
+        )
+        print(
+            f"batch {args.batch_size} x prompt {out['prompt_length']} tokens ({m} VRTs/image), "
+            f"{args.max_new_tokens} new tokens, {args.pairs} alternating pairs (median time); memory: {method}"
+        )
         print(f"{'':22}{'samples/s':>12}{'peak MiB':>12}")
         for key, name in (("ours", "ours"), ("reference_strategy", "reference strategy")):
             r = out[key]
             print(f"{name:22}{r['samples_per_s']:12.2f}{r['peak_mib']:12.1f}")
         lo, hi = out["speedup_min_max"]
-        print(f"speed-up (reference time / ours, per pair): median {out['speedup_median']:.2f}x "
-              f"(min {lo:.2f}x, max {hi:.2f}x); peak memory reference / ours: "
-              f"{out['memory_ratio_reference_over_ours']:.2f}x; identical tokens: {out['same_tokens']}")
+        print(
+            f"speed-up (reference time / ours, per pair): median {out['speedup_median']:.2f}x "
+            f"(min {lo:.2f}x, max {hi:.2f}x); peak memory reference / ours: "
+            f"{out['memory_ratio_reference_over_ours']:.2f}x; identical tokens: {out['same_tokens']}"
+        )
         print(json.dumps(out))
     return out
 

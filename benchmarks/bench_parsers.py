@@ -17,7 +17,18 @@ import time
 
 from padt_eval.models.coords import FORMATS, Frame
 
-PIECES = ['{"bbox_2d": [1, 2', "<box>[[1,2,", "<object><patch_index_0001>", "<loc_1><loc_2>", "[0.1,0.2,", "{<1><2>", "[[1,2,3", "<|box_start|>(1,2),(", "<think>", "<p>x"]
+PIECES = [
+    '{"bbox_2d": [1, 2',
+    "<box>[[1,2,",
+    "<object><patch_index_0001>",
+    "<loc_1><loc_2>",
+    "[0.1,0.2,",
+    "{<1><2>",
+    "[[1,2,3",
+    "<|box_start|>(1,2),(",
+    "<think>",
+    "<p>x",
+]
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
@@ -34,7 +45,9 @@ def main() -> None:
     args = ap.parse_args()
     text = "".join(PIECES) * args.repeat
     frame = Frame(640, 427, 644, 420)
-    print(f"{len(text)} characters; ratio = parser time / anchor (re.findall of every number); median [min–max] over {args.pairs} pairs")
+    print(
+        f"{len(text)} characters; ratio = parser time / anchor (re.findall of every number); median [min–max] over {args.pairs} pairs"
+    )
     for name in sorted(FORMATS):
         fmt = FORMATS[name]
 
@@ -49,7 +62,9 @@ def main() -> None:
             took = _time(parse)
             ratios.append(took / anchor)
             secs.append(took)
-        print(f"{name:>14}: {statistics.median(ratios):8.1f}x  [{min(ratios):.1f}–{max(ratios):.1f}]  ({statistics.median(secs) * 1e3:.1f} ms median)")
+        print(
+            f"{name:>14}: {statistics.median(ratios):8.1f}x  [{min(ratios):.1f}–{max(ratios):.1f}]  ({statistics.median(secs) * 1e3:.1f} ms median)"
+        )
 
 
 if __name__ == "__main__":

@@ -31,13 +31,21 @@ from pathlib import Path
 def _run(root: Path, out: Path, loader_workers: int, start_method: str | None) -> tuple[list[float], float]:
     from padt_eval import api
     from padt_eval.core.types import Task
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
 
     if start_method:
         os.environ["PADT_EVAL_LOADER_START_METHOD"] = start_method
     else:
         os.environ.pop("PADT_EVAL_LOADER_START_METHOD", None)
     t0 = time.perf_counter()
-    api.run_model(Task.RES, model="colour-finder", split="refcoco_val", data_root=root, out=out, nproc=2, batch_size=4, loader_workers=loader_workers, report=False)
+    api.run_model(
+        Task.RES,
+        "refcoco_val",
+        ModelOptions("colour-finder"),
+        data=DataOptions(data_root=root),
+        run=RunOptions(2, batch_size=4, loader_workers=loader_workers),
+        output=OutputOptions(out, report=False),
+    )
     wall = time.perf_counter() - t0
     runner = json.loads((out / "manifest.json").read_text())["runner"]
     return [r["first_batch_seconds"] for r in runner["per_rank"]], wall
@@ -60,7 +68,9 @@ def main() -> None:
         write_images(world, root / "coco" / "train2014")
         write_padt_jsonl(world, root / "PaDT-MLLM" / "RefCOCO" / "refcoco_val.json")
         write_refer(world, root / "refcoco", split_of=lambda image_id: "val")
-        rows: dict[str, dict[str, list[float]]] = {k: {"startup": [], "ratio": [], "wall": []} for k in ("anchor", "before", "after")}
+        rows: dict[str, dict[str, list[float]]] = {
+            k: {"startup": [], "ratio": [], "wall": []} for k in ("anchor", "before", "after")
+        }
         for i in range(args.pairs):
             triple = {}
             for name, workers, method in (("anchor", 0, None), ("before", 2, "spawn"), ("after", 2, None)):
@@ -71,7 +81,9 @@ def main() -> None:
                 rows[name]["startup"] += starts
                 rows[name]["ratio"] += [s / anchor for s in starts]
                 rows[name]["wall"].append(wall)
-        print(f"per-rank loader start-up (model loaded → first batch), 2 CPU ranks, {args.pairs} alternating triples; median [min–max]")
+        print(
+            f"per-rank loader start-up (model loaded → first batch), 2 CPU ranks, {args.pairs} alternating triples; median [min–max]"
+        )
         for name, r in rows.items():
             print(f"  {name:>6}: {_fmt(r['startup'])}  ×anchor {_fmt(r['ratio'], '')}   run end to end {_fmt(r['wall'])}")
 

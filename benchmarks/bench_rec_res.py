@@ -114,11 +114,12 @@ def reference_scoring(split: Path, preds: Path) -> tuple[float, float]:
 
 def ours(split: Path, preds: Path, out: Path) -> tuple[float, float]:
     from padt_eval import api
-    from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
     from padt_eval.core.types import Task
+    from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+    from padt_eval.options import OutputOptions, PredictionsOptions
 
     reader = PadtRefcocoJsonlReader(split, split.parent, Task.RES)
-    r = api.evaluate(Task.RES, str(split), predictions=preds, reader=reader, out=out)
+    r = api.score(Task.RES, str(split), PredictionsOptions(preds), reader=reader, output=OutputOptions(out))
     return r.metrics["miou"], r.metrics["ciou"]
 
 

@@ -32,7 +32,15 @@ WORDS = (
     "field kitchen plate pizza umbrella bench sky building two three people group of"
 ).split()
 LMMS_METRICS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
-OUR_KEYS = {"Bleu_1": "bleu1", "Bleu_2": "bleu2", "Bleu_3": "bleu3", "Bleu_4": "bleu4", "METEOR": "meteor", "ROUGE_L": "rouge_l", "CIDEr": "cider_d"}
+OUR_KEYS = {
+    "Bleu_1": "bleu1",
+    "Bleu_2": "bleu2",
+    "Bleu_3": "bleu3",
+    "Bleu_4": "bleu4",
+    "METEOR": "meteor",
+    "ROUGE_L": "rouge_l",
+    "CIDEr": "cider_d",
+}
 
 
 def make(n: int, seed: int = 0):
@@ -57,8 +65,15 @@ def lmms_eval_way(cands, refs) -> tuple[dict, float]:
     t = time.perf_counter()
     out = {}
     for metric in LMMS_METRICS:
-        scorers = [(Bleu(4), "Bleu_1"), (Bleu(4), "Bleu_2"), (Bleu(4), "Bleu_3"), (Bleu(4), "Bleu_4"),
-                   (Meteor(), "METEOR"), (Rouge(), "ROUGE_L"), (Cider(), "CIDEr")]
+        scorers = [
+            (Bleu(4), "Bleu_1"),
+            (Bleu(4), "Bleu_2"),
+            (Bleu(4), "Bleu_3"),
+            (Bleu(4), "Bleu_4"),
+            (Meteor(), "METEOR"),
+            (Rouge(), "ROUGE_L"),
+            (Cider(), "CIDEr"),
+        ]
         by_name = {name: s for s, name in scorers}
         gts = {i: [{"caption": r} for r in rs] for i, rs in enumerate(refs)}
         res = {i: [{"caption": c}] for i, c in enumerate(cands)}

@@ -65,27 +65,30 @@ def build_checkpoint(folder: Path, args) -> str:
             sizes["num_hidden_layers"] = args.layers
         if args.vision_layers:
             sizes["vision_depth"] = args.vision_layers
-            sizes["fullatt_block_indexes"] = tuple(i for i in REAL_3B_SIZES["fullatt_block_indexes"] if i < args.vision_layers) or (
-                args.vision_layers - 1,
-            )
+            sizes["fullatt_block_indexes"] = tuple(
+                i for i in REAL_3B_SIZES["fullatt_block_indexes"] if i < args.vision_layers
+            ) or (args.vision_layers - 1,)
     return str(build_tiny_padt(folder, seed=0, tie_word_embeddings=args.config == "real-3b", **sizes))
 
 
 def reference_loop(checkpoint: str, data_root: Path, split: str, args, device: str) -> float:
     """The anchor: returns samples/s of the inference loop (model loading excluded)."""
+    from padt_eval.core.types import Task
     from padt_eval.data.registry import open_split
     from padt_eval.models.padt.adapter import load_padt
-    from padt_eval.runner.local import batched
     from padt_eval.tasks.registry import get_task
-    from padt_eval.core.types import Task
 
     spec = get_task(Task.REC)
     reader = open_split(split, Task.REC, data_root=data_root)
-    adapter = load_padt(checkpoint, device=device, dtype=args.dtype, max_new_tokens=args.max_new_tokens, batch_size=args.ref_batch_size)
+    adapter = load_padt(
+        checkpoint, device=device, dtype=args.dtype, max_new_tokens=args.max_new_tokens, batch_size=args.ref_batch_size
+    )
     adapter.pipeline.reference_memory = True
     n = 0
     t0 = time.perf_counter()
-    for batch in batched(reader, args.ref_batch_size):  # split order; images opened inside predict
+    samples = list(reader)
+    for i in range(0, len(samples), args.ref_batch_size):  # split order; images opened inside predict
+        batch = samples[i : i + args.ref_batch_size]
         n += len(adapter.predict([s.request(prompt=spec.prompt(adapter.prompt_key, s)) for s in batch]))
     seconds = time.perf_counter() - t0
     adapter.close()
@@ -96,20 +99,16 @@ def ours(checkpoint: str, data_root: Path, split: str, args, nproc: int, device:
     """(steady-state samples/s, end-to-end samples/s) of padt-eval's runner."""
     from padt_eval import api
     from padt_eval.core.types import Task
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
 
     t0 = time.perf_counter()
     result = api.run_model(
         Task.REC,
         split,
-        checkpoint,
-        family="padt",
-        options={"dtype": args.dtype, "max_new_tokens": args.max_new_tokens},
-        out=out,
-        nproc=nproc,
-        device=device,
-        batch_size=args.batch_size,
-        loader_workers=args.loader_workers,
-        data_root=data_root,
+        ModelOptions(checkpoint, "padt", {"dtype": args.dtype, "max_new_tokens": args.max_new_tokens}),
+        data=DataOptions(data_root=data_root),
+        run=RunOptions(nproc, device, args.batch_size, args.loader_workers),
+        output=OutputOptions(out),
     )
     end_to_end = time.perf_counter() - t0
     info = json.loads((result.out_dir / "manifest.json").read_text())["runner"]

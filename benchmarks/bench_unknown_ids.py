@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from padt_eval.models.predictions_file import PredictionsFile
+from padt_eval.scoring.predictions_file import PredictionsFile
 
 
 class RereadingPredictionsFile(PredictionsFile):

@@ -31,18 +31,32 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from padt_eval.demo.tiny_padt import CHAT_TEMPLATE, legacy_key  # noqa: E402
 from padt_eval.models.padt.config import parse_config  # noqa: E402
 from padt_eval.models.padt.model import PadtModel  # noqa: E402
-from padt_eval.demo.tiny_padt import CHAT_TEMPLATE, legacy_key  # noqa: E402
 from padt_eval.models.released_files import preprocessor_config, write_qwen_tokenizer  # noqa: E402
 
 # Qwen2.5-VL-{3B,7B}-Instruct's config.json values, as the PaDT trainer re-saves them with
 # its two extra entries (`vl_decoder` from padt_sft_trainer.py, the prototype projection).
 _TEXT = {
-    "3b": {"hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36, "num_attention_heads": 16,
-           "num_key_value_heads": 2, "max_window_layers": 70, "tie_word_embeddings": True},
-    "7b": {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
-           "num_key_value_heads": 4, "max_window_layers": 28, "tie_word_embeddings": False},
+    "3b": {
+        "hidden_size": 2048,
+        "intermediate_size": 11008,
+        "num_hidden_layers": 36,
+        "num_attention_heads": 16,
+        "num_key_value_heads": 2,
+        "max_window_layers": 70,
+        "tie_word_embeddings": True,
+    },
+    "7b": {
+        "hidden_size": 3584,
+        "intermediate_size": 18944,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 28,
+        "num_key_value_heads": 4,
+        "max_window_layers": 28,
+        "tie_word_embeddings": False,
+    },
 }
 MAX_SHARD_BYTES = 5 * 1024**3  # transformers' default max_shard_size ("5GB") at save time
 
@@ -70,19 +84,37 @@ def released_config(size: str) -> dict:
         "use_visual_prototype_projection": True,
         "video_token_id": 151656,
         "vision_config": {
-            "depth": 32, "fullatt_block_indexes": [7, 15, 23, 31], "hidden_act": "silu", "hidden_size": 1280,
-            "in_channels": 3, "in_chans": 3, "initializer_range": 0.02, "intermediate_size": 3420,
-            "model_type": "qwen2_5_vl", "num_heads": 16, "out_hidden_size": text["hidden_size"], "patch_size": 14,
-            "spatial_merge_size": 2, "spatial_patch_size": 14, "temporal_patch_size": 2, "tokens_per_second": 2,
-            "torch_dtype": "bfloat16", "window_size": 112,
+            "depth": 32,
+            "fullatt_block_indexes": [7, 15, 23, 31],
+            "hidden_act": "silu",
+            "hidden_size": 1280,
+            "in_channels": 3,
+            "in_chans": 3,
+            "initializer_range": 0.02,
+            "intermediate_size": 3420,
+            "model_type": "qwen2_5_vl",
+            "num_heads": 16,
+            "out_hidden_size": text["hidden_size"],
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "spatial_patch_size": 14,
+            "temporal_patch_size": 2,
+            "tokens_per_second": 2,
+            "torch_dtype": "bfloat16",
+            "window_size": 112,
         },
         "vision_end_token_id": 151653,
         "vision_start_token_id": 151652,
         "vision_token_id": 151654,
         "vl_decoder": {
-            "attn_implementation": "flash_attention_2", "hidden_size": 1280, "intermediate_size": 3420,
-            "llm_hidden_state": text["hidden_size"], "name": "PaDTDecoder", "num_heads": 16,
-            "spatial_merge_size": 2, "use_mask_loss": True,
+            "attn_implementation": "flash_attention_2",
+            "hidden_size": 1280,
+            "intermediate_size": 3420,
+            "llm_hidden_state": text["hidden_size"],
+            "name": "PaDTDecoder",
+            "num_heads": 16,
+            "spatial_merge_size": 2,
+            "use_mask_loss": True,
         },
         "vocab_size": 151936,
         **text,
@@ -151,8 +183,17 @@ def write_checkpoint(folder: Path, size: str, seed: int = 0, layers: int | None 
     _write_json(folder / "config.json", config)
     _write_json(
         folder / "generation_config.json",
-        {"bos_token_id": 151643, "do_sample": True, "eos_token_id": [151645, 151643], "pad_token_id": 151643,
-         "repetition_penalty": 1.05, "temperature": 0.1, "top_k": 1, "top_p": 0.001, "transformers_version": "4.50.0.dev0"},
+        {
+            "bos_token_id": 151643,
+            "do_sample": True,
+            "eos_token_id": [151645, 151643],
+            "pad_token_id": 151643,
+            "repetition_penalty": 1.05,
+            "temperature": 0.1,
+            "top_k": 1,
+            "top_p": 0.001,
+            "transformers_version": "4.50.0.dev0",
+        },
     )
     _write_json(folder / "preprocessor_config.json", preprocessor_config("qwen2_5_vl"))
     _write_json(folder / "chat_template.json", {"chat_template": CHAT_TEMPLATE})
@@ -176,9 +217,30 @@ def write_split(root: Path, n: int) -> Path:
 
 def run_cli(folder: Path, data_root: Path, out: Path, args) -> dict:
     cli = Path(sys.executable).with_name("padt-eval")
-    cmd = [str(cli) if cli.exists() else "padt-eval", "rec", "--split", "refcoco_val", "--data-root", str(data_root),
-           "--model", str(folder), "-b", str(args.samples), "--max-new-tokens", str(args.max_new_tokens),
-           "--dtype", args.dtype, "--device", "cpu", "--loader-workers", "0", "--out", str(out), "--no-report", "--overwrite"]
+    cmd = [
+        str(cli) if cli.exists() else "padt-eval",
+        "rec",
+        "--split",
+        "refcoco_val",
+        "--data-root",
+        str(data_root),
+        "--model",
+        str(folder),
+        "-b",
+        str(args.samples),
+        "--max-new-tokens",
+        str(args.max_new_tokens),
+        "--dtype",
+        args.dtype,
+        "--device",
+        "cpu",
+        "--loader-workers",
+        "0",
+        "--out",
+        str(out),
+        "--no-report",
+        "--overwrite",
+    ]
     if args.family:
         cmd += ["--family", args.family]
     t0 = time.perf_counter()
@@ -235,9 +297,17 @@ def main() -> None:
         write_split(split_root, args.samples)
         result = run_cli(folder, split_root, work / "run", args)
         disk = sum(f.stat().st_size for f in folder.iterdir())
-        report = {"size": args.size + (f" ({args.layers} layers)" if args.layers else ""), "dtype": args.dtype, "params": n_params, "checkpoint_gib": round(disk / 1024**3, 2),
-                  "write_s": round(write_s, 1), "samples": args.samples, "max_new_tokens": args.max_new_tokens,
-                  "threads": os.cpu_count(), **result}
+        report = {
+            "size": args.size + (f" ({args.layers} layers)" if args.layers else ""),
+            "dtype": args.dtype,
+            "params": n_params,
+            "checkpoint_gib": round(disk / 1024**3, 2),
+            "write_s": round(write_s, 1),
+            "samples": args.samples,
+            "max_new_tokens": args.max_new_tokens,
+            "threads": os.cpu_count(),
+            **result,
+        }
         print(json.dumps(report, indent=1))
     finally:
         if not args.keep:

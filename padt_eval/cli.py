@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Annotated
 
@@ -11,10 +11,10 @@ import typer
 from rich.text import Text
 
 from padt_eval import __version__, cli_help
-from padt_eval.core.errors import PadtEvalError, UsageError
+from padt_eval.core.errors import UsageError
 from padt_eval.core.failures import guard_commands
-from padt_eval.report.console import labelled, make_console, print_table
 from padt_eval.core.types import Task
+from padt_eval.report.console import labelled, make_console, print_table
 
 app = typer.Typer(
     name="padt-eval",
@@ -46,14 +46,17 @@ SplitOpt = Annotated[
 ]
 PredictionsOpt = Annotated[
     Path | None,
-    typer.Option("--predictions", "-p", help="Predictions JSONL to score (one line a sample; see docs/predictions.md).", dir_okay=False),
+    typer.Option(
+        "--predictions", "-p", help="Predictions JSONL to score (one line a sample; see docs/predictions.md).", dir_okay=False
+    ),
 ]
 ModelOpt = Annotated[
     str | None,
     typer.Option("--model", "-m", help="Model to run: a local checkpoint folder or a Hugging Face id."),
 ]
 FamilyOpt = Annotated[
-    str | None, typer.Option("--family", help="Model family when it cannot be detected from config.json (see `padt-eval models`).")
+    str | None,
+    typer.Option("--family", help="Model family when it cannot be detected from config.json (see `padt-eval models`)."),
 ]
 DataRootOpt = Annotated[
     Path | None, typer.Option("--data-root", help="Where datasets live (default: $PADT_EVAL_DATA, else ./data).", file_okay=False)
@@ -65,10 +68,15 @@ LayoutOpt = Annotated[
     str, typer.Option("--layout", help="Annotation layout: auto (refer first, then PaDT JSONL), refer, or padt-jsonl.")
 ]
 OutOpt = Annotated[
-    Path | None, typer.Option("--out", "-o", help=(
-        "Results folder (default: a predictions file: results/<task>-<split>-<file stem>-<YYYYmmdd-HHMMSS>; "
-        "--model: results/<task>-<split>-<model name>[-<protocol>], no time, so that rerunning resumes)."
-    ))
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help=(
+            "Results folder (default: a predictions file: results/<task>-<split>-<file stem>-<YYYYmmdd-HHMMSS>; "
+            "--model: results/<task>-<split>-<model name>[-<protocol>], no time, so that rerunning resumes)."
+        ),
+    ),
 ]
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")
@@ -76,9 +84,7 @@ StrictOpt = Annotated[
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Samples per model call.")]
 OvdSplitOpt = Annotated[
     str,
-    typer.Option(
-        "--split", "-s", help="coco_val2017, or a path to a COCO instances file or a PaDT-MLLM/COCO JSONL."
-    ),
+    typer.Option("--split", "-s", help="coco_val2017, or a path to a COCO instances file or a PaDT-MLLM/COCO JSONL."),
 ]
 RicSplitOpt = Annotated[
     str, typer.Option("--split", "-s", help="ric_val, or a path to a PaDT-MLLM/ReferringImageCaptioning JSONL.")
@@ -97,13 +103,31 @@ GtOpt = Annotated[
         "crowded classes and sub-patch objects dropped, boxes rounded).",
     ),
 ]
-GpusOpt = Annotated[int | None, typer.Option("--gpus", min=1, help="Run the model on N GPUs of this machine (one replica per GPU).")]
+GpusOpt = Annotated[
+    int | None, typer.Option("--gpus", min=1, help="Run the model on N GPUs of this machine (one replica per GPU).")
+]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", min=1, help="Run the model in N CPU processes (no GPU needed).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="For a single process: auto (GPU when there is one), cpu or cuda.")]
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing padt-eval run folder instead of resuming it (any other folder is refused).")]
-LoaderOpt = Annotated[int, typer.Option("--loader-workers", min=0, help="DataLoader processes per rank that prepare images ahead of the model.")]
-DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="Model dtype: float32, bfloat16 or float16 (family default otherwise).")]
-AttnOpt = Annotated[str | None, typer.Option("--attn", help="Attention kernel: sdpa, eager or flash_attention_2 (where installed).")]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite", help="Replace an existing padt-eval run folder instead of resuming it (any other folder is refused)."
+    ),
+]
+LoaderOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--loader-workers",
+        min=0,
+        help="DataLoader processes per rank that prepare images ahead of the model (default: from the CPU count, at most 4).",
+    ),
+]
+DtypeOpt = Annotated[
+    str | None, typer.Option("--dtype", help="Model dtype: float32, bfloat16 or float16 (family default otherwise).")
+]
+AttnOpt = Annotated[
+    str | None, typer.Option("--attn", help="Attention kernel: sdpa, eager or flash_attention_2 (where installed).")
+]
 MaxNewOpt = Annotated[int | None, typer.Option("--max-new-tokens", min=1, help="Generation budget per sample.")]
 CompileOpt = Annotated[
     bool, typer.Option("--compile", help="PaDT: run the decode step under torch.compile(fullgraph=True) (greedy; same tokens).")
@@ -120,11 +144,17 @@ FormatOpt = Annotated[
 ]
 MinPixelsOpt = Annotated[
     int | None,
-    typer.Option("--min-pixels", min=1, help="Qwen resize rule, min pixels (predictions files: default 3136; --model: the processor's)."),
+    typer.Option(
+        "--min-pixels", min=1, help="Qwen resize rule, min pixels (predictions files: default 3136; --model: the processor's)."
+    ),
 ]
 MaxPixelsOpt = Annotated[
     int | None,
-    typer.Option("--max-pixels", min=1, help="Qwen resize rule, max pixels (predictions files: default 12845056; --model: the processor's)."),
+    typer.Option(
+        "--max-pixels",
+        min=1,
+        help="Qwen resize rule, max pixels (predictions files: default 12845056; --model: the processor's).",
+    ),
 ]
 PromptStyleOpt = Annotated[
     str | None,
@@ -135,7 +165,8 @@ PromptStyleOpt = Annotated[
     ),
 ]
 ModelArgOpt = Annotated[
-    list[str] | None, typer.Option("--model-arg", "-O", help="Family-specific option KEY=VALUE (VALUE read as JSON when it parses), repeatable.")
+    list[str] | None,
+    typer.Option("--model-arg", "-O", help="Family-specific option KEY=VALUE (VALUE read as JSON when it parses), repeatable."),
 ]
 
 ProtocolOpt = Annotated[
@@ -156,23 +187,26 @@ OvdProtocolOpt = Annotated[
 ]
 BackendOpt = Annotated[
     str | None,
-    typer.Option("--backend", help="Baselines: 'hf' (transformers, default) or 'vllm' (Qwen2.5-VL, VLM-R1, Qwen2-VL, Qwen3-VL, InternVL; needs padt-eval[vllm] and a GPU)."),
+    typer.Option(
+        "--backend",
+        help="Baselines: 'hf' (transformers, default) or 'vllm' (Qwen2.5-VL, VLM-R1, Qwen2-VL, Qwen3-VL, InternVL; needs padt-eval[vllm] and a GPU).",
+    ),
 ]
 ErrorIouOpt = Annotated[
     float,
-    typer.Option("--error-iou", help="Error breakdown: IoU that makes an answer a hit (REC/RES) or a true positive (OVD); below it, a miss is classified."),
+    typer.Option(
+        "--error-iou",
+        help="Error breakdown: IoU that makes an answer a hit (REC/RES) or a true positive (OVD); below it, a miss is classified.",
+    ),
 ]
 BackgroundIouOpt = Annotated[
     float,
     typer.Option("--background-iou", help="Error breakdown: below this IoU with every annotated object an answer is background."),
 ]
-NameOpt = Annotated[str | None, typer.Option("--name", help="The model's display name in tables (default: from the model or the file).")]
+NameOpt = Annotated[
+    str | None, typer.Option("--name", help="The model's display name in tables (default: from the model or the file).")
+]
 NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the results folder.")]
-
-
-def _fail(exc: PadtEvalError) -> None:
-    err_console.print(labelled("error", exc, "bold red"), soft_wrap=True)
-    raise typer.Exit(code=exc.exit_code)
 
 
 def _resolve_device(device: str) -> str:
@@ -185,8 +219,6 @@ def _resolve_device(device: str) -> str:
 
 
 def _model_options(dtype, attn, max_new_tokens, model_args, prompt_style=None, min_pixels=None, max_pixels=None) -> dict:
-    import json
-
     opts: dict = {}
     for kv in model_args or []:
         if "=" not in kv:
@@ -203,60 +235,84 @@ def _model_options(dtype, attn, max_new_tokens, model_args, prompt_style=None, m
     return opts
 
 
-def _evaluate(task: Task, kw: dict) -> None:
+def _flag(option, default=None):
+    """A `TaskFlags` field: its default and the Typer option that sets it."""
+    return field(default=default, metadata={"option": option})
+
+
+@dataclass
+class TaskFlags:
+    """The flags of the task commands (rec, res, ovd, ric), typed, each declared once with
+    its option. A task without a flag (RIC has no --layout) keeps the field's default;
+    `_task_command` says which a task has. Field order is the order of `--help`."""
+
+    split: str = _flag(SplitOpt, MISSING)
+    predictions: Path | None = _flag(PredictionsOpt)
+    model: str | None = _flag(ModelOpt)
+    family: str | None = _flag(FamilyOpt)
+    data_root: Path | None = _flag(DataRootOpt)
+    image_root: Path | None = _flag(ImageRootOpt)
+    layout: str = _flag(LayoutOpt, "auto")
+    gt: str = _flag(GtOpt, "official")
+    out: Path | None = _flag(OutOpt)
+    strict: bool = _flag(StrictOpt, False)
+    batch_size: int = _flag(BatchOpt, 8)
+    gpus: int | None = _flag(GpusOpt)
+    workers: int | None = _flag(WorkersOpt)
+    device: str = _flag(DeviceOpt, "auto")
+    overwrite: bool = _flag(OverwriteOpt, False)
+    loader_workers: int | None = _flag(LoaderOpt)
+    dtype: str | None = _flag(DtypeOpt)
+    attn: str | None = _flag(AttnOpt)
+    max_new_tokens: int | None = _flag(MaxNewOpt)
+    model_arg: list[str] | None = _flag(ModelArgOpt)
+    text_format: str | None = _flag(FormatOpt)
+    min_pixels: int | None = _flag(MinPixelsOpt)
+    max_pixels: int | None = _flag(MaxPixelsOpt)
+    prompt_style: str | None = _flag(PromptStyleOpt)
+    backend: str | None = _flag(BackendOpt)
+    compile_step: bool = _flag(CompileOpt, False)
+    protocol: str = _flag(ProtocolOpt, "standard")
+    error_iou: float = _flag(ErrorIouOpt, 0.5)
+    background_iou: float = _flag(BackgroundIouOpt, 0.1)
+    name: str | None = _flag(NameOpt)
+    no_report: bool = _flag(NoReportOpt, False)
+
+
+def _run_task(task: Task, f: TaskFlags) -> None:
     """What every task command does: score a predictions file, or run a model and score it."""
     from padt_eval import api
-    from padt_eval.report.console import counts_line, metrics_table, problems_lines, progress_bar
+    from padt_eval.options import (
+        DataOptions,
+        OutputOptions,
+        PredictionsOptions,
+        ScoringOptions,
+        check_one_source,
+        error_thresholds,
+    )
+    from padt_eval.report.console import progress_bar
+
+    scoring = ScoringOptions(f.protocol, error_thresholds(f.error_iou, f.background_iou))
+    check_one_source(f.predictions, f.model)
+    data = DataOptions(f.data_root, f.image_root, f.layout, f.gt)
+    output = OutputOptions(f.out, f.name, not f.no_report)
+    if f.model is not None:
+        result = _run_model(task, f, data, scoring, output)
+        if result is None:
+            return
+    else:
+        predictions = PredictionsOptions(f.predictions, f.strict, f.text_format, f.min_pixels, f.max_pixels)
+        with progress_bar(console, f"{task.value.upper()} {Path(f.split).stem}") as (start, advance):
+            result = api.score(
+                task, f.split, predictions, data=data, scoring=scoring, output=output, on_start=start, on_progress=advance
+            )
+    _print_result(task, result)
+
+
+def _print_result(task: Task, result) -> None:
+    from padt_eval.report.console import counts_line, metrics_table, problems_lines
     from padt_eval.report.errors_view import errors_line
 
-    split, predictions, model = kw["split"], kw["predictions"], kw["model"]
-    gt = kw.get("gt", "official")
-    layout = kw.get("layout", "auto")
-    scoring = dict(protocol=kw.get("protocol", "standard"), name=kw["name"], report=not kw["no_report"])
-    raw = dict(text_format=kw["text_format"], min_pixels=kw["min_pixels"], max_pixels=kw["max_pixels"])
-    try:
-        if "error_iou" in kw:
-            scoring["error_thresholds"] = _error_thresholds(kw["error_iou"], kw["background_iou"])
-        if (predictions is None) == (model is None):
-            raise UsageError("give exactly one of --predictions and --model")
-        if model is not None:
-            if kw["strict"]:
-                raise UsageError(
-                    "--strict checks the lines of a predictions file (--predictions); a model run's output is written by "
-                    "padt-eval, and an answer it cannot parse is counted per sample as unparseable, never fatal"
-                )
-            if raw["text_format"] is not None:
-                raise UsageError("--format reads the raw text of a predictions file; with --model the family's own parser is used")
-            options = _model_options(kw["dtype"], kw["attn"], kw["max_new_tokens"], kw["model_arg"], kw["prompt_style"], kw["min_pixels"], kw["max_pixels"])
-            if kw["backend"] is not None:
-                options["backend"] = kw["backend"]
-            if kw["compile_step"]:
-                options["compile"] = True
-            run = dict(gpus=kw["gpus"], workers=kw["workers"], device=kw["device"], overwrite=kw["overwrite"], loader_workers=kw["loader_workers"], options=options)
-            result = _run_model(task, split, model, kw["family"], kw["data_root"], kw["image_root"], layout, kw["out"], kw["batch_size"], scoring, gt=gt, **run)
-            if result is None:
-                return
-        else:
-            with progress_bar(console, f"{task.value.upper()} {Path(split).stem}") as (start, advance):
-                result = api.evaluate(
-                    task,
-                    split,
-                    predictions=predictions,
-                    data_root=kw["data_root"],
-                    image_root=kw["image_root"],
-                    layout=layout,
-                    gt=gt,
-                    out=kw["out"],
-                    strict=kw["strict"],
-                    batch_size=kw["batch_size"],
-                    **scoring,
-                    **raw,
-                    on_start=start,
-                    on_progress=advance,
-                )
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
     print_table(console, metrics_table(f"{task.value.upper()} on {result.split}", result.metrics))
     console.print(counts_line(result.counts))
     if result.errors is not None:
@@ -270,39 +326,27 @@ def _evaluate(task: Task, kw: dict) -> None:
     console.print(Text.assemble("results written to ", (str(result.out_dir), "bold"), f" ({result.seconds:.1f} s)"))
 
 
-def _error_thresholds(fg: float, bg: float):
-    from padt_eval.metrics.errors import ErrorThresholds
-
-    try:
-        return ErrorThresholds(fg, bg)
-    except ValueError as exc:
-        raise UsageError(f"--error-iou / --background-iou: {exc}") from None
-
-
-def _run_model(task, split, model, family, data_root, image_root, layout, out, batch_size, scoring, *, gpus, workers, device, overwrite, loader_workers, options, gt="official"):
+def _run_model(task: Task, f: TaskFlags, data, scoring, output):
     from padt_eval import api
+    from padt_eval.options import ModelOptions, RunOptions, check_model_run, ranks
     from padt_eval.runner.progress import RunProgress
 
-    if gpus is not None and workers is not None:
-        raise UsageError("give --gpus or --workers, not both")
-    nproc, dev = (gpus, "cuda") if gpus is not None else (workers, "cpu") if workers is not None else (1, _resolve_device(device))
+    check_model_run(strict=f.strict, text_format=f.text_format)
+    options = _model_options(f.dtype, f.attn, f.max_new_tokens, f.model_arg, f.prompt_style, f.min_pixels, f.max_pixels)
+    if f.backend is not None:
+        options["backend"] = f.backend
+    if f.compile_step:
+        options["compile"] = True
+    nproc, device = ranks(f.gpus, f.workers)
+    run = RunOptions(nproc, device or _resolve_device(f.device), f.batch_size, f.loader_workers, f.overwrite)
     result = api.run_model(
         task,
-        split,
-        model,
-        family=family,
-        options=options,
-        out=out,
-        nproc=nproc,
-        device=dev,
-        batch_size=batch_size,
-        loader_workers=loader_workers,
-        overwrite=overwrite,
-        data_root=data_root,
-        image_root=image_root,
-        layout=layout,
-        gt=gt,
-        **scoring,
+        f.split,
+        ModelOptions(f.model, f.family, options),
+        data=data,
+        run=run,
+        scoring=scoring,
+        output=output,
         progress=lambda run_dir, attempt, title: RunProgress(run_dir, attempt, console, title),
     )
     if result is None:
@@ -318,38 +362,27 @@ def _run_model(task, split, model, family, data_root, image_root, layout, out, b
     return result
 
 
-
-def _task_command(task: Task, doc: str, *, split: tuple, image_root, layout=None, gt: bool = False, protocol=None, errors: bool = False):
-    """One Typer command for a task. The four task commands share every option but the
-    split, image folder, layout, ground-truth and protocol ones, which differ per task; the
-    command's signature is assembled here so that each option is declared once."""
+def _task_command(task: Task, doc: str, *, split, image_root, layout=None, protocol=None, gt: bool = False, errors: bool = False):
+    """One Typer command for a task: the `TaskFlags` it has, with the options that differ
+    per task (split, image folder, layout, protocol: their help names the task's data)."""
     import inspect
 
-    def p(name, annotation, default=inspect.Parameter.empty):
-        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+    differ = {"split": split, "image_root": image_root, "layout": layout, "protocol": protocol}
+    absent = {name for name in ("layout", "protocol") if differ[name] is None}
+    absent |= set() if gt else {"gt"}
+    absent |= set() if errors else {"error_iou", "background_iou"}
+    params = []
+    for f in fields(TaskFlags):
+        if f.name in absent:
+            continue
+        option = differ.get(f.name) or f.metadata["option"]
+        option, default = option if isinstance(option, tuple) else (option, f.default)
+        if default is MISSING:
+            default = inspect.Parameter.empty
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=option, default=default))
 
-    params = [p("split", *split), p("predictions", PredictionsOpt, None), p("model", ModelOpt, None), p("family", FamilyOpt, None),
-              p("data_root", DataRootOpt, None), p("image_root", image_root, None)]
-    if layout is not None:
-        params.append(p("layout", *layout))
-    if gt:
-        params.append(p("gt", GtOpt, "official"))
-    params += [
-        p("out", OutOpt, None), p("strict", StrictOpt, False), p("batch_size", BatchOpt, 8),
-        p("gpus", GpusOpt, None), p("workers", WorkersOpt, None), p("device", DeviceOpt, "auto"),
-        p("overwrite", OverwriteOpt, False), p("loader_workers", LoaderOpt, 2),
-        p("dtype", DtypeOpt, None), p("attn", AttnOpt, None), p("max_new_tokens", MaxNewOpt, None), p("model_arg", ModelArgOpt, None),
-        p("text_format", FormatOpt, None), p("min_pixels", MinPixelsOpt, None), p("max_pixels", MaxPixelsOpt, None),
-        p("prompt_style", PromptStyleOpt, None), p("backend", BackendOpt, None), p("compile_step", CompileOpt, False),
-    ]
-    if protocol is not None:
-        params.append(p("protocol", protocol, "standard"))
-    if errors:
-        params += [p("error_iou", ErrorIouOpt, 0.5), p("background_iou", BackgroundIouOpt, 0.1)]
-    params += [p("name", NameOpt, None), p("no_report", NoReportOpt, False)]
-
-    def command(**kw) -> None:
-        _evaluate(task, kw)
+    def command(**flags) -> None:
+        _run_task(task, TaskFlags(**flags))
 
     command.__signature__ = inspect.Signature(params)
     command.__doc__ = doc
@@ -357,38 +390,57 @@ def _task_command(task: Task, doc: str, *, split: tuple, image_root, layout=None
     return command
 
 
-app.command("rec")(_task_command(
-    Task.REC,
-    """Referring expression comprehension: Acc@0.5/0.75/0.9 and mean IoU, one box per expression.
+app.command("rec")(
+    _task_command(
+        Task.REC,
+        """Referring expression comprehension: Acc@0.5/0.75/0.9 and mean IoU, one box per expression.
 
     Examples: padt-eval rec --split refcoco_testA --predictions preds.jsonl;
     padt-eval rec -s refcoco_val -p qwen_raw.jsonl --format qwen2_5_vl --max-pixels 1003520;
     padt-eval rec -s refcoco_val --model PaDT-MLLM/PaDT_REC_3B --gpus 8
     """,
-    split=(SplitOpt,), image_root=ImageRootOpt, layout=(LayoutOpt, "auto"), protocol=ProtocolOpt, errors=True,
-))
-app.command("res")(_task_command(
-    Task.RES,
-    """Referring expression segmentation: mIoU (mean per-sample IoU) and cIoU (ΣI/ΣU), one mask per expression.
+        split=SplitOpt,
+        image_root=ImageRootOpt,
+        layout=LayoutOpt,
+        protocol=ProtocolOpt,
+        errors=True,
+    )
+)
+app.command("res")(
+    _task_command(
+        Task.RES,
+        """Referring expression segmentation: mIoU (mean per-sample IoU) and cIoU (ΣI/ΣU), one mask per expression.
 
     Example: padt-eval res --split refcocog_val --predictions preds.jsonl
     """,
-    split=(SplitOpt,), image_root=ImageRootOpt, layout=(LayoutOpt, "auto"), protocol=ProtocolOpt, errors=True,
-))
-app.command("ovd")(_task_command(
-    Task.OVD,
-    """Open-vocabulary detection on COCO val2017: the 12 COCO box statistics (and mask ones when predictions carry masks).
+        split=SplitOpt,
+        image_root=ImageRootOpt,
+        layout=LayoutOpt,
+        protocol=ProtocolOpt,
+        errors=True,
+    )
+)
+app.command("ovd")(
+    _task_command(
+        Task.OVD,
+        """Open-vocabulary detection on COCO val2017: the 12 COCO box statistics (and mask ones when predictions carry masks).
 
     Example: padt-eval ovd --predictions preds.jsonl --data-root /data
     Example (raw InternVL3 text): padt-eval ovd -p internvl_raw.jsonl --format internvl
     Example (PaDT's own GT, to reproduce its figure): padt-eval ovd -p preds.jsonl --gt padt-filtered
     """,
-    split=(OvdSplitOpt, "coco_val2017"), image_root=Val2017Opt, layout=(OvdLayoutOpt, "auto"), gt=True, protocol=OvdProtocolOpt,
-    errors=True,
-))
-app.command("ric")(_task_command(
-    Task.RIC,
-    """Referring image captioning: BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (SPICE when installed) on the caption, GP/GR on its objects.
+        split=(OvdSplitOpt, "coco_val2017"),
+        image_root=Val2017Opt,
+        layout=OvdLayoutOpt,
+        gt=True,
+        protocol=OvdProtocolOpt,
+        errors=True,
+    )
+)
+app.command("ric")(
+    _task_command(
+        Task.RIC,
+        """Referring image captioning: BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (SPICE when installed) on the caption, GP/GR on its objects.
 
     Needs Java (apt-get install -y default-jre-headless). Each predictions line carries the raw
     caption as "text" and the grounded objects as "objects".
@@ -396,8 +448,10 @@ app.command("ric")(_task_command(
     Example: padt-eval ric --predictions preds.jsonl --data-root /data
     Example (raw Qwen2.5-VL text): padt-eval ric -p qwen_raw.jsonl --format qwen2_5_vl
     """,
-    split=(RicSplitOpt, "ric_val"), image_root=Val2017Opt,
-))
+        split=(RicSplitOpt, "ric_val"),
+        image_root=Val2017Opt,
+    )
+)
 
 
 @app.command("check-batching")
@@ -422,21 +476,28 @@ def check_batching(
     Example: padt-eval check-batching --split refcoco_val --model PaDT-MLLM/PaDT_REC_3B -n 64 -b 16
     """
     from padt_eval import api
+    from padt_eval.options import DataOptions, ModelOptions
 
     try:
         device = _resolve_device(device)
         report = api.check_batching(
-            Task(task), split, model, family=family, options=_model_options(dtype, attn, max_new_tokens, model_arg),
-            n_samples=n_samples, batch_size=batch_size, device=device, data_root=data_root, image_root=image_root, layout=layout,
+            Task(task),
+            split,
+            ModelOptions(model, family, _model_options(dtype, attn, max_new_tokens, model_arg)),
+            data=DataOptions(data_root, image_root, layout),
+            n_samples=n_samples,
+            batch_size=batch_size,
+            device=device,
         )
-    except (PadtEvalError, ValueError) as exc:
-        _fail(exc if isinstance(exc, PadtEvalError) else UsageError(str(exc)))
-        return
+    except ValueError as exc:  # an unknown --task or device
+        raise UsageError(str(exc)) from None
     n = report.n_samples
     colour = "green" if not report.differing_ids else "yellow"
     console.print(
-        Text(f"{len(report.differing_ids)} of {n} predictions differ between batch 1 and batch {report.batch_size}", style=colour),
-        f"(text: {report.n_text_differs}, objects: {report.n_objects_differ}; boxes compared to 0.01 px, scores to 1e-4)"
+        Text(
+            f"{len(report.differing_ids)} of {n} predictions differ between batch 1 and batch {report.batch_size}", style=colour
+        ),
+        f"(text: {report.n_text_differs}, objects: {report.n_objects_differ}; boxes compared to 0.01 px, scores to 1e-4)",
     )
     for ex in report.examples:
         console.print(f"  sample {ex['sample_id']}:")
@@ -472,7 +533,10 @@ def splits(data_root: DataRootOpt = None) -> None:
         console.print(
             f"images ({r['images_title']}): {r['images']}"
             if r["images"]
-            else Text.assemble((f"images: no {r['images_title']} folder found", "red"), f" (looked under {', '.join(r['images_looked'][:3])} ...)")
+            else Text.assemble(
+                (f"images: no {r['images_title']} folder found", "red"),
+                f" (looked under {', '.join(r['images_looked'][:3])} ...)",
+            )
         )
     for r in rows:
         if r["error"]:
@@ -485,9 +549,18 @@ def demo(
     n_images: Annotated[int, typer.Option("--n-images", min=2, help="Synthetic images to generate.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the perturbations.")] = 0,
     results: Annotated[
-        Path | None, typer.Option("--results", help="Where the run folders go (default: <out>/results); `make leaderboard` uses results/demo.")
+        Path | None,
+        typer.Option(
+            "--results", help="Where the run folders go (default: <out>/results); `make leaderboard` uses results/demo."
+        ),
     ] = None,
-    models: Annotated[bool, typer.Option("--models/--no-models", help="Also run the demo models (colour-finder on 2 CPU ranks, a tiny random PaDT, a tiny random Qwen2.5-VL).")] = True,
+    models: Annotated[
+        bool,
+        typer.Option(
+            "--models/--no-models",
+            help="Also run the demo models (colour-finder on 2 CPU ranks, a tiny random PaDT, a tiny random Qwen2.5-VL).",
+        ),
+    ] = True,
 ) -> None:
     """Run the embedded demo end to end on synthetic data, each number checked independently.
 
@@ -504,29 +577,35 @@ def demo(
     """
     from functools import partial
 
-    from padt_eval.demo.run import all_match, run_demo, run_models
     from padt_eval.core.library_log import library_output_to
+    from padt_eval.demo.run import all_match, run_demo, run_models
     from padt_eval.report.console import counts_line, metrics_table, progress_bar
     from padt_eval.report.errors_view import errors_line
     from padt_eval.report.table_specs import display_scale
     from padt_eval.runner.progress import RunProgress
 
-    try:
-        with library_output_to(out / "logs" / "libraries.log"):  # the Java caption tools' chatter
-            runs, expected, comparisons = run_demo(out, n_images=n_images, seed=seed, progress=partial(progress_bar, console), results=results)
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
+    with library_output_to(out / "logs" / "libraries.log"):  # the Java caption tools' chatter
+        runs, expected, comparisons = run_demo(
+            out, n_images=n_images, seed=seed, progress=partial(progress_bar, console), results=results
+        )
     console.print(
         "outcomes written into demo-A's predictions: "
         + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in expected.outcomes.items())
     )
     for r in runs:
-        title = f"{r.task.value.upper()} on {r.result.split}: {r.model}" + (f" (protocol {r.protocol})" if r.protocol != "standard" else "")
-        print_table(console, metrics_table(title + ("" if r.expected else " (shown, not checked)"), r.result.metrics, r.expected or None))
+        title = f"{r.task.value.upper()} on {r.result.split}: {r.model}" + (
+            f" (protocol {r.protocol})" if r.protocol != "standard" else ""
+        )
+        print_table(
+            console, metrics_table(title + ("" if r.expected else " (shown, not checked)"), r.result.metrics, r.expected or None)
+        )
         console.print(counts_line(r.result.counts))
         if r.result.errors is not None:
-            checked = "" if r.expected_errors is None else (" (checked)" if r.result.errors.get("counts") == r.expected_errors else " (DIFFERS from the design)")
+            checked = (
+                ""
+                if r.expected_errors is None
+                else (" (checked)" if r.result.errors.get("counts") == r.expected_errors else " (DIFFERS from the design)")
+            )
             console.print(errors_line(r.result.errors) + checked, highlight=False)
         for note in r.result.notes:
             console.print(labelled("note", note))
@@ -537,7 +616,9 @@ def demo(
         for metric, e in doc["metrics"].items():
             s = display_scale(metric)
             parts.append(f"{metric} {e['diff'] * s:+.2f} [{e['ci95'][0] * s:+.2f}, {e['ci95'][1] * s:+.2f}] p={e['p_value']:.2g}")
-        console.print(f"compare {b['model']} ({b['protocol']}) − {a['model']} ({a['protocol']}), {a['task']}: " + "; ".join(parts))
+        console.print(
+            f"compare {b['model']} ({b['protocol']}) − {a['model']} ({a['protocol']}), {a['task']}: " + "; ".join(parts)
+        )
     if not all_match(runs):
         err_console.print("demo: measured metrics differ from the expected ones", style="bold red")
         raise typer.Exit(code=1)
@@ -545,11 +626,7 @@ def demo(
     if not models:
         _demo_next_steps(out, results, [r.result.out_dir for r in runs], with_models=False)
         return
-    try:
-        model_runs = run_models(out, progress_view=lambda d, a, t: RunProgress(d, a, console, t), seed=seed, results=results)
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
+    model_runs = run_models(out, progress_view=lambda d, a, t: RunProgress(d, a, console, t), seed=seed, results=results)
     for mr in model_runs:
         print_table(console, metrics_table(f"{mr.result.task.value.upper()} on {mr.result.split}: {mr.label}", mr.result.metrics))
         console.print(counts_line(mr.result.counts))
@@ -579,7 +656,9 @@ def _demo_next_steps(out: Path, results: Path | None, runs: list[Path], with_mod
     split, images = quote(str(paths.rec_split)), quote(str(paths.images))
     if with_models:
         model = quote(str(demo_checkpoints(out)[0]))
-        console.print(f"  padt-eval res -s {split} --image-root {images} --model {model} --family padt --workers 2 --max-new-tokens 32")
+        console.print(
+            f"  padt-eval res -s {split} --image-root {images} --model {model} --family padt --workers 2 --max-new-tokens 32"
+        )
     else:
         console.print(f"  padt-eval rec -s {split} --image-root {images} -p {quote(str(paths.predictions))}")
 
@@ -612,7 +691,10 @@ def models(
         elif fam.loader is not None:
             here = Text.assemble(("no", "red"), f": {why}")  # a missing python module
         else:
-            here = Text.assemble(("no", "yellow"), ": own repo; " + ("score its text with --format" if name in FORMATS else "score a boxes+masks file"))
+            here = Text.assemble(
+                ("no", "yellow"),
+                ": own repo; " + ("score its text with --format" if name in FORMATS else "score a boxes+masks file"),
+            )
         row = [name, here, name if name in FORMATS else "—", fam.coordinate_frame]
         if verbose:
             row += [fam.output_format, fam.description]
@@ -630,7 +712,9 @@ def compare(
     run_b: Annotated[Path, typer.Argument(help="Results folder of run B; differences are B − A.", file_okay=False)],
     resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples (and permutation draws).")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the resampling.")] = 0,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Comparison JSON (default: <parent of B>/comparisons/<A>__vs__<B>.json).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Comparison JSON (default: <parent of B>/comparisons/<A>__vs__<B>.json).")
+    ] = None,
 ) -> None:
     """Paired comparison of two runs on their shared samples: B − A with a 95 % paired-bootstrap
     interval and a p-value (McNemar exact for Acc@t, paired permutation otherwise).
@@ -643,11 +727,7 @@ def compare(
     from padt_eval.report.errors_view import error_shares_table
     from padt_eval.report.table_specs import display_scale
 
-    try:
-        doc, path = api.compare(run_a, run_b, resamples=resamples, seed=seed, out=out)
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
+    doc, path = api.compare(run_a, run_b, resamples=resamples, seed=seed, out=out)
     a, b = doc["run_a"], doc["run_b"]
     t = Table(
         title=f"{a['task'].upper()} {a['split']}: B = {b['model']} ({b['protocol']}) vs A = {a['model']} ({a['protocol']}), "
@@ -679,8 +759,12 @@ def compare(
 
 @app.command()
 def leaderboard(
-    results: Annotated[Path, typer.Option("--results", help="Folder to gather runs (any depth) and comparisons from.")] = Path("results"),
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where leaderboard.{md,csv,tex,html} go (default: the results folder).")] = None,
+    results: Annotated[Path, typer.Option("--results", help="Folder to gather runs (any depth) and comparisons from.")] = Path(
+        "results"
+    ),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Where leaderboard.{md,csv,tex,html} go (default: the results folder).")
+    ] = None,
     reported: Annotated[
         Path | None, typer.Option("--reported", help="Reported-numbers CSV (default: <results>/reported/reported_numbers.csv).")
     ] = None,
@@ -694,11 +778,7 @@ def leaderboard(
     from padt_eval.report.console import rich_table
     from padt_eval.report.table_specs import TASK_TABLES
 
-    try:
-        board, written = api.leaderboard(results, out, reported)
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
+    board, written = api.leaderboard(results, out, reported)
     tasks = {tt.task for tt in TASK_TABLES}
     headline = [t for t in board.tables if t.key in tasks and any(r.kind == "measured" for r in t.rows)]
     for t in headline:  # the measured rows; the files also hold the reported ones beside them
@@ -728,11 +808,7 @@ def report(
     """
     from padt_eval import api
 
-    try:
-        path = api.report(run_dir, data_root=data_root, image_root=image_root, out=out, n_worst=n_worst)
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
+    path = api.report(run_dir, data_root=data_root, image_root=image_root, out=out, n_worst=n_worst)
     console.print(Text.assemble("written ", (str(path), "bold")))
 
 
@@ -759,15 +835,14 @@ def _top(
 
 cli_help.one_line_summaries(app)
 cli_help.keep_words_whole()
-guard_commands(app, lambda label, text: err_console.print(labelled(label, text, "bold red" if label == "error" else "yellow"), soft_wrap=True))
+guard_commands(
+    app,
+    lambda label, text: err_console.print(labelled(label, text, "bold red" if label == "error" else "yellow"), soft_wrap=True),
+)
 
 
 def main() -> None:
-    try:
-        app()
-    except PadtEvalError as exc:  # raised outside a command's own handler
-        err_console.print(labelled("error", exc, "bold red"), soft_wrap=True)
-        sys.exit(exc.exit_code)
+    app()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from rich.table import Table
 from rich.text import Text
 
 from padt_eval import cli_help
-from padt_eval.core.errors import PadtEvalError
 from padt_eval.report.console import labelled, make_console, print_table
 
 data_app = typer.Typer(
@@ -64,11 +63,6 @@ class RichProgress:
             self.progress = self.task = None
 
 
-def _fail(exc: PadtEvalError) -> None:
-    err_console.print(labelled("error", exc, "bold red"), soft_wrap=True)
-    raise typer.Exit(code=exc.exit_code)
-
-
 @data_app.command("fetch")
 def fetch_cmd(
     names: Annotated[
@@ -96,7 +90,11 @@ def fetch_cmd(
     keep_archives: Annotated[bool, typer.Option("--keep-archives", help="Keep downloaded zip archives after unpacking.")] = False,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", min=0.1, help="Seconds to wait for a server's first byte (and each read) before retrying; raise it for slow links."),
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            help="Seconds to wait for a server's first byte (and each read) before retrying; raise it for slow links.",
+        ),
     ] = 10.0,
 ) -> None:
     """Download, verify and unpack datasets into the layout the split readers expect.
@@ -107,27 +105,26 @@ def fetch_cmd(
     """
     from padt_eval.fetch import fetch
 
-    try:
-        outcomes = fetch(
-            names,
-            to,
-            annotations,
-            keep_archives=keep_archives,
-            timeout=timeout,
-            progress=RichProgress(console),
-            notify=lambda msg: console.print(msg, soft_wrap=True),
-        )
-    except PadtEvalError as exc:
-        _fail(exc)
-        return
+    outcomes = fetch(
+        names,
+        to,
+        annotations,
+        keep_archives=keep_archives,
+        timeout=timeout,
+        progress=RichProgress(console),
+        notify=lambda msg: console.print(msg, soft_wrap=True),
+    )
     fetched = sum(1 for o in outcomes if o.action == "fetched")
-    console.print(labelled("done", f"{fetched} fetched, {len(outcomes) - fetched} already there. See `padt-eval data status`.", "green"))
+    console.print(
+        labelled("done", f"{fetched} fetched, {len(outcomes) - fetched} already there. See `padt-eval data status`.", "green")
+    )
 
 
 @data_app.command("status")
 def status_cmd(
     data_root: Annotated[
-        Path | None, typer.Option("--data-root", "--to", help="Data root (default: $PADT_EVAL_DATA, else ./data).", file_okay=False)
+        Path | None,
+        typer.Option("--data-root", "--to", help="Data root (default: $PADT_EVAL_DATA, else ./data).", file_okay=False),
     ] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Re-hash fetched files and re-count folders (slower).")] = False,
 ) -> None:
@@ -135,8 +132,8 @@ def status_cmd(
 
     Example: padt-eval data status --data-root /data
     """
-    from padt_eval.fetch import status
     from padt_eval.data.registry import default_data_root
+    from padt_eval.fetch import status
 
     rows = status(data_root, deep=verify)
     t = Table(title=f"data under {default_data_root(data_root).resolve()}", title_justify="left")

@@ -52,8 +52,13 @@ def random_coco(
             x = float(np.round(rng.uniform(0, w - bw), 2))
             y = float(np.round(rng.uniform(0, h - bh), 2))
             crowd = int(rng.random() < crowd_p)
-            ann = {"id": len(anns) + 1, "image_id": int(image_id), "category_id": int(rng.choice(cat_ids)),
-                   "bbox": [x, y, bw, bh], "iscrowd": crowd}
+            ann = {
+                "id": len(anns) + 1,
+                "image_id": int(image_id),
+                "category_id": int(rng.choice(cat_ids)),
+                "bbox": [x, y, bw, bh],
+                "iscrowd": crowd,
+            }
             if with_masks:
                 if crowd:
                     m = np.zeros((h, w), np.uint8)

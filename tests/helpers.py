@@ -47,3 +47,21 @@ def sample(sid: str, h: int, w: int, box: list[float], mask: np.ndarray | None, 
 
 def prediction(sid: str, objects: list[ObjectPred] | None = None, status: ParseStatus = ParseStatus.OK) -> Prediction:
     return Prediction(sample_id=sid, objects=objects or [], parse_status=status)
+
+
+def run_colour_finder(split: dict, out, nproc: int = 1, *, options=None, overwrite=False, protocol="standard", loader_workers=0):
+    """`api.run_model` of the colour-finder on RES, batch 4 (the runner tests' model run);
+    `split`: {"split": name, "data_root": folder}."""
+    from padt_eval import api
+    from padt_eval.core.types import Task
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions, ScoringOptions
+
+    return api.run_model(
+        Task.RES,
+        split["split"],
+        ModelOptions("colour-finder", options=options or {}),
+        data=DataOptions(data_root=split["data_root"]),
+        run=RunOptions(nproc, batch_size=4, loader_workers=loader_workers, overwrite=overwrite),
+        scoring=ScoringOptions(protocol),
+        output=OutputOptions(out),
+    )

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from padt_eval.cli import app
+from padt_eval.core.types import Task
 from padt_eval.data.registry import open_split
 from padt_eval.demo.data import make_predictions
-from padt_eval.core.types import Task
 
 runner = CliRunner()
 
@@ -28,7 +28,9 @@ def test_rec_and_res_write_complete_results(synth_root, scored):
     tmp, preds, expected = scored
     for task, exp in (("rec", expected.rec), ("res", expected.res)):
         out = tmp / f"run-{task}"
-        r = runner.invoke(app, [task, "--split", "refcoco_val", "--data-root", str(synth_root), "--predictions", str(preds), "--out", str(out)])
+        r = runner.invoke(
+            app, [task, "--split", "refcoco_val", "--data-root", str(synth_root), "--predictions", str(preds), "--out", str(out)]
+        )
         assert r.exit_code == 0, r.output
         assert f"results written to {out}" in r.output.replace("\n", "")
         doc = json.loads((out / "metrics.json").read_text())
@@ -61,7 +63,9 @@ def test_strict_malformed_predictions_exit_2(synth_root, scored, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(preds.read_text() + "{not json\n")
     out = tmp_path / "out"
-    r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(bad), "--strict", "-o", str(out)])
+    r = runner.invoke(
+        app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(bad), "--strict", "-o", str(out)]
+    )
     assert r.exit_code == 2
     assert "malformed JSON line" in r.output and "bad.jsonl:" in r.output
     # not strict: scored, and the problem is listed
@@ -97,9 +101,29 @@ def test_compile_flag_reaches_padt_and_keeps_the_answers(synth_root, tiny_checkp
     texts = {}
     for name, extra in (("eager", []), ("compiled", ["--compile"])):
         out = tmp_path / name
-        r = runner.invoke(app, ["rec", "--split", "refcoco_val", "--data-root", str(synth_root), "--model", str(tiny_checkpoint),
-                                "--family", "padt", "--max-new-tokens", "8", "--device", "cpu", "--loader-workers", "0",
-                                "-o", str(out), *extra])
+        r = runner.invoke(
+            app,
+            [
+                "rec",
+                "--split",
+                "refcoco_val",
+                "--data-root",
+                str(synth_root),
+                "--model",
+                str(tiny_checkpoint),
+                "--family",
+                "padt",
+                "--max-new-tokens",
+                "8",
+                "--device",
+                "cpu",
+                "--loader-workers",
+                "0",
+                "-o",
+                str(out),
+                *extra,
+            ],
+        )
         assert r.exit_code == 0, r.output
         model = json.loads((out / "model.json").read_text())
         assert model["compile"] is (name == "compiled")

@@ -17,11 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from padt_eval.cli import app
+from padt_eval.core.types import Task
 from padt_eval.data.registry import open_split
 from padt_eval.demo.data import make_predictions
 from padt_eval.runner.shards import read_all
 from padt_eval.runner.worker import FAULT_ENV
-from padt_eval.core.types import Task
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +35,24 @@ def preds(synth_root, tmp_path_factory):
 
 
 def _model_run(synth_root, out, *extra):
-    return ["res", "-s", "refcoco_val", "--data-root", str(synth_root), "--model", "colour-finder", "-o", str(out), "--device", "cpu", "--loader-workers", "0", "-b", "4", *extra]
+    return [
+        "res",
+        "-s",
+        "refcoco_val",
+        "--data-root",
+        str(synth_root),
+        "--model",
+        "colour-finder",
+        "-o",
+        str(out),
+        "--device",
+        "cpu",
+        "--loader-workers",
+        "0",
+        "-b",
+        "4",
+        *extra,
+    ]
 
 
 def _kept(run_dir) -> int:
@@ -49,7 +66,7 @@ def test_read_only_results_folder_exits_2_naming_the_folder(synth_root, preds, t
     def read_only(path):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
 
-    monkeypatch.setattr("padt_eval.api.RunWriter", read_only)
+    monkeypatch.setattr("padt_eval.scoring.score.RunWriter", read_only)
     r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-o", str(out)])
     assert r.exit_code == 2, r.output
     assert f"error: Read-only file system (EROFS): {out}" in r.output and "Traceback" not in r.output
@@ -110,8 +127,8 @@ def test_disk_full_inside_a_rank_shows_enospc(synth_root, tmp_path, monkeypatch)
 
 
 def test_a_java_that_exits_1_is_named(coco_root, tmp_path, monkeypatch):
-    from padt_eval.demo.synthetic import as_val2017, make_world
     from padt_eval.demo.ovd_ric import make_ric_predictions
+    from padt_eval.demo.synthetic import as_val2017, make_world
 
     if shutil.which("java") is None:
         pytest.skip("writing the RIC predictions computes their expected scores with Java")
@@ -136,9 +153,15 @@ def test_ovd_polygon_with_a_string_names_file_and_annotation(coco_root, tmp_path
     f.write_text(json.dumps(data))
     preds = tmp_path / "p.jsonl"
     preds.write_text(json.dumps({"sample_id": str(ann["image_id"]), "objects": []}) + "\n")
-    r = runner.invoke(app, ["ovd", "-s", str(f), "--image-root", str(coco_root / "coco" / "val2017"), "-p", str(preds), "-o", str(tmp_path / "run")])
+    r = runner.invoke(
+        app,
+        ["ovd", "-s", str(f), "--image-root", str(coco_root / "coco" / "val2017"), "-p", str(preds), "-o", str(tmp_path / "run")],
+    )
     assert r.exit_code == 2, r.output
-    assert f"{f}: image {ann['image_id']!r}: annotation {ann['id']!r}: polygon 0, coordinate 1 must be a finite number, got '12.5px'" in r.output
+    assert (
+        f"{f}: image {ann['image_id']!r}: annotation {ann['id']!r}: polygon 0, coordinate 1 must be a finite number, got '12.5px'"
+        in r.output
+    )
 
 
 # -- item 4: Ctrl-C ------------------------------------------------------------------------
@@ -160,8 +183,10 @@ def test_ctrl_c_while_scoring_a_file_exits_130(synth_root, preds, tmp_path, monk
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("padt_eval.api.run_local", interrupted)
-    r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-o", str(tmp_path / "run")])
+    monkeypatch.setattr("padt_eval.scoring.score._chunks", interrupted)
+    r = runner.invoke(
+        app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-o", str(tmp_path / "run")]
+    )
     assert r.exit_code == 130 and "interrupted: nothing was lost; rerun the same command" in r.output
     assert not (tmp_path / "run" / "metrics.json").exists()
 
@@ -213,8 +238,14 @@ def test_strict_is_refused_with_a_model(synth_root, tmp_path):
 def test_scoring_needs_no_image_folder(synth_root, coco_root, preds, tmp_path):
     no_images = tmp_path / "ref"
     shutil.copytree(synth_root, no_images, ignore=shutil.ignore_patterns("train2014"))
-    ref = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-o", str(tmp_path / "a"), "--no-report"])
-    r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(no_images), "-p", str(preds), "-o", str(tmp_path / "b"), "--no-report"])
+    ref = runner.invoke(
+        app,
+        ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-o", str(tmp_path / "a"), "--no-report"],
+    )
+    r = runner.invoke(
+        app,
+        ["rec", "-s", "refcoco_val", "--data-root", str(no_images), "-p", str(preds), "-o", str(tmp_path / "b"), "--no-report"],
+    )
     assert r.exit_code == 0, r.output
     metrics = [json.loads((tmp_path / d / "metrics.json").read_text())["metrics"] for d in "ab"]
     assert ref.exit_code == 0 and metrics[0] == metrics[1]
@@ -249,7 +280,10 @@ def test_coco_errors_name_the_users_file(coco_root, tmp_path, mutate, message):
         f.write_text(json.dumps(data))
     preds = tmp_path / "p.jsonl"
     preds.write_text("")
-    r = runner.invoke(app, ["ovd", "-s", str(f), "--image-root", str(coco_root / "coco" / "val2017"), "-p", str(preds), "-o", str(tmp_path / "run")])
+    r = runner.invoke(
+        app,
+        ["ovd", "-s", str(f), "--image-root", str(coco_root / "coco" / "val2017"), "-p", str(preds), "-o", str(tmp_path / "run")],
+    )
     assert r.exit_code == 2, r.output
     assert f"error: {f}: " in r.output and message in r.output and "--gt padt-filtered" not in r.output
     assert ".cache" not in r.output and "cache" not in r.output.split(str(f))[-1]
@@ -271,7 +305,10 @@ def test_help_reads_well_when_piped():
 def test_counts_line_reads_once():
     from padt_eval.report.console import counts_line
 
-    assert counts_line({"n_samples": 242, "n_predicted": 242, "n_no_object": 242}) == "242 samples: 0 with an object; misses: 242 with no object"
+    assert (
+        counts_line({"n_samples": 242, "n_predicted": 242, "n_no_object": 242})
+        == "242 samples: 0 with an object; misses: 242 with no object"
+    )
     assert counts_line({"n_samples": 5, "n_predicted": 3, "n_no_object": 1, "n_missing": 1, "n_parse_failed": 1}) == (
         "5 samples: 2 with an object; misses: 1 with no object, 1 missing, 1 unparseable"
     )
@@ -292,7 +329,11 @@ def test_library_chatter_goes_to_the_log(tmp_path, capfd):
     captured = capfd.readouterr()
     assert "deprecated" not in captured.err and "PTBTokenizer" not in captured.err and "Loading weights" not in captured.err
     text = log.read_text()
-    assert "FutureWarning: `past_key_values` is deprecated" in text and "PTBTokenizer tokenized" in text and "Loading weights" in text
+    assert (
+        "FutureWarning: `past_key_values` is deprecated" in text
+        and "PTBTokenizer tokenized" in text
+        and "Loading weights" in text
+    )
     with library_output_to(tmp_path / "quiet" / "libraries.log"):
         pass
     assert not (tmp_path / "quiet").exists()  # nothing said, no log

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from padt_eval.cli import app
-from padt_eval.demo.synthetic import as_val2017, make_world
 from padt_eval.demo.ovd_ric import make_ovd_predictions, make_ric_predictions
+from padt_eval.demo.synthetic import as_val2017, make_world
 from padt_eval.metrics.detection import STAT_KEYS
 
 runner = CliRunner()

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from padt_eval import __version__
 from padt_eval.cli import app
+from padt_eval.core.types import Task
 from padt_eval.data.registry import open_split
 from padt_eval.demo.data import make_predictions
-from padt_eval.core.types import Task
 
 runner = CliRunner()
 
@@ -55,7 +55,9 @@ def scored(odd):
     outs = {}
     for task, name in (("rec", MODEL_A), ("res", MODEL_A), ("rec", MODEL_B)):
         out = results / f"{task} {name}".replace("/", "-")
-        r = runner.invoke(app, [task, "-s", "refcoco_val", "--data-root", str(base / "ref"), "-p", str(preds), "-o", str(out), "--name", name])
+        r = runner.invoke(
+            app, [task, "-s", "refcoco_val", "--data-root", str(base / "ref"), "-p", str(preds), "-o", str(out), "--name", name]
+        )
         outs[(task, name)] = (out, r)
     return results, outs
 
@@ -74,8 +76,8 @@ def test_scoring_prints_paths_ids_and_messages_verbatim(odd, scored):
 
 
 def test_ovd_and_ric(odd, tmp_path):
-    from padt_eval.demo.synthetic import as_val2017, make_world
     from padt_eval.demo.ovd_ric import make_ovd_predictions, make_ric_predictions
+    from padt_eval.demo.synthetic import as_val2017, make_world
 
     base, _, _ = odd
     world = as_val2017(make_world(10, seed=9, first_image_id=500))
@@ -137,16 +139,55 @@ def test_models_and_version():
 def test_model_run_and_check_batching(odd, tmp_path):
     base, _, _ = odd
     out = tmp_path / f"run {ODD}"
-    r = runner.invoke(app, ["res", "-s", "refcoco_val", "--data-root", str(base / "ref"), "--model", "colour-finder", "-o", str(out), "--device", "cpu", "--loader-workers", "0"])
+    r = runner.invoke(
+        app,
+        [
+            "res",
+            "-s",
+            "refcoco_val",
+            "--data-root",
+            str(base / "ref"),
+            "--model",
+            "colour-finder",
+            "-o",
+            str(out),
+            "--device",
+            "cpu",
+            "--loader-workers",
+            "0",
+        ],
+    )
     _ok(r, f"results written to {out}")
-    r = runner.invoke(app, ["check-batching", "-s", "refcoco_val", "--data-root", str(base / "ref"), "--model", "colour-finder", "-n", "4", "-b", "2", "--device", "cpu"])
+    r = runner.invoke(
+        app,
+        [
+            "check-batching",
+            "-s",
+            "refcoco_val",
+            "--data-root",
+            str(base / "ref"),
+            "--model",
+            "colour-finder",
+            "-n",
+            "4",
+            "-b",
+            "2",
+            "--device",
+            "cpu",
+        ],
+    )
     _ok(r, "0 of 4 predictions differ between batch 1 and batch 2")
 
 
 def test_demo(tmp_path):
     out = tmp_path / f"demo {ODD}"
     r = runner.invoke(app, ["demo", "--out", str(out), "--n-images", "4", "--no-models"])
-    _ok(r, f"results written to {out / 'results'}", f"results:     {out / 'results'}", f"padt-eval leaderboard --results '{out / 'results'}'")
+    _ok(
+        r,
+        f"results written to {out / 'results'}",
+        f"results:     {out / 'results'}",
+        f"padt-eval leaderboard --results '{out / 'results'}'",
+    )
     assert "PTBTokenizer" not in r.output
 
 
@@ -165,11 +206,25 @@ def test_printers_keep_bracketed_text():
     con.print_table(c, con.metrics_table(f"REC on {ODD}", {"acc@0.5": 0.5, f"{ODD}": 0.25}, {"acc@0.5": 0.5}))
     for line in con.problems_lines({"problems": {"malformed": 1}, "first_problems": [f"f.jsonl:1: got [1, 2, 3] for {BAD_ID}"]}):
         c.print(line)
-    t = Table("rec", f"REC {ODD}", "", [Column("model", "Model"), Column("v", "v", numeric=True)], [Row({"model": Cell(MODEL_A), "v": Cell("1.0")})])
+    t = Table(
+        "rec",
+        f"REC {ODD}",
+        "",
+        [Column("model", "Model"), Column("v", "v", numeric=True)],
+        [Row({"model": Cell(MODEL_A), "v": Cell("1.0")})],
+    )
     con.print_table(c, con.rich_table(t))
     with con.progress_bar(c, f"RES {ODD}") as (start, advance):
         start(1)
         advance(1)
     text = buf.getvalue()
-    for expected in (f"note: id {BAD_ID} at [x1, y1]", f"REC on {ODD}", ODD, f"got [1, 2, 3] for {BAD_ID}", f"REC {ODD}", MODEL_A, f"RES {ODD}"):
+    for expected in (
+        f"note: id {BAD_ID} at [x1, y1]",
+        f"REC on {ODD}",
+        ODD,
+        f"got [1, 2, 3] for {BAD_ID}",
+        f"REC {ODD}",
+        MODEL_A,
+        f"RES {ODD}",
+    ):
         assert expected in text, expected

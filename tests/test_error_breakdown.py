@@ -10,11 +10,12 @@ from typer.testing import CliRunner
 
 from padt_eval import api
 from padt_eval.cli import app
+from padt_eval.core.types import Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-from padt_eval.demo.run import DEMO_SPLIT_NAME, DemoPaths, generate
 from padt_eval.demo.data import make_predictions
 from padt_eval.demo.errors import make_error_predictions
-from padt_eval.core.types import Task
+from padt_eval.demo.run import DEMO_SPLIT_NAME, DemoPaths, generate
+from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions, ScoringOptions
 
 runner = CliRunner()
 
@@ -47,11 +48,11 @@ def test_designed_predictions_hold_what_they_were_built_to(demo):
 def test_demo_run_reports_exactly_the_designed_counts(demo, tmp_path, task, layout):
     paths, _, _, exp = demo
     want = exp.rec if task == Task.REC else exp.res
-    kw = dict(predictions=paths.root / "designed.jsonl", out=tmp_path / "run", report=False)
+    designed, kw = PredictionsOptions(paths.root / "designed.jsonl"), dict(output=OutputOptions(tmp_path / "run", report=False))
     if layout == "refer":
-        result = api.evaluate(task, "refcoco_val", data_root=paths.data, layout="refer", **kw)
+        result = api.score(task, "refcoco_val", designed, data=DataOptions(data_root=paths.data, layout="refer"), **kw)
     else:
-        result = api.evaluate(task, DEMO_SPLIT_NAME, reader=_jsonl_reader(paths, task), **kw)
+        result = api.score(task, DEMO_SPLIT_NAME, designed, reader=_jsonl_reader(paths, task), **kw)
     errors = json.loads((result.out_dir / "metrics.json").read_text())["errors"]
     assert errors["counts"] == want
     assert errors["wrong_object_available"] is True
@@ -67,10 +68,21 @@ def test_demo_run_reports_exactly_the_designed_counts(demo, tmp_path, task, layo
 def test_jsonl_layout_without_instances_says_so_and_never_guesses(demo, tmp_path):
     paths, _, _, exp = demo
     missing = tmp_path / "nowhere" / "instances_train2014.json"
-    with_inst = api.evaluate(Task.REC, DEMO_SPLIT_NAME, predictions=paths.root / "designed.jsonl", reader=_jsonl_reader(paths, Task.REC),
-                             out=tmp_path / "with", report=False)
-    without = api.evaluate(Task.REC, DEMO_SPLIT_NAME, predictions=paths.root / "designed.jsonl",
-                           reader=_jsonl_reader(paths, Task.REC, instances_path=missing), out=tmp_path / "without", report=False)
+    designed = PredictionsOptions(paths.root / "designed.jsonl")
+    with_inst = api.score(
+        Task.REC,
+        DEMO_SPLIT_NAME,
+        designed,
+        reader=_jsonl_reader(paths, Task.REC),
+        output=OutputOptions(tmp_path / "with", report=False),
+    )
+    without = api.score(
+        Task.REC,
+        DEMO_SPLIT_NAME,
+        designed,
+        reader=_jsonl_reader(paths, Task.REC, instances_path=missing),
+        output=OutputOptions(tmp_path / "without", report=False),
+    )
     e = without.errors
     assert e["wrong_object_available"] is False and e["instances"]["available"] is False
     assert "instances_train2014.json" in e["instances"]["why"]
@@ -80,13 +92,22 @@ def test_jsonl_layout_without_instances_says_so_and_never_guesses(demo, tmp_path
     assert without.metrics == with_inst.metrics
     for c in ("hit", "no_object", "unparsed"):
         assert e["counts"][c] == exp.rec[c]
-    assert e["counts"]["localization"] + e["counts"]["background"] == exp.rec["localization"] + exp.rec["background"] + exp.rec["wrong_object"]
+    assert (
+        e["counts"]["localization"] + e["counts"]["background"]
+        == exp.rec["localization"] + exp.rec["background"] + exp.rec["wrong_object"]
+    )
 
 
 def test_release_protocol_has_no_breakdown(demo, tmp_path):
     paths, *_ = demo
-    r = api.evaluate(Task.REC, DEMO_SPLIT_NAME, predictions=paths.root / "designed.jsonl", reader=_jsonl_reader(paths, Task.REC),
-                     out=tmp_path / "rel", protocol="padt-release", report=False)
+    r = api.score(
+        Task.REC,
+        DEMO_SPLIT_NAME,
+        PredictionsOptions(paths.root / "designed.jsonl"),
+        reader=_jsonl_reader(paths, Task.REC),
+        scoring=ScoringOptions("padt-release"),
+        output=OutputOptions(tmp_path / "rel", report=False),
+    )
     assert r.errors is None and "errors" not in json.loads((r.out_dir / "metrics.json").read_text())
 
 
@@ -94,8 +115,25 @@ def test_cli_thresholds_reach_the_results_and_bad_ones_are_refused(demo, tmp_pat
     paths, *_ = demo
     split = str(paths.rec_split)
     out = tmp_path / "cli"
-    res = runner.invoke(app, ["rec", "-s", split, "-p", str(paths.root / "designed.jsonl"), "--image-root", str(paths.images),
-                              "-o", str(out), "--error-iou", "0.3", "--background-iou", "0.05", "--no-report"])
+    res = runner.invoke(
+        app,
+        [
+            "rec",
+            "-s",
+            split,
+            "-p",
+            str(paths.root / "designed.jsonl"),
+            "--image-root",
+            str(paths.images),
+            "-o",
+            str(out),
+            "--error-iou",
+            "0.3",
+            "--background-iou",
+            "0.05",
+            "--no-report",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "misses (box" in res.output
     errors = json.loads((out / "metrics.json").read_text())["errors"]
@@ -103,8 +141,24 @@ def test_cli_thresholds_reach_the_results_and_bad_ones_are_refused(demo, tmp_pat
     records = _per_sample(out)
     ious = np.array([r["iou"] for r in records if r["error"] not in ("unparsed", "no_object")])
     assert errors["counts"]["hit"] == int((ious >= 0.3).sum())
-    bad = runner.invoke(app, ["rec", "-s", split, "-p", str(paths.root / "designed.jsonl"), "--image-root", str(paths.images),
-                              "-o", str(tmp_path / "bad"), "--error-iou", "0.1", "--background-iou", "0.2"])
+    bad = runner.invoke(
+        app,
+        [
+            "rec",
+            "-s",
+            split,
+            "-p",
+            str(paths.root / "designed.jsonl"),
+            "--image-root",
+            str(paths.images),
+            "-o",
+            str(tmp_path / "bad"),
+            "--error-iou",
+            "0.1",
+            "--background-iou",
+            "0.2",
+        ],
+    )
     assert bad.exit_code == 2 and "background" in bad.output
 
 
@@ -114,9 +168,16 @@ def test_compare_gives_each_category_share_difference(demo, tmp_path):
     make_predictions(reader, tmp_path / "perturbed.jsonl", seed=0)
     runs = {}
     for name, preds in (("a", tmp_path / "perturbed.jsonl"), ("b", paths.root / "designed.jsonl")):
-        runs[name] = api.evaluate(Task.RES, DEMO_SPLIT_NAME, predictions=preds, reader=_jsonl_reader(paths, Task.RES),
-                                  out=tmp_path / name, report=False).out_dir
-    res = runner.invoke(app, ["compare", str(runs["a"]), str(runs["b"]), "--resamples", "400", "--seed", "1", "-o", str(tmp_path / "c.json")])
+        runs[name] = api.score(
+            Task.RES,
+            DEMO_SPLIT_NAME,
+            PredictionsOptions(preds),
+            reader=_jsonl_reader(paths, Task.RES),
+            output=OutputOptions(tmp_path / name, report=False),
+        ).out_dir
+    res = runner.invoke(
+        app, ["compare", str(runs["a"]), str(runs["b"]), "--resamples", "400", "--seed", "1", "-o", str(tmp_path / "c.json")]
+    )
     assert res.exit_code == 0, res.output
     assert "Miss categories (mask IoU)" in res.output and "wrong object" in res.output
     doc = json.loads((tmp_path / "c.json").read_text())
@@ -133,8 +194,13 @@ def test_compare_gives_each_category_share_difference(demo, tmp_path):
         assert e["discordant"] == {"a_only": int(np.sum((ea == c) & (eb != c))), "b_only": int(np.sum((ea != c) & (eb == c)))}
     assert sec["categories"]["wrong_object"]["diff"] > 0  # B was built with wrong objects, A has none
     # a run without instances: wrong_object is listed as unavailable, not compared
-    no_inst = api.evaluate(Task.RES, DEMO_SPLIT_NAME, predictions=paths.root / "designed.jsonl",
-                           reader=_jsonl_reader(paths, Task.RES, instances_path=tmp_path / "absent.json"), out=tmp_path / "c", report=False)
+    no_inst = api.score(
+        Task.RES,
+        DEMO_SPLIT_NAME,
+        PredictionsOptions(paths.root / "designed.jsonl"),
+        reader=_jsonl_reader(paths, Task.RES, instances_path=tmp_path / "absent.json"),
+        output=OutputOptions(tmp_path / "c", report=False),
+    )
     doc2, _ = api.compare(runs["a"], no_inst.out_dir, resamples=200)
     assert set(doc2["errors"]["unavailable"]) == {"wrong_object", "near_other"}
     assert "wrong_object" not in doc2["errors"]["categories"]
@@ -143,8 +209,13 @@ def test_compare_gives_each_category_share_difference(demo, tmp_path):
 def test_leaderboard_shows_wrong_object_and_localization_shares(demo, tmp_path):
     paths, *_ = demo
     results = tmp_path / "results"
-    r = api.evaluate(Task.REC, DEMO_SPLIT_NAME, predictions=paths.root / "designed.jsonl", reader=_jsonl_reader(paths, Task.REC),
-                     out=results / "rec-designed", name="designed", report=False)
+    r = api.score(
+        Task.REC,
+        DEMO_SPLIT_NAME,
+        PredictionsOptions(paths.root / "designed.jsonl"),
+        reader=_jsonl_reader(paths, Task.REC),
+        output=OutputOptions(results / "rec-designed", "designed", report=False),
+    )
     api.leaderboard(results, tmp_path / "lb")
     csv_text = (tmp_path / "lb" / "leaderboard.csv").read_text()
     md = (tmp_path / "lb" / "leaderboard.md").read_text()
@@ -159,7 +230,13 @@ def test_ovd_results_carry_the_tide_breakdown(demo, tmp_path):
 
     paths, val, _, _ = demo
     make_ovd_predictions(val, paths.coco_instances, tmp_path / "ovd.jsonl", seed=0)
-    r = api.evaluate(Task.OVD, "coco_val2017", predictions=tmp_path / "ovd.jsonl", data_root=paths.data, out=tmp_path / "ovd", report=False)
+    r = api.score(
+        Task.OVD,
+        "coco_val2017",
+        PredictionsOptions(tmp_path / "ovd.jsonl"),
+        data=DataOptions(data_root=paths.data),
+        output=OutputOptions(tmp_path / "ovd", report=False),
+    )
     e = r.errors
     assert e["schema"] == "padt-eval/tide/v1"
     assert e["ap50"] == pytest.approx(r.metrics["ap50"], abs=1e-12)  # our matching equals COCOeval's on this data

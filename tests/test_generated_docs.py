@@ -17,7 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 def test_committed_reference_is_what_the_generator_writes(path):
     expected = gen_docs.generated()[path]
     assert path.is_file(), f"{path} missing: run `python -m padt_eval.tools.gen_docs`"
-    assert path.read_text(encoding="utf-8") == expected, f"{path.relative_to(REPO)} is stale: run `python -m padt_eval.tools.gen_docs`"
+    assert path.read_text(encoding="utf-8") == expected, (
+        f"{path.relative_to(REPO)} is stale: run `python -m padt_eval.tools.gen_docs`"
+    )
 
 
 def test_check_mode_reports_a_stale_file(tmp_path, monkeypatch, capsys):
@@ -122,7 +124,12 @@ def test_bare_baselines_citations_name_the_reference_copy():
     """`baselines.md §2.6` cites a section of the reference notes; said bare it would point
     at docs/baselines.md (the user guide), which has no such section."""
     bare = re.compile(r"(?<![\w/])baselines\.md\s*§")  # \s also spans a docstring's line break
-    hits = [f"{p.relative_to(REPO)}: {m.group(0)!r}" for p in _sources() if p != Path(__file__) for m in bare.finditer(p.read_text(encoding="utf-8"))]
+    hits = [
+        f"{p.relative_to(REPO)}: {m.group(0)!r}"
+        for p in _sources()
+        if p != Path(__file__)
+        for m in bare.finditer(p.read_text(encoding="utf-8"))
+    ]
     assert not hits, "write docs/reference/baselines.md §…:\n" + "\n".join(hits)
 
 

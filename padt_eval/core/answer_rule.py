@@ -24,7 +24,7 @@ adapters (models/), the metrics and the HTML report.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from padt_eval.core.types import ObjectPred, Prediction
 

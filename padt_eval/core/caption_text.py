@@ -88,7 +88,9 @@ def _json_labels(text: str) -> str | None:
     items = data if isinstance(data, list) else [data]
     if not items or not all(isinstance(o, dict) and ("bbox_2d" in o or "bbox" in o or "point_2d" in o) for o in items):
         return None
-    return ", ".join(str(o.get("label") or o.get("description") or "").strip() for o in items if o.get("label") or o.get("description"))
+    return ", ".join(
+        str(o.get("label") or o.get("description") or "").strip() for o in items if o.get("label") or o.get("description")
+    )
 
 
 def _replace_json(text: str) -> str:

@@ -1,10 +1,12 @@
-"""Failures that are not bad input: a file system that refuses a write, and Ctrl-C.
+"""How a failure reaches the user: bad input or usage, a file system that refuses a
+write, and Ctrl-C.
 
-Both reach the user as one message that says what happened, where, and how to go on
-(exit 2 for a file system error, 130 for an interruption), never as a traceback. The CLI
-applies `guarded` to every command; the runner and the API only translate what they
-know more about (how many predictions an interrupted run kept, whether a rank that left
-no readable error ran out of disk).
+Each reaches the user as one message that says what happened, where, and how to go on
+(a `PadtEvalError`'s own exit code, 2 for a file system error, 130 for an interruption),
+never as a traceback. `guarded`, applied by the CLI to every command, is the one place
+that turns them into messages; the runner and the API only translate what they know
+more about (how many predictions an interrupted run kept, whether a rank that left no
+readable error ran out of disk).
 """
 
 from __future__ import annotations
@@ -60,14 +62,20 @@ def is_interrupt(exc: BaseException) -> bool:
 
 
 def guarded(command: Callable[..., Any], print_error: Callable[[str, str], None]) -> Callable[..., Any]:
-    """Wrap a CLI command: Ctrl-C → its message and exit 130; an OSError → `error: …`
-    naming the file, exit 2. `print_error(label, text)` prints to the error stream."""
+    """Wrap a CLI command: bad input or usage (`PadtEvalError`) → `error: …` and its exit
+    code; Ctrl-C → its message and exit 130; an OSError → `error: …` naming the file,
+    exit 2. `print_error(label, text)` prints to the error stream."""
     import typer
+
+    from padt_eval.core.errors import PadtEvalError
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except PadtEvalError as exc:
+            print_error("error", str(exc))
+            raise typer.Exit(code=exc.exit_code) from None
         except KeyboardInterrupt as exc:
             print_error("interrupted", str(exc) if isinstance(exc, Interrupted) else "nothing was lost; rerun the same command")
             raise typer.Exit(code=INTERRUPTED_EXIT) from None

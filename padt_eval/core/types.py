@@ -126,7 +126,7 @@ class PromptKey:
         return f"{self.family}:{self.style}" if self.style else self.family
 
     @classmethod
-    def parse(cls, text: str) -> "PromptKey":
+    def parse(cls, text: str) -> PromptKey:
         family, _, style = str(text).partition(":")
         return cls(family, style or None)
 

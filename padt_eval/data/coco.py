@@ -44,15 +44,15 @@ from pathlib import Path
 from typing import Any
 
 from padt_eval.core import rle as rlemod
-from padt_eval.data.cache import cache_dir
+from padt_eval.core.boxes import is_finite_box, release_gt_xywh
+from padt_eval.core.errors import DataError, UsageError
+from padt_eval.core.fileio import atomic_write, sha256_file
 from padt_eval.core.images import ImageRoot
+from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
+from padt_eval.data.cache import cache_dir
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.padt_patches import box_mask, covers_a_patch
 from padt_eval.data.split import SplitInfo
-from padt_eval.core.errors import DataError, UsageError
-from padt_eval.core.fileio import atomic_write, sha256_file
-from padt_eval.core.boxes import is_finite_box, release_gt_xywh
-from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
 
 GT_MODES = ("official", "padt-filtered")
 _CACHE_VERSION = "coco-v2"  # v2: meta lists the images the filter leaves out
@@ -120,7 +120,9 @@ def build_coco_cache(instances_path: Path, out_path: Path, meta_path: Path, gt: 
     for ann in data["annotations"]:
         _check_ann(ann, instances_path, images)
         if ann["category_id"] not in names:
-            raise DataError(f"{instances_path}: annotation {ann.get('id')}: category_id {ann['category_id']} is not in 'categories'")
+            raise DataError(
+                f"{instances_path}: annotation {ann.get('id')}: category_id {ann['category_id']} is not in 'categories'"
+            )
         by_image[ann["image_id"]].append(ann)
     stats: Counter[str] = Counter()
     left_out: list[list] = []  # images of the file the filter drops: [id, width, height]
@@ -162,7 +164,12 @@ def _image_line(image_id, file_name, width, height, anns, names, gt, stats) -> d
             mask = rlemod.from_segmentation(seg, height, width) if seg else None
         except ValueError as exc:
             raise ValueError(f"annotation {ann.get('id')!r}: {exc}") from None
-        bbox = [float(ann["bbox"][0]), float(ann["bbox"][1]), float(ann["bbox"][0] + ann["bbox"][2]), float(ann["bbox"][1] + ann["bbox"][3])]
+        bbox = [
+            float(ann["bbox"][0]),
+            float(ann["bbox"][1]),
+            float(ann["bbox"][0] + ann["bbox"][2]),
+            float(ann["bbox"][1] + ann["bbox"][3]),
+        ]
         if gt == "padt-filtered":
             pixels = rlemod.decode(mask) if seg else box_mask(ann["bbox"], height, width)
             if not covers_a_patch(pixels):
@@ -241,13 +248,21 @@ class CocoReader(JsonlSplitReader):
             categories=[n for c, n in self.categories if c not in dropped],
             objects=[
                 GroundTruthObject(
-                    bbox=o["bbox"], mask=o["mask"], label=self._names[o["category_id"]], category_id=o["category_id"],
-                    iscrowd=o["iscrowd"], area=o["area"],
+                    bbox=o["bbox"],
+                    mask=o["mask"],
+                    label=self._names[o["category_id"]],
+                    category_id=o["category_id"],
+                    iscrowd=o["iscrowd"],
+                    area=o["area"],
                 )
                 for o in obj["objects"]
             ],
-            meta={"image_id": int(obj["sample_id"]) if obj["sample_id"].isdigit() else obj["sample_id"], "image_file": obj["image_file"],
-                  "source": f"{self.instances_path.name} image {obj['sample_id']}", "gt": self.gt},
+            meta={
+                "image_id": int(obj["sample_id"]) if obj["sample_id"].isdigit() else obj["sample_id"],
+                "image_file": obj["image_file"],
+                "source": f"{self.instances_path.name} image {obj['sample_id']}",
+                "gt": self.gt,
+            },
         )
 
 
@@ -257,7 +272,9 @@ _CATEGORY_LIST = re.compile(r"(\[.*\])")
 class PadtCocoJsonlReader(JsonlSplitReader):
     """PaDT-MLLM/COCO JSONL: PaDT's filtered GT, read line by line (see module docstring)."""
 
-    def __init__(self, path: str | Path, image_root: str | Path, name: str | None = None, categories: list[tuple[int, str]] | None = None) -> None:
+    def __init__(
+        self, path: str | Path, image_root: str | Path, name: str | None = None, categories: list[tuple[int, str]] | None = None
+    ) -> None:
         from padt_eval.core.coco_categories import COCO_CATEGORIES
 
         self.image_root = Path(image_root)
@@ -270,7 +287,9 @@ class PadtCocoJsonlReader(JsonlSplitReader):
             files=[str(path)],
             image_root=str(image_root),
             task=Task.OVD,
-            notes=["PaDT-MLLM/COCO JSONL: PaDT's filtered GT (crowded classes and objects under one 28-px patch dropped, boxes rounded); not the official benchmark"],
+            notes=[
+                "PaDT-MLLM/COCO JSONL: PaDT's filtered GT (crowded classes and objects under one 28-px patch dropped, boxes rounded); not the official benchmark"
+            ],
             categories=self.categories,
         )
         super().__init__(path, info)
@@ -286,7 +305,9 @@ class PadtCocoJsonlReader(JsonlSplitReader):
             with Image.open(path) as im:
                 return im.size
         except (OSError, ValueError) as exc:
-            raise DataError(f"{where}: no object carries an RLE to take the image size from, and the image cannot be read ({exc})") from None
+            raise DataError(
+                f"{where}: no object carries an RLE to take the image size from, and the image cannot be read ({exc})"
+            ) from None
 
     def line_to_sample(self, obj: dict[str, Any], line_index: int, where: str) -> Sample:
         if "id" not in obj:
@@ -348,10 +369,14 @@ def is_official_instances(path: Path) -> bool:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: neither a COCO instances file nor a PaDT JSONL ({exc})") from None
     if not isinstance(obj, dict):
-        raise DataError(f"{path}: neither a COCO instances file nor a PaDT JSONL (its first JSON value is a {type(obj).__name__})")
+        raise DataError(
+            f"{path}: neither a COCO instances file nor a PaDT JSONL (its first JSON value is a {type(obj).__name__})"
+        )
     if "objects" in obj or "conversations" in obj:
         return False  # a PaDT JSONL sample
     missing = [k for k in ("images", "annotations", "categories") if not isinstance(obj.get(k), list)]
     if missing:
-        raise DataError(f"{path}: not a COCO instances file (no {', '.join(repr(k) for k in missing)} list) and not a PaDT COCO JSONL (no 'objects')")
+        raise DataError(
+            f"{path}: not a COCO instances file (no {', '.join(repr(k) for k in missing)} list) and not a PaDT COCO JSONL (no 'objects')"
+        )
     return True

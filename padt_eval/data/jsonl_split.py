@@ -5,12 +5,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from padt_eval.core.jsonl import LineReader, first_offsets, iter_lines, parse_line
-from padt_eval.data.split import SplitInfo, SplitReader
 from padt_eval.core.errors import DataError
+from padt_eval.core.jsonl import LineReader, first_offsets, iter_lines, parse_line
 from padt_eval.core.types import Sample
+from padt_eval.data.split import SplitInfo, SplitReader
 
 
 class _Where:

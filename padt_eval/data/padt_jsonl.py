@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from padt_eval.core import rle as rlemod
+from padt_eval.core.boxes import NORMALISED_BOX_META, is_finite_box
+from padt_eval.core.errors import DataError
 from padt_eval.core.images import ImageRoot
+from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
 from padt_eval.data.instances import find_train2014_instances
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.split import SplitInfo
-from padt_eval.core.errors import DataError
-from padt_eval.core.boxes import NORMALISED_BOX_META, is_finite_box
-from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
 
 _QUOTED = re.compile(r'"(.*)"')
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from padt_eval.core.errors import DataError, PadtEvalError, UsageError, did_you_mean
+from padt_eval.core.types import Task
 from padt_eval.data.coco import GT_MODES
 from padt_eval.data.split import SplitReader
 from padt_eval.data.split_table import DIRECT_FILES, SPLITS, ImageFolders, Layout, OpenArgs, SplitSpec, splits_for
-from padt_eval.core.errors import DataError, PadtEvalError, UsageError, did_you_mean
-from padt_eval.core.types import Task
 
 DATA_ROOT_ENV = "PADT_EVAL_DATA"
 _SPLIT_FILE_SUFFIXES = (".json", ".jsonl")
@@ -32,7 +32,9 @@ def default_data_root(data_root: str | Path | None = None) -> Path:
     return Path(os.environ.get(DATA_ROOT_ENV, "data"))
 
 
-def find_images(folders: ImageFolders, root: Path, image_root: str | Path | None, looked: list[str], near: Path | None = None) -> Path | None:
+def find_images(
+    folders: ImageFolders, root: Path, image_root: str | Path | None, looked: list[str], near: Path | None = None
+) -> Path | None:
     """The image folder: --image-root when given, else the first of the usual places (and,
     for a split file given by path, the places beside it)."""
     if image_root is not None:
@@ -71,7 +73,9 @@ def _find_layout(spec: SplitSpec, root: Path, layout: str, gt: str | None) -> tu
     return None, [], looked
 
 
-def locate_samples(split: str, root: Path, layout: str = "auto", refs_cache: dict | None = None) -> tuple[str, list[Path], int | None, str | None]:
+def locate_samples(
+    split: str, root: Path, layout: str = "auto", refs_cache: dict | None = None
+) -> tuple[str, list[Path], int | None, str | None]:
     """(layout, files, samples, error) of one split: found when its files are there and hold
     samples of that split (where the layout counts them). `splits` and `data status` both ask this."""
     lay, files, _ = _find_layout(SPLITS[split], root, layout, None)
@@ -126,7 +130,11 @@ def _not_found(spec: SplitSpec, root: Path, layout: str, gt: str, looked: list[s
     chosen = next((lay for lay in skipped if lay.name == layout), None)
     if chosen is not None:
         return UsageError(f"--layout {layout} holds {chosen.gt_note}; pass --gt {chosen.gts[0]}, or use the official annotations")
-    extra = "".join(f"\n(A {lay.title} holds {lay.gt_note}; it is used with --gt {lay.gts[0]}.)" for lay in skipped if layout == "auto" and lay.gt_note)
+    extra = "".join(
+        f"\n(A {lay.title} holds {lay.gt_note}; it is used with --gt {lay.gts[0]}.)"
+        for lay in skipped
+        if layout == "auto" and lay.gt_note
+    )
     return UsageError(
         f"split {spec.name!r} not found under data root {root.resolve()}. Looked for:\n  "
         + "\n  ".join(looked)
@@ -222,7 +230,10 @@ def reopen_from_manifest(
         if data_root is not None:
             return open_split(base, t, data_root=data_root, image_root=image_root, gt=gt), ""
         if not files or not all(f.is_file() for f in files):
-            return None, f"the split files named in manifest.json are not on this machine ({', '.join(map(str, files)) or 'none listed'})"
+            return (
+                None,
+                f"the split files named in manifest.json are not on this machine ({', '.join(map(str, files)) or 'none listed'})",
+            )
         if img_root is None:
             return None, "manifest.json names no image folder"
         args = OpenArgs(files, Path(img_root), t, name, gt, None)

@@ -29,16 +29,16 @@ from pathlib import Path
 from typing import Any
 
 from padt_eval.core import rle as rlemod
-from padt_eval.data.cache import cache_dir
-from padt_eval.core.images import ImageRoot, confined_path
-from padt_eval.core.jsonl import LineReader, iter_lines, parse_line
-from padt_eval.data.jsonl_split import JsonlSplitReader
-from padt_eval.data.split import SplitInfo
-from padt_eval.core.errors import DataError
-from padt_eval.core.fileio import atomic_write, sha256_file
 from padt_eval.core.boxes import is_finite_box
 from padt_eval.core.caption_text import clean_caption
+from padt_eval.core.errors import DataError
+from padt_eval.core.fileio import atomic_write, sha256_file
+from padt_eval.core.images import ImageRoot, confined_path
+from padt_eval.core.jsonl import LineReader, iter_lines, parse_line
 from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
+from padt_eval.data.cache import cache_dir
+from padt_eval.data.jsonl_split import JsonlSplitReader
+from padt_eval.data.split import SplitInfo
 
 _CACHE_VERSION = "ric-v1"
 
@@ -70,13 +70,17 @@ def _group(path: Path, lines: list[tuple[int, dict]], image_root: Path) -> dict:
     seen: set = set()
     for index, obj in lines:
         if obj["image"] != image:
-            raise DataError(f"{path}:{index + 1}: image {obj['image']!r} differs from {image!r} on line {first_index + 1} for the same id {obj['id']!r}")
+            raise DataError(
+                f"{path}:{index + 1}: image {obj['image']!r} differs from {image!r} on line {first_index + 1} for the same id {obj['id']!r}"
+            )
         for o in obj.get("objects", []):
             rle = o.get("rle")
             if rle is not None:
                 s = (int(rle["size"][0]), int(rle["size"][1]))
                 if size is not None and s != size:
-                    raise DataError(f"{path}:{index + 1}: RLE size {list(s)} differs from {list(size)} for image id {obj['id']!r}")
+                    raise DataError(
+                        f"{path}:{index + 1}: RLE size {list(s)} differs from {list(size)} for image id {obj['id']!r}"
+                    )
                 size = s
             key = (tuple(float(v) for v in o["bbox"]), json.dumps(rle, sort_keys=True) if rle is not None else None)
             if key not in seen:
@@ -90,7 +94,9 @@ def _group(path: Path, lines: list[tuple[int, dict]], image_root: Path) -> dict:
             with Image.open(full) as im:
                 size = (im.size[1], im.size[0])
         except (OSError, ValueError) as exc:
-            raise DataError(f"{where}: no object carries an RLE to take the image size from, and the image cannot be read ({exc})") from None
+            raise DataError(
+                f"{where}: no object carries an RLE to take the image size from, and the image cannot be read ({exc})"
+            ) from None
     height, width = size
     return {
         "sample_id": str(first["id"]),
@@ -145,7 +151,9 @@ class RicJsonlReader(JsonlSplitReader):
             files=[str(self.source)],
             image_root=str(image_root),
             task=Task.RIC,
-            notes=["one sample per image; references = all its captions, placeholders removed; GT objects = its captions' objects, de-duplicated"],
+            notes=[
+                "one sample per image; references = all its captions, placeholders removed; GT objects = its captions' objects, de-duplicated"
+            ],
         )
         super().__init__(cached, info)
 
@@ -155,7 +163,13 @@ class RicJsonlReader(JsonlSplitReader):
             sample_id=obj["sample_id"],
             task=Task.RIC,
             image=ImageRef(path=path, width=obj["width"], height=obj["height"], root=self._images.root),
-            objects=[GroundTruthObject(bbox=o["bbox"], mask=o["mask"], iscrowd=o["iscrowd"], area=o["area"]) for o in obj["objects"]],
+            objects=[
+                GroundTruthObject(bbox=o["bbox"], mask=o["mask"], iscrowd=o["iscrowd"], area=o["area"]) for o in obj["objects"]
+            ],
             references=list(obj["references"]),
-            meta={"image_id": obj["sample_id"], "image_file": obj["image_file"], "source": f"{self.source.name} lines {obj['lines']}"},
+            meta={
+                "image_id": obj["sample_id"],
+                "image_file": obj["image_file"],
+                "source": f"{self.source.name} lines {obj['lines']}",
+            },
         )

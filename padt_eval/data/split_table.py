@@ -20,18 +20,18 @@ JSONL (PaDT's filtered GT only); `ric_val` reads PaDT-MLLM/ReferringImageCaption
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+from padt_eval.core.errors import UsageError
+from padt_eval.core.types import Task
 from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader, is_official_instances
 from padt_eval.data.instances import find_train2014_instances
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.data.refer import ReferReader
 from padt_eval.data.safe_pickle import load_restricted
 from padt_eval.data.split import SplitReader
-from padt_eval.core.errors import UsageError
-from padt_eval.core.types import Task
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,11 @@ COCO_ANNOTATIONS = (
     "COCO/annotations/instances_val2017.json",
     "mscoco/annotations/instances_val2017.json",
 )
-PADT_COCO_JSONL = ("PaDT-MLLM/COCO/instances_val2017.json", "PaDT-MLLM/COCO/instances_val2017.jsonl", "coco/processed/instances_val2017.json")
+PADT_COCO_JSONL = (
+    "PaDT-MLLM/COCO/instances_val2017.json",
+    "PaDT-MLLM/COCO/instances_val2017.jsonl",
+    "coco/processed/instances_val2017.json",
+)
 RIC_JSONL = (
     "PaDT-MLLM/ReferringImageCaptioning/ric_instances_val2017.json",
     "PaDT-MLLM/ReferringImageCaptioning/ric_instances_val2017.jsonl",
@@ -205,8 +209,16 @@ SPLITS: dict[str, SplitSpec] = {
             "val2017",
             (
                 Layout("coco", "official", "official annotations", (COCO_ANNOTATIONS,), _open_coco),
-                Layout("padt-jsonl", "padt", "PaDT COCO JSONL", (PADT_COCO_JSONL,), _open_padt_coco, count_lines,
-                       gts=("padt-filtered",), gt_note=_FILTERED_ONLY),
+                Layout(
+                    "padt-jsonl",
+                    "padt",
+                    "PaDT COCO JSONL",
+                    (PADT_COCO_JSONL,),
+                    _open_padt_coco,
+                    count_lines,
+                    gts=("padt-filtered",),
+                    gt_note=_FILTERED_ONLY,
+                ),
             ),
             VAL2017,
             fetch="coco-val2017",
@@ -231,7 +243,9 @@ def _open_coco_file(a: OpenArgs) -> SplitReader:
     if is_official_instances(path):
         return CocoReader(path, a.images, gt=a.gt, name=a.name)
     if a.gt == "official":
-        raise UsageError(f"{path} is a PaDT COCO JSONL, which holds PaDT's filtered GT only; pass --gt padt-filtered to score against it")
+        raise UsageError(
+            f"{path} is a PaDT COCO JSONL, which holds PaDT's filtered GT only; pass --gt padt-filtered to score against it"
+        )
     return PadtCocoJsonlReader(path, a.images, name=a.name)
 
 

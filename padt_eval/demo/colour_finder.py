@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from padt_eval.core import rle
+from padt_eval.core.types import ModelRequest, ObjectPred, ParseStatus, Prediction, Task
 from padt_eval.demo.synthetic import COLOURS
 from padt_eval.models.base import ModelAdapter, ModelFamily, register_family
-from padt_eval.core.types import ModelRequest, ObjectPred, ParseStatus, Prediction, Task
 
 NAME = "colour-finder"
 _WORD = re.compile(r"[a-z]+")

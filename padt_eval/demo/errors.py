@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from padt_eval.core import rle as rlemod
-from padt_eval.demo.synthetic import SynthImage, iter_sentences
 from padt_eval.demo.data import _box_iou_plain, _mask_iou_plain, rec_expected, res_expected
+from padt_eval.demo.synthetic import SynthImage, iter_sentences
 
 DESIGN: dict[str, float] = {
     "hit": 0.30,
@@ -74,7 +74,10 @@ def make_error_predictions(world: list[SynthImage], path: Path, seed: int = 0) -
             outcome = names[int(rng.choice(len(names), p=probs))]
             designed[outcome] += 1
             masks = [rlemod.decode(o.mask).astype(bool) for o in img.objects]
-            boxes = [[o.bbox_xywh[0], o.bbox_xywh[1], o.bbox_xywh[0] + o.bbox_xywh[2], o.bbox_xywh[1] + o.bbox_xywh[3]] for o in img.objects]
+            boxes = [
+                [o.bbox_xywh[0], o.bbox_xywh[1], o.bbox_xywh[0] + o.bbox_xywh[2], o.bbox_xywh[1] + o.bbox_xywh[3]]
+                for o in img.objects
+            ]
             line: dict = {"sample_id": str(sent_id), "objects": []}
             box: list[float] | None = None
             mask: np.ndarray | None = None

@@ -23,7 +23,20 @@ import numpy as np
 
 from padt_eval.demo.synthetic import SHAPE_CATEGORY_IDS, SynthImage, ric_captions
 
-STAT_KEYS = ("ap", "ap50", "ap75", "ap_small", "ap_medium", "ap_large", "ar1", "ar10", "ar100", "ar_small", "ar_medium", "ar_large")
+STAT_KEYS = (
+    "ap",
+    "ap50",
+    "ap75",
+    "ap_small",
+    "ap_medium",
+    "ap_large",
+    "ar1",
+    "ar10",
+    "ar100",
+    "ar_small",
+    "ar_medium",
+    "ar_large",
+)
 
 
 @dataclass
@@ -49,12 +62,26 @@ def make_ovd_predictions(world: list[SynthImage], instances: Path, path: Path, s
             if line_outcome == "missing":
                 continue
             if line_outcome == "unparseable":
-                f.write(json.dumps({"sample_id": str(img.image_id), "text": "circle circle circ", "parse_status": "failed", "parse_reason": "cut off"}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "sample_id": str(img.image_id),
+                            "text": "circle circle circ",
+                            "parse_status": "failed",
+                            "parse_reason": "cut off",
+                        }
+                    )
+                    + "\n"
+                )
                 continue
             objects = []
             for o in img.objects:
                 x, y, w, h = o.bbox_xywh
-                kind = str(rng.choice(["exact", "jitter", "away", "wrong_label", "unknown_label", "dropped"], p=[0.45, 0.2, 0.1, 0.1, 0.05, 0.1]))
+                kind = str(
+                    rng.choice(
+                        ["exact", "jitter", "away", "wrong_label", "unknown_label", "dropped"], p=[0.45, 0.2, 0.1, 0.1, 0.05, 0.1]
+                    )
+                )
                 counts[kind] = counts.get(kind, 0) + 1
                 label = o.shape if rng.random() < 0.7 else f" {o.shape.upper()} "
                 box = [x, y, x + w, y + h]
@@ -68,16 +95,26 @@ def make_ovd_predictions(world: list[SynthImage], instances: Path, path: Path, s
                     label = "blob"
                 elif kind == "dropped":
                     continue
-                objects.append({"bbox": [float(v) for v in box], "score": round(float(rng.uniform(0.05, 1.0)), 4), "label": label})
+                objects.append(
+                    {"bbox": [float(v) for v in box], "score": round(float(rng.uniform(0.05, 1.0)), 4), "label": label}
+                )
             if rng.random() < 0.3:  # a false positive somewhere in the background
-                objects.append({"bbox": [1.0, 1.0, 9.0, 9.0], "score": round(float(rng.uniform(0.05, 1.0)), 4), "label": str(rng.choice(names))})
+                objects.append(
+                    {
+                        "bbox": [1.0, 1.0, 9.0, 9.0],
+                        "score": round(float(rng.uniform(0.05, 1.0)), 4),
+                        "label": str(rng.choice(names)),
+                    }
+                )
             f.write(json.dumps({"sample_id": str(img.image_id), "objects": objects}) + "\n")
             for obj in objects:
                 cid = SHAPE_CATEGORY_IDS.get(obj["label"].strip().lower())
                 if cid is None:
                     continue
                 x1, y1, x2, y2 = obj["bbox"]
-                dets.append({"image_id": img.image_id, "category_id": cid, "bbox": [x1, y1, x2 - x1, y2 - y1], "score": obj["score"]})
+                dets.append(
+                    {"image_id": img.image_id, "category_id": cid, "bbox": [x1, y1, x2 - x1, y2 - y1], "score": obj["score"]}
+                )
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -103,14 +140,29 @@ def make_ric_predictions(world: list[SynthImage], path: Path, seed: int = 0) -> 
             references.append([plain for _, plain, _ in caps])
             gt_idx = sorted({j for _, _, idx in caps for j in idx})
             n_gt += len(gt_idx)
-            kind = str(rng.choice(["vrt_exact", "vrt_short", "vrt_away", "coords_exact", "missing", "unparseable"], p=[0.4, 0.15, 0.15, 0.15, 0.08, 0.07]))
+            kind = str(
+                rng.choice(
+                    ["vrt_exact", "vrt_short", "vrt_away", "coords_exact", "missing", "unparseable"],
+                    p=[0.4, 0.15, 0.15, 0.15, 0.08, 0.07],
+                )
+            )
             counts[kind] = counts.get(kind, 0) + 1
             if kind == "missing":
                 candidates.append("")
                 continue
             if kind == "unparseable":
                 candidates.append("")
-                f.write(json.dumps({"sample_id": str(img.image_id), "text": "A red (<|VRT_1|><|VRT", "parse_status": "failed", "parse_reason": "VRT run cut off"}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "sample_id": str(img.image_id),
+                            "text": "A red (<|VRT_1|><|VRT",
+                            "parse_status": "failed",
+                            "parse_reason": "VRT run cut off",
+                        }
+                    )
+                    + "\n"
+                )
                 continue
             template, plain, idx = caps[1] if kind == "vrt_short" else caps[0]
             if kind == "vrt_short":  # a caption that is no reference word for word

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from padt_eval import api
+from padt_eval.core.library_log import library_output_to
+from padt_eval.core.types import Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+from padt_eval.demo.data import Expected, make_predictions
+from padt_eval.demo.errors import make_error_predictions
+from padt_eval.demo.ovd_ric import make_ovd_predictions, make_ric_predictions
 from padt_eval.demo.synthetic import (
     as_val2017,
     make_world,
@@ -21,11 +26,7 @@ from padt_eval.demo.synthetic import (
     write_refer,
     write_ric_jsonl,
 )
-from padt_eval.demo.data import Expected, make_predictions
-from padt_eval.demo.errors import make_error_predictions
-from padt_eval.demo.ovd_ric import make_ovd_predictions, make_ric_predictions
-from padt_eval.core.types import Task
-from padt_eval.core.library_log import library_output_to
+from padt_eval.options import DataOptions, ModelOptions, OutputOptions, PredictionsOptions, RunOptions, ScoringOptions
 
 DEMO_SPLIT_NAME = "demo_refcoco_val"
 
@@ -159,9 +160,17 @@ def run_demo(
                 (Task.RES, expected.res_release if release else expected.res),
             ):
                 reader = PadtRefcocoJsonlReader(paths.rec_split, paths.images, task, name=DEMO_SPLIT_NAME)
-                kwargs = dict(predictions=pred_path, reader=reader, out=_run_dir(results, task, model, protocol), protocol=protocol, name=model.name)
+                kwargs = dict(
+                    reader=reader,
+                    scoring=ScoringOptions(protocol),
+                    output=OutputOptions(_run_dir(results, task, model, protocol), model.name),
+                )
                 label = f"{task.value.upper()} {model.name}" + (f" ({protocol})" if release else "")
-                runs.append(DemoRun(task, _evaluate(progress, label, task, DEMO_SPLIT_NAME, kwargs), exp or {}, model.name, protocol))
+                runs.append(
+                    DemoRun(
+                        task, _score(progress, label, task, DEMO_SPLIT_NAME, pred_path, kwargs), exp or {}, model.name, protocol
+                    )
+                )
     assert first is not None
     # Predictions built to contain known wrong-object and localization misses: their
     # `errors` counts are checked against a plain-numpy recomputation (demo/errors.py).
@@ -169,8 +178,8 @@ def run_demo(
     err = make_error_predictions(world, err_path, seed=seed)
     for task, exp_metrics, exp_counts in ((Task.REC, err.rec_metrics, err.rec), (Task.RES, err.res_metrics, err.res)):
         reader = PadtRefcocoJsonlReader(paths.rec_split, paths.images, task, name=DEMO_SPLIT_NAME)
-        kwargs = dict(predictions=err_path, reader=reader, out=_run_dir(results, task, ERRORS_MODEL, "standard"), name=ERRORS_MODEL.name)
-        result = _evaluate(progress, f"{task.value.upper()} {ERRORS_MODEL.name}", task, DEMO_SPLIT_NAME, kwargs)
+        kwargs = dict(reader=reader, output=OutputOptions(_run_dir(results, task, ERRORS_MODEL, "standard"), ERRORS_MODEL.name))
+        result = _score(progress, f"{task.value.upper()} {ERRORS_MODEL.name}", task, DEMO_SPLIT_NAME, err_path, kwargs)
         runs.append(DemoRun(task, result, exp_metrics, ERRORS_MODEL.name, "standard", exp_counts))
     # OVD and RIC through the split registry, as `padt-eval ovd/ric --data-root` would;
     # OVD also under the release's protocol (PaDT's filtered ground truth, exact labels),
@@ -184,14 +193,14 @@ def run_demo(
     ):
         suffix = "" if protocol == "standard" else "-" + protocol.replace("-", "_")
         kwargs = dict(
-            predictions=paths.task_predictions(task),
-            data_root=paths.data,
-            out=results / f"{task.value}-{split}-perturbed_ground_truth{suffix}",
-            protocol=protocol,
-            name="demo-A",
+            data=DataOptions(data_root=paths.data),
+            scoring=ScoringOptions(protocol),
+            output=OutputOptions(results / f"{task.value}-{split}-perturbed_ground_truth{suffix}", "demo-A"),
         )
         label = f"{task.value.upper()} {split}" + (f" ({protocol})" if protocol != "standard" else "")
-        runs.append(DemoRun(task, _evaluate(progress, label, task, split, kwargs), exp, "demo-A", protocol))
+        runs.append(
+            DemoRun(task, _score(progress, label, task, split, paths.task_predictions(task), kwargs), exp, "demo-A", protocol)
+        )
     for task, exp in ((Task.OVD, ovd), (Task.RIC, ric)):
         first.outcomes.update({f"{task.value} {k}": v for k, v in exp.outcomes.items()})
     comparisons = []
@@ -203,11 +212,11 @@ def run_demo(
     return runs, first, comparisons
 
 
-def _evaluate(progress, label: str, task: Task, split: str, kwargs: dict) -> api.RunResult:
+def _score(progress, label: str, task: Task, split: str, predictions: Path, kwargs: dict) -> api.RunResult:
     if progress is None:
-        return api.evaluate(task, split, **kwargs)
+        return api.score(task, split, PredictionsOptions(predictions), **kwargs)
     with progress(label) as (start, advance):  # type: ignore[misc]
-        return api.evaluate(task, split, on_start=start, on_progress=advance, **kwargs)
+        return api.score(task, split, PredictionsOptions(predictions), on_start=start, on_progress=advance, **kwargs)
 
 
 @dataclass
@@ -236,8 +245,8 @@ def run_models(out: Path, progress_view=None, seed: int = 0, results: Path | Non
     """
     import torch
 
-    from padt_eval.demo.tiny_padt import build_tiny_padt
     from padt_eval.demo.tiny_hf import build_tiny
+    from padt_eval.demo.tiny_padt import build_tiny_padt
 
     paths = DemoPaths(out)
     results = results if results is not None else paths.results
@@ -252,23 +261,33 @@ def run_models(out: Path, progress_view=None, seed: int = 0, results: Path | Non
     runs = []
     for label, name, model, family, nproc, task, options in (
         ("colour-finder, 2 CPU ranks", "colour-finder", "colour-finder", "colour-finder", 2, Task.RES, {}),
-        ("tiny random PaDT (our implementation)", "tiny PaDT (random weights)", str(checkpoint), "padt", 1, Task.RES, {"max_new_tokens": 32}),
-        ("tiny random Qwen2.5-VL (coordinate-text baseline)", "tiny Qwen2.5-VL (random weights)", str(baseline), "qwen2_5_vl", 1, Task.REC, {"max_new_tokens": 32}),
+        (
+            "tiny random PaDT (our implementation)",
+            "tiny PaDT (random weights)",
+            str(checkpoint),
+            "padt",
+            1,
+            Task.RES,
+            {"max_new_tokens": 32},
+        ),
+        (
+            "tiny random Qwen2.5-VL (coordinate-text baseline)",
+            "tiny Qwen2.5-VL (random weights)",
+            str(baseline),
+            "qwen2_5_vl",
+            1,
+            Task.REC,
+            {"max_new_tokens": 32},
+        ),
     ):
         result = api.run_model(
             task,
             str(paths.rec_split),
-            model,
-            family=family,
-            options=options,
-            out=results / f"{task.value}-{DEMO_SPLIT_NAME}-{Path(model).name}",
-            nproc=nproc,
-            device="cpu",
-            batch_size=16,
-            loader_workers=1,
-            image_root=paths.images,
+            ModelOptions(model, family, options),
+            data=DataOptions(image_root=paths.images),
+            run=RunOptions(nproc=nproc, device="cpu", batch_size=16, loader_workers=1),
+            output=OutputOptions(results / f"{task.value}-{DEMO_SPLIT_NAME}-{Path(model).name}", name),
             progress=progress_view,
-            name=name,
         )
         assert result is not None
         runs.append(ModelRun(label, result))
@@ -286,5 +305,9 @@ def all_match(runs: list[DemoRun], tol: float = 1e-9) -> bool:
     return (
         all(k in r.result.metrics and _close(r.result.metrics[k], v, tol) for r in runs for k, v in r.expected.items())
         and all(set(r.result.metrics) == set(r.expected) for r in runs if r.task in (Task.REC, Task.RES))
-        and all(r.result.errors is not None and r.result.errors["counts"] == r.expected_errors for r in runs if r.expected_errors is not None)
+        and all(
+            r.result.errors is not None and r.result.errors["counts"] == r.expected_errors
+            for r in runs
+            if r.expected_errors is not None
+        )
     )

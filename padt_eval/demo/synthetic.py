@@ -99,11 +99,11 @@ def make_world(n_images: int = 50, seed: int = 0, first_image_id: int = 1) -> li
             poly = _polygon(shape, cx, cy, r)
             mask = rlemod.from_polygons([poly], height, width)
             x, y, x2, y2 = rlemod.bbox_xyxy(mask)
-            objects.append(
-                SynthObject(shape, colour, poly, mask, [x, y, x2 - x, y2 - y], rlemod.area(mask))
-            )
+            objects.append(SynthObject(shape, colour, poly, mask, [x, y, x2 - x, y2 - y], rlemod.area(mask)))
         for o, where in zip(objects, _position_words(objects)):
-            o.expressions = [f"the {o.name} {where}", f"{o.colour} {o.shape}"] if rng.random() < 0.5 else [f"the {o.name} {where}"]
+            o.expressions = (
+                [f"the {o.name} {where}", f"{o.colour} {o.shape}"] if rng.random() < 0.5 else [f"the {o.name} {where}"]
+            )
         image_id = first_image_id + k
         images.append(SynthImage(image_id, f"COCO_train2014_{image_id:012d}.png", width, height, objects))
     return images
@@ -151,7 +151,10 @@ def write_padt_jsonl(world: list[SynthImage], path: Path) -> int:
                 "id": img.image_id,
                 "image": img.file_name,
                 "conversations": [
-                    {"from": "human", "value": f'Please carefully check the image and detect the object this sentence describes: "{expr}".'}
+                    {
+                        "from": "human",
+                        "value": f'Please carefully check the image and detect the object this sentence describes: "{expr}".',
+                    }
                 ],
                 "task": "refering",
                 "answer_template": f'The "{expr}" refers to <|Obj_0|> in this image.',
@@ -256,19 +259,29 @@ def ric_captions(img: SynthImage) -> list[tuple[str, str, list[int]]]:
     cap = lambda t: t[0].upper() + t[1:]  # noqa: E731  (str.capitalize would lower-case <|Obj_k|>)
     out = []
     # 1: every object, chained with "next to"
-    out.append((
-        cap(" next to ".join(f"{n} (<|Obj_{k}|>)" for k, n in enumerate(names))) + ".",
-        cap(" next to ".join(names)) + ".",
-        order,
-    ))
+    out.append(
+        (
+            cap(" next to ".join(f"{n} (<|Obj_{k}|>)" for k, n in enumerate(names))) + ".",
+            cap(" next to ".join(names)) + ".",
+            order,
+        )
+    )
     # 2: the leftmost object only
-    out.append((f"There is {names[0]} (<|Obj_0|>) on the left of a grey background.", f"There is {names[0]} on the left of a grey background.", order[:1]))
+    out.append(
+        (
+            f"There is {names[0]} (<|Obj_0|>) on the left of a grey background.",
+            f"There is {names[0]} on the left of a grey background.",
+            order[:1],
+        )
+    )
     # 3: the first two objects
-    out.append((
-        f"A picture of {names[0]} (<|Obj_0|>) and {names[1]} (<|Obj_1|>) on grey.",
-        f"A picture of {names[0]} and {names[1]} on grey.",
-        order[:2],
-    ))
+    out.append(
+        (
+            f"A picture of {names[0]} (<|Obj_0|>) and {names[1]} (<|Obj_1|>) on grey.",
+            f"A picture of {names[0]} and {names[1]} on grey.",
+            order[:2],
+        )
+    )
     return out
 
 

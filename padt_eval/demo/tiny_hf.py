@@ -42,7 +42,19 @@ QWEN_SPECIAL = [
 # The released chat templates (Qwen2-VL and Qwen2.5-VL share one; Qwen3-VL has no default system turn).
 QWEN_CHAT = chat_template("qwen2_vl")
 QWEN3_CHAT = chat_template("qwen3_vl")
-INTERNVL_SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<img>", "</img>", "<IMG_CONTEXT>", "<video>", "<ref>", "</ref>", "<box>", "</box>"]
+INTERNVL_SPECIAL = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<img>",
+    "</img>",
+    "<IMG_CONTEXT>",
+    "<video>",
+    "<ref>",
+    "</ref>",
+    "<box>",
+    "</box>",
+]
 INTERNVL_CHAT = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for content in message['content'] %}"
@@ -137,12 +149,22 @@ def build_qwen2_5_vl(out: Path, real_vocab: bool = False) -> None:
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, Qwen2VLVideoProcessor
 
     tok = _tokenizer_for(out, real_vocab, "qwen2.5", QWEN_CHAT)
-    text = _qwen_text(tok, real_vocab=real_vocab) | {"rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}}
+    text = _qwen_text(tok, real_vocab=real_vocab) | {
+        "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}
+    }
     config = Qwen2_5_VLConfig(
         text_config=text,
         vision_config=dict(
-            depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, patch_size=14,
-            spatial_merge_size=2, temporal_patch_size=2, window_size=112, fullatt_block_indexes=[1],
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=64,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            window_size=112,
+            fullatt_block_indexes=[1],
         ),  # fmt: skip
         **_qwen_ids(tok),
     )
@@ -159,10 +181,21 @@ def build_qwen2_vl(out: Path, real_vocab: bool = False) -> None:
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor, Qwen2VLVideoProcessor
 
     tok = _tokenizer_for(out, real_vocab, "qwen2.5", QWEN_CHAT)
-    text = _qwen_text(tok, real_vocab=real_vocab) | {"rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}}
+    text = _qwen_text(tok, real_vocab=real_vocab) | {
+        "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}
+    }
     config = Qwen2VLConfig(
         text_config=text,
-        vision_config=dict(depth=2, embed_dim=32, hidden_size=64, mlp_ratio=2, num_heads=2, patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
+        vision_config=dict(
+            depth=2,
+            embed_dim=32,
+            hidden_size=64,
+            mlp_ratio=2,
+            num_heads=2,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+        ),
         **_qwen_ids(tok),
     )
     processor = Qwen2VLProcessor(
@@ -185,8 +218,16 @@ def build_qwen3_vl(out: Path, real_vocab: bool = False) -> None:
     config = Qwen3VLConfig(
         text_config=text,
         vision_config=dict(
-            depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, patch_size=16,
-            spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=64, deepstack_visual_indexes=[0],
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=64,
+            patch_size=16,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            num_position_embeddings=64,
+            deepstack_visual_indexes=[0],
         ),  # fmt: skip
         **_qwen_ids(tok),
     )
@@ -218,7 +259,14 @@ def build_internvl(out: Path, real_vocab: bool = False) -> None:
     )
     ids = tok.convert_tokens_to_ids
     config = InternVLConfig(
-        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, image_size=[28, 28], patch_size=[14, 14]),
+        vision_config=dict(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            image_size=[28, 28],
+            patch_size=[14, 14],
+        ),
         text_config=dict(model_type="qwen2", **_qwen_text(tok)),
         image_token_id=ids("<IMG_CONTEXT>"),
         image_seq_length=1,
@@ -244,12 +292,26 @@ def build_kosmos2(out: Path, real_vocab: bool = False) -> None:
     )
 
     words = "the a an man in red blue green yellow purple orange circle square triangle on left right middle image of is".split()
-    pieces = ["<s>", "<pad>", "</s>", "<unk>"] + ["▁" + w for w in words] + ["▁"] + list(string.ascii_letters + string.digits + string.punctuation)
+    pieces = (
+        ["<s>", "<pad>", "</s>", "<unk>"]
+        + ["▁" + w for w in words]
+        + ["▁"]
+        + list(string.ascii_letters + string.digits + string.punctuation)
+    )
     tok = XLMRobertaTokenizer(vocab=[(p, 0.0 if i < 4 else -float(i)) for i, p in enumerate(pieces)])
     processor = Kosmos2Processor(CLIPImageProcessor(size={"height": 28, "width": 28}, do_center_crop=False), tok)
     config = Kosmos2Config(
-        text_config=dict(vocab_size=len(processor.tokenizer), embed_dim=32, layers=2, ffn_dim=64, attention_heads=2, max_position_embeddings=512),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=28, patch_size=14),
+        text_config=dict(
+            vocab_size=len(processor.tokenizer),
+            embed_dim=32,
+            layers=2,
+            ffn_dim=64,
+            attention_heads=2,
+            max_position_embeddings=512,
+        ),
+        vision_config=dict(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=28, patch_size=14
+        ),
         latent_query_num=4,
     )
     processor.num_image_tokens = 4
@@ -271,20 +333,53 @@ def build_florence2(out: Path, real_vocab: bool = False) -> None:
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split()) for m in json.loads(bpe.to_str())["model"]["merges"]]
     tok = BartTokenizer(vocab=bpe.get_vocab(), merges=merges, image_token="<image>")
     extra = ["<image>", "<od>", "</od>", "<ocr>", "</ocr>"] + [f"<loc_{i}>" for i in range(1000)]
-    extra += ["<cap>", "</cap>", "<ncap>", "</ncap>", "<dcap>", "</dcap>", "<grounding>", "</grounding>", "<seg>", "</seg>", "<sep>"]
+    extra += [
+        "<cap>",
+        "</cap>",
+        "<ncap>",
+        "</ncap>",
+        "<dcap>",
+        "</dcap>",
+        "<grounding>",
+        "</grounding>",
+        "<seg>",
+        "</seg>",
+        "<sep>",
+    ]
     extra += ["<region_cap>", "</region_cap>", "<proposal>", "</proposal>", "<poly>", "</poly>", "<and>"]
     tok.add_special_tokens({"extra_special_tokens": extra}, replace_extra_special_tokens=False)
-    image_processor = CLIPImageProcessor(size={"height": 64, "width": 64}, crop_size={"height": 64, "width": 64}, do_center_crop=False, image_seq_length=5)
+    image_processor = CLIPImageProcessor(
+        size={"height": 64, "width": 64}, crop_size={"height": 64, "width": 64}, do_center_crop=False, image_seq_length=5
+    )
     processor = Florence2Processor(image_processor=image_processor, tokenizer=tok)
     config = Florence2Config(
         vision_config=dict(
-            depths=[1, 1, 1, 1], embed_dim=[8, 16, 32, 32], num_heads=[1, 2, 2, 2], num_groups=[1, 2, 2, 2],
-            window_size=2, projection_dim=32, drop_path_rate=0.0, max_position_embeddings=8,
+            depths=[1, 1, 1, 1],
+            embed_dim=[8, 16, 32, 32],
+            num_heads=[1, 2, 2, 2],
+            num_groups=[1, 2, 2, 2],
+            window_size=2,
+            projection_dim=32,
+            drop_path_rate=0.0,
+            max_position_embeddings=8,
         ),  # fmt: skip
         text_config=dict(
-            model_type="bart", vocab_size=len(tok), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-            decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=512,
-            bos_token_id=0, pad_token_id=1, eos_token_id=2, decoder_start_token_id=2, forced_bos_token_id=0, forced_eos_token_id=2,
+            model_type="bart",
+            vocab_size=len(tok),
+            d_model=32,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=64,
+            decoder_ffn_dim=64,
+            max_position_embeddings=512,
+            bos_token_id=0,
+            pad_token_id=1,
+            eos_token_id=2,
+            decoder_start_token_id=2,
+            forced_bos_token_id=0,
+            forced_eos_token_id=2,
         ),  # fmt: skip
         image_token_id=tok.image_token_id,
     )

@@ -21,15 +21,31 @@ from pathlib import Path
 from padt_eval.models.released_files import chat_template
 
 QWEN_SPECIAL_TOKENS = [
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
-    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
-    "<|image_pad|>", "<|video_pad|>", "<tool_call>", "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>",
-    "<|fim_suffix|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+    "<tool_call>",
+    "</tool_call>",
+    "<|fim_prefix|>",
+    "<|fim_middle|>",
+    "<|fim_suffix|>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
 ]
 # Qwen2's pre-tokenisation split, as in its tokenizer.json
-QWEN_SPLIT = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
+QWEN_SPLIT = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 CHAT_TEMPLATE = chat_template("qwen2_vl")  # the released Qwen2.5-VL-Instruct template
 _CORPUS = [
     'Please carefully check the image and detect the object this sentence describes: "the red square on the left".',
@@ -45,12 +61,25 @@ _CORPUS = [
 ]
 
 DEFAULT_SIZES = {
-    "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-    "num_key_value_heads": 2, "mrope_section": [2, 3, 3],
-    "vision_depth": 2, "vision_hidden_size": 32, "vision_intermediate_size": 64, "vision_num_heads": 2,
-    "window_size": 56, "fullatt_block_indexes": [1],
-    "decoder_hidden_size": 32, "decoder_intermediate_size": 64, "decoder_num_heads": 2,
-    "extra_vocab_rows": 38, "bpe_vocab_size": 420, "min_pixels": 3136, "max_pixels": 15680,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "mrope_section": [2, 3, 3],
+    "vision_depth": 2,
+    "vision_hidden_size": 32,
+    "vision_intermediate_size": 64,
+    "vision_num_heads": 2,
+    "window_size": 56,
+    "fullatt_block_indexes": [1],
+    "decoder_hidden_size": 32,
+    "decoder_intermediate_size": 64,
+    "decoder_num_heads": 2,
+    "extra_vocab_rows": 38,
+    "bpe_vocab_size": 420,
+    "min_pixels": 3136,
+    "max_pixels": 15680,
 }
 
 
@@ -168,7 +197,9 @@ def random_state_dict(model, seed: int) -> dict:
     return state
 
 
-def build_tiny_padt(out_dir, seed: int = 0, tie_word_embeddings: bool = False, real_vocab: bool = False, **size_overrides) -> Path:
+def build_tiny_padt(
+    out_dir, seed: int = 0, tie_word_embeddings: bool = False, real_vocab: bool = False, **size_overrides
+) -> Path:
     """Write a complete tiny PaDT checkpoint folder to `out_dir` and return its path.
 
     `real_vocab`: the released Qwen2.5 tokenizer (151,665 entries) and a 151,936-row
@@ -210,8 +241,14 @@ def build_tiny_padt(out_dir, seed: int = 0, tie_word_embeddings: bool = False, r
         out / "tokenizer_config.json",
         {
             "added_tokens_decoder": {
-                str(tid(t)): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
-                              "single_word": False, "special": True}
+                str(tid(t)): {
+                    "content": t,
+                    "lstrip": False,
+                    "normalized": False,
+                    "rstrip": False,
+                    "single_word": False,
+                    "special": True,
+                }
                 for t in QWEN_SPECIAL_TOKENS
             },
             "additional_special_tokens": QWEN_SPECIAL_TOKENS[1:14],
@@ -232,11 +269,20 @@ def build_tiny_padt(out_dir, seed: int = 0, tie_word_embeddings: bool = False, r
     _write_json(
         out / "preprocessor_config.json",
         {
-            "do_convert_rgb": True, "do_normalize": True, "do_rescale": True, "do_resize": True,
-            "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
-            "image_processor_type": "Qwen2VLImageProcessor", "max_pixels": sizes["max_pixels"], "merge_size": 2,
-            "min_pixels": sizes["min_pixels"], "patch_size": 14, "processor_class": "Qwen2_5_VLProcessor",
-            "resample": 3, "rescale_factor": 0.00392156862745098,
+            "do_convert_rgb": True,
+            "do_normalize": True,
+            "do_rescale": True,
+            "do_resize": True,
+            "image_mean": [0.48145466, 0.4578275, 0.40821073],
+            "image_std": [0.26862954, 0.26130258, 0.27577711],
+            "image_processor_type": "Qwen2VLImageProcessor",
+            "max_pixels": sizes["max_pixels"],
+            "merge_size": 2,
+            "min_pixels": sizes["min_pixels"],
+            "patch_size": 14,
+            "processor_class": "Qwen2_5_VLProcessor",
+            "resample": 3,
+            "rescale_factor": 0.00392156862745098,
             "size": {"longest_edge": sizes["max_pixels"], "shortest_edge": sizes["min_pixels"]},
             "temporal_patch_size": 2,
         },

@@ -9,4 +9,15 @@ from padt_eval.fetch.fetcher import Outcome, fetch
 from padt_eval.fetch.sources import ANNOTATION_CHOICES, CATALOG, DATASETS, SOURCES, Catalog
 from padt_eval.fetch.status import StatusRow, status
 
-__all__ = ["ANNOTATION_CHOICES", "CATALOG", "DATASETS", "SOURCES", "Catalog", "FetchError", "Outcome", "StatusRow", "fetch", "status"]
+__all__ = [
+    "ANNOTATION_CHOICES",
+    "CATALOG",
+    "DATASETS",
+    "SOURCES",
+    "Catalog",
+    "FetchError",
+    "Outcome",
+    "StatusRow",
+    "fetch",
+    "status",
+]

@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from padt_eval.core.errors import did_you_mean
+from padt_eval.data.registry import default_data_root
 from padt_eval.fetch import hf, http, state
-from padt_eval.fetch.errors import FetchError
 from padt_eval.fetch import sources as _sources
+from padt_eval.fetch.errors import FetchError
 from padt_eval.fetch.sources import ANNOTATION_CHOICES, Catalog, Source
 from padt_eval.fetch.unpack import unpack
-from padt_eval.data.registry import default_data_root
-from padt_eval.core.errors import did_you_mean
 
 
 @dataclass
@@ -69,7 +69,9 @@ def resolve_names(names: Iterable[str], catalog: Catalog) -> list[str]:
         expanded = list(catalog.datasets) if name == "all" else [name]
         for n in expanded:
             if n not in catalog.datasets:
-                raise FetchError(f"unknown dataset {n!r}{did_you_mean(n, catalog.datasets)}; choose from {', '.join(catalog.datasets)} or all")
+                raise FetchError(
+                    f"unknown dataset {n!r}{did_you_mean(n, catalog.datasets)}; choose from {', '.join(catalog.datasets)} or all"
+                )
             if n not in out:
                 out.append(n)
     if not out:
@@ -130,12 +132,16 @@ def fetch(
     return outcomes
 
 
-def _fetch_source(dataset, source: Source, root: Path, keep_archives, progress, retries, timeout, backoff, notify=None) -> Outcome:
+def _fetch_source(
+    dataset, source: Source, root: Path, keep_archives, progress, retries, timeout, backoff, notify=None
+) -> Outcome:
     stamp = state.read_stamp(root, source.key)
     if stamp:
         changed = state.check_stamped(root, source, stamp)
         if changed is None:
-            return Outcome(dataset, source.key, "skipped", f"already fetched and verified ({stamp.get('fetched_at', '?')}); skipped")
+            return Outcome(
+                dataset, source.key, "skipped", f"already fetched and verified ({stamp.get('fetched_at', '?')}); skipped"
+            )
         if any((root / o.dest).exists() for o in source.outputs):
             raise FetchError(
                 f"{root}/{changed} (changed since it was fetched from {source.where}); delete it and run again to fetch it anew"
@@ -153,13 +159,17 @@ def _fetch_source(dataset, source: Source, root: Path, keep_archives, progress, 
         adopted = _stamp_from_kept_archive(dataset, source, root, keep_archives)
         if adopted is not None:
             return adopted
-        return Outcome(dataset, source.key, "in-place", "already in place (not fetched by padt-eval, so not verified); left as is")
+        return Outcome(
+            dataset, source.key, "in-place", "already in place (not fetched by padt-eval, so not verified); left as is"
+        )
 
     with state.lock(root, source.key):
         return _download_and_install(dataset, source, missing, root, keep_archives, progress, retries, timeout, backoff, notify)
 
 
-def _download_and_install(dataset, source: Source, missing, root: Path, keep_archives, progress, retries, timeout, backoff, notify=None) -> Outcome:
+def _download_and_install(
+    dataset, source: Source, missing, root: Path, keep_archives, progress, retries, timeout, backoff, notify=None
+) -> Outcome:
     downloads = state.downloads_dir(root)
     downloads.mkdir(parents=True, exist_ok=True)
     target = downloads / source.filename
@@ -241,7 +251,12 @@ def _verify_existing(path: Path, expected: http.Expected) -> http.Downloaded:
             md5.update(chunk)
             git.update(chunk)
     checked = []
-    for name, want, got in (("size", expected.size, size), ("sha256", expected.sha256, sha.hexdigest()), ("md5", expected.md5, md5.hexdigest()), ("git-sha1", expected.git_sha1, git.hexdigest())):
+    for name, want, got in (
+        ("size", expected.size, size),
+        ("sha256", expected.sha256, sha.hexdigest()),
+        ("md5", expected.md5, md5.hexdigest()),
+        ("git-sha1", expected.git_sha1, git.hexdigest()),
+    ):
         if want is not None:
             if want != got:
                 raise FetchError(f"{name} differs")
@@ -249,7 +264,9 @@ def _verify_existing(path: Path, expected: http.Expected) -> http.Downloaded:
     return http.Downloaded(path, size, sha.hexdigest(), md5.hexdigest(), size, tuple(checked))
 
 
-def _install(dataset, source: Source, missing, root: Path, target: Path, got: http.Downloaded, url, record, keep_archives, progress) -> Outcome:
+def _install(
+    dataset, source: Source, missing, root: Path, target: Path, got: http.Downloaded, url, record, keep_archives, progress
+) -> Outcome:
     record.update({"url": url, "size": got.size, "sha256": got.sha256, "md5": got.md5, "verified": list(got.checked)})
     if source.is_archive:
         outputs = unpack(target, missing, root, progress, description=f"unpack {target.name}")

@@ -54,7 +54,11 @@ def offline() -> bool:
 def _network_exceptions() -> tuple[type[BaseException], ...]:
     """Connection and timeout errors of whichever HTTP client this huggingface_hub uses."""
     found: list[type[BaseException]] = [ConnectionError, TimeoutError]
-    for mod, names in (("httpx2", ("ConnectError", "TimeoutException")), ("httpx", ("ConnectError", "TimeoutException")), ("requests", ("ConnectionError", "Timeout"))):
+    for mod, names in (
+        ("httpx2", ("ConnectError", "TimeoutException")),
+        ("httpx", ("ConnectError", "TimeoutException")),
+        ("requests", ("ConnectionError", "Timeout")),
+    ):
         try:
             m = __import__(mod)
         except ImportError:

@@ -250,7 +250,9 @@ def download(
                 if hashes is None:
                     hashes = hash_existing()
                 break
-            req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **(headers or {})})
+            req = urllib.request.Request(
+                url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **(headers or {})}
+            )
             if auth_header:
                 req.add_unredirected_header("Authorization", auth_header)
             if offset > 0:
@@ -287,7 +289,9 @@ def download(
                 if status == 206:
                     m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", "") or "")
                     if not m or int(m.group(1)) != offset:
-                        raise FetchError(f"server answered a resume request with a wrong range ({resp.headers.get('Content-Range')}) for {url}")
+                        raise FetchError(
+                            f"server answered a resume request with a wrong range ({resp.headers.get('Content-Range')}) for {url}"
+                        )
                     if m.group(3) != "*":
                         total = int(m.group(3))
                     if hashes is None:  # only when offset == 0: nothing was on disk to hash
@@ -306,7 +310,11 @@ def download(
                 if check_space is not None and total is not None:
                     check_space(total - offset)
                 if mode == "wb" or not info:
-                    info = {"url": url, "etag": _strong_etag(resp.headers.get("ETag")), "last_modified": resp.headers.get("Last-Modified")}
+                    info = {
+                        "url": url,
+                        "etag": _strong_etag(resp.headers.get("ETag")),
+                        "last_modified": resp.headers.get("Last-Modified"),
+                    }
                     meta.write_text(json.dumps(info))
                 progress.start(description or dest.name, total, offset)  # again after a retry: from `offset`
                 started = True

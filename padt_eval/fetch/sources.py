@@ -21,8 +21,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from padt_eval.data.split_table import (
+    COCO_ANNOTATIONS,
+    PADT_COCO_JSONL,
+    PADT_JSONL_DIRS,
+    RIC_JSONL,
+    TRAIN2014,
+    VAL2017,
+    splits_fetched_by,
+)
 from padt_eval.fetch.errors import FetchError
-from padt_eval.data.split_table import COCO_ANNOTATIONS, PADT_COCO_JSONL, PADT_JSONL_DIRS, RIC_JSONL, TRAIN2014, VAL2017, splits_fetched_by
 
 WAYBACK = "https://web.archive.org/web"
 REFER_HOST = "https://bvisionweb1.cs.unc.edu/licheng/referit/data"
@@ -132,9 +140,15 @@ def _padt_split_file(split: str) -> Source:
 
 
 _SOURCES: list[Source] = [
-    _refer_zip("refcoco", "20220413011718", 53_993_993, "7f924bb7ed8dc4568058e4ff626281918d56e5206f4c868c5a80f088f38c8bf0", "unc"),
-    _refer_zip("refcoco+", "20220413011656", 45_613_210, "5f1238112d63199e68da54a28f201471909b21ded7ed79a57d51b4c1443c6b45", "unc"),
-    _refer_zip("refcocog", "20220413012904", 56_712_951, "3d1f7e5b2ff2205940bf59de55f861f5f2cc1403fb980669933a7f9af1aa8211", "umd"),
+    _refer_zip(
+        "refcoco", "20220413011718", 53_993_993, "7f924bb7ed8dc4568058e4ff626281918d56e5206f4c868c5a80f088f38c8bf0", "unc"
+    ),
+    _refer_zip(
+        "refcoco+", "20220413011656", 45_613_210, "5f1238112d63199e68da54a28f201471909b21ded7ed79a57d51b4c1443c6b45", "unc"
+    ),
+    _refer_zip(
+        "refcocog", "20220413012904", 56_712_951, "3d1f7e5b2ff2205940bf59de55f861f5f2cc1403fb980669933a7f9af1aa8211", "umd"
+    ),
     *[_padt_split_file(s) for d in ("refcoco", "refcoco+", "refcocog") for s in splits_fetched_by(d)],
     Source(
         key="coco-train2014",

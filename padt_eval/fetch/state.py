@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from padt_eval.core.fileio import atomic_write
 from padt_eval.fetch.errors import FetchError
 from padt_eval.fetch.sources import Output, Source
-from padt_eval.core.fileio import atomic_write
 
 STATE_DIR = ".padt-eval"
 

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from padt_eval.data import registry
+from padt_eval.data.split_table import SPLITS, image_folders, splits_fetched_by
+from padt_eval.fetch import sources as _sources
 from padt_eval.fetch import state
 from padt_eval.fetch.http import part_paths
-from padt_eval.fetch import sources as _sources
 from padt_eval.fetch.sources import Catalog, DatasetSpec, Source
-from padt_eval.data.split_table import SPLITS, image_folders, splits_fetched_by
+
 
 @dataclass
 class StatusRow:

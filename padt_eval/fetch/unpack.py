@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from padt_eval.fetch.errors import FetchError
-from padt_eval.fetch.http import Progress, NoProgress
+from padt_eval.fetch.http import NoProgress, Progress
 from padt_eval.fetch.sources import Output
 from padt_eval.fetch.state import tmp_dir, tree_digest
 
@@ -39,7 +39,9 @@ def _members(zf: zipfile.ZipFile, archive: Path, output: Output) -> list[zipfile
     return picked
 
 
-def unpack(archive: Path, outputs: list[Output], root: Path, progress: Progress | None = None, description: str = "") -> list[dict]:
+def unpack(
+    archive: Path, outputs: list[Output], root: Path, progress: Progress | None = None, description: str = ""
+) -> list[dict]:
     """Install `outputs` (each absent from `root`) from `archive`; return their stamp records."""
     progress = progress or NoProgress()
     tmp_parent = tmp_dir(root)
@@ -74,7 +76,9 @@ def unpack(archive: Path, outputs: list[Output], root: Path, progress: Progress 
                             raise FetchError(f"archive {archive} is corrupt at {info.filename}: {exc}") from None
                         except OSError as exc:
                             if exc.errno == errno.ENOSPC:
-                                raise FetchError(f"disk full while unpacking {archive} into {root}; free some space and run again") from None
+                                raise FetchError(
+                                    f"disk full while unpacking {archive} into {root}; free some space and run again"
+                                ) from None
                             raise FetchError(f"cannot unpack {info.filename} from {archive}: {exc}") from None
                         file_shas[info.filename[len(output.member) :] if output.is_dir else info.filename] = sha.hexdigest()
                     src_path = work / output.member.rstrip("/")
@@ -83,9 +87,17 @@ def unpack(archive: Path, outputs: list[Output], root: Path, progress: Progress 
                         if lacking:
                             raise FetchError(f"archive {archive} lacks {', '.join(output.member + r for r in lacking)}")
                         if output.n_files is not None and len(members) != output.n_files:
-                            raise FetchError(f"archive {archive} holds {len(members):,} files under {output.member}, expected {output.n_files:,}")
+                            raise FetchError(
+                                f"archive {archive} holds {len(members):,} files under {output.member}, expected {output.n_files:,}"
+                            )
                         records.append(
-                            {"dest": output.dest, "kind": "dir", "files": len(members), "bytes": n_bytes, "tree_sha256": tree_digest(file_shas)}
+                            {
+                                "dest": output.dest,
+                                "kind": "dir",
+                                "files": len(members),
+                                "bytes": n_bytes,
+                                "tree_sha256": tree_digest(file_shas),
+                            }
                         )
                     else:
                         records.append({"dest": output.dest, "kind": "file", "size": n_bytes, "sha256": sha.hexdigest()})

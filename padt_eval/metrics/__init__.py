@@ -1,1 +1,1 @@
-"""Pure, mergeable metrics over (Sample, Prediction) pairs."""
+"""Pure metrics over (Sample, Prediction) pairs."""

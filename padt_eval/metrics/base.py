@@ -1,21 +1,23 @@
 """What every metric shares: the outcome counts, the interface, the query metrics' state.
 
-A metric is a small mergeable state (detectron2's `process`/`evaluate` split, with
-torchmetrics' merge rule): `update(sample, prediction)` adds one pair and returns its
-per-sample record, `merge(other)` folds in another shard's state exactly, `compute()`
-gives the numbers. Metrics never see a model, only (Sample, Prediction) pairs.
+A metric follows detectron2's `process`/`evaluate` split: `update(sample, prediction)`
+adds one pair and returns its per-sample record, `compute()` gives the numbers. Metrics
+never see a model, only (Sample, Prediction) pairs, and are never merged: a sharded run
+merges its prediction files and scores them once, so per_sample.jsonl and the
+predictions are the only state a run keeps.
 """
 
 from __future__ import annotations
 
 import abc
+import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from padt_eval.metrics.errors import QueryErrors
-from padt_eval.metrics.stats import ExactSum
 from padt_eval.core.types import ParseStatus, Prediction, Sample, Task
+from padt_eval.metrics.errors import QueryErrors
+
 
 def is_answered(pred: Prediction) -> bool:
     """A prediction counts only when the output was read; failures and gaps are misses."""
@@ -49,17 +51,32 @@ class OutcomeCounts:
         else:
             self.c["n_error"] += 1
 
-    def merge(self, other: OutcomeCounts) -> None:
-        self.c.update(other.c)
-
     def as_dict(self) -> dict[str, int]:
         return {k: int(self.c.get(k, 0)) for k in self.KEYS}
 
-    @classmethod
-    def from_dict(cls, d: dict[str, int]) -> OutcomeCounts:
-        out = cls()
-        out.c.update({k: int(v) for k, v in d.items()})
-        return out
+
+class IouValues:
+    """The per-query IoUs of REC/RES and their mean. The mean is rounded once from their
+    exact sum (`math.fsum`), so it does not depend on the order the samples came in."""
+
+    __slots__ = ("values",)
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def add(self, iou: float) -> None:
+        iou = float(iou)
+        if not math.isfinite(iou):
+            raise ValueError(f"an IoU must be finite, got {iou}")
+        self.values.append(iou)
+
+    @property
+    def count(self) -> int:
+        return len(self.values)
+
+    def mean(self) -> float:
+        """0.0 when nothing was added."""
+        return math.fsum(self.values) / len(self.values) if self.values else 0.0
 
 
 class Metric(abc.ABC):
@@ -74,25 +91,11 @@ class Metric(abc.ABC):
         return [self.update(s, p) for s, p in zip(samples, preds)]
 
     @abc.abstractmethod
-    def merge(self, other: Metric) -> None:
-        """Fold another shard's state into this one; the result equals one unsharded run."""
-
-    @abc.abstractmethod
     def compute(self) -> dict[str, float]:
         """The metric values, as fractions in [0, 1]."""
 
     @abc.abstractmethod
-    def counts(self) -> dict[str, int]:
-        ...
-
-    @abc.abstractmethod
-    def state_dict(self) -> dict[str, Any]:
-        ...
-
-    @classmethod
-    @abc.abstractmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> Metric:
-        ...
+    def counts(self) -> dict[str, int]: ...
 
     def protocol(self) -> dict[str, Any]:
         """The scoring choices, written next to the numbers in metrics.json."""
@@ -127,14 +130,14 @@ def record_base(sample: Sample, pred: Prediction) -> dict[str, Any]:
 
 
 class QueryMetric(Metric):
-    """REC and RES: one answer per query. Their state is a sum of per-query IoUs, the
-    outcome counts, and a few task-specific integers (`COUNTERS`, merged by addition;
-    those named `n_*` are also reported in `counts()`)."""
+    """REC and RES: one answer per query. Their state is the per-query IoUs, the outcome
+    counts, and a few task-specific integers (`COUNTERS`; those named `n_*` are also
+    reported in `counts()`)."""
 
     COUNTERS: tuple[str, ...] = ()
 
     def __init__(self) -> None:
-        self.iou_sum = ExactSum()
+        self.iou_sum = IouValues()
         self.outcomes = OutcomeCounts()
         # The miss categories, when the caller asked for them (`track_errors`).
         self.error_counts: QueryErrors | None = None
@@ -152,32 +155,7 @@ class QueryMetric(Metric):
     def errors(self) -> dict[str, Any] | None:
         return self.error_counts.summary() if self.error_counts is not None else None
 
-    def merge(self, other: QueryMetric) -> None:  # type: ignore[override]
-        self.iou_sum.merge(other.iou_sum)
-        self.outcomes.merge(other.outcomes)
-        if self.error_counts is not None and other.error_counts is not None:
-            self.error_counts.merge(other.error_counts)
-        for name in self.COUNTERS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
     def counts(self) -> dict[str, int]:
         d = self.outcomes.as_dict()
         d.update({name: getattr(self, name) for name in self.COUNTERS if name.startswith("n_")})
         return d
-
-    def state_dict(self) -> dict[str, Any]:
-        d = {"iou_sum": self.iou_sum.to_json(), "outcomes": self.outcomes.as_dict(), **{n: getattr(self, n) for n in self.COUNTERS}}
-        if self.error_counts is not None:
-            d["errors"] = self.error_counts.state_dict()
-        return d
-
-    @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> QueryMetric:
-        m = cls()
-        m.iou_sum = ExactSum.from_json(d["iou_sum"])
-        m.outcomes = OutcomeCounts.from_dict(d["outcomes"])
-        for name in cls.COUNTERS:
-            setattr(m, name, int(d.get(name, 0)))
-        if "errors" in d:
-            m.error_counts = QueryErrors.from_state_dict(d["errors"])
-        return m

@@ -183,7 +183,9 @@ def ptb_tokenize(candidates: Sequence[str], references: Sequence[Sequence[str]])
     return box["cands"], box["refs"]
 
 
-def score_captions(candidates: Sequence[str], references: Sequence[Sequence[str]], *, spice: bool | None = None) -> dict[str, Any]:
+def score_captions(
+    candidates: Sequence[str], references: Sequence[Sequence[str]], *, spice: bool | None = None
+) -> dict[str, Any]:
     """Corpus-level caption metrics. `candidates[i]` is scored against `references[i]`.
 
     Returns the `CAPTION_KEYS` values (fractions; CIDEr-D is not bounded by 1) plus
@@ -231,4 +233,3 @@ def score_captions(candidates: Sequence[str], references: Sequence[Sequence[str]
         out["spice"] = None
         out["spice_reason"] = reason if not available else "turned off"
     return {k: out[k] for k in CAPTION_KEYS} | ({"spice_reason": out["spice_reason"]} if "spice_reason" in out else {})
-

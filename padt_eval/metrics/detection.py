@@ -11,10 +11,10 @@ module only prepares its inputs:
   xyxy → xywh (a reversed box has zero width/height), score as given or 1.0 when the
   model gives none. Unmapped labels are counted, never scored.
 
-AP is not a sum over images, so the state that merges is the list of per-image records
-(GT and detections); shards concatenate their lists and `compute()` runs COCOeval once.
-Records are put in sample-id order before evaluation, so the result does not depend on
-the order shards were merged in (COCOeval breaks score ties by image order).
+AP is not a sum over images, so the state is the list of per-image records (GT and
+detections) and `compute()` runs COCOeval once. Records are put in sample-id order
+before evaluation, so the result does not depend on the order the samples came in
+(COCOeval breaks score ties by image order).
 """
 
 from __future__ import annotations
@@ -27,13 +27,25 @@ from typing import Any
 
 from padt_eval.core import rle as rlemod
 from padt_eval.core.coco_categories import COCO_CATEGORIES
-from padt_eval.metrics.errors import ErrorThresholds
+from padt_eval.core.types import Prediction, Sample, Task
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
 from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.metrics.labels import SYNONYMS, LabelMapper, most_common
-from padt_eval.core.types import Prediction, Sample, Task
 
-STAT_KEYS = ("ap", "ap50", "ap75", "ap_small", "ap_medium", "ap_large", "ar1", "ar10", "ar100", "ar_small", "ar_medium", "ar_large")
+STAT_KEYS = (
+    "ap",
+    "ap50",
+    "ap75",
+    "ap_small",
+    "ap_medium",
+    "ap_large",
+    "ar1",
+    "ar10",
+    "ar100",
+    "ar_small",
+    "ar_medium",
+    "ar_large",
+)
 DEFAULT_SCORE = 1.0
 N_LISTED_LABELS = 20
 
@@ -113,7 +125,9 @@ class DetectionMetric(Metric):
         o = sample.objects[i]
         cid = o.category_id if o.category_id is not None else self.mapper.category_id(o.label)
         if cid is None:
-            raise ValueError(f"sample {sample.sample_id}: ground-truth object {i} has no category id and label {o.label!r} names no category")
+            raise ValueError(
+                f"sample {sample.sample_id}: ground-truth object {i} has no category id and label {o.label!r} names no category"
+            )
         return int(cid)
 
     def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
@@ -130,7 +144,9 @@ class DetectionMetric(Metric):
         dets, n_unmapped = self._detections(objects)
         self.n_dets_unmapped += n_unmapped
         self.outcomes.add(pred, has_object=bool(objects))
-        self.images.append({"sample_id": sample.sample_id, "h": sample.image.height, "w": sample.image.width, "gt": gts, "dt": dets})
+        self.images.append(
+            {"sample_id": sample.sample_id, "h": sample.image.height, "w": sample.image.width, "gt": gts, "dt": dets}
+        )
         rec.update(n_gt=len(gts), n_det=len(dets), n_unmapped=n_unmapped)
         if self.tide_thresholds is not None:
             from padt_eval.metrics.tide import analyse_image
@@ -157,19 +173,6 @@ class DetectionMetric(Metric):
             box = o.bbox if o.bbox is not None else rlemod.bbox_xyxy(o.mask)  # type: ignore[arg-type]
             dets.append([_xywh(box), DEFAULT_SCORE if o.score is None else float(o.score), cid, o.mask])
         return dets, n_unmapped
-
-    def merge(self, other: DetectionMetric) -> None:  # type: ignore[override]
-        if other.categories != self.categories:
-            raise ValueError("cannot merge OVD states over different category tables")
-        self.images.extend(other.images)
-        self._tide_images.update(other._tide_images)
-        self.outcomes.merge(other.outcomes)
-        self.unmapped.update(other.unmapped)
-        self.n_dets += other.n_dets
-        self.n_dets_unmapped += other.n_dets_unmapped
-        self.n_dets_without_score += other.n_dets_without_score
-        self.n_dets_with_mask += other.n_dets_with_mask
-        self.n_gt_without_mask += other.n_gt_without_mask
 
     # -- the numbers --------------------------------------------------------------
     def coco_inputs(self, with_masks: bool) -> tuple[dict, list[dict], list[dict]]:
@@ -253,7 +256,9 @@ class DetectionMetric(Metric):
             )
         if self.n_dets_unmapped:
             top = ", ".join(f"{k!r} ×{v}" for k, v in most_common(self.unmapped, 5))
-            notes.append(f"{self.n_dets_unmapped} detections had a label that names no category and were not scored (most frequent: {top})")
+            notes.append(
+                f"{self.n_dets_unmapped} detections had a label that names no category and were not scored (most frequent: {top})"
+            )
         return notes
 
     def protocol(self) -> dict[str, Any]:
@@ -269,26 +274,3 @@ class DetectionMetric(Metric):
             "misses": "missing, unparseable and errored samples contribute no detections; their GT counts in recall",
             "undefined": "COCO's -1 (no GT in that size range) is reported as null",
         }
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "categories": self.categories,
-            "images": self.images,
-            "outcomes": self.outcomes.as_dict(),
-            "unmapped": dict(self.unmapped),
-            "n_dets": self.n_dets,
-            "n_dets_unmapped": self.n_dets_unmapped,
-            "n_dets_without_score": self.n_dets_without_score,
-            "n_dets_with_mask": self.n_dets_with_mask,
-            "n_gt_without_mask": self.n_gt_without_mask,
-        }
-
-    @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> DetectionMetric:
-        m = cls([tuple(c) for c in d["categories"]])  # type: ignore[misc]
-        m.images = list(d["images"])
-        m.outcomes = OutcomeCounts.from_dict(d["outcomes"])
-        m.unmapped = Counter({k: int(v) for k, v in d["unmapped"].items()})
-        for key in ("n_dets", "n_dets_unmapped", "n_dets_without_score", "n_dets_with_mask", "n_gt_without_mask"):
-            setattr(m, key, int(d[key]))
-        return m

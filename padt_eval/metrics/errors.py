@@ -22,7 +22,7 @@ foreground threshold (default 0.5) and `bg` the background threshold (default 0.
 The categories partition the samples, checked in the order above. Without the image's
 instances (no instances file, or the image is not in it) the sample is classified by its
 target IoU alone: `wrong_object` and `near_other` are never guessed, and the summary
-says how many samples that concerns. The state is integer counts: shards merge exactly.
+says how many samples that concerns.
 """
 
 from __future__ import annotations
@@ -144,10 +144,6 @@ class QueryErrors:
         fields["error"] = cat
         return fields
 
-    def merge(self, other: QueryErrors) -> None:
-        self.counts.update(other.counts)
-        self.n_without_instances += other.n_without_instances
-
     def summary(self) -> dict[str, Any]:
         """The `errors` object of metrics.json."""
         n = sum(self.counts.values())
@@ -179,20 +175,3 @@ class QueryErrors:
             "instances": dict(self.instances_source),
             "notes": notes,
         }
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "iou": self.iou_kind,
-            "thresholds": [self.thresholds.foreground, self.thresholds.background],
-            "counts": dict(self.counts),
-            "n_without_instances": self.n_without_instances,
-            "instances": self.instances_source,
-        }
-
-    @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> QueryErrors:
-        fg, bg = d["thresholds"]
-        q = cls(d["iou"], ErrorThresholds(float(fg), float(bg)), None, dict(d["instances"]))
-        q.counts = Counter({k: int(v) for k, v in d["counts"].items()})
-        q.n_without_instances = int(d["n_without_instances"])
-        return q

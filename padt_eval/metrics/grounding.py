@@ -18,8 +18,6 @@ number you publish):
   carry masks; a predicted object without a mask (or with one of the wrong size) counts
   as predicted and unmatched there;
 * a ratio with a zero denominator (no predicted object at all) is null, not 0.
-
-All state is integer counts, so shards merge exactly.
 """
 
 from __future__ import annotations
@@ -84,11 +82,6 @@ class GroundingCounts:
             self.c[k] += v
         return rec
 
-    def merge(self, other: GroundingCounts) -> None:
-        for k in self.KEYS:
-            self.c[k] += other.c[k]
-        self.mask_images += other.mask_images
-
     def values(self) -> dict[str, float | None]:
         c = self.c
         out: dict[str, float | None] = {
@@ -99,13 +92,3 @@ class GroundingCounts:
             out["gp_mask"] = c["n_matched_mask"] / c["n_pred_mask"] if c["n_pred_mask"] else None
             out["gr_mask"] = c["n_matched_mask"] / c["n_gt_mask"] if c["n_gt_mask"] else None
         return out
-
-    def to_json(self) -> dict:
-        return {**self.c, "mask_images": self.mask_images}
-
-    @classmethod
-    def from_json(cls, d: dict) -> GroundingCounts:
-        g = cls()
-        g.c = {k: int(d[k]) for k in cls.KEYS}
-        g.mask_images = int(d["mask_images"])
-        return g

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from padt_eval.core import rle
-from padt_eval.metrics.base import QueryMetric, is_answered, record_base
-from padt_eval.core.boxes import box_iou
 from padt_eval.core.answer_rule import ANSWER_RULE, select_answer
+from padt_eval.core.boxes import box_iou
 from padt_eval.core.types import Prediction, Sample, Task
+from padt_eval.metrics.base import QueryMetric, is_answered, record_base
 
 THRESHOLDS = (0.5, 0.75, 0.9)
 
@@ -54,11 +54,6 @@ class RecMetric(QueryMetric):
         self._classify(rec, sample, pred, box, iou)
         return rec
 
-    def merge(self, other: RecMetric) -> None:  # type: ignore[override]
-        super().merge(other)
-        for t in THRESHOLDS:
-            self.hits[t] += other.hits[t]
-
     def compute(self) -> dict[str, float]:
         n = self.iou_sum.count
         out = {f"acc@{t:g}": (self.hits[t] / n if n else 0.0) for t in THRESHOLDS}
@@ -72,12 +67,3 @@ class RecMetric(QueryMetric):
             "iou": "continuous, boxes as given (no clipping, reversed box = empty)",
             "misses": "missing, unparseable, errored and box-less samples count as IoU 0",
         }
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "hits": {f"{t:g}": v for t, v in self.hits.items()}}
-
-    @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> RecMetric:
-        m = super().from_state_dict(d)
-        m.hits = {t: int(d["hits"][f"{t:g}"]) for t in THRESHOLDS}
-        return m

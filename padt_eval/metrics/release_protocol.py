@@ -41,8 +41,7 @@ detection on an image the filter dropped is a false positive (`ReleaseDetectionM
 
 Nothing here is used by the standard protocol. Because a key's value is known only when
 every sample is in, records are produced by `final_records()` at the end of a run. The
-state keeps each sample's objects, so shards merge exactly when they are merged in split
-order (`merge(other)` treats `other` as coming after `self`).
+state keeps each sample's objects, in split order.
 """
 
 from __future__ import annotations
@@ -51,11 +50,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from padt_eval.core import rle
-from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
 from padt_eval.core.boxes import NORMALISED_BOX_META, release_gt_xywh
+from padt_eval.core.types import Prediction, Sample, Task
+from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
 from padt_eval.metrics.detection import DetectionMetric
 from padt_eval.metrics.rec import THRESHOLDS
-from padt_eval.core.types import Prediction, Sample, Task
 
 PROTOCOL_NAME = "padt-release"
 RELEASE_REFERENCE = "Gorilla-Lab-SCUT/PaDT@912a8ae eval/evaluation_scripts/eval_refcoco.py"
@@ -154,11 +153,6 @@ class ReleaseMetric(Metric):
             )
         return []
 
-    def merge(self, other: ReleaseMetric) -> None:  # type: ignore[override]
-        self.items.extend(other.items)
-        self.outcomes.merge(other.outcomes)
-        self._scored = None
-
     # -- scoring ----------------------------------------------------------------------
     def _score(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
         if self._scored is None:
@@ -174,7 +168,13 @@ class ReleaseMetric(Metric):
             k.gt_mask = it["gt_mask"]
             k.gt_sample = it["base"]["sample_id"]
             k.n_items += 1
-        extra = {"n_keys": len(keys), "n_objects": 0, "n_objects_unmatched": 0, "n_objects_other_key": 0, "n_mask_size_mismatch": 0}
+        extra = {
+            "n_keys": len(keys),
+            "n_objects": 0,
+            "n_objects_unmatched": 0,
+            "n_objects_other_key": 0,
+            "n_mask_size_mismatch": 0,
+        }
         for it in self.items:
             own = release_key(it["image"], it["expression"])
             for o in it["objects"]:
@@ -254,18 +254,10 @@ class ReleaseMetric(Metric):
                 iou="release IoU on round()ed integer [x, y, w, h] boxes, areas not clamped",
             )
         else:
-            common.update(ciou="mean over items of the key's best per-object mask IoU (printed by the release as 'RES CIoU'; not ΣI/ΣU)")
+            common.update(
+                ciou="mean over items of the key's best per-object mask IoU (printed by the release as 'RES CIoU'; not ΣI/ΣU)"
+            )
         return common
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"task": self.task.value, "items": self.items, "outcomes": self.outcomes.as_dict()}
-
-    @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> ReleaseMetric:
-        m = cls(Task(d["task"]))
-        m.items = list(d["items"])
-        m.outcomes = OutcomeCounts.from_dict(d["outcomes"])
-        return m
 
 
 class _ExactNameMapper:

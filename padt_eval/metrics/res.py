@@ -2,8 +2,8 @@
 
 Intersections and unions are exact integer pixel counts computed on RLE (no decoding).
 A prediction without a mask counts as an empty mask (I = 0, U = |GT|). A sample whose
-union is empty has IoU 0. cIoU sums integers, so shards merge exactly; mIoU's sum of
-per-sample IoUs merges exactly through `ExactSum`.
+union is empty has IoU 0. cIoU sums integers; mIoU's mean is rounded once from the
+exact sum of the per-sample IoUs (`IouValues`), so neither depends on sample order.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from padt_eval.core import rle
-from padt_eval.metrics.base import QueryMetric, is_answered, record_base
 from padt_eval.core.answer_rule import ANSWER_RULE, select_answer
 from padt_eval.core.types import Prediction, Sample, Task
+from padt_eval.metrics.base import QueryMetric, is_answered, record_base
 
 
 def gt_mask(sample: Sample) -> rle.RLE:

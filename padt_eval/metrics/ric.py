@@ -2,9 +2,9 @@
 
 Per image the metric keeps the cleaned candidate caption, the references and the
 grounding counts. Caption metrics are corpus-level (CIDEr-D's IDF, BLEU's n-gram sums),
-so the mergeable state is the list of per-image (candidate, references) records plus
-integer grounding counts: shards concatenate, and `compute()` scores once, in sample-id
-order, whatever order shards arrived in.
+so the state is the list of per-image (candidate, references) records plus integer
+grounding counts, and `compute()` scores once, in sample-id order, whatever order the
+samples came in.
 
 A sample without a usable answer (missing, unparseable, errored) has the empty caption
 as candidate: it scores 0 in every caption metric and still counts in the averages.
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
 from padt_eval.core.caption_text import clean_caption
+from padt_eval.core.types import Prediction, Sample, Task
+from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
 from padt_eval.metrics.captions import require_java, score_captions, shared_meteor, spice_status
 from padt_eval.metrics.grounding import IOU_THRESHOLD, GroundingCounts
-from padt_eval.core.types import Prediction, Sample, Task
 
 
 def caption_source(pred: Prediction) -> str | None:
@@ -56,11 +56,6 @@ class RicMetric(Metric):
         rec.update(candidate=candidate, **counts)
         return rec
 
-    def merge(self, other: RicMetric) -> None:  # type: ignore[override]
-        self.records.extend(other.records)
-        self.grounding.merge(other.grounding)
-        self.outcomes.merge(other.outcomes)
-
     def _ordered(self) -> list[dict[str, Any]]:
         numeric = all(r["sample_id"].isdigit() for r in self.records)
         return sorted(self.records, key=lambda r: (int(r["sample_id"]), r["sample_id"]) if numeric else (0, r["sample_id"]))
@@ -84,7 +79,9 @@ class RicMetric(Metric):
     def notes(self) -> list[str]:
         available, reason = spice_status()
         notes = [] if available else [f"SPICE not computed (null): {reason}"]
-        notes.append(f"GP/GR are padt-eval's definition (PaDT defines none): greedy one-to-one box matching at IoU >= {IOU_THRESHOLD}, micro-averaged")
+        notes.append(
+            f"GP/GR are padt-eval's definition (PaDT defines none): greedy one-to-one box matching at IoU >= {IOU_THRESHOLD}, micro-averaged"
+        )
         return notes
 
     def protocol(self) -> dict[str, Any]:
@@ -100,14 +97,3 @@ class RicMetric(Metric):
                 "sum GT over the split (micro); gp_mask / gr_mask the same with mask IoU on images whose GT all have masks"
             ),
         }
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"records": self.records, "grounding": self.grounding.to_json(), "outcomes": self.outcomes.as_dict()}
-
-    @classmethod
-    def from_state_dict(cls, d: dict[str, Any]) -> RicMetric:
-        m = cls(check_java=False)
-        m.records = list(d["records"])
-        m.grounding = GroundingCounts.from_json(d["grounding"])
-        m.outcomes = OutcomeCounts.from_dict(d["outcomes"])
-        return m

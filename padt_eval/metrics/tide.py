@@ -45,8 +45,16 @@ MAX_DETS = 100
 
 def _overlaps(d: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(IoU, intersection / detection area) of every detection (n×4 xywh) with every GT (m×4)."""
-    ix = np.clip(np.minimum(d[:, None, 0] + d[:, None, 2], g[None, :, 0] + g[None, :, 2]) - np.maximum(d[:, None, 0], g[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(d[:, None, 1] + d[:, None, 3], g[None, :, 1] + g[None, :, 3]) - np.maximum(d[:, None, 1], g[None, :, 1]), 0, None)
+    ix = np.clip(
+        np.minimum(d[:, None, 0] + d[:, None, 2], g[None, :, 0] + g[None, :, 2]) - np.maximum(d[:, None, 0], g[None, :, 0]),
+        0,
+        None,
+    )
+    iy = np.clip(
+        np.minimum(d[:, None, 1] + d[:, None, 3], g[None, :, 1] + g[None, :, 3]) - np.maximum(d[:, None, 1], g[None, :, 1]),
+        0,
+        None,
+    )
     inter = ix * iy
     area_d = (d[:, 2] * d[:, 3])[:, None]
     union = area_d + (g[:, 2] * g[:, 3])[None, :] - inter
@@ -99,7 +107,9 @@ def _analyse(images: Sequence[dict[str, Any]], th: ErrorThresholds) -> _Analysis
         _, crowd_cover = _overlaps(d_boxes, _boxes(crowds, 0))
         det_cls = np.array([int(d[2]) for d in dts], dtype=np.int64)
         same = det_cls[:, None] == np.array([int(g[1]) for g in gts], dtype=np.int64)[None, :]
-        crowd_hit = (det_cls[:, None] == np.array([int(c[1]) for c in crowds], dtype=np.int64)[None, :]) & (crowd_cover >= th.foreground)
+        crowd_hit = (det_cls[:, None] == np.array([int(c[1]) for c in crowds], dtype=np.int64)[None, :]) & (
+            crowd_cover >= th.foreground
+        )
         own = np.where(same, iou, 0.0)
         # Greedy matching in score order; only detections with some own-class IoU >= fg can match.
         used = np.zeros(len(gts), dtype=bool)
@@ -187,7 +197,11 @@ def _fixed_points(a: _Analysis, fix: str) -> tuple[list[tuple[int, int, float, b
 
 def _error_counts(a: _Analysis) -> Counter[str]:
     counts = Counter(d.error for d in a.dets if d.error not in (None, "ignored"))
-    claimed = {d.target for d in a.dets if d.error in ("localization", "classification") and d.target is not None and not a.gt_used[d.target]}
+    claimed = {
+        d.target
+        for d in a.dets
+        if d.error in ("localization", "classification") and d.target is not None and not a.gt_used[d.target]
+    }
     counts["missed"] = sum(1 for j, used in enumerate(a.gt_used) if not used and j not in claimed)
     return counts
 

@@ -16,9 +16,9 @@ A family is registered once with `@register_family(...)`; loading is lazy so tha
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from padt_eval.core.errors import UsageError, did_you_mean
 from padt_eval.core.types import ModelRequest, Prediction, PromptKey
@@ -133,7 +133,9 @@ class ModelFamily:
     def runs_here(self) -> tuple[bool, str]:
         """Whether this family can run inference on this machine, and why not."""
         if self.loader is None:
-            return False, self.how_to_score or ("needs its own repository; score its raw text with --predictions F --format " + self.name)
+            return False, self.how_to_score or (
+                "needs its own repository; score its raw text with --predictions F --format " + self.name
+            )
         import importlib.util
 
         for mod in self.requirements:

@@ -116,7 +116,13 @@ _family(
     precedence=10,  # its config is a plain Qwen2.5-VL one: the name decides, before qwen2_5_vl's model_type rule
 )
 _family("qwen2_vl", "Qwen2-VL-{2B,7B,72B}-Instruct", "qwen", _detect(("qwen2_vl",), ("qwen2-vl",)), HF_REQUIREMENTS + TORCHVISION)
-_family("qwen3_vl", "Qwen3-VL (dense and MoE)", "qwen", _detect(("qwen3_vl", "qwen3_vl_moe"), ("qwen3-vl",)), HF_REQUIREMENTS + TORCHVISION)
+_family(
+    "qwen3_vl",
+    "Qwen3-VL (dense and MoE)",
+    "qwen",
+    _detect(("qwen3_vl", "qwen3_vl_moe"), ("qwen3-vl",)),
+    HF_REQUIREMENTS + TORCHVISION,
+)
 _family(
     "internvl",
     "InternVL2.5 / InternVL3 '-hf' checkpoints (native transformers); prompts: paper (default) | native",
@@ -134,7 +140,12 @@ _family(
 )
 _family("shikra", "Shikra-7B (own repository: shikras/shikra)", None, _detect((), ("shikra",)))
 _family("minigpt_v2", "MiniGPT-v2 (own repository: Vision-CAIR/MiniGPT-4)", None, _detect((), ("minigpt",)))
-_family("ferret", "Ferret 7B/13B (own repository: apple/ml-ferret); Ferret-v2 assumed the same text form", None, _detect((), ("ferret",)))
+_family(
+    "ferret",
+    "Ferret 7B/13B (own repository: apple/ml-ferret); Ferret-v2 assumed the same text form",
+    None,
+    _detect((), ("ferret",)),
+)
 _family(
     "cogvlm",
     "CogVLM-grounding (THUDM/cogvlm-grounding-generalist-hf, remote code only)",

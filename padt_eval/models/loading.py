@@ -59,7 +59,9 @@ def family_of(config: dict[str, Any] | None, model: str) -> str:
         )
     runnable = sorted(f.name for f in families().values() if f.loader is not None)
     where = "its config.json" if config is not None else "its name (no config.json found locally or in the HF cache)"
-    raise UsageError(f"cannot tell which model family {model!r} belongs to from {where}; pass --family (one of: {', '.join(runnable) or 'none installed'})")
+    raise UsageError(
+        f"cannot tell which model family {model!r} belongs to from {where}; pass --family (one of: {', '.join(runnable) or 'none installed'})"
+    )
 
 
 def load_model(model: str, family: str | None = None, **options: Any) -> ModelAdapter:

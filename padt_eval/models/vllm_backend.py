@@ -32,13 +32,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from padt_eval.core.errors import UsageError
+from padt_eval.core.types import ModelRequest, Task
 from padt_eval.models.coords.qwen2_5_vl import smart_resize
 from padt_eval.models.hf.backend import GenerationBackend
 from padt_eval.models.hf.generation import Generated, cut_at_eos, decode_with_offsets
-from padt_eval.core.types import ModelRequest, Task
 
 #: family -> (module in models/hf, adapter class). Florence-2 and Kosmos-2 stay on transformers.
 VLLM_FAMILIES = {
@@ -49,8 +50,19 @@ VLLM_FAMILIES = {
     "internvl": ("internvl", "InternVLAdapter"),
 }
 #: Variables of torchrun / our elastic launcher that vLLM would read as its own topology.
-LAUNCHER_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "ROLE_WORLD_SIZE",
-                "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID", "TORCHELASTIC_RESTART_COUNT")
+LAUNCHER_ENV = (
+    "RANK",
+    "WORLD_SIZE",
+    "LOCAL_RANK",
+    "LOCAL_WORLD_SIZE",
+    "GROUP_RANK",
+    "ROLE_RANK",
+    "ROLE_WORLD_SIZE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "TORCHELASTIC_RUN_ID",
+    "TORCHELASTIC_RESTART_COUNT",
+)
 
 
 def generated_from_vllm(completion: Any, tokenizer: Any, eos_ids: set[int]) -> Generated:

@@ -157,9 +157,7 @@ def compare_runs(
             "p_bootstrap": r.p_bootstrap,
         }
         if est_a[m].binary and est_b[m].binary:
-            p, n_ab, n_ba = mcnemar_exact(
-                _ratio_data(shared_a, est_a[m]).num > 0, _ratio_data(shared_b, est_b[m]).num > 0
-            )
+            p, n_ab, n_ba = mcnemar_exact(_ratio_data(shared_a, est_a[m]).num > 0, _ratio_data(shared_b, est_b[m]).num > 0)
             entry.update(p_value=p, test="McNemar exact", discordant={"a_only": n_ab, "b_only": n_ba})
         elif est_a[m] != est_b[m]:
             # the runs define the metric differently: swapping their per-sample values

@@ -35,7 +35,9 @@ def compare_error_shares(
         return None  # per-sample records written before the breakdown existed
     warnings = []
     if ea.get("thresholds") != eb.get("thresholds"):
-        warnings.append(f"error thresholds differ ({ea.get('thresholds')} vs {eb.get('thresholds')}): shares are not like for like")
+        warnings.append(
+            f"error thresholds differ ({ea.get('thresholds')} vs {eb.get('thresholds')}): shares are not like for like"
+        )
     if ea.get("iou") != eb.get("iou"):
         warnings.append(f"IoU kinds differ ({ea.get('iou')} vs {eb.get('iou')})")
     categories = [c for c in ea.get("categories") or [] if c in (eb.get("categories") or [])]
@@ -43,7 +45,13 @@ def compare_error_shares(
     compared = [c for c in categories if c not in unavailable]
     ind_a = [np.array([r["error"] == c for r in shared_a], dtype=np.float64) for c in compared]
     ind_b = [np.array([r["error"] == c for r in shared_b], dtype=np.float64) for c in compared]
-    results = paired_compare([RatioData.mean_of(x) for x in ind_a], [RatioData.mean_of(x) for x in ind_b], n_resamples=n_resamples, seed=seed) if compared else []
+    results = (
+        paired_compare(
+            [RatioData.mean_of(x) for x in ind_a], [RatioData.mean_of(x) for x in ind_b], n_resamples=n_resamples, seed=seed
+        )
+        if compared
+        else []
+    )
     out: dict[str, Any] = {}
     for c, r, xa, xb in zip(compared, results, ind_a, ind_b):
         p, n_ab, n_ba = mcnemar_exact(xa > 0, xb > 0)

@@ -49,11 +49,15 @@ def errors_line(errors: dict[str, Any]) -> str:
     where = f"IoU >= {th.get('foreground')} hit, < {th.get('background')} background"
     if is_query_errors(errors):
         parts = [
-            f"{CATEGORY_LABELS.get(c, c)} {'n/a' if v is None else f'{100 * v:.1f}%'}" for c, v in (errors.get("shares") or {}).items()
+            f"{CATEGORY_LABELS.get(c, c)} {'n/a' if v is None else f'{100 * v:.1f}%'}"
+            for c, v in (errors.get("shares") or {}).items()
         ]
         return f"misses ({errors.get('iou')} {where}): " + ", ".join(parts)
     if is_tide_errors(errors):
-        parts = [f"{CATEGORY_LABELS.get(t, t)} {'n/a' if v is None else f'{100 * v:+.1f}'}" for t, v in (errors.get("dap") or {}).items()]
+        parts = [
+            f"{CATEGORY_LABELS.get(t, t)} {'n/a' if v is None else f'{100 * v:+.1f}'}"
+            for t, v in (errors.get("dap") or {}).items()
+        ]
         ap = errors.get("ap50")
         fg_bg = f"foreground IoU {th.get('foreground')}, background {th.get('background')}"
         return f"TIDE dAP50 ({fg_bg}; AP50 {'n/a' if ap is None else f'{100 * ap:.1f}'}): " + ", ".join(parts)
@@ -65,7 +69,9 @@ def bar_chart_svg(bars: list[tuple[str, float | None, str]], width: int = 560) -
     row, label_w, pad = 22, 170, 130
     top = max((v for _, v, _ in bars if v is not None), default=0.0) or 1.0
     span = width - label_w - pad
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{row * len(bars) + 6}" data-chart="errors" role="img">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{row * len(bars) + 6}" data-chart="errors" role="img">'
+    ]
     for i, (key, v, text) in enumerate(bars):
         y = 3 + i * row
         w = 0.0 if v is None else span * v / top
@@ -79,7 +85,9 @@ def bar_chart_svg(bars: list[tuple[str, float | None, str]], width: int = 560) -
     return "".join(parts)
 
 
-def worst_by_category(records: list[dict[str, Any]], errors: dict[str, Any], n: int = N_PER_CATEGORY) -> dict[str, list[dict[str, Any]]]:
+def worst_by_category(
+    records: list[dict[str, Any]], errors: dict[str, Any], n: int = N_PER_CATEGORY
+) -> dict[str, list[dict[str, Any]]]:
     """The samples to draw per category: REC/RES lowest target IoU first; OVD the images
     with the most errors of that type first (split order among equals)."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -98,13 +106,18 @@ def _bars(errors: dict[str, Any]) -> list[tuple[str, float | None, str]]:
     if is_query_errors(errors):
         counts = errors.get("counts") or {}
         return [
-            (c, v, "not computed" if v is None else f"{100 * v:.1f}% ({counts.get(c, 0)})") for c, v in (errors.get("shares") or {}).items()
+            (c, v, "not computed" if v is None else f"{100 * v:.1f}% ({counts.get(c, 0)})")
+            for c, v in (errors.get("shares") or {}).items()
         ]
     counts = errors.get("counts") or {}
-    return [(t, v, "n/a" if v is None else f"{100 * v:+.2f} AP50 ({counts.get(t, 0)})") for t, v in (errors.get("dap") or {}).items()]
+    return [
+        (t, v, "n/a" if v is None else f"{100 * v:+.2f} AP50 ({counts.get(t, 0)})") for t, v in (errors.get("dap") or {}).items()
+    ]
 
 
-def errors_section(errors: dict[str, Any] | None, worst: dict[str, list[dict[str, Any]]], draw: Callable[[list[dict[str, Any]]], str]) -> str:
+def errors_section(
+    errors: dict[str, Any] | None, worst: dict[str, list[dict[str, Any]]], draw: Callable[[list[dict[str, Any]]], str]
+) -> str:
     """The report's `errors` section; `draw(records)` renders sample cards (run_report's)."""
     if not (is_query_errors(errors) or is_tide_errors(errors)):
         return ""

@@ -110,7 +110,11 @@ def _columns(tt: TaskTable, splits: list[str], groups: list[dict[str, Any]], hal
         cols.append(Column("split", "Split"))
     cols.append(Column("protocol", "Protocol"))
     has_pm = {
-        f"{s if tt.per_split else '*'}|{m.key}" for g in groups for s, r in g["runs"].items() for m in tt.metrics if (r.run_id, m.key) in half
+        f"{s if tt.per_split else '*'}|{m.key}"
+        for g in groups
+        for s, r in g["runs"].items()
+        for m in tt.metrics
+        if (r.run_id, m.key) in half
     }
     for s in splits:
         for m in tt.metrics:
@@ -170,7 +174,15 @@ def _measured_row(tt: TaskTable, g: dict[str, Any], table: Table, half: dict) ->
     return Row(cells, "measured")
 
 
-def _reported_mean(tt: TaskTable, m: MetricSpec, cells: dict[str, Cell], overall: ReportedCell | None, shared: set[str], shared_note: str, table: Table) -> Cell | None:
+def _reported_mean(
+    tt: TaskTable,
+    m: MetricSpec,
+    cells: dict[str, Cell],
+    overall: ReportedCell | None,
+    shared: set[str],
+    shared_note: str,
+    table: Table,
+) -> Cell | None:
     """The printed Overall (checked against the cells' mean), else a computed mean."""
     vals = [cells.get(f"{s}|{m.key}") for s in STANDARD_SPLITS]
     full = all(v is not None and v.value is not None for v in vals)
@@ -343,7 +355,6 @@ def build_leaderboard(results: str | Path, reported_path: str | Path | None) -> 
 
 
 def write_leaderboard(board: Board, out_dir: str | Path) -> list[Path]:
-    from padt_eval.core.fileio import atomic_write
     import html as _html
 
     from padt_eval.core.fileio import atomic_write
@@ -355,7 +366,12 @@ def write_leaderboard(board: Board, out_dir: str | Path) -> list[Path]:
     intro_html = "".join(f'<p class="lead">{_html.escape(p)}</p>' for p in board.intro)
     page = html_page(title, intro_html, [html_table(t) for t in board.tables])
     written = []
-    for name, text in (("leaderboard.md", md), ("leaderboard.csv", to_csv(board.tables)), ("leaderboard.tex", tex), ("leaderboard.html", page)):
+    for name, text in (
+        ("leaderboard.md", md),
+        ("leaderboard.csv", to_csv(board.tables)),
+        ("leaderboard.tex", tex),
+        ("leaderboard.html", page),
+    ):
         path = out_dir / name
         with atomic_write(path) as f:
             f.write(text)

@@ -26,7 +26,22 @@ from pathlib import Path
 
 from padt_eval.core.errors import DataError
 
-COLUMNS = ("model", "params", "task", "split", "metric", "value", "value_corrected", "unit", "source", "table", "flags", "protocol", "hf_id", "note")
+COLUMNS = (
+    "model",
+    "params",
+    "task",
+    "split",
+    "metric",
+    "value",
+    "value_corrected",
+    "unit",
+    "source",
+    "table",
+    "flags",
+    "protocol",
+    "hf_id",
+    "note",
+)
 PROVENANCE_FLAGS = {"read", "recalled", "secondary", "inferred"}
 PROBLEM_FLAGS = {"misprint", "suspect", "mislabel", "prose-mismatch"}
 FLAG_TEXT = {
@@ -136,7 +151,9 @@ def load_reported(path: str | Path) -> list[ReportedCell]:
             )
             key = (*cell.row_key, cell.split, cell.metric)
             if key in seen:
-                raise DataError(f"{where}: duplicate of line {seen[key]} ({cell.model} {cell.params}, {cell.split}, {cell.metric})")
+                raise DataError(
+                    f"{where}: duplicate of line {seen[key]} ({cell.model} {cell.params}, {cell.split}, {cell.metric})"
+                )
             seen[key] = line
             out.append(cell)
     return out

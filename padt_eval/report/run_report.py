@@ -18,14 +18,14 @@ from typing import Any
 
 import orjson
 
+from padt_eval.core.answer_rule import select_answer
 from padt_eval.core.errors import DataError, PadtEvalError
 from padt_eval.core.fileio import atomic_write, sha256_file
+from padt_eval.core.types import Prediction
 from padt_eval.report.draw import histogram_svg, render_sample
 from padt_eval.report.errors_view import errors_section, worst_by_category
 from padt_eval.report.runs import Run, load_run
 from padt_eval.report.tables import PAGE_CSS
-from padt_eval.core.answer_rule import select_answer
-from padt_eval.core.types import Prediction, Task
 
 MAX_FAILURES = 50
 MAX_TEXT = 600
@@ -177,7 +177,9 @@ def _cards(run: Run, worst: list[dict[str, Any]], preds: dict[str, Prediction], 
             + "</div>"
         )
     if missing_images:
-        notes.append(f"{missing_images} of {len(worst)} images could not be opened (not on this machine?): drawn on a grey canvas")
+        notes.append(
+            f"{missing_images} of {len(worst)} images could not be opened (not on this machine?): drawn on a grey canvas"
+        )
     return '<div class="grid">' + "".join(cards) + "</div>"
 
 
@@ -187,8 +189,12 @@ def _failures(failures: list[dict[str, Any]], preds: dict[str, Prediction], n_to
     rows = []
     for r in failures:
         p = preds.get(r["sample_id"])
-        text = (p.text if p is not None and p.text is not None else None)
-        shown = "<span class='muted'>raw text not available</span>" if text is None else f"<pre>{_e(text[:MAX_TEXT])}{'…' if len(text) > MAX_TEXT else ''}</pre>"
+        text = p.text if p is not None and p.text is not None else None
+        shown = (
+            "<span class='muted'>raw text not available</span>"
+            if text is None
+            else f"<pre>{_e(text[:MAX_TEXT])}{'…' if len(text) > MAX_TEXT else ''}</pre>"
+        )
         rows.append(
             f'<tr><td class="txt">{_e(r["sample_id"])}</td><td class="txt">{_e(r.get("status"))}</td>'
             f'<td class="txt">{_e(r.get("reason", ""))}</td><td class="txt">{shown}</td></tr>'
@@ -233,8 +239,7 @@ def build_run_report(
     intro = (
         f'<p class="lead">Task <b>{_e(run.task)}</b> on <b>{_e(run.split)}</b> · model <b>{_e(run.model_name)}</b> · '
         f"protocol <b>{_e(run.protocol)}</b> · ground truth {_e(run.gt_variant)} · split hash {_e(run.split_hash)} · "
-        f"{len(records)} samples</p>"
-        + "".join(f'<p class="warn">{_e(n)}</p>' for n in notes)
+        f"{len(records)} samples</p>" + "".join(f'<p class="warn">{_e(n)}</p>' for n in notes)
     )
     sections = [
         f'<section id="metrics"><h2>Metrics</h2>{_metric_rows(run)}{_kv(counts)}</section>',

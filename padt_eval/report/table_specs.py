@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from padt_eval.data.split_table import splits_for
 from padt_eval.core.types import Task
+from padt_eval.data.split_table import splits_for
 
 STANDARD_SPLITS = list(splits_for(Task.REC))
 SPLIT_LABELS = {

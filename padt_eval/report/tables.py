@@ -134,13 +134,38 @@ def to_csv(tables: list[Table]) -> str:
 
 
 # -- LaTeX ------------------------------------------------------------------------------------
-_TEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+_TEX = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+}
 
 
 # Non-ASCII characters the tables use, in forms plain pdflatex accepts without extra packages.
 _TEX_UNICODE = {
-    "—": "--", "–": "--", "−": "-", "±": r"$\pm$", "Σ": r"$\Sigma$", "≥": r"$\geq$", "≤": r"$\leq$", "×": r"$\times$",
-    "≈": r"$\approx$", "§": r"\S{}", "…": r"\ldots{}", "“": "``", "”": "''", "‘": "`", "’": "'", "µ": r"$\mu$",
+    "—": "--",
+    "–": "--",
+    "−": "-",
+    "±": r"$\pm$",
+    "Σ": r"$\Sigma$",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "×": r"$\times$",
+    "≈": r"$\approx$",
+    "§": r"\S{}",
+    "…": r"\ldots{}",
+    "“": "``",
+    "”": "''",
+    "‘": "`",
+    "’": "'",
+    "µ": r"$\mu$",
 }
 
 
@@ -219,7 +244,7 @@ sup{color:#a0522d;font-size:10px;margin-left:1px}.notes{font-size:12px;color:#44
 
 def html_page(title: str, intro_html: str, sections: list[str]) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>{intro_html}{''.join(sections)}</body></html>\n"
     )

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from padt_eval.core.types import Prediction, Sample
 from padt_eval.data.split import SplitReader
 from padt_eval.models.base import ModelAdapter
-from padt_eval.runner.local import predict_batch
+from padt_eval.runner.worker import check_answers
 from padt_eval.tasks.registry import TaskSpec
-from padt_eval.core.types import Prediction
 
 BOX_TOL_PX = 0.01
 SCORE_TOL = 1e-4
@@ -45,10 +45,17 @@ def _objects_equal(a: Prediction, b: Prediction) -> bool:
     return True
 
 
+def _predict(adapter: ModelAdapter, task: TaskSpec, samples: list[Sample]) -> list[Prediction]:
+    requests = [s.request(prompt=task.prompt(adapter.prompt_key, s)) for s in samples]
+    preds = adapter.predict(requests)
+    check_answers(adapter, requests, preds)
+    return preds
+
+
 def check_batching(reader: SplitReader, adapter: ModelAdapter, task: TaskSpec, n_samples: int, batch_size: int) -> BatchingReport:
     samples = list(islice(iter(reader), n_samples))
-    single = [p for s in samples for p in predict_batch(adapter, task, [s])]
-    batched = [p for i in range(0, len(samples), batch_size) for p in predict_batch(adapter, task, samples[i : i + batch_size])]
+    single = [p for s in samples for p in _predict(adapter, task, [s])]
+    batched = [p for i in range(0, len(samples), batch_size) for p in _predict(adapter, task, samples[i : i + batch_size])]
     report = BatchingReport(n_samples=len(samples), batch_size=batch_size)
     for s, a, b in zip(samples, single, batched):
         text_differs = (a.text or "") != (b.text or "")

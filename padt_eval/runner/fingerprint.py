@@ -10,7 +10,7 @@ the CPU is the same run as no `--dtype`, and bf16 on GPUs is not the same run as
 the CPU.
 
 `--overwrite` only ever replaces a padt-eval run folder (one with `run.json`, or a scored
-run's `manifest.json` + `state.json`); any other non-empty folder is refused whatever the
+run's `manifest.json` + `metrics.json`); any other non-empty folder is refused whatever the
 flag, so `-o results --overwrite` cannot wipe a results tree.
 """
 
@@ -26,7 +26,7 @@ from padt_eval.core.errors import UsageError
 from padt_eval.core.fileio import atomic_write, cached_sha256
 
 RUN_FILE = "run.json"
-RUN_FOLDER_MARKERS = (("run.json",), ("manifest.json", "state.json"))  # any one set marks a padt-eval run folder
+RUN_FOLDER_MARKERS = (("run.json",), ("manifest.json", "metrics.json"))  # any one set marks a padt-eval run folder
 _KEEP_ON_CLEAR = ("run.lock",)  # held by this run while it replaces the folder
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 
@@ -102,7 +102,7 @@ def check_run_dir(run_dir: Path) -> None:
         raise UsageError(f"{run_dir} is a file, not a run folder; use another --out")
     if run_dir.is_dir() and not is_run_folder(run_dir) and any(p.name not in _KEEP_ON_CLEAR for p in run_dir.iterdir()):
         raise UsageError(
-            f"{run_dir} exists and is not a padt-eval run folder (no {RUN_FILE}, no manifest.json + state.json); "
+            f"{run_dir} exists and is not a padt-eval run folder (no {RUN_FILE}, no manifest.json + metrics.json); "
             "refusing to write into it or to replace it, even with --overwrite. Use another --out."
         )
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +129,9 @@ def claim_run_dir(run_dir: Path, fp: dict[str, Any], overwrite: bool) -> bool:
         _clear(run_dir)
     elif is_run_folder(run_dir):  # a scored run (predictions file) without a model-run fingerprint
         if not overwrite:
-            raise UsageError(f"{run_dir} holds a scored run that padt-eval did not run itself (no {RUN_FILE}); use another --out, or --overwrite to replace it")
+            raise UsageError(
+                f"{run_dir} holds a scored run that padt-eval did not run itself (no {RUN_FILE}); use another --out, or --overwrite to replace it"
+            )
         _clear(run_dir)
     with atomic_write(run_file) as f:
         json.dump({"fingerprint": fp}, f, indent=1)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import orjson
 
-from padt_eval.core.jsonl import LineReader, first_offsets
-from padt_eval.data.split import SplitReader
 from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.fileio import atomic_write
+from padt_eval.core.jsonl import LineReader, first_offsets
+from padt_eval.data.split import SplitReader
 from padt_eval.runner.shards import shard_files
 
 PREDICTIONS_FILE = "predictions.jsonl"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from padt_eval.data.split import SplitReader
 from padt_eval.core.errors import UsageError
+from padt_eval.data.split import SplitReader
 from padt_eval.models.base import prompt_key_of, resolved_dtype_of
 from padt_eval.results.manifest import file_hashes
 from padt_eval.runner.fingerprint import check_run_dir, claim_run_dir, fingerprint, model_identity
@@ -89,7 +89,9 @@ def _claim(out_dir: Path, fp: dict[str, Any], overwrite: bool, reader: SplitRead
     try:
         if lock.taken_over:
             h = lock.taken_over
-            say(f"took over the run-folder lock of a run that is gone (pid {h.get('pid')} on {h.get('host')}, started {h.get('started')})")
+            say(
+                f"took over the run-folder lock of a run that is gone (pid {h.get('pid')} on {h.get('host')}, started {h.get('started')})"
+            )
         claim_run_dir(out_dir, fp, overwrite)
         (out_dir / LEGACY_MERGE_LOCK).unlink(missing_ok=True)
         n_done = _n_done(out_dir, reader)
@@ -171,7 +173,16 @@ def execute(
         raise
 
 
-def _run_and_merge(job: RunJob, spec: TaskSpec, reader: SplitReader, nproc: int, progress, fp: dict[str, Any], held: list[RunLock], n_done: int | None) -> Outcome:
+def _run_and_merge(
+    job: RunJob,
+    spec: TaskSpec,
+    reader: SplitReader,
+    nproc: int,
+    progress,
+    fp: dict[str, Any],
+    held: list[RunLock],
+    n_done: int | None,
+) -> Outcome:
     rank, world, _ = dist_env()
     joined = world > 1
     out_dir = Path(job.run_dir)
@@ -184,7 +195,9 @@ def _run_and_merge(job: RunJob, spec: TaskSpec, reader: SplitReader, nproc: int,
         else:
             held.append(RunLock.join_shared(out_dir))
 
-    title = f"{spec.task.value.upper()} {Path(job.split).stem} · {Path(job.model).name} · {nproc if not joined else world} rank(s)"
+    title = (
+        f"{spec.task.value.upper()} {Path(job.split).stem} · {Path(job.model).name} · {nproc if not joined else world} rank(s)"
+    )
     complete = not joined and n_done == len(reader)
     if complete:
         say(f"all {len(reader)} samples already have a prediction: nothing to run, merging and scoring only")

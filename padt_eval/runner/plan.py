@@ -42,7 +42,9 @@ def write_plan(run_dir: Path, attempt: str, per_rank: list[list[str]], n_done: i
         with atomic_write(plan / f"{attempt}.rank{rank}.ids") as f:
             f.write("\n".join(ids) + ("\n" if ids else ""))
     with atomic_write(plan / f"{attempt}.json") as f:
-        json.dump({"attempt": attempt, "world_size": len(per_rank), "per_rank": [len(x) for x in per_rank], "already_done": n_done}, f)
+        json.dump(
+            {"attempt": attempt, "world_size": len(per_rank), "per_rank": [len(x) for x in per_rank], "already_done": n_done}, f
+        )
 
 
 def read_plan(run_dir: Path, attempt: str, rank: int) -> list[str]:

@@ -70,7 +70,14 @@ class RunProgress:
             t.add_row(str(r.rank), f"{r.done:,} / {r.total:,}", f"{rate:,.2f}", _fmt_eta(eta), str(r.errors) if r.errors else "")
         done, total = sum(r.done for r in ranks), sum(r.total for r in ranks)
         rate = done / elapsed if elapsed > 0 else 0.0
-        t.add_row("all", f"{done:,} / {total:,}", f"{rate:,.2f}", _fmt_eta((total - done) / rate if rate > 0 else None), str(sum(r.errors for r in ranks) or ""), style="bold")
+        t.add_row(
+            "all",
+            f"{done:,} / {total:,}",
+            f"{rate:,.2f}",
+            _fmt_eta((total - done) / rate if rate > 0 else None),
+            str(sum(r.errors for r in ranks) or ""),
+            style="bold",
+        )
         return t
 
     def __enter__(self) -> RunProgress:

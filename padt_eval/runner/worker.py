@@ -48,7 +48,7 @@ class RunJob:
     gt: str = "official"  # OVD ground truth (official | padt-filtered)
     device: str = "cpu"  # "cpu" or "cuda" (each rank takes cuda:LOCAL_RANK)
     batch_size: int = 8
-    loader_workers: int = 2
+    loader_workers: int = 2  # api.run_model sets it from the CPU count unless told
     plan_timeout_s: int = 1800
 
 
@@ -103,6 +103,15 @@ class _Samples:
             return request, self.preprocess(request)
         except Exception as exc:  # noqa: BLE001 — reported per sample, never fatal to the batch
             return request, exc
+
+
+def check_answers(adapter, requests, preds) -> None:
+    """An adapter must answer each request exactly once, in order: the shard line of a
+    prediction is matched to its sample by id, and a shifted answer would score against
+    another sample's ground truth."""
+    got, want = [p.sample_id for p in preds], [r.sample_id for r in requests]
+    if got != want:
+        raise RuntimeError(f"{type(adapter).__name__}.predict returned sample ids {got[:5]}... for requests {want[:5]}...")
 
 
 def _collate(items):
@@ -160,7 +169,11 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
         collate_fn=_collate,
         prefetch_factor=2 if workers else None,
         persistent_workers=False,
-        multiprocessing_context=loader_context(device, [type(adapter).__module__, getattr(preprocess, "__module__", None) or __name__]) if workers else None,
+        multiprocessing_context=loader_context(
+            device, [type(adapter).__module__, getattr(preprocess, "__module__", None) or __name__]
+        )
+        if workers
+        else None,
         worker_init_fn=loader_worker_init if workers else None,
     )
     if rank == 0:
@@ -179,8 +192,7 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
                 yield batch
 
         for requests, preds in adapter.predict_stream(prepared_batches()):
-            if [p.sample_id for p in preds] != [r.sample_id for r in requests]:
-                raise RuntimeError(f"{type(adapter).__name__}.predict answered other sample ids than it was asked")
+            check_answers(adapter, requests, preds)
             writer.write(preds)
             n += len(preds)
             batches += 1

@@ -44,7 +44,9 @@ R1_SUFFIX = (
     " First output the thinking process in <think> </think> tags and then output the final answer in "
     "<answer> </answer> tags. Output the final answer in JSON format."
 )
-QWEN3_OVD = "Locate every instance that belongs to the following categories: '{category_names}'. Report bbox coordinates in JSON format."
+QWEN3_OVD = (
+    "Locate every instance that belongs to the following categories: '{category_names}'. Report bbox coordinates in JSON format."
+)
 
 
 def _same(rec: str, ovd: str, ric: str) -> dict[Task, str]:

@@ -8,13 +8,13 @@ the answer padt-eval's headline scores, and its categories would describe anothe
 
 from __future__ import annotations
 
+from padt_eval.core.errors import DataError
+from padt_eval.core.types import Task
 from padt_eval.data.instances import load_image_instances
 from padt_eval.data.split import SplitReader
-from padt_eval.core.errors import DataError
 from padt_eval.metrics.base import Metric, QueryMetric
 from padt_eval.metrics.detection import DetectionMetric
 from padt_eval.metrics.errors import ErrorThresholds, QueryErrors
-from padt_eval.core.types import Task
 
 
 def attach_error_breakdown(metric: Metric, reader: SplitReader, protocol: str, thresholds: ErrorThresholds) -> None:

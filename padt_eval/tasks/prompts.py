@@ -14,8 +14,8 @@ import hashlib
 import json
 
 from padt_eval.core.errors import UsageError
-from padt_eval.tasks.baseline_prompts import BASELINE_PROMPTS
 from padt_eval.core.types import ModelRequest, PromptKey, Sample, Task
+from padt_eval.tasks.baseline_prompts import BASELINE_PROMPTS
 
 # PaDT (paper A.2). {expression}, {categories} are filled in by `render`.
 PADT_PROMPTS: dict[Task, str] = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from padt_eval.data.split import SplitInfo
 from padt_eval.core.errors import UsageError, did_you_mean
+from padt_eval.core.types import PromptKey, Sample, Task
+from padt_eval.data.split import SplitInfo
 from padt_eval.metrics.base import Metric
 from padt_eval.tasks.prompts import prompt_template_hash, render, template_for
-from padt_eval.core.types import PromptKey, Sample, Task
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,14 @@ TASKS: dict[Task, TaskSpec] = {
     Task.REC: TaskSpec(Task.REC, "referring expression comprehension: one box per expression, Acc@0.5", _rec_metric),
     Task.RES: TaskSpec(Task.RES, "referring expression segmentation: one mask per expression, mIoU and cIoU", _res_metric),
     Task.OVD: TaskSpec(
-        Task.OVD, "open-vocabulary detection on COCO: the 12 COCO box statistics (AP, AP50, ..., AR large)", _ovd_metric, _ovd_metric_for_split
+        Task.OVD,
+        "open-vocabulary detection on COCO: the 12 COCO box statistics (AP, AP50, ..., AR large)",
+        _ovd_metric,
+        _ovd_metric_for_split,
     ),
-    Task.RIC: TaskSpec(Task.RIC, "referring image captioning: BLEU/METEOR/ROUGE-L/CIDEr-D on the caption, GP/GR on its objects", _ric_metric),
+    Task.RIC: TaskSpec(
+        Task.RIC, "referring image captioning: BLEU/METEOR/ROUGE-L/CIDEr-D on the caption, GP/GR on its objects", _ric_metric
+    ),
 }
 
 

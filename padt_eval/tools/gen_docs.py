@@ -125,7 +125,9 @@ def formats_reference() -> str:
     ]
     for name, fmt in FORMATS.items():
         masks = "polygons" if fmt.parse_masks is not None else ""
-        out.append(f"| `{name}` | {_code(fmt.syntax)} | {_cell(fmt.frame)} | {'yes' if fmt.needs_input_size else ''} | {masks} |\n")
+        out.append(
+            f"| `{name}` | {_code(fmt.syntax)} | {_cell(fmt.frame)} | {'yes' if fmt.needs_input_size else ''} | {masks} |\n"
+        )
     out += [
         "\n## Families: `--family NAME`\n\n",
         "Every registered family: whether padt-eval runs it (`--model`), its output, and how it is scored "

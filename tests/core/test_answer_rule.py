@@ -6,13 +6,13 @@ import random
 
 import numpy as np
 
+from padt_eval.core.answer_rule import ANSWER_RULE, answer_index, select_answer
+from padt_eval.core.types import ObjectPred, Prediction, Task
 from padt_eval.metrics.rec import RecMetric
 from padt_eval.metrics.res import ResMetric
 from padt_eval.models.coords import FORMATS, Frame
 from padt_eval.models.text_rules import prediction_from_text
-from padt_eval.core.answer_rule import ANSWER_RULE, answer_index, select_answer
 from padt_eval.tasks.registry import get_task, make_metric
-from padt_eval.core.types import ObjectPred, Prediction, Task
 from tests.helpers import prediction, sample
 
 TWO = '[{"bbox_2d": [60, 60, 90, 90], "label": "wrong"}, {"bbox_2d": [10, 10, 50, 50], "label": "right"}]'
@@ -32,12 +32,19 @@ def test_the_rule_equals_a_plain_numpy_statement_of_it():
     rng = random.Random(5)
     for _ in range(2000):
         n = rng.randint(0, 6)
-        scores = [rng.choice([None, 0.1, 0.5, 0.9, rng.random()]) if rng.random() < 0.3 else rng.choice([0.5, 0.9, rng.random()]) for _ in range(n)]
+        scores = [
+            rng.choice([None, 0.1, 0.5, 0.9, rng.random()]) if rng.random() < 0.3 else rng.choice([0.5, 0.9, rng.random()])
+            for _ in range(n)
+        ]
         assert answer_index(scores) == _by_numpy(scores), scores
 
 
 def test_highest_score_first_on_ties_else_first():
-    objs = [ObjectPred(bbox=[0, 0, 1, 1], score=0.2), ObjectPred(bbox=[0, 0, 2, 2], score=0.9), ObjectPred(bbox=[0, 0, 3, 3], score=0.9)]
+    objs = [
+        ObjectPred(bbox=[0, 0, 1, 1], score=0.2),
+        ObjectPred(bbox=[0, 0, 2, 2], score=0.9),
+        ObjectPred(bbox=[0, 0, 3, 3], score=0.9),
+    ]
     assert select_answer(Prediction("x", objects=objs)) is objs[1]
     objs[0].score = None
     assert select_answer(Prediction("x", objects=objs)) is objs[0]

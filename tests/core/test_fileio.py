@@ -57,7 +57,10 @@ def test_padt_adapter_and_run_identity_hash_once(tiny_checkpoint, tmp_path, monk
     ident = model_identity(str(tiny_checkpoint))
     desc = load_padt(str(tiny_checkpoint)).describe()
     assert desc["weights_sha256"] == ident["weights_sha256"]
-    assert desc["weights_sha256"]["model.safetensors"] == hashlib.sha256((tiny_checkpoint / "model.safetensors").read_bytes()).hexdigest()
+    assert (
+        desc["weights_sha256"]["model.safetensors"]
+        == hashlib.sha256((tiny_checkpoint / "model.safetensors").read_bytes()).hexdigest()
+    )
     assert len(calls) == 1
     load_padt(str(tiny_checkpoint)).describe()
     model_identity(str(tiny_checkpoint))

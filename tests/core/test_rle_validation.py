@@ -13,8 +13,8 @@ from pycocotools import mask as cocomask
 
 from padt_eval.core import rle
 from padt_eval.core.errors import DataError
-from padt_eval.models.predictions_file import PredictionsFile
 from padt_eval.core.types import Task
+from padt_eval.scoring.predictions_file import PredictionsFile
 
 # The inputs of the issue that sent pycocotools' merge into an endless loop.
 HANGING = [
@@ -43,7 +43,9 @@ def test_any_counts_string_is_judged_and_accepted_ones_are_what_pycocotools_read
 
 @pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
-@given(size=sizes, counts=st.lists(st.one_of(st.integers(-5, 10**6), st.floats(), st.text(max_size=3), st.booleans()), max_size=50))
+@given(
+    size=sizes, counts=st.lists(st.one_of(st.integers(-5, 10**6), st.floats(), st.text(max_size=3), st.booleans()), max_size=50)
+)
 def test_any_uncompressed_counts_are_judged(size, counts):
     r = {"size": list(size), "counts": counts}
     why = rle.problem(r)

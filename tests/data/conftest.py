@@ -11,16 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from padt_eval.fetch import sources as src_mod
-from padt_eval.fetch.sources import Catalog, Output
-from padt_eval.data.split_table import splits_for
 from padt_eval.core.types import Task
-
-REFERRING_SPLITS = list(splits_for(Task.REC))
+from padt_eval.data.split_table import splits_for
+from padt_eval.fetch import sources as src_mod
+from padt_eval.fetch.sources import Catalog
 
 from .local_server import FakeHub, FileServer
 
-REFER = {"refcoco": ("unc", ("val", "testA", "testB")), "refcoco+": ("unc", ("val", "testA", "testB")), "refcocog": ("umd", ("val", "test"))}
+REFERRING_SPLITS = list(splits_for(Task.REC))
+
+REFER = {
+    "refcoco": ("unc", ("val", "testA", "testB")),
+    "refcoco+": ("unc", ("val", "testA", "testB")),
+    "refcocog": ("umd", ("val", "test")),
+}
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
@@ -34,7 +38,15 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
 @pytest.fixture(scope="session")
 def payloads(tmp_path_factory) -> dict:
     """name -> bytes for every synthetic source, plus counts the catalog needs."""
-    from padt_eval.demo.synthetic import as_val2017, make_world, write_coco_instances, write_images, write_padt_jsonl, write_refer, write_ric_jsonl
+    from padt_eval.demo.synthetic import (
+        as_val2017,
+        make_world,
+        write_coco_instances,
+        write_images,
+        write_padt_jsonl,
+        write_refer,
+        write_ric_jsonl,
+    )
 
     tmp = tmp_path_factory.mktemp("payloads")
     world = make_world(9, seed=7)
@@ -55,7 +67,11 @@ def payloads(tmp_path_factory) -> dict:
     instances = (tmp / "instances_val2017.json").read_bytes()
     out["instances_val2017.json"] = instances
     out["annotations_trainval2017.zip"] = zip_bytes(
-        {"annotations/instances_val2017.json": instances, "annotations/captions_val2017.json": b"{}", "annotations/instances_train2017.json": b"{}"}
+        {
+            "annotations/instances_val2017.json": instances,
+            "annotations/captions_val2017.json": b"{}",
+            "annotations/instances_train2017.json": b"{}",
+        }
     )
     for i, split in enumerate(REFERRING_SPLITS):  # each split file different, as on the Hub
         write_padt_jsonl(world[: 1 + i], tmp / f"{split}.json")
@@ -85,7 +101,9 @@ def local_catalog(server: FileServer, payloads: dict) -> Catalog:
             data = payloads[name]
             server.files[f"/{name}"] = data
             outputs = tuple(
-                dataclasses.replace(o, n_files=payloads["n_train_images"] if key == "coco-train2014" else payloads["n_val_images"])
+                dataclasses.replace(
+                    o, n_files=payloads["n_train_images"] if key == "coco-train2014" else payloads["n_val_images"]
+                )
                 if o.n_files is not None
                 else o
                 for o in s.outputs
@@ -118,9 +136,7 @@ def catalog(server, payloads, monkeypatch) -> Catalog:
     return cat
 
 
-HF_FILES = {
-    ("PaDT-MLLM/RefCOCO", f"{split}.json"): f"padt/{split}.json" for split in REFERRING_SPLITS
-} | {
+HF_FILES = {("PaDT-MLLM/RefCOCO", f"{split}.json"): f"padt/{split}.json" for split in REFERRING_SPLITS} | {
     ("PaDT-MLLM/COCO", "instances_val2017.json"): "padt/coco_instances_val2017.json",
     ("PaDT-MLLM/ReferringImageCaptioning", "ric_instances_val2017.json"): "padt/ric_instances_val2017.json",
 }

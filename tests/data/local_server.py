@@ -112,7 +112,12 @@ class FileServer:
         if path not in self.files:
             return self._send(h, 404, {"Content-Type": "text/plain"}, b"not found", head)
         body = self.files[path]
-        headers = {"ETag": self.etag(body), "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream", **self.extra_headers.get(path, {})}
+        headers = {
+            "ETag": self.etag(body),
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+            **self.extra_headers.get(path, {}),
+        }
         etag = headers["ETag"]
         start = 0
         m = _RANGE.match(h.headers.get("Range", "") or "")
@@ -169,7 +174,12 @@ class FakeHub:
                 self.hub.redirects[path] = (
                     302,
                     self.cdn.url(f"/blobs/{sha}"),
-                    {"X-Repo-Commit": self.COMMIT, "X-Linked-Etag": f'"{sha}"', "X-Linked-Size": str(len(data)), "ETag": '"pointer"'},
+                    {
+                        "X-Repo-Commit": self.COMMIT,
+                        "X-Linked-Etag": f'"{sha}"',
+                        "X-Linked-Size": str(len(data)),
+                        "ETag": '"pointer"',
+                    },
                 )
             else:
                 self.hub.files[path] = data

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from padt_eval.core import rle
+from padt_eval.core.errors import DataError, UsageError
+from padt_eval.core.types import Task
 from padt_eval.data import coco as coco_mod
 from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader, padt_eval_box, padt_normalised_box
 from padt_eval.data.padt_patches import covered_patches, cv2_resize_linear_u8
 from padt_eval.data.registry import open_split, split_status
-from padt_eval.core.errors import DataError, UsageError
-from padt_eval.core.types import Task
 
 
 def _instances(root):
@@ -118,13 +118,30 @@ def test_padt_coco_jsonl_reader(tmp_path):
     objs = []
     for a in data["annotations"]:
         if a["image_id"] == 2 and a["id"] != 102:  # 102: the 5x5 object PaDT drops
-            o = {"bbox": padt_normalised_box(a["bbox"], 224, 168), "iscrowd": 0, "area": a["area"], "label": {2: "car", 3: "cup"}[a["category_id"]], "patches": []}
+            o = {
+                "bbox": padt_normalised_box(a["bbox"], 224, 168),
+                "iscrowd": 0,
+                "area": a["area"],
+                "label": {2: "car", 3: "cup"}[a["category_id"]],
+                "patches": [],
+            }
             if "segmentation" in a:
                 o["rle"] = rle.from_segmentation(a["segmentation"], 168, 224)
             objs.append(o)
     objs.sort(key=lambda o: o["label"] != "car")  # car (id 2) before cup (id 3)
-    line = {"id": 2, "image": "2.png", "conversations": [{"from": "human", "value": 'Please carefully check the image and detect the following objects: ["person", "car", "cup"].'}],
-            "answer_template": "...", "objects": objs, "task": "ovd"}
+    line = {
+        "id": 2,
+        "image": "2.png",
+        "conversations": [
+            {
+                "from": "human",
+                "value": 'Please carefully check the image and detect the following objects: ["person", "car", "cup"].',
+            }
+        ],
+        "answer_template": "...",
+        "objects": objs,
+        "task": "ovd",
+    }
     f = tmp_path / "padt.json"
     f.write_text(json.dumps(line) + "\n" + json.dumps({**line, "id": 9, "conversations": [{"value": "no list"}]}) + "\n")
     with pytest.raises(DataError, match=r"padt.json:2: conversations\[0\].value holds no JSON list"):
@@ -159,10 +176,30 @@ def test_registry_finds_coco_and_explains_what_is_missing(coco_root, tmp_path):
 # sha256[:16] of cv2.resize(mask * 255, (round(w/28)*28, round(h/28)*28)) for `_golden_masks()`,
 # computed with opencv-python-headless 4.10.0 and 5.0.0 (identical).
 CV2_GOLDEN = [
-    "034d9903e1b4297d", "8dd6bc8680d8b437", "2dbdd7fd35e110ed", "c00f05b76509eb2f", "056e8dca4a37f7c6", "c20845c953278fe8",
-    "10d04b9cda153008", "bb518da70f9f1fe2", "f0734d0213dc5fda", "f6ffddb7b74780d3", "5a06e785cff6919a", "d83133738e692a63",
-    "eb30d8523724af91", "4c6f52f12784bfad", "8c60902abaf99cb5", "d3213931017be933", "268efb988a782805", "5c050f6767f50c61",
-    "3ee9b9e534804a91", "65acb974628eea5d", "85cac0d95cef5516", "4d21b00f1dd9d6e0", "3ac1a4f52d1ae7ac", "5a83eaa500dfc948",
+    "034d9903e1b4297d",
+    "8dd6bc8680d8b437",
+    "2dbdd7fd35e110ed",
+    "c00f05b76509eb2f",
+    "056e8dca4a37f7c6",
+    "c20845c953278fe8",
+    "10d04b9cda153008",
+    "bb518da70f9f1fe2",
+    "f0734d0213dc5fda",
+    "f6ffddb7b74780d3",
+    "5a06e785cff6919a",
+    "d83133738e692a63",
+    "eb30d8523724af91",
+    "4c6f52f12784bfad",
+    "8c60902abaf99cb5",
+    "d3213931017be933",
+    "268efb988a782805",
+    "5c050f6767f50c61",
+    "3ee9b9e534804a91",
+    "65acb974628eea5d",
+    "85cac0d95cef5516",
+    "4d21b00f1dd9d6e0",
+    "3ac1a4f52d1ae7ac",
+    "5a83eaa500dfc948",
 ]
 
 

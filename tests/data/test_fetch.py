@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from padt_eval.cli import app
+from padt_eval.data.registry import split_status
 from padt_eval.fetch import fetch, status
 from padt_eval.fetch import fetcher as fetcher_mod
 from padt_eval.fetch.errors import FetchError
 from padt_eval.fetch.state import downloads_dir, stamp_path, tmp_dir
-from padt_eval.data.registry import split_status
 
 from .conftest import REFERRING_SPLITS, zip_bytes
 
@@ -42,7 +42,10 @@ def test_fetch_unpacks_into_the_registry_layout_and_splits_finds_them(catalog, s
     rows = {row["split"]: row for row in split_status(root) if row["split"] in REFERRING_SPLITS}
     assert all(row["found"] and row["layout"] == "refer" for row in rows.values()), rows
     assert rows["refcoco_testA"]["n_samples"] > 0 and rows["refcocog_test"]["n_samples"] > 0
-    assert all(_rows(root)[(d, k)].state == "verified" for d, k in [("refcoco", "official"), ("refcocog", "official"), ("coco-train2014-images", "images")])
+    assert all(
+        _rows(root)[(d, k)].state == "verified"
+        for d, k in [("refcoco", "official"), ("refcocog", "official"), ("coco-train2014-images", "images")]
+    )
 
 
 def test_second_run_checks_and_skips_without_downloading(catalog, server, tmp_path):
@@ -117,8 +120,8 @@ def test_disk_space_is_checked_before_starting(catalog, server, tmp_path, monkey
 
 
 def test_coco_val2017_and_ric_land_where_the_ovd_and_ric_readers_look(catalog, server, hub, tmp_path):
-    from padt_eval.data.registry import open_split
     from padt_eval.core.types import Task
+    from padt_eval.data.registry import open_split
 
     root = tmp_path / "data"
     rows = _rows(root)
@@ -132,7 +135,10 @@ def test_coco_val2017_and_ric_land_where_the_ovd_and_ric_readers_look(catalog, s
     assert sorted(p.name for p in (root / "coco" / "annotations").iterdir()) == ["instances_val2017.json"]
     assert len(list((root / "coco" / "val2017").iterdir())) == 4
     rows = _rows(root)
-    assert rows[("coco-val2017", "official")].state == "verified" and rows[("coco-val2017", "official")].contents == "1/1 splits: coco_val2017"
+    assert (
+        rows[("coco-val2017", "official")].state == "verified"
+        and rows[("coco-val2017", "official")].contents == "1/1 splits: coco_val2017"
+    )
     assert rows[("ric", "padt")].command is None and rows[("coco-val2017", "padt")].state == "incomplete"
     found = {r["split"]: r for r in split_status(root)}
     assert found["coco_val2017"]["found"] and found["coco_val2017"]["layout"] == "coco" and found["ric_val"]["found"]
@@ -150,11 +156,15 @@ def test_status_present_changed_and_incomplete(catalog, server, tmp_path, synth_
 
     found = [r["split"] for r in split_status(synth_root) if r["found"] and r["dataset"] == "refcoco"]
     assert found == ["refcoco_val"]
-    assert rows[("refcoco", "official")].state == "present" and rows[("refcoco", "official")].contents == "1/3 splits: refcoco_val"
+    assert (
+        rows[("refcoco", "official")].state == "present" and rows[("refcoco", "official")].contents == "1/3 splits: refcoco_val"
+    )
     assert rows[("refcoco", "padt")].state == "incomplete" and "refcoco_val" in rows[("refcoco", "padt")].contents
     images = rows[("coco-train2014-images", "images")]
     assert images.state == "incomplete" and images.contents == "train2014/: 12 of 9 files"  # the catalog expects 9
-    assert rows[("refcocog", "official")].state == "missing" and rows[("refcocog", "official")].command == "padt-eval data fetch refcocog --to " + str(synth_root)
+    assert rows[("refcocog", "official")].state == "missing" and rows[
+        ("refcocog", "official")
+    ].command == "padt-eval data fetch refcocog --to " + str(synth_root)
     # fetched, then changed by hand
     root = tmp_path / "data"
     fetch(["refcoco"], root)

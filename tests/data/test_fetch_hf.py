@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from padt_eval.cli import app
+from padt_eval.data.registry import locate_samples
 from padt_eval.fetch import fetch, status
 from padt_eval.fetch.errors import FetchError
 from padt_eval.fetch.state import stamp_path
-from padt_eval.data.registry import locate_samples
 
 from .local_server import FakeHub
 
@@ -93,7 +93,10 @@ def test_hub_offline_mode_is_respected(hub, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     r = runner.invoke(app, ["data", "fetch", "ric", "--to", str(tmp_path)])
     assert r.exit_code == 2
-    assert "offline mode is on (HF_HUB_OFFLINE), so hf://datasets/PaDT-MLLM/ReferringImageCaptioning/ric_instances_val2017.json cannot be downloaded" in r.output.replace("\n", "")
+    assert (
+        "offline mode is on (HF_HUB_OFFLINE), so hf://datasets/PaDT-MLLM/ReferringImageCaptioning/ric_instances_val2017.json cannot be downloaded"
+        in r.output.replace("\n", "")
+    )
     assert hub.hub.requests == []
 
 

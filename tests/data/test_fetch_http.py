@@ -42,7 +42,10 @@ def test_interrupted_run_resumes_in_the_next_run(server, tmp_path):
     server.files["/f.bin"] = DATA
     server.drops["/f.bin"] = [400_000]
     dest = tmp_path / "f.bin"
-    with pytest.raises(FetchError, match=r"interrupted after 400,000 of 1,048,576 bytes of http://127\.0\.0\.1:\d+/f\.bin.*run the same command again"):
+    with pytest.raises(
+        FetchError,
+        match=r"interrupted after 400,000 of 1,048,576 bytes of http://127\.0\.0\.1:\d+/f\.bin.*run the same command again",
+    ):
         download(server.url("/f.bin"), dest, expected(), retries=0)
     part, _ = part_paths(dest)
     assert not dest.exists() and part.stat().st_size == 400_000  # nothing where a reader looks
@@ -55,7 +58,9 @@ def test_interrupted_run_resumes_in_the_next_run(server, tmp_path):
 def test_checksum_mismatch_refused_and_nothing_left(server, tmp_path):
     server.files["/f.bin"] = DATA
     bad = Expected(size=len(DATA), sha256="0" * 64)
-    with pytest.raises(FetchError, match=r"checksum mismatch for http://127\.0\.0\.1:\d+/f\.bin: sha256 is [0-9a-f]{64}, expected 0{64}"):
+    with pytest.raises(
+        FetchError, match=r"checksum mismatch for http://127\.0\.0\.1:\d+/f\.bin: sha256 is [0-9a-f]{64}, expected 0{64}"
+    ):
         download(server.url("/f.bin"), tmp_path / "f.bin", bad)
     assert list(tmp_path.iterdir()) == []
 
@@ -99,7 +104,9 @@ def test_no_network_names_the_url(tmp_path):
     port = s.getsockname()[1]
     s.close()  # nothing listens there now
     url = f"http://127.0.0.1:{port}/refcoco.zip"
-    with pytest.raises(FetchError, match=rf"connection refused by 127\.0\.0\.1:{port} \(no network, or the server is down\) while fetching {url}"):
+    with pytest.raises(
+        FetchError, match=rf"connection refused by 127\.0\.0\.1:{port} \(no network, or the server is down\) while fetching {url}"
+    ):
         download(url, tmp_path / "refcoco.zip", retries=0)
 
 

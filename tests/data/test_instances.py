@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from padt_eval.core import rle as rlemod
+from padt_eval.core.errors import DataError
+from padt_eval.core.types import Task
 from padt_eval.data.instances import find_train2014_instances, load_image_instances
 from padt_eval.data.split import SplitInfo
-from padt_eval.core.errors import DataError
 from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.tasks.error_breakdown import _query_errors
-from padt_eval.core.types import Task
 
 
 def _write(path, anns, images=({"id": 1, "width": 20, "height": 10}, {"id": 2, "width": 20, "height": 10})):
@@ -24,8 +24,22 @@ def _write(path, anns, images=({"id": 1, "width": 20, "height": 10}, {"id": 2, "
 
 ANNS = [
     {"id": 5, "image_id": 1, "bbox": [0, 0, 4, 4], "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4]], "iscrowd": 0, "category_id": 1},
-    {"id": 6, "image_id": 1, "bbox": [10, 0, 5, 5], "segmentation": [[10, 0, 15, 0, 15, 5, 10, 5]], "iscrowd": 0, "category_id": 2},
-    {"id": 7, "image_id": 1, "bbox": [0, 0, 20, 10], "segmentation": {"size": [10, 20], "counts": [0, 200]}, "iscrowd": 1, "category_id": 1},
+    {
+        "id": 6,
+        "image_id": 1,
+        "bbox": [10, 0, 5, 5],
+        "segmentation": [[10, 0, 15, 0, 15, 5, 10, 5]],
+        "iscrowd": 0,
+        "category_id": 2,
+    },
+    {
+        "id": 7,
+        "image_id": 1,
+        "bbox": [0, 0, 20, 10],
+        "segmentation": {"size": [10, 20], "counts": [0, 200]},
+        "iscrowd": 1,
+        "category_id": 1,
+    },
     {"id": 8, "image_id": 2, "bbox": [0, 0, 2, 2], "segmentation": [[0, 0, 2, 0, 2, 2, 0, 2]], "iscrowd": 0, "category_id": 1},
 ]
 

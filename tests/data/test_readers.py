@@ -8,12 +8,12 @@ import shutil
 
 import pytest
 
+from padt_eval.core.errors import DataError, UsageError
+from padt_eval.core.types import Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.data.refer import ReferReader
 from padt_eval.data.registry import open_split, split_status
 from padt_eval.data.safe_pickle import load_restricted
-from padt_eval.core.errors import DataError, UsageError
-from padt_eval.core.types import Task
 
 
 def _jsonl(root):
@@ -22,7 +22,13 @@ def _jsonl(root):
 
 def test_both_layouts_read_to_the_same_samples(synth_root):
     a = PadtRefcocoJsonlReader(_jsonl(synth_root), synth_root / "coco" / "train2014", Task.RES)
-    b = ReferReader(synth_root / "refcoco" / "refs(unc).p", synth_root / "refcoco" / "instances.json", "val", synth_root / "coco" / "train2014", Task.RES)
+    b = ReferReader(
+        synth_root / "refcoco" / "refs(unc).p",
+        synth_root / "refcoco" / "instances.json",
+        "val",
+        synth_root / "coco" / "train2014",
+        Task.RES,
+    )
     sa, sb = list(a), list(b)
     assert len(sa) == len(sb) == len(a) == len(b) > 20
     for x, y in zip(sa, sb):

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
+from padt_eval.core.errors import DataError, UsageError
+from padt_eval.core.types import Task
 from padt_eval.data.registry import open_split
 from padt_eval.data.ric import RicJsonlReader
 from padt_eval.demo.synthetic import as_val2017, make_world, ric_captions
-from padt_eval.core.errors import DataError, UsageError
-from padt_eval.core.types import Task
 
 
 def _ric(root):
@@ -26,7 +26,13 @@ def test_one_sample_per_image_with_all_captions(coco_root):
         assert s.task == Task.RIC and s.references == [plain for _, plain, _ in ric_captions(img)]
         assert len(s.objects) == len(img.objects)  # caption 1 names every object; 2 and 3 repeat some
         got = sorted(tuple(round(v, 6) for v in o.bbox) for o in s.objects)
-        want = sorted(tuple(round(v, 6) for v in (o.bbox_xywh[0], o.bbox_xywh[1], o.bbox_xywh[0] + o.bbox_xywh[2], o.bbox_xywh[1] + o.bbox_xywh[3])) for o in img.objects)
+        want = sorted(
+            tuple(
+                round(v, 6)
+                for v in (o.bbox_xywh[0], o.bbox_xywh[1], o.bbox_xywh[0] + o.bbox_xywh[2], o.bbox_xywh[1] + o.bbox_xywh[3])
+            )
+            for o in img.objects
+        )
         assert got == want
         assert {o.mask["counts"] for o in s.objects} == {o.mask["counts"] for o in img.objects}
         assert (s.image.width, s.image.height) == (img.width, img.height)

@@ -10,16 +10,16 @@ import pytest
 from typer.testing import CliRunner
 
 from padt_eval.cli import app
+from padt_eval.core.errors import UsageError
+from padt_eval.core.types import Task
 from padt_eval.data import split_table
-from padt_eval.fetch import status
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.data.registry import open_split, split_status
 from padt_eval.data.split_table import TRAIN2014, Layout, SplitSpec, count_lines
 from padt_eval.demo.data import make_predictions
-from padt_eval.core.errors import UsageError
+from padt_eval.fetch import status
 from padt_eval.report.run_report import build_run_report, reopen_split
 from padt_eval.report.runs import load_run
-from padt_eval.core.types import Task
 
 runner = CliRunner()
 
@@ -33,7 +33,17 @@ MINI = SplitSpec(
     tasks=(Task.REC, Task.RES),
     dataset="mini",
     partition="mini/val",
-    layouts=(Layout("padt-jsonl", "padt", "mini layout", (("mini/val.jsonl", "mini/val.json"),), _open_mini, count_lines, gts=("official",)),),
+    layouts=(
+        Layout(
+            "padt-jsonl",
+            "padt",
+            "mini layout",
+            (("mini/val.jsonl", "mini/val.json"),),
+            _open_mini,
+            count_lines,
+            gts=("official",),
+        ),
+    ),
     images=TRAIN2014,
     fetch="refcoco",  # listed under `data status`'s refcoco rows
 )
@@ -60,7 +70,11 @@ def test_a_new_table_entry_opens_and_is_listed(mini_root, synth_root):
         open_split("mini_vall", Task.REC, data_root=mini_root)
     with pytest.raises(UsageError) as e:
         open_split("mini_val", Task.REC, data_root=synth_root)
-    assert "mini layout: " in str(e.value) and "mini/val.jsonl" in str(e.value) and "padt-eval data fetch refcoco coco-train2014-images" in str(e.value)
+    assert (
+        "mini layout: " in str(e.value)
+        and "mini/val.jsonl" in str(e.value)
+        and "padt-eval data fetch refcoco coco-train2014-images" in str(e.value)
+    )
     with pytest.raises(UsageError, match="no COCO train2014 image folder"):
         open_split("mini_val", Task.REC, data_root=mini_root, image_root=mini_root / "nowhere")
 
@@ -85,7 +99,23 @@ def test_a_new_table_entry_is_scored_and_reopened_for_a_report(mini_root, synth_
     assert r.exit_code == 0, r.output
     # the same file under its standard name scores the same: the new entry changes no number
     ref = tmp_path / "ref"
-    r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--layout", "padt-jsonl", "--data-root", str(synth_root), "-p", str(preds), "-o", str(ref), "--no-report"])
+    r = runner.invoke(
+        app,
+        [
+            "rec",
+            "-s",
+            "refcoco_val",
+            "--layout",
+            "padt-jsonl",
+            "--data-root",
+            str(synth_root),
+            "-p",
+            str(preds),
+            "-o",
+            str(ref),
+            "--no-report",
+        ],
+    )
     assert r.exit_code == 0, r.output
     metrics = [json.loads((d / "metrics.json").read_text())["metrics"] for d in (out, ref)]
     assert metrics[0] == metrics[1]
@@ -93,6 +123,11 @@ def test_a_new_table_entry_is_scored_and_reopened_for_a_report(mini_root, synth_
     assert manifest["name"] == "mini_val" and manifest["layout"] == "padt-jsonl"
     # re-opened from the manifest alone (no data root), as `padt-eval report` does
     reader, why = reopen_split(load_run(out))
-    assert why == "" and reader is not None and reader.info.name == "mini_val" and len(reader) == len(open_split("mini_val", Task.REC, data_root=mini_root))
+    assert (
+        why == ""
+        and reader is not None
+        and reader.info.name == "mini_val"
+        and len(reader) == len(open_split("mini_val", Task.REC, data_root=mini_root))
+    )
     page = build_run_report(out)
     assert "not drawn" not in page and "images could not be opened" not in page and 'data-sample="' in page

@@ -3,10 +3,11 @@
 tidecv imports opencv, matplotlib, seaborn and appdirs for its plots; they are replaced by
 stubs, so only its matching, error and AP code runs. Usage, with the wheel unpacked in DIR:
 
-    PYTHONPATH=.:DIR python tests/metrics/crosscheck_tidecv.py [OVD_RUN_DIR]
+    PYTHONPATH=.:DIR python tests/metrics/crosscheck_tidecv.py [OVD_RUN_DIR DATA_ROOT]
 
-Without an argument: test_tide.py's hand-built case; with one: that OVD run's state.json
-(e.g. the demo's `ovd-coco_val2017-perturbed_ground_truth`). Prints tidecv's AP50 and dAPs
+Without an argument: test_tide.py's hand-built case; with two: that OVD run's
+predictions scored again on its split under DATA_ROOT (e.g. the demo's
+`ovd-coco_val2017-perturbed_ground_truth` and `<demo out>/data`). Prints tidecv's AP50 and dAPs
 (AP points) beside padt-eval's; docs/metrics.md quotes them.
 """
 
@@ -24,20 +25,38 @@ from tidecv.data import Data  # noqa: E402
 from padt_eval.metrics.tide import tide_breakdown  # noqa: E402
 from tests.metrics.test_tide import _images  # noqa: E402
 
-SHORT = {"Cls": "classification", "Loc": "localization", "Both": "both", "Dupe": "duplicate", "Bkg": "background", "Miss": "missed"}
+SHORT = {
+    "Cls": "classification",
+    "Loc": "localization",
+    "Both": "both",
+    "Dupe": "duplicate",
+    "Bkg": "background",
+    "Miss": "missed",
+}
 
 
-def _run_images(run_dir: str) -> list[dict]:
+def _run_images(run_dir: str, data_root: str) -> list[dict]:
+    """The per-image records (GT and detections) of an OVD run, rebuilt from the files a
+    run keeps: its predictions and its split."""
     import json
     from pathlib import Path
 
-    state = json.loads((Path(run_dir) / "state.json").read_text())
-    images = state["images"] if "images" in state else state["state"]["images"]
-    return sorted(images, key=lambda r: int(r["sample_id"]))
+    from padt_eval.core.types import Prediction, Task
+    from padt_eval.data.registry import open_split
+    from padt_eval.scoring.predictions_file import PredictionsFile
+    from padt_eval.tasks.registry import get_task, make_metric
+
+    doc = json.loads((Path(run_dir) / "metrics.json").read_text())
+    reader = open_split(doc["split"], Task.OVD, data_root=data_root, gt=doc.get("gt", "official"), require_images=False)
+    preds = PredictionsFile(doc["predictions"]["file"])
+    metric = make_metric(get_task(Task.OVD), doc["protocol"]["name"], reader.info)
+    for s in reader:
+        metric.update(s, preds.get(s.sample_id) or Prediction.missing(s.sample_id, "no line"))
+    return sorted(metric.images, key=lambda r: int(r["sample_id"]))
 
 
 def main() -> None:
-    images = _run_images(sys.argv[1]) if len(sys.argv) > 1 else _images()
+    images = _run_images(sys.argv[1], sys.argv[2]) if len(sys.argv) > 2 else _images()
     gt, pred = Data("gt"), Data("pred")
     for r in images:
         for box, cls, crowd, _area, _mask in r["gt"]:

@@ -178,7 +178,13 @@ def write_ours(root: Path) -> dict[str, Path]:
     rec = root / "rec_predictions.jsonl"
     _jsonl(rec, [{"sample_id": str(i), "objects": _rec_objects(i)} for i in sorted(REC_PREDICTIONS)])
     ovd = root / "ovd_predictions.jsonl"
-    _jsonl(ovd, [{"sample_id": str(i), "objects": [{"label": lab, "bbox": list(b), "score": s} for lab, b, s in dets]} for i, dets in OVD_PREDICTIONS.items()])
+    _jsonl(
+        ovd,
+        [
+            {"sample_id": str(i), "objects": [{"label": lab, "bbox": list(b), "score": s} for lab, b, s in dets]}
+            for i, dets in OVD_PREDICTIONS.items()
+        ],
+    )
     return {"data_root": root, "rec_predictions": rec, "ovd_predictions": ovd}
 
 
@@ -196,7 +202,15 @@ def write_release(scripts_dir: Path, split: str = "refcoco_val", suffix: str = "
     for i in sorted(REC_PREDICTIONS):
         for o in _rec_objects(i):
             x1, y1, x2, y2 = o["bbox"]
-            rows.append({"image_id": REC_ITEMS[i][0], "score": o["score"], "category": o["label"], "bbox": [x1, y1, x2 - x1, y2 - y1], "mask": o["mask"]})
+            rows.append(
+                {
+                    "image_id": REC_ITEMS[i][0],
+                    "score": o["score"],
+                    "category": o["label"],
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "mask": o["mask"],
+                }
+            )
     for r in range(2):
         _jsonl(d / f"../outputs/refcoco/{split}_{r}_pred_results_{suffix}.json", rows[r::2])
     (d / "../../dataset/coco/annotations").mkdir(parents=True, exist_ok=True)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from padt_eval.core import rle
+from padt_eval.core.types import ObjectPred, ParseStatus, Task
 from padt_eval.metrics.rec import RecMetric
 from padt_eval.metrics.res import ResMetric
-from padt_eval.core.types import ObjectPred, ParseStatus, Task
 from tests.helpers import prediction, random_box, random_mask, sample
 
 N = 240
@@ -92,22 +92,20 @@ def test_res_matches_numpy(random_pairs):
 
 
 @pytest.mark.parametrize("metric_cls", [RecMetric, ResMetric])
-def test_sharded_merge_is_bit_exact(random_pairs, metric_cls):
+def test_sample_order_does_not_change_a_bit(random_pairs, metric_cls):
+    """The mean IoU is rounded once from the exact sum: any order of the same samples
+    gives bit-identical numbers (a plain running sum would differ in the last bits)."""
     whole = metric_cls()
     for s, p, _ in random_pairs:
         whole.update(s, p)
     rng = np.random.default_rng(7)
-    for n_shards in (2, 3, 8):
-        shard_of = rng.integers(0, n_shards, len(random_pairs))
-        shards = [metric_cls() for _ in range(n_shards)]
-        for (s, p, _), k in zip(random_pairs, shard_of):
-            shards[k].update(s, p)
-        merged = metric_cls()
-        for k in rng.permutation(n_shards):
-            # round-trip the state through JSON, as shard files would
-            merged.merge(metric_cls.from_state_dict(shards[k].state_dict()))
-        assert merged.compute() == whole.compute()
-        assert merged.counts() == whole.counts()
+    for _ in range(3):
+        shuffled = metric_cls()
+        for i in rng.permutation(len(random_pairs)):
+            s, p, _ = random_pairs[i]
+            shuffled.update(s, p)
+        assert shuffled.compute() == whole.compute()
+        assert shuffled.counts() == whole.counts()
 
 
 def test_rle_area_beyond_pycocotools_uint8_limit():

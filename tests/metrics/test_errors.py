@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from padt_eval.core import rle as rlemod
+from padt_eval.core.types import GroundTruthObject, ImageRef, ObjectPred, ParseStatus, Prediction, Sample, Task
 from padt_eval.data.instances import ImageInstances, Instance
 from padt_eval.metrics.errors import CATEGORIES, ErrorThresholds, QueryErrors
 from padt_eval.metrics.rec import RecMetric
 from padt_eval.metrics.res import ResMetric
-from padt_eval.core.types import GroundTruthObject, ImageRef, ObjectPred, ParseStatus, Prediction, Sample, Task
 
 H = W = 100
 TARGET = [10, 10, 30, 30]
@@ -46,20 +46,32 @@ def _rect_mask(box) -> np.ndarray:
 
 def _instances() -> ImageInstances:
     return ImageInstances(
-        {1: [Instance(a, [float(v) for v in b], rlemod.encode(_rect_mask(b))) for a, b in INSTANCE_BOXES.items()]}, "hand-built", "0"
+        {1: [Instance(a, [float(v) for v in b], rlemod.encode(_rect_mask(b))) for a, b in INSTANCE_BOXES.items()]},
+        "hand-built",
+        "0",
     )
 
 
 def _sample(sid: str, task: Task, knows_ann: bool, image_id: int) -> Sample:
     meta = {"image_id": image_id, **({"ann_id": 10} if knows_ann else {})}
-    return Sample(sid, task, ImageRef("x.png", W, H), expression="e",
-                  objects=[GroundTruthObject(bbox=[float(v) for v in TARGET], mask=rlemod.encode(_rect_mask(TARGET)))], meta=meta)
+    return Sample(
+        sid,
+        task,
+        ImageRef("x.png", W, H),
+        expression="e",
+        objects=[GroundTruthObject(bbox=[float(v) for v in TARGET], mask=rlemod.encode(_rect_mask(TARGET)))],
+        meta=meta,
+    )
 
 
 def _prediction(sid: str, box, status: str, with_mask: bool) -> Prediction:
     if status != "ok":
         return Prediction(sid, parse_status=ParseStatus(status), parse_reason="test")
-    objs = [] if box is None else [ObjectPred(bbox=[float(v) for v in box], mask=rlemod.encode(_rect_mask(box)) if with_mask else None)]
+    objs = (
+        []
+        if box is None
+        else [ObjectPred(bbox=[float(v) for v in box], mask=rlemod.encode(_rect_mask(box)) if with_mask else None)]
+    )
     return Prediction(sid, objects=objs)
 
 
@@ -111,7 +123,9 @@ def _run(task: Task, th: ErrorThresholds, cases=CASES, with_instances: bool = Tr
     inst = _instances()
     source = {"available": True, "file": "hand-built"} if with_instances else {"available": False, "why": "test"}
     metric.track_errors(QueryErrors("box" if task == Task.REC else "mask", th, inst.get if with_instances else None, source))
-    records = [metric.update(_sample(sid, task, ka, img), _prediction(sid, box, st, task == Task.RES)) for sid, box, st, ka, img in cases]
+    records = [
+        metric.update(_sample(sid, task, ka, img), _prediction(sid, box, st, task == Task.RES)) for sid, box, st, ka, img in cases
+    ]
     return metric, records
 
 
@@ -163,16 +177,6 @@ def test_without_instances_wrong_object_is_not_computed():
     # a wrong-object answer far from the target falls to background by target IoU alone
     assert by_id["wrong_exact"] == "background"
     assert all(r.get("error_instances") is False for r in records if r["error"] not in ("hit", "unparsed", "no_object"))
-
-
-def test_shards_merge_to_the_unsharded_counts():
-    whole, _ = _run(Task.RES, ErrorThresholds())
-    a, _ = _run(Task.RES, ErrorThresholds(), cases=CASES[:6])
-    b, _ = _run(Task.RES, ErrorThresholds(), cases=CASES[6:])
-    a.merge(b)
-    assert a.errors()["counts"] == whole.errors()["counts"]
-    again = ResMetric.from_state_dict(a.state_dict())
-    assert again.errors()["counts"] == whole.errors()["counts"]
 
 
 @pytest.mark.parametrize("fg,bg", [(0.5, 0.5), (0.1, 0.5), (0.5, 0.0), (1.5, 0.1)])

@@ -97,7 +97,9 @@ def test_ratio_metric_interval_matches_the_delta_method():
 def test_same_seed_same_answer_and_all_metrics_share_draws():
     rng = np.random.default_rng(1)
     a, b = rng.random(300), rng.random(300)
-    r1 = paired_compare([RatioData.mean_of(a), RatioData.mean_of(a > 0.5)], [RatioData.mean_of(b), RatioData.mean_of(b > 0.5)], seed=42)
+    r1 = paired_compare(
+        [RatioData.mean_of(a), RatioData.mean_of(a > 0.5)], [RatioData.mean_of(b), RatioData.mean_of(b > 0.5)], seed=42
+    )
     r2 = paired_compare([RatioData.mean_of(a)], [RatioData.mean_of(b)], seed=42)
     assert r1[0] == r2[0]
 

@@ -29,7 +29,21 @@ def case(tmp_path_factory):
 def _score(case, task, predictions, tmp_path):
     out = tmp_path / task
     split = ["-s", "refcoco_val"] if task in ("rec", "res") else []
-    r = runner.invoke(app, [task, *split, "--data-root", str(case["data_root"]), "-p", str(predictions), "--protocol", "padt-release", "-o", str(out)])
+    r = runner.invoke(
+        app,
+        [
+            task,
+            *split,
+            "--data-root",
+            str(case["data_root"]),
+            "-p",
+            str(predictions),
+            "--protocol",
+            "padt-release",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     return json.loads((out / "metrics.json").read_text())
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from padt_eval.core import rle
-from padt_eval.metrics.rec import RecMetric
-from padt_eval.metrics.stats import ExactSum
 from padt_eval.core.types import ObjectPred, ParseStatus
+from padt_eval.metrics.base import IouValues
+from padt_eval.metrics.rec import RecMetric
 from tests.helpers import prediction, sample
 
 
@@ -37,15 +37,15 @@ def test_mask_only_prediction_answers_rec_with_mask_box():
     assert rec["iou"] == 1.0 and rec["box_from_mask"]
 
 
-def test_exact_sum_is_order_independent():
+def test_mean_iou_is_order_independent():
     rng = np.random.default_rng(3)
     values = (rng.random(5000) * 10.0 ** rng.integers(-8, 8, 5000)).tolist()
-    forward, backward = ExactSum(), ExactSum()
+    forward, backward = IouValues(), IouValues()
     for v in values:
         forward.add(v)
     for v in reversed(values):
         backward.add(v)
-    assert forward.value() == backward.value()
+    assert forward.mean() == backward.mean()
     import math
 
-    assert forward.value() == math.fsum(values)
+    assert forward.mean() == math.fsum(values) / len(values) and forward.count == len(values)

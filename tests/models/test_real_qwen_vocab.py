@@ -13,10 +13,10 @@ import math
 
 import pytest
 
+from padt_eval.core.types import PromptKey, Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.models.loading import load_model
 from padt_eval.tasks.registry import get_task
-from padt_eval.core.types import PromptKey, Task
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")

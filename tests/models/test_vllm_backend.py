@@ -73,14 +73,22 @@ def test_gpu_isolation_and_launcher_variables(monkeypatch):
 )
 def test_vllm_equals_transformers_on_a_tiny_qwen(tmp_path, synth_root):
     from padt_eval import api
-    from padt_eval.demo.tiny_hf import build_tiny
     from padt_eval.core.types import Task
+    from padt_eval.demo.tiny_hf import build_tiny
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
 
     ckpt = build_tiny("qwen2_5_vl", tmp_path / "qwen", seed=0)
-    kw = dict(split="refcoco_val", data_root=synth_root, family="qwen2_5_vl", nproc=1, device="cuda", loader_workers=0, batch_size=8)
-    hf = api.run_model(Task.REC, model=str(ckpt), out=tmp_path / "hf", options={"max_new_tokens": 24, "dtype": "float32"}, **kw)
+    kw = dict(data=DataOptions(data_root=synth_root), run=RunOptions(1, device="cuda", batch_size=8, loader_workers=0))
+    opts = {"max_new_tokens": 24, "dtype": "float32"}
+    hf = api.run_model(
+        Task.REC, "refcoco_val", ModelOptions(str(ckpt), "qwen2_5_vl", opts), output=OutputOptions(tmp_path / "hf"), **kw
+    )
     vl = api.run_model(
-        Task.REC, model=str(ckpt), out=tmp_path / "vllm", options={"max_new_tokens": 24, "dtype": "float32", "backend": "vllm"}, **kw
+        Task.REC,
+        "refcoco_val",
+        ModelOptions(str(ckpt), "qwen2_5_vl", {**opts, "backend": "vllm"}),
+        output=OutputOptions(tmp_path / "vllm"),
+        **kw,
     )
     texts = lambda r: [line.split('"text":')[1][:60] for line in (r.out_dir / "predictions.jsonl").read_text().splitlines()]  # noqa: E731
     same = sum(a == b for a, b in zip(texts(hf), texts(vl)))
@@ -157,9 +165,13 @@ def _vllm_adapter(tiny, monkeypatch, **options):
     from padt_eval.models import vllm_backend
 
     monkeypatch.setattr(vllm_backend, "isolate_gpu", lambda device: None)  # no GPU here; tested above
-    adapter = get_family("qwen2_5_vl").loader(str(tiny("qwen2_5_vl")), backend="vllm", device="cuda:0", max_new_tokens=24, **options)
+    adapter = get_family("qwen2_5_vl").loader(
+        str(tiny("qwen2_5_vl")), backend="vllm", device="cuda:0", max_new_tokens=24, **options
+    )
     tok = adapter.tokenizer
-    vllm.ANSWER[:] = tok.encode('[{"bbox_2d": [10, 20, 30, 40]}]', add_special_tokens=False) + [tok.convert_tokens_to_ids(tok.eos_token)]
+    vllm.ANSWER[:] = tok.encode('[{"bbox_2d": [10, 20, 30, 40]}]', add_special_tokens=False) + [
+        tok.convert_tokens_to_ids(tok.eos_token)
+    ]
     return adapter, vllm
 
 
@@ -169,9 +181,19 @@ def test_one_generate_call_for_a_whole_shard_window(tiny, fake_vllm, monkeypatch
     from padt_eval.runner.worker import RunJob, run_rank
 
     made = []
-    monkeypatch.setattr(loading, "load_model", lambda *a, **k: made.append(_vllm_adapter(tiny, monkeypatch, window=4096)) or made[-1][0])
-    job = RunJob(task="rec", split="refcoco_val", model="qwen-tiny", family="qwen2_5_vl", run_dir=str(tmp_path / "run"),
-                 data_root=str(synth_root), batch_size=8, loader_workers=0)
+    monkeypatch.setattr(
+        loading, "load_model", lambda *a, **k: made.append(_vllm_adapter(tiny, monkeypatch, window=4096)) or made[-1][0]
+    )
+    job = RunJob(
+        task="rec",
+        split="refcoco_val",
+        model="qwen-tiny",
+        family="qwen2_5_vl",
+        run_dir=str(tmp_path / "run"),
+        data_root=str(synth_root),
+        batch_size=8,
+        loader_workers=0,
+    )
     (tmp_path / "run").mkdir()
     summary = run_rank(job)
     adapter, vllm = made[0]
@@ -182,9 +204,19 @@ def test_one_generate_call_for_a_whole_shard_window(tiny, fake_vllm, monkeypatch
     prompts, params = generates[0][1], generates[0][2].kwargs
     assert all("<|vision_start|>" in p["prompt"] and "detect the object" in p["prompt"] for p in prompts)
     assert all(p["multi_modal_data"]["image"].mode == "RGB" for p in prompts)
-    assert params == dict(temperature=0.0, max_tokens=24, logprobs=0, repetition_penalty=adapter.backend.repetition_penalty,
-                          stop_token_ids=sorted(adapter.eos_ids), skip_special_tokens=False, detokenize=False, seed=0)
-    shard = [json.loads(line) for f in (tmp_path / "run").rglob("*.jsonl") if "rank" in f.name for line in f.read_text().splitlines()]
+    assert params == dict(
+        temperature=0.0,
+        max_tokens=24,
+        logprobs=0,
+        repetition_penalty=adapter.backend.repetition_penalty,
+        stop_token_ids=sorted(adapter.eos_ids),
+        skip_special_tokens=False,
+        detokenize=False,
+        seed=0,
+    )
+    shard = [
+        json.loads(line) for f in (tmp_path / "run").rglob("*.jsonl") if "rank" in f.name for line in f.read_text().splitlines()
+    ]
     assert len(shard) == n and all(p["parse_status"] == "ok" and len(p["objects"]) == 1 for p in shard)
     assert all(p["objects"][0]["score"] == pytest.approx(-0.25) for p in shard)  # vLLM's log-probabilities, per box
 
@@ -200,9 +232,14 @@ def test_windows_overlap_decoding_with_the_next_generate_call(tiny, fake_vllm, m
     assert adapter.window == 3
     finished_on = []
     finish = adapter.backend.finish
-    monkeypatch.setattr(adapter.backend, "finish", lambda a, raw: finished_on.append(threading.current_thread().name) or finish(a, raw))
+    monkeypatch.setattr(
+        adapter.backend, "finish", lambda a, raw: finished_on.append(threading.current_thread().name) or finish(a, raw)
+    )
     paths = sorted(demo_split.images.iterdir())[:3]
-    reqs = [ModelRequest(f"s{i}", Task.REC, ImageRef(str(p), *Image.open(p).size), prompt=f"Locate thing {i}.") for i, p in enumerate(paths * 3)]
+    reqs = [
+        ModelRequest(f"s{i}", Task.REC, ImageRef(str(p), *Image.open(p).size), prompt=f"Locate thing {i}.")
+        for i, p in enumerate(paths * 3)
+    ]
     windows = [reqs[0:3], reqs[3:6], reqs[6:9]]
     stream = adapter.predict_stream((w, None) for w in windows)
     first_requests, first = next(stream)
@@ -215,5 +252,7 @@ def test_windows_overlap_decoding_with_the_next_generate_call(tiny, fake_vllm, m
     assert finished_on == ["padt-eval-finish_0"] * 3  # decoding and parsing ran off the calling thread
     assert all(p.objects and p.parse_status.value == "ok" for _, ps in [(first_requests, first), *rest] for p in ps)
     d = adapter.describe()
-    assert d["backend"] == "vllm" and d["vllm_window"] == 3 and d["family"] == "qwen2_5_vl" and d["prompt_key"] == "qwen2_5_vl:paper"
+    assert (
+        d["backend"] == "vllm" and d["vllm_window"] == 3 and d["family"] == "qwen2_5_vl" and d["prompt_key"] == "qwen2_5_vl:paper"
+    )
     assert d["generation"]["repetition_penalty_counts"].startswith("vLLM")

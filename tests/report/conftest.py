@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from padt_eval import api
-from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-from padt_eval.demo.synthetic import make_world, write_images, write_padt_jsonl
-from padt_eval.demo.data import make_predictions
 from padt_eval.core.types import Task
+from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+from padt_eval.demo.data import make_predictions
+from padt_eval.demo.synthetic import make_world, write_images, write_padt_jsonl
+from padt_eval.options import OutputOptions, PredictionsOptions
 
 
 def _synthetic_split(root, seed: int):
@@ -31,15 +32,21 @@ def scored_runs(tmp_path_factory):
     runs = {}
     for task in (Task.REC, Task.RES):
         reader = PadtRefcocoJsonlReader(split, images, task, name="synth_val")
-        runs[task.value] = api.evaluate(task, "synth_val", predictions=preds, reader=reader, out=root / "results" / f"{task.value}-run").out_dir
+        runs[task.value] = api.score(
+            task,
+            "synth_val",
+            PredictionsOptions(preds),
+            reader=reader,
+            output=OutputOptions(root / "results" / f"{task.value}-run"),
+        ).out_dir
     return root, runs
 
 
 @pytest.fixture(scope="session")
 def error_runs(tmp_path_factory):
     """REC and RES runs of the demo's designed misses, with every image's instances."""
-    from padt_eval.demo.synthetic import write_coco_instances
     from padt_eval.demo.errors import make_error_predictions
+    from padt_eval.demo.synthetic import write_coco_instances
 
     root = tmp_path_factory.mktemp("errorreport")
     world, images, split = _synthetic_split(root, seed=3)
@@ -48,5 +55,11 @@ def error_runs(tmp_path_factory):
     runs = {}
     for task in (Task.REC, Task.RES):
         reader = PadtRefcocoJsonlReader(split, images, task, name="synth_val")
-        runs[task.value] = api.evaluate(task, "synth_val", predictions=root / "designed.jsonl", reader=reader, out=root / "results" / f"{task.value}-errors").out_dir
+        runs[task.value] = api.score(
+            task,
+            "synth_val",
+            PredictionsOptions(root / "designed.jsonl"),
+            reader=reader,
+            output=OutputOptions(root / "results" / f"{task.value}-errors"),
+        ).out_dir
     return runs, expected

@@ -54,15 +54,27 @@ def write_run(
     d.mkdir(parents=True, exist_ok=True)
     if metrics is None:
         metrics = rec_metrics(records) if task == "rec" else res_metrics(records)
-    counts = {"n_samples": len(records), "n_predicted": len(records), "n_missing": 0, "n_parse_failed": 0, "n_error": 0,
-              "n_no_object": 0, "n_with_scores": len(records)}
+    counts = {
+        "n_samples": len(records),
+        "n_predicted": len(records),
+        "n_missing": 0,
+        "n_parse_failed": 0,
+        "n_error": 0,
+        "n_no_object": 0,
+        "n_with_scores": len(records),
+    }
     (d / "per_sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     (d / "manifest.json").write_text(
         json.dumps(
             {
                 "task": task,
                 "finished": finished,
-                "split": {"name": split, "layout": layout, "files": {f"/somewhere/{split}.json": split_sha}, "image_root": "/nowhere"},
+                "split": {
+                    "name": split,
+                    "layout": layout,
+                    "files": {f"/somewhere/{split}.json": split_sha},
+                    "image_root": "/nowhere",
+                },
                 "model": model,
                 "prompt_template_hash": prompt_hash,
             }

@@ -19,8 +19,22 @@ def test_rec_res_protocol_padt_release(scored_runs, tmp_path):
         out = tmp_path / task
         r = runner.invoke(
             app,
-            [task, "-s", str(split), "--image-root", str(images), "-p", str(root / "preds.jsonl"), "--protocol", "padt-release",
-             "--name", "synthetic", "--no-report", "-o", str(out)],
+            [
+                task,
+                "-s",
+                str(split),
+                "--image-root",
+                str(images),
+                "-p",
+                str(root / "preds.jsonl"),
+                "--protocol",
+                "padt-release",
+                "--name",
+                "synthetic",
+                "--no-report",
+                "-o",
+                str(out),
+            ],
         )
         assert r.exit_code == 0, r.output
         doc = json.loads((out / "metrics.json").read_text())
@@ -34,7 +48,9 @@ def test_rec_res_protocol_padt_release(scored_runs, tmp_path):
             assert doc["metrics"]["acc@0.5"] > std["metrics"]["acc@0.5"]
         else:
             assert set(doc["metrics"]) == {"ciou"}
-    r = runner.invoke(app, ["rec", "-s", str(split), "--image-root", str(images), "-p", str(root / "preds.jsonl"), "--protocol", "best"])
+    r = runner.invoke(
+        app, ["rec", "-s", str(split), "--image-root", str(images), "-p", str(root / "preds.jsonl"), "--protocol", "best"]
+    )
     assert r.exit_code == 2 and "unknown protocol 'best'" in r.output
 
 
@@ -43,7 +59,9 @@ def test_leaderboard_command(scored_runs, tmp_path):
 
     root, _ = scored_runs
     (tmp_path / "none.csv").write_text(",".join(COLUMNS) + "\n")
-    r = runner.invoke(app, ["leaderboard", "--results", str(root / "results"), "--out", str(tmp_path), "--reported", str(tmp_path / "none.csv")])
+    r = runner.invoke(
+        app, ["leaderboard", "--results", str(root / "results"), "--out", str(tmp_path), "--reported", str(tmp_path / "none.csv")]
+    )
     assert r.exit_code == 0, r.output
     for ext in ("md", "csv", "tex", "html"):
         assert (tmp_path / f"leaderboard.{ext}").is_file()
@@ -63,7 +81,9 @@ def test_leaderboard_refuses_missing_inputs_and_lists_skipped_runs(scored_runs, 
     r = runner.invoke(app, ["leaderboard", "--results", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
     assert r.exit_code == 2 and f"results folder not found: {tmp_path / 'nowhere'}" in r.output
     assert not (tmp_path / "leaderboard.md").exists()
-    r = runner.invoke(app, ["leaderboard", "--results", str(root / "results"), "--out", str(tmp_path), "--reported", str(tmp_path / "mine.csv")])
+    r = runner.invoke(
+        app, ["leaderboard", "--results", str(root / "results"), "--out", str(tmp_path), "--reported", str(tmp_path / "mine.csv")]
+    )
     assert r.exit_code == 2 and f"reported-numbers file not found: {tmp_path / 'mine.csv'}" in r.output
     copy = tmp_path / "results"
     shutil.copytree(root / "results", copy)
@@ -76,7 +96,9 @@ def test_leaderboard_refuses_missing_inputs_and_lists_skipped_runs(scored_runs, 
 
 
 def test_demo_writes_runs_comparisons_and_reports(tmp_path):
-    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--n-images", "6", "--results", str(tmp_path / "res"), "--no-models"])
+    r = runner.invoke(
+        app, ["demo", "--out", str(tmp_path / "d"), "--n-images", "6", "--results", str(tmp_path / "res"), "--no-models"]
+    )
     assert r.exit_code == 0, r.output
     names = sorted(p.parent.name for p in (tmp_path / "res").glob("*/metrics.json"))
     assert names == [
@@ -110,8 +132,8 @@ def test_demo_writes_runs_comparisons_and_reports(tmp_path):
 def test_rescoring_a_model_runs_predictions_keeps_its_model(scored_runs, tmp_path):
     import shutil
 
-    from padt_eval.tasks.prompts import prompt_template_hash
     from padt_eval.core.types import PromptKey, Task
+    from padt_eval.tasks.prompts import prompt_template_hash
 
     root, runs = scored_runs
     run = tmp_path / "rec-model-run"
@@ -122,8 +144,20 @@ def test_rescoring_a_model_runs_predictions_keeps_its_model(scored_runs, tmp_pat
     out = tmp_path / "release"
     r = runner.invoke(
         app,
-        ["rec", "-s", str(root / "data" / "split.json"), "--image-root", str(root / "data" / "coco" / "train2014"),
-         "-p", str(run / "predictions.jsonl"), "--protocol", "padt-release", "--no-report", "-o", str(out)],
+        [
+            "rec",
+            "-s",
+            str(root / "data" / "split.json"),
+            "--image-root",
+            str(root / "data" / "coco" / "train2014"),
+            "-p",
+            str(run / "predictions.jsonl"),
+            "--protocol",
+            "padt-release",
+            "--no-report",
+            "-o",
+            str(out),
+        ],
     )
     assert r.exit_code == 0, r.output
     doc = json.loads((out / "metrics.json").read_text())
@@ -137,8 +171,18 @@ def test_rescoring_a_model_runs_predictions_keeps_its_model(scored_runs, tmp_pat
     (run / "manifest.json").write_text(json.dumps({"model": desc}))
     r = runner.invoke(
         app,
-        ["rec", "-s", str(root / "data" / "split.json"), "--image-root", str(root / "data" / "coco" / "train2014"),
-         "-p", str(run / "predictions.jsonl"), "--no-report", "-o", str(tmp_path / "again")],
+        [
+            "rec",
+            "-s",
+            str(root / "data" / "split.json"),
+            "--image-root",
+            str(root / "data" / "coco" / "train2014"),
+            "-p",
+            str(run / "predictions.jsonl"),
+            "--no-report",
+            "-o",
+            str(tmp_path / "again"),
+        ],
     )
     assert r.exit_code == 0, r.output
     manifest = json.loads((tmp_path / "again" / "manifest.json").read_text())

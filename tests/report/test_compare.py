@@ -17,8 +17,12 @@ runner = CliRunner()
 
 
 def test_rec_compare_cli_writes_json_and_prints(tmp_path):
-    a = write_run(tmp_path, "a", task="rec", split="refcoco_val", records=rec_records([0.9] * 30 + [0.2] * 10), model={"name": "A"})
-    b = write_run(tmp_path, "b", task="rec", split="refcoco_val", records=rec_records([0.9] * 38 + [0.2] * 2), model={"name": "B"})
+    a = write_run(
+        tmp_path, "a", task="rec", split="refcoco_val", records=rec_records([0.9] * 30 + [0.2] * 10), model={"name": "A"}
+    )
+    b = write_run(
+        tmp_path, "b", task="rec", split="refcoco_val", records=rec_records([0.9] * 38 + [0.2] * 2), model={"name": "B"}
+    )
     r = runner.invoke(app, ["compare", str(a), str(b), "--resamples", "2000"])
     assert r.exit_code == 0, r.output
     assert "acc@0.5" in r.output and "+20.00" in r.output and "McNemar exact" in r.output
@@ -38,8 +42,22 @@ def test_res_ciou_is_recomputed_from_intersections_and_unions(tmp_path):
     u = rng.integers(50, 5000, 60)
     ia = (u * rng.uniform(0.2, 0.9, 60)).astype(int)
     ib = np.minimum(u, ia + rng.integers(0, 200, 60))
-    a = write_run(tmp_path, "a", task="res", split="refcoco_val", records=res_records(list(zip(ia.tolist(), u.tolist()))), model={"name": "A"})
-    b = write_run(tmp_path, "b", task="res", split="refcoco_val", records=res_records(list(zip(ib.tolist(), u.tolist()))), model={"name": "B"})
+    a = write_run(
+        tmp_path,
+        "a",
+        task="res",
+        split="refcoco_val",
+        records=res_records(list(zip(ia.tolist(), u.tolist()))),
+        model={"name": "A"},
+    )
+    b = write_run(
+        tmp_path,
+        "b",
+        task="res",
+        split="refcoco_val",
+        records=res_records(list(zip(ib.tolist(), u.tolist()))),
+        model={"name": "B"},
+    )
     doc, _ = api.compare(a, b, resamples=1000)
     e = doc["metrics"]["ciou"]
     assert e["a"] == pytest.approx(ia.sum() / u.sum()) and e["b"] == pytest.approx(ib.sum() / u.sum())
@@ -51,7 +69,14 @@ def test_partial_overlap_protocols_and_inconsistent_records_warn(tmp_path):
     a = write_run(tmp_path, "a", task="rec", split="refcoco_val", records=rec_records([0.9, 0.1, 0.6, 0.7]), model={"name": "A"})
     recs = rec_records([0.8, 0.2, 0.6], prefix="")[:2] + rec_records([0.5], prefix="x")
     b = write_run(
-        tmp_path, "b", task="rec", split="refcoco_val", records=recs, model={"name": "B"}, protocol="padt-release", split_sha="other",
+        tmp_path,
+        "b",
+        task="rec",
+        split="refcoco_val",
+        records=recs,
+        model={"name": "B"},
+        protocol="padt-release",
+        split_sha="other",
         metrics={"acc@0.5": 0.5, "acc@0.75": 0.0, "acc@0.9": 0.0, "mean_iou": 0.4},
     )
     doc, path = api.compare(a, b, resamples=200, out=tmp_path / "c.json")
@@ -65,8 +90,16 @@ def test_release_res_ciou_against_standard_uses_a_bootstrap_p_value(tmp_path):
     recs = res_records([(10, 10), (100, 200), (0, 50)])
     a = write_run(tmp_path, "a", task="res", split="refcoco_val", records=recs, model={"name": "A"})
     rel = [{"sample_id": r["sample_id"], "status": "ok", "iou": r["iou"]} for r in recs]
-    b = write_run(tmp_path, "b", task="res", split="refcoco_val", records=rel, model={"name": "A"}, protocol="padt-release",
-                  metrics={"ciou": sum(r["iou"] for r in rel) / 3})
+    b = write_run(
+        tmp_path,
+        "b",
+        task="res",
+        split="refcoco_val",
+        records=rel,
+        model={"name": "A"},
+        protocol="padt-release",
+        metrics={"ciou": sum(r["iou"] for r in rel) / 3},
+    )
     doc, _ = api.compare(a, b, resamples=500)
     assert list(doc["metrics"]) == ["ciou"]
     e = doc["metrics"]["ciou"]
@@ -92,13 +125,36 @@ def test_ric_gp_gr_are_ratios_of_counts_and_ovd_ap_is_refused(tmp_path):
 
     ra, rb = recs([1, 2, 3, 0] * 5), recs([3, 4, 3, 2] * 5)
     caps = {"cider_d": 1.0, "bleu4": 0.3}
-    a = write_run(tmp_path, "a", task="ric", split="ric_val", records=ra, model={"name": "A"}, metrics={**caps, "gp": 30 / 80, "gr": 30 / 100})
-    b = write_run(tmp_path, "b", task="ric", split="ric_val", records=rb, model={"name": "B"}, metrics={**caps, "gp": 60 / 80, "gr": 60 / 100})
+    a = write_run(
+        tmp_path,
+        "a",
+        task="ric",
+        split="ric_val",
+        records=ra,
+        model={"name": "A"},
+        metrics={**caps, "gp": 30 / 80, "gr": 30 / 100},
+    )
+    b = write_run(
+        tmp_path,
+        "b",
+        task="ric",
+        split="ric_val",
+        records=rb,
+        model={"name": "B"},
+        metrics={**caps, "gp": 60 / 80, "gr": 60 / 100},
+    )
     doc, _ = api.compare(a, b, resamples=500)
     assert list(doc["metrics"]) == ["gp", "gr"]  # caption scores are corpus-level: not compared
     assert doc["metrics"]["gp"]["diff"] == pytest.approx(30 / 80) and doc["metrics"]["gr"]["diff"] == pytest.approx(30 / 100)
     assert doc["warnings"] == []
-    o = write_run(tmp_path, "o", task="ovd", split="coco_val2017", records=[{"sample_id": "1", "status": "ok"}], model={"name": "O"},
-                  metrics={"ap": 0.3})
+    o = write_run(
+        tmp_path,
+        "o",
+        task="ovd",
+        split="coco_val2017",
+        records=[{"sample_id": "1", "status": "ok"}],
+        model={"name": "O"},
+        metrics={"ap": 0.3},
+    )
     with pytest.raises(UsageError, match="do not decompose over samples"):
         api.compare(o, o)

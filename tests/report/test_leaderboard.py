@@ -15,7 +15,16 @@ from padt_eval.report.leaderboard import build_leaderboard, write_leaderboard
 from tests.report.runs_fixture import rec_records, res_records, write_run
 
 PADT = {"name": "PaDT 3B (ours)", "model": "PaDT-MLLM/PaDT_REC_3B", "min_pixels": 3136, "max_pixels": 12845056}
-SPLITS = ["refcoco_val", "refcoco_testA", "refcoco_testB", "refcoco+_val", "refcoco+_testA", "refcoco+_testB", "refcocog_val", "refcocog_test"]
+SPLITS = [
+    "refcoco_val",
+    "refcoco_testA",
+    "refcoco_testB",
+    "refcoco+_val",
+    "refcoco+_testA",
+    "refcoco+_testB",
+    "refcocog_val",
+    "refcocog_test",
+]
 
 REPORTED = """model,params,task,split,metric,value,value_corrected,unit,source,table,flags,protocol,hf_id,note
 PaDT,3B,rec,refcoco_val,acc@0.5,93.2,,%,PaDT v1,Table 1,read,padt-release [inferred],PaDT-MLLM/PaDT_REC_3B,
@@ -39,13 +48,43 @@ def board_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("lb") / "results"
     runs = root / "runs"
     write_run(runs, "rec-val-padt", task="rec", split="refcoco_val", records=rec_records([0.9] * 9 + [0.1]), model=PADT)
-    write_run(runs, "rec-testA-padt", task="rec", split="refcoco_testA", records=rec_records([0.6] * 19 + [0.0]), model=PADT, split_sha="t1")
-    write_run(runs, "rec-val-padt-release", task="rec", split="refcoco_val", records=rec_records([0.9] * 10), model=PADT, protocol="padt-release")
-    write_run(runs, "rec-val-m2", task="rec", split="refcoco_val", records=rec_records([0.9] * 8 + [0.1] * 2), model={"name": "M2"}, split_sha="zzz", prompt_hash="p2")
+    write_run(
+        runs,
+        "rec-testA-padt",
+        task="rec",
+        split="refcoco_testA",
+        records=rec_records([0.6] * 19 + [0.0]),
+        model=PADT,
+        split_sha="t1",
+    )
+    write_run(
+        runs,
+        "rec-val-padt-release",
+        task="rec",
+        split="refcoco_val",
+        records=rec_records([0.9] * 10),
+        model=PADT,
+        protocol="padt-release",
+    )
+    write_run(
+        runs,
+        "rec-val-m2",
+        task="rec",
+        split="refcoco_val",
+        records=rec_records([0.9] * 8 + [0.1] * 2),
+        model={"name": "M2"},
+        split_sha="zzz",
+        prompt_hash="p2",
+    )
     for k, split in enumerate(SPLITS):  # M3 has all 8 splits: acc = 0.1 … 0.8
         write_run(
-            runs, f"rec-{split}-m3", task="rec", split=split, records=rec_records([0.9] * (k + 1) + [0.0] * (9 - k)),
-            model={"name": "M3"}, split_sha="aaa" if split == "refcoco_val" else ("t1" if split == "refcoco_testA" else split),
+            runs,
+            f"rec-{split}-m3",
+            task="rec",
+            split=split,
+            records=rec_records([0.9] * (k + 1) + [0.0] * (9 - k)),
+            model={"name": "M3"},
+            split_sha="aaa" if split == "refcoco_val" else ("t1" if split == "refcoco_testA" else split),
             prompt_hash="p9" if k == 2 else "p1",
         )
     write_run(runs, "res-val-padt", task="res", split="refcoco_val", records=res_records([(10, 10), (100, 200)]), model=PADT)
@@ -77,22 +116,139 @@ def expected_rec(notes: dict[str, str], pm: str) -> tuple[list[str], list[list[s
     release = _mark(notes, "padt-release: the PaDT release's eval_refcoco.py rules")
     gt = _mark(notes, "official refer annotations")
     prompts = _mark(notes, "prompt template hashes differ between this row's runs: p1, p9")
-    misprint = _mark(notes, "misprint: the printed value contradicts") + "," + _mark(notes, "corrected from the printed 94.2: the Overall needs 84.2")
+    misprint = (
+        _mark(notes, "misprint: the printed value contradicts")
+        + ","
+        + _mark(notes, "corrected from the printed 94.2: the Overall needs 84.2")
+    )
     rep_padt = _mark(notes, "padt-release [inferred]")
     own = _mark(notes, "own paper")
     recalled = _mark(notes, "[recalled]")
-    header = ["Model", "Params", "Source", "Protocol", "RC val", "±", "RC testA", "RC testB", "RC+ val", "RC+ testA",
-              "RC+ testB", "RCg val", "RCg test", "Mean", "GT", "Prompt", "Pixels (min–max)", "Scores"]
+    header = [
+        "Model",
+        "Params",
+        "Source",
+        "Protocol",
+        "RC val",
+        "±",
+        "RC testA",
+        "RC testB",
+        "RC+ val",
+        "RC+ testA",
+        "RC+ testB",
+        "RCg val",
+        "RCg test",
+        "Mean",
+        "GT",
+        "Prompt",
+        "Pixels (min–max)",
+        "Scores",
+    ]
     e = ""
     px = "3136–12845056"
     rows = [
         ["M2", e, "measured", "standard", f"80.0 [{split_mark}]", e, e, e, e, e, e, e, e, e, f"refer [{gt}]", "p2", "—", "yes"],
-        ["M3", e, "measured", "standard", "10.0", e, "20.0", "30.0", "40.0", "50.0", "60.0", "70.0", "80.0", "45.0", f"refer [{gt}]", f"mixed [{prompts}]", "—", "yes"],
-        ["PaDT 3B (ours)", "3B", "measured", "standard", "90.0", pm[0], "95.0", e, e, e, e, e, e, e, f"refer [{gt}]", "p1", px, "yes"],
-        ["PaDT 3B (ours)", "3B", "measured", f"padt-release [{release}]", "100.0", pm[1], e, e, e, e, e, e, e, e, f"refer [{gt}]", "p1", px, "yes"],
+        [
+            "M3",
+            e,
+            "measured",
+            "standard",
+            "10.0",
+            e,
+            "20.0",
+            "30.0",
+            "40.0",
+            "50.0",
+            "60.0",
+            "70.0",
+            "80.0",
+            "45.0",
+            f"refer [{gt}]",
+            f"mixed [{prompts}]",
+            "—",
+            "yes",
+        ],
+        [
+            "PaDT 3B (ours)",
+            "3B",
+            "measured",
+            "standard",
+            "90.0",
+            pm[0],
+            "95.0",
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+            f"refer [{gt}]",
+            "p1",
+            px,
+            "yes",
+        ],
+        [
+            "PaDT 3B (ours)",
+            "3B",
+            "measured",
+            f"padt-release [{release}]",
+            "100.0",
+            pm[1],
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+            f"refer [{gt}]",
+            "p1",
+            px,
+            "yes",
+        ],
         ["PaDT", "3B", "PaDT v1, Table 1", f"as reported [{rep_padt}]", "93.2", e, "95.3", e, e, e, e, e, e, "90.0", e, e, e, e],
-        ["Qwen2.5-VL", "7B", "PaDT v1, Table 1", f"as reported [{own}]", "90.0", e, "92.5", "85.4", f"84.2 [{misprint}]", "89.1", "76.9", "87.2", "87.2", "86.6", e, e, e, e],
-        [f"Kosmos-2 [{recalled}]", e, "unilm README, zero-shot", f"as reported [{own}]", "52.32", e, e, e, e, e, e, e, e, e, e, e, e, e],
+        [
+            "Qwen2.5-VL",
+            "7B",
+            "PaDT v1, Table 1",
+            f"as reported [{own}]",
+            "90.0",
+            e,
+            "92.5",
+            "85.4",
+            f"84.2 [{misprint}]",
+            "89.1",
+            "76.9",
+            "87.2",
+            "87.2",
+            "86.6",
+            e,
+            e,
+            e,
+            e,
+        ],
+        [
+            f"Kosmos-2 [{recalled}]",
+            e,
+            "unilm README, zero-shot",
+            f"as reported [{own}]",
+            "52.32",
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+            e,
+        ],
     ]
     return header, rows
 

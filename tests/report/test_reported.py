@@ -84,18 +84,48 @@ def test_overall_equals_the_row_mean_except_where_flagged(cells):
 def test_every_paper_table_cell_matches_the_doc(cells):
     text = DOC.read_text()
     specs = {
-        "### 1.1 REC: Table 1": ("rec", "Table 1", ["refcoco_val", "refcoco_testA", "refcoco_testB", "refcoco+_val", "refcoco+_testA", "refcoco+_testB", "refcocog_val", "refcocog_test", "overall"], "acc@0.5"),
-        "### 1.2 RES: Table 2": ("res", "Table 2", ["refcoco_val", "refcoco_testA", "refcoco_testB", "refcoco+_val", "refcoco+_testA", "refcoco+_testB", "refcocog_val", "refcocog_test", "overall"], "ciou"),
+        "### 1.1 REC: Table 1": (
+            "rec",
+            "Table 1",
+            [
+                "refcoco_val",
+                "refcoco_testA",
+                "refcoco_testB",
+                "refcoco+_val",
+                "refcoco+_testA",
+                "refcoco+_testB",
+                "refcocog_val",
+                "refcocog_test",
+                "overall",
+            ],
+            "acc@0.5",
+        ),
+        "### 1.2 RES: Table 2": (
+            "res",
+            "Table 2",
+            [
+                "refcoco_val",
+                "refcoco_testA",
+                "refcoco_testB",
+                "refcoco+_val",
+                "refcoco+_testA",
+                "refcoco+_testB",
+                "refcocog_val",
+                "refcocog_test",
+                "overall",
+            ],
+            "ciou",
+        ),
         "### 1.3 OVD: Table 3": ("ovd", "Table 3", ["ap", "ap50", "ap75", "ar100", "ar50", "ar75"], None),
         "### 1.4 RIC: Table 4": ("ric", "Table 4", ["cider_d", "meteor", "rouge_l", "bleu4", "gp", "gr"], None),
     }
     n = 0
     for heading, (task, table, cols, metric) in specs.items():
-        block = text[text.index(heading):]
+        block = text[text.index(heading) :]
         lines = block.splitlines()
         start = next(i for i, line in enumerate(lines) if line.startswith("|"))
         body = []
-        for line in lines[start + 2:]:
+        for line in lines[start + 2 :]:
             if not line.startswith("|"):
                 break
             body.append([c.strip() for c in line.strip().strip("|").split("|")])
@@ -105,7 +135,14 @@ def test_every_paper_table_cell_matches_the_doc(cells):
                 m = re.match(r"^\**([0-9.]+)", cell)
                 if not m:
                     continue
-                key = (model, params, task, col if metric else ("coco_val2017" if task == "ovd" else "ric_val"), metric or col, table)
+                key = (
+                    model,
+                    params,
+                    task,
+                    col if metric else ("coco_val2017" if task == "ovd" else "ric_val"),
+                    metric or col,
+                    table,
+                )
                 assert cells[key].value_text == m.group(1), key
                 n += 1
     assert n == len([k for k in cells if k[5] in ("Table 1", "Table 2", "Table 3", "Table 4")])
@@ -147,7 +184,18 @@ def test_an_installed_padt_eval_finds_the_reported_numbers(tmp_path):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "wheel")],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(src),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "wheel"),
+        ],
         check=True,
         capture_output=True,
     )
@@ -161,7 +209,12 @@ def test_an_installed_padt_eval_finds_the_reported_numbers(tmp_path):
         "p = default_reported_path(sys.argv[1]); print(p); print(len(load_reported(p)))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, str(empty_results)], cwd=tmp_path, env={"PYTHONPATH": str(site)}, check=True, capture_output=True, text=True
+        [sys.executable, "-c", code, str(empty_results)],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site)},
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     assert Path(out[0]).is_relative_to(site) and Path(out[0]).is_file()
     assert int(out[1]) == len(load_reported(REPORTED)) > 0

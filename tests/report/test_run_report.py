@@ -34,7 +34,7 @@ def test_report_is_written_with_the_run_and_draws_the_worst_samples(scored_runs)
         assert ious == sorted(ious)
         # unparseable outputs are listed with their raw text
         assert 'data-table="failures"' in page and "I think it is somewhere over there." in page
-        assert "src=\"http" not in page and "href=\"http" not in page  # self-contained
+        assert 'src="http' not in page and 'href="http' not in page  # self-contained
 
 
 def test_missing_images_are_reported_not_fatal(scored_runs, tmp_path):

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from padt_eval import api
+from padt_eval.core.types import Task
+from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
 from padt_eval.runner.children import loader_context
 from padt_eval.runner.worker import FAULT_ENV
-from padt_eval.core.types import Task
 
 GONE_WITHIN_S = 10.0  # how long to look before calling a survivor a survivor
 
@@ -80,10 +81,14 @@ def test_loader_start_method():
 
 @pytest.mark.slow
 def test_a_finished_run_is_not_relaunched(synth_root, tmp_path, capfd):
-    kw = dict(model="colour-finder", split="refcoco_val", data_root=synth_root, out=tmp_path / "run", batch_size=4, loader_workers=0)
-    first = api.run_model(Task.RES, nproc=2, **kw)
+    kw = dict(
+        data=DataOptions(data_root=synth_root),
+        run=RunOptions(2, batch_size=4, loader_workers=0),
+        output=OutputOptions(tmp_path / "run"),
+    )
+    first = api.run_model(Task.RES, "refcoco_val", ModelOptions("colour-finder"), **kw)
     capfd.readouterr()
-    again = api.run_model(Task.RES, nproc=2, **kw)
+    again = api.run_model(Task.RES, "refcoco_val", ModelOptions("colour-finder"), **kw)
     assert again.metrics == first.metrics
     err = capfd.readouterr().err
     n = first.counts["n_samples"]
@@ -99,10 +104,24 @@ def test_each_loader_start_method_gives_the_same_predictions(synth_root, tmp_pat
     """forkserver is what CUDA ranks use; on the CPU it runs the same code path."""
     from padt_eval.runner.children import START_METHOD_ENV
 
-    kw = dict(model="colour-finder", split="refcoco_val", data_root=synth_root, nproc=1, batch_size=4)
-    inline = api.run_model(Task.RES, out=tmp_path / "inline", loader_workers=0, **kw)
+    model, data = ModelOptions("colour-finder"), DataOptions(data_root=synth_root)
+    inline = api.run_model(
+        Task.RES,
+        "refcoco_val",
+        model,
+        data=data,
+        run=RunOptions(1, batch_size=4, loader_workers=0),
+        output=OutputOptions(tmp_path / "inline"),
+    )
     monkeypatch.setenv(START_METHOD_ENV, method)
-    workers = api.run_model(Task.RES, out=tmp_path / method, loader_workers=2, **kw)
+    workers = api.run_model(
+        Task.RES,
+        "refcoco_val",
+        model,
+        data=data,
+        run=RunOptions(1, batch_size=4, loader_workers=2),
+        output=OutputOptions(tmp_path / method),
+    )
     assert workers.metrics == inline.metrics and workers.counts == inline.counts
     strip = lambda p: [{k: v for k, v in json.loads(line).items() if k != "meta"} for line in p.read_text().splitlines()]  # noqa: E731
     assert strip(tmp_path / method / "predictions.jsonl") == strip(tmp_path / "inline" / "predictions.jsonl")

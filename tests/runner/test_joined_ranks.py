@@ -45,9 +45,17 @@ def data_root(synth_root, tmp_path_factory):
 def one_rank(data_root, tmp_path_factory):
     from padt_eval import api
     from padt_eval.core.types import Task
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
 
     out = tmp_path_factory.mktemp("one") / "run"
-    result = api.run_model(Task.RES, model="colour-finder", split="refcoco_val", data_root=data_root, out=out, nproc=1, batch_size=4, loader_workers=0)
+    result = api.run_model(
+        Task.RES,
+        "refcoco_val",
+        ModelOptions("colour-finder"),
+        data=DataOptions(data_root=data_root),
+        run=RunOptions(1, batch_size=4, loader_workers=0),
+        output=OutputOptions(out),
+    )
     assert result.counts["n_error"] > 0
     return result
 
@@ -59,11 +67,29 @@ def _free_port() -> int:
 
 
 def _cli_args(data_root: Path, out: Path) -> list[str]:
-    return ["res", "-s", "refcoco_val", "--data-root", str(data_root), "--model", "colour-finder", "-o", str(out), "-b", "4", "--loader-workers", "0"]
+    return [
+        "res",
+        "-s",
+        "refcoco_val",
+        "--data-root",
+        str(data_root),
+        "--model",
+        "colour-finder",
+        "-o",
+        str(out),
+        "-b",
+        "4",
+        "--loader-workers",
+        "0",
+    ]
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", FAULT_ENV)}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", FAULT_ENV)
+    }
     env.update(extra)
     return env
 
@@ -85,7 +111,9 @@ def _by_hand(data_root: Path, out: Path, fault_on_rank1: str | None = None) -> l
     port = str(_free_port())
     procs = []
     for rank in (0, 1):
-        env = _env(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        env = _env(
+            RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=port
+        )
         if rank == 1 and fault_on_rank1:
             env[FAULT_ENV] = fault_on_rank1
         cmd = [sys.executable, "-m", "padt_eval.cli", *_cli_args(data_root, out)]
@@ -132,7 +160,9 @@ def _check_complete(out: Path, one_rank, resumed: bool):
     new = sum(1 for name, _, _ in read_all(out) if name.startswith(f"{attempt}."))
     assert runner["samples_this_attempt"] == new and runner["world_size"] == 2
     assert runner["resumed"] is resumed
-    failed = sum(1 for name, _, p in read_all(out) if name.startswith(f"{attempt}.") and p.parse_status.value in ("error", "failed"))
+    failed = sum(
+        1 for name, _, p in read_all(out) if name.startswith(f"{attempt}.") and p.parse_status.value in ("error", "failed")
+    )
     assert runner["failed_this_attempt"] == failed
     if not resumed:
         assert failed == one_rank.counts["n_error"] + one_rank.counts["n_parse_failed"] > 0

@@ -15,9 +15,10 @@ import pytest
 
 from padt_eval import api
 from padt_eval.core.errors import UsageError
+from padt_eval.core.types import Task
 from padt_eval.runner.fingerprint import RUN_FILE, claim_run_dir, fingerprint
 from padt_eval.runner.run_lock import LOCK_FILE, RunFolderBusy
-from padt_eval.core.types import Task
+from tests.helpers import run_colour_finder
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +26,7 @@ def split(synth_root):
     return dict(split="refcoco_val", data_root=synth_root)
 
 
-def _run(split, out, **kw):
-    kw.setdefault("loader_workers", 0)
-    return api.run_model(Task.RES, model="colour-finder", out=out, nproc=1, batch_size=4, **split, **kw)
+_run = run_colour_finder
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,13 @@ import pytest
 
 from padt_eval import api
 from padt_eval.core.errors import UsageError
+from padt_eval.core.types import Task
+from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
 from padt_eval.runner.launch import RankFailed
 from padt_eval.runner.plan import read_plan
 from padt_eval.runner.shards import read_all
 from padt_eval.runner.worker import FAULT_ENV
-from padt_eval.core.types import Task
+from tests.helpers import run_colour_finder
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +22,7 @@ def split(synth_root):
     return dict(split="refcoco_val", data_root=synth_root)
 
 
-def _run(split, out, nproc=1, **kw):
-    kw.setdefault("loader_workers", 0)
-    return api.run_model(Task.RES, model="colour-finder", out=out, nproc=nproc, batch_size=4, **split, **kw)
+_run = run_colour_finder
 
 
 def _without_timing(run_dir):
@@ -141,15 +141,31 @@ def test_tiny_padt_two_ranks_equal_one_rank(tiny_checkpoint, tmp_path):
     world = make_world(4, seed=2)
     write_images(world, tmp_path / "coco" / "train2014")
     write_padt_jsonl(world, tmp_path / "PaDT-MLLM" / "RefCOCO" / "refcoco_val.json")
-    kw = dict(split="refcoco_val", data_root=tmp_path, family="padt", options={"max_new_tokens": 12}, batch_size=1, loader_workers=0)
-    one = api.run_model(Task.REC, model=str(tiny_checkpoint), out=tmp_path / "one", nproc=1, **kw)
-    two = api.run_model(Task.REC, model=str(tiny_checkpoint), out=tmp_path / "two", nproc=2, **kw)
+    model, data = ModelOptions(str(tiny_checkpoint), "padt", {"max_new_tokens": 12}), DataOptions(data_root=tmp_path)
+    one = api.run_model(
+        Task.REC,
+        "refcoco_val",
+        model,
+        data=data,
+        run=RunOptions(1, batch_size=1, loader_workers=0),
+        output=OutputOptions(tmp_path / "one"),
+    )
+    two = api.run_model(
+        Task.REC,
+        "refcoco_val",
+        model,
+        data=data,
+        run=RunOptions(2, batch_size=1, loader_workers=0),
+        output=OutputOptions(tmp_path / "two"),
+    )
     # Same tokens, same parses; boxes equal to float noise (two CPU ranks run one thread
     # each, one rank uses both cores: matmuls then sum in another order).
     assert one.counts == two.counts
     assert one.metrics == pytest.approx(two.metrics, abs=1e-6)
     a, b = _without_timing(one.out_dir), _without_timing(two.out_dir)
-    assert [(x["sample_id"], x.get("text"), x["parse_status"]) for x in a] == [(y["sample_id"], y.get("text"), y["parse_status"]) for y in b]
+    assert [(x["sample_id"], x.get("text"), x["parse_status"]) for x in a] == [
+        (y["sample_id"], y.get("text"), y["parse_status"]) for y in b
+    ]
     for x, y in zip(a, b):
         for ox, oy in zip(x["objects"], y["objects"]):
             assert ox["bbox"] == pytest.approx(oy["bbox"], abs=1e-3)

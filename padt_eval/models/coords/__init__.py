@@ -87,7 +87,12 @@ FORMATS: dict[str, TextFormat] = {
             florence2.parse,
             parse_masks=florence2.parse_polygons,
         ),
-        TextFormat("ferret", "… [312, 406, 555, 781]", "virtual 1000x1000 image: int(v·W/1000), truncated as Ferret's scorer does", ferret.parse),
+        TextFormat(
+            "ferret",
+            "… [312, 406, 555, 781]",
+            "virtual 1000x1000 image: int(v·W/1000), truncated as Ferret's scorer does",
+            ferret.parse,
+        ),
         TextFormat("cogvlm", "…[[086,540,400,760;…]]", "relative x1000, zero-padded 0-999: v/1000·W", cogvlm.parse),
     ]
 }

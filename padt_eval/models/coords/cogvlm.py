@@ -29,7 +29,9 @@ def parse(text: str, frame: Frame) -> ParseResult:
                 problems.append("a [[…]] entry that is not four numbers")
             else:
                 raw = numbers(m.groups())
-                box = finish_box(raw[0] / 1000 * w, raw[1] / 1000 * h, raw[2] / 1000 * w, raw[3] / 1000 * h, frame) if raw else None
+                box = (
+                    finish_box(raw[0] / 1000 * w, raw[1] / 1000 * h, raw[2] / 1000 * w, raw[3] / 1000 * h, frame) if raw else None
+                )
                 if box is None:
                     problems.append("a box with a non-finite number was dropped")
                 else:

@@ -39,7 +39,11 @@ def parse(text: str, frame: Frame) -> ParseResult:
         if raw is not None:
             try:
                 box = finish_box(
-                    math.trunc(raw[0] * w / 1000), math.trunc(raw[1] * h / 1000), math.trunc(raw[2] * w / 1000), math.trunc(raw[3] * h / 1000), frame
+                    math.trunc(raw[0] * w / 1000),
+                    math.trunc(raw[1] * h / 1000),
+                    math.trunc(raw[2] * w / 1000),
+                    math.trunc(raw[3] * h / 1000),
+                    frame,
                 )
             except (OverflowError, ValueError):
                 box = None

@@ -82,7 +82,9 @@ def _enclosing_objects(text: str, start: int, end: int, positions: list[int]) ->
     opens: list[int] = []
     inner_at: dict[int, int | None] = {}
     closed: dict[int, int] = {}
-    events = sorted([(p, 1) for p in positions] + [(m.start(), 0) for m in re.finditer(r"[{}]", text[start:end])], key=lambda e: e[0])
+    events = sorted(
+        [(p, 1) for p in positions] + [(m.start(), 0) for m in re.finditer(r"[{}]", text[start:end])], key=lambda e: e[0]
+    )
     for pos, kind in events:
         if kind == 1:
             inner_at[pos] = opens[-1] if opens else None

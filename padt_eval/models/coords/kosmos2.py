@@ -53,7 +53,9 @@ def parse(text: str, frame: Frame) -> ParseResult:
     return make_result(boxes, problems)
 
 
-def _read_pairs(text: str, start: int, end: int, label: str | None, frame: Frame, boxes: list[TextBox], problems: list[str]) -> int:
+def _read_pairs(
+    text: str, start: int, end: int, label: str | None, frame: Frame, boxes: list[TextBox], problems: list[str]
+) -> int:
     n = 0
     for m in _PAIR.finditer(text, start, end):
         ul, lr = int(m.group(1)), int(m.group(2))

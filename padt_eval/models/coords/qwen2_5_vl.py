@@ -24,7 +24,9 @@ DEFAULT_MAX_PIXELS = 12845056  # 16384 * 28 * 28
 MAX_RATIO = 200
 
 
-def smart_resize(height: int, width: int, factor: int = FACTOR, min_pixels: int = DEFAULT_MIN_PIXELS, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+def smart_resize(
+    height: int, width: int, factor: int = FACTOR, min_pixels: int = DEFAULT_MIN_PIXELS, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[int, int]:
     """The processor's resize rule: (h', w') for an image of (height, width).
 
     Same arithmetic as `transformers.models.qwen2_vl.image_processing_qwen2_vl.smart_resize`

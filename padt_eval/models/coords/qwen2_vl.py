@@ -14,7 +14,15 @@ from padt_eval.models.coords.common import NUM, Frame, ParseResult, TextBox, fin
 from padt_eval.models.coords.qwen3_vl import per_mille
 
 _BOX = re.compile(
-    r"(?:<\|box_start\|>\s*)?\(\s*(" + NUM + r")\s*,\s*(" + NUM + r")\s*\)\s*,\s*\(\s*(" + NUM + r")\s*,\s*(" + NUM + r")\s*\)(?:\s*<\|box_end\|>)?"
+    r"(?:<\|box_start\|>\s*)?\(\s*("
+    + NUM
+    + r")\s*,\s*("
+    + NUM
+    + r")\s*\)\s*,\s*\(\s*("
+    + NUM
+    + r")\s*,\s*("
+    + NUM
+    + r")\s*\)(?:\s*<\|box_end\|>)?"
 )
 _REF = re.compile(r"<\|object_ref_start\|>(.*?)<\|object_ref_end\|>", re.DOTALL)
 _TAGS = re.compile(r"<\|(?:object_ref_start|object_ref_end|box_start|box_end|im_end|im_start|endoftext)\|>")

@@ -17,21 +17,31 @@ the adapter's, so both backends are scored identically.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from padt_eval.core.errors import PadtEvalError, UsageError
+from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, Task
 from padt_eval.models.base import ModelAdapter, get_family
 from padt_eval.models.coords import Frame, TextFormat, get_format
 from padt_eval.models.hf.backend import GenerationBackend, TransformersBackend
 from padt_eval.models.hf.generation import Generated
 from padt_eval.models.text_rules import ANSWER_RULE, prediction_from_text  # the one models -> tasks edge is in text_rules
-from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, Task
 
 BOX_SCORE_RULE = "mean log-probability of the tokens spelling the box's coordinates (raw logits, greedy decoding)"
 DEFAULT_MAX_NEW_TOKENS = {Task.REC: 256, Task.RES: 256, Task.OVD: 1024, Task.RIC: 512}
 #: The load options every family here accepts (`--model-arg KEY=VALUE` and the named flags).
-LOAD_OPTIONS = ("prompt_style", "max_new_tokens", "dtype", "attn", "revision", "min_pixels", "max_pixels", "extra_generate_kwargs")
+LOAD_OPTIONS = (
+    "prompt_style",
+    "max_new_tokens",
+    "dtype",
+    "attn",
+    "revision",
+    "min_pixels",
+    "max_pixels",
+    "extra_generate_kwargs",
+)
 
 
 def check_options(family: str, options: dict[str, Any], accepted: tuple[str, ...] = LOAD_OPTIONS) -> None:
@@ -148,7 +158,11 @@ class HFTextBoxAdapter(ModelAdapter):
         by_task: dict[Task, list[tuple[int, ModelRequest, Any]]] = {}
         for i, req in enumerate(requests):
             if req.prompt is None:
-                out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=f"no prompt for this task under prompt key {self.prompt_key}")
+                out[i] = Prediction(
+                    req.sample_id,
+                    parse_status=ParseStatus.ERROR,
+                    parse_reason=f"no prompt for this task under prompt key {self.prompt_key}",
+                )
                 continue
             try:
                 image = prepared[i] if prepared is not None else open_image(req)
@@ -169,7 +183,9 @@ class HFTextBoxAdapter(ModelAdapter):
                 out[i] = pred
         return [out[i] for i in range(len(requests))]
 
-    def predict_stream(self, batches: Iterable[tuple[list[ModelRequest], list[Any] | None]]) -> Iterator[tuple[list[ModelRequest], list[Prediction]]]:
+    def predict_stream(
+        self, batches: Iterable[tuple[list[ModelRequest], list[Any] | None]]
+    ) -> Iterator[tuple[list[ModelRequest], list[Prediction]]]:
         """As the base class; with a backend whose `finish` overlaps (vLLM), window k is
         decoded and parsed on a thread while window k+1 generates, so the engine never
         waits for detokenisation except after the last window."""
@@ -208,7 +224,9 @@ class HFTextBoxAdapter(ModelAdapter):
 
         return pool.submit(complete)
 
-    def generate(self, task: Task, texts: list[str], images: list[Any], requests: list[ModelRequest]) -> tuple[list[Generated], Any]:
+    def generate(
+        self, task: Task, texts: list[str], images: list[Any], requests: list[ModelRequest]
+    ) -> tuple[list[Generated], Any]:
         raw, inputs = self.backend.generate(self, task, texts, images, requests)
         return self.backend.finish(self, raw), inputs
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any
 
-from padt_eval.models.hf.generation import Generated, greedy_generate
 from padt_eval.core.types import ModelRequest, Task
+from padt_eval.models.hf.generation import Generated, greedy_generate
 
 if TYPE_CHECKING:
     from padt_eval.models.hf.adapter import HFTextBoxAdapter
@@ -40,10 +40,12 @@ class GenerationBackend(abc.ABC):
     overlaps_finish: bool = False
 
     @abc.abstractmethod
-    def generate(self, adapter: "HFTextBoxAdapter", task: Task, texts: list[str], images: list[Any], requests: list[ModelRequest]) -> tuple[Any, Any]:
+    def generate(
+        self, adapter: HFTextBoxAdapter, task: Task, texts: list[str], images: list[Any], requests: list[ModelRequest]
+    ) -> tuple[Any, Any]:
         """(raw outputs, processor inputs for `adapter.frame`) for one list of prompts."""
 
-    def finish(self, adapter: "HFTextBoxAdapter", raw: Any) -> list[Generated]:
+    def finish(self, adapter: HFTextBoxAdapter, raw: Any) -> list[Generated]:
         """The raw outputs of `generate` as `Generated` (default: they already are)."""
         return list(raw)
 
@@ -102,4 +104,3 @@ class TransformersBackend(GenerationBackend):
                 torch.cuda.empty_cache()
         except ImportError:
             pass
-

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from padt_eval.core.caption_text import clean_caption
+from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, Task
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
 from padt_eval.models.hf.loading import load_adapter
-from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, Task
 
 GROUND = "<CAPTION_TO_PHRASE_GROUNDING>"
 
@@ -43,7 +43,11 @@ class Florence2Adapter(HFTextBoxAdapter):
 
     def processor_settings(self) -> dict[str, Any]:
         ip = self.processor.image_processor
-        return {"image_processor": type(ip).__name__, "size": dict(ip.size) if getattr(ip, "size", None) else None, "image_seq_length": getattr(self.processor, "num_image_tokens", None)}
+        return {
+            "image_processor": type(ip).__name__,
+            "size": dict(ip.size) if getattr(ip, "size", None) else None,
+            "image_seq_length": getattr(self.processor, "num_image_tokens", None),
+        }
 
 
 def _with_prompt(req: ModelRequest, prompt: str) -> ModelRequest:

@@ -65,6 +65,7 @@ def decode_with_offsets(tokenizer: Any, ids: list[int]) -> tuple[str, list[tuple
     of a sequence's first token (sentencepiece) sees the same context as in the full
     prefix.
     """
+
     def dec(part: list[int]) -> str:
         return tokenizer.decode(part, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
@@ -78,7 +79,7 @@ def decode_with_offsets(tokenizer: Any, ids: list[int]) -> tuple[str, list[tuple
         else:
             head = dec(ids[anchor - 1 : anchor])
             window = dec(ids[anchor - 1 : i])
-            prefix = text[:anchor_len] + window[len(head):] if window.startswith(head) else dec(ids[:i])
+            prefix = text[:anchor_len] + window[len(head) :] if window.startswith(head) else dec(ids[:i])
         end = len(prefix)
         # A prefix ending inside a multi-byte character decodes to U+FFFD; it is not text yet.
         clean = text.startswith(prefix)
@@ -137,9 +138,19 @@ class ChosenTokenLogprobs:
 # which change the scores; with any of them on, the chosen-token recorder would not see the
 # raw logits, so `greedy_generate` asks generate for all logits instead (old, costly path)
 _SCORE_CHANGING_SETTINGS = (
-    "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids", "min_length", "min_new_tokens",
-    "forced_bos_token_id", "forced_eos_token_id", "suppress_tokens", "begin_suppress_tokens", "sequence_bias",
-    "exponential_decay_length_penalty", "renormalize_logits", "watermarking_config",
+    "no_repeat_ngram_size",
+    "encoder_no_repeat_ngram_size",
+    "bad_words_ids",
+    "min_length",
+    "min_new_tokens",
+    "forced_bos_token_id",
+    "forced_eos_token_id",
+    "suppress_tokens",
+    "begin_suppress_tokens",
+    "sequence_bias",
+    "exponential_decay_length_penalty",
+    "renormalize_logits",
+    "watermarking_config",
 )
 
 
@@ -214,7 +225,9 @@ def batch_invariant_penalty(model: Any, inputs: dict, extra: dict) -> dict:
     return {**extra, "repetition_penalty": 1.0, "logits_processor": processors}
 
 
-def greedy_generate(model: Any, inputs: dict, *, max_new_tokens: int, eos_ids: set[int], tokenizer: Any, **extra: Any) -> list[Generated]:
+def greedy_generate(
+    model: Any, inputs: dict, *, max_new_tokens: int, eos_ids: set[int], tokenizer: Any, **extra: Any
+) -> list[Generated]:
     """Generate greedily for a batch; return each row's new tokens, log-probs and text.
 
     Log-probabilities come from the raw logits. Normally a `ChosenTokenLogprobs` processor

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from padt_eval.core.types import ModelRequest
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
 from padt_eval.models.hf.loading import load_adapter
-from padt_eval.core.types import ModelRequest
 
 
 class Kosmos2Adapter(HFTextBoxAdapter):
@@ -50,7 +50,11 @@ class Kosmos2Adapter(HFTextBoxAdapter):
 
     def processor_settings(self) -> dict[str, Any]:
         ip = self.processor.image_processor
-        return {"image_processor": type(ip).__name__, "size": dict(ip.size) if getattr(ip, "size", None) else None, "latent_query_num": int(self.model.config.latent_query_num)}
+        return {
+            "image_processor": type(ip).__name__,
+            "size": dict(ip.size) if getattr(ip, "size", None) else None,
+            "latent_query_num": int(self.model.config.latent_query_num),
+        }
 
 
 def load(family: str, model_id: str, **options: Any) -> Kosmos2Adapter:

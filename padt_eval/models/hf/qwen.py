@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from padt_eval.core.types import ModelRequest
 from padt_eval.models.coords import Frame
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
 from padt_eval.models.hf.loading import load_adapter
-from padt_eval.core.types import ModelRequest
 
 
 class QwenAdapter(HFTextBoxAdapter):

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from padt_eval.core.errors import DataError
-from padt_eval.models.base import ModelAdapter
 from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, PromptKey
+from padt_eval.models.base import ModelAdapter
 
 from . import IMPLEMENTATION_VERSION
 from .processor import ImagePreparer

@@ -61,7 +61,9 @@ class PackedSegments:
         self.pos = torch.arange(self.total, device=cu.device) - cu[:-1][self.seg]
         # (n, 1, 1, max_len) key mask, None when every segment has the same length
         ragged = bool((lengths != self.max_len).any())
-        self.key_mask = (torch.arange(self.max_len, device=cu.device)[None, :] < lengths[:, None])[:, None, None, :] if ragged else None
+        self.key_mask = (
+            (torch.arange(self.max_len, device=cu.device)[None, :] < lengths[:, None])[:, None, None, :] if ragged else None
+        )
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
         out = x.new_zeros((self.n, self.max_len) + tuple(x.shape[1:]))

@@ -57,9 +57,7 @@ def resolve(model: str, revision: str | None = None) -> ResolvedCheckpoint:
 
     offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
     try:
-        folder = Path(
-            snapshot_download(repo_id=model, revision=revision, allow_patterns=_HUB_PATTERNS, local_files_only=offline)
-        )
+        folder = Path(snapshot_download(repo_id=model, revision=revision, allow_patterns=_HUB_PATTERNS, local_files_only=offline))
     except LocalEntryNotFoundError:
         how = "HF_HUB_OFFLINE is set" if offline else "the hub could not be reached"
         raise CheckpointError(
@@ -147,7 +145,14 @@ def check_and_load(model, files: list[Path], *, dtype, device, source: str) -> l
     return notes
 
 
-DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16", "float16": "float16", "fp16": "float16"}
+DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+}
 
 
 def torch_dtype(name: str):

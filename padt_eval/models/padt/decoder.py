@@ -126,9 +126,7 @@ class PadtDecoder(nn.Module):
         self.score_prediction = nn.Linear(h, 1)
         self.mask_output_upscaling1 = nn.Sequential(nn.Linear(h, h // 4 * 4), RMSNorm(h // 4 * 4), nn.GELU())
         self.mask_output_upscaling2 = nn.Sequential(nn.Linear(h // 4, h // 16 * 4), nn.GELU())
-        self.mask_output_mlp = nn.Sequential(
-            nn.Linear(h, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, h // 16)
-        )
+        self.mask_output_mlp = nn.Sequential(nn.Linear(h, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, h // 16))
 
     def set_attention(self, impl: str) -> None:
         for m in self.modules():

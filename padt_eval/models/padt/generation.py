@@ -34,8 +34,19 @@ from .static_cache import CACHE_LENGTH_BUCKET, StaticKVCache, bucketed
 from .vocab import ExtendedVocab
 
 # generation_config.json keys we act on; anything else is recorded as ignored
-_USED_KEYS = {"eos_token_id", "pad_token_id", "bos_token_id", "repetition_penalty", "do_sample", "temperature",
-              "top_k", "top_p", "max_new_tokens", "transformers_version", "_from_model_config"}
+_USED_KEYS = {
+    "eos_token_id",
+    "pad_token_id",
+    "bos_token_id",
+    "repetition_penalty",
+    "do_sample",
+    "temperature",
+    "top_k",
+    "top_p",
+    "max_new_tokens",
+    "transformers_version",
+    "_from_model_config",
+}
 
 
 @dataclass
@@ -252,8 +263,9 @@ def prefill(model, vocab, merged, input_ids, attention_mask, grid_thw, *, all_hi
     return hidden, layers, cache, deltas
 
 
-def _initial_state(padded, prefill_cache, input_ids, attention_mask, deltas, settings, pad, record_logits,
-                   penalise_padding) -> DecodeState:
+def _initial_state(
+    padded, prefill_cache, input_ids, attention_mask, deltas, settings, pad, record_logits, penalise_padding
+) -> DecodeState:
     b, prompt_len = input_ids.shape
     steps = settings.max_new_tokens
     dev = input_ids.device
@@ -317,9 +329,7 @@ def teacher_forced_states(
     """One forward over prompt + completion (GLOBAL ids); the final-layer states at positions
     prompt_length-1 ... end-1, i.e. the state that predicts each completion token."""
     cfg = model.cfg
-    positions, _ = rope_index(
-        input_ids, attention_mask, grid_thw, image_token_id=cfg.image_token_id, merge_size=cfg.merge_size
-    )
+    positions, _ = rope_index(input_ids, attention_mask, grid_thw, image_token_id=cfg.image_token_id, merge_size=cfg.merge_size)
     embeds = model.prompt_embeds(input_ids, vocab, merged)
     hidden, _ = model.run_language_model(embeds, attention_mask, positions, None)
     shifted = hidden[:, prompt_length - 1 : -1]

@@ -102,8 +102,7 @@ class PadtModel(nn.Module):
         expected = [c // self.cfg.merge_size**2 for c in vocab.image_patches]
         if per_row != expected:
             raise ValueError(
-                f"PaDT needs exactly one image per batch row: image tokens per row {per_row}, "
-                f"merged tokens per image {expected}"
+                f"PaDT needs exactly one image per batch row: image tokens per row {per_row}, merged tokens per image {expected}"
             )
         embeds[is_image] = merged.to(embeds.dtype)
         return embeds

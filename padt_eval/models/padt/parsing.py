@@ -119,8 +119,13 @@ def _parse_reference(ids, strings, *, vocab_size: int, eos_token: str) -> ParseR
             lookahead = f"token {tok!r} at the last position triggers the '<answer>' look-ahead past the end"
             # opening answer tag: '<' (not '</') then 'answer' then '>'; Python's `and`
             # evaluates left to right, so the next tokens are only read when needed
-            if (not in_answer and "<" in tok and "</" not in tok and "answer" in _at(strings, i + 1, lookahead)
-                    and ">" in _at(strings, i + 2, lookahead)):
+            if (
+                not in_answer
+                and "<" in tok
+                and "</" not in tok
+                and "answer" in _at(strings, i + 1, lookahead)
+                and ">" in _at(strings, i + 2, lookahead)
+            ):
                 in_answer = True
                 i += 3
                 continue
@@ -165,9 +170,7 @@ def _parse_default(ids, strings, *, vocab_size: int, num_vrts: int, eos_ids, fin
     def close_run():
         nonlocal run
         if run:
-            objects.append(
-                ParsedObject(label, "".join(strings[s] for s in run), [int(ids[s]) - vocab_size for s in run], run)
-            )
+            objects.append(ParsedObject(label, "".join(strings[s] for s in run), [int(ids[s]) - vocab_size for s in run], run))
             run = []
 
     end = len(ids)
@@ -198,9 +201,7 @@ def _parse_default(ids, strings, *, vocab_size: int, num_vrts: int, eos_ids, fin
         objects[-1].truncated = True
 
     if bad:
-        return ParseResult(
-            ok=False, reason="VRT tokens outside this image's visual tokens: " + "; ".join(bad), answer_tokens=end
-        )
+        return ParseResult(ok=False, reason="VRT tokens outside this image's visual tokens: " + "; ".join(bad), answer_tokens=end)
     if in_label:
         notes.append("a quoted label is never closed")
     truncated = not finished  # no eos id anywhere in the completion
@@ -213,6 +214,4 @@ def _parse_default(ids, strings, *, vocab_size: int, num_vrts: int, eos_ids, fin
         else:
             ok = False
             notes.insert(0, "generation reached max_new_tokens without an end-of-turn token and without any VRT run")
-    return ParseResult(
-        objects=objects, ok=ok, reason="; ".join(notes) or None, truncated=truncated, answer_tokens=end
-    )
+    return ParseResult(objects=objects, ok=ok, reason="; ".join(notes) or None, truncated=truncated, answer_tokens=end)

@@ -210,9 +210,7 @@ class PadtPipeline:
             input_ids_global=ids,
         )
 
-    def teacher_force(
-        self, images: Sequence[PreparedImage], prompts: Sequence[str], completions: Sequence[str]
-    ) -> BatchRun:
+    def teacher_force(self, images: Sequence[PreparedImage], prompts: Sequence[str], completions: Sequence[str]) -> BatchRun:
         """Parse and decode given completions (the reference trainer's way of getting VRT features)."""
         inputs = self.processor.batch(images, prompts).to(self.model.device)
         grid = inputs.image_grid_thw

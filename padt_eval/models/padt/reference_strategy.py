@@ -43,9 +43,7 @@ def generate_reference_strategy(
     pad = pad_id(settings)
     eos = torch.tensor(settings.eos_token_ids or [-1], device=input_ids.device)
     b, prompt_len = input_ids.shape
-    hidden, layers, cache, deltas = prefill(
-        model, vocab, merged, input_ids, attention_mask, grid_thw, all_hidden_states=True
-    )
+    hidden, layers, cache, deltas = prefill(model, vocab, merged, input_ids, attention_mask, grid_thw, all_hidden_states=True)
     all_layer_states = [layers]
     last_logits = vocab.logits(hidden)[:, -1]  # every prompt position scored, the last one used
     last_hidden = hidden[:, -1]

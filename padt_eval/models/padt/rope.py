@@ -61,4 +61,3 @@ def rope_index(
         pos[:, row, keep] = flat.to(pos)
         deltas.append((int(flat.max()) + 1 if flat.numel() else 0) - seq)
     return pos, torch.tensor(deltas, dtype=input_ids.dtype, device=input_ids.device).unsqueeze(1)
-

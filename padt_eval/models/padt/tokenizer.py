@@ -99,10 +99,7 @@ class PadtTokenizer:
         have = self.num_vrts
         if n > have:
             self.tk.add_tokens(
-                [
-                    AddedToken(vrt_token(i), lstrip=False, rstrip=False, special=False, normalized=False)
-                    for i in range(have, n)
-                ]
+                [AddedToken(vrt_token(i), lstrip=False, rstrip=False, special=False, normalized=False) for i in range(have, n)]
             )
             if self.tk.token_to_id(vrt_token(n - 1)) != self._e() + n - 1:
                 raise CheckpointError("tokenizer VRT ids are not contiguous after the embedding rows")

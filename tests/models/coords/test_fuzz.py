@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from padt_eval.models.coords import FORMATS, Frame
 from padt_eval.core.caption_text import clean_caption
 from padt_eval.core.types import ParseStatus
+from padt_eval.models.coords import FORMATS, Frame
 
 NUMBERS = st.one_of(
     st.integers(-2000, 3000).map(str),
@@ -24,13 +24,73 @@ NUMBERS = st.one_of(
 )
 FRAGMENTS = st.sampled_from(
     [
-        "```json", "```", "\n", " ", ",", ";", "[", "]", "[[", "]]", "(", ")", "{", "}", ":", '"', "'",
-        '"bbox_2d"', "'bbox_2d'", '"bbox_2d": [', '"label": "', "label", "<answer>", "</answer>", "<think>", "</think>",
-        "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>", "<|box_end|>", "<|im_end|>",
-        "<ref>", "</ref>", "<box>", "</box>", "<p>", "</p>", "<delim>", "<", ">", "{<", ">}",
-        "<phrase>", "</phrase>", "<object>", "</object>", "</delimiter_of_multi_objects/>", "<grounding>",
-        "<patch_index_0389>", "<patch_index_9999>", "<patch_index_", "<loc_", "<loc_999>", "<loc_1000>", "<loc_0>",
-        "<sep>", "<poly>", "</poly>", "</s>", "<s>", "Answer:", "the man in red", "a cup", "None", "é", "\u0000", "\ud7ff",
+        "```json",
+        "```",
+        "\n",
+        " ",
+        ",",
+        ";",
+        "[",
+        "]",
+        "[[",
+        "]]",
+        "(",
+        ")",
+        "{",
+        "}",
+        ":",
+        '"',
+        "'",
+        '"bbox_2d"',
+        "'bbox_2d'",
+        '"bbox_2d": [',
+        '"label": "',
+        "label",
+        "<answer>",
+        "</answer>",
+        "<think>",
+        "</think>",
+        "<|object_ref_start|>",
+        "<|object_ref_end|>",
+        "<|box_start|>",
+        "<|box_end|>",
+        "<|im_end|>",
+        "<ref>",
+        "</ref>",
+        "<box>",
+        "</box>",
+        "<p>",
+        "</p>",
+        "<delim>",
+        "<",
+        ">",
+        "{<",
+        ">}",
+        "<phrase>",
+        "</phrase>",
+        "<object>",
+        "</object>",
+        "</delimiter_of_multi_objects/>",
+        "<grounding>",
+        "<patch_index_0389>",
+        "<patch_index_9999>",
+        "<patch_index_",
+        "<loc_",
+        "<loc_999>",
+        "<loc_1000>",
+        "<loc_0>",
+        "<sep>",
+        "<poly>",
+        "</poly>",
+        "</s>",
+        "<s>",
+        "Answer:",
+        "the man in red",
+        "a cup",
+        "None",
+        "é",
+        "\u0000",
+        "\ud7ff",
     ]
 )
 NEAR_MISS = st.lists(st.one_of(FRAGMENTS, NUMBERS), max_size=40).map("".join)
@@ -76,7 +136,18 @@ def test_never_raises_and_boxes_stay_inside(name, text, frame):
 def test_long_hostile_text_parses_quickly(name):
     """No quadratic blow-up on long output full of unfinished syntax."""
     frame = Frame(640, 427, 644, 420)
-    pieces = ['{"bbox_2d": [1, 2', "<box>[[1,2,", "<object><patch_index_0001>", "<loc_1><loc_2>", "[0.1,0.2,", "{<1><2>", "[[1,2,3", "<|box_start|>(1,2),(", "<think>", "<p>x"]
+    pieces = [
+        '{"bbox_2d": [1, 2',
+        "<box>[[1,2,",
+        "<object><patch_index_0001>",
+        "<loc_1><loc_2>",
+        "[0.1,0.2,",
+        "{<1><2>",
+        "[[1,2,3",
+        "<|box_start|>(1,2),(",
+        "<think>",
+        "<p>x",
+    ]
     text = "".join(pieces) * 300  # ~ 10 k characters
     # The speed of this case is measured in benchmarks/bench_parsers.py; here: it ends, and
     # what it returns is as well-formed as on any other input.

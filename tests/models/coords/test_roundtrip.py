@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from padt_eval.core.types import ParseStatus
 from padt_eval.models.coords import FORMATS
 from padt_eval.models.coords.qwen2_5_vl import input_frame
-from padt_eval.core.types import ParseStatus
 
 from .writers import WRITERS
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from padt_eval.core import rle
-from padt_eval.models.coords import FORMATS, Frame
-from padt_eval.models.text_rules import prediction_from_text
 from padt_eval.core.answer_rule import ANSWER_RULE
 from padt_eval.core.types import ParseStatus, Task
+from padt_eval.models.coords import FORMATS, Frame
+from padt_eval.models.text_rules import prediction_from_text
 
 F = Frame(640, 427)
 TWO = '[{"bbox_2d": [312, 406, 555, 781], "label": "man"}, {"bbox_2d": [19, 539, 153, 972], "label": "cup"}]'
@@ -45,9 +45,18 @@ def test_ric_grounds_phrases_and_cleans_the_caption():
 
 def test_ric_captions_of_each_grounded_form():
     cases = {
-        "internvl": ("<ref>A dog</ref><box>[[1, 2, 300, 400]]</box> chases <ref>a ball</ref><box>[[500, 500, 600, 600]]</box>.", "A dog chases a ball."),
-        "kosmos2": ("<grounding> An image of<phrase> a snowman</phrase><object><patch_index_0044><patch_index_0863></object> warming himself by<phrase> a fire</phrase><object><patch_index_0005><patch_index_0911></object>.", "An image of a snowman warming himself by a fire."),
-        "qwen2_vl": ("<|object_ref_start|>A dog<|object_ref_end|><|box_start|>(1,2),(300,400)<|box_end|> runs.<|im_end|>", "A dog runs."),
+        "internvl": (
+            "<ref>A dog</ref><box>[[1, 2, 300, 400]]</box> chases <ref>a ball</ref><box>[[500, 500, 600, 600]]</box>.",
+            "A dog chases a ball.",
+        ),
+        "kosmos2": (
+            "<grounding> An image of<phrase> a snowman</phrase><object><patch_index_0044><patch_index_0863></object> warming himself by<phrase> a fire</phrase><object><patch_index_0005><patch_index_0911></object>.",
+            "An image of a snowman warming himself by a fire.",
+        ),
+        "qwen2_vl": (
+            "<|object_ref_start|>A dog<|object_ref_end|><|box_start|>(1,2),(300,400)<|box_end|> runs.<|im_end|>",
+            "A dog runs.",
+        ),
         "minigpt_v2": ("<p>A dog</p> {<1><2><30><40>} runs on <p>the grass</p> {<0><50><100><100>}.", "A dog runs on the grass."),
         "florence2": ("</s><s>A dog<loc_1><loc_2><loc_300><loc_400> runs</s>", "A dog runs"),
         "shikra": ("A dog [0.001,0.002,0.300,0.400] runs.", "A dog runs."),

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from padt_eval.core.types import ParseStatus
 from padt_eval.models.coords import FORMATS, Frame
 from padt_eval.models.coords.qwen2_5_vl import input_frame, smart_resize
-from padt_eval.core.types import ParseStatus
 
 W, H = 640, 427
 PLAIN = Frame(W, H)
@@ -21,8 +21,22 @@ MAN_1000 = [199.68, 173.36, 355.20, 333.49]  # [312, 406, 555, 781] per mille
 
 EXAMPLES = [
     # §2.1 Qwen2.5-VL
-    ("q25-1", "qwen2_5_vl", '```json\n[\n\t{"bbox_2d": [200, 170, 357, 333], "label": "man in red"}\n]\n```', QWEN, [MAN], ["man in red"]),
-    ("q25-2", "qwen2_5_vl", 'The man on the left is at {"bbox_2d": [12, 230, 98, 415], "label": "man"}.', QWEN, [[11.93, 233.83, 97.39, 421.92]], ["man"]),
+    (
+        "q25-1",
+        "qwen2_5_vl",
+        '```json\n[\n\t{"bbox_2d": [200, 170, 357, 333], "label": "man in red"}\n]\n```',
+        QWEN,
+        [MAN],
+        ["man in red"],
+    ),
+    (
+        "q25-2",
+        "qwen2_5_vl",
+        'The man on the left is at {"bbox_2d": [12, 230, 98, 415], "label": "man"}.',
+        QWEN,
+        [[11.93, 233.83, 97.39, 421.92]],
+        ["man"],
+    ),
     (
         "q25-3",
         "qwen2_5_vl",
@@ -31,7 +45,14 @@ EXAMPLES = [
         [MAN, [398.51, 89.47, 556.52, 305.00]],
         ["a", "b"],
     ),
-    ("q25-4", "qwen2_5_vl", '```json\n[\n {"bbox_2d": [200, 170, 357, 333], "label": "cup"},\n {"bbox_2d": [401, 8', QWEN, [MAN], ["cup"]),
+    (
+        "q25-4",
+        "qwen2_5_vl",
+        '```json\n[\n {"bbox_2d": [200, 170, 357, 333], "label": "cup"},\n {"bbox_2d": [401, 8',
+        QWEN,
+        [MAN],
+        ["cup"],
+    ),
     ("q25-5", "qwen2_5_vl", '{"bbox_2d": [357, 333, 200, 170]}', QWEN, [MAN], [None]),
     ("q25-6a", "qwen2_5_vl", "None", QWEN, [], []),
     ("q25-6b", "qwen2_5_vl", "There is no such object.", QWEN, [], []),
@@ -79,7 +100,14 @@ EXAMPLES = [
         [[110.00, 166.80, 450.00, 313.58]],
         ["the man in red"],
     ),
-    ("kos-2", "kosmos2", "<phrase>a cup</phrase><object><patch_index_0004><patch_index_0036></object>", PLAIN, [[80.00, 0.00, 100.00, 26.69]], ["a cup"]),
+    (
+        "kos-2",
+        "kosmos2",
+        "<phrase>a cup</phrase><object><patch_index_0004><patch_index_0036></object>",
+        PLAIN,
+        [[80.00, 0.00, 100.00, 26.69]],
+        ["a cup"],
+    ),
     (
         "kos-3",
         "kosmos2",
@@ -90,7 +118,14 @@ EXAMPLES = [
     ),
     ("kos-4", "kosmos2", "<grounding> Question: … Answer: It is the man", PLAIN, [], []),
     # §2.7 Florence-2
-    ("flo-1", "florence2", "</s><s>the man in red<loc_312><loc_406><loc_555><loc_781></s>", PLAIN, [[200.00, 173.58, 355.52, 333.70]], ["the man in red"]),
+    (
+        "flo-1",
+        "florence2",
+        "</s><s>the man in red<loc_312><loc_406><loc_555><loc_781></s>",
+        PLAIN,
+        [[200.00, 173.58, 355.52, 333.70]],
+        ["the man in red"],
+    ),
     (
         "flo-2",
         "florence2",
@@ -159,7 +194,7 @@ def test_worked_example(case, fmt, text, frame, boxes, labels):
     [
         ("vlm_r1", "<think>… I think it is the man</think>", QWEN, "no <answer>"),  # §2.2 example 4
         ("minigpt_v2", "{<31><40><55>", PLAIN, "incomplete"),  # §2.9 example 4
-        ("qwen2_5_vl", "```json\n[{\"bbox_2d\": [200, 1", QWEN, "cut off"),
+        ("qwen2_5_vl", '```json\n[{"bbox_2d": [200, 1', QWEN, "cut off"),
         ("qwen2_5_vl", "<think>the man on the", QWEN, "inside <think>"),
         ("qwen2_vl", "<|object_ref_start|>man<|object_ref_end|><|box_start|>(312,40", PLAIN, "box_start"),
         ("kosmos2", "<phrase>a man</phrase><object><patch_index_0389>", PLAIN, "not closed"),
@@ -194,7 +229,9 @@ def test_leading_zeros_are_decimal_not_octal():
 def test_boxes_are_clipped_and_swapped_everywhere():
     frame = Frame(100, 50)
     assert list(FORMATS["qwen3_vl"].parse('{"bbox_2d": [1200, 900, -100, 100]}', frame).boxes[0].box) == [0.0, 5.0, 100.0, 45.0]
-    assert list(FORMATS["internvl"].parse("<box>[[900, 800, 100, 200]]</box>", frame).boxes[0].box) == pytest.approx([10, 10, 90, 40])
+    assert list(FORMATS["internvl"].parse("<box>[[900, 800, 100, 200]]</box>", frame).boxes[0].box) == pytest.approx(
+        [10, 10, 90, 40]
+    )
 
 
 def test_kosmos_rule_cell_centres_vs_full_cells():

@@ -59,7 +59,10 @@ def kosmos2(b, f, label="obj"):
     col = lambda v: min(31, int(v / f.width * 32))  # noqa: E731
     row = lambda v: min(31, int(v / f.height * 32))  # noqa: E731
     ul, lr = row(b[1]) * 32 + col(b[0]), row(b[3]) * 32 + col(b[2])
-    return f"<phrase>{label}</phrase><object><patch_index_{ul:04d}><patch_index_{lr:04d}></object>", (f.width / 32 + 1e-9, f.height / 32 + 1e-9)
+    return f"<phrase>{label}</phrase><object><patch_index_{ul:04d}><patch_index_{lr:04d}></object>", (
+        f.width / 32 + 1e-9,
+        f.height / 32 + 1e-9,
+    )
 
 
 def florence2(b, f, label="obj"):
@@ -74,7 +77,12 @@ def ferret(b, f, label="obj"):
 
 
 def cogvlm(b, f, label="obj"):
-    vals = [min(999, _pm(b[0], f.width)), min(999, _pm(b[1], f.height)), min(999, _pm(b[2], f.width)), min(999, _pm(b[3], f.height))]
+    vals = [
+        min(999, _pm(b[0], f.width)),
+        min(999, _pm(b[1], f.height)),
+        min(999, _pm(b[2], f.width)),
+        min(999, _pm(b[3], f.height)),
+    ]
     return f"The {label}[[" + ",".join(f"{v:03d}" for v in vals) + "]]", (1.01 * f.width / 1000, 1.01 * f.height / 1000)
 
 

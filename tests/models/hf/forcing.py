@@ -31,3 +31,21 @@ def text_ids(adapter, text: str, family: str) -> list[int]:
     tok = adapter.tokenizer
     ids = tok.encode(text, add_special_tokens=False)
     return ([tok.bos_token_id] if family == "florence2" else []) + ids
+
+
+def run_forced(monkeypatch, adapter, task, split: str, checkpoint, out, **data):
+    """`api.run_model` (the runner a real run takes, one rank) with `adapter` served in
+    place of loading `checkpoint` again: the forced adapter is an object in this process."""
+    from padt_eval import api
+    from padt_eval.models import loading
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
+
+    monkeypatch.setattr(loading, "load_model", lambda *args, **kwargs: adapter)
+    return api.run_model(
+        task,
+        split,
+        ModelOptions(str(checkpoint), adapter.family),
+        data=DataOptions(**data),
+        run=RunOptions(1, "cpu", batch_size=3, loader_workers=0),
+        output=OutputOptions(out, report=False),
+    )

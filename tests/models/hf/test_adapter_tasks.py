@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from padt_eval.core import rle
+from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, Task
 from padt_eval.models.loading import load_model
 from padt_eval.tasks.prompts import render, template_for
-from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, Task
 
 from .forcing import force, text_ids
 

@@ -10,12 +10,12 @@ from typer.testing import CliRunner
 
 from padt_eval.cli import app
 from padt_eval.core.errors import UsageError
+from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, PromptKey, Task
 from padt_eval.models.base import families, prompt_key_of
 from padt_eval.models.hf.generation import Generated, decode_with_offsets
 from padt_eval.models.loading import detect_family, load_model
 from padt_eval.tasks.prompts import PROMPT_TABLE, prompt_template_hash
 from padt_eval.tasks.registry import get_task
-from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, PromptKey, Task
 
 from ..coords.writers import WRITERS
 
@@ -32,14 +32,34 @@ def test_an_unreadable_image_fails_only_its_sample(tiny, demo_split, tmp_path):
     w, h = Image.open(good).size
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG not really")
-    reqs = [_req("a", good, w, h), _req("b", tmp_path / "missing.png", w, h), _req("c", corrupt, w, h), _req("d", good, w + 1, h), _req("e", good, w, h)]
+    reqs = [
+        _req("a", good, w, h),
+        _req("b", tmp_path / "missing.png", w, h),
+        _req("c", corrupt, w, h),
+        _req("d", good, w + 1, h),
+        _req("e", good, w, h),
+    ]
     preds = adapter.predict(reqs)
     assert [p.sample_id for p in preds] == ["a", "b", "c", "d", "e"]
-    assert [p.parse_status for p in preds] == [ParseStatus.OK, ParseStatus.ERROR, ParseStatus.ERROR, ParseStatus.ERROR, ParseStatus.OK]
-    assert "image not found" in preds[1].parse_reason and "cannot be read" in preds[2].parse_reason and "annotation says" in preds[3].parse_reason
+    assert [p.parse_status for p in preds] == [
+        ParseStatus.OK,
+        ParseStatus.ERROR,
+        ParseStatus.ERROR,
+        ParseStatus.ERROR,
+        ParseStatus.OK,
+    ]
+    assert (
+        "image not found" in preds[1].parse_reason
+        and "cannot be read" in preds[2].parse_reason
+        and "annotation says" in preds[3].parse_reason
+    )
     # the runner's workers hand over images, or the exception they hit
     preds = adapter.predict(reqs[:2], [Image.open(good).convert("RGB"), OSError("disk on fire")])
-    assert preds[0].parse_status == ParseStatus.OK and preds[1].parse_status == ParseStatus.ERROR and "disk on fire" in preds[1].parse_reason
+    assert (
+        preds[0].parse_status == ParseStatus.OK
+        and preds[1].parse_status == ParseStatus.ERROR
+        and "disk on fire" in preds[1].parse_reason
+    )
 
 
 @pytest.mark.parametrize("family", ["qwen2_5_vl", "internvl", "kosmos2", "florence2"])
@@ -92,7 +112,11 @@ def test_family_detection_from_config_and_name(tmp_path):
 
 
 def test_remote_code_checkpoints_are_refused(tmp_path):
-    path = _config_dir(tmp_path, "InternVL3-8B", {"model_type": "internvl_chat", "auto_map": {"AutoModel": "modeling_internvl_chat.InternVLChatModel"}})
+    path = _config_dir(
+        tmp_path,
+        "InternVL3-8B",
+        {"model_type": "internvl_chat", "auto_map": {"AutoModel": "modeling_internvl_chat.InternVLChatModel"}},
+    )
     with pytest.raises(UsageError, match="remote-code checkpoint.*-hf"):
         load_model(path)
 
@@ -141,7 +165,9 @@ def test_an_unknown_prompt_key_is_an_error_naming_the_known_ones():
     with pytest.raises(UsageError, match=r"no prompt templates for prompt key 'qwen2_5_vl'; known: .*'?qwen2_5_vl:paper"):
         get_task(Task.REC).prompt(PromptKey("qwen2_5_vl"), ModelRequest("s", Task.REC, ImageRef("x.png", 4, 4), expression="a"))
     assert get_task(Task.REC).prompt(None, ModelRequest("s", Task.REC, ImageRef("x.png", 4, 4), expression="a")) is None
-    assert PromptKey.parse("qwen2_5_vl:paper") == PromptKey("qwen2_5_vl", "paper") and PromptKey.parse("padt") == PromptKey("padt")
+    assert PromptKey.parse("qwen2_5_vl:paper") == PromptKey("qwen2_5_vl", "paper") and PromptKey.parse("padt") == PromptKey(
+        "padt"
+    )
 
 
 def test_native_style_and_pixel_limits_reach_the_model(tiny, demo_split, tmp_path):
@@ -162,6 +188,20 @@ def test_native_style_and_pixel_limits_reach_the_model(tiny, demo_split, tmp_pat
 def test_models_command_lists_families_formats_and_frames():
     r = CliRunner().invoke(app, ["models", "-v"], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
-    for name in ("qwen2_5_vl", "vlm_r1", "qwen3_vl", "qwen2_vl", "internvl", "shikra", "minigpt_v2", "kosmos2", "florence2", "ferret", "cogvlm", "lisa", "groma"):
+    for name in (
+        "qwen2_5_vl",
+        "vlm_r1",
+        "qwen3_vl",
+        "qwen2_vl",
+        "internvl",
+        "shikra",
+        "minigpt_v2",
+        "kosmos2",
+        "florence2",
+        "ferret",
+        "cogvlm",
+        "lisa",
+        "groma",
+    ):
         assert name in r.output
     assert "smart_resize" in r.output and "expand2square" in r.output and "own repo" in r.output

@@ -15,20 +15,18 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from padt_eval import api
 from padt_eval.cli import app
+from padt_eval.core.types import Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.models.coords import Frame
 from padt_eval.models.coords.qwen2_5_vl import smart_resize
 from padt_eval.models.loading import load_model
-from padt_eval.core.types import Task
 
 from ..coords.writers import WRITERS
-from .forcing import force
+from .forcing import force, run_forced
 from .runs import RUN_IDS, RUNS
 
 runner = CliRunner()
-
 
 
 def _reader(demo_split, task=Task.REC):
@@ -59,7 +57,7 @@ def test_cli_rec_with_a_tiny_model(family, checkpoint, tiny, demo_split, tmp_pat
 
 
 @pytest.mark.parametrize("family, checkpoint", RUNS, ids=RUN_IDS)
-def test_forced_right_answers_score_every_sample(family, checkpoint, tiny, demo_split, tmp_path):
+def test_forced_right_answers_score_every_sample(family, checkpoint, tiny, demo_split, tmp_path, monkeypatch):
     adapter = load_model(str(tiny(checkpoint)), family, device="cpu", max_new_tokens=160)
     reader = _reader(demo_split)
     gt = {s.sample_id: s for s in reader}  # the test knows the answers; the adapter never does
@@ -80,7 +78,15 @@ def test_forced_right_answers_score_every_sample(family, checkpoint, tiny, demo_
         return ([tok.bos_token_id] if family == "florence2" else []) + ids
 
     force(adapter, target)
-    result = api.evaluate(Task.REC, "demo", model=adapter, reader=reader, out=tmp_path / "run", batch_size=3)
+    result = run_forced(
+        monkeypatch,
+        adapter,
+        Task.REC,
+        str(demo_split.rec_split),
+        tiny(checkpoint),
+        tmp_path / "run",
+        image_root=demo_split.images,
+    )
     assert result.metrics["acc@0.5"] == 1.0, result
     preds = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
     for p in preds:
@@ -95,4 +101,7 @@ def test_forced_right_answers_score_every_sample(family, checkpoint, tiny, demo_
             ih, iw = smart_resize(s.image.height, s.image.width, 28, 3136, 128 * 128)
             assert p["meta"]["input_size"] == [iw, ih]
     if family == "kosmos2":
-        assert all(p["text"].startswith("<grounding><phrase>") and p["objects"][0]["label"] == gt[p["sample_id"]].expression for p in preds)
+        assert all(
+            p["text"].startswith("<grounding><phrase>") and p["objects"][0]["label"] == gt[p["sample_id"]].expression
+            for p in preds
+        )

@@ -10,16 +10,15 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from padt_eval import api
 from padt_eval.cli import app
+from padt_eval.core.types import Task
 from padt_eval.data.registry import open_split
 from padt_eval.models.coords import Frame
 from padt_eval.models.coords.qwen2_5_vl import smart_resize
 from padt_eval.models.loading import load_model
-from padt_eval.core.types import Task
 
 from ..coords.writers import WRITERS
-from .forcing import force, text_ids
+from .forcing import force, run_forced, text_ids
 from .runs import RUN_IDS, RUNS
 
 runner = CliRunner()
@@ -74,13 +73,23 @@ def _ovd_answer(family, sample, frame):
     return "".join(texts)
 
 
-@pytest.mark.parametrize("family, checkpoint", [("qwen2_5_vl", "qwen2_5_vl"), ("vlm_r1", "qwen2_5_vl"), ("internvl", "internvl"), ("florence2", "florence2")])
-def test_forced_right_detections_give_ap_1(family, checkpoint, tiny, demo_split, tmp_path):
+@pytest.mark.parametrize(
+    "family, checkpoint",
+    [("qwen2_5_vl", "qwen2_5_vl"), ("vlm_r1", "qwen2_5_vl"), ("internvl", "internvl"), ("florence2", "florence2")],
+)
+def test_forced_right_detections_give_ap_1(family, checkpoint, tiny, demo_split, tmp_path, monkeypatch):
     adapter = load_model(str(tiny(checkpoint)), family, device="cpu", max_new_tokens=400)
     reader = open_split("coco_val2017", Task.OVD, data_root=demo_split.data)
     gt = {s.sample_id: s for s in reader}  # the test knows the answers; the adapter never does
-    force(adapter, lambda r: text_ids(adapter, _ovd_answer(family, gt[r.sample_id], _frame(adapter, family, r.image.width, r.image.height)), family))
-    result = api.evaluate(Task.OVD, "coco_val2017", model=adapter, reader=reader, out=tmp_path / "run", batch_size=3)
+    force(
+        adapter,
+        lambda r: text_ids(
+            adapter, _ovd_answer(family, gt[r.sample_id], _frame(adapter, family, r.image.width, r.image.height)), family
+        ),
+    )
+    result = run_forced(
+        monkeypatch, adapter, Task.OVD, "coco_val2017", tiny(checkpoint), tmp_path / "run", data_root=demo_split.data
+    )
     # every object found with its category; the family's quantisation only costs AP at the
     # strictest IoU thresholds (Qwen's tiny processor resizes to at most 128x128 pixels)
     assert result.metrics["ap50"] == pytest.approx(1.0) and result.metrics["ap75"] == pytest.approx(1.0), result.metrics
@@ -90,7 +99,7 @@ def test_forced_right_detections_give_ap_1(family, checkpoint, tiny, demo_split,
 
 @needs_java
 @pytest.mark.parametrize("family, checkpoint", [("qwen2_5_vl", "qwen2_5_vl"), ("kosmos2", "kosmos2")])
-def test_forced_grounded_captions_ground_every_object(family, checkpoint, tiny, demo_split, tmp_path):
+def test_forced_grounded_captions_ground_every_object(family, checkpoint, tiny, demo_split, tmp_path, monkeypatch):
     """The first reference caption (it names every object), each object followed by its box
     in the family's grounded form: GP = GR = 1, and the scored caption is the reference's words."""
     from padt_eval.demo.synthetic import as_val2017, make_world, ric_captions
@@ -118,8 +127,7 @@ def test_forced_grounded_captions_ground_every_object(family, checkpoint, tiny, 
         return text if family == "kosmos2" else text[0].upper() + text[1:]
 
     force(adapter, lambda r: text_ids(adapter, answer(r), family))
-    reader = open_split("ric_val", Task.RIC, data_root=demo_split.data)
-    result = api.evaluate(Task.RIC, "ric_val", model=adapter, reader=reader, out=tmp_path / "run", batch_size=3)
+    result = run_forced(monkeypatch, adapter, Task.RIC, "ric_val", tiny(checkpoint), tmp_path / "run", data_root=demo_split.data)
     assert result.metrics["gp"] == pytest.approx(1.0) and result.metrics["gr"] == pytest.approx(1.0), result.metrics
     for line in (tmp_path / "run" / "per_sample.jsonl").read_text().splitlines():
         rec = json.loads(line)

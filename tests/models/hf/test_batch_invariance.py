@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from padt_eval.core.types import Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.models.hf.generation import own_tokens_repetition_penalty
 from padt_eval.models.loading import load_model
 from padt_eval.runner.batching import check_batching
 from padt_eval.tasks.registry import get_task
-from padt_eval.core.types import Task
 
 
 def test_penalty_counts_only_each_rows_own_tokens():

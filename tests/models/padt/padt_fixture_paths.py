@@ -27,5 +27,7 @@ def load_manifest() -> dict:
     path = parity_fixture_dir() / "manifest.json"
     if not path.is_file():
         where = "PADT_PARITY_FIXTURE" if os.environ.get("PADT_PARITY_FIXTURE") else f"the default {DEFAULT_FIXTURE}"
-        raise FileNotFoundError(f"PaDT parity fixture not found: {path} (from {where}); restore tests/fixtures/padt_tiny or fix PADT_PARITY_FIXTURE")
+        raise FileNotFoundError(
+            f"PaDT parity fixture not found: {path} (from {where}); restore tests/fixtures/padt_tiny or fix PADT_PARITY_FIXTURE"
+        )
     return json.loads(path.read_text(encoding="utf-8"))

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from padt_eval.core import rle
-from padt_eval.tasks.registry import get_task
 from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, PromptKey, Task
+from padt_eval.tasks.registry import get_task
 
 SIZES = [(112, 84), (130, 90), (64, 200), (300, 150), (45, 60)]
 
@@ -30,13 +30,31 @@ def requests_(tmp_path_factory):
         path = folder / f"img{i}.png"
         im.save(path)
         task = [Task.REC, Task.OVD, Task.RIC, Task.RES, Task.OVD][i]
-        req = ModelRequest(sample_id=f"s{i}", task=task, image=ImageRef(str(path), w, h),
-                           expression="the red square", categories=["square", "circle"])
+        req = ModelRequest(
+            sample_id=f"s{i}",
+            task=task,
+            image=ImageRef(str(path), w, h),
+            expression="the red square",
+            categories=["square", "circle"],
+        )
         reqs.append(replace(req, prompt=get_task(task).prompt(PromptKey("padt"), req)))  # as the runner asks
-    reqs.insert(2, ModelRequest(sample_id="broken", task=Task.RIC, image=ImageRef(str(folder / "missing.png"), 10, 10),
-                                prompt="Please describe this image."))
-    reqs.append(ModelRequest(sample_id="prompted", task=Task.RIC, image=ImageRef(str(folder / "img0.png"), 112, 84),
-                             prompt="Please describe this image."))
+    reqs.insert(
+        2,
+        ModelRequest(
+            sample_id="broken",
+            task=Task.RIC,
+            image=ImageRef(str(folder / "missing.png"), 10, 10),
+            prompt="Please describe this image.",
+        ),
+    )
+    reqs.append(
+        ModelRequest(
+            sample_id="prompted",
+            task=Task.RIC,
+            image=ImageRef(str(folder / "img0.png"), 112, 84),
+            prompt="Please describe this image.",
+        )
+    )
     return reqs
 
 

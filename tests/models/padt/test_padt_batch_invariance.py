@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
+from padt_eval.core.types import Task
 from padt_eval.data.registry import open_split
 from padt_eval.models.padt.adapter import load_padt
 from padt_eval.models.padt.generation import _padding_as_first_token, repetition_penalty
 from padt_eval.runner.batching import check_batching
 from padt_eval.tasks.registry import get_task
-from padt_eval.core.types import Task
 
 
 def test_penalty_ignores_left_padding():

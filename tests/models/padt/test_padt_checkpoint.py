@@ -71,7 +71,9 @@ def test_tied_checkpoint_stores_no_lm_head_and_accepts_one(tiny_tied_checkpoint,
     assert model.output_text_rows() is model.language_model.embed_tokens.weight
     # a tied checkpoint that still carries lm_head.weight loads; the tie wins
     extra = _copy_with_weights(
-        tiny_tied_checkpoint, tmp_path / "tied_extra", lambda s: s.update({"lm_head.weight": torch.zeros_like(s["model.embed_tokens.weight"])})
+        tiny_tied_checkpoint,
+        tmp_path / "tied_extra",
+        lambda s: s.update({"lm_head.weight": torch.zeros_like(s["model.embed_tokens.weight"])}),
     )
     model2, notes2 = build_model(resolve(str(extra)))
     assert model2.lm_head is None and any("ignored" in n for n in notes2)
@@ -83,7 +85,7 @@ def test_new_layout_keys_load_too(tiny_checkpoint, tmp_path):
             if k.startswith("visual."):
                 state["model." + k] = state.pop(k)
             elif k.startswith("model."):
-                state["model.language_model." + k[len("model."):]] = state.pop(k)
+                state["model.language_model." + k[len("model.") :]] = state.pop(k)
 
     moved = _copy_with_weights(tiny_checkpoint, tmp_path / "new_layout", rename)
     a, _ = build_model(resolve(str(tiny_checkpoint)))
@@ -98,7 +100,10 @@ def test_sharded_checkpoint(tiny_checkpoint, tmp_path):
     state = load_file(str(sharded / "model.safetensors"))
     (sharded / "model.safetensors").unlink()
     keys = sorted(state)
-    parts = {"model-00001-of-00002.safetensors": keys[: len(keys) // 2], "model-00002-of-00002.safetensors": keys[len(keys) // 2 :]}
+    parts = {
+        "model-00001-of-00002.safetensors": keys[: len(keys) // 2],
+        "model-00002-of-00002.safetensors": keys[len(keys) // 2 :],
+    }
     for name, ks in parts.items():
         save_file({k: state[k] for k in ks}, str(sharded / name))
     index = {"metadata": {}, "weight_map": {k: n for n, ks in parts.items() for k in ks}}

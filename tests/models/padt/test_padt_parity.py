@@ -337,9 +337,9 @@ def test_decoder_alone_on_golden_inputs(fx: FixtureRun):
             continue
         batch, section = m.groups()
         feat_prefix = f"{batch}.tf.vrt_prototype_feats" if section == "tf_protofeats" else f"{batch}.{section}.vrt_feats"
-        sample_idx = GOLDEN["batches"][batch][
-            "teacher_forced" if section in ("tf", "tf_protofeats") else section
-        ]["decode_sample_idx"]
+        sample_idx = GOLDEN["batches"][batch]["teacher_forced" if section in ("tf", "tf_protofeats") else section][
+            "decode_sample_idx"
+        ]
         n_samples = len(GOLDEN["batches"][batch]["images"])
         feats: list[list[torch.Tensor]] = [[] for _ in range(n_samples)]
         counters = [0] * n_samples
@@ -364,8 +364,11 @@ def test_decoder_alone_on_golden_inputs(fx: FixtureRun):
             enc.vocab,
         )
         dec = res["pipe"].vl_decode(feats, golden_enc, t[f"{batch}.inputs.image_grid_thw"])
-        for field, ours in (("pred_boxes", dec.boxes), ("pred_score_logits", dec.score_logits),
-                            ("pred_mask_logits", dec.mask_logits)):
+        for field, ours in (
+            ("pred_boxes", dec.boxes),
+            ("pred_score_logits", dec.score_logits),
+            ("pred_mask_logits", dec.mask_logits),
+        ):
             gold = t[f"{batch}.{section}.decode.{field}"]
             assert ours.shape == gold.shape
             if gold.numel():

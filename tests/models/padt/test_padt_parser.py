@@ -37,8 +37,14 @@ def vrts(*idx: int) -> list[str]:
 def parse(pieces, *, compat: bool, finished: bool = True, num_vrts: int = 50):
     ids, strings = tokens(*pieces)
     return parse_completion(
-        ids, strings, vocab_size=E, num_vrts=num_vrts, eos_ids=EOS_IDS, eos_token="<|im_end|>",
-        finished=finished, compat=compat,
+        ids,
+        strings,
+        vocab_size=E,
+        num_vrts=num_vrts,
+        eos_ids=EOS_IDS,
+        eos_token="<|im_end|>",
+        finished=finished,
+        compat=compat,
     )
 
 
@@ -47,8 +53,9 @@ BOTH = pytest.mark.parametrize("compat", [False, True], ids=["default", "compat"
 
 @BOTH
 def test_rec_answer(compat):
-    r = parse(["The", ' "', "red", " car", '"', " refers", " to", " ", *vrts(4, 9, 3, 3, 1), " in", ".", "<|im_end|>"],
-              compat=compat)
+    r = parse(
+        ["The", ' "', "red", " car", '"', " refers", " to", " ", *vrts(4, 9, 3, 3, 1), " in", ".", "<|im_end|>"], compat=compat
+    )
     assert r.ok and r.reason is None
     assert [o.label for o in r.objects] == ["red car"]
     assert r.objects[0].vrt_ids == [4, 9, 3, 3, 1]
@@ -58,8 +65,30 @@ def test_rec_answer(compat):
 
 @BOTH
 def test_ovd_label_applies_to_every_run_until_the_next_label(compat):
-    r = parse(["2", ' "', "cat", '"', " (", *vrts(1, 2), ",", " ", *vrts(3), ")", ",", " 1", ' "', "dog", '"', " (",
-               *vrts(7, 8, 9), ").", "<|im_end|>"], compat=compat)
+    r = parse(
+        [
+            "2",
+            ' "',
+            "cat",
+            '"',
+            " (",
+            *vrts(1, 2),
+            ",",
+            " ",
+            *vrts(3),
+            ")",
+            ",",
+            " 1",
+            ' "',
+            "dog",
+            '"',
+            " (",
+            *vrts(7, 8, 9),
+            ").",
+            "<|im_end|>",
+        ],
+        compat=compat,
+    )
     assert [(o.label, o.vrt_ids) for o in r.objects] == [("cat", [1, 2]), ("cat", [3]), ("dog", [7, 8, 9])]
 
 

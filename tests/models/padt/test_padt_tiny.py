@@ -10,8 +10,14 @@ from safetensors.torch import load_file
 from padt_eval.demo.tiny_padt import build_tiny_padt
 
 FILES = {
-    "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-    "special_tokens_map.json", "chat_template.json", "preprocessor_config.json",
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.json",
+    "preprocessor_config.json",
 }
 
 

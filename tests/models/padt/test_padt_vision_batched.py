@@ -12,7 +12,11 @@ from padt_eval.models.padt.vision import vision_forward
 
 
 def _sdpa_calls(counter: OpCounter) -> int:
-    return sum(n for name, n in counter.by_name.items() if name.startswith("_scaled_dot_product") or name == "scaled_dot_product_attention")
+    return sum(
+        n
+        for name, n in counter.by_name.items()
+        if name.startswith("_scaled_dot_product") or name == "scaled_dot_product_attention"
+    )
 
 
 def test_batched_vision_attention_equals_the_stock_blocks(tiny_checkpoint):

@@ -29,8 +29,17 @@ def _prefill(folder):
     vis, protos = model.encode_images(inputs.pixel_values, inputs.image_grid_thw)
     vocab = model.extended_vocab(protos, inputs.image_grid_thw)
     settings = GenerationSettings.from_checkpoint(folder, max_new_tokens=3)
-    res = generate(model, vocab, vis.merged, inputs.input_ids, inputs.attention_mask, inputs.image_grid_thw, settings,
-                   keep_prompt_hidden=True, record_logits=True)
+    res = generate(
+        model,
+        vocab,
+        vis.merged,
+        inputs.input_ids,
+        inputs.attention_mask,
+        inputs.image_grid_thw,
+        settings,
+        keep_prompt_hidden=True,
+        record_logits=True,
+    )
     return model, inputs, protos, vocab, res
 
 

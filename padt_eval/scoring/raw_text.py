@@ -15,15 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from padt_eval.core.errors import UsageError
+from padt_eval.core.types import ModelRequest, ParseStatus, Prediction
 from padt_eval.models.coords import Frame, TextFormat, get_format
 from padt_eval.models.coords.qwen2_5_vl import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, smart_resize
-from padt_eval.models.predictions_file import PredictionsFile, PredictionsFileModel
-from padt_eval.models.text_rules import ANSWER_RULE, prediction_from_text  # the one models -> tasks edge is in text_rules
-from padt_eval.core.types import ModelRequest, ParseStatus, Prediction
+from padt_eval.models.text_rules import ANSWER_RULE, prediction_from_text
 
 
 class RawTextParser:
-    """The `text_parser` hook of `PredictionsFileModel` for one format."""
+    """Reads one line's raw `text` in one format's frame, the image size taken from the split."""
 
     def __init__(self, fmt: TextFormat, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
         self.fmt = fmt
@@ -41,6 +40,8 @@ class RawTextParser:
         return Frame(width, height, w, h)
 
     def __call__(self, text: str, req: ModelRequest, line: Prediction) -> Prediction:
+        """`req` is what a model would have been asked (image size, task; never the
+        ground truth): the same text reads the same whatever the split's answers are."""
         try:
             frame = self.frame(req.image.width, req.image.height)
         except ValueError as exc:
@@ -50,30 +51,24 @@ class RawTextParser:
                 # The producer could not run this sample; keep its account of why.
                 return Prediction(req.sample_id, parse_status=line.parse_status, parse_reason=line.parse_reason)
             return Prediction(
-                req.sample_id, parse_status=ParseStatus.FAILED, parse_reason=f"the line has no 'text' to read with --format {self.fmt.name}"
+                req.sample_id,
+                parse_status=ParseStatus.FAILED,
+                parse_reason=f"the line has no 'text' to read with --format {self.fmt.name}",
             )
         return prediction_from_text(req.sample_id, req.task, text, self.fmt, frame)
 
     def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"format": self.fmt.name, "coordinate_frame": self.fmt.frame, "box_score": "none (raw text carries no confidence)"}
+        """What the manifest's `model` records about how the text was read."""
+        d: dict[str, Any] = {
+            "format": self.fmt.name,
+            "coordinate_frame": self.fmt.frame,
+            "box_score": "none (raw text carries no confidence)",
+        }
         d["rec_res_selection"] = ANSWER_RULE
         if self.fmt.needs_input_size:
             d.update(min_pixels=self.min_pixels, max_pixels=self.max_pixels, resize_rule="smart_resize, factor 28")
         return d
 
 
-class RawTextPredictionsModel(PredictionsFileModel):
-    """A predictions file whose raw text is read by a family parser; describe() says how."""
-
-    def __init__(self, predictions: PredictionsFile, parser: RawTextParser) -> None:
-        super().__init__(predictions, text_parser=parser, format_name=parser.fmt.name)
-        self.parser = parser
-
-    def describe(self) -> dict[str, Any]:
-        d = super().describe()
-        d.update(self.parser.describe())
-        return d
-
-
-def raw_text_model(predictions: PredictionsFile, format_name: str, min_pixels: int | None = None, max_pixels: int | None = None) -> PredictionsFileModel:
-    return RawTextPredictionsModel(predictions, RawTextParser(get_format(format_name), min_pixels, max_pixels))
+def raw_text_parser(format_name: str, min_pixels: int | None = None, max_pixels: int | None = None) -> RawTextParser:
+    return RawTextParser(get_format(format_name), min_pixels, max_pixels)

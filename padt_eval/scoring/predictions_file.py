@@ -1,4 +1,4 @@
-"""Predictions files: JSONL, one line a sample, and the adapter that serves them as a model.
+"""Predictions files: JSONL, one line a sample, indexed by sample id and validated line by line.
 
 Line format (docs/predictions.md):
 
@@ -20,19 +20,18 @@ import math
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Container, Iterator, Sequence
+from typing import Any
 
 import orjson
 
 from padt_eval.core import rle as rlemod
-from padt_eval.core.jsonl import LineReader, first_offsets, iter_lines, parse_line
-from padt_eval.core.errors import DataError
 from padt_eval.core.boxes import is_finite_box
-from padt_eval.models.base import ModelAdapter
-from padt_eval.core.types import ModelRequest, ObjectPred, ParseStatus, Prediction
+from padt_eval.core.errors import DataError
+from padt_eval.core.jsonl import LineReader, first_offsets, iter_lines, parse_line
+from padt_eval.core.types import ObjectPred, ParseStatus, Prediction
 
 MAX_LISTED_PROBLEMS = 50
 
@@ -202,41 +201,3 @@ class PredictionsFile:
             "problems": {k: int(v) for k, v in sorted(self.problem_counts.items())},
             "first_problems": [str(p) for p in self.problems],
         }
-
-
-class PredictionsFileModel(ModelAdapter):
-    """Serves a predictions file through the model interface, so scoring a file and
-    running a model share one loop. With `text_parser`, each line's raw `text` is parsed
-    by a family's parser (its `objects` are ignored), as `--format NAME` asks."""
-
-    # No model family and no prompt: a file of answers is scored, nobody is asked.
-    family = None
-    prompt_key = None
-
-    def __init__(
-        self,
-        predictions: PredictionsFile,
-        text_parser: Callable[[str, ModelRequest, Prediction], Prediction] | None = None,
-        format_name: str | None = None,
-    ) -> None:
-        self.predictions = predictions
-        self.text_parser = text_parser
-        self.format_name = format_name
-
-    def predict(self, requests: Sequence[ModelRequest]) -> list[Prediction]:
-        out = []
-        for req in requests:
-            pred = self.predictions.get(req.sample_id)
-            if pred is None:
-                out.append(Prediction.missing(req.sample_id, f"no line for this sample in {self.predictions.path.name}"))
-            elif self.text_parser is not None:
-                out.append(self.text_parser(pred.text or "", req, pred))
-            else:
-                out.append(pred)
-        return out
-
-    def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"family": self.family, "predictions_file": str(self.predictions.path)}
-        if self.format_name:
-            d["format"] = self.format_name
-        return d

@@ -1,0 +1,1 @@
+"""Scoring a predictions file: predictions file x split -> metric -> results folder, no model (see score.py)."""

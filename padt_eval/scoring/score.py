@@ -1,0 +1,272 @@
+"""Scoring a predictions file: predictions file × split → metric → results folder.
+
+No model is involved (detectron2's evaluators never see one): each sample of the split
+is paired with its line of the file (or a MISSING prediction when the file has none),
+the metric is fed the pairs, and the results folder is written. A model run ends here
+too: the runner merges its shards into `predictions.jsonl`, which is scored like any
+other file, with `Provenance` saying which model wrote it.
+
+This module imports neither the runner nor the model adapters (nor torch): scoring a
+file must not pay for them. `--format` reads raw text with the pure parsers of
+`models/coords`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings as _warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from padt_eval.core.fileio import sha256_file
+from padt_eval.core.library_log import library_output_to
+from padt_eval.core.types import ModelRequest, Prediction, PromptKey, Sample, Task
+from padt_eval.data.registry import open_split
+from padt_eval.data.split import SplitReader
+from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions, ScoringOptions
+from padt_eval.results.manifest import build_manifest, file_hashes, now_iso
+from padt_eval.results.writer import RunWriter, safe_name
+from padt_eval.scoring.predictions_file import PredictionsFile
+from padt_eval.tasks.error_breakdown import attach_error_breakdown
+from padt_eval.tasks.registry import get_task, make_metric, release_gt
+
+DEFAULT_RESULTS_ROOT = Path("results")
+LIBRARY_LOG = Path("logs") / "libraries.log"  # warnings, library progress bars, Java chatter
+SCORED_FAMILY = "predictions"  # the model family manifests of older versions gave a scored file
+CHUNK = 256  # samples per metric.update_many call (metrics share work across a chunk)
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    task: Task
+    split: str
+    metrics: dict[str, float]
+    counts: dict[str, int]
+    problems: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # also in metrics.json: what a reader must not miss
+    errors: dict[str, Any] | None = None  # metrics.json `errors`: why the misses happened
+
+
+@dataclass
+class Provenance:
+    """Who wrote the predictions file, when padt-eval ran the model itself: the model's
+    description, the prompt key its prompts came from, and the runner's record."""
+
+    model: dict[str, Any]
+    prompt_key: PromptKey | None = None
+    manifest_extra: dict[str, Any] | None = None
+    world_size: int = 1
+
+
+def default_run_dir(task: Task, split: str, source: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return root / safe_name(f"{task.value}-{Path(split).stem if split.endswith(('.json', '.jsonl')) else split}-{source}-{stamp}")
+
+
+def write_report_quietly(run_dir: Path, reader: SplitReader | None = None) -> Path | None:
+    """Write `report.html` into a finished run folder; a report problem never fails the run."""
+    try:
+        from padt_eval.report.run_report import write_run_report
+
+        return write_run_report(run_dir, reader=reader)
+    except Exception as exc:  # noqa: BLE001 - the run's results are already safe on disk
+        _warnings.warn(f"{run_dir}: report.html not written ({type(exc).__name__}: {exc})", stacklevel=2)
+        return None
+
+
+def provenance_of_run_predictions(path: Path) -> Provenance | None:
+    """Re-scoring a model run's own `<run>/predictions.jsonl` (e.g. under another
+    protocol): the model and prompt key recorded in that folder's manifest.json."""
+    manifest = path.parent / "manifest.json"
+    if path.name != "predictions.jsonl" or not manifest.is_file():
+        return None
+    try:
+        model = json.loads(manifest.read_text(encoding="utf-8")).get("model")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(model, dict) or model.get("family") in (None, SCORED_FAMILY):
+        return None
+    # Runs before prompt keys were recorded wrote a key only for PaDT, whose key is its family.
+    key = model.get("prompt_key") or (model["family"] if model["family"] == "padt" else None)
+    return Provenance({**model, "scored_from": str(path)}, PromptKey.parse(key) if key else None)
+
+
+def split_description(reader: SplitReader) -> dict[str, Any]:
+    info = reader.info
+    return {
+        "name": info.name,
+        "layout": info.layout,
+        "files": file_hashes(info.files),
+        "image_root": info.image_root,
+        "n_samples": len(reader),
+        "notes": info.notes,
+    }
+
+
+def _chunks(samples: Iterable[Sample], size: int) -> Iterator[list[Sample]]:
+    chunk: list[Sample] = []
+    for sample in samples:
+        chunk.append(sample)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Lines:
+    """Each sample's prediction: its line as written, or its raw text read by a
+    `--format` parser, which is given what a model would have been asked (the sample's
+    request), never the sample and its ground truth."""
+
+    def __init__(self, pred_file: PredictionsFile, parser: Callable[[str, ModelRequest, Prediction], Prediction] | None) -> None:
+        self.pred_file, self.parser = pred_file, parser
+
+    def __call__(self, sample: Sample) -> Prediction:
+        line = self.pred_file.get(sample.sample_id)
+        if line is None:
+            return Prediction.missing(sample.sample_id, f"no line for this sample in {self.pred_file.path.name}")
+        if self.parser is None:
+            return line
+        return self.parser(line.text or "", sample.request(), line)
+
+
+def score(
+    task: Task | str,
+    split: str,
+    predictions: PredictionsOptions,
+    *,
+    data: DataOptions = DataOptions(),
+    scoring: ScoringOptions = ScoringOptions(),
+    output: OutputOptions = OutputOptions(),
+    reader: SplitReader | None = None,
+    provenance: Provenance | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Score `predictions` on one split and write the results folder (`output.out`, default
+    `results/<task>-<split>-<file stem>-<time>/`). `reader`: the split, already open
+    (otherwise opened from `data`, without opening any image)."""
+    spec = get_task(task)
+    make_metric(spec, scoring.protocol)  # an unknown protocol fails before anything is read
+    gt = release_gt(spec.task, scoring.protocol, data.gt)
+    if provenance is None:
+        provenance = provenance_of_run_predictions(Path(predictions.path))
+    started = now_iso()
+    t0 = time.perf_counter()
+    if reader is None:
+        reader = open_split(
+            split,
+            spec.task,
+            data_root=data.data_root,
+            image_root=data.image_root,
+            layout=data.layout,
+            gt=gt,
+            require_images=False,
+        )
+    pred_file = PredictionsFile(predictions.path, strict=predictions.strict)
+    warnings: list[str] = []
+    if pred_file.n_lines == 0:
+        warnings.append(f"the predictions file {pred_file.path} is empty: every sample scores as a miss")
+    # a file of answers is scored: no model family, nobody was prompted
+    description: dict[str, Any] = {"family": None, "predictions_file": str(pred_file.path)}
+    parser = None
+    if predictions.text_format is not None:
+        from padt_eval.scoring.raw_text import raw_text_parser
+
+        parser = raw_text_parser(predictions.text_format, predictions.min_pixels, predictions.max_pixels)
+        description.update(parser.describe())
+    out_dir = Path(output.out) if output.out is not None else default_run_dir(spec.task, split, Path(predictions.path).stem)
+    writer = RunWriter(out_dir)
+    metric = make_metric(spec, scoring.protocol, reader.info)
+    attach_error_breakdown(metric, reader, scoring.protocol, scoring.error_thresholds)
+    if on_start is not None:
+        on_start(len(reader))
+    line_of = _Lines(pred_file, parser)
+    try:
+        with library_output_to(out_dir / LIBRARY_LOG):
+            for chunk in _chunks(reader, CHUNK):
+                for record in metric.update_many(chunk, [line_of(s) for s in chunk]):
+                    writer.write_record(record)
+                if on_progress is not None:
+                    on_progress(len(chunk))
+            outside = _score_images_outside_split(metric, reader, pred_file)
+            for record in metric.final_records():
+                writer.write_record(record)
+            pred_file.check_ids(set(reader.sample_ids()) | outside if outside else reader)
+            problems = pred_file.summary()
+            pred_desc = {"file": str(pred_file.path), "sha256": sha256_file(pred_file.path)}
+            values, counts, errors = metric.compute(), metric.counts(), metric.errors()
+            split_desc = split_description(reader)
+            model_desc = provenance.model if provenance is not None else description
+            if output.name:
+                model_desc = {**model_desc, "name": output.name}
+            metrics_doc = {
+                "run_id": out_dir.name,
+                "task": spec.task.value,
+                "split": split_desc["name"],
+                "model": model_desc,
+                "metrics": values,
+                "counts": counts,
+                "protocol": {"name": scoring.protocol, **metric.protocol()},
+                **({"gt": gt} if spec.task == Task.OVD else {}),
+                "details": metric.details(),
+                "notes": metric.notes(),
+                **({"errors": errors} if errors is not None else {}),
+                "predictions": pred_desc,
+                "problems": problems,
+                **({"warnings": warnings} if warnings else {}),
+            }
+            manifest = build_manifest(
+                started=started,
+                split=split_desc,
+                model=model_desc,
+                task=spec.task.value,
+                predictions=pred_desc,
+                prompt_template_hash=spec.prompt_hash(provenance.prompt_key if provenance is not None else None),
+                world_size=provenance.world_size if provenance is not None else 1,
+                extra=provenance.manifest_extra if provenance is not None else None,
+            )
+            writer.finish(metrics_doc, manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    if output.report:
+        write_report_quietly(out_dir, reader)
+    return RunResult(
+        out_dir=out_dir,
+        task=spec.task,
+        split=split_desc["name"],
+        metrics=values,
+        counts=counts,
+        problems=problems,
+        seconds=time.perf_counter() - t0,
+        details=metrics_doc["details"],
+        notes=metrics_doc["notes"],
+        warnings=warnings,
+        errors=errors,
+    )
+
+
+def _score_images_outside_split(metric, reader: SplitReader, pred_file: PredictionsFile) -> set[str]:
+    """Predictions on images the split's filter left out, for a metric that scores them
+    (the release protocol's OVD: its GT keeps every image, so they are false positives).
+    Returns their ids, which are then not reported as unknown."""
+    add = getattr(metric, "add_image_outside_split", None)
+    left_out = getattr(reader, "images_left_out", None)
+    if add is None or not left_out:
+        return set()
+    used = set()
+    for sid, (width, height) in left_out.items():
+        pred = pred_file.get(sid)
+        if pred is not None:
+            add(sid, width, height, pred)
+            used.add(sid)
+    return used
