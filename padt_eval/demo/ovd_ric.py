@@ -22,21 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from padt_eval.demo.synthetic import SHAPE_CATEGORY_IDS, SynthImage, ric_captions
-
-STAT_KEYS = (
-    "ap",
-    "ap50",
-    "ap75",
-    "ap_small",
-    "ap_medium",
-    "ap_large",
-    "ar1",
-    "ar10",
-    "ar100",
-    "ar_small",
-    "ar_medium",
-    "ar_large",
-)
+from padt_eval.metrics.detection import STAT_KEYS
 
 
 @dataclass
