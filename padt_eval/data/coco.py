@@ -46,10 +46,9 @@ from typing import Any
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import is_finite_box, release_gt_xywh
 from padt_eval.core.errors import DataError, UsageError
-from padt_eval.core.fileio import atomic_write, sha256_file
+from padt_eval.core.fileio import atomic_write, cache_dir, sha256_file
 from padt_eval.core.images import ImageRoot
 from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
-from padt_eval.data.cache import cache_dir
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.padt_patches import box_mask, covers_a_patch
 from padt_eval.data.split import SplitInfo

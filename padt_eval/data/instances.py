@@ -24,8 +24,7 @@ from pathlib import Path
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import xywh_to_xyxy
 from padt_eval.core.errors import DataError
-from padt_eval.core.fileio import atomic_write, sha256_file
-from padt_eval.data.cache import cache_dir
+from padt_eval.core.fileio import atomic_write, cache_dir, sha256_file
 from padt_eval.data.coco import _load_instances as load_coco_instances
 
 _CACHE_VERSION = "instances-v1"

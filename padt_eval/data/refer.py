@@ -22,10 +22,9 @@ from typing import Any
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import xywh_to_xyxy
 from padt_eval.core.errors import DataError
-from padt_eval.core.fileio import atomic_write, sha256_file
+from padt_eval.core.fileio import atomic_write, cache_dir, sha256_file
 from padt_eval.core.images import ImageRoot
 from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
-from padt_eval.data.cache import cache_dir
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.safe_pickle import load_restricted
 from padt_eval.data.split import SplitInfo

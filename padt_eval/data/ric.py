@@ -32,11 +32,10 @@ from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import is_finite_box
 from padt_eval.core.caption_text import clean_caption
 from padt_eval.core.errors import DataError
-from padt_eval.core.fileio import atomic_write, sha256_file
+from padt_eval.core.fileio import atomic_write, cache_dir, sha256_file
 from padt_eval.core.images import ImageRoot, confined_path
 from padt_eval.core.jsonl import LineReader, iter_lines, parse_line
 from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
-from padt_eval.data.cache import cache_dir
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.split import SplitInfo
 
