@@ -10,7 +10,9 @@ image; RIC: five captions an image), then times, each in a fresh process on the 
 The three run in rounds whose order alternates (ours first, then last), so load on a shared
 machine hits all sides alike; reported are anchor/ours and floor/ours per round as median
 [min–max] (> 1: padt-eval is faster), each side's median seconds, and the peak RSS of each
-side's processes (`wait4`'s ru_maxrss, the median over the rounds). The headline numbers of
+side's processes (`wait4`'s ru_maxrss, the median over the rounds). Both wall-clock and CPU
+time (user + system, from `wait4`) are given: on a machine shared with other jobs the wall
+clock mostly measures waiting for a core, and the CPU-time ratio is the steadier one. The headline numbers of
 all three must agree (1e-9) or the case fails. Where a case has two sizes, the growth of
 padt-eval's peak RSS from the small to the large one is printed too.
 
@@ -128,8 +130,9 @@ def write_case(task: str, n: int, folder: Path) -> tuple[Path, Path]:
 
 
 # -- running ---------------------------------------------------------------------------
-def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(seconds, peak RSS MiB, stdout): the RSS from wait4 on this very process."""
+def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """(seconds, CPU seconds, peak RSS MiB, stdout): CPU time (user + system) and RSS from
+    wait4 on this very process (and the children it waited for, e.g. Java)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out_chunks, err_chunks = [], []
@@ -145,7 +148,7 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str
     out, err = b"".join(out_chunks).decode(), b"".join(err_chunks).decode()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)}: exit {proc.returncode}\n{out[-2000:]}\n{err[-4000:]}")
-    return seconds, usage.ru_maxrss / 1024, out
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
 def _ours_cmd(task: str, split: Path, preds: Path, out: Path) -> list[str]:
@@ -173,37 +176,43 @@ def bench_case(task: str, n: int, rounds: int, root: Path, others: list[str], en
     print(f"\n{task.upper()} {n:,}: data written in {time.perf_counter() - t:.1f} s", flush=True)
     runs = root / "runs"
 
-    def ours(k: int) -> tuple[float, float, dict]:
+    def ours(k: int) -> tuple[float, float, float, dict]:
         out = runs / f"{task}{n}_{k}"
-        seconds, rss, _ = run_measured(_ours_cmd(task, split, preds, out), env)
+        seconds, cpu, rss, _ = run_measured(_ours_cmd(task, split, preds, out), env)
         numbers = _ours_numbers(out)
         shutil.rmtree(out)
-        return seconds, rss, numbers
+        return seconds, cpu, rss, numbers
 
-    def other(kind: str) -> tuple[float, float, dict]:
-        seconds, rss, stdout = run_measured([sys.executable, str(FLOOR_SCRIPTS), kind, task, str(split), str(preds)], env)
-        return seconds, rss, json.loads(stdout.strip().splitlines()[-1])
+    def other(kind: str) -> tuple[float, float, float, dict]:
+        seconds, cpu, rss, stdout = run_measured([sys.executable, str(FLOOR_SCRIPTS), kind, task, str(split), str(preds)], env)
+        return seconds, cpu, rss, json.loads(stdout.strip().splitlines()[-1])
 
     # a warm-up of each side: split caches built, .pyc files written, files in the page cache
-    _, _, want = ours(-1)
+    want = ours(-1)[3]
     for kind in others:
-        _agree(task, want, other(kind)[2], kind)
-    times: dict[str, list[float]] = {s: [] for s in ["ours", *others]}
-    rss: dict[str, list[float]] = {s: [] for s in ["ours", *others]}
+        _agree(task, want, other(kind)[3], kind)
+    sides = ["ours", *others]
+    times: dict[str, list[float]] = {s: [] for s in sides}
+    cpus: dict[str, list[float]] = {s: [] for s in sides}
+    rss: dict[str, list[float]] = {s: [] for s in sides}
     for k in range(rounds):
-        order = ["ours", *others] if k % 2 == 0 else [*others[::-1], "ours"]
-        for side in order:
-            seconds, peak, numbers = ours(k) if side == "ours" else other(side)
+        for side in sides if k % 2 == 0 else sides[::-1]:
+            seconds, cpu, peak, numbers = ours(k) if side == "ours" else other(side)
             _agree(task, want, numbers, side)
             times[side].append(seconds)
+            cpus[side].append(cpu)
             rss[side].append(peak)
-    result = {"task": task, "n": n, "times": times, "rss": rss}
-    print(f"  padt-eval {task} (CLI, report on): {_spread(times['ours'])} s, peak RSS {statistics.median(rss['ours']):.0f} MiB")
+    result = {"task": task, "n": n, "times": times, "cpu": cpus, "rss": rss}
+    print(
+        f"  padt-eval {task} (CLI, report on): {_spread(times['ours'])} s wall, {_spread(cpus['ours'])} s CPU, "
+        f"peak RSS {statistics.median(rss['ours']):.0f} MiB"
+    )
     for side in others:
         ratios = [a / o for a, o in zip(times[side], times["ours"])]
+        cpu_ratios = [a / o for a, o in zip(cpus[side], cpus["ours"])]
         print(
-            f"  {side:<11}: {_spread(times[side])} s, peak RSS {statistics.median(rss[side]):.0f} MiB;"
-            f"  {side}/ours {_spread(ratios)}x over {rounds} rounds"
+            f"  {side:<11}: {_spread(times[side])} s wall, {_spread(cpus[side])} s CPU, peak RSS {statistics.median(rss[side]):.0f} MiB;"
+            f"  {side}/ours {_spread(ratios)}x wall, {_spread(cpu_ratios)}x CPU over {rounds} rounds"
         )
     return result
 
