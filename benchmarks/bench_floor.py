@@ -223,6 +223,7 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="+", help="override the sizes of the chosen task")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--pycocotools", action="store_true", help="OVD: time pycocotools' standard use as a second anchor")
+    ap.add_argument("--skip-anchor", action="store_true", help="time the floor only (the RES anchor decodes every mask: slow)")
     ap.add_argument("--json", type=Path, help="also write every measurement to this file")
     args = ap.parse_args()
     tasks = ["rec", "res", "ovd", "ric"] if args.task == "all" else [args.task]
@@ -231,7 +232,9 @@ def main() -> int:
         root = Path(tmp)
         env = {**os.environ, "PYTHONPATH": str(REPO), "PADT_EVAL_CACHE": str(root / "cache")}
         for task in tasks:
-            others = ["anchor", "floor"] + (["pycocotools"] if task == "ovd" and args.pycocotools else [])
+            others = (["floor"] if args.skip_anchor else ["anchor", "floor"]) + (
+                ["pycocotools"] if task == "ovd" and args.pycocotools else []
+            )
             sizes = args.sizes or DEFAULT_SIZES[task]
             case = [bench_case(task, n, args.rounds, root, others, env) for n in sizes]
             results += case
