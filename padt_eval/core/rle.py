@@ -278,11 +278,19 @@ def problems(rles: Sequence[object]) -> list[str | None]:
                     pixels.append(h * w)
                     continue
         out[i] = problem(r)
-    if batch:
-        for i, ok in zip(batch, _joined_strings_valid(strings, pixels).tolist()):
+    for start in range(0, len(batch), _JOINED):
+        part = slice(start, start + _JOINED)
+        for i, ok in zip(batch[part], _joined_strings_valid(strings[part], pixels[part]).tolist()):
             if not ok:
                 out[i] = problem(rles[i])
     return out
+
+
+#: Counts strings decoded in one joined pass. Small on purpose: the numpy calls a pass
+#: saves are paid back by then, and bigger joins make temporaries past malloc's mmap
+#: threshold, whose page faults cost more than the calls (measured on 10,000 RefCOCO-sized
+#: masks, CPU seconds: one check a mask 0.69, joins of 32 0.27, of 64 0.40, of 256 0.86).
+_JOINED = 32
 
 
 def _joined_strings_valid(strings: list[bytes], pixels: list[int]) -> np.ndarray:
