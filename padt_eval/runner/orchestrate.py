@@ -83,16 +83,25 @@ def _take_merge(run_dir: Path, attempt: str) -> bool:
 
 
 def _claim(out_dir: Path, fp: dict[str, Any], overwrite: bool, reader: SplitReader) -> tuple[RunLock, int]:
-    """Check, lock and claim the run folder; say what it holds. Returns (lock, samples done)."""
-    check_run_dir(out_dir)
+    """Check, lock and claim the run folder; say what it holds. Returns (lock, samples done).
+
+    The folder is checked before anything is written into it (a folder padt-eval may not
+    use gets no lock file), then checked again under the lock, which a refusal removes
+    again when this run created it."""
+    check_run_dir(out_dir, fp, overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
     lock = RunLock.acquire(out_dir)
+    try:
+        claim_run_dir(out_dir, fp, overwrite)
+    except BaseException:
+        lock.release(discard=True)
+        raise
     try:
         if lock.taken_over:
             h = lock.taken_over
             say(
                 f"took over the run-folder lock of a run that is gone (pid {h.get('pid')} on {h.get('host')}, started {h.get('started')})"
             )
-        claim_run_dir(out_dir, fp, overwrite)
         (out_dir / LEGACY_MERGE_LOCK).unlink(missing_ok=True)
         n_done = _n_done(out_dir, reader)
     except BaseException:
