@@ -55,6 +55,11 @@ def iter_shard_lines(path: Path) -> Iterator[tuple[int, dict]]:
                 continue
 
 
+def predicted_ids(run_dir: Path) -> set[str]:
+    """Sample ids with a complete prediction, of any status, in any shard of any attempt."""
+    return {str(rec["sample_id"]) for path in shard_files(run_dir) for _, rec in iter_shard_lines(path)}
+
+
 def done_ids(run_dir: Path) -> set[str]:
     """Sample ids with a complete prediction in any shard of any earlier attempt. A sample
     whose every copy ended in `error` (it could not be run: an unreadable image, a
