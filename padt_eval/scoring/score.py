@@ -84,7 +84,8 @@ def check_score_folder(out_dir: Path, task: Task, split: str, source: str) -> No
     kind = ownership.kind_of(out_dir)
     if ownership.is_empty(out_dir) or kind == ownership.SCORED_FILE:
         return
-    if kind == ownership.MODEL_RUN or any((out_dir / name).exists() for name in ("run.json", "run.lock")):
+    older_run = (out_dir / "run.json").is_file() and (out_dir / "shards").is_dir()  # a model run from before signatures
+    if kind == ownership.MODEL_RUN or older_run or (out_dir / "run.lock").exists():
         suggestion = default_run_dir(task, split, source, root=out_dir.parent)
         raise UsageError(
             f"{out_dir} is the folder of a model run (running or finished); the score of a predictions file never goes "

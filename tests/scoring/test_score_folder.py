@@ -93,8 +93,12 @@ def test_R17_the_cli_refuses_with_exit_2(synth_root, preds, tmp_path):
     assert json.loads((folder / "metrics.json").read_text()) == {"accuracy": 0.9}
 
 
-def test_R16_a_score_never_goes_into_a_finished_model_run(synth_root, preds, model_run):
-    run_dir = model_run.out_dir
+@pytest.mark.parametrize("signed", [True, False], ids=["this version", "from before signatures"])
+def test_R16_a_score_never_goes_into_a_finished_model_run(synth_root, preds, model_run, tmp_path, signed):
+    run_dir = tmp_path / "run"
+    shutil.copytree(model_run.out_dir, run_dir)
+    if not signed:
+        (run_dir / SIGNATURE_FILE).unlink(missing_ok=True)
     before = _snapshot(run_dir)
     for source in (preds, run_dir / "predictions.jsonl"):  # another file, or the run's own under another name
         with pytest.raises(UsageError) as e:
