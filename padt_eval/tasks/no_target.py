@@ -46,6 +46,7 @@ NO_TARGET: dict[str, NoTarget] = {
     "lisa": NoTarget(_FILE + "; LISA's [SEG] always yields a mask (flagged)", documented=False),
     "pixellm": NoTarget(_FILE, documented=False),
     "glamm": NoTarget(_FILE, documented=False),
+    "ref_vlm": NoTarget(_FILE, documented=False),
     "groma": NoTarget(_FILE, documented=False),
     "colour-finder": NoTarget("no pixels of the colour named in the expression (demo model)", documented=True),
 }
