@@ -153,3 +153,25 @@ def test_data_fetch_dry_run_lists_the_grefcoco_sources(tmp_path):
     assert "hf://datasets/FudanCVL/gRefCOCO/grefs(unc).json" in r.output
     assert "<data-root>/grefcoco/instances.json" in r.output
     assert not any(tmp_path.iterdir())  # nothing downloaded
+
+
+def test_the_html_report_plots_the_threshold_sweep(demo, tmp_path):
+    import re
+
+    paths, _ = demo
+    out = tmp_path / "rep"
+    args = [
+        "gres",
+        "-s",
+        GREFCOCO_DEMO_SPLIT,
+        "--data-root",
+        str(paths.data),
+        "-p",
+        str(paths.generalized_predictions(Task.GRES)),
+    ]
+    assert runner.invoke(app, [*args, "-o", str(out)]).exit_code == 0
+    page = (out / "report.html").read_text()
+    sweep = json.loads((out / "metrics.json").read_text())["details"]["threshold_sweep"]
+    lines = re.findall(r'<polyline [^>]*points="([^"]+)"', page)
+    assert len(lines) == len(sweep[0]) - 1  # one line per swept metric
+    assert all(len(pts.split()) == len(sweep) for pts in lines)
