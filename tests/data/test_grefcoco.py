@@ -109,3 +109,11 @@ def test_a_bare_int_ann_id_and_a_matching_flag_are_read(tmp_path):
 def test_an_unknown_split_name_suggests_the_grefcoco_ones(tmp_path):
     with pytest.raises(UsageError, match="grefcoco_val"):
         open_split("grefcoco_vall", Task.GREC, data_root=tmp_path, require_images=False)
+
+
+def test_data_status_lists_grefcoco_with_its_three_splits(gref_root):
+    from padt_eval.fetch import status
+
+    root, _ = gref_root
+    [row] = [r for r in status(root) if r.dataset == "grefcoco"]
+    assert row.state == "present" and "3/3 splits" in row.contents
