@@ -175,3 +175,18 @@ def test_the_html_report_plots_the_threshold_sweep(demo, tmp_path):
     lines = re.findall(r'<polyline [^>]*points="([^"]+)"', page)
     assert len(lines) == len(sweep[0]) - 1  # one line per swept metric
     assert all(len(pts.split()) == len(sweep) for pts in lines)
+
+
+def test_compare_pairs_two_grec_runs_on_their_metrics(demo, tmp_path):
+    from padt_eval.report.compare import compare_runs
+
+    paths, _ = demo
+    p = str(paths.generalized_predictions(Task.GREC))
+    base = ["grec", "-s", GREFCOCO_DEMO_SPLIT, "--data-root", str(paths.data), "-p", p, "--no-report"]
+    for name, protocol in (("a", "standard"), ("b", "official")):
+        assert runner.invoke(app, [*base, "--protocol", protocol, "-o", str(tmp_path / name)]).exit_code == 0
+    doc = compare_runs(tmp_path / "a", tmp_path / "b", n_resamples=200)
+    for side, name in (("a", "a"), ("b", "b")):
+        metrics = json.loads((tmp_path / name / "metrics.json").read_text())["metrics"]
+        for key in ("pr_f1", "n_acc", "t_acc"):
+            assert doc["metrics"][key][side] == pytest.approx(metrics[key], abs=1e-12)

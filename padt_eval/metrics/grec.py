@@ -204,6 +204,8 @@ class GrecMetric(Metric):
             kind = _target_kind(v)
         self.breakdown[kind] += 1
         rec.update(no_target=not gt, n_targets=len(gt), **{k: v[k] for k in ("n_kept", "tp", "fp", "fn", "f1", "correct")})
+        # the N-acc / T-acc numerators and denominators of this sample (paired comparisons)
+        rec.update(has_target=bool(gt), nt_rejected=kind == "correct_rejection", t_answered=bool(gt) and v["n_kept"] > 0)
         rec["outcome"] = kind
         return rec
 

@@ -120,6 +120,12 @@ class GresMetric(Metric):
         iou, kind = self._add(no_target, v)
         self.breakdown[kind] += 1
         rec.update(no_target=no_target, rejected=v["rejected"], intersection=v["i"], union=v["u"], iou=iou, outcome=kind)
+        # the N-acc / T-acc numerators and denominators of this sample (paired comparisons)
+        rec.update(
+            has_target=not no_target,
+            nt_rejected=kind == "correct_rejection",
+            t_answered=not no_target and v["answered"] and not v["rejected"],
+        )
         return rec
 
     def _add(self, no_target: bool, v: dict[str, Any]) -> tuple[float, str]:
@@ -133,7 +139,7 @@ class GresMetric(Metric):
                 self.sum_u += union  # a mask where there is nothing: all of it is union
                 iou, kind = 0.0, ("false_alarm" if v["answered"] else "not_answered")
         else:
-            if v["rejected"]:
+            if v["rejected"] or not v["answered"]:  # an unread answer is no success for T-acc either
                 self.nt["FP"] += 1
                 inter = 0
             else:

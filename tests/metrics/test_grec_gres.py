@@ -144,3 +144,23 @@ def test_a_model_that_rejects_everything_is_noted():
     m.update(_sample("a", []), _pred("a"))
     m.update(_sample("b", [[0, 0, 5, 5]]), _pred("b"))
     assert m.compute()["n_acc"] == 1.0 and any("full by construction" in n for n in m.notes())
+
+
+@pytest.mark.parametrize("protocol", ["standard", "official"])
+def test_gres_an_unread_answer_counts_against_t_acc_and_n_acc(protocol):
+    m = GresMetric(protocol)
+    m.update(_sample("t", [[0, 0, 5, 5]], Task.GRES, masks=[_mask((0, 5, 0, 5))]), _pred("t", status=ParseStatus.MISSING))
+    m.update(_sample("n", [], Task.GRES), _pred("n", status=ParseStatus.FAILED))
+    v = m.compute()
+    assert v["t_acc"] == 0.0 and v["n_acc"] == 0.0 and v["giou"] == 0.0
+
+
+def test_per_sample_fields_add_up_to_the_rejection_accuracies():
+    """`compare` recomputes N-acc and T-acc from these fields: they must give the metric's values."""
+    from tests.metrics.grefcoco_case import grec_pairs, gres_pairs
+
+    for metric, pairs in ((GrecMetric(), grec_pairs()), (GresMetric(), gres_pairs())):
+        recs = [metric.update(s, p) for s, p in zip(*pairs)]
+        v = metric.compute()
+        assert sum(r["nt_rejected"] for r in recs) / sum(r["no_target"] for r in recs) == v["n_acc"]
+        assert sum(r["t_answered"] for r in recs) / sum(r["has_target"] for r in recs) == v["t_acc"]
