@@ -455,6 +455,12 @@ app.command("ric")(
     )
 )
 
+# grec, gres (gRefCOCO): their options and help live in cli_generalized.py
+from padt_eval.cli_generalized import COMMANDS as GENERALIZED_COMMANDS  # noqa: E402
+
+for _task, _doc, _opts in GENERALIZED_COMMANDS:
+    app.command(_task.value)(_task_command(_task, _doc, **_opts))
+
 
 @app.command("check-batching")
 def check_batching(

@@ -25,6 +25,7 @@ from padt_eval.core.types import Prediction
 from padt_eval.report.draw import histogram_svg, render_sample
 from padt_eval.report.errors_view import errors_section, worst_by_category
 from padt_eval.report.runs import Run, load_run
+from padt_eval.report.sweep_view import sweep_section
 from padt_eval.report.tables import PAGE_CSS
 
 MAX_FAILURES = 50
@@ -271,6 +272,7 @@ def build_run_report(
             if ious
             else ""
         ),
+        sweep_section(run.doc.get("details")),
         errors_html,
         f'<section id="worst"><h2>Worst {len(worst)} answered samples ({how})</h2><p class="legend">'
         f'<span style="background:#00c800"></span>ground truth<span style="background:#e61e1e"></span>scored prediction'
