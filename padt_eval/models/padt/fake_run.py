@@ -55,6 +55,7 @@ class PadtFakeRun:
     cache_length: int  # KV-cache positions allocated per row (bucketed prompt + new tokens)
     weight_bytes: int
     stage_ops: dict[str, int] = field(default_factory=dict)
+    decoding: Any = None  # generation.Decoding after the decode steps (its state: the static buffers)
 
     def syncs(self, stage: str) -> int:
         return len(self.mode.stages[stage].syncs)
@@ -201,4 +202,5 @@ def run_fake_padt(
         with mode.stage("postprocess"):
             pipe.stage_outputs(decoded, [image_size] * batch)
     run.stage_ops = {name: rep.ops for name, rep in mode.stages.items()}
+    run.decoding = dec
     return run
