@@ -56,14 +56,16 @@ _VALUE_OPS = frozenset(
 )
 
 
-def sync_kind(func, args, kwargs) -> str | None:
+def sync_kind(func, args, kwargs, *, device_only: bool = True) -> str | None:
     """Why `func(*args, **kwargs)` would make the host wait for a GPU, or None.
 
-    A copy from the host to the device (`tensor.to("cuda")`) is not counted: PyTorch stages
-    pageable memory and queues the copy, the host does not wait for the device."""
+    `device_only`: value reads count on fake (device) tensors only, not on the host's own
+    real CPU tensors; False counts them on any tensor (a real CPU run standing in for a GPU
+    one). A copy from the host to the device (`tensor.to("cuda")`) is not counted: PyTorch
+    stages pageable memory and queues the copy, the host does not wait for the device."""
     name = func.overloadpacket.__name__
     if name in _VALUE_OPS:
-        return name if any(isinstance(a, FakeTensor) for a in args) else None
+        return name if not device_only or any(isinstance(a, FakeTensor) for a in args) else None
     if name in ("index", "index_put", "index_put_", "_index_put_impl_") and len(args) > 1:
         if any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in (args[1] or ())):
             return f"{name} with a boolean mask"
@@ -84,7 +86,11 @@ _SKIP = (os.sep + "torch" + os.sep, os.sep + "contextlib.py", os.sep + "functool
 def calling_frame() -> str:
     """The innermost Python frame outside torch (and this module): the line that asked for
     the op. When that line is in a library, the innermost padt_eval frame is added."""
-    frames = [f for f in traceback.extract_stack()[:-1] if not any(s in f.filename for s in _SKIP)]
+    frames = [
+        f
+        for f in traceback.extract_stack()[:-1]
+        if not any(s in f.filename for s in _SKIP) and f.name != "__torch_dispatch__"  # a mode's own frame
+    ]
     if not frames:
         return "<unknown>"
     inner = frames[-1]
@@ -145,12 +151,15 @@ class FakeCuda(FakeTensorMode):
         self.observers: list[Observer] = []
         self._stage: str | None = None
         self._strict = False
+        self._depth = 0
 
     @contextmanager
     def stage(self, name: str, *, strict: bool = True) -> Iterator[StageReport]:
         """Run a block as stage `name`. Strict: the first host sync or device mismatch raises
         `FakeRunError`. Not strict: syncs are recorded and the block goes on as far as fake
-        tensors allow (a value read still raises, as `FakeRunError` naming it)."""
+        tensors allow: a one-element boolean read is answered True (in model code these are
+        the checks transformers asserts, e.g. image tokens == image features), any other
+        value read still raises, as `FakeRunError` naming it."""
         before = self._stage, self._strict
         self._stage, self._strict = name, strict
         report = self.stages.setdefault(name, StageReport())
@@ -183,7 +192,9 @@ class FakeCuda(FakeTensorMode):
         # comes after a constant-propagation shortcut that would run the copy for real)
         args, kwargs = pytree.tree_map_only(torch.Tensor, self._fake, (args, kwargs))
         stage = self._stage
-        rep = self.stages.get(stage) if stage is not None else None
+        # ops that decompose come back through here; count the outermost only (one `bool(t)`
+        # is one sync, not is_nonzero + item + _local_scalar_dense)
+        rep = self.stages.get(stage) if stage is not None and self._depth == 0 else None
         if rep is not None:
             rep.ops += 1
             why = sync_kind(func, args, kwargs)
@@ -192,6 +203,9 @@ class FakeCuda(FakeTensorMode):
                 rep.syncs.append(event)
                 if self._strict:
                     raise FakeRunError(event)
+                if _is_bool_read(func, args):
+                    return True  # see `stage`: a boolean read in a lenient stage is answered True
+        self._depth += 1
         try:
             out = super().__torch_dispatch__(func, types, args, kwargs)
         except FakeTensorDeviceMismatchError as exc:
@@ -200,9 +214,16 @@ class FakeCuda(FakeTensorMode):
                 rep.mismatches.append(event)
                 raise FakeRunError(event) from exc
             raise
+        finally:
+            self._depth -= 1
         for observe in self.observers:
             observe(stage, func, args, kwargs, out)
         return out
+
+
+def _is_bool_read(func, args) -> bool:
+    name = func.overloadpacket.__name__
+    return name in ("_local_scalar_dense", "item", "is_nonzero") and args[0].dtype == torch.bool and args[0].numel() == 1
 
 
 def _host_only(args, kwargs) -> bool:
