@@ -57,12 +57,12 @@ _VALUE_OPS = frozenset(
 
 
 def sync_kind(func, args, kwargs, *, device_only: bool = True) -> str | None:
-    """Why `func(*args, **kwargs)` would make the host wait for a GPU, or None.
+    """Why `func(*args, **kwargs)` makes the host wait for a GPU's answer, or None: a value
+    read, a value-dependent output shape, a copy from the device to the host.
 
     `device_only`: value reads count on fake (device) tensors only, not on the host's own
     real CPU tensors; False counts them on any tensor (a real CPU run standing in for a GPU
-    one). A copy from the host to the device (`tensor.to("cuda")`) is not counted: PyTorch
-    stages pageable memory and queues the copy, the host does not wait for the device."""
+    one). Copies the other way are `upload_kind`'s."""
     name = func.overloadpacket.__name__
     if name in _VALUE_OPS:
         return name if not device_only or any(isinstance(a, FakeTensor) for a in args) else None
@@ -71,11 +71,34 @@ def sync_kind(func, args, kwargs, *, device_only: bool = True) -> str | None:
             return f"{name} with a boolean mask"
     if name == "repeat_interleave" and func._overloadname in ("Tensor", "self_Tensor") and kwargs.get("output_size") is None:
         return "repeat_interleave without output_size"
-    if name in ("_to_copy", "copy_"):
-        src = args[1] if name == "copy_" else args[0]
-        dst = args[0].device if name == "copy_" else kwargs.get("device")
-        if isinstance(src, torch.Tensor) and dst is not None and src.device.type == "cuda" and torch.device(dst).type == "cpu":
-            return "copy from cuda to cpu"
+    copy = _copy_devices(name, args, kwargs)
+    if copy is not None and copy[0] == "cuda" and copy[1] == "cpu":
+        return "copy from cuda to cpu"
+    return None
+
+
+def upload_kind(func, args, kwargs) -> str | None:
+    """A blocking copy from the host to the device, or None. PyTorch follows a copy from
+    pageable memory without `non_blocking` with a stream synchronisation, so the host waits
+    for the work already queued: free before the batch's first kernel, a stall after it."""
+    copy = _copy_devices(func.overloadpacket.__name__, args, kwargs)
+    if copy is not None and copy[0] == "cpu" and copy[1] == "cuda" and not copy[2]:
+        src = args[1] if func.overloadpacket.__name__ == "copy_" else args[0]
+        return "blocking copy from cpu to cuda" if src.numel() else None  # an empty copy moves nothing
+    return None
+
+
+def _copy_devices(name: str, args, kwargs) -> tuple[str, str, bool] | None:
+    """(source device type, destination device type, non_blocking) of a copy op, else None."""
+    if name == "copy_" and len(args) > 1 and isinstance(args[1], torch.Tensor):
+        blocking = args[2] if len(args) > 2 else kwargs.get("non_blocking", False)
+        return args[1].device.type, args[0].device.type, bool(blocking)
+    if name in ("_to_copy", "to") and args and isinstance(args[0], torch.Tensor):
+        dst = kwargs.get("device")
+        if dst is None and len(args) > 1 and isinstance(args[1], (torch.device, str)):
+            dst = args[1]
+        if dst is not None:
+            return args[0].device.type, torch.device(dst).type, bool(kwargs.get("non_blocking", False))
     return None
 
 
@@ -135,6 +158,7 @@ class StageReport:
     ops: int = 0
     syncs: list[Event] = field(default_factory=list)
     mismatches: list[Event] = field(default_factory=list)
+    uploads: list[Event] = field(default_factory=list)  # blocking host-to-device copies (`upload_kind`)
 
 
 Observer = Callable[[str, object, tuple, dict, object], None]
@@ -197,6 +221,9 @@ class FakeCuda(FakeTensorMode):
         rep = self.stages.get(stage) if stage is not None and self._depth == 0 else None
         if rep is not None:
             rep.ops += 1
+            upload = upload_kind(func, args, kwargs)
+            if upload is not None:
+                rep.uploads.append(Event("upload", str(func), upload, calling_frame(), stage))
             why = sync_kind(func, args, kwargs)
             if why is not None:
                 event = Event("host sync", str(func), why, calling_frame(), stage)

@@ -282,7 +282,8 @@ def _initial_state(
     steps = settings.max_new_tokens
     dev = input_ids.device
     cache_len = bucketed(prompt_len + steps, CACHE_LENGTH_BUCKET)
-    write_pos = torch.tensor(prompt_len, dtype=torch.long, device=dev)
+    # fills, not copies from the host: a blocking upload here would wait for the prefill
+    write_pos = torch.full((), prompt_len, dtype=torch.long, device=dev)
     keep = torch.zeros((b, cache_len), dtype=torch.bool, device=dev)
     keep[:, :prompt_len] = attention_mask.bool()
     width, dim = padded.width, padded.embed.shape[1]
@@ -303,7 +304,7 @@ def _initial_state(
         seen=seen,
         unfinished=torch.ones(b, dtype=torch.bool, device=dev),
         finished_at=torch.full((b,), steps, dtype=torch.long, device=dev),
-        eos=torch.tensor(settings.eos_token_ids or [-1], dtype=torch.long, device=dev),
+        eos=torch.cat([torch.full((1,), e, dtype=torch.long, device=dev) for e in settings.eos_token_ids or [-1]]),
         pad_id=int(pad),
         penalty=float(settings.repetition_penalty),
     )

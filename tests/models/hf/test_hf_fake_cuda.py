@@ -46,6 +46,7 @@ def test_released_baseline_decodes_on_fake_cuda(fixture, model_class, first_read
     for k in (1, 2, 3):
         rep = run.mode.stages[f"decode step {k}"]
         assert rep.syncs == [] and rep.mismatches == [] and rep.ops > 50, (k, [str(e) for e in rep.syncs])
+        assert rep.uploads == [], [str(e) for e in rep.uploads]
     prefill = run.mode.stages["prefill"]
     assert prefill.mismatches == []
     reads = [str(e) for e in prefill.syncs]

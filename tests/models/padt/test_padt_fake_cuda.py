@@ -31,6 +31,13 @@ def _check_run(run, raw: dict, batch: int) -> None:
     for stage in STAGES:
         rep = run.mode.stages[stage]
         assert rep.syncs == [] and rep.mismatches == [], (stage, [str(e) for e in rep.syncs + rep.mismatches])
+        # blocking uploads wait for queued work: none from the vision tower to the last step;
+        # the decoder uploads its segment tables (built from Python ints) and nothing else
+        uploads = [str(e) for e in rep.uploads]
+        if stage == "decoder":
+            assert uploads and all(("attention.py" in u or "decoder.py" in u) for u in uploads), uploads
+        else:
+            assert uploads == [], (stage, uploads)
     assert run.stage_ops["decode step 2"] > 100  # the text model ran under the mode
     params = list(run.model.parameters())
     assert {p.device.type for p in params} == {"cuda"} and {p.dtype for p in params} == {torch.bfloat16}
