@@ -1,0 +1,81 @@
+"""Fake CUDA for the plan: a `FakeTensorMode` with "cuda" as the default device.
+
+Under it, tensors on "cuda" carry shape, dtype and device but no memory, and every
+operator's meta logic runs, so a released-size model builds in seconds on a CPU-only
+machine. `host_to_device` brings a real CPU tensor (host metadata computed before any
+device code, as the DataLoader workers do) onto the fake device the way a run copies it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+
+@contextmanager
+def fake_cuda(dtype: torch.dtype):
+    """(fake mode): modules built inside get their parameters in `dtype` on fake "cuda"."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    before = torch.get_default_dtype()
+    with FakeTensorMode() as mode, torch.device("cuda"):
+        torch.set_default_dtype(dtype)
+        try:
+            yield mode
+        finally:
+            torch.set_default_dtype(before)
+
+
+def host_to_device(mode, t: torch.Tensor) -> torch.Tensor:
+    """A real CPU tensor as the fake CUDA tensor a `.to("cuda")` would make."""
+    return mode.from_tensor(t).to("cuda")
+
+
+@contextmanager
+def on_host():
+    """Run real CPU code (host metadata) while a fake mode is active."""
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    with unset_fake_temporarily(), torch.device("cpu"):
+        yield
+
+
+class FusedAttention:
+    """SDPA as a GPU runs it. Without CUDA, `scaled_dot_product_attention` on fake "cuda"
+    tensors takes the math fallback, which materialises the (L x S) score matrix in float32;
+    on an H100 the same call runs the flash kernel (no mask, fp16/bf16) or the
+    memory-efficient one (with a mask), which never hold it. This `TorchFunctionMode`
+    sends the call to those kernels' own operators, so the fake run allocates what they
+    allocate (their output, and a float bias made from a boolean mask as SDPA makes it)."""
+
+    def __new__(cls):
+        from torch.overrides import TorchFunctionMode
+
+        class _Mode(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                kwargs = kwargs or {}
+                if func is torch.nn.functional.scaled_dot_product_attention:
+                    out = fused_sdpa(*args, **kwargs)
+                    if out is not None:
+                        return out
+                return func(*args, **kwargs)
+
+        return _Mode()
+
+
+def fused_sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+    """The flash / memory-efficient kernel call for 4-D inputs; None where SDPA itself would fall back."""
+    if q.dim() != 4 or q.device.type != "cuda":
+        return None
+    if k.shape[-3] != q.shape[-3]:  # grouped-query attention: the kernels take full heads
+        if not enable_gqa:
+            return None
+        rep = q.shape[-3] // k.shape[-3]
+        k, v = k.repeat_interleave(rep, dim=-3), v.repeat_interleave(rep, dim=-3)
+    if attn_mask is None and q.dtype in (torch.float16, torch.bfloat16) and q.shape[-1] <= 256:
+        return torch.ops.aten._scaled_dot_product_flash_attention(q, k, v, dropout_p, is_causal, False, scale=scale)[0]
+    bias = attn_mask
+    if bias is not None and bias.dtype == torch.bool:
+        bias = torch.where(bias, torch.zeros((), dtype=q.dtype), torch.full((), float("-inf"), dtype=q.dtype))
+    return torch.ops.aten._scaled_dot_product_efficient_attention(q, k, v, bias, False, dropout_p, is_causal, scale=scale)[0]
