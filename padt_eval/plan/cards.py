@@ -53,7 +53,9 @@ def card(name: str | None = None, memory_gb: float | None = None) -> Card:
         if memory_gb <= 0:
             raise UsageError(f"--gpu-memory must be a positive number of GiB, got {memory_gb}")
         base = CARDS.get(name) if name else None
-        return Card(f"{memory_gb:g} GiB" if base is None else base.name, int(memory_gb * GIB), base.bandwidth_gbs if base else 0.0)
+        return Card(
+            f"{memory_gb:g} GiB" if base is None else base.name, int(memory_gb * GIB), base.bandwidth_gbs if base else 0.0
+        )
     name = name or "H100-80GB"
     for c in CARDS.values():
         if _key(c.name) == _key(name):

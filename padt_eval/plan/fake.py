@@ -14,22 +14,25 @@ import torch
 
 
 @contextmanager
-def fake_cuda(dtype: torch.dtype):
-    """(fake mode): modules built inside get their parameters in `dtype` on fake "cuda"."""
+def fake_cuda():
+    """The fake mode. Real CPU tensors (host metadata) may enter it: `.to("cuda")` makes them fake."""
     from torch._subclasses.fake_tensor import FakeTensorMode
 
+    with FakeTensorMode(allow_non_fake_inputs=True) as mode:
+        yield mode
+
+
+@contextmanager
+def building(dtype: torch.dtype):
+    """Modules built inside get their parameters in `dtype` on (fake) "cuda". Only while
+    building: during a run, host code that makes CPU tensors must get CPU tensors."""
     before = torch.get_default_dtype()
-    with FakeTensorMode() as mode, torch.device("cuda"):
-        torch.set_default_dtype(dtype)
-        try:
-            yield mode
-        finally:
-            torch.set_default_dtype(before)
-
-
-def host_to_device(mode, t: torch.Tensor) -> torch.Tensor:
-    """A real CPU tensor as the fake CUDA tensor a `.to("cuda")` would make."""
-    return mode.from_tensor(t).to("cuda")
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device("cuda"):
+            yield
+    finally:
+        torch.set_default_dtype(before)
 
 
 @contextmanager

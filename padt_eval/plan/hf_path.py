@@ -24,7 +24,7 @@ from .shapes import BatchShape
 from .tracker import MemoryTracker
 
 MODEL_CLASSES = {"qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration", "qwen2_vl": "Qwen2VLForConditionalGeneration"}
-TEXT_TOKEN_ID = 1000
+TEXT_TOKEN_ID = 0  # any ordinary text id (inside every vocabulary): the plan needs the prompt's shape, not its words
 
 
 def build_hf(raw_config: dict, family: str, attn: str = "sdpa"):
@@ -42,9 +42,10 @@ def run_hf(model, shape: BatchShape, tracker: MemoryTracker, mode, *, steps: int
 
     from padt_eval.models.padt.rope import rope_index
 
-    from .fake import host_to_device, on_host
+    from .fake import on_host
 
     cfg = model.config
+    dev = model.device
     b, run = shape.batch, PathRun()
     image_token = cfg.image_token_id
     merge = cfg.vision_config.spatial_merge_size
@@ -58,10 +59,10 @@ def run_hf(model, shape: BatchShape, tracker: MemoryTracker, mode, *, steps: int
         attention = torch.ones_like(ids)
         positions, _ = rope_index(ids, attention, grid, image_token_id=image_token, merge_size=merge)
         slots = (ids == image_token).flatten().nonzero().squeeze(1)
-    ids, attention, positions, slots, grid_d = (host_to_device(mode, t) for t in (ids, attention, positions, slots, grid))
+    ids, attention, positions, slots, grid_d = (t.to(dev) for t in (ids, attention, positions, slots, grid))
     vc = model.model.visual.config if hasattr(model.model, "visual") else cfg.vision_config
     channels = 3 * vc.temporal_patch_size * vc.patch_size**2
-    pixels = torch.empty((b * shape.patches, channels), dtype=torch.float32)
+    pixels = torch.empty((b * shape.patches, channels), dtype=torch.float32, device=dev)
 
     tracker.phase = "vision"
     st = run.stage("vision")
@@ -72,7 +73,7 @@ def run_hf(model, shape: BatchShape, tracker: MemoryTracker, mode, *, steps: int
         image_embeds = out.pooler_output if hasattr(out, "pooler_output") else out
     except Exception as exc:  # noqa: BLE001 - the failure is the finding
         st.status, st.error = "shape-only", describe_error(exc)
-        image_embeds = torch.empty((b * shape.image_tokens, dim))
+        image_embeds = torch.empty((b * shape.image_tokens, dim), dtype=model.dtype, device=dev)
     del pixels
 
     tracker.phase = "prefill"
@@ -95,8 +96,8 @@ def run_hf(model, shape: BatchShape, tracker: MemoryTracker, mode, *, steps: int
         del k, v
     tracker.mark("kv_cache", *(t for layer in cache.layers for t in (layer.keys, layer.values)))
     seq = shape.prompt_tokens + grow
-    full_mask = torch.ones((b, seq + 1), dtype=attention.dtype)
-    tokens = torch.zeros((b, seq + 1), dtype=torch.long)  # generate's growing input_ids
+    full_mask = torch.ones((b, seq + 1), dtype=attention.dtype, device=dev)
+    tokens = torch.zeros((b, seq + 1), dtype=torch.long, device=dev)  # generate's growing input_ids
     tracker.mark("decode_buffers", full_mask, tokens)
     step_pos = (positions[:, :, -1:] + grow + 1).expand(3, b, 1).contiguous()
     tracker.phase = "decode"

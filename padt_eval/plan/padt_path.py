@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .fake import host_to_device, on_host
+from .fake import on_host
 from .shapes import BatchShape
 from .tracker import MemoryTracker
 
-TEXT_TOKEN_ID = 1000  # any ordinary text id: the plan needs the prompt's shape, not its words
+TEXT_TOKEN_ID = 0  # any ordinary text id (inside every vocabulary): the plan needs the prompt's shape, not its words
 
 
 @dataclass
@@ -72,74 +72,71 @@ def build_padt(raw_config: dict, attn: str = "sdpa"):
     return model.eval().requires_grad_(False)
 
 
+def _stage_runner(model, settings):
+    """A `PadtPipeline` for its stage methods (encode, global_ids, vl_decode, stage_outputs),
+    which read only the model, its config and the settings: no tokenizer is needed."""
+    from padt_eval.models.padt.pipeline import PadtPipeline
+
+    pipe = PadtPipeline.__new__(PadtPipeline)
+    pipe.model, pipe.cfg, pipe.settings, pipe.compat = model, model.cfg, settings, False
+    pipe.reference_memory, pipe.compile_step = False, False
+    return pipe
+
+
 def run_padt(model, shape: BatchShape, tracker: MemoryTracker, mode, *, steps: int = 3, settings=None) -> PathRun:
     from padt_eval.models.padt.decode_step import DecodeStep, attention_for_decoding
-    from padt_eval.models.padt.generation import GenerationSettings, _initial_state, pad_id
-    from padt_eval.models.padt.postprocess import mask_probability
-    from padt_eval.models.padt.rope import rope_index
-    from padt_eval.models.padt.vocab import ExtendedVocab, logit_mask
+    from padt_eval.models.padt.generation import GenerationSettings, _initial_state, pad_id, prefill
+    from padt_eval.models.padt.host_meta import host_meta
+    from padt_eval.models.padt.processor import BatchInputs
 
     cfg = model.cfg
+    dev = model.device  # fake "cuda" for the plan, a real device in benchmarks/bench_plan_memory.py
     b, run = shape.batch, PathRun()
     settings = settings or GenerationSettings(max_new_tokens=shape.max_new_tokens, eos_token_ids=[151645], pad_token_id=151643)
 
-    # host: what the DataLoader workers and the processor compute from ints
+    # host: what the DataLoader workers and `PadtPipeline.prepare` compute from ints
     tracker.phase = "inputs"
+    grids = [shape.grid] * b
     with on_host():
-        grid = torch.tensor([list(shape.grid)] * b, dtype=torch.long)
-        row = [TEXT_TOKEN_ID] * (shape.text_tokens // 2)
-        row += [cfg.image_token_id] * shape.image_tokens + [TEXT_TOKEN_ID] * (shape.text_tokens - shape.text_tokens // 2)
+        half = shape.text_tokens // 2
+        row = [TEXT_TOKEN_ID] * half + [cfg.image_token_id] * shape.image_tokens + [TEXT_TOKEN_ID] * (shape.text_tokens - half)
         ids = torch.tensor([row] * b, dtype=torch.long)
         attention = torch.ones_like(ids)
-        positions, deltas = rope_index(ids, attention, grid, image_token_id=cfg.image_token_id, merge_size=cfg.merge_size)
-        mask = logit_mask(grid, cfg.merge_size, cfg.vocab_size)
-        slots = (ids == cfg.image_token_id).flatten().nonzero().squeeze(1)
-    ids_d, attention_d, grid_d = (host_to_device(mode, t) for t in (ids, attention, grid))
-    positions_d, deltas_d, mask_d, slots_d = (host_to_device(mode, t) for t in (positions, deltas, mask, slots))
+        grid = torch.tensor([list(g) for g in grids], dtype=torch.long)
+        meta = host_meta(model, grids, ids, attention)
+    # `BatchInputs.to`: one copy of each (real CPU -> fake CUDA)
+    ids, attention, grid = ids.to(dev), attention.to(dev), grid.to(dev)
+    meta = meta.to(dev)
     channels = 3 * model.visual.config.temporal_patch_size * model.visual.config.patch_size**2
-    pixels = torch.empty((b * shape.patches, channels), dtype=torch.float32)  # the processor's float32 patches
+    pixels = torch.empty((b * shape.patches, channels), dtype=torch.float32, device=dev)  # the processor's patches
 
-    # vision
+    # vision (`PadtPipeline.encode`)
     tracker.phase = "vision"
     st = run.stage("vision")
+    pipe = _stage_runner(model, settings)
+    inputs = BatchInputs(ids, attention, pixels, grid, [], [shape.image_wh] * b, meta=meta)
     try:
-        vis, prototypes = model.encode_images(pixels, grid_d)
-        merged, high, cos, sin = vis.merged, vis.high_res, vis.cos, vis.sin
+        enc = pipe.encode(inputs)
     except Exception as exc:  # noqa: BLE001 - any failure is the finding
-        st.status, st.error = "shape-only", describe_error(exc)
-        vc = model.visual.config
-        head_dim = vc.hidden_size // vc.num_heads
-        merged = torch.empty((b * shape.image_tokens, cfg.hidden_size))
-        high = torch.empty((b * shape.patches, vc.hidden_size))
-        cos = torch.empty((b * shape.patches, head_dim), dtype=torch.float32)
-        sin = torch.empty((b * shape.patches, head_dim), dtype=torch.float32)
-        from padt_eval.models.padt.vocab import project_prototypes
+        st.status, st.error = "failed", describe_error(exc)
+        return run
+    del pixels, inputs
 
-        prototypes = project_prototypes(model.vis_norm, model.vis_proj, merged)
-    del pixels
-
-    # prefill: the prompt's embeddings (image rows from the vision tower), the text model, last logits
+    # prefill (`generation.start_decoding`'s first half): the prompt through the text model
     tracker.phase = "prefill"
     st = run.stage("prefill")
-    from transformers.cache_utils import DynamicCache
-
-    vocab = ExtendedVocab(
-        model.language_model.embed_tokens.weight, model.output_text_rows(), prototypes, mask_d, image_patches=[shape.patches] * b
-    )
-    embeds = torch.nn.functional.embedding(ids_d, vocab.embed)
-    embeds.view(-1, embeds.shape[-1]).index_copy_(0, slots_d, merged.to(embeds.dtype))
-    cache = DynamicCache(config=model.language_model.config)
-    hidden, _ = model.run_language_model(embeds, attention_d, positions_d, cache)
-    del embeds
-    last_hidden = hidden[:, -1].clone()
+    ids_global = pipe.global_ids(ids, grid)
+    hidden, _, cache, deltas = prefill(model, enc.vocab, enc.vision.merged, ids_global, attention, grid, prompt=meta.prompt)
+    last_logits = enc.vocab.logits(hidden[:, -1])
+    last_hidden = hidden[:, -1]
     del hidden
-    last_logits = vocab.logits(last_hidden)
+    vocab = enc.vocab
 
     # decode: preallocated buffers, then the steps
     tracker.phase = "decode setup"
     st = run.stage("decode")
     padded = vocab.padded()
-    state = _initial_state(padded, cache, ids_d, attention_d, deltas_d, settings, pad_id(settings), False, False)
+    state = _initial_state(padded, cache, ids_global, attention, deltas, settings, pad_id(settings), False, False)
     del cache
     tracker.mark("kv_cache", *state.cache.keys, *state.cache.values)
     buffers = (state.keep, state.tokens, state.hidden, state.logits, state.seen, state.unfinished, state.finished_at)
@@ -163,34 +160,19 @@ def run_padt(model, shape: BatchShape, tracker: MemoryTracker, mode, *, steps: i
     if len(tracker.events) > before and st.error is None:
         st.status, st.error = "failed", "; ".join(f"{e.kind} {e.op} at {e.frame}" for e in tracker.events[before:])
 
-    # the PaDT decoder on step states, then the masks
+    # the PaDT decoder on step states (`PadtPipeline.vl_decode`), then the masks' device half (`stage_outputs`)
     if shape.objects:
         tracker.phase = "decoder"
         st = run.stage("decoder")
-        grids = [shape.grid] * b
-        feats = [state.hidden[i, s * shape.vrts : (s + 1) * shape.vrts] for i in range(b) for s in range(shape.objects)]
-        owner = [i for i in range(b) for _ in range(shape.objects)]
-        unit = cfg.merge_size**2
-        p, m = shape.patches, shape.patches // unit
-        low = [prototypes[i * m : (i + 1) * m] for i in range(b)]
-        high_rows = [high[i * p : (i + 1) * p] for i in range(b)]
-        pe = [(cos[i * p : (i + 1) * p], sin[i * p : (i + 1) * p]) for i in range(b)]
+        v = shape.vrts
+        feats = [[state.hidden[i, s * v : (s + 1) * v] for s in range(shape.objects)] for i in range(b)]
         try:
-            boxes, scores, masks, hw = model.decode_objects(feats, owner, low, high_rows, pe, grids)
-        except Exception as exc:  # noqa: BLE001
-            st.status, st.error = "failed", describe_error(exc)
-            masks = None
-        if masks is not None:
+            dec = pipe.vl_decode(feats, enc, grid)
             tracker.phase = "masks"
             st = run.stage("masks")
-            w, h = shape.image_wh
-            valid = (shape.grid[1], shape.grid[2])  # the decoder's valid_hw: the patch grid
-            try:
-                probs = [mask_probability(masks[j], valid, w, h) for j in range(masks.shape[0])]
-                # masks_rle's device half: threshold where they are, one flat bool tensor for the host copy
-                flat = torch.cat([(q > 0.5).flatten() for q in probs])
-                del probs, flat
-            except Exception as exc:  # noqa: BLE001
-                st.status, st.error = "failed", describe_error(exc)
+            outputs = pipe.stage_outputs(dec, [shape.image_wh] * b)
+            del outputs
+        except Exception as exc:  # noqa: BLE001
+            st.status, st.error = "failed", describe_error(exc)
     tracker.phase = "done"
     return run

@@ -30,7 +30,7 @@ from .tracker import PARTS, MemoryTracker
 
 QWEN_FAMILIES = ("qwen2_5_vl", "qwen2_vl", "vlm_r1")
 PLANNABLE = ("padt", *QWEN_FAMILIES)
-MAX_BATCH = 4096
+MAX_BATCH = 1024
 SCHEMA_VERSION = 1
 
 
@@ -62,6 +62,7 @@ class Plan:
     weights_bytes: int
     parameters: int
     measured: Measured
+    at_largest: Measured | None  # the same path measured at the largest batch
     usable_bytes: int
     fits: bool
     largest_batch: int
@@ -144,19 +145,18 @@ def _chat(family: str, prompt: str) -> str:
 class Session:
     """A model built once on fake CUDA; `measure(b)` runs one batch of b through its path."""
 
-    def __init__(self, config: dict, family: str, dtype: str, shape: BatchShape, steps: int = 3):
-        import torch
+    def __init__(self, config: dict, family: str, dtype: str, shape: BatchShape, steps: int = 2):
 
         from padt_eval.models.padt.checkpoint import torch_dtype
 
-        from .fake import fake_cuda
+        from .fake import building, fake_cuda
 
         self.family, self.shape, self.steps = family, shape, steps
         self.dtype = torch_dtype(dtype)
-        self._fake = fake_cuda(self.dtype)
+        self._fake = fake_cuda()
         self.mode = self._fake.__enter__()
         tracker = MemoryTracker(phase="weights")
-        with tracker:
+        with tracker, building(self.dtype):
             if family == "padt":
                 from .padt_path import build_padt
 
@@ -247,14 +247,18 @@ def largest_batch(measure, usable: int, first: Measured, probe: int) -> tuple[in
             continue
         if guess == MAX_BATCH:
             return guess, f"capped at {MAX_BATCH}"
-        if guess + 1 not in points:
-            points[guess + 1] = measure(guess + 1).peak_bytes
-        if points[guess + 1] > usable:
-            per = slope / 2**30
+        # the next batch up, on the line through the two measured points nearest it
+        (c1, q1), (c2, q2) = sorted(points.items(), key=lambda kv: abs(kv[0] - guess))[:2]
+        next_peak = q1 + (q2 - q1) / (c2 - c1) * (guess + 1 - c1)
+        if next_peak > usable:
+            per = (q2 - q1) / (c2 - c1) / 2**30
             return guess, (
-                f"affine fit peak(b) = fixed + {per:.3f} GiB x b through measured batches; "
-                f"measured {guess} fits and {guess + 1} does not"
+                f"affine fit peak(b) = fixed + {per:.3f} GiB x b through measured batches {sorted(points)}; "
+                f"{guess} measured to fit, {guess + 1} predicted not to"
             )
+        points[guess + 1] = measure(guess + 1).peak_bytes
+        if points[guess + 1] > usable:
+            return guess, f"measured {guess} fits and {guess + 1} does not"
     fits = [b for b, p in points.items() if p <= usable]
     return (max(fits) if fits else 0), f"best measured batch after refits {tried}"
 
@@ -296,6 +300,7 @@ def plan(
             best, how = largest_batch(session.measure, usable, first, 1 if shape.batch != 1 else 2)
         else:
             best, how = -1, "not searched"
+        at_largest = session.measure(best) if best > 0 else None
         chosen = session.measure(max(best, 1)) if auto else first
         weights = sum(p.numel() * p.element_size() for p in session.weight_tensors)
         params = session.parameters
@@ -316,6 +321,7 @@ def plan(
         weights_bytes=weights,
         parameters=params,
         measured=chosen,
+        at_largest=at_largest,
         usable_bytes=usable,
         fits=chosen.peak_bytes <= usable,
         largest_batch=best,

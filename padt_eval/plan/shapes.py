@@ -67,7 +67,6 @@ class BatchShape:
         return d
 
 
-
 def smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
     """The Qwen2-VL processor's resize rule (the released processors' own function)."""
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize as rule

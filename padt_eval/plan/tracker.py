@@ -64,6 +64,7 @@ _WRITES_FIRST = {"aten.index_copy_.default", "aten.copy_.default", "aten.index_f
 
 # frames from these folders are torch's own machinery; the one reported is the first outside
 _TORCH_DIR = str(Path(torch.__file__).parent)
+_OWN_FILES = {__file__, str(Path(__file__).with_name("fake.py"))}
 
 
 @dataclass
@@ -80,7 +81,7 @@ class Event:
 def caller_frame(frames=None) -> str:
     """The innermost Python frame outside torch and this file: where the operator was asked for."""
     for fr in reversed(frames if frames is not None else traceback.extract_stack()):
-        if fr.filename == __file__ or fr.filename.startswith(_TORCH_DIR):
+        if fr.filename in _OWN_FILES or fr.filename.startswith(_TORCH_DIR):
             continue
         return f"{fr.filename}:{fr.lineno} in {fr.name}"
     return "?"
@@ -171,7 +172,9 @@ class MemoryTracker(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = str(func)
-        on_device = any(isinstance(t, torch.Tensor) and t.device.type == self.device_type for t in tree_flatten((args, kwargs))[0])
+        on_device = any(
+            isinstance(t, torch.Tensor) and t.device.type == self.device_type for t in tree_flatten((args, kwargs))[0]
+        )
         if name in _HOST_READS and on_device:
             self.events.append(Event("host read", name, self.phase, caller_frame()))
         elif name in _VALUE_SHAPED and on_device:

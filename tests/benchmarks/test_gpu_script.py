@@ -36,3 +36,8 @@ def test_gpu_script_dry_run_reports_every_stage(tmp_path):
     assert any(r.get("model") == "vllm" for r in rows)  # measured, or why not
     pairs = [r for r in rows if "speedup_median" in r]
     assert len(pairs) == 1 and pairs[0]["same_tokens"] and pairs[0]["pairs"] >= 5
+    plan = [r for r in rows if r.get("stage") == "plan"]
+    assert len(plan) == 1 and plan[0]["planned_peak_gib"] > 0 and plan[0]["measured_peak_gib"] > 0
+    auto = [r for r in rows if r.get("stage") == "auto"]
+    assert len(auto) == 1 and auto[0]["batch"] == 8 and auto[0]["fit"]  # the CPU falls back to the default batch
+    assert "-b auto: no CUDA device" in res.stderr
