@@ -70,7 +70,7 @@ def plan_cmd(
     ] = "H100-80GB",
     gpu_memory: Annotated[
         float | None,
-        typer.Option("--gpu-memory", help="Card memory in GiB instead of a named card's (bandwidth of --gpu kept if named)."),
+        typer.Option("--gpu-memory", help="Card memory in GiB instead of a named card's; the bandwidth floor needs a --gpu other than the default."),
     ] = None,
     family: Annotated[str | None, typer.Option("--family", help="Model family (default: detected from config.json).")] = None,
     dtype: Annotated[

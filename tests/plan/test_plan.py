@@ -82,6 +82,7 @@ def padt3b():
         session.close()
 
 
+@pytest.mark.slow
 def test_plan_weights_are_parameter_count_times_dtype_size(padt3b):
     config, _, parameters, text_params, m = padt3b
     assert m.parts["weights"] == parameters * BF16
@@ -97,6 +98,7 @@ def test_plan_weights_are_parameter_count_times_dtype_size(padt3b):
     assert text_params == vocab * d + layers * per_layer + d
 
 
+@pytest.mark.slow
 def test_plan_kv_cache_is_two_layers_heads_dim_positions_batch_bytes(padt3b):
     config, shape, _, _, m = padt3b
     head_dim = config["hidden_size"] // config["num_attention_heads"]
@@ -106,6 +108,7 @@ def test_plan_kv_cache_is_two_layers_heads_dim_positions_batch_bytes(padt3b):
     assert m.kv_bytes == expected
 
 
+@pytest.mark.slow
 def test_plan_peak_holds_weights_and_kv_and_the_decode_step_is_clean(padt3b):
     _, _, parameters, _, m = padt3b
     assert m.peak_bytes >= parameters * BF16 + m.kv_bytes
@@ -115,6 +118,7 @@ def test_plan_peak_holds_weights_and_kv_and_the_decode_step_is_clean(padt3b):
     assert m.decode_read_bytes >= m.decode_read_parts["weights"] + m.kv_bytes
 
 
+@pytest.mark.slow
 def test_qwen_baseline_kv_cache_at_its_final_length():
     config, folder = model_files(str(CONFIGS / "qwen2_5_vl_3b_instruct.json"))
     shape, _ = batch_shape(config, folder, "qwen2_5_vl", Task.REC, 2, 16, None)
@@ -155,6 +159,7 @@ def tiny_session():
     session.close()
 
 
+@pytest.mark.slow
 def test_largest_batch_grows_with_card_memory_and_each_answer_is_measured(tiny_session):
     one, two = tiny_session.measure(1), tiny_session.measure(2)
     per = two.peak_bytes - one.peak_bytes
@@ -175,6 +180,7 @@ def test_usable_memory_leaves_the_context_and_fragmentation_margin():
 
 
 # -- the command ----------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_plan_json_schema():
     from padt_eval.cli import app
 
