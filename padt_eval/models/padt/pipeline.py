@@ -76,7 +76,8 @@ class PadtPipeline:
         # torch.compile of the decode step (`--model-arg compile=true`); off until a GPU run shows it pays
         self.compile_step = False
         self.cfg = model.cfg
-        processor.tokenizer.prepare(self.cfg.vocab_size)
+        if processor is not None:  # None: the device stages only (the fake-CUDA runs, `fake_run`)
+            processor.tokenizer.prepare(self.cfg.vocab_size)
 
     # -- stages ------------------------------------------------------------------------------
     def prepare(self, images: Sequence[PreparedImage], prompts: Sequence[str], completions: Sequence[str] | None = None):
