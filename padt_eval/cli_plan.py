@@ -70,7 +70,10 @@ def plan_cmd(
     ] = "H100-80GB",
     gpu_memory: Annotated[
         float | None,
-        typer.Option("--gpu-memory", help="Card memory in GiB instead of a named card's; the bandwidth floor needs a --gpu other than the default."),
+        typer.Option(
+            "--gpu-memory",
+            help="Card memory in GiB instead of a named card's; the bandwidth floor needs a --gpu other than the default.",
+        ),
     ] = None,
     family: Annotated[str | None, typer.Option("--family", help="Model family (default: detected from config.json).")] = None,
     dtype: Annotated[
@@ -152,8 +155,6 @@ def print_plan(p) -> None:
             labelled(f"stage {st['name']}", st["status"] + (f": {st['error']}" if st["error"] else ""), style), soft_wrap=True
         )
     for e in m.decode_errors:
-        console.print(
-            labelled("error", f"{e['kind']} inside a decode step: {e['op']} at {e['frame']}", "bold red"), soft_wrap=True
-        )
+        console.print(labelled("error", f"inside {e['stage']}: {e['error']}", "bold red"), soft_wrap=True)
     for note in p.notes:
         console.print(labelled("note", note, "dim"))

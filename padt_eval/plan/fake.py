@@ -1,38 +1,12 @@
-"""Fake CUDA for the plan: a `FakeTensorMode` with "cuda" as the default device.
-
-Under it, tensors on "cuda" carry shape, dtype and device but no memory, and every
-operator's meta logic runs, so a released-size model builds in seconds on a CPU-only
-machine. `host_to_device` brings a real CPU tensor (host metadata computed before any
-device code, as the DataLoader workers do) onto the fake device the way a run copies it.
-"""
+"""What the plan adds to the fake-CUDA harness (`models.fake_device`): attention as a GPU
+runs it (`FusedAttention`), and `on_host` for host code written before the harness kept
+CPU work real."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 
 import torch
-
-
-@contextmanager
-def fake_cuda():
-    """The fake mode. Real CPU tensors (host metadata) may enter it: `.to("cuda")` makes them fake."""
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
-    with FakeTensorMode(allow_non_fake_inputs=True) as mode:
-        yield mode
-
-
-@contextmanager
-def building(dtype: torch.dtype):
-    """Modules built inside get their parameters in `dtype` on (fake) "cuda". Only while
-    building: during a run, host code that makes CPU tensors must get CPU tensors."""
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        with torch.device("cuda"):
-            yield
-    finally:
-        torch.set_default_dtype(before)
 
 
 @contextmanager

@@ -27,19 +27,26 @@ MODEL_CLASSES = {"qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration", "qwen2_vl":
 TEXT_TOKEN_ID = 0  # any ordinary text id (inside every vocabulary): the plan needs the prompt's shape, not its words
 
 
-def build_hf(raw_config: dict, family: str, attn: str = "sdpa"):
+def build_hf(raw_config: dict, family: str, dtype: str, mode):
+    """The transformers model on the harness's fake CUDA (`models.hf.fake_run.hf_config`)."""
     import transformers
 
+    from padt_eval.models.fake_device import fake_cuda
+    from padt_eval.models.hf.fake_run import hf_config
+
     model_type = raw_config.get("model_type", family)
-    config = transformers.AutoConfig.for_model(**raw_config)
-    config._attn_implementation = attn
     cls = getattr(transformers, MODEL_CLASSES.get(model_type, MODEL_CLASSES["qwen2_5_vl"]))
-    return cls(config).eval().requires_grad_(False)
+    with fake_cuda(dtype, mode):
+        model = cls(hf_config(raw_config)).eval()
+        torch.nn.Module.requires_grad_(model, False)
+    return model
 
 
 def run_hf(model, shape: BatchShape, tracker: MemoryTracker, mode, *, steps: int = 1) -> PathRun:
+    """Under `with mode:` (a `FakeCuda` whose observers include the tracker)."""
     from transformers.cache_utils import DynamicCache
 
+    from padt_eval.models.fake_device import FakeRunError
     from padt_eval.models.padt.rope import rope_index
 
     from .fake import on_host
@@ -69,22 +76,24 @@ def run_hf(model, shape: BatchShape, tracker: MemoryTracker, mode, *, steps: int
     text_model = model.model.language_model
     dim = text_model.config.hidden_size
     try:
-        out = model.model.visual(pixels.to(model.dtype), grid_thw=grid_d)
-        image_embeds = out.pooler_output if hasattr(out, "pooler_output") else out
-    except Exception as exc:  # noqa: BLE001 - the failure is the finding
+        with mode.stage("vision"):
+            out = model.model.visual(pixels.to(model.dtype), grid_thw=grid_d)
+            image_embeds = out.pooler_output if hasattr(out, "pooler_output") else out
+    except FakeRunError as exc:  # transformers' vision tower reads grid_thw on the host: the finding
         st.status, st.error = "shape-only", describe_error(exc)
         image_embeds = torch.empty((b * shape.image_tokens, dim), dtype=model.dtype, device=dev)
     del pixels
 
     tracker.phase = "prefill"
     run.stage("prefill")
-    embeds = text_model.embed_tokens(ids)
-    embeds.view(-1, dim).index_copy_(0, slots, image_embeds.to(embeds.dtype))
-    del image_embeds
-    cache = DynamicCache(config=text_model.config)
-    hidden = text_model(inputs_embeds=embeds, attention_mask=attention, position_ids=positions, cache=cache, use_cache=True)
-    logits = model.lm_head(hidden.last_hidden_state[:, -1:]).float()
-    del hidden, embeds, logits
+    with mode.stage("prefill"):
+        embeds = text_model.embed_tokens(ids)
+        embeds.view(-1, dim).index_copy_(0, slots, image_embeds.to(embeds.dtype))
+        del image_embeds
+        cache = DynamicCache(config=text_model.config)
+        hidden = text_model(inputs_embeds=embeds, attention_mask=attention, position_ids=positions, cache=cache, use_cache=True)
+        logits = model.lm_head(hidden.last_hidden_state[:, -1:]).float()
+        del hidden, embeds, logits
 
     tracker.phase = "decode setup"
     st = run.stage("decode")
@@ -101,25 +110,23 @@ def run_hf(model, shape: BatchShape, tracker: MemoryTracker, mode, *, steps: int
     tracker.mark("decode_buffers", full_mask, tokens)
     step_pos = (positions[:, :, -1:] + grow + 1).expand(3, b, 1).contiguous()
     tracker.phase = "decode"
-    before = len(tracker.events)
     try:
         for i in range(steps):
             tracker.count_reads = i == steps - 1
-            out = text_model(
-                inputs_embeds=text_model.embed_tokens(tokens[:, -1:]),
-                attention_mask=full_mask,
-                position_ids=step_pos,
-                cache=cache,
-                use_cache=True,
-            )
-            nxt = model.lm_head(out.last_hidden_state[:, -1:]).float().argmax(-1)
-            del out, nxt
-    except Exception as exc:  # noqa: BLE001
+            with mode.stage(f"decode step {i + 1}"):
+                out = text_model(
+                    inputs_embeds=text_model.embed_tokens(tokens[:, -1:]),
+                    attention_mask=full_mask,
+                    position_ids=step_pos,
+                    cache=cache,
+                    use_cache=True,
+                )
+                nxt = model.lm_head(out.last_hidden_state[:, -1:]).float().argmax(-1)
+                del out, nxt
+    except FakeRunError as exc:
         st.status, st.error = "failed", describe_error(exc)
     finally:
         tracker.count_reads = False
-    if len(tracker.events) > before and st.error is None:
-        st.status, st.error = "failed", "; ".join(f"{e.kind} {e.op} at {e.frame}" for e in tracker.events[before:])
     run.kv_positions = cache.layers[0].keys.shape[2]
     run.kv_bytes = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
     tracker.phase = "done"

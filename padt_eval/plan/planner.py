@@ -119,7 +119,8 @@ def batch_shape(
     from padt_eval.models.base import prompt_key_of
 
     notes = []
-    proc, source = pixel_budget(folder, family)
+    # PaDT: the released budget, the one the harness's run resizes with (models/padt/fake_run.py)
+    proc, source = pixel_budget(folder if family != "padt" else None, family)
     vision = config.get("vision_config", {})
     patch = int(proc.get("patch_size", vision.get("patch_size", 14)))
     merge = int(proc.get("merge_size", vision.get("spatial_merge_size", 2)))
@@ -143,58 +144,65 @@ def _chat(family: str, prompt: str) -> str:
 
 # -- running the path -------------------------------------------------------------------------
 class Session:
-    """A model built once on fake CUDA; `measure(b)` runs one batch of b through its path."""
+    """`measure(b)`: one batch of b through the family's path on the harness's fake CUDA.
+
+    PaDT: `models.padt.fake_run.run_fake_padt` (it builds the model each time, seconds at
+    released sizes); the Qwen baselines: the model built once, `hf_path.run_hf` per batch."""
 
     def __init__(self, config: dict, family: str, dtype: str, shape: BatchShape, steps: int = 2):
-
-        from padt_eval.models.padt.checkpoint import torch_dtype
-
-        from .fake import building, fake_cuda
-
-        self.family, self.shape, self.steps = family, shape, steps
-        self.dtype = torch_dtype(dtype)
-        self._fake = fake_cuda()
-        self.mode = self._fake.__enter__()
-        tracker = MemoryTracker(phase="weights")
-        with tracker, building(self.dtype):
-            if family == "padt":
-                from .padt_path import build_padt
-
-                self.model = build_padt(config)
-            else:
-                from .hf_path import build_hf
-
-                self.model = build_hf(config, family)
-        self.weight_tensors = list(self.model.parameters())
-        self.buffer_tensors = list(self.model.buffers())
-        self.parameters = sum(p.numel() for p in self.weight_tensors)
-        self.base = tracker
+        self.config, self.family, self.dtype, self.shape, self.steps = config, family, dtype, shape, steps
         self.cache: dict[int, Measured] = {}
+        self.parameters = 0
+        self.weights_bytes = 0
+        self.mode = self.model = None
+        if family != "padt":
+            from padt_eval.models.fake_device import FakeCuda
+
+            from .hf_path import build_hf
+
+            self.mode = FakeCuda()
+            self._observer = None
+            self.mode.observers.append(self._observe)
+            self.model = build_hf(config, family, dtype, self.mode)
+            self._set_weights(self.model)
+
+    def _set_weights(self, model) -> None:
+        params = list(model.parameters())
+        self.parameters = sum(p.numel() for p in params)
+        self.weights_bytes = sum(p.numel() * p.element_size() for p in params)
+
+    def _observe(self, *args) -> None:
+        if self._observer is not None:
+            self._observer.observe(*args)
 
     def close(self) -> None:
-        self.model = self.weight_tensors = self.buffer_tensors = None
-        self._fake.__exit__(None, None, None)
+        self.model = self.mode = None
 
     def measure(self, batch: int) -> Measured:
         import torch
 
-        from .fake import FusedAttention
-
         if batch in self.cache:
             return self.cache[batch]
-        tracker = MemoryTracker(phase="weights")
-        tracker.mark("weights", *self.weight_tensors)
-        tracker.mark("buffers", *self.buffer_tensors)
         shape = self.shape.with_batch(batch)
-        with tracker, torch.no_grad(), FusedAttention():
-            if self.family == "padt":
-                from .padt_path import run_padt
+        tracker = MemoryTracker(phase="setup")
+        if self.family == "padt":
+            from .padt_path import run_padt
 
-                run = run_padt(self.model, shape, tracker, self.mode, steps=self.steps)
-            else:
-                from .hf_path import run_hf
+            run = run_padt(self.config, shape, tracker, dtype=self.dtype, steps=self.steps)
+            self.parameters = run.parameters or self.parameters
+            self.weights_bytes = self.parameters * torch.empty((), dtype=_torch_dtype(self.dtype)).element_size()
+        else:
+            from .fake import FusedAttention
+            from .hf_path import run_hf
 
-                run = run_hf(self.model, shape, tracker, self.mode)
+            tracker.mark("weights", *self.model.parameters())
+            tracker.mark("buffers", *self.model.buffers())
+            self._observer = tracker
+            try:
+                with self.mode, torch.no_grad(), FusedAttention():
+                    run = run_hf(self.model, shape, tracker, self.mode)
+            finally:
+                self._observer = None
         reads = self._read_parts(tracker)
         m = Measured(
             batch=batch,
@@ -207,7 +215,9 @@ class Session:
             decode_read_bytes=sum(reads.values()),
             decode_read_parts=reads,
             stages=[asdict(s) for s in run.stages],
-            decode_errors=[e.to_json() for e in tracker.events if e.phase == "decode"],
+            decode_errors=[
+                {"stage": s.name, "error": s.error} for s in run.stages if s.name.startswith("decode") and s.status == "failed"
+            ],
         )
         self.cache[batch] = m
         return m
@@ -219,6 +229,12 @@ class Session:
             uid = uid_of.get(key)
             out[tracker.parts.get(uid, "activations") if uid is not None else "activations"] += nbytes
         return out
+
+
+def _torch_dtype(name: str):
+    from padt_eval.models.padt.checkpoint import torch_dtype
+
+    return torch_dtype(name)
 
 
 def largest_batch(measure, usable: int, first: Measured, probe: int) -> tuple[int, str]:
@@ -302,8 +318,7 @@ def plan(
             best, how = -1, "not searched"
         at_largest = session.measure(best) if best > 0 else None
         chosen = session.measure(max(best, 1)) if auto else first
-        weights = sum(p.numel() * p.element_size() for p in session.weight_tensors)
-        params = session.parameters
+        weights, params = session.weights_bytes, session.parameters
     finally:
         session.close()
     floor = card.floor_ms(chosen.decode_read_bytes) if card.bandwidth_gbs else None

@@ -1,7 +1,9 @@
 """Device memory of a run on fake CUDA, counted from the storages its operators allocate.
 
-`MemoryTracker` is a `TorchDispatchMode` entered *inside* a `FakeTensorMode`: every
-operator passes through it, and each new device storage among the outputs is counted
+`MemoryTracker.observe` is an observer of the fake-CUDA harness (`models.fake_device.
+FakeCuda.observers`: called after every operator with its stage, arguments and outputs);
+on real tensors the tracker is entered as a `TorchDispatchMode` instead (the GPU script's
+real runs). Each new device storage among an operator's outputs is counted
 (`nbytes`) with a `weakref.finalize` on the storage object that takes it off when the last
 tensor holding it dies. So `current` is what a real run's caching allocator would hold
 in live tensors at that point, and `peak` its maximum: the figure
@@ -14,20 +16,15 @@ Each storage is tagged with the phase it was allocated in (`phase`: "weights", "
 at the peak is kept (by allocation id, not address), so the split of the peak into parts
 is taken from exactly the storages that were alive then.
 
-It also records what must not happen inside a decode step on a GPU (`events`): a read of
-a device value on the host (`aten._local_scalar_dense`: `.item()`, `int()`, `bool()`,
-`.tolist()`), an operator whose output shape depends on values (`nonzero`, boolean
-indexing), and a copy between the host and the device; each with the Python frame (file,
-line, function) of the project code or transformers that asked for it.
+Host syncs and device mismatches are the harness's to find (its strict stages); the
+tracker only counts bytes, and, while `count_reads` is on, the storages operators read.
 """
 
 from __future__ import annotations
 
 import itertools
-import traceback
 import weakref
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -35,10 +32,6 @@ from torch.utils._pytree import tree_flatten
 
 PARTS = ("weights", "buffers", "kv_cache", "decode_buffers", "activations")
 
-# operators that read a device value on the host, or whose output shape depends on values
-_HOST_READS = {"aten._local_scalar_dense.default", "aten.item.default"}
-_VALUE_SHAPED = {"aten.nonzero.default", "aten.masked_select.default", "aten.unique2.default", "aten._unique2.default"}
-_COPIES = {"aten._to_copy.default", "aten.copy_.default"}
 # operators that only make a new view of their input: they read nothing
 _VIEWS = {
     "aten.view.default",
@@ -62,30 +55,6 @@ _VIEWS = {
 # in-place writes whose first argument is written, not read (one column of the KV cache)
 _WRITES_FIRST = {"aten.index_copy_.default", "aten.copy_.default", "aten.index_fill_.int_Scalar", "aten.fill_.Scalar"}
 
-# frames from these folders are torch's own machinery; the one reported is the first outside
-_TORCH_DIR = str(Path(torch.__file__).parent)
-_OWN_FILES = {__file__, str(Path(__file__).with_name("fake.py"))}
-
-
-@dataclass
-class Event:
-    kind: str  # "host read" | "value-dependent shape" | "host<->device copy" | "device mismatch"
-    op: str
-    phase: str
-    frame: str  # "file:line in function"
-
-    def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "op": self.op, "phase": self.phase, "frame": self.frame}
-
-
-def caller_frame(frames=None) -> str:
-    """The innermost Python frame outside torch and this file: where the operator was asked for."""
-    for fr in reversed(frames if frames is not None else traceback.extract_stack()):
-        if fr.filename in _OWN_FILES or fr.filename.startswith(_TORCH_DIR):
-            continue
-        return f"{fr.filename}:{fr.lineno} in {fr.name}"
-    return "?"
-
 
 @dataclass
 class _Alloc:
@@ -106,7 +75,6 @@ class MemoryTracker(TorchDispatchMode):
     sizes: dict[int, int] = field(default_factory=dict)  # allocation id -> bytes (also after free)
     peak_live: frozenset = frozenset()
     phase_peak: dict[str, int] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
     count_reads: bool = False
     read_storages: dict[int, int] = field(default_factory=dict)  # storage address -> bytes, while count_reads
 
@@ -168,35 +136,22 @@ class MemoryTracker(TorchDispatchMode):
         self.peak, self.peak_phase = self.current, self.phase
         self.peak_live = frozenset(a.uid for a in self.live.values())
 
-    # -- the dispatch hook ----------------------------------------------------------------
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        name = str(func)
-        on_device = any(
-            isinstance(t, torch.Tensor) and t.device.type == self.device_type for t in tree_flatten((args, kwargs))[0]
-        )
-        if name in _HOST_READS and on_device:
-            self.events.append(Event("host read", name, self.phase, caller_frame()))
-        elif name in _VALUE_SHAPED and on_device:
-            self.events.append(Event("value-dependent shape", name, self.phase, caller_frame()))
-        elif name in _COPIES:
-            self._note_transfer(name, args, kwargs)
-        if self.count_reads and name not in _VIEWS:
-            self._note_reads(name, args, kwargs)
-        out = func(*args, **kwargs)
+    # -- the hooks -----------------------------------------------------------------------
+    def observe(self, stage, func, args, kwargs, out) -> None:
+        """A `FakeCuda` observer: count the op's new storages (and its reads when asked)."""
+        if stage is not None:
+            self.phase = stage
+        if self.count_reads and str(func) not in _VIEWS:
+            self._note_reads(str(func), args, kwargs)
         for t in tree_flatten(out)[0]:
             if isinstance(t, torch.Tensor):
                 self._add(t)
-        return out
 
-    def _note_transfer(self, name: str, args, kwargs) -> None:
-        tensors = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
-        devices = {t.device.type for t in tensors}
-        target = kwargs.get("device")
-        if target is not None:
-            devices.add(torch.device(target).type)
-        if len(devices) > 1:
-            self.events.append(Event("host<->device copy", name, self.phase, caller_frame()))
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        self.observe(None, func, args, kwargs, out)
+        return out
 
     def _note_reads(self, name: str, args, kwargs) -> None:
         tensors = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
