@@ -24,7 +24,7 @@ if [[ "${1:-}" == "--dry-run" ]]; then
   PADT=(--compile-backend aot_eager)
   GEN=(--config tiny --device cpu --batch-size 2 --max-new-tokens 8 --pairs 5)
   LIMITS=(300 120 60 300 300)
-  PLAN=(--config tests/fixtures/padt_tiny/checkpoint --device cpu --dtype float32 --batch-size 2 --max-new-tokens 8 --auto)
+  PLAN=(--config tests/fixtures/configs/padt_rec_3b.json --layers 1 --image-size 224x224 --device cpu --dtype bfloat16 --batch-size 1 --max-new-tokens 8 --auto)
 else
   if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
     echo "gpu.sh: no CUDA GPU visible (use --dry-run on a CPU)" >&2

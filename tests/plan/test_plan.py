@@ -154,11 +154,19 @@ def test_largest_batch_is_the_last_that_fits_on_an_affine_peak():
     assert largest_batch(measure, 999, measure(32), 1)[0] == 0
 
 
+def shallow_3b() -> dict:
+    """PaDT-3B's released widths with one text and one vision block: the real path, fast."""
+    from padt_eval.models.padt.fake_run import with_layers
+
+    config, _ = model_files(str(CONFIGS / "padt_rec_3b.json"))
+    return with_layers(config, 1, 1)
+
+
 @pytest.fixture(scope="module")
 def tiny_session():
-    config, folder = model_files(str(TINY))
-    shape, _ = batch_shape(config, folder, "padt", Task.REC, 2, 16, None)
-    session = Session(config, "padt", "float32", shape)
+    config = shallow_3b()
+    shape, _ = batch_shape(config, None, "padt", Task.REC, 2, 16, (224, 224))
+    session = Session(config, "padt", "bfloat16", shape)
     yield session
     session.close()
 
@@ -185,12 +193,13 @@ def test_usable_memory_leaves_the_context_and_fragmentation_margin():
 
 # -- the command ----------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_plan_json_schema():
+def test_plan_json_schema(tmp_path):
     from padt_eval.cli import app
 
-    r = CliRunner().invoke(
-        app, ["plan", "--model", str(TINY), "-t", "rec", "-b", "2", "--max-new-tokens", "8", "--gpu-memory", "1.05", "--json"]
-    )
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(shallow_3b()))
+    args = ["plan", "--model", str(config), "-t", "rec", "-b", "2", "--max-new-tokens", "8", "--image-size", "224x224"]
+    r = CliRunner().invoke(app, [*args, "--gpu-memory", "1.05", "--json"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     assert d["schema"] == 1 and d["family"] == "padt" and d["task"] == "rec" and d["batch"] == 2
@@ -198,6 +207,7 @@ def test_plan_json_schema():
     assert d["measured"]["peak_bytes"] == sum(d["measured"]["parts"].values())
     assert isinstance(d["largest_batch"], int) and d["largest_batch"] >= 0
     assert d["card"]["memory_bytes"] == int(1.05 * cards.GIB)
+    assert d["dtype"] == "float32"  # PaDT's loader default, on every device
     assert d["floor_ms_per_step"] is None  # a bare memory size has no bandwidth
     assert {s["name"] for s in d["measured"]["stages"]} >= {"vision", "prefill", "decode"}
     for key in ("weights_bytes", "parameters", "usable_bytes", "fits", "shape", "notes", "at_largest"):
