@@ -98,9 +98,10 @@ class PromptLayout:
     positions: torch.Tensor  # (3, B, L) M-RoPE position ids (`rope.rope_index`)
     deltas: torch.Tensor  # (B, 1) rope deltas of the decode positions
     image_slots: torch.Tensor  # (N,) long: flat indices (b * L + i) of the image placeholders, row-major
+    row_tokens: list[int]  # unpadded tokens per row
 
     def to(self, device) -> PromptLayout:
-        return PromptLayout(self.positions.to(device), self.deltas.to(device), self.image_slots.to(device))
+        return PromptLayout(self.positions.to(device), self.deltas.to(device), self.image_slots.to(device), self.row_tokens)
 
 
 def prompt_layout(
@@ -131,7 +132,7 @@ def prompt_layout(
         input_ids, attention_mask, torch.tensor([list(g) for g in grids], dtype=torch.long),
         image_token_id=image_token_id, merge_size=merge_size,
     )  # fmt: skip
-    return PromptLayout(positions, deltas, is_image.flatten().nonzero().squeeze(1))
+    return PromptLayout(positions, deltas, is_image.flatten().nonzero().squeeze(1), attention_mask.sum(dim=1).tolist())
 
 
 @dataclass

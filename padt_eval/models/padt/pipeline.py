@@ -62,6 +62,10 @@ class BatchRun:
     tf_hidden: torch.Tensor | None = None
     tf_logits: torch.Tensor | None = None
     input_ids_global: torch.Tensor | None = None
+    # host copies read once per batch (pipeline.run), so per-sample metadata reads no device value
+    completion_rows: list[list[int]] | None = None
+    finished_rows: list[bool] | None = None
+    prompt_tokens: list[int] | None = None
 
 
 class PadtPipeline:
@@ -113,7 +117,8 @@ class PadtPipeline:
         tok = self.processor.tokenizer
         counts = [t * h * w // self.cfg.merge_size**2 for t, h, w in host_grids(grid)]
         strings, parses = [], []
-        for b, row in enumerate(completion.tolist()):
+        rows = completion if isinstance(completion, list) else completion.tolist()
+        for b, row in enumerate(rows):
             s = tok.token_strings(row)
             strings.append(s)
             parses.append(
@@ -226,7 +231,8 @@ class PadtPipeline:
         else:
             gen = generate(*args, **options, compile_step=self.compile_step, prompt=inputs.meta.prompt)
         completion = self.local_ids(gen.sequences, grid)[:, gen.prompt_length :]
-        strings, parses = self.parse(completion, enc.grids, gen.finished.tolist())
+        rows, finished = completion.tolist(), gen.finished.tolist()  # the generated ids come to the host once
+        strings, parses = self.parse(rows, enc.grids, finished)
         feats = self.features(parses, gen.step_hidden, gen.prompt_hidden)
         dec = self.vl_decode(feats, enc, grid)
         return BatchRun(
@@ -240,6 +246,9 @@ class PadtPipeline:
             objects=self.postprocess(dec, parses, inputs.image_sizes),
             generation=gen,
             input_ids_global=ids,
+            completion_rows=rows,
+            finished_rows=finished,
+            prompt_tokens=inputs.meta.prompt.row_tokens,
         )
 
     def teacher_force(self, images: Sequence[PreparedImage], prompts: Sequence[str], completions: Sequence[str]) -> BatchRun:
