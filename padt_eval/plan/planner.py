@@ -26,7 +26,7 @@ from padt_eval.core.types import Task
 
 from .cards import Card, usable_bytes
 from .shapes import OBJECTS, TYPICAL_IMAGE, VRTS_PER_OBJECT, BatchShape, count_tokens, image_grid, prompt_text
-from .tracker import PARTS, MemoryTracker
+from .tracker import MemoryTracker
 
 QWEN_FAMILIES = ("qwen2_5_vl", "qwen2_vl", "vlm_r1")
 PLANNABLE = ("padt", *QWEN_FAMILIES)
@@ -203,7 +203,7 @@ class Session:
                     run = run_hf(self.model, shape, tracker, self.mode)
             finally:
                 self._observer = None
-        reads = self._read_parts(tracker)
+        reads = tracker.read_split()
         m = Measured(
             batch=batch,
             peak_bytes=tracker.peak,
@@ -221,14 +221,6 @@ class Session:
         )
         self.cache[batch] = m
         return m
-
-    def _read_parts(self, tracker: MemoryTracker) -> dict[str, int]:
-        out = dict.fromkeys(PARTS, 0)
-        uid_of = {key: a.uid for key, a in tracker.live.items()}
-        for key, nbytes in tracker.read_storages.items():
-            uid = uid_of.get(key)
-            out[tracker.parts.get(uid, "activations") if uid is not None else "activations"] += nbytes
-        return out
 
 
 def _torch_dtype(name: str):

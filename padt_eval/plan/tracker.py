@@ -76,7 +76,7 @@ class MemoryTracker(TorchDispatchMode):
     peak_live: frozenset = frozenset()
     phase_peak: dict[str, int] = field(default_factory=dict)
     count_reads: bool = False
-    read_storages: dict[int, int] = field(default_factory=dict)  # storage address -> bytes, while count_reads
+    read_storages: dict[int, int] = field(default_factory=dict)  # allocation id -> bytes, while count_reads
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -159,5 +159,10 @@ class MemoryTracker(TorchDispatchMode):
             tensors = tensors[1:]
         for t in tensors:
             if t.device.type == self.device_type:
-                st = t.untyped_storage()
-                self.read_storages[st._cdata] = int(st.nbytes())
+                self._add(t)  # made outside the tracker's sight (a parameter of a model built earlier)
+                alloc = self.live[t.untyped_storage()._cdata]
+                self.read_storages[alloc.uid] = alloc.nbytes  # by id: the storage may be freed before the split
+
+    def read_split(self) -> dict[str, int]:
+        """The bytes read while `count_reads` was on, by part."""
+        return self.split(self.read_storages)
