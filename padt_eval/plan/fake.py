@@ -18,27 +18,27 @@ def on_host():
         yield
 
 
-class FusedAttention:
+@contextmanager
+def FusedAttention():  # noqa: N802 - used like the class it replaced
     """SDPA as a GPU runs it. Without CUDA, `scaled_dot_product_attention` on fake "cuda"
     tensors takes the math fallback, which materialises the (L x S) score matrix in float32;
     on an H100 the same call runs the flash kernel (no mask, fp16/bf16) or the
-    memory-efficient one (with a mask), which never hold it. This `TorchFunctionMode`
-    sends the call to those kernels' own operators, so the fake run allocates what they
-    allocate (their output, and a float bias made from a boolean mask as SDPA makes it)."""
+    memory-efficient one (with a mask), which never hold it. Inside this block the function
+    sends those calls to the kernels' own operators, so the fake run allocates what they
+    allocate (their output, and a float bias made from a boolean mask as SDPA makes it).
+    The module attribute is swapped (callers look it up at call time) rather than a
+    `TorchFunctionMode` installed, so the frames the harness reports stay the model's."""
+    original = torch.nn.functional.scaled_dot_product_attention
 
-    def __new__(cls):
-        from torch.overrides import TorchFunctionMode
+    def sdpa(*args, **kwargs):
+        out = fused_sdpa(*args, **kwargs)
+        return original(*args, **kwargs) if out is None else out
 
-        class _Mode(TorchFunctionMode):
-            def __torch_function__(self, func, types, args=(), kwargs=None):
-                kwargs = kwargs or {}
-                if func is torch.nn.functional.scaled_dot_product_attention:
-                    out = fused_sdpa(*args, **kwargs)
-                    if out is not None:
-                        return out
-                return func(*args, **kwargs)
-
-        return _Mode()
+    torch.nn.functional.scaled_dot_product_attention = sdpa
+    try:
+        yield
+    finally:
+        torch.nn.functional.scaled_dot_product_attention = original
 
 
 def fused_sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
