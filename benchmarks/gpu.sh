@@ -23,7 +23,7 @@ if [[ "${1:-}" == "--dry-run" ]]; then
   COMMON=(--shape tiny --device cpu --batch-size 2 --steps 4 --warmup 1 --copy-mib 64)
   PADT=(--compile-backend aot_eager)
   GEN=(--config tiny --device cpu --batch-size 2 --max-new-tokens 8 --pairs 5)
-  LIMITS=(300 120 60 300 300)
+  LIMITS=(300 120 60 300 600)
   PLAN=(--config tests/fixtures/configs/padt_rec_3b.json --layers 1 --image-size 224x224 --device cpu --dtype bfloat16 --batch-size 1 --max-new-tokens 8 --auto)
 else
   if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
