@@ -82,6 +82,15 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Samples per model call.")]
+BatchRunOpt = Annotated[
+    str,
+    typer.Option(
+        "--batch-size",
+        "-b",
+        help="Samples per model call, or 'auto': on a GPU the largest batch `padt-eval plan` says fits each rank's "
+        "free memory (minus a margin, docs/planning.md); on the CPU the default 8.",
+    ),
+]
 OvdSplitOpt = Annotated[
     str,
     typer.Option("--split", "-s", help="coco_val2017, or a path to a COCO instances file or a PaDT-MLLM/COCO JSONL."),
@@ -258,7 +267,7 @@ class TaskFlags:
     gt: str = _flag(GtOpt, "official")
     out: Path | None = _flag(OutOpt)
     strict: bool = _flag(StrictOpt, False)
-    batch_size: int = _flag(BatchOpt, 8)
+    batch_size: str = _flag(BatchRunOpt, "8")
     gpus: int | None = _flag(GpusOpt)
     workers: int | None = _flag(WorkersOpt)
     device: str = _flag(DeviceOpt, "auto")
@@ -330,7 +339,7 @@ def _print_result(task: Task, result) -> None:
 
 def _run_model(task: Task, f: TaskFlags, data, scoring, output):
     from padt_eval import api
-    from padt_eval.options import ModelOptions, RunOptions, check_model_run, ranks
+    from padt_eval.options import ModelOptions, RunOptions, batch_size_option, check_model_run, ranks
     from padt_eval.runner.progress import RunProgress
 
     check_model_run(strict=f.strict, text_format=f.text_format)
@@ -340,7 +349,8 @@ def _run_model(task: Task, f: TaskFlags, data, scoring, output):
     if f.compile_step:
         options["compile"] = True
     nproc, device = ranks(f.gpus, f.workers)
-    run = RunOptions(nproc, device or _resolve_device(f.device), f.batch_size, f.loader_workers, f.overwrite)
+    batch = batch_size_option(f.batch_size)
+    run = RunOptions(nproc, device or _resolve_device(f.device), batch, f.loader_workers, f.overwrite)
     result = api.run_model(
         task,
         f.split,
@@ -674,6 +684,10 @@ def _demo_next_steps(out: Path, results: Path | None, runs: list[Path], with_mod
 from padt_eval.cli_data import data_app  # noqa: E402
 
 app.add_typer(data_app, name="data")
+
+from padt_eval.cli_plan import plan_cmd  # noqa: E402
+
+app.command("plan")(plan_cmd)
 
 
 @app.command()
