@@ -129,7 +129,7 @@ def _doubling_ratio(parse: Callable, make: Callable[[int], object], n: int, pair
     return ratios, statistics.median(secs)
 
 
-def doubling(chars: int, pairs: int, show_all: bool) -> None:
+def doubling(chars: int, pairs: int, show_all: bool, only: set[str] | None = None) -> None:
     from padt_eval.models.padt.parsing import parse_completion
 
     print(f"CPU time(2n) / CPU time(n), n = {chars} characters (PaDT: {chars // 4} tokens); median [min–max] over {pairs} pairs")
@@ -150,6 +150,8 @@ def doubling(chars: int, pairs: int, show_all: bool) -> None:
 
         jobs.append((f"padt ({'compat' if compat else 'default'})", padt, _padt_tokens(), chars // 4))
     for name, parse, inputs, n in jobs:
+        if only and name not in only:
+            continue
         rows = []
         for label, make in inputs.items():
             ratios, secs = _doubling_ratio(parse, make, n, pairs)
@@ -166,9 +168,10 @@ def main() -> None:
     ap.add_argument("--doubling", action="store_true", help="time ratio per doubling of hostile inputs, every parser")
     ap.add_argument("--chars", type=int, default=50_000, help="--doubling: n, the smaller input's length")
     ap.add_argument("--all", action="store_true", help="--doubling: every hostile input, not only each parser's worst")
+    ap.add_argument("--only", default="", help="--doubling: these parsers only (comma-separated names as printed)")
     args = ap.parse_args()
     if args.doubling:
-        doubling(args.chars, args.pairs, args.all)
+        doubling(args.chars, args.pairs, args.all, {o.strip() for o in args.only.split(",") if o.strip()} or None)
         return
     text = "".join(PIECES) * args.repeat
     frame = Frame(640, 427, 644, 420)
