@@ -47,7 +47,7 @@ from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import is_finite_box, release_gt_xywh
 from padt_eval.core.errors import DataError, UsageError
 from padt_eval.core.fileio import atomic_write, cache_dir, sha256_file
-from padt_eval.core.images import ImageRoot
+from padt_eval.core.images import ImageRoot, check_image_file
 from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
 from padt_eval.data.jsonl_split import JsonlSplitReader
 from padt_eval.data.padt_patches import box_mask, covers_a_patch
@@ -301,9 +301,10 @@ class PadtCocoJsonlReader(JsonlSplitReader):
         from PIL import Image
 
         try:
+            check_image_file(path)  # a FIFO would block the split read forever
             with Image.open(path) as im:
                 return im.size
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, DataError) as exc:
             raise DataError(
                 f"{where}: no object carries an RLE to take the image size from, and the image cannot be read ({exc})"
             ) from None

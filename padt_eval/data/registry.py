@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from padt_eval.core.errors import DataError, PadtEvalError, UsageError, did_you_mean
+from padt_eval.core.filekind import file_kind
 from padt_eval.core.types import Task
 from padt_eval.data.coco import GT_MODES
 from padt_eval.data.split import SplitReader
@@ -112,7 +113,10 @@ def _images_or_fallback(found: Path | None, image_root, fallback: Path, require_
 def _open_file(split: str, task: Task, root: Path, image_root, gt: str, require_images: bool) -> SplitReader:
     """A split given by the path to its file, read as the task's `DIRECT_FILES` entry says."""
     direct, path = DIRECT_FILES[task], Path(split)
-    if path.suffix not in _SPLIT_FILE_SUFFIXES or not path.is_file():
+    kind = file_kind(path)
+    if kind not in (None, "missing"):  # a FIFO or /dev/zero is named, never opened (it would block)
+        raise UsageError(f"split file {path} is {kind}, not a regular file; give the path to {direct.what}")
+    if path.suffix not in _SPLIT_FILE_SUFFIXES or kind is not None:
         known = splits_for(task)
         hint = f" (no file at {path})" if path.suffix in _SPLIT_FILE_SUFFIXES else ""
         raise UsageError(

@@ -33,7 +33,7 @@ from padt_eval.core.boxes import is_finite_box
 from padt_eval.core.caption_text import clean_caption
 from padt_eval.core.errors import DataError
 from padt_eval.core.fileio import atomic_write, cache_dir, sha256_file
-from padt_eval.core.images import ImageRoot, confined_path
+from padt_eval.core.images import ImageRoot, check_image_file, confined_path
 from padt_eval.core.jsonl import LineReader, iter_lines, parse_line
 from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
 from padt_eval.data.jsonl_split import JsonlSplitReader
@@ -90,9 +90,10 @@ def _group(path: Path, lines: list[tuple[int, dict]], image_root: Path) -> dict:
 
         full = confined_path(image_root, image, context=where)
         try:
+            check_image_file(full)  # a FIFO would block the split read forever
             with Image.open(full) as im:
                 size = (im.size[1], im.size[0])
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, DataError) as exc:
             raise DataError(
                 f"{where}: no object carries an RLE to take the image size from, and the image cannot be read ({exc})"
             ) from None

@@ -44,14 +44,10 @@ class ColourFinder(ModelAdapter):
 
     def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None = None) -> list[Prediction]:
         out = []
+        # A sample whose image cannot be read is the runner's ERROR (runner/prepare.py) and
+        # never reaches here.
         for i, req in enumerate(requests):
-            item = prepared[i] if prepared is not None else None
-            try:
-                if isinstance(item, Exception):
-                    raise item  # the preprocessor failed on this sample
-                out.append(self._answer(req, item if item is not None else load_image_array(req)))
-            except Exception as exc:  # noqa: BLE001 — one sample's failure, not the batch's
-                out.append(Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=str(exc)))
+            out.append(self._answer(req, prepared[i] if prepared is not None else load_image_array(req)))
             if self.delay_s:
                 time.sleep(self.delay_s)
         return out

@@ -38,12 +38,16 @@ class ModelAdapter(abc.ABC):
     def predict(self, requests: Sequence[ModelRequest]) -> list[Prediction]:
         """Return one Prediction per request, in the same order, with the same sample_ids.
 
-        A failure that concerns one sample (unreadable image, unparseable text) becomes
-        that sample's `parse_status`/`parse_reason`; it must not raise.
+        A failure that concerns one sample's output (unparseable text) becomes that
+        sample's `parse_status`/`parse_reason`; it must not raise.
 
         An adapter whose `preprocessor()` returns a function is called as
         `predict(requests, prepared)`, where `prepared[i]` is that function's result for
-        `requests[i]`, or the exception it raised (to be reported as that sample's ERROR).
+        `requests[i]`. A request whose preprocessing raised is not passed at all: the
+        runner makes it that sample's ERROR, with the reason (runner/prepare.py), so
+        adapters receive clean inputs. Called without `prepared`, an adapter prepares
+        its inputs itself, and a bad one may raise (`runner.prepare.predict_requests`
+        runs one batch the runner's way).
         """
 
     #: Requests per `predict` call this adapter wants when the runner's batch (-b) is too

@@ -188,6 +188,7 @@ _family(
     HF_REQUIREMENTS,
 )
 _family("shikra", "Shikra-7B (own repository: shikras/shikra)", None, _detect((), ("shikra",)))
+_family("groundinggpt", "GroundingGPT-7B (own repository: lzw-lzw/GroundingGPT)", None, _detect((), ("groundinggpt",)))
 _family("minigpt_v2", "MiniGPT-v2 (own repository: Vision-CAIR/MiniGPT-4)", None, _detect((), ("minigpt",)))
 _family(
     "ferret",

@@ -17,6 +17,12 @@ The parser finds every box; the task decides which count (documented in docs/bas
 
 A parser that raises (a bug) must not crash a run: the sample becomes a FAILED parse
 whose reason names the error.
+
+Only the first `MAX_ANSWER_CHARS` characters of an answer are read; a longer one (a
+model looping on a tag until max_new_tokens) keeps its full text in the prediction, and
+its `parse_reason` says where reading stopped. Every parser runs in time linear in the
+length it reads (benchmarks/bench_parsers.py --doubling), so the cap bounds one sample's
+parsing time, it does not hide a slow parser.
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ from padt_eval.core.answer_rule import ANSWER_RULE, answer_index
 from padt_eval.core.caption_text import clean_caption
 from padt_eval.core.types import ObjectPred, ParseStatus, Prediction, Task
 from padt_eval.models.coords import Frame, ParseResult, TextFormat
+
+#: Characters of one answer that are parsed (docs/baselines.md). Far above any real answer:
+#: 2,048 tokens of box syntax are under 20,000 characters.
+MAX_ANSWER_CHARS = 100_000
 
 ScoreOf = Callable[[tuple[int, int]], "float | None"]
 _MASK_TASKS = (Task.RES, Task.GRES)
@@ -54,7 +64,8 @@ def prediction_from_text(
 ) -> Prediction:
     """Parse `text` in `fmt`'s frame and apply `task`'s rule. `score_of(span)` gives the
     confidence of the box whose coordinate text spans `span` (None: no score)."""
-    result = parse_safely(fmt, text, frame, task)
+    read = text[:MAX_ANSWER_CHARS]
+    result = parse_safely(fmt, read, frame, task)
     out_meta: dict[str, Any] = dict(meta or {})
     out_meta.update(format=fmt.name, n_boxes_parsed=len(result.boxes))
     if frame.input_width is not None:
@@ -73,14 +84,19 @@ def prediction_from_text(
         objects.append(ObjectPred(bbox=[float(v) for v in b.box], score=score, label=b.label, mask=mask))
     status = result.status
     if task == Task.RIC:
-        out_meta["caption"] = clean_caption(text)
+        out_meta["caption"] = clean_caption(read)
         if status == ParseStatus.FAILED and out_meta["caption"]:
             status = ParseStatus.OK  # the caption stands even if a box at its end was cut off
+    reason = result.reason
+    if len(read) < len(text):
+        out_meta["answer_chars_read"] = len(read)
+        cut = f"the answer is {len(text):,} characters; only the first {len(read):,} were read (MAX_ANSWER_CHARS)"
+        reason = f"{reason}; {cut}" if reason else cut
     return Prediction(
         sample_id=sample_id,
         text=text,
         objects=objects,
         parse_status=status,
-        parse_reason=result.reason,
+        parse_reason=reason,
         meta=out_meta,
     )

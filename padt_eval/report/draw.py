@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,6 +32,25 @@ def _overlay(canvas: np.ndarray, mask_rle: dict | None, rgb: tuple[int, int, int
         return
     m = rlemod.decode(mask_rle).astype(bool)
     canvas[m] = (canvas[m] * (1 - alpha) + np.array(rgb) * alpha).astype(np.uint8)
+
+
+def clip_to_canvas(b: Sequence[float], width: int, height: int, margin: int) -> list[float] | None:
+    """The box [x1, y1, x2, y2] (in either order) limited to the canvas plus `margin`, so
+    that a side beyond the canvas is drawn just outside it, where it cannot be seen, exactly
+    as the whole box would look. Pillow's drawing time grows with the box's size, and a
+    box of [0, 0, 1e10, 1e10] took seconds; None for a box that is not finite or lies
+    wholly outside the canvas."""
+    x1, y1, x2, y2 = b
+    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+        return None
+    left, right, top, bottom = min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2)
+    if right < -margin or bottom < -margin or left > width + margin or top > height + margin:
+        return None
+
+    def limit(v: float, hi: int) -> float:
+        return min(max(v, -margin), hi + margin)
+
+    return [limit(left, width), limit(top, height), limit(right, width), limit(bottom, height)]
 
 
 def render_sample(
@@ -67,8 +87,9 @@ def render_sample(
     def box(b: Sequence[float] | None, rgb: tuple[int, int, int], w: int) -> None:
         if b is None:
             return
-        x1, y1, x2, y2 = (float(v) * scale for v in b)
-        draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=rgb, width=w)
+        clipped = clip_to_canvas([float(v) * scale for v in b], img.width, img.height, margin=w + 1)
+        if clipped is not None:
+            draw.rectangle(clipped, outline=rgb, width=w)
 
     for b, _ in gt:
         box(b, GT_RGB, 3)

@@ -43,6 +43,12 @@ def is_tide_errors(errors: Any) -> bool:
     return isinstance(errors, dict) and errors.get("schema") == TIDE_SCHEMA
 
 
+def ap_label(errors: dict[str, Any]) -> str:
+    """What TIDE's AP is called: "AP50" at the default foreground IoU 0.5, else "AP@fg"."""
+    fg = (errors.get("thresholds") or {}).get("foreground")
+    return "AP50" if fg in (None, 0.5) else f"AP@{fg:g}" if isinstance(fg, (int, float)) else f"AP@{fg}"
+
+
 def errors_line(errors: dict[str, Any]) -> str:
     """One plain line for the terminal."""
     th = errors.get("thresholds") or {}
@@ -60,7 +66,8 @@ def errors_line(errors: dict[str, Any]) -> str:
         ]
         ap = errors.get("ap50")
         fg_bg = f"foreground IoU {th.get('foreground')}, background {th.get('background')}"
-        return f"TIDE dAP50 ({fg_bg}; AP50 {'n/a' if ap is None else f'{100 * ap:.1f}'}): " + ", ".join(parts)
+        label = ap_label(errors)
+        return f"TIDE d{label} ({fg_bg}; {label} {'n/a' if ap is None else f'{100 * ap:.1f}'}): " + ", ".join(parts)
     return "errors: (unknown breakdown)"
 
 
@@ -110,8 +117,10 @@ def _bars(errors: dict[str, Any]) -> list[tuple[str, float | None, str]]:
             for c, v in (errors.get("shares") or {}).items()
         ]
     counts = errors.get("counts") or {}
+    label = ap_label(errors)
     return [
-        (t, v, "n/a" if v is None else f"{100 * v:+.2f} AP50 ({counts.get(t, 0)})") for t, v in (errors.get("dap") or {}).items()
+        (t, v, "n/a" if v is None else f"{100 * v:+.2f} {label} ({counts.get(t, 0)})")
+        for t, v in (errors.get("dap") or {}).items()
     ]
 
 
@@ -132,8 +141,9 @@ def errors_section(
         )
     else:
         title = "Detection errors (TIDE-style)"
+        label = ap_label(errors)
         caption = (
-            f"AP50 points each error type costs (dAP: AP50 with that type fixed minus AP50 as is; AP50 here "
+            f"{label} points each error type costs (dAP: {label} with that type fixed minus {label} as is; {label} here "
             f"{100 * (errors.get('ap50') or 0):.2f}), with the number of errors. Foreground IoU {th.get('foreground')}, "
             f"background {th.get('background')}. Definitions: docs/metrics.md."
         )

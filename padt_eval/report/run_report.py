@@ -149,12 +149,13 @@ def _cards(run: Run, worst: list[dict[str, Any]], preds: dict[str, Prediction], 
                 sample = reader.get(sid)
             except (KeyError, PadtEvalError):
                 notes.append(f"sample {sid} is not in the re-opened split")
-        image = None
+        image, unopened = None, ""
         if sample is not None:
             try:
-                image = sample.image.open()
-            except PadtEvalError:
+                image = sample.image.open()  # refuses FIFOs, devices and bombs (core/images.py)
+            except PadtEvalError as exc:
                 missing_images += 1
+                unopened = str(exc)
         pred = preds.get(sid)
         one_answer = "iou" in r  # REC/RES: one object is the answer; OVD/RIC: all count
         if pred is not None:
@@ -177,14 +178,13 @@ def _cards(run: Run, worst: list[dict[str, Any]], preds: dict[str, Prediction], 
                 f'"><p><b>{_e(sid)}</b> · {_card_stat(r)} · {_e(r.get("status"))}</p>'
                 + (f"<p>“{_e(expr)}”</p>" if expr else "")
                 + (f"<p class='warn'>{outside} predicted box(es) lie outside the image</p>" if outside else "")
+                + (f"<p class='warn'>{_e(unopened)}</p>" if unopened else "")
                 + (f"<p class='muted'>{_e(text[:200])}</p>" if text else "")
                 + "</div>",
             )
         )
     if missing_images:
-        notes.append(
-            f"{missing_images} of {len(worst)} images could not be opened (not on this machine?): drawn on a grey canvas"
-        )
+        notes.append(f"{missing_images} of {len(worst)} images could not be opened (each card says why): drawn on a grey canvas")
     uris = _draw_all(jobs)
     return '<div class="grid">' + "".join(head + uri + tail for (head, tail), uri in zip(cards, uris)) + "</div>"
 

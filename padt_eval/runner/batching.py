@@ -15,6 +15,7 @@ from typing import Any
 from padt_eval.core.types import Prediction, Sample
 from padt_eval.data.split import SplitReader
 from padt_eval.models.base import ModelAdapter
+from padt_eval.runner.prepare import predict_requests
 from padt_eval.runner.worker import check_answers
 from padt_eval.tasks.registry import TaskSpec
 
@@ -47,7 +48,7 @@ def _objects_equal(a: Prediction, b: Prediction) -> bool:
 
 def _predict(adapter: ModelAdapter, task: TaskSpec, samples: list[Sample]) -> list[Prediction]:
     requests = [s.request(prompt=task.prompt(adapter.prompt_key, s)) for s in samples]
-    preds = adapter.predict(requests)
+    preds = predict_requests(adapter, requests)
     check_answers(adapter, requests, preds)
     return preds
 

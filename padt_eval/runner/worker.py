@@ -24,6 +24,7 @@ from padt_eval.data.registry import open_split
 from padt_eval.runner import plan as planmod
 from padt_eval.runner.auto_batch import resolve_batch_size
 from padt_eval.runner.children import die_with_parent, loader_context, loader_worker_init
+from padt_eval.runner.prepare import predict_prepared, prepare
 from padt_eval.runner.shards import ShardWriter, done_ids
 from padt_eval.tasks.registry import get_task
 
@@ -86,7 +87,7 @@ class _Samples:
 
     Workers read samples from the split and run the adapter's preprocessor (open the
     image, resize, tokenise ...) ahead of the model. A sample that cannot be prepared
-    carries the exception; the adapter turns it into that sample's ERROR status.
+    carries a `PrepFailure` (runner/prepare.py), which becomes that sample's ERROR.
     """
 
     def __init__(self, reader, ids: list[str], task, prompt_key, preprocess) -> None:
@@ -100,10 +101,7 @@ class _Samples:
         request = sample.request(prompt=self.task.prompt(self.prompt_key, sample))
         if self.preprocess is None:
             return request, None
-        try:
-            return request, self.preprocess(request)
-        except Exception as exc:  # noqa: BLE001 — reported per sample, never fatal to the batch
-            return request, exc
+        return request, prepare(request, self.preprocess)
 
 
 def check_answers(adapter, requests, preds) -> None:
@@ -198,7 +196,7 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
                     t_first = time.perf_counter()
                 yield batch
 
-        for requests, preds in adapter.predict_stream(prepared_batches()):
+        for requests, preds in predict_prepared(adapter, prepared_batches()):
             check_answers(adapter, requests, preds)
             writer.write(preds)
             n += len(preds)

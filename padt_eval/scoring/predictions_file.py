@@ -30,6 +30,7 @@ import orjson
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import is_finite_box
 from padt_eval.core.errors import DataError
+from padt_eval.core.filekind import require_regular_file
 from padt_eval.core.jsonl import LineReader, first_offsets, iter_lines, parse_line
 from padt_eval.core.types import ObjectPred, ParseStatus, Prediction
 
@@ -140,8 +141,7 @@ class PredictionsFile:
     def __init__(self, path: str | Path, strict: bool = False) -> None:
         self.path = Path(path)
         self.strict = strict
-        if not self.path.is_file():
-            raise DataError(f"predictions file not found: {self.path}")
+        require_regular_file(self.path, "predictions file")  # a FIFO or /dev/zero is named, never opened
         self.problem_counts: Counter[str] = Counter()
         self.problems: list[Problem] = []
         self._lines = LineReader(self.path)

@@ -17,6 +17,7 @@ from padt_eval.models.coords import (
     cogvlm,
     ferret,
     florence2,
+    groundinggpt,
     internvl,
     kosmos2,
     minigpt_v2,
@@ -73,6 +74,12 @@ FORMATS: dict[str, TextFormat] = {
             "0-1 of the expand2square padded square S=max(W,H): v·S − pad",
             shikra.parse,
         ),
+        TextFormat(
+            "groundinggpt",
+            "[0.312, 0.406, 0.555, 0.781]",
+            "0-1 of the expand2square padded square S=max(W,H), GroundingGPT's rounding: round((round(v·S) − pad) / W, 3) · W",
+            groundinggpt.parse,
+        ),
         TextFormat("minigpt_v2", "<p>…</p> {<x1><y1><x2><y2>}<delim>{…}", "integers 0-100: v/100·W", minigpt_v2.parse),
         TextFormat(
             "kosmos2",
@@ -90,7 +97,7 @@ FORMATS: dict[str, TextFormat] = {
         TextFormat(
             "ferret",
             "… [312, 406, 555, 781]",
-            "virtual 1000x1000 image: int(v·W/1000), truncated as Ferret's scorer does",
+            "virtual 1000x1000 image: int(v·(W·1.0/1000)), truncated in the order of Ferret's scorer",
             ferret.parse,
         ),
         TextFormat("cogvlm", "…[[086,540,400,760;…]]", "relative x1000, zero-padded 0-999: v/1000·W", cogvlm.parse),

@@ -11,8 +11,27 @@ import re
 
 from padt_eval.models.coords.common import NUM, Frame, ParseResult, TextBox, finish_box, make_result, numbers, phrase_before
 
-_GROUP = re.compile(r"\[\[([^\]]*)\]\]")
 _BOX = re.compile(r"\s*(" + NUM + r")\s*,\s*(" + NUM + r")\s*,\s*(" + NUM + r")\s*,\s*(" + NUM + r")\s*")
+
+
+def _groups(text: str):
+    """(start, inner start, inner end, end) of every `[[…]]` with no `]` inside: the
+    matches of `\\[\\[([^\\]]*)\\]\\]`, found in linear time (the expression rescans to
+    the next `]` from every `[[`, quadratic on `[[[[…`)."""
+    pos = 0
+    while True:
+        s = text.find("[[", pos)
+        if s < 0:
+            return
+        close = text.find("]", s + 2)
+        if close < 0:
+            return  # no `]` left: no later `[[` can close either
+        if text.startswith("]]", close):
+            yield s, s + 2, close, close + 2
+            pos = close + 2
+        else:
+            # Every `[[` before this `]` meets it first and fails the same way.
+            pos = close + 1
 
 
 def parse(text: str, frame: Frame) -> ParseResult:
@@ -20,10 +39,10 @@ def parse(text: str, frame: Frame) -> ParseResult:
     problems: list[str] = []
     floor = 0
     w, h = frame.width, frame.height
-    for g in _GROUP.finditer(text):
-        label = phrase_before(text, g.start(), floor)
-        offset = g.start(1)
-        for part in g.group(1).split(";"):
+    for g_start, inner, inner_end, g_end in _groups(text):
+        label = phrase_before(text, g_start, floor)
+        offset = inner
+        for part in text[inner:inner_end].split(";"):
             m = _BOX.fullmatch(part)
             if m is None:
                 problems.append("a [[…]] entry that is not four numbers")
@@ -37,7 +56,7 @@ def parse(text: str, frame: Frame) -> ParseResult:
                 else:
                     boxes.append(TextBox(box, label, (offset, offset + len(part)), raw))
             offset += len(part) + 1
-        floor = g.end()
+        floor = g_end
     tail = text[floor:]
     if "[[" in tail:
         problems.append("an unclosed [[ (output cut off?)")

@@ -1,14 +1,14 @@
 """Ferret: `phrase [x1, y1, x2, y2]`, integers on a virtual 1000x1000 image.
 
 Ferret resizes to 336x336 without padding and is told the image is 1000x1000 (docs/reference/baselines.md
-§2.10). Its own scorer converts with `int(v · W / 1000)`, truncating to whole pixels; we do
-the same, so our numbers are Ferret's numbers (the truncation moves a box by under one
-pixel). Several lists may follow one phrase; each box takes the phrase before it.
+§2.10). Its own scorer converts with `int(v * (W * 1.0 / 1000))`, truncating to whole
+pixels; we compute that expression in that order (`ferret_pixel`), so our numbers are
+Ferret's numbers: `trunc(v · W / 1000)` differs from it by one pixel for 76 of the
+640,640 (side 1-640, value 0-1000) pairs, e.g. W = 575, v = 840 gives 482, not 483.
+Several lists may follow one phrase; each box takes the phrase before it.
 """
 
 from __future__ import annotations
-
-import math
 
 from padt_eval.models.coords.common import (
     LIST4,
@@ -21,6 +21,12 @@ from padt_eval.models.coords.common import (
     numbers,
     phrase_before,
 )
+
+
+def ferret_pixel(v: float, side: int) -> int:
+    """Ferret's conversion of a 0-1000 coordinate, in its order of operations: the scale
+    `side * 1.0 / 1000` first (rounded as a float), then the product, then `int`."""
+    return int(v * (side * 1.0 / 1000))
 
 
 def parse(text: str, frame: Frame) -> ParseResult:
@@ -39,11 +45,7 @@ def parse(text: str, frame: Frame) -> ParseResult:
         if raw is not None:
             try:
                 box = finish_box(
-                    math.trunc(raw[0] * w / 1000),
-                    math.trunc(raw[1] * h / 1000),
-                    math.trunc(raw[2] * w / 1000),
-                    math.trunc(raw[3] * h / 1000),
-                    frame,
+                    ferret_pixel(raw[0], w), ferret_pixel(raw[1], h), ferret_pixel(raw[2], w), ferret_pixel(raw[3], h), frame
                 )
             except (OverflowError, ValueError):
                 box = None

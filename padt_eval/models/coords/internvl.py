@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from padt_eval.core.tagpairs import Floors, pairs
 from padt_eval.models.coords.common import (
     LIST4,
     Frame,
@@ -29,7 +30,7 @@ from padt_eval.models.coords.jsonish import scan_json_boxes
 from padt_eval.models.coords.qwen3_vl import per_mille
 
 _BOX_GROUP = re.compile(r"<box>(.*?)(</box>|\Z)", re.DOTALL)
-_REF = re.compile(r"<ref>(.*?)</ref>", re.DOTALL)
+_REF = ("<ref>", "</ref>")
 
 
 def _box_groups(text: str, frame: Frame) -> ParseResult | None:
@@ -38,11 +39,12 @@ def _box_groups(text: str, frame: Frame) -> ParseResult | None:
         return None
     boxes: list[TextBox] = []
     problems: list[str] = []
-    refs = list(_REF.finditer(text))
+    refs = list(pairs(text, *_REF))  # linear, where `<ref>(.*?)</ref>` was quadratic on unclosed tags
+    recent_ref = Floors([(r[0], r[3]) for r in refs])
     prev_end = 0
     for g in groups:
-        before = [r for r in refs if prev_end <= r.start() and r.end() <= g.start()]
-        label = " ".join(before[-1].group(1).split()) or None if before else None
+        k = recent_ref.last_between(prev_end, g.start())
+        label = " ".join(text[refs[k][1] : refs[k][2]].split()) or None if k is not None else None
         if not g.group(2):
             problems.append("<box> is not closed (output cut off?)")
         found = False

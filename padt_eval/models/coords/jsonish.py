@@ -113,6 +113,7 @@ def scan_json_boxes(text: str, frame: Frame, convert: Convert, *, require_answer
     matches = list(_BBOX.finditer(region))
     if matches:
         objects = _enclosing_objects(text, start, end, [m.start() for m in matches])
+        labels: dict[tuple[int, int], str | None] = {}
         for m in matches:
             obj = objects[m.start()]
             if obj is not None and obj[1] < 0:
@@ -125,9 +126,10 @@ def scan_json_boxes(text: str, frame: Frame, convert: Convert, *, require_answer
                 continue
             label = None
             if obj is not None:
-                lm = _LABEL.search(region, obj[0], obj[1])
-                if lm is not None:
-                    label = _unescape(lm.group(1)) if lm.group(1) is not None else lm.group(2)
+                if obj not in labels:  # once per object: many boxes in one object would rescan it
+                    lm = _LABEL.search(region, obj[0], obj[1])
+                    labels[obj] = None if lm is None else _unescape(lm.group(1)) if lm.group(1) is not None else lm.group(2)
+                label = labels[obj]
             # the coordinate list `[x1, y1, x2, y2]` (as for a bare list), not the "bbox_2d" key:
             # the box's confidence is read from the tokens of its coordinates
             span = (start + region.rindex("[", m.start(), m.start(1)), start + m.end())

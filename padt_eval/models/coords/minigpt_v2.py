@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 
+from padt_eval.core.tagpairs import Floors, pairs
 from padt_eval.models.coords.common import NUM, Frame, ParseResult, TextBox, finish_box, make_result, numbers, phrase_before
 
 _A = r"<\s*(" + NUM + r")\s*>\s*"
 _BOX = re.compile(r"\{\s*" + _A * 4 + r"\}")
-_PHRASE = re.compile(r"<p>(.*?)</p>", re.DOTALL)
+_PHRASE = ("<p>", "</p>")
 _TAGS = re.compile(r"</?p>|<delim>|<unk>|</s>|<s>")
 _PARTIAL = re.compile(r"\{\s*<\s*" + NUM)
 
@@ -23,17 +24,21 @@ _PARTIAL = re.compile(r"\{\s*<\s*" + NUM)
 def parse(text: str, frame: Frame) -> ParseResult:
     boxes: list[TextBox] = []
     problems: list[str] = []
-    phrases = list(_PHRASE.finditer(text))
+    phrases = list(pairs(text, *_PHRASE))  # linear, where `<p>(.*?)</p>` was quadratic on unclosed tags
+    recent_phrase = Floors([(p[0], p[3]) for p in phrases])
+    untagged: str | None = None  # the text with its tags blanked, made once when needed
     floor = 0
     label: str | None = None
     for m in _BOX.finditer(text):
-        recent = [p for p in phrases if floor <= p.start() and p.end() <= m.start()]
-        if recent:
-            label = " ".join(recent[-1].group(1).split()) or None
+        k = recent_phrase.last_between(floor, m.start())
+        if k is not None:
+            label = " ".join(text[phrases[k][1] : phrases[k][2]].split()) or None
         elif not phrases:
             gap = text[floor : m.start()]
             if gap.strip() not in ("", "<delim>"):
-                label = phrase_before(_TAGS.sub(lambda t: " " * len(t.group(0)), text), m.start(), floor)
+                if untagged is None:
+                    untagged = _TAGS.sub(lambda t: " " * len(t.group(0)), text)
+                label = phrase_before(untagged, m.start(), floor)
         raw = numbers(m.groups())
         if raw is None:
             problems.append("a box with a non-finite number was dropped")

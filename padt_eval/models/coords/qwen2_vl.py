@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from padt_eval.core.tagpairs import Floors, pairs
 from padt_eval.models.coords.common import NUM, Frame, ParseResult, TextBox, finish_box, make_result, numbers, phrase_before
 from padt_eval.models.coords.qwen3_vl import per_mille
 
@@ -24,24 +25,28 @@ _BOX = re.compile(
     + NUM
     + r")\s*\)(?:\s*<\|box_end\|>)?"
 )
-_REF = re.compile(r"<\|object_ref_start\|>(.*?)<\|object_ref_end\|>", re.DOTALL)
+_REF = ("<|object_ref_start|>", "<|object_ref_end|>")
 _TAGS = re.compile(r"<\|(?:object_ref_start|object_ref_end|box_start|box_end|im_end|im_start|endoftext)\|>")
 
 
 def parse(text: str, frame: Frame) -> ParseResult:
     boxes: list[TextBox] = []
     problems: list[str] = []
-    refs = list(_REF.finditer(text))
+    refs = list(pairs(text, *_REF))  # linear, where `<ref>(.*?)</ref>` was quadratic on unclosed tags
+    recent_ref = Floors([(r[0], r[3]) for r in refs])
+    untagged: str | None = None  # the text with its tags blanked, made once when needed
     floor = 0
     label: str | None = None
     for m in _BOX.finditer(text):
         # The reference written since the previous box names this one; none since: the
         # previous phrase still applies (several boxes after one reference).
-        recent = [r for r in refs if floor <= r.start() and r.end() <= m.start()]
-        if recent:
-            label = " ".join(recent[-1].group(1).split()) or None
+        k = recent_ref.last_between(floor, m.start())
+        if k is not None:
+            label = " ".join(text[refs[k][1] : refs[k][2]].split()) or None
         elif not refs:
-            label = phrase_before(_TAGS.sub(lambda t: " " * len(t.group(0)), text), m.start(), floor) or label
+            if untagged is None:
+                untagged = _TAGS.sub(lambda t: " " * len(t.group(0)), text)
+            label = phrase_before(untagged, m.start(), floor) or label
         raw = numbers(m.groups())
         box = finish_box(*per_mille(raw, frame), frame) if raw is not None else None
         if box is None:

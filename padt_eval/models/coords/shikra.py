@@ -11,6 +11,7 @@ which cannot change a correctly formatted answer. A box is labelled by the phras
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from padt_eval.models.coords.common import (
     NUM,
@@ -38,8 +39,20 @@ def padded_square(frame: Frame) -> tuple[int, int, int]:
     return h, (h - w) // 2, 0
 
 
-def parse(text: str, frame: Frame) -> ParseResult:
+def _shikra_pixels(raw: tuple[float, ...], frame: Frame) -> tuple[float, float, float, float]:
     s, padx, pady = padded_square(frame)
+    return raw[0] * s - padx, raw[1] * s - pady, raw[2] * s - padx, raw[3] * s - pady
+
+
+def parse(text: str, frame: Frame) -> ParseResult:
+    return parse_square_boxes(text, frame, _shikra_pixels)
+
+
+def parse_square_boxes(
+    text: str, frame: Frame, to_pixels: Callable[[tuple[float, ...], Frame], tuple[float, float, float, float]]
+) -> ParseResult:
+    """Shikra's syntax (0-1 numbers in brackets, `;` between boxes, the phrase before),
+    converted to pixels by `to_pixels` (Shikra's, or GroundingGPT's rounding)."""
     boxes: list[TextBox] = []
     problems: list[str] = []
     floor = 0
@@ -54,7 +67,7 @@ def parse(text: str, frame: Frame) -> ParseResult:
                 if raw is None:
                     problems.append("a box with a non-finite number was dropped")
                 else:
-                    box = finish_box(raw[0] * s - padx, raw[1] * s - pady, raw[2] * s - padx, raw[3] * s - pady, frame)
+                    box = finish_box(*to_pixels(raw, frame), frame)
                     found.append((box, (offset, offset + len(part)), raw))
             offset += len(part) + 1
         if not found:

@@ -1,8 +1,8 @@
 """The shared adapter of the coordinate-text families that transformers runs natively.
 
-One batch: open every image (an unreadable one makes that sample an ERROR, the rest run),
-build each prompt with the family's chat template, encode with left padding, generate
-greedily, decode keeping special tokens, then read the text with the family's parser in
+One batch: take every image (opened by the runner's workers, which make a sample whose
+image cannot be opened an ERROR before it gets here: runner/prepare.py), build each
+prompt with the family's chat template, encode with left padding, generate greedily, decode keeping special tokens, then read the text with the family's parser in
 the family's frame and apply the task rule (`text_rules`). The adapter is given
 `ModelRequest`s only: it never holds ground truth.
 
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from padt_eval.core.errors import PadtEvalError, UsageError
+from padt_eval.core.errors import UsageError
 from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, Task
 from padt_eval.models.base import ModelAdapter, get_family
 from padt_eval.models.coords import Frame, TextFormat, get_format
@@ -164,19 +164,13 @@ class HFTextBoxAdapter(ModelAdapter):
                     parse_reason=f"no prompt for this task under prompt key {self.prompt_key}",
                 )
                 continue
-            try:
-                image = prepared[i] if prepared is not None else open_image(req)
-                if isinstance(image, BaseException):
-                    raise image
-            except Exception as exc:  # noqa: BLE001 - this sample's image, not the batch's problem
-                reason = str(exc) if isinstance(exc, PadtEvalError) else f"image cannot be prepared: {type(exc).__name__}: {exc}"
-                out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=reason)
-                continue
+            image = prepared[i] if prepared is not None else open_image(req)
             by_task.setdefault(req.task, []).append((i, req, image))
         return out, by_task
 
     def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None = None) -> list[Prediction]:
-        """`prepared[i]`: the image the runner's workers opened (or the exception they hit)."""
+        """`prepared[i]`: the image the runner's workers opened; without `prepared`, the
+        images are opened here (and a bad one raises)."""
         out, by_task = self._runnable(requests, prepared)
         for task, items in by_task.items():
             for (i, _, _), pred in zip(items, self.run_batch(task, [r for _, r, _ in items], [im for _, _, im in items])):

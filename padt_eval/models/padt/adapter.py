@@ -2,8 +2,8 @@
 
 Each `predict` call is one batched model call (left padded, one image per sample), so the
 runner's `-b N` is the batch that runs; an explicit `batch_size` load option splits it further.
-A sample whose image cannot be opened or preprocessed gets `ParseStatus.ERROR` with the
-reason and is left out of its batch; the other samples run normally. A completion that
+A sample whose image cannot be opened or preprocessed never gets here: the runner makes it
+an ERROR with the reason (runner/prepare.py); the other samples run normally. A completion that
 cannot be read gets `ParseStatus.FAILED` with the parser's reason (see `parsing`).
 
 Deliberate differences from the reference evaluation script (all modes):
@@ -19,7 +19,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from padt_eval.core.errors import DataError
 from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, PromptKey
 from padt_eval.models.base import ModelAdapter
 
@@ -52,8 +51,9 @@ class PadtAdapter(ModelAdapter):
         return ImagePreparer(self.pipeline.processor.image_processor)
 
     def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None = None) -> list[Prediction]:
-        """`prepared[i]` (from `preprocessor()`, run by the runner's DataLoader workers) is
-        used when given; otherwise images are opened and prepared here."""
+        """`prepared[i]` (from `preprocessor()`, run by the runner's DataLoader workers, which
+        turn a sample that cannot be prepared into its ERROR: runner/prepare.py) is used
+        when given; otherwise images are opened and prepared here (and a bad one raises)."""
         out: list[Prediction | None] = [None] * len(requests)
         ready: list[tuple[int, Any, str]] = []
         prepare = self.preprocessor()
@@ -61,19 +61,7 @@ class PadtAdapter(ModelAdapter):
             if req.prompt is None:  # the task fills it in (tasks.prompts); never guessed here
                 out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason="no prompt in the request")
                 continue
-            try:
-                item = prepared[i] if prepared is not None else prepare(req)
-                if isinstance(item, BaseException):
-                    raise item
-            except DataError as exc:
-                out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=str(exc))
-                continue
-            except (ValueError, OSError) as exc:  # e.g. an aspect ratio the processor refuses
-                out[i] = Prediction(
-                    req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=f"image could not be preprocessed: {exc}"
-                )
-                continue
-            prepared_image = item
+            prepared_image = prepared[i] if prepared is not None else prepare(req)
             ready.append((i, prepared_image, req.prompt))
         size = self.batch_size or max(1, len(ready))
         for start in range(0, len(ready), size):

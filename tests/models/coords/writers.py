@@ -50,6 +50,12 @@ def shikra(b, f, label="obj"):
     return f"The {label} [" + ",".join(f"{v:.3f}" for v in vals) + "] .", (0.00051 * s, 0.00051 * s)
 
 
+def groundinggpt(b, f, label="obj"):
+    # Shikra's text; the reading rounds to a whole pixel of the square, then to 3 decimals of the side.
+    text, (tx, ty) = shikra(b, f, label)
+    return text, (tx + 0.5 + 0.0005 * f.width + 1e-9, ty + 0.5 + 0.0005 * f.height + 1e-9)
+
+
 def minigpt_v2(b, f, label="obj"):
     vals = [int(b[0] / f.width * 100), int(b[1] / f.height * 100), int(b[2] / f.width * 100), int(b[3] / f.height * 100)]
     return f"<p>{label}</p> {{" + "".join(f"<{v}>" for v in vals) + "}", (f.width / 100 + 1e-9, f.height / 100 + 1e-9)
@@ -93,6 +99,7 @@ WRITERS = {
     "qwen2_vl": qwen2_vl,
     "internvl": internvl,
     "shikra": shikra,
+    "groundinggpt": groundinggpt,
     "minigpt_v2": minigpt_v2,
     "kosmos2": kosmos2,
     "florence2": florence2,

@@ -14,6 +14,7 @@ from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, PromptKey,
 from padt_eval.models.base import families, prompt_key_of
 from padt_eval.models.hf.generation import Generated, decode_with_offsets
 from padt_eval.models.loading import detect_family, load_model
+from padt_eval.runner.prepare import PrepFailure, predict_prepared, predict_requests
 from padt_eval.tasks.prompts import PROMPT_TABLE, prompt_template_hash
 from padt_eval.tasks.registry import get_task
 
@@ -39,7 +40,7 @@ def test_an_unreadable_image_fails_only_its_sample(tiny, demo_split, tmp_path):
         _req("d", good, w + 1, h),
         _req("e", good, w, h),
     ]
-    preds = adapter.predict(reqs)
+    preds = predict_requests(adapter, reqs)  # prepared as the runner's workers prepare them
     assert [p.sample_id for p in preds] == ["a", "b", "c", "d", "e"]
     assert [p.parse_status for p in preds] == [
         ParseStatus.OK,
@@ -53,8 +54,11 @@ def test_an_unreadable_image_fails_only_its_sample(tiny, demo_split, tmp_path):
         and "cannot be read" in preds[2].parse_reason
         and "annotation says" in preds[3].parse_reason
     )
-    # the runner's workers hand over images, or the exception they hit
-    preds = adapter.predict(reqs[:2], [Image.open(good).convert("RGB"), OSError("disk on fire")])
+    # the runner's workers hand over images, or what went wrong; the adapter sees only images
+    seen = []
+    adapter.predict_stream = lambda batches: ((r, seen.append(p) or adapter.predict(r, p)) for r, p in batches)
+    [(_, preds)] = predict_prepared(adapter, [(reqs[:2], [Image.open(good).convert("RGB"), PrepFailure("disk on fire")])])
+    assert len(seen) == 1 and len(seen[0]) == 1 and not isinstance(seen[0][0], PrepFailure)
     assert (
         preds[0].parse_status == ParseStatus.OK
         and preds[1].parse_status == ParseStatus.ERROR

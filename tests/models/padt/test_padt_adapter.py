@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 
 from padt_eval.core import rle
 from padt_eval.core.types import ImageRef, ModelRequest, ParseStatus, PromptKey, Task
+from padt_eval.runner.prepare import predict_requests
 from padt_eval.tasks.registry import get_task
 
 SIZES = [(112, 84), (130, 90), (64, 200), (300, 150), (45, 60)]
@@ -67,12 +68,12 @@ def adapter(tiny_checkpoint):
 
 def test_a_request_without_a_prompt_is_that_samples_error(adapter, requests_):
     # The prompt is the task's to fill in (tasks.prompts); the adapter never makes one up.
-    pred = adapter.predict([replace(requests_[0], prompt=None)])[0]
+    pred = predict_requests(adapter, [replace(requests_[0], prompt=None)])[0]
     assert pred.parse_status == ParseStatus.ERROR and pred.parse_reason == "no prompt in the request"
 
 
 def test_predictions_are_canonical(adapter, requests_):
-    preds = adapter.predict(requests_)
+    preds = predict_requests(adapter, requests_)
     assert [p.sample_id for p in preds] == [r.sample_id for r in requests_]
     n_objects = 0
     for req, pred in zip(requests_, preds):
@@ -104,7 +105,7 @@ def test_compat_mode_reports_reference_boxes(tiny_checkpoint, requests_):
     from padt_eval.models.padt.adapter import load_padt
 
     compat = load_padt(str(tiny_checkpoint), max_new_tokens=16, batch_size=8, compat=True)
-    preds = compat.predict(requests_)
+    preds = predict_requests(compat, requests_)
     for pred in preds:
         if pred.parse_status == ParseStatus.ERROR:
             continue
@@ -119,8 +120,8 @@ def test_compat_mode_reports_reference_boxes(tiny_checkpoint, requests_):
 def test_batch_size_does_not_change_results(tiny_checkpoint, adapter, requests_):
     from padt_eval.models.padt.adapter import load_padt
 
-    single = load_padt(str(tiny_checkpoint), max_new_tokens=16, batch_size=1).predict(requests_)
-    batched = adapter.predict(requests_)
+    single = predict_requests(load_padt(str(tiny_checkpoint), max_new_tokens=16, batch_size=1), requests_)
+    batched = predict_requests(adapter, requests_)
     for a, b in zip(single, batched):
         assert a.text == b.text and a.parse_status == b.parse_status
         assert len(a.objects) == len(b.objects)
@@ -146,7 +147,7 @@ def test_pixel_budget_override(tiny_checkpoint, requests_):
 
     small = load_padt(str(tiny_checkpoint), max_new_tokens=2, max_pixels=56 * 56)
     assert small.describe()["max_pixels"] == 56 * 56
-    pred = small.predict([requests_[-1]])[0]
+    pred = predict_requests(small, [requests_[-1]])[0]
     t, h, w = pred.meta["image_grid_thw"]
     assert h * w * 14 * 14 <= 56 * 56
 
@@ -154,7 +155,7 @@ def test_pixel_budget_override(tiny_checkpoint, requests_):
 def test_bf16_runs_end_to_end(tiny_checkpoint, requests_):
     from padt_eval.models.padt.adapter import load_padt
 
-    preds = load_padt(str(tiny_checkpoint), max_new_tokens=6, dtype="bfloat16").predict(requests_[:2])
+    preds = predict_requests(load_padt(str(tiny_checkpoint), max_new_tokens=6, dtype="bfloat16"), requests_[:2])
     assert len(preds) == 2 and all(p.parse_status != ParseStatus.ERROR for p in preds)
 
 
