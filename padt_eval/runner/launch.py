@@ -8,19 +8,38 @@ run the same padt-eval command under torchrun on each node (docs/running.md,
 
 With `max_restarts=0`, the agent stops every rank as soon as one fails and reports the
 failure; since ranks share no collective during inference, none of them can hang.
+
+**Stop signals.** A terminal's Ctrl-C reaches every process of the group at once: the
+launcher, the ranks and their DataLoader workers, each wherever it happens to be. Two
+things went wrong with torch's own handling (R05). Its handler raises an ordinary
+Exception in the launcher, which an `except Exception` inside the agent can swallow: the
+run went on. And it passes SIGINT on to the ranks, where a KeyboardInterrupt raised inside
+logging's at-fork lock release is "ignored" (and the lock stays held): the agent then
+waited its 30 s before killing the rank. So the launcher alone answers a stop signal: its
+own handler raises a KeyboardInterrupt that nothing in between catches, torch is told to
+leave SIGINT, SIGTERM and SIGHUP alone, and the agent stops the ranks with SIGTERM, which
+they do not catch. Ranks ignore SIGINT, and so do their loader workers, which inherit it.
+Each batch is on disk before the next starts, so a rank killed at any moment loses at
+most the batch in flight.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from padt_eval.core.errors import PadtEvalError
-from padt_eval.core.failures import disk_full_hint, is_interrupt
+from padt_eval.core.failures import STOP_SIGNALS, Stopped, disk_full_hint, stop_signals_raise
 from padt_eval.runner.worker import RunJob, run_rank
+
+# Read by torch's agent when it starts its workers: the signals it installs handlers for.
+_TORCH_SIGNALS_ENV = "TORCHELASTIC_SIGNALS_TO_HANDLE"
 
 
 class RankFailed(PadtEvalError):
@@ -56,11 +75,41 @@ def _root_cause(exc: Exception) -> str:
     return "\n".join(lines) or str(exc)
 
 
+def launched_rank(job: RunJob) -> dict[str, Any]:
+    """A rank under our launcher: Ctrl-C is the launcher's to answer (module doc)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return run_rank(job)
+
+
+@contextmanager
+def _signals_left_to_us() -> Iterator[None]:
+    """Torch's agent handles only SIGQUIT meanwhile, and every handler it installs (it
+    leaves them behind) is put back as it was: a later single-rank run in this process
+    must get Ctrl-C as KeyboardInterrupt again."""
+    handlers = {s: signal.getsignal(s) for s in (*STOP_SIGNALS, signal.SIGQUIT)}
+    saved_env = os.environ.get(_TORCH_SIGNALS_ENV)
+    os.environ[_TORCH_SIGNALS_ENV] = "SIGQUIT"
+    try:
+        yield
+    finally:
+        if saved_env is None:
+            os.environ.pop(_TORCH_SIGNALS_ENV, None)
+        else:
+            os.environ[_TORCH_SIGNALS_ENV] = saved_env
+        for sig, handler in handlers.items():
+            if handler is not None:
+                try:
+                    signal.signal(sig, handler)
+                except ValueError:  # not the main thread: torch could not install its own either
+                    pass
+
+
 def launch(job: RunJob, nproc: int, log_dir: Path) -> dict[int, Any]:
     """Run `run_rank(job)` on `nproc` local ranks; return each rank's summary.
 
     Worker output goes to `log_dir` (one file per rank) so it does not tear the live
-    progress view; a failure raises RankFailed with the failing rank's error and traceback.
+    progress view; a failure raises RankFailed with the failing rank's error and traceback;
+    a stop signal raises `Stopped` once the ranks are stopped.
     """
     from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, Std
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -83,28 +132,31 @@ def launch(job: RunJob, nproc: int, log_dir: Path) -> dict[int, Any]:
     levels = [lg.level for lg in quiet]
     for lg in quiet:
         lg.setLevel(logging.CRITICAL)
-    # torch's agent installs its own SIGINT/SIGTERM handlers and leaves them behind; a later
-    # single-rank run in this process must get Ctrl-C as KeyboardInterrupt again.
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return elastic_launch(config, run_rank)(job)
-    except Exception as exc:  # ChildFailedError, or a rendezvous failure
-        if is_interrupt(exc):  # Ctrl-C: the caller says what was kept
-            raise KeyboardInterrupt from None
-        cause, full = _root_cause(exc), disk_full_hint(job.run_dir)
-        failed = RankFailed(
-            f"a rank failed; the predictions already written are kept in {job.run_dir}, and rerunning "
-            f"the same command completes only what is missing.\n{cause}{full}\n(worker logs: {log_dir})"
-        )
-        if full or "No space left on device" in cause:
-            failed.exit_code = 2  # the machine's state, like any file system error, not a crash
-        raise failed from None
+        with _signals_left_to_us(), stop_signals_raise() as received:
+            try:
+                summaries = elastic_launch(config, launched_rank)(job)
+            except Stopped:
+                raise
+            except Exception as exc:  # ChildFailedError, or a rendezvous failure
+                sigval = getattr(exc, "sigval", None)  # torch's own handler (SIGQUIT)
+                if received or sigval is not None:  # ranks that died of the same stop signal
+                    raise Stopped(received[0] if received else sigval) from None
+                raise _rank_failed(exc, job, log_dir) from None
+            if received:  # the stop was caught on its way (inside torch) and the run went on
+                raise Stopped(received[0])
+            return summaries
     finally:
         for lg, level in zip(quiet, levels):
             lg.setLevel(level)
-        for sig, handler in handlers.items():
-            if handler is not None:
-                try:
-                    signal.signal(sig, handler)
-                except ValueError:  # not the main thread: torch could not install its own either
-                    pass
+
+
+def _rank_failed(exc: Exception, job: RunJob, log_dir: Path) -> RankFailed:
+    cause, full = _root_cause(exc), disk_full_hint(job.run_dir)
+    failed = RankFailed(
+        f"a rank failed; the predictions already written are kept in {job.run_dir}, and rerunning "
+        f"the same command completes only what is missing.\n{cause}{full}\n(worker logs: {log_dir})"
+    )
+    if full or "No space left on device" in cause:
+        failed.exit_code = 2  # the machine's state, like any file system error, not a crash
+    return failed

@@ -184,9 +184,9 @@ def score(
         parser = raw_text_parser(predictions.text_format, predictions.min_pixels, predictions.max_pixels)
         description.update(parser.describe())
     out_dir = Path(output.out) if output.out is not None else default_run_dir(spec.task, split, Path(predictions.path).stem)
-    writer = RunWriter(out_dir)
     metric = make_metric(spec, scoring.protocol, reader.info)
     attach_error_breakdown(metric, reader, scoring.protocol, scoring.error_thresholds)
+    writer = RunWriter(out_dir)  # from here on, a failure leaves no temporary file (abort)
     if on_start is not None:
         on_start(len(reader))
     line_of = _Lines(pred_file, parser)
