@@ -96,6 +96,14 @@ def fetch_cmd(
             help="Seconds to wait for a server's first byte (and each read) before retrying; raise it for slow links.",
         ),
     ] = 10.0,
+    min_rate: Annotated[
+        float,
+        typer.Option(
+            "--min-rate",
+            min=0.0,
+            help="KB/s: a transfer slower than this over 30 s is stalled and retried from where it stopped (0: no minimum).",
+        ),
+    ] = 1.0,
 ) -> None:
     """Download, verify and unpack datasets into the layout the split readers expect.
 
@@ -111,6 +119,7 @@ def fetch_cmd(
         annotations,
         keep_archives=keep_archives,
         timeout=timeout,
+        min_rate=min_rate * 1024,
         progress=RichProgress(console),
         notify=lambda msg: console.print(msg, soft_wrap=True),
     )

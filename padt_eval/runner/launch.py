@@ -38,7 +38,7 @@ from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.failures import STOP_SIGNALS, Stopped, disk_full_hint, stop_signals_raise
 from padt_eval.runner.worker import RunJob, run_rank
 
-# Read by torch's agent when it starts its workers: the signals it installs handlers for.
+# Where torch's launcher leaves `signals_to_handle` for its agent (and leaves it set).
 _TORCH_SIGNALS_ENV = "TORCHELASTIC_SIGNALS_TO_HANDLE"
 
 
@@ -83,12 +83,11 @@ def launched_rank(job: RunJob) -> dict[str, Any]:
 
 @contextmanager
 def _signals_left_to_us() -> Iterator[None]:
-    """Torch's agent handles only SIGQUIT meanwhile, and every handler it installs (it
-    leaves them behind) is put back as it was: a later single-rank run in this process
-    must get Ctrl-C as KeyboardInterrupt again."""
+    """Every signal handler torch's agent installs, and the environment variable its
+    launcher sets, are put back as they were afterwards (torch leaves them behind): a
+    later single-rank run in this process must get Ctrl-C as KeyboardInterrupt again."""
     handlers = {s: signal.getsignal(s) for s in (*STOP_SIGNALS, signal.SIGQUIT)}
     saved_env = os.environ.get(_TORCH_SIGNALS_ENV)
-    os.environ[_TORCH_SIGNALS_ENV] = "SIGQUIT"
     try:
         yield
     finally:
@@ -126,6 +125,7 @@ def launch(job: RunJob, nproc: int, log_dir: Path) -> dict[int, Any]:
         monitor_interval=0.2,
         start_method="spawn",
         logs_specs=DefaultLogsSpecs(log_dir=str(log_dir), redirects=Std.ALL),
+        signals_to_handle="SIGQUIT",  # SIGINT, SIGTERM and SIGHUP are ours (module doc)
     )
     # torch logs each failure at ERROR with a full traceback; we report it once, ourselves.
     quiet = [logging.getLogger(n) for n in ("torch.distributed.elastic", "torch.distributed.launcher", "torch.multiprocessing")]

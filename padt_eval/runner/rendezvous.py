@@ -196,10 +196,19 @@ def meet(store: Any, m: Meeting) -> None:
     def note(waited: str) -> str:
         return f"rank {m.rank}: waiting for rank(s) {_listed(missing())} of {m.world} to join at {m.where} ({waited})"
 
-    here = _poll(m, all_here, note)
-    refusal = _refusal(store)
+    try:
+        here = _poll(m, all_here, note)
+        refusal = _refusal(store)
+    except RuntimeError as exc:  # the store went away: rank 0 stopped (killed) while the others came
+        raise RanksDidNotJoin(
+            f"rank {m.rank}: lost the ranks' store at {m.where} while waiting for the others to join "
+            f"({str(exc).splitlines()[0]}); did rank 0 stop? Start every rank again."
+        ) from None
     if refusal is not None:
-        store.add("refusal_seen", 1)
+        try:
+            store.add("refusal_seen", 1)  # the refused rank 0 serves the store until every rank has read this
+        except RuntimeError:
+            pass
         failed = PeerRefused(f"rank {refusal['rank']} was refused, so rank {m.rank} stops too: {refusal['reason']}")
         failed.exit_code = int(refusal.get("code") or 1)
         raise failed
@@ -257,8 +266,8 @@ def _publish_refusal(m: Meeting, exc: BaseException) -> None:
             store = _prefixed(raw)
         store.set("refused", doc)
         # The store ends with this process: wait until the others have read it (unless they
-        # are the ones who never came).
-        if serving and not isinstance(exc, RanksDidNotJoin):
+        # are the ones who never came, or the user is waiting for Ctrl-C to end this).
+        if serving and not isinstance(exc, (RanksDidNotJoin, KeyboardInterrupt)):
             others = m.world - 1
             _poll(
                 m,

@@ -139,8 +139,8 @@ def _fault(rank: int, batches_written: int) -> None:
     if (f_rank == "*" or int(f_rank) == rank) and int(f_after) == batches_written:
         if kind == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        if kind == "sigint":  # Ctrl-C at this batch boundary
-            os.kill(os.getpid(), signal.SIGINT)
+        if kind in ("sigint", "sigterm"):  # Ctrl-C, or `kill`, at this batch boundary
+            os.kill(os.getpid(), signal.SIGINT if kind == "sigint" else signal.SIGTERM)
             return
         if kind == "enospc":  # a full disk under the shard being written
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"rank {rank}'s shard file")

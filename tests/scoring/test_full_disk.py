@@ -38,7 +38,7 @@ def _namespaces_work() -> bool:
     return probe.returncode == 0
 
 
-pytestmark = pytest.mark.skipif(not _namespaces_work(), reason="needs unprivileged user and mount namespaces (unshare -rm)")
+needs_namespaces = pytest.mark.skipif(not _namespaces_work(), reason="needs unprivileged user and mount namespaces (unshare -rm)")
 
 
 @pytest.fixture(scope="module")
@@ -91,17 +91,43 @@ def _check(rc: int, stderr: str, listing: list[str], out: Path, full_at: str) ->
     assert not [f for f in listing if f in RESULT_FILES or f.endswith((".partial", ".tmp"))], listing
 
 
+@needs_namespaces
 def test_F03_disk_full_while_per_sample_is_written(synth_root, preds, pages, tmp_path):
     rc, stderr, listing = _score_on_a_small_disk(synth_root, preds, tmp_path / "disk", pages["per_sample.jsonl"] - 1)
     _check(rc, stderr, listing, tmp_path / "disk" / "run", "per_sample.jsonl")
 
 
+@needs_namespaces
 def test_F04_disk_full_while_the_manifest_is_written(synth_root, preds, pages, tmp_path):
     rc, stderr, listing = _score_on_a_small_disk(synth_root, preds, tmp_path / "disk", pages["per_sample.jsonl"])
     _check(rc, stderr, listing, tmp_path / "disk" / "run", "manifest.json")
 
 
+@needs_namespaces
 def test_F05_disk_full_while_the_metrics_are_written(synth_root, preds, pages, tmp_path):
     n = pages["per_sample.jsonl"] + pages["manifest.json"]
     rc, stderr, listing = _score_on_a_small_disk(synth_root, preds, tmp_path / "disk", n)
     _check(rc, stderr, listing, tmp_path / "disk" / "run", "metrics.json")
+
+
+def test_F03_the_writer_on_dev_full_names_the_file_and_leaves_nothing(tmp_path):
+    """The same without namespaces: /dev/full fails every flush with ENOSPC, naming no
+    file, as a full disk does; closing it fails again."""
+    import errno
+
+    from padt_eval.results.writer import RunWriter
+
+    out = tmp_path / "run"
+    writer = RunWriter(out)
+    writer._per_sample.close()
+    writer._per_sample = open("/dev/full", "wb")  # noqa: SIM115 — the writer closes it
+    with pytest.raises(OSError) as e:
+        try:
+            for i in range(10_000):  # more than one buffer: a write itself fails
+                writer.write_record({"sample_id": str(i), "iou": 0.5})
+            writer.finish({"metrics": {}}, {"manifest": 1})
+        except BaseException:
+            writer.abort()
+            raise
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(out / "per_sample.jsonl")
+    assert not out.exists()  # the writer made the folder, and nothing is left in it
