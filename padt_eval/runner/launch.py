@@ -10,17 +10,17 @@ With `max_restarts=0`, the agent stops every rank as soon as one fails and repor
 failure; since ranks share no collective during inference, none of them can hang.
 
 **Stop signals.** A terminal's Ctrl-C reaches every process of the group at once: the
-launcher, the ranks and their DataLoader workers, each wherever it happens to be. Two
-things went wrong with torch's own handling (R05). Its handler raises an ordinary
-Exception in the launcher, which an `except Exception` inside the agent can swallow: the
-run went on. And it passes SIGINT on to the ranks, where a KeyboardInterrupt raised inside
-logging's at-fork lock release is "ignored" (and the lock stays held): the agent then
-waited its 30 s before killing the rank. So the launcher alone answers a stop signal: its
-own handler raises a KeyboardInterrupt that nothing in between catches, torch is told to
-leave SIGINT, SIGTERM and SIGHUP alone, and the agent stops the ranks with SIGTERM, which
-they do not catch. Ranks ignore SIGINT, and so do their loader workers, which inherit it.
-Each batch is on disk before the next starts, so a rank killed at any moment loses at
-most the batch in flight.
+launcher, the ranks and their DataLoader workers, each wherever it happens to be. torch's
+own handling went wrong in two ways (R05). Its agent passes the signal it got on to the
+ranks (SIGINT), where the KeyboardInterrupt can be swallowed (the rank log of a slow try
+showed it "ignored" inside logging's at-fork lock release), and then waits 30 s before it
+kills them: the 31 s Ctrl-C. And its handler raises an ordinary Exception in the
+launcher, which any `except Exception` on the way may catch. So the launcher alone
+answers a stop signal: torch is told to leave SIGINT, SIGTERM and SIGHUP alone
+(`signals_to_handle`), our handler raises a KeyboardInterrupt that nothing in between
+catches, and the agent stops the ranks with SIGTERM, which they do not catch. Ranks
+ignore SIGINT, and so do their loader workers, which inherit it. Each batch is on disk
+before the next starts, so a rank killed at any moment loses at most the batch in flight.
 """
 
 from __future__ import annotations

@@ -1,13 +1,15 @@
 """Stopping a multi-rank run from outside: Ctrl-C (R05) and SIGTERM (R07).
 
 A terminal's Ctrl-C sends SIGINT to the whole process group: the launcher, its ranks and
-their DataLoader workers, each at whatever it is doing at that moment. R05 came from
-that: a rank that swallowed its KeyboardInterrupt (raised inside logging's at-fork lock
-release) ran on, and the launcher waited 30 s for it; or the launcher's own interrupt,
-raised by torch as an ordinary Exception, was caught inside torch and the run went on.
-The repeated test sends SIGINT at random moments of a `--workers 2` run, from the
-moment the command made its run folder to the ranks' loops, and each try must end promptly with exit 130,
-the "interrupted" message, no process left, and a folder the same command completes.
+their DataLoader workers, each at whatever it is doing at that moment. With torch's own
+handling, the agent passed SIGINT on to the ranks and waited 30 s for one that had
+swallowed its KeyboardInterrupt before killing it (runner/launch.py says more).
+
+The repeated test sends SIGINT at random moments of a `--workers 2` run, from the moment
+the command made its run folder to the ranks' loops, and each try must end promptly with
+exit 130, the "interrupted" message, no process left, and a folder the same command
+completes. PADT_EVAL_R05_TRIES sets the number of tries (each is a launcher and two
+ranks: about 10 s on an idle machine).
 """
 
 from __future__ import annotations
