@@ -5,6 +5,8 @@ Layout of `results/<run_id>/`:
 * `metrics.json`   `{"metrics": {...}, "counts": {...}, "protocol": {...}, ...}`
 * `per_sample.jsonl` one record per sample (IoU, hits, status, reason)
 * `manifest.json`  versions, git, hashes, command line, times (see `manifest.py`)
+* `.padt-eval-run`  the signature of a folder padt-eval created (`ownership.py`): results
+  go only into such a folder (or a new or empty one), and only such a folder is emptied
 * `predictions.jsonl` when a model ran here (the runner merges its shards into it);
   otherwise metrics.json points to the predictions file that was scored (path and sha256).
 
@@ -39,7 +41,6 @@ def safe_name(text: str) -> str:
 class RunWriter:
     def __init__(self, out_dir: str | Path) -> None:
         self.out_dir = Path(out_dir)
-        self._created = not self.out_dir.exists()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._per_sample_tmp = self.out_dir / ".per_sample.jsonl.partial"
         with naming(self.out_dir / "per_sample.jsonl"):
@@ -73,12 +74,6 @@ class RunWriter:
 
     def abort(self) -> None:
         """After a failure: close and remove the temporary per-sample file (even when
-        closing fails again on a full disk), and the folder itself if this writer made it
-        and nothing else is in it."""
+        closing fails again on a full disk)."""
         close_quietly(self._per_sample)
         unlink_quietly(self._per_sample_tmp)
-        if self._created:
-            try:
-                self.out_dir.rmdir()
-            except OSError:  # not empty: something else was written there (a log), or it is in use
-                pass

@@ -17,9 +17,10 @@ from typing import IO
 import orjson
 
 from padt_eval.core.fileio import naming
-from padt_eval.core.types import Prediction
+from padt_eval.core.types import ParseStatus, Prediction
 
 SHARD_DIR = "shards"
+ERROR_STATUS = ParseStatus.ERROR.value  # a sample that could not be run: retried by the next attempt
 
 
 class ShardWriter:
@@ -57,12 +58,21 @@ def iter_shard_lines(path: Path) -> Iterator[tuple[int, dict]]:
                 continue
 
 
+def predicted_ids(run_dir: Path) -> set[str]:
+    """Sample ids with a complete prediction, of any status, in any shard of any attempt."""
+    return {str(rec["sample_id"]) for path in shard_files(run_dir) for _, rec in iter_shard_lines(path)}
+
+
 def done_ids(run_dir: Path) -> set[str]:
-    """Sample ids with a complete prediction in any shard of any earlier attempt."""
+    """Sample ids with a complete prediction in any shard of any earlier attempt. A sample
+    whose every copy ended in `error` (it could not be run: an unreadable image, a
+    failing model call) is not done: the next attempt runs it again, since its cause may
+    have been fixed. An answer, even one that could not be parsed, is never rerun."""
     out: set[str] = set()
     for path in shard_files(run_dir):
         for _, rec in iter_shard_lines(path):
-            out.add(str(rec["sample_id"]))
+            if rec.get("parse_status") != ERROR_STATUS:
+                out.add(str(rec["sample_id"]))
     return out
 
 

@@ -61,11 +61,13 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def pages(synth_root, preds, tmp_path_factory) -> dict[str, int]:
-    """Pages each result file takes, from a scoring on a disk with room."""
+    """Pages each result file takes, from a scoring on a disk with room; "before": the
+    pages of what the scoring writes before them (the folder's signature)."""
     out = tmp_path_factory.mktemp("roomy") / "run"
     r = subprocess.run(_score_cmd(synth_root, preds, out), env=_env(), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    return {name: -(-(out / name).stat().st_size // PAGE) for name in RESULT_FILES}
+    size = {p.name: -(-p.stat().st_size // PAGE) for p in out.iterdir() if p.is_file()}
+    return {**{name: size.pop(name) for name in RESULT_FILES}, "before": sum(size.values())}
 
 
 def _score_on_a_small_disk(synth_root: Path, preds: Path, mount: Path, n_pages: int) -> tuple[int, str, list[str]]:
@@ -93,19 +95,23 @@ def _check(rc: int, stderr: str, listing: list[str], out: Path, full_at: str) ->
 
 @needs_namespaces
 def test_F03_disk_full_while_per_sample_is_written(synth_root, preds, pages, tmp_path):
-    rc, stderr, listing = _score_on_a_small_disk(synth_root, preds, tmp_path / "disk", pages["per_sample.jsonl"] - 1)
+    rc, stderr, listing = _score_on_a_small_disk(
+        synth_root, preds, tmp_path / "disk", pages["before"] + pages["per_sample.jsonl"] - 1
+    )
     _check(rc, stderr, listing, tmp_path / "disk" / "run", "per_sample.jsonl")
 
 
 @needs_namespaces
 def test_F04_disk_full_while_the_manifest_is_written(synth_root, preds, pages, tmp_path):
-    rc, stderr, listing = _score_on_a_small_disk(synth_root, preds, tmp_path / "disk", pages["per_sample.jsonl"])
+    rc, stderr, listing = _score_on_a_small_disk(
+        synth_root, preds, tmp_path / "disk", pages["before"] + pages["per_sample.jsonl"]
+    )
     _check(rc, stderr, listing, tmp_path / "disk" / "run", "manifest.json")
 
 
 @needs_namespaces
 def test_F05_disk_full_while_the_metrics_are_written(synth_root, preds, pages, tmp_path):
-    n = pages["per_sample.jsonl"] + pages["manifest.json"]
+    n = pages["before"] + pages["per_sample.jsonl"] + pages["manifest.json"]
     rc, stderr, listing = _score_on_a_small_disk(synth_root, preds, tmp_path / "disk", n)
     _check(rc, stderr, listing, tmp_path / "disk" / "run", "metrics.json")
 
@@ -130,4 +136,4 @@ def test_F03_the_writer_on_dev_full_names_the_file_and_leaves_nothing(tmp_path):
             writer.abort()
             raise
     assert e.value.errno == errno.ENOSPC and e.value.filename == str(out / "per_sample.jsonl")
-    assert not out.exists()  # the writer made the folder, and nothing is left in it
+    assert list(out.iterdir()) == []
