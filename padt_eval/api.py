@@ -6,13 +6,14 @@ model with the sharded runner (one process is world size 1) and scores what it w
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from padt_eval.core.errors import UsageError
-from padt_eval.core.failures import is_interrupt
+from padt_eval.core.failures import is_interrupt, signal_of
 from padt_eval.core.library_log import library_output_to
 from padt_eval.core.types import Task
 from padt_eval.data.registry import open_split
@@ -42,6 +43,21 @@ def model_run_dir(task: Task, split: str, model: str, root: Path = DEFAULT_RESUL
     return root / safe_name(f"{task.value}-{split_name}-{Path(model.rstrip('/')).name}{suffix}")
 
 
+def _other_ranks_told_of_a_refusal(run_model: Callable[..., Any]) -> Callable[..., Any]:
+    """A joined rank (torchrun, srun) refused before the ranks meet (a locked folder, a bad
+    option, a missing split) tells the others, who stop at once (runner/rendezvous.py)."""
+
+    @functools.wraps(run_model)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from padt_eval.runner.rendezvous import others_told_of_a_refusal
+
+        with others_told_of_a_refusal(kwargs.get("run", RunOptions()).rank_timeout_s):
+            return run_model(*args, **kwargs)
+
+    return run
+
+
+@_other_ranks_told_of_a_refusal
 def run_model(
     task: Task | str,
     split: str,
@@ -96,6 +112,7 @@ def run_model(
                 batch_size=run.batch_size,
                 loader_workers=run.loader_workers_per_rank(),
                 overwrite=run.overwrite,
+                rank_timeout_s=run.rank_timeout_s,
                 data_root=data.data_root,
                 image_root=data.image_root,
                 layout=data.layout,
@@ -104,11 +121,11 @@ def run_model(
                 protocol=scoring.protocol,
             )
     except Exception as exc:
-        if is_interrupt(exc):  # Ctrl-C, as a KeyboardInterrupt or as torch's SignalException
-            raise _interrupted_run(out_dir, reader) from None
+        if is_interrupt(exc):  # a stop signal, as a KeyboardInterrupt or as torch's SignalException
+            raise _interrupted_run(out_dir, reader, signal_of(exc)) from None
         raise
-    except KeyboardInterrupt:
-        raise _interrupted_run(out_dir, reader) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C, or our own `Stopped` (SIGTERM, SIGHUP)
+        raise _interrupted_run(out_dir, reader, signal_of(exc)) from None
     if outcome.predictions is None:
         return None
     from padt_eval.models.base import prompt_key_of
@@ -136,8 +153,8 @@ def run_model(
     return result
 
 
-def _interrupted_run(out_dir: Path, reader: SplitReader) -> Exception:
-    """Ctrl-C during a model run: how many predictions its shards keep, and how to go on."""
+def _interrupted_run(out_dir: Path, reader: SplitReader, signum: int) -> Exception:
+    """A stop signal during a model run: how many predictions its shards keep, and how to go on."""
     from padt_eval.core.failures import Interrupted
     from padt_eval.runner.shards import done_ids
 
@@ -145,7 +162,7 @@ def _interrupted_run(out_dir: Path, reader: SplitReader) -> Exception:
         kept = len(done_ids(out_dir))
     except OSError:
         kept = 0
-    return Interrupted(f"{kept} of {len(reader)} predictions kept in {out_dir}; rerun the same command to resume")
+    return Interrupted(f"{kept} of {len(reader)} predictions kept in {out_dir}; rerun the same command to resume", signum)
 
 
 def check_batching(

@@ -133,6 +133,15 @@ LoaderOpt = Annotated[
         help="DataLoader processes per rank that prepare images ahead of the model (default: from the CPU count, at most 4).",
     ),
 ]
+RankTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--rank-timeout",
+        min=0.01,
+        help="Minutes the ranks of a torchrun or SLURM job wait for each other to start (saying whom they wait for "
+        "every 30 s) before they give up (exit 124).",
+    ),
+]
 DtypeOpt = Annotated[
     str | None, typer.Option("--dtype", help="Model dtype: float32, bfloat16 or float16 (family default otherwise).")
 ]
@@ -273,6 +282,7 @@ class TaskFlags:
     device: str = _flag(DeviceOpt, "auto")
     overwrite: bool = _flag(OverwriteOpt, False)
     loader_workers: int | None = _flag(LoaderOpt)
+    rank_timeout: float = _flag(RankTimeoutOpt, 30.0)
     dtype: str | None = _flag(DtypeOpt)
     attn: str | None = _flag(AttnOpt)
     max_new_tokens: int | None = _flag(MaxNewOpt)
@@ -350,7 +360,14 @@ def _run_model(task: Task, f: TaskFlags, data, scoring, output):
         options["compile"] = True
     nproc, device = ranks(f.gpus, f.workers)
     batch = batch_size_option(f.batch_size)
-    run = RunOptions(nproc, device or _resolve_device(f.device), batch, f.loader_workers, f.overwrite)
+    run = RunOptions(
+        nproc,
+        device or _resolve_device(f.device),
+        batch,
+        f.loader_workers,
+        f.overwrite,
+        rank_timeout_s=f.rank_timeout * 60,
+    )
     result = api.run_model(
         task,
         f.split,

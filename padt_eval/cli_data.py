@@ -99,6 +99,14 @@ def fetch_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List the sources the fetch would download, and where they go; download nothing.")
     ] = False,
+    min_rate: Annotated[
+        float,
+        typer.Option(
+            "--min-rate",
+            min=0.0,
+            help="KB/s: a transfer slower than this over 30 s is stalled and retried from where it stopped (0: no minimum).",
+        ),
+    ] = 1.0,
 ) -> None:
     """Download, verify and unpack datasets into the layout the split readers expect.
 
@@ -125,6 +133,7 @@ def fetch_cmd(
         annotations,
         keep_archives=keep_archives,
         timeout=timeout,
+        min_rate=min_rate * 1024,
         progress=RichProgress(console),
         notify=lambda msg: console.print(msg, soft_wrap=True),
     )

@@ -89,6 +89,7 @@ class RunOptions:
     batch_size: int | str = DEFAULT_BATCH_SIZE  # or "auto" (runner.auto_batch)
     loader_workers: int | None = None  # None: `default_loader_workers(nproc)`
     overwrite: bool = False
+    rank_timeout_s: float = 30 * 60  # ranks of a joined job wait this long for each other, then give up
 
     def loader_workers_per_rank(self) -> int:
         return default_loader_workers(self.nproc) if self.loader_workers is None else self.loader_workers

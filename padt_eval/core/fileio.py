@@ -57,27 +57,76 @@ def cached_sha256(path: str | Path) -> str:
 
 
 @contextmanager
+def naming(path: str | Path) -> Iterator[None]:
+    """An OSError raised meanwhile that names no file gets `path` as its file name.
+
+    A write into a full disk fails at write(), flush() or close() of an open file, and
+    Python's ENOSPC there names nothing: the message would not say which disk is full.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
+def close_quietly(f: IO) -> None:
+    """Close a file after a failure: on a full disk, close() flushes what is buffered,
+    fails again, and would hide the first error (and skip the cleanup after it)."""
+    try:
+        f.close()
+    except OSError:
+        pass
+
+
+def unlink_quietly(path: str | Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+@contextmanager
 def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """Write to a temporary file beside `path`, fsync, then rename over it.
 
     A reader never sees a half-written file: either the old one or the complete new one.
+    On any failure the temporary file is gone and the error names `path`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with naming(path), staged_write(path, mode) as (f, tmp):
+        yield f
+        commit_staged(f, tmp, path)
+
+
+@contextmanager
+def staged_write(path: Path, mode: str = "w") -> Iterator[tuple[IO, Path]]:
+    """(open file, its temporary path) beside `path`, for a caller that renames it later
+    (`commit_staged`), maybe with other files at once. On a failure inside, the file is
+    closed and removed; after a success it is the caller's."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    f = os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {}))
     try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates 0600; give the file the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        yield f, Path(tmp)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        close_quietly(f)
+        unlink_quietly(tmp)
         raise
+
+
+def finish_staged(f: IO, tmp: Path) -> None:
+    """Flush, fsync and close a staged file, with the permissions a plain open() gives
+    (mkstemp creates 0600)."""
+    f.flush()
+    os.fsync(f.fileno())
+    f.close()
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+
+
+def commit_staged(f: IO, tmp: Path, path: Path) -> None:
+    finish_staged(f, tmp)
+    os.replace(tmp, path)

@@ -107,6 +107,7 @@ def fetch(
     retries: int = 4,
     timeout: float = http.DEFAULT_TIMEOUT,
     backoff: float = 1.0,
+    min_rate: float = http.DEFAULT_MIN_RATE,
 ) -> list[Outcome]:
     """Fetch every source of the named datasets into `root` (default: the registry's data root)."""
     catalog = catalog or _sources.CATALOG
@@ -118,7 +119,9 @@ def fetch(
     failures: list[tuple[Source, FetchError]] = []
     for dataset, source in plan:  # one failed source does not stop the others
         try:
-            outcome = _fetch_source(dataset, source, root, keep_archives, progress, retries, timeout, backoff, notify=say)
+            outcome = _fetch_source(
+                dataset, source, root, keep_archives, progress, retries, timeout, backoff, notify=say, min_rate=min_rate
+            )
         except FetchError as exc:
             failures.append((source, exc))
             continue
@@ -141,7 +144,7 @@ def fetch(
 
 
 def _fetch_source(
-    dataset, source: Source, root: Path, keep_archives, progress, retries, timeout, backoff, notify=None
+    dataset, source: Source, root: Path, keep_archives, progress, retries, timeout, backoff, notify=None, min_rate=None
 ) -> Outcome:
     stamp = state.read_stamp(root, source.key)
     if stamp:
@@ -172,11 +175,13 @@ def _fetch_source(
         )
 
     with state.lock(root, source.key):
-        return _download_and_install(dataset, source, missing, root, keep_archives, progress, retries, timeout, backoff, notify)
+        return _download_and_install(
+            dataset, source, missing, root, keep_archives, progress, retries, timeout, backoff, notify, min_rate
+        )
 
 
 def _download_and_install(
-    dataset, source: Source, missing, root: Path, keep_archives, progress, retries, timeout, backoff, notify=None
+    dataset, source: Source, missing, root: Path, keep_archives, progress, retries, timeout, backoff, notify=None, min_rate=None
 ) -> Outcome:
     downloads = state.downloads_dir(root)
     downloads.mkdir(parents=True, exist_ok=True)
@@ -220,6 +225,7 @@ def _download_and_install(
         retries=retries,
         timeout=timeout,
         backoff=backoff,
+        min_rate=http.DEFAULT_MIN_RATE if min_rate is None else min_rate,
         check_space=space,
         notify=notify,
     )

@@ -5,6 +5,14 @@ request (and If-Range, so a file that changed on the server restarts instead of 
 spliced). Size, SHA-256, MD5 and git blob SHA-1 are checked when known; only a file that
 passes is renamed to `<dest>`. A file that fails is deleted: nothing half-right is left
 where anyone would take it for complete.
+
+Every wait is bounded. `timeout` bounds each wait for a byte; a minimum rate bounds a
+transfer that gets its bytes, but too few of them (a server that sends one byte just
+before each timeout would otherwise keep a download going for ever, H08): a try that
+receives less than `min_rate` bytes/s over a whole `rate_window` is stalled, and is
+retried from where it stopped like a broken connection. A minimum rate rather than an
+overall deadline, because a deadline long enough for a 13 GB archive on a slow link
+would never catch a stalled small file.
 """
 
 from __future__ import annotations
@@ -109,6 +117,34 @@ _opener = urllib.request.build_opener(_KeepAuthOnSameOrigin)
 # Seconds to wait for a server's first byte (and each later read) before a try fails and
 # is retried; `padt-eval data fetch --timeout` raises it for slow links.
 DEFAULT_TIMEOUT = 10.0
+# A try slower than this over a whole window is stalled (`data fetch --min-rate`, in KB/s).
+DEFAULT_MIN_RATE = 1024.0  # bytes/s
+RATE_WINDOW_S = 30.0
+
+
+class _Stalled(Exception):
+    """A transfer that goes on below the minimum rate."""
+
+
+class _RateGuard:
+    """Bytes received per window of `window` seconds, checked as they arrive."""
+
+    def __init__(self, min_rate: float, window: float) -> None:
+        self.min_rate, self.window = min_rate, window
+        self.t0, self.got = time.monotonic(), 0
+
+    def add(self, n: int) -> None:
+        """Count `n` bytes; raise _Stalled when a whole window got less than the minimum."""
+        self.got += n
+        elapsed = time.monotonic() - self.t0
+        if self.min_rate <= 0 or elapsed < self.window:
+            return
+        if self.got < self.min_rate * elapsed:
+            raise _Stalled(
+                f"too slow: {self.got:,} bytes in the last {elapsed:.0f} s, under the minimum of "
+                f"{self.min_rate:,.0f} bytes/s (--min-rate)"
+            )
+        self.t0, self.got = time.monotonic(), 0
 
 
 def network_error(url: str, exc: BaseException) -> FetchError:
@@ -187,13 +223,16 @@ def download(
     backoff: float = 1.0,
     check_space: Callable[[int], None] | None = None,
     notify: Callable[[str], None] | None = None,
+    min_rate: float = DEFAULT_MIN_RATE,
+    rate_window: float = RATE_WINDOW_S,
 ) -> Downloaded:
     """Download `url` to `dest`, resuming `<dest>.part`, verifying against `expected`.
 
     `timeout` bounds the wait for the server's first byte (and for each later read); a
-    failed try is retried `retries` times with a growing wait, and `notify` is told of
-    each retry, why, and how long it waits, so a slow or silent server is never a silent
-    wait.
+    try that gets less than `min_rate` bytes/s over `rate_window` seconds (0: no minimum)
+    is stalled. A failed or stalled try is retried `retries` times with a growing wait,
+    and `notify` is told of each retry, why, and how long it waits, so a slow or silent
+    server is never a silent wait.
 
     `check_space(n)` is called with the bytes still to download as soon as the total is
     known, before any body byte is written. `auth_header` (e.g. "Bearer …") is sent to the
@@ -322,10 +361,11 @@ def download(
                     f = open(part, mode)
                 except OSError as exc:
                     raise FetchError(f"cannot write {part}: {exc.strerror}") from None
+                rate = _RateGuard(min_rate, rate_window)
                 with f:
                     try:
                         while True:
-                            chunk = resp.read(CHUNK)
+                            chunk = resp.read1(CHUNK)  # what has arrived: a trickle still returns, to be timed
                             if not chunk:
                                 break
                             try:
@@ -337,11 +377,13 @@ def download(
                             hashes.update(chunk)
                             offset += len(chunk)
                             progress.advance(len(chunk))
-                    except (http.client.HTTPException, OSError) as exc:
+                            rate.add(len(chunk))
+                    except (http.client.HTTPException, OSError, _Stalled) as exc:
                         f.flush()
+                        why = str(exc) if isinstance(exc, _Stalled) else f"{type(exc).__name__}: {exc}"
                         if attempts >= retries:
-                            raise _interrupted(url, part, offset, total, f"{type(exc).__name__}: {exc}") from None
-                        wait_before_retry(f"transfer broke off at {offset:,} bytes ({type(exc).__name__}: {exc})")
+                            raise _interrupted(url, part, offset, total, why) from None
+                        wait_before_retry(f"transfer broke off at {offset:,} bytes ({why})")
                         continue
             if total is None:
                 total = offset

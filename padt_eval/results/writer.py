@@ -10,8 +10,11 @@ Layout of `results/<run_id>/`:
 * `predictions.jsonl` when a model ran here (the runner merges its shards into it);
   otherwise metrics.json points to the predictions file that was scored (path and sha256).
 
-Final files are written atomically: per-sample records stream into a temporary file that
-is renamed when the run completes, so a folder never holds a half-written result.
+Final files are written atomically: per-sample records stream into a temporary file, the
+manifest and metrics are written to temporary files beside it, and only when all three
+are on disk are they renamed into place (metrics.json last). A write that fails (a full
+disk) leaves the folder as it was before, with no temporary file, and the error names
+the file being written.
 per_sample.jsonl and the predictions are the source of truth: no metric state is kept
 beside them (scoring them again gives the same numbers).
 """
@@ -26,7 +29,7 @@ from typing import IO, Any
 
 import orjson
 
-from padt_eval.core.fileio import atomic_write
+from padt_eval.core.fileio import close_quietly, finish_staged, naming, staged_write, unlink_quietly
 
 METRICS_SCHEMA = "padt-eval/metrics/v1"
 
@@ -40,29 +43,37 @@ class RunWriter:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._per_sample_tmp = self.out_dir / ".per_sample.jsonl.partial"
-        self._per_sample: IO[bytes] = open(self._per_sample_tmp, "wb")
+        with naming(self.out_dir / "per_sample.jsonl"):
+            self._per_sample: IO[bytes] = open(self._per_sample_tmp, "wb")
 
     def write_record(self, record: dict[str, Any]) -> None:
-        self._per_sample.write(orjson.dumps(record) + b"\n")
+        with naming(self.out_dir / "per_sample.jsonl"):
+            self._per_sample.write(orjson.dumps(record) + b"\n")
 
     def finish(self, metrics: dict[str, Any], manifest: dict[str, Any]) -> None:
-        self._per_sample.flush()
-        os.fsync(self._per_sample.fileno())
-        self._per_sample.close()
+        with naming(self.out_dir / "per_sample.jsonl"):
+            finish_staged(self._per_sample, self._per_sample_tmp)
+        staged = []
+        try:
+            for name, doc in (("manifest.json", manifest), ("metrics.json", {"schema": METRICS_SCHEMA, **metrics})):
+                path = self.out_dir / name
+                with naming(path), staged_write(path) as (f, tmp):
+                    json.dump(doc, f, indent=1)
+                    f.write("\n")
+                    finish_staged(f, tmp)
+                staged.append((tmp, path))
+        except BaseException:
+            for tmp, _ in staged:
+                unlink_quietly(tmp)
+            raise
+        # Everything is on disk: renames only from here. metrics.json last: its presence
+        # means the run is complete.
         os.replace(self._per_sample_tmp, self.out_dir / "per_sample.jsonl")
-        with atomic_write(self.out_dir / "manifest.json") as f:
-            json.dump(manifest, f, indent=1)
-            f.write("\n")
-        # metrics.json last: its presence means the run is complete.
-        with atomic_write(self.out_dir / "metrics.json") as f:
-            json.dump({"schema": METRICS_SCHEMA, **metrics}, f, indent=1)
-            f.write("\n")
+        for tmp, path in staged:
+            os.replace(tmp, path)
 
     def abort(self) -> None:
-        """Close files after a failure; the partial per-sample file is removed."""
-        if not self._per_sample.closed:
-            self._per_sample.close()
-        try:
-            self._per_sample_tmp.unlink()
-        except FileNotFoundError:
-            pass
+        """After a failure: close and remove the temporary per-sample file (even when
+        closing fails again on a full disk)."""
+        close_quietly(self._per_sample)
+        unlink_quietly(self._per_sample_tmp)

@@ -136,6 +136,7 @@ def execute(
     progress: Callable[[Path, str, str], Any] | None,
     gt: str = "official",
     protocol: str = "standard",
+    rank_timeout_s: float = 30 * 60,
 ) -> Outcome:
     """Run the ranks and merge. The returned Outcome holds the run-folder lock: the caller
     scores the run, then calls `release()` (on an error, execute releases it itself)."""
@@ -172,6 +173,7 @@ def execute(
         device=device,
         batch_size=batch_size,
         loader_workers=loader_workers,
+        rank_timeout_s=rank_timeout_s,
     )
     held: list[RunLock] = []  # this process's hold on the run-folder lock (none yet on joined ranks > 0)
     n_done = None

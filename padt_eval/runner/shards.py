@@ -16,6 +16,7 @@ from typing import IO
 
 import orjson
 
+from padt_eval.core.fileio import naming
 from padt_eval.core.types import ParseStatus, Prediction
 
 SHARD_DIR = "shards"
@@ -29,12 +30,14 @@ class ShardWriter:
         self._f: IO[bytes] = open(self.path, "ab")
 
     def write(self, preds: list[Prediction]) -> None:
-        self._f.write(b"".join(orjson.dumps(p.to_json()) + b"\n" for p in preds))
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        with naming(self.path):  # a full disk's ENOSPC names no file by itself
+            self._f.write(b"".join(orjson.dumps(p.to_json()) + b"\n" for p in preds))
+            self._f.flush()
+            os.fsync(self._f.fileno())
 
     def close(self) -> None:
-        self._f.close()
+        with naming(self.path):
+            self._f.close()
 
 
 def shard_files(run_dir: Path) -> list[Path]:

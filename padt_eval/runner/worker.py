@@ -3,8 +3,10 @@
 The same function runs in every launch mode: in-process (one rank), under our elastic
 launcher (`--gpus N` / `--workers N`), or inside an existing torchrun / SLURM job (the
 environment's RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR). The only collective is one
-broadcast at start-up, with a timeout, so every rank reads the same plan; inference
-itself never waits on another rank, and a failed rank cannot hang the others.
+broadcast at start-up, after the ranks met at one store (`rendezvous`: every wait there
+is bounded by --rank-timeout and says whom it waits for), so every rank reads the same
+plan; inference itself never waits on another rank, and a failed rank cannot hang the
+others.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from padt_eval.data.registry import open_split
 from padt_eval.runner import plan as planmod
+from padt_eval.runner import rendezvous
 from padt_eval.runner.auto_batch import resolve_batch_size
 from padt_eval.runner.children import die_with_parent, loader_context, loader_worker_init
 from padt_eval.runner.prepare import predict_prepared, prepare
@@ -51,7 +54,7 @@ class RunJob:
     device: str = "cpu"  # "cpu" or "cuda" (each rank takes cuda:LOCAL_RANK)
     batch_size: int | str = 8  # or "auto": resolved per rank (runner.auto_batch)
     loader_workers: int = 2  # api.run_model sets it from the CPU count unless told
-    plan_timeout_s: int = 1800
+    rank_timeout_s: float = rendezvous.DEFAULT_RANK_TIMEOUT_S  # how long ranks wait for each other to meet
 
 
 def dist_env() -> tuple[int, int, int]:
@@ -67,7 +70,16 @@ def _agree_on_plan(job: RunJob, reader, rank: int, world: int) -> str:
     if world > 1:
         import torch.distributed as dist
 
-        dist.init_process_group("gloo", timeout=timedelta(seconds=job.plan_timeout_s))
+        meeting = rendezvous.meeting(job.rank_timeout_s)
+        if meeting is None:  # no MASTER_ADDR/MASTER_PORT: whatever else env:// reads
+            dist.init_process_group("gloo", timeout=timedelta(seconds=job.rank_timeout_s))
+        else:
+            store = rendezvous.open_store(meeting)
+            rendezvous.meet(store, meeting)
+            pg_store = dist.PrefixStore("pg/", store)
+            dist.init_process_group(
+                "gloo", store=pg_store, rank=rank, world_size=world, timeout=timedelta(seconds=job.rank_timeout_s)
+            )
     try:
         if rank == 0:
             done = done_ids(run_dir)
@@ -79,6 +91,7 @@ def _agree_on_plan(job: RunJob, reader, rank: int, world: int) -> str:
     finally:
         if world > 1:
             dist.destroy_process_group()
+            rendezvous.mark_joined()
     return attempt
 
 
@@ -125,8 +138,8 @@ def _fault(rank: int, batches_written: int) -> None:
     if (f_rank == "*" or int(f_rank) == rank) and int(f_after) == batches_written:
         if kind == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        if kind == "sigint":  # Ctrl-C at this batch boundary
-            os.kill(os.getpid(), signal.SIGINT)
+        if kind in ("sigint", "sigterm"):  # Ctrl-C, or `kill`, at this batch boundary
+            os.kill(os.getpid(), signal.SIGINT if kind == "sigint" else signal.SIGTERM)
             return
         if kind == "enospc":  # a full disk under the shard being written
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"rank {rank}'s shard file")

@@ -228,11 +228,11 @@ def score(
 
         parser = raw_text_parser(predictions.text_format, predictions.min_pixels, predictions.max_pixels)
         description.update(parser.describe())
-    writer = RunWriter(out_dir)
-    if not into_model_run and ownership.kind_of(out_dir) is None:
-        ownership.sign(out_dir, ownership.SCORED_FILE)
     metric = make_metric(spec, scoring.protocol, reader.info)
     attach_error_breakdown(metric, reader, scoring.protocol, scoring.error_thresholds)
+    if not into_model_run and ownership.kind_of(out_dir) is None:
+        ownership.sign(out_dir, ownership.SCORED_FILE)
+    writer = RunWriter(out_dir)  # from here on, a failure leaves no temporary file (abort)
     if on_start is not None:
         on_start(len(reader))
     line_of = _Lines(pred_file, parser)

@@ -2,7 +2,7 @@
 
 `FileServer` serves bytes from a dict, answers Range and If-Range like a real server,
 logs every request (method, path, headers), and can misbehave on purpose: drop the
-connection after N bytes, ignore Range, redirect. It binds 127.0.0.1 only, on a free
+connection after N bytes, ignore Range, redirect, trickle the body a byte at a time. It binds 127.0.0.1 only, on a free
 port, and stops itself after `lifetime` seconds even if a test forgets to.
 
 `FakeHub` answers HEAD/GET `/datasets/<repo>/resolve/<rev>/<file>` the way the Hub does:
@@ -16,6 +16,7 @@ import hashlib
 import re
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
@@ -31,6 +32,7 @@ class FileServer:
         self.redirects: dict[str, tuple[int, str, dict[str, str]]] = {}  # path -> (code, location, headers)
         self.responses: dict[str, tuple[int, dict[str, str], bytes]] = {}  # path -> canned (code, headers, body)
         self.extra_headers: dict[str, dict[str, str]] = {}
+        self.trickle: dict[str, float] = {}  # path -> seconds between the body's bytes
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -148,7 +150,24 @@ class FileServer:
                 pass
             h.close_connection = True
             return
+        if path in self.trickle:
+            self._trickle(h, body[start:], self.trickle[path])
+            return
         h.wfile.write(body[start:])
+        h.close_connection = True
+
+    def _trickle(self, h: BaseHTTPRequestHandler, body: bytes, every: float) -> None:
+        """One byte, then a pause, until the body is sent, the client hangs up or the
+        server stops (its lifetime bounds this too)."""
+        try:
+            for i in range(len(body)):
+                if self._stopped:
+                    break
+                h.wfile.write(body[i : i + 1])
+                h.wfile.flush()
+                time.sleep(every)
+        except OSError:  # the client gave up on us
+            pass
         h.close_connection = True
 
 

@@ -197,3 +197,37 @@ def test_fetch_timeout_option_reaches_the_download(monkeypatch, tmp_path):
     assert seen["timeout"] == 90.0 and "a retry notice" in r.output
     r = CliRunner().invoke(app, ["data", "fetch", "refcoco", "--to", str(tmp_path)])
     assert seen["timeout"] == DEFAULT_TIMEOUT <= 10  # a few seconds by default, not a minute
+
+
+@pytest.mark.timeout(60)  # the hang detector: without a minimum rate this download takes 600 s
+def test_H08_a_server_that_trickles_under_the_timeout_is_stalled_then_named(tmp_path):
+    """One byte every 0.3 s keeps each read under the 0.5 s timeout for ever; under the
+    minimum rate (100 B/s over 1 s windows) each try is stalled, retried from where it
+    stopped, and the last one ends with the partial file kept for a later resume."""
+    data = bytes(range(256)) * 8  # 2 KiB: 600 s at this pace
+    said: list[str] = []
+    with FileServer({"/slow.zip": data}, lifetime=50) as srv:
+        srv.trickle["/slow.zip"] = 0.3
+        url = srv.url("/slow.zip")
+        dest = tmp_path / "slow.zip"
+        with pytest.raises(FetchError) as e:
+            download(
+                url, dest, expected(data), timeout=0.5, retries=2, backoff=0.01, min_rate=100, rate_window=1.0, notify=said.append
+            )
+        gets = srv.gets("/slow.zip")
+    part, _ = part_paths(dest)
+    kept = part.stat().st_size
+    assert 0 < kept < len(data) and not dest.exists()
+    assert part.read_bytes() == data[:kept]  # what the retries wrote is the file's start, in order
+    assert len(gets) == 3  # the first try and two retries, each resuming where the last stopped
+    assert [g["headers"].get("Range") for g in gets][1:] == [f"bytes={n}-" for n in _resumed_offsets(said)]
+    assert len(said) == 2 and all("too slow:" in s and "under the minimum of 100 bytes/s (--min-rate)" in s for s in said), said
+    assert str(e.value).startswith(f"download interrupted after {kept:,} of {len(data):,} bytes of {url} (too slow: ")
+    assert str(e.value).endswith(f"the partial file {part} is kept: run the same command again to resume")
+
+
+def _resumed_offsets(said: list[str]) -> list[int]:
+    """The byte offsets each retry notice says the transfer stopped at."""
+    import re
+
+    return [int(re.search(r"broke off at ([\d,]+) bytes", s).group(1).replace(",", "")) for s in said]
