@@ -24,6 +24,7 @@ from typing import Any
 from padt_eval import __version__
 from padt_eval.core.errors import UsageError
 from padt_eval.core.fileio import atomic_write, cached_sha256
+from padt_eval.results.reader import read_run_fingerprint
 
 RUN_FILE = "run.json"
 RUN_FOLDER_MARKERS = (("run.json",), ("manifest.json", "metrics.json"))  # any one set marks a padt-eval run folder
@@ -116,7 +117,7 @@ def claim_run_dir(run_dir: Path, fp: dict[str, Any], overwrite: bool) -> bool:
     """
     run_file = run_dir / RUN_FILE
     if run_file.is_file():
-        existing = json.loads(run_file.read_text(encoding="utf-8")).get("fingerprint", {})
+        existing = read_run_fingerprint(run_file, damaged_ok=overwrite)  # damaged: DataError, or None to replace
         if existing == fp and not overwrite:
             return True
         if not overwrite:

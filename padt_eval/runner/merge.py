@@ -13,13 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.fileio import atomic_write
 from padt_eval.core.jsonl import LineReader, first_offsets
 from padt_eval.data.split import SplitReader
-from padt_eval.runner.shards import shard_files
+from padt_eval.runner.shards import shard_files, shard_record_id
 
 PREDICTIONS_FILE = "predictions.jsonl"
 _FILE_BITS = 40  # offsets below 1 TB; the file number lives in the bits above
@@ -55,11 +53,8 @@ def _index_shards(files: list[Path]) -> tuple[dict[str, int], list[tuple[str, li
             with open(path, "rb") as f:
                 for lineno, raw in enumerate(f, start=1):
                     if raw.endswith(b"\n"):  # an unterminated last line is a torn write: not done
-                        try:
-                            sid = str(orjson.loads(raw)["sample_id"])
-                        except (orjson.JSONDecodeError, KeyError, TypeError):
-                            sid = None
-                        if sid is not None:
+                        rec, sid = shard_record_id(raw)
+                        if rec is not None:  # a damaged line is not done (`done_ids` says so)
                             key = (k << _FILE_BITS) | offset
                             where[key] = f"{path.name}:{lineno}"
                             yield sid, key

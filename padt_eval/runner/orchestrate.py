@@ -28,7 +28,7 @@ from padt_eval.runner.launch import launch
 from padt_eval.runner.merge import merge_shards
 from padt_eval.runner.plan import PLAN_DIR, read_plan_summary
 from padt_eval.runner.run_lock import RunLock
-from padt_eval.runner.shards import SHARD_DIR, count_lines, done_ids
+from padt_eval.runner.shards import SHARD_DIR, count_lines, damaged_note, done_ids
 from padt_eval.runner.worker import RunJob, dist_env, run_rank
 from padt_eval.tasks.registry import TaskSpec
 
@@ -65,8 +65,11 @@ def _check_devices(device: str, nproc: int) -> None:
         raise UsageError(f"--gpus {nproc} asked, but torch sees {torch.cuda.device_count()} GPU(s)")
 
 
-def _n_done(run_dir: Path, reader: SplitReader) -> int:
-    done = done_ids(run_dir)
+def _n_done(run_dir: Path, reader: SplitReader, tell: bool = False) -> int:
+    damaged: list[str] = []
+    done = done_ids(run_dir, damaged)
+    if tell and damaged:
+        say(damaged_note(damaged))
     return sum(sid in done for sid in reader.sample_ids())
 
 
@@ -94,7 +97,7 @@ def _claim(out_dir: Path, fp: dict[str, Any], overwrite: bool, reader: SplitRead
             )
         claim_run_dir(out_dir, fp, overwrite)
         (out_dir / LEGACY_MERGE_LOCK).unlink(missing_ok=True)
-        n_done = _n_done(out_dir, reader)
+        n_done = _n_done(out_dir, reader, tell=True)
     except BaseException:
         lock.release()
         raise
