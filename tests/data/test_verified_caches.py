@@ -35,6 +35,11 @@ def _val_sentences(refer_dir) -> list[str]:
     return [str(s["sent_id"]) for r in refs if r["split"] == "val" for s in r["sentences"]]
 
 
+def _edit_expression(cache):
+    """A cache that still parses but no longer says what the sources say."""
+    cache.write_bytes(cache.read_bytes().replace(b'"expression": "', b'"expression": "not ', 1))
+
+
 def _plain(s):
     return (s.sample_id, s.expression, s.image.path, s.objects[0].bbox, s.objects[0].mask)
 
@@ -70,11 +75,9 @@ def test_S08_a_split_cache_cut_at_a_line_boundary_is_rebuilt(synth_root, tmp_pat
 @pytest.mark.parametrize(
     "damage",
     [
-        pytest.param(
-            lambda c: c.write_bytes(c.read_bytes().replace(b'"expression": "', b'"expression": "not ', 1)), id="content-changed"
-        ),
-        pytest.param(lambda c: check_path(c).unlink(), id="record-missing"),
-        pytest.param(lambda c: check_path(c).write_text("{"), id="record-garbage"),
+        pytest.param(lambda c: _edit_expression(c), id="content-changed"),
+        pytest.param(lambda c: (_edit_expression(c), check_path(c).unlink()), id="record-missing"),
+        pytest.param(lambda c: (_edit_expression(c), check_path(c).write_text("{")), id="record-garbage"),
     ],
 )
 def test_S08_any_cache_that_disagrees_with_its_record_is_rebuilt(synth_root, tmp_path, monkeypatch, damage):
