@@ -324,3 +324,19 @@ def test_M02_closed_stdout_still_writes_the_results(scored, tmp_path, closed):
     want = json.loads((root / "results" / "a" / "metrics.json").read_text())
     assert doc["metrics"] == want["metrics"]
     assert (out / "per_sample.jsonl").read_bytes() == (root / "results" / "a" / "per_sample.jsonl").read_bytes()
+
+
+def test_rescoring_run_predictions_beside_a_damaged_manifest_scores_them(scored, tmp_path):
+    """`<run>/predictions.jsonl` is re-scored with the model named in its manifest; a
+    manifest that is not an object only costs that provenance."""
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(scored / "preds.jsonl", run / "predictions.jsonl")
+    (run / "manifest.json").write_text("[1]")
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["rec", "-s", str(scored / "data" / "split.json"), "--image-root",
+                            str(scored / "data" / "coco" / "train2014"), "-p", str(run / "predictions.jsonl"), "-o", str(out)])  # fmt: skip
+    _no_traceback(r)
+    assert r.exit_code == 0, r.output
+    want = json.loads((scored / "results" / "a" / "metrics.json").read_text())["metrics"]
+    assert json.loads((out / "metrics.json").read_text())["metrics"] == want
