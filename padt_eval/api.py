@@ -62,6 +62,7 @@ def run_model(
     scores, the others return None. `scoring` and `output` say how the merged predictions
     are scored and where the results go (default: `model_run_dir`).
     """
+    from padt_eval.models.base import get_family
     from padt_eval.models.loading import detect_family
     from padt_eval.runner.orchestrate import execute
 
@@ -69,9 +70,12 @@ def run_model(
     make_metric(spec, scoring.protocol)  # an unknown protocol must stop us before any model time is spent
     gt = release_gt(spec.task, scoring.protocol, data.gt)
     options = dict(model.options)
+    family = model.family or detect_family(model.model)
+    # Every check that needs no model runs before the run folder is claimed: a typo in an
+    # option must not leave a folder that the corrected command refuses as another run.
+    get_family(family).check_load_options(options)
     reader = open_split(split, spec.task, data_root=data.data_root, image_root=data.image_root, layout=data.layout, gt=gt)
     reader.validate()  # a bad line must stop us before any model time is spent
-    family = model.family or detect_family(model.model)
     out_dir = (
         Path(output.out) if output.out is not None else model_run_dir(spec.task, split, model.model, protocol=scoring.protocol)
     )
@@ -118,6 +122,7 @@ def run_model(
             scoring=scoring,
             output=OutputOptions(out_dir, output.name, output.report),
             reader=reader,
+            into_model_run=True,
             provenance=Provenance(
                 outcome.model_description,
                 prompt_key_of(family, options),

@@ -113,7 +113,9 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="For a single process: 
 OverwriteOpt = Annotated[
     bool,
     typer.Option(
-        "--overwrite", help="Replace an existing padt-eval run folder instead of resuming it (any other folder is refused)."
+        "--overwrite",
+        help="Replace an existing run folder instead of resuming it: only a folder padt-eval created, and only the files "
+        "it wrote there (any other folder is refused).",
     ),
 ]
 LoaderOpt = Annotated[

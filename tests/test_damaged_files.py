@@ -253,10 +253,10 @@ def _model_run(synth_root, out, *extra):
 @pytest.mark.parametrize(
     ("damage", "where"),
     [
-        pytest.param(lambda p: p.write_text('{"fingerprint": {"task": "res"'), r"not JSON \(line 1, column \d+", id="cut-short"),
-        pytest.param(lambda p: p.write_text("[]"), r"expected a JSON object, got a list", id="a-list"),
-        pytest.param(lambda p: p.write_text('{"fingerprint": "res"}'), r"field 'fingerprint' must be an object", id="fingerprint-a-string"),
-        pytest.param(lambda p: p.write_bytes(b"\xff\xfe{}"), r"not UTF-8 text \(byte 0\)", id="bad-utf8"),
+        pytest.param(lambda p: p.write_text('{"fingerprint": {"task": "res"'), r"not readable .*line 1 column \d+", id="cut-short"),
+        pytest.param(lambda p: p.write_text("[]"), r"no 'fingerprint' object", id="a-list"),
+        pytest.param(lambda p: p.write_text('{"fingerprint": "res"}'), r"no 'fingerprint' object", id="fingerprint-a-string"),
+        pytest.param(lambda p: p.write_bytes(b"\xff\xfe{}"), r"not readable .*byte 0xff in position 0", id="bad-utf8"),
     ],
 )  # fmt: skip
 def test_R14_a_corrupted_run_json_exits_2_and_overwrite_replaces_it(synth_root, tmp_path, damage, where):

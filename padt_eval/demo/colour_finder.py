@@ -22,7 +22,7 @@ import numpy as np
 from padt_eval.core import rle
 from padt_eval.core.types import ModelRequest, ObjectPred, ParseStatus, Prediction, Task
 from padt_eval.demo.synthetic import COLOURS
-from padt_eval.models.base import ModelAdapter, ModelFamily, register_family
+from padt_eval.models.base import ModelAdapter, ModelFamily, refuse_unknown_options, register_family
 
 NAME = "colour-finder"
 _WORD = re.compile(r"[a-z]+")
@@ -88,5 +88,6 @@ register_family(
         loader=_load,
         requirements=("numpy",),
         detect=lambda config, model: model == NAME,
+        check_options=lambda options: refuse_unknown_options(NAME, options, ("delay_s",)),
     )
 )

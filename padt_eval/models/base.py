@@ -104,6 +104,19 @@ class ModelFamily:
     # The dtype a run on this device kind ("cpu" | "cuda") uses when --dtype is not given,
     # from the load options; None: the family has no dtype (it runs no network).
     default_dtype: Callable[[str, dict], str | None] | None = None
+    # A check of the load options (`-O KEY=VALUE` and the named flags) that needs no model:
+    # unknown keys, values the loader would refuse. Raises UsageError. A run calls it
+    # (`check_load_options`) before it writes anything, so a typo never claims a folder.
+    check_options: Callable[[dict], None] | None = None
+
+    def check_load_options(self, options: dict) -> None:
+        """Refuse, before a model run writes anything, what loading the model would refuse
+        only after the run has claimed its folder."""
+        ok, why = self.runs_here()
+        if not ok:
+            raise UsageError(f"model family {self.name!r} cannot run here: {why}")
+        if self.check_options is not None:
+            self.check_options(dict(options))
 
     def resolved_dtype(self, device: str, options: dict | None = None) -> str | None:
         """The dtype a run uses, as resolved (for fingerprints): `--dtype` or the default."""
@@ -142,6 +155,36 @@ class ModelFamily:
             if importlib.util.find_spec(mod) is None:
                 return False, f"python module '{mod}' is not installed"
         return True, "yes"
+
+
+#: The dtypes a model can be loaded in (`--dtype`).
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def refuse_unknown_options(family: str, options: dict, accepted: Iterable[str]) -> None:
+    """UsageError naming the keys `family` does not take, and the ones it does."""
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise UsageError(
+            f"model family {family!r} does not take option(s) {', '.join(unknown)} (-O KEY=VALUE or its flag); "
+            f"it takes: {', '.join(sorted(accepted))}"
+        )
+
+
+def check_dtype(dtype: Any) -> None:
+    if dtype is not None and dtype not in DTYPES:
+        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+
+
+def check_flash_attention(attn: Any) -> None:
+    """`flash_attention_2` needs the flash-attn package; refused up front when it is missing."""
+    import importlib.util
+
+    if attn == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
+        raise UsageError(
+            "--attn flash_attention_2 needs the flash-attn package, which is not installed here; "
+            "use --attn sdpa (same results within float rounding) or install flash-attn on a CUDA machine"
+        )
 
 
 #: The prompt styles of the coordinate-text baselines (their tables: tasks/baseline_prompts.py).

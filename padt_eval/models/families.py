@@ -10,9 +10,18 @@ COCO RLE masks in original-image pixels.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
-from padt_eval.models.base import ModelAdapter, ModelFamily, register_family
+from padt_eval.core.errors import UsageError
+from padt_eval.models.base import (
+    ModelAdapter,
+    ModelFamily,
+    check_dtype,
+    check_flash_attention,
+    refuse_unknown_options,
+    register_family,
+)
 from padt_eval.models.coords import FORMATS
 
 HF_REQUIREMENTS = ("torch", "transformers", "tokenizers", "PIL")
@@ -24,11 +33,50 @@ TORCHVISION = ("torchvision",)  # the Qwen and InternVL image/video processors n
 BACKENDS = ("hf", "vllm")
 
 
+#: The load options each backend's loader takes (models/hf/loading.py, models/vllm_backend.py);
+#: the dynamic-resize pair only for the Qwen-style processors on transformers.
+HF_OPTIONS = ("backend", "prompt_style", "max_new_tokens", "extra_generate_kwargs", "dtype", "attn", "revision")
+PIXEL_OPTIONS = ("min_pixels", "max_pixels")
+VLLM_OPTIONS = (
+    ("backend", "prompt_style", "max_new_tokens", "dtype", "revision")
+    + PIXEL_OPTIONS
+    + ("gpu_memory_utilization", "max_model_len", "window")
+)
+
+
+def _options_check(module: str, family: str):
+    """The check of a family's load options that runs before a run claims its folder."""
+
+    def check(options: dict) -> None:
+        backend = options.get("backend", "hf")
+        if backend not in BACKENDS:
+            raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend == "vllm":
+            from padt_eval.models.vllm_backend import VLLM_FAMILIES
+
+            if family not in VLLM_FAMILIES:
+                raise UsageError(
+                    f"--backend vllm serves {', '.join(VLLM_FAMILIES)}; model family {family!r} runs on transformers only"
+                )
+            if importlib.util.find_spec("vllm") is None:
+                raise UsageError("--backend vllm needs the vllm package: pip install 'padt-eval[vllm]'")
+            if options.get("attn") is not None:
+                raise UsageError("--backend vllm chooses its own attention kernels; drop --attn")
+            accepted = VLLM_OPTIONS
+        else:
+            accepted = HF_OPTIONS + (PIXEL_OPTIONS if module == "qwen" else ())
+            if module != "qwen" and any(options.get(k) is not None for k in PIXEL_OPTIONS):
+                raise UsageError(f"model family {family!r} has no dynamic resize; --min-pixels/--max-pixels do not apply")
+        refuse_unknown_options(family, options, accepted)
+        check_dtype(options.get("dtype"))
+        check_flash_attention(options.get("attn"))
+
+    return check
+
+
 def _loader(module: str, family: str):
     def load(model: str, backend: str = "hf", **options: Any) -> ModelAdapter:
         if backend not in BACKENDS:
-            from padt_eval.core.errors import UsageError
-
             raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if backend == "vllm":
             return importlib.import_module("padt_eval.models.vllm_backend").load(family, model, **options)
@@ -94,6 +142,7 @@ def _family(
             prompt_styles=(("paper", "native") if name in PAPER_STYLE_FAMILIES else ("native",)) if runnable else (),
             default_prompt_style=("paper" if name in PAPER_BY_DEFAULT else "native") if runnable else None,
             default_dtype=_default_dtype if module else None,
+            check_options=_options_check(module, name) if module else None,
             precedence=precedence,
         )
     )

@@ -1,7 +1,8 @@
 """Reading a results folder back: every file is checked for the shape its readers rely on.
 
 A results folder may have been edited by hand, cut short by a full disk, or written by
-another tool, and `leaderboard`, `report`, `compare` and a resumed run all read it. Each
+another tool, and `leaderboard`, `report` and `compare` read it (a model run's own
+`run.json` is read by `runner/fingerprint.py`). Each
 reader here names the file, the line (JSONL) and the field that is wrong, as a
 `DataError` (exit 2, or a skip the leaderboard lists), never a traceback from deep
 inside a table. Fields a folder may lack stay optional: an older padt-eval wrote fewer.
@@ -141,21 +142,3 @@ def iter_per_sample(path: Path) -> Iterator[dict[str, Any]]:
                 cut = "" if raw.endswith(b"\n") else "; the file ends inside this line (cut short?)"
                 raise DataError(f"{where}: malformed JSON line ({exc}){cut}") from None
             yield check_record(obj, where)
-
-
-def read_run_fingerprint(path: Path, damaged_ok: bool = False) -> dict[str, Any] | None:
-    """The fingerprint a model run's `run.json` holds. A damaged file is a DataError that
-    says what is wrong and what to do, or None with `damaged_ok` (the folder is replaced)."""
-    try:
-        doc, _ = read_json_object(path, "run identity file")
-        fp = doc.get("fingerprint")
-        if not isinstance(fp, dict):
-            raise DataError(f"{path}: field 'fingerprint' must be an object, got {_kind(fp)}")
-    except DataError as exc:
-        if damaged_ok:
-            return None
-        raise DataError(
-            f"{exc}\nThe run in {path.parent} cannot be identified, so it is not resumed; "
-            "use another --out, or --overwrite to replace it."
-        ) from None
-    return fp

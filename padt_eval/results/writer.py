@@ -5,6 +5,8 @@ Layout of `results/<run_id>/`:
 * `metrics.json`   `{"metrics": {...}, "counts": {...}, "protocol": {...}, ...}`
 * `per_sample.jsonl` one record per sample (IoU, hits, status, reason)
 * `manifest.json`  versions, git, hashes, command line, times (see `manifest.py`)
+* `.padt-eval-run`  the signature of a folder padt-eval created (`ownership.py`): results
+  go only into such a folder (or a new or empty one), and only such a folder is emptied
 * `predictions.jsonl` when a model ran here (the runner merges its shards into it);
   otherwise metrics.json points to the predictions file that was scored (path and sha256).
 

@@ -9,25 +9,24 @@ mismatch is refused with the differing fields named (or the folder is replaced w
 the CPU is the same run as no `--dtype`, and bf16 on GPUs is not the same run as fp32 on
 the CPU.
 
-`--overwrite` only ever replaces a padt-eval run folder (one with `run.json`, or a scored
-run's `manifest.json` + `metrics.json`); any other non-empty folder is refused whatever the
-flag, so `-o results --overwrite` cannot wipe a results tree.
+`--overwrite` only ever empties a folder padt-eval created (signed with `.padt-eval-run`,
+see `results/ownership.py`), and only of the files padt-eval writes; any other non-empty
+folder is refused whatever the flag (another tool's `run.json`, a results tree, a run of
+a padt-eval from before signatures), so `-o results --overwrite` cannot wipe anything.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from padt_eval import __version__
-from padt_eval.core.errors import UsageError
+from padt_eval.core.errors import DataError, UsageError
 from padt_eval.core.fileio import atomic_write, cached_sha256
-from padt_eval.results.reader import read_run_fingerprint
+from padt_eval.results import ownership
 
 RUN_FILE = "run.json"
-RUN_FOLDER_MARKERS = (("run.json",), ("manifest.json", "metrics.json"))  # any one set marks a padt-eval run folder
 _KEEP_ON_CLEAR = ("run.lock",)  # held by this run while it replaces the folder
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 
@@ -92,62 +91,130 @@ def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list
     return out
 
 
-def is_run_folder(path: Path) -> bool:
-    return any(all((path / name).is_file() for name in marker) for marker in RUN_FOLDER_MARKERS)
+def read_run_file(run_dir: Path, *, strict: bool) -> dict[str, Any] | None:
+    """The fingerprint in `run_dir/run.json`; None when there is no such file, or (not
+    `strict`) when it is not a padt-eval run file. `strict` (a folder padt-eval signed):
+    a run.json it cannot read is a DataError naming the file."""
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        if not strict:
+            return None
+        raise DataError(
+            f"{path}: not readable as padt-eval's run record ({exc}); the run's identity is unknown, so it is not "
+            "resumed. Use --overwrite to start the run over in this folder, or another --out."
+        ) from None
+    fp = doc.get("fingerprint") if isinstance(doc, dict) else None
+    if isinstance(fp, dict):
+        return fp
+    if strict:
+        raise DataError(f"{path}: has no 'fingerprint' object; use --overwrite to start the run over, or another --out")
+    return None
 
 
-def check_run_dir(run_dir: Path) -> None:
-    """Refuse a non-empty folder that is not a padt-eval run folder (whatever --overwrite
-    says), then make sure the folder exists."""
+def _unsigned_refusal(run_dir: Path, fp: dict[str, Any], overwrite: bool) -> str | None:
+    """Why this run may not use the existing folder `run_dir`, which padt-eval did not
+    sign; None when it may (the same run, by a padt-eval from before signatures)."""
+    existing = read_run_file(run_dir, strict=False)
+    if existing == fp and not overwrite:
+        return None  # resumed, and signed on the way (claim_run_dir)
+    if existing is not None:
+        what = "a run of a padt-eval version from before folders were signed"
+        how = (
+            f"Delete it yourself (rm -r {run_dir}) if you no longer need it, or use another --out"
+            if overwrite
+            else f"Rerun with the settings it was made with to resume it, delete it yourself (rm -r {run_dir}), or use another --out"
+        )
+        diffs = _differences(existing, fp)
+        detail = ("\n  " + "\n  ".join(diffs[:12])) if diffs and not overwrite else ""
+        return f"{run_dir} holds {what} ({ownership.SIGNATURE_FILE} missing); padt-eval never empties such a folder, even with --overwrite.{detail}\n{how}."
+    found = "another tool's run.json" if (run_dir / RUN_FILE).exists() else "files padt-eval did not write"
+    return (
+        f"{run_dir} exists and is not a padt-eval run folder: it holds {found}, and not the {ownership.SIGNATURE_FILE} "
+        "file padt-eval puts into the folders it creates. Refusing to write into it or to empty it, even with --overwrite. "
+        "Use a new or empty folder as --out."
+    )
+
+
+def check_run_dir(run_dir: Path, fp: dict[str, Any], overwrite: bool) -> None:
+    """Refuse, before anything is written (not even a lock file), a folder this run may
+    not use: a file, a folder padt-eval did not create (whatever --overwrite says), or the
+    score of a predictions file (unless --overwrite). The folder is not created here."""
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"{run_dir} is a file, not a run folder; use another --out")
-    if run_dir.is_dir() and not is_run_folder(run_dir) and any(p.name not in _KEEP_ON_CLEAR for p in run_dir.iterdir()):
+    if ownership.is_empty(run_dir, ignoring=_KEEP_ON_CLEAR):
+        return
+    kind = ownership.kind_of(run_dir)
+    if kind == ownership.SCORED_FILE and not overwrite:
         raise UsageError(
-            f"{run_dir} exists and is not a padt-eval run folder (no {RUN_FILE}, no manifest.json + metrics.json); "
-            "refusing to write into it or to replace it, even with --overwrite. Use another --out."
+            f"{run_dir} holds padt-eval's score of a predictions file, not a model run; use another --out, "
+            "or --overwrite to replace that score with this model run"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if kind is None:
+        why = _unsigned_refusal(run_dir, fp, overwrite)
+        if why is not None:
+            raise UsageError(why)
+
+
+def _computed_nothing(run_dir: Path) -> bool:
+    from padt_eval.runner.merge import PREDICTIONS_FILE
+    from padt_eval.runner.shards import count_lines, shard_files
+
+    return not (run_dir / PREDICTIONS_FILE).exists() and not any(count_lines(p)[0] for p in shard_files(run_dir))
 
 
 def claim_run_dir(run_dir: Path, fp: dict[str, Any], overwrite: bool) -> bool:
-    """Make `run_dir` (checked by `check_run_dir`, locked by this run) hold this run.
-    Returns True when it continues an existing run of the same fingerprint.
+    """Make `run_dir` (an existing folder, locked by this run) hold this run: check it
+    again under the lock, sign it, empty it with `overwrite`, write run.json. Returns True
+    when it continues an existing run of the same fingerprint.
 
     Refuses (UsageError) a folder that belongs to a different run, unless `overwrite`.
+    A run that computed nothing yet (say, its model failed to load) is no different run:
+    its settings are replaced, with a note.
     """
-    run_file = run_dir / RUN_FILE
-    if run_file.is_file():
-        existing = read_run_fingerprint(run_file, damaged_ok=overwrite)  # damaged: DataError, or None to replace
+    check_run_dir(run_dir, fp, overwrite)
+    kind = ownership.kind_of(run_dir)
+    if kind is None:  # new, empty, or this very run by a padt-eval from before signatures
+        ownership.sign(run_dir, ownership.MODEL_RUN)
+        if read_run_file(run_dir, strict=False) == fp:
+            return True
+    elif kind == ownership.SCORED_FILE:  # --overwrite (checked): it becomes a model run
+        _clear(run_dir)
+        ownership.sign(run_dir, ownership.MODEL_RUN)
+    else:
+        existing = read_run_file(run_dir, strict=not overwrite)
         if existing == fp and not overwrite:
             return True
-        if not overwrite:
+        if existing is not None and not overwrite:
             diffs = _differences(existing, fp)
-            raise UsageError(
-                f"{run_dir} holds a different run; resuming into it would mix two experiments.\n  "
-                + "\n  ".join(diffs[:12])
-                + "\nUse another --out, or --overwrite to replace it."
-            )
-        _clear(run_dir)
-    elif is_run_folder(run_dir):  # a scored run (predictions file) without a model-run fingerprint
-        if not overwrite:
-            raise UsageError(
-                f"{run_dir} holds a scored run that padt-eval did not run itself (no {RUN_FILE}); use another --out, or --overwrite to replace it"
-            )
-        _clear(run_dir)
-    with atomic_write(run_file) as f:
+            if not _computed_nothing(run_dir):
+                raise UsageError(
+                    f"{run_dir} holds a different run; resuming into it would mix two experiments.\n  "
+                    + "\n  ".join(diffs[:12])
+                    + "\nUse another --out, or --overwrite to replace it."
+                )
+            _say(f"{run_dir} held the settings of a run that computed nothing; replacing them ({'; '.join(diffs[:3])})")
+            overwrite = True
+        if overwrite:
+            _clear(run_dir)
+    with atomic_write(run_dir / RUN_FILE) as f:
         json.dump({"fingerprint": fp}, f, indent=1)
     return False
 
 
-def _clear(run_dir: Path) -> None:
-    """Empty a padt-eval run folder (callers checked that it is one)."""
-    import shutil
+def _say(message: str) -> None:
+    from padt_eval.core.library_log import user_stderr
 
-    assert is_run_folder(run_dir), run_dir
-    for child in run_dir.iterdir():
-        if child.name in _KEEP_ON_CLEAR:
-            continue
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            os.unlink(child)
+    print(f"padt-eval: {message}", file=user_stderr(), flush=True)
+
+
+def _clear(run_dir: Path) -> None:
+    """Empty a signed run folder of what padt-eval wrote there; say what was left."""
+    left = ownership.clear_own_entries(run_dir, keep=_KEEP_ON_CLEAR)
+    if left:
+        _say(
+            f"--overwrite left {len(left)} entr{'y' if len(left) == 1 else 'ies'} padt-eval did not write in {run_dir}: {', '.join(left[:5])}"
+        )

@@ -5,7 +5,9 @@ other tools end up scoring some samples never. A sample predicted more than once
 runs that shared a folder before it was locked, or one that crashed while another ran)
 keeps its first copy (shards sort by attempt, i.e. by start time), and the merge says so,
 naming the ids, files and lines: never a silent deduplication, and never a folder that
-every later rerun fails on.
+every later rerun fails on. A sample that ended in `error` (it could not be run) is run
+again by the next attempt (`shards.done_ids`); its retried answer replaces the error
+without a note.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.fileio import atomic_write
 from padt_eval.core.jsonl import LineReader, first_offsets
 from padt_eval.data.split import SplitReader
-from padt_eval.runner.shards import shard_files, shard_record_id
+from padt_eval.runner.shards import ERROR_STATUS, shard_files, shard_record_id
 
 PREDICTIONS_FILE = "predictions.jsonl"
 _FILE_BITS = 40  # offsets below 1 TB; the file number lives in the bits above
@@ -44,10 +46,15 @@ class Merged:
 
 
 def _index_shards(files: list[Path]) -> tuple[dict[str, int], list[tuple[str, list[str]]]]:
-    """Every complete line's id → where it is (the first copy), and the ids seen twice."""
-    where: dict[int, str] = {}
+    """Every complete line's id → where its kept copy is, and the ids answered twice.
 
-    def ids_and_keys():
+    The kept copy is the first one that is not an `error` (a sample that could not be run
+    and was retried by a later attempt); a sample that only ever errored keeps its last
+    error, whose reason is the newest. Error copies are expected, not duplicates."""
+    where: dict[int, str] = {}
+    last_error: dict[str, int] = {}
+
+    def answered_ids_and_keys():
         for k, path in enumerate(files):
             offset = 0
             with open(path, "rb") as f:
@@ -55,12 +62,18 @@ def _index_shards(files: list[Path]) -> tuple[dict[str, int], list[tuple[str, li
                     if raw.endswith(b"\n"):  # an unterminated last line is a torn write: not done
                         rec, sid = shard_record_id(raw)
                         if rec is not None:  # a damaged line is not done (`done_ids` says so)
+                            status = rec.get("parse_status")
                             key = (k << _FILE_BITS) | offset
                             where[key] = f"{path.name}:{lineno}"
-                            yield sid, key
+                            if status == ERROR_STATUS:
+                                last_error[sid] = key
+                            else:
+                                yield sid, key
                     offset += len(raw)
 
-    index, dups = first_offsets(ids_and_keys())
+    index, dups = first_offsets(answered_ids_and_keys())
+    for sid, key in last_error.items():
+        index.setdefault(sid, key)
     return index, [(sid, [where[o] for o in offs]) for sid, offs in dups.items()]
 
 

@@ -28,7 +28,7 @@ from padt_eval.runner.launch import launch
 from padt_eval.runner.merge import merge_shards
 from padt_eval.runner.plan import PLAN_DIR, read_plan_summary
 from padt_eval.runner.run_lock import RunLock
-from padt_eval.runner.shards import SHARD_DIR, count_lines, damaged_note, done_ids
+from padt_eval.runner.shards import SHARD_DIR, count_lines, damaged_note, done_ids, predicted_ids
 from padt_eval.runner.worker import RunJob, dist_env, run_rank
 from padt_eval.tasks.registry import TaskSpec
 
@@ -65,11 +65,10 @@ def _check_devices(device: str, nproc: int) -> None:
         raise UsageError(f"--gpus {nproc} asked, but torch sees {torch.cuda.device_count()} GPU(s)")
 
 
-def _n_done(run_dir: Path, reader: SplitReader, tell: bool = False) -> int:
-    damaged: list[str] = []
-    done = done_ids(run_dir, damaged)
-    if tell and damaged:
-        say(damaged_note(damaged))
+def _n_done(run_dir: Path, reader: SplitReader, ids=done_ids) -> int:
+    """How many samples of the split are done (`predicted_ids`: have a prediction at all,
+    errors included, which is what a merge needs)."""
+    done = ids(run_dir)
     return sum(sid in done for sid in reader.sample_ids())
 
 
@@ -86,23 +85,37 @@ def _take_merge(run_dir: Path, attempt: str) -> bool:
 
 
 def _claim(out_dir: Path, fp: dict[str, Any], overwrite: bool, reader: SplitReader) -> tuple[RunLock, int]:
-    """Check, lock and claim the run folder; say what it holds. Returns (lock, samples done)."""
-    check_run_dir(out_dir)
+    """Check, lock and claim the run folder; say what it holds. Returns (lock, samples done).
+
+    The folder is checked before anything is written into it (a folder padt-eval may not
+    use gets no lock file), then checked again under the lock, which a refusal removes
+    again when this run created it."""
+    check_run_dir(out_dir, fp, overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
     lock = RunLock.acquire(out_dir)
+    try:
+        claim_run_dir(out_dir, fp, overwrite)
+    except BaseException:
+        lock.release(discard=True)
+        raise
     try:
         if lock.taken_over:
             h = lock.taken_over
             say(
                 f"took over the run-folder lock of a run that is gone (pid {h.get('pid')} on {h.get('host')}, started {h.get('started')})"
             )
-        claim_run_dir(out_dir, fp, overwrite)
         (out_dir / LEGACY_MERGE_LOCK).unlink(missing_ok=True)
-        n_done = _n_done(out_dir, reader, tell=True)
+        damaged: list[str] = []  # shard lines that are not a prediction: named, their samples run again
+        n_done = _n_done(out_dir, reader, lambda d: done_ids(d, damaged))
+        n_errored = _n_done(out_dir, reader, predicted_ids) - n_done
+        if damaged:
+            say(damaged_note(damaged))
     except BaseException:
         lock.release()
         raise
-    if n_done:
-        say(f"resuming: {n_done} of {len(reader)} done")
+    if n_done or n_errored:
+        retry = f"; {n_errored} that ended in error run again" if n_errored else ""
+        say(f"resuming: {n_done} of {len(reader)} done{retry}")
     return lock, n_done
 
 
@@ -236,7 +249,7 @@ def _run_and_merge(
         "loader_workers": job.loader_workers,
         "per_rank": [{k: round(v, 3) if isinstance(v, float) else v for k, v in summaries[r].items()} for r in sorted(summaries)],
     }
-    if joined and not (_n_done(out_dir, reader) == len(reader) and _take_merge(out_dir, attempt)):
+    if joined and not (_n_done(out_dir, reader, predicted_ids) == len(reader) and _take_merge(out_dir, attempt)):
         if lock is not None:
             lock.release()
         return Outcome(None, {}, info)

@@ -16,9 +16,10 @@ from typing import IO
 
 import orjson
 
-from padt_eval.core.types import Prediction
+from padt_eval.core.types import ParseStatus, Prediction
 
 SHARD_DIR = "shards"
+ERROR_STATUS = ParseStatus.ERROR.value  # a sample that could not be run: retried by the next attempt
 
 
 class ShardWriter:
@@ -74,13 +75,22 @@ def iter_shard_lines(path: Path, damaged: list[str] | None = None) -> Iterator[t
             yield lineno, rec
 
 
+def predicted_ids(run_dir: Path) -> set[str]:
+    """Sample ids with a complete prediction, of any status, in any shard of any attempt."""
+    return {str(rec["sample_id"]) for path in shard_files(run_dir) for _, rec in iter_shard_lines(path)}
+
+
 def done_ids(run_dir: Path, damaged: list[str] | None = None) -> set[str]:
-    """Sample ids with a complete prediction in any shard of any earlier attempt; lines
-    that cannot be read are not done, and are listed in `damaged` when given."""
+    """Sample ids with a complete prediction in any shard of any earlier attempt. A sample
+    whose every copy ended in `error` (it could not be run: an unreadable image, a
+    failing model call) is not done: the next attempt runs it again, since its cause may
+    have been fixed. An answer, even one that could not be parsed, is never rerun. Lines
+    that cannot be read are not done either, and are listed in `damaged` when given."""
     out: set[str] = set()
     for path in shard_files(run_dir):
         for _, rec in iter_shard_lines(path, damaged):
-            out.add(str(rec["sample_id"]))
+            if rec.get("parse_status") != ERROR_STATUS:
+                out.add(str(rec["sample_id"]))
     return out
 
 

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from padt_eval.core.errors import UsageError
 from padt_eval.core.fileio import sha256_file
 from padt_eval.core.library_log import library_output_to
 from padt_eval.core.types import ModelRequest, Prediction, PromptKey, Sample, Task
 from padt_eval.data.registry import open_split
 from padt_eval.data.split import SplitReader
 from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions, ScoringOptions
+from padt_eval.results import ownership
 from padt_eval.results.manifest import build_manifest, file_hashes, now_iso
 from padt_eval.results.writer import RunWriter, safe_name
 from padt_eval.scoring.predictions_file import PredictionsFile
@@ -68,6 +70,35 @@ class Provenance:
 def default_run_dir(task: Task, split: str, source: str, root: Path = DEFAULT_RESULTS_ROOT) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return root / safe_name(f"{task.value}-{Path(split).stem if split.endswith(('.json', '.jsonl')) else split}-{source}-{stamp}")
+
+
+def check_score_folder(out_dir: Path, task: Task, split: str, source: str) -> None:
+    """Refuse (before anything is written) a results folder that a predictions file's
+    score may not go into: one padt-eval did not create (a user's folder, another tool's
+    results, results of a padt-eval from before folders were signed), or a model run's
+    folder, running or finished, whose metrics.json must stay the score of the model's own
+    predictions. The message suggests a new folder. A new or empty folder, or an earlier
+    score of a predictions file (signed by padt-eval), is fine: that score is replaced."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file, not a results folder; use another --out")
+    kind = ownership.kind_of(out_dir)
+    if ownership.is_empty(out_dir) or kind == ownership.SCORED_FILE:
+        return
+    older_run = (out_dir / "run.json").is_file() and (out_dir / "shards").is_dir()  # a model run from before signatures
+    if kind == ownership.MODEL_RUN or older_run or (out_dir / "run.lock").exists():
+        suggestion = default_run_dir(task, split, source, root=out_dir.parent)
+        raise UsageError(
+            f"{out_dir} is the folder of a model run (running or finished); the score of a predictions file never goes "
+            f"into it, because its metrics.json must stay the score of that run's own predictions. Use a new folder, "
+            f"e.g. --out {suggestion}"
+        )
+    suggestion = default_run_dir(task, split, source, root=out_dir)
+    raise UsageError(
+        f"{out_dir} exists and was not created by padt-eval for results (it has no {ownership.SIGNATURE_FILE}): it may be "
+        "your own folder, another tool's results, or results of a padt-eval from before folders were signed, and padt-eval "
+        "does not replace or add files there. Use a new folder, e.g. --out "
+        f"{suggestion} (a new folder inside it), or delete the folder yourself if it only holds old results."
+    )
 
 
 def write_report_quietly(run_dir: Path, reader: SplitReader | None = None) -> Path | None:
@@ -151,12 +182,20 @@ def score(
     provenance: Provenance | None = None,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    into_model_run: bool = False,
 ) -> RunResult:
     """Score `predictions` on one split and write the results folder (`output.out`, default
     `results/<task>-<split>-<file stem>-<time>/`). `reader`: the split, already open
-    (otherwise opened from `data`, without opening any image)."""
+    (otherwise opened from `data`, without opening any image).
+
+    The results folder must be new, empty, or an earlier score of a predictions file
+    (`check_score_folder`). `into_model_run`: `output.out` is the model run this process
+    has claimed and holds (api.run_model), whose own predictions are being scored."""
     spec = get_task(task)
     make_metric(spec, scoring.protocol)  # an unknown protocol fails before anything is read
+    out_dir = Path(output.out) if output.out is not None else default_run_dir(spec.task, split, Path(predictions.path).stem)
+    if not into_model_run:
+        check_score_folder(out_dir, spec.task, split, Path(predictions.path).stem)
     gt = release_gt(spec.task, scoring.protocol, data.gt)
     if provenance is None:
         provenance = provenance_of_run_predictions(Path(predictions.path))
@@ -184,8 +223,9 @@ def score(
 
         parser = raw_text_parser(predictions.text_format, predictions.min_pixels, predictions.max_pixels)
         description.update(parser.describe())
-    out_dir = Path(output.out) if output.out is not None else default_run_dir(spec.task, split, Path(predictions.path).stem)
     writer = RunWriter(out_dir)
+    if not into_model_run and ownership.kind_of(out_dir) is None:
+        ownership.sign(out_dir, ownership.SCORED_FILE)
     metric = make_metric(spec, scoring.protocol, reader.info)
     attach_error_breakdown(metric, reader, scoring.protocol, scoring.error_thresholds)
     if on_start is not None:
@@ -241,6 +281,8 @@ def score(
         raise
     if output.report:
         write_report_quietly(out_dir, reader)
+    elif not into_model_run:
+        (out_dir / "report.html").unlink(missing_ok=True)  # an earlier score's report would describe other numbers
     return RunResult(
         out_dir=out_dir,
         task=spec.task,

@@ -173,11 +173,18 @@ def _fp(family, device, options):
     )  # fmt: skip
 
 
+def _one_prediction(out):
+    """What a run that computed a sample leaves (a run that computed nothing is no other run)."""
+    (out / "shards").mkdir(exist_ok=True)
+    (out / "shards" / "a1.rank0.jsonl").write_text(json.dumps({"sample_id": "1", "parse_status": "ok"}) + "\n")
+
+
 @pytest.mark.parametrize("family, default", [("qwen2_5_vl", "float32"), ("padt", "float32")])
 def test_dtype_as_resolved_not_as_typed(tmp_path, family, default):
     out = tmp_path / "run"
     out.mkdir()
     assert claim_run_dir(out, _fp(family, "cpu", {"max_new_tokens": 8}), False) is False
+    _one_prediction(out)
     # --dtype float32 on the CPU is what the run used anyway: the same run, resumed
     assert claim_run_dir(out, _fp(family, "cpu", {"max_new_tokens": 8, "dtype": default}), False) is True
     with pytest.raises(UsageError) as e:
@@ -189,6 +196,7 @@ def test_device_and_its_dtype_are_in_the_identity(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     claim_run_dir(out, _fp("qwen2_5_vl", "cuda", {}), False)  # started on GPUs: bf16 by default
+    _one_prediction(out)
     with pytest.raises(UsageError) as e:
         claim_run_dir(out, _fp("qwen2_5_vl", "cpu", {}), False)  # resumed on the CPU: fp32
     msg = str(e.value)
@@ -202,5 +210,5 @@ def test_foreign_folder_check_happens_before_anything_is_written(tmp_path):
     folder.mkdir()
     (folder / "x").write_text("1")
     with pytest.raises(UsageError):
-        check_run_dir(folder)
+        check_run_dir(folder, {}, False)
     assert os.listdir(folder) == ["x"]

@@ -16,29 +16,14 @@ computed here (`vocab.ExtendedVocab`) from the text model's final hidden states.
 
 from __future__ import annotations
 
-import importlib.util
-
 import torch
 import torch.nn as nn
 
-from padt_eval.core.errors import UsageError
-
 from .config import PadtConfig
 from .decoder import PadtDecoder
+from .family import ATTN_CHOICES, check_attn  # noqa: F401 - checked here too when a model is built
 from .vision import VisionOutputs, vision_forward
 from .vocab import ExtendedVocab, logit_mask, project_prototypes, prototype_layers
-
-ATTN_CHOICES = ("sdpa", "eager", "flash_attention_2")
-
-
-def check_attn(attn: str) -> None:
-    if attn not in ATTN_CHOICES:
-        raise UsageError(f"attn must be one of {', '.join(ATTN_CHOICES)}; got {attn!r}")
-    if attn == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
-        raise UsageError(
-            "attn='flash_attention_2' needs the flash-attn package, which is not installed here; "
-            "use attn='sdpa' (same results within float rounding) or install flash-attn on a CUDA machine"
-        )
 
 
 class PadtModel(nn.Module):
