@@ -50,6 +50,7 @@ leaderboard: $(STAMP)
 	$(VENV)/bin/padt-eval leaderboard --results results --out results
 
 bench: $(STAMP)
+	$(PY) benchmarks/bench_floor.py
 	$(PY) benchmarks/bench_rec_res.py
 	$(PY) benchmarks/bench_ovd.py
 	$(PY) benchmarks/bench_ric.py

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # One GPU, under 8 minutes: PaDT-3B-shaped and Qwen2.5-VL-3B-shaped random bf16 checkpoints
 # at batch 32 -> samples/s, ms per decode step against the bandwidth floor, peak memory,
-# eager vs --compile (PaDT), vLLM when installed; then the ours-vs-reference generate pairs.
+# eager vs --compile (PaDT), vLLM when installed ("not installed" otherwise); the
+# ours-vs-reference generate pairs; then the memory plan (`padt-eval plan`) against
+# torch.cuda.max_memory_allocated, and `-b auto`'s batch run for real.
+#
+# pycocotools, pycocoevalcap and qwen-vl-utils are installed from wheels in .whl/ when that
+# folder exists (they travel with the working tree; the GPU machine has no index to reach).
 #
 #   benchmarks/gpu.sh              # on a machine with one CUDA GPU
 #   benchmarks/gpu.sh --dry-run    # the same stages on the CPU at tiny sizes (checks the script)
@@ -18,7 +23,8 @@ if [[ "${1:-}" == "--dry-run" ]]; then
   COMMON=(--shape tiny --device cpu --batch-size 2 --steps 4 --warmup 1 --copy-mib 64)
   PADT=(--compile-backend aot_eager)
   GEN=(--config tiny --device cpu --batch-size 2 --max-new-tokens 8 --pairs 5)
-  LIMITS=(300 120 60 300)
+  LIMITS=(300 120 60 300 600)
+  PLAN=(--config tests/fixtures/configs/padt_rec_3b.json --layers 1 --image-size 224x224 --device cpu --dtype bfloat16 --batch-size 1 --max-new-tokens 8 --auto)
 else
   if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
     echo "gpu.sh: no CUDA GPU visible (use --dry-run on a CPU)" >&2
@@ -27,7 +33,16 @@ else
   COMMON=(--shape 3b --device cuda --batch-size 32 --steps 32 --warmup 3)
   PADT=(--compile-backend inductor)
   GEN=(--config real-3b --device cuda --dtype bfloat16 --batch-size 32 --max-new-tokens 32 --pairs 5)
-  LIMITS=(200 60 120 90)   # seconds: PaDT eager+compile, Qwen generate, vLLM, generate pairs: 470 s in all
+  # seconds: PaDT eager+compile, Qwen generate, vLLM (not carried: reports "not installed"),
+  # generate pairs, memory plan vs measured: 470 s in all
+  LIMITS=(180 60 20 90 120)
+  PLAN=(--config tests/fixtures/configs/padt_rec_3b.json --device cuda --dtype bfloat16 --batch-size 8 --max-new-tokens 32 --auto)
+  if compgen -G ".whl/*.whl" > /dev/null; then
+    echo "== installing wheels from .whl/" >&2
+    "$PY" -m pip install --quiet --no-index --find-links .whl pycocotools pycocoevalcap qwen-vl-utils >&2 \
+      || echo "gpu.sh: some wheels in .whl/ did not install" >&2
+  fi
+  "$PY" -c "import importlib.util as u; print('vllm:', 'installed' if u.find_spec('vllm') else 'not installed')" >&2
 fi
 
 status=0
@@ -49,4 +64,5 @@ stage "PaDT decode step (eager, compiled)" "${LIMITS[0]}" "$PY" benchmarks/bench
 stage "Qwen2.5-VL transformers generate" "${LIMITS[1]}" "$PY" benchmarks/bench_decode_step.py --model qwen "${COMMON[@]}"
 stage "Qwen2.5-VL on vLLM (when installed)" "${LIMITS[2]}" "$PY" benchmarks/bench_decode_step.py --model vllm "${COMMON[@]}"
 stage "PaDT ours vs reference strategy" "${LIMITS[3]}" "$PY" benchmarks/bench_padt_generate.py "${GEN[@]}" --json
+stage "memory plan vs measured, -b auto" "${LIMITS[4]}" "$PY" benchmarks/bench_plan_memory.py "${PLAN[@]}"
 exit $status

@@ -84,6 +84,15 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail on the first malformed line, duplicate or unknown id instead of counting it.")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Samples per model call.")]
+BatchRunOpt = Annotated[
+    str,
+    typer.Option(
+        "--batch-size",
+        "-b",
+        help="Samples per model call, or 'auto': on a GPU the largest batch `padt-eval plan` says fits each rank's "
+        "free memory (minus a margin, docs/planning.md); on the CPU the default 8.",
+    ),
+]
 OvdSplitOpt = Annotated[
     str,
     typer.Option("--split", "-s", help="coco_val2017, or a path to a COCO instances file or a PaDT-MLLM/COCO JSONL."),
@@ -260,7 +269,7 @@ class TaskFlags:
     gt: str = _flag(GtOpt, "official")
     out: Path | None = _flag(OutOpt)
     strict: bool = _flag(StrictOpt, False)
-    batch_size: int = _flag(BatchOpt, 8)
+    batch_size: str = _flag(BatchRunOpt, "8")
     gpus: int | None = _flag(GpusOpt)
     workers: int | None = _flag(WorkersOpt)
     device: str = _flag(DeviceOpt, "auto")
@@ -332,7 +341,7 @@ def _print_result(task: Task, result) -> None:
 
 def _run_model(task: Task, f: TaskFlags, data, scoring, output):
     from padt_eval import api
-    from padt_eval.options import ModelOptions, RunOptions, check_model_run, ranks
+    from padt_eval.options import ModelOptions, RunOptions, batch_size_option, check_model_run, ranks
     from padt_eval.runner.progress import RunProgress
 
     check_model_run(strict=f.strict, text_format=f.text_format)
@@ -342,7 +351,8 @@ def _run_model(task: Task, f: TaskFlags, data, scoring, output):
     if f.compile_step:
         options["compile"] = True
     nproc, device = ranks(f.gpus, f.workers)
-    run = RunOptions(nproc, device or _resolve_device(f.device), f.batch_size, f.loader_workers, f.overwrite)
+    batch = batch_size_option(f.batch_size)
+    run = RunOptions(nproc, device or _resolve_device(f.device), batch, f.loader_workers, f.overwrite)
     result = api.run_model(
         task,
         f.split,
@@ -456,6 +466,12 @@ app.command("ric")(
         image_root=Val2017Opt,
     )
 )
+
+# grec, gres (gRefCOCO): their options and help live in cli_generalized.py
+from padt_eval.cli_generalized import COMMANDS as GENERALIZED_COMMANDS  # noqa: E402
+
+for _task, _doc, _opts in GENERALIZED_COMMANDS:
+    app.command(_task.value)(_task_command(_task, _doc, **_opts))
 
 
 @app.command("check-batching")
@@ -670,6 +686,10 @@ def _demo_next_steps(out: Path, results: Path | None, runs: list[Path], with_mod
 from padt_eval.cli_data import data_app  # noqa: E402
 
 app.add_typer(data_app, name="data")
+
+from padt_eval.cli_plan import plan_cmd  # noqa: E402
+
+app.command("plan")(plan_cmd)
 
 
 @app.command()

@@ -69,7 +69,7 @@ def fetch_cmd(
         list[str],
         typer.Argument(
             metavar="NAME",
-            help="Datasets: refcoco, refcoco+, refcocog, coco-train2014-images, coco-val2017, ric, or all.",
+            help="Datasets: refcoco, refcoco+, refcocog, coco-train2014-images, coco-val2017, ric, grefcoco, or all.",
             show_default=False,
         ),
     ],
@@ -96,14 +96,28 @@ def fetch_cmd(
             help="Seconds to wait for a server's first byte (and each read) before retrying; raise it for slow links.",
         ),
     ] = 10.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the sources the fetch would download, and where they go; download nothing.")
+    ] = False,
 ) -> None:
     """Download, verify and unpack datasets into the layout the split readers expect.
 
     Interrupted downloads resume; a second run checks and skips what is already there.
 
     Example: padt-eval data fetch refcoco coco-train2014-images --to /data
+    Example: padt-eval data fetch grefcoco --dry-run
     """
     from padt_eval.fetch import fetch
+
+    if dry_run:
+        from padt_eval.fetch.fetcher import fetch_plan
+
+        for dataset, s in fetch_plan(names, annotations):
+            size = f"{s.size:,} bytes" if s.size else "size from the Hub" if s.hf_repo else "size unknown"
+            sums = "; ".join([f"sha256 {s.sha256}"] * bool(s.sha256) + [f"md5 {s.md5}"] * bool(s.md5)) or "Hub-reported checksum"
+            console.print(Text.assemble((f"{dataset}: {s.key}", "bold"), f"  {s.where}  ({size}; {sums})"), soft_wrap=True)
+            console.print(f"  installs {', '.join('<data-root>/' + o.dest for o in s.outputs)}", soft_wrap=True)
+        return
 
     outcomes = fetch(
         names,

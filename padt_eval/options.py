@@ -64,13 +64,29 @@ class ModelOptions:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+DEFAULT_BATCH_SIZE = 8
+
+
+def batch_size_option(text: str | int) -> int | str:
+    """`-b N` or `-b auto`, checked."""
+    if str(text) == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"-b/--batch-size must be a positive number or 'auto', got {text!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How the runner drives a model: ranks, device, batch, loader, resume."""
 
     nproc: int = 1
     device: str = "cpu"  # "cpu" or "cuda" (each rank takes cuda:LOCAL_RANK)
-    batch_size: int = 8
+    batch_size: int | str = DEFAULT_BATCH_SIZE  # or "auto" (runner.auto_batch)
     loader_workers: int | None = None  # None: `default_loader_workers(nproc)`
     overwrite: bool = False
 

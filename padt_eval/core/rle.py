@@ -253,3 +253,113 @@ def _string_runs(counts: str | bytes) -> np.ndarray | str:
         i = int(np.flatnonzero((runs < 0) | (runs >= _MAX_PIXELS))[0])
         return f"'counts' decodes to run {i} of length {int(runs[i])}, not a run length (0 ≤ run < 2**32)"
     return runs
+
+
+def problems(rles: Sequence[object]) -> list[str | None]:
+    """`[problem(r) for r in rles]`, with the compressed counts of them all checked together.
+
+    The per-mask check costs about a dozen numpy calls, which for the few hundred characters
+    of a typical mask is almost all call overhead; here those passes run once over every
+    counts string of the batch joined end to end. Whatever the joined pass flags, and every
+    RLE it does not take (an uncompressed or empty counts, an unusual structure), goes
+    through `problem` itself, so the verdicts and messages are exactly `problem`'s."""
+    out: list[str | None] = [None] * len(rles)
+    batch: list[int] = []
+    strings: list[bytes] = []
+    pixels: list[int] = []
+    for i, r in enumerate(rles):
+        if type(r) is dict:
+            size, counts = r.get("size"), r.get("counts")
+            if type(size) in (list, tuple) and len(size) == 2 and type(counts) is str and counts and counts.isascii():
+                h, w = size
+                if type(h) is int and type(w) is int and h >= 0 and w >= 0 and h * w < _MAX_PIXELS:
+                    batch.append(i)
+                    strings.append(counts.encode("ascii"))
+                    pixels.append(h * w)
+                    continue
+        out[i] = problem(r)
+    for start in range(0, len(batch), _JOINED):
+        part = slice(start, start + _JOINED)
+        for i, ok in zip(batch[part], _joined_strings_valid(strings[part], pixels[part]).tolist()):
+            if not ok:
+                out[i] = problem(rles[i])
+    return out
+
+
+#: Counts strings decoded in one joined pass. Small on purpose: the numpy calls a pass
+#: saves are paid back by then, and bigger joins make temporaries past malloc's mmap
+#: threshold, whose page faults cost more than the calls (measured on 10,000 RefCOCO-sized
+#: masks, CPU seconds: one check a mask 0.69, joins of 32 0.27, of 64 0.40, of 256 0.86).
+_JOINED = 32
+
+
+def _joined_strings_valid(strings: list[bytes], pixels: list[int]) -> np.ndarray:
+    """For non-empty ASCII counts strings: does each pass every check `_string_runs` and
+    `problem` make (alphabet, no cut-off run length, run lengths of at most `_MAX_GROUP`
+    characters, every run in [0, 2**32), their sum = its pixel count)? The same decoding
+    as `_string_runs`, on all strings joined, each string's runs kept apart, written for
+    few passes over the arrays and little fancy indexing (their cost is per element)."""
+    n = len(strings)
+    joined = b"".join(strings)
+    string_end = np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=n))  # exclusive
+    valid = np.ones(n, dtype=bool)
+    u = np.frombuffer(joined, dtype=np.uint8)
+    if joined.translate(None, _ALPHABET):  # a character outside '0'..'o' somewhere
+        valid[np.searchsorted(string_end, np.flatnonzero((u < 48) | (u >= 112)), side="right")] = False
+    last = u < 80  # no continuation bit: the character ends a run length
+    valid[~last[string_end - 1]] = False
+    last[string_end - 1] = True  # a run length never spans two strings, whatever they hold
+    ends = np.flatnonzero(last)
+    n_runs = len(ends)
+    first_run = np.searchsorted(ends, string_end - np.fromiter(map(len, strings), dtype=np.int64, count=n))
+    lengths = np.diff(ends, prepend=-1)
+    if int(lengths.max()) > _MAX_GROUP:
+        valid[np.searchsorted(string_end, ends[lengths > _MAX_GROUP], side="right")] = False
+        np.minimum(lengths, _MAX_GROUP, out=lengths)  # refused above; keeps the shifts below defined
+    # Five bits a character, least significant first; a run length's last character is a
+    # signed digit, the earlier ones unsigned.
+    d = u[ends].astype(np.int64)
+    d -= 48
+    runs = ((d & 0x1F) - ((d & 0x10) << 1)) << (5 * (lengths - 1))
+    longer = np.flatnonzero(lengths > 1)
+    j = 1
+    while len(longer):
+        at = longer
+        c = u[ends[at] - j].astype(np.int64) - 48
+        runs[at] += (c & 0x1F) << (5 * (lengths[at] - 1 - j))
+        j += 1
+        longer = longer[lengths[longer] > j]
+    # From the third run on, each value is a delta against the run two before it: running
+    # sums per string and parity of the position, position 0 left out. One cumulative sum
+    # over everything, with each string's first entry lowered by the previous string's
+    # total so that the sum starts again at every string.
+    starts_at = np.zeros(n_runs, dtype=bool)
+    starts_at[first_run] = True
+    start_parity = np.zeros(n_runs, dtype=np.int8)
+    start_parity[first_run] = np.diff(first_run & 1, prepend=0)
+    odd = ((np.arange(n_runs) - np.cumsum(start_parity)) & 1).astype(bool)
+    decoded = runs
+    for members in (odd, ~odd & ~starts_at):
+        x = np.where(members, runs, 0)
+        x[first_run[1:]] -= np.add.reduceat(x, first_run)[:-1]
+        decoded = np.where(members, np.cumsum(x), decoded)
+    bad_run = (decoded < 0) | (decoded >= _MAX_PIXELS)
+    if bad_run.any():
+        valid[np.searchsorted(first_run, np.flatnonzero(bad_run), side="right") - 1] = False
+        decoded[bad_run] = 0
+    valid &= np.add.reduceat(decoded, first_run) == np.asarray(pixels, dtype=np.int64)
+    return valid
+
+
+def size_problem(rle: object) -> str | None:
+    """What is wrong with an RLE's structure and `size` only (what `problem` checks before
+    its counts): for a mask whose size is read but whose pixels are never used."""
+    if type(rle) is not dict:
+        return f"must be an object {{'size': [h, w], 'counts': ...}}, got {type(rle).__name__}"
+    size = rle.get("size")
+    if type(size) not in (list, tuple) or len(size) != 2:
+        return f"'size' must be [height, width], got {size!r}"
+    h, w = size
+    if type(h) is not int or type(w) is not int or h < 0 or w < 0:
+        return f"'size' must be two non-negative integers, got {list(size)!r}"
+    return None

@@ -23,12 +23,17 @@ RLE = dict[str, Any]
 
 
 class Task(str, enum.Enum):
-    """The four evaluation tasks. The value is what appears in files and on the CLI."""
+    """The evaluation tasks. The value is what appears in files and on the CLI.
+
+    GREC / GRES are generalized REC / RES (gRefCOCO): an expression names zero, one or
+    several objects, and a model may answer "none"."""
 
     REC = "rec"
     RES = "res"
     OVD = "ovd"
     RIC = "ric"
+    GREC = "grec"
+    GRES = "gres"
 
 
 class ParseStatus(str, enum.Enum):

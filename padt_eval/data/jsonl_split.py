@@ -14,6 +14,9 @@ from padt_eval.core.jsonl import InMemoryFile, LineReader, Source, first_offsets
 from padt_eval.core.types import Sample
 from padt_eval.data.split import SplitInfo, SplitReader
 
+#: lines parsed together by `__iter__` (and handed to `prepare_block`)
+BLOCK_LINES = 256
+
 
 def written_lines(write: Callable[[TextIO], int], extra: dict[str, Any] | None = None) -> Built:
     """Run a cache builder that writes JSONL lines and returns their count, in memory."""
@@ -120,8 +123,35 @@ class JsonlSplitReader(SplitReader):
         return iter(self._index)
 
     def __iter__(self) -> Iterator[Sample]:
+        # Lines are parsed a block at a time so that `prepare_block` can check what is
+        # cheaper to check for many lines at once (RLE counts); a parse error is kept and
+        # raised in its turn, after the lines before it are converted.
+        block: list[tuple[int, Any]] = []
         for line_index, _offset, raw in iter_lines(self.path):
-            yield self._convert(parse_line(raw, self.path, line_index), line_index)
+            try:
+                block.append((line_index, parse_line(raw, self.path, line_index)))
+            except DataError as exc:
+                block.append((line_index, exc))
+            if len(block) == BLOCK_LINES:
+                yield from self._convert_block(block)
+                block = []
+        if block:
+            yield from self._convert_block(block)
+
+    def _convert_block(self, block: list[tuple[int, Any]]) -> Iterator[Sample]:
+        self.prepare_block([obj for _, obj in block if not isinstance(obj, DataError)])
+        try:
+            for line_index, obj in block:
+                if isinstance(obj, DataError):
+                    raise obj
+                yield self._convert(obj, line_index)
+        finally:
+            self.prepare_block([])
+
+    def prepare_block(self, objs: list[Any]) -> None:  # noqa: B027  (an optional hook)
+        """Called with the parsed lines of a block before they are converted one by one
+        (and with [] after): a reader may check something for all of them at once here.
+        The lines are untrusted: anything it cannot make sense of is left to `line_to_sample`."""
 
     def get(self, sample_id: str) -> Sample:
         offset = self._index.get(sample_id)

@@ -6,7 +6,8 @@ One JSON object a line, as PaDT's `process_refcoco.py` writes it:
 RLE, `size` = [height, width]) and `label` (the referring expression).
 
 sample_id = the 0-based line index in the file, as a string. The image size comes from
-the RLE's `size`, so no image is opened to read the split.
+the RLE's `size`, so no image is opened to read the split. REC checks nothing else of the
+mask (no REC number uses it): its samples carry it as read, and only RES validates it.
 
 Note: PaDT's preprocessing dropped samples whose mask covers no 28-px patch, so these
 files are not the full standard splits (see docs/data.md).
@@ -45,6 +46,7 @@ class PadtRefcocoJsonlReader(JsonlSplitReader):
         self._images = ImageRoot(image_root)
         self._file_name = Path(path).name
         self.task = task
+        self._checked: dict[int, tuple[Any, str | None]] = {}
         info = SplitInfo(
             name=name or Path(path).stem,
             layout="padt-jsonl",
@@ -66,13 +68,41 @@ class PadtRefcocoJsonlReader(JsonlSplitReader):
             )
         super().__init__(path, info)
 
+    def prepare_block(self, objs: list[Any]) -> None:
+        # RES: the ground-truth masks of a block are checked together (`rle.problems`);
+        # REC never uses them, and reads only their size.
+        self._checked.clear()
+        if self.task != Task.RES or not objs:
+            return
+        masks = []
+        for obj in objs:
+            objects = obj.get("objects") if type(obj) is dict else None
+            if type(objects) is list and len(objects) == 1 and type(objects[0]) is dict:
+                masks.append(objects[0].get("rle"))
+        for mask, why in zip(masks, rlemod.problems(masks)):
+            self._checked[id(mask)] = (mask, why)  # the mask is held, so its id stays its own
+
+    def _mask_problem(self, mask: Any) -> str | None:
+        if self.task != Task.RES:
+            return rlemod.size_problem(mask)
+        known = self._checked.get(id(mask))
+        return known[1] if known is not None and known[0] is mask else rlemod.problem(mask)
+
+    def _kept_mask(self, mask: dict) -> rlemod.RLE | None:
+        if self.task == Task.RES:
+            return rlemod.normalise(mask)
+        # REC: kept as read, unchecked (pictures and the demo use it; no metric does); a
+        # counts list would need pycocotools to compress, so it is dropped instead
+        counts = mask.get("counts")
+        return {"size": [int(mask["size"][0]), int(mask["size"][1])], "counts": counts} if type(counts) is str else None
+
     def line_to_sample(self, obj: dict[str, Any], line_index: int, where: Any) -> Sample:
         objects = obj.get("objects")
         if not isinstance(objects, list) or len(objects) != 1:
             raise DataError(f"{where}: expected exactly one object in 'objects'")
         o = objects[0]
         mask = o.get("rle")
-        why = rlemod.problem(mask)
+        why = self._mask_problem(mask)
         if why is not None:
             raise DataError(f"{where}: objects[0].rle is not a valid COCO RLE: {why}")
         height, width = (int(v) for v in mask["size"])
@@ -95,7 +125,7 @@ class PadtRefcocoJsonlReader(JsonlSplitReader):
             objects=[
                 GroundTruthObject(
                     bbox=[float(v) for v in bbox],
-                    mask=rlemod.normalise(mask),
+                    mask=self._kept_mask(mask),
                     label=expression,
                     iscrowd=bool(o.get("iscrowd", False)),
                     area=float(o["area"]) if isinstance(o.get("area"), (int, float)) else None,

@@ -15,7 +15,9 @@ RefCOCO and RefCOCO+ use the `unc` partition (val, testA, testB); RefCOCOg uses 
 the full official splits; preferred) or `padt-jsonl` (PaDT's processed files, which dropped
 tiny-mask samples). `coco_val2017` (OVD) reads the official `instances_val2017.json`
 (layout `coco`; `--gt padt-filtered` rebuilds PaDT's filtered GT from it) or PaDT-MLLM/COCO's
-JSONL (PaDT's filtered GT only); `ric_val` reads PaDT-MLLM/ReferringImageCaptioning's JSONL.
+JSONL (PaDT's filtered GT only); `ric_val` reads PaDT-MLLM/ReferringImageCaptioning's JSONL. `grefcoco_{val,testA,testB}`
+(GREC and GRES, 0/1/many targets) read gRefCOCO's `grefs(unc).json` + `instances.json`
+(data/readers/grefcoco.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from padt_eval.core.types import Task
 from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader, is_official_instances
 from padt_eval.data.instances import find_train2014_instances
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+from padt_eval.data.readers.grefcoco import GrefcocoReader
 from padt_eval.data.refer import ReferReader
 from padt_eval.data.safe_pickle import load_restricted
 from padt_eval.data.split import SplitReader
@@ -191,6 +194,36 @@ def _open_ric(a: OpenArgs) -> SplitReader:
 
 _FILTERED_ONLY = "PaDT's filtered GT only"
 
+GREFCOCO_DIRS = ("grefcoco", "gRefCOCO")
+GREFCOCO_FILES = (
+    tuple(f"{d}/grefs(unc).json" for d in GREFCOCO_DIRS),
+    tuple(f"{d}/instances.json" for d in GREFCOCO_DIRS),
+)
+
+
+def _grefcoco(split: str) -> SplitSpec:
+    """gRefCOCO `split` (unc partition), read by GREC and GRES."""
+
+    def open_grefcoco(a: OpenArgs) -> SplitReader:
+        return GrefcocoReader(a.files[0], a.files[1], split, a.images, a.task, name=a.name)
+
+    def count_sentences(files: list[Path], cache: dict) -> int:
+        from padt_eval.data.readers.grefcoco import count_sentences as count
+
+        return count(files[0], split, cache)
+
+    layout = Layout("grefcoco", "official", "gRefCOCO layout", GREFCOCO_FILES, open_grefcoco, count_sentences, gts=("official",))
+    return SplitSpec(
+        f"grefcoco_{split}", (Task.GREC, Task.GRES), "grefcoco", f"unc/{split}", (layout,), TRAIN2014, fetch="grefcoco"
+    )
+
+
+def _open_grefcoco_file(a: OpenArgs) -> SplitReader:
+    """A grefs(unc).json given by path, every split in it, with instances.json beside it."""
+    instances = a.files[1] if len(a.files) > 1 else a.files[0].parent / "instances.json"
+    return GrefcocoReader(a.files[0], instances, None, a.images, a.task, name=a.name)
+
+
 SPLITS: dict[str, SplitSpec] = {
     s.name: s
     for s in [
@@ -233,6 +266,9 @@ SPLITS: dict[str, SplitSpec] = {
             VAL2017,
             fetch="ric",
         ),
+        _grefcoco("val"),
+        _grefcoco("testA"),
+        _grefcoco("testB"),
     ]
 }
 
@@ -256,6 +292,11 @@ DIRECT_FILES: dict[Task, DirectFile] = {
     Task.OVD: DirectFile("OVD split", "an instances file", ("coco", "padt-jsonl"), VAL2017, _open_coco_file),
     Task.RIC: DirectFile("RIC split", "a PaDT RIC JSONL file", ("padt-jsonl",), VAL2017, _open_ric),
 }
+_GREFCOCO_FILE = DirectFile(
+    "gRefCOCO split", "a grefs(unc).json with instances.json beside it", ("grefcoco",), TRAIN2014, _open_grefcoco_file
+)
+DIRECT_FILES[Task.GREC] = _GREFCOCO_FILE
+DIRECT_FILES[Task.GRES] = _GREFCOCO_FILE
 
 
 def splits_for(task: Task) -> dict[str, SplitSpec]:

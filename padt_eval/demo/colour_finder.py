@@ -67,7 +67,7 @@ class ColourFinder(ModelAdapter):
         ys, xs = np.nonzero(mask)
         box = [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
         obj = ObjectPred(bbox=box, score=float(mask.mean()), label=colour)
-        if req.task in (Task.RES, Task.OVD, Task.RIC):
+        if req.task in (Task.RES, Task.GRES, Task.OVD, Task.RIC):
             obj.mask = rle.encode(mask)
         return Prediction(req.sample_id, text=f"the {colour} object", objects=[obj], parse_status=ParseStatus.OK)
 

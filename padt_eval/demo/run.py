@@ -14,8 +14,10 @@ from padt_eval import api
 from padt_eval.core.library_log import library_output_to
 from padt_eval.core.types import Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+from padt_eval.data.registry import open_split
 from padt_eval.demo.data import Expected, make_predictions
 from padt_eval.demo.errors import make_error_predictions
+from padt_eval.demo.grefcoco import ExpectedGeneralized, make_grec_predictions, make_gres_predictions, write_grefcoco
 from padt_eval.demo.ovd_ric import make_ovd_predictions, make_ric_predictions
 from padt_eval.demo.synthetic import (
     as_val2017,
@@ -29,6 +31,7 @@ from padt_eval.demo.synthetic import (
 from padt_eval.options import DataOptions, ModelOptions, OutputOptions, PredictionsOptions, RunOptions, ScoringOptions
 
 DEMO_SPLIT_NAME = "demo_refcoco_val"
+GREFCOCO_DEMO_SPLIT = "grefcoco_val"
 
 
 @dataclass
@@ -69,6 +72,9 @@ class DemoPaths:
 
     def task_predictions(self, task: Task) -> Path:
         return self.root / "predictions" / f"{task.value}_perturbed_ground_truth.jsonl"
+
+    def generalized_predictions(self, task: Task) -> Path:
+        return self.root / "predictions" / f"{task.value}_designed.jsonl"
 
     @property
     def results(self) -> Path:
@@ -117,7 +123,19 @@ def generate(paths: DemoPaths, n_images: int = 50, seed: int = 0) -> tuple[list,
     write_images(val, paths.val2017)
     write_coco_instances(val, paths.coco_instances)
     write_ric_jsonl(val, paths.ric_split)
+    write_grefcoco(world, paths.data / "grefcoco")  # gRefCOCO layout on the same images: GREC, GRES
+    write_generalized_predictions(paths, seed)
     return val, world
+
+
+def write_generalized_predictions(paths: DemoPaths, seed: int = 0) -> dict[Task, ExpectedGeneralized]:
+    """The designed GREC and GRES answers on the gRefCOCO demo split
+    (predictions/grec_designed.jsonl, gres_designed.jsonl) and the metrics they must score."""
+    out = {}
+    for task, make in ((Task.GREC, make_grec_predictions), (Task.GRES, make_gres_predictions)):
+        samples = list(open_split(GREFCOCO_DEMO_SPLIT, task, data_root=paths.data, require_images=False))
+        out[task] = make(samples, paths.generalized_predictions(task), seed=seed)
+    return out
 
 
 def _run_dir(results: Path, task: Task, model: DemoModel, protocol: str) -> Path:
@@ -203,6 +221,7 @@ def run_demo(
         )
     for task, exp in ((Task.OVD, ovd), (Task.RIC, ric)):
         first.outcomes.update({f"{task.value} {k}": v for k, v in exp.outcomes.items()})
+    runs += _generalized_runs(paths, results, progress, seed)
     comparisons = []
     a, b = DEMO_MODELS
     for task in (Task.REC, Task.RES):
@@ -210,6 +229,25 @@ def run_demo(
         for other in (_run_dir(results, task, b, "standard"), _run_dir(results, task, a, "padt-release")):
             comparisons.append(api.compare(ref, other, resamples=resamples, seed=seed))
     return runs, first, comparisons
+
+
+def _generalized_runs(paths: DemoPaths, results: Path, progress, seed: int) -> list[DemoRun]:
+    """GREC and GRES on the gRefCOCO demo split, both protocols, through the split registry
+    as `padt-eval grec/gres --data-root` would; expectations follow from the designed answers."""
+    runs = []
+    for task, exp in write_generalized_predictions(paths, seed).items():
+        path = paths.generalized_predictions(task)
+        for protocol, expected in (("standard", exp.standard), ("official", exp.official)):
+            suffix = "" if protocol == "standard" else "-official"
+            kwargs = dict(
+                data=DataOptions(data_root=paths.data),
+                scoring=ScoringOptions(protocol),
+                output=OutputOptions(results / f"{task.value}-{GREFCOCO_DEMO_SPLIT}-designed{suffix}", "demo-A"),
+            )
+            label = f"{task.value.upper()} {GREFCOCO_DEMO_SPLIT} ({protocol})"
+            result = _score(progress, label, task, GREFCOCO_DEMO_SPLIT, path, kwargs)
+            runs.append(DemoRun(task, result, expected, "demo-A", protocol))
+    return runs
 
 
 def _score(progress, label: str, task: Task, split: str, predictions: Path, kwargs: dict) -> api.RunResult:
@@ -304,7 +342,7 @@ def all_match(runs: list[DemoRun], tol: float = 1e-9) -> bool:
     """Every checked metric equals its expectation, and REC/RES runs report exactly the expected metrics."""
     return (
         all(k in r.result.metrics and _close(r.result.metrics[k], v, tol) for r in runs for k, v in r.expected.items())
-        and all(set(r.result.metrics) == set(r.expected) for r in runs if r.task in (Task.REC, Task.RES))
+        and all(set(r.result.metrics) == set(r.expected) for r in runs if r.task in (Task.REC, Task.RES, Task.GREC, Task.GRES))
         and all(
             r.result.errors is not None and r.result.errors["counts"] == r.expected_errors
             for r in runs

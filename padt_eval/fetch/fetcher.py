@@ -79,6 +79,22 @@ def resolve_names(names: Iterable[str], catalog: Catalog) -> list[str]:
     return out
 
 
+def fetch_plan(names: Iterable[str], annotations: str = "official", catalog: Catalog | None = None) -> list[tuple[str, Source]]:
+    """(dataset, source) pairs a fetch of `names` downloads, in order, each source once
+    (`data fetch --dry-run` prints them)."""
+    if annotations not in ANNOTATION_CHOICES:
+        raise FetchError(f"--annotations must be one of {', '.join(ANNOTATION_CHOICES)}, not {annotations!r}")
+    catalog = catalog or _sources.CATALOG
+    plan: list[tuple[str, Source]] = []
+    seen: set[str] = set()
+    for name in resolve_names(names, catalog):
+        for _kind, key in catalog.source_keys(name, annotations):
+            if key not in seen:
+                seen.add(key)
+                plan.append((name, catalog.sources[key]))
+    return plan
+
+
 def fetch(
     names: Iterable[str],
     root: str | Path | None = None,
@@ -93,18 +109,10 @@ def fetch(
     backoff: float = 1.0,
 ) -> list[Outcome]:
     """Fetch every source of the named datasets into `root` (default: the registry's data root)."""
-    if annotations not in ANNOTATION_CHOICES:
-        raise FetchError(f"--annotations must be one of {', '.join(ANNOTATION_CHOICES)}, not {annotations!r}")
     catalog = catalog or _sources.CATALOG
     root = default_data_root(root)
     datasets = resolve_names(names, catalog)
-    plan: list[tuple[str, Source]] = []
-    seen: set[str] = set()
-    for name in datasets:
-        for _kind, key in catalog.source_keys(name, annotations):
-            if key not in seen:
-                seen.add(key)
-                plan.append((name, catalog.sources[key]))
+    plan = fetch_plan(datasets, annotations, catalog)
     say = notify or (lambda _msg: None)
     outcomes = []
     failures: list[tuple[Source, FetchError]] = []

@@ -8,6 +8,9 @@ with its size and checksums where they are known. `None` means unknown, never gu
 * refer archives (refcoco.zip ...): the original UNC host is gone; the files are the
   Internet Archive captures that PaDT's README names (`id_` = the raw bytes). Sizes and
   SHA-256s are those reported by independent verified downloads of these captures.
+* gRefCOCO (FudanCVL/gRefCOCO, the Hub copy the gRefCOCO README links): no published
+  checksum, verified like the other Hub files; the file names are those of the layout ReLA's
+  `datasets/DATASET.md` documents and were not checked against the Hub listing here.
 * Hugging Face files (PaDT-MLLM/*): no published checksum; each download is verified
   against the SHA-256 (LFS/Xet files) or git blob SHA-1 (small files) that the Hub reports
   for it, and the commit it came from is recorded.
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 
 from padt_eval.data.split_table import (
     COCO_ANNOTATIONS,
+    GREFCOCO_FILES,
     PADT_COCO_JSONL,
     PADT_JSONL_DIRS,
     RIC_JSONL,
@@ -201,6 +205,24 @@ _SOURCES: list[Source] = [
     ),
 ]
 
+
+def _grefcoco_file(key: str, name: str, dest: str) -> Source:
+    return Source(
+        key=key,
+        title=f"gRefCOCO {name}",
+        hf_repo="FudanCVL/gRefCOCO",
+        hf_file=name,
+        checksum_note="verified against the Hub's SHA-256 at download time; file name from ReLA's datasets/DATASET.md "
+        "layout, not checked against the Hub listing",
+        outputs=(Output(dest=dest),),
+    )
+
+
+_SOURCES += [
+    _grefcoco_file("grefcoco-grefs", "grefs(unc).json", GREFCOCO_FILES[0][0]),
+    _grefcoco_file("grefcoco-instances", "instances.json", GREFCOCO_FILES[1][0]),
+]
+
 SOURCES: dict[str, Source] = {s.key: s for s in _SOURCES}
 
 
@@ -232,6 +254,14 @@ DATASETS: dict[str, DatasetSpec] = {
             description="COCO val2017 images + instances_val2017.json (OVD)",
             annotations={"official": ("coco-val2017", "coco-annotations2017"), "padt": ("coco-val2017", "padt-coco-val2017")},
             default="official",
+        ),
+        DatasetSpec(
+            name="grefcoco",
+            description=f"gRefCOCO annotations, GREC and GRES with 0/1/many targets ({', '.join(splits_fetched_by('grefcoco'))})",
+            annotations={"official": ("grefcoco-grefs", "grefcoco-instances")},
+            default="official",
+            needs=("coco-train2014-images",),
+            notes=("licence not stated in the gRefCOCO README; the images are COCO train2014",),
         ),
         DatasetSpec(
             name="ric",

@@ -17,7 +17,10 @@ are identical (tests compare against direct calls):
   takes 10-20 s); it starts in the background as soon as a RIC metric sees its first
   sample, and its SCORE requests are written by a second thread instead of one blocking
   round trip per image — the jar's protocol and numbers are unchanged;
-* METEOR runs in that thread while BLEU, ROUGE-L and CIDEr-D are computed.
+* METEOR runs in that thread while BLEU, ROUGE-L and CIDEr-D are computed;
+* ROUGE-L's longest common subsequence is found by a bit-parallel algorithm
+  (`metrics/rouge_l.py`, about 10x faster than pycocoevalcap's Python table; the
+  lengths are integers, so the scores are equal bit for bit).
 
 Java is required (`apt-get install -y default-jre-headless`); without it the metric
 fails up front with that command in the message.
@@ -193,7 +196,8 @@ def score_captions(
     """
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
-    from pycocoevalcap.rouge.rouge import Rouge
+
+    from padt_eval.metrics.rouge_l import rouge_l
 
     if len(candidates) != len(references):
         raise ValueError("one list of references per candidate")
@@ -216,7 +220,7 @@ def score_captions(
     t.start()
     bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
     out.update({f"bleu{k + 1}": float(v) for k, v in enumerate(bleu)})
-    out["rouge_l"] = float(Rouge().compute_score(gts, res)[0])
+    out["rouge_l"] = float(rouge_l(gts, res)[0])
     out["cider_d"] = float(Cider().compute_score(gts, res)[0])
     t.join()
     if "error" in box:

@@ -9,7 +9,8 @@ The parser finds every box; the task decides which count (documented in docs/bas
   others are counted in `meta`), so a derived confidence can never reorder it. A RES
   answer from a box-only format has no mask and scores as an empty mask; Florence-2's
   polygon output (`parse_masks`) becomes a mask.
-* OVD: every box, with its label and (when the adapter generated the text) its confidence.
+* OVD, GREC, GRES: every box, with its label and (when the adapter generated the text) its
+  confidence; a reply read with no box is GREC/GRES's "no target" (tasks/no_target.py).
 * RIC: every grounded box, labelled with its phrase, and in `meta["caption"]` the caption
   the RIC metric will score: the text cleaned by `metrics.caption_text.clean_caption`, the
   one cleaning function of the suite (box syntax and reasoning removed).
@@ -30,10 +31,11 @@ from padt_eval.core.types import ObjectPred, ParseStatus, Prediction, Task
 from padt_eval.models.coords import Frame, ParseResult, TextFormat
 
 ScoreOf = Callable[[tuple[int, int]], "float | None"]
+_MASK_TASKS = (Task.RES, Task.GRES)
 
 
 def parse_safely(fmt: TextFormat, text: str, frame: Frame, task: Task) -> ParseResult:
-    parse = fmt.parse_masks if (task == Task.RES and fmt.parse_masks is not None) else fmt.parse
+    parse = fmt.parse_masks if (task in _MASK_TASKS and fmt.parse_masks is not None) else fmt.parse
     try:
         return parse(text, frame)
     except Exception as exc:  # noqa: BLE001 - a parser bug is this sample's failure, not the run's
@@ -66,7 +68,7 @@ def prediction_from_text(
     for b in boxes:
         score = score_of(b.span) if score_of is not None else None
         mask = None
-        if task == Task.RES and b.polygons:
+        if task in _MASK_TASKS and b.polygons:
             mask = rlemod.from_polygons([list(p) for p in b.polygons], frame.height, frame.width)
         objects.append(ObjectPred(bbox=[float(v) for v in b.box], score=score, label=b.label, mask=mask))
     status = result.status

@@ -39,7 +39,14 @@ _REC = {
     "acc@0.9": Estimator("hit@0.9", binary=True),
     "mean_iou": Estimator("iou"),
 }
+_REJECTION = {"n_acc": Estimator("nt_rejected", "no_target"), "t_acc": Estimator("t_answered", "has_target")}
+_GREC = {"pr_f1": Estimator("correct", binary=True), **_REJECTION}
+_GRES = {"giou": Estimator("iou"), "ciou": Estimator("intersection", "union"), **_REJECTION}
 ESTIMATORS: dict[tuple[str, str], dict[str, Estimator]] = {
+    ("grec", "standard"): _GREC,
+    ("grec", "official"): _GREC,
+    ("gres", "standard"): _GRES,
+    ("gres", "official"): _GRES,
     ("rec", "standard"): _REC,
     ("rec", "padt-release"): _REC,
     ("res", "standard"): {"miou": Estimator("iou"), "ciou": Estimator("intersection", "union")},

@@ -50,6 +50,17 @@ METRIC_LABELS = {
     "gr": "GR (greedy recall, ours)",
     "gp_mask": "GP mask (ours)",
     "gr_mask": "GR mask (ours)",
+    # GREC / GRES (gRefCOCO)
+    "pr_f1": "Pr@(F1=1, IoU≥0.5)",
+    "n_acc": "N-acc",
+    "t_acc": "T-acc",
+    "giou": "gIoU",
+    "pr@0.7": "Pr@0.7",
+    "pr@0.8": "Pr@0.8",
+    "pr@0.9": "Pr@0.9",
+    "miou_target": "mIoU, target samples (ours)",
+    "n_acc_initial_commit": "N-acc, ReLA initial commit",
+    "t_acc_initial_commit": "T-acc, ReLA initial commit",
 }
 # segm statistics reuse the box labels with a "mask " prefix
 METRIC_LABELS.update({f"segm_{k}": f"mask {v}" for k, v in list(METRIC_LABELS.items()) if k.startswith(("ap", "ar"))})

@@ -27,6 +27,8 @@ def _overlay(canvas: np.ndarray, mask_rle: dict | None, rgb: tuple[int, int, int
     h, w = canvas.shape[:2]
     if [int(v) for v in mask_rle.get("size", [])] != [h, w]:
         return
+    if rlemod.problem(mask_rle) is not None:  # a REC split's masks are read unchecked (REC never uses them)
+        return
     m = rlemod.decode(mask_rle).astype(bool)
     canvas[m] = (canvas[m] * (1 - alpha) + np.array(rgb) * alpha).astype(np.uint8)
 

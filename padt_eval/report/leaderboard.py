@@ -283,7 +283,9 @@ def _task_table(tt: TaskTable, runs: list[Run], reported: list[ReportedCell], ha
     by_row: dict[tuple, list[ReportedCell]] = {}
     for c in reported:
         if c.task == tt.task and not tt.errors_only:
-            by_row.setdefault(c.row_key, []).append(c)  # file order
+            # a table of one split per row (OVD, RIC, GREC, GRES) gives each reported split its own row
+            key = c.row_key if tt.per_split else (*c.row_key, c.split)
+            by_row.setdefault(key, []).append(c)  # file order
     reported_rows = [(_reported_row(tt, cs, table), cs[0].hf_id) for cs in by_row.values()]
     table.rows = _place(measured, reported_rows)
     _flag_incomparable(table, measured, tt, splits)

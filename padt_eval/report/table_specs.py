@@ -18,7 +18,7 @@ SPLIT_LABELS = {
     "refcocog_val": "RCg val",
     "refcocog_test": "RCg test",
 }
-PROTOCOL_ORDER = {"standard": 0, "padt-release": 1}
+PROTOCOL_ORDER = {"standard": 0, "padt-release": 1, "official": 1}
 #: A metric key naming a share of metrics.json `errors` rather than a headline metric.
 ERRORS_PREFIX = "errors."
 
@@ -117,6 +117,24 @@ TASK_TABLES = [
         ],
         per_split=False,
     ),
+    TaskTable(
+        "grec",
+        "GREC (gRefCOCO): Pr@(F1=1), N-acc, T-acc (%)",
+        "Pr@(F1=1) = share of expressions answered exactly (every target found at IoU >= 0.5, no extra box; a "
+        "no-target expression: no box). N-acc = no-target expressions answered with no box; T-acc = target expressions "
+        "answered with a box. Boxes scored below 0.7 are dropped. A model that never answers gets full N-acc: read it "
+        "with Pr and T-acc. docs/benchmarks.md.",
+        [MetricSpec("pr_f1", "Pr@F1=1"), MetricSpec("n_acc", "N-acc"), MetricSpec("t_acc", "T-acc")],
+        per_split=False,
+    ),
+    TaskTable(
+        "gres",
+        "GRES (gRefCOCO): cIoU, gIoU, N-acc, T-acc (%)",
+        "cIoU = Σ intersection / Σ union over all expressions; gIoU = mean per-expression IoU, a correctly rejected "
+        "no-target expression counting 1. N-acc / T-acc as for GREC. docs/benchmarks.md.",
+        [MetricSpec("ciou", "cIoU"), MetricSpec("giou", "gIoU"), MetricSpec("n_acc", "N-acc"), MetricSpec("t_acc", "T-acc")],
+        per_split=False,
+    ),
 ]
 
 #: Metrics shown as they are (caption scores); every other metric is a fraction shown in %.
@@ -132,6 +150,9 @@ PROTOCOL_NOTE = {
     "image+expression key, rounded boxes); not comparable with standard rows",
     ("res", "padt-release"): "padt-release: the PaDT release's eval_refcoco.py rules (best mask IoU over every object per "
     "image+expression key; 'cIoU' is a mean of per-sample IoUs); not comparable with standard rows",
+    ("grec", "official"): "official: gRefCOCO's refexp.py (greedy matching on generalized IoU, float32 scores); "
+    "differs from standard on boxes with IoU >= 0.5 but GIoU < 0.5 and where greedy matching misses pairs",
+    ("gres", "official"): "official: ReLA's refer_evaluation.py (fixed commit); equal to standard where both are defined",
     ("ovd", "padt-release"): "padt-release: the PaDT release's eval_coco.py rules (PaDT's filtered ground truth; a label "
     "counts only when it is exactly a lower-cased class name); not comparable with standard rows",
 }

@@ -130,7 +130,7 @@ def execute(
     out_dir: Path,
     nproc: int,
     device: str,
-    batch_size: int,
+    batch_size: int | str,
     loader_workers: int,
     overwrite: bool,
     data_root,
@@ -245,7 +245,10 @@ def _run_and_merge(
         "failed_this_attempt": n_failed,
         "seconds": round(seconds, 3),
         "samples_per_s": round(n_new / seconds, 3) if seconds > 0 else None,
-        "batch_size": job.batch_size,
+        "batch_size": job.batch_size,  # as asked: a number or "auto"
+        "batch_size_resolved": next(
+            (summaries[r]["batch_size"] for r in sorted(summaries) if "batch_size" in summaries[r]), job.batch_size
+        ),
         "loader_workers": job.loader_workers,
         "per_rank": [{k: round(v, 3) if isinstance(v, float) else v for k, v in summaries[r].items()} for r in sorted(summaries)],
     }

@@ -22,6 +22,7 @@ from typing import Any
 
 from padt_eval.data.registry import open_split
 from padt_eval.runner import plan as planmod
+from padt_eval.runner.auto_batch import resolve_batch_size
 from padt_eval.runner.children import die_with_parent, loader_context, loader_worker_init
 from padt_eval.runner.shards import ShardWriter, done_ids
 from padt_eval.tasks.registry import get_task
@@ -47,7 +48,7 @@ class RunJob:
     layout: str = "auto"
     gt: str = "official"  # OVD ground truth (official | padt-filtered)
     device: str = "cpu"  # "cpu" or "cuda" (each rank takes cuda:LOCAL_RANK)
-    batch_size: int = 8
+    batch_size: int | str = 8  # or "auto": resolved per rank (runner.auto_batch)
     loader_workers: int = 2  # api.run_model sets it from the CPU count unless told
     plan_timeout_s: int = 1800
 
@@ -157,13 +158,16 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
     device = f"cuda:{local_rank}" if job.device == "cuda" else "cpu"
     if job.device == "cpu" and world > 1:
         _share_cpu_threads()
+    batch_size = resolve_batch_size(
+        job.batch_size, device=device, model=job.model, family=job.family, task=job.task, options=job.options
+    )  # before loading: the plan counts the weights against the free memory itself
     adapter = load_model(job.model, job.family, device=device, **job.options)
     t_loaded = time.perf_counter()
     preprocess = adapter.preprocessor()
     workers = job.loader_workers > 0
     loader = DataLoader(
         _Samples(reader, ids, spec, adapter.prompt_key, preprocess),
-        batch_size=max(job.batch_size, adapter.window or 0),  # vLLM: one window per generate call
+        batch_size=max(batch_size, adapter.window or 0),  # vLLM: one window per generate call
         shuffle=False,
         num_workers=job.loader_workers,
         collate_fn=_collate,
@@ -177,7 +181,10 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
         worker_init_fn=loader_worker_init if workers else None,
     )
     if rank == 0:
-        _write_model_description(Path(job.run_dir), _with_batch_size(adapter.describe(), job.batch_size))
+        desc = _with_batch_size(adapter.describe(), batch_size)
+        if job.batch_size == "auto":
+            desc["batch_size_requested"] = "auto"
+        _write_model_description(Path(job.run_dir), desc)
     writer = ShardWriter(Path(job.run_dir), attempt, rank)
     n = batches = 0
     try:
@@ -209,6 +216,7 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
         "load_seconds": t_loaded - t0,
         "first_batch_seconds": (t_first or t_end) - t_loaded,
         "loop_seconds": t_end - t_loaded,
+        "batch_size": batch_size,
     }
 
 

@@ -20,7 +20,7 @@ import math
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,17 @@ class Problem:
         return f"{self.where}: {self.message}"
 
 
-def _check_object(o: Any, i: int) -> ObjectPred:
+#: masks already judged by `rle.problems`: id(mask) -> (the mask, its problem or None)
+MaskVerdicts = dict[int, tuple[Any, "str | None"]]
+_NO_VERDICTS: MaskVerdicts = {}
+
+
+def _mask_problem(mask: Any, verdicts: MaskVerdicts) -> str | None:
+    known = verdicts.get(id(mask))
+    return known[1] if known is not None and known[0] is mask else rlemod.problem(mask)
+
+
+def _check_object(o: Any, i: int, verdicts: MaskVerdicts = _NO_VERDICTS) -> ObjectPred:
     if not isinstance(o, dict):
         raise ValueError(f"objects[{i}] must be an object, got {type(o).__name__}")
     bbox = o.get("bbox")
@@ -59,7 +69,7 @@ def _check_object(o: Any, i: int) -> ObjectPred:
     if label is not None and not isinstance(label, str):
         raise ValueError(f"objects[{i}].label must be a string, got {label!r}")
     mask = o.get("mask")
-    why = rlemod.problem(mask) if mask is not None else None
+    why = _mask_problem(mask, verdicts) if mask is not None else None
     if why is not None:
         raise ValueError(f"objects[{i}].mask is not a valid COCO RLE {{'size': [h, w], 'counts': ...}}: {why}")
     if bbox is None and mask is None:
@@ -83,8 +93,9 @@ def _sample_id(obj: Any) -> str:
     return sid
 
 
-def prediction_from_line(obj: Any) -> Prediction:
-    """Validate one parsed line; ValueError says what is wrong with it."""
+def prediction_from_line(obj: Any, verdicts: MaskVerdicts = _NO_VERDICTS) -> Prediction:
+    """Validate one parsed line; ValueError says what is wrong with it. `verdicts`: its
+    masks' RLE checks, when they were made for many lines at once (`mask_verdicts`)."""
     sid = _sample_id(obj)
     text = obj.get("text")
     if text is not None and not isinstance(text, str):
@@ -103,11 +114,24 @@ def prediction_from_line(obj: Any) -> Prediction:
     return Prediction(
         sample_id=sid,
         text=text,
-        objects=[_check_object(o, i) for i, o in enumerate(objects)],
+        objects=[_check_object(o, i, verdicts) for i, o in enumerate(objects)],
         parse_status=status,
         parse_reason=obj.get("parse_reason"),
         meta=meta,
     )
+
+
+def mask_verdicts(objs: list[Any]) -> MaskVerdicts:
+    """The RLE check of every mask of these parsed lines, made in one `rle.problems` call.
+    The lines are untrusted: what is not where a mask would be is left to `_check_object`."""
+    masks = []
+    for obj in objs:
+        objects = obj.get("objects") if type(obj) is dict else None
+        if type(objects) is list:
+            for o in objects:
+                if type(o) is dict and o.get("mask") is not None:
+                    masks.append(o["mask"])
+    return {id(m): (m, why) for m, why in zip(masks, rlemod.problems(masks))}
 
 
 class PredictionsFile:
@@ -186,6 +210,24 @@ class PredictionsFile:
         except ValueError as exc:
             self._problem("malformed", f"{self.path}:{self._line_of(offset)}", str(exc))
             return None
+
+    def get_many(self, sample_ids: Sequence[str]) -> list[Prediction | None]:
+        """`[self.get(i) for i in sample_ids]`, problems reported in the same order, with
+        the masks of all these lines checked at once."""
+        offsets = [self._index.get(sid) for sid in sample_ids]
+        objs = [orjson.loads(self._lines.read_at(o)) if o is not None else None for o in offsets]
+        verdicts = mask_verdicts(objs)
+        out: list[Prediction | None] = []
+        for offset, obj in zip(offsets, objs):
+            if offset is None:
+                out.append(None)
+                continue
+            try:
+                out.append(prediction_from_line(obj, verdicts))
+            except ValueError as exc:
+                self._problem("malformed", f"{self.path}:{self._line_of(offset)}", str(exc))
+                out.append(None)
+        return out
 
     def check_ids(self, split_ids: Container[str]) -> None:
         """Report lines whose sample_id the split does not have."""

@@ -162,7 +162,13 @@ class _Lines:
         self.pred_file, self.parser = pred_file, parser
 
     def __call__(self, sample: Sample) -> Prediction:
-        line = self.pred_file.get(sample.sample_id)
+        return self._answer(sample, self.pred_file.get(sample.sample_id))
+
+    def many(self, samples: list[Sample]) -> list[Prediction]:
+        """The predictions of a chunk of samples: their lines read and checked together."""
+        return [self._answer(s, line) for s, line in zip(samples, self.pred_file.get_many([s.sample_id for s in samples]))]
+
+    def _answer(self, sample: Sample, line: Prediction | None) -> Prediction:
         if line is None:
             return Prediction.missing(sample.sample_id, f"no line for this sample in {self.pred_file.path.name}")
         if self.parser is None:
@@ -234,7 +240,7 @@ def score(
     try:
         with library_output_to(out_dir / LIBRARY_LOG):
             for chunk in _chunks(reader, CHUNK):
-                for record in metric.update_many(chunk, [line_of(s) for s in chunk]):
+                for record in metric.update_many(chunk, line_of.many(chunk)):
                     writer.write_record(record)
                 if on_progress is not None:
                     on_progress(len(chunk))

@@ -40,6 +40,17 @@ PAPER_A3_PROMPTS: dict[Task, str] = {
     ),
 }
 
+# Generalized REC/RES (gRefCOCO): the paper has no prompt for them. Ours: A.3's OVD prompt
+# (a JSON list of boxes, "respond with None" when nothing is there) around A.3's REC sentence.
+_PAPER_GENERALIZED = (
+    'Please carefully check the image and detect every object this sentence describes: "{expression}". '
+    "Output each detected target's bbox coordinates in JSON format. For example, "
+    '```json [{{"bbox_2d": [x1, y1, x2, y2], "label": "target name"}}] ```. '
+    "If no targets are detected in the image, simply respond with None."
+)
+PAPER_A3_PROMPTS[Task.GREC] = _PAPER_GENERALIZED
+PAPER_A3_PROMPTS[Task.GRES] = _PAPER_GENERALIZED
+
 R1_SUFFIX = (
     " First output the thinking process in <think> </think> tags and then output the final answer in "
     "<answer> </answer> tags. Output the final answer in JSON format."
@@ -49,8 +60,10 @@ QWEN3_OVD = (
 )
 
 
-def _same(rec: str, ovd: str, ric: str) -> dict[Task, str]:
-    return {Task.REC: rec, Task.RES: rec, Task.OVD: ovd, Task.RIC: ric}
+def _same(rec: str, ovd: str, ric: str, generalized: str | None = None) -> dict[Task, str]:
+    """One family's table; GREC/GRES ask `generalized`, else the REC prompt (GENERALIZED_SOURCES)."""
+    g = generalized or rec
+    return {Task.REC: rec, Task.RES: rec, Task.OVD: ovd, Task.RIC: ric, Task.GREC: g, Task.GRES: g}
 
 
 NATIVE: dict[str, dict[Task, str]] = {
@@ -58,6 +71,7 @@ NATIVE: dict[str, dict[Task, str]] = {
         "Locate {expression}, output its bbox coordinates using JSON format.",
         QWEN3_OVD,
         PAPER_A3_PROMPTS[Task.RIC],
+        "Locate every {expression}, output their bbox coordinates using JSON format.",
     ),
     "vlm_r1": _same(
         "Please provide the bounding box coordinate of the region this sentence describes: {expression}." + R1_SUFFIX,
@@ -85,6 +99,8 @@ NATIVE: dict[str, dict[Task, str]] = {
         Task.RES: "<REFERRING_EXPRESSION_SEGMENTATION>{expression}",
         Task.OVD: "<OD>",
         Task.RIC: "<DETAILED_CAPTION>",  # then <CAPTION_TO_PHRASE_GROUNDING> on that caption (adapter)
+        Task.GREC: "<CAPTION_TO_PHRASE_GROUNDING>{expression}",
+        Task.GRES: "<REFERRING_EXPRESSION_SEGMENTATION>{expression}",
     },
 }
 
@@ -97,6 +113,16 @@ NATIVE_SOURCES: dict[str, str] = {
     "internvl": "REC: InternVL evaluate_grounding.py; OVD, RIC: ours, in InternVL's <ref>/<box> syntax",
     "kosmos2": "REC: unilm kosmos-2 refcoco cook_data.py; RIC: the Kosmos-2 model card's grounded caption; OVD: the same grounded caption (no detection prompt)",
     "florence2": "Florence-2 task tokens: grounding, referring segmentation, <OD>; RIC: <DETAILED_CAPTION> then <CAPTION_TO_PHRASE_GROUNDING> of it",
+}
+
+# Where each family's GREC/GRES prompt comes from (docs/benchmarks.md shows this table).
+# None of these families documents a generalized-referring prompt.
+GENERALIZED_SOURCES: dict[str, str] = {
+    "paper": "ours: PaDT A.3's OVD prompt (JSON list, 'respond with None') around A.3's REC sentence",
+    "qwen2_5_vl": "ours: the cookbook's REC prompt in the plural ('Locate every ...')",
+    "qwen3_vl": "the REC prompt, which already asks for every matching object",
+    "florence2": "its task tokens: <CAPTION_TO_PHRASE_GROUNDING> (GREC), <REFERRING_EXPRESSION_SEGMENTATION> (GRES)",
+    **{f: "the REC prompt (no generalized prompt documented)" for f in ("vlm_r1", "qwen2_vl", "internvl", "kosmos2")},
 }
 
 PAPER_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "internvl")

@@ -23,6 +23,10 @@ PADT_PROMPTS: dict[Task, str] = {
     Task.RES: 'Please carefully check the image and detect the object this sentence describes: "{expression}".',
     Task.OVD: "Please carefully check the image and detect the following objects: {categories}.",
     Task.RIC: "Please describe this image.",
+    # PaDT has no generalized prompt (the paper does not evaluate gRefCOCO): the REC prompt is
+    # asked, and an answer with no VRT run is its "no target" (tasks/no_target.py).
+    Task.GREC: 'Please carefully check the image and detect the object this sentence describes: "{expression}".',
+    Task.GRES: 'Please carefully check the image and detect the object this sentence describes: "{expression}".',
 }
 
 #: prompt key -> task -> template. Built once, here: nothing registers prompts at import.

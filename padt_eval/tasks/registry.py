@@ -64,6 +64,18 @@ def _ric_metric() -> Metric:
     return RicMetric()
 
 
+def _grec_metric(protocol: str = "standard") -> Metric:
+    from padt_eval.metrics.grec import GrecMetric
+
+    return GrecMetric(protocol)
+
+
+def _gres_metric(protocol: str = "standard") -> Metric:
+    from padt_eval.metrics.gres import GresMetric
+
+    return GresMetric(protocol)
+
+
 TASKS: dict[Task, TaskSpec] = {
     Task.REC: TaskSpec(Task.REC, "referring expression comprehension: one box per expression, Acc@0.5", _rec_metric),
     Task.RES: TaskSpec(Task.RES, "referring expression segmentation: one mask per expression, mIoU and cIoU", _res_metric),
@@ -76,18 +88,38 @@ TASKS: dict[Task, TaskSpec] = {
     Task.RIC: TaskSpec(
         Task.RIC, "referring image captioning: BLEU/METEOR/ROUGE-L/CIDEr-D on the caption, GP/GR on its objects", _ric_metric
     ),
+    Task.GREC: TaskSpec(
+        Task.GREC,
+        "generalized REC (gRefCOCO): 0, 1 or many boxes per expression; Pr@(F1=1, IoU>=0.5), N-acc, T-acc",
+        _grec_metric,
+    ),
+    Task.GRES: TaskSpec(
+        Task.GRES,
+        "generalized RES (gRefCOCO): 0, 1 or many masks per expression; gIoU, cIoU, Pr@0.7-0.9, N-acc, T-acc",
+        _gres_metric,
+    ),
 }
+
+#: the tasks whose `official` protocol reproduces the benchmark's own scorer (metrics/grec.py, metrics/gres.py)
+OFFICIAL_SCORERS = {Task.GREC: _grec_metric, Task.GRES: _gres_metric}
 
 
 #: Scoring protocols. "standard" is padt-eval's (docs/metrics.md);
-#: "padt-release" reproduces the PaDT release's eval scripts (metrics/release_protocol.py).
-PROTOCOLS = ("standard", "padt-release")
+#: "padt-release" reproduces the PaDT release's eval scripts (metrics/release_protocol.py);
+#: "official" reproduces a benchmark's own scorer, quirks included (GREC, GRES: docs/benchmarks.md).
+PROTOCOLS = ("standard", "padt-release", "official")
 
 
 def make_metric(spec: TaskSpec, protocol: str = "standard", info: SplitInfo | None = None) -> Metric:
     """A fresh metric for `spec` under `protocol` (`info`: the split, for metrics that need it)."""
     if protocol == "standard":
         return spec.make_metric(info)
+    if protocol == "official":
+        if spec.task not in OFFICIAL_SCORERS:
+            raise UsageError(f"--protocol official is for grec and gres (a benchmark's own scorer); {spec.task.value} has none")
+        return OFFICIAL_SCORERS[spec.task]("official")
+    if spec.task in OFFICIAL_SCORERS:
+        raise UsageError(f"--protocol {protocol} is not available for {spec.task.value}; choose standard or official")
     if protocol == "padt-release":
         from padt_eval.metrics import release_protocol
 

@@ -113,7 +113,7 @@ def formats_reference() -> str:
 
     fams = families()
     out = [
-        _HEADER.format(source="padt_eval/models/coords (FORMATS) and padt_eval/models/families.py"),
+        _HEADER.format(source="padt_eval/models/coords (FORMATS), padt_eval/models/families.py and padt_eval/tasks/no_target.py"),
         "# Coordinate-text formats and model families\n\n",
         "## Formats: `--format NAME`\n\n",
         "The parser table: what each family's answer looks like, the frame its numbers are in and how they "
@@ -141,7 +141,27 @@ def formats_reference() -> str:
         out.append(
             f"| `{name}` | {runs} | {fam.precedence} | {_cell(fam.description)} | {_cell(fam.output_format)} | {_cell(how)} |\n"
         )
+    out += _no_target_section(fams)
     return "".join(out).rstrip("\n") + "\n"
+
+
+def _no_target_section(fams) -> list[str]:
+    """GREC/GRES: which outputs of each family are "no target" (tasks/no_target.py)."""
+    from padt_eval.tasks.no_target import no_target_rule
+
+    out = [
+        "\n## No target: GREC, GRES\n\n",
+        'How each family answers "nothing matches" on gRefCOCO (source: padt_eval/tasks/no_target.py). The metric\'s '
+        "rule is one for all: an answer that was read and holds no object rejects. *flagged*: the family documents no "
+        "way to say none, so its rejections are read from the absence of a box, not from an answer. "
+        "Metrics and protocols: [benchmarks.md](../benchmarks.md).\n\n",
+        "| family | no target when | multi-target answers | documented |\n",
+        "| --- | --- | --- | --- |\n",
+    ]
+    for name in fams:
+        r = no_target_rule(name)
+        out.append(f"| `{name}` | {_cell(r.rule)} | {_cell(r.multi)} | {'yes' if r.documented else 'no (flagged)'} |\n")
+    return out
 
 
 def generated() -> dict[Path, str]:

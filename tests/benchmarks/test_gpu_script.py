@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_gpu_script_dry_run_reports_every_stage(tmp_path):
     env = dict(os.environ, PYTHON=sys.executable, OUT=str(tmp_path), PYTHONPATH=str(ROOT))
     res = subprocess.run(
-        ["bash", str(ROOT / "benchmarks/gpu.sh"), "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+        ["bash", str(ROOT / "benchmarks/gpu.sh"), "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500
     )
     assert res.returncode == 0, res.stderr[-3000:]
     rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
@@ -36,3 +36,8 @@ def test_gpu_script_dry_run_reports_every_stage(tmp_path):
     assert any(r.get("model") == "vllm" for r in rows)  # measured, or why not
     pairs = [r for r in rows if "speedup_median" in r]
     assert len(pairs) == 1 and pairs[0]["same_tokens"] and pairs[0]["pairs"] >= 5
+    plan = [r for r in rows if r.get("stage") == "plan"]
+    assert len(plan) == 1 and plan[0]["planned_peak_gib"] > 0 and plan[0]["measured_peak_gib"] > 0
+    auto = [r for r in rows if r.get("stage") == "auto"]
+    assert len(auto) == 1 and auto[0]["batch"] == 8 and auto[0]["fit"]  # the CPU falls back to the default batch
+    assert "-b auto: no CUDA device" in res.stderr

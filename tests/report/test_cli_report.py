@@ -102,6 +102,10 @@ def test_demo_writes_runs_comparisons_and_reports(tmp_path):
     assert r.exit_code == 0, r.output
     names = sorted(p.parent.name for p in (tmp_path / "res").glob("*/metrics.json"))
     assert names == [
+        "grec-grefcoco_val-designed",
+        "grec-grefcoco_val-designed-official",
+        "gres-grefcoco_val-designed",
+        "gres-grefcoco_val-designed-official",
         "ovd-coco_val2017-perturbed_ground_truth",
         "ovd-coco_val2017-perturbed_ground_truth-padt_release",
         "rec-demo_refcoco_val-designed_errors",

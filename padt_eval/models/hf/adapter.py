@@ -30,7 +30,7 @@ from padt_eval.models.hf.generation import Generated
 from padt_eval.models.text_rules import ANSWER_RULE, prediction_from_text  # the one models -> tasks edge is in text_rules
 
 BOX_SCORE_RULE = "mean log-probability of the tokens spelling the box's coordinates (raw logits, greedy decoding)"
-DEFAULT_MAX_NEW_TOKENS = {Task.REC: 256, Task.RES: 256, Task.OVD: 1024, Task.RIC: 512}
+DEFAULT_MAX_NEW_TOKENS = {Task.REC: 256, Task.RES: 256, Task.OVD: 1024, Task.RIC: 512, Task.GREC: 512, Task.GRES: 512}
 #: The load options every family here accepts (`--model-arg KEY=VALUE` and the named flags).
 LOAD_OPTIONS = (
     "prompt_style",

@@ -15,6 +15,7 @@ Modules, each with one job:
   rope         3-axis M-RoPE position ids with the reference's (4.50) padding semantics
   tokenizer    offline tokenizer + chat template + `<|empty_token_k|>`/`<|VRT_i|>` handling
   processor    images + prompts -> padded model inputs
+  host_meta    grid- and prompt-derived index tensors, computed on the host once per batch
   model        the nn.Module tree (stock vision tower and text model + PaDT parts)
   generation   our decoding loop (VRT feedback, repetition penalty, last-layer states only)
   parsing      completion tokens -> objects (default and reference-compatible modes)
@@ -25,6 +26,7 @@ Modules, each with one job:
   adapter      `PadtAdapter` / `load_padt` (the padt-eval model interface)
   family       registers the "padt" model family without importing torch
   tiny         `build_tiny_padt`: a complete random tiny checkpoint built offline
+  fake_run     the device path on fake CUDA from a config.json alone (`models.fake_device`)
 
 Nothing in this package imports torch at import time; `family` is safe to import anywhere.
 

@@ -92,12 +92,16 @@ class PadtAdapter(ModelAdapter):
         for marker in _STRIP:
             text = text.replace(marker, "")
         post = run.objects[b]
-        finished = bool(gen.finished[b]) if gen is not None else True
-        t, h, w = (int(v) for v in run.inputs.image_grid_thw[b].tolist())
+        # the batch's host copies (pipeline.run) when there; else read from the device
+        finished = run.finished_rows[b] if run.finished_rows is not None else bool(gen.finished[b]) if gen is not None else True
+        grid = run.encoded.grids[b] if run.encoded.grids is not None else run.inputs.image_grid_thw[b].tolist()
+        t, h, w = (int(v) for v in grid)
+        tokens = run.prompt_tokens[b] if run.prompt_tokens is not None else int(run.inputs.attention_mask[b].sum())
+        completion = run.completion_rows[b] if run.completion_rows is not None else run.completion_ids[b].tolist()
         patch = self.pipeline.processor.image_processor.patch_size
         meta: dict[str, Any] = {
-            "prompt_tokens": int(run.inputs.attention_mask[b].sum()),
-            "completion_tokens": _completion_length(run.completion_ids[b].tolist(), self.pipeline.settings.eos_token_ids),
+            "prompt_tokens": tokens,
+            "completion_tokens": _completion_length(completion, self.pipeline.settings.eos_token_ids),
             "generated_steps": int(run.completion_ids.shape[1]),
             "image_grid_thw": [t, h, w],
             "resized_wh": [w * patch, h * patch],

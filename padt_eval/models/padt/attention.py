@@ -15,6 +15,7 @@ equivalents (they differ by float rounding only):
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import math
 
@@ -49,7 +50,9 @@ def flash_available() -> bool:
 class PackedSegments:
     """How packed rows (N, ...) of variable-length segments map to a padded (n, max_len, ...)
     batch and back; computed once from the cumulative lengths `cu`, reused by every
-    attention call over the same segments (the vision tower's blocks share two layouts)."""
+    attention call over the same segments (the vision tower's blocks share two layouts).
+    Building it reads `cu` (its total and longest segment): from a CPU `cu` that is free,
+    from a device one it is a host sync, so callers build it on the host and `to()` it."""
 
     def __init__(self, cu: torch.Tensor):
         cu = cu.to(torch.long)
@@ -64,6 +67,13 @@ class PackedSegments:
         self.key_mask = (
             (torch.arange(self.max_len, device=cu.device)[None, :] < lengths[:, None])[:, None, None, :] if ragged else None
         )
+
+    def to(self, device) -> PackedSegments:
+        """The same tables on `device` (built on the host, they are moved once per batch)."""
+        out = copy.copy(self)
+        out.seg, out.pos = self.seg.to(device), self.pos.to(device)
+        out.key_mask = self.key_mask.to(device) if self.key_mask is not None else None
+        return out
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
         out = x.new_zeros((self.n, self.max_len) + tuple(x.shape[1:]))
@@ -86,28 +96,48 @@ def padded_sdpa(q, k, v, q_segments: PackedSegments, k_segments: PackedSegments,
     return q_segments.unpad(out.transpose(1, 2)).reshape(q.shape[0], -1)
 
 
+class Packing:
+    """Segments whose lengths the host knows (the decoder's objects and image copies): the
+    device `cu` (int32) and the padded-attention tables are built once from the Python
+    lengths, so attention over them never reads a device value."""
+
+    def __init__(self, lengths: list[int], device):
+        host = torch.zeros(len(lengths) + 1, dtype=torch.int32)
+        if lengths:
+            host[1:] = torch.cumsum(torch.tensor(lengths, dtype=torch.int64), 0).to(torch.int32)
+        self.lengths = list(lengths)
+        self.bounds = host.tolist()  # a CPU tensor: no sync
+        self.max_len = max(lengths, default=0)
+        self.cu = host.to(device)
+        self.padded = PackedSegments(host).to(device)
+
+
 def varlen_attention(
     q: torch.Tensor,
     k: torch.Tensor,
     v: torch.Tensor,
-    cu_q: torch.Tensor,
-    cu_k: torch.Tensor,
+    cu_q: torch.Tensor | Packing,
+    cu_k: torch.Tensor | Packing,
     impl: str = "sdpa",
 ) -> torch.Tensor:
-    """q (Nq, h, d), k/v (Nk, h, d) packed; returns (Nq, h*d). Scale 1/sqrt(d), non-causal."""
+    """q (Nq, h, d), k/v (Nk, h, d) packed; returns (Nq, h*d). Scale 1/sqrt(d), non-causal.
+    `cu_q`/`cu_k`: cumulative lengths as a tensor (read back here), or a `Packing`."""
     nq, h, d = q.shape
     scale = 1.0 / math.sqrt(d)
+    pq = cu_q if isinstance(cu_q, Packing) else None
+    pk = cu_k if isinstance(cu_k, Packing) else None
     if impl == "flash_attention_2" and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) and flash_available():
         from flash_attn import flash_attn_varlen_func
 
-        max_q = int((cu_q[1:] - cu_q[:-1]).max())
-        max_k = int((cu_k[1:] - cu_k[:-1]).max())
-        out = flash_attn_varlen_func(q, k, v, cu_q.to(torch.int32), cu_k.to(torch.int32), max_q, max_k)
+        cq, ck = (pq.cu if pq else cu_q), (pk.cu if pk else cu_k)
+        max_q = pq.max_len if pq else int((cu_q[1:] - cu_q[:-1]).max())
+        max_k = pk.max_len if pk else int((cu_k[1:] - cu_k[:-1]).max())
+        out = flash_attn_varlen_func(q, k, v, cq.to(torch.int32), ck.to(torch.int32), max_q, max_k)
         return out.reshape(nq, h * d)
     if impl == "eager":
         outs = []
-        bq = cu_q.tolist()
-        bk = cu_k.tolist()
+        bq = pq.bounds if pq else cu_q.tolist()
+        bk = pk.bounds if pk else cu_k.tolist()
         for i in range(len(bq) - 1):
             qs = q[bq[i] : bq[i + 1]].transpose(0, 1)  # h, lq, d
             ks = k[bk[i] : bk[i + 1]].transpose(0, 1)
@@ -118,4 +148,6 @@ def varlen_attention(
         return torch.cat(outs, dim=0).reshape(nq, h * d)
 
     # sdpa: every segment padded to the longest one, one call
-    return padded_sdpa(q, k, v, PackedSegments(cu_q), PackedSegments(cu_k), scale)
+    segs_q = pq.padded if pq else PackedSegments(cu_q)
+    segs_k = pk.padded if pk else PackedSegments(cu_k)
+    return padded_sdpa(q, k, v, segs_q, segs_k, scale)

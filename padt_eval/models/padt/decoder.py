@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .attention import apply_rotary, varlen_attention
+from .attention import Packing, apply_rotary, varlen_attention
 from .config import DecoderConfig
 
 
@@ -106,6 +106,7 @@ class DecoderOutput:
     mask_logits: torch.Tensor | None  # (N, 4*Hmax, 4*Wmax)
     valid_hw: torch.Tensor  # (N, 2) patch grid (h, w) per object; valid mask region [:4h, :4w]
     sample_idx: list[int]
+    valid_hw_host: list[tuple[int, int]] | None = None  # the same as Python ints, when known
 
 
 class PadtDecoder(nn.Module):
@@ -161,7 +162,8 @@ class PadtDecoder(nn.Module):
             parts.append(proj[start : start + n] + self.vp_embedding.weight)
             start += n
         q0 = torch.cat(parts, dim=0)
-        cu_q = _cumulative([3 + n for n in n_vrt], dev)
+        # segment lengths are Python ints: the packings are built on the host (no sync)
+        cu_q = Packing([3 + n for n in n_vrt], dev)
 
         # every object gets its own copy of its image memory (the memory is updated per object)
         low_proj = {i: self.input_projection(low_res[i]) for i in sorted(set(object_image))}
@@ -170,8 +172,8 @@ class PadtDecoder(nn.Module):
         cos = torch.cat([pe[i][0] for i in object_image], dim=0)
         sin = torch.cat([pe[i][1] for i in object_image], dim=0)
         patches = [int(high_res[i].shape[0]) for i in object_image]
-        cu_high = _cumulative(patches, dev)
-        cu_low = _cumulative([p // unit for p in patches], dev)
+        cu_high = Packing(patches, dev)
+        cu_low = Packing([p // unit for p in patches], dev)
         # low-res rotary table: the first patch of each group of m^2 window-ordered rows
         low_pe = (cos.reshape(-1, unit, cos.shape[-1])[:, 0], sin.reshape(-1, unit, sin.shape[-1])[:, 0])
 
@@ -180,17 +182,18 @@ class PadtDecoder(nn.Module):
         x, high = self.high_res_transformer1(x, high, cu_q, cu_high, q0, (cos, sin))
         x, high = self.high_res_transformer2(x, high, cu_q, cu_high, q0, (cos, sin))
 
-        first = cu_q[:-1].to(torch.long)
+        first = cu_q.cu[:-1].to(torch.long)
         boxes = self.bbox_prediction(x[first])
         scores = self.score_prediction(x[first + 1])
-        hw = torch.tensor([[grids[i][1], grids[i][2]] for i in object_image], device=dev, dtype=torch.long)
+        hw_host = [[grids[i][1], grids[i][2]] for i in object_image]
+        hw = torch.tensor(hw_host, device=dev, dtype=torch.long)
         if not self.cfg.use_mask_loss:
             return boxes, scores, None, hw
         m = self.mask_output_mlp(x[first + 2])
-        masks = self._masks(high, m, patches, hw)
+        masks = self._masks(high, m, patches, hw, max(r[0] for r in hw_host), max(r[1] for r in hw_host))
         return boxes, scores, masks, hw
 
-    def _masks(self, high, m, patches, hw) -> torch.Tensor:
+    def _masks(self, high, m, patches, hw, h_max: int, w_max: int) -> torch.Tensor:
         n_rows, h = high.shape
         # each memory row becomes a 4x4 block of (H/16)-vectors: the first upscaling splits
         # it 2x2 (a, b), the second splits each part 2x2 again (c, d); sub-row 2a+c,
@@ -202,20 +205,12 @@ class PadtDecoder(nn.Module):
 
         dev = high.device
         counts = torch.tensor(patches, device=dev, dtype=torch.long)
-        owner = torch.repeat_interleave(torch.arange(len(patches), device=dev), counts)
+        owner = torch.repeat_interleave(torch.arange(len(patches), device=dev), counts, output_size=n_rows)
         offsets = torch.cumsum(counts, 0) - counts
         k = torch.arange(n_rows, device=dev) - offsets[owner]
         w_per_row = hw[:, 1][owner]
         row, col = k // w_per_row, k % w_per_row  # window-ordered rows placed as raster order
         logits = (per_patch * m.index_select(0, owner)[:, None, None, :]).sum(dim=-1)  # N, 4, 4
-        h_max, w_max = int(hw[:, 0].max()), int(hw[:, 1].max())
         canvas = torch.zeros((len(patches), 4, 4, h_max, w_max), device=dev, dtype=logits.dtype)
         canvas[owner, :, :, row, col] = logits
         return canvas.permute(0, 3, 1, 4, 2).reshape(len(patches), h_max * 4, w_max * 4)
-
-
-def _cumulative(lengths: list[int], device) -> torch.Tensor:
-    out = torch.zeros(len(lengths) + 1, dtype=torch.int32, device=device)
-    if lengths:
-        out[1:] = torch.cumsum(torch.tensor(lengths, dtype=torch.int64, device=device), 0).to(torch.int32)
-    return out

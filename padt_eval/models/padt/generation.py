@@ -222,11 +222,14 @@ def start_decoding(
     keep_prompt_hidden: bool = False,
     record_logits: bool = False,
     penalise_padding: bool = True,
+    prompt=None,
 ) -> Decoding:
     """Run the prompt (a `DynamicCache`, as before), move its cache into the static buffers
-    and choose the first token."""
+    and choose the first token. `prompt`: the batch's `host_meta.PromptLayout` on the device
+    (positions, rope deltas and image slots computed on the host); without it they are
+    computed here from the ids and grids, reading them back."""
     pad = pad_id(settings)
-    hidden, _, prefill_cache, deltas = prefill(model, vocab, merged, input_ids, attention_mask, grid_thw)
+    hidden, _, prefill_cache, deltas = prefill(model, vocab, merged, input_ids, attention_mask, grid_thw, prompt=prompt)
     last_logits = vocab.logits(hidden[:, -1])
     last_hidden = hidden[:, -1]
     prompt_hidden = hidden if keep_prompt_hidden else None
@@ -248,19 +251,28 @@ def pad_id(settings: GenerationSettings) -> int:
     return settings.pad_token_id if settings.pad_token_id is not None else (settings.eos_token_ids or [0])[0]
 
 
-def prefill(model, vocab, merged, input_ids, attention_mask, grid_thw, *, all_hidden_states: bool = False):
+def prefill(model, vocab, merged, input_ids, attention_mask, grid_thw, *, all_hidden_states: bool = False, prompt=None):
     """The prompt through the text model with a fresh `DynamicCache`: final states (B, L, D),
     every layer's (when asked), the cache, and the rope deltas of the decode positions."""
     from transformers.cache_utils import DynamicCache
 
+    positions, deltas, slots = _prompt_inputs(model, input_ids, attention_mask, grid_thw, prompt)
+    cache = DynamicCache(config=model.language_model.config)
+    embeds = model.prompt_embeds(input_ids, vocab, merged, image_slots=slots)
+    hidden, layers = model.run_language_model(embeds, attention_mask, positions, cache, all_hidden_states=all_hidden_states)
+    return hidden, layers, cache, deltas
+
+
+def _prompt_inputs(model, input_ids, attention_mask, grid_thw, prompt):
+    """(positions, deltas, image slots) from the host layout, else computed from the ids on
+    their device (slots None: `prompt_embeds` finds and checks the placeholders itself)."""
+    if prompt is not None:
+        return prompt.positions, prompt.deltas, prompt.image_slots
     cfg = model.cfg
     positions, deltas = rope_index(
         input_ids, attention_mask, grid_thw, image_token_id=cfg.image_token_id, merge_size=cfg.merge_size
     )
-    cache = DynamicCache(config=model.language_model.config)
-    embeds = model.prompt_embeds(input_ids, vocab, merged)
-    hidden, layers = model.run_language_model(embeds, attention_mask, positions, cache, all_hidden_states=all_hidden_states)
-    return hidden, layers, cache, deltas
+    return positions, deltas, None
 
 
 def _initial_state(
@@ -270,7 +282,8 @@ def _initial_state(
     steps = settings.max_new_tokens
     dev = input_ids.device
     cache_len = bucketed(prompt_len + steps, CACHE_LENGTH_BUCKET)
-    write_pos = torch.tensor(prompt_len, dtype=torch.long, device=dev)
+    # fills, not copies from the host: a blocking upload here would wait for the prefill
+    write_pos = torch.full((), prompt_len, dtype=torch.long, device=dev)
     keep = torch.zeros((b, cache_len), dtype=torch.bool, device=dev)
     keep[:, :prompt_len] = attention_mask.bool()
     width, dim = padded.width, padded.embed.shape[1]
@@ -291,7 +304,7 @@ def _initial_state(
         seen=seen,
         unfinished=torch.ones(b, dtype=torch.bool, device=dev),
         finished_at=torch.full((b,), steps, dtype=torch.long, device=dev),
-        eos=torch.tensor(settings.eos_token_ids or [-1], dtype=torch.long, device=dev),
+        eos=torch.cat([torch.full((1,), e, dtype=torch.long, device=dev) for e in settings.eos_token_ids or [-1]]),
         pad_id=int(pad),
         penalty=float(settings.repetition_penalty),
     )
@@ -325,12 +338,13 @@ def teacher_forced_states(
     prompt_length: int,
     *,
     with_logits: bool = False,
+    prompt=None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One forward over prompt + completion (GLOBAL ids); the final-layer states at positions
-    prompt_length-1 ... end-1, i.e. the state that predicts each completion token."""
-    cfg = model.cfg
-    positions, _ = rope_index(input_ids, attention_mask, grid_thw, image_token_id=cfg.image_token_id, merge_size=cfg.merge_size)
-    embeds = model.prompt_embeds(input_ids, vocab, merged)
+    prompt_length-1 ... end-1, i.e. the state that predicts each completion token.
+    `prompt`: the host layout of the whole prompt + completion sequence."""
+    positions, _, slots = _prompt_inputs(model, input_ids, attention_mask, grid_thw, prompt)
+    embeds = model.prompt_embeds(input_ids, vocab, merged, image_slots=slots)
     hidden, _ = model.run_language_model(embeds, attention_mask, positions, None)
     shifted = hidden[:, prompt_length - 1 : -1]
     return shifted, (vocab.logits(shifted) if with_logits else None)

@@ -23,7 +23,7 @@ from .config import PadtConfig
 from .decoder import PadtDecoder
 from .family import ATTN_CHOICES, check_attn  # noqa: F401 - checked here too when a model is built
 from .vision import VisionOutputs, vision_forward
-from .vocab import ExtendedVocab, logit_mask, project_prototypes, prototype_layers
+from .vocab import ExtendedVocab, logit_mask_for_counts, project_prototypes, prototype_layers
 
 
 class PadtModel(nn.Module):
@@ -61,12 +61,20 @@ class PadtModel(nn.Module):
         """W_text: lm_head.weight, or the embedding table when the embeddings are tied."""
         return self.language_model.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
 
-    def encode_images(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> tuple[VisionOutputs, torch.Tensor]:
-        vis = vision_forward(self.visual, pixel_values, grid_thw)
+    def encode_images(
+        self, pixel_values: torch.Tensor, grid_thw: torch.Tensor, layout=None
+    ) -> tuple[VisionOutputs, torch.Tensor]:
+        """`layout`: the batch's `host_meta.VisionLayout` on this device (then no host sync)."""
+        vis = vision_forward(self.visual, pixel_values, grid_thw, layout=layout)
         return vis, project_prototypes(self.vis_norm, self.vis_proj, vis.merged)
 
-    def extended_vocab(self, prototypes: torch.Tensor, grid_thw: torch.Tensor) -> ExtendedVocab:
-        mask = logit_mask(grid_thw, self.cfg.merge_size, self.cfg.vocab_size, device=prototypes.device)
+    def extended_vocab(self, prototypes: torch.Tensor, grid_thw: torch.Tensor, grids=None) -> ExtendedVocab:
+        """`grids`: the (t, h, w) ints of the batch's images; read from `grid_thw` when None."""
+        from .host_meta import host_grids
+
+        grids = host_grids(grid_thw) if grids is None else grids
+        counts = [t * h * w // self.cfg.merge_size**2 for t, h, w in grids]
+        mask = logit_mask_for_counts(counts, self.cfg.vocab_size, device=prototypes.device)
         if mask.shape[1] != self.cfg.vocab_size + prototypes.shape[0]:
             raise ValueError("number of prototypes does not match the image grids")
         return ExtendedVocab(
@@ -74,12 +82,22 @@ class PadtModel(nn.Module):
             self.output_text_rows(),
             prototypes,
             mask,
-            image_patches=grid_thw.prod(-1).tolist(),
+            image_patches=[t * h * w for t, h, w in grids],
         )
 
-    def prompt_embeds(self, ids_global: torch.Tensor, vocab: ExtendedVocab, merged: torch.Tensor) -> torch.Tensor:
+    def prompt_embeds(
+        self, ids_global: torch.Tensor, vocab: ExtendedVocab, merged: torch.Tensor, image_slots: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Embed global ids and overwrite image placeholders, in order, with the merged
-        vision embeddings (not the prototypes: those are only for VRTs)."""
+        vision embeddings (not the prototypes: those are only for VRTs).
+
+        `image_slots` (the placeholders' flat indices, `host_meta.PromptLayout`, checked on
+        the host) makes this sync-free; without it the placeholders are found and checked
+        here, reading the ids back."""
+        if image_slots is not None:
+            embeds = vocab.embed_ids(ids_global, check=False)  # range checked on the host
+            embeds.view(-1, embeds.shape[-1]).index_copy_(0, image_slots, merged.to(embeds.dtype))
+            return embeds
         embeds = vocab.embed_ids(ids_global)
         is_image = ids_global == self.cfg.image_token_id
         # PaDT's VRT offsets and logit mask assume row b holds image b and nothing else

@@ -24,8 +24,9 @@ from padt_eval.core.types import ObjectPred
 
 from .decoder import DecoderOutput
 from .generation import GenerationResult, GenerationSettings, generate, teacher_forced_states
+from .host_meta import Grid, host_grids, host_meta
 from .parsing import ParseResult, parse_completion
-from .postprocess import box_compat, box_default, mask_probability, masks_rle
+from .postprocess import box_compat, box_default, mask_bits, mask_probability, rle_from_bits
 from .processor import BatchInputs, PadtProcessor, PreparedImage
 from .vision import VisionOutputs
 from .vocab import ExtendedVocab, merged_counts, to_global, to_local
@@ -36,6 +37,7 @@ class Encoded:
     vision: VisionOutputs
     prototypes: torch.Tensor
     vocab: ExtendedVocab
+    grids: list[Grid] | None = None  # the batch's (t, h, w) as ints, when known on the host
 
 
 @dataclass
@@ -60,6 +62,10 @@ class BatchRun:
     tf_hidden: torch.Tensor | None = None
     tf_logits: torch.Tensor | None = None
     input_ids_global: torch.Tensor | None = None
+    # host copies read once per batch (pipeline.run), so per-sample metadata reads no device value
+    completion_rows: list[list[int]] | None = None
+    finished_rows: list[bool] | None = None
+    prompt_tokens: list[int] | None = None
 
 
 class PadtPipeline:
@@ -74,13 +80,31 @@ class PadtPipeline:
         # torch.compile of the decode step (`--model-arg compile=true`); off until a GPU run shows it pays
         self.compile_step = False
         self.cfg = model.cfg
-        processor.tokenizer.prepare(self.cfg.vocab_size)
+        if processor is not None:  # None: the device stages only (the fake-CUDA runs, `fake_run`)
+            processor.tokenizer.prepare(self.cfg.vocab_size)
 
     # -- stages ------------------------------------------------------------------------------
+    def prepare(self, images: Sequence[PreparedImage], prompts: Sequence[str], completions: Sequence[str] | None = None):
+        """The padded batch with its host metadata (`host_meta`), moved to the model's device
+        once. With `completions` (teacher forcing) also their ids and mask on the device, and
+        the prompt layout covers prompt + completion."""
+        inputs = self.processor.batch(images, prompts)
+        grids = host_grids(inputs.image_grid_thw)  # a CPU tensor: no sync
+        if completions is None:
+            inputs.meta = host_meta(self.model, grids, inputs.input_ids, inputs.attention_mask)
+            return inputs.to(self.model.device)
+        comp_ids, comp_mask = self.processor.completions(completions)
+        full_ids = torch.cat((inputs.input_ids, comp_ids), dim=1)
+        inputs.meta = host_meta(self.model, grids, full_ids, torch.cat((inputs.attention_mask, comp_mask), dim=1))
+        dev = self.model.device
+        return inputs.to(dev), comp_ids.to(dev), comp_mask.to(dev)
+
     @torch.inference_mode()
     def encode(self, inputs: BatchInputs) -> Encoded:
-        vis, protos = self.model.encode_images(inputs.pixel_values, inputs.image_grid_thw)
-        return Encoded(vis, protos, self.model.extended_vocab(protos, inputs.image_grid_thw))
+        meta = inputs.meta
+        layout, grids = (meta.vision, meta.grids) if meta is not None else (None, None)
+        vis, protos = self.model.encode_images(inputs.pixel_values, inputs.image_grid_thw, layout=layout)
+        return Encoded(vis, protos, self.model.extended_vocab(protos, inputs.image_grid_thw, grids=grids), grids)
 
     def global_ids(self, ids: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
         return to_global(ids, grid, self.cfg.merge_size, self.cfg.vocab_size)
@@ -88,11 +112,13 @@ class PadtPipeline:
     def local_ids(self, ids: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
         return to_local(ids, grid, self.cfg.merge_size, self.cfg.vocab_size)
 
-    def parse(self, completion: torch.Tensor, grid: torch.Tensor, finished: Sequence[bool]):
+    def parse(self, completion: torch.Tensor, grid, finished: Sequence[bool]):
+        """`grid`: the grids as a tensor or as (t, h, w) ints (`Encoded.grids`)."""
         tok = self.processor.tokenizer
-        counts = merged_counts(grid, self.cfg.merge_size).tolist()
+        counts = [t * h * w // self.cfg.merge_size**2 for t, h, w in host_grids(grid)]
         strings, parses = [], []
-        for b, row in enumerate(completion.tolist()):
+        rows = completion if isinstance(completion, list) else completion.tolist()
+        for b, row in enumerate(rows):
             s = tok.token_strings(row)
             strings.append(s)
             parses.append(
@@ -128,9 +154,10 @@ class PadtPipeline:
 
     @torch.inference_mode()
     def vl_decode(self, feats: list[list[torch.Tensor]], enc: Encoded, grid: torch.Tensor) -> DecoderOutput:
-        """Gather each object's image memory and run the decoder (empty input -> empty output)."""
+        """Gather each object's image memory and run the decoder (empty input -> empty output).
+        The grids come from `enc.grids` when the host knows them, else from `grid`."""
         unit = self.cfg.merge_size**2
-        grids = [tuple(int(v) for v in g) for g in grid.tolist()]
+        grids = enc.grids if enc.grids is not None else host_grids(grid)
         patches = [t * h * w for t, h, w in grids]
         starts = [sum(patches[:i]) for i in range(len(patches))]
         obj_feats = [f for objs in feats for f in objs]
@@ -149,25 +176,35 @@ class PadtPipeline:
         high = [vis.high_res[s : s + p] for s, p in zip(starts, patches)]
         pe = [(vis.cos[s : s + p], vis.sin[s : s + p]) for s, p in zip(starts, patches)]
         boxes, scores, masks, hw = self.model.decode_objects(obj_feats, obj_image, low, high, pe, grids)
-        return DecoderOutput(boxes, scores, masks, hw, list(obj_image))
+        valid = [(grids[i][1], grids[i][2]) for i in obj_image]
+        return DecoderOutput(boxes, scores, masks, hw, list(obj_image), valid_hw_host=valid)
+
+    def stage_outputs(self, dec: DecoderOutput, sizes) -> tuple[torch.Tensor, list, torch.Tensor | None]:
+        """The device half of `postprocess`: (N, 5) boxes + score probabilities in float32,
+        each object's (H, W) mask probabilities at its image's original size, and all masks'
+        thresholded booleans flattened into one tensor (None without masks)."""
+        # float32 holds bf16/fp16 values exactly, so these become the same Python floats
+        boxes_scores = torch.cat((dec.boxes.float(), torch.sigmoid(dec.score_logits[:, :1].float())), dim=1)
+        valid_hw = dec.valid_hw_host if dec.valid_hw_host is not None else dec.valid_hw.tolist()
+        probs: list = [None] * len(dec.sample_idx)
+        if dec.mask_logits is None:
+            return boxes_scores, probs, None
+        for j, b in enumerate(dec.sample_idx):
+            width, height = sizes[b]
+            probs[j] = mask_probability(dec.mask_logits[j], tuple(valid_hw[j]), width, height, keep_dtype=self.compat)
+        return boxes_scores, probs, mask_bits(probs)
 
     def postprocess(self, dec: DecoderOutput, parses, sizes) -> list[list[PostObject]]:
         """Boxes and scores of the whole batch come to the host in one copy; masks are
-        resized and thresholded on the device, and their booleans come in one more."""
+        resized and thresholded on the device (`stage_outputs`), and their booleans come in
+        one more."""
         out: list[list[PostObject]] = [[] for _ in parses]
         labels = [o.label for p in parses for o in p.objects]
         if not dec.sample_idx:
             return out
-        # float32 holds bf16/fp16 values exactly, so these are the same Python floats
-        host = torch.cat((dec.boxes.float(), torch.sigmoid(dec.score_logits[:, :1].float())), dim=1).cpu().tolist()
-        valid_hw = dec.valid_hw.tolist()
-        probs: list = [None] * len(dec.sample_idx)
-        masks: list = [None] * len(dec.sample_idx)
-        if dec.mask_logits is not None:
-            for j, b in enumerate(dec.sample_idx):
-                width, height = sizes[b]
-                probs[j] = mask_probability(dec.mask_logits[j], tuple(valid_hw[j]), width, height, keep_dtype=self.compat)
-            masks = masks_rle(probs)
+        boxes_scores, probs, bits = self.stage_outputs(dec, sizes)
+        host = boxes_scores.cpu().tolist()
+        masks: list = [None] * len(dec.sample_idx) if bits is None else rle_from_bits(bits, probs)
         for j, b in enumerate(dec.sample_idx):
             width, height = sizes[b]
             *box4, score = host[j]
@@ -180,7 +217,7 @@ class PadtPipeline:
 
     # -- end to end ----------------------------------------------------------------------------
     def run(self, images: Sequence[PreparedImage], prompts: Sequence[str], *, record_logits: bool = False) -> BatchRun:
-        inputs = self.processor.batch(images, prompts).to(self.model.device)
+        inputs = self.prepare(images, prompts)
         grid = inputs.image_grid_thw
         enc = self.encode(inputs)
         ids = self.global_ids(inputs.input_ids, grid)
@@ -192,9 +229,10 @@ class PadtPipeline:
 
             gen = generate_reference_strategy(*args, **options)
         else:
-            gen = generate(*args, **options, compile_step=self.compile_step)
+            gen = generate(*args, **options, compile_step=self.compile_step, prompt=inputs.meta.prompt)
         completion = self.local_ids(gen.sequences, grid)[:, gen.prompt_length :]
-        strings, parses = self.parse(completion, grid, gen.finished.tolist())
+        rows, finished = completion.tolist(), gen.finished.tolist()  # the generated ids come to the host once
+        strings, parses = self.parse(rows, enc.grids, finished)
         feats = self.features(parses, gen.step_hidden, gen.prompt_hidden)
         dec = self.vl_decode(feats, enc, grid)
         return BatchRun(
@@ -208,21 +246,23 @@ class PadtPipeline:
             objects=self.postprocess(dec, parses, inputs.image_sizes),
             generation=gen,
             input_ids_global=ids,
+            completion_rows=rows,
+            finished_rows=finished,
+            prompt_tokens=inputs.meta.prompt.row_tokens,
         )
 
     def teacher_force(self, images: Sequence[PreparedImage], prompts: Sequence[str], completions: Sequence[str]) -> BatchRun:
         """Parse and decode given completions (the reference trainer's way of getting VRT features)."""
-        inputs = self.processor.batch(images, prompts).to(self.model.device)
+        inputs, comp_ids, comp_mask = self.prepare(images, prompts, completions)
         grid = inputs.image_grid_thw
         enc = self.encode(inputs)
-        comp_ids, comp_mask = self.processor.completions(completions)
-        comp_ids, comp_mask = comp_ids.to(self.model.device), comp_mask.to(self.model.device)
         full = self.global_ids(torch.cat((inputs.input_ids, comp_ids), dim=1), grid)
         mask = torch.cat((inputs.attention_mask, comp_mask), dim=1)
         hidden, logits = teacher_forced_states(
-            self.model, enc.vocab, enc.vision.merged, full, mask, grid, inputs.input_ids.shape[1], with_logits=True
-        )
-        strings, parses = self.parse(comp_ids, grid, [True] * len(completions))
+            self.model, enc.vocab, enc.vision.merged, full, mask, grid, inputs.input_ids.shape[1],
+            with_logits=True, prompt=inputs.meta.prompt,
+        )  # fmt: skip
+        strings, parses = self.parse(comp_ids, enc.grids, [True] * len(completions))
         feats = self.features(parses, hidden, None)
         dec = self.vl_decode(feats, enc, grid)
         return BatchRun(

@@ -64,7 +64,17 @@ def masks_rle(probs: Sequence[torch.Tensor]) -> list[dict]:
     and brought to the host in one copy of the booleans."""
     if not probs:
         return []
-    flat = torch.cat([(p > 0.5).flatten() for p in probs]).cpu().numpy()
+    return rle_from_bits(mask_bits(probs), probs)
+
+
+def mask_bits(probs: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Every map's `> 0.5` booleans, flattened and concatenated, where the maps are."""
+    return torch.cat([(p > 0.5).flatten() for p in probs])
+
+
+def rle_from_bits(bits: torch.Tensor, probs: Sequence[torch.Tensor]) -> list[dict]:
+    """The one host copy of `mask_bits(probs)`, cut back into (H, W) masks, as COCO RLE."""
+    flat = bits.cpu().numpy()
     out, start = [], 0
     for p in probs:
         h, w = p.shape

@@ -41,10 +41,12 @@ class BatchInputs:
     image_grid_thw: torch.Tensor  # (B, 3)
     prompt_texts: list[str]
     image_sizes: list[tuple[int, int]]  # original (width, height) per sample
+    meta: Any = None  # host_meta.HostMeta: grid-derived indices built on the host (PadtPipeline.prepare)
 
     def to(self, device) -> BatchInputs:
         """To `device`; on CUDA the pixel values (the one large tensor) go through pinned
-        memory with a non-blocking copy, which the vision tower's kernels queue behind."""
+        memory with a non-blocking copy, which the vision tower's kernels queue behind.
+        The host metadata, when attached, moves with the batch, once."""
         pixels = self.pixel_values
         cuda = torch.device(device).type == "cuda"
         if cuda and pixels.device.type == "cpu":
@@ -56,6 +58,7 @@ class BatchInputs:
             image_grid_thw=self.image_grid_thw.to(device),
             prompt_texts=self.prompt_texts,
             image_sizes=self.image_sizes,
+            meta=self.meta.to(device) if self.meta is not None else None,
         )
 
 

@@ -57,54 +57,43 @@ def batched_block(block, hidden: torch.Tensor, segments: PackedSegments, positio
 
 
 def vision_forward(
-    visual, pixel_values: torch.Tensor, grid_thw: torch.Tensor, *, batched_attention: bool = True
+    visual, pixel_values: torch.Tensor, grid_thw: torch.Tensor, *, batched_attention: bool = True, layout=None
 ) -> VisionOutputs:
     """Run `visual` (a stock `Qwen2_5_VisionTransformerPretrainedModel`) on flattened patches.
 
-    Under "sdpa" the blocks' attention is batched (`batched_block`); `batched_attention=False`
-    runs the stock blocks (the tests' cross-check). eager and flash-attn run stock."""
-    from transformers.utils.generic import get_max_seqlen
-    from transformers.vision_utils import (
-        get_vision_attention_seqlens,
-        get_vision_position_ids,
-        get_vision_window_index,
-    )
+    `layout` (`host_meta.VisionLayout`, on the device of `pixel_values`) holds every index
+    tensor derived from the grids, computed on the host; then the forward reads no device
+    value (no host sync). Without it the layout is computed here from `grid_thw` (reading it:
+    a sync when it lives on a GPU). Under "sdpa" the blocks' attention is batched
+    (`batched_block`); `batched_attention=False` runs the stock blocks (the tests'
+    cross-check; transformers' own sdpa/eager vision attention splits by `tolist()`).
+    eager and flash-attn run stock."""
+    from .host_meta import host_grids, vision_layout
 
+    if layout is None:
+        layout = vision_layout(host_grids(grid_thw), visual).to(pixel_values.device)
     cfg = visual.config
     unit = visual.spatial_merge_unit
-    position_ids = get_vision_position_ids(grid_thw, visual.spatial_merge_size)
-    cu_seqlens, max_seqlen = get_vision_attention_seqlens(grid_thw, cfg)
-    window_index, cu_window_seqlens = get_vision_window_index(
-        grid_thw,
-        spatial_merge_size=visual.spatial_merge_size,
-        window_size=visual.window_size,
-        patch_size=visual.patch_size,
-    )
-    window_index = window_index.to(pixel_values.device)
-    cu_window_seqlens = cu_window_seqlens.to(pixel_values.device)
-    cu_seqlens = cu_seqlens.to(pixel_values.device)
-    max_window_seqlen = get_max_seqlen(cu_window_seqlens, cfg)
+    window_index = layout.window_index
 
     hidden = visual.patch_embed(pixel_values.to(visual.patch_embed.proj.weight.dtype))
     hidden = _permute_groups(hidden, window_index, unit)
-    cos, sin = visual.rotary_pos_emb(hidden, position_ids.to(hidden.device))
+    cos, sin = visual.rotary_pos_emb(hidden, layout.position_ids)
     cos = _permute_groups(cos, window_index, unit)
     sin = _permute_groups(sin, window_index, unit)
 
     batched = batched_attention and cfg._attn_implementation == "sdpa"
-    if batched:  # two layouts, shared by all blocks: windows, and whole images
-        layouts = {False: PackedSegments(cu_window_seqlens), True: PackedSegments(cu_seqlens)}
     for i, block in enumerate(visual.blocks):
         full = i in visual.fullatt_block_indexes
-        if batched:
-            hidden = batched_block(block, hidden, layouts[full], (cos, sin))
+        if batched:  # two layouts, shared by all blocks: windows, and whole images
+            hidden = batched_block(block, hidden, layout.images if full else layout.windows, (cos, sin))
             continue
         hidden = block(
             hidden,
-            cu_seqlens=cu_seqlens if full else cu_window_seqlens,
-            max_seqlen=max_seqlen if full else max_window_seqlen,
+            cu_seqlens=layout.cu_seqlens if full else layout.cu_window_seqlens,
+            max_seqlen=layout.max_seqlen if full else layout.max_window_seqlen,
             position_embeddings=(cos, sin),
         )
 
-    merged = visual.merger(hidden)[torch.argsort(window_index)]
+    merged = visual.merger(hidden)[layout.reverse_index]
     return VisionOutputs(merged=merged, high_res=hidden, cos=cos, sin=sin, window_index=window_index)

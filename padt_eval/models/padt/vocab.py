@@ -60,7 +60,11 @@ def to_local(ids: torch.Tensor, grid_thw: torch.Tensor, merge_size: int, vocab_s
 
 def logit_mask(grid_thw: torch.Tensor, merge_size: int, vocab_size: int, device=None) -> torch.Tensor:
     """(B, E + K) bool, True = allowed: every text column and the sample's own VRT block."""
-    counts = merged_counts(grid_thw, merge_size).tolist()
+    return logit_mask_for_counts(merged_counts(grid_thw, merge_size).tolist(), vocab_size, device=device)
+
+
+def logit_mask_for_counts(counts: list[int], vocab_size: int, device=None) -> torch.Tensor:
+    """`logit_mask` from the merged-token counts M_b as Python ints (no tensor read)."""
     total = vocab_size + sum(counts)
     mask = torch.zeros((len(counts), total), dtype=torch.bool, device=device)
     mask[:, :vocab_size] = True
@@ -103,15 +107,21 @@ class ExtendedVocab:
     def size(self) -> int:
         return self.vocab_size + self.prototypes.shape[0]
 
-    def embed_ids(self, ids: torch.Tensor) -> torch.Tensor:
-        """Embed global ids: text ids through the table, VRT ids as their prototypes."""
-        if int(ids.max()) >= self.size:
+    def embed_ids(self, ids: torch.Tensor, *, check: bool = True) -> torch.Tensor:
+        """Embed global ids: text ids through the table, VRT ids as their prototypes.
+
+        A gather from each table and a `torch.where`: the same values as overwriting the VRT
+        rows by boolean indexing, without reading the ids back. `check` verifies that every
+        id is inside the extended vocabulary, which reads `ids.max()` (a host sync); callers
+        that checked the ids on the host pass False."""
+        if check and int(ids.max()) >= self.size:
             raise ValueError(f"token id {int(ids.max())} is outside the extended vocabulary of {self.size} entries")
-        is_vrt = ids >= self.vocab_size
-        out = torch.nn.functional.embedding(ids.clamp(max=self.vocab_size - 1), self.embed)
-        if bool(is_vrt.any()):
-            out[is_vrt] = self.prototypes[ids[is_vrt] - self.vocab_size].to(out.dtype)
-        return out
+        text = torch.nn.functional.embedding(ids.clamp(max=self.vocab_size - 1), self.embed)
+        if self.prototypes.shape[0] == 0:
+            return text
+        rows = (ids - self.vocab_size).clamp(0, self.prototypes.shape[0] - 1)
+        vrt = torch.nn.functional.embedding(rows, self.prototypes).to(text.dtype)
+        return torch.where((ids >= self.vocab_size)[..., None], vrt, text)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Masked logits over E + K for hidden states (B, ..., D), one mask row per sample."""

@@ -1,0 +1,160 @@
+"""`padt-eval plan`: a run's GPU memory and decode floor, from config.json, on a CPU.
+
+Registered on the main app in `cli.py` with one line; thin: it parses options, calls
+`padt_eval.plan.plan` and prints its table (or `--json`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from padt_eval.core.errors import UsageError
+from padt_eval.core.types import Task
+from padt_eval.report.console import labelled, make_console, print_table
+
+console = make_console()
+
+GIB = 1 << 30
+
+
+def _image_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--image-size must be WIDTHxHEIGHT in pixels (e.g. 640x480), got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise UsageError(f"--image-size must be positive, got {text!r}")
+    return w, h
+
+
+def _batch(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"-b/--batch-size must be a positive number or 'auto', got {text!r}")
+    return value
+
+
+def plan_cmd(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Checkpoint folder, its config.json, or a Hugging Face id whose config is in the local cache (read offline; no weights).",
+        ),
+    ],
+    task: Annotated[Task, typer.Option("--task", "-t", help="The task whose prompt and answer length are planned.")] = Task.REC,
+    batch_size: Annotated[
+        str, typer.Option("--batch-size", "-b", help="Samples per model call, or 'auto': the largest that fits the card.")
+    ] = "32",
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", min=1, help="Generated tokens the caches are sized for.")
+    ] = 1024,
+    image_size: Annotated[
+        str | None,
+        typer.Option("--image-size", help="WIDTHxHEIGHT of the images (default: the split's typical 640x480 COCO image)."),
+    ] = None,
+    gpu: Annotated[
+        str, typer.Option("--gpu", help="Card: H100-80GB, H200, A100-40GB, A100-80GB, L40S or 'RTX 4090'.")
+    ] = "H100-80GB",
+    gpu_memory: Annotated[
+        float | None,
+        typer.Option(
+            "--gpu-memory",
+            help="Card memory in GiB instead of a named card's; the bandwidth floor needs a --gpu other than the default.",
+        ),
+    ] = None,
+    family: Annotated[str | None, typer.Option("--family", help="Model family (default: detected from config.json).")] = None,
+    dtype: Annotated[
+        str | None,
+        typer.Option(
+            "--dtype", help="Weights dtype (default: the family's on CUDA: float32 for PaDT, bfloat16 for the baselines)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Plan a run's GPU memory on fake CUDA: peak by part, decode floor, largest batch.
+
+    Builds the model from config.json (no weights) on fake CUDA and runs one batch through
+    the adapter's path: vision, prefill, decode steps, the PaDT decoder and masks.
+
+    Example: padt-eval plan --model tests/fixtures/configs/padt_rec_3b.json -t rec -b 32 --max-new-tokens 128 --dtype bfloat16
+    """
+    from padt_eval.plan import cards
+    from padt_eval.plan.planner import plan
+
+    card = cards.card(None if gpu_memory is not None and gpu == "H100-80GB" else gpu, gpu_memory)
+    result = plan(
+        model,
+        task=task,
+        batch=_batch(batch_size),
+        max_new_tokens=max_new_tokens,
+        card=card,
+        family=family,
+        dtype=dtype,
+        image_wh=_image_size(image_size),
+    )
+    if as_json:
+        console.print(json.dumps(result.to_json(), indent=1), soft_wrap=True)
+        return
+    print_plan(result)
+
+
+def _gb(n: int | None) -> str:
+    return "-" if n is None else f"{n / GIB:.2f}"
+
+
+def print_plan(p) -> None:
+    m = p.measured
+    s = p.shape
+    t = Table(title=f"{p.model} ({p.family}, {p.dtype}) · {p.task} · batch {p.batch} · {p.card['name']}", title_justify="left")
+    t.add_column("part")
+    t.add_column(f"GiB at peak (b={p.batch})", justify="right")
+    if p.at_largest is not None and p.at_largest.batch != m.batch:
+        t.add_column(f"GiB at b={p.at_largest.batch}", justify="right")
+    rows = list(m.parts) + ["peak"]
+    for part in rows:
+        cells = [_gb(m.peak_bytes if part == "peak" else m.parts[part])]
+        if len(t.columns) == 3:
+            cells.append(_gb(p.at_largest.peak_bytes if part == "peak" else p.at_largest.parts[part]))
+        t.add_row(part, *cells, style="bold" if part == "peak" else None)
+    print_table(console, t)
+    console.print(
+        labelled("peak", f"{_gb(m.peak_bytes)} GiB in phase {m.peak_phase!r}; usable on the card {_gb(p.usable_bytes)} GiB")
+    )
+    console.print(labelled("KV cache", f"{_gb(m.kv_bytes)} GiB for {m.kv_positions} positions x {p.batch} rows"))
+    floor = (
+        f"{p.floor_ms_per_step:.2f} ms/step at {p.card['bandwidth_gbs']:.0f} GB/s"
+        if p.floor_ms_per_step
+        else "no bandwidth for this card"
+    )
+    console.print(labelled("decode step", f"reads {m.decode_read_bytes / 1e9:.2f} GB: {floor}"))
+    console.print(labelled("largest batch", f"{p.largest_batch} ({p.largest_batch_method})"))
+    console.print(
+        labelled(
+            "batch shape",
+            f"image {s['image_wh'][0]}x{s['image_wh'][1]} -> {s['resized_wh'][0]}x{s['resized_wh'][1]}, "
+            f"prompt {s['prompt_tokens']} tokens ({s['text_tokens']} text, counted by {s['tokens_counted_by']}), "
+            f"{s['max_new_tokens']} new tokens",
+        )
+    )
+    for st in m.stages:
+        style = {"ran": "green", "shape-only": "yellow"}.get(st["status"], "red")
+        console.print(
+            labelled(f"stage {st['name']}", st["status"] + (f": {st['error']}" if st["error"] else ""), style), soft_wrap=True
+        )
+    for e in m.decode_errors:
+        console.print(labelled("error", f"inside {e['stage']}: {e['error']}", "bold red"), soft_wrap=True)
+    for note in p.notes:
+        console.print(labelled("note", note, "dim"))

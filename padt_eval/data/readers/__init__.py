@@ -1,0 +1,1 @@
+"""Split readers, one module per annotation layout."""

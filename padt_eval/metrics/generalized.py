@@ -1,0 +1,61 @@
+"""What GREC and GRES share: the per-sample outcome of a generalized referring answer.
+
+A gRefCOCO sample has zero, one or several targets. A model "rejects" (answers "no
+target") when its output was read and holds no object. A sample whose output was not read
+(missing, unparseable, errored) is a miss on every count: it is never a correct
+rejection, whatever the sample's targets, and it is counted separately (`OutcomeCounts`).
+"""
+
+from __future__ import annotations
+
+from padt_eval.core.types import ObjectPred, Prediction
+from padt_eval.metrics.base import is_answered
+
+#: the score thresholds of the threshold sweep (metrics.json `details.threshold_sweep`)
+SWEEP = tuple(round(0.05 * i, 2) for i in range(20))
+
+#: an object without a score is kept at every threshold: coordinate text states a box, it does not rank it
+UNSCORED = "objects without a score (coordinate text) are kept at every threshold"
+
+
+def kept(objects: list[ObjectPred], threshold: float | None) -> list[ObjectPred]:
+    """The objects at or above `threshold` (None: all); unscored objects are always kept."""
+    if threshold is None:
+        return list(objects)
+    return [o for o in objects if o.score is None or o.score >= threshold]
+
+
+def has_scores(pred: Prediction) -> bool:
+    return is_answered(pred) and any(o.score is not None for o in pred.objects)
+
+
+def ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def rejection_accuracies(n_nt_rejected: int, n_nt: int, n_t_answered: int, n_t: int) -> dict[str, float]:
+    """N-acc (no-target samples correctly rejected) and T-acc (target samples not rejected);
+    a ratio with no sample to count is left out, not reported as 0."""
+    out = {}
+    n_acc, t_acc = ratio(n_nt_rejected, n_nt), ratio(n_t_answered, n_t)
+    if n_acc is not None:
+        out["n_acc"] = n_acc
+    if t_acc is not None:
+        out["t_acc"] = t_acc
+    return out
+
+
+def undefined_notes(n_nt: int, n_t: int, official_behaviour: str) -> list[str]:
+    notes = []
+    if n_nt == 0:
+        notes.append(f"N-acc is undefined: the split has no no-target sample ({official_behaviour})")
+    if n_t == 0:
+        notes.append(f"T-acc is undefined: the split has no sample with a target ({official_behaviour})")
+    return notes
+
+
+def rejects_everything_note(n_answered_rejected: int, n_samples: int) -> list[str]:
+    """A model that answers "none" to everything scores full N-acc (gRefCOCO issue 4): say so."""
+    if n_samples and n_answered_rejected == n_samples:
+        return ["every sample was answered with no object: N-acc is full by construction and says nothing; read it with T-acc"]
+    return []
