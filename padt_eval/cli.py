@@ -13,9 +13,11 @@ from rich.text import Text
 from padt_eval import __version__, cli_help
 from padt_eval.core.errors import UsageError
 from padt_eval.core.failures import guard_commands
+from padt_eval.core.std_streams import reopen_closed_std_streams
 from padt_eval.core.types import Task
 from padt_eval.report.console import labelled, make_console, print_table
 
+reopen_closed_std_streams()  # `padt-eval ... >&-`: results are still written (before any console exists)
 app = typer.Typer(
     name="padt-eval",
     help=(

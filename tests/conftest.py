@@ -16,6 +16,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Split caches go to a per-session temporary folder, never to ~/.cache."""
     monkeypatch.setenv("PADT_EVAL_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    # the unwritable-cache warning is printed once a run; each test is a run of its own
+    monkeypatch.setenv("PADT_EVAL_CACHE_WARNED", "")
 
 
 @pytest.fixture(scope="session")

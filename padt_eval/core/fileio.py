@@ -36,23 +36,27 @@ def cached_sha256(path: str | Path) -> str:
 
     Weight files are hashed for every run's identity and manifest; hashing a 7.7 GB
     checkpoint costs ~14 s even from the page cache, so a file whose path, size and
-    mtime are unchanged reuses its digest. An unwritable cache only costs the rehash."""
+    mtime are unchanged reuses its digest. A cached entry that is not a digest is
+    recomputed, and an unwritable cache only costs the rehash (with one warning a run,
+    `derived_cache.warn_unwritable`)."""
     path = Path(path)
     st = path.stat()
     key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
     cached = cache_dir() / "weight-hashes" / key
     try:
-        digest = cached.read_text().strip()
-        if len(digest) == 64:
+        digest = cached.read_text(encoding="ascii").strip()
+        if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
             return digest
-    except OSError:
-        pass
+    except (OSError, UnicodeDecodeError):
+        pass  # missing or damaged: recomputed below
     digest = sha256_file(path)
     try:
         with atomic_write(cached) as f:
             f.write(digest)
-    except OSError:
-        pass
+    except OSError as exc:
+        from padt_eval.core.derived_cache import warn_unwritable  # it imports this module
+
+        warn_unwritable(f"the weight-hash cache {cached.parent}", exc)
     return digest
 
 

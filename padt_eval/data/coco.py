@@ -30,8 +30,9 @@ Two sources, one sample per image, sample_id = the COCO image id as a string:
   from an object's RLE, else from the image file's header.
 
 The official file can only be parsed whole, so its first read converts it once into a
-normalised JSONL cache (keyed by the file's sha256 and the GT mode) plus a small
-`.meta.json`; every read after that streams the cache through an id index.
+normalised JSONL cache (keyed by the file's sha256 and the GT mode) whose check record
+(`core/derived_cache.py`) also keeps the category table and filter statistics; every
+read verifies the cache against that record, then streams it through an id index.
 """
 
 from __future__ import annotations
@@ -41,20 +42,21 @@ import json
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import is_finite_box, release_gt_xywh
+from padt_eval.core.derived_cache import Built
 from padt_eval.core.errors import DataError, UsageError
-from padt_eval.core.fileio import atomic_write, cache_dir, sha256_file
+from padt_eval.core.fileio import cache_dir, sha256_file
 from padt_eval.core.images import ImageRoot, check_image_file
 from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
-from padt_eval.data.jsonl_split import JsonlSplitReader
+from padt_eval.data.jsonl_split import JsonlSplitReader, cached_jsonl, written_lines
 from padt_eval.data.padt_patches import box_mask, covers_a_patch
 from padt_eval.data.split import SplitInfo
 
 GT_MODES = ("official", "padt-filtered")
-_CACHE_VERSION = "coco-v2"  # v2: meta lists the images the filter leaves out
+_CACHE_VERSION = "coco-v3"  # v2: meta lists the images the filter leaves out; v3: meta in the check record
 PADT_MAX_SIDE = 1288  # PaDT skips images with a longer side (round(640 * 2 / 28) * 28)
 PADT_MAX_PER_CLASS = 50  # a class with more instances in an image leaves prompt and GT
 
@@ -100,8 +102,9 @@ def _check_ann(ann: Any, path: Path, images: dict) -> None:
         raise DataError(f"{where}: bbox must be [x, y, w, h] with w, h >= 0, got {b!r}")
 
 
-def build_coco_cache(instances_path: Path, out_path: Path, meta_path: Path, gt: str) -> None:
-    """Convert an instances file into normalised JSONL (one image a line) + meta."""
+def build_coco_cache(instances_path: Path, out: TextIO, gt: str) -> tuple[int, dict]:
+    """Convert an instances file into normalised JSONL (one image a line) written to `out`;
+    return the line count and the meta (categories, filter statistics, images left out)."""
     data = _load_instances(instances_path)
     try:
         categories = sorted((int(c["id"]), str(c["name"])) for c in data["categories"])
@@ -125,24 +128,22 @@ def build_coco_cache(instances_path: Path, out_path: Path, meta_path: Path, gt: 
         by_image[ann["image_id"]].append(ann)
     stats: Counter[str] = Counter()
     left_out: list[list] = []  # images of the file the filter drops: [id, width, height]
-    with atomic_write(out_path) as out:
-        for img in data["images"]:
-            try:
-                image_id, width, height, file_name = img["id"], int(img["width"]), int(img["height"]), img["file_name"]
-            except (KeyError, TypeError, ValueError) as exc:
-                raise DataError(f"{instances_path}: image entry {img!r:.80}: missing or bad {exc}") from None
-            anns = by_image.get(image_id, [])
-            try:
-                line = _image_line(image_id, file_name, width, height, anns, names, gt, stats)
-            except ValueError as exc:  # a segmentation that is not a polygon list or a valid RLE
-                raise DataError(f"{instances_path}: image {image_id!r}: {exc}") from None
-            if line is not None:
-                out.write(json.dumps(line) + "\n")
-                stats["images"] += 1
-            else:
-                left_out.append([image_id, width, height])
-    with atomic_write(meta_path) as f:
-        json.dump({"categories": categories, "gt": gt, "stats": dict(stats), "images_left_out": left_out}, f)
+    for img in data["images"]:
+        try:
+            image_id, width, height, file_name = img["id"], int(img["width"]), int(img["height"]), img["file_name"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{instances_path}: image entry {img!r:.80}: missing or bad {exc}") from None
+        anns = by_image.get(image_id, [])
+        try:
+            line = _image_line(image_id, file_name, width, height, anns, names, gt, stats)
+        except ValueError as exc:  # a segmentation that is not a polygon list or a valid RLE
+            raise DataError(f"{instances_path}: image {image_id!r}: {exc}") from None
+        if line is not None:
+            out.write(json.dumps(line) + "\n")
+            stats["images"] += 1
+        else:
+            left_out.append([image_id, width, height])
+    return stats["images"], {"categories": categories, "gt": gt, "stats": dict(stats), "images_left_out": left_out}
 
 
 def _image_line(image_id, file_name, width, height, anns, names, gt, stats) -> dict | None:
@@ -208,11 +209,22 @@ class CocoReader(JsonlSplitReader):
         if not self.instances_path.is_file():
             raise DataError(f"COCO annotations not found: {self.instances_path}")
         key = hashlib.sha256("|".join([_CACHE_VERSION, sha256_file(self.instances_path), gt]).encode()).hexdigest()[:20]
-        base = cache_dir() / "coco" / f"{self.instances_path.stem}_{gt}_{key}"
-        cached, meta_path = base.with_suffix(".jsonl"), base.with_suffix(".meta.json")
-        if not (cached.is_file() and meta_path.is_file()):
-            build_coco_cache(self.instances_path, cached, meta_path, gt)
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        cached = cache_dir() / "coco" / f"{self.instances_path.stem}_{gt}_{key}.jsonl"
+
+        def build() -> Built:
+            meta: dict = {}
+
+            def write(out: TextIO) -> int:
+                n, found = build_coco_cache(self.instances_path, out, gt)
+                meta.update(found)
+                return n
+
+            built = written_lines(write)
+            built.extra = meta
+            return built
+
+        source, derived = cached_jsonl(cached, _CACHE_VERSION, build)
+        meta = derived.extra
         self.categories = [(int(c), str(n)) for c, n in meta["categories"]]
         self._names = dict(self.categories)
         self.stats = meta["stats"]
@@ -235,7 +247,8 @@ class CocoReader(JsonlSplitReader):
             notes=notes,
             categories=self.categories,
         )
-        super().__init__(cached, info)
+        super().__init__(source, info)
+        self.cache_record = derived.record
 
     def line_to_sample(self, obj: dict[str, Any], line_index: int, where: str) -> Sample:
         path = self._images.join(obj["image_file"], context=f"{self.instances_path} image {obj['image_file']!r}")

@@ -8,7 +8,8 @@ there is none.
 
 Only the images a split uses are kept: the instances file is read once, the annotations
 of those images converted to RLE at the image size, and the result cached as JSON (keyed
-by the sha256 of the file and of the image-id list), so later runs skip the big read.
+by the sha256 of the file and of the image-id list, verified against its own record on
+every read: `core/derived_cache.py`), so later runs skip the big read.
 Crowd annotations (`iscrowd` 1) are left out: a crowd region is not an object an
 expression could refer to.
 """
@@ -23,8 +24,9 @@ from pathlib import Path
 
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import xywh_to_xyxy
+from padt_eval.core.derived_cache import Built, derived_file
 from padt_eval.core.errors import DataError
-from padt_eval.core.fileio import atomic_write, cache_dir, sha256_file
+from padt_eval.core.fileio import cache_dir, sha256_file
 from padt_eval.data.coco import _load_instances as load_coco_instances
 
 _CACHE_VERSION = "instances-v1"
@@ -75,23 +77,35 @@ def find_train2014_instances(data_root: Path | None, image_root: Path | None) ->
 
 
 def _convert(path: Path, wanted: set[int]) -> dict[int, list[list]]:
-    doc = load_coco_instances(path)  # DataError naming the file when it is not one
-    try:
-        sizes = {int(img["id"]): (int(img["height"]), int(img["width"])) for img in doc["images"] if int(img["id"]) in wanted}
-        anns = doc["annotations"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{path}: not a COCO instances file (missing {exc})") from None
+    doc = load_coco_instances(path)  # DataError naming the file when it is not one (no images list ...)
+    sizes: dict[int, tuple[int, int]] = {}
+    for pos, img in enumerate(doc["images"]):
+        field = "id"
+        try:
+            image_id = int(img["id"])
+            if image_id in wanted:
+                field = "height"
+                h = int(img["height"])
+                field = "width"
+                sizes[image_id] = (h, int(img["width"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{path}: images[{pos}]: missing or bad '{field}' ({type(exc).__name__}: {exc})") from None
     out: dict[int, list[list]] = {i: [] for i in sizes}
-    for pos, ann in enumerate(anns):
+    for pos, ann in enumerate(doc["annotations"]):
+        field = "image_id"
         try:
             image_id = int(ann["image_id"])
             if image_id not in sizes or ann.get("iscrowd"):
                 continue
             h, w = sizes[image_id]
+            field = "segmentation"
             mask = rlemod.from_segmentation(ann["segmentation"], h, w)
-            out[image_id].append([int(ann["id"]), xywh_to_xyxy(ann["bbox"]), mask, ann.get("category_id")])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"{path}: annotation #{pos} is malformed ({type(exc).__name__}: {exc})") from None
+            field = "bbox"
+            box = xywh_to_xyxy(ann["bbox"])
+            field = "id"
+            out[image_id].append([int(ann["id"]), box, mask, ann.get("category_id")])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(f"{path}: annotations[{pos}]: missing or bad '{field}' ({type(exc).__name__}: {exc})") from None
     return out
 
 
@@ -102,16 +116,12 @@ def load_image_instances(path: str | Path, image_ids: Iterable[object]) -> Image
     file_sha = sha256_file(path)
     key = hashlib.sha256(f"{_CACHE_VERSION}|{file_sha}|{','.join(map(str, wanted))}".encode()).hexdigest()[:20]
     cached = cache_dir() / "instances" / f"{path.stem}_{key}.json"
-    raw: dict[int, list[list]] | None = None
-    if cached.is_file():
-        try:
-            raw = {int(k): v for k, v in json.loads(cached.read_text(encoding="utf-8")).items()}
-        except (OSError, ValueError):
-            raw = None  # a damaged cache is rebuilt, never trusted
-    if raw is None:
-        raw = _convert(path, set(wanted))
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(cached) as f:
-            json.dump({str(k): v for k, v in raw.items()}, f)
+
+    def build() -> Built:
+        converted = _convert(path, set(wanted))
+        return Built(json.dumps({str(k): v for k, v in converted.items()}).encode("utf-8"), len(converted))
+
+    derived = derived_file(cached, _CACHE_VERSION, build)
+    raw = {int(k): v for k, v in json.loads(derived.read_bytes()).items()}
     by_image = {k: [Instance(a, list(map(float, b)), m, c) for a, b, m, c in v] for k, v in raw.items()}
     return ImageInstances(by_image, str(path), file_sha)

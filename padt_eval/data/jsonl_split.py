@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from padt_eval.core.derived_cache import Built, Derived, derived_file
 from padt_eval.core.errors import DataError
-from padt_eval.core.jsonl import LineReader, first_offsets, iter_lines, parse_line
+from padt_eval.core.jsonl import InMemoryFile, LineReader, Source, first_offsets, iter_lines, parse_line
 from padt_eval.core.types import Sample
 from padt_eval.data.split import SplitInfo, SplitReader
 
 #: lines parsed together by `__iter__` (and handed to `prepare_block`)
 BLOCK_LINES = 256
+
+
+def written_lines(write: Callable[[TextIO], int], extra: dict[str, Any] | None = None) -> Built:
+    """Run a cache builder that writes JSONL lines and returns their count, in memory."""
+    out = io.StringIO()
+    n = write(out)
+    return Built(out.getvalue().encode("utf-8"), n, extra or {})
+
+
+def cached_jsonl(path: Path, version: str, build: Callable[[], Built]) -> tuple[Source, Derived]:
+    """A derived JSONL split file, verified against its record or rebuilt (see
+    `core/derived_cache.py`): its path, or its bytes when the cache cannot be written."""
+    derived = derived_file(path, version, build)
+    if derived.path is not None:
+        return derived.path, derived
+    assert derived.data is not None
+    return InMemoryFile(f"{path} (kept in memory)", derived.data), derived
 
 
 class _Where:
@@ -43,11 +62,14 @@ class JsonlSplitReader(SplitReader):
     """
 
     id_is_line_index = False
+    #: A derived cache's record (`core/derived_cache.py`): its `ground_truth_validated`
+    #: says every line passed the checks when it was built. None for a source file.
+    cache_record: dict[str, Any] | None = None
 
-    def __init__(self, path: str | Path, info: SplitInfo) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Source, info: SplitInfo) -> None:
+        self.path: Path | InMemoryFile = path if isinstance(path, InMemoryFile) else Path(path)
         self.info = info
-        if not self.path.is_file():
+        if isinstance(self.path, Path) and not self.path.is_file():
             raise DataError(f"split file not found: {self.path}")
         self._lines = LineReader(self.path)
         self._index, dups = first_offsets(self._ids_and_offsets())

@@ -18,7 +18,8 @@ sample_id = the image id as a string, in order of first appearance.
 
 Lines of one image need not be adjacent: a first pass indexes the byte offsets of each
 image's lines, a second writes the grouped samples to a normalised JSONL cache (keyed by
-the file's sha256) that is then streamed like every other split.
+the file's sha256, verified on every read: `core/derived_cache.py`) that is then
+streamed like every other split.
 """
 
 from __future__ import annotations
@@ -26,17 +27,18 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import is_finite_box
 from padt_eval.core.caption_text import clean_caption
+from padt_eval.core.derived_cache import Built
 from padt_eval.core.errors import DataError
-from padt_eval.core.fileio import atomic_write, cache_dir, sha256_file
+from padt_eval.core.fileio import cache_dir, sha256_file
 from padt_eval.core.images import ImageRoot, check_image_file, confined_path
 from padt_eval.core.jsonl import LineReader, iter_lines, parse_line
 from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
-from padt_eval.data.jsonl_split import JsonlSplitReader
+from padt_eval.data.jsonl_split import JsonlSplitReader, cached_jsonl, written_lines
 from padt_eval.data.split import SplitInfo
 
 _CACHE_VERSION = "ric-v1"
@@ -117,18 +119,17 @@ def _group(path: Path, lines: list[tuple[int, dict]], image_root: Path) -> dict:
     }
 
 
-def build_ric_cache(path: Path, image_root: Path, out_path: Path) -> int:
-    """Group a RIC JSONL by image into normalised JSONL; return the number of images."""
+def build_ric_cache(path: Path, image_root: Path, out: TextIO) -> int:
+    """Group a RIC JSONL by image into normalised JSONL written to `out`; return the number of images."""
     offsets: dict[str, list[tuple[int, int]]] = {}
     for index, offset, raw in iter_lines(path):
         obj = parse_line(raw, path, index)
         _check_line(obj, f"{path}:{index + 1}")
         offsets.setdefault(str(obj["id"]), []).append((index, offset))
     reader = LineReader(path)
-    with atomic_write(out_path) as out:
-        for places in offsets.values():
-            lines = [(index, json.loads(reader.read_at(offset))) for index, offset in places]
-            out.write(json.dumps(_group(path, lines, image_root)) + "\n")
+    for places in offsets.values():
+        lines = [(index, json.loads(reader.read_at(offset))) for index, offset in places]
+        out.write(json.dumps(_group(path, lines, image_root)) + "\n")
     return len(offsets)
 
 
@@ -141,10 +142,14 @@ class RicJsonlReader(JsonlSplitReader):
             raise DataError(f"split file not found: {self.source}")
         key = hashlib.sha256("|".join([_CACHE_VERSION, sha256_file(self.source)]).encode()).hexdigest()[:20]
         cached = cache_dir() / "ric" / f"{self.source.stem}_{key}.jsonl"
-        if not cached.is_file():
-            if build_ric_cache(self.source, self.image_root, cached) == 0:
-                cached.unlink()
+
+        def build() -> Built:
+            built = written_lines(lambda out: build_ric_cache(self.source, self.image_root, out))
+            if built.n_items == 0:
                 raise DataError(f"{self.source}: the split file holds no captions")
+            return built
+
+        source, derived = cached_jsonl(cached, _CACHE_VERSION, build)
         info = SplitInfo(
             name=name or self.source.stem,
             layout="padt-jsonl",
@@ -155,7 +160,8 @@ class RicJsonlReader(JsonlSplitReader):
                 "one sample per image; references = all its captions, placeholders removed; GT objects = its captions' objects, de-duplicated"
             ],
         )
-        super().__init__(cached, info)
+        super().__init__(source, info)
+        self.cache_record = derived.record
 
     def line_to_sample(self, obj: dict[str, Any], line_index: int, where: str) -> Sample:
         path = self._images.join(obj["image_file"], context=f"{self.source} line {obj['lines'][0]}")

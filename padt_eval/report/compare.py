@@ -204,15 +204,54 @@ def write_comparison(doc: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
-def load_comparisons(root: str | Path) -> list[dict[str, Any]]:
-    """Every comparison file under `root` (`**/comparisons/*.json`), in path order."""
+def _comparison_problem(doc: dict[str, Any]) -> str | None:
+    """What keeps a comparison file from being tabled (field named), else None."""
+    for side in ("run_a", "run_b"):
+        info = doc.get(side)
+        if not isinstance(info, dict):
+            return f"field '{side}' must be an object"
+        for key in ("run_id", "metrics_sha256", "task", "split", "model", "protocol"):
+            if not isinstance(info.get(key), str):
+                return f"field '{side}.{key}' must be a string, got {info.get(key)!r:.40}"
+    if not isinstance(doc.get("n_shared"), int):
+        return "field 'n_shared' must be an integer"
+    if not isinstance(doc.get("warnings", []), list):
+        return "field 'warnings' must be a list"
+    metrics = doc.get("metrics")
+    if not isinstance(metrics, dict):
+        return "field 'metrics' must be an object"
+    for name, e in metrics.items():
+        if not isinstance(e, dict):
+            return f"field 'metrics.{name}' must be an object"
+        for key in ("a", "b", "diff", "p_value"):
+            if not isinstance(e.get(key), (int, float)) or isinstance(e.get(key), bool):
+                return f"field 'metrics.{name}.{key}' must be a number, got {e.get(key)!r:.40}"
+        for key in ("ci95", "a_ci95", "b_ci95"):
+            v = e.get(key)
+            if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)):
+                return f"field 'metrics.{name}.{key}' must be two numbers, got {v!r:.40}"
+        if not isinstance(e.get("test"), str):
+            return f"field 'metrics.{name}.test' must be a string"
+    return None
+
+
+def load_comparisons(root: str | Path, skipped: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every comparison file under `root` (`**/comparisons/*.json`), in path order. A file
+    that is not one is passed over; one of the wrong shape gets a line in `skipped`."""
     out = []
     for p in sorted(Path(root).rglob("comparisons/*.json")):
         try:
             doc = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            if skipped is not None:
+                skipped.append(f"{p}: not a readable comparison file ({exc})")
             continue
         if isinstance(doc, dict) and doc.get("schema") == SCHEMA:
+            why = _comparison_problem(doc)
+            if why is not None:
+                if skipped is not None:
+                    skipped.append(f"{p}: {why}")
+                continue
             doc["_path"] = str(p)
             out.append(doc)
     return out

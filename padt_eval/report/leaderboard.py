@@ -36,7 +36,7 @@ from padt_eval.report.tables import Cell, Column, Row, Table, html_page, html_ta
 class Board:
     tables: list[Table]
     intro: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # run folders left out, with why
+    skipped: list[str] = field(default_factory=list)  # run folders and comparison files left out, with why
 
 
 def _metric_value(run: Run, spec: MetricSpec) -> float | None:
@@ -329,7 +329,8 @@ def build_leaderboard(results: str | Path, reported_path: str | Path | None) -> 
     skipped: list[str] = []
     runs = find_runs(results, skipped) if results.is_dir() else []
     reported = load_reported(reported_path) if reported_path is not None else []
-    comparisons = load_comparisons(results) if results.is_dir() else []
+    bad_comparisons: list[str] = []
+    comparisons = load_comparisons(results, bad_comparisons) if results.is_dir() else []
     half, stale = _half_widths(comparisons, runs)
     tables: list[Table] = []
     intro = [
@@ -340,6 +341,8 @@ def build_leaderboard(results: str | Path, reported_path: str | Path | None) -> 
     ]
     if skipped:
         intro.append(f"{len(skipped)} run folder(s) skipped: " + "; ".join(skipped))
+    if bad_comparisons:
+        intro.append(f"{len(bad_comparisons)} comparison file(s) skipped: " + "; ".join(bad_comparisons))
     if stale:
         intro.append(f"{stale} comparison file(s) ignored: their runs changed or are gone (re-run `padt-eval compare`).")
     for tt in TASK_TABLES:
@@ -353,7 +356,7 @@ def build_leaderboard(results: str | Path, reported_path: str | Path | None) -> 
     ct = comparisons_table(comparisons, runs)
     if ct.rows:
         tables.append(ct)
-    return Board(tables, intro, skipped)
+    return Board(tables, intro, skipped + bad_comparisons)
 
 
 def write_leaderboard(board: Board, out_dir: str | Path) -> list[Path]:

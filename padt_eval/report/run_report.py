@@ -18,8 +18,10 @@ from typing import Any
 
 import orjson
 
+from padt_eval.core import rle as rlemod
 from padt_eval.core.answer_rule import select_answer
-from padt_eval.core.errors import DataError, PadtEvalError
+from padt_eval.core.boxes import is_finite_box
+from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.fileio import atomic_write, sha256_file
 from padt_eval.core.types import Prediction
 from padt_eval.report.draw import histogram_svg, render_sample
@@ -61,9 +63,31 @@ def reopen_split(run: Run, data_root: str | Path | None = None, image_root: str 
     return reopen_from_manifest(split, run.task, run.split, run.gt_variant, data_root=data_root, image_root=image_root)
 
 
+def _drawable(d: Any) -> Prediction:
+    """A predictions line the report can draw: objects with finite boxes and valid RLE masks.
+    ValueError names the field (scoring checks the same file fully; this guards the drawing)."""
+    if not isinstance(d, dict) or d.get("sample_id") is None:
+        raise ValueError("expected a JSON object with a 'sample_id'")
+    objects = d.get("objects") or []
+    if not isinstance(objects, list):
+        raise ValueError(f"'objects' must be a list, got {type(objects).__name__}")
+    for i, o in enumerate(objects):
+        if not isinstance(o, dict):
+            raise ValueError(f"objects[{i}] must be an object, got {type(o).__name__}")
+        if o.get("bbox") is not None and not is_finite_box(o["bbox"]):
+            raise ValueError(f"objects[{i}].bbox must be four finite numbers, got {o['bbox']!r:.60}")
+        why = rlemod.problem(o["mask"]) if o.get("mask") is not None else None
+        if why is not None:
+            raise ValueError(f"objects[{i}].mask is not a valid COCO RLE: {why}")
+    if d.get("text") is not None and not isinstance(d["text"], str):
+        raise ValueError("'text' must be a string")
+    return Prediction.from_json(d)
+
+
 def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str]:
     """The predictions of `wanted` sample ids from the file metrics.json names, if it is
-    still there and unchanged; else ({}, why not)."""
+    still there and unchanged; else ({}, why not). A line that cannot be drawn is left out,
+    and the reason names its file, line and field."""
     desc = run.doc.get("predictions") or {}
     path = Path(desc.get("file") or run.dir / "predictions.jsonl")
     if not path.is_file():
@@ -71,19 +95,23 @@ def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str
     if desc.get("sha256") and sha256_file(path) != desc["sha256"]:
         return {}, f"predictions file {path} changed since scoring (sha256 differs): not used"
     out: dict[str, Prediction] = {}
+    damaged: list[str] = []
     with open(path, "rb") as f:
-        for line in f:
+        for lineno, line in enumerate(f, start=1):
             try:
                 d = orjson.loads(line)
             except orjson.JSONDecodeError:
-                continue
+                continue  # scoring counted it as malformed; nothing to draw
             sid = str(d.get("sample_id")) if isinstance(d, dict) else None
             if sid in wanted and sid not in out:
                 try:
-                    out[sid] = Prediction.from_json(d)
-                except (KeyError, TypeError, ValueError):
-                    continue
-    return out, ""
+                    out[sid] = _drawable(d)
+                except (KeyError, TypeError, ValueError) as exc:
+                    damaged.append(f"{path}:{lineno}: {exc}")
+    why = ""
+    if damaged:
+        why = f"{len(damaged)} prediction(s) not drawn, their lines are malformed: " + "; ".join(damaged[:5])
+    return out, why
 
 
 def _unmatched(r: dict[str, Any]) -> int | None:
@@ -237,11 +265,11 @@ def build_run_report(
     n_worst: int = 12,
 ) -> str:
     run = load_run(run_dir)
-    try:
-        records = run.per_sample
-    except DataError:
-        records = []
     notes: list[str] = []
+    # a damaged per_sample.jsonl is a DataError naming file, line and field (exit 2)
+    records = run.per_sample if run.has_per_sample else []
+    if not run.has_per_sample:
+        notes.append(f"{run.dir} has no per_sample.jsonl: no histogram, no samples drawn")
     worst, how = _worst(records, n_worst)
     errors = run.doc.get("errors")
     by_category = worst_by_category(records, errors) if errors else {}

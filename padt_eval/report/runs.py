@@ -3,12 +3,13 @@
 A run folder is complete when it has `metrics.json` (written last). `manifest.json` is
 read when present; every protocol field falls back to "unknown" rather than failing, so
 a folder written by an older padt-eval still shows up in a table, with its gaps visible.
+A field that is there but of the wrong shape is a `DataError` naming file and field
+(`results/reader.py`): the leaderboard lists such a folder as skipped.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,9 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from padt_eval.core.errors import DataError
+from padt_eval.results.reader import iter_per_sample, read_manifest, read_metrics
 
 UNKNOWN = "?"
 
@@ -148,14 +148,16 @@ class Run:
         return "yes" if n == answered else f"partly ({n}/{answered})"
 
     # -- per-sample -------------------------------------------------------------------
+    @property
+    def has_per_sample(self) -> bool:
+        return (self.dir / "per_sample.jsonl").is_file()
+
     def iter_per_sample(self) -> Iterator[dict[str, Any]]:
+        """Checked records; a damaged line is a DataError naming `file:line` and field."""
         path = self.dir / "per_sample.jsonl"
         if not path.is_file():
             raise DataError(f"{self.dir}: no per_sample.jsonl")
-        with open(path, "rb") as f:
-            for line in f:
-                if line.strip():
-                    yield orjson.loads(line)
+        yield from iter_per_sample(path)
 
     @cached_property
     def per_sample(self) -> list[dict[str, Any]]:
@@ -167,20 +169,9 @@ def load_run(path: str | Path) -> Run:
     metrics_path = d / "metrics.json"
     if not metrics_path.is_file():
         raise DataError(f"{d}: not a finished results folder (no metrics.json)")
-    raw = metrics_path.read_bytes()
-    try:
-        doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{metrics_path}: not JSON ({exc})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), dict):
-        raise DataError(f"{metrics_path}: not a padt-eval metrics file (no 'metrics' object)")
-    manifest: dict[str, Any] = {}
+    doc, raw = read_metrics(metrics_path)
     mpath = d / "manifest.json"
-    if mpath.is_file():
-        try:
-            manifest = json.loads(mpath.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            manifest = {}
+    manifest = read_manifest(mpath) if mpath.is_file() else {}
     return Run(dir=d, doc=doc, manifest=manifest, metrics_sha256=_sha(raw))
 
 

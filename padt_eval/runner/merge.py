@@ -15,13 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.fileio import atomic_write
 from padt_eval.core.jsonl import LineReader, first_offsets
 from padt_eval.data.split import SplitReader
-from padt_eval.runner.shards import ERROR_STATUS, shard_files
+from padt_eval.runner.shards import ERROR_STATUS, shard_files, shard_record_id
 
 PREDICTIONS_FILE = "predictions.jsonl"
 _FILE_BITS = 40  # offsets below 1 TB; the file number lives in the bits above
@@ -62,12 +60,9 @@ def _index_shards(files: list[Path]) -> tuple[dict[str, int], list[tuple[str, li
             with open(path, "rb") as f:
                 for lineno, raw in enumerate(f, start=1):
                     if raw.endswith(b"\n"):  # an unterminated last line is a torn write: not done
-                        try:
-                            rec = orjson.loads(raw)
-                            sid, status = str(rec["sample_id"]), rec.get("parse_status")
-                        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-                            sid = status = None
-                        if sid is not None:
+                        rec, sid = shard_record_id(raw)
+                        if rec is not None:  # a damaged line is not done (`done_ids` says so)
+                            status = rec.get("parse_status")
                             key = (k << _FILE_BITS) | offset
                             where[key] = f"{path.name}:{lineno}"
                             if status == ERROR_STATUS:

@@ -28,7 +28,7 @@ from padt_eval.runner.launch import launch
 from padt_eval.runner.merge import merge_shards
 from padt_eval.runner.plan import PLAN_DIR, read_plan_summary
 from padt_eval.runner.run_lock import RunLock
-from padt_eval.runner.shards import SHARD_DIR, count_lines, done_ids, predicted_ids
+from padt_eval.runner.shards import SHARD_DIR, count_lines, damaged_note, done_ids, predicted_ids
 from padt_eval.runner.worker import RunJob, dist_env, run_rank
 from padt_eval.tasks.registry import TaskSpec
 
@@ -105,8 +105,11 @@ def _claim(out_dir: Path, fp: dict[str, Any], overwrite: bool, reader: SplitRead
                 f"took over the run-folder lock of a run that is gone (pid {h.get('pid')} on {h.get('host')}, started {h.get('started')})"
             )
         (out_dir / LEGACY_MERGE_LOCK).unlink(missing_ok=True)
-        n_done = _n_done(out_dir, reader)
+        damaged: list[str] = []  # shard lines that are not a prediction: named, their samples run again
+        n_done = _n_done(out_dir, reader, lambda d: done_ids(d, damaged))
         n_errored = _n_done(out_dir, reader, predicted_ids) - n_done
+        if damaged:
+            say(damaged_note(damaged))
     except BaseException:
         lock.release()
         raise

@@ -45,17 +45,37 @@ def shard_files(run_dir: Path) -> list[Path]:
     return sorted(d.glob("*.jsonl")) if d.is_dir() else []
 
 
-def iter_shard_lines(path: Path) -> Iterator[tuple[int, dict]]:
-    """(1-based line, record) for every complete line; an unterminated last line is skipped."""
+def shard_record_id(raw: bytes) -> tuple[dict | None, str]:
+    """(record, its sample id) of one complete shard line, or (None, why it is unusable).
+
+    We write whole JSON objects that each carry a `sample_id`; anything else was damaged
+    after the fact (or torn by a crash) and does not count as done."""
+    try:
+        rec = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None, "not a JSON line"
+    if not isinstance(rec, dict):
+        return None, f"not a JSON object ({type(rec).__name__})"
+    sid = rec.get("sample_id")
+    if isinstance(sid, bool) or not isinstance(sid, (str, int)) or sid == "":
+        return None, "no 'sample_id' field" if sid is None else f"field 'sample_id' is {sid!r:.40}, not an id"
+    return rec, str(sid)
+
+
+def iter_shard_lines(path: Path, damaged: list[str] | None = None) -> Iterator[tuple[int, dict]]:
+    """(1-based line, record) for every complete, well-formed line; an unterminated last line
+    is skipped (a write cut off by a crash: that sample is redone), and so is a damaged
+    line, which `damaged` (when given) gets as `file:line: why`."""
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             if not raw.endswith(b"\n"):
-                return  # a write cut off by a crash: that sample is redone
-            try:
-                yield lineno, orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                # Only a torn write can produce this (we write whole lines); treat it as not done.
+                return
+            rec, why = shard_record_id(raw)
+            if rec is None:
+                if damaged is not None:
+                    damaged.append(f"{path}:{lineno}: {why}")
                 continue
+            yield lineno, rec
 
 
 def predicted_ids(run_dir: Path) -> set[str]:
@@ -63,17 +83,24 @@ def predicted_ids(run_dir: Path) -> set[str]:
     return {str(rec["sample_id"]) for path in shard_files(run_dir) for _, rec in iter_shard_lines(path)}
 
 
-def done_ids(run_dir: Path) -> set[str]:
+def done_ids(run_dir: Path, damaged: list[str] | None = None) -> set[str]:
     """Sample ids with a complete prediction in any shard of any earlier attempt. A sample
     whose every copy ended in `error` (it could not be run: an unreadable image, a
     failing model call) is not done: the next attempt runs it again, since its cause may
-    have been fixed. An answer, even one that could not be parsed, is never rerun."""
+    have been fixed. An answer, even one that could not be parsed, is never rerun. Lines
+    that cannot be read are not done either, and are listed in `damaged` when given."""
     out: set[str] = set()
     for path in shard_files(run_dir):
-        for _, rec in iter_shard_lines(path):
+        for _, rec in iter_shard_lines(path, damaged):
             if rec.get("parse_status") != ERROR_STATUS:
                 out.add(str(rec["sample_id"]))
     return out
+
+
+def damaged_note(damaged: list[str]) -> str:
+    """One line for the user about damaged shard lines (their samples are run again)."""
+    listed = "; ".join(damaged[:5]) + (f"; and {len(damaged) - 5} more" if len(damaged) > 5 else "")
+    return f"{len(damaged)} damaged shard line(s) ignored, their samples are run again: {listed}"
 
 
 def count_lines(path: Path) -> tuple[int, int]:

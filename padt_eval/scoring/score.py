@@ -119,9 +119,10 @@ def provenance_of_run_predictions(path: Path) -> Provenance | None:
     if path.name != "predictions.jsonl" or not manifest.is_file():
         return None
     try:
-        model = json.loads(manifest.read_text(encoding="utf-8")).get("model")
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    model = doc.get("model") if isinstance(doc, dict) else None  # a damaged manifest: no provenance
     if not isinstance(model, dict) or model.get("family") in (None, SCORED_FAMILY):
         return None
     # Runs before prompt keys were recorded wrote a key only for PaDT, whose key is its family.

@@ -71,7 +71,7 @@ def test_malformed_file_names_itself(tmp_path):
     with pytest.raises(DataError, match="bad.json"):
         load_image_instances(bad, [1])
     broken = _write(tmp_path / "broken.json", [{"id": 1, "image_id": 1}])
-    with pytest.raises(DataError, match="annotation #0"):
+    with pytest.raises(DataError, match=r"annotations\[0\]: missing or bad .segmentation."):
         load_image_instances(broken, [1])
 
 
