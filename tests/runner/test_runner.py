@@ -79,7 +79,10 @@ def test_killed_rank_then_rerun_gives_identical_metrics(split, single, tmp_path,
     ids = _shard_ids(out)
     assert len(ids) == len(set(ids)) == again.counts["n_samples"], "a sample was predicted twice"
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["runner"]["resumed"] is True
+    # "1:0:kill" races rank 0's first batch against the teardown: when rank 0 wrote nothing
+    # either, the rerun resumes nothing, and `resumed` must say so (it is true only when
+    # something was resumed).
+    assert manifest["runner"]["resumed"] is bool(written_before)
     assert manifest["runner"]["samples_this_attempt"] == again.counts["n_samples"] - len(written_before)
 
 
