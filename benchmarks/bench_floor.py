@@ -40,26 +40,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from padt_eval.metrics.detection import STAT_KEYS  # noqa: E402
+
 FLOOR_SCRIPTS = Path(__file__).resolve().parent / "floor_scripts.py"
 #: sizes per task: samples (REC/RES), detections (OVD, 100 an image), images (RIC)
 DEFAULT_SIZES = {"rec": (5_000, 50_000), "res": (5_000, 50_000), "ovd": (50_000, 500_000), "ric": (5_000,)}
 CHECKED = {
     "rec": ("acc@0.5", "acc@0.75", "acc@0.9", "mean_iou"),
     "res": ("miou", "ciou"),
-    "ovd": (
-        "ap",
-        "ap50",
-        "ap75",
-        "ap_small",
-        "ap_medium",
-        "ap_large",
-        "ar1",
-        "ar10",
-        "ar100",
-        "ar_small",
-        "ar_medium",
-        "ar_large",
-    ),
+    "ovd": STAT_KEYS,  # the 12 COCO numbers, named as padt-eval names them
     "ric": ("bleu1", "bleu2", "bleu3", "bleu4", "meteor", "rouge_l", "cider_d"),
 }
 DETS_PER_IMAGE = 100
