@@ -42,6 +42,7 @@ NO_TARGET: dict[str, NoTarget] = {
     "shikra": NoTarget(_NO_SYNTAX, documented=False),
     "minigpt_v2": NoTarget(_NO_SYNTAX, documented=False),
     "ferret": NoTarget(_NO_SYNTAX, documented=False),
+    "groundinggpt": NoTarget(_NO_SYNTAX, documented=False),
     "cogvlm": NoTarget(_NO_SYNTAX, documented=False),
     "lisa": NoTarget(_FILE + "; LISA's [SEG] always yields a mask (flagged)", documented=False),
     "pixellm": NoTarget(_FILE, documented=False),
