@@ -165,14 +165,10 @@ def problem(rle: object) -> str | None:
     so this runs before any pycocotools call on a mask read from a file. The work is
     bounded by the length of `counts` (a few numpy passes over it).
     """
-    if type(rle) is not dict:
-        return f"must be an object {{'size': [h, w], 'counts': ...}}, got {type(rle).__name__}"
-    size = rle.get("size")
-    if type(size) not in (list, tuple) or len(size) != 2:
-        return f"'size' must be [height, width], got {size!r}"
-    h, w = size
-    if type(h) is not int or type(w) is not int or h < 0 or w < 0:
-        return f"'size' must be two non-negative integers, got {list(size)!r}"
+    bad_size = size_problem(rle)
+    if bad_size is not None:
+        return bad_size
+    h, w = rle["size"]  # size_problem checked: a dict whose size is two non-negative ints
     if h * w >= _MAX_PIXELS:
         return f"'size' {[h, w]} has more pixels than COCO RLE can hold"
     counts = rle.get("counts")
