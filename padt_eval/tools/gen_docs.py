@@ -111,7 +111,10 @@ def formats_reference() -> str:
     from padt_eval.models.base import families
     from padt_eval.models.coords import FORMATS
 
-    fams = families()
+    # Registration order depends on which module a process imported first (a test importing
+    # padt/family.py early puts PaDT first), so the reference is ordered by detection
+    # precedence, then name: the same page whatever ran before.
+    fams = dict(sorted(families().items(), key=lambda kv: (kv[1].precedence, kv[0])))
     out = [
         _HEADER.format(source="padt_eval/models/coords (FORMATS), padt_eval/models/families.py and padt_eval/tasks/no_target.py"),
         "# Coordinate-text formats and model families\n\n",
