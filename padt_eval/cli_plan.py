@@ -14,6 +14,7 @@ from rich.table import Table
 
 from padt_eval.core.errors import UsageError
 from padt_eval.core.types import Task
+from padt_eval.options import batch_size_option
 from padt_eval.report.console import labelled, make_console, print_table
 
 console = make_console()
@@ -31,18 +32,6 @@ def _image_size(text: str | None) -> tuple[int, int] | None:
     if w <= 0 or h <= 0:
         raise UsageError(f"--image-size must be positive, got {text!r}")
     return w, h
-
-
-def _batch(text: str) -> int | str:
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(f"-b/--batch-size must be a positive number or 'auto', got {text!r}")
-    return value
 
 
 def plan_cmd(
@@ -98,7 +87,7 @@ def plan_cmd(
     result = plan(
         model,
         task=task,
-        batch=_batch(batch_size),
+        batch=batch_size_option(batch_size),
         max_new_tokens=max_new_tokens,
         card=card,
         family=family,
