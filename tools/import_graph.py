@@ -1,5 +1,6 @@
 """Print padt_eval's package import graph: the packages, the edges between them, and the
-import circles (strongly connected components of more than one package).
+import circles (strongly connected components of more than one package), then the module
+circles inside each package (e.g. core/types.py <-> core/images.py).
 
 A "package" is a top-level unit under padt_eval: a subpackage (`padt_eval.data`, everything
 below it included) or a top-level module (`padt_eval.api`). Every import counts, also the
@@ -68,6 +69,24 @@ def package_graph(root: Path) -> tuple[list[str], dict[str, set[str]]]:
     return sorted(units), edges
 
 
+def module_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the modules of the same package it imports. `from pkg import name` points
+    at `pkg.name` where that is a module, else at `pkg` (its __init__) only: the parent
+    __init__ that Python runs first is not counted, or every package would be one circle."""
+    package_dir = root / "padt_eval"
+    modules = {_module_name(p, root): p for p in sorted(package_dir.rglob("*.py"))}
+    units = set(package_graph(root)[0])
+    edges: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        unit = _unit(module, units)
+        if unit is None or module == unit:  # a top-level module, or a package's __init__
+            continue
+        names = _imported_modules(path, module)
+        targets = {n for n in names if n in modules and not any(m.startswith(n + ".") for m in names & modules.keys())}
+        edges[module] = {t for t in targets if t != module and _unit(t, units) == unit and t != unit}
+    return edges
+
+
 def import_circles(edges: dict[str, set[str]]) -> list[list[str]]:
     """Tarjan's strongly connected components, keeping those of two or more packages."""
     index: dict[str, int] = {}
@@ -117,6 +136,10 @@ def main() -> None:
     circles = import_circles(edges)
     print(f"import circles: {len(circles)}")
     for circle in circles:
+        print("  " + " <-> ".join(short(u) for u in circle))
+    module_circles = import_circles(module_graph(args.root))
+    print(f"module circles inside packages: {len(module_circles)}")
+    for circle in module_circles:
         print("  " + " <-> ".join(short(u) for u in circle))
 
 

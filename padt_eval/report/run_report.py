@@ -23,6 +23,7 @@ from padt_eval.core.answer_rule import select_answer
 from padt_eval.core.boxes import is_finite_box
 from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.fileio import atomic_write, sha256_file
+from padt_eval.core.images import open_rgb
 from padt_eval.core.types import Prediction
 from padt_eval.report.draw import histogram_svg, render_sample
 from padt_eval.report.errors_view import errors_section, worst_by_category
@@ -180,7 +181,7 @@ def _cards(run: Run, worst: list[dict[str, Any]], preds: dict[str, Prediction], 
         image, unopened = None, ""
         if sample is not None:
             try:
-                image = sample.image.open()  # refuses FIFOs, devices and bombs (core/images.py)
+                image = open_rgb(sample.image)  # refuses FIFOs, devices and bombs (core/images.py)
             except PadtEvalError as exc:
                 missing_images += 1
                 unopened = str(exc)
