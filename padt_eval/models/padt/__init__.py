@@ -22,7 +22,7 @@ Modules, each with one job:
   attention    non-causal variable-length attention + rotary for the decoder
   decoder      the PaDT decoder (boxes, scores, mask logits)
   postprocess  decoder outputs -> canonical boxes, scores, COCO RLE
-  pipeline     one batch end to end, and teacher forcing
+  pipeline     one batch end to end (teacher forcing: padt_eval.testing.teacher_force)
   adapter      `PadtAdapter` / `load_padt` (the padt-eval model interface)
   family       registers the "padt" model family without importing torch
   tiny         `build_tiny_padt`: a complete random tiny checkpoint built offline
