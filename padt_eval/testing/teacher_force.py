@@ -69,16 +69,13 @@ def teacher_force(
     )  # fmt: skip
     strings, parses = pipe.parse(comp_ids, enc.grids, [True] * len(completions))
     feats = pipe.features(parses, hidden, None)
-    dec = pipe.vl_decode(feats, enc, grid)
-    return BatchRun(
-        inputs=inputs,
-        encoded=enc,
-        completion_ids=comp_ids,
-        token_strings=strings,
-        parses=parses,
-        features=feats,
-        decoded=dec,
-        objects=pipe.postprocess(dec, parses, inputs.image_sizes),
+    return pipe.finish(
+        inputs,
+        enc,
+        comp_ids,
+        strings,
+        parses,
+        feats,
         completion_mask=comp_mask,
         tf_hidden=hidden,
         tf_logits=logits,

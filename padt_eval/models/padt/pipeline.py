@@ -226,19 +226,25 @@ class PadtPipeline:
         rows, finished = completion.tolist(), gen.finished.tolist()  # the generated ids come to the host once
         strings, parses = self.parse(rows, enc.grids, finished)
         feats = self.features(parses, gen.step_hidden, gen.prompt_hidden)
-        dec = self.vl_decode(feats, enc, grid)
+        return self.finish(
+            inputs, enc, completion, strings, parses, feats,
+            generation=gen, input_ids_global=ids, completion_rows=rows, finished_rows=finished,
+            prompt_tokens=inputs.meta.prompt.row_tokens,
+        )  # fmt: skip
+
+    def finish(self, inputs: BatchInputs, enc: Encoded, completion_ids, strings, parses, feats, **extra) -> BatchRun:
+        """The last stages (decoder, post-processing) on a batch's object features, and the
+        `BatchRun` holding every stage; `extra`: the run's own fields (generation, ...).
+        Shared with teacher forcing (padt_eval.testing.teacher_force)."""
+        dec = self.vl_decode(feats, enc, inputs.image_grid_thw)
         return BatchRun(
             inputs=inputs,
             encoded=enc,
-            completion_ids=completion,
+            completion_ids=completion_ids,
             token_strings=strings,
             parses=parses,
             features=feats,
             decoded=dec,
             objects=self.postprocess(dec, parses, inputs.image_sizes),
-            generation=gen,
-            input_ids_global=ids,
-            completion_rows=rows,
-            finished_rows=finished,
-            prompt_tokens=inputs.meta.prompt.row_tokens,
+            **extra,
         )
