@@ -1,4 +1,4 @@
-"""tasks/registry.py: which metric scores each (task, protocol), and which answer it scores.
+"""tasks/metric.py: which metric scores each (task, protocol), and which answer it scores.
 
 The expected metric of every pair is written out from docs/protocols.md's rules: standard
 for every task; padt-release for REC, RES and OVD only (the release has no RIC scorer, and
@@ -6,6 +6,8 @@ gRefCOCO was not in it); official for GREC and GRES only (a benchmark's own scor
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,7 +23,8 @@ from padt_eval.metrics.rec import RecMetric
 from padt_eval.metrics.release_protocol import ReleaseDetectionMetric, ReleaseMetric
 from padt_eval.metrics.res import ResMetric
 from padt_eval.metrics.ric import RicMetric
-from padt_eval.tasks.registry import PROTOCOLS, get_task, make_metric, release_gt
+from padt_eval.tasks.metric import build_metric
+from padt_eval.tasks.registry import PROTOCOLS, release_gt
 from tests.helpers import prediction, sample
 
 BUILT = {
@@ -54,9 +57,9 @@ def test_each_task_and_protocol_gets_its_metric_or_a_reason(task, protocol):
     assert set(BUILT) | set(REFUSED) == {(t, p) for t in Task for p in PROTOCOLS}  # every pair decided once
     if (task, protocol) in REFUSED:
         with pytest.raises(UsageError, match=REFUSED[task, protocol]):
-            make_metric(get_task(task), protocol)
+            build_metric(task, protocol)
         return
-    metric = make_metric(get_task(task), protocol)
+    metric = build_metric(task, protocol)
     assert type(metric) is BUILT[task, protocol]
     if task in (Task.GREC, Task.GRES):
         assert metric.protocol_name == protocol
@@ -66,15 +69,15 @@ def test_each_task_and_protocol_gets_its_metric_or_a_reason(task, protocol):
 
 def test_an_unknown_protocol_suggests_the_near_one():
     with pytest.raises(UsageError, match=r"unknown protocol 'standrad' \(did you mean 'standard'\?\); choose one of standard"):
-        make_metric(get_task(Task.REC), "standrad")
+        build_metric(Task.REC, "standrad")
 
 
 def test_ovd_scores_against_the_splits_category_table():
     cats = [(3, "car"), (18, "dog")]
     info = SplitInfo("mine", "coco", [], "/images", Task.OVD, categories=cats)
     for protocol in ("standard", "padt-release"):
-        assert make_metric(get_task(Task.OVD), protocol, info).categories == cats
-    assert len(make_metric(get_task(Task.OVD)).categories) == 80  # no split: COCO's 80
+        assert build_metric(Task.OVD, protocol, SimpleNamespace(info=info)).categories == cats
+    assert len(build_metric(Task.OVD).categories) == 80  # no split: COCO's 80
 
 
 def test_only_ovd_under_the_release_protocol_swaps_the_ground_truth():
@@ -85,7 +88,7 @@ def test_only_ovd_under_the_release_protocol_swaps_the_ground_truth():
 
 def test_every_call_builds_a_fresh_metric():
     gt = sample("0", 100, 100, [10, 10, 50, 50], None)
-    first, second = make_metric(get_task(Task.REC)), make_metric(get_task(Task.REC))
+    first, second = build_metric(Task.REC), build_metric(Task.REC)
     first.update(gt, prediction("0", [ObjectPred(bbox=[10, 10, 50, 50])]))
     second.update(gt, prediction("0", [ObjectPred(bbox=[60, 60, 90, 90])]))
     assert first.compute()["acc@0.5"] == 1.0 and second.compute()["acc@0.5"] == 0.0
@@ -112,7 +115,7 @@ def test_the_answer_each_task_and_protocol_scores():
     assert _iou(far, target) == 0.0 and 0.5 < _iou(near, target) < 1.0
 
     def iou(task, protocol, objects):
-        metric = make_metric(get_task(task), protocol)
+        metric = build_metric(task, protocol)
         metric.update(rec_gt if task == Task.REC else res_gt, prediction("0", objects))
         values = metric.compute()
         return values["mean_iou"] if task == Task.REC else values["ciou"]
