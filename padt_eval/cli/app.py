@@ -14,6 +14,7 @@ from padt_eval import __version__
 from padt_eval.cli import help as cli_help
 from padt_eval.cli.data import data_app, splits
 from padt_eval.cli.demo import demo
+from padt_eval.cli.imports import import_cmd
 from padt_eval.cli.models import models, plan_cmd
 from padt_eval.cli.output import console, err_console
 from padt_eval.cli.runs import compare, leaderboard, report
@@ -41,6 +42,7 @@ app = typer.Typer(
 for _command in TASK_COMMANDS:
     app.command(_command.__name__)(_command)
 app.command("check-batching")(check_batching)
+app.command("import")(import_cmd)
 app.command()(splits)
 app.command()(demo)
 app.add_typer(data_app, name="data")

@@ -15,6 +15,7 @@ from padt_eval.core.library_log import library_output_to
 from padt_eval.core.types import Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.data.registry import open_split
+from padt_eval.demo import toolkit_files
 from padt_eval.demo.data import Expected, make_predictions
 from padt_eval.demo.errors import make_error_predictions
 from padt_eval.demo.grefcoco import ExpectedGeneralized, make_grec_predictions, make_gres_predictions, write_grefcoco
@@ -125,6 +126,7 @@ def generate(paths: DemoPaths, n_images: int = 50, seed: int = 0) -> tuple[list,
     write_ric_jsonl(val, paths.ric_split)
     write_grefcoco(world, paths.data / "grefcoco")  # gRefCOCO layout on the same images: GREC, GRES
     write_generalized_predictions(paths, seed)
+    toolkit_files.write_all(paths.data, paths.root / "imports", paths.rec_split)  # other toolkits' layouts: padt-eval import
     return val, world
 
 
