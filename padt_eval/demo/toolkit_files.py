@@ -183,11 +183,6 @@ def write_lmms_eval(samples: list[Sample], path: Path) -> Design:
 
 # --- VLMEvalKit --------------------------------------------------------------------------------
 
-VLMEVALKIT_COLUMNS = (
-    "index", "question", "answer", "split", "category", "width", "height", "image_id",
-    "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", "prediction", "pred_bbox", "iou", "hit",
-)  # fmt: skip
-
 
 def _box_str(box: list[float] | None) -> str:
     return "" if box is None else "[{:.6f}, {:.6f}, {:.6f}, {:.6f}]".format(*box)
@@ -251,13 +246,15 @@ def vlmevalkit_rows(samples: list[Sample], split_label: str = "RefCOCO_val") -> 
 
 
 def write_tsv(rows: list[dict], path: Path) -> None:
-    """pandas `to_csv(sep='\\t', quoting=csv.QUOTE_ALL)`, as VLMEvalKit's dump_tsv."""
+    """pandas `to_csv(sep='\\t', quoting=csv.QUOTE_ALL)`, as VLMEvalKit's dump_tsv; the
+    columns are the first row's keys."""
+    columns = list(rows[0])
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_ALL)
-        w.writerow(VLMEVALKIT_COLUMNS)
+        w.writerow(columns)
         for r in rows:
-            w.writerow(["" if r[c] is None else r[c] for c in VLMEVALKIT_COLUMNS])
+            w.writerow(["" if r[c] is None else r[c] for c in columns])
 
 
 def _column_letters(i: int) -> str:
@@ -270,7 +267,8 @@ def _column_letters(i: int) -> str:
 
 
 def write_xlsx(rows: list[dict], path: Path) -> None:
-    """A minimal workbook as xlsxwriter lays one out: shared strings, numbers as numbers."""
+    """A minimal workbook as xlsxwriter lays one out: shared strings, numbers as numbers;
+    the columns are the first row's keys."""
     strings: list[str] = []
     index: dict[str, int] = {}
 
@@ -283,7 +281,8 @@ def write_xlsx(rows: list[dict], path: Path) -> None:
             strings.append(text)
         return f'<c r="{ref}" t="s"><v>{index[text]}</v></c>'
 
-    table = [list(VLMEVALKIT_COLUMNS)] + [[r[c] for c in VLMEVALKIT_COLUMNS] for r in rows]
+    columns = list(rows[0])
+    table = [columns] + [[r[c] for c in columns] for r in rows]
     sheet_rows = "".join(
         f'<row r="{n}">' + "".join(cell(f"{_column_letters(i)}{n}", v) for i, v in enumerate(values)) + "</row>"
         for n, values in enumerate(table, 1)

@@ -50,8 +50,7 @@ def _read_delimited(path: Path, delimiter: str) -> list[Row]:
             if header is None:
                 raise DataError(f"{path}: empty file (no header row)")
             rows: list[Row] = []
-            for values in reader:
-                number = reader.line_num
+            for number, values in enumerate(reader, 2):  # records, not text lines: a cell may hold a newline
                 if not any(v.strip() for v in values):
                     continue
                 if len(values) != len(header):
