@@ -125,12 +125,27 @@ def _bracket01(box: list[float], s: Sample) -> str:
     return "[" + ", ".join(f"{v:.6f}" for v in _norm(box, s)) + "] "
 
 
-def _cycle(samples: list[Sample], cases: tuple[str, ...], skip_last: bool = True) -> Design:
+def _planned(samples: list[Sample], cases: tuple[str, ...]) -> tuple[Design, list[tuple[Sample, str]]]:
     """Case k mod len(cases) for sample k; the last sample gets no row (a sample without one)."""
     design = Design()
-    for k, s in enumerate(samples[:-1] if skip_last else samples):
-        design.case_of[s.sample_id] = cases[k % len(cases)]
-    return design
+    plan = [(s, cases[k % len(cases)]) for k, s in enumerate(samples[:-1])]
+    design.case_of = {s.sample_id: case for s, case in plan}
+    return design, plan
+
+
+def _qwen3_answer(case: str, s: Sample, label: str) -> str:
+    """A Qwen3-VL answer (0-1000 JSON) for the cases the lmms-eval and evalscope files share.
+    By default the box is also written first as a 0-1 list (a model echoing the prompt's
+    format), which both toolkits read; `coordinate_frame` leaves it out (they then read the
+    0-1000 numbers), `toolkit_parse_missed` writes valid JSON with a space before each
+    comma (their regex needs `n,`), `both_wrong` answers with a box away from the object."""
+    gt = _gt(s)
+    if case == "coordinate_frame":
+        return _qwen3(_per_mille(gt, s), label)
+    if case == "toolkit_parse_missed":
+        return _qwen3(_per_mille(gt, s), label, sep=" , ")
+    box = _away(gt, s) if case == "both_wrong" else _rounding_pair(gt, s)[0] if case == "rounding" else gt
+    return _bracket01(box, s) + _qwen3(_per_mille(box, s), label)
 
 
 # --- lmms-eval ---------------------------------------------------------------------------------
@@ -138,34 +153,27 @@ def _cycle(samples: list[Sample], cases: tuple[str, ...], skip_last: bool = True
 
 def write_lmms_eval(samples: list[Sample], path: Path) -> Design:
     """`<date>_samples_refcoco_bbox_rec_val.jsonl`, as lmms-eval's tracker writes it (no `doc`)."""
-    design = _cycle(samples, LMMS_EVAL_CASES)
-    by_id = {s.sample_id: s for s in samples}
+    design, plan = _planned(samples, LMMS_EVAL_CASES)
     lines = []
-    for doc_id, (sid, case) in enumerate(design.case_of.items()):
-        s = by_id[sid]
+    for doc_id, (s, case) in enumerate(plan):
         gt = _gt(s)
         label = s.meta.get("raw") or s.expression or ""
-        text = _bracket01(gt, s) + _qwen3(_per_mille(gt, s), label)
+        text = _qwen3_answer(case, s, label)
         their_gt = _norm(gt, s)
         pred = _norm(gt, s)
         if case == "coordinate_frame":
-            text = _qwen3(_per_mille(gt, s), label)
             pred = _per_mille(gt, s)  # its regex reads the 0-1000 numbers as 0-1
         elif case == "toolkit_parse_missed":
-            text = _qwen3(_per_mille(gt, s), label, sep=" , ")  # valid JSON; its regex needs "n," with no space
             pred = [0, 0, 0, 0]
         elif case == "ground_truth":
             their_gt = _norm(_shift_x(gt, gt[2] - gt[0] + 5), s)
         elif case == "rounding":
             answer, shifted = _rounding_pair(gt, s)
-            text = _bracket01(answer, s) + _qwen3(_per_mille(answer, s), label)
             pred, their_gt = _norm(answer, s), _norm(shifted, s)
         elif case == "unexplained":
             pred = _norm(_unrelated(gt, s), s)  # a record that does not come from this text
         elif case == "both_wrong":
-            wrong = _away(gt, s)
-            text = _bracket01(wrong, s) + _qwen3(_per_mille(wrong, s), label)
-            pred = _norm(wrong, s)
+            pred = _norm(_away(gt, s), s)
         record = {"answer": label, "pred": pred, "ann_id": str(s.meta.get("ann_id")), "bbox": their_gt}
         line = {"doc_id": doc_id, "target": str(their_gt), "filtered_resps": text, "doc_hash": f"{doc_id:08x}"}
         line["input"] = "Please provide the bounding box coordinate of the region this sentence describes: " + label
@@ -192,11 +200,9 @@ def vlmevalkit_rows(samples: list[Sample], split_label: str = "RefCOCO_val") -> 
     """The `_detail` sheet's rows (the prediction sheet plus pred_bbox, iou, hit)."""
     from padt_eval.core.boxes import box_iou
 
-    design = _cycle(samples, VLMEVALKIT_CASES)
-    by_id = {s.sample_id: s for s in samples}
+    design, plan = _planned(samples, VLMEVALKIT_CASES)
     rows = []
-    for k, (sid, case) in enumerate(design.case_of.items()):
-        s = by_id[sid]
+    for k, (s, case) in enumerate(plan):
         gt = _gt(s)
         expr = s.expression or ""
         pm = _per_mille(gt, s)
@@ -323,26 +329,16 @@ def _evalscope_score(text: str, s: Sample, their_gt_norm: list[float]) -> tuple[
 
 def write_evalscope_reviews(samples: list[Sample], path: Path) -> Design:
     """`reviews/<model>/refcoco_val.jsonl`: one ReviewResult a line (two for the best_of_n sample)."""
-    design = _cycle(samples, EVALSCOPE_CASES)
-    by_id = {s.sample_id: s for s in samples}
+    design, plan = _planned(samples, EVALSCOPE_CASES)
     lines = []
-    for k, (sid, case) in enumerate(design.case_of.items()):
-        s = by_id[sid]
+    for k, (s, case) in enumerate(plan):
         gt = _gt(s)
         expr = s.expression or ""
-        their_gt = _norm(gt, s)
-        texts = [_bracket01(gt, s) + _qwen3(_per_mille(gt, s), expr)]
-        if case == "coordinate_frame":
-            texts = [_qwen3(_per_mille(gt, s), expr)]
-        elif case == "toolkit_parse_missed":
-            texts = [_qwen3(_per_mille(gt, s), expr, sep=" , ")]
-        elif case == "ground_truth":
-            their_gt = _norm(_shift_x(gt, gt[2] - gt[0] + 5), s)
-        elif case in ("both_wrong", "best_of_n"):
-            wrong = _away(gt, s)
-            texts = [_bracket01(wrong, s) + _qwen3(_per_mille(wrong, s), expr)]
-            if case == "best_of_n":
-                texts.append(_bracket01(gt, s) + _qwen3(_per_mille(gt, s), expr))
+        their_gt = _norm(_shift_x(gt, gt[2] - gt[0] + 5), s) if case == "ground_truth" else _norm(gt, s)
+        if case == "best_of_n":  # a wrong first generation, a right second one
+            texts = [_qwen3_answer("both_wrong", s, expr), _qwen3_answer("both_correct", s, expr)]
+        else:
+            texts = [_qwen3_answer(case, s, expr)]
         x, y, x2, y2 = gt
         metadata = {
             "question_id": str(s.meta.get("ann_id")),
@@ -395,16 +391,14 @@ def write_evalscope_reviews(samples: list[Sample], path: Path) -> Design:
 
 def write_padt_release(samples: list[Sample], path: Path) -> Design:
     """`<split>_0_pred_results_<suffix>.json`: one line per decoded object."""
-    design = _cycle(samples, PADT_RELEASE_CASES)
-    by_id = {s.sample_id: s for s in samples}
+    design, plan = _planned(samples, PADT_RELEASE_CASES)
     lines = []
 
     def obj(s: Sample, box: list[float], score: float) -> dict:
         x, y, x2, y2 = (round(v) for v in box)
         return {"image_id": s.meta.get("image_id"), "score": score, "category": s.expression, "bbox": [x, y, x2 - x, y2 - y]}
 
-    for sid, case in design.case_of.items():
-        s = by_id[sid]
+    for s, case in plan:
         gt = _gt(s)
         if case == "both_correct":
             lines.append(obj(s, gt, 0.9))

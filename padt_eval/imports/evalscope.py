@@ -19,7 +19,6 @@ above 1 all four are divided by the image size (pixels), else read as 0-1; none 
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from padt_eval.imports.rows import (
     RowKeys,
     ToolkitView,
     image_id_from_file_name,
+    jsonl_objects,
     normalised_expression,
 )
 
@@ -44,18 +44,8 @@ _BOX = re.compile(r"\[\s*(-?\d+(?:\.\d+)?),\s*(-?\d+(?:\.\d+)?),\s*(-?\d+(?:\.\d
 def read(paths: list[Path]) -> ImportedFile:
     rows: list[ImportedRow] = []
     for path in paths:
-        if not path.is_file():
-            raise DataError(f"evalscope file not found: {path}")
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    obj = json.loads(line)
-                except ValueError as exc:
-                    raise DataError(f"{where}: not JSON ({exc})") from None
-                rows.append(_row(obj, where))
+        for where, obj in jsonl_objects(path, "evalscope file"):
+            rows.append(_row(obj, where))
     notes = []
     if rows and all(r.view is None for r in rows):
         notes.append("a predictions file: evalscope's verdicts are in its reviews/ file of the same name")

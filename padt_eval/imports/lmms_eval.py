@@ -33,6 +33,7 @@ from padt_eval.imports.rows import (
     RowKeys,
     ToolkitView,
     image_id_from_file_name,
+    jsonl_objects,
     normalised_expression,
 )
 
@@ -54,24 +55,18 @@ def read(paths: list[Path]) -> ImportedFile:
 def _records(path: Path):
     if not path.is_file():
         raise DataError(f"lmms-eval samples file not found: {path}")
-    text = path.read_text(encoding="utf-8", errors="strict")
-    stripped = text.lstrip()
-    if stripped.startswith("{") and '"logs"' in stripped[:4096]:
+    with open(path, encoding="utf-8", errors="replace") as f:  # a look at the start only; lines are checked below
+        head = f.read(4096).lstrip()
+    if head.startswith("{") and '"logs"' in head:  # an old single-JSON log; else JSONL
         try:
-            doc = json.loads(text)
-        except ValueError:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
             doc = None
         if isinstance(doc, dict) and isinstance(doc.get("logs"), list):
             for k, obj in enumerate(doc["logs"]):
                 yield f"{path} logs[{k}]", obj
             return
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            yield f"{path}:{number}", json.loads(line)
-        except ValueError as exc:
-            raise DataError(f"{path}:{number}: not JSON ({exc})") from None
+    yield from jsonl_objects(path, "lmms-eval samples file")
 
 
 def _answer_text(obj: dict[str, Any], where: str) -> str | None:

@@ -18,14 +18,13 @@ came from another object of the answer, and `rounding` where its rounded boxes d
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from padt_eval.core.boxes import NORMALISED_BOX_META
 from padt_eval.core.errors import DataError
 from padt_eval.core.types import ObjectPred, Sample
-from padt_eval.imports.rows import PIXELS, ImportedFile, ImportedRow, RowKeys, ToolkitView, normalised_expression
+from padt_eval.imports.rows import PIXELS, ImportedFile, ImportedRow, RowKeys, ToolkitView, jsonl_objects, normalised_expression
 
 NAME = "padt-release"
 FRAME = "decoded boxes written as round()ed COCO xywh in original pixels"
@@ -35,21 +34,11 @@ def read(paths: list[Path]) -> ImportedFile:
     rows: list[ImportedRow] = []
     skipped = 0
     for path in paths:
-        if not path.is_file():
-            raise DataError(f"PaDT release result file not found: {path}")
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    obj = json.loads(line)
-                except ValueError as exc:
-                    raise DataError(f"{where}: not JSON ({exc})") from None
-                if isinstance(obj, dict) and "completion" in obj and "bbox" not in obj:
-                    skipped += 1
-                    continue
-                rows.append(_row(obj, where))
+        for where, obj in jsonl_objects(path, "PaDT release result file"):
+            if isinstance(obj, dict) and "completion" in obj and "bbox" not in obj:
+                skipped += 1
+                continue
+            rows.append(_row(obj, where))
     notes = []
     if skipped:
         notes.append(f"{skipped} pred_comp line(s) skipped: a completion names only its image, not its expression")

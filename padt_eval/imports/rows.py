@@ -9,9 +9,14 @@ truth it scored against, the frame it read the numbers in). Nothing here reads t
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from padt_eval.core.errors import DataError
 from padt_eval.core.types import Box, ObjectPred
 
 PIXELS = "pixels"
@@ -94,3 +99,20 @@ class ImportedFile:
     layout: str  # the layout in words, e.g. "lmms-eval --log_samples JSONL"
     notes: list[str] = field(default_factory=list)
     grouped_objects: bool = False  # several rows of one sample are objects of one answer
+
+
+def jsonl_objects(path: Path, what: str) -> Iterator[tuple[str, Any]]:
+    """(`file:line`, the line's JSON value) for each non-blank line of a toolkit's JSONL file."""
+    if not path.is_file():
+        raise DataError(f"{what} not found: {path}")
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{number}: not UTF-8 text ({exc})") from None
+            except ValueError as exc:
+                raise DataError(f"{path}:{number}: not JSON ({exc})") from None
+            yield f"{path}:{number}", value

@@ -21,6 +21,15 @@ def test_lmms_eval_bad_line_names_file_and_line(tmp_path):
         read_toolkit_file("lmms-eval", [p])
 
 
+def test_bytes_that_are_not_utf8_name_the_line(tmp_path):
+    p = tmp_path / "r.jsonl"
+    p.write_bytes(b'\n{"index": "\xff"}\n')
+    with pytest.raises(DataError, match=r"r\.jsonl:2: not UTF-8"):
+        read_toolkit_file("evalscope", [p])
+    with pytest.raises(DataError, match=r"r\.jsonl:2: not UTF-8"):
+        read_toolkit_file("lmms-eval", [p])
+
+
 def test_lmms_eval_record_of_the_wrong_shape(tmp_path):
     p = tmp_path / "s.jsonl"
     p.write_text(
