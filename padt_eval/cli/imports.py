@@ -77,6 +77,7 @@ def import_cmd(
         f"{m['rows']} row(s): {m['rows_matched']} matched to {m['samples_matched']} sample(s), "
         f"{m['unmatched']['count']} unmatched, {m['ambiguous']['count']} ambiguous, {m['conflicting']['count']} conflicting; "
         f"{m['samples_without_row']} sample(s) of the split without a row"
+        + (f"; {sum(m['rows_of_other_splits'].values())} row(s) of other splits left out" if m["rows_of_other_splits"] else "")
     )
     for kind in ("unmatched", "ambiguous", "conflicting"):
         for p in m[kind]["rows"][:5]:

@@ -14,6 +14,10 @@ the first `[a, b, c, d]` of the answer, or `[0, 0, 0, 0]` when there is none. Ve
 before the tracker popped it also kept `doc` (with `question_id`, `file_name`, `answer`,
 `image_width`, `image_height`); an old single-JSON log (`{"logs": [...]}`) is read too.
 
+`question_id` is matched as the split's COCO annotation id (the name lmms-eval gives it);
+lmms-lab/RefCOCO's values could not be checked here, and a row whose id is not one is
+listed unmatched, never paired by its expression alone.
+
 lmms-eval stores no boolean verdict: its per-sample `ACC@0.5` is `compute_iou(bbox, pred)
 >= 0.5` over that record, so the verdict is recomputed from the record with its rule.
 """

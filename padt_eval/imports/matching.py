@@ -114,6 +114,8 @@ class _SplitIndex:
                 ids = index.get(key, [])
                 if ids:
                     return kind, key, ids
+                if not index:  # say so: a PaDT JSONL split has image ids but no annotation ids
+                    kind += " (the split carries no such ids: try its refer layout, --layout refer)"
                 found = found or (kind, key, [])
         return found
 

@@ -111,3 +111,9 @@ def test_rows_of_other_splits_are_counted_and_a_wrong_split_name_is_refused():
     assert list(m.rows_by_sample) == ["0"] and m.other_split == {"RefCOCO_testA": 1}
     with pytest.raises(UsageError, match="RefCOCO_testA, RefCOCO_val"):
         match_rows(_file(rows), SAMPLES, "refcocog_val")
+
+
+def test_an_annotation_id_on_a_split_without_them_says_so():
+    samples = [_sample("0", 1, "the cat", [0, 0, 5, 5])]  # a PaDT JSONL split: image ids only
+    m = match_rows(_file([_row(1, ann_id=7, expr="the cat")]), samples, "s")
+    assert len(m.unmatched) == 1 and "--layout refer" in m.unmatched[0].reason
