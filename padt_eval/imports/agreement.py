@@ -113,9 +113,9 @@ def _view_of(
     first = next((r.view for r in answer if r.view is not None), views[0])
     if len(views) > 1:  # generations: the toolkit's best over them
         best = any(v.hit for v in views)
-        return ToolkitView(
-            best, first.iou, first.box, first.gt_box, first.units, first.frame, first.verdict_source
-        ), first.hit != best
+        best_iou = max((v.iou for v in views if v.iou is not None), default=None)
+        view = ToolkitView(best, best_iou, first.box, first.gt_box, first.units, first.frame, first.verdict_source)
+        return view, first.hit != best
     return first, False
 
 

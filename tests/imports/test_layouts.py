@@ -119,9 +119,11 @@ def test_evalscope_reviews_layout_with_repeats(synth_root, tmp_path):
     assert n_rows > len(design.case_of)  # the best_of_n samples have two generations
     # padt-eval scores the first generation of each sample
     lines = {json.loads(x)["sample_id"]: json.loads(x) for x in result.predictions.read_text().splitlines()}
+    best = {d["sample_id"]: d for d in result.agreement["differences"] if d["reason"] == "best_of_n"}
     for sid, case in design.case_of.items():
         if case == "best_of_n":
             assert len(lines[sid]["meta"]["imported_from"]) == 1
+            assert best[sid]["toolkit_iou"] > 0.99  # the generation that decided its verdict
 
 
 def test_padt_release_results_layout(synth_root, tmp_path):
