@@ -13,8 +13,10 @@ from rich.text import Text
 from padt_eval import __version__, cli_help
 from padt_eval.core.errors import UsageError
 from padt_eval.core.failures import guard_commands
+from padt_eval.core.family_modules import add_family_module
 from padt_eval.core.std_streams import reopen_closed_std_streams
 from padt_eval.core.types import Task
+from padt_eval.models.coords.help_text import backend_help, family_help, format_help
 from padt_eval.report.console import labelled, make_console, print_table
 
 reopen_closed_std_streams()  # `padt-eval ... >&-`: results are still written (before any console exists)
@@ -35,6 +37,9 @@ app = typer.Typer(
     context_settings=cli_help.context_settings(),
 )
 console = make_console()
+# The demo's model (`--model colour-finder`) is a family of its own layer: listed here, it is
+# registered when a command first asks for the families, in this process and in its ranks.
+add_family_module("padt_eval.demo.colour_finder")
 err_console = make_console(stderr=True)
 
 SplitOpt = Annotated[
@@ -58,7 +63,7 @@ ModelOpt = Annotated[
 ]
 FamilyOpt = Annotated[
     str | None,
-    typer.Option("--family", help="Model family when it cannot be detected from config.json (see `padt-eval models`)."),
+    typer.Option("--family", help=family_help()),
 ]
 DataRootOpt = Annotated[
     Path | None, typer.Option("--data-root", help="Where datasets live (default: $PADT_EVAL_DATA, else ./data).", file_okay=False)
@@ -159,9 +164,7 @@ FormatOpt = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="Read each predictions line's raw 'text' with this family's parser (its 'objects' are ignored): "
-        "qwen2_5_vl, vlm_r1, qwen3_vl, qwen2_vl, internvl, shikra, minigpt_v2, kosmos2, florence2, ferret, cogvlm "
-        "(see `padt-eval models`).",
+        help=format_help(),
     ),
 ]
 MinPixelsOpt = Annotated[
@@ -211,7 +214,7 @@ BackendOpt = Annotated[
     str | None,
     typer.Option(
         "--backend",
-        help="Baselines: 'hf' (transformers, default) or 'vllm' (Qwen2.5-VL, VLM-R1, Qwen2-VL, Qwen3-VL, InternVL; needs padt-eval[vllm] and a GPU).",
+        help=backend_help(),
     ),
 ]
 ErrorIouOpt = Annotated[

@@ -1,5 +1,6 @@
 """Print padt_eval's package import graph: the packages, the edges between them, and the
-import circles (strongly connected components of more than one package).
+import circles (strongly connected components of more than one package); then the import
+circles between modules inside one package (`models/hf/adapter.py` <-> `hf/backend.py`).
 
 A "package" is a top-level unit under padt_eval: a subpackage (`padt_eval.data`, everything
 below it included) or a top-level module (`padt_eval.api`). Every import counts, also the
@@ -68,6 +69,34 @@ def package_graph(root: Path) -> tuple[list[str], dict[str, set[str]]]:
     return sorted(units), edges
 
 
+def module_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the padt_eval modules it imports (every import, lazy and TYPE_CHECKING ones
+    included). `from a.b import c` is an edge to `a.b` (its `__init__` runs) and, when `c`
+    is a module, to `a.b.c`."""
+    files = sorted((root / "padt_eval").rglob("*.py"))
+    modules = {_module_name(p, root) for p in files}
+    edges: dict[str, set[str]] = {m: set() for m in modules}
+    for path in files:
+        module = _module_name(path, root)
+        for imported in _imported_modules(path, module):
+            target = imported if imported in modules else imported.rpartition(".")[0]
+            if target in modules and target != module:
+                edges[module].add(target)
+    return edges
+
+
+def package_of(module: str) -> str:
+    """The top-level unit a module belongs to (`padt_eval.models.hf.adapter` -> `padt_eval.models`)."""
+    return ".".join(module.split(".")[:2])
+
+
+def module_circles(root: Path) -> list[list[str]]:
+    """Import circles between modules of one package (edges across packages left out)."""
+    edges = module_graph(root)
+    inside = {m: {t for t in targets if package_of(t) == package_of(m)} for m, targets in edges.items()}
+    return import_circles(inside)
+
+
 def import_circles(edges: dict[str, set[str]]) -> list[list[str]]:
     """Tarjan's strongly connected components, keeping those of two or more packages."""
     index: dict[str, int] = {}
@@ -118,6 +147,10 @@ def main() -> None:
     print(f"import circles: {len(circles)}")
     for circle in circles:
         print("  " + " <-> ".join(short(u) for u in circle))
+    inside = module_circles(args.root)
+    print(f"module import circles inside packages: {len(inside)}")
+    for circle in inside:
+        print("  " + " <-> ".join(short(m) for m in circle))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Placeholders: `{expression}` (REC/RES), `{categories}` (OVD, a JSON list as in P
 from __future__ import annotations
 
 from padt_eval.core.types import PromptKey, Task
+from padt_eval.models.coords.registry import paper_style_families
 
 # Coordinate-text baselines as prompted in the PaDT paper (A.3).
 PAPER_A3_PROMPTS: dict[Task, str] = {
@@ -125,7 +126,8 @@ GENERALIZED_SOURCES: dict[str, str] = {
     **{f: "the REC prompt (no generalized prompt documented)" for f in ("vlm_r1", "qwen2_vl", "internvl", "kosmos2")},
 }
 
-PAPER_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "internvl")
+#: The families whose entry offers the paper prompts (models/families.py says which).
+PAPER_FAMILIES = paper_style_families()
 
 #: Every baseline prompt table, by prompt key. A family with a loader offers exactly the
 #: styles listed here for it (tests/models/hf/test_adapter_units.py holds the two together).

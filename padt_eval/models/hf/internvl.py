@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
-from padt_eval.models.hf.loading import load_adapter
 
 
 class InternVLAdapter(HFTextBoxAdapter):
@@ -34,7 +33,3 @@ class InternVLAdapter(HFTextBoxAdapter):
             "max_patches": getattr(ip, "max_patches", None),
             "image_seq_length": getattr(self.processor, "image_seq_length", None),
         }
-
-
-def load(family: str, model_id: str, **options: Any) -> InternVLAdapter:
-    return load_adapter(InternVLAdapter, "InternVLForConditionalGeneration", family, model_id, **options)

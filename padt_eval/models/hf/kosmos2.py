@@ -20,7 +20,6 @@ from typing import Any
 
 from padt_eval.core.types import ModelRequest
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
-from padt_eval.models.hf.loading import load_adapter
 
 
 class Kosmos2Adapter(HFTextBoxAdapter):
@@ -55,7 +54,3 @@ class Kosmos2Adapter(HFTextBoxAdapter):
             "size": dict(ip.size) if getattr(ip, "size", None) else None,
             "latent_query_num": int(self.model.config.latent_query_num),
         }
-
-
-def load(family: str, model_id: str, **options: Any) -> Kosmos2Adapter:
-    return load_adapter(Kosmos2Adapter, "Kosmos2ForConditionalGeneration", family, model_id, **options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from padt_eval.core.errors import UsageError
+from padt_eval.models.coords.registry import TextFamily, resolve
 from padt_eval.models.hf.adapter import resolve_device_dtype
 
 
@@ -48,6 +49,16 @@ def load_pretrained(
         raise UsageError(f"cannot load {model_id} as {model_class}: {exc}") from None
     model = model.to(device).eval()
     return model, processor, device
+
+
+def load(family: TextFamily, model_id: str, **options: Any):
+    """`family`'s adapter on its transformers checkpoint `model_id` (the entry names both)."""
+    from padt_eval.models.loading import read_config
+
+    model_class = family.model_class(read_config(model_id))
+    return load_adapter(
+        resolve(family.adapter), model_class, family.name, model_id, takes_pixels=family.dynamic_resize, **options
+    )
 
 
 def load_adapter(

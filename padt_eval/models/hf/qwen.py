@@ -13,8 +13,8 @@ from typing import Any
 
 from padt_eval.core.types import ModelRequest
 from padt_eval.models.coords import Frame
+from padt_eval.models.coords.qwen2_5_vl import smart_resize
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
-from padt_eval.models.hf.loading import load_adapter
 
 
 class QwenAdapter(HFTextBoxAdapter):
@@ -36,6 +36,22 @@ class QwenAdapter(HFTextBoxAdapter):
             "merge_size": getattr(ip, "merge_size", None),
             "chat_template_sha256": _sha(self.processor.chat_template),
         }
+
+    def frame_inputs(self, requests: list[ModelRequest], limits: dict[str, Any]) -> dict:
+        """The processor's `image_grid_thw`, computed without running it: the same resize
+        rule (`smart_resize`) with the limits the backend gave its processor, else ours."""
+        ip = getattr(self.processor, "image_processor", None)
+        patch, merge = getattr(ip, "patch_size", None), getattr(ip, "merge_size", None)
+        if not patch or not merge:
+            return {}
+        settings = self.processor_settings()
+        lo = limits.get("min_pixels") or settings.get("min_pixels")
+        hi = limits.get("max_pixels") or settings.get("max_pixels")
+        grid = []
+        for r in requests:
+            h, w = smart_resize(r.image.height, r.image.width, factor=patch * merge, min_pixels=lo, max_pixels=hi)
+            grid.append((1, h // patch, w // patch))
+        return {"image_grid_thw": grid}
 
 
 class Qwen25VLAdapter(QwenAdapter):
@@ -67,20 +83,3 @@ def _sha(text: str | None) -> str | None:
     import hashlib
 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16] if text else None
-
-
-_CLASSES = {
-    "qwen2_5_vl": (Qwen25VLAdapter, "Qwen2_5_VLForConditionalGeneration"),
-    "vlm_r1": (VlmR1Adapter, "Qwen2_5_VLForConditionalGeneration"),
-    "qwen2_vl": (Qwen2VLAdapter, "Qwen2VLForConditionalGeneration"),
-    "qwen3_vl": (Qwen3VLAdapter, "Qwen3VLForConditionalGeneration"),
-}
-
-
-def load(family: str, model_id: str, **options: Any) -> QwenAdapter:
-    from padt_eval.models.loading import read_config
-
-    adapter_cls, model_class = _CLASSES[family]
-    if family == "qwen3_vl" and (read_config(model_id) or {}).get("model_type") == "qwen3_vl_moe":
-        model_class = "Qwen3VLMoeForConditionalGeneration"
-    return load_adapter(adapter_cls, model_class, family, model_id, takes_pixels=True, **options)
