@@ -399,7 +399,7 @@ def build_tiny(family: str, out: str | Path, seed: int = 0, real_vocab: bool = F
     `real_vocab`: the released Qwen tokenizer and embedding size (Qwen families only)."""
     import torch
 
-    builders = tiny_builders()  # each family entry names its builder (models/families.py)
+    builders = tiny_builders()  # each family entry names its builder (models/coords/families.py)
     if family not in builders:
         raise KeyError(f"no tiny builder for {family!r}; known: {', '.join(builders)}")
     if real_vocab and family not in REAL_VOCAB_FAMILIES:
