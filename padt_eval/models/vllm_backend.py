@@ -236,4 +236,6 @@ def load(
         mm_processor_kwargs=mm_kwargs,
         window=window,
     )
-    return adapter_cls(None, processor, name=model_id, device=device, revision=revision, backend=backend, **options)
+    return adapter_cls(
+        None, processor, name=model_id, family=family.name, device=device, revision=revision, backend=backend, **options
+    )

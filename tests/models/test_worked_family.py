@@ -44,7 +44,7 @@ ENTRY = registry.TextFamily(
     "LocVLM, the worked family of docs/extending.md",
     lambda config, name: config.get("model_type") == "locvlm" if config else "locvlm" in name.lower(),
     format=registry.TextFormat("locvlm", "loc(x1 y1 x2 y2)", "per-mille: v/1000·W", parse),
-    adapter="padt_eval.models.hf.qwen:Qwen2VLAdapter",  # a Qwen2-VL fine-tune: the Qwen adapter reads its chat template
+    adapter="padt_eval.models.hf.qwen:QwenAdapter",  # a Qwen2-VL fine-tune: the Qwen adapter reads its chat template
     model_classes={"qwen2_vl": "Qwen2VLForConditionalGeneration"},
     dynamic_resize=True,
 )
@@ -114,3 +114,44 @@ def test_its_raw_text_is_scored_like_a_builtin_format(locvlm, synth_root, tmp_pa
     assert 0 < hits < len(samples)
     assert doc["metrics"]["acc@0.5"] == pytest.approx(hits / len(samples))
     assert json.loads((out / "manifest.json").read_text())["model"]["format"] == "locvlm"
+
+
+def test_it_runs_through_its_adapter_and_the_runner(locvlm, tiny, demo_split, tmp_path, monkeypatch):
+    """A tiny Qwen2-VL checkpoint loaded as LocVLM: the entry's adapter and format, the
+    runner, the metric. Generation is forced to LocVLM's answer for the right box, so acc@0.5
+    is what the per-mille rounding leaves, computed here from the same boxes."""
+    pytest.importorskip("torch")
+    from padt_eval.core.types import PromptKey
+    from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+    from padt_eval.models.loading import load_model
+    from padt_eval.tasks import prompts
+
+    from .hf.forcing import force, run_forced
+
+    # A runnable family's prompts are the tasks' (a NATIVE entry in tasks/baseline_prompts.py).
+    monkeypatch.setitem(prompts.PROMPT_TABLE, PromptKey("locvlm", "native"), {Task.REC: 'Where is "{expression}"?'})
+    adapter = load_model(str(tiny("qwen2_vl")), "locvlm", device="cpu", max_new_tokens=40)
+    assert adapter.family == "locvlm" and adapter.fmt is ENTRY.format
+    gt = {s.sample_id: s for s in PadtRefcocoJsonlReader(demo_split.rec_split, demo_split.images, Task.REC, name="demo")}
+
+    def answer(req):
+        s = gt[req.sample_id]
+        return _text(s.objects[0].bbox, s.image.width, s.image.height)
+
+    force(adapter, lambda req: adapter.tokenizer.encode(answer(req), add_special_tokens=False))
+    result = run_forced(
+        monkeypatch,
+        adapter,
+        Task.REC,
+        str(demo_split.rec_split),
+        tiny("qwen2_vl"),
+        tmp_path / "run",
+        image_root=demo_split.images,
+    )
+    hits = [
+        box_iou(list(parse(answer(s), Frame(s.image.width, s.image.height)).boxes[0].box), list(s.objects[0].bbox)) >= 0.5
+        for s in gt.values()
+    ]
+    assert result.metrics["acc@0.5"] == pytest.approx(sum(hits) / len(hits))
+    model = json.loads((tmp_path / "run" / "manifest.json").read_text())["model"]
+    assert model["family"] == "locvlm" and model["format"] == "locvlm" and model["prompt_key"] == "locvlm:native"

@@ -95,7 +95,7 @@ register_model(
             qwen2_5_vl.parse_vlm_r1,
             needs_input_size=True,
         ),
-        adapter="padt_eval.models.hf.qwen:VlmR1Adapter",
+        adapter="padt_eval.models.hf.qwen:Qwen25VLAdapter",
         model_classes=_QWEN25_CLASS,
         dynamic_resize=True,
         vllm=True,
@@ -110,7 +110,7 @@ register_model(
         format=TextFormat(
             "qwen3_vl", '[{"bbox_2d": [x1, y1, x2, y2], "label": "…"}]', "relative 0-1000: v/1000·W", qwen3_vl.parse
         ),
-        adapter="padt_eval.models.hf.qwen:Qwen3VLAdapter",
+        adapter="padt_eval.models.hf.qwen:QwenAdapter",
         model_classes={"qwen3_vl": "Qwen3VLForConditionalGeneration", "qwen3_vl_moe": "Qwen3VLMoeForConditionalGeneration"},
         prompt_styles=PAPER_AND_NATIVE,
         dynamic_resize=True,
@@ -130,7 +130,7 @@ register_model(
             "relative 0-1000: v/1000·W",
             qwen2_vl.parse,
         ),
-        adapter="padt_eval.models.hf.qwen:Qwen2VLAdapter",
+        adapter="padt_eval.models.hf.qwen:QwenAdapter",
         model_classes={"qwen2_vl": "Qwen2VLForConditionalGeneration"},
         dynamic_resize=True,
         vllm=True,

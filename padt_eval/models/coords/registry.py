@@ -94,6 +94,8 @@ def register_model(entry: TextFamily) -> TextFamily:
     """Register a coordinate-text family from its one entry."""
     if entry.name in _ENTRIES:
         raise ValueError(f"coordinate-text family {entry.name!r} registered twice")
+    if entry.format is not None and entry.format.name != entry.name:
+        raise ValueError(f"coordinate-text family {entry.name!r}: its --format is its name, not {entry.format.name!r}")
     if entry.adapter is not None and not entry.model_classes:
         raise ValueError(f"coordinate-text family {entry.name!r} names an adapter but no transformers class")
     if entry.default_prompt_style not in entry.prompt_styles:

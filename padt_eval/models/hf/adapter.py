@@ -70,15 +70,13 @@ def resolve_device_dtype(device: str | None, dtype: str | None) -> tuple[str, An
 class HFTextBoxAdapter(ModelAdapter):
     """Base of the transformers-native coordinate-text adapters."""
 
-    family: str = ""  # the registered family ("qwen2_5_vl")
-    format_name: str = ""  # its text format
-
     def __init__(
         self,
         model: Any,
         processor: Any,
         *,
         name: str,
+        family: str,
         prompt_style: str | None = None,
         max_new_tokens: int | None = None,
         device: str = "cpu",
@@ -87,7 +85,10 @@ class HFTextBoxAdapter(ModelAdapter):
         backend: GenerationBackend | None = None,
     ) -> None:
         """`model`: the transformers model, generated with by a `TransformersBackend`;
-        or None with `backend` another one (vLLM), which then holds the weights."""
+        or None with `backend` another one (vLLM), which then holds the weights.
+        `family`: the registered family the loader loads (its entry gives the text format,
+        so one adapter class serves every family that answers through it)."""
+        self.family = family
         # The family checks the style; the task fills each request's prompt from this key.
         self.prompt_key = get_family(self.family).prompt_key({"prompt_style": prompt_style})
         self.prompt_style = self.prompt_key.style
@@ -99,7 +100,7 @@ class HFTextBoxAdapter(ModelAdapter):
         self.device = device
         self.max_new_tokens = max_new_tokens
         self.extra_generate_kwargs = dict(extra_generate_kwargs or {})
-        self.fmt: TextFormat = get_format(self.format_name)
+        self.fmt: TextFormat = get_format(family)  # the entry's format, under the family's name
         self.eos_ids = self._eos_ids()
 
     @property
@@ -148,7 +149,7 @@ class HFTextBoxAdapter(ModelAdapter):
             tokenizer=self.tokenizer,
             encode=self.encode,
             frame_inputs=self.frame_inputs,
-            extra_generate_kwargs=self.extra_generate_kwargs,
+            extra_generate_kwargs=lambda: self.extra_generate_kwargs,
         )
 
     # ---- the loop -------------------------------------------------------------------------

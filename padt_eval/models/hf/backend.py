@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from padt_eval.core.types import ModelRequest, Task
@@ -43,7 +43,9 @@ class GenerationCall:
     #: What the family's `frame()` reads from processor outputs, for a backend that runs the
     #: processor itself (vLLM): from the requests and the backend's pixel limits.
     frame_inputs: Callable[[list[ModelRequest], dict[str, Any]], dict]
-    extra_generate_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: The adapter's extra `generate` keywords (`--model-arg extra_generate_kwargs`), read
+    #: when generating, after `encode`: the adapter records them as they were used.
+    extra_generate_kwargs: Callable[[], dict[str, Any]] = dict
 
 
 class GenerationBackend(abc.ABC):
@@ -102,7 +104,7 @@ class TransformersBackend(GenerationBackend):
             max_new_tokens=call.max_new_tokens,
             eos_ids=call.eos_ids,
             tokenizer=call.tokenizer,
-            **call.extra_generate_kwargs,  # --model-arg extra_generate_kwargs (the adapter records them)
+            **call.extra_generate_kwargs(),
         )
         return gens, inputs
 

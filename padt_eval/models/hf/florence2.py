@@ -22,9 +22,6 @@ GROUND = "<CAPTION_TO_PHRASE_GROUNDING>"
 
 
 class Florence2Adapter(HFTextBoxAdapter):
-    family = "florence2"
-    format_name = "florence2"
-
     def chat_text(self, req: ModelRequest) -> str:
         return req.prompt or ""
 

@@ -14,9 +14,6 @@ from padt_eval.models.hf.adapter import HFTextBoxAdapter
 
 
 class InternVLAdapter(HFTextBoxAdapter):
-    family = "internvl"
-    format_name = "internvl"
-
     def __init__(self, model: Any, processor: Any, **kwargs: Any) -> None:
         super().__init__(model, processor, **kwargs)
         self.tokenizer.padding_side = "left"

@@ -23,9 +23,6 @@ from padt_eval.models.hf.adapter import HFTextBoxAdapter
 
 
 class Kosmos2Adapter(HFTextBoxAdapter):
-    family = "kosmos2"
-    format_name = "kosmos2"
-
     def __init__(self, model: Any, processor: Any, **kwargs: Any) -> None:
         super().__init__(model, processor, **kwargs)
         self.tokenizer.padding_side = "left"

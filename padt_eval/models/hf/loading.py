@@ -85,7 +85,7 @@ def load_adapter(
     model, processor, dev = load_pretrained(model_id, model_class, device=device, dtype=dtype, revision=revision, attn=attn)
     if min_pixels is not None or max_pixels is not None:
         set_pixel_limits(processor.image_processor, min_pixels, max_pixels)
-    return adapter_cls(model, processor, name=model_id, device=dev, revision=revision, **options)
+    return adapter_cls(model, processor, name=model_id, family=family, device=dev, revision=revision, **options)
 
 
 def set_pixel_limits(image_processor: Any, min_pixels: int | None, max_pixels: int | None) -> None:

@@ -18,7 +18,8 @@ from padt_eval.models.hf.adapter import HFTextBoxAdapter
 
 
 class QwenAdapter(HFTextBoxAdapter):
-    """Chat template + image processor with a dynamic resize; left padding."""
+    """Chat template + image processor with a dynamic resize; left padding. Qwen2-VL and
+    Qwen3-VL as they are (their boxes are relative 0-1000: the frame is the image)."""
 
     def __init__(self, model: Any, processor: Any, **kwargs: Any) -> None:
         super().__init__(model, processor, **kwargs)
@@ -55,28 +56,12 @@ class QwenAdapter(HFTextBoxAdapter):
 
 
 class Qwen25VLAdapter(QwenAdapter):
-    family = "qwen2_5_vl"
-    format_name = "qwen2_5_vl"
+    """Qwen2.5-VL and VLM-R1: boxes in pixels of the resized input, read from the grid."""
 
     def frame(self, i: int, req: ModelRequest, inputs: dict) -> Frame:
         _, gh, gw = (int(v) for v in inputs["image_grid_thw"][i])
         patch = int(self.processor.image_processor.patch_size)
         return Frame(req.image.width, req.image.height, gw * patch, gh * patch)
-
-
-class VlmR1Adapter(Qwen25VLAdapter):
-    family = "vlm_r1"
-    format_name = "vlm_r1"
-
-
-class Qwen2VLAdapter(QwenAdapter):
-    family = "qwen2_vl"
-    format_name = "qwen2_vl"
-
-
-class Qwen3VLAdapter(QwenAdapter):
-    family = "qwen3_vl"
-    format_name = "qwen3_vl"
 
 
 def _sha(text: str | None) -> str | None:
