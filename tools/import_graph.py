@@ -1,6 +1,9 @@
 """Print padt_eval's package import graph: the packages, the edges between them, and the
 import circles (strongly connected components of more than one package); then the import
-circles between modules inside one package (`models/hf/adapter.py` <-> `hf/backend.py`).
+circles between modules inside one package (`models/hf/adapter.py` <-> `hf/backend.py`);
+then every string that names a module of a higher layer than the module it sits in (an
+`importlib.import_module` argument, a lazy `"module:attribute"` target: imports that
+`lint-imports` cannot see), with the layers read from pyproject's import-linter contract.
 
 A "package" is a top-level unit under padt_eval: a subpackage (`padt_eval.data`, everything
 below it included) or a top-level module (`padt_eval.api`). Every import counts, also the
@@ -14,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 from pathlib import Path
+
+import tomllib
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -69,20 +75,33 @@ def package_graph(root: Path) -> tuple[list[str], dict[str, set[str]]]:
     return sorted(units), edges
 
 
+def _module_targets(path: Path, module: str, modules: set[str]) -> set[str]:
+    """The padt_eval modules one file imports. `from a.b import c` names the module `a.b.c`
+    when there is one (the package's `__init__` runs first, but the code depends on `c`),
+    else `a.b`; `import a.b.c` names `a.b.c`."""
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                base = base[: len(base) - node.level + (1 if is_package else 0)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules else target)
+    return {name for name in found if name in modules and name != module}
+
+
 def module_graph(root: Path) -> dict[str, set[str]]:
     """Module -> the padt_eval modules it imports (every import, lazy and TYPE_CHECKING ones
-    included). `from a.b import c` is an edge to `a.b` (its `__init__` runs) and, when `c`
-    is a module, to `a.b.c`."""
+    included)."""
     files = sorted((root / "padt_eval").rglob("*.py"))
     modules = {_module_name(p, root) for p in files}
-    edges: dict[str, set[str]] = {m: set() for m in modules}
-    for path in files:
-        module = _module_name(path, root)
-        for imported in _imported_modules(path, module):
-            target = imported if imported in modules else imported.rpartition(".")[0]
-            if target in modules and target != module:
-                edges[module].add(target)
-    return edges
+    return {_module_name(p, root): _module_targets(p, _module_name(p, root), modules) for p in files}
 
 
 def package_of(module: str) -> str:
@@ -95,6 +114,33 @@ def module_circles(root: Path) -> list[list[str]]:
     edges = module_graph(root)
     inside = {m: {t for t in targets if package_of(t) == package_of(m)} for m, targets in edges.items()}
     return import_circles(inside)
+
+
+MODULE_STRING = re.compile(r"^(padt_eval(?:\.\w+)+)(?::\w+)?$")
+
+
+def layers(root: Path) -> dict[str, int]:
+    """Top-level unit -> its layer in pyproject's import-linter contract (0 is the top)."""
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    (contract,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"]
+    return {name.strip(): i for i, layer in enumerate(contract["layers"]) for name in layer.split("|")}
+
+
+def upward_strings(root: Path) -> list[str]:
+    """`file:line: importer -> named` for every string naming a module of a higher layer."""
+    rank = layers(root)
+    found = []
+    for path in sorted((root / "padt_eval").rglob("*.py")):
+        importer = path.relative_to(root / "padt_eval").parts[0].removesuffix(".py")
+        if importer not in rank:  # tools/ and the package's own __init__ sit above the layers
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                m = MODULE_STRING.match(node.value)
+                named = m and m.group(1).split(".")[1]
+                if named in rank and rank[named] < rank[importer]:
+                    found.append(f"{path.relative_to(root)}:{node.lineno}: {importer} -> {node.value}")
+    return found
 
 
 def import_circles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -151,6 +197,10 @@ def main() -> None:
     print(f"module import circles inside packages: {len(inside)}")
     for circle in inside:
         print("  " + " <-> ".join(short(m) for m in circle))
+    upward = upward_strings(args.root)
+    print(f"module names in strings that point to a higher layer: {len(upward)}")
+    for line in upward:
+        print("  " + line)
 
 
 if __name__ == "__main__":
