@@ -30,6 +30,15 @@ def _module_name(path: Path, root: Path) -> str:
     return ".".join(parts)
 
 
+def _from_target(node: ast.ImportFrom, module: str, is_package: bool) -> str:
+    """The module a `from X import ...` in `module` reads from (relative imports resolved)."""
+    if not node.level:
+        return node.module or ""
+    base = module.split(".")
+    base = base[: len(base) - node.level + (1 if is_package else 0)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def _imported_modules(path: Path, module: str) -> set[str]:
     is_package = path.name == "__init__.py"
     found: set[str] = set()
@@ -37,12 +46,7 @@ def _imported_modules(path: Path, module: str) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative import: resolve against this module's package
-                base = module.split(".")
-                base = base[: len(base) - node.level + (1 if is_package else 0)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
+            target = _from_target(node, module, is_package)
             found.add(target)
             found.update(f"{target}.{alias.name}" for alias in node.names)
     return {name for name in found if name == "padt_eval" or name.startswith("padt_eval.")}
@@ -85,12 +89,7 @@ def _module_targets(path: Path, module: str, modules: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = module.split(".")
-                base = base[: len(base) - node.level + (1 if is_package else 0)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
+            target = _from_target(node, module, is_package)
             for alias in node.names:
                 found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules else target)
     return {name for name in found if name in modules and name != module}

@@ -120,13 +120,6 @@ def text_families() -> dict[str, TextFamily]:
     return dict(_ENTRIES)
 
 
-def get_text_family(name: str) -> TextFamily:
-    entries = text_families()
-    if name not in entries:
-        raise UsageError(f"unknown coordinate-text family {name!r}{did_you_mean(name, entries)}; known: {', '.join(entries)}")
-    return entries[name]
-
-
 def runnable_families() -> tuple[str, ...]:
     """The families padt-eval runs itself (`--model`): those with an adapter."""
     return tuple(name for name, e in text_families().items() if e.adapter is not None)
