@@ -39,16 +39,21 @@ def _from_target(node: ast.ImportFrom, module: str, is_package: bool) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def _imported_modules(path: Path, module: str) -> set[str]:
+def _imports(path: Path, module: str) -> list[tuple[str, list[str]]]:
+    """(module named, the names imported from it) for every import statement in one file;
+    `import a.b` is ("a.b", [])."""
     is_package = path.name == "__init__.py"
-    found: set[str] = set()
+    found: list[tuple[str, list[str]]] = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            found += [(alias.name, []) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            target = _from_target(node, module, is_package)
-            found.add(target)
-            found.update(f"{target}.{alias.name}" for alias in node.names)
+            found.append((_from_target(node, module, is_package), [alias.name for alias in node.names]))
+    return found
+
+
+def _imported_modules(path: Path, module: str) -> set[str]:
+    found = {name for target, names in _imports(path, module) for name in [target, *(f"{target}.{n}" for n in names)]}
     return {name for name in found if name == "padt_eval" or name.startswith("padt_eval.")}
 
 
@@ -83,15 +88,9 @@ def _module_targets(path: Path, module: str, modules: set[str]) -> set[str]:
     """The padt_eval modules one file imports. `from a.b import c` names the module `a.b.c`
     when there is one (the package's `__init__` runs first, but the code depends on `c`),
     else `a.b`; `import a.b.c` names `a.b.c`."""
-    is_package = path.name == "__init__.py"
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            target = _from_target(node, module, is_package)
-            for alias in node.names:
-                found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules else target)
+    found = set()
+    for target, names in _imports(path, module):
+        found |= {f"{target}.{n}" if f"{target}.{n}" in modules else target for n in names} if names else {target}
     return {name for name in found if name in modules and name != module}
 
 
