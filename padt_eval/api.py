@@ -34,7 +34,8 @@ from padt_eval.scoring.score import (  # noqa: F401 - part of the API
     split_description,
     write_report_quietly,
 )
-from padt_eval.tasks.registry import get_task, make_metric, release_gt
+from padt_eval.tasks.metric import build_metric
+from padt_eval.tasks.registry import get_task, release_gt
 
 
 def model_run_dir(task: Task, split: str, model: str, root: Path = DEFAULT_RESULTS_ROOT, protocol: str = "standard") -> Path:
@@ -86,7 +87,7 @@ def run_model(
     from padt_eval.runner.orchestrate import execute
 
     spec = get_task(task)
-    make_metric(spec, scoring.protocol)  # an unknown protocol must stop us before any model time is spent
+    build_metric(spec.task, scoring.protocol)  # an unknown protocol must stop us before any model time is spent
     gt = release_gt(spec.task, scoring.protocol, data.gt)
     options = dict(model.options)
     family = model.family or detect_family(model.model)

@@ -20,7 +20,12 @@ from padt_eval.cli.output import console, err_console
 from padt_eval.cli.runs import compare, leaderboard, report
 from padt_eval.cli.tasks import TASK_COMMANDS, check_batching
 from padt_eval.core.failures import guard_commands
+from padt_eval.core.family_modules import add_family_module
 from padt_eval.report.console import labelled
+
+# The demo's model (`--model colour-finder`) is a family of its own layer: listed here, it is
+# registered when a command first asks for the families, in this process and in its ranks.
+add_family_module("padt_eval.demo.colour_finder")
 
 app = typer.Typer(
     name="padt-eval",

@@ -285,8 +285,8 @@ def run_models(out: Path, progress_view=None, seed: int = 0, results: Path | Non
     """
     import torch
 
-    from padt_eval.demo.tiny_hf import build_tiny
     from padt_eval.demo.tiny_padt import build_tiny_padt
+    from padt_eval.models.hf.tiny import build_tiny
 
     paths = DemoPaths(out)
     results = results if results is not None else paths.results
