@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,6 @@ from padt_eval.results.manifest import now_iso
 from padt_eval.results.writer import safe_name
 from padt_eval.scoring.score import (  # noqa: F401 - part of the API
     DEFAULT_RESULTS_ROOT,
-    LIBRARY_LOG,
     Provenance,
     RunResult,
     default_run_dir,
@@ -80,6 +80,7 @@ def run_model(
     """
     from padt_eval.models.base import get_family
     from padt_eval.models.loading import detect_family
+    from padt_eval.runner.job import RunJob
     from padt_eval.runner.orchestrate import execute
 
     spec = get_task(task)
@@ -95,31 +96,20 @@ def run_model(
     out_dir = (
         Path(output.out) if output.out is not None else model_run_dir(spec.task, split, model.model, protocol=scoring.protocol)
     )
+    job = RunJob(
+        task=spec.task.value,
+        split=split,
+        model=ModelOptions(model.model, family, options),
+        out_dir=out_dir,
+        data=replace(data, gt=gt),
+        run=replace(run, loader_workers=run.loader_workers_per_rank()),
+        protocol=scoring.protocol,
+    )
     started = now_iso()
     t0 = time.perf_counter()
     try:
-        with library_output_to(out_dir / LIBRARY_LOG):
-            outcome = execute(
-                spec=spec,
-                split=split,
-                reader=reader,
-                model=model.model,
-                family=family,
-                options=options,
-                out_dir=out_dir,
-                nproc=run.nproc,
-                device=run.device,
-                batch_size=run.batch_size,
-                loader_workers=run.loader_workers_per_rank(),
-                overwrite=run.overwrite,
-                rank_timeout_s=run.rank_timeout_s,
-                data_root=data.data_root,
-                image_root=data.image_root,
-                layout=data.layout,
-                progress=progress,
-                gt=gt,
-                protocol=scoring.protocol,
-            )
+        with library_output_to(job.folder.library_log):
+            outcome = execute(job, reader, progress)
     except Exception as exc:
         if is_interrupt(exc):  # a stop signal, as a KeyboardInterrupt or as torch's SignalException
             raise _interrupted_run(out_dir, reader, signal_of(exc)) from None

@@ -177,8 +177,10 @@ def _vllm_adapter(tiny, monkeypatch, **options):
 
 def test_one_generate_call_for_a_whole_shard_window(tiny, fake_vllm, monkeypatch, synth_root, tmp_path):
     from padt_eval.models import loading
+    from padt_eval.options import DataOptions, ModelOptions, RunOptions
+    from padt_eval.runner.job import RunJob
     from padt_eval.runner.plan import read_plan
-    from padt_eval.runner.worker import RunJob, run_rank
+    from padt_eval.runner.worker import run_rank
 
     made = []
     monkeypatch.setattr(
@@ -187,12 +189,10 @@ def test_one_generate_call_for_a_whole_shard_window(tiny, fake_vllm, monkeypatch
     job = RunJob(
         task="rec",
         split="refcoco_val",
-        model="qwen-tiny",
-        family="qwen2_5_vl",
-        run_dir=str(tmp_path / "run"),
-        data_root=str(synth_root),
-        batch_size=8,
-        loader_workers=0,
+        model=ModelOptions("qwen-tiny", "qwen2_5_vl"),
+        out_dir=tmp_path / "run",
+        data=DataOptions(data_root=str(synth_root)),
+        run=RunOptions(batch_size=8, loader_workers=0),
     )
     (tmp_path / "run").mkdir()
     summary = run_rank(job)
