@@ -241,7 +241,8 @@ def test_windows_overlap_decoding_with_the_next_generate_call(tiny, fake_vllm, m
         for i, p in enumerate(paths * 3)
     ]
     windows = [reqs[0:3], reqs[3:6], reqs[6:9]]
-    stream = adapter.predict_stream((w, None) for w in windows)
+    prep = adapter.preprocessor()
+    stream = adapter.predict_stream((w, [prep(r) for r in w]) for w in windows)
     first_requests, first = next(stream)
     # Window 1 was already handed to vLLM before window 0's predictions came back.
     assert first_requests == windows[0] and sum(c[0] == "generate" for c in vllm.CALLS) == 2
