@@ -17,6 +17,7 @@ place and `ownership.OWN_ENTRIES` (what `--overwrite` may remove) cannot miss on
     logs/                  worker logs, libraries.log
     predictions.jsonl      the merged predictions, in split order
     metrics.json, manifest.json, per_sample.jsonl, report.html   the score
+    imported_predictions.jsonl, import.json   a toolkit's log imported (`padt-eval import`)
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class RunFolder:
     PER_SAMPLE: ClassVar[str] = "per_sample.jsonl"
     PER_SAMPLE_PARTIAL: ClassVar[str] = ".per_sample.jsonl.partial"
     REPORT: ClassVar[str] = "report.html"
+    IMPORTED_PREDICTIONS: ClassVar[str] = "imported_predictions.jsonl"
+    IMPORT_RECORD: ClassVar[str] = "import.json"
     #: Every entry padt-eval writes at the top of a results folder.
     ENTRIES: ClassVar[tuple[str, ...]] = (
         SIGNATURE,
@@ -60,6 +63,8 @@ class RunFolder:
         PER_SAMPLE,
         PER_SAMPLE_PARTIAL,
         REPORT,
+        IMPORTED_PREDICTIONS,
+        IMPORT_RECORD,
     )
 
     def __init__(self, root: str | Path) -> None:
@@ -109,6 +114,14 @@ class RunFolder:
     @property
     def report(self) -> Path:
         return self.root / self.REPORT
+
+    @property
+    def imported_predictions(self) -> Path:
+        return self.root / self.IMPORTED_PREDICTIONS
+
+    @property
+    def import_record(self) -> Path:
+        return self.root / self.IMPORT_RECORD
 
     @property
     def logs(self) -> Path:
