@@ -2,9 +2,10 @@
 
 Layout of `results/<run_id>/`:
 
-* `metrics.json`   `{"metrics": {...}, "counts": {...}, "protocol": {...}, ...}`
+* `metrics.json`   the run's `RunRecord` (`record.py`): metrics, counts, protocol, ...
 * `per_sample.jsonl` one record per sample (IoU, hits, status, reason)
-* `manifest.json`  versions, git, hashes, command line, times (see `manifest.py`)
+* `manifest.json`  the run's `Manifest` (`manifest.py`): versions, git, hashes, command
+  line, times
 * `.padt-eval-run`  the signature of a folder padt-eval created (`ownership.py`): results
   go only into such a folder (or a new or empty one), and only such a folder is emptied
 * `predictions.jsonl` when a model ran here (the runner merges its shards into it);
@@ -30,8 +31,8 @@ from typing import IO, Any
 import orjson
 
 from padt_eval.core.fileio import close_quietly, finish_staged, naming, staged_write, unlink_quietly
-
-METRICS_SCHEMA = "padt-eval/metrics/v1"
+from padt_eval.results.manifest import Manifest
+from padt_eval.results.record import RunRecord
 
 
 def safe_name(text: str) -> str:
@@ -50,12 +51,12 @@ class RunWriter:
         with naming(self.out_dir / "per_sample.jsonl"):
             self._per_sample.write(orjson.dumps(record) + b"\n")
 
-    def finish(self, metrics: dict[str, Any], manifest: dict[str, Any]) -> None:
+    def finish(self, record: RunRecord, manifest: Manifest) -> None:
         with naming(self.out_dir / "per_sample.jsonl"):
             finish_staged(self._per_sample, self._per_sample_tmp)
         staged = []
         try:
-            for name, doc in (("manifest.json", manifest), ("metrics.json", {"schema": METRICS_SCHEMA, **metrics})):
+            for name, doc in (("manifest.json", manifest.to_json()), ("metrics.json", record.to_json())):
                 path = self.out_dir / name
                 with naming(path), staged_write(path) as (f, tmp):
                     json.dump(doc, f, indent=1)
