@@ -68,7 +68,7 @@ def cli_reference() -> str:
     from padt_eval.cli import app
 
     root = get_command(app)
-    out = [_HEADER.format(source="the Typer app in padt_eval/cli.py"), "# Command-line reference\n\n"]
+    out = [_HEADER.format(source="the Typer app in padt_eval/cli/"), "# Command-line reference\n\n"]
     out.append(
         "Every command and option of `padt-eval`, with the help `--help` prints. How to use them: the "
         "[README](../../README.md) and the topic pages in [docs/](../). A line shown as a synopsis here "

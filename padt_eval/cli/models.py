@@ -1,8 +1,6 @@
-"""`padt-eval plan`: a run's GPU memory and decode floor, from config.json, on a CPU.
-
-Registered on the main app in `cli.py` with one line; thin: it parses options, calls
-`padt_eval.plan.plan` and prints its table (or `--json`).
-"""
+"""The model commands: `padt-eval models` (the families and whether each runs here) and
+`padt-eval plan` (a run's GPU memory and decode floor, from config.json, on a CPU). They
+parse options, call `padt_eval.models` / `padt_eval.plan.plan` and print."""
 
 from __future__ import annotations
 
@@ -10,16 +8,33 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from padt_eval.cli.output import console
 from padt_eval.core.errors import UsageError
 from padt_eval.core.types import Task
 from padt_eval.options import batch_size_option
-from padt_eval.report.console import labelled, make_console, print_table
+from padt_eval.plan.cards import CARDS
+from padt_eval.report.console import labelled, print_table
+from padt_eval.report.console_tables import families_table, gib, plan_table
 
-console = make_console()
 
-GIB = 1 << 30
+def _or(names) -> str:
+    *first, last = names
+    return f"{', '.join(first)} or {last}"
+
+
+def models(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show each family's box syntax and description.")] = False,
+) -> None:
+    """List the model families: their --format name, coordinate frame, and whether each runs here.
+
+    Example: padt-eval models -v
+    """
+    print_table(console, families_table(verbose))
+    console.print(
+        "Score raw model text: padt-eval rec -s SPLIT -p raw.jsonl --format NAME (each line's 'text' is parsed in "
+        "the family's own frame). Run a model: padt-eval rec -s SPLIT --model ID_OR_FOLDER [--family NAME]."
+    )
 
 
 def _image_size(text: str | None) -> tuple[int, int] | None:
@@ -54,9 +69,7 @@ def plan_cmd(
         str | None,
         typer.Option("--image-size", help="WIDTHxHEIGHT of the images (default: the split's typical 640x480 COCO image)."),
     ] = None,
-    gpu: Annotated[
-        str, typer.Option("--gpu", help="Card: H100-80GB, H200, A100-40GB, A100-80GB, L40S or 'RTX 4090'.")
-    ] = "H100-80GB",
+    gpu: Annotated[str, typer.Option("--gpu", help=f"Card: {_or(repr(n) if ' ' in n else n for n in CARDS)}.")] = "H100-80GB",
     gpu_memory: Annotated[
         float | None,
         typer.Option(
@@ -100,29 +113,14 @@ def plan_cmd(
     print_plan(result)
 
 
-def _gb(n: int | None) -> str:
-    return "-" if n is None else f"{n / GIB:.2f}"
-
-
 def print_plan(p) -> None:
     m = p.measured
     s = p.shape
-    t = Table(title=f"{p.model} ({p.family}, {p.dtype}) · {p.task} · batch {p.batch} · {p.card['name']}", title_justify="left")
-    t.add_column("part")
-    t.add_column(f"GiB at peak (b={p.batch})", justify="right")
-    if p.at_largest is not None and p.at_largest.batch != m.batch:
-        t.add_column(f"GiB at b={p.at_largest.batch}", justify="right")
-    rows = list(m.parts) + ["peak"]
-    for part in rows:
-        cells = [_gb(m.peak_bytes if part == "peak" else m.parts[part])]
-        if len(t.columns) == 3:
-            cells.append(_gb(p.at_largest.peak_bytes if part == "peak" else p.at_largest.parts[part]))
-        t.add_row(part, *cells, style="bold" if part == "peak" else None)
-    print_table(console, t)
+    print_table(console, plan_table(p))
     console.print(
-        labelled("peak", f"{_gb(m.peak_bytes)} GiB in phase {m.peak_phase!r}; usable on the card {_gb(p.usable_bytes)} GiB")
+        labelled("peak", f"{gib(m.peak_bytes)} GiB in phase {m.peak_phase!r}; usable on the card {gib(p.usable_bytes)} GiB")
     )
-    console.print(labelled("KV cache", f"{_gb(m.kv_bytes)} GiB for {m.kv_positions} positions x {p.batch} rows"))
+    console.print(labelled("KV cache", f"{gib(m.kv_bytes)} GiB for {m.kv_positions} positions x {p.batch} rows"))
     floor = (
         f"{p.floor_ms_per_step:.2f} ms/step at {p.card['bandwidth_gbs']:.0f} GB/s"
         if p.floor_ms_per_step

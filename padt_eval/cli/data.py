@@ -1,8 +1,5 @@
-"""`padt-eval data …`: fetch datasets (resumable, verified) and show what is present.
-
-A Typer sub-app, added to the main app in `cli.py` with one line; thin like the rest of the
-CLI: it parses options and calls `padt_eval.fetch`.
-"""
+"""The data commands: `padt-eval data fetch|status|sources` (a Typer sub-app) and
+`padt-eval splits`. They parse options and call `padt_eval.fetch` and `padt_eval.data`."""
 
 from __future__ import annotations
 
@@ -12,22 +9,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-from rich.table import Table
 from rich.text import Text
 
-from padt_eval import cli_help
-from padt_eval.report.console import labelled, make_console, print_table
+from padt_eval.cli import help as cli_help
+from padt_eval.cli.options import DataRootOpt
+from padt_eval.cli.output import console, err_console
+from padt_eval.report.console import labelled, print_table
 
 data_app = typer.Typer(
     help="Download RefCOCO/+/g, COCO and RIC into the data root (resumable, verified) and show what is there.",
     no_args_is_help=True,
-    rich_markup_mode=None,  # help printed as written (see cli_help.py)
+    rich_markup_mode=None,  # help printed as written (see cli/help.py)
     context_settings=cli_help.context_settings(),
 )
-console = make_console()
-err_console = make_console(stderr=True)
-
-STATE_STYLE = {"verified": "green", "present": "yellow", "changed": "red", "incomplete": "red", "missing": "red"}
 
 
 class RichProgress:
@@ -157,16 +151,10 @@ def status_cmd(
     """
     from padt_eval.data.registry import default_data_root
     from padt_eval.fetch import status
+    from padt_eval.report.console_tables import data_status_table
 
     rows = status(data_root, deep=verify)
-    t = Table(title=f"data under {default_data_root(data_root).resolve()}", title_justify="left")
-    for col in ("dataset", "annotations", "state", "contents", "fetch with"):
-        # a command to copy is never broken; the other columns fold where the terminal is narrow
-        command = col == "fetch with"
-        t.add_column(col, no_wrap=command, overflow="ignore" if command else "fold")
-    for r in rows:
-        t.add_row(r.dataset, r.annotations, Text(r.state, style=STATE_STYLE.get(r.state, "white")), r.contents, r.command or "—")
-    print_table(console, t)
+    print_table(console, data_status_table(rows, str(default_data_root(data_root).resolve())))
     for r in rows:
         for note in r.notes:
             if not note.startswith("its images come from"):  # the table already says so
@@ -190,3 +178,27 @@ def sources_cmd() -> None:
         if s.checksum_note:
             console.print(f"           ({s.checksum_note})", soft_wrap=True)
         console.print(f"  installs {', '.join('<data-root>/' + o.dest for o in s.outputs)}", soft_wrap=True)
+
+
+def splits(data_root: DataRootOpt = None) -> None:
+    """List the known splits and whether each is found under the data root.
+
+    Example: padt-eval splits --data-root /data
+    """
+    from padt_eval.data.registry import default_data_root, split_status
+    from padt_eval.report.console_tables import splits_table
+
+    rows = split_status(data_root)
+    print_table(console, splits_table(rows, str(default_data_root(data_root).resolve())))
+    for r in {r["images_title"]: r for r in rows}.values():  # each image folder once
+        console.print(
+            f"images ({r['images_title']}): {r['images']}"
+            if r["images"]
+            else Text.assemble(
+                (f"images: no {r['images_title']} folder found", "red"),
+                f" (looked under {', '.join(r['images_looked'][:3])} ...)",
+            )
+        )
+    for r in rows:
+        if r["error"]:
+            err_console.print(labelled(r["split"], r["error"], "red"))

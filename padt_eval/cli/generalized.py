@@ -4,7 +4,7 @@ Their own commands rather than `rec`/`res` on a gRefCOCO split: the answer rule 
 (every box counts, none is an answer, not one box per query), the metrics differ (N-acc,
 T-acc, Pr@(F1=1)), and `--protocol official` means gRefCOCO's and ReLA's scorers. A
 `rec --split grefcoco_val` that silently changed all three would read worse than a command
-that says what it scores. This module holds what differs (help texts and options); `cli.py`
+that says what it scores. This module holds what differs (help texts and options); `tasks.py`
 turns each entry into a command with the task flags every task command shares.
 """
 

@@ -1,0 +1,95 @@
+"""The commands that read finished runs: `compare`, `leaderboard`, `report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from padt_eval.cli.options import DataRootOpt, ImageRootOpt
+from padt_eval.cli.output import console, err_console
+from padt_eval.report.console import labelled, print_table
+
+
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="Results folder of run A (the reference).", file_okay=False)],
+    run_b: Annotated[Path, typer.Argument(help="Results folder of run B; differences are B − A.", file_okay=False)],
+    resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples (and permutation draws).")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the resampling.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Comparison JSON (default: <parent of B>/comparisons/<A>__vs__<B>.json).")
+    ] = None,
+) -> None:
+    """Paired comparison of two runs on their shared samples: B − A with a 95 % paired-bootstrap
+    interval and a p-value (McNemar exact for Acc@t, paired permutation otherwise).
+
+    Example: padt-eval compare results/rec-refcoco_val-qwen results/rec-refcoco_val-padt
+    """
+    from padt_eval import api
+    from padt_eval.report.console_tables import comparison_table
+    from padt_eval.report.errors_view import error_shares_table
+
+    doc, path = api.compare(run_a, run_b, resamples=resamples, seed=seed, out=out)
+    print_table(console, comparison_table(doc))
+    if doc.get("errors"):
+        print_table(console, error_shares_table(doc["errors"]))
+        for w in doc["errors"]["warnings"]:
+            console.print(labelled("warning", w))
+    for w in doc["warnings"]:
+        console.print(labelled("warning", w))
+    console.print(Text.assemble(f"{doc['resamples']:,} resamples, seed {doc['seed']}; written to ", (str(path), "bold")))
+
+
+def leaderboard(
+    results: Annotated[Path, typer.Option("--results", help="Folder to gather runs (any depth) and comparisons from.")] = Path(
+        "results"
+    ),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Where leaderboard.{md,csv,tex,html} go (default: the results folder).")
+    ] = None,
+    reported: Annotated[
+        Path | None, typer.Option("--reported", help="Reported-numbers CSV (default: <results>/reported/reported_numbers.csv).")
+    ] = None,
+) -> None:
+    """Comparison tables of every run under the results folder beside the numbers papers report:
+    REC, RES, REC miss shares, OVD, RIC, the runs' protocol fields, and paired comparisons.
+
+    Example: padt-eval leaderboard --results results --out results
+    """
+    from padt_eval import api
+    from padt_eval.report.console import rich_table
+    from padt_eval.report.table_specs import TASK_TABLES
+
+    board, written = api.leaderboard(results, out, reported)
+    tasks = {tt.task for tt in TASK_TABLES}
+    headline = [t for t in board.tables if t.key in tasks and any(r.kind == "measured" for r in t.rows)]
+    for t in headline:  # the measured rows; the files also hold the reported ones beside them
+        print_table(console, rich_table(t))
+    n_reported = sum(1 for t in board.tables if t.key in tasks for r in t.rows if r.kind == "reported")
+    if not headline:
+        console.print(labelled("note", f"no finished runs under {results}"))
+    console.print(f"{n_reported} reported row(s) from papers sit beside the measured ones in the files below")
+    for line in board.skipped:
+        err_console.print(labelled("skipped", line), soft_wrap=True)
+    for p in written:
+        console.print(Text.assemble("written ", (str(p), "bold")))
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A finished results folder.", file_okay=False)],
+    data_root: DataRootOpt = None,
+    image_root: ImageRootOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file (default: <run>/report.html).")] = None,
+    n_worst: Annotated[int, typer.Option("--worst", min=0, help="How many of the worst samples to draw.")] = 12,
+) -> None:
+    """Write a self-contained HTML report of one run: metrics, IoU histogram, the worst samples
+    drawn with ground truth and predictions, and unreadable outputs with their raw text.
+
+    Example: padt-eval report results/rec-refcoco_val-padt
+    """
+    from padt_eval import api
+
+    path = api.report(run_dir, data_root=data_root, image_root=image_root, out=out, n_worst=n_worst)
+    console.print(Text.assemble("written ", (str(path), "bold")))
