@@ -2,9 +2,10 @@
 
 Layout of `results/<run_id>/`:
 
-* `metrics.json`   `{"metrics": {...}, "counts": {...}, "protocol": {...}, ...}`
+* `metrics.json`   the run's `RunRecord` (`record.py`): metrics, counts, protocol, ...
 * `per_sample.jsonl` one record per sample (IoU, hits, status, reason)
-* `manifest.json`  versions, git, hashes, command line, times (see `manifest.py`)
+* `manifest.json`  the run's `Manifest` (`manifest.py`): versions, git, hashes, command
+  line, times
 * `.padt-eval-run`  the signature of a folder padt-eval created (`ownership.py`): results
   go only into such a folder (or a new or empty one), and only such a folder is emptied
 * `predictions.jsonl` when a model ran here (the runner merges its shards into it);
@@ -30,8 +31,9 @@ from typing import IO, Any
 import orjson
 
 from padt_eval.core.fileio import close_quietly, finish_staged, naming, staged_write, unlink_quietly
-
-METRICS_SCHEMA = "padt-eval/metrics/v1"
+from padt_eval.results.manifest import Manifest
+from padt_eval.results.record import RunRecord
+from padt_eval.results.run_folder import RunFolder
 
 
 def safe_name(text: str) -> str:
@@ -42,21 +44,21 @@ class RunWriter:
     def __init__(self, out_dir: str | Path) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._per_sample_tmp = self.out_dir / ".per_sample.jsonl.partial"
-        with naming(self.out_dir / "per_sample.jsonl"):
+        self.folder = RunFolder(self.out_dir)
+        self._per_sample_tmp = self.folder.per_sample_partial
+        with naming(self.folder.per_sample):
             self._per_sample: IO[bytes] = open(self._per_sample_tmp, "wb")
 
     def write_record(self, record: dict[str, Any]) -> None:
-        with naming(self.out_dir / "per_sample.jsonl"):
+        with naming(self.folder.per_sample):
             self._per_sample.write(orjson.dumps(record) + b"\n")
 
-    def finish(self, metrics: dict[str, Any], manifest: dict[str, Any]) -> None:
-        with naming(self.out_dir / "per_sample.jsonl"):
+    def finish(self, record: RunRecord, manifest: Manifest) -> None:
+        with naming(self.folder.per_sample):
             finish_staged(self._per_sample, self._per_sample_tmp)
         staged = []
         try:
-            for name, doc in (("manifest.json", manifest), ("metrics.json", {"schema": METRICS_SCHEMA, **metrics})):
-                path = self.out_dir / name
+            for path, doc in ((self.folder.manifest, manifest.to_json()), (self.folder.metrics, record.to_json())):
                 with naming(path), staged_write(path) as (f, tmp):
                     json.dump(doc, f, indent=1)
                     f.write("\n")
@@ -68,7 +70,7 @@ class RunWriter:
             raise
         # Everything is on disk: renames only from here. metrics.json last: its presence
         # means the run is complete.
-        os.replace(self._per_sample_tmp, self.out_dir / "per_sample.jsonl")
+        os.replace(self._per_sample_tmp, self.folder.per_sample)
         for tmp, path in staged:
             os.replace(tmp, path)
 
