@@ -39,6 +39,7 @@ LOAD_OPTIONS = (
     "max_pixels",
     "repetition_penalty",
     "compile",
+    "continuous",
 )
 
 

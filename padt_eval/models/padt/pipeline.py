@@ -79,6 +79,10 @@ class PadtPipeline:
         self.reference_memory = False
         # torch.compile of the decode step (`--model-arg compile=true`); off until a GPU run shows it pays
         self.compile_step = False
+        # continuous batching of a stream of samples (`continuous`); False, or compat, or the
+        # reference strategy: today's static batches
+        self.continuous = True
+        self.last_stream = None  # the last `run_stream`'s decoder (its `stats`: bench_continuous)
         self.cfg = model.cfg
         if processor is not None:  # None: the device stages only (the fake-CUDA runs, `fake_run`)
             processor.tokenizer.prepare(self.cfg.vocab_size)
@@ -250,6 +254,19 @@ class PadtPipeline:
             finished_rows=finished,
             prompt_tokens=inputs.meta.prompt.row_tokens,
         )
+
+    def streams(self) -> bool:
+        """Whether a stream of samples runs through continuous batching (`run_stream`)."""
+        return self.continuous and not self.compat and not self.reference_memory
+
+    def run_stream(self, items, slots: int, **options):
+        """(key, one-sample `BatchRun`) for each `continuous.StreamItem`, as samples end, through
+        `slots` decode slots; `options`: `ContinuousDecoder`'s (check_every)."""
+        from .continuous import ContinuousDecoder
+
+        decoder = ContinuousDecoder(self, slots, compile_step=self.compile_step, **options)
+        self.last_stream = decoder
+        return decoder.run(items)
 
     def teacher_force(self, images: Sequence[PreparedImage], prompts: Sequence[str], completions: Sequence[str]) -> BatchRun:
         """Parse and decode given completions (the reference trainer's way of getting VRT features)."""
