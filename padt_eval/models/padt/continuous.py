@@ -112,8 +112,13 @@ class ContinuousDecoder:
 
     # -- admission -------------------------------------------------------------------------
     def _admit(self, held: list[_Held | None], slots: list[int], items: list[StreamItem]) -> None:
+        self.admit_inputs(held, slots, items, self.pipe.prepare([i.image for i in items], [i.prompt for i in items]))
+
+    def admit_inputs(self, held: list[_Held | None], slots: list[int], items: list[StreamItem], inputs) -> None:
+        """Admit `items` into the free `slots`, from their batch as `PadtPipeline.prepare`
+        makes it (on the device, host metadata attached). No host read, no upload: index
+        tensors are filled on the device from Python ints."""
         pipe, dev = self.pipe, self.model.device
-        inputs = pipe.prepare([i.image for i in items], [i.prompt for i in items])
         meta, grid = inputs.meta, inputs.image_grid_thw
         enc = pipe.encode(inputs)
         ids = pipe.global_ids(inputs.input_ids, grid)
@@ -124,7 +129,7 @@ class ContinuousDecoder:
         del hidden
         width, counts = ids.shape[1], meta.merged_counts
         st = self._state_for(cache, width, max(counts))
-        at = torch.tensor(slots, dtype=torch.long, device=dev)
+        at = _filled(slots, dev)
         for layer, (k, v) in enumerate(zip(st.cache.keys, st.cache.values)):
             k[:, :, :width].index_copy_(0, at, cache.layers[layer].keys)
             v[:, :, :width].index_copy_(0, at, cache.layers[layer].values)
@@ -136,15 +141,15 @@ class ContinuousDecoder:
         st.step.index_fill_(0, at, 0)
         st.tokens.index_fill_(0, at, st.pad_id)
         st.finished_at.index_fill_(0, at, st.max_steps)
-        st.seeds.index_copy_(0, at, torch.tensor([i.seed for i in items], dtype=torch.long, device=dev))
+        st.seeds.index_copy_(0, at, _filled([i.seed for i in items], dev))
         block = st.protos.new_zeros((len(items), st.k_cap, st.protos.shape[2]))
-        ok = torch.zeros((len(items), st.k_cap), dtype=torch.bool)
+        ok = torch.zeros((len(items), st.k_cap), dtype=torch.bool, device=dev)
         starts = [sum(counts[:j]) for j in range(len(counts))]
         for j, (start, m) in enumerate(zip(starts, counts)):
             block[j, :m] = enc.prototypes[start : start + m]
             ok[j, :m] = True
         st.protos.index_copy_(0, at, block)
-        st.vrt_ok.index_copy_(0, at, ok.to(dev))
+        st.vrt_ok.index_copy_(0, at, ok)
         if st.seen is not None:  # penalty rows: the prompt's real tokens (padding not counted)
             real = _padding_as_first_token(inputs.input_ids, inputs.attention_mask)
             st.seen.index_copy_(0, at, seen_table(real, st.seen.shape[1]))
@@ -190,7 +195,7 @@ class ContinuousDecoder:
     # -- harvest ---------------------------------------------------------------------------
     def _harvest(self, held: list[_Held | None], done: list[int]) -> Iterator[tuple[Any, Any]]:
         st, steps = self.state, self.state.max_steps
-        at = torch.tensor(done, dtype=torch.long, device=self.model.device)
+        at = _filled(done, self.model.device)
         rows = torch.cat((st.finished_at.index_select(0, at)[:, None], st.tokens.index_select(0, at)[:, :steps]), 1).tolist()
         lengths = [f + 1 if f < steps else steps for f, *_ in rows]
         step_hidden = st.hidden.index_select(0, at)[:, : max(lengths)]
@@ -204,6 +209,15 @@ class ContinuousDecoder:
         runs = finish_samples(self.pipe, records, completions, finished, step_hidden)
         for rec, run in zip(records, runs):
             yield rec.item.key, run
+
+
+def _filled(values: list[int], device) -> torch.Tensor:
+    """A long tensor of `values` made on `device` by fills: no blocking copy from pageable
+    host memory (which would wait for the queued steps)."""
+    out = torch.empty((len(values),), dtype=torch.long, device=device)
+    for j, v in enumerate(values):
+        out[j].fill_(v)
+    return out
 
 
 def finish_samples(pipe, records: list[_Held], completions: list[list[int]], finished: list[bool], step_hidden):

@@ -143,7 +143,7 @@ class SlotState:
             live=torch.zeros((slots,), dtype=torch.bool, device=dev),
             finished_at=torch.full((slots,), steps, **long),
             seeds=torch.zeros((slots,), **long),
-            eos=torch.tensor(settings.eos_token_ids or [-1], **long),
+            eos=torch.cat([torch.full((1,), e, **long) for e in settings.eos_token_ids or [-1]]),  # fills, no upload
             pad_id=int(pad),
             penalty=float(settings.repetition_penalty),
             max_steps=steps,
@@ -162,7 +162,7 @@ class SlotState:
             old_scratch = self.cache_len - 1
             keep = torch.nn.functional.pad(self.keep, (0, grow))
             keep[:, old_scratch] = False
-            keep[:, -1] = True
+            keep[:, -1] = ~self.live  # the scratch column: never for a live row
             self.keep = keep
             self.write_pos.masked_fill_(self.write_pos == old_scratch, s - 1)
         if k > self.k_cap:
