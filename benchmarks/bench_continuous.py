@@ -41,6 +41,7 @@ import math
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -139,8 +140,15 @@ class ForcedSlotStep(SlotStep):
         super().choose(force_end(raw_logits, self.state.step, self.state.seeds), hidden, update)
 
 
-generation.DecodeStep = ForcedDecodeStep
-continuous.SlotStep = ForcedSlotStep
+@contextmanager
+def forced_ends():
+    """The loops build their steps with the forcing subclasses inside the block."""
+    before = generation.DecodeStep, continuous.SlotStep
+    generation.DecodeStep, continuous.SlotStep = ForcedDecodeStep, ForcedSlotStep
+    try:
+        yield
+    finally:
+        generation.DecodeStep, continuous.SlotStep = before
 
 
 # -- synthetic samples ------------------------------------------------------------------------
@@ -159,8 +167,9 @@ class SyntheticPipeline(PadtPipeline):
         grids = [resized_grid(w, h) for w, h, *_ in images]
         rows = []
         keys = [s[3] for s in images]  # a sample's prompt and pixels follow from its index alone
+        span = min(400, cfg.vision_start_token_id - 51, cfg.image_token_id - 51)  # plain text ids, below the special ones
         for k, (t, h, w) in zip(keys, grids):
-            text = [50 + (7 * k + 3 * i) % 400 for i in range(self.prompt_tokens + k % 4)]
+            text = [50 + (7 * k + 3 * i) % span for i in range(self.prompt_tokens + k % 4)]
             image = [cfg.vision_start_token_id] + [cfg.image_token_id] * (t * h * w // 4) + [cfg.vision_start_token_id + 1]
             rows.append(text[:10] + image + text[10:])
         width = max(len(r) for r in rows)
@@ -272,7 +281,7 @@ def measure(args, rng) -> dict:
     lengths = LENGTHS[args.lengths](args.samples, args.max_new_tokens, rng)
     # images of a few sizes, so prompts and prototype counts differ between samples
     samples = [(w - 28 * (i % 3), h + 28 * (i % 2), n, i) for i, n in enumerate(lengths)]
-    with torch.inference_mode():
+    with torch.inference_mode(), forced_ends():
         run_static(pipe, samples[: args.slots], args.slots)  # warm-up of both sides
         run_continuous(pipe, samples[: args.slots], args.slots)
         times: dict[str, list[float]] = {"static": [], "continuous": []}
