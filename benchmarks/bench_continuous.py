@@ -161,7 +161,7 @@ class SyntheticPipeline(PadtPipeline):
         self.prompt_tokens = prompt_tokens
 
     def prepare(self, images, prompts, completions=None):
-        from padt_eval.models.padt.fake_run import resized_grid
+        from padt_eval.models.padt.fake_run import left_padded, resized_grid
 
         cfg = self.cfg
         grids = [resized_grid(w, h) for w, h, *_ in images]
@@ -172,12 +172,7 @@ class SyntheticPipeline(PadtPipeline):
             text = [50 + (7 * k + 3 * i) % span for i in range(self.prompt_tokens + k % 4)]
             image = [cfg.vision_start_token_id] + [cfg.image_token_id] * (t * h * w // 4) + [cfg.vision_start_token_id + 1]
             rows.append(text[:10] + image + text[10:])
-        width = max(len(r) for r in rows)
-        ids = torch.zeros((len(rows), width), dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for b, r in enumerate(rows):
-            ids[b, width - len(r) :] = torch.tensor(r)
-            mask[b, width - len(r) :] = 1
+        ids, mask = left_padded(rows, 0)
         pixels = torch.cat(
             [
                 torch.randn((t * h * w, 3 * 2 * 14 * 14), generator=torch.Generator().manual_seed(k))

@@ -103,8 +103,13 @@ def synthetic_prompts(cfg: PadtConfig, grids: list[Grid], prompt_tokens: int) ->
         image += [cfg.vision_end_token_id] if cfg.vision_end_token_id is not None else []
         text = [TEXT + i for i in range(prompt_tokens + b % 3)]
         rows.append([IM_START, TEXT, NEWLINE] + image + text + [IM_END, NEWLINE, IM_START, TEXT, NEWLINE])
+    return left_padded(rows, IM_END)
+
+
+def left_padded(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, mask) of id rows left padded with `pad` to the longest, as the processor pads."""
     width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), IM_END, dtype=torch.long)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for b, r in enumerate(rows):
         ids[b, width - len(r) :] = torch.tensor(r)
@@ -206,19 +211,7 @@ def run_fake_padt(
     return run
 
 
-def run_fake_continuous(
-    config: str | Path | dict,
-    *,
-    batch: int = 2,
-    image_size: tuple[int, int] = (640, 480),
-    max_new_tokens: int = 128,
-    decode_steps: int = 3,
-    prompt_tokens: int = 24,
-    dtype="bfloat16",
-    repetition_penalty: float = 1.05,
-    text_layers: int | None = None,
-    vision_layers: int | None = None,
-) -> PadtFakeRun:
+def run_fake_continuous(config: str | Path | dict, *, batch: int = 2, decode_steps: int = 3, **sizes) -> PadtFakeRun:
     """Continuous batching's device path (`continuous.ContinuousDecoder`), strict stages:
 
       admit        vision, prefill and the copy into `batch` empty slots, first tokens
@@ -227,18 +220,19 @@ def run_fake_continuous(
                    decode (the cache grows by a bucket)
       slot step after readmit
 
-    The host's periodic read of the live flags and the harvest run on real runs only."""
+    The host's periodic read of the live flags and the harvest run on real runs only.
+    `sizes`: image_size (640, 480), text_layers, vision_layers (None: as released); bf16,
+    128 new tokens, prompts of 24 text tokens, repetition penalty 1.05."""
     from .continuous import ContinuousDecoder, StreamItem
     from .generation import GenerationSettings
     from .pipeline import PadtPipeline
     from .processor import BatchInputs
 
-    raw = with_layers(load_config_dict(config), text_layers, vision_layers)
-    mode, cfg, model = build_fake_padt(raw, dtype)
+    image_size, prompt_tokens = sizes.get("image_size", (640, 480)), 24
+    raw = with_layers(load_config_dict(config), sizes.get("text_layers"), sizes.get("vision_layers"))
+    mode, cfg, model = build_fake_padt(raw, "bfloat16")
     grids = [resized_grid(*image_size)] * batch
-    settings = GenerationSettings(
-        max_new_tokens=max_new_tokens, eos_token_ids=[IM_END], pad_token_id=IM_END, repetition_penalty=repetition_penalty
-    )
+    settings = GenerationSettings(max_new_tokens=128, eos_token_ids=[IM_END], pad_token_id=IM_END, repetition_penalty=1.05)
     decoder = ContinuousDecoder(PadtPipeline(model, None, settings), batch)
     held: list = [None] * batch
 
