@@ -203,3 +203,18 @@ def test_continuous_slots_run_on_fake_cuda_with_no_host_sync():
     # its length + 128 new tokens + the scratch column, in buckets of 128
     first, second = run.prompt_length, run.prompt_length + 98
     assert run.cache_length == -(-(second + 129) // 128) * 128 > -(-(first + 129) // 128) * 128
+
+
+@pytest.mark.slow
+def test_compiled_slot_step_gives_the_batch1_answers(padt, monkeypatch):
+    # aot_eager: dynamo captures the whole slot step (fullgraph) without a C++ build
+    from padt_eval.models.padt import generation
+
+    monkeypatch.setattr(generation, "COMPILE_BACKEND", "aot_eager")
+    pipe, images = padt
+    monkeypatch.setattr(pipe, "compile_step", True)
+    streamed = _stream(pipe, images, [4, 0, 2, 6, 1, 3, 5], 3, check_every=4)
+    assert pipe.last_stream.run_step is not pipe.last_stream.step  # the compiled callable ran
+    single = _batch1(pipe, images)
+    for i in range(7):
+        _assert_same_answer(single[i], streamed[i])
