@@ -123,7 +123,7 @@ def qwen_model(args, device, dtype):
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     if args.shape == "tiny":
-        from padt_eval.demo.tiny_hf import build_tiny
+        from padt_eval.models.hf.tiny import build_tiny
 
         folder = build_tiny("qwen2_5_vl", Path(tempfile.mkdtemp()) / "qwen")
         return Qwen2_5_VLForConditionalGeneration.from_pretrained(str(folder), dtype=dtype).to(device).eval(), folder
@@ -218,7 +218,7 @@ def bench_vllm(args, device, dtype, bandwidth: float):
 
         out_dir = Path(tempfile.mkdtemp()) / "qwen-random"
         model.save_pretrained(out_dir)
-        from padt_eval.demo.tiny_hf import build_tiny
+        from padt_eval.models.hf.tiny import build_tiny
 
         tok_src = folder or build_tiny("qwen2_5_vl", Path(tempfile.mkdtemp()) / "tok")
         for name in (

@@ -45,9 +45,7 @@ def bench_ovd(n_images: int, pairs: int) -> None:
 
     def run(tide: bool):
         t = time.perf_counter()
-        m = DetectionMetric(cats)
-        if tide:
-            m.tide_thresholds = ErrorThresholds()
+        m = DetectionMetric(cats, tide_thresholds=ErrorThresholds() if tide else None)
         for s, p in data:
             m.update(s, p)
         out = m.compute()

@@ -30,8 +30,11 @@ from pathlib import Path
 
 def _run(root: Path, out: Path, loader_workers: int, start_method: str | None) -> tuple[list[float], float]:
     from padt_eval import api
+    from padt_eval.core.family_modules import add_family_module
     from padt_eval.core.types import Task
     from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
+
+    add_family_module("padt_eval.demo.colour_finder")  # the demo's model, as the CLI lists it
 
     if start_method:
         os.environ["PADT_EVAL_LOADER_START_METHOD"] = start_method

@@ -7,13 +7,16 @@ model with the sharded runner (one process is world size 1) and scores what it w
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from padt_eval.core.errors import UsageError
 from padt_eval.core.failures import is_interrupt, signal_of
+from padt_eval.core.fileio import atomic_write, sha256_file
 from padt_eval.core.library_log import library_output_to
 from padt_eval.core.types import Task
 from padt_eval.data.registry import open_split
@@ -31,7 +34,8 @@ from padt_eval.scoring.score import (  # noqa: F401 - part of the API
     split_description,
     write_report_quietly,
 )
-from padt_eval.tasks.registry import get_task, make_metric, release_gt
+from padt_eval.tasks.metric import build_metric
+from padt_eval.tasks.registry import get_task, release_gt
 
 
 def model_run_dir(task: Task, split: str, model: str, root: Path = DEFAULT_RESULTS_ROOT, protocol: str = "standard") -> Path:
@@ -83,7 +87,7 @@ def run_model(
     from padt_eval.runner.orchestrate import execute
 
     spec = get_task(task)
-    make_metric(spec, scoring.protocol)  # an unknown protocol must stop us before any model time is spent
+    build_metric(spec.task, scoring.protocol)  # an unknown protocol must stop us before any model time is spent
     gt = release_gt(spec.task, scoring.protocol, data.gt)
     options = dict(model.options)
     family = model.family or detect_family(model.model)
@@ -241,3 +245,99 @@ def report(
     from padt_eval.report.run_report import write_run_report
 
     return write_run_report(run_dir, data_root=data_root, image_root=image_root, out=out, n_worst=n_worst)
+
+
+@dataclass
+class ImportResult:
+    """An imported file, scored: the results folder's run, how its rows matched the split,
+    and where the toolkit's own verdicts differ from padt-eval's (None when it kept none)."""
+
+    run: RunResult
+    matching: dict[str, Any]
+    agreement: dict[str, Any] | None
+    predictions: Path
+    record: Path
+
+
+def import_predictions(
+    toolkit: str,
+    files: list[str | Path],
+    split: str,
+    *,
+    text_format: str | None = None,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    toolkit_split: str | None = None,
+    data: DataOptions = DataOptions(),
+    output: OutputOptions = OutputOptions(),
+) -> ImportResult:
+    """Read another toolkit's prediction file, match its rows to the split's REC samples,
+    write `<out>/imported_predictions.jsonl` (raw text for `text_format`, or the PaDT
+    release's decoded objects), score it with `score`, and write `<out>/import.json`
+    (matching, and the agreement with the toolkit's own per-sample verdicts)."""
+    from padt_eval.imports import STRUCTURED, read_toolkit_file
+    from padt_eval.imports.agreement import agreement
+    from padt_eval.imports.matching import match_rows
+    from padt_eval.imports.predictions import write_predictions
+    from padt_eval.results import ownership
+    from padt_eval.results.reader import iter_per_sample
+    from padt_eval.scoring.raw_text import raw_text_parser
+    from padt_eval.scoring.score import check_score_folder
+
+    if toolkit in STRUCTURED and text_format is not None:
+        raise UsageError(f"--from {toolkit} files hold decoded boxes, not text: leave out --format")
+    if toolkit not in STRUCTURED and text_format is None:
+        raise UsageError(
+            f"--from {toolkit}: give --format NAME, the family whose raw answers the file holds (see `padt-eval models`)"
+        )
+    parser = raw_text_parser(text_format, min_pixels, max_pixels) if text_format is not None else None
+    imported = read_toolkit_file(toolkit, [Path(f) for f in files])
+    reader = open_split(
+        split, Task.REC, data_root=data.data_root, image_root=data.image_root, layout=data.layout, require_images=False
+    )
+    samples = list(reader)
+    matching = match_rows(imported, samples, split, toolkit_split)
+    source = safe_name(f"{toolkit}-{Path(files[0]).stem}")
+    out_dir = Path(output.out) if output.out is not None else default_run_dir(Task.REC, split, source)
+    check_score_folder(out_dir, Task.REC, split, source)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if ownership.kind_of(out_dir) is None:
+        ownership.sign(out_dir, ownership.SCORED_FILE)
+    pred_path = out_dir / "imported_predictions.jsonl"
+    write_predictions(pred_path, imported, matching, [s.sample_id for s in samples])
+    run = score(
+        Task.REC,
+        split,
+        PredictionsOptions(pred_path, text_format=text_format, min_pixels=min_pixels, max_pixels=max_pixels),
+        data=data,
+        output=OutputOptions(out_dir, output.name or f"{toolkit} import", output.report),
+        reader=reader,
+    )
+    records = {r["sample_id"]: r for r in iter_per_sample(out_dir / "per_sample.jsonl")}
+
+    def all_boxes(sample, text: str):
+        try:
+            parsed = parser.fmt.parse(text, parser.frame(sample.image.width, sample.image.height))
+        except ValueError:
+            return None
+        return [list(b.box) for b in parsed.boxes]
+
+    by_id = {s.sample_id: s for s in samples}
+    agree = agreement(imported, matching, by_id, records, all_boxes if parser is not None else None)
+    doc = {
+        "toolkit": toolkit,
+        "layout": imported.layout,
+        "files": [{"path": p, "sha256": sha256_file(p)} for p in imported.paths],
+        "split": run.split,
+        "format": text_format,
+        "notes": imported.notes,
+        "matching": matching.summary(len(samples)),
+        "agreement": agree,
+    }
+    if agree is None:
+        doc["agreement_note"] = "the file holds no per-sample verdict of the toolkit (see docs/importing.md)"
+    record = out_dir / "import.json"
+    with atomic_write(record) as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    return ImportResult(run, doc["matching"], agree, pred_path, record)

@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from padt_eval.core.family_modules import add_family_module
+
 # Never reach a model hub from tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The demo's colour-finder family, as the CLI lists it (tests call the API without the CLI).
+add_family_module("padt_eval.demo.colour_finder")
 
 
 @pytest.fixture(autouse=True)

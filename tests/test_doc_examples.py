@@ -100,8 +100,8 @@ def test_the_docs_show_examples_and_the_padt_folder_one_runs():
 def workdir(tmp_path_factory):
     """A scratch folder with demo_out/ (demo data, tiny checkpoints) and a local HF cache."""
     from padt_eval.demo.run import DemoPaths, generate
-    from padt_eval.demo.tiny_hf import build_tiny
     from padt_eval.demo.tiny_padt import build_tiny_padt
+    from padt_eval.models.hf.tiny import build_tiny
 
     work = tmp_path_factory.mktemp("doc_examples")
     paths = DemoPaths(work / "demo_out")

@@ -14,12 +14,18 @@ from padt_eval import __version__
 from padt_eval.cli import help as cli_help
 from padt_eval.cli.data import data_app, splits
 from padt_eval.cli.demo import demo
+from padt_eval.cli.imports import import_cmd
 from padt_eval.cli.models import models, plan_cmd
 from padt_eval.cli.output import console, err_console
 from padt_eval.cli.runs import compare, leaderboard, report
 from padt_eval.cli.tasks import TASK_COMMANDS, check_batching
 from padt_eval.core.failures import guard_commands
+from padt_eval.core.family_modules import add_family_module
 from padt_eval.report.console import labelled
+
+# The demo's model (`--model colour-finder`) is a family of its own layer: listed here, it is
+# registered when a command first asks for the families, in this process and in its ranks.
+add_family_module("padt_eval.demo.colour_finder")
 
 app = typer.Typer(
     name="padt-eval",
@@ -41,6 +47,7 @@ app = typer.Typer(
 for _command in TASK_COMMANDS:
     app.command(_command.__name__)(_command)
 app.command("check-batching")(check_batching)
+app.command("import")(import_cmd)
 app.command()(splits)
 app.command()(demo)
 app.add_typer(data_app, name="data")

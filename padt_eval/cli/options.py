@@ -14,6 +14,7 @@ import typer
 
 from padt_eval.core.types import Task
 from padt_eval.data.split_table import splits_for
+from padt_eval.models.coords.help_text import backend_help, family_help, format_help
 
 
 def _names(task: Task) -> str:
@@ -40,7 +41,7 @@ ModelOpt = Annotated[
 ]
 FamilyOpt = Annotated[
     str | None,
-    typer.Option("--family", help="Model family when it cannot be detected from config.json (see `padt-eval models`)."),
+    typer.Option("--family", help=family_help()),
 ]
 DataRootOpt = Annotated[
     Path | None, typer.Option("--data-root", help="Where datasets live (default: $PADT_EVAL_DATA, else ./data).", file_okay=False)
@@ -141,9 +142,7 @@ FormatOpt = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="Read each predictions line's raw 'text' with this family's parser (its 'objects' are ignored): "
-        "qwen2_5_vl, vlm_r1, qwen3_vl, qwen2_vl, internvl, shikra, minigpt_v2, kosmos2, florence2, ferret, cogvlm "
-        "(see `padt-eval models`).",
+        help=format_help(),
     ),
 ]
 MinPixelsOpt = Annotated[
@@ -193,7 +192,7 @@ BackendOpt = Annotated[
     str | None,
     typer.Option(
         "--backend",
-        help="Baselines: 'hf' (transformers, default) or 'vllm' (Qwen2.5-VL, VLM-R1, Qwen2-VL, Qwen3-VL, InternVL; needs padt-eval[vllm] and a GPU).",
+        help=backend_help(),
     ),
 ]
 ErrorIouOpt = Annotated[

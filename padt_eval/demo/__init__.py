@@ -1,5 +1,6 @@
-"""The demo and the test scaffolding: synthetic data, tiny-model builders, the colour-finder.
+"""The demo and the test scaffolding: synthetic data, the colour-finder, the demo run.
 
-The product code never imports this package (an import-linter contract holds it); the CLI's
-`demo` command imports it when it runs, and the `colour-finder` family is registered by
-module name."""
+Only the layers above it import this package (the import-linter contract holds it): the
+CLI's `demo` command imports it when it runs, and the CLI lists `colour_finder` as a
+family module (`core.family_modules`), so the `colour-finder` family is registered from
+here, never named by models/."""

@@ -15,6 +15,7 @@ from padt_eval.core.library_log import library_output_to
 from padt_eval.core.types import Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.data.registry import open_split
+from padt_eval.demo import toolkit_files
 from padt_eval.demo.data import Expected, make_predictions
 from padt_eval.demo.errors import make_error_predictions
 from padt_eval.demo.grefcoco import ExpectedGeneralized, make_grec_predictions, make_gres_predictions, write_grefcoco
@@ -125,6 +126,7 @@ def generate(paths: DemoPaths, n_images: int = 50, seed: int = 0) -> tuple[list,
     write_ric_jsonl(val, paths.ric_split)
     write_grefcoco(world, paths.data / "grefcoco")  # gRefCOCO layout on the same images: GREC, GRES
     write_generalized_predictions(paths, seed)
+    toolkit_files.write_all(paths.data, paths.root / "imports", paths.rec_split)  # other toolkits' layouts: padt-eval import
     return val, world
 
 
@@ -283,8 +285,8 @@ def run_models(out: Path, progress_view=None, seed: int = 0, results: Path | Non
     """
     import torch
 
-    from padt_eval.demo.tiny_hf import build_tiny
     from padt_eval.demo.tiny_padt import build_tiny_padt
+    from padt_eval.models.hf.tiny import build_tiny
 
     paths = DemoPaths(out)
     results = results if results is not None else paths.results

@@ -10,13 +10,13 @@ predictions are the only state a run keeps.
 from __future__ import annotations
 
 import abc
-import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from padt_eval.core.types import ParseStatus, Prediction, Sample, Task
 from padt_eval.metrics.errors import QueryErrors
+from padt_eval.metrics.estimators import Estimator, FieldSums
 
 
 def is_answered(pred: Prediction) -> bool:
@@ -55,32 +55,18 @@ class OutcomeCounts:
         return {k: int(self.c.get(k, 0)) for k in self.KEYS}
 
 
-class IouValues:
-    """The per-query IoUs of REC/RES and their mean. The mean is rounded once from their
-    exact sum (`math.fsum`), so it does not depend on the order the samples came in."""
-
-    __slots__ = ("values",)
-
-    def __init__(self) -> None:
-        self.values: list[float] = []
-
-    def add(self, iou: float) -> None:
-        iou = float(iou)
-        if not math.isfinite(iou):
-            raise ValueError(f"an IoU must be finite, got {iou}")
-        self.values.append(iou)
-
-    @property
-    def count(self) -> int:
-        return len(self.values)
-
-    def mean(self) -> float:
-        """0.0 when nothing was added."""
-        return math.fsum(self.values) / len(self.values) if self.values else 0.0
-
-
 class Metric(abc.ABC):
     task: Task
+    #: The values that decompose over samples, each a ratio of sums of per-sample record
+    #: fields (`metrics/estimators.py`). `compute` reports them from the declared state,
+    #: and `padt-eval compare` recomputes them from per_sample.jsonl with the same formula.
+    #: Empty for corpus-level metrics (COCO AP, caption scores).
+    ESTIMATORS: ClassVar[dict[str, Estimator]] = {}
+
+    @classmethod
+    def declared(cls, task: Task) -> dict[str, Estimator]:
+        """The estimators of this metric class when it scores `task` (one class may score two)."""
+        return cls.ESTIMATORS
 
     @abc.abstractmethod
     def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
@@ -130,32 +116,28 @@ def record_base(sample: Sample, pred: Prediction) -> dict[str, Any]:
 
 
 class QueryMetric(Metric):
-    """REC and RES: one answer per query. Their state is the per-query IoUs, the outcome
-    counts, and a few task-specific integers (`COUNTERS`; those named `n_*` are also
-    reported in `counts()`)."""
+    """REC and RES: one answer per query. Their state is the declared per-sample fields
+    (`FieldSums`), the outcome counts, and the miss categories when `errors` is given
+    (`metrics/errors.py`; tasks/metric.py's `build_metric` decides)."""
 
-    COUNTERS: tuple[str, ...] = ()
-
-    def __init__(self) -> None:
-        self.iou_sum = IouValues()
+    def __init__(self, errors: QueryErrors | None = None) -> None:
+        self.sums = FieldSums.declared_by(self.ESTIMATORS)
         self.outcomes = OutcomeCounts()
-        # The miss categories, when the caller asked for them (`track_errors`).
-        self.error_counts: QueryErrors | None = None
-        for name in self.COUNTERS:
-            setattr(self, name, 0)
-
-    def track_errors(self, errors: QueryErrors) -> None:
-        """Classify every scored answer into a miss category (`metrics/errors.py`)."""
         self.error_counts = errors
 
     def _classify(self, rec: dict[str, Any], sample: Sample, pred: Prediction, answer: Any, iou: float) -> None:
         if self.error_counts is not None:
             rec.update(self.error_counts.add(sample, is_answered(pred), answer, iou))
 
+    def compute(self) -> dict[str, float]:
+        return self.sums.estimate(self.ESTIMATORS)
+
     def errors(self) -> dict[str, Any] | None:
         return self.error_counts.summary() if self.error_counts is not None else None
 
     def counts(self) -> dict[str, int]:
-        d = self.outcomes.as_dict()
-        d.update({name: getattr(self, name) for name in self.COUNTERS if name.startswith("n_")})
-        return d
+        return {**self.outcomes.as_dict(), **self.task_counts()}
+
+    def task_counts(self) -> dict[str, int]:
+        """The task's own integer counts, reported after the outcome counts."""
+        return {}

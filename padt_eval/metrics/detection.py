@@ -104,7 +104,9 @@ def coco_stats(gt: dict, dets: list[dict], iou_type: str) -> list[float]:
 class DetectionMetric(Metric):
     task = Task.OVD
 
-    def __init__(self, categories: Iterable[tuple[int, str]] | None = None) -> None:
+    def __init__(
+        self, categories: Iterable[tuple[int, str]] | None = None, tide_thresholds: ErrorThresholds | None = None
+    ) -> None:
         self.categories = [(int(c), str(n)) for c, n in (categories if categories is not None else COCO_CATEGORIES)]
         self.mapper = LabelMapper(self.categories)
         self.images: list[dict[str, Any]] = []
@@ -115,9 +117,9 @@ class DetectionMetric(Metric):
         self.n_dets_without_score = 0
         self.n_dets_with_mask = 0
         self.n_gt_without_mask = 0
-        # Set (to the IoU thresholds) when the TIDE-style error breakdown is wanted; the
-        # per-image analyses made for the records are kept so `errors()` need not redo them.
-        self.tide_thresholds: ErrorThresholds | None = None
+        # The IoU thresholds when the TIDE-style error breakdown is wanted; the per-image
+        # analyses made for the records are kept so `errors()` need not redo them.
+        self.tide_thresholds = tide_thresholds
         self._tide_images: dict[str, Any] = {}
 
     # -- per sample ---------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from padt_eval.core.types import ObjectPred, Prediction
 from padt_eval.metrics.base import is_answered
+from padt_eval.metrics.estimators import OMIT, ratio
 
 #: the score thresholds of the threshold sweep (metrics.json `details.threshold_sweep`)
 SWEEP = tuple(round(0.05 * i, 2) for i in range(20))
@@ -29,20 +30,12 @@ def has_scores(pred: Prediction) -> bool:
     return is_answered(pred) and any(o.score is not None for o in pred.objects)
 
 
-def ratio(num: int, den: int) -> float | None:
-    return num / den if den else None
-
-
-def rejection_accuracies(n_nt_rejected: int, n_nt: int, n_t_answered: int, n_t: int) -> dict[str, float]:
-    """N-acc (no-target samples correctly rejected) and T-acc (target samples not rejected);
-    a ratio with no sample to count is left out, not reported as 0."""
-    out = {}
-    n_acc, t_acc = ratio(n_nt_rejected, n_nt), ratio(n_t_answered, n_t)
-    if n_acc is not None:
-        out["n_acc"] = n_acc
-    if t_acc is not None:
-        out["t_acc"] = t_acc
-    return out
+#: N-acc = no-target samples correctly rejected / no-target samples; T-acc = target samples
+#: not rejected / target samples. A ratio with no sample to count is left out, not reported as 0.
+REJECTION_ESTIMATORS = {
+    "n_acc": ratio("nt_rejected", "no_target", empty=OMIT),
+    "t_acc": ratio("t_answered", "has_target", empty=OMIT),
+}
 
 
 def undefined_notes(n_nt: int, n_t: int, official_behaviour: str) -> list[str]:

@@ -40,12 +40,13 @@ from padt_eval.core import rle
 from padt_eval.core.boxes import box_area, box_iou
 from padt_eval.core.types import Prediction, Sample, Task
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
+from padt_eval.metrics.estimators import FieldSums, mean
 from padt_eval.metrics.generalized import (
+    REJECTION_ESTIMATORS,
     SWEEP,
     UNSCORED,
     has_scores,
     kept,
-    rejection_accuracies,
     rejects_everything_note,
     undefined_notes,
 )
@@ -147,6 +148,8 @@ def _box(o) -> list[float]:
 
 class GrecMetric(Metric):
     task = Task.GREC
+    # Both protocols: Pr@(F1=1) over all samples; N-acc and T-acc left out when nothing is counted.
+    ESTIMATORS = {"pr_f1": mean("correct", binary=True), **REJECTION_ESTIMATORS}
 
     def __init__(
         self, protocol: str = "standard", score_threshold: float = SCORE_THRESHOLD, iou_threshold: float = IOU_THRESHOLD
@@ -159,7 +162,8 @@ class GrecMetric(Metric):
         self.iou_threshold = iou_threshold
         self.outcomes = OutcomeCounts()
         self.breakdown: Counter[str] = Counter()
-        self.n_correct = self.n_nt = self.n_nt_rejected = self.n_t = self.n_t_answered = self.n_multi = 0
+        self.sums = FieldSums.declared_by(self.ESTIMATORS)
+        self.n_nt = self.n_t = self.n_multi = 0
         # (gt boxes, prediction) of every sample, for the threshold sweep
         self._kept_for_sweep: list[tuple[list[list[float]], Prediction]] = []
         self._any_scores = False
@@ -191,48 +195,34 @@ class GrecMetric(Metric):
         self.outcomes.add(pred, has_object=v["n_kept"] > 0)
         self._any_scores |= has_scores(pred)
         self._kept_for_sweep.append((gt, pred))
-        self.n_correct += v["correct"]
         if not gt:
             self.n_nt += 1
-            rejected = v["answered"] and v["n_kept"] == 0
-            self.n_nt_rejected += rejected
-            kind = "not_answered" if not v["answered"] else "correct_rejection" if rejected else "false_alarm"
+            kind = _no_target_kind(v)
         else:
             self.n_t += 1
             self.n_multi += len(gt) > 1
-            self.n_t_answered += v["n_kept"] > 0
             kind = _target_kind(v)
         self.breakdown[kind] += 1
         rec.update(no_target=not gt, n_targets=len(gt), **{k: v[k] for k in ("n_kept", "tp", "fp", "fn", "f1", "correct")})
-        # the N-acc / T-acc numerators and denominators of this sample (paired comparisons)
-        rec.update(has_target=bool(gt), nt_rejected=kind == "correct_rejection", t_answered=bool(gt) and v["n_kept"] > 0)
+        rec.update(_rejection_fields(gt, v, kind))
         rec["outcome"] = kind
+        self.sums.add(rec)
         return rec
 
-    def _values(self, n: int, correct: int, nt: int, nt_rej: int, t: int, t_ans: int) -> dict[str, float]:
-        out = {"pr_f1": correct / n if n else 0.0}
-        out.update(rejection_accuracies(nt_rej, nt, t_ans, t))
-        return out
-
     def compute(self) -> dict[str, float]:
-        n = self.n_nt + self.n_t
-        return self._values(n, self.n_correct, self.n_nt, self.n_nt_rejected, self.n_t, self.n_t_answered)
+        return self.sums.estimate(self.ESTIMATORS)
 
     def sweep(self) -> list[dict[str, float]]:
-        """Pr@(F1=1), N-acc and T-acc at each score threshold of `SWEEP`."""
+        """Pr@(F1=1), N-acc and T-acc at each score threshold of `SWEEP`: the declared
+        estimators over each sample's verdict at that threshold."""
         rows = []
         for th in SWEEP:
-            c = nt = nt_rej = t = t_ans = 0
+            sums = FieldSums.declared_by(self.ESTIMATORS)
             for gt, pred in self._kept_for_sweep:
                 v = self.judge(gt, pred, th)
-                c += v["correct"]
-                if gt:
-                    t += 1
-                    t_ans += v["n_kept"] > 0
-                else:
-                    nt += 1
-                    nt_rej += v["answered"] and v["n_kept"] == 0
-            rows.append({"threshold": th, **self._values(nt + t, c, nt, nt_rej, t, t_ans)})
+                kind = _no_target_kind(v) if not gt else _target_kind(v)
+                sums.add({"correct": v["correct"], **_rejection_fields(gt, v, kind)})
+            rows.append({"threshold": th, **sums.estimate(self.ESTIMATORS)})
         return rows
 
     def counts(self) -> dict[str, int]:
@@ -272,6 +262,22 @@ class GrecMetric(Metric):
                 **common,
             }
         return {"match": f"maximum one-to-one matching on IoU >= {self.iou_threshold}", **common}
+
+
+def _no_target_kind(v: dict[str, Any]) -> str:
+    if not v["answered"]:
+        return "not_answered"
+    return "correct_rejection" if v["n_kept"] == 0 else "false_alarm"
+
+
+def _rejection_fields(gt: list, v: dict[str, Any], kind: str) -> dict[str, bool]:
+    """The N-acc / T-acc numerators and denominators of one sample."""
+    return {
+        "no_target": not gt,
+        "has_target": bool(gt),
+        "nt_rejected": kind == "correct_rejection",
+        "t_answered": bool(gt) and v["n_kept"] > 0,
+    }
 
 
 def _target_kind(v: dict[str, Any]) -> str:

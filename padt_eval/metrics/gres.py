@@ -40,12 +40,13 @@ from pycocotools import mask as cocomask
 from padt_eval.core import rle
 from padt_eval.core.types import Prediction, Sample, Task
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
+from padt_eval.metrics.estimators import OMIT, FieldSums, mean, ratio
 from padt_eval.metrics.generalized import (
+    REJECTION_ESTIMATORS,
     SWEEP,
     UNSCORED,
     has_scores,
     kept,
-    rejection_accuracies,
     rejects_everything_note,
     undefined_notes,
 )
@@ -68,6 +69,12 @@ def _area(r: dict) -> int:
 
 class GresMetric(Metric):
     task = Task.GRES
+    # Both protocols; the official one reports N-acc / T-acc as 0 where ReLA does (`compute`).
+    ESTIMATORS = {
+        "giou": mean("iou"),
+        "ciou": ratio("intersection", "union", empty=OMIT),
+        **REJECTION_ESTIMATORS,
+    }
 
     def __init__(self, protocol: str = "standard"):
         if protocol not in PROTOCOLS:
@@ -76,11 +83,7 @@ class GresMetric(Metric):
         self.official = protocol == "official"
         self.outcomes = OutcomeCounts()
         self.breakdown: Counter[str] = Counter()
-        self.nt = Counter()  # ReLA's names: TP/FN on no-target samples, TN/FP on target samples
-        self.ious: list[float] = []  # per-sample IoU as gIoU counts it
-        self.target_ious: list[float] = []
-        self.sum_i = self.sum_u = 0
-        self.pr = dict.fromkeys(PR_THRESHOLDS, 0)
+        self.sums = FieldSums.declared_by(self.ESTIMATORS)
         self.n_size_mismatch = 0
         self._for_sweep: list[tuple[bool, dict, int, Prediction, int, int]] = []
         self._any_scores = False
@@ -117,39 +120,28 @@ class GresMetric(Metric):
         self.outcomes.add(pred, has_object=not v["rejected"] and v["answered"])
         self._any_scores |= has_scores(pred)
         self._for_sweep.append((no_target, gt, gt_area, pred, h, w))
-        iou, kind = self._add(no_target, v)
+        fields, kind = self._add(no_target, v)
         self.breakdown[kind] += 1
-        rec.update(no_target=no_target, rejected=v["rejected"], intersection=v["i"], union=v["u"], iou=iou, outcome=kind)
-        # the N-acc / T-acc numerators and denominators of this sample (paired comparisons)
         rec.update(
-            has_target=not no_target,
-            nt_rejected=kind == "correct_rejection",
-            t_answered=not no_target and v["answered"] and not v["rejected"],
+            no_target=no_target, rejected=v["rejected"], intersection=v["i"], union=v["u"], iou=fields["iou"], outcome=kind
         )
+        # the N-acc / T-acc numerators and denominators of this sample (paired comparisons)
+        rec.update(has_target=fields["has_target"], nt_rejected=fields["nt_rejected"], t_answered=fields["t_answered"])
         return rec
 
-    def _add(self, no_target: bool, v: dict[str, Any]) -> tuple[float, str]:
+    def _add(self, no_target: bool, v: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """Score one sample's verdict into the declared state; returns its fields and outcome."""
         inter, union = v["i"], v["u"]
         if no_target:
-            if v["rejected"]:
-                self.nt["TP"] += 1
-                iou, kind = 1.0, "correct_rejection"
-            else:
-                self.nt["FN"] += 1
-                self.sum_u += union  # a mask where there is nothing: all of it is union
-                iou, kind = 0.0, ("false_alarm" if v["answered"] else "not_answered")
+            # a correct rejection scores IoU 1; a mask where there is nothing is all union
+            rejected = v["rejected"]
+            iou, kind = (1.0, "correct_rejection") if rejected else (0.0, "false_alarm" if v["answered"] else "not_answered")
+            answered = False
         else:
-            if v["rejected"] or not v["answered"]:  # an unread answer is no success for T-acc either
-                self.nt["FP"] += 1
+            answered = v["answered"] and not v["rejected"]  # an unread answer is no success for T-acc either
+            if not answered:
                 inter = 0
-            else:
-                self.nt["TN"] += 1
             iou = inter / union if union else 0.0
-            self.sum_i += inter
-            self.sum_u += union
-            self.target_ious.append(iou)
-            for t in PR_THRESHOLDS:
-                self.pr[t] += iou >= t
             kind = (
                 "not_answered"
                 if not v["answered"]
@@ -159,27 +151,40 @@ class GresMetric(Metric):
                 if iou >= 0.5
                 else "low_iou"
             )
-        self.ious.append(iou)
-        return iou, kind
+        fields = {
+            "iou": iou,
+            "intersection": inter,
+            "union": union,
+            "no_target": no_target,
+            "has_target": not no_target,
+            "nt_rejected": kind == "correct_rejection",
+            "t_answered": answered,
+        }
+        self.sums.add(fields)
+        return fields, kind
+
+    def _target_ious(self) -> list[float]:
+        columns = self.sums.columns
+        return [iou for iou, t in zip(columns["iou"].values, columns["has_target"].values) if t]
 
     def compute(self) -> dict[str, float]:
-        n, n_t = len(self.ious), len(self.target_ious)
-        tp, fn, tn, fp = (self.nt[k] for k in ("TP", "FN", "TN", "FP"))
-        out: dict[str, float] = {"giou": math.fsum(self.ious) / n if n else 0.0}
-        if self.sum_u:
-            out["ciou"] = self.sum_i / self.sum_u
+        declared = self.sums.estimate(self.ESTIMATORS)
+        totals = self.sums.totals()
+        n_nt, n_t = totals["no_target"], totals["has_target"]
+        out: dict[str, float] = {k: declared[k] for k in ("giou", "ciou") if k in declared}
+        target_ious = self._target_ious()
         if n_t:
-            out.update({f"pr@{t:g}": self.pr[t] / n_t for t in PR_THRESHOLDS})
+            out.update({f"pr@{t:g}": sum(iou >= t for iou in target_ious) / n_t for t in PR_THRESHOLDS})
         if self.official:
-            empty = tp + fn
-            out["t_acc"] = tn / (tn + fp) if empty and tn + fp else 0.0
-            out["n_acc"] = tp / empty if empty else 0.0
-            out["t_acc_initial_commit"] = tp / (tp + fp + 1) if empty else 0.0
-            out["n_acc_initial_commit"] = tp / (tp + fn + 1) if empty else 0.0
+            tp, fp = totals["nt_rejected"], n_t - totals["t_answered"]
+            out["t_acc"] = declared["t_acc"] if n_nt and n_t else 0.0
+            out["n_acc"] = declared["n_acc"] if n_nt else 0.0
+            out["t_acc_initial_commit"] = tp / (tp + fp + 1) if n_nt else 0.0
+            out["n_acc_initial_commit"] = tp / (n_nt + 1) if n_nt else 0.0
         else:
-            out.update(rejection_accuracies(tp, tp + fn, tn, tn + fp))
+            out.update({k: declared[k] for k in ("n_acc", "t_acc") if k in declared})
             if n_t:
-                out["miou_target"] = math.fsum(self.target_ious) / n_t
+                out["miou_target"] = math.fsum(target_ious) / n_t
         return out
 
     def sweep(self) -> list[dict[str, float]]:
@@ -195,10 +200,11 @@ class GresMetric(Metric):
         return rows
 
     def counts(self) -> dict[str, int]:
+        totals = self.sums.totals()
         return {
             **self.outcomes.as_dict(),
-            "n_no_target": self.nt["TP"] + self.nt["FN"],
-            "n_target": self.nt["TN"] + self.nt["FP"],
+            "n_no_target": totals["no_target"],
+            "n_target": totals["has_target"],
             "n_mask_size_mismatch": self.n_size_mismatch,
         }
 
@@ -209,11 +215,12 @@ class GresMetric(Metric):
         return out
 
     def notes(self) -> list[str]:
-        nt, t = self.nt["TP"] + self.nt["FN"], self.nt["TN"] + self.nt["FP"]
+        totals = self.sums.totals()
+        nt, t = totals["no_target"], totals["has_target"]
         notes = undefined_notes(nt, t, "the official code reports 0") if not self.official else []
         if self.official and nt == 0:
             notes.append("N-acc and T-acc are reported as 0 because the split has no no-target sample (ReLA's rule)")
-        notes += rejects_everything_note(self.breakdown["correct_rejection"] + self.breakdown["false_rejection"], len(self.ious))
+        notes += rejects_everything_note(self.breakdown["correct_rejection"] + self.breakdown["false_rejection"], self.sums.n)
         if self.n_size_mismatch:
             notes.append(f"{self.n_size_mismatch} predicted masks differ in size from their image and were left out")
         return notes

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import box_iou
 from padt_eval.core.types import GroundTruthObject, ObjectPred
+from padt_eval.metrics.estimators import estimate, ratio
 
 IOU_THRESHOLD = 0.5
 
@@ -56,12 +57,23 @@ def mask_iou(a: dict, b: dict) -> float:
 
 
 class GroundingCounts:
-    """Integer counts behind GP/GR (box) and GP/GR (mask)."""
+    """Integer counts behind GP/GR (box) and GP/GR (mask): the totals of the per-image
+    count fields, from which the declared `ESTIMATORS` give the values."""
 
     KEYS = ("n_pred", "n_gt", "n_matched", "n_pred_mask", "n_gt_mask", "n_matched_mask")
+    # a ratio with nothing predicted (or annotated) is null; an image without the mask
+    # counts (its GT carry no masks) adds nothing to them
+    ESTIMATORS = {
+        "gp": ratio("n_matched", "n_pred", empty=None),
+        "gr": ratio("n_matched", "n_gt", empty=None),
+        "gp_mask": ratio("n_matched_mask", "n_pred_mask", optional=True, empty=None),
+        "gr_mask": ratio("n_matched_mask", "n_gt_mask", optional=True, empty=None),
+    }
+    MASK_VALUES = ("gp_mask", "gr_mask")
 
     def __init__(self) -> None:
         self.c = {k: 0 for k in self.KEYS}
+        self.n_images = 0
         self.mask_images = 0  # images whose GT all carry masks
 
     def add(self, preds: list[ObjectPred], gts: list[GroundTruthObject]) -> dict[str, int]:
@@ -80,15 +92,10 @@ class GroundingCounts:
             rec.update(n_pred_mask=len(boxed), n_gt_mask=0, n_matched_mask=0)
         for k, v in rec.items():
             self.c[k] += v
+        self.n_images += 1
         return rec
 
     def values(self) -> dict[str, float | None]:
-        c = self.c
-        out: dict[str, float | None] = {
-            "gp": c["n_matched"] / c["n_pred"] if c["n_pred"] else None,
-            "gr": c["n_matched"] / c["n_gt"] if c["n_gt"] else None,
-        }
-        if self.mask_images:
-            out["gp_mask"] = c["n_matched_mask"] / c["n_pred_mask"] if c["n_pred_mask"] else None
-            out["gr_mask"] = c["n_matched_mask"] / c["n_gt_mask"] if c["n_gt_mask"] else None
-        return out
+        """GP/GR, and their mask versions when some image's GT all carry masks."""
+        names = [k for k in self.ESTIMATORS if self.mask_images or k not in self.MASK_VALUES]
+        return estimate({k: self.ESTIMATORS[k] for k in names}, self.c, self.n_images)

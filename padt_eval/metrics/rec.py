@@ -14,6 +14,8 @@ from padt_eval.core.answer_rule import ANSWER_RULE, select_answer
 from padt_eval.core.boxes import box_iou
 from padt_eval.core.types import Prediction, Sample, Task
 from padt_eval.metrics.base import QueryMetric, is_answered, record_base
+from padt_eval.metrics.errors import QueryErrors
+from padt_eval.metrics.estimators import mean
 
 THRESHOLDS = (0.5, 0.75, 0.9)
 
@@ -26,11 +28,15 @@ def gt_box(sample: Sample) -> list[float]:
 
 class RecMetric(QueryMetric):
     task = Task.REC
-    COUNTERS = ("n_box_from_mask",)
+    # Acc@t = mean(hit@t); mean IoU = mean(iou), misses included (as IoU 0).
+    ESTIMATORS = {
+        **{f"acc@{t:g}": mean(f"hit@{t:g}", binary=True) for t in THRESHOLDS},
+        "mean_iou": mean("iou"),
+    }
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.hits = {t: 0 for t in THRESHOLDS}
+    def __init__(self, errors: QueryErrors | None = None) -> None:
+        super().__init__(errors)
+        self.n_box_from_mask = 0
 
     def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
         rec = record_base(sample, pred)
@@ -43,22 +49,17 @@ class RecMetric(QueryMetric):
             self.n_box_from_mask += 1
         iou = box_iou(box, gt_box(sample)) if box is not None else 0.0
         self.outcomes.add(pred, has_object=box is not None)
-        self.iou_sum.add(iou)
         rec["iou"] = iou
         for t in THRESHOLDS:
-            hit = iou >= t
-            self.hits[t] += hit
-            rec[f"hit@{t:g}"] = hit
+            rec[f"hit@{t:g}"] = iou >= t
         if box is not None:
             rec["pred_bbox"] = [float(v) for v in box]
         self._classify(rec, sample, pred, box, iou)
+        self.sums.add(rec)
         return rec
 
-    def compute(self) -> dict[str, float]:
-        n = self.iou_sum.count
-        out = {f"acc@{t:g}": (self.hits[t] / n if n else 0.0) for t in THRESHOLDS}
-        out["mean_iou"] = self.iou_sum.mean()
-        return out
+    def task_counts(self) -> dict[str, int]:
+        return {"n_box_from_mask": self.n_box_from_mask}
 
     def protocol(self) -> dict[str, Any]:
         return {

@@ -54,7 +54,8 @@ from padt_eval.core.boxes import NORMALISED_BOX_META, release_gt_xywh
 from padt_eval.core.types import Prediction, Sample, Task
 from padt_eval.metrics.base import Metric, OutcomeCounts, is_answered, record_base
 from padt_eval.metrics.detection import DetectionMetric
-from padt_eval.metrics.rec import THRESHOLDS
+from padt_eval.metrics.estimators import Estimator, estimate_records, mean
+from padt_eval.metrics.rec import THRESHOLDS, RecMetric
 
 PROTOCOL_NAME = "padt-release"
 RELEASE_REFERENCE = "Gorilla-Lab-SCUT/PaDT@912a8ae eval/evaluation_scripts/eval_refcoco.py"
@@ -106,6 +107,12 @@ class _KeyState:
 
 class ReleaseMetric(Metric):
     """REC (`acc@t`, `mean_iou`) or RES (`ciou` as the release computes it) under the release's rules."""
+
+    @classmethod
+    def declared(cls, task: Task) -> dict[str, Estimator]:
+        # REC: the standard REC's formulas over the key-pooled records; RES: the release's
+        # "cIoU" is a mean over items of a per-item IoU, not ΣI/ΣU
+        return RecMetric.ESTIMATORS if task == Task.REC else {"ciou": mean("iou")}
 
     def __init__(self, task: Task) -> None:
         if task not in (Task.REC, Task.RES):
@@ -227,13 +234,8 @@ class ReleaseMetric(Metric):
         return self._score()[0]
 
     def compute(self) -> dict[str, float]:
-        records, _ = self._score()
-        n = len(records)
-        if self.task == Task.REC:
-            out = {f"acc@{t:g}": (sum(r[f"hit@{t:g}"] for r in records) / n if n else 0.0) for t in THRESHOLDS}
-            out["mean_iou"] = sum(r["iou"] for r in records) / n if n else 0.0
-            return out
-        return {"ciou": sum(r["iou"] for r in records) / n if n else 0.0}
+        # the items' values added in split order, as the release adds them
+        return estimate_records(self.declared(self.task), self._score()[0], in_order=True)
 
     def counts(self) -> dict[str, int]:
         d = self.outcomes.as_dict()

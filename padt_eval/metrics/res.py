@@ -2,8 +2,9 @@
 
 Intersections and unions are exact integer pixel counts computed on RLE (no decoding).
 A prediction without a mask counts as an empty mask (I = 0, U = |GT|). A sample whose
-union is empty has IoU 0. cIoU sums integers; mIoU's mean is rounded once from the
-exact sum of the per-sample IoUs (`IouValues`), so neither depends on sample order.
+union is empty has IoU 0. Both are declared on the per-sample fields (`ESTIMATORS`):
+cIoU sums integers; mIoU's mean is rounded once from the exact sum of the per-sample
+IoUs (`estimators.Column`), so neither depends on sample order.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from padt_eval.core import rle
 from padt_eval.core.answer_rule import ANSWER_RULE, select_answer
 from padt_eval.core.types import Prediction, Sample, Task
 from padt_eval.metrics.base import QueryMetric, is_answered, record_base
+from padt_eval.metrics.errors import QueryErrors
+from padt_eval.metrics.estimators import mean, ratio
 
 
 def gt_mask(sample: Sample) -> rle.RLE:
@@ -25,7 +28,11 @@ def gt_mask(sample: Sample) -> rle.RLE:
 
 class ResMetric(QueryMetric):
     task = Task.RES
-    COUNTERS = ("sum_inter", "sum_union", "n_mask_size_mismatch")
+    ESTIMATORS = {"miou": mean("iou"), "ciou": ratio("intersection", "union")}
+
+    def __init__(self, errors: QueryErrors | None = None) -> None:
+        super().__init__(errors)
+        self.n_mask_size_mismatch = 0
 
     def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
         return self.update_many([sample], [pred])[0]
@@ -61,19 +68,14 @@ class ResMetric(QueryMetric):
             else:
                 inter = int(next(inter_areas))
                 union = int(next(pred_areas)) + a_g - inter
-            self.sum_inter += inter
-            self.sum_union += union
             iou = inter / union if union > 0 else 0.0
-            self.iou_sum.add(iou)
             rec.update(iou=iou, intersection=inter, union=union)
             self._classify(rec, sample, pred, answer, iou)
+            self.sums.add(rec)
         return records
 
-    def compute(self) -> dict[str, float]:
-        return {
-            "miou": self.iou_sum.mean(),
-            "ciou": self.sum_inter / self.sum_union if self.sum_union else 0.0,
-        }
+    def task_counts(self) -> dict[str, int]:
+        return {"n_mask_size_mismatch": self.n_mask_size_mismatch}
 
     def protocol(self) -> dict[str, Any]:
         return {

@@ -31,6 +31,8 @@ def caption_source(pred: Prediction) -> str | None:
 
 class RicMetric(Metric):
     task = Task.RIC
+    # GP/GR decompose over images; the caption scores are corpus-level and declare nothing
+    ESTIMATORS = GroundingCounts.ESTIMATORS
 
     def __init__(self, check_java: bool = True) -> None:
         if check_java:

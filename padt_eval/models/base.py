@@ -9,8 +9,9 @@ Two names, two meanings: `family` is always the model family ("qwen2_5_vl", "pad
 `prompt_key` (a `PromptKey`: family + prompt style) says which of the task's prompt
 tables the adapter is asked from. The prompts themselves live in tasks/.
 
-A family is registered once with `@register_family(...)`; loading is lazy so that
-`padt-eval models` and the scoring commands never import torch.
+A family is registered once: the coordinate-text families as one `TextFamily` entry each
+(`models/registry.py`), PaDT and the demo's model with `register_family(ModelFamily(...))`.
+Loading is lazy so that `padt-eval models` and the scoring commands never import torch.
 """
 
 from __future__ import annotations
@@ -230,12 +231,17 @@ def prompt_key_of(family: str, options: dict | None = None) -> PromptKey | None:
 
 
 def _import_builtin_families() -> None:
-    """Import the modules that register the built-in families (cheap: no torch at import)."""
+    """Import the modules that register the built-in families (cheap: no torch at import),
+    then those listed by the layers above (`core.family_modules`: the demo's, a plugin's)."""
     import importlib
 
-    for module in _BUILTIN_FAMILY_MODULES:
+    from padt_eval.core.family_modules import family_modules
+
+    for module in _BUILTIN_FAMILY_MODULES + family_modules():
         importlib.import_module(module)
 
 
-# Modules whose import registers families. Each new family module adds itself here.
-_BUILTIN_FAMILY_MODULES: list[str] = ["padt_eval.demo.colour_finder", "padt_eval.models.padt.family", "padt_eval.models.families"]
+# The modules of models/ whose import registers the built-in families (PaDT's, and the
+# coordinate-text entries). A family declared above models/ (the demo's colour-finder, a
+# plugin) is listed by its own layer (core.family_modules); nothing here names it.
+_BUILTIN_FAMILY_MODULES: list[str] = ["padt_eval.models.padt.family", "padt_eval.models.families"]

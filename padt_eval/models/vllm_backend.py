@@ -29,26 +29,15 @@ own tokens; vLLM never pads), the family's end-of-sequence ids, special tokens k
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
-from collections.abc import Sequence
 from typing import Any
 
 from padt_eval.core.errors import UsageError
-from padt_eval.core.types import ModelRequest, Task
-from padt_eval.models.coords.qwen2_5_vl import smart_resize
-from padt_eval.models.hf.backend import GenerationBackend
+from padt_eval.models.coords.registry import TextFamily, resolve, vllm_families
+from padt_eval.models.hf.backend import GenerationBackend, GenerationCall
 from padt_eval.models.hf.generation import Generated, cut_at_eos, decode_with_offsets
 
-#: family -> (module in models/hf, adapter class). Florence-2 and Kosmos-2 stay on transformers.
-VLLM_FAMILIES = {
-    "qwen2_5_vl": ("qwen", "Qwen25VLAdapter"),
-    "vlm_r1": ("qwen", "VlmR1Adapter"),
-    "qwen2_vl": ("qwen", "Qwen2VLAdapter"),
-    "qwen3_vl": ("qwen", "Qwen3VLAdapter"),
-    "internvl": ("internvl", "InternVLAdapter"),
-}
 #: Variables of torchrun / our elastic launcher that vLLM would read as its own topology.
 LAUNCHER_ENV = (
     "RANK",
@@ -139,43 +128,29 @@ class VllmBackend(GenerationBackend):
     def repetition_penalty(self) -> float:
         return float(getattr(self.generation_config, "repetition_penalty", None) or 1.0)
 
-    def sampling_params(self, adapter: Any, task: Task) -> Any:
+    def sampling_params(self, call: GenerationCall) -> Any:
         from vllm import SamplingParams
 
         return SamplingParams(
             temperature=0.0,
-            max_tokens=adapter.new_tokens(task),
+            max_tokens=call.max_new_tokens,
             logprobs=0,  # the chosen token's log-probability only
             repetition_penalty=self.repetition_penalty,
-            stop_token_ids=sorted(adapter.eos_ids),
+            stop_token_ids=sorted(call.eos_ids),
             skip_special_tokens=False,
             detokenize=False,  # `finish` decodes once, with offsets, off the engine's path
             seed=0,
         )
 
-    def generate(self, adapter, task, texts, images, requests):
-        prompts = [{"prompt": t, "multi_modal_data": {"image": im}} for t, im in zip(texts, images)]
-        outputs = self.llm.generate(prompts, self.sampling_params(adapter, task), use_tqdm=False)
-        return [o.outputs[0] for o in outputs], self.frame_inputs(adapter, requests)
+    def generate(self, call: GenerationCall) -> tuple[Any, Any]:
+        prompts = [{"prompt": t, "multi_modal_data": {"image": im}} for t, im in zip(call.texts, call.images)]
+        outputs = self.llm.generate(prompts, self.sampling_params(call), use_tqdm=False)
+        # vLLM runs the processor itself: the family computes what its frame reads from the
+        # processor's outputs (the Qwen grid) with the limits vLLM's processor was given.
+        return [o.outputs[0] for o in outputs], call.frame_inputs(call.requests, self.mm_processor_kwargs)
 
-    def finish(self, adapter, raw):
-        return [generated_from_vllm(c, adapter.tokenizer, adapter.eos_ids) for c in raw]
-
-    def frame_inputs(self, adapter: Any, requests: Sequence[ModelRequest]) -> dict:
-        """What `frame()` reads from processor outputs, computed without running the
-        processor: the Qwen grid from the same resize rule and limits vLLM's processor uses."""
-        ip = getattr(adapter.processor, "image_processor", None)
-        patch, merge = getattr(ip, "patch_size", None), getattr(ip, "merge_size", None)
-        if not patch or not merge:
-            return {}
-        settings = adapter.processor_settings()
-        lo = self.mm_processor_kwargs.get("min_pixels") or settings.get("min_pixels")
-        hi = self.mm_processor_kwargs.get("max_pixels") or settings.get("max_pixels")
-        grid = []
-        for r in requests:
-            h, w = smart_resize(r.image.height, r.image.width, factor=patch * merge, min_pixels=lo, max_pixels=hi)
-            grid.append((1, h // patch, w // patch))
-        return {"image_grid_thw": grid}
+    def finish(self, call: GenerationCall, raw: Any) -> list[Generated]:
+        return [generated_from_vllm(c, call.tokenizer, call.eos_ids) for c in raw]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -203,7 +178,7 @@ def _version(package: str) -> str | None:
 
 
 def load(
-    family: str,
+    family: TextFamily,
     model_id: str,
     *,
     device: str | None = None,
@@ -221,19 +196,19 @@ def load(
     from padt_eval.models.hf.adapter import check_options
     from padt_eval.models.hf.loading import set_pixel_limits
 
-    if family not in VLLM_FAMILIES:
-        raise UsageError(f"--backend vllm serves {', '.join(VLLM_FAMILIES)}; model family {family!r} runs on transformers only")
+    served = vllm_families()
+    if family.name not in served:
+        raise UsageError(f"--backend vllm serves {', '.join(served)}; model family {family.name!r} runs on transformers only")
     if importlib.util.find_spec("vllm") is None:
         raise UsageError("--backend vllm needs the vllm package: pip install 'padt-eval[vllm]'")
-    check_options(family, options, ("prompt_style", "max_new_tokens"))
+    check_options(family.name, options, ("prompt_style", "max_new_tokens"))
     if attn is not None:
         raise UsageError("--backend vllm chooses its own attention kernels; drop --attn")
     isolate_gpu(device)
     from transformers import AutoConfig, AutoProcessor, GenerationConfig
     from vllm import LLM
 
-    module_name, class_name = VLLM_FAMILIES[family]
-    adapter_cls = getattr(importlib.import_module(f"padt_eval.models.hf.{module_name}"), class_name)
+    adapter_cls = resolve(family.adapter)
     processor = AutoProcessor.from_pretrained(model_id, revision=revision)
     mm_kwargs = {k: v for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v is not None}
     if mm_kwargs:
@@ -261,4 +236,6 @@ def load(
         mm_processor_kwargs=mm_kwargs,
         window=window,
     )
-    return adapter_cls(None, processor, name=model_id, device=device, revision=revision, backend=backend, **options)
+    return adapter_cls(
+        None, processor, name=model_id, family=family.name, device=device, revision=revision, backend=backend, **options
+    )

@@ -4,13 +4,13 @@ The two runs are aligned on the sample ids both scored (per_sample.jsonl); each 
 rebuilt from per-sample fields as a ratio of sums (see `metrics/paired.py`), its value on
 the full record set is checked against metrics.json, and the difference B − A gets a
 paired-bootstrap percentile interval and a p-value. Which per-sample fields make which
-metric depends on the task and the scoring protocol (`ESTIMATORS`).
+metric is what the metric that scored the run declares (`Metric.ESTIMATORS`, looked up
+by task and protocol in `metrics/catalogue.py`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,48 +18,14 @@ import numpy as np
 
 from padt_eval.core.errors import UsageError
 from padt_eval.core.fileio import atomic_write
-from padt_eval.metrics.paired import DEFAULT_RESAMPLES, DEFAULT_SEED, RatioData, mcnemar_exact, paired_compare
+from padt_eval.metrics.catalogue import declared_estimators
+from padt_eval.metrics.estimators import Estimator
+from padt_eval.metrics.paired import DEFAULT_RESAMPLES, DEFAULT_SEED, mcnemar_exact, paired_compare
 from padt_eval.report.compare_errors import compare_error_shares
 from padt_eval.report.runs import Run, load_run
 
 SCHEMA = "padt-eval/comparison/v1"
 
-
-@dataclass(frozen=True)
-class Estimator:
-    num: str  # per-sample field summed in the numerator
-    den: str | None = None  # per-sample field summed in the denominator; None: a mean
-    binary: bool = False  # hit/miss: McNemar applies
-    optional: bool = False  # a record without the fields adds 0 to both sums
-
-
-_REC = {
-    "acc@0.5": Estimator("hit@0.5", binary=True),
-    "acc@0.75": Estimator("hit@0.75", binary=True),
-    "acc@0.9": Estimator("hit@0.9", binary=True),
-    "mean_iou": Estimator("iou"),
-}
-_REJECTION = {"n_acc": Estimator("nt_rejected", "no_target"), "t_acc": Estimator("t_answered", "has_target")}
-_GREC = {"pr_f1": Estimator("correct", binary=True), **_REJECTION}
-_GRES = {"giou": Estimator("iou"), "ciou": Estimator("intersection", "union"), **_REJECTION}
-ESTIMATORS: dict[tuple[str, str], dict[str, Estimator]] = {
-    ("grec", "standard"): _GREC,
-    ("grec", "official"): _GREC,
-    ("gres", "standard"): _GRES,
-    ("gres", "official"): _GRES,
-    ("rec", "standard"): _REC,
-    ("rec", "padt-release"): _REC,
-    ("res", "standard"): {"miou": Estimator("iou"), "ciou": Estimator("intersection", "union")},
-    # the release's "cIoU" is a mean over items of a per-item IoU
-    ("res", "padt-release"): {"ciou": Estimator("iou")},
-    # GP/GR are ratios of integer counts summed over images
-    ("ric", "standard"): {
-        "gp": Estimator("n_matched", "n_pred"),
-        "gr": Estimator("n_matched", "n_gt"),
-        "gp_mask": Estimator("n_matched_mask", "n_pred_mask", optional=True),
-        "gr_mask": Estimator("n_matched_mask", "n_gt_mask", optional=True),
-    },
-}
 
 METHOD = {
     "interval": "paired bootstrap over shared samples, percentile 95% interval of B − A; ratio metrics (cIoU) "
@@ -70,26 +36,10 @@ METHOD = {
 }
 
 
-def _ratio_data(records: list[dict[str, Any]], est: Estimator) -> RatioData:
-    if est.optional:
-        num = np.array([float(r.get(est.num, 0)) for r in records], dtype=np.float64)
-        den = np.array([float(r.get(est.den, 0)) for r in records], dtype=np.float64) if est.den else np.ones(len(records))
-        return RatioData(num, den)
-    try:
-        num = np.fromiter((float(r[est.num]) for r in records), dtype=np.float64, count=len(records))
-        den = (
-            np.fromiter((float(r[est.den]) for r in records), dtype=np.float64, count=len(records))
-            if est.den
-            else np.ones(len(records))
-        )
-    except KeyError as exc:
-        raise UsageError(f"per-sample records lack the field {exc} needed for this metric") from None
-    return RatioData(num, den)
-
-
 def estimators_for(run: Run) -> dict[str, Estimator]:
-    est = ESTIMATORS.get((run.task, run.protocol))
-    if est is None:
+    """The per-sample estimators declared by the metric that scored `run` (`metrics/catalogue.py`)."""
+    est = declared_estimators(run.task, run.protocol)
+    if not est:
         raise UsageError(
             f"{run.dir}: no per-sample estimator for task {run.task!r} under protocol {run.protocol!r} "
             "(corpus-level metrics such as COCO AP and CIDEr-D do not decompose over samples)"
@@ -126,7 +76,9 @@ def compare_runs(
     for label, run, est in (("A", a, est_a), ("B", b, est_b)):
         recs = run.per_sample
         for m in names:
-            full = _ratio_data(recs, est[m]).value() if recs else float("nan")
+            # the same formula as the metric's compute: they differ only where the files do
+            # (a metrics.json edited by hand or written by another version)
+            full = est[m].ratio_data(recs).value() if recs else float("nan")
             if not np.isclose(full, run.metrics[m], rtol=0, atol=1e-9):
                 warnings.append(f"run {label}: per-sample records give {m} = {full:.6f}, metrics.json says {run.metrics[m]:.6f}")
     for what, va, vb in (
@@ -146,8 +98,8 @@ def compare_runs(
     if n_only_a or n_only_b:
         warnings.append(f"compared on the {len(shared_a)} shared samples ({n_only_a} only in A, {n_only_b} only in B)")
     results = paired_compare(
-        [_ratio_data(shared_a, est_a[m]) for m in names],
-        [_ratio_data(shared_b, est_b[m]) for m in names],
+        [est_a[m].ratio_data(shared_a) for m in names],
+        [est_b[m].ratio_data(shared_b) for m in names],
         n_resamples=n_resamples,
         seed=seed,
     )
@@ -164,7 +116,7 @@ def compare_runs(
             "p_bootstrap": r.p_bootstrap,
         }
         if est_a[m].binary and est_b[m].binary:
-            p, n_ab, n_ba = mcnemar_exact(_ratio_data(shared_a, est_a[m]).num > 0, _ratio_data(shared_b, est_b[m]).num > 0)
+            p, n_ab, n_ba = mcnemar_exact(est_a[m].ratio_data(shared_a).num > 0, est_b[m].ratio_data(shared_b).num > 0)
             entry.update(p_value=p, test="McNemar exact", discordant={"a_only": n_ab, "b_only": n_ba})
         elif est_a[m] != est_b[m]:
             # the runs define the metric differently: swapping their per-sample values

@@ -32,8 +32,8 @@ from padt_eval.results import ownership
 from padt_eval.results.manifest import build_manifest, file_hashes, now_iso
 from padt_eval.results.writer import RunWriter, safe_name
 from padt_eval.scoring.predictions_file import PredictionsFile
-from padt_eval.tasks.error_breakdown import attach_error_breakdown
-from padt_eval.tasks.registry import get_task, make_metric, release_gt
+from padt_eval.tasks.metric import build_metric
+from padt_eval.tasks.registry import get_task, release_gt
 
 DEFAULT_RESULTS_ROOT = Path("results")
 LIBRARY_LOG = Path("logs") / "libraries.log"  # warnings, library progress bars, Java chatter
@@ -198,7 +198,7 @@ def score(
     (`check_score_folder`). `into_model_run`: `output.out` is the model run this process
     has claimed and holds (api.run_model), whose own predictions are being scored."""
     spec = get_task(task)
-    make_metric(spec, scoring.protocol)  # an unknown protocol fails before anything is read
+    build_metric(spec.task, scoring.protocol)  # an unknown protocol fails before anything is read
     out_dir = Path(output.out) if output.out is not None else default_run_dir(spec.task, split, Path(predictions.path).stem)
     if not into_model_run:
         check_score_folder(out_dir, spec.task, split, Path(predictions.path).stem)
@@ -229,8 +229,7 @@ def score(
 
         parser = raw_text_parser(predictions.text_format, predictions.min_pixels, predictions.max_pixels)
         description.update(parser.describe())
-    metric = make_metric(spec, scoring.protocol, reader.info)
-    attach_error_breakdown(metric, reader, scoring.protocol, scoring.error_thresholds)
+    metric = build_metric(spec.task, scoring.protocol, reader, scoring.error_thresholds)
     if not into_model_run and ownership.kind_of(out_dir) is None:
         ownership.sign(out_dir, ownership.SCORED_FILE)
     writer = RunWriter(out_dir)  # from here on, a failure leaves no temporary file (abort)

@@ -4,7 +4,7 @@ Two styles (`--prompt-style`):
 * `paper`: the prompts the PaDT authors used for their Qwen2.5-VL and InternVL3 baselines
   (paper A.3, `PAPER_A3_PROMPTS`); offered to the families that answer in that JSON
   syntax (Qwen2.5-VL, Qwen3-VL, InternVL). Which style a family takes by default is the
-  family's own setting (`ModelFamily.default_prompt_style`, models/families.py).
+  family's own setting (`default_prompt_style` of its entry, models/coords/families.py).
 * `native`: each model's own documented grounding prompt (baselines.md, "Prompts").
   Where a family documents none for a task, the prompt is ours and says so in
   `NATIVE_SOURCES`; the manifest records the prompt hash either way.
@@ -16,6 +16,7 @@ Placeholders: `{expression}` (REC/RES), `{categories}` (OVD, a JSON list as in P
 from __future__ import annotations
 
 from padt_eval.core.types import PromptKey, Task
+from padt_eval.models.coords.registry import paper_style_families
 
 # Coordinate-text baselines as prompted in the PaDT paper (A.3).
 PAPER_A3_PROMPTS: dict[Task, str] = {
@@ -125,7 +126,8 @@ GENERALIZED_SOURCES: dict[str, str] = {
     **{f: "the REC prompt (no generalized prompt documented)" for f in ("vlm_r1", "qwen2_vl", "internvl", "kosmos2")},
 }
 
-PAPER_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "internvl")
+#: The families whose entry offers the paper prompts (models/coords/families.py says which).
+PAPER_FAMILIES = paper_style_families()
 
 #: Every baseline prompt table, by prompt key. A family with a loader offers exactly the
 #: styles listed here for it (tests/models/hf/test_adapter_units.py holds the two together).

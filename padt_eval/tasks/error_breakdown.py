@@ -1,9 +1,8 @@
-"""Switch on a metric's error breakdown for a split: the glue between readers and metrics.
+"""A REC/RES error breakdown for a split: the glue between readers and `metrics/errors.py`.
 
-REC/RES get `metrics/errors.py`'s categories, with the image instances their split can
-provide (`data/instances.py`); OVD gets the TIDE-style dAP breakdown (`metrics/tide.py`).
-Only the standard protocol classifies errors: the PaDT release's best-of-N answer is not
-the answer padt-eval's headline scores, and its categories would describe another metric.
+The categories need the image instances the split can provide (`data/instances.py`);
+`build_metric` (tasks/metric.py) decides when a metric gets them (OVD's TIDE-style
+breakdown needs only the thresholds).
 """
 
 from __future__ import annotations
@@ -12,21 +11,11 @@ from padt_eval.core.errors import DataError
 from padt_eval.core.types import Task
 from padt_eval.data.instances import load_image_instances
 from padt_eval.data.split import SplitReader
-from padt_eval.metrics.base import Metric, QueryMetric
-from padt_eval.metrics.detection import DetectionMetric
 from padt_eval.metrics.errors import ErrorThresholds, QueryErrors
 
 
-def attach_error_breakdown(metric: Metric, reader: SplitReader, protocol: str, thresholds: ErrorThresholds) -> None:
-    if protocol != "standard":
-        return
-    if isinstance(metric, QueryMetric):
-        metric.track_errors(_query_errors(reader, thresholds))
-    elif type(metric) is DetectionMetric:
-        metric.tide_thresholds = thresholds
-
-
-def _query_errors(reader: SplitReader, thresholds: ErrorThresholds) -> QueryErrors:
+def query_errors(reader: SplitReader, thresholds: ErrorThresholds) -> QueryErrors:
+    """The miss categories for the split's task; without usable instances, by target IoU only."""
     info = reader.info
     kind = "box" if info.task == Task.REC else "mask"
     if not info.instances_file:

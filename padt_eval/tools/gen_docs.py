@@ -116,7 +116,9 @@ def formats_reference() -> str:
     # precedence, then name: the same page whatever ran before.
     fams = dict(sorted(families().items(), key=lambda kv: (kv[1].precedence, kv[0])))
     out = [
-        _HEADER.format(source="padt_eval/models/coords (FORMATS), padt_eval/models/families.py and padt_eval/tasks/no_target.py"),
+        _HEADER.format(
+            source="padt_eval/models/coords (the family entries: FORMATS), padt_eval/models/base.py (families) and padt_eval/tasks/no_target.py"
+        ),
         "# Coordinate-text formats and model families\n\n",
         "## Formats: `--format NAME`\n\n",
         "The parser table: what each family's answer looks like, the frame its numbers are in and how they "

@@ -12,7 +12,7 @@ from padt_eval.metrics.rec import RecMetric
 from padt_eval.metrics.res import ResMetric
 from padt_eval.models.coords import FORMATS, Frame
 from padt_eval.models.text_rules import prediction_from_text
-from padt_eval.tasks.registry import get_task, make_metric
+from padt_eval.tasks.metric import build_metric
 from tests.helpers import prediction, sample
 
 TWO = '[{"bbox_2d": [60, 60, 90, 90], "label": "wrong"}, {"bbox_2d": [10, 10, 50, 50], "label": "right"}]'
@@ -65,6 +65,6 @@ def test_metrics_score_the_answer_the_rule_picks_and_say_so():
     s = sample("0", 100, 100, [10, 10, 50, 50], None)
     scored = prediction("0", [ObjectPred(bbox=[60, 60, 90, 90], score=0.2), ObjectPred(bbox=[10, 10, 50, 50], score=0.8)])
     unscored = prediction("0", [ObjectPred(bbox=[60, 60, 90, 90]), ObjectPred(bbox=[10, 10, 50, 50], score=0.8)])
-    metric = make_metric(get_task(Task.REC))
+    metric = build_metric(Task.REC)
     assert metric.update(s, scored)["iou"] == 1.0 and metric.update(s, unscored)["iou"] == 0.0
     assert RecMetric().protocol()["selection"] == ResMetric().protocol()["selection"] == ANSWER_RULE

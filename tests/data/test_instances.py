@@ -13,7 +13,7 @@ from padt_eval.core.types import Task
 from padt_eval.data.instances import find_train2014_instances, load_image_instances
 from padt_eval.data.split import SplitInfo
 from padt_eval.metrics.errors import ErrorThresholds
-from padt_eval.tasks.error_breakdown import _query_errors
+from padt_eval.tasks.error_breakdown import query_errors
 
 
 def _write(path, anns, images=({"id": 1, "width": 20, "height": 10}, {"id": 2, "width": 20, "height": 10})):
@@ -86,7 +86,7 @@ class _NoSamples:
 def test_a_bad_instances_file_costs_the_breakdown_not_the_run(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     info = SplitInfo("x", "refer", [], "", Task.REC, instances_file=str(tmp_path / "bad.json"))
-    q = _query_errors(_NoSamples(info), ErrorThresholds())
+    q = query_errors(_NoSamples(info), ErrorThresholds())
     s = q.summary()
     assert s["wrong_object_available"] is False and "bad.json" in s["instances"]["why"]
 

@@ -44,12 +44,12 @@ def _run_images(run_dir: str, data_root: str) -> list[dict]:
     from padt_eval.core.types import Prediction, Task
     from padt_eval.data.registry import open_split
     from padt_eval.scoring.predictions_file import PredictionsFile
-    from padt_eval.tasks.registry import get_task, make_metric
+    from padt_eval.tasks.metric import build_metric
 
     doc = json.loads((Path(run_dir) / "metrics.json").read_text())
     reader = open_split(doc["split"], Task.OVD, data_root=data_root, gt=doc.get("gt", "official"), require_images=False)
     preds = PredictionsFile(doc["predictions"]["file"])
-    metric = make_metric(get_task(Task.OVD), doc["protocol"]["name"], reader.info)
+    metric = build_metric(Task.OVD, doc["protocol"]["name"], reader)
     for s in reader:
         metric.update(s, preds.get(s.sample_id) or Prediction.missing(s.sample_id, "no line"))
     return sorted(metric.images, key=lambda r: int(r["sample_id"]))

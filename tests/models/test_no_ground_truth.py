@@ -66,11 +66,11 @@ def test_model_request_carries_no_answer():
 
 def _adapter_classes():
     pytest.importorskip("torch")
-    from padt_eval.models.hf import adapter, florence2, internvl, kosmos2, qwen
+    from padt_eval.models.hf import adapter, florence2, internvl, kosmos2, loading, qwen
 
-    classes = [adapter.HFTextBoxAdapter, qwen.Qwen25VLAdapter, qwen.VlmR1Adapter, qwen.Qwen2VLAdapter, qwen.Qwen3VLAdapter]
+    classes = [adapter.HFTextBoxAdapter, qwen.QwenAdapter, qwen.Qwen25VLAdapter]  # every Qwen family's adapter
     classes += [internvl.InternVLAdapter, kosmos2.Kosmos2Adapter, florence2.Florence2Adapter]
-    return classes, [adapter.open_image, qwen.load, internvl.load, kosmos2.load, florence2.load]
+    return classes, [adapter.open_image, loading.load]  # the one loader every family's entry goes through
 
 
 def test_parsers_and_rules_cannot_receive_ground_truth():

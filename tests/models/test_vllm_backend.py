@@ -74,7 +74,7 @@ def test_gpu_isolation_and_launcher_variables(monkeypatch):
 def test_vllm_equals_transformers_on_a_tiny_qwen(tmp_path, synth_root):
     from padt_eval import api
     from padt_eval.core.types import Task
-    from padt_eval.demo.tiny_hf import build_tiny
+    from padt_eval.models.hf.tiny import build_tiny
     from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
 
     ckpt = build_tiny("qwen2_5_vl", tmp_path / "qwen", seed=0)

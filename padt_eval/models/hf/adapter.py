@@ -25,7 +25,7 @@ from padt_eval.core.errors import UsageError
 from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, Task
 from padt_eval.models.base import ModelAdapter, get_family
 from padt_eval.models.coords import Frame, TextFormat, get_format
-from padt_eval.models.hf.backend import GenerationBackend, TransformersBackend
+from padt_eval.models.hf.backend import GenerationBackend, GenerationCall, TransformersBackend
 from padt_eval.models.hf.generation import Generated
 from padt_eval.models.text_rules import ANSWER_RULE, prediction_from_text  # the one models -> tasks edge is in text_rules
 
@@ -70,15 +70,13 @@ def resolve_device_dtype(device: str | None, dtype: str | None) -> tuple[str, An
 class HFTextBoxAdapter(ModelAdapter):
     """Base of the transformers-native coordinate-text adapters."""
 
-    family: str = ""  # the registered family ("qwen2_5_vl")
-    format_name: str = ""  # its text format
-
     def __init__(
         self,
         model: Any,
         processor: Any,
         *,
         name: str,
+        family: str,
         prompt_style: str | None = None,
         max_new_tokens: int | None = None,
         device: str = "cpu",
@@ -87,7 +85,10 @@ class HFTextBoxAdapter(ModelAdapter):
         backend: GenerationBackend | None = None,
     ) -> None:
         """`model`: the transformers model, generated with by a `TransformersBackend`;
-        or None with `backend` another one (vLLM), which then holds the weights."""
+        or None with `backend` another one (vLLM), which then holds the weights.
+        `family`: the registered family the loader loads (its entry gives the text format,
+        so one adapter class serves every family that answers through it)."""
+        self.family = family
         # The family checks the style; the task fills each request's prompt from this key.
         self.prompt_key = get_family(self.family).prompt_key({"prompt_style": prompt_style})
         self.prompt_style = self.prompt_key.style
@@ -99,7 +100,7 @@ class HFTextBoxAdapter(ModelAdapter):
         self.device = device
         self.max_new_tokens = max_new_tokens
         self.extra_generate_kwargs = dict(extra_generate_kwargs or {})
-        self.fmt: TextFormat = get_format(self.format_name)
+        self.fmt: TextFormat = get_format(family)  # the entry's format, under the family's name
         self.eos_ids = self._eos_ids()
 
     @property
@@ -129,6 +130,27 @@ class HFTextBoxAdapter(ModelAdapter):
 
     def postprocess(self, pred: Prediction, req: ModelRequest, gen: Generated) -> Prediction:
         return pred
+
+    def frame_inputs(self, requests: list[ModelRequest], limits: dict[str, Any]) -> dict:
+        """What `frame` reads from processor outputs, computed without the processor, for a
+        backend that runs it itself (vLLM; `limits`: its min_pixels/max_pixels). Default:
+        nothing (the frame is the original image)."""
+        return {}
+
+    def generation_call(self, task: Task, texts: list[str], images: list[Any], requests: list[ModelRequest]) -> GenerationCall:
+        """One list of prompts as the backend receives it."""
+        return GenerationCall(
+            task,
+            texts,
+            images,
+            requests,
+            max_new_tokens=self.new_tokens(task),
+            eos_ids=self.eos_ids,
+            tokenizer=self.tokenizer,
+            encode=self.encode,
+            frame_inputs=self.frame_inputs,
+            extra_generate_kwargs=lambda: self.extra_generate_kwargs,
+        )
 
     # ---- the loop -------------------------------------------------------------------------
     def _eos_ids(self) -> set[int]:
@@ -207,12 +229,13 @@ class HFTextBoxAdapter(ModelAdapter):
         started = []
         for task, items in by_task.items():
             reqs = [r for _, r, _ in items]
-            raw, inputs = self.backend.generate(self, task, [self.chat_text(r) for r in reqs], [im for _, _, im in items], reqs)
-            started.append((items, reqs, raw, inputs))
+            call = self.generation_call(task, [self.chat_text(r) for r in reqs], [im for _, _, im in items], reqs)
+            raw, inputs = self.backend.generate(call)
+            started.append((items, reqs, call, raw, inputs))
 
         def complete() -> list[Prediction]:
-            for items, reqs, raw, inputs in started:
-                for (i, _, _), pred in zip(items, self.read_batch(reqs, self.backend.finish(self, raw), inputs)):
+            for items, reqs, call, raw, inputs in started:
+                for (i, _, _), pred in zip(items, self.read_batch(reqs, self.backend.finish(call, raw), inputs)):
                     out[i] = pred
             return [out[i] for i in range(len(requests))]
 
@@ -221,8 +244,9 @@ class HFTextBoxAdapter(ModelAdapter):
     def generate(
         self, task: Task, texts: list[str], images: list[Any], requests: list[ModelRequest]
     ) -> tuple[list[Generated], Any]:
-        raw, inputs = self.backend.generate(self, task, texts, images, requests)
-        return self.backend.finish(self, raw), inputs
+        call = self.generation_call(task, texts, images, requests)
+        raw, inputs = self.backend.generate(call)
+        return self.backend.finish(call, raw), inputs
 
     def run_batch(self, task: Task, requests: list[ModelRequest], images: list[Any]) -> list[Prediction]:
         gens, inputs = self.generate(task, [self.chat_text(r) for r in requests], images, requests)

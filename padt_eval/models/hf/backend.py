@@ -9,21 +9,43 @@ parser, frame, task rules, box confidence), so every backend is scored identical
   a whole window of requests per call and schedules them itself.
 
 The interface is small on purpose: the checkpoint's configs (end-of-sequence ids,
-repetition penalty), `generate` for a list of prompts, `finish` for the step that turns a
+repetition penalty), `generate` for one `GenerationCall`, `finish` for the step that turns a
 backend's raw output into `Generated` (the one a backend may run off the critical path),
-what the manifest records, and `close`.
+what the manifest records, and `close`. A `GenerationCall` carries what a backend needs
+from the adapter (prompts, images, budget, stop ids, tokenizer, and the family's two
+processor hooks), so a backend never imports or calls back into the adapter class.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from padt_eval.core.types import ModelRequest, Task
 from padt_eval.models.hf.generation import Generated, greedy_generate
 
-if TYPE_CHECKING:
-    from padt_eval.models.hf.adapter import HFTextBoxAdapter
+
+@dataclass
+class GenerationCall:
+    """One list of prompts to generate for, with the family's settings and hooks."""
+
+    task: Task
+    texts: list[str]
+    images: list[Any]
+    requests: list[ModelRequest]
+    max_new_tokens: int
+    eos_ids: set[int]
+    tokenizer: Any
+    #: The family's processor on (texts, images, requests): the model inputs (transformers).
+    encode: Callable[[list[str], list[Any], list[ModelRequest]], Any]
+    #: What the family's `frame()` reads from processor outputs, for a backend that runs the
+    #: processor itself (vLLM): from the requests and the backend's pixel limits.
+    frame_inputs: Callable[[list[ModelRequest], dict[str, Any]], dict]
+    #: The adapter's extra `generate` keywords (`--model-arg extra_generate_kwargs`), read
+    #: when generating, after `encode`: the adapter records them as they were used.
+    extra_generate_kwargs: Callable[[], dict[str, Any]] = dict
 
 
 class GenerationBackend(abc.ABC):
@@ -40,12 +62,10 @@ class GenerationBackend(abc.ABC):
     overlaps_finish: bool = False
 
     @abc.abstractmethod
-    def generate(
-        self, adapter: HFTextBoxAdapter, task: Task, texts: list[str], images: list[Any], requests: list[ModelRequest]
-    ) -> tuple[Any, Any]:
-        """(raw outputs, processor inputs for `adapter.frame`) for one list of prompts."""
+    def generate(self, call: GenerationCall) -> tuple[Any, Any]:
+        """(raw outputs, processor inputs for the family's `frame`) for one list of prompts."""
 
-    def finish(self, adapter: HFTextBoxAdapter, raw: Any) -> list[Generated]:
+    def finish(self, call: GenerationCall, raw: Any) -> list[Generated]:
         """The raw outputs of `generate` as `Generated` (default: they already are)."""
         return list(raw)
 
@@ -75,16 +95,16 @@ class TransformersBackend(GenerationBackend):
     def config(self) -> Any:  # type: ignore[override]
         return getattr(self.model, "config", None)
 
-    def generate(self, adapter, task, texts, images, requests):
-        inputs = adapter.encode(texts, images, requests)
+    def generate(self, call: GenerationCall) -> tuple[Any, Any]:
+        inputs = call.encode(call.texts, call.images, call.requests)
         inputs = inputs.to(self.device) if hasattr(inputs, "to") else inputs
         gens = greedy_generate(
             self.model,
             dict(inputs),
-            max_new_tokens=adapter.new_tokens(task),
-            eos_ids=adapter.eos_ids,
-            tokenizer=adapter.tokenizer,
-            **adapter.extra_generate_kwargs,  # --model-arg extra_generate_kwargs (the adapter records them)
+            max_new_tokens=call.max_new_tokens,
+            eos_ids=call.eos_ids,
+            tokenizer=call.tokenizer,
+            **call.extra_generate_kwargs(),
         )
         return gens, inputs
 

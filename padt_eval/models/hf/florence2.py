@@ -17,15 +17,11 @@ from typing import Any
 from padt_eval.core.caption_text import clean_caption
 from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, Task
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
-from padt_eval.models.hf.loading import load_adapter
 
 GROUND = "<CAPTION_TO_PHRASE_GROUNDING>"
 
 
 class Florence2Adapter(HFTextBoxAdapter):
-    family = "florence2"
-    format_name = "florence2"
-
     def chat_text(self, req: ModelRequest) -> str:
         return req.prompt or ""
 
@@ -54,7 +50,3 @@ def _with_prompt(req: ModelRequest, prompt: str) -> ModelRequest:
     from dataclasses import replace
 
     return replace(req, prompt=prompt)
-
-
-def load(family: str, model_id: str, **options: Any) -> Florence2Adapter:
-    return load_adapter(Florence2Adapter, "Florence2ForConditionalGeneration", family, model_id, **options)

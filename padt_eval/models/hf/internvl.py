@@ -11,13 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
-from padt_eval.models.hf.loading import load_adapter
 
 
 class InternVLAdapter(HFTextBoxAdapter):
-    family = "internvl"
-    format_name = "internvl"
-
     def __init__(self, model: Any, processor: Any, **kwargs: Any) -> None:
         super().__init__(model, processor, **kwargs)
         self.tokenizer.padding_side = "left"
@@ -34,7 +30,3 @@ class InternVLAdapter(HFTextBoxAdapter):
             "max_patches": getattr(ip, "max_patches", None),
             "image_seq_length": getattr(self.processor, "image_seq_length", None),
         }
-
-
-def load(family: str, model_id: str, **options: Any) -> InternVLAdapter:
-    return load_adapter(InternVLAdapter, "InternVLForConditionalGeneration", family, model_id, **options)

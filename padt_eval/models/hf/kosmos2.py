@@ -20,13 +20,9 @@ from typing import Any
 
 from padt_eval.core.types import ModelRequest
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
-from padt_eval.models.hf.loading import load_adapter
 
 
 class Kosmos2Adapter(HFTextBoxAdapter):
-    family = "kosmos2"
-    format_name = "kosmos2"
-
     def __init__(self, model: Any, processor: Any, **kwargs: Any) -> None:
         super().__init__(model, processor, **kwargs)
         self.tokenizer.padding_side = "left"
@@ -55,7 +51,3 @@ class Kosmos2Adapter(HFTextBoxAdapter):
             "size": dict(ip.size) if getattr(ip, "size", None) else None,
             "latent_query_num": int(self.model.config.latent_query_num),
         }
-
-
-def load(family: str, model_id: str, **options: Any) -> Kosmos2Adapter:
-    return load_adapter(Kosmos2Adapter, "Kosmos2ForConditionalGeneration", family, model_id, **options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from padt_eval.core.errors import UsageError
+from padt_eval.models.coords.registry import TextFamily, resolve
 from padt_eval.models.hf.adapter import resolve_device_dtype
 
 
@@ -50,6 +51,16 @@ def load_pretrained(
     return model, processor, device
 
 
+def load(family: TextFamily, model_id: str, **options: Any):
+    """`family`'s adapter on its transformers checkpoint `model_id` (the entry names both)."""
+    from padt_eval.models.loading import read_config
+
+    model_class = family.model_class(read_config(model_id))
+    return load_adapter(
+        resolve(family.adapter), model_class, family.name, model_id, takes_pixels=family.dynamic_resize, **options
+    )
+
+
 def load_adapter(
     adapter_cls: type,
     model_class: str,
@@ -74,7 +85,7 @@ def load_adapter(
     model, processor, dev = load_pretrained(model_id, model_class, device=device, dtype=dtype, revision=revision, attn=attn)
     if min_pixels is not None or max_pixels is not None:
         set_pixel_limits(processor.image_processor, min_pixels, max_pixels)
-    return adapter_cls(model, processor, name=model_id, device=dev, revision=revision, **options)
+    return adapter_cls(model, processor, name=model_id, family=family, device=dev, revision=revision, **options)
 
 
 def set_pixel_limits(image_processor: Any, min_pixels: int | None, max_pixels: int | None) -> None:

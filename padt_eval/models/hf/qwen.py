@@ -13,12 +13,13 @@ from typing import Any
 
 from padt_eval.core.types import ModelRequest
 from padt_eval.models.coords import Frame
+from padt_eval.models.coords.qwen2_5_vl import smart_resize
 from padt_eval.models.hf.adapter import HFTextBoxAdapter
-from padt_eval.models.hf.loading import load_adapter
 
 
 class QwenAdapter(HFTextBoxAdapter):
-    """Chat template + image processor with a dynamic resize; left padding."""
+    """Chat template + image processor with a dynamic resize; left padding. Qwen2-VL and
+    Qwen3-VL as they are (their boxes are relative 0-1000: the frame is the image)."""
 
     def __init__(self, model: Any, processor: Any, **kwargs: Any) -> None:
         super().__init__(model, processor, **kwargs)
@@ -37,10 +38,25 @@ class QwenAdapter(HFTextBoxAdapter):
             "chat_template_sha256": _sha(self.processor.chat_template),
         }
 
+    def frame_inputs(self, requests: list[ModelRequest], limits: dict[str, Any]) -> dict:
+        """The processor's `image_grid_thw`, computed without running it: the same resize
+        rule (`smart_resize`) with the limits the backend gave its processor, else ours."""
+        ip = getattr(self.processor, "image_processor", None)
+        patch, merge = getattr(ip, "patch_size", None), getattr(ip, "merge_size", None)
+        if not patch or not merge:
+            return {}
+        settings = self.processor_settings()
+        lo = limits.get("min_pixels") or settings.get("min_pixels")
+        hi = limits.get("max_pixels") or settings.get("max_pixels")
+        grid = []
+        for r in requests:
+            h, w = smart_resize(r.image.height, r.image.width, factor=patch * merge, min_pixels=lo, max_pixels=hi)
+            grid.append((1, h // patch, w // patch))
+        return {"image_grid_thw": grid}
+
 
 class Qwen25VLAdapter(QwenAdapter):
-    family = "qwen2_5_vl"
-    format_name = "qwen2_5_vl"
+    """Qwen2.5-VL and VLM-R1: boxes in pixels of the resized input, read from the grid."""
 
     def frame(self, i: int, req: ModelRequest, inputs: dict) -> Frame:
         _, gh, gw = (int(v) for v in inputs["image_grid_thw"][i])
@@ -48,39 +64,7 @@ class Qwen25VLAdapter(QwenAdapter):
         return Frame(req.image.width, req.image.height, gw * patch, gh * patch)
 
 
-class VlmR1Adapter(Qwen25VLAdapter):
-    family = "vlm_r1"
-    format_name = "vlm_r1"
-
-
-class Qwen2VLAdapter(QwenAdapter):
-    family = "qwen2_vl"
-    format_name = "qwen2_vl"
-
-
-class Qwen3VLAdapter(QwenAdapter):
-    family = "qwen3_vl"
-    format_name = "qwen3_vl"
-
-
 def _sha(text: str | None) -> str | None:
     import hashlib
 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16] if text else None
-
-
-_CLASSES = {
-    "qwen2_5_vl": (Qwen25VLAdapter, "Qwen2_5_VLForConditionalGeneration"),
-    "vlm_r1": (VlmR1Adapter, "Qwen2_5_VLForConditionalGeneration"),
-    "qwen2_vl": (Qwen2VLAdapter, "Qwen2VLForConditionalGeneration"),
-    "qwen3_vl": (Qwen3VLAdapter, "Qwen3VLForConditionalGeneration"),
-}
-
-
-def load(family: str, model_id: str, **options: Any) -> QwenAdapter:
-    from padt_eval.models.loading import read_config
-
-    adapter_cls, model_class = _CLASSES[family]
-    if family == "qwen3_vl" and (read_config(model_id) or {}).get("model_type") == "qwen3_vl_moe":
-        model_class = "Qwen3VLMoeForConditionalGeneration"
-    return load_adapter(adapter_cls, model_class, family, model_id, takes_pixels=True, **options)

@@ -12,6 +12,7 @@ from padt_eval.models.base import (
     refuse_unknown_options,
     register_family,
 )
+from padt_eval.models.coords.registry import resolve
 
 RELEASED = tuple(f"PaDT-MLLM/PaDT_{task}_{size}" for task in ("REC", "OVD", "RIC", "Pro") for size in ("3B", "7B"))
 
@@ -57,9 +58,9 @@ def _check_options(options: dict) -> None:
 
 
 def _load(model: str, **kwargs) -> ModelAdapter:
-    from .adapter import load_padt
-
-    return load_padt(model, **kwargs)
+    # A lazy target, as the coordinate-text entries name their adapters: the adapter's
+    # modules import this one (its option checks), never the other way round.
+    return resolve("padt_eval.models.padt.adapter:load_padt")(model, **kwargs)
 
 
 PADT_FAMILY = register_family(

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import shutil
 import string
-from collections.abc import Callable
 from pathlib import Path
 
+from padt_eval.models.coords.registry import resolve, tiny_builders
 from padt_eval.models.released_files import QWEN_EMBEDDING_ROWS, chat_template, preprocessor_config
-
-TINY_FAMILIES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl", "internvl", "kosmos2", "florence2")
 
 _CORPUS = [
     '```json\n[{"bbox_2d": [12, 34, 56, 78], "label": "red circle"}]\n```',
@@ -393,16 +391,6 @@ def _save(model, processor, out: Path) -> None:
     processor.save_pretrained(out)
 
 
-BUILDERS: dict[str, Callable[..., None]] = {
-    "qwen2_5_vl": build_qwen2_5_vl,
-    "qwen2_vl": build_qwen2_vl,
-    "qwen3_vl": build_qwen3_vl,
-    "internvl": build_internvl,
-    "kosmos2": build_kosmos2,
-    "florence2": build_florence2,
-}
-
-
 REAL_VOCAB_FAMILIES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl")
 
 
@@ -411,13 +399,14 @@ def build_tiny(family: str, out: str | Path, seed: int = 0, real_vocab: bool = F
     `real_vocab`: the released Qwen tokenizer and embedding size (Qwen families only)."""
     import torch
 
-    if family not in BUILDERS:
-        raise KeyError(f"no tiny builder for {family!r}; known: {', '.join(BUILDERS)}")
+    builders = tiny_builders()  # each family entry names its builder (models/coords/families.py)
+    if family not in builders:
+        raise KeyError(f"no tiny builder for {family!r}; known: {', '.join(builders)}")
     if real_vocab and family not in REAL_VOCAB_FAMILIES:
         raise KeyError(f"no real-vocabulary tiny builder for {family!r}; known: {', '.join(REAL_VOCAB_FAMILIES)}")
     out = Path(out)
     torch.manual_seed(seed)
-    BUILDERS[family](out, real_vocab=real_vocab)
+    resolve(builders[family])(out, real_vocab=real_vocab)
     if real_vocab:
         shutil.rmtree(out / ".tokenizer_src", ignore_errors=True)
     return out

@@ -1,0 +1,67 @@
+"""`build_metric`: the one place a metric is made, error breakdown included.
+
+The class comes from `metrics/catalogue.py`; this module checks the protocol against
+the task (with the CLI's messages) and gives the class what it needs from the split:
+OVD its category table, REC/RES their image instances for the miss categories. Nothing
+changes a metric after it is built.
+"""
+
+from __future__ import annotations
+
+from padt_eval.core.errors import UsageError, did_you_mean
+from padt_eval.core.types import Task
+from padt_eval.data.split import SplitReader
+from padt_eval.metrics.base import Metric
+from padt_eval.metrics.catalogue import metric_class
+from padt_eval.metrics.errors import ErrorThresholds
+from padt_eval.tasks.error_breakdown import query_errors
+from padt_eval.tasks.registry import PROTOCOLS, get_task
+
+#: the tasks whose `official` protocol reproduces the benchmark's own scorer (metrics/grec.py, metrics/gres.py)
+OFFICIAL_TASKS = (Task.GREC, Task.GRES)
+
+
+def check_protocol(task: Task, protocol: str) -> None:
+    """Refuse a protocol the task has no scorer for, saying which it has."""
+    if protocol == "standard":
+        return
+    if protocol == "official":
+        if task not in OFFICIAL_TASKS:
+            raise UsageError(f"--protocol official is for grec and gres (a benchmark's own scorer); {task.value} has none")
+        return
+    if task in OFFICIAL_TASKS:
+        raise UsageError(f"--protocol {protocol} is not available for {task.value}; choose standard or official")
+    if protocol == "padt-release":
+        if metric_class(task, protocol) is None:
+            raise UsageError(f"--protocol padt-release is not available for {task.value} (the PaDT release has no RIC scorer)")
+        return
+    raise UsageError(f"unknown protocol {protocol!r}{did_you_mean(protocol, PROTOCOLS)}; choose one of {', '.join(PROTOCOLS)}")
+
+
+def build_metric(
+    task: Task | str,
+    protocol: str = "standard",
+    split: SplitReader | None = None,
+    thresholds: ErrorThresholds | None = None,
+) -> Metric:
+    """A fresh metric for `task` under `protocol`. `split`: the open split, for what the
+    metric needs from it; `thresholds`: classify the misses (REC/RES categories, OVD's
+    TIDE-style breakdown). Only the standard protocol classifies errors: the PaDT
+    release's best-of-N answer is not the answer padt-eval's headline scores, and its
+    categories would describe another metric."""
+    t = get_task(task).task
+    check_protocol(t, protocol)
+    cls = metric_class(t, protocol)
+    if cls is None:  # a task in the registry without a scorer: a bug here, not the user's
+        raise RuntimeError(f"no metric scores {t.value} under --protocol {protocol}")
+    breakdown = thresholds if protocol == "standard" else None
+    categories = split.info.categories if split is not None else None  # OVD; None: the 80 COCO categories
+    if t in OFFICIAL_TASKS:
+        return cls(protocol)
+    if protocol == "padt-release":
+        return cls(categories) if t == Task.OVD else cls(t)
+    if t == Task.OVD:
+        return cls(categories, tide_thresholds=breakdown)
+    if t in (Task.REC, Task.RES):
+        return cls(query_errors(split, breakdown) if breakdown is not None and split is not None else None)
+    return cls()
