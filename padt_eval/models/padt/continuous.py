@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from .batch_run import BatchRun, Encoded
 from .decode_step import attention_for_decoding, seen_table
 from .generation import FINISH_CHECK_EVERY, _padding_as_first_token, compiled, pad_id, prefill, sampling_scores
 from .host_meta import Grid
@@ -223,8 +224,6 @@ def _filled(values: list[int], device) -> torch.Tensor:
 def finish_samples(pipe, records: list[_Held], completions: list[list[int]], finished: list[bool], step_hidden):
     """Parse, decode and post-process ended samples together; one `BatchRun` per sample
     (row 0), shaped as a batch-1 run of `PadtPipeline.run` is."""
-    from .pipeline import BatchRun, Encoded
-
     grids = [r.grid for r in records]
     strings, parses = pipe.parse(completions, grids, finished)
     feats = pipe.features(parses, step_hidden, None)
