@@ -76,6 +76,7 @@ def reference_loop(checkpoint: str, data_root: Path, split: str, args, device: s
     from padt_eval.core.types import Task
     from padt_eval.data.registry import open_split
     from padt_eval.models.padt.adapter import load_padt
+    from padt_eval.runner.prepare import predict_requests
     from padt_eval.tasks.registry import get_task
 
     spec = get_task(Task.REC)
@@ -87,9 +88,9 @@ def reference_loop(checkpoint: str, data_root: Path, split: str, args, device: s
     n = 0
     t0 = time.perf_counter()
     samples = list(reader)
-    for i in range(0, len(samples), args.ref_batch_size):  # split order; images opened inside predict
+    for i in range(0, len(samples), args.ref_batch_size):  # split order; images prepared in this process
         batch = samples[i : i + args.ref_batch_size]
-        n += len(adapter.predict([s.request(prompt=spec.prompt(adapter.prompt_key, s)) for s in batch]))
+        n += len(predict_requests(adapter, [s.request(prompt=spec.prompt(adapter.prompt_key, s)) for s in batch]))
     seconds = time.perf_counter() - t0
     adapter.close()
     return n / seconds

@@ -10,7 +10,7 @@ import functools
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,10 @@ from padt_eval.data.registry import open_split
 from padt_eval.data.split import SplitReader
 from padt_eval.options import DataOptions, ModelOptions, OutputOptions, PredictionsOptions, RunOptions, ScoringOptions
 from padt_eval.results.manifest import now_iso
+from padt_eval.results.run_folder import RunFolder
 from padt_eval.results.writer import safe_name
 from padt_eval.scoring.score import (  # noqa: F401 - part of the API
     DEFAULT_RESULTS_ROOT,
-    LIBRARY_LOG,
     Provenance,
     RunResult,
     default_run_dir,
@@ -84,6 +84,7 @@ def run_model(
     """
     from padt_eval.models.base import get_family
     from padt_eval.models.loading import detect_family
+    from padt_eval.runner.job import RunJob
     from padt_eval.runner.orchestrate import execute
 
     spec = get_task(task)
@@ -99,31 +100,20 @@ def run_model(
     out_dir = (
         Path(output.out) if output.out is not None else model_run_dir(spec.task, split, model.model, protocol=scoring.protocol)
     )
+    job = RunJob(
+        task=spec.task.value,
+        split=split,
+        model=ModelOptions(model.model, family, options),
+        out_dir=out_dir,
+        data=replace(data, gt=gt),
+        run=replace(run, loader_workers=run.loader_workers_per_rank()),
+        protocol=scoring.protocol,
+    )
     started = now_iso()
     t0 = time.perf_counter()
     try:
-        with library_output_to(out_dir / LIBRARY_LOG):
-            outcome = execute(
-                spec=spec,
-                split=split,
-                reader=reader,
-                model=model.model,
-                family=family,
-                options=options,
-                out_dir=out_dir,
-                nproc=run.nproc,
-                device=run.device,
-                batch_size=run.batch_size,
-                loader_workers=run.loader_workers_per_rank(),
-                overwrite=run.overwrite,
-                rank_timeout_s=run.rank_timeout_s,
-                data_root=data.data_root,
-                image_root=data.image_root,
-                layout=data.layout,
-                progress=progress,
-                gt=gt,
-                protocol=scoring.protocol,
-            )
+        with library_output_to(job.folder.library_log):
+            outcome = execute(job, reader, progress)
     except Exception as exc:
         if is_interrupt(exc):  # a stop signal, as a KeyboardInterrupt or as torch's SignalException
             raise _interrupted_run(out_dir, reader, signal_of(exc)) from None
@@ -303,7 +293,7 @@ def import_predictions(
     out_dir.mkdir(parents=True, exist_ok=True)
     if ownership.kind_of(out_dir) is None:
         ownership.sign(out_dir, ownership.SCORED_FILE)
-    pred_path = out_dir / "imported_predictions.jsonl"
+    pred_path = RunFolder(out_dir).imported_predictions
     write_predictions(pred_path, imported, matching, [s.sample_id for s in samples])
     run = score(
         Task.REC,
@@ -313,7 +303,7 @@ def import_predictions(
         output=OutputOptions(out_dir, output.name or f"{toolkit} import", output.report),
         reader=reader,
     )
-    records = {r["sample_id"]: r for r in iter_per_sample(out_dir / "per_sample.jsonl")}
+    records = {r["sample_id"]: r for r in iter_per_sample(RunFolder(out_dir).per_sample)}
 
     def all_boxes(sample, text: str):
         try:
@@ -336,7 +326,7 @@ def import_predictions(
     }
     if agree is None:
         doc["agreement_note"] = "the file holds no per-sample verdict of the toolkit (see docs/importing.md)"
-    record = out_dir / "import.json"
+    record = RunFolder(out_dir).import_record
     with atomic_write(record) as f:
         json.dump(doc, f, indent=1)
         f.write("\n")

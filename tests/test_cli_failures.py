@@ -97,8 +97,9 @@ def test_a_rank_that_left_no_readable_error_on_a_full_disk_says_so(tmp_path, mon
 
     import torch.distributed.launcher.api as launcher_api
 
+    from padt_eval.options import ModelOptions
+    from padt_eval.runner.job import RunJob
     from padt_eval.runner.launch import RankFailed, launch
-    from padt_eval.runner.worker import RunJob
 
     def launcher(config, entrypoint):
         def run(*args):
@@ -109,7 +110,7 @@ def test_a_rank_that_left_no_readable_error_on_a_full_disk_says_so(tmp_path, mon
     monkeypatch.setattr(launcher_api, "elastic_launch", launcher)
     usage = collections.namedtuple("usage", "total used free")
     monkeypatch.setattr("padt_eval.core.failures.shutil.disk_usage", lambda path: usage(100, 100, 0))
-    job = RunJob(task="res", split="refcoco_val", model="colour-finder", family="colour-finder", run_dir=str(tmp_path))
+    job = RunJob(task="res", split="refcoco_val", model=ModelOptions("colour-finder", "colour-finder"), out_dir=tmp_path)
     with pytest.raises(RankFailed) as e:
         launch(job, 2, tmp_path / "logs")
     assert e.value.exit_code == 2

@@ -7,11 +7,14 @@ left") — so it answers the synthetic demo data well, imperfectly when two obje
 colour, and not at all on real photographs. It needs no weights (`--model colour-finder`).
 
 Its preprocessor reads the image into an array in DataLoader workers, exercising the
-runner's prefetch path exactly as a large model's image processor would.
+runner's prefetch path exactly as a large model's image processor would. Two load options
+script its speed for runner tests and benchmarks: `delay_s` (model time per sample) and
+`prep_delay_s` (preprocessing time per sample, a slow image decoder).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Sequence
@@ -28,26 +31,28 @@ NAME = "colour-finder"
 _WORD = re.compile(r"[a-z]+")
 
 
-def load_image_array(request: ModelRequest) -> np.ndarray:
+def load_image_array(request: ModelRequest, delay_s: float = 0.0) -> np.ndarray:
+    if delay_s:
+        time.sleep(delay_s)
     return np.asarray(request.image.open())
 
 
 class ColourFinder(ModelAdapter):
     family = NAME
 
-    def __init__(self, delay_s: float = 0.0) -> None:
-        # `delay_s` simulates model time per sample, for runner tests and benchmarks.
+    def __init__(self, delay_s: float = 0.0, prep_delay_s: float = 0.0) -> None:
         self.delay_s = float(delay_s)
+        self.prep_delay_s = float(prep_delay_s)
 
     def preprocessor(self):
-        return load_image_array
+        return functools.partial(load_image_array, delay_s=self.prep_delay_s) if self.prep_delay_s else load_image_array
 
-    def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None = None) -> list[Prediction]:
+    def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any]) -> list[Prediction]:
         out = []
         # A sample whose image cannot be read is the runner's ERROR (runner/prepare.py) and
         # never reaches here.
-        for i, req in enumerate(requests):
-            out.append(self._answer(req, prepared[i] if prepared is not None else load_image_array(req)))
+        for req, pixels in zip(requests, prepared):
+            out.append(self._answer(req, pixels))
             if self.delay_s:
                 time.sleep(self.delay_s)
         return out
@@ -68,11 +73,16 @@ class ColourFinder(ModelAdapter):
         return Prediction(req.sample_id, text=f"the {colour} object", objects=[obj], parse_status=ParseStatus.OK)
 
     def describe(self) -> dict[str, Any]:
-        return {"family": NAME, "name": NAME, "delay_s": self.delay_s}
+        return {
+            "family": NAME,
+            "name": NAME,
+            "delay_s": self.delay_s,
+            **({"prep_delay_s": self.prep_delay_s} if self.prep_delay_s else {}),
+        }
 
 
-def _load(model: str, *, device: str = "cpu", delay_s: float = 0.0, **_ignored: Any) -> ColourFinder:
-    return ColourFinder(delay_s=delay_s)
+def _load(model: str, *, device: str = "cpu", delay_s: float = 0.0, prep_delay_s: float = 0.0, **_ignored: Any) -> ColourFinder:
+    return ColourFinder(delay_s=delay_s, prep_delay_s=prep_delay_s)
 
 
 register_family(
@@ -84,6 +94,6 @@ register_family(
         loader=_load,
         requirements=("numpy",),
         detect=lambda config, model: model == NAME,
-        check_options=lambda options: refuse_unknown_options(NAME, options, ("delay_s",)),
+        check_options=lambda options: refuse_unknown_options(NAME, options, ("delay_s", "prep_delay_s")),
     )
 )

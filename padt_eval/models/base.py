@@ -36,19 +36,15 @@ class ModelAdapter(abc.ABC):
     prompt_key: PromptKey | None = None
 
     @abc.abstractmethod
-    def predict(self, requests: Sequence[ModelRequest]) -> list[Prediction]:
+    def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any]) -> list[Prediction]:
         """Return one Prediction per request, in the same order, with the same sample_ids.
 
-        A failure that concerns one sample's output (unparseable text) becomes that
-        sample's `parse_status`/`parse_reason`; it must not raise.
-
-        An adapter whose `preprocessor()` returns a function is called as
-        `predict(requests, prepared)`, where `prepared[i]` is that function's result for
-        `requests[i]`. A request whose preprocessing raised is not passed at all: the
-        runner makes it that sample's ERROR, with the reason (runner/prepare.py), so
-        adapters receive clean inputs. Called without `prepared`, an adapter prepares
-        its inputs itself, and a bad one may raise (`runner.prepare.predict_requests`
-        runs one batch the runner's way).
+        `prepared[i]` is `preprocessor()`'s result for `requests[i]`. Inputs are clean: a
+        request whose preprocessing raised, or that lacks the prompt an adapter with a
+        `prompt_key` needs, is not passed at all; the runner makes it that sample's ERROR,
+        with the reason (runner/prepare.py; `runner.prepare.predict_requests` runs one
+        batch the runner's way). A failure that concerns one sample's output (unparseable
+        text) becomes that sample's `parse_status`/`parse_reason`; it must not raise.
         """
 
     #: Requests per `predict` call this adapter wants when the runner's batch (-b) is too
@@ -62,15 +58,15 @@ class ModelAdapter(abc.ABC):
         runner drives every adapter through this; the default is `predict` batch by
         batch, and an adapter may overlap one batch's post-processing with the next
         batch's generation (models/hf/adapter.py under vLLM)."""
-        takes_prepared = self.preprocessor() is not None
         for requests, prepared in batches:
-            yield requests, (self.predict(requests, prepared) if takes_prepared else self.predict(requests))
+            yield requests, self.predict(requests, prepared)
 
-    def preprocessor(self) -> Callable[[ModelRequest], Any] | None:
+    def preprocessor(self) -> Callable[[ModelRequest], Any]:
         """A picklable function that prepares one request's model input on the CPU (open
         the image, resize, tokenise ...). The runner calls it in DataLoader worker
-        processes, ahead of the model. None: `predict` does its own preparation."""
-        return None
+        processes, ahead of the model. The default prepares nothing: `prepared[i]` is
+        the request itself."""
+        return unprepared
 
     def describe(self) -> dict[str, Any]:
         """What identifies this model in a manifest: id, revision, weight hash, dtype,
@@ -79,6 +75,11 @@ class ModelAdapter(abc.ABC):
 
     def close(self) -> None:  # noqa: B027  (an optional hook: an adapter holding nothing releases nothing)
         """Release resources (GPU memory, open files)."""
+
+
+def unprepared(request: ModelRequest) -> ModelRequest:
+    """The default preprocessor: an adapter that reads its requests only."""
+    return request
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from padt_eval.report.errors_view import errors_section, worst_by_category
 from padt_eval.report.runs import Run, load_run
 from padt_eval.report.sweep_view import sweep_section
 from padt_eval.report.tables import PAGE_CSS
+from padt_eval.results.run_folder import RunFolder
 
 MAX_FAILURES = 50
 MAX_TEXT = 600
@@ -89,7 +90,7 @@ def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str
     still there and unchanged; else ({}, why not). A line that cannot be drawn is left out,
     and the reason names its file, line and field."""
     desc = run.doc.get("predictions") or {}
-    path = Path(desc.get("file") or run.dir / "predictions.jsonl")
+    path = Path(desc.get("file") or RunFolder(run.dir).predictions)
     if not path.is_file():
         return {}, f"predictions file {path} is not on this machine: predicted masks and raw text not shown"
     if desc.get("sha256") and sha256_file(path) != desc["sha256"]:
@@ -326,7 +327,7 @@ def write_run_report(
     n_worst: int = 12,
 ) -> Path:
     page = build_run_report(run_dir, reader=reader, data_root=data_root, image_root=image_root, n_worst=n_worst)
-    path = Path(out) if out is not None else Path(run_dir) / "report.html"
+    path = Path(out) if out is not None else RunFolder(run_dir).report
     with atomic_write(path) as f:
         f.write(page)
     return path

@@ -19,6 +19,7 @@ from typing import Any
 
 from padt_eval.core.errors import DataError
 from padt_eval.results.reader import iter_per_sample, read_manifest, read_metrics
+from padt_eval.results.run_folder import RunFolder
 
 UNKNOWN = "?"
 
@@ -150,11 +151,11 @@ class Run:
     # -- per-sample -------------------------------------------------------------------
     @property
     def has_per_sample(self) -> bool:
-        return (self.dir / "per_sample.jsonl").is_file()
+        return RunFolder(self.dir).per_sample.is_file()
 
     def iter_per_sample(self) -> Iterator[dict[str, Any]]:
         """Checked records; a damaged line is a DataError naming `file:line` and field."""
-        path = self.dir / "per_sample.jsonl"
+        path = RunFolder(self.dir).per_sample
         if not path.is_file():
             raise DataError(f"{self.dir}: no per_sample.jsonl")
         yield from iter_per_sample(path)
@@ -166,11 +167,11 @@ class Run:
 
 def load_run(path: str | Path) -> Run:
     d = Path(path)
-    metrics_path = d / "metrics.json"
+    metrics_path = RunFolder(d).metrics
     if not metrics_path.is_file():
         raise DataError(f"{d}: not a finished results folder (no metrics.json)")
     doc, raw = read_metrics(metrics_path)
-    mpath = d / "manifest.json"
+    mpath = RunFolder(d).manifest
     manifest = read_manifest(mpath) if mpath.is_file() else {}
     return Run(dir=d, doc=doc, manifest=manifest, metrics_sha256=_sha(raw))
 
@@ -181,7 +182,7 @@ def find_runs(root: str | Path, skipped: list[str] | None = None) -> list[Run]:
     gets one line saying which and why."""
     root = Path(root)
     out = []
-    for p in sorted(root.rglob("metrics.json")):
+    for p in sorted(root.rglob(RunFolder.METRICS)):
         rel = p.relative_to(root).parts
         if any(part.startswith(".") for part in rel):
             continue

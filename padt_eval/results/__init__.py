@@ -1,1 +1,1 @@
-"""The results folder of a run: its writer and its manifest."""
+"""The results folder of a run: its file names (`RunFolder`), its writer and readers, its manifest."""

@@ -27,35 +27,21 @@ from typing import Any
 
 from padt_eval import __version__
 from padt_eval.core.fileio import atomic_write
+from padt_eval.results.run_folder import RunFolder
 
-SIGNATURE_FILE = ".padt-eval-run"
+SIGNATURE_FILE = RunFolder.SIGNATURE
 MODEL_RUN = "model-run"  # a model run: run.json, shards, predictions.jsonl, then its score
 SCORED_FILE = "scored-file"  # the score of a predictions file padt-eval did not write here
 KINDS = (MODEL_RUN, SCORED_FILE)
 #: Everything padt-eval writes into a results folder (`atomic_write` temporaries too).
-OWN_ENTRIES = (
-    SIGNATURE_FILE,
-    "run.json",
-    "run.lock",
-    "merge.lock",
-    "model.json",
-    "predictions.jsonl",
-    "shards",
-    "plan",
-    "logs",
-    "metrics.json",
-    "manifest.json",
-    "per_sample.jsonl",
-    ".per_sample.jsonl.partial",
-    "report.html",
-)
+OWN_ENTRIES = RunFolder.ENTRIES
 
 
 def read_signature(folder: Path) -> dict[str, Any] | None:
     """The folder's signature, or None when it has none (or one that is not ours: an
     unreadable or odd-shaped file proves nothing, so it counts as none)."""
     try:
-        doc = json.loads((folder / SIGNATURE_FILE).read_text(encoding="utf-8"))
+        doc = json.loads(RunFolder(folder).signature.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if isinstance(doc, dict) and isinstance(doc.get("id"), str) and doc.get("kind") in KINDS:
@@ -78,7 +64,7 @@ def sign(folder: Path, kind: str) -> dict[str, Any]:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "by": f"padt-eval {__version__}",
     }
-    with atomic_write(folder / SIGNATURE_FILE) as f:
+    with atomic_write(RunFolder(folder).signature) as f:
         json.dump(doc, f)
         f.write("\n")
     return doc

@@ -30,6 +30,7 @@ from typing import IO, Any
 import orjson
 
 from padt_eval.core.fileio import close_quietly, finish_staged, naming, staged_write, unlink_quietly
+from padt_eval.results.run_folder import RunFolder
 
 METRICS_SCHEMA = "padt-eval/metrics/v1"
 
@@ -42,21 +43,21 @@ class RunWriter:
     def __init__(self, out_dir: str | Path) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._per_sample_tmp = self.out_dir / ".per_sample.jsonl.partial"
-        with naming(self.out_dir / "per_sample.jsonl"):
+        self.folder = RunFolder(self.out_dir)
+        self._per_sample_tmp = self.folder.per_sample_partial
+        with naming(self.folder.per_sample):
             self._per_sample: IO[bytes] = open(self._per_sample_tmp, "wb")
 
     def write_record(self, record: dict[str, Any]) -> None:
-        with naming(self.out_dir / "per_sample.jsonl"):
+        with naming(self.folder.per_sample):
             self._per_sample.write(orjson.dumps(record) + b"\n")
 
     def finish(self, metrics: dict[str, Any], manifest: dict[str, Any]) -> None:
-        with naming(self.out_dir / "per_sample.jsonl"):
+        with naming(self.folder.per_sample):
             finish_staged(self._per_sample, self._per_sample_tmp)
         staged = []
         try:
-            for name, doc in (("manifest.json", manifest), ("metrics.json", {"schema": METRICS_SCHEMA, **metrics})):
-                path = self.out_dir / name
+            for path, doc in ((self.folder.manifest, manifest), (self.folder.metrics, {"schema": METRICS_SCHEMA, **metrics})):
                 with naming(path), staged_write(path) as (f, tmp):
                     json.dump(doc, f, indent=1)
                     f.write("\n")
@@ -68,7 +69,7 @@ class RunWriter:
             raise
         # Everything is on disk: renames only from here. metrics.json last: its presence
         # means the run is complete.
-        os.replace(self._per_sample_tmp, self.out_dir / "per_sample.jsonl")
+        os.replace(self._per_sample_tmp, self.folder.per_sample)
         for tmp, path in staged:
             os.replace(tmp, path)
 

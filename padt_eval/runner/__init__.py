@@ -1,1 +1,1 @@
-"""Driving adapters over samples: the single-process loop (and later the sharded runner)."""
+"""The runner: one `RunJob` (job.py) claimed, planned, run by its ranks and merged (orchestrate.py)."""

@@ -25,9 +25,10 @@ from padt_eval import __version__
 from padt_eval.core.errors import DataError, UsageError
 from padt_eval.core.fileio import atomic_write, cached_sha256
 from padt_eval.results import ownership
+from padt_eval.results.run_folder import RunFolder
 
-RUN_FILE = "run.json"
-_KEEP_ON_CLEAR = ("run.lock",)  # held by this run while it replaces the folder
+RUN_FILE = RunFolder.RUN_JSON
+_KEEP_ON_CLEAR = (RunFolder.RUN_LOCK,)  # held by this run while it replaces the folder
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 
 
@@ -95,7 +96,7 @@ def read_run_file(run_dir: Path, *, strict: bool) -> dict[str, Any] | None:
     """The fingerprint in `run_dir/run.json`; None when there is no such file, or (not
     `strict`) when it is not a padt-eval run file. `strict` (a folder padt-eval signed):
     a run.json it cannot read is a DataError naming the file."""
-    path = run_dir / RUN_FILE
+    path = RunFolder(run_dir).run_json
     if not path.is_file():
         return None
     try:
@@ -131,7 +132,7 @@ def _unsigned_refusal(run_dir: Path, fp: dict[str, Any], overwrite: bool) -> str
         diffs = _differences(existing, fp)
         detail = ("\n  " + "\n  ".join(diffs[:12])) if diffs and not overwrite else ""
         return f"{run_dir} holds {what} ({ownership.SIGNATURE_FILE} missing); padt-eval never empties such a folder, even with --overwrite.{detail}\n{how}."
-    found = "another tool's run.json" if (run_dir / RUN_FILE).exists() else "files padt-eval did not write"
+    found = "another tool's run.json" if RunFolder(run_dir).run_json.exists() else "files padt-eval did not write"
     return (
         f"{run_dir} exists and is not a padt-eval run folder: it holds {found}, and not the {ownership.SIGNATURE_FILE} "
         "file padt-eval puts into the folders it creates. Refusing to write into it or to empty it, even with --overwrite. "
@@ -160,10 +161,10 @@ def check_run_dir(run_dir: Path, fp: dict[str, Any], overwrite: bool) -> None:
 
 
 def _computed_nothing(run_dir: Path) -> bool:
-    from padt_eval.runner.merge import PREDICTIONS_FILE
-    from padt_eval.runner.shards import count_lines, shard_files
+    from padt_eval.runner.shards import count_lines
 
-    return not (run_dir / PREDICTIONS_FILE).exists() and not any(count_lines(p)[0] for p in shard_files(run_dir))
+    folder = RunFolder(run_dir)
+    return not folder.predictions.exists() and not any(count_lines(p)[0] for p in folder.shard_files())
 
 
 def claim_run_dir(run_dir: Path, fp: dict[str, Any], overwrite: bool) -> bool:
@@ -200,7 +201,7 @@ def claim_run_dir(run_dir: Path, fp: dict[str, Any], overwrite: bool) -> bool:
             overwrite = True
         if overwrite:
             _clear(run_dir)
-    with atomic_write(run_dir / RUN_FILE) as f:
+    with atomic_write(RunFolder(run_dir).run_json) as f:
         json.dump({"fingerprint": fp}, f, indent=1)
     return False
 

@@ -36,7 +36,8 @@ from typing import Any
 
 from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.failures import STOP_SIGNALS, Stopped, disk_full_hint, stop_signals_raise
-from padt_eval.runner.worker import RunJob, run_rank
+from padt_eval.runner.job import RunJob
+from padt_eval.runner.worker import run_rank
 
 # Where torch's launcher leaves `signals_to_handle` for its agent (and leaves it set).
 _TORCH_SIGNALS_ENV = "TORCHELASTIC_SIGNALS_TO_HANDLE"
@@ -152,9 +153,9 @@ def launch(job: RunJob, nproc: int, log_dir: Path) -> dict[int, Any]:
 
 
 def _rank_failed(exc: Exception, job: RunJob, log_dir: Path) -> RankFailed:
-    cause, full = _root_cause(exc), disk_full_hint(job.run_dir)
+    cause, full = _root_cause(exc), disk_full_hint(job.out_dir)
     failed = RankFailed(
-        f"a rank failed; the predictions already written are kept in {job.run_dir}, and rerunning "
+        f"a rank failed; the predictions already written are kept in {job.out_dir}, and rerunning "
         f"the same command completes only what is missing.\n{cause}{full}\n(worker logs: {log_dir})"
     )
     if full or "No space left on device" in cause:

@@ -19,9 +19,9 @@ from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.fileio import atomic_write
 from padt_eval.core.jsonl import LineReader, first_offsets
 from padt_eval.data.split import SplitReader
+from padt_eval.results.run_folder import RunFolder
 from padt_eval.runner.shards import ERROR_STATUS, shard_files, shard_record_id
 
-PREDICTIONS_FILE = "predictions.jsonl"
 _FILE_BITS = 40  # offsets below 1 TB; the file number lives in the bits above
 
 
@@ -94,7 +94,7 @@ def merge_shards(run_dir: Path, reader: SplitReader) -> Merged:
         raise MergeError(f"{run_dir}: predictions for ids the split does not have: {', '.join(extra[:10])}")
     readers = [LineReader(p) for p in files]
     mask = (1 << _FILE_BITS) - 1
-    out = run_dir / PREDICTIONS_FILE
+    out = RunFolder(run_dir).predictions
     with atomic_write(out, "wb") as f:
         for sid in reader.sample_ids():
             key = index.get(sid)

@@ -23,16 +23,17 @@ from padt_eval.core.errors import UsageError
 from padt_eval.data.split import SplitReader
 from padt_eval.models.base import prompt_key_of, resolved_dtype_of
 from padt_eval.results.manifest import file_hashes
+from padt_eval.results.run_folder import RunFolder
 from padt_eval.runner.fingerprint import check_run_dir, claim_run_dir, fingerprint, model_identity
+from padt_eval.runner.job import RunJob
 from padt_eval.runner.launch import launch
 from padt_eval.runner.merge import merge_shards
-from padt_eval.runner.plan import PLAN_DIR, read_plan_summary
+from padt_eval.runner.plan import read_plan_summary
 from padt_eval.runner.run_lock import RunLock
-from padt_eval.runner.shards import SHARD_DIR, count_lines, damaged_note, done_ids, predicted_ids
-from padt_eval.runner.worker import RunJob, dist_env, run_rank
-from padt_eval.tasks.registry import TaskSpec
-
-LEGACY_MERGE_LOCK = "merge.lock"  # left behind by versions before plan/<attempt>.merged
+from padt_eval.runner.shards import count_lines, damaged_note, done_ids, predicted_ids
+from padt_eval.runner.timing import attempt_timing
+from padt_eval.runner.worker import dist_env, run_rank, write_model_description
+from padt_eval.tasks.registry import TaskSpec, get_task
 
 
 @dataclass
@@ -76,7 +77,7 @@ def _take_merge(run_dir: Path, attempt: str) -> bool:
     """True for exactly one caller: the rank that merges when ranks of a joined job finish
     together. The marker is part of the attempt's record (plan/), not a lock to clean up."""
     try:
-        fd = os.open(run_dir / PLAN_DIR / f"{attempt}.merged", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        fd = os.open(RunFolder(run_dir).merged_marker(attempt), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
         return False
     os.write(fd, json.dumps({"rank": dist_env()[0], "pid": os.getpid()}).encode())
@@ -104,7 +105,7 @@ def _claim(out_dir: Path, fp: dict[str, Any], overwrite: bool, reader: SplitRead
             say(
                 f"took over the run-folder lock of a run that is gone (pid {h.get('pid')} on {h.get('host')}, started {h.get('started')})"
             )
-        (out_dir / LEGACY_MERGE_LOCK).unlink(missing_ok=True)
+        RunFolder(out_dir).merge_lock.unlink(missing_ok=True)  # left by versions before plan/<attempt>.merged
         damaged: list[str] = []  # shard lines that are not a prediction: named, their samples run again
         n_done = _n_done(out_dir, reader, lambda d: done_ids(d, damaged))
         n_errored = _n_done(out_dir, reader, predicted_ids) - n_done
@@ -119,72 +120,39 @@ def _claim(out_dir: Path, fp: dict[str, Any], overwrite: bool, reader: SplitRead
     return lock, n_done
 
 
-def execute(
-    *,
-    spec: TaskSpec,
-    split: str,
-    reader: SplitReader,
-    model: str,
-    family: str,
-    options: dict[str, Any],
-    out_dir: Path,
-    nproc: int,
-    device: str,
-    batch_size: int | str,
-    loader_workers: int,
-    overwrite: bool,
-    data_root,
-    image_root,
-    layout: str,
-    progress: Callable[[Path, str, str], Any] | None,
-    gt: str = "official",
-    protocol: str = "standard",
-    rank_timeout_s: float = 30 * 60,
-) -> Outcome:
-    """Run the ranks and merge. The returned Outcome holds the run-folder lock: the caller
-    scores the run, then calls `release()` (on an error, execute releases it itself)."""
+def execute(job: RunJob, reader: SplitReader, progress: Callable[[Path, str, str], Any] | None = None) -> Outcome:
+    """Run the ranks and merge. `reader` is the job's split, opened (and validated) by the
+    caller; `progress(run_dir, attempt, title)` makes the live view. The returned Outcome
+    holds the run-folder lock: the caller scores the run, then calls `release()` (on an
+    error, execute releases it itself)."""
     rank, world, _ = dist_env()
     joined = world > 1
+    nproc = job.run.nproc
     if joined and nproc > 1:
         raise UsageError(f"this process is already rank {rank} of a {world}-rank job (torchrun/SLURM); drop --gpus/--workers")
-    _check_devices(device, nproc if not joined else 1)
+    _check_devices(job.run.device, nproc if not joined else 1)
+    spec = get_task(job.task)
     split_files = file_hashes(reader.info.files)
-    if gt != "official":  # same annotation file, other ground truth (OVD --gt padt-filtered)
-        split_files["gt"] = gt
+    if job.data.gt != "official":  # same annotation file, other ground truth (OVD --gt padt-filtered)
+        split_files["gt"] = job.data.gt
     fp = fingerprint(
         task=spec.task.value,
         split_files=split_files,
-        model=model_identity(model),
-        family=family,
-        options=options,
-        prompt_template_hash=spec.prompt_hash(prompt_key_of(family, options)),
-        protocol=protocol,
-        device=device,
-        dtype=resolved_dtype_of(family, device, options),
-    )
-    job = RunJob(
-        task=spec.task.value,
-        split=split,
-        model=model,
-        family=family,
-        run_dir=str(out_dir),
-        options=options,
-        data_root=str(data_root) if data_root is not None else None,
-        image_root=str(image_root) if image_root is not None else None,
-        layout=layout,
-        gt=gt,
-        device=device,
-        batch_size=batch_size,
-        loader_workers=loader_workers,
-        rank_timeout_s=rank_timeout_s,
+        model=model_identity(job.model.model),
+        family=job.family,
+        options=job.options,
+        prompt_template_hash=spec.prompt_hash(prompt_key_of(job.family, job.options)),
+        protocol=job.protocol,
+        device=job.run.device,
+        dtype=resolved_dtype_of(job.family, job.run.device, job.options),
     )
     held: list[RunLock] = []  # this process's hold on the run-folder lock (none yet on joined ranks > 0)
     n_done = None
     if rank == 0:  # alone, or rank 0 of a torchrun job: the others wait for its plan
-        lock, n_done = _claim(out_dir, fp, overwrite, reader)
+        lock, n_done = _claim(job.out_dir, fp, job.run.overwrite, reader)
         held.append(lock)
     try:
-        return _run_and_merge(job, spec, reader, nproc, progress, fp, held, n_done)
+        return _run_and_merge(job, spec, reader, progress, fp, held, n_done)
     except BaseException:
         for lock in held:
             lock.release()
@@ -195,7 +163,6 @@ def _run_and_merge(
     job: RunJob,
     spec: TaskSpec,
     reader: SplitReader,
-    nproc: int,
     progress,
     fp: dict[str, Any],
     held: list[RunLock],
@@ -203,7 +170,8 @@ def _run_and_merge(
 ) -> Outcome:
     rank, world, _ = dist_env()
     joined = world > 1
-    out_dir = Path(job.run_dir)
+    nproc = job.run.nproc
+    out_dir, folder = job.out_dir, job.folder
 
     def on_plan(attempt: str) -> None:
         # Joined ranks share the folder lock from here on: rank 0 downgrades its own, the
@@ -213,9 +181,7 @@ def _run_and_merge(
         else:
             held.append(RunLock.join_shared(out_dir))
 
-    title = (
-        f"{spec.task.value.upper()} {Path(job.split).stem} · {Path(job.model).name} · {nproc if not joined else world} rank(s)"
-    )
+    title = f"{spec.task.value.upper()} {Path(job.split).stem} · {Path(job.model.model).name} · {nproc if not joined else world} rank(s)"
     complete = not joined and n_done == len(reader)
     if complete:
         say(f"all {len(reader)} samples already have a prediction: nothing to run, merging and scoring only")
@@ -227,7 +193,7 @@ def _run_and_merge(
         elif joined:
             summaries = {rank: run_rank(job, on_plan=on_plan)}
         elif nproc > 1:
-            summaries = launch(job, nproc, out_dir / "logs")
+            summaries = launch(job, nproc, folder.logs)
         else:
             summaries = {0: run_rank(job)}
     seconds = time.perf_counter() - t0
@@ -236,20 +202,20 @@ def _run_and_merge(
     plan = read_plan_summary(out_dir, attempt) if attempt is not None else None
     # Counted from the attempt's shard files, not from the summaries: a joined rank has
     # only its own summary, and the rank that merges must report the whole attempt.
-    lines = [count_lines(p) for p in (out_dir / SHARD_DIR).glob(f"{attempt}.rank*.jsonl")] if attempt else []
+    lines = [count_lines(p) for p in folder.shards_of(attempt)] if attempt else []
     n_new, n_failed = sum(n for n, _ in lines), sum(bad for _, bad in lines)
     info = {
         "world_size": world if joined else nproc,
-        "device": job.device,
+        "device": job.run.device,
         "attempt": attempt,
         "resumed": bool(plan["already_done"]) if plan is not None else complete,
         "samples_this_attempt": n_new,
         "failed_this_attempt": n_failed,
         "seconds": round(seconds, 3),
         "samples_per_s": round(n_new / seconds, 3) if seconds > 0 else None,
-        "batch_size": job.batch_size,  # as asked: a number or "auto"
+        "batch_size": job.run.batch_size,  # as asked: a number or "auto"
         "batch_size_resolved": next(
-            (summaries[r]["batch_size"] for r in sorted(summaries) if "batch_size" in summaries[r]), job.batch_size
+            (summaries[r]["batch_size"] for r in sorted(summaries) if "batch_size" in summaries[r]), job.run.batch_size
         ),
         "loader_workers": job.loader_workers,
         "per_rank": [{k: round(v, 3) if isinstance(v, float) else v for k, v in summaries[r].items()} for r in sorted(summaries)],
@@ -263,7 +229,25 @@ def _run_and_merge(
     if note:
         say(note)
         info["duplicates_kept_first"] = len(merged.duplicates)
-    desc_file = out_dir / "model.json"
-    model_desc = json.loads(desc_file.read_text()) if desc_file.is_file() else {"family": job.family, **fp["model"]}
+    model_desc = _described_with_timing(folder, attempt, plan["world_size"] if plan is not None else 0)
+    timing = model_desc.pop("timing", None)  # the run's, not the model's: the manifest's runner section has it
+    if timing is not None and timing.get("attempt") == attempt:
+        info["timing"] = timing
+    if not model_desc:
+        model_desc = {"family": job.family, **fp["model"]}
     model_desc.setdefault("options", job.options)
     return Outcome(merged.path, model_desc, info, lock)
+
+
+def _described_with_timing(folder: RunFolder, attempt: str | None, world: int) -> dict[str, Any]:
+    """model.json as rank 0 wrote it, with the attempt's `timing` (runner/timing.py) added
+    when it ran batches; {} when there is no model.json. A resume with nothing left to
+    run keeps the timing of the attempt that ran."""
+    if not folder.model_json.is_file():
+        return {}
+    desc = json.loads(folder.model_json.read_text())
+    timing = attempt_timing(folder, attempt, world) if attempt is not None else None
+    if timing is not None:
+        desc["timing"] = timing
+        write_model_description(folder, desc)
+    return desc

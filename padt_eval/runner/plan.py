@@ -17,8 +17,7 @@ from pathlib import Path
 
 from padt_eval.core.fileio import atomic_write
 from padt_eval.core.types import Sample
-
-PLAN_DIR = "plan"
+from padt_eval.results.run_folder import RunFolder
 
 
 def assign(samples: Iterable[Sample], done: set[str], world_size: int) -> list[list[str]]:
@@ -37,21 +36,21 @@ def _id_key(sid: str) -> tuple[int, int | str]:
 
 
 def write_plan(run_dir: Path, attempt: str, per_rank: list[list[str]], n_done: int) -> None:
-    plan = run_dir / PLAN_DIR
+    folder = RunFolder(run_dir)
     for rank, ids in enumerate(per_rank):
-        with atomic_write(plan / f"{attempt}.rank{rank}.ids") as f:
+        with atomic_write(folder.plan_ids(attempt, rank)) as f:
             f.write("\n".join(ids) + ("\n" if ids else ""))
-    with atomic_write(plan / f"{attempt}.json") as f:
+    with atomic_write(folder.plan_summary(attempt)) as f:
         json.dump(
             {"attempt": attempt, "world_size": len(per_rank), "per_rank": [len(x) for x in per_rank], "already_done": n_done}, f
         )
 
 
 def read_plan(run_dir: Path, attempt: str, rank: int) -> list[str]:
-    text = (run_dir / PLAN_DIR / f"{attempt}.rank{rank}.ids").read_text(encoding="utf-8")
+    text = RunFolder(run_dir).plan_ids(attempt, rank).read_text(encoding="utf-8")
     return [line for line in text.split("\n") if line]
 
 
 def read_plan_summary(run_dir: Path, attempt: str) -> dict | None:
-    p = run_dir / PLAN_DIR / f"{attempt}.json"
+    p = RunFolder(run_dir).plan_summary(attempt)
     return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else None

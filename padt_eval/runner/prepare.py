@@ -3,10 +3,12 @@
 The runner's DataLoader workers run the adapter's preprocessor (open the image, resize,
 tokenise ...) on each request. Whatever it raises for one sample (a missing or
 unreadable image, a FIFO, a decompression bomb, an aspect ratio the image processor
-refuses) is turned here into a `PrepFailure` carrying a reason that names the file; the
-adapter is then given only the samples that were prepared, and the failed ones come back
-as ERROR predictions in their places. So every adapter reports the same failures the same
-way, and none has to know which exceptions a preprocessor may raise.
+refuses) is turned here into a `PrepFailure` carrying a reason that names the file, and so
+is a request without the prompt its adapter needs; the adapter is then given only the
+samples that were prepared, through its one signature `predict(requests, prepared)`, and
+the failed ones come back as ERROR predictions in their places. So every adapter reports
+the same failures the same way, and none checks its inputs or knows which exceptions a
+preprocessor may raise.
 """
 
 from __future__ import annotations
@@ -35,8 +37,16 @@ def failure_reason(request: ModelRequest, exc: BaseException) -> str:
     return f"image {request.image.path} could not be prepared: {type(exc).__name__}: {exc}"
 
 
-def prepare(request: ModelRequest, preprocess: Callable[[ModelRequest], Any]) -> Any:
-    """`preprocess(request)`, or a `PrepFailure` when it raises."""
+#: The reason of a request that reaches an adapter taking prompts without one (the task
+#: fills prompts in, tasks/prompts.py; nobody makes one up).
+NO_PROMPT = "no prompt in the request"
+
+
+def prepare(request: ModelRequest, preprocess: Callable[[ModelRequest], Any], *, takes_prompt: bool = False) -> Any:
+    """`preprocess(request)`, or a `PrepFailure` when it raises or when `takes_prompt`
+    and the request has no prompt."""
+    if takes_prompt and request.prompt is None:
+        return PrepFailure(NO_PROMPT)
     try:
         return preprocess(request)
     except Exception as exc:  # noqa: BLE001 — one sample's input, never fatal to the run
@@ -58,19 +68,15 @@ def _merged(
 
 
 def predict_prepared(
-    adapter: ModelAdapter, batches: Iterable[tuple[list[ModelRequest], list[Any] | None]]
+    adapter: ModelAdapter, batches: Iterable[tuple[list[ModelRequest], list[Any]]]
 ) -> Iterator[tuple[list[ModelRequest], list[Prediction]]]:
     """(requests, predictions) for each (requests, prepared) batch, in order, through the
     adapter's `predict_stream`: the adapter sees only the prepared samples; a `PrepFailure`
     becomes that sample's ERROR prediction with its reason."""
     pending: deque[tuple[list[ModelRequest], dict[int, str]]] = deque()
 
-    def clean() -> Iterator[tuple[list[ModelRequest], list[Any] | None]]:
+    def clean() -> Iterator[tuple[list[ModelRequest], list[Any]]]:
         for requests, prepared in batches:
-            if prepared is None:  # the adapter prepares its own inputs
-                pending.append((requests, {}))
-                yield requests, None
-                continue
             failed = {i: p.reason for i, p in enumerate(prepared) if isinstance(p, PrepFailure)}
             pending.append((requests, failed))
             keep = [i for i in range(len(requests)) if i not in failed]
@@ -86,5 +92,5 @@ def predict_prepared(
 def predict_requests(adapter: ModelAdapter, requests: list[ModelRequest]) -> list[Prediction]:
     """One batch in this process, prepared as the runner's workers prepare it."""
     preprocess = adapter.preprocessor()
-    prepared = [prepare(r, preprocess) for r in requests] if preprocess is not None else None
+    prepared = [prepare(r, preprocess, takes_prompt=adapter.prompt_key is not None) for r in requests]
     return next(iter(predict_prepared(adapter, [(requests, prepared)])))[1]

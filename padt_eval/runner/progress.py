@@ -1,8 +1,10 @@
-"""The live view of a run: per rank done/total, samples/s, ETA and errors, read from files.
+"""The live view of a run: per rank done/total, samples/s, ETA, errors, and where its
+time goes (waiting for data against the model), read from files.
 
-Ranks report nothing to anyone: the view polls the plan and the shard files they append
-(every complete line is a finished sample), so it costs the ranks nothing and shows the
-same thing whether the ranks are threads, local processes or another node's processes.
+Ranks report nothing to anyone: the view polls the plan, the shard files they append
+(every complete line is a finished sample) and their timing files (runner/timing.py), so
+it costs the ranks nothing and shows the same thing whether the ranks are threads, local
+processes or another node's processes.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from padt_eval.results.run_folder import RunFolder
 from padt_eval.runner.plan import read_plan_summary
-from padt_eval.runner.shards import SHARD_DIR, count_lines
+from padt_eval.runner.shards import count_lines
+from padt_eval.runner.timing import RankTiming, data_wait_share, read_rank_timing
 
 
 @dataclass
@@ -26,6 +30,14 @@ class RankStatus:
     total: int
     done: int
     errors: int
+    timing: RankTiming | None = None  # None: no batch timed yet
+
+
+def _fmt_time(data_wait_s: float, model_s: float) -> tuple[str, str]:
+    """(data wait, model) cells: seconds, the wait also as its share of the two."""
+    share = data_wait_share(data_wait_s, model_s)
+    wait = f"{data_wait_s:,.1f} s" + (f" ({share:.0%})" if share is not None else "")
+    return wait, f"{model_s:,.1f} s"
 
 
 def _fmt_eta(seconds: float | None) -> str:
@@ -50,31 +62,45 @@ class RunProgress:
         plan = read_plan_summary(self.run_dir, self.attempt)
         if plan is None:
             return []
+        folder = RunFolder(self.run_dir)
         out = []
         for rank, total in enumerate(plan["per_rank"]):
-            done, bad = count_lines(self.run_dir / SHARD_DIR / f"{self.attempt}.rank{rank}.jsonl")
-            out.append(RankStatus(rank, total, done, bad))
+            done, bad = count_lines(folder.shard(self.attempt, rank))
+            out.append(RankStatus(rank, total, done, bad, read_rank_timing(folder, self.attempt, rank)))
         return out
 
     def render(self, ranks: list[RankStatus]) -> Table:
         elapsed = time.perf_counter() - self._t0
         t = Table(title=self.title, title_justify="left")
-        for col in ("rank", "done / total", "samples/s", "ETA", "failed"):
+        for col in ("rank", "done / total", "samples/s", "ETA", "data wait", "model", "failed"):
             t.add_column(col, justify="right")
         if not ranks:
-            t.add_row("—", "planning …", "", "", "")
+            t.add_row("—", "planning …", "", "", "", "", "")
             return t
         for r in ranks:
             rate = r.done / elapsed if elapsed > 0 else 0.0
             eta = (r.total - r.done) / rate if rate > 0 else None
-            t.add_row(str(r.rank), f"{r.done:,} / {r.total:,}", f"{rate:,.2f}", _fmt_eta(eta), str(r.errors) if r.errors else "")
+            wait, model = _fmt_time(r.timing.data_wait_s, r.timing.model_s) if r.timing is not None else ("", "")
+            t.add_row(
+                str(r.rank),
+                f"{r.done:,} / {r.total:,}",
+                f"{rate:,.2f}",
+                _fmt_eta(eta),
+                wait,
+                model,
+                str(r.errors) if r.errors else "",
+            )
         done, total = sum(r.done for r in ranks), sum(r.total for r in ranks)
         rate = done / elapsed if elapsed > 0 else 0.0
+        timed = [r.timing for r in ranks if r.timing is not None]
+        wait, model = _fmt_time(sum(x.data_wait_s for x in timed), sum(x.model_s for x in timed)) if timed else ("", "")
         t.add_row(
             "all",
             f"{done:,} / {total:,}",
             f"{rate:,.2f}",
             _fmt_eta((total - done) / rate if rate > 0 else None),
+            wait,
+            model,
             str(sum(r.errors for r in ranks) or ""),
             style="bold",
         )

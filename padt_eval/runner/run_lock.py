@@ -30,8 +30,9 @@ import time
 from pathlib import Path
 
 from padt_eval.core.errors import UsageError
+from padt_eval.results.run_folder import RunFolder
 
-LOCK_FILE = "run.lock"
+LOCK_FILE = RunFolder.RUN_LOCK
 
 
 class RunFolderBusy(UsageError):
@@ -89,7 +90,7 @@ class RunLock:
     @classmethod
     def acquire(cls, run_dir: Path) -> RunLock:
         """The exclusive lock, or RunFolderBusy naming the holder. `run_dir` must exist."""
-        path = run_dir / LOCK_FILE
+        path = RunFolder(run_dir).run_lock
         try:
             fd, created = _locked(path, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -107,7 +108,7 @@ class RunLock:
     @classmethod
     def join_shared(cls, run_dir: Path) -> RunLock:
         """A shared lock for a rank of a joined job (rank 0 already holds one)."""
-        fd, _ = _locked(run_dir / LOCK_FILE, fcntl.LOCK_SH)
+        fd, _ = _locked(RunFolder(run_dir).run_lock, fcntl.LOCK_SH)
         return cls(run_dir, fd, None)
 
     def share(self) -> None:
@@ -125,7 +126,7 @@ class RunLock:
             pass
         else:
             if discard and self.created:
-                (self.run_dir / LOCK_FILE).unlink(missing_ok=True)
+                RunFolder(self.run_dir).run_lock.unlink(missing_ok=True)
             else:
                 os.ftruncate(self._fd, 0)
         fcntl.flock(self._fd, fcntl.LOCK_UN)

@@ -18,14 +18,14 @@ import orjson
 
 from padt_eval.core.fileio import naming
 from padt_eval.core.types import ParseStatus, Prediction
+from padt_eval.results.run_folder import RunFolder
 
-SHARD_DIR = "shards"
 ERROR_STATUS = ParseStatus.ERROR.value  # a sample that could not be run: retried by the next attempt
 
 
 class ShardWriter:
     def __init__(self, run_dir: Path, attempt: str, rank: int) -> None:
-        self.path = run_dir / SHARD_DIR / f"{attempt}.rank{rank}.jsonl"
+        self.path = RunFolder(run_dir).shard(attempt, rank)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._f: IO[bytes] = open(self.path, "ab")
 
@@ -41,8 +41,7 @@ class ShardWriter:
 
 
 def shard_files(run_dir: Path) -> list[Path]:
-    d = run_dir / SHARD_DIR
-    return sorted(d.glob("*.jsonl")) if d.is_dir() else []
+    return RunFolder(run_dir).shard_files()
 
 
 def shard_record_id(raw: bytes) -> tuple[dict | None, str]:

@@ -15,46 +15,25 @@ import errno
 import os
 import signal
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from padt_eval.data.registry import open_split
+from padt_eval.results.run_folder import RunFolder
 from padt_eval.runner import plan as planmod
 from padt_eval.runner import rendezvous
 from padt_eval.runner.auto_batch import resolve_batch_size
 from padt_eval.runner.children import die_with_parent, loader_context, loader_worker_init
+from padt_eval.runner.job import RunJob
 from padt_eval.runner.prepare import predict_prepared, prepare
 from padt_eval.runner.shards import ShardWriter, done_ids
+from padt_eval.runner.timing import BatchClock
 from padt_eval.tasks.registry import get_task
 
 # Test hook: "RANK:BATCHES:kill|raise" makes that rank ("*": any rank) SIGKILL itself (or
 # raise) after writing that many batches. Used by the tests that prove resume loses nothing.
 FAULT_ENV = "PADT_EVAL_FAULT"
-
-
-@dataclass
-class RunJob:
-    """Everything a rank needs, picklable (workers are spawned processes)."""
-
-    task: str
-    split: str
-    model: str
-    family: str
-    run_dir: str
-    attempt: str = field(default_factory=lambda: time.strftime("a%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
-    options: dict[str, Any] = field(default_factory=dict)
-    data_root: str | None = None
-    image_root: str | None = None
-    layout: str = "auto"
-    gt: str = "official"  # OVD ground truth (official | padt-filtered)
-    device: str = "cpu"  # "cpu" or "cuda" (each rank takes cuda:LOCAL_RANK)
-    batch_size: int | str = 8  # or "auto": resolved per rank (runner.auto_batch)
-    loader_workers: int = 2  # api.run_model sets it from the CPU count unless told
-    rank_timeout_s: float = rendezvous.DEFAULT_RANK_TIMEOUT_S  # how long ranks wait for each other to meet
 
 
 def dist_env() -> tuple[int, int, int]:
@@ -65,25 +44,24 @@ def dist_env() -> tuple[int, int, int]:
 def _agree_on_plan(job: RunJob, reader, rank: int, world: int) -> str:
     """Rank 0 snapshots what is done, deals the rest and writes the plan; everyone gets
     the attempt name from rank 0. Returns the attempt name."""
-    run_dir = Path(job.run_dir)
     attempt = job.attempt
     if world > 1:
         import torch.distributed as dist
 
-        meeting = rendezvous.meeting(job.rank_timeout_s)
+        meeting = rendezvous.meeting(job.run.rank_timeout_s)
         if meeting is None:  # no MASTER_ADDR/MASTER_PORT: whatever else env:// reads
-            dist.init_process_group("gloo", timeout=timedelta(seconds=job.rank_timeout_s))
+            dist.init_process_group("gloo", timeout=timedelta(seconds=job.run.rank_timeout_s))
         else:
             store = rendezvous.open_store(meeting)
             rendezvous.meet(store, meeting)
             pg_store = dist.PrefixStore("pg/", store)
             dist.init_process_group(
-                "gloo", store=pg_store, rank=rank, world_size=world, timeout=timedelta(seconds=job.rank_timeout_s)
+                "gloo", store=pg_store, rank=rank, world_size=world, timeout=timedelta(seconds=job.run.rank_timeout_s)
             )
     try:
         if rank == 0:
-            done = done_ids(run_dir)
-            planmod.write_plan(run_dir, attempt, planmod.assign(reader, done, world), len(done))
+            done = done_ids(job.out_dir)
+            planmod.write_plan(job.out_dir, attempt, planmod.assign(reader, done, world), len(done))
         if world > 1:
             box = [attempt]
             dist.broadcast_object_list(box, src=0)  # after rank 0 wrote the plan
@@ -99,8 +77,9 @@ class _Samples:
     """Map-style dataset for the DataLoader: a rank's sample ids → (request, prepared input).
 
     Workers read samples from the split and run the adapter's preprocessor (open the
-    image, resize, tokenise ...) ahead of the model. A sample that cannot be prepared
-    carries a `PrepFailure` (runner/prepare.py), which becomes that sample's ERROR.
+    image, resize, tokenise ...) ahead of the model. A sample that cannot be prepared, or
+    lacks the prompt its adapter needs, carries a `PrepFailure` (runner/prepare.py), which
+    becomes that sample's ERROR: the adapter only ever sees clean inputs.
     """
 
     def __init__(self, reader, ids: list[str], task, prompt_key, preprocess) -> None:
@@ -112,9 +91,7 @@ class _Samples:
     def __getitem__(self, i: int):
         sample = self.reader.get(self.ids[i])
         request = sample.request(prompt=self.task.prompt(self.prompt_key, sample))
-        if self.preprocess is None:
-            return request, None
-        return request, prepare(request, self.preprocess)
+        return request, prepare(request, self.preprocess, takes_prompt=self.prompt_key is not None)
 
 
 def check_answers(adapter, requests, preds) -> None:
@@ -148,8 +125,8 @@ def _fault(rank: int, batches_written: int) -> None:
 
 def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run one rank to completion; return a small summary (the agreed attempt, samples,
-    seconds). `on_plan(attempt)` runs once the plan is agreed (joined ranks take their
-    share of the run-folder lock there)."""
+    seconds, where the loop's time went). `on_plan(attempt)` runs once the plan is agreed
+    (joined ranks take their share of the run-folder lock there)."""
     from torch.utils.data import DataLoader
 
     from padt_eval.models.loading import load_model
@@ -158,21 +135,24 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
     if world > 1:
         die_with_parent()  # a rank whose launcher (our agent, torchrun) is killed goes with it
     spec = get_task(job.task)
-    reader = open_split(job.split, spec.task, data_root=job.data_root, image_root=job.image_root, layout=job.layout, gt=job.gt)
+    data = job.data
+    reader = open_split(
+        job.split, spec.task, data_root=data.data_root, image_root=data.image_root, layout=data.layout, gt=data.gt
+    )
     attempt = _agree_on_plan(job, reader, rank, world)
     if on_plan is not None:
         on_plan(attempt)
-    ids = planmod.read_plan(Path(job.run_dir), attempt, rank)
+    ids = planmod.read_plan(job.out_dir, attempt, rank)
     t0 = time.perf_counter()
     if not ids:
         return {"rank": rank, "attempt": attempt, "samples": 0, "seconds": 0.0, "load_seconds": 0.0, "loop_seconds": 0.0}
-    device = f"cuda:{local_rank}" if job.device == "cuda" else "cpu"
-    if job.device == "cpu" and world > 1:
+    device = f"cuda:{local_rank}" if job.run.device == "cuda" else "cpu"
+    if job.run.device == "cpu" and world > 1:
         _share_cpu_threads()
     batch_size = resolve_batch_size(
-        job.batch_size, device=device, model=job.model, family=job.family, task=job.task, options=job.options
+        job.run.batch_size, device=device, model=job.model.model, family=job.family, task=job.task, options=job.options
     )  # before loading: the plan counts the weights against the free memory itself
-    adapter = load_model(job.model, job.family, device=device, **job.options)
+    adapter = load_model(job.model.model, job.family, device=device, **job.options)
     t_loaded = time.perf_counter()
     preprocess = adapter.preprocessor()
     workers = job.loader_workers > 0
@@ -193,41 +173,40 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
     )
     if rank == 0:
         desc = _with_batch_size(adapter.describe(), batch_size)
-        if job.batch_size == "auto":
+        if job.run.batch_size == "auto":
             desc["batch_size_requested"] = "auto"
-        _write_model_description(Path(job.run_dir), desc)
-    writer = ShardWriter(Path(job.run_dir), attempt, rank)
+        write_model_description(job.folder, desc)
+    writer = ShardWriter(job.out_dir, attempt, rank)
+    clock = BatchClock(job.folder, attempt, rank)
     n = batches = 0
     try:
         _fault(rank, batches)
-        t_first = None
-
-        def prepared_batches():
-            nonlocal t_first
-            for batch in loader:
-                if t_first is None:  # the loader's start-up: its workers up and the first batch prepared
-                    t_first = time.perf_counter()
-                yield batch
-
-        for requests, preds in predict_prepared(adapter, prepared_batches()):
+        for requests, preds in predict_prepared(adapter, clock.loader(loader)):
+            clock.answered()
             check_answers(adapter, requests, preds)
             writer.write(preds)
+            clock.written()
             n += len(preds)
             batches += 1
             _fault(rank, batches)
     finally:
         writer.close()
         adapter.close()
+    clock.save()
     t_end = time.perf_counter()
+    timing = clock.timing
     return {
         "rank": rank,
         "attempt": attempt,
         "samples": n,
         "seconds": t_end - t0,
         "load_seconds": t_loaded - t0,
-        "first_batch_seconds": (t_first or t_end) - t_loaded,
+        "first_batch_seconds": (clock.first_batch_at or t_end) - t_loaded,
         "loop_seconds": t_end - t_loaded,
         "batch_size": batch_size,
+        "data_wait_seconds": timing.data_wait_s,
+        "model_seconds": timing.model_s,
+        "write_seconds": timing.write_s,
     }
 
 
@@ -247,10 +226,10 @@ def _with_batch_size(desc: dict[str, Any], batch_size: int) -> dict[str, Any]:
     return {**desc, "batch_size": min(int(own), batch_size) if own else batch_size}
 
 
-def _write_model_description(run_dir: Path, desc: dict[str, Any]) -> None:
+def write_model_description(folder: RunFolder, desc: dict[str, Any]) -> None:
     import json
 
     from padt_eval.core.fileio import atomic_write
 
-    with atomic_write(run_dir / "model.json") as f:
+    with atomic_write(folder.model_json) as f:
         json.dump(desc, f, indent=1, default=str)

@@ -30,13 +30,13 @@ from padt_eval.data.split import SplitReader
 from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions, ScoringOptions
 from padt_eval.results import ownership
 from padt_eval.results.manifest import build_manifest, file_hashes, now_iso
+from padt_eval.results.run_folder import RunFolder
 from padt_eval.results.writer import RunWriter, safe_name
 from padt_eval.scoring.predictions_file import PredictionsFile
 from padt_eval.tasks.metric import build_metric
 from padt_eval.tasks.registry import get_task, release_gt
 
 DEFAULT_RESULTS_ROOT = Path("results")
-LIBRARY_LOG = Path("logs") / "libraries.log"  # warnings, library progress bars, Java chatter
 SCORED_FAMILY = "predictions"  # the model family manifests of older versions gave a scored file
 CHUNK = 256  # samples per metric.update_many call (metrics share work across a chunk)
 
@@ -84,8 +84,9 @@ def check_score_folder(out_dir: Path, task: Task, split: str, source: str) -> No
     kind = ownership.kind_of(out_dir)
     if ownership.is_empty(out_dir) or kind == ownership.SCORED_FILE:
         return
-    older_run = (out_dir / "run.json").is_file() and (out_dir / "shards").is_dir()  # a model run from before signatures
-    if kind == ownership.MODEL_RUN or older_run or (out_dir / "run.lock").exists():
+    folder = RunFolder(out_dir)
+    older_run = folder.run_json.is_file() and folder.shards.is_dir()  # a model run from before signatures
+    if kind == ownership.MODEL_RUN or older_run or folder.run_lock.exists():
         suggestion = default_run_dir(task, split, source, root=out_dir.parent)
         raise UsageError(
             f"{out_dir} is the folder of a model run (running or finished); the score of a predictions file never goes "
@@ -115,8 +116,8 @@ def write_report_quietly(run_dir: Path, reader: SplitReader | None = None) -> Pa
 def provenance_of_run_predictions(path: Path) -> Provenance | None:
     """Re-scoring a model run's own `<run>/predictions.jsonl` (e.g. under another
     protocol): the model and prompt key recorded in that folder's manifest.json."""
-    manifest = path.parent / "manifest.json"
-    if path.name != "predictions.jsonl" or not manifest.is_file():
+    manifest = RunFolder(path.parent).manifest
+    if path.name != RunFolder.PREDICTIONS or not manifest.is_file():
         return None
     try:
         doc = json.loads(manifest.read_text(encoding="utf-8"))
@@ -237,7 +238,7 @@ def score(
         on_start(len(reader))
     line_of = _Lines(pred_file, parser)
     try:
-        with library_output_to(out_dir / LIBRARY_LOG):
+        with library_output_to(RunFolder(out_dir).library_log):
             for chunk in _chunks(reader, CHUNK):
                 for record in metric.update_many(chunk, line_of.many(chunk)):
                     writer.write_record(record)
@@ -287,7 +288,7 @@ def score(
     if output.report:
         write_report_quietly(out_dir, reader)
     elif not into_model_run:
-        (out_dir / "report.html").unlink(missing_ok=True)  # an earlier score's report would describe other numbers
+        RunFolder(out_dir).report.unlink(missing_ok=True)  # an earlier score's report would describe other numbers
     return RunResult(
         out_dir=out_dir,
         task=spec.task,

@@ -16,6 +16,7 @@ import pytest
 from padt_eval.core.types import PromptKey, Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.models.loading import load_model
+from padt_eval.runner.prepare import predict_requests
 from padt_eval.tasks.registry import get_task
 
 pytest.importorskip("torch")
@@ -120,7 +121,7 @@ def test_padt_prompt_vrt_ids_and_embedding(real_vocab, demo_split):
     req = _requests(demo_split, PromptKey("padt"))[0]
     assert req.prompt == PADT_REC_PROMPT.format(e=req.expression)
     assert tok.render_prompt(req.prompt) == QWEN["qwen2_5_vl"][0].format(p=req.prompt)
-    [pred] = adapter.predict([req])
+    [pred] = predict_requests(adapter, [req])
     gh, gw = _grid(req.image.height, req.image.width, 14, 3136, 12845056)
     assert pred.meta["image_grid_thw"] == [1, gh, gw]
     n_vrt = gh * gw // 4
@@ -158,7 +159,7 @@ def test_box_confidence_is_the_mean_logprob_of_the_digit_tokens(real_vocab, demo
     answer = '```json\n[\n\t{"bbox_2d": ' + coords + ', "label": "x"}\n]\n```'
     target = tok.encode(answer, add_special_tokens=False)
     force(adapter, lambda r: target)
-    [pred] = adapter.predict([req])
+    [pred] = predict_requests(adapter, [req])
     assert pred.parse_status.value == "ok" and len(pred.objects) == 1
     score = pred.objects[0].score
 

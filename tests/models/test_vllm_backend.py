@@ -177,8 +177,10 @@ def _vllm_adapter(tiny, monkeypatch, **options):
 
 def test_one_generate_call_for_a_whole_shard_window(tiny, fake_vllm, monkeypatch, synth_root, tmp_path):
     from padt_eval.models import loading
+    from padt_eval.options import DataOptions, ModelOptions, RunOptions
+    from padt_eval.runner.job import RunJob
     from padt_eval.runner.plan import read_plan
-    from padt_eval.runner.worker import RunJob, run_rank
+    from padt_eval.runner.worker import run_rank
 
     made = []
     monkeypatch.setattr(
@@ -187,12 +189,10 @@ def test_one_generate_call_for_a_whole_shard_window(tiny, fake_vllm, monkeypatch
     job = RunJob(
         task="rec",
         split="refcoco_val",
-        model="qwen-tiny",
-        family="qwen2_5_vl",
-        run_dir=str(tmp_path / "run"),
-        data_root=str(synth_root),
-        batch_size=8,
-        loader_workers=0,
+        model=ModelOptions("qwen-tiny", "qwen2_5_vl"),
+        out_dir=tmp_path / "run",
+        data=DataOptions(data_root=str(synth_root)),
+        run=RunOptions(batch_size=8, loader_workers=0),
     )
     (tmp_path / "run").mkdir()
     summary = run_rank(job)
@@ -241,7 +241,8 @@ def test_windows_overlap_decoding_with_the_next_generate_call(tiny, fake_vllm, m
         for i, p in enumerate(paths * 3)
     ]
     windows = [reqs[0:3], reqs[3:6], reqs[6:9]]
-    stream = adapter.predict_stream((w, None) for w in windows)
+    prep = adapter.preprocessor()
+    stream = adapter.predict_stream((w, [prep(r) for r in w]) for w in windows)
     first_requests, first = next(stream)
     # Window 1 was already handed to vLLM before window 0's predictions came back.
     assert first_requests == windows[0] and sum(c[0] == "generate" for c in vllm.CALLS) == 2

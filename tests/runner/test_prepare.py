@@ -89,3 +89,22 @@ def test_a_failure_is_plain_data_that_pickles():
 
     failure = prepare(_req("x"), prep)
     assert pickle.loads(pickle.dumps(failure)) == failure and "Unpicklable: boom" in failure.reason
+
+
+def test_a_request_without_the_prompt_its_adapter_needs_never_reaches_it():
+    """The data side, not each adapter, turns a missing prompt into that sample's ERROR;
+    an adapter that takes no prompt (prompt_key None) is given such a request as usual."""
+    from dataclasses import replace
+
+    from padt_eval.core.types import PromptKey
+
+    prompted = Echo()
+    prompted.prompt_key = PromptKey("padt")
+    requests = [_req("a"), replace(_req("b"), prompt=None), _req("c")]
+    preds = predict_requests(prompted, requests)
+    assert [p.parse_status for p in preds] == [ParseStatus.OK, ParseStatus.ERROR, ParseStatus.OK]
+    assert preds[1].parse_reason == "no prompt in the request"
+    assert prompted.seen == [["pixels of a", "pixels of c"]]
+
+    unprompted = Echo()  # prompt_key None: the colour finder, a predictions file
+    assert [p.text for p in predict_requests(unprompted, requests)] == ["pixels of a", "pixels of b", "pixels of c"]

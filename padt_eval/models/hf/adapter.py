@@ -173,34 +173,24 @@ class HFTextBoxAdapter(ModelAdapter):
     def preprocessor(self):
         return open_image
 
-    def _runnable(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None):
-        """({index: ERROR prediction} for the samples that cannot run, {task: [(index,
-        request, image)]} for those that can: one generate call per task)."""
-        out: dict[int, Prediction] = {}
+    def _by_task(self, requests: Sequence[ModelRequest], prepared: Sequence[Any]):
+        """{task: [(index, request, image)]}: one generate call per task."""
         by_task: dict[Task, list[tuple[int, ModelRequest, Any]]] = {}
-        for i, req in enumerate(requests):
-            if req.prompt is None:
-                out[i] = Prediction(
-                    req.sample_id,
-                    parse_status=ParseStatus.ERROR,
-                    parse_reason=f"no prompt for this task under prompt key {self.prompt_key}",
-                )
-                continue
-            image = prepared[i] if prepared is not None else open_image(req)
+        for i, (req, image) in enumerate(zip(requests, prepared)):
             by_task.setdefault(req.task, []).append((i, req, image))
-        return out, by_task
+        return by_task
 
-    def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None = None) -> list[Prediction]:
-        """`prepared[i]`: the image the runner's workers opened; without `prepared`, the
-        images are opened here (and a bad one raises)."""
-        out, by_task = self._runnable(requests, prepared)
+    def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any]) -> list[Prediction]:
+        """`prepared[i]`: the image the runner's workers opened."""
+        out: dict[int, Prediction] = {}
+        by_task = self._by_task(requests, prepared)
         for task, items in by_task.items():
             for (i, _, _), pred in zip(items, self.run_batch(task, [r for _, r, _ in items], [im for _, _, im in items])):
                 out[i] = pred
         return [out[i] for i in range(len(requests))]
 
     def predict_stream(
-        self, batches: Iterable[tuple[list[ModelRequest], list[Any] | None]]
+        self, batches: Iterable[tuple[list[ModelRequest], list[Any]]]
     ) -> Iterator[tuple[list[ModelRequest], list[Prediction]]]:
         """As the base class; with a backend whose `finish` overlaps (vLLM), window k is
         decoded and parsed on a thread while window k+1 generates, so the engine never
@@ -224,8 +214,9 @@ class HFTextBoxAdapter(ModelAdapter):
         plain = type(self).run_batch is HFTextBoxAdapter.run_batch and type(self).generate is HFTextBoxAdapter.generate
         return self.backend.overlaps_finish and plain
 
-    def _start_window(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None, pool: ThreadPoolExecutor) -> Future:
-        out, by_task = self._runnable(requests, prepared)
+    def _start_window(self, requests: Sequence[ModelRequest], prepared: Sequence[Any], pool: ThreadPoolExecutor) -> Future:
+        out: dict[int, Prediction] = {}
+        by_task = self._by_task(requests, prepared)
         started = []
         for task, items in by_task.items():
             reqs = [r for _, r, _ in items]

@@ -50,19 +50,12 @@ class PadtAdapter(ModelAdapter):
     def preprocessor(self) -> ImagePreparer:
         return ImagePreparer(self.pipeline.processor.image_processor)
 
-    def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any] | None = None) -> list[Prediction]:
-        """`prepared[i]` (from `preprocessor()`, run by the runner's DataLoader workers, which
-        turn a sample that cannot be prepared into its ERROR: runner/prepare.py) is used
-        when given; otherwise images are opened and prepared here (and a bad one raises)."""
+    def predict(self, requests: Sequence[ModelRequest], prepared: Sequence[Any]) -> list[Prediction]:
+        """`prepared[i]`: `preprocessor()`'s image for `requests[i]`, prepared by the runner's
+        DataLoader workers (a sample that cannot be prepared, or has no prompt, never gets
+        here: runner/prepare.py)."""
         out: list[Prediction | None] = [None] * len(requests)
-        ready: list[tuple[int, Any, str]] = []
-        prepare = self.preprocessor()
-        for i, req in enumerate(requests):
-            if req.prompt is None:  # the task fills it in (tasks.prompts); never guessed here
-                out[i] = Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason="no prompt in the request")
-                continue
-            prepared_image = prepared[i] if prepared is not None else prepare(req)
-            ready.append((i, prepared_image, req.prompt))
+        ready = [(i, image, req.prompt) for i, (req, image) in enumerate(zip(requests, prepared))]
         size = self.batch_size or max(1, len(ready))
         for start in range(0, len(ready), size):
             chunk = ready[start : start + size]
