@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from padt_eval.core.types import ModelRequest, ParseStatus, Prediction
+from padt_eval.core.types import ModelRequest, Prediction
 
 from .continuous import StreamItem
 
@@ -37,7 +37,7 @@ def sample_seed(base: int, sample_id: str) -> int:
 
 
 def stream_predictions(
-    adapter, batches: Iterable[tuple[list[ModelRequest], list[Any] | None]]
+    adapter, batches: Iterable[tuple[list[ModelRequest], list[Any]]]
 ) -> Iterator[tuple[list[ModelRequest], list[Prediction]]]:
     """`adapter` is a `PadtAdapter` (its pipeline, preprocessor and `_prediction`)."""
     pipe = adapter.pipeline
@@ -46,19 +46,14 @@ def stream_predictions(
     if first is None:
         return
     pending: deque[_Batch] = deque()
-    prepare = adapter.preprocessor()
     seed = pipe.settings.seed
 
     def items() -> Iterator[StreamItem]:
+        # clean inputs (runner/prepare.py): every request here has its prompt and its image
         for requests, prepared in _chain(first, batches):
             batch = _Batch(list(requests))
             pending.append(batch)
-            for i, req in enumerate(batch.requests):
-                if req.prompt is None:  # the task fills it in (tasks.prompts); never guessed here
-                    why = "no prompt in the request"
-                    batch.put(i, Prediction(req.sample_id, parse_status=ParseStatus.ERROR, parse_reason=why))
-                    continue
-                image = prepared[i] if prepared is not None else prepare(req)
+            for i, (req, image) in enumerate(zip(batch.requests, prepared)):
                 yield StreamItem((batch, i), image, req.prompt, sample_seed(seed, req.sample_id))
 
     slots = adapter.batch_size or max(1, len(first[0]))
@@ -67,7 +62,7 @@ def stream_predictions(
         batch.put(i, adapter._prediction(batch.requests[i].sample_id, run, 0, 0.0))
         while pending and pending[0].waiting == 0:
             t0 = yield from _hand_back(pending.popleft(), t0)
-    while pending:  # batches whose every request was answered without the model
+    while pending:  # empty batches (every sample of theirs failed its preparation)
         t0 = yield from _hand_back(pending.popleft(), t0)
 
 

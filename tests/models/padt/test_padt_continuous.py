@@ -168,7 +168,7 @@ def test_runner_batches_come_back_in_order_with_static_answers(tiny_checkpoint, 
 
     def feed():
         for b in batches:
-            yield b, [prepare(r, pre) for r in b]
+            yield b, [prepare(r, pre, takes_prompt=True) for r in b]
 
     got = list(predict_prepared(streaming, feed()))
     want = list(predict_prepared(static, feed()))
