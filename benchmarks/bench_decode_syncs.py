@@ -2,7 +2,7 @@
 git revision (default `main`), same tiny random model, same batch.
 
 A sync is an op whose result the host must wait for (`.item()`, `bool(t)`, `nonzero`,
-boolean-mask indexing, ...; see `padt_eval.models.padt.op_counter`); on a GPU each one
+boolean-mask indexing, ...; see `padt_eval.testing.op_counter`); on a GPU each one
 stalls the launch queue and rules out CUDA graphs and `torch.compile(fullgraph=True)`.
 Ops are counted as dispatched aten calls (every one is at least one kernel launch on a
 GPU). Both are counts, not times, so they are exact and machine independent.
@@ -86,7 +86,7 @@ def counter_class():
     """The counter of *this* checkout (loaded by path), so both revisions are counted alike."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("op_counter_here", ROOT / "padt_eval/models/padt/op_counter.py")
+    spec = importlib.util.spec_from_file_location("op_counter_here", ROOT / "padt_eval/testing/op_counter.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.OpCounter

@@ -1,6 +1,6 @@
 """PaDT generation: our decoding loop vs the reference's strategy, same model, same inputs.
 
-The reference strategy (`padt_eval.models.padt.reference_strategy`, after transformers
+The reference strategy (`padt_eval.testing.reference_strategy`, after transformers
 4.50's generate as the reference runs it): a growing `DynamicCache`, a host check after every
 step, the hidden states of *every layer at every step* kept (it needs only the last layer)
 and logits for *every prompt position* over the extended vocabulary at prefill. Ours: a
@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from padt_eval.models.padt.config import parse_config  # noqa: E402
 from padt_eval.models.padt.generation import GenerationSettings, generate  # noqa: E402
 from padt_eval.models.padt.model import PadtModel, restore_rotary_buffers  # noqa: E402
-from padt_eval.models.padt.reference_strategy import generate_reference_strategy  # noqa: E402
+from padt_eval.testing.reference_strategy import generate_reference_strategy  # noqa: E402
 
 # Qwen2.5-VL-3B-Instruct shapes with PaDT's extras (decoder as the trainer writes it).
 REAL_3B = {

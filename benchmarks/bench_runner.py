@@ -3,7 +3,7 @@
 The anchor is the loop of PaDT's released `inference_refcoco.py` as far as it matters for
 speed: one process per device, batches of 32 in split order, images opened inside the
 loop (no prefetch), and generation keeping every layer's hidden state at every step.
-It runs through our own PaDT implementation (`pipeline.reference_memory = True`), so both
+It runs through our own PaDT implementation (`pipeline.alternative_generate = generate_reference_strategy`), so both
 sides compute the same tokens and the ratio isolates the runner and the memory strategy.
 
 padt-eval: `api.run_model` with DataLoader workers preparing images ahead of the model,
@@ -78,13 +78,14 @@ def reference_loop(checkpoint: str, data_root: Path, split: str, args, device: s
     from padt_eval.models.padt.adapter import load_padt
     from padt_eval.runner.prepare import predict_requests
     from padt_eval.tasks.registry import get_task
+    from padt_eval.testing.reference_strategy import generate_reference_strategy
 
     spec = get_task(Task.REC)
     reader = open_split(split, Task.REC, data_root=data_root)
     adapter = load_padt(
         checkpoint, device=device, dtype=args.dtype, max_new_tokens=args.max_new_tokens, batch_size=args.ref_batch_size
     )
-    adapter.pipeline.reference_memory = True
+    adapter.pipeline.alternative_generate = generate_reference_strategy
     n = 0
     t0 = time.perf_counter()
     samples = list(reader)

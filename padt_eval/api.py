@@ -2,13 +2,17 @@
 
 `score` scores a predictions file (`scoring/`, no model involved); `run_model` runs a
 model with the sharded runner (one process is world size 1) and scores what it wrote.
+Both return the run's typed record (`RunResult`) and write its HTML report here, once the
+results are on disk.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +26,9 @@ from padt_eval.core.types import Task
 from padt_eval.data.registry import open_split
 from padt_eval.data.split import SplitReader
 from padt_eval.options import DataOptions, ModelOptions, OutputOptions, PredictionsOptions, RunOptions, ScoringOptions
-from padt_eval.results.manifest import now_iso
+from padt_eval.results.environment import now_iso
+from padt_eval.results.manifest import RunnerInfo
+from padt_eval.results.record import ModelDescription
 from padt_eval.results.run_folder import RunFolder
 from padt_eval.results.writer import safe_name
 from padt_eval.scoring.score import (  # noqa: F401 - part of the API
@@ -30,10 +36,8 @@ from padt_eval.scoring.score import (  # noqa: F401 - part of the API
     Provenance,
     RunResult,
     default_run_dir,
-    score,
-    split_description,
-    write_report_quietly,
 )
+from padt_eval.scoring.score import score as _score
 from padt_eval.tasks.metric import build_metric
 from padt_eval.tasks.registry import get_task, release_gt
 
@@ -45,6 +49,40 @@ def model_run_dir(task: Task, split: str, model: str, root: Path = DEFAULT_RESUL
     split_name = Path(split).stem if split.endswith((".json", ".jsonl")) else split
     suffix = "" if protocol == "standard" else f"-{protocol}"
     return root / safe_name(f"{task.value}-{split_name}-{Path(model.rstrip('/')).name}{suffix}")
+
+
+def _reporting(score_file: Callable[..., RunResult]) -> Callable[..., RunResult]:
+    """`scoring.score.score`, then the run's report.html (unless `output.report` is off)."""
+
+    @functools.wraps(score_file)
+    def score(*args: Any, **kwargs: Any) -> RunResult:
+        return _with_report(score_file(*args, **kwargs), kwargs.get("output", OutputOptions()))
+
+    return score
+
+
+#: Score a predictions file on one split (no model involved) and write its report.html.
+score = _reporting(_score)
+
+
+def _with_report(result: RunResult, output: OutputOptions) -> RunResult:
+    """Write the run's report.html (unless `output.report` is off). The result returned
+    holds no reference to the split, which it carried only for the report's drawings."""
+    t0 = time.perf_counter()
+    if output.report:
+        write_report_quietly(result.out_dir, result.reader)
+    return dataclasses.replace(result, reader=None, seconds=result.seconds + time.perf_counter() - t0)
+
+
+def write_report_quietly(run_dir: Path, reader: SplitReader | None = None) -> Path | None:
+    """Write `report.html` into a finished run folder; a report problem never fails the run."""
+    try:
+        from padt_eval.report.run_report import write_run_report
+
+        return write_run_report(run_dir, reader=reader)
+    except Exception as exc:  # noqa: BLE001 - the run's results are already safe on disk
+        warnings.warn(f"{run_dir}: report.html not written ({type(exc).__name__}: {exc})", stacklevel=2)
+        return None
 
 
 def _other_ranks_told_of_a_refusal(run_model: Callable[..., Any]) -> Callable[..., Any]:
@@ -125,7 +163,7 @@ def run_model(
     from padt_eval.models.base import prompt_key_of
 
     try:
-        result = score(
+        result = _score(
             spec.task,
             split,
             PredictionsOptions(outcome.predictions, strict=True),  # our own merged file: a problem in it is a bug
@@ -135,16 +173,16 @@ def run_model(
             reader=reader,
             into_model_run=True,
             provenance=Provenance(
-                outcome.model_description,
+                ModelDescription.from_json(outcome.model_description),
                 prompt_key_of(family, options),
-                {"runner": {**outcome.runner_info, "started": started}},
+                RunnerInfo.from_json({**outcome.runner_info, "started": started}),
                 outcome.runner_info["world_size"],
             ),
         )
+        result = _with_report(result, output)
     finally:
-        outcome.release()  # the run folder is free once its metrics are written
-    result.seconds = time.perf_counter() - t0
-    return result
+        outcome.release()  # the run folder is free once its metrics and report are written
+    return dataclasses.replace(result, seconds=time.perf_counter() - t0)
 
 
 def _interrupted_run(out_dir: Path, reader: SplitReader, signum: int) -> Exception:

@@ -16,6 +16,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 add_family_module("padt_eval.demo.colour_finder")
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The reports tests registered in tests/run_summary.py (e.g. PaDT parity's per-tensor
+    differences), printed after every test ran."""
+    from tests import run_summary
+
+    run_summary.write(terminalreporter, full=config.getoption("capture") == "no" or config.getoption("verbose") > 0)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Split caches go to a per-session temporary folder, never to ~/.cache."""

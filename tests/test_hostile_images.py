@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from padt_eval import api
 from padt_eval.cli import app
 from padt_eval.core.errors import DataError
+from padt_eval.core.images import open_rgb
 from padt_eval.core.types import ImageRef, Task
 from padt_eval.data.registry import open_split
 from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions
@@ -76,7 +77,7 @@ def test_open_refuses_a_bomb_before_decoding_it(tmp_path):
     with pytest.raises(
         DataError, match=r"bomb\.png is a decompression bomb \(.*900000000 pixels.*\), over the limit of 100,000,000 pixels"
     ):
-        ImageRef(str(bomb), 30000, 30000).open()
+        open_rgb(ImageRef(str(bomb), 30000, 30000))
 
 
 def test_image_limits_are_configurable(tmp_path, monkeypatch):
@@ -85,14 +86,14 @@ def test_image_limits_are_configurable(tmp_path, monkeypatch):
     small = tmp_path / "small.png"
     Image.new("RGB", (40, 30)).save(small)
     ref = ImageRef(str(small), 40, 30)
-    assert ref.open().size == (40, 30)
+    assert open_rgb(ref).size == (40, 30)
     monkeypatch.setenv("PADT_EVAL_MAX_IMAGE_PIXELS", "1199")
     with pytest.raises(DataError, match="40x30 = 1,200 pixels, over the limit of 1,199"):
-        ref.open()
+        open_rgb(ref)
     monkeypatch.setenv("PADT_EVAL_MAX_IMAGE_PIXELS", "1200")
     monkeypatch.setenv("PADT_EVAL_MAX_IMAGE_BYTES", str(small.stat().st_size - 1))
     with pytest.raises(DataError, match=r"small\.png is \d+ bytes, over the limit"):
-        ref.open()
+        open_rgb(ref)
 
 
 @pytest.mark.parametrize("model", ["colour-finder", "padt"])

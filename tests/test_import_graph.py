@@ -32,3 +32,10 @@ def test_a_module_circle_inside_a_package_is_reported(tmp_path):
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from padt_eval.models.hf.adapter import Adapter\n"
     )
     assert import_graph.module_circles(tmp_path) == [["padt_eval.models.hf.adapter", "padt_eval.models.hf.backend"]]
+
+
+def test_no_module_circles_inside_core():
+    """core/types.py holds plain records and opening an image is core/images.py's job, so the
+    two no longer import each other; fileio <-> derived_cache was the other pair in core."""
+    circles = import_graph.module_circles(REPO)
+    assert [c for c in circles if import_graph.package_of(c[0]) == "padt_eval.core"] == []

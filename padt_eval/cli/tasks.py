@@ -121,12 +121,12 @@ def run_model(task: Task, f: TaskFlags, data, scoring, output):
     if result is None:
         console.print("this rank is done; the last rank to finish merges and scores the run")
         return None
-    info = json.loads((result.out_dir / "manifest.json").read_text())["runner"]
-    rate = f"{info['samples_per_s']:.2f} samples/s" if info["samples_per_s"] else "nothing left to run"
+    info = result.manifest.runner
+    rate = f"{info.samples_per_s:.2f} samples/s" if info.samples_per_s else "nothing left to run"
     console.print(
-        f"run: {info['samples_this_attempt']} samples in {info['seconds']:.1f} s ({rate}) on {info['world_size']} "
-        f"{'GPU' if info['device'] == 'cuda' else 'CPU'} rank(s); {info['failed_this_attempt']} failed"
-        + ("; resumed an earlier run" if info["resumed"] else "")
+        f"run: {info.samples_this_attempt} samples in {info.seconds:.1f} s ({rate}) on {info.world_size} "
+        f"{'GPU' if info.device == 'cuda' else 'CPU'} rank(s); {info.failed_this_attempt} failed"
+        + ("; resumed an earlier run" if info.resumed else "")
     )
     return result
 

@@ -24,19 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from padt_eval.core.failures import os_error_message
-from padt_eval.core.fileio import atomic_write
-from padt_eval.core.library_log import user_stderr
+from padt_eval.core.fileio import atomic_write, warn_unwritable
 
 CHECK_SUFFIX = ".check.json"
-# Set once the warning is printed, so ranks started by this process do not repeat it.
-_WARNED_ENV = "PADT_EVAL_CACHE_WARNED"
 
 
 @dataclass
@@ -105,19 +100,6 @@ def _verified(path: Path, version: str) -> dict[str, Any] | None:
     except OSError:
         return None
     return record if h.hexdigest() == record["sha256"] else None
-
-
-def warn_unwritable(what: str, exc: OSError) -> None:
-    """One note per run (this process and the ranks it starts) that a cache is in memory."""
-    if os.environ.get(_WARNED_ENV):
-        return
-    os.environ[_WARNED_ENV] = "1"
-    print(
-        f"padt-eval: warning: cannot write {what} ({os_error_message(exc)}); derived files are kept in memory "
-        "for this run, which only costs speed (set PADT_EVAL_CACHE to a writable folder to keep them)",
-        file=user_stderr(),
-        flush=True,
-    )
 
 
 def derived_file(path: Path, version: str, build: Callable[[], Built]) -> Derived:

@@ -1,4 +1,4 @@
-"""File helpers shared by every stage: the cache folder, hashing and atomic writes."""
+"""File helpers shared by every stage: the cache folder (and its one unwritable warning), hashing and atomic writes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from padt_eval.core.failures import os_error_message
+from padt_eval.core.library_log import user_stderr
+
 _HASH_CHUNK = 1 << 20
+# Set once the unwritable-cache warning is printed, so ranks started by this process do not repeat it.
+_WARNED_ENV = "PADT_EVAL_CACHE_WARNED"
 
 
 def cache_dir() -> Path:
@@ -38,7 +43,7 @@ def cached_sha256(path: str | Path) -> str:
     checkpoint costs ~14 s even from the page cache, so a file whose path, size and
     mtime are unchanged reuses its digest. A cached entry that is not a digest is
     recomputed, and an unwritable cache only costs the rehash (with one warning a run,
-    `derived_cache.warn_unwritable`)."""
+    `warn_unwritable`)."""
     path = Path(path)
     st = path.stat()
     key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
@@ -54,10 +59,21 @@ def cached_sha256(path: str | Path) -> str:
         with atomic_write(cached) as f:
             f.write(digest)
     except OSError as exc:
-        from padt_eval.core.derived_cache import warn_unwritable  # it imports this module
-
         warn_unwritable(f"the weight-hash cache {cached.parent}", exc)
     return digest
+
+
+def warn_unwritable(what: str, exc: OSError) -> None:
+    """One note per run (this process and the ranks it starts) that a cache is in memory."""
+    if os.environ.get(_WARNED_ENV):
+        return
+    os.environ[_WARNED_ENV] = "1"
+    print(
+        f"padt-eval: warning: cannot write {what} ({os_error_message(exc)}); derived files are kept in memory "
+        "for this run, which only costs speed (set PADT_EVAL_CACHE to a writable folder to keep them)",
+        file=user_stderr(),
+        flush=True,
+    )
 
 
 @contextmanager

@@ -59,7 +59,8 @@ _STATUS_BY_VALUE = {s.value: s for s in ParseStatus}  # a dict lookup is ~10x ch
 
 @dataclass(frozen=True)
 class ImageRef:
-    """An image on disk that is opened only when a model needs pixels.
+    """An image on disk that is opened only when a model needs pixels
+    (`core.images.open_rgb`: this record stays plain data, and does no I/O).
 
     `width`/`height` come from the annotation (an RLE's `size`, a COCO `images` entry),
     so nobody has to open the file to learn its size.
@@ -71,12 +72,6 @@ class ImageRef:
     # The folder the path was confined to when it was read; opening re-checks that the
     # file (after following symlinks) is still inside it.
     root: str | None = None
-
-    def open(self):
-        """Return the image as an RGB `PIL.Image`; a clear error names the file if it cannot be read."""
-        from padt_eval.core.images import open_rgb
-
-        return open_rgb(self)
 
 
 @dataclass

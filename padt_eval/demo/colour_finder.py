@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from padt_eval.core import rle
+from padt_eval.core.images import open_rgb
 from padt_eval.core.types import ModelRequest, ObjectPred, ParseStatus, Prediction, Task
 from padt_eval.demo.synthetic import COLOURS
 from padt_eval.models.base import ModelAdapter, ModelFamily, refuse_unknown_options, register_family
@@ -34,7 +35,7 @@ _WORD = re.compile(r"[a-z]+")
 def load_image_array(request: ModelRequest, delay_s: float = 0.0) -> np.ndarray:
     if delay_s:
         time.sleep(delay_s)
-    return np.asarray(request.image.open())
+    return np.asarray(open_rgb(request.image))
 
 
 class ColourFinder(ModelAdapter):

@@ -1,4 +1,9 @@
-"""The released checkpoints' processor files and the real Qwen tokenizer, for tiny test checkpoints.
+"""The released checkpoints' processor files and the real Qwen tokenizer.
+
+Product code, not a test instrument (so not in `padt_eval.testing`): `padt-eval plan` falls
+back on the released pixel budget and the real tokenizer (plan/planner.py, plan/shapes.py),
+and the demo builds its tiny checkpoints with the released chat templates and processor
+settings (demo/tiny_hf.py, demo/tiny_padt.py); `released/` ships as package data.
 
 * `chat_template(name)` / `preprocessor_config(name)`: the files in `released/` (copied
   from the published Qwen2-VL, Qwen2.5-VL and Qwen3-VL checkpoints; see its README).

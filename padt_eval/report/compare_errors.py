@@ -20,7 +20,7 @@ from padt_eval.report.runs import Run
 
 
 def _breakdown(run: Run) -> dict[str, Any] | None:
-    e = run.doc.get("errors")
+    e = run.record.errors
     return e if isinstance(e, dict) and e.get("schema") == QUERY_SCHEMA else None
 
 

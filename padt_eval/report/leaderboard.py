@@ -64,7 +64,7 @@ def _group_runs(runs: list[Run], tt: TaskTable) -> tuple[list[dict[str, Any]], l
         key = (r.model_name, r.protocol, r.gt_variant) + (() if tt.per_split else (r.split,))
         prev = groups[key].get(r.split)
         if prev is not None:
-            newer, older = sorted([prev, r], key=lambda x: (str(x.manifest.get("finished", "")), x.run_id))[::-1]
+            newer, older = sorted([prev, r], key=lambda x: (x.finished, x.run_id))[::-1]
             notes.append(f"{older.run_id} superseded by {newer.run_id} (same model, protocol, ground truth and split)")
             r = newer
         groups[key][r.split] = r

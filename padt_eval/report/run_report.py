@@ -23,6 +23,7 @@ from padt_eval.core.answer_rule import select_answer
 from padt_eval.core.boxes import is_finite_box
 from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.fileio import atomic_write, sha256_file
+from padt_eval.core.images import open_rgb
 from padt_eval.core.types import Prediction
 from padt_eval.report.draw import histogram_svg, render_sample
 from padt_eval.report.errors_view import errors_section, worst_by_category
@@ -60,8 +61,15 @@ def reopen_split(run: Run, data_root: str | Path | None = None, image_root: str 
     Returns (reader or None, a sentence saying why not)."""
     from padt_eval.data.registry import reopen_from_manifest
 
-    split = run.manifest.get("split") or {}
-    return reopen_from_manifest(split, run.task, run.split, run.gt_variant, data_root=data_root, image_root=image_root)
+    split = run.manifest.split if run.manifest is not None else None
+    return reopen_from_manifest(
+        split.to_json() if split is not None else {},
+        run.task,
+        run.split,
+        run.gt_variant,
+        data_root=data_root,
+        image_root=image_root,
+    )
 
 
 def _drawable(d: Any) -> Prediction:
@@ -89,11 +97,11 @@ def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str
     """The predictions of `wanted` sample ids from the file metrics.json names, if it is
     still there and unchanged; else ({}, why not). A line that cannot be drawn is left out,
     and the reason names its file, line and field."""
-    desc = run.doc.get("predictions") or {}
-    path = Path(desc.get("file") or RunFolder(run.dir).predictions)
+    ref = run.record.predictions
+    path = Path(ref.file if ref is not None and ref.file else RunFolder(run.dir).predictions)
     if not path.is_file():
         return {}, f"predictions file {path} is not on this machine: predicted masks and raw text not shown"
-    if desc.get("sha256") and sha256_file(path) != desc["sha256"]:
+    if ref is not None and ref.sha256 and sha256_file(path) != ref.sha256:
         return {}, f"predictions file {path} changed since scoring (sha256 differs): not used"
     out: dict[str, Prediction] = {}
     damaged: list[str] = []
@@ -142,16 +150,26 @@ def _kv(d: dict[str, Any]) -> str:
     return f"<dl>{items}</dl>"
 
 
+def _manifest_shown(run: Run) -> dict[str, Any]:
+    """What the report shows of the manifest (none when the folder has no manifest.json)."""
+    doc = run.manifest.to_json() if run.manifest is not None else {}
+    return {
+        k: doc[k]
+        for k in ("model", "split", "versions", "git", "prompt_template_hash", "command", "started", "finished")
+        if k in doc
+    }
+
+
 def _metric_rows(run: Run) -> str:
     from padt_eval.report.table_specs import display_scale
 
     rows = []
-    for k, v in (run.doc.get("metrics") or {}).items():
+    for k, v in run.record.metrics.items():
         scale = display_scale(k)
         shown = "—" if not isinstance(v, (int, float)) else (f"{100 * v:.2f}" if scale == 100 else f"{v:.3f}")
         unit = "%" if scale == 100 else ""
         rows.append(f'<tr><td class="txt">{_e(k)}</td><td class="num">{shown}</td><td class="txt">{unit}</td></tr>')
-    notes = "".join(f'<p class="warn">{_e(n)}</p>' for n in run.doc.get("notes") or [] if isinstance(n, str))
+    notes = "".join(f'<p class="warn">{_e(n)}</p>' for n in run.record.notes if isinstance(n, str))
     return (
         '<table data-table="metrics"><thead><tr><th>metric</th><th class="num">value</th><th></th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>{notes}"
@@ -181,7 +199,7 @@ def _cards(run: Run, worst: list[dict[str, Any]], preds: dict[str, Prediction], 
         image, unopened = None, ""
         if sample is not None:
             try:
-                image = sample.image.open()  # refuses FIFOs, devices and bombs (core/images.py)
+                image = open_rgb(sample.image)  # refuses FIFOs, devices and bombs (core/images.py)
             except PadtEvalError as exc:
                 missing_images += 1
                 unopened = str(exc)
@@ -272,7 +290,7 @@ def build_run_report(
     if not run.has_per_sample:
         notes.append(f"{run.dir} has no per_sample.jsonl: no histogram, no samples drawn")
     worst, how = _worst(records, n_worst)
-    errors = run.doc.get("errors")
+    errors = run.record.errors
     by_category = worst_by_category(records, errors) if errors else {}
     drawn_for_errors = [r for recs in by_category.values() for r in recs]
     all_failures = [r for r in records if r.get("status") in FAILED_STATUSES]
@@ -301,14 +319,14 @@ def build_run_report(
             if ious
             else ""
         ),
-        sweep_section(run.doc.get("details")),
+        sweep_section(run.record.details),
         errors_html,
         f'<section id="worst"><h2>Worst {len(worst)} answered samples ({how})</h2><p class="legend">'
         f'<span style="background:#00c800"></span>ground truth<span style="background:#e61e1e"></span>scored prediction'
         f'<span style="background:#ff9600"></span>other predicted objects</p>{cards}</section>',
         f'<section id="failures"><h2>Unreadable outputs and errors ({len(all_failures)})</h2>{_failures(failures, preds, len(all_failures))}</section>',
-        f'<section id="protocol"><h2>Protocol</h2>{_kv(run.doc.get("protocol") or {})}</section>',
-        f'<section id="manifest"><h2>Manifest</h2>{_kv({k: run.manifest.get(k) for k in ("model", "split", "versions", "git", "prompt_template_hash", "command", "started", "finished") if k in run.manifest})}</section>',
+        f'<section id="protocol"><h2>Protocol</h2>{_kv(run.record.protocol)}</section>',
+        f'<section id="manifest"><h2>Manifest</h2>{_kv(_manifest_shown(run))}</section>',
     ]
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -2,9 +2,10 @@
 
 A run folder is complete when it has `metrics.json` (written last). `manifest.json` is
 read when present; every protocol field falls back to "unknown" rather than failing, so
-a folder written by an older padt-eval still shows up in a table, with its gaps visible.
-A field that is there but of the wrong shape is a `DataError` naming file and field
-(`results/reader.py`): the leaderboard lists such a folder as skipped.
+a folder written by an older padt-eval still shows up in a table, with its gaps visible
+(`results/reader.read_run` reads it into the current, typed layout). A field that is
+there but of the wrong shape is a `DataError` naming file and field: the leaderboard
+lists such a folder as skipped.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from padt_eval.core.errors import DataError
-from padt_eval.results.reader import iter_per_sample, read_manifest, read_metrics
+from padt_eval.results.manifest import Manifest, SplitDescription
+from padt_eval.results.reader import iter_per_sample, read_run
+from padt_eval.results.record import RunRecord
 from padt_eval.results.run_folder import RunFolder
 
 UNKNOWN = "?"
@@ -30,74 +33,63 @@ GT_VARIANTS = {
 }
 
 
-def _find_key(d: Any, key: str, depth: int = 0) -> Any:
-    """The first value under `key` anywhere in nested dicts (model descriptions nest settings)."""
-    if not isinstance(d, dict) or depth > 4:
-        return None
-    if key in d and d[key] is not None:
-        return d[key]
-    for v in d.values():
-        found = _find_key(v, key, depth + 1)
-        if found is not None:
-            return found
-    return None
-
-
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 @dataclass
 class Run:
+    """A finished run, as tables see it: its record (metrics.json) and manifest, typed
+    (`results/`), with what the tables derive from them."""
+
     dir: Path
-    doc: dict[str, Any]  # metrics.json
-    manifest: dict[str, Any] = field(default_factory=dict)
+    record: RunRecord
+    manifest: Manifest | None = None
     metrics_sha256: str = ""
 
     # -- identity ---------------------------------------------------------------------
     @property
     def run_id(self) -> str:
-        return str(self.doc.get("run_id") or self.dir.name)
+        return self.record.run_id or self.dir.name
 
     @property
     def task(self) -> str:
-        return str(self.doc.get("task") or self.manifest.get("task") or UNKNOWN)
+        return self.record.task or UNKNOWN
 
     @property
     def split(self) -> str:
-        return str(self.doc.get("split") or (self.manifest.get("split") or {}).get("name") or UNKNOWN)
+        return self.record.split or UNKNOWN
 
     @property
     def model_desc(self) -> dict[str, Any]:
-        return dict(self.doc.get("model") or self.manifest.get("model") or {})
+        return self.record.model.to_json()
 
     @property
     def model_name(self) -> str:
-        m = self.model_desc
-        for key in ("name", "model", "model_id"):
-            if isinstance(m.get(key), str) and m[key]:
-                return m[key]
-        if isinstance(m.get("predictions_file"), str):
-            return Path(m["predictions_file"]).stem
-        return self.run_id
+        return self.record.model.display_name or self.run_id
 
     @property
     def params(self) -> str:
         m = re.search(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[Bb](?![A-Za-z])", self.model_name.replace("_", " ").replace("-", " "))
         return f"{m.group(1)}B" if m else ""
 
+    @property
+    def finished(self) -> str:
+        """When the run was scored (manifest.json); "" when not recorded."""
+        return str(self.manifest.finished or "") if self.manifest is not None else ""
+
     # -- numbers ----------------------------------------------------------------------
     @property
     def metrics(self) -> dict[str, float]:
-        return {k: float(v) for k, v in (self.doc.get("metrics") or {}).items() if isinstance(v, (int, float))}
+        return {k: float(v) for k, v in self.record.metrics.items() if isinstance(v, (int, float))}
 
     @property
     def counts(self) -> dict[str, int]:
-        return dict(self.doc.get("counts") or {})
+        return dict(self.record.counts)
 
     def error_share(self, category: str) -> float | None:
         """A REC/RES miss category's share (metrics.json `errors`); None when not computed."""
-        errors = self.doc.get("errors")
+        errors = self.record.errors
         shares = errors.get("shares") if isinstance(errors, dict) else None
         v = shares.get(category) if isinstance(shares, dict) else None
         return float(v) if isinstance(v, (int, float)) else None
@@ -105,40 +97,38 @@ class Run:
     # -- protocol ---------------------------------------------------------------------
     @property
     def protocol(self) -> str:
-        p = self.doc.get("protocol") or {}
-        return str(p.get("name") or "standard") if isinstance(p, dict) else str(p)
+        return self.record.protocol_name
 
     @property
     def split_hash(self) -> str:
         """sha256 over the sorted content hashes of the split's files (paths left out, so
         the same files give the same hash on any machine); 12 hex digits."""
-        files = (self.manifest.get("split") or {}).get("files") or {}
+        files = self._split.files if self._split is not None else {}
         if not files:
             return UNKNOWN
         return _sha("\n".join(sorted(str(v) for v in files.values())).encode())[:12]
 
     @property
     def gt_variant(self) -> str:
-        for src in (self.doc, self.doc.get("protocol") or {}):
-            if isinstance(src, dict) and isinstance(src.get("gt"), str):
-                return src["gt"]
-        layout = (self.manifest.get("split") or {}).get("layout")
+        if self.record.gt is not None:
+            return self.record.gt
+        layout = self._split.layout if self._split is not None else None
         return str(layout) if layout else UNKNOWN
 
     @property
     def prompt_hash(self) -> str:
-        h = self.manifest.get("prompt_template_hash")
+        h = self.manifest.prompt_template_hash if self.manifest is not None else None
         return str(h) if h else "—"  # predictions files carry no prompt
 
     def pixels(self, key: str) -> str:
-        v = _find_key(self.model_desc, key)
+        v = self.record.model.find(key)
         return str(v) if v is not None else "—"
 
     @property
     def scores_provided(self) -> str:
         c = self.counts
-        details = self.doc.get("details") or {}
-        if isinstance(details, dict) and isinstance(details.get("scores_provided"), bool):
+        details = self.record.details
+        if isinstance(details.get("scores_provided"), bool):
             return "yes" if details["scores_provided"] else "no (constant 1.0)"
         if "n_with_scores" not in c:
             return UNKNOWN
@@ -147,6 +137,10 @@ class Run:
         if answered <= 0 or n == 0:
             return "no"
         return "yes" if n == answered else f"partly ({n}/{answered})"
+
+    @property
+    def _split(self) -> SplitDescription | None:
+        return self.manifest.split if self.manifest is not None else None
 
     # -- per-sample -------------------------------------------------------------------
     @property
@@ -167,13 +161,8 @@ class Run:
 
 def load_run(path: str | Path) -> Run:
     d = Path(path)
-    metrics_path = RunFolder(d).metrics
-    if not metrics_path.is_file():
-        raise DataError(f"{d}: not a finished results folder (no metrics.json)")
-    doc, raw = read_metrics(metrics_path)
-    mpath = RunFolder(d).manifest
-    manifest = read_manifest(mpath) if mpath.is_file() else {}
-    return Run(dir=d, doc=doc, manifest=manifest, metrics_sha256=_sha(raw))
+    record, manifest, sha = read_run(d)
+    return Run(dir=d, record=record, manifest=manifest, metrics_sha256=sha)
 
 
 def find_runs(root: str | Path, skipped: list[str] | None = None) -> list[Run]:

@@ -6,18 +6,26 @@ another tool, and `leaderboard`, `report` and `compare` read it (a model run's o
 reader here names the file, the line (JSONL) and the field that is wrong, as a
 `DataError` (exit 2, or a skip the leaderboard lists), never a traceback from deep
 inside a table. Fields a folder may lack stay optional: an older padt-eval wrote fewer.
+
+`read_run` reads a finished folder into its typed record and manifest; the rules for
+folders of earlier versions are applied there (`older.py`), and nowhere else.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from padt_eval.core.errors import DataError
+from padt_eval.results.manifest import Manifest
+from padt_eval.results.older import current_layout, ran_a_model, recorded_prompt_key
+from padt_eval.results.record import ModelDescription, RunRecord
+from padt_eval.results.run_folder import RunFolder
 
 _NUMBER = (int, float)
 
@@ -142,3 +150,42 @@ def iter_per_sample(path: Path) -> Iterator[dict[str, Any]]:
                 cut = "" if raw.endswith(b"\n") else "; the file ends inside this line (cut short?)"
                 raise DataError(f"{where}: malformed JSON line ({exc}){cut}") from None
             yield check_record(obj, where)
+
+
+class StoredRun(NamedTuple):
+    """A finished results folder, read: its record, its manifest (None when the folder has
+    no manifest.json) and the sha256 of metrics.json as it is on disk."""
+
+    record: RunRecord
+    manifest: Manifest | None
+    metrics_sha256: str
+
+
+def read_run(folder: str | Path) -> StoredRun:
+    """The finished results folder `folder`; DataError naming file and field when a file
+    is damaged, or when the folder is not finished (no metrics.json)."""
+    d = Path(folder)
+    metrics_path = RunFolder(d).metrics
+    if not metrics_path.is_file():
+        raise DataError(f"{d}: not a finished results folder (no metrics.json)")
+    doc, raw = read_metrics(metrics_path)
+    manifest_path = RunFolder(d).manifest
+    manifest_doc = read_manifest(manifest_path) if manifest_path.is_file() else None
+    record = RunRecord.from_json(current_layout(doc, manifest_doc, d))
+    manifest = Manifest.from_json(manifest_doc, model=record.model) if manifest_doc is not None else None
+    return StoredRun(record, manifest, hashlib.sha256(raw).hexdigest())
+
+
+def read_run_model(folder: Path) -> tuple[ModelDescription, str | None] | None:
+    """The model a run folder's manifest.json records, and its prompt key: the provenance
+    of the folder's own predictions when they are scored again. None when the folder has
+    no readable manifest or its predictions were a scored file, not a model's."""
+    try:
+        doc = json.loads(RunFolder(folder).manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    model = doc.get("model") if isinstance(doc, dict) else None  # a damaged manifest: no provenance
+    if not isinstance(model, dict):
+        return None
+    desc = ModelDescription.from_json(model)
+    return (desc, recorded_prompt_key(desc)) if ran_a_model(desc) else None

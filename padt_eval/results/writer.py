@@ -2,9 +2,10 @@
 
 Layout of `results/<run_id>/`:
 
-* `metrics.json`   `{"metrics": {...}, "counts": {...}, "protocol": {...}, ...}`
+* `metrics.json`   the run's `RunRecord` (`record.py`): metrics, counts, protocol, ...
 * `per_sample.jsonl` one record per sample (IoU, hits, status, reason)
-* `manifest.json`  versions, git, hashes, command line, times (see `manifest.py`)
+* `manifest.json`  the run's `Manifest` (`manifest.py`): versions, git, hashes, command
+  line, times
 * `.padt-eval-run`  the signature of a folder padt-eval created (`ownership.py`): results
   go only into such a folder (or a new or empty one), and only such a folder is emptied
 * `predictions.jsonl` when a model ran here (the runner merges its shards into it);
@@ -30,9 +31,9 @@ from typing import IO, Any
 import orjson
 
 from padt_eval.core.fileio import close_quietly, finish_staged, naming, staged_write, unlink_quietly
+from padt_eval.results.manifest import Manifest
+from padt_eval.results.record import RunRecord
 from padt_eval.results.run_folder import RunFolder
-
-METRICS_SCHEMA = "padt-eval/metrics/v1"
 
 
 def safe_name(text: str) -> str:
@@ -52,12 +53,12 @@ class RunWriter:
         with naming(self.folder.per_sample):
             self._per_sample.write(orjson.dumps(record) + b"\n")
 
-    def finish(self, metrics: dict[str, Any], manifest: dict[str, Any]) -> None:
+    def finish(self, record: RunRecord, manifest: Manifest) -> None:
         with naming(self.folder.per_sample):
             finish_staged(self._per_sample, self._per_sample_tmp)
         staged = []
         try:
-            for path, doc in ((self.folder.manifest, manifest), (self.folder.metrics, {"schema": METRICS_SCHEMA, **metrics})):
+            for path, doc in ((self.folder.manifest, manifest.to_json()), (self.folder.metrics, record.to_json())):
                 with naming(path), staged_write(path) as (f, tmp):
                     json.dump(doc, f, indent=1)
                     f.write("\n")

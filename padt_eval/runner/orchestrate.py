@@ -22,7 +22,7 @@ from typing import Any
 from padt_eval.core.errors import UsageError
 from padt_eval.data.split import SplitReader
 from padt_eval.models.base import prompt_key_of, resolved_dtype_of
-from padt_eval.results.manifest import file_hashes
+from padt_eval.results.environment import file_hashes
 from padt_eval.results.run_folder import RunFolder
 from padt_eval.runner.fingerprint import check_run_dir, claim_run_dir, fingerprint, model_identity
 from padt_eval.runner.job import RunJob

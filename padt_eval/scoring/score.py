@@ -6,6 +6,9 @@ the metric is fed the pairs, and the results folder is written. A model run ends
 too: the runner merges its shards into `predictions.jsonl`, which is scored like any
 other file, with `Provenance` saying which model wrote it.
 
+Scoring writes the run's record (metrics.json, manifest.json, per_sample.jsonl) and
+returns it typed (`RunResult`); the HTML report is the caller's (`api.score`).
+
 This module imports neither the runner nor the model adapters (nor torch): scoring a
 file must not pay for them. `--format` reads raw text with the pure parsers of
 `models/coords`.
@@ -13,9 +16,7 @@ file must not pay for them. `--format` reads raw text with the pure parsers of
 
 from __future__ import annotations
 
-import json
 import time
-import warnings as _warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,10 @@ from padt_eval.data.registry import open_split
 from padt_eval.data.split import SplitReader
 from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions, ScoringOptions
 from padt_eval.results import ownership
-from padt_eval.results.manifest import build_manifest, file_hashes, now_iso
+from padt_eval.results.environment import file_hashes, now_iso
+from padt_eval.results.manifest import Manifest, RunnerInfo, SplitDescription, build_manifest
+from padt_eval.results.reader import read_run_model
+from padt_eval.results.record import ModelDescription, PredictionsRef, RunRecord
 from padt_eval.results.run_folder import RunFolder
 from padt_eval.results.writer import RunWriter, safe_name
 from padt_eval.scoring.predictions_file import PredictionsFile
@@ -37,23 +41,57 @@ from padt_eval.tasks.metric import build_metric
 from padt_eval.tasks.registry import get_task, release_gt
 
 DEFAULT_RESULTS_ROOT = Path("results")
-SCORED_FAMILY = "predictions"  # the model family manifests of older versions gave a scored file
 CHUNK = 256  # samples per metric.update_many call (metrics share work across a chunk)
 
 
 @dataclass
 class RunResult:
+    """A scored run: what was written into `out_dir` (its record and manifest), and the
+    split as it was scored (`reader`, for a report that draws its samples)."""
+
     out_dir: Path
-    task: Task
-    split: str
-    metrics: dict[str, float]
-    counts: dict[str, int]
-    problems: dict[str, Any] = field(default_factory=dict)
+    record: RunRecord
+    manifest: Manifest
     seconds: float = 0.0
-    details: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # also in metrics.json: what a reader must not miss
-    errors: dict[str, Any] | None = None  # metrics.json `errors`: why the misses happened
+    reader: SplitReader | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def task(self) -> Task:
+        return Task(self.record.task)
+
+    @property
+    def split(self) -> str:
+        return self.record.split
+
+    @property
+    def metrics(self) -> dict[str, float | None]:
+        return self.record.metrics
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.record.counts
+
+    @property
+    def problems(self) -> dict[str, Any]:
+        return self.record.problems or {}
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return self.record.details
+
+    @property
+    def notes(self) -> list[str]:
+        return self.record.notes
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a reader must not miss (also in metrics.json)."""
+        return self.record.warnings
+
+    @property
+    def errors(self) -> dict[str, Any] | None:
+        """metrics.json `errors`: why the misses happened."""
+        return self.record.errors
 
 
 @dataclass
@@ -61,9 +99,9 @@ class Provenance:
     """Who wrote the predictions file, when padt-eval ran the model itself: the model's
     description, the prompt key its prompts came from, and the runner's record."""
 
-    model: dict[str, Any]
+    model: ModelDescription
     prompt_key: PromptKey | None = None
-    manifest_extra: dict[str, Any] | None = None
+    runner: RunnerInfo | None = None
     world_size: int = 1
 
 
@@ -102,45 +140,26 @@ def check_score_folder(out_dir: Path, task: Task, split: str, source: str) -> No
     )
 
 
-def write_report_quietly(run_dir: Path, reader: SplitReader | None = None) -> Path | None:
-    """Write `report.html` into a finished run folder; a report problem never fails the run."""
-    try:
-        from padt_eval.report.run_report import write_run_report
-
-        return write_run_report(run_dir, reader=reader)
-    except Exception as exc:  # noqa: BLE001 - the run's results are already safe on disk
-        _warnings.warn(f"{run_dir}: report.html not written ({type(exc).__name__}: {exc})", stacklevel=2)
-        return None
-
-
 def provenance_of_run_predictions(path: Path) -> Provenance | None:
     """Re-scoring a model run's own `<run>/predictions.jsonl` (e.g. under another
     protocol): the model and prompt key recorded in that folder's manifest.json."""
-    manifest = RunFolder(path.parent).manifest
-    if path.name != RunFolder.PREDICTIONS or not manifest.is_file():
+    recorded = read_run_model(path.parent) if path.name == RunFolder.PREDICTIONS else None
+    if recorded is None:
         return None
-    try:
-        doc = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    model = doc.get("model") if isinstance(doc, dict) else None  # a damaged manifest: no provenance
-    if not isinstance(model, dict) or model.get("family") in (None, SCORED_FAMILY):
-        return None
-    # Runs before prompt keys were recorded wrote a key only for PaDT, whose key is its family.
-    key = model.get("prompt_key") or (model["family"] if model["family"] == "padt" else None)
-    return Provenance({**model, "scored_from": str(path)}, PromptKey.parse(key) if key else None)
+    model, key = recorded
+    return Provenance(model.with_entries(scored_from=str(path)), PromptKey.parse(key) if key else None)
 
 
-def split_description(reader: SplitReader) -> dict[str, Any]:
+def split_description(reader: SplitReader) -> SplitDescription:
     info = reader.info
-    return {
-        "name": info.name,
-        "layout": info.layout,
-        "files": file_hashes(info.files),
-        "image_root": info.image_root,
-        "n_samples": len(reader),
-        "notes": info.notes,
-    }
+    return SplitDescription(
+        name=info.name,
+        layout=info.layout,
+        files=file_hashes(info.files),
+        image_root=info.image_root,
+        n_samples=len(reader),
+        notes=info.notes,
+    )
 
 
 def _chunks(samples: Iterable[Sample], size: int) -> Iterator[list[Sample]]:
@@ -196,8 +215,10 @@ def score(
     (otherwise opened from `data`, without opening any image).
 
     The results folder must be new, empty, or an earlier score of a predictions file
-    (`check_score_folder`). `into_model_run`: `output.out` is the model run this process
-    has claimed and holds (api.run_model), whose own predictions are being scored."""
+    (`check_score_folder`); an earlier score's report.html is removed, and writing the new
+    one (`output.report`) is the caller's (`api.score`). `into_model_run`: `output.out` is
+    the model run this process has claimed and holds (api.run_model), whose own
+    predictions are being scored."""
     spec = get_task(task)
     build_metric(spec.task, scoring.protocol)  # an unknown protocol fails before anything is read
     out_dir = Path(output.out) if output.out is not None else default_run_dir(spec.task, split, Path(predictions.path).stem)
@@ -249,59 +270,45 @@ def score(
                 writer.write_record(record)
             pred_file.check_ids(set(reader.sample_ids()) | outside if outside else reader)
             problems = pred_file.summary()
-            pred_desc = {"file": str(pred_file.path), "sha256": sha256_file(pred_file.path)}
+            predictions_ref = PredictionsRef(str(pred_file.path), sha256_file(pred_file.path))
             values, counts, errors = metric.compute(), metric.counts(), metric.errors()
             split_desc = split_description(reader)
-            model_desc = provenance.model if provenance is not None else description
+            model = provenance.model if provenance is not None else ModelDescription(description)
             if output.name:
-                model_desc = {**model_desc, "name": output.name}
-            metrics_doc = {
-                "run_id": out_dir.name,
-                "task": spec.task.value,
-                "split": split_desc["name"],
-                "model": model_desc,
-                "metrics": values,
-                "counts": counts,
-                "protocol": {"name": scoring.protocol, **metric.protocol()},
-                **({"gt": gt} if spec.task == Task.OVD else {}),
-                "details": metric.details(),
-                "notes": metric.notes(),
-                **({"errors": errors} if errors is not None else {}),
-                "predictions": pred_desc,
-                "problems": problems,
-                **({"warnings": warnings} if warnings else {}),
-            }
+                model = model.with_entries(name=output.name)
+            record = RunRecord(
+                run_id=out_dir.name,
+                task=spec.task.value,
+                split=split_desc.name,
+                model=model,
+                metrics=values,
+                counts=counts,
+                protocol={"name": scoring.protocol, **metric.protocol()},
+                gt=gt if spec.task == Task.OVD else None,
+                details=metric.details(),
+                notes=metric.notes(),
+                errors=errors,
+                predictions=predictions_ref,
+                problems=problems,
+                warnings=warnings,
+            )
             manifest = build_manifest(
                 started=started,
                 split=split_desc,
-                model=model_desc,
+                model=model,
                 task=spec.task.value,
-                predictions=pred_desc,
+                predictions=predictions_ref,
                 prompt_template_hash=spec.prompt_hash(provenance.prompt_key if provenance is not None else None),
                 world_size=provenance.world_size if provenance is not None else 1,
-                extra=provenance.manifest_extra if provenance is not None else None,
+                runner=provenance.runner if provenance is not None else None,
             )
-            writer.finish(metrics_doc, manifest)
+            writer.finish(record, manifest)
     except BaseException:
         writer.abort()
         raise
-    if output.report:
-        write_report_quietly(out_dir, reader)
-    elif not into_model_run:
+    if not into_model_run:
         RunFolder(out_dir).report.unlink(missing_ok=True)  # an earlier score's report would describe other numbers
-    return RunResult(
-        out_dir=out_dir,
-        task=spec.task,
-        split=split_desc["name"],
-        metrics=values,
-        counts=counts,
-        problems=problems,
-        seconds=time.perf_counter() - t0,
-        details=metrics_doc["details"],
-        notes=metrics_doc["notes"],
-        warnings=warnings,
-        errors=errors,
-    )
+    return RunResult(out_dir, record, manifest, seconds=time.perf_counter() - t0, reader=reader)
 
 
 def _score_images_outside_split(metric, reader: SplitReader, pred_file: PredictionsFile) -> set[str]:

@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from padt_eval.core.errors import DataError, UsageError
+from padt_eval.core.images import open_rgb
 from padt_eval.core.types import Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.data.refer import ReferReader
@@ -133,7 +134,7 @@ def test_symlink_escape_is_refused(synth_root, tmp_path):
     # the path is checked as text when read, and on the filesystem when opened
     sample = next(iter(PadtRefcocoJsonlReader(f, images, Task.REC)))
     with pytest.raises(DataError, match="resolves to /etc/hostname, outside the image root"):
-        sample.image.open()
+        open_rgb(sample.image)
 
 
 def test_malformed_split_line_names_file_and_line(synth_root, tmp_path):
@@ -171,12 +172,12 @@ def test_duplicate_sent_ids_in_refer_split_are_refused(synth_root, tmp_path):
 def test_lazy_image_errors_name_the_file(synth_root, tmp_path):
     r = PadtRefcocoJsonlReader(_jsonl(synth_root), synth_root / "coco" / "train2014", Task.REC)
     s = next(iter(r))
-    assert s.image.open().size == (s.image.width, s.image.height)
+    assert open_rgb(s.image).size == (s.image.width, s.image.height)
     from padt_eval.core.types import ImageRef
 
     with pytest.raises(DataError, match="image not found: /nope.png"):
-        ImageRef("/nope.png", 3, 3).open()
+        open_rgb(ImageRef("/nope.png", 3, 3))
     corrupt = tmp_path / "c.png"
     corrupt.write_bytes(b"\x89PNG garbage")
     with pytest.raises(DataError, match=f"image cannot be read: {corrupt}"):
-        ImageRef(str(corrupt), 3, 3).open()
+        open_rgb(ImageRef(str(corrupt), 3, 3))

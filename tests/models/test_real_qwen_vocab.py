@@ -13,6 +13,7 @@ import math
 
 import pytest
 
+from padt_eval.core.images import open_rgb
 from padt_eval.core.types import PromptKey, Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.models.loading import load_model
@@ -104,7 +105,7 @@ def test_image_tokens_follow_the_released_resize(real_vocab, demo_split, family)
     _, patch, (min_px, max_px) = QWEN[family]
     adapter = load_model(str(real_vocab(family)), device="cpu", max_new_tokens=4)
     req = _requests(demo_split, adapter.prompt_key)[0]
-    image = req.image.open()
+    image = open_rgb(req.image)
     inputs = adapter.encode([adapter.chat_text(req)], [image], [req])
     gh, gw = _grid(req.image.height, req.image.width, patch, min_px, max_px)
     assert [int(v) for v in inputs["image_grid_thw"][0]] == [1, gh, gw]
@@ -164,7 +165,7 @@ def test_box_confidence_is_the_mean_logprob_of_the_digit_tokens(real_vocab, demo
     score = pred.objects[0].score
 
     # independent: teacher forcing over prompt + answer, raw logits, tokens by their text
-    inputs = adapter.processor(text=[adapter.chat_text(req)], images=[req.image.open()], return_tensors="pt")
+    inputs = adapter.processor(text=[adapter.chat_text(req)], images=[open_rgb(req.image)], return_tensors="pt")
     n_prompt = inputs["input_ids"].shape[1]
     full = dict(inputs)
     for key in ("attention_mask", "mm_token_type_ids"):  # per-token inputs: 1 = attend, 0 = text

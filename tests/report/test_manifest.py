@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from padt_eval.results.manifest import accelerator_info
+from padt_eval.results.environment import accelerator_info
 
 
 def test_cpu_thread_count_is_recorded():

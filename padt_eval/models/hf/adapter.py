@@ -22,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from padt_eval.core.errors import UsageError
+from padt_eval.core.images import open_rgb
 from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, Task
 from padt_eval.models.base import ModelAdapter, get_family
 from padt_eval.models.coords import Frame, TextFormat, get_format
@@ -52,7 +53,7 @@ def check_options(family: str, options: dict[str, Any], accepted: tuple[str, ...
 
 def open_image(req: ModelRequest) -> Any:
     """The adapters' preprocessor (run in DataLoader workers): the request's image, RGB."""
-    return req.image.open()
+    return open_rgb(req.image)
 
 
 def resolve_device_dtype(device: str | None, dtype: str | None) -> tuple[str, Any]:

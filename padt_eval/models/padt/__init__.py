@@ -24,9 +24,13 @@ Modules, each with one job:
   attention    non-causal variable-length attention + rotary for the decoder
   decoder      the PaDT decoder (boxes, scores, mask logits)
   postprocess  decoder outputs -> canonical boxes, scores, COCO RLE
+<<<<<<< HEAD
   batch_run    what a batch run keeps (encoded images, every intermediate)
   pipeline     one batch end to end, teacher forcing, and a stream of samples (continuous)
   stream       the runner's batches through continuous batching, handed back in order
+=======
+  pipeline     one batch end to end (teacher forcing: padt_eval.testing.teacher_force)
+>>>>>>> main
   adapter      `PadtAdapter` / `load_padt` (the padt-eval model interface)
   family       registers the "padt" model family without importing torch
   tiny         `build_tiny_padt`: a complete random tiny checkpoint built offline

@@ -1,5 +1,5 @@
 """What one PaDT batch run keeps: its encoded images, and every intermediate the parity
-tests check (`PadtPipeline.run`, `teacher_force`, and each sample of continuous batching)."""
+tests check (`PadtPipeline.run`, `testing.teacher_force`, and each sample of continuous batching)."""
 
 from __future__ import annotations
 

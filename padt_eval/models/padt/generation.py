@@ -16,7 +16,7 @@ What it does, and why it is not `model.generate`:
   and only the final layer's hidden state of each step is kept (the decoder's input), not
   every layer at every step.
 * The reference's strategy (growing cache, all layers' hidden states at every step, logits
-  for every prompt position) lives in `reference_strategy`, the benchmarks' anchor.
+  for every prompt position) lives in `padt_eval.testing.reference_strategy`, the benchmarks' anchor.
 """
 
 from __future__ import annotations
@@ -335,26 +335,3 @@ def compiled(step: DecodeStep):
     """`torch.compile` of the whole step: one graph (fullgraph=True), shapes fixed per batch.
     A new batch with the same shapes (batch size, K bucket, cache-length bucket) reuses it."""
     return torch.compile(step.__call__, fullgraph=True, dynamic=False, backend=COMPILE_BACKEND)
-
-
-@torch.inference_mode()
-def teacher_forced_states(
-    model,
-    vocab: ExtendedVocab,
-    merged: torch.Tensor,
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
-    grid_thw: torch.Tensor,
-    prompt_length: int,
-    *,
-    with_logits: bool = False,
-    prompt=None,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One forward over prompt + completion (GLOBAL ids); the final-layer states at positions
-    prompt_length-1 ... end-1, i.e. the state that predicts each completion token.
-    `prompt`: the host layout of the whole prompt + completion sequence."""
-    positions, _, slots = _prompt_inputs(model, input_ids, attention_mask, grid_thw, prompt)
-    embeds = model.prompt_embeds(input_ids, vocab, merged, image_slots=slots)
-    hidden, _ = model.run_language_model(embeds, attention_mask, positions, None)
-    shifted = hidden[:, prompt_length - 1 : -1]
-    return shifted, (vocab.logits(shifted) if with_logits else None)

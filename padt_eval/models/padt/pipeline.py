@@ -10,7 +10,8 @@
     -> vl_decode                  boxes, score logits, mask logits
     -> postprocess                canonical boxes, scores, RLE masks
 
-`teacher_force` runs the same chain on given completions instead of generating.
+`padt_eval.testing.teacher_force` runs the same chain on given completions instead of
+generating (the parity tests' teacher-forced batch).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from padt_eval.core.types import ObjectPred
 
 from .batch_run import BatchRun, Encoded, PostObject
 from .decoder import DecoderOutput
-from .generation import GenerationSettings, generate, teacher_forced_states
+from .generation import GenerationSettings, generate
 from .host_meta import host_grids, host_meta
 from .parsing import parse_completion
 from .postprocess import box_compat, box_default, mask_bits, mask_probability, rle_from_bits
 from .processor import BatchInputs, PadtProcessor, PreparedImage
-from .vocab import merged_counts, to_global, to_local
+from .vocab import to_global, to_local
 
 
 class PadtPipeline:
@@ -37,13 +38,13 @@ class PadtPipeline:
         self.processor = processor
         self.settings = settings
         self.compat = compat
-        # Benchmarks only: decode with the reference's strategy (`reference_strategy`), to
-        # measure what our loop saves.
-        self.reference_memory = False
+        # Benchmarks only: another decoding loop with `generate`'s signature in place of ours
+        # (padt_eval.testing.reference_strategy, the reference's), to measure what ours saves.
+        self.alternative_generate = None
         # torch.compile of the decode step (`--model-arg compile=true`); off until a GPU run shows it pays
         self.compile_step = False
-        # continuous batching of a stream of samples (`continuous`); False, or compat, or the
-        # reference strategy: today's static batches
+        # continuous batching of a stream of samples (`continuous`); False, or compat, or an
+        # alternative loop: today's static batches
         self.continuous = True
         self.last_stream = None  # the last `run_stream`'s decoder (its `stats`: bench_continuous)
         self.cfg = model.cfg
@@ -51,20 +52,13 @@ class PadtPipeline:
             processor.tokenizer.prepare(self.cfg.vocab_size)
 
     # -- stages ------------------------------------------------------------------------------
-    def prepare(self, images: Sequence[PreparedImage], prompts: Sequence[str], completions: Sequence[str] | None = None):
+    def prepare(self, images: Sequence[PreparedImage], prompts: Sequence[str]) -> BatchInputs:
         """The padded batch with its host metadata (`host_meta`), moved to the model's device
-        once. With `completions` (teacher forcing) also their ids and mask on the device, and
-        the prompt layout covers prompt + completion."""
+        once. (Teacher forcing's variant, with completions: padt_eval.testing.teacher_force.)"""
         inputs = self.processor.batch(images, prompts)
         grids = host_grids(inputs.image_grid_thw)  # a CPU tensor: no sync
-        if completions is None:
-            inputs.meta = host_meta(self.model, grids, inputs.input_ids, inputs.attention_mask)
-            return inputs.to(self.model.device)
-        comp_ids, comp_mask = self.processor.completions(completions)
-        full_ids = torch.cat((inputs.input_ids, comp_ids), dim=1)
-        inputs.meta = host_meta(self.model, grids, full_ids, torch.cat((inputs.attention_mask, comp_mask), dim=1))
-        dev = self.model.device
-        return inputs.to(dev), comp_ids.to(dev), comp_mask.to(dev)
+        inputs.meta = host_meta(self.model, grids, inputs.input_ids, inputs.attention_mask)
+        return inputs.to(self.model.device)
 
     @torch.inference_mode()
     def encode(self, inputs: BatchInputs) -> Encoded:
@@ -191,36 +185,23 @@ class PadtPipeline:
         args = (self.model, enc.vocab, enc.vision.merged, ids, inputs.attention_mask, grid, self.settings)
         # default mode: batch-invariant greedy decoding (padding not penalised)
         options = dict(keep_prompt_hidden=self.compat, record_logits=record_logits, penalise_padding=self.compat)
-        if self.reference_memory:
-            from .reference_strategy import generate_reference_strategy
-
-            gen = generate_reference_strategy(*args, **options)
+        if self.alternative_generate is not None:
+            gen = self.alternative_generate(*args, **options)
         else:
             gen = generate(*args, **options, compile_step=self.compile_step, prompt=inputs.meta.prompt)
         completion = self.local_ids(gen.sequences, grid)[:, gen.prompt_length :]
         rows, finished = completion.tolist(), gen.finished.tolist()  # the generated ids come to the host once
         strings, parses = self.parse(rows, enc.grids, finished)
         feats = self.features(parses, gen.step_hidden, gen.prompt_hidden)
-        dec = self.vl_decode(feats, enc, grid)
-        return BatchRun(
-            inputs=inputs,
-            encoded=enc,
-            completion_ids=completion,
-            token_strings=strings,
-            parses=parses,
-            features=feats,
-            decoded=dec,
-            objects=self.postprocess(dec, parses, inputs.image_sizes),
-            generation=gen,
-            input_ids_global=ids,
-            completion_rows=rows,
-            finished_rows=finished,
+        return self.finish(
+            inputs, enc, completion, strings, parses, feats,
+            generation=gen, input_ids_global=ids, completion_rows=rows, finished_rows=finished,
             prompt_tokens=inputs.meta.prompt.row_tokens,
-        )
+        )  # fmt: skip
 
     def streams(self) -> bool:
         """Whether a stream of samples runs through continuous batching (`run_stream`)."""
-        return self.continuous and not self.compat and not self.reference_memory
+        return self.continuous and not self.compat and self.alternative_generate is None
 
     def run_stream(self, items, slots: int, **options):
         """(key, one-sample `BatchRun`) for each `continuous.StreamItem`, as samples end, through
@@ -231,41 +212,19 @@ class PadtPipeline:
         self.last_stream = decoder
         return decoder.run(items)
 
-    def teacher_force(self, images: Sequence[PreparedImage], prompts: Sequence[str], completions: Sequence[str]) -> BatchRun:
-        """Parse and decode given completions (the reference trainer's way of getting VRT features)."""
-        inputs, comp_ids, comp_mask = self.prepare(images, prompts, completions)
-        grid = inputs.image_grid_thw
-        enc = self.encode(inputs)
-        full = self.global_ids(torch.cat((inputs.input_ids, comp_ids), dim=1), grid)
-        mask = torch.cat((inputs.attention_mask, comp_mask), dim=1)
-        hidden, logits = teacher_forced_states(
-            self.model, enc.vocab, enc.vision.merged, full, mask, grid, inputs.input_ids.shape[1],
-            with_logits=True, prompt=inputs.meta.prompt,
-        )  # fmt: skip
-        strings, parses = self.parse(comp_ids, enc.grids, [True] * len(completions))
-        feats = self.features(parses, hidden, None)
-        dec = self.vl_decode(feats, enc, grid)
+    def finish(self, inputs: BatchInputs, enc: Encoded, completion_ids, strings, parses, feats, **extra) -> BatchRun:
+        """The last stages (decoder, post-processing) on a batch's object features, and the
+        `BatchRun` holding every stage; `extra`: the run's own fields (generation, ...).
+        Shared with teacher forcing (padt_eval.testing.teacher_force)."""
+        dec = self.vl_decode(feats, enc, inputs.image_grid_thw)
         return BatchRun(
             inputs=inputs,
             encoded=enc,
-            completion_ids=comp_ids,
+            completion_ids=completion_ids,
             token_strings=strings,
             parses=parses,
             features=feats,
             decoded=dec,
             objects=self.postprocess(dec, parses, inputs.image_sizes),
-            completion_mask=comp_mask,
-            tf_hidden=hidden,
-            tf_logits=logits,
-            input_ids_global=full,
+            **extra,
         )
-
-    def prototype_features(self, run: BatchRun) -> list[list[torch.Tensor]]:
-        """Each object's prototype rows (the trainer's warm-up decoder input)."""
-        counts = merged_counts(run.inputs.image_grid_thw, self.cfg.merge_size)
-        offsets = (torch.cumsum(counts, 0) - counts).tolist()
-        protos = run.encoded.prototypes
-        return [
-            [protos[torch.tensor(o.vrt_ids, device=protos.device) + offsets[b]] for o in p.objects]
-            for b, p in enumerate(run.parses)
-        ]

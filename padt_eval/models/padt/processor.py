@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from padt_eval.core.images import open_rgb
+
 from .tokenizer import PadtTokenizer
 
 IMAGE_PAD = "<|image_pad|>"
@@ -78,7 +80,7 @@ class ImagePreparer:
         self.image_processor = image_processor
 
     def __call__(self, request) -> PreparedImage:
-        return prepare_image(self.image_processor, request.image.open())
+        return prepare_image(self.image_processor, open_rgb(request.image))
 
 
 class PadtProcessor:

@@ -17,7 +17,7 @@ from padt_eval.data.registry import open_split
 from padt_eval.models.padt import slots as slots_mod
 from padt_eval.models.padt.adapter import load_padt
 from padt_eval.models.padt.continuous import ContinuousDecoder, StreamItem
-from padt_eval.models.padt.op_counter import OpCounter
+from padt_eval.testing.op_counter import OpCounter
 from padt_eval.models.padt.slots import gumbel_noise
 from padt_eval.runner.prepare import predict_prepared, prepare
 from padt_eval.tasks.registry import get_task

@@ -14,7 +14,7 @@ from PIL import Image
 from padt_eval.models.padt.adapter import load_padt
 from padt_eval.models.padt.decode_step import penalise_seen, seen_table
 from padt_eval.models.padt.generation import generate, repetition_penalty, start_decoding
-from padt_eval.models.padt.op_counter import OpCounter
+from padt_eval.testing.op_counter import OpCounter
 
 
 def _images(n: int, seed: int = 0):
@@ -134,7 +134,7 @@ def test_generate_with_compile_gives_the_same_result(tiny_checkpoint, monkeypatc
 
 @pytest.mark.parametrize("penalise_padding", [True, False])
 def test_reference_strategy_gives_the_same_tokens(tiny_checkpoint, penalise_padding):
-    from padt_eval.models.padt.reference_strategy import generate_reference_strategy
+    from padt_eval.testing.reference_strategy import generate_reference_strategy
 
     _, args = _batch(tiny_checkpoint, max_new_tokens=16, repetition_penalty=1.1)
     ours = generate(*args, penalise_padding=penalise_padding, record_logits=True)

@@ -24,6 +24,9 @@ import pytest
 import torch
 from padt_fixture_paths import load_manifest, parity_fixture_dir
 
+from padt_eval.testing.teacher_force import prototype_features, teacher_force
+from tests import run_summary
+
 MANIFEST = load_manifest()  # raises when the fixture is missing: a failure, never a skip
 TENSOR_NAMES = sorted(MANIFEST["tensors"])
 GOLDEN = json.loads((parity_fixture_dir() / "golden.json").read_text(encoding="utf-8"))
@@ -95,9 +98,9 @@ class FixtureRun:
             pipe = self.pipeline()
             imgs = self.images(pipe, gb["images"])
             if "teacher_forced" in gb:
-                tf = pipe.teacher_force(imgs, gb["prompts"], gb["teacher_forced"]["completions_in"])
+                tf = teacher_force(pipe, imgs, gb["prompts"], gb["teacher_forced"]["completions_in"])
                 res["tf"] = tf
-                res["tf_proto_feats"] = pipe.prototype_features(tf)
+                res["tf_proto_feats"] = prototype_features(pipe, tf)
                 res["tf_proto_decode"] = pipe.vl_decode(res["tf_proto_feats"], tf.encoded, tf.inputs.image_grid_thw)
                 res.setdefault("tokenizer_len", len(pipe.processor.tokenizer))
             res.setdefault("pipe", pipe)
@@ -400,11 +403,16 @@ def test_other_attention_gives_the_same_tokens(fx: FixtureRun, attn: str):
         fx.model = sdpa_model
 
 
-def test_zz_report():
-    """Prints the per-tensor max |diff| table (run pytest with -s to see it)."""
+def _report_lines() -> list[str]:
+    """The per-tensor max |diff| table, printed at the end of the session (tests/run_summary.py)."""
     if not REPORT:
-        pytest.skip("nothing compared")
+        return []  # nothing compared
     width = max(len(k) for k in REPORT)
-    lines = [f"{k:<{width}}  {v:.3g}" for k, v in sorted(REPORT.items())]
+    worst = max(REPORT, key=REPORT.get)
+    lines = [f"{len(REPORT)} tensors compared; largest max |diff| {REPORT[worst]:.3g} ({worst})"]
+    lines += [f"{k:<{width}}  {v:.3g}" for k, v in sorted(REPORT.items())]
     lines.append(f"mask pixels within {MASK_BAND} of 0.5 (golden): " + json.dumps(MASK_NEAR))
-    print("\nPaDT parity, max |ours - golden| per fixture tensor:\n" + "\n".join(lines))
+    return lines
+
+
+run_summary.register("PaDT parity, max |ours - golden| per fixture tensor", _report_lines)

@@ -7,8 +7,8 @@ import torch
 from test_padt_decode_step import _images
 
 from padt_eval.models.padt.adapter import load_padt
-from padt_eval.models.padt.op_counter import OpCounter
 from padt_eval.models.padt.vision import vision_forward
+from padt_eval.testing.op_counter import OpCounter
 
 
 def _sdpa_calls(counter: OpCounter) -> int:

@@ -6,7 +6,7 @@ mask grown by concatenation, a host read of "all rows done?" after every step, t
 hidden states of *every layer at every step* kept (only the last layer's are needed), and
 logits for *every prompt position* over the extended vocabulary at prefill. This loop
 does the same, on our model, so `benchmarks/bench_padt_generate.py` and
-`benchmarks/bench_runner.py` (through `PadtPipeline.reference_memory`) measure what
+`benchmarks/bench_runner.py` (set as `PadtPipeline.alternative_generate`) measure what
 `generation.generate` saves with the same tokens.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .generation import (
+from padt_eval.models.padt.generation import (
     GenerationResult,
     GenerationSettings,
     _padding_as_first_token,
@@ -23,7 +23,7 @@ from .generation import (
     prefill,
     repetition_penalty,
 )
-from .vocab import ExtendedVocab
+from padt_eval.models.padt.vocab import ExtendedVocab
 
 
 @torch.inference_mode()
