@@ -17,10 +17,10 @@ from padt_eval.data.registry import open_split
 from padt_eval.models.padt import slots as slots_mod
 from padt_eval.models.padt.adapter import load_padt
 from padt_eval.models.padt.continuous import ContinuousDecoder, StreamItem
-from padt_eval.testing.op_counter import OpCounter
 from padt_eval.models.padt.slots import gumbel_noise
 from padt_eval.runner.prepare import predict_prepared, prepare
 from padt_eval.tasks.registry import get_task
+from padt_eval.testing.op_counter import OpCounter
 
 SIZES = [(64, 48), (40, 72), (56, 56), (90, 30), (100, 80), (33, 47), (70, 70)]
 PROMPTS = [
