@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# One GPU, under 8 minutes: PaDT-3B-shaped and Qwen2.5-VL-3B-shaped random bf16 checkpoints
-# at batch 32 -> samples/s, ms per decode step against the bandwidth floor, peak memory,
-# eager vs --compile (PaDT), vLLM when installed ("not installed" otherwise); the
+# One GPU, at most about 10 minutes (each stage has its own limit): PaDT-3B-shaped and
+# Qwen2.5-VL-3B-shaped random bf16 checkpoints at batch 32 -> samples/s, ms per decode step
+# against the bandwidth floor, peak memory, eager vs --compile (PaDT), vLLM when installed
+# ("not installed" otherwise); the
 # ours-vs-reference generate pairs; then the memory plan (`padt-eval plan`) against
-# torch.cuda.max_memory_allocated, and `-b auto`'s batch run for real.
+# torch.cuda.max_memory_allocated, and `-b auto`'s batch run for real; then PaDT continuous
+# batching against static batches at the 3B shape (32 slots, OVD-like answer lengths).
 #
 # pycocotools, pycocoevalcap and qwen-vl-utils are installed from wheels in .whl/ when that
 # folder exists (they travel with the working tree; the GPU machine has no index to reach).
@@ -23,7 +25,8 @@ if [[ "${1:-}" == "--dry-run" ]]; then
   COMMON=(--shape tiny --device cpu --batch-size 2 --steps 4 --warmup 1 --copy-mib 64)
   PADT=(--compile-backend aot_eager)
   GEN=(--config tiny --device cpu --batch-size 2 --max-new-tokens 8 --pairs 5)
-  LIMITS=(300 120 60 300 600)
+  LIMITS=(300 120 60 300 600 300)
+  CONT=(--config tiny --device cpu --slots 2 --samples 6 --max-new-tokens 16 --pairs 5)
   PLAN=(--config tests/fixtures/configs/padt_rec_3b.json --layers 1 --image-size 224x224 --device cpu --dtype bfloat16 --batch-size 1 --max-new-tokens 8 --auto)
 else
   if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
@@ -34,8 +37,9 @@ else
   PADT=(--compile-backend inductor)
   GEN=(--config real-3b --device cuda --dtype bfloat16 --batch-size 32 --max-new-tokens 32 --pairs 5)
   # seconds: PaDT eager+compile, Qwen generate, vLLM (not carried: reports "not installed"),
-  # generate pairs, memory plan vs measured: 470 s in all
-  LIMITS=(180 60 20 90 120)
+  # generate pairs, memory plan vs measured, continuous vs static: 620 s in all
+  LIMITS=(180 60 20 90 120 150)
+  CONT=(--config real-3b --device cuda --dtype bfloat16 --slots 32 --samples 64 --max-new-tokens 192 --lengths ovd --pairs 5)
   PLAN=(--config tests/fixtures/configs/padt_rec_3b.json --device cuda --dtype bfloat16 --batch-size 8 --max-new-tokens 32 --auto)
   if compgen -G ".whl/*.whl" > /dev/null; then
     echo "== installing wheels from .whl/" >&2
@@ -65,4 +69,5 @@ stage "Qwen2.5-VL transformers generate" "${LIMITS[1]}" "$PY" benchmarks/bench_d
 stage "Qwen2.5-VL on vLLM (when installed)" "${LIMITS[2]}" "$PY" benchmarks/bench_decode_step.py --model vllm "${COMMON[@]}"
 stage "PaDT ours vs reference strategy" "${LIMITS[3]}" "$PY" benchmarks/bench_padt_generate.py "${GEN[@]}" --json
 stage "memory plan vs measured, -b auto" "${LIMITS[4]}" "$PY" benchmarks/bench_plan_memory.py "${PLAN[@]}"
+stage "PaDT continuous vs static batches" "${LIMITS[5]}" "$PY" benchmarks/bench_continuous.py "${CONT[@]}" --json
 exit $status

@@ -34,9 +34,9 @@ def split64(tmp_path_factory):
     return split, root / "images"
 
 
-def _run(split64, model, out, batch: int) -> dict:
+def _run(split64, model, out, batch: int, *extra: str) -> dict:
     split, images = split64
-    args = ["rec", "-s", str(split), "--image-root", str(images), "--model", str(model), "-b", str(batch)]
+    args = ["rec", "-s", str(split), "--image-root", str(images), "--model", str(model), "-b", str(batch), *extra]
     args += ["--max-new-tokens", "2", "-o", str(out), "--device", "cpu", "--loader-workers", "0"]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
@@ -61,7 +61,8 @@ def test_padt_runs_the_runners_batch(split64, tiny_checkpoint, tmp_path, monkeyp
     from padt_eval.models.padt.pipeline import PadtPipeline
 
     sizes = _count_calls(monkeypatch, PadtPipeline, "run")
-    manifest = _run(split64, tiny_checkpoint, tmp_path / "run", 32)
+    # static batches (continuous batching is the default since #22; its slots: the test below)
+    manifest = _run(split64, tiny_checkpoint, tmp_path / "run", 32, "--model-arg", "continuous=false")
     assert sizes == [32, 32]
     model_json = json.loads((tmp_path / "run" / "model.json").read_text())
     assert model_json["batch_size"] == 32
@@ -77,10 +78,31 @@ def test_padt_batch_size_option_splits_further(split64, tiny_checkpoint, tmp_pat
     out = tmp_path / "run"
     args = ["rec", "-s", str(split), "--image-root", str(images), "--model", str(tiny_checkpoint), "-b", "32"]
     args += ["--model-arg", "batch_size=16", "--max-new-tokens", "2", "-o", str(out), "--device", "cpu", "--loader-workers", "0"]
+    args += ["--model-arg", "continuous=false"]  # static batches (continuous batching's slots: below)
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     assert sizes == [16, 16, 16, 16]
     assert json.loads((out / "model.json").read_text())["batch_size"] == 16
+
+
+@pytest.mark.parametrize("option, slots", [((), 32), (("--model-arg", "batch_size=16"), 16)])
+def test_padt_continuous_batching_has_the_runners_batch_as_slots(
+    split64, tiny_checkpoint, tmp_path, monkeypatch, _one_torch_thread, option, slots
+):
+    from padt_eval.models.padt.continuous import ContinuousDecoder
+
+    counts: list[int] = []
+    original = ContinuousDecoder.__init__
+
+    def counted(self, pipe, n, **kwargs):
+        counts.append(n)
+        original(self, pipe, n, **kwargs)
+
+    monkeypatch.setattr(ContinuousDecoder, "__init__", counted)
+    _run(split64, tiny_checkpoint, tmp_path / "run", 32, *option)
+    assert counts == [slots]  # one stream over the rank's 64 samples
+    model_json = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert model_json["continuous"] is True and model_json["batch_size"] == slots
 
 
 def test_a_baseline_runs_the_runners_batch(split64, tiny, tmp_path, monkeypatch):

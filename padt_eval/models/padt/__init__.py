@@ -18,11 +18,19 @@ Modules, each with one job:
   host_meta    grid- and prompt-derived index tensors, computed on the host once per batch
   model        the nn.Module tree (stock vision tower and text model + PaDT parts)
   generation   our decoding loop (VRT feedback, repetition penalty, last-layer states only)
+  slots        continuous batching's fixed-shape step: per-row positions, per-slot prototypes
+  continuous   continuous batching's host loop: admit into free slots, harvest ended samples
   parsing      completion tokens -> objects (default and reference-compatible modes)
   attention    non-causal variable-length attention + rotary for the decoder
   decoder      the PaDT decoder (boxes, scores, mask logits)
   postprocess  decoder outputs -> canonical boxes, scores, COCO RLE
+<<<<<<< HEAD
+  batch_run    what a batch run keeps (encoded images, every intermediate)
+  pipeline     one batch end to end, teacher forcing, and a stream of samples (continuous)
+  stream       the runner's batches through continuous batching, handed back in order
+=======
   pipeline     one batch end to end (teacher forcing: padt_eval.testing.teacher_force)
+>>>>>>> main
   adapter      `PadtAdapter` / `load_padt` (the padt-eval model interface)
   family       registers the "padt" model family without importing torch
   tiny         `build_tiny_padt`: a complete random tiny checkpoint built offline

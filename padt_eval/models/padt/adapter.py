@@ -66,6 +66,16 @@ class PadtAdapter(ModelAdapter):
                 out[i] = self._prediction(requests[i].sample_id, run, b, seconds)
         return [p for p in out if p is not None]
 
+    def predict_stream(self, batches):
+        """Continuous batching across the runner's batches (`stream`); compat mode and
+        `continuous=false` run them as static batches through `predict`."""
+        if not self.pipeline.streams():
+            yield from super().predict_stream(batches)
+            return
+        from .stream import stream_predictions
+
+        yield from stream_predictions(self, batches)
+
     def _prediction(self, sample_id: str, run, b: int, seconds: float) -> Prediction:
         parse = run.parses[b]
         gen = run.generation
@@ -125,6 +135,7 @@ class PadtAdapter(ModelAdapter):
             **({"batch_size": self.batch_size} if self.batch_size else {}),  # else the runner records its -b
             "compat": self.compat,
             "compile": self.pipeline.compile_step,
+            "continuous": self.pipeline.streams(),  # continuous batching (False: static batches)
             "implementation": IMPLEMENTATION_VERSION,
             "load_notes": self.notes,
         }
@@ -163,6 +174,7 @@ def load_padt(
     max_pixels: int | None = None,
     repetition_penalty: float | None = None,
     compile: bool = False,
+    continuous: bool = True,
 ) -> PadtAdapter:
     """Load a PaDT checkpoint (folder or hub id) as a `PadtAdapter`.
 
@@ -170,7 +182,7 @@ def load_padt(
     pad) as the reference evaluation runs it; `repetition_penalty` overrides the file.
     `compat=True` reproduces the reference's parser and box rounding exactly.
     `compile=True` runs the decode step through `torch.compile(fullgraph=True)` (greedy
-    decoding only; same tokens).
+    decoding only; same tokens). `continuous=False` keeps static batches (compat always does).
     """
     from .checkpoint import build_model, resolve
     from .generation import GenerationSettings
@@ -193,6 +205,7 @@ def load_padt(
         settings.eos_token_ids = [tokenizer.eos_id]
     pipeline = PadtPipeline(net, processor, settings, compat=compat)
     pipeline.compile_step = bool(compile)
+    pipeline.continuous = bool(continuous)
     return PadtAdapter(
         pipeline=pipeline, resolved=resolved, dtype=dtype, device=device, attn=attn, batch_size=batch_size, notes=notes
     )

@@ -103,8 +103,13 @@ def synthetic_prompts(cfg: PadtConfig, grids: list[Grid], prompt_tokens: int) ->
         image += [cfg.vision_end_token_id] if cfg.vision_end_token_id is not None else []
         text = [TEXT + i for i in range(prompt_tokens + b % 3)]
         rows.append([IM_START, TEXT, NEWLINE] + image + text + [IM_END, NEWLINE, IM_START, TEXT, NEWLINE])
+    return left_padded(rows, IM_END)
+
+
+def left_padded(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, mask) of id rows left padded with `pad` to the longest, as the processor pads."""
     width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), IM_END, dtype=torch.long)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for b, r in enumerate(rows):
         ids[b, width - len(r) :] = torch.tensor(r)
@@ -203,4 +208,58 @@ def run_fake_padt(
             pipe.stage_outputs(decoded, [image_size] * batch)
     run.stage_ops = {name: rep.ops for name, rep in mode.stages.items()}
     run.decoding = dec
+    return run
+
+
+def run_fake_continuous(config: str | Path | dict, *, batch: int = 2, decode_steps: int = 3, **sizes) -> PadtFakeRun:
+    """Continuous batching's device path (`continuous.ContinuousDecoder`), strict stages:
+
+      admit        vision, prefill and the copy into `batch` empty slots, first tokens
+      slot step k  one fixed-shape step over every slot, k = 1..decode_steps
+      readmit      a new sample with a prompt 100 tokens longer into slot 0 while the others
+                   decode (the cache grows by a bucket)
+      slot step after readmit
+
+    The host's periodic read of the live flags and the harvest run on real runs only.
+    `sizes`: image_size (640, 480), text_layers, vision_layers (None: as released); bf16,
+    128 new tokens, prompts of 24 text tokens, repetition penalty 1.05."""
+    from .continuous import ContinuousDecoder, StreamItem
+    from .generation import GenerationSettings
+    from .pipeline import PadtPipeline
+    from .processor import BatchInputs
+
+    image_size, prompt_tokens = sizes.get("image_size", (640, 480)), 24
+    raw = with_layers(load_config_dict(config), sizes.get("text_layers"), sizes.get("vision_layers"))
+    mode, cfg, model = build_fake_padt(raw, "bfloat16")
+    grids = [resized_grid(*image_size)] * batch
+    settings = GenerationSettings(max_new_tokens=128, eos_token_ids=[IM_END], pad_token_id=IM_END, repetition_penalty=1.05)
+    decoder = ContinuousDecoder(PadtPipeline(model, None, settings), batch)
+    held: list = [None] * batch
+
+    def inputs_for(gs: list[Grid], tokens: int) -> BatchInputs:
+        ids, mask = synthetic_prompts(cfg, gs, tokens)
+        meta = host_meta(model, gs, ids, mask)
+        with mode:  # the batch's one move to the device; pixels are born there
+            dev = torch.device("cuda")
+            patches = sum(t * h * w for t, h, w in gs)
+            pixels = torch.empty((patches, 3 * TEMPORAL * PATCH**2), dtype=torch.float32, device=dev)
+            grid = torch.tensor([list(g) for g in gs]).to(dev)
+            return BatchInputs(ids.to(dev), mask.to(dev), pixels, grid, [], [image_size] * len(gs), meta.to(dev))
+
+    first, second = inputs_for(grids, prompt_tokens), inputs_for(grids[:1], prompt_tokens + 100)
+    run = PadtFakeRun(cfg, mode, model, batch, grids, first.input_ids.shape[1], 0, parameter_bytes(model))
+    with mode, torch.inference_mode():
+        with mode.stage("admit"):
+            decoder.admit_inputs(held, list(range(batch)), [StreamItem(b, None, "") for b in range(batch)], first)
+        for k in range(1, decode_steps + 1):
+            with mode.stage(f"slot step {k}"):
+                decoder.run_step()
+        held[0] = None
+        with mode.stage("readmit"):
+            decoder.admit_inputs(held, [0], [StreamItem(batch, None, "")], second)
+        with mode.stage("slot step after readmit"):
+            decoder.run_step()
+    run.stage_ops = {name: rep.ops for name, rep in mode.stages.items()}
+    run.cache_length = decoder.state.cache_len
+    run.decoding = decoder
     return run

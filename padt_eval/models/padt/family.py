@@ -40,6 +40,7 @@ LOAD_OPTIONS = (
     "max_pixels",
     "repetition_penalty",
     "compile",
+    "continuous",
 )
 
 

@@ -97,6 +97,7 @@ class GenerationResult:
     prompt_hidden: torch.Tensor | None = None  # (B, L, D) when asked for (compat parsing)
     step_logits: torch.Tensor | None = None  # (B, T, E + K) raw masked logits when recorded
     all_layer_states: list | None = None  # the reference strategy (benchmarks) only
+    steps_run: int = 0  # decode steps the loop ran (each one a step of every row), for bench_continuous
 
     @property
     def num_steps(self) -> int:
@@ -124,6 +125,12 @@ def _padding_as_first_token(ids: torch.Tensor, attention_mask: torch.Tensor) -> 
 
 
 def _sample(scores: torch.Tensor, s: GenerationSettings, gen: torch.Generator | None) -> torch.Tensor:
+    probs = sampling_scores(scores, s).softmax(-1)
+    return torch.multinomial(probs, 1, generator=gen).squeeze(1)
+
+
+def sampling_scores(scores: torch.Tensor, s: GenerationSettings) -> torch.Tensor:
+    """Scores divided by the temperature, with what top-k / top-p leave out at -inf."""
     scores = scores / max(s.temperature, 1e-6)
     if s.top_k and s.top_k > 0:
         kth = torch.topk(scores, min(s.top_k, scores.shape[-1]), dim=-1).values[:, -1:]
@@ -134,8 +141,7 @@ def _sample(scores: torch.Tensor, s: GenerationSettings, gen: torch.Generator | 
         drop = cum <= (1 - s.top_p)
         drop[:, -1] = False  # always keep the most likely token
         scores = scores.masked_fill(drop.scatter(1, order, drop), float("-inf"))
-    probs = scores.softmax(-1)
-    return torch.multinomial(probs, 1, generator=gen).squeeze(1)
+    return scores
 
 
 # The host reads "is every row done?" once per this many steps (the only sync of the loop).
@@ -176,12 +182,16 @@ def generate(
     dec = start_decoding(model, vocab, merged, input_ids, attention_mask, grid_thw, settings, **options)
     state, steps = dec.step.state, settings.max_new_tokens
     run_step = compiled(dec.step) if compile_step and not settings.do_sample else dec.step
+    ran = 0
     with attention_for_decoding(model):
         for t in range(1, steps):
             if t % check_every == 0 and not bool(state.unfinished.any()):
                 break
             run_step()
-    return dec.result()
+            ran += 1
+    result = dec.result()
+    result.steps_run = ran
+    return result
 
 
 @dataclass

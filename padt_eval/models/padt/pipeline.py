@@ -17,56 +17,19 @@ generating (the parity tests' teacher-forced batch).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 
 from padt_eval.core.types import ObjectPred
 
+from .batch_run import BatchRun, Encoded, PostObject
 from .decoder import DecoderOutput
-from .generation import GenerationResult, GenerationSettings, generate
-from .host_meta import Grid, host_grids, host_meta
-from .parsing import ParseResult, parse_completion
+from .generation import GenerationSettings, generate
+from .host_meta import host_grids, host_meta
+from .parsing import parse_completion
 from .postprocess import box_compat, box_default, mask_bits, mask_probability, rle_from_bits
 from .processor import BatchInputs, PadtProcessor, PreparedImage
-from .vision import VisionOutputs
-from .vocab import ExtendedVocab, to_global, to_local
-
-
-@dataclass
-class Encoded:
-    vision: VisionOutputs
-    prototypes: torch.Tensor
-    vocab: ExtendedVocab
-    grids: list[Grid] | None = None  # the batch's (t, h, w) as ints, when known on the host
-
-
-@dataclass
-class PostObject:
-    pred: ObjectPred
-    compat_xywh: list[int] | None
-    mask_prob: torch.Tensor | None
-
-
-@dataclass
-class BatchRun:
-    inputs: BatchInputs
-    encoded: Encoded
-    completion_ids: torch.Tensor  # (B, T) local ids
-    token_strings: list[list[str]]
-    parses: list[ParseResult]
-    features: list[list[torch.Tensor]]  # per sample, per object: (rows, D)
-    decoded: DecoderOutput
-    objects: list[list[PostObject]]  # per sample, in decoder order
-    generation: GenerationResult | None = None
-    completion_mask: torch.Tensor | None = None  # teacher forcing: the completions' padding mask
-    tf_hidden: torch.Tensor | None = None
-    tf_logits: torch.Tensor | None = None
-    input_ids_global: torch.Tensor | None = None
-    # host copies read once per batch (pipeline.run), so per-sample metadata reads no device value
-    completion_rows: list[list[int]] | None = None
-    finished_rows: list[bool] | None = None
-    prompt_tokens: list[int] | None = None
+from .vocab import to_global, to_local
 
 
 class PadtPipeline:
@@ -80,6 +43,10 @@ class PadtPipeline:
         self.alternative_generate = None
         # torch.compile of the decode step (`--model-arg compile=true`); off until a GPU run shows it pays
         self.compile_step = False
+        # continuous batching of a stream of samples (`continuous`); False, or compat, or an
+        # alternative loop: today's static batches
+        self.continuous = True
+        self.last_stream = None  # the last `run_stream`'s decoder (its `stats`: bench_continuous)
         self.cfg = model.cfg
         if processor is not None:  # None: the device stages only (the fake-CUDA runs, `fake_run`)
             processor.tokenizer.prepare(self.cfg.vocab_size)
@@ -231,6 +198,19 @@ class PadtPipeline:
             generation=gen, input_ids_global=ids, completion_rows=rows, finished_rows=finished,
             prompt_tokens=inputs.meta.prompt.row_tokens,
         )  # fmt: skip
+
+    def streams(self) -> bool:
+        """Whether a stream of samples runs through continuous batching (`run_stream`)."""
+        return self.continuous and not self.compat and self.alternative_generate is None
+
+    def run_stream(self, items, slots: int, **options):
+        """(key, one-sample `BatchRun`) for each `continuous.StreamItem`, as samples end, through
+        `slots` decode slots; `options`: `ContinuousDecoder`'s (check_every)."""
+        from .continuous import ContinuousDecoder
+
+        decoder = ContinuousDecoder(self, slots, compile_step=self.compile_step, **options)
+        self.last_stream = decoder
+        return decoder.run(items)
 
     def finish(self, inputs: BatchInputs, enc: Encoded, completion_ids, strings, parses, feats, **extra) -> BatchRun:
         """The last stages (decoder, post-processing) on a batch's object features, and the

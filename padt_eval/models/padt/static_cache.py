@@ -54,10 +54,17 @@ class StaticKVCache:
         return sum(t.numel() * t.element_size() for t in self.keys + self.values)
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs):
-        """Write one step's (B, H, 1, D) keys/values at `write_pos`; return the full buffers."""
-        at = self.write_pos.view(1)
-        self.keys[layer_idx].index_copy_(2, at, key_states)
-        self.values[layer_idx].index_copy_(2, at, value_states)
+        """Write one step's (B, H, 1, D) keys/values at `write_pos`; return the full buffers.
+        A 0-d `write_pos` is one column for every row (the static loop); a (B,) one gives
+        each row its own column (continuous batching, `slots`)."""
+        if self.write_pos.dim() == 0:
+            at = self.write_pos.view(1)
+            self.keys[layer_idx].index_copy_(2, at, key_states)
+            self.values[layer_idx].index_copy_(2, at, value_states)
+        else:
+            at = self.write_pos.view(-1, 1, 1, 1).expand_as(key_states)
+            self.keys[layer_idx].scatter_(2, at, key_states)
+            self.values[layer_idx].scatter_(2, at.expand_as(value_states), value_states)
         return self.keys[layer_idx], self.values[layer_idx]
 
 
