@@ -132,6 +132,9 @@ def run_model(task: Task, f: TaskFlags, data, scoring, output):
 
 
 #: The task commands, in `--help` order.
+#: The options REC and RES share: RefCOCO/+/g splits on train2014 images.
+_REFERRING = dict(split=SplitOpt, image_root=ImageRootOpt, layout=LayoutOpt, protocol=ProtocolOpt, errors=True)
+
 TASK_COMMANDS = [
     task_command(
         Task.REC,
@@ -142,11 +145,7 @@ TASK_COMMANDS = [
     padt-eval rec -s refcoco_val --model PaDT-MLLM/PaDT_REC_3B --gpus 8
     """,
         run_task,
-        split=SplitOpt,
-        image_root=ImageRootOpt,
-        layout=LayoutOpt,
-        protocol=ProtocolOpt,
-        errors=True,
+        **_REFERRING,
     ),
     task_command(
         Task.RES,
@@ -155,11 +154,7 @@ TASK_COMMANDS = [
     Example: padt-eval res --split refcocog_val --predictions preds.jsonl
     """,
         run_task,
-        split=SplitOpt,
-        image_root=ImageRootOpt,
-        layout=LayoutOpt,
-        protocol=ProtocolOpt,
-        errors=True,
+        **_REFERRING,
     ),
     task_command(
         Task.OVD,
