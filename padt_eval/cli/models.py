@@ -12,6 +12,7 @@ import typer
 from padt_eval.cli.output import console
 from padt_eval.core.errors import UsageError
 from padt_eval.core.types import Task
+from padt_eval.models.coords.help_text import family_help
 from padt_eval.options import batch_size_option
 from padt_eval.plan.cards import CARDS
 from padt_eval.report.console import labelled, print_table
@@ -77,7 +78,7 @@ def plan_cmd(
             help="Card memory in GiB instead of a named card's; the bandwidth floor needs a --gpu other than the default.",
         ),
     ] = None,
-    family: Annotated[str | None, typer.Option("--family", help="Model family (default: detected from config.json).")] = None,
+    family: Annotated[str | None, typer.Option("--family", help=family_help())] = None,
     dtype: Annotated[
         str | None,
         typer.Option(

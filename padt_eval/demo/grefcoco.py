@@ -22,7 +22,7 @@ import numpy as np
 
 from padt_eval.core import rle as rlemod
 from padt_eval.core.types import Sample
-from padt_eval.demo.synthetic import COLOURS, SHAPE_CATEGORY_IDS, SHAPES, SynthImage
+from padt_eval.demo.synthetic import COLOURS, SHAPE_CATEGORY_IDS, SHAPES, SynthImage, write_coco_instances
 
 SPLITS = ("val", "testA", "testB")
 
@@ -48,23 +48,14 @@ def _expressions(img: SynthImage) -> list[tuple[str, list[int]]]:
 def write_grefcoco(world: list[SynthImage], dataset_dir: Path) -> int:
     """Write the official layout under `dataset_dir`; return the number of sentences."""
     dataset_dir.mkdir(parents=True, exist_ok=True)
-    images, annotations, refs = [], [], []
+    # instances.json is the COCO instances file of the world; its annotation ids run 1, 2, ...
+    # in image, then object order, which is how the refs below name them.
+    write_coco_instances(world, dataset_dir / "instances.json")
+    refs = []
     ann_ids: dict[tuple[int, int], int] = {}
     for img in world:
-        images.append({"id": img.image_id, "file_name": img.file_name, "width": img.width, "height": img.height})
-        for j, o in enumerate(img.objects):
-            ann_ids[(img.image_id, j)] = len(annotations) + 1
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": img.image_id,
-                    "category_id": SHAPE_CATEGORY_IDS[o.shape],
-                    "segmentation": [o.polygon],
-                    "bbox": o.bbox_xywh,
-                    "area": o.area,
-                    "iscrowd": 0,
-                }
-            )
+        for j in range(len(img.objects)):
+            ann_ids[(img.image_id, j)] = len(ann_ids) + 1
     sent_id = 0
     for img in world:
         for expr, targets in _expressions(img):
@@ -82,11 +73,7 @@ def write_grefcoco(world: list[SynthImage], dataset_dir: Path) -> int:
                 }
             )
             sent_id += 1
-    categories = [{"id": cid, "name": name, "supercategory": "shape"} for name, cid in SHAPE_CATEGORY_IDS.items()]
     (dataset_dir / "grefs(unc).json").write_text(json.dumps(refs), encoding="utf-8")
-    (dataset_dir / "instances.json").write_text(
-        json.dumps({"images": images, "annotations": annotations, "categories": categories}), encoding="utf-8"
-    )
     return sent_id
 
 
