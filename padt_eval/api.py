@@ -239,6 +239,24 @@ def compare(
     return doc, path
 
 
+def diff_report(
+    runs: list[str | Path],
+    out: str | Path,
+    *,
+    comparisons: list[dict[str, Any]],
+    notes: list[str] = (),  # type: ignore[assignment]
+    data_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+    draw: int = 200,
+) -> Path:
+    """Write the diff page of two or more runs of one split (the first is the reference):
+    `comparisons` (`compare` of the first against each other), then the samples where
+    their outcomes differ, drawn, with filters (docs/reports.md)."""
+    from padt_eval.report.diff_report import write_diff_report
+
+    return write_diff_report(runs, out, comparisons, notes=list(notes), data_root=data_root, image_root=image_root, draw=draw)
+
+
 def leaderboard(
     results: str | Path = DEFAULT_RESULTS_ROOT,
     out: str | Path | None = None,

@@ -14,32 +14,70 @@ from padt_eval.report.console import labelled, print_table
 
 
 def compare(
-    run_a: Annotated[Path, typer.Argument(help="Results folder of run A (the reference).", file_okay=False)],
-    run_b: Annotated[Path, typer.Argument(help="Results folder of run B; differences are B − A.", file_okay=False)],
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="RUN_DIR",
+            help="Results folders: A (the reference), then B, C …; each is compared with A (differences are B − A).",
+            file_okay=False,
+        ),
+    ],
     resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples (and permutation draws).")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the resampling.")] = 0,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Comparison JSON (default: <parent of B>/comparisons/<A>__vs__<B>.json).")
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Comparison JSON (two runs only; default: <parent of B>/comparisons/<A>__vs__<B>.json)."
+        ),
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a diff page: the statistics, then the samples where the runs differ, drawn."),
+    ] = None,
+    data_root: DataRootOpt = None,
+    image_root: ImageRootOpt = None,
+    draw: Annotated[
+        int, typer.Option("--draw", min=0, help="--html: how many of the largest differences to draw on their image.")
+    ] = 200,
 ) -> None:
-    """Paired comparison of two runs on their shared samples: B − A with a 95 % paired-bootstrap
-    interval and a p-value (McNemar exact for Acc@t, paired permutation otherwise).
+    """Paired comparison of runs on their shared samples: B − A with a 95 % paired-bootstrap
+    interval and a p-value (McNemar exact for Acc@t, paired permutation otherwise); with
+    --html, a page of the samples where the runs differ, each run's answer in its colour.
 
-    Example: padt-eval compare results/rec-refcoco_val-qwen results/rec-refcoco_val-padt
+    Example: padt-eval compare results/rec-refcoco_val-qwen results/rec-refcoco_val-padt --html diff.html
     """
     from padt_eval import api
+    from padt_eval.core.errors import UsageError
     from padt_eval.report.console_tables import comparison_table
     from padt_eval.report.errors_view import error_shares_table
 
-    doc, path = api.compare(run_a, run_b, resamples=resamples, seed=seed, out=out)
-    print_table(console, comparison_table(doc))
-    if doc.get("errors"):
-        print_table(console, error_shares_table(doc["errors"]))
-        for w in doc["errors"]["warnings"]:
+    if len(runs) < 2:
+        raise UsageError("compare needs at least two results folders")
+    if out is not None and len(runs) > 2:
+        raise UsageError("--out names one comparison file: give two runs, or leave it out")
+    docs, notes = [], []
+    for other in runs[1:]:
+        try:
+            doc, path = api.compare(runs[0], other, resamples=resamples, seed=seed, out=out)
+        except UsageError as exc:
+            if html is None:
+                raise
+            notes.append(f"no paired statistics for {other}: {exc}")  # OVD: still worth a diff page
+            console.print(labelled("note", notes[-1]))
+            docs.append(None)
+            continue
+        docs.append(doc)
+        print_table(console, comparison_table(doc))
+        if doc.get("errors"):
+            print_table(console, error_shares_table(doc["errors"]))
+            for w in doc["errors"]["warnings"]:
+                console.print(labelled("warning", w))
+        for w in doc["warnings"]:
             console.print(labelled("warning", w))
-    for w in doc["warnings"]:
-        console.print(labelled("warning", w))
-    console.print(Text.assemble(f"{doc['resamples']:,} resamples, seed {doc['seed']}; written to ", (str(path), "bold")))
+        console.print(Text.assemble(f"{doc['resamples']:,} resamples, seed {doc['seed']}; written to ", (str(path), "bold")))
+    if html is not None:
+        page = api.diff_report(runs, html, comparisons=docs, notes=notes, data_root=data_root, image_root=image_root, draw=draw)
+        console.print(Text.assemble("written ", (str(page), "bold")))
 
 
 def leaderboard(

@@ -63,3 +63,13 @@ def error_runs(tmp_path_factory):
             output=OutputOptions(root / "results" / f"{task.value}-errors"),
         ).out_dir
     return runs, expected
+
+
+@pytest.fixture(scope="session")
+def demo_results(tmp_path_factory):
+    """The demo's results folders (`padt-eval demo --no-models` on 6 images): run folder name -> path."""
+    from padt_eval.demo.run import run_demo
+
+    out = tmp_path_factory.mktemp("demo_for_diff")
+    run_demo(out, n_images=6, seed=0, resamples=200)
+    return {p.name: p for p in (out / "results").iterdir() if (p / "metrics.json").is_file()}

@@ -90,6 +90,7 @@ class PadtAdapter(ModelAdapter):
         tokens = run.prompt_tokens[b] if run.prompt_tokens is not None else int(run.inputs.attention_mask[b].sum())
         completion = run.completion_rows[b] if run.completion_rows is not None else run.completion_ids[b].tolist()
         patch = self.pipeline.processor.image_processor.patch_size
+        merge = self.pipeline.processor.merge_size
         meta: dict[str, Any] = {
             "prompt_tokens": tokens,
             "completion_tokens": _completion_length(completion, self.pipeline.settings.eos_token_ids),
@@ -99,6 +100,10 @@ class PadtAdapter(ModelAdapter):
             "finished": finished,
             "truncated": parse.truncated,
             "vrt_per_object": [len(o.vrt_ids) for o in parse.objects],
+            # which merged image patch each object's VRTs point at (row-major index in the
+            # vrt_grid_hw grid laid over the whole image): the diff report draws them
+            "vrt_patches": [[int(i) for i in o.vrt_ids] for o in parse.objects],
+            "vrt_grid_hw": [h // merge, w // merge],
             "parser": "reference-compat" if self.compat else "default",
             "seconds": round(seconds, 6),
         }

@@ -97,6 +97,10 @@ def test_predictions_are_canonical(adapter, requests_):
         assert meta["parser"] == "default" and meta["generated_steps"] <= 16
         assert meta["truncated"] == (not meta["finished"])
         assert len(meta["vrt_per_object"]) == len(pred.objects)
+        # the VRT patch indices the diff report draws: one list per object, in the merged grid
+        assert [len(v) for v in meta["vrt_patches"]] == meta["vrt_per_object"]
+        assert meta["vrt_grid_hw"] == [meta["image_grid_thw"][1] // 2, meta["image_grid_thw"][2] // 2]
+        assert all(isinstance(i, int) and i >= 0 for v in meta["vrt_patches"] for i in v)
         json.dumps(pred.to_json())
     assert n_objects > 0, "the tiny model produced no object at all; the decoder path went untested"
 
