@@ -247,7 +247,7 @@ def diff_report(
     notes: list[str] = (),  # type: ignore[assignment]
     data_root: str | Path | None = None,
     image_root: str | Path | None = None,
-    draw: int = 200,
+    draw: int = 100,
 ) -> Path:
     """Write the diff page of two or more runs of one split (the first is the reference):
     `comparisons` (`compare` of the first against each other), then the samples where

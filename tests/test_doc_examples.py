@@ -106,6 +106,7 @@ def workdir(tmp_path_factory):
     work = tmp_path_factory.mktemp("doc_examples")
     paths = DemoPaths(work / "demo_out")
     generate(paths, n_images=1, seed=1)  # one image: the model examples stay quick
+    _score_demo_models(paths)
     models = paths.root / "models"
     built = {"padt": build_tiny_padt(models / "tiny-padt", seed=0)}
     built["qwen2_5_vl"] = build_tiny("qwen2_5_vl", models / "tiny-qwen2_5_vl")
@@ -121,6 +122,24 @@ def workdir(tmp_path_factory):
         if family != "padt":
             _answer_at_once(repo / "snapshots" / sha)
     return work
+
+
+def _score_demo_models(paths) -> None:
+    """The demo's two REC runs (demo-A, demo-B) in demo_out/results/, where `padt-eval demo`
+    puts them, for the examples that read run folders (`compare`)."""
+    from padt_eval import api
+    from padt_eval.core.types import Task
+    from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+    from padt_eval.demo.data import make_predictions
+    from padt_eval.demo.run import DEMO_MODELS, DEMO_SPLIT_NAME
+    from padt_eval.options import OutputOptions, PredictionsOptions
+
+    for model in DEMO_MODELS:
+        reader = PadtRefcocoJsonlReader(paths.rec_split, paths.images, Task.REC, name=DEMO_SPLIT_NAME)
+        preds = paths.predictions.with_name(f"{model.stem}.jsonl")
+        make_predictions(reader, preds, seed=1 + model.seed_offset)
+        out = OutputOptions(paths.results / f"rec-{DEMO_SPLIT_NAME}-{model.stem}", model.name)  # as the demo names them
+        api.score(Task.REC, DEMO_SPLIT_NAME, PredictionsOptions(preds), reader=reader, output=out)
 
 
 def _answer_at_once(folder: Path) -> None:

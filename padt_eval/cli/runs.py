@@ -38,7 +38,7 @@ def compare(
     image_root: ImageRootOpt = None,
     draw: Annotated[
         int, typer.Option("--draw", min=0, help="--html: how many of the largest differences to draw on their image.")
-    ] = 200,
+    ] = 100,
 ) -> None:
     """Paired comparison of runs on their shared samples: B − A with a 95 % paired-bootstrap
     interval and a p-value (McNemar exact for Acc@t, paired permutation otherwise); with

@@ -34,7 +34,7 @@ from padt_eval.report.runs import Run, load_run
 from padt_eval.report.table_specs import display_scale
 from padt_eval.report.tables import PAGE_CSS
 
-DEFAULT_DRAW = 200
+DEFAULT_DRAW = 100
 PER_GROUP = 6
 PAGE_SIZE = 20
 TEXT_DRAWN = 600
@@ -205,6 +205,7 @@ def build_diff_report(
     data_root: str | Path | None = None,
     image_root: str | Path | None = None,
     draw: int = DEFAULT_DRAW,
+    page_size: int = PAGE_SIZE,
 ) -> str:
     """The page. `comparisons`: `compare_runs` of run 0 against each other run (where the
     task's metrics decompose per sample); `notes`: sentences the page shows at the top."""
@@ -220,7 +221,7 @@ def build_diff_report(
     data = {
         "runs": [{"label": lab, "colour": run_colour(i), "name": r.model_name} for i, (lab, r) in enumerate(zip(labels, runs))],
         "score": score_name(runs[0].task),
-        "pageSize": PAGE_SIZE,
+        "pageSize": page_size,
         "samples": entries,
         "images": images,
     }

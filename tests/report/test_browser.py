@@ -115,3 +115,59 @@ def test_run_report_error_section_renders_bars_and_samples(error_runs, tmp_path)
     px = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     orange = (abs(px[..., 0] - 0xD9) < 8) & (abs(px[..., 1] - 0x82) < 8) & (abs(px[..., 2] - 0x2B) < 8)
     assert orange.sum() > 500
+
+
+def test_diff_report_filters_and_pages_in_the_browser(demo_results, tmp_path):
+    """The diff page of two demo runs: no console message, every filter button shows its
+    group's samples (count and ids), the pager moves, and the drawings are painted."""
+    import re
+
+    from padt_eval.report.diff_report import write_diff_report
+    from padt_eval.report.diff_set import build_diff_set
+    from padt_eval.report.runs import load_run
+
+    a = demo_results["rec-demo_refcoco_val-perturbed_ground_truth"]
+    b = demo_results["rec-demo_refcoco_val-perturbed_ground_truth_b"]
+    doc, _ = api.compare(a, b, resamples=200, out=tmp_path / "c.json")
+    page_size = 4
+    out = write_diff_report([a, b], tmp_path / "diff.html", [doc], page_size=page_size)
+    ds = build_diff_set([load_run(a), load_run(b)])
+    assert len(ds.samples) > page_size
+
+    def open_page(fragment: str = "") -> str:
+        res = _run(
+            ["--virtual-time-budget=5000", "--enable-logging=stderr", "--v=0", "--dump-dom", out.resolve().as_uri() + fragment],
+            tmp_path,
+        )
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert ":CONSOLE" not in res.stderr, [line for line in res.stderr.splitlines() if ":CONSOLE" in line]
+        assert 'data-js-errors="0"' in res.stdout
+        return res.stdout
+
+    def shown(dom: str) -> tuple[int, list[str]]:
+        count = int(re.search(r'data-visible-count="(\d+)"', dom).group(1))
+        return count, re.findall(r'<div class="card" data-sample="([^"]+)"', dom)
+
+    dom = open_page()
+    n, ids = shown(dom)
+    assert n == len(ds.samples) and ids == [s.sample_id for s in ds.samples[:page_size]]
+    m = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
+    assert m and m.group(1) == m.group(2) and int(m.group(2)) == page_size  # the first samples are all drawn
+    groups = [k for k, v in ds.group_counts.items() if v and (not k.startswith("error:") or k == "error:localization")]
+    assert {"only:0", "only:1", "none"} <= set(groups)
+    for key in groups:
+        n, ids = shown(open_page(f"#filter={key}"))
+        members = [s.sample_id for s in ds.samples if key in s.groups]
+        assert n == ds.group_counts[key] == len(members) and ids == members[:page_size], key
+    dom = open_page("#page=2")
+    assert 'data-page="2"' in dom and shown(dom)[1] == [s.sample_id for s in ds.samples[page_size : 2 * page_size]]
+    shot = tmp_path / "diff.png"
+    res = _run(["--window-size=1200,2400", f"--screenshot={shot}", out.resolve().as_uri()], tmp_path)
+    assert res.returncode == 0 and shot.is_file(), res.stderr[-2000:]
+    from PIL import Image
+
+    px = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert px.std() > 10  # not a blank page
+    green = (px[..., 1] > 150) & (px[..., 0] < 90) & (px[..., 2] < 90)  # ground truth
+    blue = (abs(px[..., 0] - 0x1F) < 30) & (abs(px[..., 1] - 0x5F) < 30) & (px[..., 2] > 180)  # run A
+    assert green.sum() > 200 and blue.sum() > 100
