@@ -225,8 +225,9 @@ def build_diff_report(
         "samples": entries,
         "images": images,
     }
-    # "</" inside a script element would end it: JSON allows the escaped form
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    # no "<" at all inside the script element ("</script>", "<!--" in a model's text would
+    # end or bend it): in JSON, "<" only occurs inside strings, where \u003c means the same
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
     legend = '<p class="legend"><span class="sw" style="background:#00c800"></span>ground truth' + "".join(
         f'<span class="sw" style="background:{run_colour(i)}"></span>{_e(lab)}: {_e(r.model_name)}'
         for i, (lab, r) in enumerate(zip(labels, runs))

@@ -94,7 +94,9 @@ def test_compare_html_writes_a_self_contained_page_with_the_counts(demo_results,
     assert 'data-table="paired-B"' in page and "McNemar exact" in page
     # nothing is fetched: no URL in any src/href, no stylesheet or script file
     assert not re.search(r'(src|href)="(https?:)?//', page) and "<link" not in page
-    data = json.loads(re.search(r'<script type="application/json" id="diff-data">(.*?)</script>', page, re.S).group(1))
+    payload = re.search(r'<script type="application/json" id="diff-data">(.*?)</script>', page, re.S).group(1)
+    assert "<" not in payload  # a model's "</script>" cannot end the data early
+    data = json.loads(payload)
     assert [s["id"] for s in data["samples"]] == [s.sample_id for s in ds.samples]
     assert all(x.startswith("data:image/jpeg;base64,") for x in data["images"]) and data["images"]
 
@@ -146,3 +148,40 @@ def test_vrt_cells_are_the_patches_of_the_merged_grid():
     inside, outside = px[50, 50], px[150, 250]
     assert inside[2] > inside[0] + 40  # tinted blue where the VRT points
     assert (outside > 240).all()  # untouched elsewhere
+
+
+def test_ric_runs_diff_on_grounding_f1(demo_results, tmp_path):
+    """A second RIC run (every other caption's grounded objects dropped) against the demo's."""
+    from padt_eval import api
+    from padt_eval.core.types import Task
+    from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions
+
+    a = demo_results["ric-ric_val-perturbed_ground_truth"]
+    root = a.parent.parent
+    lines = (root / "predictions" / "ric_perturbed_ground_truth.jsonl").read_text().splitlines()
+    fewer = [json.loads(x) for x in lines]
+    for d in fewer[::2]:
+        d["objects"] = []
+    (tmp_path / "fewer.jsonl").write_text("".join(json.dumps(d) + "\n" for d in fewer))
+    b = api.score(
+        Task.RIC,
+        "ric_val",
+        PredictionsOptions(tmp_path / "fewer.jsonl"),
+        data=DataOptions(data_root=root / "data"),
+        output=OutputOptions(tmp_path / "ric-fewer", "fewer objects", report=False),
+    ).out_dir
+    ra, rb = _records(a), _records(b)
+
+    def f1(r):
+        return 1.0 if r["n_pred"] + r["n_gt"] == 0 else 2 * r["n_matched"] / (r["n_pred"] + r["n_gt"])
+
+    want = [s for s in ra if (ra[s]["status"], round(f1(ra[s]), 9)) != (rb[s]["status"], round(f1(rb[s]), 9))]
+    ds = build_diff_set([load_run(a), load_run(b)])
+    assert want and sorted(s.sample_id for s in ds.samples) == sorted(want)
+    r = runner.invoke(
+        app,
+        ["compare", str(a), str(b), "--resamples", "200", "-o", str(tmp_path / "c.json"), "--html", str(tmp_path / "ric.html")],
+    )
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "ric.html").read_text()
+    assert "grounding F1" in page and 'data-table="paired-B"' in page and ">gp<" in page
