@@ -9,15 +9,13 @@ patches a PaDT answer's VRTs point at (prediction meta `vrt_patches`, cells of t
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from padt_eval.core import rle as rlemod
-from padt_eval.report.draw import GT_RGB, MISSING_BG, _overlay, clip_to_canvas
+from padt_eval.report.draw import GT_RGB, _overlay, base_canvas, box_pen, fit, jpeg_uri
 
 #: Run colours, in run order (A, B, C …); none is close to the ground truth's green.
 RUN_COLOURS = ("#1f5fd6", "#e0142d", "#ff8c00", "#9b3fc9", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
@@ -87,17 +85,10 @@ def render_diff(
     run's answer drawn over it."""
     from PIL import Image, ImageDraw
 
-    if image is not None:
-        canvas = np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-    else:
-        canvas = np.empty((max(height, 1), max(width, 1), 3), dtype=np.uint8)
-        canvas[:] = MISSING_BG
+    canvas = base_canvas(image, width, height)
     for _, mask in gt:
         _overlay(canvas, mask, GT_RGB, 0.35)
-    img = Image.fromarray(canvas)
-    scale = min(1.0, max_side / max(img.width, img.height))
-    if scale < 1.0:
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BILINEAR)
+    img, scale = fit(Image.fromarray(canvas), max_side)
     # VRT patches under everything else, translucent
     cells = Image.new("RGBA", img.size, (0, 0, 0, 0))
     cdraw = ImageDraw.Draw(cells)
@@ -118,14 +109,7 @@ def render_diff(
                 px[edge] = _rgb(a.colour)
     img = Image.fromarray(px)
     draw = ImageDraw.Draw(img)
-
-    def box(b: Sequence[float] | None, rgb: tuple[int, int, int], w: int) -> None:
-        if b is None:
-            return
-        clipped = clip_to_canvas([float(v) * scale for v in b], img.width, img.height, margin=w + 1)
-        if clipped is not None:
-            draw.rectangle(clipped, outline=rgb, width=w)
-
+    box = box_pen(draw, img, scale)
     for b, _ in gt:
         box(b, GT_RGB, 3)
     for k, a in enumerate(answers):  # the first run widest, so a later identical box leaves its rim visible
@@ -133,6 +117,4 @@ def render_diff(
             box(b, _rgb(a.colour), 2 + (n - 1 - k))
     if image is None:
         draw.text((4, 4), "image not available", fill=(60, 60, 60))
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return jpeg_uri(img, 80)

@@ -29,7 +29,7 @@ from padt_eval.report.diff_draw import RunAnswer, render_diff, run_colour, vrt_c
 from padt_eval.report.diff_page import DIFF_CSS, DIFF_JS
 from padt_eval.report.diff_set import DiffSet, build_diff_set, score_name
 from padt_eval.report.errors_view import CATEGORY_LABELS
-from padt_eval.report.run_report import _predictions, reopen_split
+from padt_eval.report.run_report import _predictions, reopen_split, sample_from
 from padt_eval.report.runs import Run, load_run
 from padt_eval.report.table_specs import display_scale
 from padt_eval.report.tables import PAGE_CSS
@@ -119,12 +119,7 @@ def _entries(runs: list[Run], ds: DiffSet, draw: int, reader, notes: list[str]) 
     missing_images = 0
     for s in ds.samples:
         sid = s.sample_id
-        sample = None
-        if reader is not None:
-            try:
-                sample = reader.get(sid)
-            except (KeyError, PadtEvalError):
-                notes.append(f"sample {sid} is not in the re-opened split")
+        sample = sample_from(reader, sid, notes)
         w = sample.image.width if sample is not None else 320
         h = sample.image.height if sample is not None else 240
         gt = [(o.bbox, o.mask) for o in sample.objects] if sample is not None else []

@@ -53,6 +53,38 @@ def clip_to_canvas(b: Sequence[float], width: int, height: int, margin: int) -> 
     return [limit(left, width), limit(top, height), limit(right, width), limit(bottom, height)]
 
 
+def base_canvas(image, width: int, height: int) -> np.ndarray:
+    """The image as a writable RGB array, or a grey canvas of its size when there is none."""
+    if image is not None:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    canvas = np.empty((max(height, 1), max(width, 1), 3), dtype=np.uint8)
+    canvas[:] = MISSING_BG
+    return canvas
+
+
+def fit(img, max_side: int):
+    """(the picture shrunk to at most `max_side` a side, the scale applied)."""
+    from PIL import Image
+
+    scale = min(1.0, max_side / max(img.width, img.height))
+    if scale < 1.0:
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BILINEAR)
+    return img, scale
+
+
+def box_pen(draw, img, scale: float):
+    """A function drawing a box given in original pixels onto the scaled picture, clipped."""
+
+    def box(b: Sequence[float] | None, rgb: tuple[int, int, int], w: int) -> None:
+        if b is None:
+            return
+        clipped = clip_to_canvas([float(v) * scale for v in b], img.width, img.height, margin=w + 1)
+        if clipped is not None:
+            draw.rectangle(clipped, outline=rgb, width=w)
+
+    return box
+
+
 def render_sample(
     image,  # PIL.Image.Image | None
     width: int,
@@ -69,27 +101,14 @@ def render_sample(
     with `all_scored` (detection, grounded captions) every prediction counts and is red."""
     from PIL import Image, ImageDraw
 
-    if image is not None:
-        canvas = np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-    else:
-        canvas = np.empty((max(height, 1), max(width, 1), 3), dtype=np.uint8)
-        canvas[:] = MISSING_BG
+    canvas = base_canvas(image, width, height)
     for _, mask in gt:
         _overlay(canvas, mask, GT_RGB, 0.35)
     for i, (_, mask) in enumerate(preds):
         _overlay(canvas, mask, PRED_RGB if all_scored or i == selected else OTHER_RGB, 0.35)
-    img = Image.fromarray(canvas)
-    scale = min(1.0, max_side / max(img.width, img.height))
-    if scale < 1.0:
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BILINEAR)
+    img, scale = fit(Image.fromarray(canvas), max_side)
     draw = ImageDraw.Draw(img)
-
-    def box(b: Sequence[float] | None, rgb: tuple[int, int, int], w: int) -> None:
-        if b is None:
-            return
-        clipped = clip_to_canvas([float(v) * scale for v in b], img.width, img.height, margin=w + 1)
-        if clipped is not None:
-            draw.rectangle(clipped, outline=rgb, width=w)
+    box = box_pen(draw, img, scale)
 
     for b, _ in gt:
         box(b, GT_RGB, 3)
@@ -102,8 +121,13 @@ def render_sample(
         box(preds[selected][0], PRED_RGB, 2)
     if image is None:
         draw.text((4, 4), "image not available", fill=(60, 60, 60))
+    return jpeg_uri(img, 85)
+
+
+def jpeg_uri(img, quality: int) -> str:
+    """A JPEG data URI of a PIL image."""
     buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=85)
+    img.save(buf, format="JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

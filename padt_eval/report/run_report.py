@@ -72,6 +72,18 @@ def reopen_split(run: Run, data_root: str | Path | None = None, image_root: str 
     )
 
 
+def sample_from(reader, sid: str, notes: list[str]):
+    """The sample `sid` of the re-opened split (None without a reader, or with a note when
+    the split has no such sample)."""
+    if reader is None:
+        return None
+    try:
+        return reader.get(sid)
+    except (KeyError, PadtEvalError):
+        notes.append(f"sample {sid} is not in the re-opened split")
+        return None
+
+
 def _drawable(d: Any) -> Prediction:
     """A predictions line the report can draw: objects with finite boxes and valid RLE masks.
     ValueError names the field (scoring checks the same file fully; this guards the drawing)."""
@@ -190,12 +202,7 @@ def _cards(run: Run, worst: list[dict[str, Any]], preds: dict[str, Prediction], 
     missing_images = 0
     for r in worst:
         sid = r["sample_id"]
-        sample = None
-        if reader is not None:
-            try:
-                sample = reader.get(sid)
-            except (KeyError, PadtEvalError):
-                notes.append(f"sample {sid} is not in the re-opened split")
+        sample = sample_from(reader, sid, notes)
         image, unopened = None, ""
         if sample is not None:
             try:
