@@ -117,9 +117,10 @@ def _entries(runs: list[Run], ds: DiffSet, draw: int, reader, notes: list[str]) 
     drawn = _to_draw(ds, draw)
     entries, images = [], []
     missing_images = 0
+    not_found: list[str] = []  # one note per sample could outweigh the page: summed up below
     for s in ds.samples:
         sid = s.sample_id
-        sample = sample_from(reader, sid, notes)
+        sample = sample_from(reader, sid, not_found)
         w = sample.image.width if sample is not None else 320
         h = sample.image.height if sample is not None else 240
         gt = [(o.bbox, o.mask) for o in sample.objects] if sample is not None else []
@@ -154,6 +155,8 @@ def _entries(runs: list[Run], ds: DiffSet, draw: int, reader, notes: list[str]) 
                 "b": [[_r(b) for b in a.boxes] for a in answers],
             }
         )
+    if not_found:
+        notes.append(not_found[0] + (f" (and {len(not_found) - 1} more samples)" if len(not_found) > 1 else ""))
     if missing_images:
         notes.append(f"{missing_images} image(s) could not be opened: drawn on a grey canvas")
     return entries, images

@@ -185,3 +185,28 @@ def test_ric_runs_diff_on_grounding_f1(demo_results, tmp_path):
     assert r.exit_code == 0, r.output
     page = (tmp_path / "ric.html").read_text()
     assert "grounding F1" in page and 'data-table="paired-B"' in page and ">gp<" in page
+
+
+def test_runs_of_different_tasks_are_refused(demo_results, tmp_path):
+    r = runner.invoke(app, ["compare", str(demo_results[REC_A]), str(demo_results[RES_A]), "--html", str(tmp_path / "x.html")])
+    assert r.exit_code == 2 and "cannot compare a rec run with a res run" in r.output
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_a_missing_predictions_file_draws_the_records_box_and_says_so(demo_results, tmp_path):
+    import shutil
+
+    from padt_eval.report.diff_report import build_diff_report
+
+    b = tmp_path / "b"
+    shutil.copytree(demo_results[REC_B], b)
+    doc = json.loads((b / "metrics.json").read_text())
+    doc["predictions"]["file"] = str(tmp_path / "gone.jsonl")
+    (b / "metrics.json").write_text(json.dumps(doc))
+    page = build_diff_report([demo_results[REC_A], b], [])
+    assert "run B: predictions file" in page and "is not on this machine" in page
+    payload = re.search(r'id="diff-data">(.*?)</script>', page, re.S).group(1)
+    rb = _records(b)
+    for s in json.loads(payload)["samples"]:
+        box = rb[s["id"]].get("pred_bbox")
+        assert s["b"][1] == ([[round(v, 1) for v in box]] if box else []) and s["t"][1] is None
