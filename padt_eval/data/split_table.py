@@ -25,16 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from padt_eval.core.errors import UsageError
 from padt_eval.core.types import Task
-from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader, is_official_instances
-from padt_eval.data.instances import find_train2014_instances
-from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-from padt_eval.data.readers.grefcoco import GrefcocoReader
-from padt_eval.data.refer import ReferReader
-from padt_eval.data.safe_pickle import load_restricted
-from padt_eval.data.split import SplitReader
+
+if TYPE_CHECKING:  # the readers (numpy, pycocotools ...) are imported by the opener that uses them,
+    # so that naming the splits (`--help`, option checks) costs no reader import
+    from padt_eval.data.split import SplitReader
 
 
 @dataclass(frozen=True)
@@ -146,6 +144,9 @@ def count_lines(files: list[Path], _cache: dict) -> int:
 
 
 def _open_padt_refcoco(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.instances import find_train2014_instances
+    from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+
     instances = find_train2014_instances(a.data_root, a.images)
     return PadtRefcocoJsonlReader(a.files[0], a.images, a.task, name=a.name, instances_path=instances)
 
@@ -160,11 +161,15 @@ def refer_layout(dataset: str, split_by: str, split: str) -> Layout:
     """The refer archive of `dataset`: its `split` partition of refs(<split_by>).p."""
 
     def open_refer(a: OpenArgs) -> SplitReader:
+        from padt_eval.data.refer import ReferReader
+
         return ReferReader(a.files[0], a.files[1], split, a.images, a.task, name=a.name)
 
     def count_sentences(files: list[Path], cache: dict) -> int:
         refs = cache.get(files[0])
         if refs is None:
+            from padt_eval.data.safe_pickle import load_restricted
+
             refs = cache[files[0]] = load_restricted(files[0])
         return sum(len(r.get("sentences", [])) for r in refs if isinstance(r, dict) and r.get("split") == split)
 
@@ -179,10 +184,14 @@ def _referring(dataset: str, split_by: str, split: str) -> SplitSpec:
 
 
 def _open_coco(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.coco import CocoReader
+
     return CocoReader(a.files[0], a.images, gt=a.gt, name=a.name)
 
 
 def _open_padt_coco(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.coco import PadtCocoJsonlReader
+
     return PadtCocoJsonlReader(a.files[0], a.images, name=a.name)
 
 
@@ -205,6 +214,8 @@ def _grefcoco(split: str) -> SplitSpec:
     """gRefCOCO `split` (unc partition), read by GREC and GRES."""
 
     def open_grefcoco(a: OpenArgs) -> SplitReader:
+        from padt_eval.data.readers.grefcoco import GrefcocoReader
+
         return GrefcocoReader(a.files[0], a.files[1], split, a.images, a.task, name=a.name)
 
     def count_sentences(files: list[Path], cache: dict) -> int:
@@ -219,6 +230,8 @@ def _grefcoco(split: str) -> SplitSpec:
 
 
 def _open_grefcoco_file(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.readers.grefcoco import GrefcocoReader
+
     """A grefs(unc).json given by path, every split in it, with instances.json beside it."""
     instances = a.files[1] if len(a.files) > 1 else a.files[0].parent / "instances.json"
     return GrefcocoReader(a.files[0], instances, None, a.images, a.task, name=a.name)
@@ -274,6 +287,8 @@ SPLITS: dict[str, SplitSpec] = {
 
 
 def _open_coco_file(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader, is_official_instances
+
     """An official instances file or a PaDT COCO JSONL, told apart by their first line."""
     path = a.files[0]
     if is_official_instances(path):

@@ -32,7 +32,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import box_iou
 from padt_eval.core.types import Sample
 
@@ -71,6 +70,8 @@ def classify(iou_target: float, ious_other: Sequence[float] | None, th: ErrorThr
 
 
 def _mask_iou(a: dict, b: dict) -> float:
+    from padt_eval.core import rle as rlemod  # numpy and pycocotools: not for `--help` (options.py imports this module)
+
     inter, union = rlemod.intersection_and_union(a, b)
     return inter / union if union else 0.0
 
