@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from padt_eval.metrics.ngrams import MAX_ORDER, NgramTable, distinct, lookup, ngram_table
+from padt_eval.metrics.ngrams import MAX_ORDER, NgramTable, OrderCounts, distinct, lookup, ngram_table
 
 SIGMA = 6.0  # pycocoevalcap's CiderScorer sigma
 
@@ -32,7 +32,7 @@ def cider_d(gts: dict, res: dict, table: NgramTable | None = None) -> tuple[floa
     table = table or ngram_table(gts, res)
     n = table.n_images
     if n == 0:
-        return float(np.mean(np.zeros(0))), np.zeros(0)
+        return float("nan"), np.zeros(0)  # np.mean of no images, as pycocoevalcap would give
     n_sentences = len(table.lengths)
     log_images = np.log(float(n))
     bigrams = np.maximum(table.lengths - 1, 0)  # pycocoevalcap's "length"
@@ -68,7 +68,7 @@ def _sum_by(index: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(index, weights=weights, minlength=n).astype(np.float64, copy=False)
 
 
-def _document_frequency(table: NgramTable, order) -> np.ndarray:
+def _document_frequency(table: NgramTable, order: OrderCounts) -> np.ndarray:
     """Per n-gram id: the number of images with it in at least one reference."""
     is_ref = order.sentence >= table.n_images
     width = max(order.n_grams, 1)

@@ -43,13 +43,6 @@ class NgramTable:
     ref_count: np.ndarray  # int64, per image: its number of references
     orders: tuple[OrderCounts, ...]  # orders 1..MAX_ORDER
 
-    @property
-    def n_candidates(self) -> int:
-        return self.n_images
-
-    def is_reference(self, sentence: np.ndarray) -> np.ndarray:
-        return sentence >= self.n_images
-
 
 def ngram_table(gts: dict, res: dict) -> NgramTable:
     """Counts for pycocoevalcap's input shape: `gts[id]` the references (strings, at least
