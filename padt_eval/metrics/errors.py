@@ -28,7 +28,7 @@ says how many samples that concerns.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +143,11 @@ class QueryErrors:
         self.counts[cat] += 1
         fields["error"] = cat
         return fields
+
+    def add_counts(self, counts: Mapping[str, int], n_without_instances: int) -> None:
+        """What `add` would have counted for many samples (the columnar scoring path)."""
+        self.counts.update(counts)
+        self.n_without_instances += n_without_instances
 
     def summary(self) -> dict[str, Any]:
         """The `errors` object of metrics.json."""

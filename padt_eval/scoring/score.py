@@ -24,6 +24,7 @@ from typing import Any
 
 from padt_eval.core.errors import UsageError
 from padt_eval.core.fileio import sha256_file
+from padt_eval.core.filekind import require_regular_file
 from padt_eval.core.library_log import library_output_to
 from padt_eval.core.types import ModelRequest, Prediction, PromptKey, Sample, Task
 from padt_eval.data.registry import open_split
@@ -36,6 +37,7 @@ from padt_eval.results.reader import read_run_model
 from padt_eval.results.record import ModelDescription, PredictionsRef, RunRecord
 from padt_eval.results.run_folder import RunFolder
 from padt_eval.results.writer import RunWriter, safe_name
+from padt_eval.scoring.columnar import score_columns
 from padt_eval.scoring.predictions_file import PredictionsFile
 from padt_eval.tasks.metric import build_metric
 from padt_eval.tasks.registry import get_task, release_gt
@@ -239,12 +241,9 @@ def score(
             gt=gt,
             require_images=False,
         )
-    pred_file = PredictionsFile(predictions.path, strict=predictions.strict)
-    warnings: list[str] = []
-    if pred_file.n_lines == 0:
-        warnings.append(f"the predictions file {pred_file.path} is empty: every sample scores as a miss")
+    require_regular_file(predictions.path, "predictions file")  # a FIFO or /dev/zero is named, never opened
     # a file of answers is scored: no model family, nobody was prompted
-    description: dict[str, Any] = {"family": None, "predictions_file": str(pred_file.path)}
+    description: dict[str, Any] = {"family": None, "predictions_file": str(Path(predictions.path))}
     parser = None
     if predictions.text_format is not None:
         from padt_eval.scoring.raw_text import raw_text_parser
@@ -252,20 +251,37 @@ def score(
         parser = raw_text_parser(predictions.text_format, predictions.min_pixels, predictions.max_pixels)
         description.update(parser.describe())
     metric = build_metric(spec.task, scoring.protocol, reader, scoring.error_thresholds)
+    # The common REC/RES case is scored as columns (scoring/columnar.py); anything that
+    # path does not reproduce is scored sample by sample below, with the same results.
+    columns = score_columns(spec.task, reader, metric, Path(predictions.path), predictions.strict) if parser is None else None
+    pred_file = (
+        columns.predictions
+        if columns is not None
+        else PredictionsFile(predictions.path, strict=predictions.strict, all_masks=spec.task != Task.REC)
+    )
+    warnings: list[str] = []
+    if pred_file.n_lines == 0:
+        warnings.append(f"the predictions file {pred_file.path} is empty: every sample scores as a miss")
     if not into_model_run and ownership.kind_of(out_dir) is None:
         ownership.sign(out_dir, ownership.SCORED_FILE)
     writer = RunWriter(out_dir)  # from here on, a failure leaves no temporary file (abort)
     if on_start is not None:
         on_start(len(reader))
-    line_of = _Lines(pred_file, parser)
+    line_of = _Lines(pred_file, parser) if columns is None else None
     try:
         with library_output_to(RunFolder(out_dir).library_log):
-            for chunk in _chunks(reader, CHUNK):
-                for record in metric.update_many(chunk, line_of.many(chunk)):
-                    writer.write_record(record)
+            if columns is not None:
+                metric.add_columns(columns.state())
+                writer.write_records(columns.records())
                 if on_progress is not None:
-                    on_progress(len(chunk))
-            outside = _score_images_outside_split(metric, reader, pred_file)
+                    on_progress(len(reader))
+            else:
+                for chunk in _chunks(reader, CHUNK):
+                    for record in metric.update_many(chunk, line_of.many(chunk)):
+                        writer.write_record(record)
+                    if on_progress is not None:
+                        on_progress(len(chunk))
+            outside = _score_images_outside_split(metric, reader, pred_file) if columns is None else set()
             for record in metric.final_records():
                 writer.write_record(record)
             pred_file.check_ids(set(reader.sample_ids()) | outside if outside else reader)

@@ -1,0 +1,397 @@
+"""The columnar scoring path: REC/RES over whole columns instead of per-sample objects.
+
+The common case of `padt-eval rec|res -p FILE` (a predictions file in padt-eval's own
+JSONL layout, no `--format` parser, the standard protocol, a split the columnar reader
+takes: `data/query_columns.py`) is scored here: the split and the predictions are read
+once with orjson into arrays (ids, boxes, statuses, the answers' masks), box IoUs are
+computed with numpy over all samples at once, mask IoUs with pycocotools' RLE merge and
+area in C (the very calls the object path makes), and the miss categories from the
+IoU columns. The metric is handed the state its `update` would have built
+(`QueryMetric.add_columns`), and per_sample.jsonl is written from the columns.
+
+The object path (`Sample`, `Prediction`, `metric.update_many`) stays the reference: a
+test scores varied files both ways and requires identical metrics.json and
+per_sample.jsonl. Whatever this path does not reproduce gives `None` before anything
+is written, and the object path scores the file, with its messages naming file, line
+and field: a malformed line, a duplicate id, a line that is not plainly well formed,
+an invalid mask, the error breakdown with image instances (its other-object IoUs), or
+an unknown id under --strict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from padt_eval.core import rle as rlemod
+from padt_eval.core.answer_rule import answer_index
+from padt_eval.core.boxes import is_finite_box
+from padt_eval.core.types import ParseStatus, Task
+from padt_eval.data.query_columns import QueryColumns, read_query_columns
+from padt_eval.data.split import SplitReader
+from padt_eval.metrics.base import ColumnState
+from padt_eval.metrics.rec import THRESHOLDS, RecMetric
+from padt_eval.metrics.res import ResMetric
+from padt_eval.scoring.predictions_file import MAX_LISTED_PROBLEMS, Problem
+
+_STATUSES = frozenset(s.value for s in ParseStatus)
+#: served lines whose masks are checked together (as `PredictionsFile.get_many` does)
+_BLOCK = 256
+
+
+@dataclass
+class Answer:
+    """One served line, read: its status and reason, and what the metric scores."""
+
+    status: str
+    reason: Any
+    scored: bool  # all objects carry a score (`OutcomeCounts.n_with_scores`)
+    box: list[float] | None = None  # REC: the answer's box
+    box_from_mask: bool = False
+    mask: dict | None = None  # RES: the answer's mask as read, until it is scored (`_ResAreas.add`)
+
+
+@dataclass
+class ColumnarPredictions:
+    """What `PredictionsFile` reports about a file, for a file read by this path (which
+    has no malformed or duplicate line: those go to the object path)."""
+
+    path: Path
+    n_lines: int
+    distinct_ids: int
+    unknown: list[tuple[str, int]]  # (sample id, line) of ids the split does not have
+    problems: list[Problem] = field(default_factory=list)
+    problem_counts: Counter[str] = field(default_factory=Counter)
+
+    def check_ids(self, split_ids: object) -> None:
+        for sid, line in self.unknown:
+            self.problem_counts["unknown_id"] += 1
+            if len(self.problems) < MAX_LISTED_PROBLEMS:
+                self.problems.append(Problem("unknown_id", f"{self.path}:{line}", f"sample_id {sid!r} is not in the split"))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "file": str(self.path),
+            "lines": self.n_lines,
+            "distinct_ids": self.distinct_ids,
+            "problems": {k: int(v) for k, v in sorted(self.problem_counts.items())},
+            "first_problems": [str(p) for p in self.problems],
+        }
+
+
+def _score_ok(v: Any) -> bool:
+    return v is None or (type(v) in (int, float) and math.isfinite(v))
+
+
+def _read_line(obj: Any, task: Task) -> Answer | None:
+    """`prediction_from_line`'s checks on a parsed line, and its answer; None for a line
+    that fails any of them (the object path then reports it)."""
+    text, objects = obj.get("text"), obj.get("objects", [])
+    status, meta = obj.get("parse_status", ParseStatus.OK.value), obj.get("meta") or {}
+    if (text is not None and type(text) is not str) or type(objects) is not list or type(meta) is not dict:
+        return None
+    if type(status) is not str or status not in _STATUSES:
+        return None
+    scores = []
+    for o in objects:
+        if type(o) is not dict:
+            return None
+        bbox, score, label = o.get("bbox"), o.get("score"), o.get("label")
+        if (
+            (bbox is not None and not is_finite_box(bbox))
+            or not _score_ok(score)
+            or (label is not None and type(label) is not str)
+        ):
+            return None
+        if bbox is None and o.get("mask") is None:
+            return None
+        scores.append(float(score) if score is not None else None)
+    answer = Answer(status, obj.get("parse_reason"), all(s is not None for s in scores))
+    i = answer_index(scores)
+    if i is None:
+        return answer
+    chosen = objects[i]
+    if task == Task.REC:
+        bbox = chosen.get("bbox")
+        if bbox is not None:
+            answer.box = [float(v) for v in bbox]
+        else:  # REC scores a mask-only answer by its mask's tight box; no other mask is read
+            if rlemod.problem(chosen["mask"]) is not None:
+                return None
+            answer.box = rlemod.bbox_xyxy(rlemod.normalise(chosen["mask"]))
+            answer.box_from_mask = status == ParseStatus.OK.value  # only an answered sample is scored
+    elif chosen.get("mask") is not None:
+        answer.mask = chosen["mask"]  # checked with the block's masks (`_masks_valid`)
+    return answer
+
+
+def _masks_valid(objs: list[dict]) -> bool:
+    """RES: every mask of these lines is a valid RLE (the object path checks them all)."""
+    masks = [o["mask"] for obj in objs for o in obj.get("objects", []) if o.get("mask") is not None]
+    return all(why is None for why in rlemod.problems(masks))
+
+
+class _ResAreas:
+    """RES: the answers' intersections with their targets and their areas, a block at a time."""
+
+    def __init__(self, cols: QueryColumns) -> None:
+        self.cols = cols
+        self.inter = np.zeros(len(cols), dtype=np.int64)
+        self.pred_area = np.zeros(len(cols), dtype=np.int64)
+        self.has_mask = np.zeros(len(cols), dtype=bool)
+        self.mismatch: dict[int, list[int]] = {}  # row -> the size of its answer's mask, which differs from its target's
+
+    def add(self, rows: list[int], answers: list[Answer]) -> None:
+        """Score these rows' answers; their masks are dropped once scored (memory stays flat)."""
+        keep, preds, inters = [], [], []
+        assert self.cols.masks is not None
+        for row, a in zip(rows, answers):
+            mask, a.mask = a.mask, None
+            if mask is None or a.status != ParseStatus.OK.value:
+                continue
+            p, g = rlemod.to_cocotools(rlemod.normalise(mask)), self.cols.masks[row]
+            if list(p["size"]) != list(g["size"]):
+                self.mismatch[row] = list(p["size"])
+                continue
+            keep.append(row)
+            preds.append(p)
+            inters.append(rlemod.intersection(p, g))
+        if keep:
+            self.pred_area[keep] = rlemod.areas(preds)
+            self.inter[keep] = rlemod.areas(inters)
+            self.has_mask[keep] = True
+
+
+@dataclass
+class ColumnarScore:
+    """A split and a predictions file scored as columns, ready to hand to the metric and
+    to write as per-sample records."""
+
+    task: Task
+    cols: QueryColumns
+    answers: list[Answer | None]  # None: no line for the sample
+    predictions: ColumnarPredictions
+    iou: list[float]
+    has_object: np.ndarray
+    missing_reason: str
+    res: _ResAreas | None = None
+    gt_area: list[int] | None = None
+    errors: Any = None  # the metric's QueryErrors, or None
+
+    def state(self) -> ColumnState:
+        """What the metric's `update` would have built from every sample's record."""
+        n = len(self.cols)
+        iou = self.iou
+        if self.task == Task.REC:
+            fields: dict[str, list[Any]] = {f"hit@{t:g}": [v >= t for v in iou] for t in THRESHOLDS}
+            fields["iou"] = iou
+            task_counts = {"n_box_from_mask": sum(1 for a in self.answers if a is not None and a.box_from_mask)}
+        else:
+            assert self.res is not None and self.gt_area is not None
+            inter, union = self._inter_union()
+            fields = {"iou": iou, "intersection": inter, "union": union}
+            task_counts = {"n_mask_size_mismatch": len(self.res.mismatch)}
+        outcomes: Counter[str] = Counter(n_samples=n)
+        for a, has in zip(self.answers, self.has_object.tolist()):
+            status = a.status if a is not None else ParseStatus.MISSING.value
+            if status == "ok":
+                outcomes["n_predicted"] += 1
+                if not has:
+                    outcomes["n_no_object"] += 1
+                elif a is not None and a.scored:
+                    outcomes["n_with_scores"] += 1
+            elif status == "missing":
+                outcomes["n_missing"] += 1
+            elif status == "failed":
+                outcomes["n_parse_failed"] += 1
+            else:
+                outcomes["n_error"] += 1
+        if self.errors is None:
+            return ColumnState(n, fields, outcomes, task_counts=task_counts)
+        categories: Counter[str] = Counter(c for c in self.categories() if c is not None)
+        return ColumnState(n, fields, outcomes, categories, sum(self._missed()), task_counts)
+
+    def _inter_union(self) -> tuple[list[int], list[int]]:
+        assert self.res is not None and self.gt_area is not None
+        inter = self.res.inter.tolist()
+        union = (self.res.pred_area + np.asarray(self.gt_area, dtype=np.int64) - self.res.inter).tolist()
+        return inter, union
+
+    def _missed(self) -> Iterator[bool]:
+        """Per sample: an answer with a box/mask below the foreground IoU, classified
+        without image instances (`error_instances: false`)."""
+        fg = self.errors.thresholds.foreground
+        for a, has, v in zip(self.answers, self.has_object.tolist(), self.iou):
+            yield a is not None and a.status == "ok" and has and v < fg
+
+    def categories(self) -> list[str | None]:
+        """`QueryErrors.add`'s category of each sample (image instances not in use)."""
+        if self.errors is None:
+            return [None] * len(self.cols)
+        th = self.errors.thresholds
+        out: list[str | None] = []
+        for a, has, v in zip(self.answers, self.has_object.tolist(), self.iou):
+            if a is None or a.status != "ok":
+                out.append("unparsed")
+            elif not has:
+                out.append("no_object")
+            else:
+                out.append("hit" if v >= th.foreground else "localization" if v >= th.background else "background")
+        return out
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """The per-sample records, as the metric's `update` writes them."""
+        categories = self.categories()
+        missed = list(self._missed()) if self.errors is not None else [False] * len(self.cols)
+        if self.task == Task.RES:
+            inter, union = self._inter_union()
+            mismatch = self.res.mismatch if self.res is not None else {}
+        for row, (sid, a, v) in enumerate(zip(self.cols.ids, self.answers, self.iou)):
+            rec: dict[str, Any] = {"sample_id": sid}
+            if a is None:
+                rec["status"], rec["reason"] = ParseStatus.MISSING.value, self.missing_reason
+            else:
+                rec["status"] = a.status
+                if a.reason:
+                    rec["reason"] = a.reason
+            if self.task == Task.REC:
+                if a is not None and a.box_from_mask:
+                    rec["box_from_mask"] = True
+                rec["iou"] = v
+                for t in THRESHOLDS:
+                    rec[f"hit@{t:g}"] = v >= t
+                if a is not None and a.box is not None and a.status == "ok":
+                    rec["pred_bbox"] = a.box
+            else:
+                if row in mismatch:
+                    msg = f"predicted mask size {mismatch[row]} differs from ground truth size {self.cols.sizes[row].tolist()}"
+                    rec["reason"] = f"{rec['reason']}; {msg}" if "reason" in rec else msg
+                rec["iou"], rec["intersection"], rec["union"] = v, inter[row], union[row]
+            if categories[row] is not None:
+                if missed[row]:
+                    rec["error_instances"] = False
+                rec["error"] = categories[row]
+            yield rec
+
+
+def score_columns(task: Task, reader: SplitReader, metric: Any, path: Path, strict: bool) -> ColumnarScore | None:
+    """Score the file as columns, or None where the object path must (module docstring).
+    Nothing is written and the metric is not touched: `ColumnarScore.state` and
+    `records` are the caller's to use."""
+    if type(metric) not in (RecMetric, ResMetric) or metric.task != task:
+        return None
+    errors = metric.error_counts
+    if errors is not None and errors.lookup is not None:
+        return None  # other-object IoUs against image instances: the object path's
+    cols = read_query_columns(reader, task)
+    if cols is None:
+        return None
+    read = _read_predictions(task, cols, path, strict)
+    if read is None:
+        return None
+    answers, predictions, res = read
+    has_object, iou, gt_area = _ious(task, cols, answers, res)
+    if not all(math.isfinite(v) for v in iou):
+        return None  # the object path's metric names the sample
+    return ColumnarScore(
+        task, cols, answers, predictions, iou, has_object, f"no line for this sample in {path.name}", res, gt_area, errors
+    )
+
+
+def _read_predictions(
+    task: Task, cols: QueryColumns, path: Path, strict: bool
+) -> tuple[list[Answer | None], ColumnarPredictions, _ResAreas | None] | None:
+    row_of = {sid: i for i, sid in enumerate(cols.ids)}
+    answers: list[Answer | None] = [None] * len(cols)
+    first_line: dict[str, int] = {}
+    unknown: list[tuple[str, int]] = []
+    res = _ResAreas(cols) if task == Task.RES else None
+    block_rows: list[int] = []
+    block_objs: list[dict] = []
+    n_lines = 0
+
+    def flush() -> bool:
+        if res is not None and block_objs:
+            if not _masks_valid(block_objs):
+                return False
+            res.add(block_rows, [answers[r] for r in block_rows])  # type: ignore[misc]
+        block_rows.clear()
+        block_objs.clear()
+        return True
+
+    with open(path, "rb") as f:
+        for line_index, raw in enumerate(f):
+            if not raw.strip():
+                continue
+            n_lines += 1
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                return None
+            sid = obj.get("sample_id") if type(obj) is dict else None
+            if type(sid) is int:
+                sid = str(sid)
+            if type(sid) is not str or not sid or sid in first_line:
+                return None  # a bad id or a duplicate: reported by the object path
+            first_line[sid] = line_index + 1
+            row = row_of.get(sid)
+            if row is None:
+                unknown.append((sid, line_index + 1))
+                continue
+            answer = _read_line(obj, task)
+            if answer is None:
+                return None
+            answers[row] = answer
+            if res is not None:
+                block_rows.append(row)
+                block_objs.append(obj)
+                if len(block_rows) == _BLOCK and not flush():
+                    return None
+    if not flush() or (strict and unknown):
+        return None
+    return answers, ColumnarPredictions(path, n_lines, len(first_line), unknown), res
+
+
+def _ious(
+    task: Task, cols: QueryColumns, answers: list[Answer | None], res: _ResAreas | None
+) -> tuple[np.ndarray, list[float], list[int] | None]:
+    """(has an object scored, per-sample IoU, RES: the targets' areas)."""
+    if task == Task.RES:
+        assert res is not None and cols.masks is not None
+        gt_area = rlemod.areas(cols.masks)
+        cols.masks = None  # every answer is scored: the targets' masks are not needed again
+        union = res.pred_area + gt_area - res.inter
+        inter, union_l = res.inter.tolist(), union.tolist()
+        iou = [i / u if u > 0 else 0.0 for i, u in zip(inter, union_l)]
+        return res.has_mask, iou, gt_area.tolist()
+    n = len(cols)
+    pred = np.zeros((n, 4), dtype=np.float64)
+    has = np.zeros(n, dtype=bool)
+    for row, a in enumerate(answers):
+        if a is not None and a.box is not None and a.status == "ok":
+            pred[row] = a.box
+            has[row] = True
+    return has, _box_ious(pred, cols.boxes, has).tolist(), None
+
+
+def _mx0(v: np.ndarray) -> np.ndarray:
+    return np.where(v > 0.0, v, 0.0)  # Python's max(0.0, v): 0.0 for -0.0 and NaN, as box_iou
+
+
+def _box_ious(a: np.ndarray, b: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """`core.boxes.box_iou(a[i], b[i])` for every row with `has`, 0.0 elsewhere: the same
+    operations in the same order (Python's min/max keep the first of equal values)."""
+    iw = np.where(b[:, 2] < a[:, 2], b[:, 2], a[:, 2]) - np.where(b[:, 0] > a[:, 0], b[:, 0], a[:, 0])
+    ih = np.where(b[:, 3] < a[:, 3], b[:, 3], a[:, 3]) - np.where(b[:, 1] > a[:, 1], b[:, 1], a[:, 1])
+    inter = _mx0(iw) * _mx0(ih)
+    union = _mx0(a[:, 2] - a[:, 0]) * _mx0(a[:, 3] - a[:, 1]) + _mx0(b[:, 2] - b[:, 0]) * _mx0(b[:, 3] - b[:, 1]) - inter
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return np.where(has, iou, 0.0)
