@@ -39,6 +39,8 @@ from padt_eval.data.split import SplitReader
 from padt_eval.metrics.base import ColumnState
 from padt_eval.metrics.rec import THRESHOLDS, RecMetric
 from padt_eval.metrics.res import ResMetric
+from padt_eval.report.errors_view import DRAWN_QUERY_CATEGORIES, N_PER_CATEGORY, is_query_errors
+from padt_eval.report.sample_selection import FAILED_STATUSES, LOWEST_IOU, MAX_FAILURES, SampleSelection
 from padt_eval.scoring.predictions_file import MAX_LISTED_PROBLEMS, Problem
 
 _STATUSES = frozenset(s.value for s in ParseStatus)
@@ -171,8 +173,9 @@ class _ResAreas:
 
 @dataclass
 class ColumnarScore:
-    """A split and a predictions file scored as columns, ready to hand to the metric and
-    to write as per-sample records."""
+    """A split and a predictions file scored as columns, ready to hand to the metric
+    (`state`), to write as per-sample records (`records`) and to pick the samples a
+    report draws (`selection`)."""
 
     task: Task
     cols: QueryColumns
@@ -185,60 +188,26 @@ class ColumnarScore:
     gt_area: list[int] | None = None
     errors: Any = None  # the metric's QueryErrors, or None
 
-    def state(self) -> ColumnState:
-        """What the metric's `update` would have built from every sample's record."""
+    def __post_init__(self) -> None:
         n = len(self.cols)
-        iou = self.iou
-        if self.task == Task.REC:
-            fields: dict[str, list[Any]] = {f"hit@{t:g}": [v >= t for v in iou] for t in THRESHOLDS}
-            fields["iou"] = iou
-            task_counts = {"n_box_from_mask": sum(1 for a in self.answers if a is not None and a.box_from_mask)}
-        else:
+        self.status = [a.status if a is not None else ParseStatus.MISSING.value for a in self.answers]
+        self.category = self._categories() if self.errors is not None else [None] * n
+        # answered with a box/mask below the foreground IoU: classified without image
+        # instances (`error_instances: false`)
+        self.missed = [c in ("localization", "background") for c in self.category]
+        self.inter: list[int] = []
+        self.union: list[int] = []
+        if self.task == Task.RES:
             assert self.res is not None and self.gt_area is not None
-            inter, union = self._inter_union()
-            fields = {"iou": iou, "intersection": inter, "union": union}
-            task_counts = {"n_mask_size_mismatch": len(self.res.mismatch)}
-        outcomes: Counter[str] = Counter(n_samples=n)
-        for a, has in zip(self.answers, self.has_object.tolist()):
-            status = a.status if a is not None else ParseStatus.MISSING.value
-            if status == "ok":
-                outcomes["n_predicted"] += 1
-                if not has:
-                    outcomes["n_no_object"] += 1
-                elif a is not None and a.scored:
-                    outcomes["n_with_scores"] += 1
-            elif status == "missing":
-                outcomes["n_missing"] += 1
-            elif status == "failed":
-                outcomes["n_parse_failed"] += 1
-            else:
-                outcomes["n_error"] += 1
-        if self.errors is None:
-            return ColumnState(n, fields, outcomes, task_counts=task_counts)
-        categories: Counter[str] = Counter(c for c in self.categories() if c is not None)
-        return ColumnState(n, fields, outcomes, categories, sum(self._missed()), task_counts)
+            self.inter = self.res.inter.tolist()
+            self.union = (self.res.pred_area + np.asarray(self.gt_area, dtype=np.int64) - self.res.inter).tolist()
 
-    def _inter_union(self) -> tuple[list[int], list[int]]:
-        assert self.res is not None and self.gt_area is not None
-        inter = self.res.inter.tolist()
-        union = (self.res.pred_area + np.asarray(self.gt_area, dtype=np.int64) - self.res.inter).tolist()
-        return inter, union
-
-    def _missed(self) -> Iterator[bool]:
-        """Per sample: an answer with a box/mask below the foreground IoU, classified
-        without image instances (`error_instances: false`)."""
-        fg = self.errors.thresholds.foreground
-        for a, has, v in zip(self.answers, self.has_object.tolist(), self.iou):
-            yield a is not None and a.status == "ok" and has and v < fg
-
-    def categories(self) -> list[str | None]:
+    def _categories(self) -> list[str | None]:
         """`QueryErrors.add`'s category of each sample (image instances not in use)."""
-        if self.errors is None:
-            return [None] * len(self.cols)
         th = self.errors.thresholds
         out: list[str | None] = []
-        for a, has, v in zip(self.answers, self.has_object.tolist(), self.iou):
-            if a is None or a.status != "ok":
+        for status, has, v in zip(self.status, self.has_object.tolist(), self.iou):
+            if status != "ok":
                 out.append("unparsed")
             elif not has:
                 out.append("no_object")
@@ -246,39 +215,92 @@ class ColumnarScore:
                 out.append("hit" if v >= th.foreground else "localization" if v >= th.background else "background")
         return out
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        """The per-sample records, as the metric's `update` writes them."""
-        categories = self.categories()
-        missed = list(self._missed()) if self.errors is not None else [False] * len(self.cols)
-        if self.task == Task.RES:
-            inter, union = self._inter_union()
+    def state(self) -> ColumnState:
+        """What the metric's `update` would have built from every sample's record."""
+        n, iou = len(self.cols), self.iou
+        if self.task == Task.REC:
+            fields: dict[str, list[Any]] = {f"hit@{t:g}": [v >= t for v in iou] for t in THRESHOLDS}
+            fields["iou"] = iou
+            task_counts = {"n_box_from_mask": sum(1 for a in self.answers if a is not None and a.box_from_mask)}
+        else:
+            assert self.res is not None
+            fields = {"iou": iou, "intersection": self.inter, "union": self.union}
+            task_counts = {"n_mask_size_mismatch": len(self.res.mismatch)}
+        outcomes: Counter[str] = Counter(n_samples=n)
+        for a, status, has in zip(self.answers, self.status, self.has_object.tolist()):
+            if status == "ok":
+                outcomes["n_predicted"] += 1
+                if not has:
+                    outcomes["n_no_object"] += 1
+                elif a is not None and a.scored:
+                    outcomes["n_with_scores"] += 1
+            else:
+                outcomes[_OUTCOME[status]] += 1
+        if self.errors is None:
+            return ColumnState(n, fields, outcomes, task_counts=task_counts)
+        categories: Counter[str] = Counter(c for c in self.category if c is not None)
+        return ColumnState(n, fields, outcomes, categories, sum(self.missed), task_counts)
+
+    def record(self, row: int) -> dict[str, Any]:
+        """Sample `row`'s per-sample record, as the metric's `update` writes it."""
+        a, v = self.answers[row], self.iou[row]
+        rec: dict[str, Any] = {"sample_id": self.cols.ids[row], "status": self.status[row]}
+        if a is None:
+            rec["reason"] = self.missing_reason
+        elif a.reason:
+            rec["reason"] = a.reason
+        if self.task == Task.REC:
+            if a is not None and a.box_from_mask:
+                rec["box_from_mask"] = True
+            rec["iou"] = v
+            for t in THRESHOLDS:
+                rec[f"hit@{t:g}"] = v >= t
+            if self.has_object[row]:
+                rec["pred_bbox"] = a.box  # type: ignore[union-attr]
+        else:
             mismatch = self.res.mismatch if self.res is not None else {}
-        for row, (sid, a, v) in enumerate(zip(self.cols.ids, self.answers, self.iou)):
-            rec: dict[str, Any] = {"sample_id": sid}
-            if a is None:
-                rec["status"], rec["reason"] = ParseStatus.MISSING.value, self.missing_reason
-            else:
-                rec["status"] = a.status
-                if a.reason:
-                    rec["reason"] = a.reason
-            if self.task == Task.REC:
-                if a is not None and a.box_from_mask:
-                    rec["box_from_mask"] = True
-                rec["iou"] = v
-                for t in THRESHOLDS:
-                    rec[f"hit@{t:g}"] = v >= t
-                if a is not None and a.box is not None and a.status == "ok":
-                    rec["pred_bbox"] = a.box
-            else:
-                if row in mismatch:
-                    msg = f"predicted mask size {mismatch[row]} differs from ground truth size {self.cols.sizes[row].tolist()}"
-                    rec["reason"] = f"{rec['reason']}; {msg}" if "reason" in rec else msg
-                rec["iou"], rec["intersection"], rec["union"] = v, inter[row], union[row]
-            if categories[row] is not None:
-                if missed[row]:
-                    rec["error_instances"] = False
-                rec["error"] = categories[row]
-            yield rec
+            if row in mismatch:
+                msg = f"predicted mask size {mismatch[row]} differs from ground truth size {self.cols.sizes[row].tolist()}"
+                rec["reason"] = f"{rec['reason']}; {msg}" if "reason" in rec else msg
+            rec["iou"], rec["intersection"], rec["union"] = v, self.inter[row], self.union[row]
+        category = self.category[row]
+        if category is not None:
+            if self.missed[row]:
+                rec["error_instances"] = False
+            rec["error"] = category
+        return rec
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        return map(self.record, range(len(self.cols)))
+
+    def selection(self, errors: dict[str, Any] | None, n_worst: int) -> SampleSelection:
+        """`SampleSelection.of_records(self.records(), errors, n_worst)`, from the columns:
+        stable sorts of the IoU column, records made for the picked rows only."""
+        iou = np.asarray(self.iou, dtype=np.float64)
+        rows = np.arange(len(iou))
+        status = np.asarray(self.status)
+        answered = rows[status == "ok"]
+        pool = answered if len(answered) else rows
+        worst = pool[np.argsort(iou[pool], kind="stable")][: max(n_worst, 0)]
+        by_category = {}
+        if errors and is_query_errors(errors):
+            category = np.asarray(self.category, dtype=object)
+            for c in DRAWN_QUERY_CATEGORIES:
+                members = rows[category == c]
+                by_category[c] = [self.record(r) for r in members[np.argsort(iou[members], kind="stable")][:N_PER_CATEGORY]]
+        failed = rows[np.isin(status, FAILED_STATUSES)]
+        return SampleSelection(
+            worst=[self.record(r) for r in worst.tolist()],
+            how=LOWEST_IOU,
+            by_category=by_category,
+            failures=[self.record(r) for r in failed[:MAX_FAILURES].tolist()],
+            n_failures=len(failed),
+            ious=list(self.iou),
+            n=len(iou),
+        )
+
+
+_OUTCOME = {"missing": "n_missing", "failed": "n_parse_failed", "error": "n_error"}
 
 
 def score_columns(task: Task, reader: SplitReader, metric: Any, path: Path, strict: bool) -> ColumnarScore | None:

@@ -30,6 +30,7 @@ from padt_eval.core.types import ModelRequest, Prediction, PromptKey, Sample, Ta
 from padt_eval.data.registry import open_split
 from padt_eval.data.split import SplitReader
 from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions, ScoringOptions
+from padt_eval.report.sample_selection import Selector
 from padt_eval.results import ownership
 from padt_eval.results.environment import file_hashes, now_iso
 from padt_eval.results.manifest import Manifest, RunnerInfo, SplitDescription, build_manifest
@@ -56,6 +57,9 @@ class RunResult:
     manifest: Manifest
     seconds: float = 0.0
     reader: SplitReader | None = field(default=None, repr=False, compare=False)
+    #: the samples a report draws, picked from the columns when the columnar path scored
+    #: the run (the report then does not read back and re-check the file just written)
+    select: Selector | None = field(default=None, repr=False, compare=False)
 
     @property
     def task(self) -> Task:
@@ -324,7 +328,8 @@ def score(
         raise
     if not into_model_run:
         RunFolder(out_dir).report.unlink(missing_ok=True)  # an earlier score's report would describe other numbers
-    return RunResult(out_dir, record, manifest, seconds=time.perf_counter() - t0, reader=reader)
+    select = columns.selection if columns is not None else None
+    return RunResult(out_dir, record, manifest, seconds=time.perf_counter() - t0, reader=reader, select=select)
 
 
 def _score_images_outside_split(metric, reader: SplitReader, pred_file: PredictionsFile) -> set[str]:

@@ -212,3 +212,29 @@ def test_empty_predictions_file(files, tmp_path, monkeypatch):
         fast, slow, taken = _score_both(task, split, preds, tmp_path / task.value, monkeypatch)
         assert taken and fast == slow
         assert fast[0]["warnings"] and fast[0]["counts"]["n_missing"] == N
+
+
+@pytest.mark.parametrize("task", [Task.REC, Task.RES])
+@pytest.mark.parametrize("n_worst", [0, 3, 12, 1000])
+def test_report_selection_from_columns_equals_the_records_one(task, n_worst, files, tmp_path):
+    """The samples a report draws, picked from the columns, are those picked from the records."""
+    from padt_eval.data.registry import open_split
+    from padt_eval.metrics.errors import ErrorThresholds
+    from padt_eval.report.sample_selection import SampleSelection
+    from padt_eval.tasks.metric import build_metric
+
+    split, lines = files
+    lines = list(lines)
+    for i in (7, 19, 31):  # enough failures to cut the list
+        lines[i] = {"sample_id": lines[i]["sample_id"], "parse_status": "failed", "parse_reason": f"bad {i}"}
+    preds = _write(tmp_path / "preds.jsonl", lines)
+    reader = open_split(str(split), task, require_images=False)
+    metric = build_metric(task, "standard", reader, ErrorThresholds())
+    columns = score_columns(task, reader, metric, preds, strict=False)
+    assert columns is not None
+    errors = metric.errors()
+    assert errors is not None
+    for errs in (errors, None):
+        want = SampleSelection.of_records(list(columns.records()), errs, n_worst)
+        assert columns.selection(errs, n_worst) == want
+    assert want.n == N and len(want.failures) == want.n_failures > 3
