@@ -2,13 +2,15 @@
 
 The same lines a reader turns into `Sample` objects, read once with orjson into what
 scoring needs: ids, image sizes, target boxes (original-image pixels), the targets'
-masks (RES only, in pycocotools' form) and image ids. Only the common case is read
-here: any line that is not plainly well formed gives None, and the caller scores the
+masks (RES only, in pycocotools' form) and image ids. RES checks the targets' masks
+once per file content (`core/derived_cache.py`'s source records). Only the common case
+is read here: any line that is not plainly well formed gives None, and the caller scores the
 split through the reader itself, whose checks then name the file, line and field.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ import orjson
 
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import is_finite_box
+from padt_eval.core.derived_cache import record_source_validated, source_validated
 from padt_eval.core.jsonl import open_source
 from padt_eval.core.types import Task
 from padt_eval.data.jsonl_split import BLOCK_LINES
@@ -56,6 +59,11 @@ def read_query_columns(reader: SplitReader, task: Task) -> QueryColumns | None:
     return None
 
 
+#: the checks the RES ground truth of a PaDT JSONL file passes (`rle.problems`); a new
+#: version makes every file checked again
+GT_CHECKS = "padt-jsonl-res-gt-v1"
+
+
 def _padt_jsonl(reader: PadtRefcocoJsonlReader, with_masks: bool) -> QueryColumns | None:
     # PaDT's JSONL: sample_id is the 0-based line index (blank lines keep their number).
     ids: list[str] = []
@@ -63,9 +71,10 @@ def _padt_jsonl(reader: PadtRefcocoJsonlReader, with_masks: bool) -> QueryColumn
     sizes: list[list[int]] = []
     boxes: list[list[float]] = []
     masks: list[dict] = []
-    block: list[dict] = []
+    digest = hashlib.sha256()
     with open_source(reader.path) as f:
         for line_index, raw in enumerate(f):
+            digest.update(raw)
             if not raw.strip():
                 continue
             try:
@@ -89,27 +98,31 @@ def _padt_jsonl(reader: PadtRefcocoJsonlReader, with_masks: bool) -> QueryColumn
             sizes.append([h, w])
             boxes.append([nb[0] * w, nb[1] * h, nb[2] * w, nb[3] * h])
             if with_masks:
-                block.append(mask)
-                if len(block) == BLOCK_LINES:
-                    if not _checked_masks(block, masks):
-                        return None
-                    block = []
-    if with_masks and not _checked_masks(block, masks):
-        return None
-    if not ids:
+                masks.append(mask)
+    if not ids or (with_masks and not _masks_checked(masks, digest.hexdigest())):
         return None
     return QueryColumns(
         ids,
         image_ids,
         np.array(sizes, dtype=np.int64).reshape(-1, 2),
         np.array(boxes, dtype=np.float64).reshape(-1, 4),
-        masks if with_masks else None,
+        _in_cocotools_form(masks) if with_masks else None,
     )
 
 
-def _checked_masks(block: list[dict], out: list[dict]) -> bool:
-    """Append the block's masks in pycocotools' form; False when one is not a valid RLE."""
-    if any(why is not None for why in rlemod.problems(block)):
-        return False
-    out.extend(rlemod.to_cocotools(rlemod.normalise(m)) for m in block)
+def _in_cocotools_form(masks: list[dict]) -> list[dict]:
+    for i, m in enumerate(masks):  # in place: the masks are the biggest thing a split holds
+        masks[i] = rlemod.to_cocotools(rlemod.normalise(m))
+    return masks
+
+
+def _masks_checked(masks: list[dict], digest: str) -> bool:
+    """RES: every target mask is a valid RLE. The file's bytes are checked once: a file
+    with this sha256 that passed before is not checked again (`derived_cache`)."""
+    if source_validated("padt-jsonl", GT_CHECKS, digest):
+        return True
+    for start in range(0, len(masks), BLOCK_LINES):
+        if any(why is not None for why in rlemod.problems(masks[start : start + BLOCK_LINES])):
+            return False
+    record_source_validated("padt-jsonl", GT_CHECKS, digest, len(masks))
     return True

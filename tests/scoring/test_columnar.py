@@ -37,7 +37,13 @@ def _split(folder: Path, rng: np.random.Generator) -> tuple[Path, list[dict]]:
         ys, xs = np.nonzero(mask)
         box = [float(xs.min() / w), float(ys.min() / h), float((xs.max() + 1) / w), float((ys.max() + 1) / h)]
         lines.append(
-            json.dumps({"id": 100 + i % 7, "image": f"img_{i}.jpg", "objects": [{"bbox": box, "rle": rle.encode(mask), "label": f"thing {i}"}]})
+            json.dumps(
+                {
+                    "id": 100 + i % 7,
+                    "image": f"img_{i}.jpg",
+                    "objects": [{"bbox": box, "rle": rle.encode(mask), "label": f"thing {i}"}],
+                }
+            )
         )
         targets.append({"h": h, "w": w, "mask": mask, "box": [box[0] * w, box[1] * h, box[2] * w, box[3] * h]})
     lines.insert(5, "")
@@ -202,7 +208,9 @@ def test_strict_unknown_id_goes_to_the_object_path(files, tmp_path, monkeypatch)
     split, lines = files
     preds = _write(tmp_path / "preds.jsonl", lines)
     with pytest.raises(DataError, match=r"preds\.jsonl:\d+: sample_id '9999' is not in the split \(--strict\)"):
-        score_module.score(Task.REC, str(split), PredictionsOptions(path=str(preds), strict=True), output=OutputOptions(out=tmp_path / "o"))
+        score_module.score(
+            Task.REC, str(split), PredictionsOptions(path=str(preds), strict=True), output=OutputOptions(out=tmp_path / "o")
+        )
 
 
 def test_empty_predictions_file(files, tmp_path, monkeypatch):
@@ -238,3 +246,31 @@ def test_report_selection_from_columns_equals_the_records_one(task, n_worst, fil
         want = SampleSelection.of_records(list(columns.records()), errs, n_worst)
         assert columns.selection(errs, n_worst) == want
     assert want.n == N and len(want.failures) == want.n_failures > 3
+
+
+def test_res_targets_are_checked_once_per_file_content(files, tmp_path, monkeypatch):
+    """RES checks the targets' masks of a PaDT JSONL file once: the same bytes again are
+    not re-checked, changed bytes are, and a bad target leaves the file to the reader."""
+    from padt_eval.data import query_columns
+    from padt_eval.data.registry import open_split
+
+    monkeypatch.setenv("PADT_EVAL_CACHE", str(tmp_path / "cache"))
+    split, _ = files
+    checked = []
+    real = query_columns.rlemod.problems
+    monkeypatch.setattr(query_columns.rlemod, "problems", lambda masks: checked.append(len(masks)) or real(masks))
+
+    def read():
+        checked.clear()
+        return query_columns.read_query_columns(open_split(str(split), Task.RES, require_images=False), Task.RES)
+
+    assert read() is not None and sum(checked) == N
+    assert read() is not None and checked == []
+    split.write_text(split.read_text() + "\n")  # other bytes, the same samples
+    assert read() is not None and sum(checked) == N
+    lines = split.read_text().splitlines()
+    bad = json.loads(lines[0])
+    bad["objects"][0]["rle"]["counts"] = "0000"
+    split.write_text("\n".join([json.dumps(bad), *lines[1:]]) + "\n")
+    assert read() is None
+    assert query_columns.read_query_columns(open_split(str(split), Task.REC, require_images=False), Task.REC) is not None
