@@ -6,6 +6,7 @@ import abc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from padt_eval.core.types import Sample, Task
 
@@ -54,6 +55,11 @@ class SplitReader(abc.ABC):
 
     def validate(self) -> None:  # noqa: B027  (an optional hook: readers that read eagerly have nothing to do)
         """Check every sample can be read (readers that check lazily do it here)."""
+
+    def image_ids(self) -> set[Any]:
+        """The image ids the samples name (`meta["image_id"]`): the instances an error
+        breakdown loads. A reader that can list them without making the samples says so."""
+        return {s.meta.get("image_id") for s in self}
 
     def __contains__(self, sample_id: object) -> bool:
         try:

@@ -14,8 +14,9 @@ test scores varied files both ways and requires identical metrics.json and
 per_sample.jsonl. Whatever this path does not reproduce gives `None` before anything
 is written, and the object path scores the file, with its messages naming file, line
 and field: a malformed line, a duplicate id, a line that is not plainly well formed,
-an invalid mask, the error breakdown with image instances (its other-object IoUs), or
-an unknown id under --strict.
+an invalid mask, or an unknown id under --strict. A missed answer is compared with
+its image's other instances (the error breakdown's wrong_object / near_other) through
+the metric's own `QueryErrors.other_ious`, one miss at a time.
 """
 
 from __future__ import annotations
@@ -143,8 +144,11 @@ def _masks_valid(objs: list[dict]) -> bool:
 class _ResAreas:
     """RES: the answers' intersections with their targets and their areas, a block at a time."""
 
-    def __init__(self, cols: QueryColumns) -> None:
+    def __init__(self, cols: QueryColumns, keep_answers: bool) -> None:
         self.cols = cols
+        # the scored answers' masks, kept when the miss breakdown compares them with the
+        # image's other instances
+        self.answers: dict[int, dict] | None = {} if keep_answers else None
         self.inter = np.zeros(len(cols), dtype=np.int64)
         self.pred_area = np.zeros(len(cols), dtype=np.int64)
         self.has_mask = np.zeros(len(cols), dtype=bool)
@@ -158,10 +162,13 @@ class _ResAreas:
             mask, a.mask = a.mask, None
             if mask is None or a.status != ParseStatus.OK.value:
                 continue
-            p, g = rlemod.to_cocotools(rlemod.normalise(mask)), self.cols.masks[row]
+            canonical = rlemod.normalise(mask)
+            p, g = rlemod.to_cocotools(canonical), self.cols.masks[row]
             if list(p["size"]) != list(g["size"]):
                 self.mismatch[row] = list(p["size"])
                 continue
+            if self.answers is not None:
+                self.answers[row] = canonical
             keep.append(row)
             preds.append(p)
             inters.append(rlemod.intersection(p, g))
@@ -191,10 +198,8 @@ class ColumnarScore:
     def __post_init__(self) -> None:
         n = len(self.cols)
         self.status = [a.status if a is not None else ParseStatus.MISSING.value for a in self.answers]
-        self.category = self._categories() if self.errors is not None else [None] * n
-        # answered with a box/mask below the foreground IoU: classified without image
-        # instances (`error_instances: false`)
-        self.missed = [c in ("localization", "background") for c in self.category]
+        # each sample's miss-breakdown fields (`QueryErrors.add`), None without a breakdown
+        self.error_fields = self._classify() if self.errors is not None else [None] * n
         self.inter: list[int] = []
         self.union: list[int] = []
         if self.task == Task.RES:
@@ -202,18 +207,32 @@ class ColumnarScore:
             self.inter = self.res.inter.tolist()
             self.union = (self.res.pred_area + np.asarray(self.gt_area, dtype=np.int64) - self.res.inter).tolist()
 
-    def _categories(self) -> list[str | None]:
-        """`QueryErrors.add`'s category of each sample (image instances not in use)."""
-        th = self.errors.thresholds
-        out: list[str | None] = []
-        for status, has, v in zip(self.status, self.has_object.tolist(), self.iou):
+    def _classify(self) -> list[dict[str, Any] | None]:
+        """`QueryErrors.add`'s record fields for each sample; a missed answer is compared
+        with its image's other instances when the metric has them."""
+        errors, fg = self.errors, self.errors.thresholds.foreground
+        out: list[dict[str, Any] | None] = []
+        for row, (status, has, v) in enumerate(zip(self.status, self.has_object.tolist(), self.iou)):
             if status != "ok":
-                out.append("unparsed")
+                out.append({"error": "unparsed"})
             elif not has:
-                out.append("no_object")
+                out.append({"error": "no_object"})
             else:
-                out.append("hit" if v >= th.foreground else "localization" if v >= th.background else "background")
+                out.append(errors.answer_fields(v, self._other_ious(row) if v < fg else []))
+        if self.res is not None:
+            self.res.answers = None  # compared: no longer needed
+            self.cols.masks = None
         return out
+
+    def _other_ious(self, row: int) -> list[float] | None:
+        if self.errors.lookup is None:
+            return None
+        image_id = self.cols.image_ids[row]
+        if self.task == Task.REC:
+            answer = self.answers[row].box  # type: ignore[union-attr]
+            return self.errors.other_ious(image_id, None, self.cols.boxes[row].tolist(), answer)
+        assert self.res is not None and self.res.answers is not None and self.cols.masks is not None
+        return self.errors.other_ious(image_id, None, self.cols.masks[row], self.res.answers[row])
 
     def state(self) -> ColumnState:
         """What the metric's `update` would have built from every sample's record."""
@@ -238,8 +257,9 @@ class ColumnarScore:
                 outcomes[_OUTCOME[status]] += 1
         if self.errors is None:
             return ColumnState(n, fields, outcomes, task_counts=task_counts)
-        categories: Counter[str] = Counter(c for c in self.category if c is not None)
-        return ColumnState(n, fields, outcomes, categories, sum(self.missed), task_counts)
+        categories: Counter[str] = Counter(f["error"] for f in self.error_fields if f is not None)
+        n_without = sum(1 for f in self.error_fields if f is not None and "error_instances" in f)
+        return ColumnState(n, fields, outcomes, categories, n_without, task_counts)
 
     def record(self, row: int) -> dict[str, Any]:
         """Sample `row`'s per-sample record, as the metric's `update` writes it."""
@@ -263,11 +283,9 @@ class ColumnarScore:
                 msg = f"predicted mask size {mismatch[row]} differs from ground truth size {self.cols.sizes[row].tolist()}"
                 rec["reason"] = f"{rec['reason']}; {msg}" if "reason" in rec else msg
             rec["iou"], rec["intersection"], rec["union"] = v, self.inter[row], self.union[row]
-        category = self.category[row]
-        if category is not None:
-            if self.missed[row]:
-                rec["error_instances"] = False
-            rec["error"] = category
+        error_fields = self.error_fields[row]
+        if error_fields is not None:
+            rec.update(error_fields)
         return rec
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -284,7 +302,7 @@ class ColumnarScore:
         worst = pool[np.argsort(iou[pool], kind="stable")][: max(n_worst, 0)]
         by_category = {}
         if errors and is_query_errors(errors):
-            category = np.asarray(self.category, dtype=object)
+            category = np.asarray([f["error"] if f is not None else None for f in self.error_fields], dtype=object)
             for c in DRAWN_QUERY_CATEGORIES:
                 members = rows[category == c]
                 by_category[c] = [self.record(r) for r in members[np.argsort(iou[members], kind="stable")][:N_PER_CATEGORY]]
@@ -310,12 +328,10 @@ def score_columns(task: Task, reader: SplitReader, metric: Any, path: Path, stri
     if type(metric) not in (RecMetric, ResMetric) or metric.task != task:
         return None
     errors = metric.error_counts
-    if errors is not None and errors.lookup is not None:
-        return None  # other-object IoUs against image instances: the object path's
     cols = read_query_columns(reader, task)
     if cols is None:
         return None
-    read = _read_predictions(task, cols, path, strict)
+    read = _read_predictions(task, cols, path, strict, keep_answers=errors is not None and errors.lookup is not None)
     if read is None:
         return None
     answers, predictions, res = read
@@ -328,13 +344,13 @@ def score_columns(task: Task, reader: SplitReader, metric: Any, path: Path, stri
 
 
 def _read_predictions(
-    task: Task, cols: QueryColumns, path: Path, strict: bool
+    task: Task, cols: QueryColumns, path: Path, strict: bool, keep_answers: bool
 ) -> tuple[list[Answer | None], ColumnarPredictions, _ResAreas | None] | None:
     row_of = {sid: i for i, sid in enumerate(cols.ids)}
     answers: list[Answer | None] = [None] * len(cols)
     first_line: dict[str, int] = {}
     unknown: list[tuple[str, int]] = []
-    res = _ResAreas(cols) if task == Task.RES else None
+    res = _ResAreas(cols, keep_answers) if task == Task.RES else None
     block_rows: list[int] = []
     block_objs: list[dict] = []
     n_lines = 0
@@ -388,7 +404,8 @@ def _ious(
     if task == Task.RES:
         assert res is not None and cols.masks is not None
         gt_area = rlemod.areas(cols.masks)
-        cols.masks = None  # every answer is scored: the targets' masks are not needed again
+        if res.answers is None:
+            cols.masks = None  # every answer is scored, and no miss is compared with other instances
         union = res.pred_area + gt_area - res.inter
         inter, union_l = res.inter.tolist(), union.tolist()
         iou = [i / u if u > 0 else 0.0 for i, u in zip(inter, union_l)]

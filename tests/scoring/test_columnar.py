@@ -20,7 +20,7 @@ import padt_eval.scoring.score as score_module
 from padt_eval.core import rle
 from padt_eval.core.errors import DataError
 from padt_eval.core.types import Task
-from padt_eval.options import OutputOptions, PredictionsOptions
+from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions
 from padt_eval.scoring.columnar import score_columns
 from tests.helpers import random_box, random_mask
 
@@ -32,7 +32,7 @@ def _split(folder: Path, rng: np.random.Generator) -> tuple[Path, list[dict]]:
     """A PaDT RefCOCO JSONL split (one blank line: ids are line indices) and its targets."""
     lines, targets = [], []
     for i in range(N):
-        h, w = SIZES[i % len(SIZES)]
+        h, w = SIZES[(i % 7) % len(SIZES)]  # one size an image
         mask = random_mask(rng, h, w, empty_p=0.0)
         ys, xs = np.nonzero(mask)
         box = [float(xs.min() / w), float(ys.min() / h), float((xs.max() + 1) / w), float((ys.max() + 1) / h)]
@@ -110,7 +110,33 @@ def _write(path: Path, lines: list) -> Path:
     return path
 
 
-def _score_both(task: Task, split: Path, preds: Path, tmp: Path, monkeypatch, strict: bool = False):
+def _instances(folder: Path, targets: list[dict]) -> DataOptions:
+    """COCO instances of the split's images (every target of an image is an instance of
+    it, so answers meet other objects), where a PaDT JSONL split looks for them."""
+    images, annotations = {}, []
+    for i, t in enumerate(targets):
+        image_id = 100 + i % 7
+        images[image_id] = {"id": image_id, "file_name": f"img_{image_id}.jpg", "width": t["w"], "height": t["h"]}
+        x1, y1, x2, y2 = t["box"]
+        annotations.append(
+            {
+                "id": i + 1,
+                "image_id": image_id,
+                "category_id": 1,
+                "segmentation": rle.encode(t["mask"]),
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "area": float(t["mask"].sum()),
+                "iscrowd": 0,
+            }
+        )
+    path = folder / "coco" / "annotations" / "instances_train2014.json"
+    path.parent.mkdir(parents=True)
+    doc = {"images": list(images.values()), "annotations": annotations, "categories": [{"id": 1, "name": "thing"}]}
+    path.write_text(json.dumps(doc))
+    return DataOptions(image_root=str(folder / "coco" / "train2014"))
+
+
+def _score_both(task: Task, split: Path, preds: Path, tmp: Path, monkeypatch, strict: bool = False, data=None):
     """(columnar result, object result, whether the columnar path scored the file)."""
     taken = []
     real = score_columns
@@ -124,7 +150,13 @@ def _score_both(task: Task, split: Path, preds: Path, tmp: Path, monkeypatch, st
     for mode in ("columnar", "object"):
         monkeypatch.setattr(score_module, "score_columns", spy if mode == "columnar" else (lambda *a, **k: None))
         folder = tmp / mode
-        score_module.score(task, str(split), PredictionsOptions(path=str(preds), strict=strict), output=OutputOptions(out=folder))
+        score_module.score(
+            task,
+            str(split),
+            PredictionsOptions(path=str(preds), strict=strict),
+            data=data or DataOptions(),
+            output=OutputOptions(out=folder),
+        )
         metrics = json.loads((folder / "metrics.json").read_text())
         metrics.pop("run_id")
         out[mode] = (metrics, (folder / "per_sample.jsonl").read_bytes())
@@ -136,6 +168,22 @@ def files(tmp_path):
     rng = np.random.default_rng(7)
     split, targets = _split(tmp_path, rng)
     return split, _predictions(rng, targets)
+
+
+@pytest.mark.parametrize("task", [Task.REC, Task.RES])
+def test_columnar_path_equals_object_path_with_image_instances(task, tmp_path, monkeypatch):
+    """The miss breakdown against the images' other instances: wrong_object and near_other."""
+    monkeypatch.setenv("PADT_EVAL_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(11)
+    split, targets = _split(tmp_path, rng)
+    data = _instances(tmp_path, targets)
+    preds = _write(tmp_path / "preds.jsonl", _predictions(rng, targets))
+    fast, slow, taken = _score_both(task, split, preds, tmp_path, monkeypatch, data=data)
+    assert taken and fast == slow
+    assert fast[0]["errors"]["wrong_object_available"]
+    records = [orjson.loads(x) for x in fast[1].splitlines()]
+    assert {"wrong_object", "near_other", "localization", "hit"} <= {r["error"] for r in records}
+    assert any("error_iou_other" in r for r in records)
 
 
 @pytest.mark.parametrize("task", [Task.REC, Task.RES])
