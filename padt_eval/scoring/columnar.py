@@ -49,7 +49,7 @@ _STATUSES = frozenset(s.value for s in ParseStatus)
 _BLOCK = 256
 
 
-@dataclass
+@dataclass(slots=True)
 class Answer:
     """One served line, read: its status and reason, and what the metric scores."""
 
@@ -116,8 +116,8 @@ def _read_line(obj: Any, task: Task) -> Answer | None:
         if bbox is None and o.get("mask") is None:
             return None
         scores.append(float(score) if score is not None else None)
-    answer = Answer(status, obj.get("parse_reason"), all(s is not None for s in scores))
-    i = answer_index(scores)
+    answer = Answer(status, obj.get("parse_reason"), None not in scores)
+    i = (0 if scores else None) if len(scores) < 2 else answer_index(scores)
     if i is None:
         return answer
     chosen = objects[i]
