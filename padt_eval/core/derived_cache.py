@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from padt_eval.core.fileio import atomic_write, cache_dir, warn_unwritable
+from padt_eval.core.fileio import atomic_write, warn_unwritable
 
 CHECK_SUFFIX = ".check.json"
 
@@ -124,39 +124,3 @@ def derived_file(path: Path, version: str, build: Callable[[], Built]) -> Derive
         warn_unwritable(f"the cache {path.parent}", exc)
         return Derived(None, built.data, record)
     return Derived(path, None, record)
-
-
-# -- source files validated once ------------------------------------------------------
-# A split read straight from its source file (PaDT's JSONL) has no derived file to carry
-# the record; its record is kept by the sha256 of the source's bytes instead, so the same
-# bytes are checked once (a changed byte is another digest, checked again).
-
-
-def _source_record_path(kind: str, digest: str) -> Path:
-    return cache_dir() / "validated" / f"{kind}-{digest}{CHECK_SUFFIX}"
-
-
-def source_validated(kind: str, version: str, digest: str) -> bool:
-    """True when a source file with this sha256 passed the `kind` checks of `version` before."""
-    try:
-        record = json.loads(_source_record_path(kind, digest).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return (
-        isinstance(record, dict)
-        and record.get("version") == version
-        and record.get("sha256") == digest
-        and (record.get("ground_truth_validated") is True)
-    )
-
-
-def record_source_validated(kind: str, version: str, digest: str, n_items: int) -> None:
-    """Record that the source file with this sha256 passed the checks (an unwritable cache
-    costs only the checks next time, with one warning a run)."""
-    path = _source_record_path(kind, digest)
-    record = {"version": version, "n_items": n_items, "sha256": digest, "ground_truth_validated": True}
-    try:
-        with atomic_write(path) as f:
-            json.dump(record, f)
-    except OSError as exc:
-        warn_unwritable(f"the cache {path.parent}", exc)

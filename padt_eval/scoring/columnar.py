@@ -403,7 +403,7 @@ def _ious(
     """(has an object scored, per-sample IoU, RES: the targets' areas)."""
     if task == Task.RES:
         assert res is not None and cols.masks is not None
-        gt_area = rlemod.areas(cols.masks)
+        gt_area = cols.masks.areas()
         if res.answers is None:
             cols.masks = None  # every answer is scored, and no miss is compared with other instances
         union = res.pred_area + gt_area - res.inter
