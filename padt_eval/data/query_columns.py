@@ -34,17 +34,18 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 class TargetMasks:
     """The targets' masks in pycocotools' form, `{"size": [h, w], "counts": bytes}`, made
-    when asked for: the compressed counts of all of them are one bytes object (a dict
-    and a bytes object a mask would double the memory a 50k-sample split holds)."""
+    when asked for: the compressed counts of all of them stay one array (a dict and a
+    bytes object a mask would double the memory a 50k-sample split holds)."""
 
-    def __init__(self, sizes: list[list[int]], blob: bytes, ends: list[int]) -> None:
+    def __init__(self, sizes: np.ndarray, blob: np.ndarray, ends: np.ndarray) -> None:
         self.sizes, self.blob, self.ends = sizes, blob, ends
 
     def __len__(self) -> int:
         return len(self.ends)
 
     def __getitem__(self, row: int) -> dict:
-        return {"size": self.sizes[row], "counts": self.blob[self.ends[row - 1] if row else 0 : self.ends[row]]}
+        start = int(self.ends[row - 1]) if row else 0
+        return {"size": self.sizes[row].tolist(), "counts": self.blob[start : int(self.ends[row])].tobytes()}
 
     def areas(self) -> np.ndarray:
         """Every mask's pixel area, in chunks (`rle.areas`)."""
@@ -98,11 +99,11 @@ def _padt_jsonl(reader: PadtRefcocoJsonlReader, with_masks: bool) -> QueryColumn
     every read); a split kept in memory is parsed each time."""
     try:
         if isinstance(reader.path, InMemoryFile):
-            return _from_npz(_parsed(reader, with_masks).data)
+            return _from_npz(_parsed(reader, with_masks).data, reader)
         kind = "res" if with_masks else "rec"
         cached = cache_dir() / "query-columns" / f"{reader.path.stem}_{kind}_{sha256_file(reader.path)[:24]}.npz"
         derived = derived_file(cached, _VERSION, lambda: _parsed(reader, with_masks))
-        return _from_npz(derived.path if derived.path is not None else derived.read_bytes())
+        return _from_npz(derived.path if derived.path is not None else derived.read_bytes(), reader)
     except _NotPlain:
         return None
 
@@ -160,12 +161,14 @@ def _parsed(reader: PadtRefcocoJsonlReader, with_masks: bool) -> Built:
     return Built(out.getvalue(), len(lines))
 
 
-def _from_npz(source: Path | bytes) -> QueryColumns:
+def _from_npz(source: Path | bytes, reader: PadtRefcocoJsonlReader) -> QueryColumns:
+    # The ids are the reader's own strings (the same line indices): one copy in memory.
+    ids = list(reader.sample_ids())
     with np.load(io.BytesIO(source) if isinstance(source, bytes) else source, allow_pickle=False) as z:
+        if not np.array_equal(z["lines"], np.fromiter(map(int, ids), dtype=np.int64, count=len(ids))):
+            raise _NotPlain  # cannot happen for one file's bytes; the reader's reading then decides
         sizes = z["sizes"]
         masks = None
         if "counts" in z:
-            masks = TargetMasks(sizes.tolist(), z["counts"].tobytes(), z["counts_end"].tolist())
-        return QueryColumns(
-            [str(i) for i in z["lines"].tolist()], orjson.loads(z["image_ids"].tobytes()), sizes, z["boxes"], masks
-        )
+            masks = TargetMasks(sizes, z["counts"], z["counts_end"])
+        return QueryColumns(ids, orjson.loads(z["image_ids"].tobytes()), sizes, z["boxes"], masks)

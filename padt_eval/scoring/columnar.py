@@ -3,7 +3,7 @@
 The common case of `padt-eval rec|res -p FILE` (a predictions file in padt-eval's own
 JSONL layout, no `--format` parser, the standard protocol, a split the columnar reader
 takes: `data/query_columns.py`) is scored here: the split and the predictions are read
-once with orjson into arrays (ids, boxes, statuses, the answers' masks), box IoUs are
+once with orjson into columns (ids, boxes, statuses, reasons), box IoUs are
 computed with numpy over all samples at once, mask IoUs with pycocotools' RLE merge and
 area in C (the very calls the object path makes), and the miss categories from the
 IoU columns. The metric is handed the state its `update` would have built
@@ -44,21 +44,32 @@ from padt_eval.report.errors_view import DRAWN_QUERY_CATEGORIES, N_PER_CATEGORY,
 from padt_eval.report.sample_selection import FAILED_STATUSES, LOWEST_IOU, MAX_FAILURES, SampleSelection
 from padt_eval.scoring.predictions_file import MAX_LISTED_PROBLEMS, Problem
 
-_STATUSES = frozenset(s.value for s in ParseStatus)
+_STATUSES = {s.value: s.value for s in ParseStatus}  # each status one str object
 #: served lines whose masks are checked together (as `PredictionsFile.get_many` does)
 _BLOCK = 256
 
 
-@dataclass(slots=True)
-class Answer:
-    """One served line, read: its status and reason, and what the metric scores."""
+class Answers:
+    """Each sample's answer, as columns: its line's status and reason, whether every object
+    carried a score (`OutcomeCounts.n_with_scores`), REC's box. A sample without a line
+    is missing."""
 
-    status: str
-    reason: Any
-    scored: bool  # all objects carry a score (`OutcomeCounts.n_with_scores`)
-    box: list[float] | None = None  # REC: the answer's box
-    box_from_mask: bool = False
-    mask: dict | None = None  # RES: the answer's mask as read, until it is scored (`_ResAreas.add`)
+    def __init__(self, n: int) -> None:
+        self.has_line = np.zeros(n, dtype=bool)
+        self.status = [ParseStatus.MISSING.value] * n
+        self.reason: dict[int, Any] = {}  # the truthy `parse_reason`s
+        self.scored = np.zeros(n, dtype=bool)
+        self.box = np.zeros((n, 4), dtype=np.float64)  # REC
+        self.has_box = np.zeros(n, dtype=bool)
+        self.box_from_mask = np.zeros(n, dtype=bool)
+
+    def add(self, row: int, line: tuple) -> None:
+        status, reason, scored, box, from_mask, _ = line
+        self.has_line[row], self.status[row], self.scored[row] = True, status, scored
+        if reason:
+            self.reason[row] = reason
+        if box is not None:
+            self.box[row], self.has_box[row], self.box_from_mask[row] = box, True, from_mask
 
 
 @dataclass
@@ -93,9 +104,10 @@ def _score_ok(v: Any) -> bool:
     return v is None or (type(v) in (int, float) and math.isfinite(v))
 
 
-def _read_line(obj: Any, task: Task) -> Answer | None:
-    """`prediction_from_line`'s checks on a parsed line, and its answer; None for a line
-    that fails any of them (the object path then reports it)."""
+def _read_line(obj: Any, task: Task) -> tuple | None:
+    """`prediction_from_line`'s checks on a parsed line, and its answer (`Answers.add`'s
+    line: status, reason, scored, REC's box and whether it is a mask's, RES's mask); None
+    for a line that fails any check (the object path then reports it)."""
     text, objects = obj.get("text"), obj.get("objects", [])
     status, meta = obj.get("parse_status", ParseStatus.OK.value), obj.get("meta") or {}
     if (text is not None and type(text) is not str) or type(objects) is not list or type(meta) is not dict:
@@ -116,23 +128,21 @@ def _read_line(obj: Any, task: Task) -> Answer | None:
         if bbox is None and o.get("mask") is None:
             return None
         scores.append(float(score) if score is not None else None)
-    answer = Answer(status, obj.get("parse_reason"), None not in scores)
+    status, reason, scored = _STATUSES[status], obj.get("parse_reason"), None not in scores
     i = (0 if scores else None) if len(scores) < 2 else answer_index(scores)
     if i is None:
-        return answer
+        return status, reason, scored, None, False, None
     chosen = objects[i]
-    if task == Task.REC:
-        bbox = chosen.get("bbox")
-        if bbox is not None:
-            answer.box = [float(v) for v in bbox]
-        else:  # REC scores a mask-only answer by its mask's tight box; no other mask is read
-            if rlemod.problem(chosen["mask"]) is not None:
-                return None
-            answer.box = rlemod.bbox_xyxy(rlemod.normalise(chosen["mask"]))
-            answer.box_from_mask = status == ParseStatus.OK.value  # only an answered sample is scored
-    elif chosen.get("mask") is not None:
-        answer.mask = chosen["mask"]  # checked with the block's masks (`_masks_valid`)
-    return answer
+    if task == Task.RES:  # the mask is checked with the block's masks (`_masks_valid`)
+        return status, reason, scored, None, False, chosen.get("mask")
+    answered = status == ParseStatus.OK.value  # only an answered sample's box is scored
+    bbox = chosen.get("bbox")
+    if bbox is not None:
+        return status, reason, scored, [float(v) for v in bbox] if answered else None, False, None
+    # REC scores a mask-only answer by its mask's tight box; no other mask is read
+    if rlemod.problem(chosen["mask"]) is not None:
+        return None
+    return status, reason, scored, rlemod.bbox_xyxy(rlemod.normalise(chosen["mask"])) if answered else None, answered, None
 
 
 def _masks_valid(objs: list[dict]) -> bool:
@@ -154,13 +164,12 @@ class _ResAreas:
         self.has_mask = np.zeros(len(cols), dtype=bool)
         self.mismatch: dict[int, list[int]] = {}  # row -> the size of its answer's mask, which differs from its target's
 
-    def add(self, rows: list[int], answers: list[Answer]) -> None:
-        """Score these rows' answers; their masks are dropped once scored (memory stays flat)."""
+    def add(self, rows: list[int], statuses: list[str], masks: list[dict | None]) -> None:
+        """Score these rows' answers (their masks are not kept: memory stays flat)."""
         keep, preds, inters = [], [], []
         assert self.cols.masks is not None
-        for row, a in zip(rows, answers):
-            mask, a.mask = a.mask, None
-            if mask is None or a.status != ParseStatus.OK.value:
+        for row, status, mask in zip(rows, statuses, masks):
+            if mask is None or status != ParseStatus.OK.value:
                 continue
             canonical = rlemod.normalise(mask)
             p, g = rlemod.to_cocotools(canonical), self.cols.masks[row]
@@ -186,7 +195,7 @@ class ColumnarScore:
 
     task: Task
     cols: QueryColumns
-    answers: list[Answer | None]  # None: no line for the sample
+    answers: Answers
     predictions: ColumnarPredictions
     iou: list[float]
     has_object: np.ndarray
@@ -197,7 +206,7 @@ class ColumnarScore:
 
     def __post_init__(self) -> None:
         n = len(self.cols)
-        self.status = [a.status if a is not None else ParseStatus.MISSING.value for a in self.answers]
+        self.status = self.answers.status
         # each sample's miss-breakdown fields (`QueryErrors.add`), None without a breakdown
         self.error_fields = self._classify() if self.errors is not None else [None] * n
         self.inter: list[int] = []
@@ -211,14 +220,17 @@ class ColumnarScore:
         """`QueryErrors.add`'s record fields for each sample; a missed answer is compared
         with its image's other instances when the metric has them."""
         errors, fg = self.errors, self.errors.thresholds.foreground
+        unparsed, no_object = {"error": "unparsed"}, {"error": "no_object"}
+        shared: dict[tuple, dict[str, Any]] = {}  # equal fields are one dict (records copy them)
         out: list[dict[str, Any] | None] = []
         for row, (status, has, v) in enumerate(zip(self.status, self.has_object.tolist(), self.iou)):
             if status != "ok":
-                out.append({"error": "unparsed"})
+                out.append(unparsed)
             elif not has:
-                out.append({"error": "no_object"})
+                out.append(no_object)
             else:
-                out.append(errors.answer_fields(v, self._other_ious(row) if v < fg else []))
+                fields = errors.answer_fields(v, self._other_ious(row) if v < fg else [])
+                out.append(fields if "error_iou_other" in fields else shared.setdefault(tuple(fields.items()), fields))
         if self.res is not None:
             self.res.answers = None  # compared: no longer needed
             self.cols.masks = None
@@ -229,7 +241,7 @@ class ColumnarScore:
             return None
         image_id = self.cols.image_ids[row]
         if self.task == Task.REC:
-            answer = self.answers[row].box  # type: ignore[union-attr]
+            answer = self.answers.box[row].tolist()
             return self.errors.other_ious(image_id, None, self.cols.boxes[row].tolist(), answer)
         assert self.res is not None and self.res.answers is not None and self.cols.masks is not None
         return self.errors.other_ious(image_id, None, self.cols.masks[row], self.res.answers[row])
@@ -240,18 +252,18 @@ class ColumnarScore:
         if self.task == Task.REC:
             fields: dict[str, list[Any]] = {f"hit@{t:g}": [v >= t for v in iou] for t in THRESHOLDS}
             fields["iou"] = iou
-            task_counts = {"n_box_from_mask": sum(1 for a in self.answers if a is not None and a.box_from_mask)}
+            task_counts = {"n_box_from_mask": int(self.answers.box_from_mask.sum())}
         else:
             assert self.res is not None
             fields = {"iou": iou, "intersection": self.inter, "union": self.union}
             task_counts = {"n_mask_size_mismatch": len(self.res.mismatch)}
         outcomes: Counter[str] = Counter(n_samples=n)
-        for a, status, has in zip(self.answers, self.status, self.has_object.tolist()):
+        for status, has, scored in zip(self.status, self.has_object.tolist(), self.answers.scored.tolist()):
             if status == "ok":
                 outcomes["n_predicted"] += 1
                 if not has:
                     outcomes["n_no_object"] += 1
-                elif a is not None and a.scored:
+                elif scored:
                     outcomes["n_with_scores"] += 1
             else:
                 outcomes[_OUTCOME[status]] += 1
@@ -263,20 +275,20 @@ class ColumnarScore:
 
     def record(self, row: int) -> dict[str, Any]:
         """Sample `row`'s per-sample record, as the metric's `update` writes it."""
-        a, v = self.answers[row], self.iou[row]
+        a, v = self.answers, self.iou[row]
         rec: dict[str, Any] = {"sample_id": self.cols.ids[row], "status": self.status[row]}
-        if a is None:
+        if not a.has_line[row]:
             rec["reason"] = self.missing_reason
-        elif a.reason:
-            rec["reason"] = a.reason
+        elif row in a.reason:
+            rec["reason"] = a.reason[row]
         if self.task == Task.REC:
-            if a is not None and a.box_from_mask:
+            if a.box_from_mask[row]:
                 rec["box_from_mask"] = True
             rec["iou"] = v
             for t in THRESHOLDS:
                 rec[f"hit@{t:g}"] = v >= t
             if self.has_object[row]:
-                rec["pred_bbox"] = a.box  # type: ignore[union-attr]
+                rec["pred_bbox"] = a.box[row].tolist()
         else:
             mismatch = self.res.mismatch if self.res is not None else {}
             if row in mismatch:
@@ -345,23 +357,25 @@ def score_columns(task: Task, reader: SplitReader, metric: Any, path: Path, stri
 
 def _read_predictions(
     task: Task, cols: QueryColumns, path: Path, strict: bool, keep_answers: bool
-) -> tuple[list[Answer | None], ColumnarPredictions, _ResAreas | None] | None:
+) -> tuple[Answers, ColumnarPredictions, _ResAreas | None] | None:
     row_of = {sid: i for i, sid in enumerate(cols.ids)}
-    answers: list[Answer | None] = [None] * len(cols)
-    first_line: dict[str, int] = {}
+    answers = Answers(len(cols))
+    seen: set[str] = set()
     unknown: list[tuple[str, int]] = []
     res = _ResAreas(cols, keep_answers) if task == Task.RES else None
     block_rows: list[int] = []
     block_objs: list[dict] = []
+    block_masks: list[dict | None] = []
     n_lines = 0
 
     def flush() -> bool:
         if res is not None and block_objs:
             if not _masks_valid(block_objs):
                 return False
-            res.add(block_rows, [answers[r] for r in block_rows])  # type: ignore[misc]
+            res.add(block_rows, [answers.status[r] for r in block_rows], block_masks)
         block_rows.clear()
         block_objs.clear()
+        block_masks.clear()
         return True
 
     with open(path, "rb") as f:
@@ -376,29 +390,30 @@ def _read_predictions(
             sid = obj.get("sample_id") if type(obj) is dict else None
             if type(sid) is int:
                 sid = str(sid)
-            if type(sid) is not str or not sid or sid in first_line:
+            if type(sid) is not str or not sid or sid in seen:
                 return None  # a bad id or a duplicate: reported by the object path
-            first_line[sid] = line_index + 1
+            seen.add(sid)
             row = row_of.get(sid)
             if row is None:
                 unknown.append((sid, line_index + 1))
                 continue
-            answer = _read_line(obj, task)
-            if answer is None:
+            line = _read_line(obj, task)
+            if line is None:
                 return None
-            answers[row] = answer
+            answers.add(row, line)
             if res is not None:
                 block_rows.append(row)
                 block_objs.append(obj)
+                block_masks.append(line[5])
                 if len(block_rows) == _BLOCK and not flush():
                     return None
     if not flush() or (strict and unknown):
         return None
-    return answers, ColumnarPredictions(path, n_lines, len(first_line), unknown), res
+    return answers, ColumnarPredictions(path, n_lines, len(seen), unknown), res
 
 
 def _ious(
-    task: Task, cols: QueryColumns, answers: list[Answer | None], res: _ResAreas | None
+    task: Task, cols: QueryColumns, answers: Answers, res: _ResAreas | None
 ) -> tuple[np.ndarray, list[float], list[int] | None]:
     """(has an object scored, per-sample IoU, RES: the targets' areas)."""
     if task == Task.RES:
@@ -410,14 +425,7 @@ def _ious(
         inter, union_l = res.inter.tolist(), union.tolist()
         iou = [i / u if u > 0 else 0.0 for i, u in zip(inter, union_l)]
         return res.has_mask, iou, gt_area.tolist()
-    n = len(cols)
-    pred = np.zeros((n, 4), dtype=np.float64)
-    has = np.zeros(n, dtype=bool)
-    for row, a in enumerate(answers):
-        if a is not None and a.box is not None and a.status == "ok":
-            pred[row] = a.box
-            has[row] = True
-    return has, _box_ious(pred, cols.boxes, has).tolist(), None
+    return answers.has_box, _box_ious(answers.box, cols.boxes, answers.has_box).tolist(), None
 
 
 def _mx0(v: np.ndarray) -> np.ndarray:
