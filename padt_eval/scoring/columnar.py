@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -40,9 +40,10 @@ from padt_eval.data.split import SplitReader
 from padt_eval.metrics.base import ColumnState
 from padt_eval.metrics.rec import THRESHOLDS, RecMetric
 from padt_eval.metrics.res import ResMetric
-from padt_eval.report.errors_view import DRAWN_QUERY_CATEGORIES, N_PER_CATEGORY, is_query_errors
-from padt_eval.report.sample_selection import FAILED_STATUSES, LOWEST_IOU, MAX_FAILURES, SampleSelection
 from padt_eval.scoring.predictions_file import MAX_LISTED_PROBLEMS, Problem
+
+if TYPE_CHECKING:
+    from padt_eval.report.sample_selection import SampleSelection
 
 _STATUSES = {s.value: s.value for s in ParseStatus}  # each status one str object
 #: served lines whose masks are checked together (as `PredictionsFile.get_many` does)
@@ -306,6 +307,10 @@ class ColumnarScore:
     def selection(self, errors: dict[str, Any] | None, n_worst: int) -> SampleSelection:
         """`SampleSelection.of_records(self.records(), errors, n_worst)`, from the columns:
         stable sorts of the IoU column, records made for the picked rows only."""
+        # imported here: only a report asks, and `--no-report` does not pay for the import
+        from padt_eval.report.errors_view import DRAWN_QUERY_CATEGORIES, N_PER_CATEGORY, is_query_errors
+        from padt_eval.report.sample_selection import FAILED_STATUSES, LOWEST_IOU, MAX_FAILURES, SampleSelection
+
         iou = np.asarray(self.iou, dtype=np.float64)
         rows = np.arange(len(iou))
         status = np.asarray(self.status)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from padt_eval.core.errors import UsageError
 from padt_eval.core.fileio import sha256_file
@@ -30,7 +30,6 @@ from padt_eval.core.types import ModelRequest, Prediction, PromptKey, Sample, Ta
 from padt_eval.data.registry import open_split
 from padt_eval.data.split import SplitReader
 from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions, ScoringOptions
-from padt_eval.report.sample_selection import Selector
 from padt_eval.results import ownership
 from padt_eval.results.environment import file_hashes, now_iso
 from padt_eval.results.manifest import Manifest, RunnerInfo, SplitDescription, build_manifest
@@ -42,6 +41,9 @@ from padt_eval.scoring.columnar import score_columns
 from padt_eval.scoring.predictions_file import PredictionsFile
 from padt_eval.tasks.metric import build_metric
 from padt_eval.tasks.registry import get_task, release_gt
+
+if TYPE_CHECKING:
+    from padt_eval.report.sample_selection import Selector
 
 DEFAULT_RESULTS_ROOT = Path("results")
 CHUNK = 256  # samples per metric.update_many call (metrics share work across a chunk)
