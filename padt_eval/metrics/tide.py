@@ -32,13 +32,6 @@ detection of every image at step k), the false-positive types as reductions over
 detection's pairs. The fixes only change which stored detections count, and as what,
 before AP50 is accumulated again. tests/metrics/tide_reference.py is the detection-by-
 detection oracle it is tested equal to.
-
-Everything is computed on arrays over many images at once (`analyse`): the IoUs of each
-detection with its image's GT as pairs, the greedy matching step by step (the k-th
-detection of every image at step k), the false-positive types as reductions over each
-detection's pairs. The fixes only change which stored detections count, and as what,
-before AP50 is accumulated again. tests/metrics/tide_reference.py is the detection-by-
-detection oracle it is tested equal to.
 """
 
 from __future__ import annotations
