@@ -107,10 +107,10 @@ def coco_stats(gt: dict, dets: list[dict], iou_type: str) -> list[float]:
 
 
 class _Images:
-    """The scored images as columns, in arrival order: per image its id and size, per GT
-    object [image, x, y, w, h, category, crowd, area] and mask, per detection [image, x,
-    y, w, h, score, category] and mask. Lists while scoring (one append per object, no
-    dict or list per object); numpy arrays once scoring is done."""
+    """The scored images, in arrival order: per image its id and size, per GT object
+    [image, x, y, w, h, category, crowd, area] as columns and its mask, per detection a
+    tuple (image, x1, y1, x2, y2, score, category) and its mask when it has one. Python
+    lists while scoring (no dict per object); numpy arrays when asked for."""
 
     def __init__(self) -> None:
         self.ids: list[str] = []
@@ -118,8 +118,8 @@ class _Images:
         self.outside_split: list[bool] = []
         self.gt: list[list] = [[] for _ in range(8)]
         self.gt_masks: list[Any] = []
-        self.dt: list[list] = [[] for _ in range(7)]
-        self.dt_masks: list[Any] = []
+        self.dt: list[tuple] = []
+        self.dt_masks: dict[int, Any] = {}  # detection index -> its mask
 
     def add(self, sample_id: str, h: int, w: int, outside_split: bool = False) -> int:
         self.ids.append(sample_id)
@@ -138,15 +138,13 @@ class _Images:
             np.array(area, dtype=np.float64),
         )
 
-    def dt_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(image, box xywh, score, category) of every scored detection."""
-        image, x, y, w, h, score, cat = self.dt
-        return (
-            np.array(image, dtype=np.int64),
-            np.array([x, y, w, h], dtype=np.float64).T.reshape(-1, 4),
-            np.array(score, dtype=np.float64),
-            np.array(cat, dtype=np.int64),
-        )
+    def dt_columns(self, start: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(image, box xywh, score, category) of the scored detections from `start` on; a
+        reversed box has zero width / height."""
+        rows = np.array(self.dt[start:], dtype=np.float64).reshape(-1, 7)
+        box = rows[:, 1:5].copy()
+        box[:, 2:] = np.maximum(0.0, box[:, 2:] - box[:, :2])
+        return rows[:, 0].astype(np.int64), box, rows[:, 5].copy(), rows[:, 6].astype(np.int64)
 
     def coco_order(self) -> tuple[list[int], np.ndarray]:
         """COCOeval's image order (sample ids sorted, numerically when all are numbers):
@@ -198,7 +196,7 @@ class DetectionMetric(Metric):
 
     def update_many(self, samples: Sequence[Sample], preds: Sequence[Prediction]) -> list[dict[str, Any]]:
         first = len(self.store.ids)
-        n_gt_before, n_dt_before = len(self.store.gt[0]), len(self.store.dt[0])
+        n_gt_before, n_dt_before = len(self.store.gt[0]), len(self.store.dt)
         records = []
         for sample, pred in zip(samples, preds):
             rec = record_base(sample, pred)
@@ -225,13 +223,13 @@ class DetectionMetric(Metric):
         """The stored objects from these on, as `tide.Columns` (image indices from `first_image`)."""
         from padt_eval.metrics.tide import Columns
 
-        g, d = self.store.gt, self.store.dt
-        gl, dl = slice(first_gt, None), slice(first_dt, None)
+        g, gl = self.store.gt, slice(first_gt, None)
+        d_image, d_box, d_score, d_cls = self.store.dt_columns(first_dt)
         return Columns(
-            d_image=np.array(d[0][dl], dtype=np.int64) - first_image,
-            d_box=np.array([d[1][dl], d[2][dl], d[3][dl], d[4][dl]], dtype=np.float64).T.reshape(-1, 4),
-            d_score=np.array(d[5][dl], dtype=np.float64),
-            d_cls=np.array(d[6][dl], dtype=np.int64),
+            d_image=d_image - first_image,
+            d_box=d_box,
+            d_score=d_score,
+            d_cls=d_cls,
             g_image=np.array(g[0][gl], dtype=np.int64) - first_image,
             g_box=np.array([g[1][gl], g[2][gl], g[3][gl], g[4][gl]], dtype=np.float64).T.reshape(-1, 4),
             g_cls=np.array(g[5][gl], dtype=np.int64),
@@ -258,10 +256,10 @@ class DetectionMetric(Metric):
             self.store.gt_masks.append(o.mask)
 
     def _add_detections(self, objects, image: int) -> tuple[int, int]:
-        """Store each object whose label maps to a category (box xywh, score, category id,
-        mask); count those that do not map (listed, never scored). (stored, unmapped)."""
-        image_, x, y, w, h, scores, cats = self.store.dt
-        masks = self.store.dt_masks
+        """Store each object whose label maps to a category (image, box xyxy, score, category
+        id; mask); count those that do not map (listed, never scored). (stored, unmapped).
+        One tuple an object: boxes become xywh on the columns, all at once."""
+        rows, masks = self.store.dt, self.store.dt_masks
         category_id = self.mapper.category_id
         n_unmapped = 0
         for o in objects:
@@ -274,19 +272,13 @@ class DetectionMetric(Metric):
             if score is None:
                 self.n_dets_without_score += 1
                 score = DEFAULT_SCORE
-            mask = o.mask
-            if mask is not None:
+            box = o.bbox
+            if o.mask is not None:
                 self.n_dets_with_mask += 1
-            box = o.bbox if o.bbox is not None else rlemod.bbox_xyxy(mask)  # type: ignore[arg-type]
-            x1, y1 = float(box[0]), float(box[1])
-            image_.append(image)
-            x.append(x1)
-            y.append(y1)
-            w.append(max(0.0, float(box[2]) - x1))
-            h.append(max(0.0, float(box[3]) - y1))
-            scores.append(float(score))
-            cats.append(cid)
-            masks.append(mask)
+                masks[len(rows)] = o.mask
+                if box is None:
+                    box = rlemod.bbox_xyxy(o.mask)
+            rows.append((image, box[0], box[1], box[2], box[3], score, cid))
         self.n_dets += len(objects)
         self.n_dets_unmapped += n_unmapped
         return len(objects) - n_unmapped, n_unmapped
@@ -303,8 +295,9 @@ class DetectionMetric(Metric):
         ]
         for k, (image, x, y, w, h, cat, crowd, area) in enumerate(zip(*st.gt)):
             out[image]["gt"].append([[x, y, w, h], cat, int(crowd), area, st.gt_masks[k]])
-        for k, (image, x, y, w, h, score, cat) in enumerate(zip(*st.dt)):
-            out[image]["dt"].append([[x, y, w, h], score, cat, st.dt_masks[k]])
+        d_image, d_box, d_score, d_cat = st.dt_columns()
+        for k, (image, box, score, cat) in enumerate(zip(d_image.tolist(), d_box.tolist(), d_score.tolist(), d_cat.tolist())):
+            out[image]["dt"].append([box, score, cat, st.dt_masks.get(k)])
         return out
 
     # -- the numbers --------------------------------------------------------------

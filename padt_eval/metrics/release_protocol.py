@@ -295,7 +295,7 @@ class ReleaseDetectionMetric(DetectionMetric):
     def counts(self) -> dict[str, int]:
         d = super().counts()
         outside = self.store.outside_split
-        d.update(n_images_outside_split=sum(outside), n_dets_outside_split=sum(1 for image in self.store.dt[0] if outside[image]))
+        d.update(n_images_outside_split=sum(outside), n_dets_outside_split=sum(1 for row in self.store.dt if outside[row[0]]))
         return d
 
     def protocol(self) -> dict[str, Any]:
