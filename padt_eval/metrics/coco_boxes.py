@@ -65,7 +65,7 @@ def _group_order(image: np.ndarray, category: np.ndarray, score: np.ndarray | No
     return np.lexsort(keys)
 
 
-def _runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start of each run of equal keys and each element's position inside its run."""
     if not len(key):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -101,7 +101,7 @@ def _match_block(
         if s == e:
             continue
         pd, pg, piou = pair_det[s:e], pair_gt[s:e], pair_iou[s:e]
-        starts, _ = _runs(pd)
+        starts, _ = runs(pd)
         seg = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(pd)]))
         ok = (~used[:, :, pg] | gt_crowd[pg]) & (piou >= thr)
         # 2: a non-ignored GT, 1: an ignored one (taken only when no non-ignored qualifies)
@@ -132,7 +132,7 @@ def box_stats(gt: BoxSet, dt: BoxSet, n_images: int, category_ids: list[int]) ->
     # detections grouped likewise, descending score (ties: file order), at most 100 a group
     d_order = _group_order(dt.image, dt.category, dt.score)
     d_key = dt.image[d_order].astype(np.int64) * n_cat_key + dt.category[d_order]
-    _, rank = _runs(d_key)
+    _, rank = runs(d_key)
     top = rank < MAX_DETS[-1]
     d_order, d_key, rank = d_order[top], d_key[top], rank[top]
     d_box, d_score, d_img, d_cat = dt.box[d_order], dt.score[d_order], dt.image[d_order], dt.category[d_order]  # type: ignore[index]

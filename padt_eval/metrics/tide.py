@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from padt_eval.metrics.coco_boxes import runs
 from padt_eval.metrics.errors import ErrorThresholds
 
 ERROR_TYPES = ("classification", "localization", "both", "duplicate", "background", "missed")
@@ -112,14 +113,6 @@ class Columns:
         )
 
 
-def _runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start of each run of equal keys (sorted) and each element's position inside its run."""
-    if not len(key):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    return starts, np.arange(len(key)) - np.repeat(starts, np.diff(np.r_[starts, len(key)]))
-
-
 def _pairs(d_image: np.ndarray, g_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every (detection, GT) of the same image, a detection's pairs together in GT order
     (both sides sorted by image)."""
@@ -136,7 +129,7 @@ class _PerDetection:
 
     def __init__(self, p_det: np.ndarray, n_dets: int) -> None:
         self.n_dets = n_dets
-        self.starts, _ = _runs(p_det)
+        self.starts, _ = runs(p_det)
         self.owner = p_det[self.starts] if len(p_det) else p_det
         self.seg = np.repeat(np.arange(len(self.starts)), np.diff(np.r_[self.starts, len(p_det)]))
 
@@ -162,7 +155,7 @@ def analyse(c: Columns, th: ErrorThresholds) -> tuple[_Analysis, np.ndarray, np.
     the images' non-crowd GT. Each detection's IoUs are with the GT of its image only, as
     pairs, not a matrix over all images."""
     order = np.lexsort((np.arange(len(c.d_image)), -c.d_score, c.d_image))
-    _, rank = _runs(c.d_image[order])
+    _, rank = runs(c.d_image[order])
     order, rank = order[rank < MAX_DETS], rank[rank < MAX_DETS]
     d_img, d_box, d_cls, score = c.d_image[order], c.d_box[order], c.d_cls[order], c.d_score[order]
     plain = np.flatnonzero(~c.g_crowd)
