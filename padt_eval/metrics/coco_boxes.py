@@ -121,8 +121,11 @@ def _match_block(
 def box_stats(gt: BoxSet, dt: BoxSet, n_images: int, category_ids: list[int]) -> list[float]:
     """The 12 statistics of `COCOeval.summarize()` for boxes (-1 where undefined)."""
     cats = np.array(sorted(set(category_ids)), dtype=np.int64)
+    # COCOeval evaluates the listed categories only (objects of any other are left out)
     keep = np.isin(dt.category, cats)
     dt = BoxSet(dt.image[keep], dt.category[keep], dt.box[keep], score=dt.score[keep])  # type: ignore[index]
+    keep = np.isin(gt.category, cats)
+    gt = BoxSet(gt.image[keep], gt.category[keep], gt.box[keep], area=gt.area[keep], crowd=gt.crowd[keep])  # type: ignore[index]
     n_cat_key = int(cats.max(initial=0)) + 1
     # GT grouped by (image, category), file order inside a group
     g_order = _group_order(gt.image, gt.category, None)

@@ -57,6 +57,9 @@ def _case(seed: int, n_images: int, dets_per_image: int, crowd_p: float, n_categ
 def test_box_stats_equal_pycocotools(seed, n_images, dets_per_image, crowd_p, n_categories):
     gt, dets = _case(seed, n_images, dets_per_image, crowd_p, n_categories)
     dets = [d for d in dets if d["image_id"] != gt["images"][0]["id"]]  # an image with GT and no detection
+    # GT and detections of a category the dataset does not list: COCOeval leaves them out
+    gt["annotations"].append(dict(gt["annotations"][0], id=10**6, category_id=10**4))
+    dets.append(dict(dets[0], category_id=10**4))
     want = pycocotools_stats(gt, dets, "bbox")
     got = box_stats(*columns(gt, dets))
     assert got == pytest.approx(want, abs=1e-12)
