@@ -242,17 +242,23 @@ def _generalized_runs(paths: DemoPaths, results: Path, progress, seed: int) -> l
     as `padt-eval grec/gres --data-root` would; expectations follow from the designed answers."""
     runs = []
     for task, exp in write_generalized_predictions(paths, seed).items():
-        path = paths.generalized_predictions(task)
-        for protocol, expected in (("standard", exp.standard), ("official", exp.official)):
-            suffix = "" if protocol == "standard" else "-official"
-            kwargs = dict(
-                data=DataOptions(data_root=paths.data),
-                scoring=ScoringOptions(protocol),
-                output=OutputOptions(results / f"{task.value}-{GREFCOCO_DEMO_SPLIT}-designed{suffix}", "demo-A"),
-            )
-            label = f"{task.value.upper()} {GREFCOCO_DEMO_SPLIT} ({protocol})"
-            result = _score(progress, label, task, GREFCOCO_DEMO_SPLIT, path, kwargs)
-            runs.append(DemoRun(task, result, expected, "demo-A", protocol))
+        runs += _designed_runs(paths, results, progress, task, GREFCOCO_DEMO_SPLIT, paths.generalized_predictions(task), exp)
+    return runs
+
+
+def _designed_runs(paths: DemoPaths, results: Path, progress, task: Task, split: str, predictions: Path, exp) -> list[DemoRun]:
+    """Designed answers on a split of the demo data root scored under `standard` and `official`,
+    each checked against its expectation (`exp.standard`, `exp.official`)."""
+    runs = []
+    for protocol, expected in (("standard", exp.standard), ("official", exp.official)):
+        suffix = "" if protocol == "standard" else "-official"
+        kwargs = dict(
+            data=DataOptions(data_root=paths.data),
+            scoring=ScoringOptions(protocol),
+            output=OutputOptions(results / f"{task.value}-{split}-designed{suffix}", "demo-A"),
+        )
+        label = f"{task.value.upper()} {split} ({protocol})"
+        runs.append(DemoRun(task, _score(progress, label, task, split, predictions, kwargs), expected, "demo-A", protocol))
     return runs
 
 
@@ -264,21 +270,10 @@ def _ref_l4_runs(paths: DemoPaths, results: Path, progress) -> list[DemoRun]:
     pairs: each demo model's REC predictions on refcoco_val and on refcoco_val_cleaned (the
     refer layout without the expressions the demo review flags), through the split registry
     as `padt-eval rec --data-root` would. Expectations are recomputed from the files."""
-    runs = []
     reader = open_split(REF_L4_DEMO_SPLIT, Task.REC, data_root=paths.data, require_images=False)
     path = paths.predictions.with_name("ref_l4_designed.jsonl")
     exp = make_ref_l4_predictions(list(reader), path)
-    for protocol, expected in (("standard", exp.standard), ("official", exp.official)):
-        suffix = "" if protocol == "standard" else "-official"
-        kwargs = dict(
-            data=DataOptions(data_root=paths.data),
-            scoring=ScoringOptions(protocol),
-            output=OutputOptions(results / f"rec-{REF_L4_DEMO_SPLIT}-designed{suffix}", "demo-A"),
-        )
-        label = f"REC {REF_L4_DEMO_SPLIT} ({protocol})"
-        runs.append(
-            DemoRun(Task.REC, _score(progress, label, Task.REC, REF_L4_DEMO_SPLIT, path, kwargs), expected, "demo-A", protocol)
-        )
+    runs = _designed_runs(paths, results, progress, Task.REC, REF_L4_DEMO_SPLIT, path, exp)
     for model in DEMO_MODELS:
         pred_path = paths.predictions.with_name(f"{model.stem}.jsonl")
         for split in ("refcoco_val", "refcoco_val_cleaned"):

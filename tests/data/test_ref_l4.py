@@ -140,22 +140,13 @@ def test_official_protocol_is_refused_where_no_benchmark_scorer_exists(tmp_path)
     _write([_row(1, [1, 2, 3, 4], "o365_3")], tmp_path)
     preds = tmp_path / "p.jsonl"
     preds.write_text("")
-    with pytest.raises(UsageError, match="official"):
-        api.score(
-            Task.REC,
-            "refcoco_val",
-            PredictionsOptions(preds),
-            data=DataOptions(data_root=tmp_path),
-            scoring=ScoringOptions("official"),
-        )
-    with pytest.raises(UsageError, match="padt-release is not available on a ref_l4 split"):
-        api.score(
-            Task.REC,
-            "ref_l4_val",
-            PredictionsOptions(preds),
-            data=DataOptions(data_root=tmp_path),
-            scoring=ScoringOptions("padt-release"),
-        )
+    for split, protocol, says in (
+        ("refcoco_val", "official", "official is for grec and gres"),
+        ("ref_l4_val", "padt-release", "padt-release is not available on a ref_l4 split"),
+    ):
+        with pytest.raises(UsageError, match=says):
+            options = dict(data=DataOptions(data_root=tmp_path), scoring=ScoringOptions(protocol))
+            api.score(Task.REC, split, PredictionsOptions(preds), **options)
 
 
 # ---- the cleaned RefCOCO splits -----------------------------------------------------------
