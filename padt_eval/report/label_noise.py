@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from padt_eval.core.errors import DataError, UsageError
 from padt_eval.data.split_table import cleaner_versions
 from padt_eval.metrics.catalogue import declared_estimators
 from padt_eval.metrics.paired import DEFAULT_RESAMPLES, DEFAULT_SEED, RatioData, paired_compare
@@ -154,8 +155,16 @@ def label_noise_table(runs: list[Run], n_resamples: int = DEFAULT_RESAMPLES, see
     for key in sorted(groups, key=lambda k: (k[0].lower(), PROTOCOL_ORDER.get(k[1], 9), k[2])):
         model, protocol, task = key
         for original, cleaner in sorted(groups[key], key=lambda p: (p[0].split, p[1].split)):
+            missing = [r.run_id for r in (original, cleaner) if not r.has_per_sample]
+            if missing:
+                t.notes.mark(f"{model}: {', '.join(missing)} kept no per_sample.jsonl; {original.split} not paired")
+                continue
             for metric in METRICS.get(task, ()):
-                e = noise_effects(original, cleaner, metric, n_resamples, seed)
+                try:
+                    e = noise_effects(original, cleaner, metric, n_resamples, seed)
+                except (DataError, UsageError) as exc:  # a damaged per_sample.jsonl: said; the rest of the board is built
+                    t.notes.mark(f"{model}: {exc}")
+                    break
                 if e is None:
                     continue
                 s = display_scale(metric)

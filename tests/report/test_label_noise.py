@@ -131,3 +131,15 @@ def test_the_leaderboard_carries_the_table(noise_runs):
     md = "\n".join(to_markdown(t) for t in board.tables)
     assert "Label noise: original splits beside their cleaner versions" in md
     assert "refcoco_val_cleaned (refer+reviewed" in md
+
+
+def test_a_damaged_per_sample_file_is_noted_and_the_rest_is_built(noise_runs, tmp_path):
+    import shutil
+
+    copy = tmp_path / "results"
+    shutil.copytree(noise_runs, copy)
+    (copy / "rec-refcoco_val_cleaned-b" / "per_sample.jsonl").write_text('{"sample_id": \n')
+    table = label_noise_table(find_runs(copy), n_resamples=200)
+    assert not any(r.cells["model"].text == "model-x" and r.cells["metric"].text.startswith("REC") for r in table.rows)
+    assert any(r.cells["model"].text == "model-x" and r.cells["metric"].text == "RES ciou" for r in table.rows)
+    assert any("model-x" in text and "per_sample.jsonl" in text for _, text in table.notes.items())
