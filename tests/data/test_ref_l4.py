@@ -19,6 +19,7 @@ from padt_eval.data.registry import open_split, split_status
 from padt_eval.demo.ref_l4 import review_document
 from padt_eval.demo.synthetic import iter_sentences, make_world, write_refer
 from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions, ScoringOptions
+from padt_eval.report.leaderboard import build_leaderboard
 from tests.metrics.ref_l4_case import REF_L4_CASE, as_xyxy
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "official_scorers" / "ref_l4_expected.json").read_text())
@@ -134,6 +135,12 @@ def test_scoring_a_ref_l4_split_equals_the_ref_l4_evaluator(tmp_path):
     # the two boxes at IoU exactly 0.5 are hits under the standard protocol only
     assert got["standard"]["acc@0.5"] - got["official"]["acc@0.5"] == pytest.approx(2 / 18, abs=1e-12)
     assert got["official"]["acc@0.5_padt_eval"] == got["standard"]["acc@0.5"]
+    # the leaderboard gives Ref-L4 a table of its own, and leaves it out of the REC table
+    tables = {t.key: t for t in build_leaderboard(tmp_path, None).tables}
+    assert "rec" not in tables
+    rows = {r.cells["protocol"].text: r for r in tables["ref_l4"].rows}
+    assert rows["official"].cells["*|macc"].value == pytest.approx(FIXTURE["returned"]["Ann-level macc iou 0.5:0.95"], abs=1e-9)
+    assert rows["standard"].cells["*|acc@0.5"].value == pytest.approx(got["standard"]["acc@0.5"] * 100, abs=1e-9)
 
 
 def test_official_protocol_is_refused_where_no_benchmark_scorer_exists(tmp_path):
