@@ -219,3 +219,23 @@ def test_a_review_entry_without_caption_quality_is_named(reviewed_root):
     _write_review(root, doc)
     with pytest.raises(DataError, match=r"annotations\[3\]: 'caption_quality' must be a number"):
         open_split("refcoco_val_cleaned", Task.REC, data_root=root)
+
+
+def test_data_fetch_dry_run_lists_ref_l4s_hub_files_where_the_splits_look(tmp_path):
+    from typer.testing import CliRunner
+
+    from padt_eval.cli import app
+    from padt_eval.data.split_table import SPLITS
+
+    r = CliRunner().invoke(app, ["data", "fetch", "ref-l4", "ref-l4-images", "--dry-run", "--to", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    names = ["ref-l4-val.parquet", "ref-l4-test.parquet", "images.tar.gz"] + [
+        f"refcocos_annotation_reviewed/{d}_{s}_reviewed.json"
+        for d, s in [("refcoco", "val"), ("refcoco", "testA"), ("refcoco", "testB"), ("refcoco+", "val")]
+        + [("refcoco+", "testA"), ("refcoco+", "testB"), ("refcocog", "val"), ("refcocog", "test")]
+    ]
+    for name in names:
+        assert f"hf://datasets/JierunChen/Ref-L4/{name}" in r.output
+    # each file installs where its split looks first
+    for split in ("ref_l4_val", "refcoco+_testB_cleaned"):
+        assert f"<data-root>/{SPLITS[split].layouts[0].files[-1][0]}" in r.output
