@@ -20,7 +20,7 @@ from padt_eval.demo.data import Expected, make_predictions
 from padt_eval.demo.errors import make_error_predictions
 from padt_eval.demo.grefcoco import ExpectedGeneralized, make_grec_predictions, make_gres_predictions, write_grefcoco
 from padt_eval.demo.ovd_ric import make_ovd_predictions, make_ric_predictions
-from padt_eval.demo.ref_l4 import make_ref_l4_predictions, rec_expected_from_file, write_ref_l4, write_review
+from padt_eval.demo.ref_l4 import ExpectedRefL4, make_ref_l4_predictions, rec_expected_from_file, write_ref_l4, write_review
 from padt_eval.demo.synthetic import (
     as_val2017,
     make_world,
@@ -55,6 +55,10 @@ class DemoPaths:
     @property
     def predictions(self) -> Path:
         return self.root / "predictions" / "perturbed_ground_truth.jsonl"
+
+    @property
+    def ref_l4_predictions(self) -> Path:
+        return self.root / "predictions" / "ref_l4_designed.jsonl"
 
     @property
     def val2017(self) -> Path:
@@ -129,6 +133,7 @@ def generate(paths: DemoPaths, n_images: int = 50, seed: int = 0) -> tuple[list,
     write_generalized_predictions(paths, seed)
     write_ref_l4(world, paths.data)  # Ref-L4's parquet layout on the same images
     write_review(world, paths.data)  # Ref-L4's review of the demo RefCOCO: refcoco_val_cleaned
+    write_ref_l4_predictions(paths)
     toolkit_files.write_all(paths.data, paths.root / "imports", paths.rec_split)  # other toolkits' layouts: padt-eval import
     return val, world
 
@@ -265,15 +270,19 @@ def _designed_runs(paths: DemoPaths, results: Path, progress, task: Task, split:
 REF_L4_DEMO_SPLIT = "ref_l4_val"
 
 
+def write_ref_l4_predictions(paths: DemoPaths) -> ExpectedRefL4:
+    """The designed Ref-L4 answers (predictions/ref_l4_designed.jsonl) and what they must score."""
+    reader = open_split(REF_L4_DEMO_SPLIT, Task.REC, data_root=paths.data, require_images=False)
+    return make_ref_l4_predictions(list(reader), paths.ref_l4_predictions)
+
+
 def _ref_l4_runs(paths: DemoPaths, results: Path, progress) -> list[DemoRun]:
     """Ref-L4 (`rec --split ref_l4_val`, both protocols, designed answers) and the label-noise
     pairs: each demo model's REC predictions on refcoco_val and on refcoco_val_cleaned (the
     refer layout without the expressions the demo review flags), through the split registry
     as `padt-eval rec --data-root` would. Expectations are recomputed from the files."""
-    reader = open_split(REF_L4_DEMO_SPLIT, Task.REC, data_root=paths.data, require_images=False)
-    path = paths.predictions.with_name("ref_l4_designed.jsonl")
-    exp = make_ref_l4_predictions(list(reader), path)
-    runs = _designed_runs(paths, results, progress, Task.REC, REF_L4_DEMO_SPLIT, path, exp)
+    exp = write_ref_l4_predictions(paths)
+    runs = _designed_runs(paths, results, progress, Task.REC, REF_L4_DEMO_SPLIT, paths.ref_l4_predictions, exp)
     for model in DEMO_MODELS:
         pred_path = paths.predictions.with_name(f"{model.stem}.jsonl")
         for split in ("refcoco_val", "refcoco_val_cleaned"):
