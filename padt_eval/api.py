@@ -128,7 +128,7 @@ def run_model(
     from padt_eval.runner.orchestrate import execute
 
     spec = get_task(task)
-    build_metric(spec.task, scoring.protocol)  # an unknown protocol must stop us before any model time is spent
+    build_metric(spec.task, scoring.protocol, split_name=split)  # an unknown protocol must stop us before any model time is spent
     gt = release_gt(spec.task, scoring.protocol, data.gt)
     options = dict(model.options)
     family = model.family or detect_family(model.model)

@@ -27,6 +27,9 @@ class SplitInfo:
     # (for the error breakdown's "another instance"), or None with the reason why not.
     instances_file: str | None = None
     instances_note: str | None = None
+    # A benchmark whose own metrics score this split in place of the task's (Ref-L4: "ref_l4",
+    # metrics/ref_l4.py); None: the task's metric.
+    scorer: str | None = None
 
 
 class SplitReader(abc.ABC):

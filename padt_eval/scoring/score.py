@@ -228,7 +228,7 @@ def score(
     the model run this process has claimed and holds (api.run_model), whose own
     predictions are being scored."""
     spec = get_task(task)
-    build_metric(spec.task, scoring.protocol)  # an unknown protocol fails before anything is read
+    build_metric(spec.task, scoring.protocol, split_name=split)  # an unknown protocol fails before anything is read
     out_dir = Path(output.out) if output.out is not None else default_run_dir(spec.task, split, Path(predictions.path).stem)
     if not into_model_run:
         check_score_folder(out_dir, spec.task, split, Path(predictions.path).stem)
