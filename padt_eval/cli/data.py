@@ -63,7 +63,8 @@ def fetch_cmd(
         list[str],
         typer.Argument(
             metavar="NAME",
-            help="Datasets: refcoco, refcoco+, refcocog, coco-train2014-images, coco-val2017, ric, grefcoco, or all.",
+            help="Datasets: refcoco, refcoco+, refcocog, coco-train2014-images, coco-val2017, ric, grefcoco, ref-l4, ref-l4-images, "
+            "or all.",
             show_default=False,
         ),
     ],

@@ -86,11 +86,16 @@ class SplitSpec:
     layouts: tuple[Layout, ...]  # tried in this order under --layout auto
     images: ImageFolders
     fetch: str  # the `data fetch` dataset that installs its annotations
+    # A cleaner version of another split: the split whose samples it re-annotates or filters
+    # (the label-noise table, report/label_noise.py, sets the two side by side)
+    cleaner_of: str | None = None
+    needs: tuple[str, ...] = ()  # other `data fetch` datasets whose files it also reads
+    scorer: str | None = None  # a benchmark whose own metrics score it (SplitInfo.scorer): "ref_l4"
 
     @property
     def fetch_names(self) -> list[str]:
         """What `data fetch` needs for this split: its annotations, then its images."""
-        return list(dict.fromkeys((self.fetch, self.images.fetch)))
+        return list(dict.fromkeys((self.fetch, *self.needs, self.images.fetch)))
 
 
 @dataclass(frozen=True)
@@ -286,6 +291,84 @@ SPLITS: dict[str, SplitSpec] = {
 }
 
 
+# ---- Ref-L4 (arXiv 2406.16866; HF JierunChen/Ref-L4) and its reviewed RefCOCO/+/g ----------
+# ref_l4_{val,test}: the release's parquet files, images from its images.tar.gz (extracted to
+# ref_l4/images). <refcoco split>_cleaned: the refer split minus the expressions Ref-L4's
+# review marks erroneous (data/readers/refcoco_reviewed.py); it declares `cleaner_of`.
+REF_L4_DIRS = ("ref_l4", "Ref-L4")
+REF_L4_IMAGES = ImageFolders(
+    "Ref-L4 images",
+    tuple(f"{d}/images" for d in REF_L4_DIRS),
+    fetch="ref-l4-images",
+    beside_file=("images",),
+)
+REF_L4_REVIEWED_DIR = "refcocos_annotation_reviewed"
+
+
+def ref_l4_parquet(split: str) -> tuple[str, ...]:
+    return tuple(f"{d}/ref-l4-{split}.parquet" for d in REF_L4_DIRS)
+
+
+def reviewed_file(dataset: str, split: str) -> tuple[str, ...]:
+    return tuple(f"{d}/{REF_L4_REVIEWED_DIR}/{dataset}_{split}_reviewed.json" for d in REF_L4_DIRS)
+
+
+def _count_parquet(files: list[Path], _cache: dict) -> int:
+    from padt_eval.data.readers.ref_l4 import count_rows
+
+    return count_rows(files[0])
+
+
+def _ref_l4(split: str) -> SplitSpec:
+    def open_ref_l4(a: OpenArgs) -> SplitReader:
+        from padt_eval.data.readers.ref_l4 import RefL4Reader
+
+        return RefL4Reader(a.files[0], a.images, a.task, name=a.name)
+
+    layout = Layout(
+        "ref-l4", "official", "Ref-L4 layout", (ref_l4_parquet(split),), open_ref_l4, _count_parquet, gts=("official",)
+    )
+    return SplitSpec(f"ref_l4_{split}", (Task.REC,), "ref_l4", split, (layout,), REF_L4_IMAGES, fetch="ref-l4", scorer="ref_l4")
+
+
+def _cleaned(dataset: str, split_by: str, split: str) -> SplitSpec:
+    """`<dataset>_<split>_cleaned`: the refer split with Ref-L4's review applied."""
+
+    def open_cleaned(a: OpenArgs) -> SplitReader:
+        from padt_eval.data.readers.refcoco_reviewed import ReviewedReferReader
+
+        return ReviewedReferReader(a.files[0], a.files[1], a.files[2], split, a.images, a.task, name=a.name)
+
+    files = ((f"{dataset}/refs({split_by}).p",), (f"{dataset}/instances.json",), reviewed_file(dataset, split))
+    layout = Layout("refer+reviewed", "official", "refer layout + Ref-L4 review", files, open_cleaned, gts=("official",))
+    return SplitSpec(
+        f"{dataset}_{split}_cleaned",
+        (Task.REC, Task.RES),
+        dataset,
+        f"{split_by}/{split}, Ref-L4 reviewed",
+        (layout,),
+        TRAIN2014,
+        fetch="ref-l4",
+        cleaner_of=f"{dataset}_{split}",
+        needs=(dataset,),
+    )
+
+
+#: the refer splits Ref-L4's review covers: its card lists one reviewed file for each
+REVIEWED_SPLITS = (
+    ("refcoco", "unc", "val"),
+    ("refcoco", "unc", "testA"),
+    ("refcoco", "unc", "testB"),
+    ("refcoco+", "unc", "val"),
+    ("refcoco+", "unc", "testA"),
+    ("refcoco+", "unc", "testB"),
+    ("refcocog", "umd", "val"),
+    ("refcocog", "umd", "test"),
+)
+SPLITS.update({s.name: s for s in [_ref_l4("val"), _ref_l4("test"), *(_cleaned(*r) for r in REVIEWED_SPLITS)]})
+# ---- end Ref-L4 -------------------------------------------------------------------------
+
+
 def _open_coco_file(a: OpenArgs) -> SplitReader:
     from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader, is_official_instances
 
@@ -312,6 +395,15 @@ _GREFCOCO_FILE = DirectFile(
 )
 DIRECT_FILES[Task.GREC] = _GREFCOCO_FILE
 DIRECT_FILES[Task.GRES] = _GREFCOCO_FILE
+
+
+def cleaner_versions() -> dict[str, list[str]]:
+    """Each split that has cleaner versions, with them (declared by `SplitSpec.cleaner_of`)."""
+    out: dict[str, list[str]] = {}
+    for s in SPLITS.values():
+        if s.cleaner_of is not None:
+            out.setdefault(s.cleaner_of, []).append(s.name)
+    return out
 
 
 def splits_for(task: Task) -> dict[str, SplitSpec]:
