@@ -218,6 +218,62 @@ def _grefcoco(split: str) -> SplitSpec:
     )
 
 
+# --- ReasonSeg (LISA) and RefCOCO-M: data/readers/reasonseg.py, data/readers/refcoco_m.py ---
+
+#: a ReasonSeg split is a folder of images with their JSONs (a candidate ending in "/" is a folder)
+REASONSEG_DIRS = ("reason_seg/ReasonSeg", "ReasonSeg", "reasonseg")
+
+
+def _reasonseg(split: str, subset: str | None = None) -> SplitSpec:
+    """ReasonSeg `split` (val, test), or its short-phrase / long-sentence queries (`subset`)."""
+
+    def open_reasonseg(a: OpenArgs) -> SplitReader:
+        from padt_eval.data.readers.reasonseg import ReasonSegReader
+
+        return ReasonSegReader(a.files[0], a.task, name=a.name, subset=subset)
+
+    def count_images(files: list[Path], _cache: dict) -> int:
+        return sum(1 for _ in files[0].glob("*.jpg"))
+
+    folders = tuple(f"{d}/{split}/" for d in REASONSEG_DIRS)
+    images = ImageFolders(f"ReasonSeg {split}", folders, fetch="reasonseg")
+    # the count is of images: a split has one query per image in LISA's val/test (it scores the first)
+    layout = Layout("reasonseg", "official", "ReasonSeg layout", (folders,), open_reasonseg, count_images, gts=("official",))
+    name = f"reasonseg_{split}_{subset}" if subset else f"reasonseg_{split}"
+    partition = f"{split} ({subset} queries)" if subset else split
+    return SplitSpec(name, (Task.RES,), "reasonseg", partition, (layout,), images, fetch="reasonseg")
+
+
+REFCOCO_M_DIRS = ("refcoco-m/data", "refcoco-m", "moondream/refcoco-m/data")
+REFCOCO_M_FILES = tuple(tuple(f"{d}/validation-0000{k}-of-00002.parquet" for d in REFCOCO_M_DIRS) for k in range(2))
+
+
+def _open_refcoco_m(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.readers.refcoco_m import RefcocoMReader  # pyarrow is imported on use
+
+    return RefcocoMReader(a.files, a.images, a.task, name=a.name)
+
+
+def _count_refcoco_m(files: list[Path], cache: dict) -> int:
+    from padt_eval.data.readers.refcoco_m import count_sentences
+
+    return count_sentences(files, cache)
+
+
+def _refcoco_m() -> SplitSpec:
+    """RefCOCO-M: RefCOCO (unc) val re-segmented, read by RES (its mask) and REC (its box)."""
+    layout = Layout(
+        "refcoco-m", "official", "RefCOCO-M parquet", REFCOCO_M_FILES, _open_refcoco_m, _count_refcoco_m, gts=("official",)
+    )
+    return SplitSpec(
+        "refcoco_m_val", (Task.REC, Task.RES), "refcoco-m", "unc/val (re-segmented)", (layout,), TRAIN2014, fetch="refcoco-m"
+    )
+
+
+#: a cleaned split and the split it is a cleaner version of (the label-noise table pairs them)
+CLEANER_VERSION_OF = {"refcoco_m_val": "refcoco_val"}
+
+
 def _open_grefcoco_file(a: OpenArgs) -> SplitReader:
     """A grefs(unc).json given by path, every split in it, with instances.json beside it."""
     instances = a.files[1] if len(a.files) > 1 else a.files[0].parent / "instances.json"
@@ -269,6 +325,11 @@ SPLITS: dict[str, SplitSpec] = {
         _grefcoco("val"),
         _grefcoco("testA"),
         _grefcoco("testB"),
+        _refcoco_m(),
+        _reasonseg("val"),
+        _reasonseg("test"),
+        _reasonseg("test", "short"),
+        _reasonseg("test", "long"),
     ]
 }
 

@@ -1,0 +1,136 @@
+"""Demo data in the layouts of ReasonSeg (LISA) and RefCOCO-M (moondream), from the synthetic world.
+
+`write_reasonseg` writes a split folder of `<stem>.jpg` + `<stem>.json` as LISA ships it: per
+image a "target" polygon (the first shape), on every second image an "ignore" polygon over
+another shape, on every third a "flag" shape (skipped by LISA), a second query on every
+fourth image (LISA scores the first only), and `is_sentence` alternating.
+
+`write_refcoco_m` writes one parquet file with the release's columns (`image` bytes,
+`image_id`, `file_name`, `samples` with `id`, `category`, `supercategory`, `label`,
+`sentences`, `bbox` xywh and `mask` RLE); it needs pyarrow.
+
+`mask_predictions` writes a predictions file whose masks are the ground truth, shifted by a
+few pixels, or absent, by a seeded choice: the demo scores it under both protocols.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from padt_eval.core import rle as rlemod
+from padt_eval.demo.synthetic import SynthImage, render_image
+
+
+def _points(polygon: list[float]) -> list[list[float]]:
+    return [[polygon[i], polygon[i + 1]] for i in range(0, len(polygon), 2)]
+
+
+def write_reasonseg(world: list[SynthImage], folder: Path) -> int:
+    """The ReasonSeg layout of `world` in `folder`; returns the number of images."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, img in enumerate(world):
+        stem = Path(img.file_name).stem
+        Image.fromarray(render_image(img)).save(folder / f"{stem}.jpg", quality=95)
+        target = img.objects[0]
+        shapes = [{"label": "target", "points": _points(target.polygon), "shape_type": "polygon"}]
+        if k % 2 == 1 and len(img.objects) > 1:
+            shapes.append({"label": "ignore", "points": _points(img.objects[1].polygon), "shape_type": "polygon"})
+        if k % 3 == 2:
+            shapes.append({"label": "flag", "points": [[0, 0], [5, 0], [5, 5]], "shape_type": "polygon"})
+        queries = [f"What in this picture is {target.colour} and shaped like a {target.shape}?"]
+        if k % 4 == 3:
+            queries.append(f"the {target.name}")
+        annotation = {"text": queries, "is_sentence": k % 2 == 0, "shapes": shapes}
+        (folder / f"{stem}.json").write_text(json.dumps(annotation), encoding="utf-8")
+    return len(world)
+
+
+def write_refcoco_m(world: list[SynthImage], path: Path) -> int:
+    """One RefCOCO-M parquet file for `world`; returns the number of sentences."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    rows, n = [], 0
+    for img in world:
+        buf = io.BytesIO()
+        Image.fromarray(render_image(img)).save(buf, format="PNG")
+        samples = []
+        for j, o in enumerate(img.objects):
+            samples.append(
+                {
+                    "id": img.image_id * 100 + j,  # unique across files, as the release's instance ids are
+                    "image_id": img.image_id,
+                    "category": o.shape,
+                    "supercategory": "shape",
+                    "label": o.name,
+                    "sentences": list(o.expressions),
+                    "bbox": [float(v) for v in o.bbox_xywh],
+                    "mask": {"counts": o.mask["counts"], "size": [int(v) for v in o.mask["size"]]},
+                }
+            )
+            n += len(o.expressions)
+        rows.append(
+            {
+                "image": {"bytes": buf.getvalue(), "path": img.file_name},
+                "image_id": img.image_id,
+                "file_name": img.file_name,
+                "samples": samples,
+            }
+        )
+    schema = pa.schema(
+        [
+            ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+            ("image_id", pa.int64()),
+            ("file_name", pa.string()),
+            (
+                "samples",
+                pa.list_(
+                    pa.struct(
+                        [
+                            ("id", pa.int64()),
+                            ("image_id", pa.int64()),
+                            ("category", pa.string()),
+                            ("supercategory", pa.string()),
+                            ("label", pa.string()),
+                            ("sentences", pa.list_(pa.string())),
+                            ("bbox", pa.list_(pa.float32())),
+                            ("mask", pa.struct([("counts", pa.string()), ("size", pa.list_(pa.int32()))])),
+                        ]
+                    )
+                ),
+            ),
+        ]
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    return n
+
+
+def mask_predictions(samples, path: Path, seed: int = 0) -> dict[str, int]:
+    """A predictions file for RES samples: the GT mask ("exact"), the GT moved 3 px right
+    ("shifted"), no object ("empty") or no line ("missing"), chosen by a seeded draw."""
+    rng = np.random.default_rng(seed)
+    counts = {"exact": 0, "shifted": 0, "empty": 0, "missing": 0}
+    with open(path, "w", encoding="utf-8") as f:
+        for s in samples:
+            outcome = ("exact", "shifted", "empty", "missing")[int(rng.choice(4, p=[0.5, 0.3, 0.1, 0.1]))]
+            counts[outcome] += 1
+            if outcome == "missing":
+                continue
+            objects = []
+            if outcome != "empty":
+                m = rlemod.decode(s.objects[0].mask).astype(bool)
+                if outcome == "shifted":
+                    m = np.roll(m, 3, axis=1)
+                    m[:, :3] = False
+                mask = rlemod.encode(m)
+                objects.append({"bbox": rlemod.bbox_xyxy(mask) if m.any() else [0, 0, 0, 0], "mask": mask})
+            f.write(json.dumps({"sample_id": s.sample_id, "objects": objects}) + "\n")
+    return counts
