@@ -222,6 +222,8 @@ def _grefcoco(split: str) -> SplitSpec:
 
 #: a ReasonSeg split is a folder of images with their JSONs (a candidate ending in "/" is a folder)
 REASONSEG_DIRS = ("reason_seg/ReasonSeg", "ReasonSeg", "reasonseg")
+#: its images lie beside the JSONs (the reader reads them from the split's own folder)
+REASONSEG_IMAGES = ImageFolders("ReasonSeg (images beside the JSONs)", REASONSEG_DIRS, fetch="reasonseg")
 
 
 def _reasonseg(split: str, subset: str | None = None) -> SplitSpec:
@@ -236,12 +238,11 @@ def _reasonseg(split: str, subset: str | None = None) -> SplitSpec:
         return sum(1 for _ in files[0].glob("*.jpg"))
 
     folders = tuple(f"{d}/{split}/" for d in REASONSEG_DIRS)
-    images = ImageFolders(f"ReasonSeg {split}", folders, fetch="reasonseg")
     # the count is of images: a split has one query per image in LISA's val/test (it scores the first)
     layout = Layout("reasonseg", "official", "ReasonSeg layout", (folders,), open_reasonseg, count_images, gts=("official",))
     name = f"reasonseg_{split}_{subset}" if subset else f"reasonseg_{split}"
     partition = f"{split} ({subset} queries)" if subset else split
-    return SplitSpec(name, (Task.RES,), "reasonseg", partition, (layout,), images, fetch="reasonseg")
+    return SplitSpec(name, (Task.RES,), "reasonseg", partition, (layout,), REASONSEG_IMAGES, fetch="reasonseg")
 
 
 REFCOCO_M_DIRS = ("refcoco-m/data", "refcoco-m", "moondream/refcoco-m/data")

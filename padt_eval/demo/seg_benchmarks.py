@@ -10,7 +10,9 @@ fourth image (LISA scores the first only), and `is_sentence` alternating.
 `sentences`, `bbox` xywh and `mask` RLE); it needs pyarrow.
 
 `mask_predictions` writes a predictions file whose masks are the ground truth, shifted by a
-few pixels, or absent, by a seeded choice: the demo scores it under both protocols.
+few pixels, or absent, by a seeded choice; `expected_scores` recomputes what it must score
+with plain numpy on decoded masks (not the metric's RLE arithmetic), under padt-eval's RES
+rules and under LISA's, so the demo checks both protocols.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ from padt_eval.core import rle as rlemod
 from padt_eval.demo.synthetic import SynthImage, render_image
 
 
+def has_parquet() -> bool:
+    """Whether pyarrow is installed (RefCOCO-M's parquet is read and written with it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyarrow") is not None
+
+
 def _points(polygon: list[float]) -> list[list[float]]:
     return [[polygon[i], polygon[i + 1]] for i in range(0, len(polygon), 2)]
 
@@ -36,7 +45,9 @@ def write_reasonseg(world: list[SynthImage], folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     for k, img in enumerate(world):
         stem = Path(img.file_name).stem
-        Image.fromarray(render_image(img)).save(folder / f"{stem}.jpg", quality=95)
+        # LISA's layout names images *.jpg; their bytes here are PNG (images are opened by
+        # content), so the exact colours the colour-finder demo model looks for survive
+        Image.fromarray(render_image(img)).save(folder / f"{stem}.jpg", format="PNG")
         target = img.objects[0]
         shapes = [{"label": "target", "points": _points(target.polygon), "shape_type": "polygon"}]
         if k % 2 == 1 and len(img.objects) > 1:
@@ -134,3 +145,32 @@ def mask_predictions(samples, path: Path, seed: int = 0) -> dict[str, int]:
                 objects.append({"bbox": rlemod.bbox_xyxy(mask) if m.any() else [0, 0, 0, 0], "mask": mask})
             f.write(json.dumps({"sample_id": s.sample_id, "objects": objects}) + "\n")
     return counts
+
+
+def expected_scores(samples, path: Path) -> dict[str, dict[str, float]]:
+    """The metrics the predictions file at `path` must score on `samples`: "standard"
+    (RES: mIoU, cIoU; ignore pixels left out) and "official" (LISA: first query of each
+    image, I/(U+1e-5) with +1 where U == 0, ΣIoU/(n+1e-5), ΣI/(ΣU+1e-10))."""
+    answers = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            obj = json.loads(line)
+            answers[obj["sample_id"]] = obj["objects"]
+    std, off = [], []
+    for s in samples:
+        gt = rlemod.decode(s.objects[0].mask).astype(bool)
+        ignore = s.meta.get("ignore_mask")
+        keep = ~rlemod.decode(ignore).astype(bool) if ignore else np.ones_like(gt)
+        objs = answers.get(s.sample_id) or []
+        pred = rlemod.decode(objs[0]["mask"]).astype(bool) if objs else np.zeros_like(gt)
+        inter = int((pred & gt & keep).sum())
+        union = int(((pred | gt) & keep).sum())
+        std.append((inter, union))
+        if s.meta.get("query_index", 0) == 0:
+            off.append((inter, union))
+    total_i, total_u = sum(i for i, _ in std), sum(u for _, u in std)
+    out = {"standard": {"miou": float(np.mean([i / u if u else 0.0 for i, u in std])), "ciou": total_i / total_u}}
+    off_i, off_u = sum(i for i, _ in off), sum(u for _, u in off)
+    giou = sum(i / (u + 1e-5) + (1.0 if u == 0 else 0.0) for i, u in off) / (len(off) + 1e-5)
+    out["official"] = {"giou": giou, "ciou": off_i / (off_u + 1e-10)}
+    return out

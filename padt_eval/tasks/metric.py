@@ -70,10 +70,10 @@ def build_metric(
         raise UsageError(
             f"--protocol official for res is ReasonSeg's (LISA's) scorer; {split.info.name} is not a ReasonSeg split"
         )
+    if reasonseg and protocol == "padt-release":
+        raise UsageError("--protocol padt-release is PaDT's RefCOCO scorer; a ReasonSeg split is scored standard or official")
     if t == Task.RES and (reasonseg or protocol == "official"):
-        from padt_eval.metrics.reasonseg import ReasonSegMetric  # the RES metric of ReasonSeg splits, both protocols
-
-        return ReasonSegMetric(protocol)
+        return metric_class(Task.RES, "official")(protocol)  # ReasonSeg's metric scores both protocols
     if protocol == "padt-release":
         return cls(categories) if t == Task.OVD else cls(t)
     if t == Task.OVD:

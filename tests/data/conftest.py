@@ -18,7 +18,8 @@ from padt_eval.fetch.sources import Catalog
 
 from .local_server import FakeHub, FileServer
 
-REFERRING_SPLITS = list(splits_for(Task.REC))
+# the RefCOCO/+/g splits (refer archives and PaDT JSONL); other REC splits come from other sources
+REFERRING_SPLITS = [n for n, s in splits_for(Task.REC).items() if s.dataset in ("refcoco", "refcoco+", "refcocog")]
 
 REFER = {
     "refcoco": ("unc", ("val", "testA", "testB")),

@@ -146,3 +146,16 @@ def test_ignore_pixels_leave_the_union(case):
     rec = ReasonSegMetric("standard").update(s, whole)
     ignored = int(rlemod.decode(s.meta["ignore_mask"]).sum())
     assert rec["union"] == h * w - ignored and rec["intersection"] == int(rlemod.decode(s.objects[0].mask).sum())
+
+
+def test_standard_records_recompute_under_res_declaration(case):
+    """`compare` reads a standard ReasonSeg run with RES's declared estimators (the catalogue's
+    (res, standard)): its records must give the numbers the metric reported."""
+    from padt_eval.metrics.catalogue import declared_estimators
+    from padt_eval.metrics.estimators import estimate_records
+
+    _folder, reader, preds = case
+    metric = ReasonSegMetric("standard")
+    records = [metric.update(s, p) for s, p in zip(reader, preds)]
+    again = estimate_records(declared_estimators("res", "standard"), records)
+    assert again == pytest.approx(metric.compute(), rel=1e-12) and set(again) == {"miou", "ciou"}
