@@ -65,6 +65,10 @@ def lisa_validate(items: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, fl
 
 @pytest.fixture
 def case(tmp_path):
+    return build_case(tmp_path)
+
+
+def build_case(tmp_path: Path):
     """A split with ignore regions, flags, a second query, an image whose only shape is
     "ignore" (no target pixel), and answers of every kind."""
     folder = tmp_path / "val"

@@ -30,8 +30,9 @@ from padt_eval.core.boxes import xywh_to_xyxy
 from padt_eval.core.errors import DataError, UsageError
 from padt_eval.core.fileio import cache_dir, sha256_file
 from padt_eval.core.images import ImageRoot
-from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
+from padt_eval.core.types import Sample, Task
 from padt_eval.data.jsonl_split import Built, JsonlSplitReader, cached_jsonl, written_lines
+from padt_eval.data.refer import referring_sample
 from padt_eval.data.split import SplitInfo
 
 _CACHE_VERSION = "refcoco-m-v1"
@@ -139,15 +140,8 @@ class RefcocoMReader(JsonlSplitReader):
         self.cache_record = derived.record
 
     def line_to_sample(self, obj: dict[str, Any], line_index: int, where: Any) -> Sample:
-        path = self._images.join(obj["image_file"], context=f"RefCOCO-M image {obj['image_file']!r}")
-        return Sample(
-            sample_id=obj["sample_id"],
-            task=self.task,
-            image=ImageRef(path=path, width=obj["width"], height=obj["height"], root=self._images.root),
-            expression=obj["expression"],
-            objects=[GroundTruthObject(bbox=obj["bbox"], mask=obj["mask"], label=obj["expression"])],
-            meta={**obj["meta"], "image_file": obj["image_file"], "source": f"RefCOCO-M instance {obj['meta']['ann_id']}"},
-        )
+        context = f"RefCOCO-M image {obj['image_file']!r}"
+        return referring_sample(obj, self.task, self._images, context, f"RefCOCO-M instance {obj['meta']['ann_id']}")
 
 
 def count_sentences(paths: list[Path], _cache: dict) -> int:
