@@ -31,8 +31,7 @@ def test_larger_shapes_are_painted_first_and_flags_skipped():
         _square(0, 0, 9, 9, "Ignore"),
         _square(0, 0, 9, 9, "flag"),  # would cover everything if painted
     ]
-    labels, outside = label_map(shapes, 12, 12, "case")
-    assert outside == 0
+    labels = label_map(shapes, 12, 12, "case")
     assert (labels[2:6, 2:6] == TARGET).all()
     assert (labels[0:10, 0:10] != 0).all() and (labels[0:10, 0:10][labels[0:10, 0:10] != TARGET] == IGNORE).all()
     assert (labels[10:, :] == 0).all() and int((labels == TARGET).sum()) == 16
@@ -105,6 +104,6 @@ def test_official_protocol_needs_a_reasonseg_split(data_root):
 def test_target_mask_is_the_painted_target(data_root):
     s = next(iter(open_split("reasonseg_val", Task.RES, data_root=data_root)))
     anno = json.loads((data_root / VAL / s.meta["annotation"]).read_text())
-    labels, _ = label_map(anno["shapes"], s.image.height, s.image.width, "x")
+    labels = label_map(anno["shapes"], s.image.height, s.image.width, "x")
     assert (rlemod.decode(s.objects[0].mask).astype(bool) == (labels == TARGET)).all()
     assert np.asarray(s.objects[0].bbox).tolist() == rlemod.bbox_xyxy(s.objects[0].mask)

@@ -10,16 +10,16 @@ is not a dependency of padt-eval, so this module follows OpenCV's drawing code
   image (`clipLine`, integer arithmetic), then walked left to right by Bresenham's
   rule with OpenCV's error term (`err = dx - 2 dy`, a minor step when `err < 0`);
 * `fillPoly` draws every edge that way too (`CollectPolyEdges`), then fills scanlines
-  (`FillEdgeCollection`): an edge's x in 16.16 fixed point from its upper vertex, its
-  per-row slope truncated toward zero, active on rows `[y_top, y_bottom)`; between
-  consecutive active edges (even-odd) the pixels `ceil(x_left) .. floor(x_right)`.
+  (`FillEdgeCollection`): an edge's x in 16.16 fixed point, its per-row slope truncated
+  toward zero, active on rows `[y_top, y_bottom)`, spans between consecutive active edges
+  (even-odd). Where an edge leaves the image it is rebuilt from its clipped end points.
 
-Found by comparing with OpenCV 5.1.0 (opencv-python-headless; LISA pins opencv-python
-4.8.0.74, whose wheel does not import under numpy 2): identical on 1,500 random polygons
-whose vertices lie inside the image; polygons with a vertex outside the image differ on a
-few edge pixels (OpenCV re-derives such edges from clipped end points), so the ReasonSeg
-reader counts them (`meta.polygons_outside_image`). tests/data/test_polygon_fill.py holds
-the comparison (run when `cv2` imports) and cases checked by hand.
+The span ends changed in OpenCV 4.11 (opencv#26187): before, x starts half a pixel right
+and both ends are floor(x), which can paint a pixel past the outline; since, the left end
+is ceil(x). LISA pins opencv-python 4.8.0.74, so the default is the older rule set; both
+are kept, and tests/data/test_polygon_fill.py compares the one matching an installed `cv2`
+with it. Checked here pixel for pixel against opencv-python-headless 4.8.0.76 and 5.1.0 on
+3,000 random polygons each (vertices inside and outside the image): no difference.
 """
 
 from __future__ import annotations
@@ -30,6 +30,13 @@ import numpy as np
 
 _SHIFT = 16
 _ONE = 1 << _SHIFT
+_HALF = _ONE >> 1
+
+#: OpenCV's fill rules changed twice: 4.7 (opencv#23076) rebuilt edges leaving the image from
+#: clipped end points; 4.11 (opencv#26187, "fillPoly drawing over boundaries") dropped the half
+#: pixel and made the left end of a span ceil(x). LISA pins opencv-python 4.8.0.74.
+LISA_OPENCV, MODERN_OPENCV = "opencv-4.7-4.10", "opencv-4.11+"
+OPENCV_RULES = (LISA_OPENCV, MODERN_OPENCV)
 
 
 def int_vertices(points: Sequence[Sequence[float]]) -> list[tuple[int, int]]:
@@ -102,22 +109,39 @@ def draw_line(mask: np.ndarray, p1: tuple[int, int], p2: tuple[int, int]) -> Non
         mask[y + ystep * k, x + i] = True
 
 
-def _edges(mask: np.ndarray, pts: list[tuple[int, int]]) -> list[list[int]]:
+def _edges(mask: np.ndarray, pts: list[tuple[int, int]], rules: str) -> list[list[int]]:
     """Draw every edge (CollectPolyEdges) and return the fill edges [y0, y1, x, dx]."""
     h, w = mask.shape
     edges = []
     for i in range(len(pts)):
         p0, p1 = pts[i - 1], pts[i]  # OpenCV starts from the last vertex
         draw_line(mask, p0, p1)
+        # An edge leaving the image is rebuilt from its clipped end points (their x, and
+        # their y when the clipped segment is not horizontal), then extended back to the
+        # unclipped rows. Before 4.11 an edge inside the image starts half a pixel right.
+        t0, t1, y0c, y1c = p0, p1, p0[1], p1[1]
+        inside = all(0 <= p[0] < w and 0 <= p[1] < h for p in (p0, p1))
+        clipped_rows = False
+        if not inside:
+            _, t0, t1 = clip_line(w, h, p0, p1)
+            if t0[1] != t1[1]:
+                y0c, y1c, clipped_rows = t0[1], t1[1], True
         if p0[1] == p1[1]:
             continue
-        x0, x1 = p0[0] << _SHIFT, p1[0] << _SHIFT
-        dx = _cdiv(x1 - x0, p1[1] - p0[1])
-        edges.append([p0[1], p1[1], x0, dx] if p0[1] < p1[1] else [p1[1], p0[1], x1, dx])
+        if rules == LISA_OPENCV:
+            x0c, x1c = (t0[0], t1[0]) if clipped_rows else (p0[0], p1[0])
+            x0c, x1c = (x0c << _SHIFT) + (_HALF if inside else 0), (x1c << _SHIFT) + (_HALF if inside else 0)
+        else:
+            x0c, x1c = t0[0] << _SHIFT, t1[0] << _SHIFT
+        dx = _cdiv(x1c - x0c, y1c - y0c)
+        if p0[1] < p1[1]:
+            edges.append([p0[1], p1[1], x0c + (p0[1] - y0c) * dx, dx])
+        else:
+            edges.append([p1[1], p0[1], x1c + (p1[1] - y1c) * dx, dx])
     return edges
 
 
-def _fill(mask: np.ndarray, edges: list[list[int]]) -> None:
+def _fill(mask: np.ndarray, edges: list[list[int]], rules: str) -> None:
     """FillEdgeCollection: even-odd scanline fill between the active edges of each row."""
     h, w = mask.shape
     if len(edges) < 2:
@@ -130,7 +154,10 @@ def _fill(mask: np.ndarray, edges: list[list[int]]) -> None:
     y, x = np.concatenate(rows), np.concatenate(xs)
     order = np.lexsort((x, y))
     y, x = y[order], x[order]  # per row, crossings come in pairs (a closed polygon)
-    left, right = (x[0::2] + _ONE - 1) >> _SHIFT, x[1::2] >> _SHIFT
+    # before 4.11 both ends are floor(x) (x carries the half pixel: rounding); since, the
+    # left end is ceil(x), so the fill never passes the outline
+    left = x[0::2] >> _SHIFT if rules == LISA_OPENCV else (x[0::2] + _ONE - 1) >> _SHIFT
+    right = x[1::2] >> _SHIFT
     row = y[0::2]
     keep = (left < w) & (right >= 0) & (left <= right)
     row, left, right = row[keep], np.maximum(left[keep], 0), np.minimum(right[keep], w - 1)
@@ -141,11 +168,20 @@ def _fill(mask: np.ndarray, edges: list[list[int]]) -> None:
     mask |= np.cumsum(marks[:, :w], axis=1) > 0
 
 
-def fill_polygon(points: Sequence[Sequence[float]], height: int, width: int) -> np.ndarray:
+def fill_polygon(points: Sequence[Sequence[float]], height: int, width: int, rules: str = LISA_OPENCV) -> np.ndarray:
     """The boolean mask (height x width) that `cv2.polylines` (closed, thickness 1) and
-    `cv2.fillPoly` paint together for `points` (cast to int32 first)."""
+    `cv2.fillPoly` paint together for `points` (cast to int32 first), under the fill rules
+    of OpenCV `rules` (`OPENCV_RULES`; default: those of the OpenCV LISA pins)."""
+    if rules not in OPENCV_RULES:
+        raise ValueError(f"rules must be one of {OPENCV_RULES}, got {rules!r}")
     mask = np.zeros((height, width), dtype=bool)
     pts = int_vertices(points)
     if pts:
-        _fill(mask, _edges(mask, pts))
+        _fill(mask, _edges(mask, pts, rules), rules)
     return mask
+
+
+def rules_of(opencv_version: str) -> str:
+    """The rule set an OpenCV version fills by (for comparing with an installed cv2)."""
+    major, minor = (int(v) for v in opencv_version.split(".")[:2])
+    return LISA_OPENCV if (major, minor) < (4, 11) else MODERN_OPENCV

@@ -8,7 +8,8 @@ holds `text` (the queries), `is_sentence` (long sentence queries vs short phrase
 The ground truth is built as LISA's `utils/data_processing.py::get_mask_from_json` builds
 it (dvlab-research/LISA@3cb2d43): shapes labelled "flag" are dropped; the others are
 painted largest first (area = pixels of the shape painted alone; order `np.argsort(areas)[::-1]`),
-each with `polylines` + `fillPoly` (`polygon_fill.py`) at the image's size, with value 255
+each with `polylines` + `fillPoly` (`polygon_fill.py`, under the fill rules of the OpenCV
+LISA pins) at the image's size, with value 255
 when "ignore" is in the label (case-insensitive) and 1 otherwise, so a smaller shape drawn
 later overwrites a larger one. The target mask is the pixels left at 1; the ignore mask
 (`meta.ignore_mask`, RLE) the pixels left at 255, which both protocols leave out of
@@ -65,12 +66,11 @@ def _load(path: Path) -> dict:
     return obj
 
 
-def label_map(shapes: list, height: int, width: int, where: str) -> tuple[np.ndarray, int]:
-    """LISA's label map (0 background, 1 target, 255 ignore) and how many polygons have a
-    vertex outside the image (where OpenCV and `fill_polygon` may differ on edge pixels)."""
+def label_map(shapes: list, height: int, width: int, where: str) -> np.ndarray:
+    """LISA's label map: 0 background, 1 target, 255 ignore."""
     if not isinstance(shapes, list):
         raise DataError(f"{where}: 'shapes' must be a list")
-    kept, areas, outside = [], [], 0
+    kept, areas = [], []
     for k, shape in enumerate(shapes):
         if not isinstance(shape, dict) or not isinstance(shape.get("label"), str) or "points" not in shape:
             raise DataError(f"{where}: shapes[{k}] needs a 'label' string and 'points'")
@@ -80,15 +80,13 @@ def label_map(shapes: list, height: int, width: int, where: str) -> tuple[np.nda
             painted = fill_polygon(shape["points"], height, width)
         except ValueError as exc:
             raise DataError(f"{where}: shapes[{k}]: {exc}") from None
-        pts = np.asarray(shape["points"], dtype=np.float64).astype(np.int32)
-        outside += bool(len(pts) and (pts.min() < 0 or pts[:, 0].max() >= width or pts[:, 1].max() >= height))
         kept.append((shape, painted))
         areas.append(int(painted.sum()))
     out = np.zeros((height, width), dtype=np.uint8)
     for idx in np.argsort(areas)[::-1]:  # LISA's order, ties included
         shape, painted = kept[int(idx)]
         out[painted] = IGNORE if "ignore" in shape["label"].lower() else TARGET
-    return out, outside
+    return out
 
 
 def _queries(obj: dict, where: str) -> list[str]:
@@ -114,7 +112,7 @@ def build_reasonseg_cache(folder: Path, out: TextIO) -> int:
                 width, height = im.size
         except OSError as exc:
             raise DataError(f"{image}: cannot read the image size ({exc})") from None
-        labels, outside = label_map(obj.get("shapes"), height, width, where)
+        labels = label_map(obj.get("shapes"), height, width, where)
         target, ignore = labels == TARGET, labels == IGNORE
         mask = rlemod.encode(target)
         bbox = rlemod.bbox_xyxy(mask) if target.any() else [0.0, 0.0, 0.0, 0.0]
@@ -134,7 +132,6 @@ def build_reasonseg_cache(folder: Path, out: TextIO) -> int:
                     "is_sentence": bool(obj.get("is_sentence", False)),
                     "ignore_mask": rlemod.encode(ignore) if ignore.any() else None,
                     "empty_target": not target.any(),
-                    "polygons_outside_image": outside,
                     "annotation": path.name,
                 },
             }
