@@ -234,12 +234,13 @@ def _reasonseg(split: str, subset: str | None = None) -> SplitSpec:
 
         return ReasonSegReader(a.files[0], a.task, name=a.name, subset=subset)
 
-    def count_images(files: list[Path], _cache: dict) -> int:
-        return sum(1 for _ in files[0].glob("*.jpg"))
+    def count_queries(files: list[Path], _cache: dict) -> int:
+        from padt_eval.data.readers.reasonseg import count_queries as count
+
+        return count(files[0], subset)
 
     folders = tuple(f"{d}/{split}/" for d in REASONSEG_DIRS)
-    # the count is of images: a split has one query per image in LISA's val/test (it scores the first)
-    layout = Layout("reasonseg", "official", "ReasonSeg layout", (folders,), open_reasonseg, count_images, gts=("official",))
+    layout = Layout("reasonseg", "official", "ReasonSeg layout", (folders,), open_reasonseg, count_queries, gts=("official",))
     name = f"reasonseg_{split}_{subset}" if subset else f"reasonseg_{split}"
     partition = f"{split} ({subset} queries)" if subset else split
     return SplitSpec(name, (Task.RES,), "reasonseg", partition, (layout,), REASONSEG_IMAGES, fetch="reasonseg")

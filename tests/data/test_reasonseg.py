@@ -71,8 +71,10 @@ def test_short_and_long_subsets_partition_test(data_root):
 
 def test_status_finds_the_folders_and_reopens_from_a_manifest(data_root):
     rows = {r["split"]: r for r in split_status(data_root)}
-    assert rows["reasonseg_val"]["found"] and rows["reasonseg_val"]["n_samples"] == 6
     reader = open_split("reasonseg_val", Task.RES, data_root=data_root)
+    assert rows["reasonseg_val"]["found"] and rows["reasonseg_val"]["n_samples"] == len(reader)
+    assert len(reader) > len(list((data_root / VAL).glob("*.jpg")))  # queries are counted, not images
+    assert rows["reasonseg_test_short"]["n_samples"] == len(open_split("reasonseg_test_short", Task.RES, data_root=data_root))
     manifest_split = {
         "name": "reasonseg_val",
         "layout": "reasonseg",

@@ -140,6 +140,19 @@ def build_reasonseg_cache(folder: Path, out: TextIO) -> int:
     return n
 
 
+def count_queries(folder: Path, subset: str | None = None) -> int:
+    """The samples of a split folder (queries of its images; of the short or long ones
+    only, for a subset), for `splits` and `data status`, without rasterising anything."""
+    n = 0
+    for path in split_files(folder):
+        if not path.is_file():
+            raise DataError(f"{path.with_suffix('.jpg')}: no annotation file {path.name} beside it")
+        obj = _load(path)
+        if subset is None or bool(obj.get("is_sentence", False)) == (subset == "long"):
+            n += len(_queries(obj, str(path)))
+    return n
+
+
 def split_files(folder: Path) -> list[Path]:
     """The annotation files of a split folder (what its manifest hashes)."""
     return sorted(p.with_suffix(".json") for p in folder.glob("*.jpg"))
