@@ -127,7 +127,7 @@ def generate(paths: DemoPaths, n_images: int = 50, seed: int = 0) -> tuple[list,
     write_ric_jsonl(val, paths.ric_split)
     write_grefcoco(world, paths.data / "grefcoco")  # gRefCOCO layout on the same images: GREC, GRES
     write_generalized_predictions(paths, seed)
-    write_segmentation_benchmarks(paths, world)
+    write_segmentation_benchmarks(paths, world, seed)
     toolkit_files.write_all(paths.data, paths.root / "imports", paths.rec_split)  # other toolkits' layouts: padt-eval import
     return val, world
 
@@ -147,27 +147,35 @@ def write_generalized_predictions(paths: DemoPaths, seed: int = 0) -> dict[Task,
 SEGMENTATION_SPLITS = (("reasonseg_val", ("standard", "official")), ("refcoco_m_val", ("standard",)))
 
 
-def write_segmentation_benchmarks(paths: DemoPaths, world: list) -> None:
-    """ReasonSeg val/test folders and the RefCOCO-M parquet on the RefCOCO demo images."""
+def segmentation_predictions(paths: DemoPaths, split: str) -> Path:
+    return paths.root / "predictions" / f"res_{split}_perturbed.jsonl"
+
+
+def write_segmentation_benchmarks(paths: DemoPaths, world: list, seed: int = 0) -> None:
+    """ReasonSeg val/test folders and the RefCOCO-M parquet on the RefCOCO demo images, and
+    a predictions file for each scored split (predictions/res_<split>_perturbed.jsonl)."""
     half = len(world) // 2
-    write_reasonseg(world[:half], paths.data / "reason_seg" / "ReasonSeg" / "val")
-    write_reasonseg(world[half:], paths.data / "reason_seg" / "ReasonSeg" / "test")
+    val, test = (world[:half], world[half:]) if half else (world, world)  # a one-image demo uses it twice
+    write_reasonseg(val, paths.data / "reason_seg" / "ReasonSeg" / "val")
+    write_reasonseg(test, paths.data / "reason_seg" / "ReasonSeg" / "test")
     if has_parquet():
         write_refcoco_m(world[:half], paths.data / "refcoco-m" / "data" / "validation-00000-of-00002.parquet")
         write_refcoco_m(world[half:], paths.data / "refcoco-m" / "data" / "validation-00001-of-00002.parquet")
+    for split, _protocols in SEGMENTATION_SPLITS:
+        if split != "refcoco_m_val" or has_parquet():
+            samples = open_split(split, Task.RES, data_root=paths.data, require_images=False)
+            mask_predictions(samples, segmentation_predictions(paths, split), seed=seed)
 
 
-def _segmentation_runs(paths: DemoPaths, results: Path, progress, seed: int) -> list[DemoRun]:
+def _segmentation_runs(paths: DemoPaths, results: Path, progress) -> list[DemoRun]:
     """RES on the ReasonSeg and RefCOCO-M demo splits through the split registry, as
     `padt-eval res --split reasonseg_val --data-root` would; expectations from plain numpy."""
     runs = []
     for split, protocols in SEGMENTATION_SPLITS:
         if split == "refcoco_m_val" and not has_parquet():
             continue
-        samples = list(open_split(split, Task.RES, data_root=paths.data, require_images=False))
-        path = paths.root / "predictions" / f"res_{split}_perturbed.jsonl"
-        mask_predictions(samples, path, seed=seed)
-        expected = expected_scores(samples, path)
+        path = segmentation_predictions(paths, split)
+        expected = expected_scores(open_split(split, Task.RES, data_root=paths.data, require_images=False), path)
         for protocol in protocols:
             suffix = "" if protocol == "standard" else f"-{protocol}"
             kwargs = dict(
@@ -264,7 +272,7 @@ def run_demo(
     for task, exp in ((Task.OVD, ovd), (Task.RIC, ric)):
         first.outcomes.update({f"{task.value} {k}": v for k, v in exp.outcomes.items()})
     runs += _generalized_runs(paths, results, progress, seed)
-    runs += _segmentation_runs(paths, results, progress, seed)
+    runs += _segmentation_runs(paths, results, progress)
     comparisons = []
     a, b = DEMO_MODELS
     for task in (Task.REC, Task.RES):
