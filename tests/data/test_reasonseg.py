@@ -109,3 +109,21 @@ def test_target_mask_is_the_painted_target(data_root):
     labels = label_map(anno["shapes"], s.image.height, s.image.width, "x")
     assert (rlemod.decode(s.objects[0].mask).astype(bool) == (labels == TARGET)).all()
     assert np.asarray(s.objects[0].bbox).tolist() == rlemod.bbox_xyxy(s.objects[0].mask)
+
+
+def test_a_protocol_the_split_cannot_score_stops_a_model_run_before_it_starts(data_root, tmp_path):
+    from padt_eval import api
+    from padt_eval.options import DataOptions, ModelOptions, OutputOptions, RunOptions, ScoringOptions
+
+    out = tmp_path / "run"
+    with pytest.raises(UsageError, match="padt-release"):
+        api.run_model(
+            Task.RES,
+            "reasonseg_val",
+            ModelOptions("colour-finder", "colour-finder", {}),
+            data=DataOptions(data_root=data_root),
+            run=RunOptions(nproc=1, device="cpu", batch_size=4, loader_workers=0),
+            scoring=ScoringOptions("padt-release"),
+            output=OutputOptions(out, "colour-finder"),
+        )
+    assert not out.exists()
