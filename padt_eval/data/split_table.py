@@ -253,22 +253,40 @@ REFCOCO_M_FILES = tuple(tuple(f"{d}/validation-0000{k}-of-00002.parquet" for d i
 def _open_refcoco_m(a: OpenArgs) -> SplitReader:
     from padt_eval.data.readers.refcoco_m import RefcocoMReader  # pyarrow is imported on use
 
-    return RefcocoMReader(a.files, a.images, a.task, name=a.name)
+    parquet = [f for f in a.files if f.suffix == ".parquet"]
+    refs = next((f for f in a.files if f.suffix == ".p"), None)
+    return RefcocoMReader(parquet, a.images, a.task, name=a.name, refs_path=refs)
 
 
 def _count_refcoco_m(files: list[Path], cache: dict) -> int:
     from padt_eval.data.readers.refcoco_m import count_sentences
 
-    return count_sentences(files, cache)
+    return count_sentences([f for f in files if f.suffix == ".parquet"], cache)
 
 
 def _refcoco_m() -> SplitSpec:
     """RefCOCO-M: RefCOCO (unc) val re-segmented, read by RES (its mask) and REC (its box)."""
-    layout = Layout(
+    # with RefCOCO's refs beside (tried first), samples take RefCOCO's sent_ids: they pair with refcoco_val
+    with_refer = Layout(
+        "refcoco-m+refer",
+        "official",
+        "RefCOCO-M parquet + RefCOCO refs",
+        (*REFCOCO_M_FILES, ("refcoco/refs(unc).p",)),
+        _open_refcoco_m,
+        _count_refcoco_m,
+        gts=("official",),
+    )
+    alone = Layout(
         "refcoco-m", "official", "RefCOCO-M parquet", REFCOCO_M_FILES, _open_refcoco_m, _count_refcoco_m, gts=("official",)
     )
     return SplitSpec(
-        "refcoco_m_val", (Task.REC, Task.RES), "refcoco-m", "unc/val (re-segmented)", (layout,), TRAIN2014, fetch="refcoco-m"
+        "refcoco_m_val",
+        (Task.REC, Task.RES),
+        "refcoco-m",
+        "unc/val (re-segmented)",
+        (with_refer, alone),
+        TRAIN2014,
+        fetch="refcoco-m",
     )
 
 

@@ -160,7 +160,8 @@ def write_segmentation_benchmarks(paths: DemoPaths, world: list, seed: int = 0) 
     write_reasonseg(test, paths.data / "reason_seg" / "ReasonSeg" / "test")
     if has_parquet():
         write_refcoco_m(world[:half], paths.data / "refcoco-m" / "data" / "validation-00000-of-00002.parquet")
-        write_refcoco_m(world[half:], paths.data / "refcoco-m" / "data" / "validation-00001-of-00002.parquet")
+        second = 1 + sum(len(img.objects) for img in world[:half])  # annotation ids run on across the files
+        write_refcoco_m(world[half:], paths.data / "refcoco-m" / "data" / "validation-00001-of-00002.parquet", second)
     for split, _protocols in SEGMENTATION_SPLITS:
         if split != "refcoco_m_val" or has_parquet():
             samples = open_split(split, Task.RES, data_root=paths.data, require_images=False)

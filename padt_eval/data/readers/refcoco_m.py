@@ -7,8 +7,11 @@ the columns its dataset card declares: `image` (the image bytes), `image_id`, `f
 ([x, y, w, h], COCO pixels) and `mask` (one COCO RLE, `{"counts": str, "size": [H, W]}`).
 
 The card's protocol: every (image, sentence) pair is one example with the instance's mask
-as its ground truth, scored by mean IoU. So one sample per sentence; `sample_id` is
-`<instance id>:<k>` (the release has no sentence ids; k is the sentence's position).
+as its ground truth, scored by mean IoU. So one sample per sentence. The release has no
+sentence ids: `sample_id` is `<instance id>:<k>` (k the sentence's position) in layout
+`refcoco-m`; in layout `refcoco-m+refer` (RefCOCO's `refs(unc).p` found beside, tried
+first) a sentence that RefCOCO val holds for the same annotation id takes its RefCOCO
+`sent_id`, so a RefCOCO-M run pairs with a `refcoco_val` run sample by sample.
 RES scores the mask; REC scores the box, which is the release's `bbox` (the card says it is
 the instance's box; `meta.bbox_from_mask` keeps the re-segmented mask's own box beside it).
 The images are read from COCO train2014 by `file_name` (the parquet also carries them).
@@ -37,6 +40,7 @@ from padt_eval.data.split import SplitInfo
 
 _CACHE_VERSION = "refcoco-m-v1"
 LAYOUT = "refcoco-m"
+LAYOUT_WITH_REFER = "refcoco-m+refer"  # sample ids from RefCOCO's refs where the sentence is found
 COLUMNS = ("image_id", "file_name", "samples")
 PARQUET_FILES = ("validation-00000-of-00002.parquet", "validation-00001-of-00002.parquet")
 
@@ -97,14 +101,39 @@ def _instance_lines(row: dict, where: str) -> list[dict]:
     return lines
 
 
-def build_refcoco_m_cache(paths: list[Path], out: TextIO) -> int:
+def refcoco_sentence_ids(refs_path: Path) -> dict[tuple[int, str], int]:
+    """(annotation id, sentence) -> sent_id of RefCOCO's unc val refs, the sentence as `sent`
+    and as `raw` (which of the two RefCOCO-M kept is not documented)."""
+    from padt_eval.data.safe_pickle import load_restricted
+
+    ids: dict[tuple[int, str], int] = {}
+    for ref in load_restricted(refs_path):
+        if isinstance(ref, dict) and ref.get("split") == "val":
+            for sent in ref.get("sentences", []):
+                for text in (sent.get("raw"), sent.get("sent")):
+                    if isinstance(text, str):
+                        ids.setdefault((int(ref["ann_id"]), text), int(sent["sent_id"]))
+    return ids
+
+
+def build_refcoco_m_cache(paths: list[Path], out: TextIO, refs_path: Path | None = None) -> int:
+    """The samples of the parquet files; with RefCOCO's refs, a sentence found there (same
+    instance, same text) takes its RefCOCO sent_id as sample_id, so runs on refcoco_val and
+    on RefCOCO-M pair sample by sample (the label-noise table)."""
+    sent_ids = refcoco_sentence_ids(refs_path) if refs_path is not None else {}
     n = 0
     seen: set[str] = set()
     for path in paths:
         for r, row in enumerate(read_rows(path)):
             for line in _instance_lines(row, f"{path} row {r}"):
+                sent_id = sent_ids.get((line["meta"]["ann_id"], line["expression"]))
+                if sent_id is not None:
+                    line["sample_id"] = str(sent_id)
+                line["meta"]["refcoco_sent_id"] = sent_id
                 if line["sample_id"] in seen:
-                    raise DataError(f"{path} row {r}: instance id {line['meta']['ann_id']} appears twice")
+                    raise DataError(
+                        f"{path} row {r}: sample {line['sample_id']} (instance {line['meta']['ann_id']}) appears twice"
+                    )
                 seen.add(line["sample_id"])
                 out.write(json.dumps(line) + "\n")
                 n += 1
@@ -114,24 +143,28 @@ def build_refcoco_m_cache(paths: list[Path], out: TextIO) -> int:
 class RefcocoMReader(JsonlSplitReader):
     """RefCOCO-M val: every parquet file of the release (in name order)."""
 
-    def __init__(self, paths: list[Path], image_root: str | Path, task: Task, name: str | None = None) -> None:
+    def __init__(
+        self, paths: list[Path], image_root: str | Path, task: Task, name: str | None = None, refs_path: Path | None = None
+    ) -> None:
         self.paths = sorted(Path(p) for p in paths)
+        self.refs_path = Path(refs_path) if refs_path is not None else None
         self._images = ImageRoot(image_root)
         self.task = task
-        for p in self.paths:
+        sources = [*self.paths, *([self.refs_path] if self.refs_path is not None else [])]
+        for p in sources:
             if not p.is_file():
                 raise DataError(f"RefCOCO-M layout: file not found: {p}")
-        key = hashlib.sha256("|".join([_CACHE_VERSION, *(sha256_file(p) for p in self.paths)]).encode()).hexdigest()[:20]
+        key = hashlib.sha256("|".join([_CACHE_VERSION, *(sha256_file(p) for p in sources)]).encode()).hexdigest()[:20]
         cached = cache_dir() / "refcoco_m" / f"val_{key}.jsonl"
 
         def build() -> Built:
-            return written_lines(lambda out: build_refcoco_m_cache(self.paths, out))
+            return written_lines(lambda out: build_refcoco_m_cache(self.paths, out, self.refs_path))
 
         source, derived = cached_jsonl(cached, _CACHE_VERSION, build)
         info = SplitInfo(
             name=name or "refcoco_m_val",
-            layout=LAYOUT,
-            files=[str(p) for p in self.paths],
+            layout=LAYOUT_WITH_REFER if self.refs_path is not None else LAYOUT,
+            files=[str(p) for p in sources],
             image_root=str(image_root),
             task=task,
             instances_note="RefCOCO-M keeps the referred instances only",
