@@ -194,13 +194,11 @@ class ReasonSegReader(JsonlSplitReader):
         self.cache_record = derived.record
 
     def _ids_and_offsets(self):
+        # a subset keeps the index of its own queries only; the cache holds the whole split
+        flags = self._sentence_flags() if self.subset is not None else None
         for sid, offset in super()._ids_and_offsets():
-            if self.subset is None or self._in_subset(sid):
+            if flags is None or flags[sid] == (self.subset == "long"):
                 yield sid, offset
-
-    def _in_subset(self, sample_id: str) -> bool:
-        self._subset_of = getattr(self, "_subset_of", None) or self._sentence_flags()
-        return self._subset_of[sample_id] == (self.subset == "long")
 
     def _sentence_flags(self) -> dict[str, bool]:
         flags = {}
