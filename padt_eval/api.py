@@ -137,6 +137,7 @@ def run_model(
     get_family(family).check_load_options(options)
     reader = open_split(split, spec.task, data_root=data.data_root, image_root=data.image_root, layout=data.layout, gt=gt)
     reader.validate()  # a bad line must stop us before any model time is spent
+    build_metric(spec.task, scoring.protocol, reader)  # and a protocol the split has no scorer for (ReasonSeg's)
     out_dir = (
         Path(output.out) if output.out is not None else model_run_dir(spec.task, split, model.model, protocol=scoring.protocol)
     )

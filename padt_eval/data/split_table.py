@@ -234,6 +234,79 @@ def _grefcoco(split: str) -> SplitSpec:
     )
 
 
+# --- ReasonSeg (LISA) and RefCOCO-M: data/readers/reasonseg.py, data/readers/refcoco_m.py ---
+
+#: a ReasonSeg split is a folder of images with their JSONs (a candidate ending in "/" is a folder)
+REASONSEG_DIRS = ("reason_seg/ReasonSeg", "ReasonSeg", "reasonseg")
+#: its images lie beside the JSONs (the reader reads them from the split's own folder)
+REASONSEG_IMAGES = ImageFolders("ReasonSeg (images beside the JSONs)", REASONSEG_DIRS, fetch="reasonseg")
+
+
+def _reasonseg(split: str, subset: str | None = None) -> SplitSpec:
+    """ReasonSeg `split` (val, test), or its short-phrase / long-sentence queries (`subset`)."""
+
+    def open_reasonseg(a: OpenArgs) -> SplitReader:
+        from padt_eval.data.readers.reasonseg import ReasonSegReader
+
+        return ReasonSegReader(a.files[0], a.task, name=a.name, subset=subset)
+
+    def count_queries(files: list[Path], _cache: dict) -> int:
+        from padt_eval.data.readers.reasonseg import count_queries as count
+
+        return count(files[0], subset)
+
+    folders = tuple(f"{d}/{split}/" for d in REASONSEG_DIRS)
+    layout = Layout("reasonseg", "official", "ReasonSeg layout", (folders,), open_reasonseg, count_queries, gts=("official",))
+    name = f"reasonseg_{split}_{subset}" if subset else f"reasonseg_{split}"
+    partition = f"{split} ({subset} queries)" if subset else split
+    return SplitSpec(name, (Task.RES,), "reasonseg", partition, (layout,), REASONSEG_IMAGES, fetch="reasonseg")
+
+
+REFCOCO_M_DIRS = ("refcoco-m/data", "refcoco-m", "moondream/refcoco-m/data")
+REFCOCO_M_FILES = tuple(tuple(f"{d}/validation-0000{k}-of-00002.parquet" for d in REFCOCO_M_DIRS) for k in range(2))
+
+
+def _open_refcoco_m(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.readers.refcoco_m import RefcocoMReader  # pyarrow is imported on use
+
+    parquet = [f for f in a.files if f.suffix == ".parquet"]
+    refs = next((f for f in a.files if f.suffix == ".p"), None)
+    return RefcocoMReader(parquet, a.images, a.task, name=a.name, refs_path=refs)
+
+
+def _count_refcoco_m(files: list[Path], cache: dict) -> int:
+    from padt_eval.data.readers.refcoco_m import count_sentences
+
+    return count_sentences([f for f in files if f.suffix == ".parquet"], cache)
+
+
+def _refcoco_m() -> SplitSpec:
+    """RefCOCO-M: RefCOCO (unc) val re-segmented, read by RES (its mask) and REC (its box)."""
+    # with RefCOCO's refs beside (tried first), samples take RefCOCO's sent_ids: they pair with refcoco_val
+    with_refer = Layout(
+        "refcoco-m+refer",
+        "official",
+        "RefCOCO-M parquet + RefCOCO refs",
+        (*REFCOCO_M_FILES, ("refcoco/refs(unc).p",)),
+        _open_refcoco_m,
+        _count_refcoco_m,
+        gts=("official",),
+    )
+    alone = Layout(
+        "refcoco-m", "official", "RefCOCO-M parquet", REFCOCO_M_FILES, _open_refcoco_m, _count_refcoco_m, gts=("official",)
+    )
+    return SplitSpec(
+        "refcoco_m_val",
+        (Task.REC, Task.RES),
+        "refcoco-m",
+        "unc/val (re-segmented)",
+        (with_refer, alone),
+        TRAIN2014,
+        fetch="refcoco-m",
+        cleaner_of="refcoco_val",  # re-segmented RefCOCO val: the label-noise table pairs them
+    )
+
+
 def _open_grefcoco_file(a: OpenArgs) -> SplitReader:
     from padt_eval.data.readers.grefcoco import GrefcocoReader
 
@@ -287,6 +360,11 @@ SPLITS: dict[str, SplitSpec] = {
         _grefcoco("val"),
         _grefcoco("testA"),
         _grefcoco("testB"),
+        _refcoco_m(),
+        _reasonseg("val"),
+        _reasonseg("test"),
+        _reasonseg("test", "short"),
+        _reasonseg("test", "long"),
     ]
 }
 

@@ -28,6 +28,7 @@ SCORERS: dict[tuple[Task, str], str] = {
     (Task.GRES, "standard"): "gres:GresMetric",
     (Task.GREC, "official"): "grec:GrecMetric",
     (Task.GRES, "official"): "gres:GresMetric",
+    (Task.RES, "official"): "reasonseg:ReasonSegMetric",  # ReasonSeg splits (LISA's scorer); tasks/metric.py checks the split
     (Task.REC, "padt-release"): "release_protocol:ReleaseMetric",
     (Task.RES, "padt-release"): "release_protocol:ReleaseMetric",
     (Task.OVD, "padt-release"): "release_protocol:ReleaseDetectionMetric",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from padt_eval.core.errors import UsageError, did_you_mean
 from padt_eval.core.types import Task
+from padt_eval.data.readers.reasonseg import LAYOUT as REASONSEG
 from padt_eval.data.split import SplitReader
 from padt_eval.data.split_table import SPLITS
 from padt_eval.metrics.base import Metric
@@ -20,6 +21,10 @@ from padt_eval.tasks.registry import PROTOCOLS, get_task
 
 #: the tasks whose `official` protocol reproduces the benchmark's own scorer (metrics/grec.py, metrics/gres.py)
 OFFICIAL_TASKS = (Task.GREC, Task.GRES)
+
+#: RES splits scored by their benchmark's own rules under both protocols (metrics/reasonseg.py);
+#: `res --protocol official` is ReasonSeg's (LISA's) scorer and needs such a split
+REASONSEG_LAYOUT = REASONSEG
 
 
 def split_scorer(split_name: str | None) -> str | None:
@@ -39,8 +44,10 @@ def check_protocol(task: Task, protocol: str, scorer: str | None = None) -> None
     if protocol == "standard":
         return
     if protocol == "official":
-        if task not in OFFICIAL_TASKS:
-            raise UsageError(f"--protocol official is for grec and gres (a benchmark's own scorer); {task.value} has none")
+        if task not in (*OFFICIAL_TASKS, Task.RES):
+            raise UsageError(
+                f"--protocol official is for grec, gres and res on ReasonSeg (a benchmark's own scorer); {task.value} has none"
+            )
         return
     if task in OFFICIAL_TASKS:
         raise UsageError(f"--protocol {protocol} is not available for {task.value}; choose standard or official")
@@ -75,6 +82,15 @@ def build_metric(
     categories = split.info.categories if split is not None else None  # OVD; None: the 80 COCO categories
     if t in OFFICIAL_TASKS or scorer is not None:
         return cls(protocol)
+    reasonseg = split is not None and split.info.layout == REASONSEG_LAYOUT
+    if t == Task.RES and protocol == "official" and split is not None and not reasonseg:
+        raise UsageError(
+            f"--protocol official for res is ReasonSeg's (LISA's) scorer; {split.info.name} is not a ReasonSeg split"
+        )
+    if reasonseg and protocol == "padt-release":
+        raise UsageError("--protocol padt-release is PaDT's RefCOCO scorer; a ReasonSeg split is scored standard or official")
+    if t == Task.RES and (reasonseg or protocol == "official"):
+        return metric_class(Task.RES, "official")(protocol)  # ReasonSeg's metric scores both protocols
     if protocol == "padt-release":
         return cls(categories) if t == Task.OVD else cls(t)
     if t == Task.OVD:

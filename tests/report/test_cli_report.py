@@ -122,6 +122,9 @@ def test_demo_writes_runs_comparisons_and_reports(tmp_path):
         "res-demo_refcoco_val-perturbed_ground_truth",
         "res-demo_refcoco_val-perturbed_ground_truth-padt_release",
         "res-demo_refcoco_val-perturbed_ground_truth_b",
+        "res-reasonseg_val-perturbed",
+        "res-reasonseg_val-perturbed-official",
+        "res-refcoco_m_val-perturbed",
         "ric-ric_val-perturbed_ground_truth",
     ]
     assert len(list((tmp_path / "res" / "comparisons").glob("*.json"))) == 4
