@@ -46,7 +46,8 @@ def check_protocol(task: Task, protocol: str, scorer: str | None = None) -> None
     if protocol == "official":
         if task not in (*OFFICIAL_TASKS, Task.RES):
             raise UsageError(
-                f"--protocol official is for grec, gres and res on ReasonSeg (a benchmark's own scorer); {task.value} has none"
+                "--protocol official is for grec, gres and the splits of a benchmark with its own scorer (ref_l4_*, "
+                f"reasonseg_*); {task.value} on this split has none"
             )
         return
     if task in OFFICIAL_TASKS:

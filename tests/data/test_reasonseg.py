@@ -99,7 +99,7 @@ def test_official_protocol_needs_a_reasonseg_split(data_root):
     assert type(build_metric(Task.RES, "standard", reader)).__name__ == "ReasonSegMetric"
     with pytest.raises(UsageError, match="padt-release"):
         build_metric(Task.RES, "padt-release", reader)
-    with pytest.raises(UsageError, match="grec, gres and res"):
+    with pytest.raises(UsageError, match="grec, gres and the splits of a benchmark with its own scorer"):
         build_metric(Task.REC, "official")
 
 

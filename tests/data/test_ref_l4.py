@@ -148,7 +148,7 @@ def test_official_protocol_is_refused_where_no_benchmark_scorer_exists(tmp_path)
     preds = tmp_path / "p.jsonl"
     preds.write_text("")
     for split, protocol, says in (
-        ("refcoco_val", "official", "official is for grec and gres"),
+        ("refcoco_val", "official", "official is for grec, gres and the splits of a benchmark with its own scorer"),
         ("ref_l4_val", "padt-release", "padt-release is not available on a ref_l4 split"),
     ):
         with pytest.raises(UsageError, match=says):
