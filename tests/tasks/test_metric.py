@@ -48,7 +48,10 @@ REFUSED = {
     (Task.GREC, "padt-release"): r"padt-release is not available for grec; choose standard or official",
     (Task.GRES, "padt-release"): r"padt-release is not available for gres; choose standard or official",
     **{
-        (t, "official"): rf"official is for grec, gres and the splits of a benchmark with its own scorer \(ref_l4_\*, reasonseg_\*\); {t.value} on this split has none"
+        (
+            t,
+            "official",
+        ): rf"official is for grec, gres and the splits of a benchmark with its own scorer \(ref_l4_\*, reasonseg_\*\); {t.value} on this split has none"
         for t in (Task.REC, Task.OVD, Task.RIC)
     },
 }
