@@ -54,7 +54,7 @@ def leaderboard(
     ] = None,
 ) -> None:
     """Comparison tables of every run under the results folder beside the numbers papers report:
-    REC, RES, REC miss shares, OVD, RIC, the runs' protocol fields, and paired comparisons.
+    REC, RES, REC miss shares, OVD, RIC, GREC, GRES, what the answers cost, the runs' protocol fields, and paired comparisons.
 
     Example: padt-eval leaderboard --results results --out results
     """

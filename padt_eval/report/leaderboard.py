@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from padt_eval.report.compare import load_comparisons
+from padt_eval.report.cost_table import cost_table
 from padt_eval.report.reported import FLAG_TEXT, ReportedCell, load_reported
 from padt_eval.report.run_tables import comparisons_table, runs_table
 from padt_eval.report.runs import GT_VARIANTS, Run, find_runs
@@ -351,6 +352,9 @@ def build_leaderboard(results: str | Path, reported_path: str | Path | None) -> 
             for n in notes:
                 t.notes.mark(n)
             tables.append(t)
+    costs = cost_table(runs)
+    if costs.rows:
+        tables.append(costs)
     if runs:
         tables.append(runs_table(runs))
     ct = comparisons_table(comparisons, runs)
