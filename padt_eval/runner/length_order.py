@@ -6,8 +6,9 @@ before the model is loaded and without opening an image:
 
     image tokens   the image's merged patches after the family's own resize rule (Qwen2-VL
                    `smart_resize` to multiples of patch x merge inside [min_pixels,
-                   max_pixels]: the checkpoint's preprocessor_config.json, `-O min_pixels=`
-                   / `max_pixels=` over it), from the split's recorded width and height.
+                   max_pixels]: the checkpoint's preprocessor_config.json or
+                   processor_config.json, `-O min_pixels=` / `max_pixels=` over it),
+                   from the split's recorded width and height.
                    PaDT and the Qwen-family baselines only; other families resize every
                    image to one size (Florence-2, Kosmos-2) or tile it (InternVL), and
                    count 0 here.
@@ -64,9 +65,7 @@ def _image_tokens_rule(family: str, folder: Path | None, options: dict[str, Any]
         return lambda w, h: 0
     from padt_eval.models.coords.qwen2_5_vl import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, smart_resize
 
-    proc: dict[str, Any] = {}
-    if folder is not None and (folder / "preprocessor_config.json").is_file():
-        proc = json.loads((folder / "preprocessor_config.json").read_text(encoding="utf-8"))
+    proc = _image_processor_config(folder)
     size = proc.get("size") or {}
     patch = int(proc.get("patch_size") or 14)
     merge = int(proc.get("merge_size") or 2)
@@ -81,6 +80,20 @@ def _image_tokens_rule(family: str, folder: Path | None, options: dict[str, Any]
         return (h // patch) * (w // patch) // merge**2
 
     return tokens
+
+
+def _image_processor_config(folder: Path | None) -> dict[str, Any]:
+    """The checkpoint's image processor settings: preprocessor_config.json (the released
+    checkpoints), else the `image_processor` of processor_config.json (transformers 5
+    saves them there); {} without either (the family's defaults apply)."""
+    if folder is None:
+        return {}
+    if (folder / "preprocessor_config.json").is_file():
+        return json.loads((folder / "preprocessor_config.json").read_text(encoding="utf-8"))
+    if (folder / "processor_config.json").is_file():
+        doc = json.loads((folder / "processor_config.json").read_text(encoding="utf-8"))
+        return dict(doc.get("image_processor") or {})
+    return {}
 
 
 def _text_counter(folder: Path | None) -> tuple[Callable[[str], int], str]:
