@@ -11,9 +11,10 @@ from padt_eval import api
 from padt_eval.core.types import Task
 from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
 from padt_eval.demo.data import make_predictions
-from padt_eval.demo.synthetic import make_world, write_images, write_padt_jsonl
 from padt_eval.options import DataOptions, ModelOptions, OutputOptions, PredictionsOptions, RunOptions, ScoringOptions
 from padt_eval.report.leaderboard import build_leaderboard
+
+from .conftest import _synthetic_split
 
 
 def _with_cost(src, dst, seed=4):
@@ -32,11 +33,7 @@ def _with_cost(src, dst, seed=4):
 
 
 def test_the_cost_table_rows(tmp_path):
-    world = make_world(6, seed=8)
-    images = tmp_path / "data" / "coco" / "train2014"
-    write_images(world, images)
-    split = tmp_path / "data" / "split.json"
-    write_padt_jsonl(world, split)
+    _, images, split = _synthetic_split(tmp_path, seed=8)
     plain = tmp_path / "plain.jsonl"
     make_predictions(PadtRefcocoJsonlReader(split, images, Task.REC), plain, seed=1)
     rows = _with_cost(plain, tmp_path / "costed.jsonl")
