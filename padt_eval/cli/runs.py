@@ -65,7 +65,8 @@ def leaderboard(
     board, written = api.leaderboard(results, out, reported)
     tasks = {tt.task for tt in TASK_TABLES}
     headline = [t for t in board.tables if t.key in tasks and any(r.kind == "measured" for r in t.rows)]
-    for t in headline:  # the measured rows; the files also hold the reported ones beside them
+    shown = headline + [t for t in board.tables if t.key == "cost"]  # what the runs cost: measured rows only
+    for t in shown:  # the measured rows; the files also hold the reported ones beside them
         print_table(console, rich_table(t))
     n_reported = sum(1 for t in board.tables if t.key in tasks for r in t.rows if r.kind == "reported")
     if not headline:
