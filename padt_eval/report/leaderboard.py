@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from padt_eval.report.compare import load_comparisons
-from padt_eval.report.label_noise import label_noise_table
 from padt_eval.report.cost_table import cost_table
+from padt_eval.report.label_noise import label_noise_table
 from padt_eval.report.reported import FLAG_TEXT, ReportedCell, load_reported
 from padt_eval.report.run_tables import comparisons_table, runs_table
 from padt_eval.report.runs import GT_VARIANTS, Run, find_runs
