@@ -124,6 +124,15 @@ LoaderOpt = Annotated[
         help="DataLoader processes per rank that prepare images ahead of the model (default: from the CPU count, at most 4).",
     ),
 ]
+LengthOrderOpt = Annotated[
+    bool,
+    typer.Option(
+        "--length-order/--no-length-order",
+        help="Batch prompts of similar length together (the run's order: estimated prompt tokens, then image size), "
+        "which cuts padding; answers do not change. --no-length-order: the order by image size alone. Recorded in "
+        "plan/<attempt>.json.",
+    ),
+]
 RankTimeoutOpt = Annotated[
     float,
     typer.Option(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from padt_eval.report.compare import load_comparisons
+from padt_eval.report.cost_table import cost_table
 from padt_eval.report.label_noise import label_noise_table
 from padt_eval.report.reported import FLAG_TEXT, ReportedCell, load_reported
 from padt_eval.report.run_tables import comparisons_table, runs_table
@@ -355,6 +356,9 @@ def build_leaderboard(results: str | Path, reported_path: str | Path | None) -> 
     noise = label_noise_table(runs)  # original splits beside their cleaner versions (SplitSpec.cleaner_of)
     if noise.rows:
         tables.append(noise)
+    costs = cost_table(runs)
+    if costs.rows:
+        tables.append(costs)
     if runs:
         tables.append(runs_table(runs))
     ct = comparisons_table(comparisons, runs)

@@ -32,6 +32,7 @@ import numpy as np
 import orjson
 
 from padt_eval.core import rle as rlemod
+from padt_eval.core.answer_cost import COMPLETION_TOKENS
 from padt_eval.core.answer_rule import answer_index
 from padt_eval.core.boxes import is_finite_box
 from padt_eval.core.types import ParseStatus, Task
@@ -112,6 +113,8 @@ def _read_line(obj: Any, task: Task) -> tuple | None:
     text, objects = obj.get("text"), obj.get("objects", [])
     status, meta = obj.get("parse_status", ParseStatus.OK.value), obj.get("meta") or {}
     if (text is not None and type(text) is not str) or type(objects) is not list or type(meta) is not dict:
+        return None
+    if COMPLETION_TOKENS in meta:  # an answer with a recorded cost: the object path's CostTally reads it
         return None
     if type(status) is not str or status not in _STATUSES:
         return None

@@ -31,6 +31,7 @@ from padt_eval.data.registry import open_split
 from padt_eval.data.split import SplitReader
 from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions, ScoringOptions
 from padt_eval.results import ownership
+from padt_eval.results.cost import CostTally
 from padt_eval.results.environment import file_hashes, now_iso
 from padt_eval.results.manifest import Manifest, RunnerInfo, SplitDescription, build_manifest
 from padt_eval.results.reader import read_run_model
@@ -274,6 +275,7 @@ def score(
     if on_start is not None:
         on_start(len(reader))
     line_of = _Lines(pred_file, parser) if columns is None else None
+    costs = CostTally()  # each answer's cost, from its meta (results/cost.py; the columnar path has none)
     try:
         with library_output_to(RunFolder(out_dir).library_log):
             if columns is not None:
@@ -283,13 +285,15 @@ def score(
                     on_progress(len(reader))
             else:
                 for chunk in _chunks(reader, CHUNK):
-                    for record in metric.update_many(chunk, line_of.many(chunk)):
-                        writer.write_record(record)
+                    preds = line_of.many(chunk)
+                    costs.add(preds)
+                    for record in metric.update_many(chunk, preds):
+                        writer.write_record(costs.annotate(record))
                     if on_progress is not None:
                         on_progress(len(chunk))
             outside = _score_images_outside_split(metric, reader, pred_file) if columns is None else set()
             for record in metric.final_records():
-                writer.write_record(record)
+                writer.write_record(costs.annotate(record))
             pred_file.check_ids(set(reader.sample_ids()) | outside if outside else reader)
             problems = pred_file.summary()
             predictions_ref = PredictionsRef(str(pred_file.path), sha256_file(pred_file.path))
@@ -313,6 +317,7 @@ def score(
                 predictions=predictions_ref,
                 problems=problems,
                 warnings=warnings,
+                cost=costs.summary(provenance.runner if provenance is not None else None, time.perf_counter() - t0),
             )
             manifest = build_manifest(
                 started=started,

@@ -322,3 +322,22 @@ def test_res_targets_are_checked_once_per_file_content(files, tmp_path, monkeypa
     split.write_text("\n".join([json.dumps(bad), *lines[1:]]) + "\n")
     assert read() is None
     assert query_columns.read_query_columns(open_split(str(split), Task.REC, require_images=False), Task.REC) is not None
+
+
+@pytest.mark.parametrize("task", [Task.REC, Task.RES])
+def test_answers_with_a_recorded_cost_are_scored_with_their_cost(task, files, tmp_path, monkeypatch):
+    """The columnar path keeps no meta: a file whose answers carry a cost (a model run's
+    predictions, core/answer_cost.py) goes to the object path, which writes each cost."""
+    split, lines = files
+    lines = list(lines)
+    costed = next(i for i, x in enumerate(lines) if isinstance(x, dict) and x.get("objects"))
+    lines[costed] = {**lines[costed], "meta": {"prompt_tokens": 40, "completion_tokens": 12, "hit_max_new_tokens": False}}
+    preds = _write(tmp_path / "preds.jsonl", lines)
+    fast, slow, taken = _score_both(task, split, preds, tmp_path, monkeypatch)
+    for metrics, _ in (fast, slow):
+        assert metrics["cost"].pop("scoring_seconds") >= 0  # a duration: differs from run to run
+    assert not taken and fast == slow
+    records = [orjson.loads(x) for x in fast[1].splitlines()]
+    with_cost = [r for r in records if "cost" in r]
+    assert [r["sample_id"] for r in with_cost] == [str(lines[costed]["sample_id"])]
+    assert with_cost[0]["cost"]["completion_tokens"] == 12 and fast[0]["cost"]["answers"] == 1
