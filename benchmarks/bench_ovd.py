@@ -6,7 +6,7 @@ detections an image, 80 categories) is scored twice in the same process:
 * anchor: pycocotools `COCO` + `loadRes` + `COCOeval(bbox)` evaluate/accumulate/summarize,
   as PaDT's `eval_coco.py` does;
 * ours: `DetectionMetric.update` for every (Sample, Prediction) pair, then `compute()`
-  (faster-coco-eval underneath).
+  (box statistics on numpy columns, `metrics/coco_boxes.py`).
 
 Both timings include building their inputs from in-memory data, not file reading. The 12
 statistics must be identical. Usage: python benchmarks/bench_ovd.py [--small]

@@ -7,7 +7,7 @@ It runs through our own PaDT implementation (`pipeline.alternative_generate = ge
 sides compute the same tokens and the ratio isolates the runner and the memory strategy.
 
 padt-eval: `api.run_model` with DataLoader workers preparing images ahead of the model,
-batches of similar image size, last-layer-only generation, at 1 and 2 ranks (CPU) or on
+batches of similar prompt length, last-layer-only generation, at 1 and 2 ranks (CPU) or on
 N GPUs. Throughput is reported two ways: steady state (samples / the slowest rank's
 inference loop, the figure comparable to the anchor's loop) and end to end (including
 process start, model loading, merging and scoring).

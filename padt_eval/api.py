@@ -70,16 +70,18 @@ def _with_report(result: RunResult, output: OutputOptions) -> RunResult:
     holds no reference to the split, which it carried only for the report's drawings."""
     t0 = time.perf_counter()
     if output.report:
-        write_report_quietly(result.out_dir, result.reader)
-    return dataclasses.replace(result, reader=None, seconds=result.seconds + time.perf_counter() - t0)
+        write_report_quietly(result.out_dir, result.reader, result.select)
+    return dataclasses.replace(result, reader=None, select=None, seconds=result.seconds + time.perf_counter() - t0)
 
 
-def write_report_quietly(run_dir: Path, reader: SplitReader | None = None) -> Path | None:
-    """Write `report.html` into a finished run folder; a report problem never fails the run."""
+def write_report_quietly(run_dir: Path, reader: SplitReader | None = None, select: Any = None) -> Path | None:
+    """Write `report.html` into a finished run folder; a report problem never fails the run.
+    `select`: picks the samples to draw without reading per_sample.jsonl back
+    (`RunResult.select`)."""
     try:
         from padt_eval.report.run_report import write_run_report
 
-        return write_run_report(run_dir, reader=reader)
+        return write_run_report(run_dir, reader=reader, select=select)
     except Exception as exc:  # noqa: BLE001 - the run's results are already safe on disk
         warnings.warn(f"{run_dir}: report.html not written ({type(exc).__name__}: {exc})", stacklevel=2)
         return None
@@ -126,7 +128,7 @@ def run_model(
     from padt_eval.runner.orchestrate import execute
 
     spec = get_task(task)
-    build_metric(spec.task, scoring.protocol)  # an unknown protocol must stop us before any model time is spent
+    build_metric(spec.task, scoring.protocol, split_name=split)  # an unknown protocol must stop us before any model time is spent
     gt = release_gt(spec.task, scoring.protocol, data.gt)
     options = dict(model.options)
     family = model.family or detect_family(model.model)
@@ -135,6 +137,7 @@ def run_model(
     get_family(family).check_load_options(options)
     reader = open_split(split, spec.task, data_root=data.data_root, image_root=data.image_root, layout=data.layout, gt=gt)
     reader.validate()  # a bad line must stop us before any model time is spent
+    build_metric(spec.task, scoring.protocol, reader)  # and a protocol the split has no scorer for (ReasonSeg's)
     out_dir = (
         Path(output.out) if output.out is not None else model_run_dir(spec.task, split, model.model, protocol=scoring.protocol)
     )

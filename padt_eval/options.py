@@ -90,6 +90,7 @@ class RunOptions:
     loader_workers: int | None = None  # None: `default_loader_workers(nproc)`
     overwrite: bool = False
     rank_timeout_s: float = 30 * 60  # ranks of a joined job wait this long for each other, then give up
+    length_order: bool = True  # batch prompts of similar length together (runner/length_order.py)
 
     def loader_workers_per_rank(self) -> int:
         return default_loader_workers(self.nproc) if self.loader_workers is None else self.loader_workers

@@ -63,7 +63,8 @@ def fetch_cmd(
         list[str],
         typer.Argument(
             metavar="NAME",
-            help="Datasets: refcoco, refcoco+, refcocog, coco-train2014-images, coco-val2017, ric, grefcoco, or all.",
+            help="Datasets: refcoco, refcoco+, refcocog, coco-train2014-images, coco-val2017, grefcoco, ref-l4, ref-l4-images, refcoco-m, "
+            "reasonseg, ric, or all.",
             show_default=False,
         ),
     ],
@@ -119,6 +120,12 @@ def fetch_cmd(
             sums = "; ".join([f"sha256 {s.sha256}"] * bool(s.sha256) + [f"md5 {s.md5}"] * bool(s.md5)) or "Hub-reported checksum"
             console.print(Text.assemble((f"{dataset}: {s.key}", "bold"), f"  {s.where}  ({size}; {sums})"), soft_wrap=True)
             console.print(f"  installs {', '.join('<data-root>/' + o.dest for o in s.outputs)}", soft_wrap=True)
+        from padt_eval.fetch.fetcher import resolve_names
+        from padt_eval.fetch.sources import CATALOG
+
+        for dataset in resolve_names(names, CATALOG):  # what a fetch cannot do, or should be known first
+            for note in CATALOG.datasets[dataset].notes:
+                console.print(labelled(dataset, note, "dim"), soft_wrap=True)
         return
 
     outcomes = fetch(

@@ -26,7 +26,8 @@ SplitOpt = Annotated[
     typer.Option(
         "--split",
         "-s",
-        help=f"Split name ({_names(Task.REC)}) or a path to a PaDT JSONL split file.",
+        help=f"Split name ({_names(Task.REC)}; res also: {', '.join(n for n in splits_for(Task.RES) if n not in splits_for(Task.REC))}) "
+        "or a path to a PaDT JSONL split file.",
     ),
 ]
 PredictionsOpt = Annotated[
@@ -50,7 +51,12 @@ ImageRootOpt = Annotated[
     Path | None, typer.Option("--image-root", help="Image folder (default: <data-root>/coco/train2014 and other usual places).")
 ]
 LayoutOpt = Annotated[
-    str, typer.Option("--layout", help="Annotation layout: auto (refer first, then PaDT JSONL), refer, or padt-jsonl.")
+    str,
+    typer.Option(
+        "--layout",
+        help="Annotation layout: auto (refer first, then PaDT JSONL), refer, or padt-jsonl; "
+        "refcoco_m_val reads refcoco-m (parquet), the ReasonSeg splits reasonseg (a folder of images and JSONs).",
+    ),
 ]
 OutOpt = Annotated[
     Path | None,
@@ -118,6 +124,15 @@ LoaderOpt = Annotated[
         help="DataLoader processes per rank that prepare images ahead of the model (default: from the CPU count, at most 4).",
     ),
 ]
+LengthOrderOpt = Annotated[
+    bool,
+    typer.Option(
+        "--length-order/--no-length-order",
+        help="Batch prompts of similar length together (the run's order: estimated prompt tokens, then image size), "
+        "which cuts padding; answers do not change. --no-length-order: the order by image size alone. Recorded in "
+        "plan/<attempt>.json.",
+    ),
+]
 RankTimeoutOpt = Annotated[
     float,
     typer.Option(
@@ -176,8 +191,9 @@ ProtocolOpt = Annotated[
     str,
     typer.Option(
         "--protocol",
-        help="Scoring rules: 'standard' (one answer per query, cIoU = ΣI/ΣU) or 'padt-release' (the PaDT "
-        "release scripts: best IoU over every object per image+expression key, mean per-sample mask IoU as 'cIoU').",
+        help="Scoring rules: 'standard' (one answer per query, cIoU = ΣI/ΣU), 'padt-release' (the PaDT "
+        "release scripts: best IoU over every object per image+expression key, mean per-sample mask IoU as 'cIoU') or, "
+        "for res on a ReasonSeg split, 'official' (LISA's evaluation: first query per image, smoothed gIoU/cIoU).",
     ),
 ]
 OvdProtocolOpt = Annotated[

@@ -92,7 +92,7 @@ def leaderboard(
     ] = None,
 ) -> None:
     """Comparison tables of every run under the results folder beside the numbers papers report:
-    REC, RES, REC miss shares, OVD, RIC, the runs' protocol fields, and paired comparisons.
+    REC, RES, REC miss shares, OVD, RIC, GREC, GRES, what the answers cost, the runs' protocol fields, and paired comparisons.
 
     Example: padt-eval leaderboard --results results --out results
     """
@@ -103,7 +103,8 @@ def leaderboard(
     board, written = api.leaderboard(results, out, reported)
     tasks = {tt.task for tt in TASK_TABLES}
     headline = [t for t in board.tables if t.key in tasks and any(r.kind == "measured" for r in t.rows)]
-    for t in headline:  # the measured rows; the files also hold the reported ones beside them
+    shown = headline + [t for t in board.tables if t.key == "cost"]  # what the runs cost: measured rows only
+    for t in shown:  # the measured rows; the files also hold the reported ones beside them
         print_table(console, rich_table(t))
     n_reported = sum(1 for t in board.tables if t.key in tasks for r in t.rows if r.kind == "reported")
     if not headline:

@@ -30,6 +30,7 @@ from padt_eval.cli.options import (
     GtOpt,
     ImageRootOpt,
     LayoutOpt,
+    LengthOrderOpt,
     LoaderOpt,
     MaxNewOpt,
     MaxPixelsOpt,
@@ -79,6 +80,7 @@ class TaskFlags:
     overwrite: bool = _flag(OverwriteOpt, False)
     loader_workers: int | None = _flag(LoaderOpt)
     rank_timeout: float = _flag(RankTimeoutOpt, 30.0)
+    length_order: bool = _flag(LengthOrderOpt, True)
     dtype: str | None = _flag(DtypeOpt)
     attn: str | None = _flag(AttnOpt)
     max_new_tokens: int | None = _flag(MaxNewOpt)

@@ -107,6 +107,7 @@ def run_model(task: Task, f: TaskFlags, data, scoring, output):
         f.loader_workers,
         f.overwrite,
         rank_timeout_s=f.rank_timeout * 60,
+        length_order=f.length_order,
     )
     result = api.run_model(
         task,

@@ -10,8 +10,7 @@ split under the full split's name. So every derived file has a record beside it
 * `n_items`: the samples (lines) or entries it holds;
 * `sha256`: the digest of its bytes;
 * `ground_truth_validated`: true — every ground-truth entry passed the reader's checks
-  when the file was built (a reader may skip re-checking a verified file; nothing does
-  yet);
+  when the file was built (a reader may skip re-checking a verified file);
 * `version` and `extra` (what the builder wants kept beside the data, e.g. COCO's
   category table).
 

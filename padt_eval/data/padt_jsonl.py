@@ -19,10 +19,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import NORMALISED_BOX_META, is_finite_box
 from padt_eval.core.errors import DataError
 from padt_eval.core.images import ImageRoot
+from padt_eval.core.jsonl import open_source
 from padt_eval.core.types import GroundTruthObject, ImageRef, Sample, Task
 from padt_eval.data.instances import find_train2014_instances
 from padt_eval.data.jsonl_split import JsonlSplitReader
@@ -67,6 +70,22 @@ class PadtRefcocoJsonlReader(JsonlSplitReader):
                 + ")"
             )
         super().__init__(path, info)
+
+    def image_ids(self) -> set[Any]:
+        # The lines' `id`, read without making samples; a line that is not a JSON object
+        # is the samples' business (their reading names its file and line).
+        ids = set()
+        with open_source(self.path) as f:
+            for raw in f:
+                if raw.strip():
+                    try:
+                        obj = orjson.loads(raw)
+                    except orjson.JSONDecodeError:
+                        return super().image_ids()
+                    if type(obj) is not dict:
+                        return super().image_ids()
+                    ids.add(obj.get("id"))
+        return ids
 
     def prepare_block(self, objs: list[Any]) -> None:
         # RES: the ground-truth masks of a block are checked together (`rle.problems`);

@@ -171,12 +171,20 @@ class ReferReader(JsonlSplitReader):
         self.cache_record = derived.record
 
     def line_to_sample(self, obj: dict[str, Any], line_index: int, where: Any) -> Sample:
-        path = self._images.join(obj["image_file"], context=f"{self.instances_path} image {obj['image_file']!r}")
-        return Sample(
-            sample_id=obj["sample_id"],
-            task=self.task,
-            image=ImageRef(path=path, width=obj["width"], height=obj["height"], root=self._images.root),
-            expression=obj["expression"],
-            objects=[GroundTruthObject(bbox=obj["bbox"], mask=obj["mask"], label=obj["expression"])],
-            meta={**obj["meta"], "image_file": obj["image_file"], "source": f"{self.refs_path.name} sent_id {obj['sample_id']}"},
-        )
+        context = f"{self.instances_path} image {obj['image_file']!r}"
+        return referring_sample(obj, self.task, self._images, context, f"{self.refs_path.name} sent_id {obj['sample_id']}")
+
+
+def referring_sample(obj: dict[str, Any], task: Task, images: ImageRoot, context: str, source: str) -> Sample:
+    """A referring sample (one object: box, mask, the expression as its label) from a cache line
+    with `sample_id`, `image_file`, `width`, `height`, `expression`, `bbox`, `mask` and `meta`;
+    the RefCOCO-M and ReasonSeg readers write their caches in this form too."""
+    path = images.join(obj["image_file"], context=context)
+    return Sample(
+        sample_id=obj["sample_id"],
+        task=task,
+        image=ImageRef(path=path, width=obj["width"], height=obj["height"], root=images.root),
+        expression=obj["expression"],
+        objects=[GroundTruthObject(bbox=obj["bbox"], mask=obj["mask"], label=obj["expression"])],
+        meta={**obj["meta"], "image_file": obj["image_file"], "source": source},
+    )

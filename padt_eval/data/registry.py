@@ -56,7 +56,7 @@ def _first_file(root: Path, candidates: tuple[str, ...], title: str, looked: lis
     for rel in candidates:
         p = root / rel
         looked.append(f"{title}: {p}")
-        if p.is_file():
+        if p.is_dir() if rel.endswith("/") else p.is_file():  # a candidate ending in "/" is a folder
             return p
     return None
 
@@ -243,6 +243,9 @@ def reopen_from_manifest(
         args = OpenArgs(files, Path(img_root), t, name, gt, None)
         spec = splits_for(t).get(base)
         lay = next((lay for lay in spec.layouts if lay.name == layout), None) if spec is not None else None
+        if lay is not None and len(lay.files) == 1 and lay.files[0][0].endswith("/") and files:
+            # a folder layout (ReasonSeg) lists its files in the manifest: re-open their folder
+            return lay.open(OpenArgs([files[0].parent], Path(img_root), t, name, gt, None)), ""
         if lay is not None and len(lay.files) == len(files):
             return lay.open(args), ""
         direct = DIRECT_FILES[t]

@@ -6,6 +6,7 @@ import abc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from padt_eval.core.types import Sample, Task
 
@@ -26,6 +27,9 @@ class SplitInfo:
     # (for the error breakdown's "another instance"), or None with the reason why not.
     instances_file: str | None = None
     instances_note: str | None = None
+    # A benchmark whose own metrics score this split in place of the task's (Ref-L4: "ref_l4",
+    # metrics/ref_l4.py); None: the task's metric.
+    scorer: str | None = None
 
 
 class SplitReader(abc.ABC):
@@ -54,6 +58,11 @@ class SplitReader(abc.ABC):
 
     def validate(self) -> None:  # noqa: B027  (an optional hook: readers that read eagerly have nothing to do)
         """Check every sample can be read (readers that check lazily do it here)."""
+
+    def image_ids(self) -> set[Any]:
+        """The image ids the samples name (`meta["image_id"]`): the instances an error
+        breakdown loads. A reader that can list them without making the samples says so."""
+        return {s.meta.get("image_id") for s in self}
 
     def __contains__(self, sample_id: object) -> bool:
         try:

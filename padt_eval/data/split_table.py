@@ -25,16 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from padt_eval.core.errors import UsageError
 from padt_eval.core.types import Task
-from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader, is_official_instances
-from padt_eval.data.instances import find_train2014_instances
-from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
-from padt_eval.data.readers.grefcoco import GrefcocoReader
-from padt_eval.data.refer import ReferReader
-from padt_eval.data.safe_pickle import load_restricted
-from padt_eval.data.split import SplitReader
+
+if TYPE_CHECKING:  # the readers (numpy, pycocotools ...) are imported by the opener that uses them,
+    # so that naming the splits (`--help`, option checks) costs no reader import
+    from padt_eval.data.split import SplitReader
 
 
 @dataclass(frozen=True)
@@ -88,11 +86,16 @@ class SplitSpec:
     layouts: tuple[Layout, ...]  # tried in this order under --layout auto
     images: ImageFolders
     fetch: str  # the `data fetch` dataset that installs its annotations
+    # A cleaner version of another split: the split whose samples it re-annotates or filters
+    # (the label-noise table, report/label_noise.py, sets the two side by side)
+    cleaner_of: str | None = None
+    needs: tuple[str, ...] = ()  # other `data fetch` datasets whose files it also reads
+    scorer: str | None = None  # a benchmark whose own metrics score it (SplitInfo.scorer): "ref_l4"
 
     @property
     def fetch_names(self) -> list[str]:
         """What `data fetch` needs for this split: its annotations, then its images."""
-        return list(dict.fromkeys((self.fetch, self.images.fetch)))
+        return list(dict.fromkeys((self.fetch, *self.needs, self.images.fetch)))
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,9 @@ def count_lines(files: list[Path], _cache: dict) -> int:
 
 
 def _open_padt_refcoco(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.instances import find_train2014_instances
+    from padt_eval.data.padt_jsonl import PadtRefcocoJsonlReader
+
     instances = find_train2014_instances(a.data_root, a.images)
     return PadtRefcocoJsonlReader(a.files[0], a.images, a.task, name=a.name, instances_path=instances)
 
@@ -160,11 +166,15 @@ def refer_layout(dataset: str, split_by: str, split: str) -> Layout:
     """The refer archive of `dataset`: its `split` partition of refs(<split_by>).p."""
 
     def open_refer(a: OpenArgs) -> SplitReader:
+        from padt_eval.data.refer import ReferReader
+
         return ReferReader(a.files[0], a.files[1], split, a.images, a.task, name=a.name)
 
     def count_sentences(files: list[Path], cache: dict) -> int:
         refs = cache.get(files[0])
         if refs is None:
+            from padt_eval.data.safe_pickle import load_restricted
+
             refs = cache[files[0]] = load_restricted(files[0])
         return sum(len(r.get("sentences", [])) for r in refs if isinstance(r, dict) and r.get("split") == split)
 
@@ -179,10 +189,14 @@ def _referring(dataset: str, split_by: str, split: str) -> SplitSpec:
 
 
 def _open_coco(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.coco import CocoReader
+
     return CocoReader(a.files[0], a.images, gt=a.gt, name=a.name)
 
 
 def _open_padt_coco(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.coco import PadtCocoJsonlReader
+
     return PadtCocoJsonlReader(a.files[0], a.images, name=a.name)
 
 
@@ -205,6 +219,8 @@ def _grefcoco(split: str) -> SplitSpec:
     """gRefCOCO `split` (unc partition), read by GREC and GRES."""
 
     def open_grefcoco(a: OpenArgs) -> SplitReader:
+        from padt_eval.data.readers.grefcoco import GrefcocoReader
+
         return GrefcocoReader(a.files[0], a.files[1], split, a.images, a.task, name=a.name)
 
     def count_sentences(files: list[Path], cache: dict) -> int:
@@ -218,7 +234,82 @@ def _grefcoco(split: str) -> SplitSpec:
     )
 
 
+# --- ReasonSeg (LISA) and RefCOCO-M: data/readers/reasonseg.py, data/readers/refcoco_m.py ---
+
+#: a ReasonSeg split is a folder of images with their JSONs (a candidate ending in "/" is a folder)
+REASONSEG_DIRS = ("reason_seg/ReasonSeg", "ReasonSeg", "reasonseg")
+#: its images lie beside the JSONs (the reader reads them from the split's own folder)
+REASONSEG_IMAGES = ImageFolders("ReasonSeg (images beside the JSONs)", REASONSEG_DIRS, fetch="reasonseg")
+
+
+def _reasonseg(split: str, subset: str | None = None) -> SplitSpec:
+    """ReasonSeg `split` (val, test), or its short-phrase / long-sentence queries (`subset`)."""
+
+    def open_reasonseg(a: OpenArgs) -> SplitReader:
+        from padt_eval.data.readers.reasonseg import ReasonSegReader
+
+        return ReasonSegReader(a.files[0], a.task, name=a.name, subset=subset)
+
+    def count_queries(files: list[Path], _cache: dict) -> int:
+        from padt_eval.data.readers.reasonseg import count_queries as count
+
+        return count(files[0], subset)
+
+    folders = tuple(f"{d}/{split}/" for d in REASONSEG_DIRS)
+    layout = Layout("reasonseg", "official", "ReasonSeg layout", (folders,), open_reasonseg, count_queries, gts=("official",))
+    name = f"reasonseg_{split}_{subset}" if subset else f"reasonseg_{split}"
+    partition = f"{split} ({subset} queries)" if subset else split
+    return SplitSpec(name, (Task.RES,), "reasonseg", partition, (layout,), REASONSEG_IMAGES, fetch="reasonseg")
+
+
+REFCOCO_M_DIRS = ("refcoco-m/data", "refcoco-m", "moondream/refcoco-m/data")
+REFCOCO_M_FILES = tuple(tuple(f"{d}/validation-0000{k}-of-00002.parquet" for d in REFCOCO_M_DIRS) for k in range(2))
+
+
+def _open_refcoco_m(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.readers.refcoco_m import RefcocoMReader  # pyarrow is imported on use
+
+    parquet = [f for f in a.files if f.suffix == ".parquet"]
+    refs = next((f for f in a.files if f.suffix == ".p"), None)
+    return RefcocoMReader(parquet, a.images, a.task, name=a.name, refs_path=refs)
+
+
+def _count_refcoco_m(files: list[Path], cache: dict) -> int:
+    from padt_eval.data.readers.refcoco_m import count_sentences
+
+    return count_sentences([f for f in files if f.suffix == ".parquet"], cache)
+
+
+def _refcoco_m() -> SplitSpec:
+    """RefCOCO-M: RefCOCO (unc) val re-segmented, read by RES (its mask) and REC (its box)."""
+    # with RefCOCO's refs beside (tried first), samples take RefCOCO's sent_ids: they pair with refcoco_val
+    with_refer = Layout(
+        "refcoco-m+refer",
+        "official",
+        "RefCOCO-M parquet + RefCOCO refs",
+        (*REFCOCO_M_FILES, ("refcoco/refs(unc).p",)),
+        _open_refcoco_m,
+        _count_refcoco_m,
+        gts=("official",),
+    )
+    alone = Layout(
+        "refcoco-m", "official", "RefCOCO-M parquet", REFCOCO_M_FILES, _open_refcoco_m, _count_refcoco_m, gts=("official",)
+    )
+    return SplitSpec(
+        "refcoco_m_val",
+        (Task.REC, Task.RES),
+        "refcoco-m",
+        "unc/val (re-segmented)",
+        (with_refer, alone),
+        TRAIN2014,
+        fetch="refcoco-m",
+        cleaner_of="refcoco_val",  # re-segmented RefCOCO val: the label-noise table pairs them
+    )
+
+
 def _open_grefcoco_file(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.readers.grefcoco import GrefcocoReader
+
     """A grefs(unc).json given by path, every split in it, with instances.json beside it."""
     instances = a.files[1] if len(a.files) > 1 else a.files[0].parent / "instances.json"
     return GrefcocoReader(a.files[0], instances, None, a.images, a.task, name=a.name)
@@ -269,11 +360,96 @@ SPLITS: dict[str, SplitSpec] = {
         _grefcoco("val"),
         _grefcoco("testA"),
         _grefcoco("testB"),
+        _refcoco_m(),
+        _reasonseg("val"),
+        _reasonseg("test"),
+        _reasonseg("test", "short"),
+        _reasonseg("test", "long"),
     ]
 }
 
 
+# ---- Ref-L4 (arXiv 2406.16866; HF JierunChen/Ref-L4) and its reviewed RefCOCO/+/g ----------
+# ref_l4_{val,test}: the release's parquet files, images from its images.tar.gz (extracted to
+# ref_l4/images). <refcoco split>_cleaned: the refer split minus the expressions Ref-L4's
+# review marks erroneous (data/readers/refcoco_reviewed.py); it declares `cleaner_of`.
+REF_L4_DIRS = ("ref_l4", "Ref-L4")
+REF_L4_IMAGES = ImageFolders(
+    "Ref-L4 images",
+    tuple(f"{d}/images" for d in REF_L4_DIRS),
+    fetch="ref-l4-images",
+    beside_file=("images",),
+)
+REF_L4_REVIEWED_DIR = "refcocos_annotation_reviewed"
+
+
+def ref_l4_parquet(split: str) -> tuple[str, ...]:
+    return tuple(f"{d}/ref-l4-{split}.parquet" for d in REF_L4_DIRS)
+
+
+def reviewed_file(dataset: str, split: str) -> tuple[str, ...]:
+    return tuple(f"{d}/{REF_L4_REVIEWED_DIR}/{dataset}_{split}_reviewed.json" for d in REF_L4_DIRS)
+
+
+def _count_parquet(files: list[Path], _cache: dict) -> int:
+    from padt_eval.data.readers.ref_l4 import count_rows
+
+    return count_rows(files[0])
+
+
+def _ref_l4(split: str) -> SplitSpec:
+    def open_ref_l4(a: OpenArgs) -> SplitReader:
+        from padt_eval.data.readers.ref_l4 import RefL4Reader
+
+        return RefL4Reader(a.files[0], a.images, a.task, name=a.name)
+
+    layout = Layout(
+        "ref-l4", "official", "Ref-L4 layout", (ref_l4_parquet(split),), open_ref_l4, _count_parquet, gts=("official",)
+    )
+    return SplitSpec(f"ref_l4_{split}", (Task.REC,), "ref_l4", split, (layout,), REF_L4_IMAGES, fetch="ref-l4", scorer="ref_l4")
+
+
+def _cleaned(dataset: str, split_by: str, split: str) -> SplitSpec:
+    """`<dataset>_<split>_cleaned`: the refer split with Ref-L4's review applied."""
+
+    def open_cleaned(a: OpenArgs) -> SplitReader:
+        from padt_eval.data.readers.refcoco_reviewed import ReviewedReferReader
+
+        return ReviewedReferReader(a.files[0], a.files[1], a.files[2], split, a.images, a.task, name=a.name)
+
+    files = ((f"{dataset}/refs({split_by}).p",), (f"{dataset}/instances.json",), reviewed_file(dataset, split))
+    layout = Layout("refer+reviewed", "official", "refer layout + Ref-L4 review", files, open_cleaned, gts=("official",))
+    return SplitSpec(
+        f"{dataset}_{split}_cleaned",
+        (Task.REC, Task.RES),
+        dataset,
+        f"{split_by}/{split}, Ref-L4 reviewed",
+        (layout,),
+        TRAIN2014,
+        fetch="ref-l4",
+        cleaner_of=f"{dataset}_{split}",
+        needs=(dataset,),
+    )
+
+
+#: the refer splits Ref-L4's review covers: its card lists one reviewed file for each
+REVIEWED_SPLITS = (
+    ("refcoco", "unc", "val"),
+    ("refcoco", "unc", "testA"),
+    ("refcoco", "unc", "testB"),
+    ("refcoco+", "unc", "val"),
+    ("refcoco+", "unc", "testA"),
+    ("refcoco+", "unc", "testB"),
+    ("refcocog", "umd", "val"),
+    ("refcocog", "umd", "test"),
+)
+SPLITS.update({s.name: s for s in [_ref_l4("val"), _ref_l4("test"), *(_cleaned(*r) for r in REVIEWED_SPLITS)]})
+# ---- end Ref-L4 -------------------------------------------------------------------------
+
+
 def _open_coco_file(a: OpenArgs) -> SplitReader:
+    from padt_eval.data.coco import CocoReader, PadtCocoJsonlReader, is_official_instances
+
     """An official instances file or a PaDT COCO JSONL, told apart by their first line."""
     path = a.files[0]
     if is_official_instances(path):
@@ -297,6 +473,15 @@ _GREFCOCO_FILE = DirectFile(
 )
 DIRECT_FILES[Task.GREC] = _GREFCOCO_FILE
 DIRECT_FILES[Task.GRES] = _GREFCOCO_FILE
+
+
+def cleaner_versions() -> dict[str, list[str]]:
+    """Each split that has cleaner versions, with them (declared by `SplitSpec.cleaner_of`)."""
+    out: dict[str, list[str]] = {}
+    for s in SPLITS.values():
+        if s.cleaner_of is not None:
+            out.setdefault(s.cleaner_of, []).append(s.name)
+    return out
 
 
 def splits_for(task: Task) -> dict[str, SplitSpec]:

@@ -20,6 +20,8 @@ from padt_eval.demo.data import Expected, make_predictions
 from padt_eval.demo.errors import make_error_predictions
 from padt_eval.demo.grefcoco import ExpectedGeneralized, make_grec_predictions, make_gres_predictions, write_grefcoco
 from padt_eval.demo.ovd_ric import make_ovd_predictions, make_ric_predictions
+from padt_eval.demo.ref_l4 import ExpectedRefL4, make_ref_l4_predictions, rec_expected_from_file, write_ref_l4, write_review
+from padt_eval.demo.seg_benchmarks import expected_scores, has_parquet, mask_predictions, write_reasonseg, write_refcoco_m
 from padt_eval.demo.synthetic import (
     as_val2017,
     make_world,
@@ -54,6 +56,10 @@ class DemoPaths:
     @property
     def predictions(self) -> Path:
         return self.root / "predictions" / "perturbed_ground_truth.jsonl"
+
+    @property
+    def ref_l4_predictions(self) -> Path:
+        return self.root / "predictions" / "ref_l4_designed.jsonl"
 
     @property
     def val2017(self) -> Path:
@@ -126,6 +132,10 @@ def generate(paths: DemoPaths, n_images: int = 50, seed: int = 0) -> tuple[list,
     write_ric_jsonl(val, paths.ric_split)
     write_grefcoco(world, paths.data / "grefcoco")  # gRefCOCO layout on the same images: GREC, GRES
     write_generalized_predictions(paths, seed)
+    write_ref_l4(world, paths.data)  # Ref-L4's parquet layout on the same images
+    write_review(world, paths.data)  # Ref-L4's review of the demo RefCOCO: refcoco_val_cleaned
+    write_ref_l4_predictions(paths)
+    write_segmentation_benchmarks(paths, world, seed)
     toolkit_files.write_all(paths.data, paths.root / "imports", paths.rec_split)  # other toolkits' layouts: padt-eval import
     return val, world
 
@@ -138,6 +148,53 @@ def write_generalized_predictions(paths: DemoPaths, seed: int = 0) -> dict[Task,
         samples = list(open_split(GREFCOCO_DEMO_SPLIT, task, data_root=paths.data, require_images=False))
         out[task] = make(samples, paths.generalized_predictions(task), seed=seed)
     return out
+
+
+# --- ReasonSeg and RefCOCO-M (demo/seg_benchmarks.py) ---
+#: (split, protocols) scored on their demo data; RefCOCO-M only where pyarrow is installed
+SEGMENTATION_SPLITS = (("reasonseg_val", ("standard", "official")), ("refcoco_m_val", ("standard",)))
+
+
+def segmentation_predictions(paths: DemoPaths, split: str) -> Path:
+    return paths.root / "predictions" / f"res_{split}_perturbed.jsonl"
+
+
+def write_segmentation_benchmarks(paths: DemoPaths, world: list, seed: int = 0) -> None:
+    """ReasonSeg val/test folders and the RefCOCO-M parquet on the RefCOCO demo images, and
+    a predictions file for each scored split (predictions/res_<split>_perturbed.jsonl)."""
+    half = len(world) // 2
+    val, test = (world[:half], world[half:]) if half else (world, world)  # a one-image demo uses it twice
+    write_reasonseg(val, paths.data / "reason_seg" / "ReasonSeg" / "val")
+    write_reasonseg(test, paths.data / "reason_seg" / "ReasonSeg" / "test")
+    if has_parquet():
+        write_refcoco_m(world[:half], paths.data / "refcoco-m" / "data" / "validation-00000-of-00002.parquet")
+        second = 1 + sum(len(img.objects) for img in world[:half])  # annotation ids run on across the files
+        write_refcoco_m(world[half:], paths.data / "refcoco-m" / "data" / "validation-00001-of-00002.parquet", second)
+    for split, _protocols in SEGMENTATION_SPLITS:
+        if split != "refcoco_m_val" or has_parquet():
+            samples = open_split(split, Task.RES, data_root=paths.data, require_images=False)
+            mask_predictions(samples, segmentation_predictions(paths, split), seed=seed)
+
+
+def _segmentation_runs(paths: DemoPaths, results: Path, progress) -> list[DemoRun]:
+    """RES on the ReasonSeg and RefCOCO-M demo splits through the split registry, as
+    `padt-eval res --split reasonseg_val --data-root` would; expectations from plain numpy."""
+    runs = []
+    for split, protocols in SEGMENTATION_SPLITS:
+        if split == "refcoco_m_val" and not has_parquet():
+            continue
+        path = segmentation_predictions(paths, split)
+        expected = expected_scores(open_split(split, Task.RES, data_root=paths.data, require_images=False), path)
+        for protocol in protocols:
+            suffix = "" if protocol == "standard" else f"-{protocol}"
+            kwargs = dict(
+                data=DataOptions(data_root=paths.data),
+                scoring=ScoringOptions(protocol),
+                output=OutputOptions(results / f"res-{split}-perturbed{suffix}", "demo-A"),
+            )
+            result = _score(progress, f"RES {split} ({protocol})", Task.RES, split, path, kwargs)
+            runs.append(DemoRun(Task.RES, result, expected[protocol], "demo-A", protocol))
+    return runs
 
 
 def _run_dir(results: Path, task: Task, model: DemoModel, protocol: str) -> Path:
@@ -224,6 +281,8 @@ def run_demo(
     for task, exp in ((Task.OVD, ovd), (Task.RIC, ric)):
         first.outcomes.update({f"{task.value} {k}": v for k, v in exp.outcomes.items()})
     runs += _generalized_runs(paths, results, progress, seed)
+    runs += _ref_l4_runs(paths, results, progress)
+    runs += _segmentation_runs(paths, results, progress)
     comparisons = []
     a, b = DEMO_MODELS
     for task in (Task.REC, Task.RES):
@@ -238,17 +297,52 @@ def _generalized_runs(paths: DemoPaths, results: Path, progress, seed: int) -> l
     as `padt-eval grec/gres --data-root` would; expectations follow from the designed answers."""
     runs = []
     for task, exp in write_generalized_predictions(paths, seed).items():
-        path = paths.generalized_predictions(task)
-        for protocol, expected in (("standard", exp.standard), ("official", exp.official)):
-            suffix = "" if protocol == "standard" else "-official"
+        runs += _designed_runs(paths, results, progress, task, GREFCOCO_DEMO_SPLIT, paths.generalized_predictions(task), exp)
+    return runs
+
+
+def _designed_runs(paths: DemoPaths, results: Path, progress, task: Task, split: str, predictions: Path, exp) -> list[DemoRun]:
+    """Designed answers on a split of the demo data root scored under `standard` and `official`,
+    each checked against its expectation (`exp.standard`, `exp.official`)."""
+    runs = []
+    for protocol, expected in (("standard", exp.standard), ("official", exp.official)):
+        suffix = "" if protocol == "standard" else "-official"
+        kwargs = dict(
+            data=DataOptions(data_root=paths.data),
+            scoring=ScoringOptions(protocol),
+            output=OutputOptions(results / f"{task.value}-{split}-designed{suffix}", "demo-A"),
+        )
+        label = f"{task.value.upper()} {split} ({protocol})"
+        runs.append(DemoRun(task, _score(progress, label, task, split, predictions, kwargs), expected, "demo-A", protocol))
+    return runs
+
+
+REF_L4_DEMO_SPLIT = "ref_l4_val"
+
+
+def write_ref_l4_predictions(paths: DemoPaths) -> ExpectedRefL4:
+    """The designed Ref-L4 answers (predictions/ref_l4_designed.jsonl) and what they must score."""
+    reader = open_split(REF_L4_DEMO_SPLIT, Task.REC, data_root=paths.data, require_images=False)
+    return make_ref_l4_predictions(list(reader), paths.ref_l4_predictions)
+
+
+def _ref_l4_runs(paths: DemoPaths, results: Path, progress) -> list[DemoRun]:
+    """Ref-L4 (`rec --split ref_l4_val`, both protocols, designed answers) and the label-noise
+    pairs: each demo model's REC predictions on refcoco_val and on refcoco_val_cleaned (the
+    refer layout without the expressions the demo review flags), through the split registry
+    as `padt-eval rec --data-root` would. Expectations are recomputed from the files."""
+    exp = write_ref_l4_predictions(paths)
+    runs = _designed_runs(paths, results, progress, Task.REC, REF_L4_DEMO_SPLIT, paths.ref_l4_predictions, exp)
+    for model in DEMO_MODELS:
+        pred_path = paths.predictions.with_name(f"{model.stem}.jsonl")
+        for split in ("refcoco_val", "refcoco_val_cleaned"):
+            samples = list(open_split(split, Task.REC, data_root=paths.data, require_images=False))
             kwargs = dict(
                 data=DataOptions(data_root=paths.data),
-                scoring=ScoringOptions(protocol),
-                output=OutputOptions(results / f"{task.value}-{GREFCOCO_DEMO_SPLIT}-designed{suffix}", "demo-A"),
+                output=OutputOptions(results / f"rec-{split}-{model.stem}", model.name),
             )
-            label = f"{task.value.upper()} {GREFCOCO_DEMO_SPLIT} ({protocol})"
-            result = _score(progress, label, task, GREFCOCO_DEMO_SPLIT, path, kwargs)
-            runs.append(DemoRun(task, result, expected, "demo-A", protocol))
+            result = _score(progress, f"REC {split} {model.name}", Task.REC, split, pred_path, kwargs)
+            runs.append(DemoRun(Task.REC, result, rec_expected_from_file(pred_path, samples), model.name))
     return runs
 
 
@@ -331,6 +425,30 @@ def run_models(out: Path, progress_view=None, seed: int = 0, results: Path | Non
         )
         assert result is not None
         runs.append(ModelRun(label, result))
+    # the colour-finder on Ref-L4's layout, through the split registry: long expressions, Ref-L4's metrics
+    result = api.run_model(
+        Task.REC,
+        REF_L4_DEMO_SPLIT,
+        ModelOptions("colour-finder", "colour-finder", {}),
+        data=DataOptions(data_root=paths.data),
+        run=RunOptions(nproc=1, device="cpu", batch_size=16, loader_workers=1),
+        output=OutputOptions(results / f"rec-{REF_L4_DEMO_SPLIT}-colour-finder", "colour-finder"),
+        progress=progress_view,
+    )
+    assert result is not None
+    runs.append(ModelRun("colour-finder on Ref-L4's layout (ref_l4_val)", result))
+    for split in [s for s, _ in SEGMENTATION_SPLITS if s != "refcoco_m_val" or has_parquet()]:
+        result = api.run_model(
+            Task.RES,
+            split,
+            ModelOptions("colour-finder", "colour-finder", {}),
+            data=DataOptions(data_root=paths.data),
+            run=RunOptions(nproc=1, device="cpu", batch_size=16, loader_workers=1),
+            output=OutputOptions(results / f"res-{split}-colour-finder", "colour-finder"),
+            progress=progress_view,
+        )
+        assert result is not None
+        runs.append(ModelRun(f"colour-finder on {split}", result))
     return runs
 
 

@@ -29,9 +29,15 @@ from padt_eval.data.split_table import (
     GREFCOCO_FILES,
     PADT_COCO_JSONL,
     PADT_JSONL_DIRS,
+    REASONSEG_DIRS,
+    REF_L4_IMAGES,
+    REFCOCO_M_FILES,
+    REVIEWED_SPLITS,
     RIC_JSONL,
     TRAIN2014,
     VAL2017,
+    ref_l4_parquet,
+    reviewed_file,
     splits_fetched_by,
 )
 from padt_eval.fetch.errors import FetchError
@@ -223,6 +229,78 @@ _SOURCES += [
     _grefcoco_file("grefcoco-instances", "instances.json", GREFCOCO_FILES[1][0]),
 ]
 
+
+# ---- Ref-L4 (HF JierunChen/Ref-L4, data CC BY-NC 4.0) -----------------------------------
+# File names from the dataset card's file tree. No checksum is published: each file is
+# verified against the SHA-256 the Hub reports at download time. images.tar.gz (3.51 GB
+# on the Hub's listing) is a gzipped tar, which `data fetch` downloads but does not unpack
+# (its unpacker reads zip archives): extract it into ref_l4/images (`tar xzf`).
+REF_L4_REPO = "JierunChen/Ref-L4"
+REF_L4_NOTE = "verified against the Hub's SHA-256 at download time; file name from the dataset card's file tree"
+
+
+def _ref_l4_file(key: str, title: str, name: str, dest: str) -> Source:
+    return Source(
+        key=key, title=title, hf_repo=REF_L4_REPO, hf_file=name, checksum_note=REF_L4_NOTE, outputs=(Output(dest=dest),)
+    )
+
+
+_SOURCES += [
+    *(
+        _ref_l4_file(f"ref-l4-{s}", f"Ref-L4 {s} (ref-l4-{s}.parquet)", f"ref-l4-{s}.parquet", ref_l4_parquet(s)[0])
+        for s in ("val", "test")
+    ),
+    *(
+        _ref_l4_file(
+            f"ref-l4-reviewed-{d}-{s}",
+            f"Ref-L4's reviewed {d} {s} ({d}_{s}_reviewed.json)",
+            f"refcocos_annotation_reviewed/{d}_{s}_reviewed.json",
+            reviewed_file(d, s)[0],
+        )
+        for d, _, s in REVIEWED_SPLITS
+    ),
+    Source(
+        key="ref-l4-images",
+        title="Ref-L4 images (images.tar.gz, 3.51 GB; extract into ref_l4/images)",
+        hf_repo=REF_L4_REPO,
+        hf_file="images.tar.gz",
+        checksum_note=REF_L4_NOTE + "; a tar.gz, downloaded but not unpacked",
+        outputs=(Output(dest=f"{REF_L4_IMAGES.candidates[0]}.tar.gz"),),
+    ),
+]
+# ---- end Ref-L4 -------------------------------------------------------------------------
+# --- RefCOCO-M (moondream/refcoco-m, MIT) and ReasonSeg (LISA) ---
+# RefCOCO-M: the two parquet files of the release (data/validation-0000{0,1}-of-00002.parquet,
+# 308 MB and 302 MB in the Hub listing); no published checksum, verified like every Hub file.
+# ReasonSeg: LISA publishes its zips in a Google Drive folder only, which no plain URL reaches;
+# the val.zip here is the copy in the Hub dataset 594zyc/GROUNDHOG-RAW (GROUNDHOG's raw data),
+# whose LFS pointer gives its size and SHA-256. Its inner folder name (val/) is LISA's layout,
+# not checked against the archive. test.zip has no Hub copy found: fetched by hand (notes below).
+_SOURCES += [
+    Source(
+        key=f"refcoco-m-{k}",
+        title=f"RefCOCO-M parquet {k + 1} of 2",
+        hf_repo="moondream/refcoco-m",
+        hf_file=f"data/validation-0000{k}-of-00002.parquet",
+        checksum_note="verified against the Hub's SHA-256 at download time",
+        outputs=(Output(dest=REFCOCO_M_FILES[k][0]),),
+    )
+    for k in range(2)
+]
+_SOURCES.append(
+    Source(
+        key="reasonseg-val",
+        title="ReasonSeg val (LISA's val.zip, Hub copy in 594zyc/GROUNDHOG-RAW)",
+        hf_repo="594zyc/GROUNDHOG-RAW",
+        hf_file="ReasonSeg/val.zip",
+        size=277_101_832,
+        sha256="9248ec018f5896b91c09089d9c7cf3229102063985e6af6884a21bfea70d199c",
+        checksum_note="size and SHA-256 from the Hub's LFS pointer of this file; a third-party copy of LISA's val.zip",
+        outputs=(Output(dest=f"{REASONSEG_DIRS[0]}/val", member="val/"),),
+        unpacked_size=300_000_000,
+    )
+)
+
 SOURCES: dict[str, Source] = {s.key: s for s in _SOURCES}
 
 
@@ -262,6 +340,45 @@ DATASETS: dict[str, DatasetSpec] = {
             default="official",
             needs=("coco-train2014-images",),
             notes=("licence not stated in the gRefCOCO README; the images are COCO train2014",),
+        ),
+        DatasetSpec(
+            name="ref-l4",
+            description="Ref-L4 annotations (ref_l4_val, ref_l4_test) and its reviewed RefCOCO/+/g "
+            f"({', '.join(s for s in splits_fetched_by('ref-l4') if s.endswith('_cleaned'))})",
+            annotations={"official": ("ref-l4-val", "ref-l4-test", *(f"ref-l4-reviewed-{d}-{s}" for d, _, s in REVIEWED_SPLITS))},
+            default="official",
+            needs=("ref-l4-images",),
+            notes=(
+                "data CC BY-NC 4.0, code MIT (Ref-L4 README)",
+                "the *_cleaned splits also read the refer archives: data fetch refcoco refcoco+ refcocog",
+            ),
+        ),
+        DatasetSpec(
+            name="ref-l4-images",
+            description="Ref-L4 images (images.tar.gz, 3.51 GB; downloaded, to be extracted into ref_l4/images)",
+            annotations={"images": ("ref-l4-images",)},
+            default="images",
+        ),
+        DatasetSpec(
+            name="refcoco-m",
+            description="RefCOCO-M: RefCOCO (unc) val with re-segmented masks, RES and REC (moondream/refcoco-m, MIT)",
+            annotations={"official": ("refcoco-m-0", "refcoco-m-1")},
+            default="official",
+            needs=("coco-train2014-images",),
+            notes=("licence MIT (dataset card); the parquet files also carry the images, which padt-eval does not read",),
+        ),
+        DatasetSpec(
+            name="reasonseg",
+            description="ReasonSeg (LISA) val; test by hand (LISA's Google Drive folder)",
+            annotations={"official": ("reasonseg-val",)},
+            default="official",
+            notes=(
+                "test.zip is in LISA's Google Drive folder only "
+                "(https://drive.google.com/drive/folders/125mewyg5Ao6tZ3ZdJ-1-E3n04LGVELqy): "
+                f"unpack it so that the images and JSONs lie in <data-root>/{REASONSEG_DIRS[0]}/test",
+                "Ricky06662/ReasonSeg_val and ReasonSeg_test (Hub, CC BY-NC 4.0) hold rasterised boolean masks "
+                "without the ignore regions: not LISA's ground truth, not read here",
+            ),
         ),
         DatasetSpec(
             name="ric",

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import abc
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from padt_eval.core.types import ParseStatus, Prediction, Sample, Task
@@ -50,6 +51,10 @@ class OutcomeCounts:
             self.c["n_parse_failed"] += 1
         else:
             self.c["n_error"] += 1
+
+    def add_counts(self, counts: Mapping[str, int]) -> None:
+        """What `add` would have counted for many samples (the columnar scoring path)."""
+        self.c.update(counts)
 
     def as_dict(self) -> dict[str, int]:
         return {k: int(self.c.get(k, 0)) for k in self.KEYS}
@@ -108,6 +113,18 @@ class Metric(abc.ABC):
         return None
 
 
+@dataclass
+class ColumnState:
+    """A query metric's state for many samples at once (`QueryMetric.add_columns`)."""
+
+    n: int
+    fields: dict[str, list[Any]]  # each declared per-sample field, in record order
+    outcomes: Counter[str]  # `OutcomeCounts` keys
+    error_counts: Counter[str] = field(default_factory=Counter)  # miss categories
+    n_without_instances: int = 0
+    task_counts: dict[str, int] = field(default_factory=dict)  # `task_counts` keys
+
+
 def record_base(sample: Sample, pred: Prediction) -> dict[str, Any]:
     rec: dict[str, Any] = {"sample_id": sample.sample_id, "status": pred.parse_status.value}
     if pred.parse_reason:
@@ -128,6 +145,17 @@ class QueryMetric(Metric):
     def _classify(self, rec: dict[str, Any], sample: Sample, pred: Prediction, answer: Any, iou: float) -> None:
         if self.error_counts is not None:
             rec.update(self.error_counts.add(sample, is_answered(pred), answer, iou))
+
+    def add_columns(self, columns: ColumnState) -> None:
+        """The state `update` would have built from these samples' records, added in one
+        call by the columnar scoring path (`scoring/columnar.py`): the declared fields,
+        the outcome counts, the miss categories and the task's own counts."""
+        self.sums.add_columns(columns.fields, columns.n)
+        self.outcomes.add_counts(columns.outcomes)
+        if self.error_counts is not None:
+            self.error_counts.add_counts(columns.error_counts, columns.n_without_instances)
+        for name, value in columns.task_counts.items():
+            setattr(self, name, getattr(self, name) + value)  # the counters `task_counts` reports
 
     def compute(self) -> dict[str, float]:
         return self.sums.estimate(self.ESTIMATORS)

@@ -28,15 +28,24 @@ SCORERS: dict[tuple[Task, str], str] = {
     (Task.GRES, "standard"): "gres:GresMetric",
     (Task.GREC, "official"): "grec:GrecMetric",
     (Task.GRES, "official"): "gres:GresMetric",
+    (Task.RES, "official"): "reasonseg:ReasonSegMetric",  # ReasonSeg splits (LISA's scorer); tasks/metric.py checks the split
     (Task.REC, "padt-release"): "release_protocol:ReleaseMetric",
     (Task.RES, "padt-release"): "release_protocol:ReleaseMetric",
     (Task.OVD, "padt-release"): "release_protocol:ReleaseDetectionMetric",
 }
 
+#: (benchmark, task, protocol) -> the class scoring a split whose reader names a benchmark
+#: scorer (`SplitInfo.scorer`): Ref-L4 is REC scored by its own evaluator's metrics.
+BENCHMARK_SCORERS: dict[tuple[str, Task, str], str] = {
+    ("ref_l4", Task.REC, "standard"): "ref_l4:RefL4Metric",
+    ("ref_l4", Task.REC, "official"): "ref_l4:RefL4Metric",
+}
 
-def metric_class(task: Task, protocol: str) -> type[Metric] | None:
-    """The class scoring `task` under `protocol`; None when that pair has no scorer."""
-    target = SCORERS.get((task, protocol))
+
+def metric_class(task: Task, protocol: str, scorer: str | None = None) -> type[Metric] | None:
+    """The class scoring `task` under `protocol` (on a split of benchmark `scorer`, when
+    given); None when that pair has no scorer."""
+    target = SCORERS.get((task, protocol)) if scorer is None else BENCHMARK_SCORERS.get((scorer, task, protocol))
     if target is None:
         return None
     module, name = target.split(":")

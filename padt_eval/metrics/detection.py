@@ -1,8 +1,9 @@
 """OVD: the 12 COCO detection statistics (box, and mask when predictions carry masks).
 
-The numbers come from COCOeval itself: faster-coco-eval's `COCOeval_faster`, which gives
-the same statistics as pycocotools (tests check it to 1e-12) several times faster. This
-module only prepares its inputs:
+Box statistics come from `coco_boxes.py`, COCOeval's box evaluation on numpy columns
+(equal to pycocotools to 1e-12, tests/metrics/test_coco_boxes.py); mask statistics from
+faster-coco-eval's `COCOeval_faster` (equal to pycocotools, tests check it to 1e-12).
+This module only prepares their inputs:
 
 * ground truth: every GT object of every scored image, with its category, `iscrowd`
   and `area` (COCO's area-range buckets use the annotation's `area`; when a split gives
@@ -11,10 +12,12 @@ module only prepares its inputs:
   xyxy → xywh (a reversed box has zero width/height), score as given or 1.0 when the
   model gives none. Unmapped labels are counted, never scored.
 
-AP is not a sum over images, so the state is the list of per-image records (GT and
-detections) and `compute()` runs COCOeval once. Records are put in sample-id order
-before evaluation, so the result does not depend on the order the samples came in
-(COCOeval breaks score ties by image order).
+AP is not a sum over images, so the state is every image's objects, kept as columns
+(one list append per object, no dict per detection), and `compute()` evaluates once.
+Images are put in sample-id order before evaluation, so the result does not depend on
+the order the samples came in (COCOeval breaks score ties by image order). With the
+error breakdown on, each batch of images is analysed as it comes (`tide.analyse`), for
+the per-sample records, and the batches are joined in that order at the end.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from __future__ import annotations
 import contextlib
 import io
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+import numpy as np
 
 from padt_eval.core import rle as rlemod
 from padt_eval.core.coco_categories import COCO_CATEGORIES
@@ -101,6 +106,59 @@ def coco_stats(gt: dict, dets: list[dict], iou_type: str) -> list[float]:
     return [float(v) for v in ev.stats[:12]]
 
 
+class _Images:
+    """The scored images, in arrival order: per image its id and size, per GT object
+    [image, x, y, w, h, category, crowd, area] as columns and its mask, per detection a
+    tuple (image, x1, y1, x2, y2, score, category) and its mask when it has one. Python
+    lists while scoring (no dict per object); numpy arrays when asked for."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.sizes: list[tuple[int, int]] = []  # (h, w)
+        self.outside_split: list[bool] = []
+        self.gt: list[list] = [[] for _ in range(8)]
+        self.gt_masks: list[Any] = []
+        self.dt: list[tuple] = []
+        self.dt_masks: dict[int, Any] = {}  # detection index -> its mask
+
+    def add(self, sample_id: str, h: int, w: int, outside_split: bool = False) -> int:
+        self.ids.append(sample_id)
+        self.sizes.append((h, w))
+        self.outside_split.append(outside_split)
+        return len(self.ids) - 1
+
+    def gt_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(image, box xywh, category, crowd, area) of every GT object."""
+        image, x, y, w, h, cat, crowd, area = self.gt
+        return (
+            np.array(image, dtype=np.int64),
+            np.array([x, y, w, h], dtype=np.float64).T.reshape(-1, 4),
+            np.array(cat, dtype=np.int64),
+            np.array(crowd, dtype=bool),
+            np.array(area, dtype=np.float64),
+        )
+
+    def dt_columns(self, start: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(image, box xywh, score, category) of the scored detections from `start` on; a
+        reversed box has zero width / height."""
+        rows = np.array(self.dt[start:], dtype=np.float64).reshape(-1, 7)
+        box = rows[:, 1:5].copy()
+        box[:, 2:] = np.maximum(0.0, box[:, 2:] - box[:, :2])
+        return rows[:, 0].astype(np.int64), box, rows[:, 5].copy(), rows[:, 6].astype(np.int64)
+
+    def coco_order(self) -> tuple[list[int], np.ndarray]:
+        """COCOeval's image order (sample ids sorted, numerically when all are numbers):
+        the image ids it is given, and each arrival index's position in that order."""
+        order = sorted(range(len(self.ids)), key=lambda i: self.ids[i])
+        numeric = _numeric_ids([{"sample_id": self.ids[i]} for i in order])
+        if numeric:
+            order.sort(key=lambda i: int(self.ids[i]))
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+        image_ids = [int(self.ids[i]) for i in order] if numeric else list(range(1, len(order) + 1))
+        return image_ids, position
+
+
 class DetectionMetric(Metric):
     task = Task.OVD
 
@@ -109,7 +167,7 @@ class DetectionMetric(Metric):
     ) -> None:
         self.categories = [(int(c), str(n)) for c, n in (categories if categories is not None else COCO_CATEGORIES)]
         self.mapper = LabelMapper(self.categories)
-        self.images: list[dict[str, Any]] = []
+        self.store = _Images()
         self.outcomes = OutcomeCounts()
         self.unmapped: Counter[str] = Counter()
         self.n_dets = 0
@@ -117,10 +175,11 @@ class DetectionMetric(Metric):
         self.n_dets_without_score = 0
         self.n_dets_with_mask = 0
         self.n_gt_without_mask = 0
-        # The IoU thresholds when the TIDE-style error breakdown is wanted; the per-image
-        # analyses made for the records are kept so `errors()` need not redo them.
+        # The IoU thresholds when the TIDE-style error breakdown is wanted; the analyses of
+        # each batch of images, made for the records, are kept so `errors()` need not redo them.
         self.tide_thresholds = tide_thresholds
-        self._tide_images: dict[str, Any] = {}
+        self._tide_parts: list[tuple[Any, np.ndarray, np.ndarray]] = []
+        self._n_analysed = 0
 
     # -- per sample ---------------------------------------------------------------
     def _gt_category(self, sample: Sample, i: int) -> int:
@@ -133,60 +192,122 @@ class DetectionMetric(Metric):
         return int(cid)
 
     def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
-        rec = record_base(sample, pred)
-        gts = []
+        return self.update_many([sample], [pred])[0]
+
+    def update_many(self, samples: Sequence[Sample], preds: Sequence[Prediction]) -> list[dict[str, Any]]:
+        first = len(self.store.ids)
+        n_gt_before, n_dt_before = len(self.store.gt[0]), len(self.store.dt)
+        records = []
+        for sample, pred in zip(samples, preds):
+            rec = record_base(sample, pred)
+            image = self.store.add(sample.sample_id, sample.image.height, sample.image.width)
+            self._add_gt(sample, image)
+            objects = pred.objects if is_answered(pred) else []
+            n_det, n_unmapped = self._add_detections(objects, image)
+            self.outcomes.add(pred, has_object=bool(objects))
+            rec.update(n_gt=len(sample.objects), n_det=n_det, n_unmapped=n_unmapped)
+            records.append(rec)
+        if self.tide_thresholds is not None and records:
+            from padt_eval.metrics.tide import analyse, image_error_counts
+
+            # one array analysis for the batch: an image's error types depend on it alone
+            columns = self._tide_columns(first, n_gt_before, n_dt_before)
+            a, d_img, g_img = analyse(columns, self.tide_thresholds)
+            self._tide_parts.append((a, d_img + first, g_img + first))
+            self._n_analysed += len(records)
+            for rec, counts in zip(records, image_error_counts(a, d_img, g_img, len(records))):
+                rec["errors"] = counts
+        return records
+
+    def _tide_columns(self, first_image: int, first_gt: int, first_dt: int):
+        """The stored objects from these on, as `tide.Columns` (image indices from `first_image`)."""
+        from padt_eval.metrics.tide import Columns
+
+        g, gl = self.store.gt, slice(first_gt, None)
+        d_image, d_box, d_score, d_cls = self.store.dt_columns(first_dt)
+        return Columns(
+            d_image=d_image - first_image,
+            d_box=d_box,
+            d_score=d_score,
+            d_cls=d_cls,
+            g_image=np.array(g[0][gl], dtype=np.int64) - first_image,
+            g_box=np.array([g[1][gl], g[2][gl], g[3][gl], g[4][gl]], dtype=np.float64).T.reshape(-1, 4),
+            g_cls=np.array(g[5][gl], dtype=np.int64),
+            g_crowd=np.array(g[6][gl], dtype=bool),
+        )
+
+    def _add_gt(self, sample: Sample, image: int) -> None:
+        image_, x, y, w, h, cat, crowd, area_ = self.store.gt
         for i, o in enumerate(sample.objects):
+            box = _xywh(o.bbox)
             area = o.area
             if area is None:
-                area = float(rlemod.area(o.mask)) if o.mask is not None else _xywh(o.bbox)[2] * _xywh(o.bbox)[3]
+                area = float(rlemod.area(o.mask)) if o.mask is not None else box[2] * box[3]
             if o.mask is None:
                 self.n_gt_without_mask += 1
-            gts.append([_xywh(o.bbox), self._gt_category(sample, i), int(bool(o.iscrowd)), float(area), o.mask])
-        objects = pred.objects if is_answered(pred) else []
-        dets, n_unmapped = self._detections(objects)
-        self.n_dets_unmapped += n_unmapped
-        self.outcomes.add(pred, has_object=bool(objects))
-        self.images.append(
-            {"sample_id": sample.sample_id, "h": sample.image.height, "w": sample.image.width, "gt": gts, "dt": dets}
-        )
-        rec.update(n_gt=len(gts), n_det=len(dets), n_unmapped=n_unmapped)
-        if self.tide_thresholds is not None:
-            from padt_eval.metrics.tide import analyse_image
+            image_.append(image)
+            x.append(box[0])
+            y.append(box[1])
+            w.append(box[2])
+            h.append(box[3])
+            cat.append(self._gt_category(sample, i))
+            crowd.append(bool(o.iscrowd))
+            area_.append(float(area))
+            self.store.gt_masks.append(o.mask)
 
-            self._tide_images[sample.sample_id], rec["errors"] = analyse_image(self.images[-1], self.tide_thresholds)
-        return rec
-
-    def _detections(self, objects) -> tuple[list[list], int]:
-        """[xywh, score, category id, mask] of each object whose label maps to a category,
-        and how many did not map (counted and listed, never scored)."""
-        dets = []
+    def _add_detections(self, objects, image: int) -> tuple[int, int]:
+        """Store each object whose label maps to a category (image, box xyxy, score, category
+        id; mask); count those that do not map (listed, never scored). (stored, unmapped).
+        One tuple an object: boxes become xywh on the columns, all at once."""
+        rows, masks = self.store.dt, self.store.dt_masks
+        category_id = self.mapper.category_id
         n_unmapped = 0
         for o in objects:
-            self.n_dets += 1
-            cid = self.mapper.category_id(o.label)
+            cid = category_id(o.label)
             if cid is None:
                 n_unmapped += 1
                 self.unmapped[(o.label or "").strip() or "<no label>"] += 1
                 continue
-            if o.score is None:
+            score = o.score
+            if score is None:
                 self.n_dets_without_score += 1
+                score = DEFAULT_SCORE
+            box = o.bbox
             if o.mask is not None:
                 self.n_dets_with_mask += 1
-            box = o.bbox if o.bbox is not None else rlemod.bbox_xyxy(o.mask)  # type: ignore[arg-type]
-            dets.append([_xywh(box), DEFAULT_SCORE if o.score is None else float(o.score), cid, o.mask])
-        return dets, n_unmapped
+                masks[len(rows)] = o.mask
+                if box is None:
+                    box = rlemod.bbox_xyxy(o.mask)
+            rows.append((image, box[0], box[1], box[2], box[3], score, cid))
+        self.n_dets += len(objects)
+        self.n_dets_unmapped += n_unmapped
+        return len(objects) - n_unmapped, n_unmapped
+
+    @property
+    def images(self) -> list[dict[str, Any]]:
+        """The per-image records {"sample_id", "h", "w", "gt": [[xywh, category, crowd, area,
+        mask]], "dt": [[xywh, score, category, mask]]} in arrival order (the form
+        `tide_breakdown` and the tests read; scoring itself keeps the columns)."""
+        st = self.store
+        out = [
+            {"sample_id": sid, "h": h, "w": w, "gt": [], "dt": []} | ({"outside_split": True} if outside else {})
+            for sid, (h, w), outside in zip(st.ids, st.sizes, st.outside_split)
+        ]
+        for k, (image, x, y, w, h, cat, crowd, area) in enumerate(zip(*st.gt)):
+            out[image]["gt"].append([[x, y, w, h], cat, int(crowd), area, st.gt_masks[k]])
+        d_image, d_box, d_score, d_cat = st.dt_columns()
+        for k, (image, box, score, cat) in enumerate(zip(d_image.tolist(), d_box.tolist(), d_score.tolist(), d_cat.tolist())):
+            out[image]["dt"].append([box, score, cat, st.dt_masks.get(k)])
+        return out
 
     # -- the numbers --------------------------------------------------------------
     def coco_inputs(self, with_masks: bool) -> tuple[dict, list[dict], list[dict]]:
         """(GT dataset dict, bbox results, segm results or []) in COCO's own formats."""
-        records = sorted(self.images, key=lambda r: r["sample_id"])
-        if _numeric_ids(records):
-            records.sort(key=lambda r: int(r["sample_id"]))
-            ids = [int(r["sample_id"]) for r in records]
-        else:
-            ids = list(range(1, len(records) + 1))
+        image_ids, position = self.store.coco_order()
+        order = np.argsort(position)
+        records = self.images
         images, anns, bbox_dets, segm_dets = [], [], [], []
-        for image_id, r in zip(ids, records):
+        for image_id, r in zip(image_ids, (records[i] for i in order.tolist())):
             images.append({"id": image_id, "width": r["w"], "height": r["h"]})
             for box, cid, crowd, area, mask in r["gt"]:
                 ann = {"id": len(anns) + 1, "image_id": image_id, "category_id": cid, "bbox": box, "area": area, "iscrowd": crowd}
@@ -205,18 +326,31 @@ class DetectionMetric(Metric):
     def _segm_possible(self) -> bool:
         return self.n_dets_with_mask > 0 and self.n_gt_without_mask == 0
 
+    def box_stats(self) -> list[float]:
+        """The 12 box statistics, computed on the columns (`coco_boxes.py`)."""
+        from padt_eval.metrics.coco_boxes import BoxSet, box_stats
+
+        _, position = self.store.coco_order()
+        g_img, g_box, g_cat, g_crowd, g_area = self.store.gt_columns()
+        d_img, d_box, d_score, d_cat = self.store.dt_columns()
+        return box_stats(
+            BoxSet(position[g_img], g_cat, g_box, area=g_area, crowd=g_crowd),
+            BoxSet(position[d_img], d_cat, d_box, score=d_score),
+            len(position),
+            [c for c, _ in self.categories],
+        )
+
     def compute(self) -> dict[str, float | None]:  # type: ignore[override]
-        segm = self._segm_possible()
-        gt, bbox_dets, segm_dets = self.coco_inputs(with_masks=segm)
-        out = _stats_dict(coco_stats(gt, bbox_dets, "bbox"))
-        if segm:
+        out = _stats_dict(self.box_stats())
+        if self._segm_possible():
+            gt, _, segm_dets = self.coco_inputs(with_masks=True)
             out.update(_stats_dict(coco_stats(gt, segm_dets, "segm"), prefix="segm_"))
         return out
 
     def counts(self) -> dict[str, int]:
         d = self.outcomes.as_dict()
         d.update(
-            n_gt=sum(len(r["gt"]) for r in self.images),
+            n_gt=len(self.store.gt[0]),
             n_dets=self.n_dets,
             n_dets_scored=self.n_dets - self.n_dets_unmapped,
             n_dets_unmapped=self.n_dets_unmapped,
@@ -228,13 +362,15 @@ class DetectionMetric(Metric):
     def errors(self) -> dict[str, Any] | None:
         if self.tide_thresholds is None:
             return None
-        from padt_eval.metrics.tide import tide_breakdown
+        from padt_eval.metrics.tide import analyse, breakdown, in_image_order
 
-        # The image order COCOeval sees (`coco_inputs`), so score ties break the same way.
-        records = sorted(self.images, key=lambda r: r["sample_id"])
-        if _numeric_ids(records):
-            records.sort(key=lambda r: int(r["sample_id"]))
-        return tide_breakdown(records, self.tide_thresholds, [self._tide_images.get(r["sample_id"]) for r in records])
+        parts = self._tide_parts
+        if self._n_analysed != len(self.store.ids):
+            # asked for after scoring, or images added outside update_many: all images at once
+            parts = [analyse(self._tide_columns(0, 0, 0), self.tide_thresholds)]
+        # The image order COCOeval sees, so score ties break the same way.
+        _, position = self.store.coco_order()
+        return breakdown(in_image_order(parts, position), self.tide_thresholds)
 
     def scores_provided(self) -> bool:
         return self.n_dets_without_score == 0

@@ -28,11 +28,10 @@ says how many samples that concerns.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import box_iou
 from padt_eval.core.types import Sample
 
@@ -71,6 +70,8 @@ def classify(iou_target: float, ious_other: Sequence[float] | None, th: ErrorThr
 
 
 def _mask_iou(a: dict, b: dict) -> float:
+    from padt_eval.core import rle as rlemod  # numpy and pycocotools: not for `--help` (options.py imports this module)
+
     inter, union = rlemod.intersection_and_union(a, b)
     return inter / union if union else 0.0
 
@@ -104,13 +105,16 @@ class QueryErrors:
         self.n_without_instances = 0
 
     def _other_ious(self, sample: Sample, answer: Any) -> list[float] | None:
-        instances = self.lookup(sample.meta.get("image_id")) if self.lookup is not None else None
+        _, attr = _IOU[self.iou_kind]
+        return self.other_ious(sample.meta.get("image_id"), sample.meta.get("ann_id"), getattr(sample.objects[0], attr), answer)
+
+    def other_ious(self, image_id: Any, target_ann: Any, target_geom: Any, answer: Any) -> list[float] | None:
+        """The answer's IoU with each other instance of the image (the target left out: by
+        its annotation id, or when unknown by its geometry); None: instances unknown."""
+        instances = self.lookup(image_id) if self.lookup is not None else None
         if instances is None:
             return None
         iou, attr = _IOU[self.iou_kind]
-        target = sample.objects[0]
-        target_geom = getattr(target, attr)
-        target_ann = sample.meta.get("ann_id")
         out = []
         try:
             for inst in instances:
@@ -127,22 +131,32 @@ class QueryErrors:
     def add(self, sample: Sample, answered: bool, answer: Any, iou_target: float) -> dict[str, Any]:
         """Classify one sample; returns the fields its per-sample record gains.
         `answer`: the scored box (REC) or mask (RES), None when there is none."""
-        fields: dict[str, Any] = {}
         if not answered:
-            cat = "unparsed"
+            fields: dict[str, Any] = {"error": "unparsed"}
         elif answer is None:
-            cat = "no_object"
+            fields = {"error": "no_object"}
         else:
             others = self._other_ious(sample, answer) if iou_target < self.thresholds.foreground else []
-            if others is None:
-                self.n_without_instances += 1
-                fields["error_instances"] = False
-            elif others:
-                fields["error_iou_other"] = max(others)
-            cat = classify(iou_target, others, self.thresholds)
-        self.counts[cat] += 1
-        fields["error"] = cat
+            fields = self.answer_fields(iou_target, others)
+            self.n_without_instances += others is None
+        self.counts[fields["error"]] += 1
         return fields
+
+    def answer_fields(self, iou_target: float, others: list[float] | None) -> dict[str, Any]:
+        """The record fields of an answer with a box/mask, from its IoU with the target and
+        with the other instances (`other_ious`; [] for a hit, which needs none)."""
+        fields: dict[str, Any] = {}
+        if others is None:
+            fields["error_instances"] = False
+        elif others:
+            fields["error_iou_other"] = max(others)
+        fields["error"] = classify(iou_target, others, self.thresholds)
+        return fields
+
+    def add_counts(self, counts: Mapping[str, int], n_without_instances: int) -> None:
+        """What `add` would have counted for many samples (the columnar scoring path)."""
+        self.counts.update(counts)
+        self.n_without_instances += n_without_instances
 
     def summary(self) -> dict[str, Any]:
         """The `errors` object of metrics.json."""

@@ -106,6 +106,13 @@ class Column:
             raise ValueError(f"per-sample field {self.name!r} must be finite, got {v}")
         self.values.append(v)
 
+    def extend(self, values: list[int | float]) -> None:
+        """`add` each value, in one call (the columnar scoring path)."""
+        if any(type(v) is float and not math.isfinite(v) for v in values):
+            bad = next(v for v in values if type(v) is float and not math.isfinite(v))
+            raise ValueError(f"per-sample field {self.name!r} must be finite, got {bad}")
+        self.values.extend(values)
+
     @property
     def count(self) -> int:
         return len(self.values)
@@ -139,6 +146,12 @@ class FieldSums:
         for name, column in self.columns.items():
             column.add(record.get(name, 0) if name in self._optional else record[name])
         self.n += 1
+
+    def add_columns(self, columns: Mapping[str, list[int | float]], n: int) -> None:
+        """`add` of `n` records given as one list per field (every declared field given)."""
+        for name, column in self.columns.items():
+            column.extend(columns[name])
+        self.n += n
 
     def totals(self, in_order: bool = False) -> dict[str, int | float]:
         return {name: column.total(in_order) for name, column in self.columns.items()}

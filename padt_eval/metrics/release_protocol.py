@@ -289,14 +289,13 @@ class ReleaseDetectionMetric(DetectionMetric):
     def add_image_outside_split(self, image_id: str, width: int, height: int, pred: Prediction) -> None:
         """An image the release keeps in its GT but our filtered split does not hold: no
         ground truth; its detections count (as false positives)."""
-        dets, n_unmapped = self._detections(pred.objects if is_answered(pred) else [])
-        self.n_dets_unmapped += n_unmapped
-        self.images.append({"sample_id": str(image_id), "h": height, "w": width, "gt": [], "dt": dets, "outside_split": True})
+        image = self.store.add(str(image_id), height, width, outside_split=True)
+        self._add_detections(pred.objects if is_answered(pred) else [], image)
 
     def counts(self) -> dict[str, int]:
         d = super().counts()
-        outside = [r for r in self.images if r.get("outside_split")]
-        d.update(n_images_outside_split=len(outside), n_dets_outside_split=sum(len(r["dt"]) for r in outside))
+        outside = self.store.outside_split
+        d.update(n_images_outside_split=sum(outside), n_dets_outside_split=sum(1 for row in self.store.dt if outside[row[0]]))
         return d
 
     def protocol(self) -> dict[str, Any]:

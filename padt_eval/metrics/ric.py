@@ -37,15 +37,14 @@ class RicMetric(Metric):
     def __init__(self, check_java: bool = True) -> None:
         if check_java:
             require_java()  # fail before any scoring work, with the install command
+            # METEOR's JVM loads its paraphrase table (the longest step of RIC scoring)
+            # while the split and the predictions are read and tokenised
+            shared_meteor()
         self.records: list[dict[str, Any]] = []
         self.grounding = GroundingCounts()
         self.outcomes = OutcomeCounts()
-        self._meteor_started = False
 
     def update(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
-        if not self._meteor_started:
-            shared_meteor()  # its JVM loads while the rest of the split streams by
-            self._meteor_started = True
         if not sample.references:
             raise ValueError(f"sample {sample.sample_id}: RIC needs at least one reference caption")
         rec = record_base(sample, pred)

@@ -25,6 +25,13 @@ highest-scoring localization-or-classification error pointing at it; otherwise (
 for duplicate, background and both errors) the detection is removed; a fixed miss is
 removed from the GT count. AP50 is COCO's: 101-point interpolated precision, averaged
 over the categories with at least one (non-crowd) GT.
+
+Everything is computed on arrays over many images at once (`analyse`): the IoUs of each
+detection with its image's GT as pairs, the greedy matching step by step (the k-th
+detection of every image at step k), the false-positive types as reductions over each
+detection's pairs. The fixes only change which stored detections count, and as what,
+before AP50 is accumulated again. tests/metrics/tide_reference.py is the detection-by-
+detection oracle it is tested equal to.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from padt_eval.metrics.coco_boxes import runs
 from padt_eval.metrics.errors import ErrorThresholds
 
 ERROR_TYPES = ("classification", "localization", "both", "duplicate", "background", "missed")
@@ -42,29 +50,17 @@ SCHEMA = "padt-eval/tide/v1"
 MAX_DETS = 100
 
 
-def _overlaps(d: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(IoU, intersection / detection area) of every detection (n×4 xywh) with every GT (m×4)."""
-    ix = np.clip(
-        np.minimum(d[:, None, 0] + d[:, None, 2], g[None, :, 0] + g[None, :, 2]) - np.maximum(d[:, None, 0], g[None, :, 0]),
-        0,
-        None,
-    )
-    iy = np.clip(
-        np.minimum(d[:, None, 1] + d[:, None, 3], g[None, :, 1] + g[None, :, 3]) - np.maximum(d[:, None, 1], g[None, :, 1]),
-        0,
-        None,
-    )
+def _pair_overlaps(d: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(IoU, intersection / detection area) of aligned rows of detections and GT (xywh)."""
+    ix = np.clip(np.minimum(d[:, 0] + d[:, 2], g[:, 0] + g[:, 2]) - np.maximum(d[:, 0], g[:, 0]), 0, None)
+    iy = np.clip(np.minimum(d[:, 1] + d[:, 3], g[:, 1] + g[:, 3]) - np.maximum(d[:, 1], g[:, 1]), 0, None)
     inter = ix * iy
-    area_d = (d[:, 2] * d[:, 3])[:, None]
-    union = area_d + (g[:, 2] * g[:, 3])[None, :] - inter
+    area_d = d[:, 2] * d[:, 3]
+    union = area_d + g[:, 2] * g[:, 3] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
         cover = np.where(area_d > 0, inter / np.where(area_d > 0, area_d, 1.0), 0.0)
     return iou, cover
-
-
-def _boxes(items: list, key: int) -> np.ndarray:
-    return np.array([it[key] for it in items], dtype=np.float64).reshape(len(items), 4)
 
 
 # Error codes of the detection arrays (index into _CODE_NAMES); TP and IGNORED are no error.
@@ -86,43 +82,123 @@ class _Analysis:
     gt_used: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
-def _row_max(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row maximum and its first index; 0 / 0 for rows of an empty matrix."""
-    if a.shape[1] == 0:
-        return np.zeros(a.shape[0]), np.zeros(a.shape[0], dtype=np.int64)
-    return a.max(axis=1), a.argmax(axis=1)
+@dataclass
+class Columns:
+    """Images' objects as columns, image indices from 0: detections in output order (box
+    xywh, score, class), GT (box xywh, class, crowd)."""
+
+    d_image: np.ndarray
+    d_box: np.ndarray
+    d_score: np.ndarray
+    d_cls: np.ndarray
+    g_image: np.ndarray
+    g_box: np.ndarray
+    g_cls: np.ndarray
+    g_crowd: np.ndarray
+
+    @classmethod
+    def of_images(cls, images: Sequence[dict[str, Any]]) -> Columns:
+        """From DetectionMetric's per-image records ({"gt": [[xywh, class, crowd, ...]], "dt": [[xywh, score, class, ...]]})."""
+        gts = [(i, g) for i, img in enumerate(images) for g in img["gt"]]
+        dts = [(i, d) for i, img in enumerate(images) for d in img["dt"]]
+        return cls(
+            d_image=np.array([i for i, _ in dts], dtype=np.int64),
+            d_box=np.array([d[0] for _, d in dts], dtype=np.float64).reshape(-1, 4),
+            d_score=np.array([float(d[1]) for _, d in dts], dtype=np.float64),
+            d_cls=np.array([int(d[2]) for _, d in dts], dtype=np.int64),
+            g_image=np.array([i for i, _ in gts], dtype=np.int64),
+            g_box=np.array([g[0] for _, g in gts], dtype=np.float64).reshape(-1, 4),
+            g_cls=np.array([int(g[1]) for _, g in gts], dtype=np.int64),
+            g_crowd=np.array([bool(g[2]) for _, g in gts], dtype=bool),
+        )
 
 
-def _analyse_one(img: dict[str, Any], th: ErrorThresholds) -> _Analysis:
-    gts = [g for g in img["gt"] if not g[2]]
-    crowds = [g for g in img["gt"] if g[2]]
-    scores = np.array([float(d[1]) for d in img["dt"]], dtype=np.float64)
-    ranked = np.argsort(-scores, kind="stable")[:MAX_DETS]  # descending score, ties in output order
-    dts = [img["dt"][i] for i in ranked.tolist()]
-    d_boxes = _boxes(dts, 0)
-    iou, _ = _overlaps(d_boxes, _boxes(gts, 0))
-    _, crowd_cover = _overlaps(d_boxes, _boxes(crowds, 0))
-    det_cls = np.array([int(d[2]) for d in dts], dtype=np.int64)
-    gt_cls = np.array([int(g[1]) for g in gts], dtype=np.int64)
-    same = det_cls[:, None] == gt_cls[None, :]
-    crowd_hit = (det_cls[:, None] == np.array([int(c[1]) for c in crowds], dtype=np.int64)[None, :]) & (
-        crowd_cover >= th.foreground
-    )
+def _pairs(d_image: np.ndarray, g_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (detection, GT) of the same image, a detection's pairs together in GT order
+    (both sides sorted by image)."""
+    lo = np.searchsorted(g_image, d_image, side="left")
+    n = np.searchsorted(g_image, d_image, side="right") - lo
+    p_det = np.repeat(np.arange(len(d_image)), n)
+    return p_det, lo[p_det] + np.arange(len(p_det)) - np.repeat(np.cumsum(n) - n, n)
+
+
+class _PerDetection:
+    """Reductions over each detection's pairs (detection-major order): the maximum, and the
+    first pair reaching it (as numpy's argmax over a row of the IoU matrix); 0 / -1 for a
+    detection without pairs."""
+
+    def __init__(self, p_det: np.ndarray, n_dets: int) -> None:
+        self.n_dets = n_dets
+        self.starts, _ = runs(p_det)
+        self.owner = p_det[self.starts] if len(p_det) else p_det
+        self.seg = np.repeat(np.arange(len(self.starts)), np.diff(np.r_[self.starts, len(p_det)]))
+
+    def max(self, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.n_dets)
+        if len(self.starts):
+            out[self.owner] = np.maximum.reduceat(values, self.starts)
+        return out
+
+    def argmax(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        best = self.max(values)
+        arg = np.full(self.n_dets, -1, dtype=np.int64)
+        if len(self.starts):
+            at = np.where(values == best[self.owner][self.seg], np.arange(len(values)), len(values))
+            arg[self.owner] = np.minimum.reduceat(at, self.starts)
+        return best, arg
+
+
+def analyse(c: Columns, th: ErrorThresholds) -> tuple[_Analysis, np.ndarray, np.ndarray]:
+    """The matching and error types of every detection of these images at once, and the
+    image of each analysed detection and (non-crowd) GT. Per image: detections in descending
+    score (ties: output order), at most 100; GT in order; GT indices (`target`) over all
+    the images' non-crowd GT. Each detection's IoUs are with the GT of its image only, as
+    pairs, not a matrix over all images."""
+    order = np.lexsort((np.arange(len(c.d_image)), -c.d_score, c.d_image))
+    _, rank = runs(c.d_image[order])
+    order, rank = order[rank < MAX_DETS], rank[rank < MAX_DETS]
+    d_img, d_box, d_cls, score = c.d_image[order], c.d_box[order], c.d_cls[order], c.d_score[order]
+    plain = np.flatnonzero(~c.g_crowd)
+    plain = plain[np.argsort(c.g_image[plain], kind="stable")]
+    crowd = np.flatnonzero(c.g_crowd)
+    crowd = crowd[np.argsort(c.g_image[crowd], kind="stable")]
+    g_img, g_box, g_cls = c.g_image[plain], c.g_box[plain], c.g_cls[plain]
+    n = len(d_img)
+
+    p_det, p_gt = _pairs(d_img, g_img)
+    iou, _ = _pair_overlaps(d_box[p_det], g_box[p_gt])
+    same = d_cls[p_det] == g_cls[p_gt]
     own = np.where(same, iou, 0.0)
-    # Greedy matching in score order; only detections with some own-class IoU >= fg can match.
-    used = np.zeros(len(gts), dtype=bool)
-    tp = np.zeros(len(dts), dtype=bool)
-    for k in np.flatnonzero((own >= th.foreground).any(axis=1) if own.size else np.zeros(len(dts), dtype=bool)).tolist():
-        cand = np.where(~used, own[k], -1.0)
-        j = int(cand.argmax())
-        if cand[j] >= th.foreground:
-            used[j] = tp[k] = True
-    ignored = ~tp & crowd_hit.any(axis=1) if crowd_hit.size else np.zeros(len(dts), dtype=bool)
+
+    # Greedy matching in score order: the k-th detections of all images choose together
+    # (images share no GT), each the free GT of its class with the highest IoU >= fg.
+    used = np.zeros(len(g_img), dtype=bool)
+    tp = np.zeros(n, dtype=bool)
+    fit = np.flatnonzero(own >= th.foreground)
+    fit = fit[np.argsort(rank[p_det[fit]], kind="stable")]
+    steps = np.searchsorted(rank[p_det[fit]], np.arange(MAX_DETS + 1))
+    for s, e in zip(steps[:-1].tolist(), steps[1:].tolist()):
+        if s == e:
+            continue
+        pairs = fit[s:e]
+        free = np.where(~used[p_gt[pairs]], own[pairs], -1.0)
+        best, first = _PerDetection(p_det[pairs], n).argmax(free)
+        took = np.flatnonzero(best >= th.foreground)
+        used[p_gt[pairs[first[took]]]] = True
+        tp[took] = True
+
+    c_det, c_gt = _pairs(d_img, c.g_image[crowd])
+    _, cover = _pair_overlaps(d_box[c_det], c.g_box[crowd][c_gt])
+    crowd_hit = np.zeros(n, dtype=bool)
+    crowd_hit[c_det[(d_cls[c_det] == c.g_cls[crowd][c_gt]) & (cover >= th.foreground)]] = True
+    ignored = ~tp & crowd_hit
+
     # The false-positive type of every other detection, in TIDE's order of tests.
-    own_max, own_arg = _row_max(own)
-    other_max, other_arg = _row_max(np.where(~same, iou, 0.0))
-    dup_max, _ = _row_max(np.where(used[None, :], own, 0.0))
-    all_max, _ = _row_max(iou)
+    per = _PerDetection(p_det, n)
+    own_max, own_arg = per.argmax(own)
+    other_max, other_arg = per.argmax(np.where(~same, iou, 0.0))
+    dup_max = per.max(np.where(used[p_gt], own, 0.0))
+    all_max = per.max(iou)
     loc = (th.background <= own_max) & (own_max < th.foreground)
     cls = other_max >= th.foreground
     code = np.select(
@@ -130,8 +206,10 @@ def _analyse_one(img: dict[str, Any], th: ErrorThresholds) -> _Analysis:
         [TP, IGNORED, LOC, CLS, DUP, BKG],
         default=BOTH,
     ).astype(np.int8)
-    target = np.where(code == LOC, own_arg, np.where(code == CLS, other_arg, -1)).astype(np.int64)
-    return _Analysis(det_cls, scores[ranked], code, target, gt_cls, used)
+    target = np.full(n, -1, dtype=np.int64)  # a LOC / CLS detection always has pairs (an IoU >= bg)
+    target[code == LOC] = p_gt[own_arg[code == LOC]]
+    target[code == CLS] = p_gt[other_arg[code == CLS]]
+    return _Analysis(d_cls, score, code, target, g_cls, used), d_img, g_img
 
 
 def ap50_arrays(cls: np.ndarray, order: np.ndarray, score: np.ndarray, tp: np.ndarray, n_gt: dict[int, int]) -> float:
@@ -214,9 +292,43 @@ def analyse_image(image: dict[str, Any], th: ErrorThresholds) -> tuple[_Analysis
     """One image's matching and error types, and its error counts by type (only the types
     that occur) for its per-sample record: the types depend on that image alone, only
     their AP cost needs the whole split. The analysis can be handed to `tide_breakdown`."""
-    a = _analyse_one(image, th)
-    counts = _error_counts(a, _claims(a))
-    return a, {t: counts[t] for t in ERROR_TYPES if counts.get(t)}
+    a, d_img, g_img = analyse(Columns.of_images([image]), th)
+    return a, image_error_counts(a, d_img, g_img, 1)[0]
+
+
+def image_error_counts(a: _Analysis, d_image: np.ndarray, g_image: np.ndarray, n_images: int) -> list[dict[str, int]]:
+    """Each image's error counts by type, only the types that occur (per-sample records)."""
+    codes = np.bincount(d_image * len(_CODE_NAMES) + a.code, minlength=n_images * len(_CODE_NAMES))
+    codes = codes.reshape(n_images, len(_CODE_NAMES))
+    missed = np.bincount(g_image[~a.gt_used & (_claims(a) < 0)], minlength=n_images)
+    names = [(c, name) for c, name in enumerate(_CODE_NAMES) if c >= LOC]
+    out = []
+    for row, m in zip(codes.tolist(), missed.tolist()):
+        counts = {name: row[c] for c, name in names}
+        counts["missed"] = m
+        out.append({t: counts[t] for t in ERROR_TYPES if counts[t]})
+    return out
+
+
+def in_image_order(parts: Sequence[tuple[_Analysis, np.ndarray, np.ndarray]], position: np.ndarray) -> _Analysis:
+    """Analyses of batches of images (each with its detections' and GT's image indices,
+    global) joined with the images put in `position` order (COCOeval's), each image's
+    detections keeping their rank order, GT indices remapped."""
+    a = _concat([p for p, _, _ in parts])
+    d_pos = position[np.concatenate([d for _, d, _ in parts])] if parts else np.zeros(0, dtype=np.int64)
+    g_pos = position[np.concatenate([g for _, _, g in parts])] if parts else np.zeros(0, dtype=np.int64)
+    d_order, g_order = np.argsort(d_pos, kind="stable"), np.argsort(g_pos, kind="stable")
+    new_index = np.empty(len(g_order), dtype=np.int64)
+    new_index[g_order] = np.arange(len(g_order))
+    target = a.target[d_order]
+    return _Analysis(
+        cls=a.cls[d_order],
+        score=a.score[d_order],
+        code=a.code[d_order],
+        target=np.where(target >= 0, new_index[np.maximum(target, 0)], -1),
+        gt_cls=a.gt_cls[g_order],
+        gt_used=a.gt_used[g_order],
+    )
 
 
 def _concat(parts: Sequence[_Analysis]) -> _Analysis:
@@ -242,8 +354,13 @@ def tide_breakdown(
 
     The matching is made once; each fix only changes which stored detections count, and
     as what, before AP50 is accumulated again from the arrays."""
-    given = list(analyses) if analyses is not None else [None] * len(images)
-    a = _concat([p if p is not None else _analyse_one(img, th) for img, p in zip(images, given)])
+    if analyses is None:
+        return breakdown(analyse(Columns.of_images(images), th)[0], th)
+    return breakdown(_concat([p if p is not None else analyse_image(img, th)[0] for img, p in zip(images, analyses)]), th)
+
+
+def breakdown(a: _Analysis, th: ErrorThresholds) -> dict[str, Any]:
+    """The `errors` object from the analysis of all images, in COCOeval's image order."""
     best = _claims(a)
     base = _fixed_ap50(a, "", best)
     counts = _error_counts(a, best)

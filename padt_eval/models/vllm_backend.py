@@ -54,7 +54,7 @@ LAUNCHER_ENV = (
 )
 
 
-def generated_from_vllm(completion: Any, tokenizer: Any, eos_ids: set[int]) -> Generated:
+def generated_from_vllm(completion: Any, tokenizer: Any, eos_ids: set[int], prompt_tokens: int | None = None) -> Generated:
     """One vLLM `CompletionOutput` (requested with `logprobs=0`) as our `Generated`.
 
     The output is cut at the first end-of-sequence id (vLLM keeps the stop token in
@@ -69,7 +69,7 @@ def generated_from_vllm(completion: Any, tokenizer: Any, eos_ids: set[int]) -> G
         entry = step.get(token)
         logprobs.append(float(entry.logprob) if entry is not None else float("nan"))
     text, offsets = decode_with_offsets(tokenizer, ids)
-    return Generated(token_ids=ids, logprobs=logprobs, text=text, offsets=offsets, stopped=stopped)
+    return Generated(token_ids=ids, logprobs=logprobs, text=text, offsets=offsets, stopped=stopped, prompt_tokens=prompt_tokens)
 
 
 def isolate_gpu(device: str | None) -> None:
@@ -147,10 +147,12 @@ class VllmBackend(GenerationBackend):
         outputs = self.llm.generate(prompts, self.sampling_params(call), use_tqdm=False)
         # vLLM runs the processor itself: the family computes what its frame reads from the
         # processor's outputs (the Qwen grid) with the limits vLLM's processor was given.
-        return [o.outputs[0] for o in outputs], call.frame_inputs(call.requests, self.mm_processor_kwargs)
+        # (completion, prompt length): vLLM's prompt ids hold the image's placeholder tokens
+        raw = [(o.outputs[0], len(getattr(o, "prompt_token_ids", None) or ()) or None) for o in outputs]
+        return raw, call.frame_inputs(call.requests, self.mm_processor_kwargs)
 
     def finish(self, call: GenerationCall, raw: Any) -> list[Generated]:
-        return [generated_from_vllm(c, call.tokenizer, call.eos_ids) for c in raw]
+        return [generated_from_vllm(c, call.tokenizer, call.eos_ids, prompt_tokens=n) for c, n in raw]
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -92,23 +92,6 @@ def bar_chart_svg(bars: list[tuple[str, float | None, str]], width: int = 560) -
     return "".join(parts)
 
 
-def worst_by_category(
-    records: list[dict[str, Any]], errors: dict[str, Any], n: int = N_PER_CATEGORY
-) -> dict[str, list[dict[str, Any]]]:
-    """The samples to draw per category: REC/RES lowest target IoU first; OVD the images
-    with the most errors of that type first (split order among equals)."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    if is_query_errors(errors):
-        for c in DRAWN_QUERY_CATEGORIES:
-            pool = [r for r in records if r.get("error") == c]
-            out[c] = sorted(pool, key=lambda r: float(r.get("iou", 0.0)))[:n]
-    elif is_tide_errors(errors):
-        for t in errors.get("dap") or {}:
-            pool = [r for r in records if isinstance(r.get("errors"), dict) and r["errors"].get(t)]
-            out[t] = sorted(pool, key=lambda r: -int(r["errors"][t]))[:n]
-    return out
-
-
 def _bars(errors: dict[str, Any]) -> list[tuple[str, float | None, str]]:
     if is_query_errors(errors):
         counts = errors.get("counts") or {}

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from padt_eval.report.compare import load_comparisons
+from padt_eval.report.cost_table import cost_table
+from padt_eval.report.label_noise import label_noise_table
 from padt_eval.report.reported import FLAG_TEXT, ReportedCell, load_reported
 from padt_eval.report.run_tables import comparisons_table, runs_table
 from padt_eval.report.runs import GT_VARIANTS, Run, find_runs
@@ -59,7 +61,7 @@ def _group_runs(runs: list[Run], tt: TaskTable) -> tuple[list[dict[str, Any]], l
     notes: list[str] = []
     groups: dict[tuple, dict[str, Run]] = defaultdict(dict)
     for r in runs:
-        if r.task != tt.task or (tt.errors_only and r.error_share("hit") is None):
+        if r.task != tt.task or not tt.shows(r.split) or (tt.errors_only and r.error_share("hit") is None):
             continue
         key = (r.model_name, r.protocol, r.gt_variant) + (() if tt.per_split else (r.split,))
         prev = groups[key].get(r.split)
@@ -282,7 +284,7 @@ def _task_table(tt: TaskTable, runs: list[Run], reported: list[ReportedCell], ha
     measured = [(_measured_row(tt, g, table, half), g) for g in groups]
     by_row: dict[tuple, list[ReportedCell]] = {}
     for c in reported:
-        if c.task == tt.task and not tt.errors_only:
+        if c.task == tt.task and not tt.errors_only and tt.shows(c.split):
             # a table of one split per row (OVD, RIC, GREC, GRES) gives each reported split its own row
             key = c.row_key if tt.per_split else (*c.row_key, c.split)
             by_row.setdefault(key, []).append(c)  # file order
@@ -351,6 +353,12 @@ def build_leaderboard(results: str | Path, reported_path: str | Path | None) -> 
             for n in notes:
                 t.notes.mark(n)
             tables.append(t)
+    noise = label_noise_table(runs)  # original splits beside their cleaner versions (SplitSpec.cleaner_of)
+    if noise.rows:
+        tables.append(noise)
+    costs = cost_table(runs)
+    if costs.rows:
+        tables.append(costs)
     if runs:
         tables.append(runs_table(runs))
     ct = comparisons_table(comparisons, runs)

@@ -26,15 +26,14 @@ from padt_eval.core.fileio import atomic_write, sha256_file
 from padt_eval.core.images import open_rgb
 from padt_eval.core.types import Prediction
 from padt_eval.report.draw import histogram_svg, render_sample
-from padt_eval.report.errors_view import errors_section, worst_by_category
+from padt_eval.report.errors_view import errors_section
 from padt_eval.report.runs import Run, load_run
+from padt_eval.report.sample_selection import SampleSelection, Selector
 from padt_eval.report.sweep_view import sweep_section
 from padt_eval.report.tables import PAGE_CSS
 from padt_eval.results.run_folder import RunFolder
 
-MAX_FAILURES = 50
 MAX_TEXT = 600
-FAILED_STATUSES = ("failed", "error")
 
 # After load, count the images that decoded: a browser test reads this attribute.
 _LOAD_CHECK = (
@@ -133,28 +132,6 @@ def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str
     if damaged:
         why = f"{len(damaged)} prediction(s) not drawn, their lines are malformed: " + "; ".join(damaged[:5])
     return out, why
-
-
-def _unmatched(r: dict[str, Any]) -> int | None:
-    """Objects left unmatched in a multi-object record (RIC: predicted + GT not matched;
-    OVD: the gap between GT and scored detections); None when the record has no counts."""
-    if "n_matched" in r:
-        return int(r.get("n_pred", 0)) + int(r.get("n_gt", 0)) - 2 * int(r["n_matched"])
-    if "n_gt" in r and "n_det" in r:
-        return abs(int(r["n_gt"]) - int(r["n_det"])) + int(r.get("n_unmapped", 0))
-    return None
-
-
-def _worst(records: list[dict[str, Any]], n: int) -> tuple[list[dict[str, Any]], str]:
-    """The samples to draw and how they were chosen: lowest IoU first (REC/RES), else the
-    most unmatched objects (OVD/RIC); answered samples only when there are any."""
-    if any("iou" in r for r in records):
-        answered = [r for r in records if r.get("status") == "ok" and "iou" in r]
-        pool = answered or [r for r in records if "iou" in r]
-        return sorted(pool, key=lambda r: float(r["iou"]))[:n], "lowest IoU first"
-    scored = [(u, r) for r in records if r.get("status") == "ok" and (u := _unmatched(r)) is not None]
-    scored.sort(key=lambda x: -x[0])  # stable: split order among equals
-    return [r for _, r in scored[:n]], "most unmatched objects first"
 
 
 def _kv(d: dict[str, Any]) -> str:
@@ -289,19 +266,23 @@ def build_run_report(
     data_root: str | Path | None = None,
     image_root: str | Path | None = None,
     n_worst: int = 12,
+    select: Selector | None = None,
 ) -> str:
+    """The page. `select`: picks the samples to draw when the caller can without reading
+    per_sample.jsonl (the scoring that just wrote it); otherwise the file is read, checked."""
     run = load_run(run_dir)
     notes: list[str] = []
-    # a damaged per_sample.jsonl is a DataError naming file, line and field (exit 2)
-    records = run.per_sample if run.has_per_sample else []
-    if not run.has_per_sample:
-        notes.append(f"{run.dir} has no per_sample.jsonl: no histogram, no samples drawn")
-    worst, how = _worst(records, n_worst)
     errors = run.record.errors
-    by_category = worst_by_category(records, errors) if errors else {}
+    if select is not None:
+        picked = select(errors, n_worst)
+    else:
+        # a damaged per_sample.jsonl is a DataError naming file, line and field (exit 2)
+        picked = SampleSelection.of_records(run.iter_per_sample() if run.has_per_sample else [], errors, n_worst)
+        if not run.has_per_sample:
+            notes.append(f"{run.dir} has no per_sample.jsonl: no histogram, no samples drawn")
+    worst, how, by_category = picked.worst, picked.how, picked.by_category
     drawn_for_errors = [r for recs in by_category.values() for r in recs]
-    all_failures = [r for r in records if r.get("status") in FAILED_STATUSES]
-    failures = all_failures[:MAX_FAILURES]
+    failures = picked.failures
     preds, why = _predictions(run, {r["sample_id"] for r in worst + failures + drawn_for_errors})
     if why:
         notes.append(why)
@@ -311,12 +292,12 @@ def build_run_report(
             notes.append(f"images and ground truth not drawn: {why}")
     cards = _cards(run, worst, preds, reader, notes) if worst else "<p>No answered sample to rank.</p>"
     errors_html = errors_section(errors, by_category, lambda recs: _cards(run, recs, preds, reader, notes))
-    ious = [float(r["iou"]) for r in records if isinstance(r.get("iou"), (int, float))]
+    ious = picked.ious
     counts = run.counts
     intro = (
         f'<p class="lead">Task <b>{_e(run.task)}</b> on <b>{_e(run.split)}</b> · model <b>{_e(run.model_name)}</b> · '
         f"protocol <b>{_e(run.protocol)}</b> · ground truth {_e(run.gt_variant)} · split hash {_e(run.split_hash)} · "
-        f"{len(records)} samples</p>" + "".join(f'<p class="warn">{_e(n)}</p>' for n in notes)
+        f"{picked.n} samples</p>" + "".join(f'<p class="warn">{_e(n)}</p>' for n in notes)
     )
     sections = [
         f'<section id="metrics"><h2>Metrics</h2>{_metric_rows(run)}{_kv(counts)}</section>',
@@ -331,7 +312,7 @@ def build_run_report(
         f'<section id="worst"><h2>Worst {len(worst)} answered samples ({how})</h2><p class="legend">'
         f'<span style="background:#00c800"></span>ground truth<span style="background:#e61e1e"></span>scored prediction'
         f'<span style="background:#ff9600"></span>other predicted objects</p>{cards}</section>',
-        f'<section id="failures"><h2>Unreadable outputs and errors ({len(all_failures)})</h2>{_failures(failures, preds, len(all_failures))}</section>',
+        f'<section id="failures"><h2>Unreadable outputs and errors ({picked.n_failures})</h2>{_failures(failures, preds, picked.n_failures)}</section>',
         f'<section id="protocol"><h2>Protocol</h2>{_kv(run.record.protocol)}</section>',
         f'<section id="manifest"><h2>Manifest</h2>{_kv(_manifest_shown(run))}</section>',
     ]
@@ -350,8 +331,9 @@ def write_run_report(
     image_root: str | Path | None = None,
     out: str | Path | None = None,
     n_worst: int = 12,
+    select: Selector | None = None,
 ) -> Path:
-    page = build_run_report(run_dir, reader=reader, data_root=data_root, image_root=image_root, n_worst=n_worst)
+    page = build_run_report(run_dir, reader=reader, data_root=data_root, image_root=image_root, n_worst=n_worst, select=select)
     path = Path(out) if out is not None else RunFolder(run_dir).report
     with atomic_write(path) as f:
         f.write(page)

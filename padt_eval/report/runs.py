@@ -30,6 +30,7 @@ UNKNOWN = "?"
 GT_VARIANTS = {
     "refer": "official refer annotations (full splits)",
     "padt-jsonl": "PaDT's processed JSONL (samples whose mask covers no 28-px patch dropped)",
+    "refer+reviewed": "official refer annotations without the expressions Ref-L4's review marks erroneous",
 }
 
 

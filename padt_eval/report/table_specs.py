@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from padt_eval.data.split_table import SPLITS
+
 #: The 8 RefCOCO-family splits the papers report, in their column order: the REC/RES Mean
 #: averages exactly these (the captions say 8). Written out, not read from the split table:
 #: a split added there (docs/extending.md) gets its own column but leaves the Mean alone.
@@ -51,6 +53,13 @@ class TaskTable:
     mean: bool = False
     name: str | None = None  # the table's id when it is not the task's (a second table of one task)
     errors_only: bool = False  # rows only from runs with an error breakdown; no reported rows
+    # the splits whose runs it shows: those of one benchmark scorer (`SplitSpec.scorer`, e.g.
+    # "ref_l4"); None: the splits no benchmark scorer claims (a benchmark gets its own table)
+    scorer: str | None = None
+
+    def shows(self, split: str) -> bool:
+        spec = SPLITS.get(split)
+        return (spec.scorer if spec is not None else None) == self.scorer
 
 
 TASK_TABLES = [
@@ -145,6 +154,32 @@ TASK_TABLES = [
         per_split=False,
     ),
 ]
+
+TASK_TABLES.append(
+    TaskTable(
+        "rec",
+        "Ref-L4: accuracy by IoU, size and class (%)",
+        "Ref-L4's own metrics (its evaluator, ref_l4/evaluation.py): Acc at IoU 0.5 / 0.75 / 0.9, mAcc = mean Acc over "
+        "IoU 0.50:0.05:0.95; small / medium / large = sqrt(w*h) of the ground-truth box < 128, <= 256, above; cls = "
+        "mean over classes. Protocol official: IoU > t (strict, float32), as Ref-L4 scores; standard: IoU >= t. "
+        "Acc@0.5 (≥) = padt-eval's Acc@0.5 beside an official row. docs/benchmarks.md.",
+        [
+            MetricSpec("acc@0.5", "Acc@0.5"),
+            MetricSpec("acc@0.75", "Acc@0.75"),
+            MetricSpec("acc@0.9", "Acc@0.9"),
+            MetricSpec("macc", "mAcc"),
+            MetricSpec("small_macc", "mAcc small"),
+            MetricSpec("medium_macc", "mAcc medium"),
+            MetricSpec("large_macc", "mAcc large"),
+            MetricSpec("cls_acc@0.5", "cls Acc@0.5"),
+            MetricSpec("cls_macc", "cls mAcc"),
+            MetricSpec("acc@0.5_padt_eval", "Acc@0.5 (≥)"),
+        ],
+        per_split=False,
+        name="ref_l4",
+        scorer="ref_l4",
+    )
+)
 
 #: Metrics shown as they are (caption scores); every other metric is a fraction shown in %.
 RAW_SCALE_METRICS = {"cider_d", "cider", "meteor", "rouge_l", "spice"}

@@ -111,7 +111,8 @@ class RunRecord:
     metric adds, `errors` why the misses happened (REC/RES/OVD error breakdown),
     `problems` what was wrong with lines of the predictions file, `warnings` what a
     reader must not miss. `gt` names the ground-truth variant where a task has several
-    (OVD)."""
+    (OVD). `cost` is what the answers cost (tokens, max-length hits, the model run's
+    throughput: results/cost.py), None when the predictions recorded no cost."""
 
     run_id: str
     task: str
@@ -127,6 +128,7 @@ class RunRecord:
     gt: str | None = None
     errors: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    cost: dict[str, Any] | None = None
     schema: str = METRICS_SCHEMA
     #: keys this version does not know (a newer padt-eval's), kept as they were
     extra: dict[str, Any] = field(default_factory=dict)
@@ -151,6 +153,7 @@ class RunRecord:
             **({"errors": self.errors} if self.errors is not None else {}),
             "predictions": self.predictions.to_json() if self.predictions is not None else None,
             "problems": self.problems,
+            **({"cost": self.cost} if self.cost is not None else {}),
             **({"warnings": list(self.warnings)} if self.warnings else {}),
             **self.extra,
         }
@@ -174,6 +177,7 @@ class RunRecord:
             gt=gt if isinstance(gt, str) else None,
             errors=doc.get("errors"),
             warnings=[w for w in doc.get("warnings") or [] if isinstance(w, str)],
+            cost=doc.get("cost") if isinstance(doc.get("cost"), dict) else None,
             schema=str(doc.get("schema") or METRICS_SCHEMA),
             extra={k: v for k, v in doc.items() if k not in known},
         )

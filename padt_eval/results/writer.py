@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -52,6 +53,17 @@ class RunWriter:
     def write_record(self, record: dict[str, Any]) -> None:
         with naming(self.folder.per_sample):
             self._per_sample.write(orjson.dumps(record) + b"\n")
+
+    def write_records(self, records: Iterable[dict[str, Any]]) -> None:
+        """`write_record` of each, serialised a block at a time."""
+        block: list[bytes] = []
+        with naming(self.folder.per_sample):
+            for record in records:
+                block.append(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+                if len(block) == 1024:
+                    self._per_sample.write(b"".join(block))
+                    block.clear()
+            self._per_sample.write(b"".join(block))
 
     def finish(self, record: RunRecord, manifest: Manifest) -> None:
         with naming(self.folder.per_sample):

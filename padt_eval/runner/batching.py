@@ -33,7 +33,7 @@ class BatchingReport:
     examples: list[dict[str, Any]] = field(default_factory=list)  # the first few, both predictions
 
 
-def _objects_equal(a: Prediction, b: Prediction) -> bool:
+def same_objects(a: Prediction, b: Prediction) -> bool:
     if len(a.objects) != len(b.objects) or a.parse_status != b.parse_status:
         return False
     for x, y in zip(a.objects, b.objects):
@@ -60,7 +60,7 @@ def check_batching(reader: SplitReader, adapter: ModelAdapter, task: TaskSpec, n
     report = BatchingReport(n_samples=len(samples), batch_size=batch_size)
     for s, a, b in zip(samples, single, batched):
         text_differs = (a.text or "") != (b.text or "")
-        objects_differ = not _objects_equal(a, b)
+        objects_differ = not same_objects(a, b)
         report.n_text_differs += text_differs
         report.n_objects_differ += objects_differ
         if text_differs or objects_differ:

@@ -218,6 +218,7 @@ def _run_and_merge(
             (summaries[r]["batch_size"] for r in sorted(summaries) if "batch_size" in summaries[r]), job.run.batch_size
         ),
         "loader_workers": job.loader_workers,
+        **({"order": plan["order"]} if plan is not None and "order" in plan else {}),  # runner/length_order.py
         "per_rank": [{k: round(v, 3) if isinstance(v, float) else v for k, v in summaries[r].items()} for r in sorted(summaries)],
     }
     if joined and not (_n_done(out_dir, reader, predicted_ids) == len(reader) and _take_merge(out_dir, attempt)):

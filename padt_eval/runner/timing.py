@@ -8,6 +8,11 @@ split at the boundaries the rank sees:
     model       inside the adapter (`predict_stream`), the data wait within it taken out
     write       appending and fsyncing the batch's shard lines
 
+With the time, each rank counts what it produced, for metrics.json's `cost` throughput
+(results/cost.py): the samples it wrote and the tokens its model generated (the answers'
+`completion_tokens`, core/answer_cost.py), and it names its device (the GPU's name, or
+the CPU's model and torch's thread count).
+
 The first batch's wait is the loader's start-up (its workers spawned, the first batch
 prepared): it is `first_batch_seconds` of the rank summary, not data wait, so a short run
 is not dominated by a cost paid once.
@@ -41,6 +46,9 @@ class RankTiming:
     data_wait_s: float = 0.0
     model_s: float = 0.0
     write_s: float = 0.0
+    samples: int = 0
+    generated_tokens: int = 0
+    device: str | None = None  # `device_name`: what the rank ran on
 
     def to_json(self) -> dict[str, Any]:
         return {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -56,9 +64,9 @@ class BatchClock:
     """Times one rank's loop. `loader(batches)` wraps the DataLoader; call `answered()`
     when the adapter returned a batch and `written()` once its shard lines are on disk."""
 
-    def __init__(self, folder: RunFolder, attempt: str, rank: int) -> None:
+    def __init__(self, folder: RunFolder, attempt: str, rank: int, device: str | None = None) -> None:
         self.path = folder.timing(attempt, rank)
-        self.timing = RankTiming()
+        self.timing = RankTiming(device=device)
         self.first_batch_at: float | None = None
         self._waited = 0.0  # data wait since the last answered batch
         self._mark = time.perf_counter()  # the last answered or written batch
@@ -86,10 +94,14 @@ class BatchClock:
         self.timing.data_wait_s += self._waited
         self._waited, self._mark = 0.0, now
 
-    def written(self) -> None:
+    def written(self, samples: int = 0, generated_tokens: int = 0) -> None:
+        """The batch's shard lines are on disk: `samples` of them, whose answers took
+        `generated_tokens` decode steps in all."""
         now = time.perf_counter()
         self.timing.write_s += now - self._mark
         self.timing.batches += 1
+        self.timing.samples += samples
+        self.timing.generated_tokens += generated_tokens
         self._mark = now
         if now - self._saved_at >= WRITE_EVERY_S:
             self.save()
@@ -106,7 +118,16 @@ def read_rank_timing(folder: RunFolder, attempt: str, rank: int) -> RankTiming |
     and the summary only show it, nothing depends on it)."""
     try:
         doc = json.loads(folder.timing(attempt, rank).read_text(encoding="utf-8"))
-        return RankTiming(int(doc["batches"]), float(doc["data_wait_s"]), float(doc["model_s"]), float(doc["write_s"]))
+        device = doc.get("device")
+        return RankTiming(
+            int(doc["batches"]),
+            float(doc["data_wait_s"]),
+            float(doc["model_s"]),
+            float(doc["write_s"]),
+            int(doc.get("samples", 0)),  # absent in a file of an earlier padt-eval
+            int(doc.get("generated_tokens", 0)),
+            device if isinstance(device, str) else None,
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -122,10 +143,37 @@ def attempt_timing(folder: RunFolder, attempt: str, world: int) -> dict[str, Any
         sum(t.data_wait_s for _, t in ranks),
         sum(t.model_s for _, t in ranks),
         sum(t.write_s for _, t in ranks),
+        sum(t.samples for _, t in ranks),
+        sum(t.generated_tokens for _, t in ranks),
     )
+    summed = total.to_json()
+    del summed["device"]  # each rank names its own
     return {
         "attempt": attempt,
-        **total.to_json(),
+        **summed,
         "data_wait_share": data_wait_share(total.data_wait_s, total.model_s),
         "per_rank": [{"rank": r, **t.to_json()} for r, t in ranks],
     }
+
+
+def device_name(device: str) -> str:
+    """What a rank runs on, in words: the GPU's name for "cuda:N", else the CPU's model
+    with torch's thread count (a CPU's speed depends on both)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"CPU {_cpu_model()} ({torch.get_num_threads()} threads)"
+
+
+def _cpu_model() -> str:
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"

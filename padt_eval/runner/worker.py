@@ -20,15 +20,17 @@ from datetime import timedelta
 from typing import Any
 
 from padt_eval.data.registry import open_split
+from padt_eval.results.cost import generated_tokens
 from padt_eval.results.run_folder import RunFolder
 from padt_eval.runner import plan as planmod
 from padt_eval.runner import rendezvous
 from padt_eval.runner.auto_batch import resolve_batch_size
 from padt_eval.runner.children import die_with_parent, loader_context, loader_worker_init
 from padt_eval.runner.job import RunJob
+from padt_eval.runner.length_order import plan_order
 from padt_eval.runner.prepare import predict_prepared, prepare
 from padt_eval.runner.shards import ShardWriter, done_ids
-from padt_eval.runner.timing import BatchClock
+from padt_eval.runner.timing import BatchClock, device_name
 from padt_eval.tasks.registry import get_task
 
 # Test hook: "RANK:BATCHES:kill|raise" makes that rank ("*": any rank) SIGKILL itself (or
@@ -61,7 +63,8 @@ def _agree_on_plan(job: RunJob, reader, rank: int, world: int) -> str:
     try:
         if rank == 0:
             done = done_ids(job.out_dir)
-            planmod.write_plan(job.out_dir, attempt, planmod.assign(reader, done, world), len(done))
+            length, order = plan_order(job)
+            planmod.write_plan(job.out_dir, attempt, planmod.assign(reader, done, world, length), len(done), order)
         if world > 1:
             box = [attempt]
             dist.broadcast_object_list(box, src=0)  # after rank 0 wrote the plan
@@ -177,7 +180,7 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
             desc["batch_size_requested"] = "auto"
         write_model_description(job.folder, desc)
     writer = ShardWriter(job.out_dir, attempt, rank)
-    clock = BatchClock(job.folder, attempt, rank)
+    clock = BatchClock(job.folder, attempt, rank, device=device_name(device))
     n = batches = 0
     try:
         _fault(rank, batches)
@@ -185,7 +188,7 @@ def run_rank(job: RunJob, on_plan: Callable[[str], None] | None = None) -> dict[
             clock.answered()
             check_answers(adapter, requests, preds)
             writer.write(preds)
-            clock.written()
+            clock.written(len(preds), generated_tokens(preds))
             n += len(preds)
             batches += 1
             _fault(rank, batches)

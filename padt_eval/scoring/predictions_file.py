@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from padt_eval.core import rle as rlemod
+from padt_eval.core.answer_rule import answer_index
 from padt_eval.core.boxes import is_finite_box
 from padt_eval.core.errors import DataError
 from padt_eval.core.filekind import require_regular_file
@@ -57,7 +58,7 @@ def _mask_problem(mask: Any, verdicts: MaskVerdicts) -> str | None:
     return known[1] if known is not None and known[0] is mask else rlemod.problem(mask)
 
 
-def _check_object(o: Any, i: int, verdicts: MaskVerdicts = _NO_VERDICTS) -> ObjectPred:
+def _check_object(o: Any, i: int, verdicts: MaskVerdicts = _NO_VERDICTS, check_mask: bool = True) -> ObjectPred:
     if not isinstance(o, dict):
         raise ValueError(f"objects[{i}] must be an object, got {type(o).__name__}")
     bbox = o.get("bbox")
@@ -70,17 +71,21 @@ def _check_object(o: Any, i: int, verdicts: MaskVerdicts = _NO_VERDICTS) -> Obje
     if label is not None and not isinstance(label, str):
         raise ValueError(f"objects[{i}].label must be a string, got {label!r}")
     mask = o.get("mask")
-    why = _mask_problem(mask, verdicts) if mask is not None else None
-    if why is not None:
-        raise ValueError(f"objects[{i}].mask is not a valid COCO RLE {{'size': [h, w], 'counts': ...}}: {why}")
     if bbox is None and mask is None:
         raise ValueError(f"objects[{i}] has neither a bbox nor a mask")
     return ObjectPred(
         bbox=[float(v) for v in bbox] if bbox is not None else None,
         score=float(score) if score is not None else None,
         label=label,
-        mask=rlemod.normalise(mask) if mask is not None else None,
+        mask=_checked_mask(mask, i, verdicts) if mask is not None and check_mask else None,
     )
+
+
+def _checked_mask(mask: Any, i: int, verdicts: MaskVerdicts = _NO_VERDICTS) -> rlemod.RLE:
+    why = _mask_problem(mask, verdicts)
+    if why is not None:
+        raise ValueError(f"objects[{i}].mask is not a valid COCO RLE {{'size': [h, w], 'counts': ...}}: {why}")
+    return rlemod.normalise(mask)
 
 
 def _sample_id(obj: Any) -> str:
@@ -94,9 +99,11 @@ def _sample_id(obj: Any) -> str:
     return sid
 
 
-def prediction_from_line(obj: Any, verdicts: MaskVerdicts = _NO_VERDICTS) -> Prediction:
+def prediction_from_line(obj: Any, verdicts: MaskVerdicts = _NO_VERDICTS, all_masks: bool = True) -> Prediction:
     """Validate one parsed line; ValueError says what is wrong with it. `verdicts`: its
-    masks' RLE checks, when they were made for many lines at once (`mask_verdicts`)."""
+    masks' RLE checks, when they were made for many lines at once (`mask_verdicts`).
+    `all_masks` False (REC): only the mask REC can use is checked and kept, the answer's
+    when it has no box (`answer_mask_only`); the others are never decoded or validated."""
     sid = _sample_id(obj)
     text = obj.get("text")
     if text is not None and not isinstance(text, str):
@@ -112,14 +119,25 @@ def prediction_from_line(obj: Any, verdicts: MaskVerdicts = _NO_VERDICTS) -> Pre
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):
         raise ValueError("'meta' must be an object")
+    checked = [_check_object(o, i, verdicts, all_masks) for i, o in enumerate(objects)]
+    if not all_masks:
+        answer_mask_only(objects, checked, verdicts)
     return Prediction(
         sample_id=sid,
         text=text,
-        objects=[_check_object(o, i, verdicts) for i, o in enumerate(objects)],
+        objects=checked,
         parse_status=status,
         parse_reason=obj.get("parse_reason"),
         meta=meta,
     )
+
+
+def answer_mask_only(raw: list[Any], checked: list[ObjectPred], verdicts: MaskVerdicts = _NO_VERDICTS) -> None:
+    """REC: the answer's mask, checked and kept when the answer has no box (REC scores
+    the mask's tight box then); no other mask of the line is looked at."""
+    i = answer_index([o.score for o in checked])
+    if i is not None and checked[i].bbox is None:
+        checked[i].mask = _checked_mask(raw[i]["mask"], i, verdicts)
 
 
 def mask_verdicts(objs: list[Any]) -> MaskVerdicts:
@@ -138,9 +156,10 @@ def mask_verdicts(objs: list[Any]) -> MaskVerdicts:
 class PredictionsFile:
     """An indexed predictions JSONL: validated once, then read line by line on demand."""
 
-    def __init__(self, path: str | Path, strict: bool = False) -> None:
+    def __init__(self, path: str | Path, strict: bool = False, all_masks: bool = True) -> None:
         self.path = Path(path)
         self.strict = strict
+        self.all_masks = all_masks  # False for REC: see `prediction_from_line`
         require_regular_file(self.path, "predictions file")  # a FIFO or /dev/zero is named, never opened
         self.problem_counts: Counter[str] = Counter()
         self.problems: list[Problem] = []
@@ -206,7 +225,7 @@ class PredictionsFile:
         if offset is None:
             return None
         try:
-            return prediction_from_line(orjson.loads(self._lines.read_at(offset)))
+            return prediction_from_line(orjson.loads(self._lines.read_at(offset)), all_masks=self.all_masks)
         except ValueError as exc:
             self._problem("malformed", f"{self.path}:{self._line_of(offset)}", str(exc))
             return None
@@ -216,14 +235,14 @@ class PredictionsFile:
         the masks of all these lines checked at once."""
         offsets = [self._index.get(sid) for sid in sample_ids]
         objs = [orjson.loads(self._lines.read_at(o)) if o is not None else None for o in offsets]
-        verdicts = mask_verdicts(objs)
+        verdicts = mask_verdicts(objs) if self.all_masks else _NO_VERDICTS
         out: list[Prediction | None] = []
         for offset, obj in zip(offsets, objs):
             if offset is None:
                 out.append(None)
                 continue
             try:
-                out.append(prediction_from_line(obj, verdicts))
+                out.append(prediction_from_line(obj, verdicts, self.all_masks))
             except ValueError as exc:
                 self._problem("malformed", f"{self.path}:{self._line_of(offset)}", str(exc))
                 out.append(None)

@@ -20,25 +20,31 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from padt_eval.core.errors import UsageError
 from padt_eval.core.fileio import sha256_file
+from padt_eval.core.filekind import require_regular_file
 from padt_eval.core.library_log import library_output_to
 from padt_eval.core.types import ModelRequest, Prediction, PromptKey, Sample, Task
 from padt_eval.data.registry import open_split
 from padt_eval.data.split import SplitReader
 from padt_eval.options import DataOptions, OutputOptions, PredictionsOptions, ScoringOptions
 from padt_eval.results import ownership
+from padt_eval.results.cost import CostTally
 from padt_eval.results.environment import file_hashes, now_iso
 from padt_eval.results.manifest import Manifest, RunnerInfo, SplitDescription, build_manifest
 from padt_eval.results.reader import read_run_model
 from padt_eval.results.record import ModelDescription, PredictionsRef, RunRecord
 from padt_eval.results.run_folder import RunFolder
 from padt_eval.results.writer import RunWriter, safe_name
+from padt_eval.scoring.columnar import score_columns
 from padt_eval.scoring.predictions_file import PredictionsFile
 from padt_eval.tasks.metric import build_metric
 from padt_eval.tasks.registry import get_task, release_gt
+
+if TYPE_CHECKING:
+    from padt_eval.report.sample_selection import Selector
 
 DEFAULT_RESULTS_ROOT = Path("results")
 CHUNK = 256  # samples per metric.update_many call (metrics share work across a chunk)
@@ -54,6 +60,9 @@ class RunResult:
     manifest: Manifest
     seconds: float = 0.0
     reader: SplitReader | None = field(default=None, repr=False, compare=False)
+    #: the samples a report draws, picked from the columns when the columnar path scored
+    #: the run (the report then does not read back and re-check the file just written)
+    select: Selector | None = field(default=None, repr=False, compare=False)
 
     @property
     def task(self) -> Task:
@@ -220,7 +229,7 @@ def score(
     the model run this process has claimed and holds (api.run_model), whose own
     predictions are being scored."""
     spec = get_task(task)
-    build_metric(spec.task, scoring.protocol)  # an unknown protocol fails before anything is read
+    build_metric(spec.task, scoring.protocol, split_name=split)  # an unknown protocol fails before anything is read
     out_dir = Path(output.out) if output.out is not None else default_run_dir(spec.task, split, Path(predictions.path).stem)
     if not into_model_run:
         check_score_folder(out_dir, spec.task, split, Path(predictions.path).stem)
@@ -239,12 +248,9 @@ def score(
             gt=gt,
             require_images=False,
         )
-    pred_file = PredictionsFile(predictions.path, strict=predictions.strict)
-    warnings: list[str] = []
-    if pred_file.n_lines == 0:
-        warnings.append(f"the predictions file {pred_file.path} is empty: every sample scores as a miss")
+    require_regular_file(predictions.path, "predictions file")  # a FIFO or /dev/zero is named, never opened
     # a file of answers is scored: no model family, nobody was prompted
-    description: dict[str, Any] = {"family": None, "predictions_file": str(pred_file.path)}
+    description: dict[str, Any] = {"family": None, "predictions_file": str(Path(predictions.path))}
     parser = None
     if predictions.text_format is not None:
         from padt_eval.scoring.raw_text import raw_text_parser
@@ -252,22 +258,42 @@ def score(
         parser = raw_text_parser(predictions.text_format, predictions.min_pixels, predictions.max_pixels)
         description.update(parser.describe())
     metric = build_metric(spec.task, scoring.protocol, reader, scoring.error_thresholds)
+    # The common REC/RES case is scored as columns (scoring/columnar.py); anything that
+    # path does not reproduce is scored sample by sample below, with the same results.
+    columns = score_columns(spec.task, reader, metric, Path(predictions.path), predictions.strict) if parser is None else None
+    pred_file = (
+        columns.predictions
+        if columns is not None
+        else PredictionsFile(predictions.path, strict=predictions.strict, all_masks=spec.task != Task.REC)
+    )
+    warnings: list[str] = []
+    if pred_file.n_lines == 0:
+        warnings.append(f"the predictions file {pred_file.path} is empty: every sample scores as a miss")
     if not into_model_run and ownership.kind_of(out_dir) is None:
         ownership.sign(out_dir, ownership.SCORED_FILE)
     writer = RunWriter(out_dir)  # from here on, a failure leaves no temporary file (abort)
     if on_start is not None:
         on_start(len(reader))
-    line_of = _Lines(pred_file, parser)
+    line_of = _Lines(pred_file, parser) if columns is None else None
+    costs = CostTally()  # each answer's cost, from its meta (results/cost.py; the columnar path has none)
     try:
         with library_output_to(RunFolder(out_dir).library_log):
-            for chunk in _chunks(reader, CHUNK):
-                for record in metric.update_many(chunk, line_of.many(chunk)):
-                    writer.write_record(record)
+            if columns is not None:
+                metric.add_columns(columns.state())
+                writer.write_records(columns.records())
                 if on_progress is not None:
-                    on_progress(len(chunk))
-            outside = _score_images_outside_split(metric, reader, pred_file)
+                    on_progress(len(reader))
+            else:
+                for chunk in _chunks(reader, CHUNK):
+                    preds = line_of.many(chunk)
+                    costs.add(preds)
+                    for record in metric.update_many(chunk, preds):
+                        writer.write_record(costs.annotate(record))
+                    if on_progress is not None:
+                        on_progress(len(chunk))
+            outside = _score_images_outside_split(metric, reader, pred_file) if columns is None else set()
             for record in metric.final_records():
-                writer.write_record(record)
+                writer.write_record(costs.annotate(record))
             pred_file.check_ids(set(reader.sample_ids()) | outside if outside else reader)
             problems = pred_file.summary()
             predictions_ref = PredictionsRef(str(pred_file.path), sha256_file(pred_file.path))
@@ -291,6 +317,7 @@ def score(
                 predictions=predictions_ref,
                 problems=problems,
                 warnings=warnings,
+                cost=costs.summary(provenance.runner if provenance is not None else None, time.perf_counter() - t0),
             )
             manifest = build_manifest(
                 started=started,
@@ -308,7 +335,8 @@ def score(
         raise
     if not into_model_run:
         RunFolder(out_dir).report.unlink(missing_ok=True)  # an earlier score's report would describe other numbers
-    return RunResult(out_dir, record, manifest, seconds=time.perf_counter() - t0, reader=reader)
+    select = columns.selection if columns is not None else None
+    return RunResult(out_dir, record, manifest, seconds=time.perf_counter() - t0, reader=reader, select=select)
 
 
 def _score_images_outside_split(metric, reader: SplitReader, pred_file: PredictionsFile) -> set[str]:

@@ -22,8 +22,7 @@ def query_errors(reader: SplitReader, thresholds: ErrorThresholds) -> QueryError
         why = info.instances_note or f"the {info.layout} layout carries no image instances"
         return QueryErrors(kind, thresholds, None, {"available": False, "why": why})
     try:
-        image_ids = {s.meta.get("image_id") for s in reader}
-        instances = load_image_instances(info.instances_file, image_ids)
+        instances = load_image_instances(info.instances_file, reader.image_ids())
     except DataError as exc:
         # A bad instances file costs the breakdown its wrong_object category, never the run.
         return QueryErrors(kind, thresholds, None, {"available": False, "why": f"instances file unusable: {exc}"})

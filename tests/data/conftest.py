@@ -18,7 +18,8 @@ from padt_eval.fetch.sources import Catalog
 
 from .local_server import FakeHub, FileServer
 
-REFERRING_SPLITS = list(splits_for(Task.REC))
+# the eight RefCOCO/+/g splits: those PaDT's processed files exist for (not Ref-L4's)
+REFERRING_SPLITS = [name for name, s in splits_for(Task.REC).items() if any(lay.name == "padt-jsonl" for lay in s.layouts)]
 
 REFER = {
     "refcoco": ("unc", ("val", "testA", "testB")),

@@ -82,6 +82,9 @@ class _NoSamples:
     def __iter__(self):
         return iter(())
 
+    def image_ids(self):
+        return set()
+
 
 def test_a_bad_instances_file_costs_the_breakdown_not_the_run(tmp_path):
     (tmp_path / "bad.json").write_text("{")

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from padt_eval.core.types import GroundTruthObject, ImageRef, ObjectPred, ParseStatus, Prediction, Sample, Task
-from padt_eval.metrics import captions
+from padt_eval.metrics import meteor
 from padt_eval.metrics.captions import JavaMissingError, score_captions, shared_meteor
 from padt_eval.metrics.ric import RicMetric
 
@@ -96,7 +96,7 @@ def test_no_java_is_a_clear_error(monkeypatch, tmp_path):
     with pytest.raises(JavaMissingError) as e:
         RicMetric()
     assert "apt-get install -y default-jre-headless" in str(e.value)
-    monkeypatch.setattr(captions, "_meteor", None)
+    monkeypatch.setattr(meteor, "_meteor", None)
     with pytest.raises(JavaMissingError):
         score_captions(["a cat"], [["a cat"]])
 
@@ -118,3 +118,23 @@ def test_each_side_is_tokenised_in_its_own_run():
     tok = PTBTokenizer()
     assert gts == tok.tokenize({i: [{"caption": r} for r in rs] for i, rs in enumerate(refs)})
     assert res == tok.tokenize({i: [{"caption": c}] for i, c in enumerate(cands)})
+
+
+def test_meteor_started_with_jvm_options_scores_as_pycocoevalcaps_own(captions_set):
+    """The shared METEOR process (serial collector, SCORE lines pipelined) gives what a plain
+    pycocoevalcap `Meteor()` gives, overall and per image."""
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    from padt_eval.metrics.captions import ptb_tokenize
+    from padt_eval.metrics.meteor import JVM_OPTIONS, meteor_score
+
+    cands, refs = captions_set
+    res, gts = ptb_tokenize(cands, refs)
+    ours = shared_meteor()
+    assert all(o in ours.meteor_cmd for o in JVM_OPTIONS)
+    plain = Meteor()
+    try:
+        want = plain.compute_score(gts, res)
+    finally:
+        del plain
+    assert meteor_score(ours, gts, res) == want

@@ -61,6 +61,9 @@ INDEPENDENT = {
     (Task.RIC, "standard"): _GROUNDING,
     (Task.OVD, "standard"): {},  # COCO AP does not decompose over samples
     (Task.OVD, "padt-release"): {},
+    # ReasonSeg under LISA's rules: ΣIoU/(n + 1e-5) and ΣI/(ΣU + 1e-10) are not declared ratios
+    # (its standard protocol writes RES's fields and is compared with RES's declaration)
+    (Task.RES, "official"): {},
 }
 
 

@@ -46,3 +46,29 @@ def test_the_arrays_give_the_reference_breakdown(seed, n_images, dets_per_image,
     assert tide_breakdown(images, th, [a for a, _ in per_image]) == got
     for img, (_, counts) in zip(images, per_image):
         assert counts == tide_reference.analyse_image(img, th)[1]
+
+
+def test_batches_in_any_order_give_the_reference_breakdown_and_records():
+    """DetectionMetric analyses each batch of images as it comes (for the per-sample
+    records) and joins the batches in COCOeval's image order at the end: shuffled samples
+    in uneven batches give the reference's breakdown of the images in id order."""
+    gt, dets = random_coco(45, seed=5, n_categories=5, gt_per_image=5, dets_per_image=30, crowd_p=0.1)
+    for d in dets[::3]:  # ties of score across images: their order is COCOeval's image order
+        d["score"] = 0.5
+    th = ErrorThresholds()
+    pairs = to_pairs(gt, dets)
+    np.random.default_rng(5).shuffle(pairs)
+    metric = DetectionMetric([(c["id"], c["name"]) for c in gt["categories"]], tide_thresholds=th)
+    records = {}
+    for lo, hi in ((0, 7), (7, 8), (8, 30), (30, 45)):
+        batch = pairs[lo:hi]
+        for (s, _), rec in zip(batch, metric.update_many([s for s, _ in batch], [p for _, p in batch])):
+            records[s.sample_id] = rec.get("errors")
+    images = sorted(metric.images, key=lambda r: int(r["sample_id"]))
+    want = tide_reference.tide_breakdown(images, th)
+    got = metric.errors()
+    assert got["counts"] == want["counts"] and got["n_true_positives"] == want["n_true_positives"]
+    assert got["ap50"] == pytest.approx(want["ap50"], abs=1e-12)
+    assert got["dap"] == pytest.approx(want["dap"], abs=1e-12)
+    for img in images:
+        assert records[img["sample_id"]] == tide_reference.analyse_image(img, th)[1]

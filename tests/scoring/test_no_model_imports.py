@@ -29,6 +29,7 @@ HEAVY = ("torch", "transformers")
 PROBE = """
 import json, sys
 HEAVY = __HEAVY__
+WATCHED = json.loads(sys.argv[2]) if len(sys.argv) > 2 else []
 sys.argv = ["padt-eval", *json.loads(sys.argv[1])]
 from padt_eval.cli import main
 try:
@@ -39,13 +40,17 @@ except SystemExit as exc:
 # the pure text parsers (--format) are the only part of models/ a score run may use
 pure = ("padt_eval.models.coords", "padt_eval.models.text_rules")
 driving = [m for m in sys.modules if m.startswith(("padt_eval.runner", "padt_eval.models.")) and not m.startswith(pure)]
-print("PROBE " + json.dumps({"code": code, "heavy": [m for m in HEAVY if m in sys.modules], "driving": sorted(driving)}))
+watched = {"loaded": [m for m in WATCHED if m in sys.modules]} if WATCHED else {}
+print("PROBE " + json.dumps({"code": code, "heavy": [m for m in HEAVY if m in sys.modules], "driving": sorted(driving), **watched}))
 """.replace("__HEAVY__", repr(HEAVY))
 
 
-def _probe(args: list[str]) -> dict:
+def _probe(args: list[str], watched: tuple[str, ...] = ()) -> dict:
+    """`padt-eval ARGS` in a fresh interpreter: its exit code, the HEAVY and driving modules
+    it imported, and (`loaded`) which of `watched` it imported, when any are named."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    r = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, env=env, timeout=300)
+    argv = [json.dumps(args), *([json.dumps(watched)] if watched else [])]
+    r = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, env=env, timeout=600)
     lines = [line for line in r.stdout.splitlines() if line.startswith("PROBE ")]
     assert lines, r.stdout + r.stderr
     return json.loads(lines[-1][len("PROBE ") :])

@@ -2,7 +2,8 @@
 
 The expected metric of every pair is written out from docs/protocols.md's rules: standard
 for every task; padt-release for REC, RES and OVD only (the release has no RIC scorer, and
-gRefCOCO was not in it); official for GREC and GRES only (a benchmark's own scorer).
+gRefCOCO was not in it); official for GREC, GRES and RES (a benchmark's own scorer: RES's is
+ReasonSeg's, which `build_metric` refuses on another split, tests/data/test_reasonseg.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from padt_eval.data.split import SplitInfo
 from padt_eval.metrics.detection import DetectionMetric
 from padt_eval.metrics.grec import GrecMetric
 from padt_eval.metrics.gres import GresMetric
+from padt_eval.metrics.reasonseg import ReasonSegMetric
 from padt_eval.metrics.rec import RecMetric
 from padt_eval.metrics.release_protocol import ReleaseDetectionMetric, ReleaseMetric
 from padt_eval.metrics.res import ResMetric
@@ -39,14 +41,18 @@ BUILT = {
     (Task.OVD, "padt-release"): ReleaseDetectionMetric,
     (Task.GREC, "official"): GrecMetric,
     (Task.GRES, "official"): GresMetric,
+    (Task.RES, "official"): ReasonSegMetric,
 }
 REFUSED = {
     (Task.RIC, "padt-release"): r"padt-release is not available for ric \(the PaDT release has no RIC scorer\)",
     (Task.GREC, "padt-release"): r"padt-release is not available for grec; choose standard or official",
     (Task.GRES, "padt-release"): r"padt-release is not available for gres; choose standard or official",
     **{
-        (t, "official"): rf"official is for grec and gres \(a benchmark's own scorer\); {t.value} has none"
-        for t in (Task.REC, Task.RES, Task.OVD, Task.RIC)
+        (
+            t,
+            "official",
+        ): rf"official is for grec, gres and the splits of a benchmark with its own scorer \(ref_l4_\*, reasonseg_\*\); {t.value} on this split has none"
+        for t in (Task.REC, Task.OVD, Task.RIC)
     },
 }
 

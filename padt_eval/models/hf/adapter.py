@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from padt_eval.core.answer_cost import cost_meta
 from padt_eval.core.errors import UsageError
 from padt_eval.core.images import open_rgb
 from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, Task
@@ -251,7 +252,12 @@ class HFTextBoxAdapter(ModelAdapter):
             prefix = self.echo(req)
             shift = len(prefix)  # the echoed prefix moves every span of the generated text
             text = prefix + gen.text
-            meta: dict[str, Any] = {"n_new_tokens": len(gen.token_ids), "stopped": gen.stopped, "box_score": "mean_token_logprob"}
+            meta: dict[str, Any] = {
+                "n_new_tokens": len(gen.token_ids),
+                "stopped": gen.stopped,
+                "box_score": "mean_token_logprob",
+                **cost_meta(gen.prompt_tokens, gen.completion_tokens, hit_max=not gen.stopped),
+            }
             pred = prediction_from_text(
                 req.sample_id,
                 req.task,

@@ -30,6 +30,15 @@ class Generated:
     text: str
     offsets: list[tuple[int, int]]  # character span of each token in `text`
     stopped: bool  # an end-of-sequence token was generated (False: cut off at max_new_tokens)
+    #: tokens of this row's model input, padding excluded (the attention mask's ones: the
+    #: chat template, the prompt and the image's placeholder tokens); None: not known
+    prompt_tokens: int | None = None
+
+    @property
+    def completion_tokens(self) -> int:
+        """The decode steps this answer took: its tokens, plus the end-of-sequence token
+        when it stopped (that step was computed too)."""
+        return len(self.token_ids) + (1 if self.stopped else 0)
 
     def span_score(self, span: tuple[int, int], shift: int = 0) -> float | None:
         """Mean log-probability of the tokens overlapping `span` (characters of a text
@@ -265,10 +274,22 @@ def greedy_generate(
     else:
         n = len(out.logits)
         lps = token_logprobs(out.logits, sequences)
+    prompt_tokens = _prompt_tokens(inputs, sequences.shape[0])
     results: list[Generated] = []
     for row in range(sequences.shape[0]):
         new = sequences[row, sequences.shape[1] - n :].tolist() if n else []
         ids, stopped = cut_at_eos(new, eos_ids)
         text, offsets = decode_with_offsets(tokenizer, ids)
-        results.append(Generated(ids, lps[row][: len(ids)], text, offsets, stopped))
+        results.append(Generated(ids, lps[row][: len(ids)], text, offsets, stopped, prompt_tokens[row]))
     return results
+
+
+def _prompt_tokens(inputs: dict, rows: int) -> list[int | None]:
+    """Each row's input tokens without its padding: the attention mask's ones (Qwen-style
+    processors and Kosmos-2 put the image's placeholder tokens in `input_ids`; an
+    encoder-decoder's mask covers its text input only), else the unpadded width."""
+    mask = inputs.get("attention_mask")
+    if mask is not None:
+        return [int(v) for v in mask.sum(dim=1).tolist()]
+    ids = inputs.get("input_ids")
+    return [int(ids.shape[1]) if ids is not None else None] * rows

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from padt_eval.core.answer_cost import cost_meta
 from padt_eval.core.types import ModelRequest, ParseStatus, Prediction, PromptKey
 from padt_eval.models.base import ModelAdapter
 
@@ -92,8 +93,8 @@ class PadtAdapter(ModelAdapter):
         patch = self.pipeline.processor.image_processor.patch_size
         merge = self.pipeline.processor.merge_size
         meta: dict[str, Any] = {
-            "prompt_tokens": tokens,
-            "completion_tokens": _completion_length(completion, self.pipeline.settings.eos_token_ids),
+            # an unfinished row ran every one of max_new_tokens steps (answer_cost.py)
+            **cost_meta(tokens, _completion_length(completion, self.pipeline.settings.eos_token_ids), hit_max=not finished),
             "generated_steps": int(run.completion_ids.shape[1]),
             "image_grid_thw": [t, h, w],
             "resized_wh": [w * patch, h * patch],

@@ -1,0 +1,452 @@
+"""The columnar scoring path: REC/RES over whole columns instead of per-sample objects.
+
+The common case of `padt-eval rec|res -p FILE` (a predictions file in padt-eval's own
+JSONL layout, no `--format` parser, the standard protocol, a split the columnar reader
+takes: `data/query_columns.py`) is scored here: the split and the predictions are read
+once with orjson into columns (ids, boxes, statuses, reasons), box IoUs are
+computed with numpy over all samples at once, mask IoUs with pycocotools' RLE merge and
+area in C (the very calls the object path makes), and the miss categories from the
+IoU columns. The metric is handed the state its `update` would have built
+(`QueryMetric.add_columns`), and per_sample.jsonl is written from the columns.
+
+The object path (`Sample`, `Prediction`, `metric.update_many`) stays the reference: a
+test scores varied files both ways and requires identical metrics.json and
+per_sample.jsonl. Whatever this path does not reproduce gives `None` before anything
+is written, and the object path scores the file, with its messages naming file, line
+and field: a malformed line, a duplicate id, a line that is not plainly well formed,
+an invalid mask, or an unknown id under --strict. A missed answer is compared with
+its image's other instances (the error breakdown's wrong_object / near_other) through
+the metric's own `QueryErrors.other_ious`, one miss at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+from padt_eval.core import rle as rlemod
+from padt_eval.core.answer_cost import COMPLETION_TOKENS
+from padt_eval.core.answer_rule import answer_index
+from padt_eval.core.boxes import is_finite_box
+from padt_eval.core.types import ParseStatus, Task
+from padt_eval.data.query_columns import QueryColumns, read_query_columns
+from padt_eval.data.split import SplitReader
+from padt_eval.metrics.base import ColumnState
+from padt_eval.metrics.rec import THRESHOLDS, RecMetric
+from padt_eval.metrics.res import ResMetric
+from padt_eval.scoring.predictions_file import MAX_LISTED_PROBLEMS, Problem
+
+if TYPE_CHECKING:
+    from padt_eval.report.sample_selection import SampleSelection
+
+_STATUSES = {s.value: s.value for s in ParseStatus}  # each status one str object
+#: served lines whose masks are checked together (as `PredictionsFile.get_many` does)
+_BLOCK = 256
+
+
+class Answers:
+    """Each sample's answer, as columns: its line's status and reason, whether every object
+    carried a score (`OutcomeCounts.n_with_scores`), REC's box. A sample without a line
+    is missing."""
+
+    def __init__(self, n: int) -> None:
+        self.has_line = np.zeros(n, dtype=bool)
+        self.status = [ParseStatus.MISSING.value] * n
+        self.reason: dict[int, Any] = {}  # the truthy `parse_reason`s
+        self.scored = np.zeros(n, dtype=bool)
+        self.box = np.zeros((n, 4), dtype=np.float64)  # REC
+        self.has_box = np.zeros(n, dtype=bool)
+        self.box_from_mask = np.zeros(n, dtype=bool)
+
+    def add(self, row: int, line: tuple) -> None:
+        status, reason, scored, box, from_mask, _ = line
+        self.has_line[row], self.status[row], self.scored[row] = True, status, scored
+        if reason:
+            self.reason[row] = reason
+        if box is not None:
+            self.box[row], self.has_box[row], self.box_from_mask[row] = box, True, from_mask
+
+
+@dataclass
+class ColumnarPredictions:
+    """What `PredictionsFile` reports about a file, for a file read by this path (which
+    has no malformed or duplicate line: those go to the object path)."""
+
+    path: Path
+    n_lines: int
+    distinct_ids: int
+    unknown: list[tuple[str, int]]  # (sample id, line) of ids the split does not have
+    problems: list[Problem] = field(default_factory=list)
+    problem_counts: Counter[str] = field(default_factory=Counter)
+
+    def check_ids(self, split_ids: object) -> None:
+        for sid, line in self.unknown:
+            self.problem_counts["unknown_id"] += 1
+            if len(self.problems) < MAX_LISTED_PROBLEMS:
+                self.problems.append(Problem("unknown_id", f"{self.path}:{line}", f"sample_id {sid!r} is not in the split"))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "file": str(self.path),
+            "lines": self.n_lines,
+            "distinct_ids": self.distinct_ids,
+            "problems": {k: int(v) for k, v in sorted(self.problem_counts.items())},
+            "first_problems": [str(p) for p in self.problems],
+        }
+
+
+def _score_ok(v: Any) -> bool:
+    return v is None or (type(v) in (int, float) and math.isfinite(v))
+
+
+def _read_line(obj: Any, task: Task) -> tuple | None:
+    """`prediction_from_line`'s checks on a parsed line, and its answer (`Answers.add`'s
+    line: status, reason, scored, REC's box and whether it is a mask's, RES's mask); None
+    for a line that fails any check (the object path then reports it)."""
+    text, objects = obj.get("text"), obj.get("objects", [])
+    status, meta = obj.get("parse_status", ParseStatus.OK.value), obj.get("meta") or {}
+    if (text is not None and type(text) is not str) or type(objects) is not list or type(meta) is not dict:
+        return None
+    if COMPLETION_TOKENS in meta:  # an answer with a recorded cost: the object path's CostTally reads it
+        return None
+    if type(status) is not str or status not in _STATUSES:
+        return None
+    scores = []
+    for o in objects:
+        if type(o) is not dict:
+            return None
+        bbox, score, label = o.get("bbox"), o.get("score"), o.get("label")
+        if (
+            (bbox is not None and not is_finite_box(bbox))
+            or not _score_ok(score)
+            or (label is not None and type(label) is not str)
+        ):
+            return None
+        if bbox is None and o.get("mask") is None:
+            return None
+        scores.append(float(score) if score is not None else None)
+    status, reason, scored = _STATUSES[status], obj.get("parse_reason"), None not in scores
+    i = (0 if scores else None) if len(scores) < 2 else answer_index(scores)
+    if i is None:
+        return status, reason, scored, None, False, None
+    chosen = objects[i]
+    if task == Task.RES:  # the mask is checked with the block's masks (`_masks_valid`)
+        return status, reason, scored, None, False, chosen.get("mask")
+    answered = status == ParseStatus.OK.value  # only an answered sample's box is scored
+    bbox = chosen.get("bbox")
+    if bbox is not None:
+        return status, reason, scored, [float(v) for v in bbox] if answered else None, False, None
+    # REC scores a mask-only answer by its mask's tight box; no other mask is read
+    if rlemod.problem(chosen["mask"]) is not None:
+        return None
+    return status, reason, scored, rlemod.bbox_xyxy(rlemod.normalise(chosen["mask"])) if answered else None, answered, None
+
+
+def _masks_valid(objs: list[dict]) -> bool:
+    """RES: every mask of these lines is a valid RLE (the object path checks them all)."""
+    masks = [o["mask"] for obj in objs for o in obj.get("objects", []) if o.get("mask") is not None]
+    return all(why is None for why in rlemod.problems(masks))
+
+
+class _ResAreas:
+    """RES: the answers' intersections with their targets and their areas, a block at a time."""
+
+    def __init__(self, cols: QueryColumns, keep_answers: bool) -> None:
+        self.cols = cols
+        # the scored answers' masks, kept when the miss breakdown compares them with the
+        # image's other instances
+        self.answers: dict[int, dict] | None = {} if keep_answers else None
+        self.inter = np.zeros(len(cols), dtype=np.int64)
+        self.pred_area = np.zeros(len(cols), dtype=np.int64)
+        self.has_mask = np.zeros(len(cols), dtype=bool)
+        self.mismatch: dict[int, list[int]] = {}  # row -> the size of its answer's mask, which differs from its target's
+
+    def add(self, rows: list[int], statuses: list[str], masks: list[dict | None]) -> None:
+        """Score these rows' answers (their masks are not kept: memory stays flat)."""
+        keep, preds, inters = [], [], []
+        assert self.cols.masks is not None
+        for row, status, mask in zip(rows, statuses, masks):
+            if mask is None or status != ParseStatus.OK.value:
+                continue
+            canonical = rlemod.normalise(mask)
+            p, g = rlemod.to_cocotools(canonical), self.cols.masks[row]
+            if list(p["size"]) != list(g["size"]):
+                self.mismatch[row] = list(p["size"])
+                continue
+            if self.answers is not None:
+                self.answers[row] = canonical
+            keep.append(row)
+            preds.append(p)
+            inters.append(rlemod.intersection(p, g))
+        if keep:
+            self.pred_area[keep] = rlemod.areas(preds)
+            self.inter[keep] = rlemod.areas(inters)
+            self.has_mask[keep] = True
+
+
+@dataclass
+class ColumnarScore:
+    """A split and a predictions file scored as columns, ready to hand to the metric
+    (`state`), to write as per-sample records (`records`) and to pick the samples a
+    report draws (`selection`)."""
+
+    task: Task
+    cols: QueryColumns
+    answers: Answers
+    predictions: ColumnarPredictions
+    iou: list[float]
+    has_object: np.ndarray
+    missing_reason: str
+    res: _ResAreas | None = None
+    gt_area: list[int] | None = None
+    errors: Any = None  # the metric's QueryErrors, or None
+
+    def __post_init__(self) -> None:
+        n = len(self.cols)
+        self.status = self.answers.status
+        # each sample's miss-breakdown fields (`QueryErrors.add`), None without a breakdown
+        self.error_fields = self._classify() if self.errors is not None else [None] * n
+        self.inter: list[int] = []
+        self.union: list[int] = []
+        if self.task == Task.RES:
+            assert self.res is not None and self.gt_area is not None
+            self.inter = self.res.inter.tolist()
+            self.union = (self.res.pred_area + np.asarray(self.gt_area, dtype=np.int64) - self.res.inter).tolist()
+
+    def _classify(self) -> list[dict[str, Any] | None]:
+        """`QueryErrors.add`'s record fields for each sample; a missed answer is compared
+        with its image's other instances when the metric has them."""
+        errors, fg = self.errors, self.errors.thresholds.foreground
+        unparsed, no_object = {"error": "unparsed"}, {"error": "no_object"}
+        shared: dict[tuple, dict[str, Any]] = {}  # equal fields are one dict (records copy them)
+        out: list[dict[str, Any] | None] = []
+        for row, (status, has, v) in enumerate(zip(self.status, self.has_object.tolist(), self.iou)):
+            if status != "ok":
+                out.append(unparsed)
+            elif not has:
+                out.append(no_object)
+            else:
+                fields = errors.answer_fields(v, self._other_ious(row) if v < fg else [])
+                out.append(fields if "error_iou_other" in fields else shared.setdefault(tuple(fields.items()), fields))
+        if self.res is not None:
+            self.res.answers = None  # compared: no longer needed
+            self.cols.masks = None
+        return out
+
+    def _other_ious(self, row: int) -> list[float] | None:
+        if self.errors.lookup is None:
+            return None
+        image_id = self.cols.image_ids[row]
+        if self.task == Task.REC:
+            answer = self.answers.box[row].tolist()
+            return self.errors.other_ious(image_id, None, self.cols.boxes[row].tolist(), answer)
+        assert self.res is not None and self.res.answers is not None and self.cols.masks is not None
+        return self.errors.other_ious(image_id, None, self.cols.masks[row], self.res.answers[row])
+
+    def state(self) -> ColumnState:
+        """What the metric's `update` would have built from every sample's record."""
+        n, iou = len(self.cols), self.iou
+        if self.task == Task.REC:
+            fields: dict[str, list[Any]] = {f"hit@{t:g}": [v >= t for v in iou] for t in THRESHOLDS}
+            fields["iou"] = iou
+            task_counts = {"n_box_from_mask": int(self.answers.box_from_mask.sum())}
+        else:
+            assert self.res is not None
+            fields = {"iou": iou, "intersection": self.inter, "union": self.union}
+            task_counts = {"n_mask_size_mismatch": len(self.res.mismatch)}
+        outcomes: Counter[str] = Counter(n_samples=n)
+        for status, has, scored in zip(self.status, self.has_object.tolist(), self.answers.scored.tolist()):
+            if status == "ok":
+                outcomes["n_predicted"] += 1
+                if not has:
+                    outcomes["n_no_object"] += 1
+                elif scored:
+                    outcomes["n_with_scores"] += 1
+            else:
+                outcomes[_OUTCOME[status]] += 1
+        if self.errors is None:
+            return ColumnState(n, fields, outcomes, task_counts=task_counts)
+        categories: Counter[str] = Counter(f["error"] for f in self.error_fields if f is not None)
+        n_without = sum(1 for f in self.error_fields if f is not None and "error_instances" in f)
+        return ColumnState(n, fields, outcomes, categories, n_without, task_counts)
+
+    def record(self, row: int) -> dict[str, Any]:
+        """Sample `row`'s per-sample record, as the metric's `update` writes it."""
+        a, v = self.answers, self.iou[row]
+        rec: dict[str, Any] = {"sample_id": self.cols.ids[row], "status": self.status[row]}
+        if not a.has_line[row]:
+            rec["reason"] = self.missing_reason
+        elif row in a.reason:
+            rec["reason"] = a.reason[row]
+        if self.task == Task.REC:
+            if a.box_from_mask[row]:
+                rec["box_from_mask"] = True
+            rec["iou"] = v
+            for t in THRESHOLDS:
+                rec[f"hit@{t:g}"] = v >= t
+            if self.has_object[row]:
+                rec["pred_bbox"] = a.box[row].tolist()
+        else:
+            mismatch = self.res.mismatch if self.res is not None else {}
+            if row in mismatch:
+                msg = f"predicted mask size {mismatch[row]} differs from ground truth size {self.cols.sizes[row].tolist()}"
+                rec["reason"] = f"{rec['reason']}; {msg}" if "reason" in rec else msg
+            rec["iou"], rec["intersection"], rec["union"] = v, self.inter[row], self.union[row]
+        error_fields = self.error_fields[row]
+        if error_fields is not None:
+            rec.update(error_fields)
+        return rec
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        return map(self.record, range(len(self.cols)))
+
+    def selection(self, errors: dict[str, Any] | None, n_worst: int) -> SampleSelection:
+        """`SampleSelection.of_records(self.records(), errors, n_worst)`, from the columns:
+        stable sorts of the IoU column, records made for the picked rows only."""
+        # imported here: only a report asks, and `--no-report` does not pay for the import
+        from padt_eval.report.errors_view import DRAWN_QUERY_CATEGORIES, N_PER_CATEGORY, is_query_errors
+        from padt_eval.report.sample_selection import FAILED_STATUSES, LOWEST_IOU, MAX_FAILURES, SampleSelection
+
+        iou = np.asarray(self.iou, dtype=np.float64)
+        rows = np.arange(len(iou))
+        status = np.asarray(self.status)
+        answered = rows[status == "ok"]
+        pool = answered if len(answered) else rows
+        worst = pool[np.argsort(iou[pool], kind="stable")][: max(n_worst, 0)]
+        by_category = {}
+        if errors and is_query_errors(errors):
+            category = np.asarray([f["error"] if f is not None else None for f in self.error_fields], dtype=object)
+            for c in DRAWN_QUERY_CATEGORIES:
+                members = rows[category == c]
+                by_category[c] = [self.record(r) for r in members[np.argsort(iou[members], kind="stable")][:N_PER_CATEGORY]]
+        failed = rows[np.isin(status, FAILED_STATUSES)]
+        return SampleSelection(
+            worst=[self.record(r) for r in worst.tolist()],
+            how=LOWEST_IOU,
+            by_category=by_category,
+            failures=[self.record(r) for r in failed[:MAX_FAILURES].tolist()],
+            n_failures=len(failed),
+            ious=list(self.iou),
+            n=len(iou),
+        )
+
+
+_OUTCOME = {"missing": "n_missing", "failed": "n_parse_failed", "error": "n_error"}
+
+
+def score_columns(task: Task, reader: SplitReader, metric: Any, path: Path, strict: bool) -> ColumnarScore | None:
+    """Score the file as columns, or None where the object path must (module docstring).
+    Nothing is written and the metric is not touched: `ColumnarScore.state` and
+    `records` are the caller's to use."""
+    if type(metric) not in (RecMetric, ResMetric) or metric.task != task:
+        return None
+    errors = metric.error_counts
+    cols = read_query_columns(reader, task)
+    if cols is None:
+        return None
+    read = _read_predictions(task, cols, path, strict, keep_answers=errors is not None and errors.lookup is not None)
+    if read is None:
+        return None
+    answers, predictions, res = read
+    has_object, iou, gt_area = _ious(task, cols, answers, res)
+    if not all(math.isfinite(v) for v in iou):
+        return None  # the object path's metric names the sample
+    return ColumnarScore(
+        task, cols, answers, predictions, iou, has_object, f"no line for this sample in {path.name}", res, gt_area, errors
+    )
+
+
+def _read_predictions(
+    task: Task, cols: QueryColumns, path: Path, strict: bool, keep_answers: bool
+) -> tuple[Answers, ColumnarPredictions, _ResAreas | None] | None:
+    row_of = {sid: i for i, sid in enumerate(cols.ids)}
+    answers = Answers(len(cols))
+    seen: set[str] = set()
+    unknown: list[tuple[str, int]] = []
+    res = _ResAreas(cols, keep_answers) if task == Task.RES else None
+    block_rows: list[int] = []
+    block_objs: list[dict] = []
+    block_masks: list[dict | None] = []
+    n_lines = 0
+
+    def flush() -> bool:
+        if res is not None and block_objs:
+            if not _masks_valid(block_objs):
+                return False
+            res.add(block_rows, [answers.status[r] for r in block_rows], block_masks)
+        block_rows.clear()
+        block_objs.clear()
+        block_masks.clear()
+        return True
+
+    with open(path, "rb") as f:
+        for line_index, raw in enumerate(f):
+            if not raw.strip():
+                continue
+            n_lines += 1
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                return None
+            sid = obj.get("sample_id") if type(obj) is dict else None
+            if type(sid) is int:
+                sid = str(sid)
+            if type(sid) is not str or not sid or sid in seen:
+                return None  # a bad id or a duplicate: reported by the object path
+            seen.add(sid)
+            row = row_of.get(sid)
+            if row is None:
+                unknown.append((sid, line_index + 1))
+                continue
+            line = _read_line(obj, task)
+            if line is None:
+                return None
+            answers.add(row, line)
+            if res is not None:
+                block_rows.append(row)
+                block_objs.append(obj)
+                block_masks.append(line[5])
+                if len(block_rows) == _BLOCK and not flush():
+                    return None
+    if not flush() or (strict and unknown):
+        return None
+    return answers, ColumnarPredictions(path, n_lines, len(seen), unknown), res
+
+
+def _ious(
+    task: Task, cols: QueryColumns, answers: Answers, res: _ResAreas | None
+) -> tuple[np.ndarray, list[float], list[int] | None]:
+    """(has an object scored, per-sample IoU, RES: the targets' areas)."""
+    if task == Task.RES:
+        assert res is not None and cols.masks is not None
+        gt_area = cols.masks.areas()
+        if res.answers is None:
+            cols.masks = None  # every answer is scored, and no miss is compared with other instances
+        union = res.pred_area + gt_area - res.inter
+        inter, union_l = res.inter.tolist(), union.tolist()
+        iou = [i / u if u > 0 else 0.0 for i, u in zip(inter, union_l)]
+        return res.has_mask, iou, gt_area.tolist()
+    return answers.has_box, _box_ious(answers.box, cols.boxes, answers.has_box).tolist(), None
+
+
+def _mx0(v: np.ndarray) -> np.ndarray:
+    return np.where(v > 0.0, v, 0.0)  # Python's max(0.0, v): 0.0 for -0.0 and NaN, as box_iou
+
+
+def _box_ious(a: np.ndarray, b: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """`core.boxes.box_iou(a[i], b[i])` for every row with `has`, 0.0 elsewhere: the same
+    operations in the same order (Python's min/max keep the first of equal values)."""
+    iw = np.where(b[:, 2] < a[:, 2], b[:, 2], a[:, 2]) - np.where(b[:, 0] > a[:, 0], b[:, 0], a[:, 0])
+    ih = np.where(b[:, 3] < a[:, 3], b[:, 3], a[:, 3]) - np.where(b[:, 1] > a[:, 1], b[:, 1], a[:, 1])
+    inter = _mx0(iw) * _mx0(ih)
+    union = _mx0(a[:, 2] - a[:, 0]) * _mx0(a[:, 3] - a[:, 1]) + _mx0(b[:, 2] - b[:, 0]) * _mx0(b[:, 3] - b[:, 1]) - inter
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return np.where(has, iou, 0.0)
