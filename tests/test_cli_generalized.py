@@ -56,7 +56,7 @@ def test_protocols_of_other_tasks_are_refused(demo):
     )
     assert r.exit_code == 2 and "standard or official" in r.output
     r = runner.invoke(app, ["rec", "-s", "refcoco_val", "--data-root", str(paths.data), "-p", p, "--protocol", "official"])
-    assert r.exit_code == 2 and "grec and gres" in r.output
+    assert r.exit_code == 2 and "grec, gres and the splits of a benchmark with its own scorer" in r.output
 
 
 def _max_matches(boxes, gt):
