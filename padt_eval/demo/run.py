@@ -425,30 +425,26 @@ def run_models(out: Path, progress_view=None, seed: int = 0, results: Path | Non
         )
         assert result is not None
         runs.append(ModelRun(label, result))
-    # the colour-finder on Ref-L4's layout, through the split registry: long expressions, Ref-L4's metrics
-    result = api.run_model(
-        Task.REC,
-        REF_L4_DEMO_SPLIT,
-        ModelOptions("colour-finder", "colour-finder", {}),
-        data=DataOptions(data_root=paths.data),
-        run=RunOptions(nproc=1, device="cpu", batch_size=16, loader_workers=1),
-        output=OutputOptions(results / f"rec-{REF_L4_DEMO_SPLIT}-colour-finder", "colour-finder"),
-        progress=progress_view,
-    )
-    assert result is not None
-    runs.append(ModelRun("colour-finder on Ref-L4's layout (ref_l4_val)", result))
-    for split in [s for s, _ in SEGMENTATION_SPLITS if s != "refcoco_m_val" or has_parquet()]:
+    # the colour-finder on the beyond-the-paper layouts, through the split registry: Ref-L4
+    # (long expressions, its own metrics), ReasonSeg and RefCOCO-M (RES)
+    registry_runs = [(Task.REC, REF_L4_DEMO_SPLIT, "colour-finder on Ref-L4's layout (ref_l4_val)")]
+    registry_runs += [
+        (Task.RES, split, f"colour-finder on {split}")
+        for split, _ in SEGMENTATION_SPLITS
+        if split != "refcoco_m_val" or has_parquet()
+    ]
+    for task, split, label in registry_runs:
         result = api.run_model(
-            Task.RES,
+            task,
             split,
             ModelOptions("colour-finder", "colour-finder", {}),
             data=DataOptions(data_root=paths.data),
             run=RunOptions(nproc=1, device="cpu", batch_size=16, loader_workers=1),
-            output=OutputOptions(results / f"res-{split}-colour-finder", "colour-finder"),
+            output=OutputOptions(results / f"{task.value}-{split}-colour-finder", "colour-finder"),
             progress=progress_view,
         )
         assert result is not None
-        runs.append(ModelRun(f"colour-finder on {split}", result))
+        runs.append(ModelRun(label, result))
     return runs
 
 
