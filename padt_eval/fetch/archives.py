@@ -5,8 +5,9 @@ as an `Entry`, in archive order, with its name, what it is (a file, a folder, a
 link, something else) and, for a file, a way to read its bytes. A zip is read through its
 central directory; a tar.gz as one stream, front to back: going back in a gzip stream
 means decompressing it again from the start, so nothing here seeks. `done` counts how far
-the reading has got (member bytes for a zip, archive bytes for a tar.gz: the only measure
-a stream has up front), for the progress bar.
+the reading has got, up to `total(wanted)`: the bytes of the wanted members of a zip, the
+archive's own bytes for a tar.gz (read whole, and the only measure a stream has up front),
+for the progress bar.
 
 A corrupt archive raises `CorruptArchive` naming the member being read (or the last one
 read whole), whichever format it is.
@@ -71,8 +72,11 @@ class ZipArchive:
             self.zf = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:
             raise FetchError(f"cannot open archive {path}: {exc}") from None
-        self.total = sum(i.file_size for i in self.zf.infolist())
         self.done = 0
+
+    def total(self, wanted: Callable[[str], bool]) -> int:
+        """The bytes of the members `wanted` takes: what `done` counts up to."""
+        return sum(i.file_size for i in self.zf.infolist() if wanted(i.filename))
 
     def entries(self) -> Iterator[Entry]:
         for info in self.zf.infolist():
@@ -88,7 +92,6 @@ class ZipArchive:
 class TarGzArchive:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.total = path.stat().st_size
         self.raw = open(path, "rb")
         self.last = ""  # the member read last, for the message when the stream breaks
         # gzip.GzipFile checks the stream's CRC-32 and length at its end; tarfile's own "r|gz"
@@ -103,6 +106,10 @@ class TarGzArchive:
     @property
     def done(self) -> int:
         return self.raw.tell()
+
+    def total(self, wanted: Callable[[str], bool]) -> int:
+        """The archive's size: a stream is read whole whatever is wanted of it."""
+        return self.path.stat().st_size
 
     def entries(self) -> Iterator[Entry]:
         members = iter(self.tar)

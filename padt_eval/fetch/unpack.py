@@ -19,6 +19,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from padt_eval.fetch.archives import Entry, open_archive
@@ -49,8 +50,8 @@ def _refuse_unsafe(archive: Path, entry: Entry) -> None:
         raise FetchError(f"archive {archive} holds {entry.name!r}, neither a file nor a folder (a device or a pipe); refused")
 
 
-def _copy(entry: Entry, target: Path, archive_done, progress: Progress, shown: list[int], archive: Path, root: Path) -> str:
-    """Write one file member to `target`; its SHA-256."""
+def _copy(entry: Entry, target: Path, tick: Callable[[], None], archive: Path, root: Path) -> str:
+    """Write one file member to `target`, calling `tick` after each chunk; its SHA-256."""
     assert entry.open is not None
     target.parent.mkdir(parents=True, exist_ok=True)
     sha = hashlib.sha256()
@@ -59,8 +60,7 @@ def _copy(entry: Entry, target: Path, archive_done, progress: Progress, shown: l
             for chunk in iter(lambda: src.read(_CHUNK), b""):
                 dst.write(chunk)
                 sha.update(chunk)
-                progress.advance(archive_done() - shown[0])
-                shown[0] = archive_done()
+                tick()
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise FetchError(f"disk full while unpacking {archive} into {root}; free some space and run again") from None
@@ -81,16 +81,23 @@ def unpack(
     try:
         reader = open_archive(archive)
         try:
-            progress.start(description or f"unpack {archive.name}", reader.total, 0)
-            shown = [0]
+            total = reader.total(lambda name: any(_wants(o, name) for o in outputs))
+            progress.start(description or f"unpack {archive.name}", total, 0)
+            shown = 0
+
+            def tick() -> None:
+                nonlocal shown
+                progress.advance(reader.done - shown)
+                shown = reader.done
+
             for entry in reader.entries():
                 wanting = [o for o in outputs if _wants(o, entry.name)]
-                if not wanting or entry.kind == "dir":
-                    if wanting:
-                        _refuse_unsafe(archive, entry)
+                if not wanting:
                     continue
                 _refuse_unsafe(archive, entry)
-                sha = _copy(entry, tree / entry.name, lambda: reader.done, progress, shown, archive, root)
+                if entry.kind == "dir":
+                    continue  # a folder comes with its files; an empty one is not kept
+                sha = _copy(entry, tree / entry.name, tick, archive, root)
                 size = (tree / entry.name).stat().st_size
                 for o in wanting:
                     assert o.member is not None
