@@ -18,7 +18,7 @@ from padt_eval.cli.imports import import_cmd
 from padt_eval.cli.models import models, plan_cmd
 from padt_eval.cli.output import console, err_console
 from padt_eval.cli.runs import compare, leaderboard, report
-from padt_eval.cli.tasks import TASK_COMMANDS, check_batching
+from padt_eval.cli.tasks import TASK_COMMANDS, check_backends, check_batching
 from padt_eval.core.failures import guard_commands
 from padt_eval.core.family_modules import add_family_module
 from padt_eval.report.console import labelled
@@ -47,6 +47,7 @@ app = typer.Typer(
 for _command in TASK_COMMANDS:
     app.command(_command.__name__)(_command)
 app.command("check-batching")(check_batching)
+app.command("check-backends")(check_backends)
 app.command("import")(import_cmd)
 app.command()(splits)
 app.command()(demo)

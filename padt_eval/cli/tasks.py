@@ -71,7 +71,7 @@ def run_task(task: Task, f: TaskFlags) -> None:
 
 
 def print_result(task: Task, result) -> None:
-    from padt_eval.report.console import counts_line, metrics_table, problems_lines
+    from padt_eval.report.console import counts_line, metrics_table, problems_lines, warning_lines
     from padt_eval.report.errors_view import errors_line
 
     print_table(console, metrics_table(f"{task.value.upper()} on {result.split}", result.metrics))
@@ -80,8 +80,8 @@ def print_result(task: Task, result) -> None:
         console.print(errors_line(result.errors), highlight=False)
     for note in result.notes:
         console.print(labelled("note", note))
-    for warning in result.warnings:
-        err_console.print(labelled("warning", warning), soft_wrap=True)
+    for line in warning_lines(result.warnings, result.record.alarms):
+        err_console.print(line, soft_wrap=True)
     for line in problems_lines(result.problems):
         console.print(line, style="yellow")
     console.print(Text.assemble("results written to ", (str(result.out_dir), "bold"), f" ({result.seconds:.1f} s)"))
@@ -207,7 +207,7 @@ def check_batching(
     max_new_tokens: MaxNewOpt = None,
     model_arg: ModelArgOpt = None,
 ) -> None:
-    """Run a fixed subset at batch 1 and at batch N and count the predictions that differ.
+    """Run a fixed subset at batch 1 and at batch N and count the answers that change (one line: drift or no drift).
 
     Example: padt-eval check-batching --split refcoco_val --model PaDT-MLLM/PaDT_REC_3B -n 64 -b 16
     """
@@ -227,15 +227,61 @@ def check_batching(
         )
     except ValueError as exc:  # an unknown --task or device
         raise UsageError(str(exc)) from None
-    n = report.n_samples
-    colour = "green" if not report.differing_ids else "yellow"
-    console.print(
-        Text(
-            f"{len(report.differing_ids)} of {n} predictions differ between batch 1 and batch {report.batch_size}", style=colour
-        ),
-        f"(text: {report.n_text_differs}, objects: {report.n_objects_differ}; boxes compared to 0.01 px, scores to 1e-4)",
-    )
+    print_drift(report)
+
+
+def print_drift(report) -> None:
+    """A drift check's verdict in one line (green: no answer changed), then a few examples."""
+    console.print(Text(report.line(), style="green" if not report.differing_ids else "yellow"))
     for ex in report.examples:
         console.print(f"  sample {ex['sample_id']}:")
-        for key in (k for k in ex if k.startswith("batch_")):
+        for key in (report.first, report.second):
             console.print(f"    {key}: {json.dumps(ex[key])[:300]}")
+
+
+def check_backends(
+    split: SplitOpt,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model to run: a local checkpoint folder or a Hugging Face id.")],
+    backends: Annotated[
+        str, typer.Option("--backends", help="The two backends to compare, comma-separated (hf, vllm).")
+    ] = "hf,vllm",
+    task: Annotated[str, typer.Option("--task", help="rec or res (the prompt and the samples used).")] = "rec",
+    family: FamilyOpt = None,
+    n_samples: Annotated[int, typer.Option("--n-samples", "-n", min=1, help="How many samples (the first of the split).")] = 32,
+    batch_size: BatchOpt = 8,
+    device: DeviceOpt = "auto",
+    data_root: DataRootOpt = None,
+    image_root: ImageRootOpt = None,
+    layout: LayoutOpt = "auto",
+    dtype: DtypeOpt = None,
+    max_new_tokens: MaxNewOpt = None,
+    model_arg: ModelArgOpt = None,
+) -> None:
+    """Run a fixed subset on two backends (HF transformers and vLLM) and count the answers that change.
+
+    The model is loaded on one backend, run, released, then loaded on the other, so both
+    never hold memory at once. The same --dtype applies to both (give one: the backends'
+    defaults differ on CPU).
+
+    Example (needs: gpu): padt-eval check-backends --split refcoco_val --model Qwen/Qwen2.5-VL-3B-Instruct --family qwen2_5_vl -n 64
+    """
+    from padt_eval import api
+    from padt_eval.options import DataOptions, ModelOptions
+
+    pair = tuple(b.strip() for b in backends.split(",") if b.strip())
+    if len(pair) != 2:
+        raise UsageError(f"--backends takes two backends, comma-separated (e.g. hf,vllm); got {backends!r}")
+    try:
+        report = api.check_backends(
+            Task(task),
+            split,
+            ModelOptions(model, family, model_options(dtype, None, max_new_tokens, model_arg)),
+            backends=pair,  # type: ignore[arg-type]
+            data=DataOptions(data_root, image_root, layout),
+            n_samples=n_samples,
+            batch_size=batch_size,
+            device=resolve_device(device),
+        )
+    except ValueError as exc:  # an unknown --task or device
+        raise UsageError(str(exc)) from None
+    print_drift(report)

@@ -110,8 +110,9 @@ class RunRecord:
     scoring rules in words (its `name` is the protocol), `details` and `notes` what the
     metric adds, `errors` why the misses happened (REC/RES/OVD error breakdown),
     `problems` what was wrong with lines of the predictions file, `warnings` what a
-    reader must not miss. `gt` names the ground-truth variant where a task has several
-    (OVD)."""
+    reader must not miss, `alarms` the results that cannot be right ({name, message,
+    evidence}: `metrics/alarms.py`; each message is also in `warnings`). `gt` names the
+    ground-truth variant where a task has several (OVD)."""
 
     run_id: str
     task: str
@@ -127,6 +128,7 @@ class RunRecord:
     gt: str | None = None
     errors: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    alarms: list[dict[str, Any]] = field(default_factory=list)
     schema: str = METRICS_SCHEMA
     #: keys this version does not know (a newer padt-eval's), kept as they were
     extra: dict[str, Any] = field(default_factory=dict)
@@ -152,6 +154,7 @@ class RunRecord:
             "predictions": self.predictions.to_json() if self.predictions is not None else None,
             "problems": self.problems,
             **({"warnings": list(self.warnings)} if self.warnings else {}),
+            **({"alarms": [dict(a) for a in self.alarms]} if self.alarms else {}),
             **self.extra,
         }
 
@@ -174,6 +177,7 @@ class RunRecord:
             gt=gt if isinstance(gt, str) else None,
             errors=doc.get("errors"),
             warnings=[w for w in doc.get("warnings") or [] if isinstance(w, str)],
+            alarms=[a for a in doc.get("alarms") or [] if isinstance(a, dict) and isinstance(a.get("message"), str)],
             schema=str(doc.get("schema") or METRICS_SCHEMA),
             extra={k: v for k, v in doc.items() if k not in known},
         )

@@ -36,6 +36,7 @@ from padt_eval.results.reader import read_run_model
 from padt_eval.results.record import ModelDescription, PredictionsRef, RunRecord
 from padt_eval.results.run_folder import RunFolder
 from padt_eval.results.writer import RunWriter, safe_name
+from padt_eval.scoring.alarm_watch import AlarmWatch
 from padt_eval.scoring.predictions_file import PredictionsFile
 from padt_eval.tasks.metric import build_metric
 from padt_eval.tasks.registry import get_task, release_gt
@@ -258,10 +259,14 @@ def score(
     if on_start is not None:
         on_start(len(reader))
     line_of = _Lines(pred_file, parser)
+    watch = AlarmWatch(spec.task, scoring.protocol, metric)
     try:
         with library_output_to(RunFolder(out_dir).library_log):
             for chunk in _chunks(reader, CHUNK):
-                for record in metric.update_many(chunk, line_of.many(chunk)):
+                preds = line_of.many(chunk)
+                records = metric.update_many(chunk, preds)
+                watch.add(chunk, preds, records)  # the alarms' columns (scoring/alarm_watch.py)
+                for record in records:
                     writer.write_record(record)
                 if on_progress is not None:
                     on_progress(len(chunk))
@@ -276,6 +281,8 @@ def score(
             model = provenance.model if provenance is not None else ModelDescription(description)
             if output.name:
                 model = model.with_entries(name=output.name)
+            alarms = watch.alarms(reader, counts, model)
+            warnings += [a.message for a in alarms]
             record = RunRecord(
                 run_id=out_dir.name,
                 task=spec.task.value,
@@ -291,6 +298,7 @@ def score(
                 predictions=predictions_ref,
                 problems=problems,
                 warnings=warnings,
+                alarms=[a.to_json() for a in alarms],
             )
             manifest = build_manifest(
                 started=started,
