@@ -1,28 +1,17 @@
-"""The task commands: `rec`, `res`, `ovd`, `ric` (and gRefCOCO's `grec`, `gres`), and
-`check-batching`. Each scores a predictions file, or runs a model and scores its run;
+"""The task commands: `rec`, `res`, `ovd`, `ric` (and gRefCOCO's `grec`, `gres`) (the
+drift checks are in drift.py). Each scores a predictions file, or runs a model and scores its run;
 the work is `padt_eval.api`'s, this module parses and prints."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated
 
-import typer
 from rich.text import Text
 
 from padt_eval.cli.generalized import COMMANDS as GENERALIZED_COMMANDS
 from padt_eval.cli.options import (
-    AttnOpt,
-    BatchOpt,
-    DataRootOpt,
-    DeviceOpt,
-    DtypeOpt,
-    FamilyOpt,
     ImageRootOpt,
     LayoutOpt,
-    MaxNewOpt,
-    ModelArgOpt,
     OvdLayoutOpt,
     OvdProtocolOpt,
     OvdSplitOpt,
@@ -35,7 +24,6 @@ from padt_eval.cli.options import (
 )
 from padt_eval.cli.output import console, err_console
 from padt_eval.cli.task_flags import TaskFlags, task_command
-from padt_eval.core.errors import UsageError
 from padt_eval.core.types import Task
 from padt_eval.report.console import labelled, print_table
 
@@ -189,99 +177,3 @@ TASK_COMMANDS = [
 ]
 # grec, gres (gRefCOCO): their help and the options that differ live in generalized.py
 TASK_COMMANDS += [task_command(task, doc, run_task, **options) for task, doc, options in GENERALIZED_COMMANDS]
-
-
-def check_batching(
-    split: SplitOpt,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model to run: a local checkpoint folder or a Hugging Face id.")],
-    task: Annotated[str, typer.Option("--task", help="rec or res (the prompt and the samples used).")] = "rec",
-    family: FamilyOpt = None,
-    n_samples: Annotated[int, typer.Option("--n-samples", "-n", min=1, help="How many samples (the first of the split).")] = 32,
-    batch_size: BatchOpt = 8,
-    device: DeviceOpt = "auto",
-    data_root: DataRootOpt = None,
-    image_root: ImageRootOpt = None,
-    layout: LayoutOpt = "auto",
-    dtype: DtypeOpt = None,
-    attn: AttnOpt = None,
-    max_new_tokens: MaxNewOpt = None,
-    model_arg: ModelArgOpt = None,
-) -> None:
-    """Run a fixed subset at batch 1 and at batch N and count the answers that change (one line: drift or no drift).
-
-    Example: padt-eval check-batching --split refcoco_val --model PaDT-MLLM/PaDT_REC_3B -n 64 -b 16
-    """
-    from padt_eval import api
-    from padt_eval.options import DataOptions, ModelOptions
-
-    try:
-        device = resolve_device(device)
-        report = api.check_batching(
-            Task(task),
-            split,
-            ModelOptions(model, family, model_options(dtype, attn, max_new_tokens, model_arg)),
-            data=DataOptions(data_root, image_root, layout),
-            n_samples=n_samples,
-            batch_size=batch_size,
-            device=device,
-        )
-    except ValueError as exc:  # an unknown --task or device
-        raise UsageError(str(exc)) from None
-    print_drift(report)
-
-
-def print_drift(report) -> None:
-    """A drift check's verdict in one line (green: no answer changed), then a few examples."""
-    console.print(Text(report.line(), style="green" if not report.differing_ids else "yellow"))
-    for ex in report.examples:
-        console.print(f"  sample {ex['sample_id']}:")
-        for key in (report.first, report.second):
-            console.print(f"    {key}: {json.dumps(ex[key])[:300]}")
-
-
-def check_backends(
-    split: SplitOpt,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model to run: a local checkpoint folder or a Hugging Face id.")],
-    backends: Annotated[
-        str, typer.Option("--backends", help="The two backends to compare, comma-separated (hf, vllm).")
-    ] = "hf,vllm",
-    task: Annotated[str, typer.Option("--task", help="rec or res (the prompt and the samples used).")] = "rec",
-    family: FamilyOpt = None,
-    n_samples: Annotated[int, typer.Option("--n-samples", "-n", min=1, help="How many samples (the first of the split).")] = 32,
-    batch_size: BatchOpt = 8,
-    device: DeviceOpt = "auto",
-    data_root: DataRootOpt = None,
-    image_root: ImageRootOpt = None,
-    layout: LayoutOpt = "auto",
-    dtype: DtypeOpt = None,
-    max_new_tokens: MaxNewOpt = None,
-    model_arg: ModelArgOpt = None,
-) -> None:
-    """Run a fixed subset on two backends (HF transformers and vLLM) and count the answers that change.
-
-    The model is loaded on one backend, run, released, then loaded on the other, so both
-    never hold memory at once. The same --dtype applies to both (give one: the backends'
-    defaults differ on CPU).
-
-    Example (needs: gpu): padt-eval check-backends --split refcoco_val --model Qwen/Qwen2.5-VL-3B-Instruct --family qwen2_5_vl -n 64
-    """
-    from padt_eval import api
-    from padt_eval.options import DataOptions, ModelOptions
-
-    pair = tuple(b.strip() for b in backends.split(",") if b.strip())
-    if len(pair) != 2:
-        raise UsageError(f"--backends takes two backends, comma-separated (e.g. hf,vllm); got {backends!r}")
-    try:
-        report = api.check_backends(
-            Task(task),
-            split,
-            ModelOptions(model, family, model_options(dtype, None, max_new_tokens, model_arg)),
-            backends=pair,  # type: ignore[arg-type]
-            data=DataOptions(data_root, image_root, layout),
-            n_samples=n_samples,
-            batch_size=batch_size,
-            device=resolve_device(device),
-        )
-    except ValueError as exc:  # an unknown --task or device
-        raise UsageError(str(exc)) from None
-    print_drift(report)

@@ -13,7 +13,7 @@ while a run is scored, and the run's metrics.json carries the alarms that fired
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,23 +70,23 @@ def chance_level(tests: Sequence[ChanceTest]) -> Alarm | None:
     )
 
 
-def same_answer(answers: Sequence[str | None]) -> Alarm | None:
-    """One answer for most samples (`answers`: one per sample, as text or as the
-    caller's key of its objects; None where a sample has none): the share is of all
-    samples, so a file that keeps answers for a few samples is not judged by those few."""
+def same_answer(answers: Sequence[Hashable | None]) -> Alarm | None:
+    """One answer for most samples (`answers`: one per sample, as its text or the caller's
+    key of its objects; None where a sample has none): the share is of all samples, so a
+    file that keeps answers for a few samples is not judged by those few."""
     n = len(answers)
-    answered = [t.strip() for t in answers if t is not None and t.strip()]
-    if n < MIN_SAMPLES or not answered:
+    given = [a for a in answers if a is not None and a != ""]
+    if n < MIN_SAMPLES or not given:
         return None
-    text, count = Counter(answered).most_common(1)[0]
+    answer, count = Counter(given).most_common(1)[0]
     share = count / n
     if share < SAME_ANSWER_SHARE:
         return None
-    shown = text if len(text) <= 80 else text[:77] + "..."
+    shown = str(answer) if len(str(answer)) <= 80 else str(answer)[:77] + "..."
     return Alarm(
         "same_answer",
         f"degenerate output: {count} of {n} samples ({_pct(share)}) got the same answer {shown!r}",
-        {"answer": text[:500], "count": count, "n_samples": n, "share": share, "threshold": SAME_ANSWER_SHARE},
+        {"answer": str(answer)[:500], "count": count, "n_samples": n, "share": share, "threshold": SAME_ANSWER_SHARE},
     )
 
 
@@ -122,17 +122,18 @@ def hit_max_tokens(flags: Sequence[bool | None], source: str) -> Alarm | None:
     )
 
 
-def image_blind(expressions: Sequence[str | None], images: Sequence[str], answers: Sequence[str | None]) -> Alarm | None:
+def image_blind(expressions: Sequence[str | None], images: Sequence[str], answers: Sequence[Hashable | None]) -> Alarm | None:
     """The same answer for different images with the same expression: among expressions
-    asked on two or more images (answered each time), the share whose answers are all one. A model that looks at the image answers "the man on the left" differently on
+    asked on two or more images (answered each time), the share whose answers are all one.
+    A model that looks at the image answers "the man on the left" differently on
     different pictures."""
-    groups: dict[str, tuple[set[str], set[str]]] = {}
+    groups: dict[str, tuple[set[str], set[Hashable]]] = {}
     for expr, image, answer in zip(expressions, images, answers):
-        if expr is None or answer is None or not answer.strip():
+        if expr is None or answer is None or answer == "":
             continue
         imgs, texts = groups.setdefault(expr.strip().lower(), (set(), set()))
         imgs.add(image)
-        texts.add(answer.strip())
+        texts.add(answer)
     multi = [texts for imgs, texts in groups.values() if len(imgs) >= 2]
     if len(multi) < MIN_IMAGE_GROUPS:
         return None

@@ -10,7 +10,7 @@ RES's are exact pixel counts on RLE (pycocotools, only for the pairs whose boxes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,38 +26,43 @@ from padt_eval.metrics.alarms import Alarm
 from padt_eval.metrics.base import Metric
 from padt_eval.results.record import ModelDescription
 
-#: Where a prediction says it stopped at --max-new-tokens, in the order looked for:
-#: the per-sample cost record, the HF adapter's `stopped` (an end token was generated),
-#: PaDT's `finished`.
-HIT_MAX_FIELDS = ("cost.hit_max_new_tokens", "stopped", "finished")
+#: Where a prediction says it stopped at --max-new-tokens, in the order looked for: the
+#: adapters' cost field (`hit_max_new_tokens`, true when it ran to the limit), the HF
+#: adapter's `stopped` (an end token was generated), PaDT's `finished`.
+HIT_MAX_FIELDS = ("hit_max_new_tokens", "stopped", "finished")
 
 
-def answer_key(pred: Prediction, width: int, height: int) -> str | None:
+def answer_key(pred: Prediction, width: int, height: int) -> Hashable | None:
     """What "the same answer" compares: the answer's objects where it has any (boxes in
-    fractions of the image, to 0.01, so one box asked of two images of different sizes is
+    hundredths of the image size, so one box asked of two images of different sizes is
     recognised; a mask-only object by its RLE), else its text; None when it has neither.
     Text alone would not do: a model may say "the red object" every time and point at a
-    different object on every image."""
-    if pred.objects:
-        parts = []
-        for o in pred.objects:
+    different object on every image. Runs once per sample: the one-box case is a tuple of
+    four ints, without string formatting."""
+    objs = pred.objects
+    if objs:
+        if len(objs) == 1 and objs[0].bbox is not None and width > 0 and height > 0:
+            b, sx, sy = objs[0].bbox, 100 / width, 100 / height
+            return (int(b[0] * sx + 0.5), int(b[1] * sy + 0.5), int(b[2] * sx + 0.5), int(b[3] * sy + 0.5))
+        parts: list[Hashable] = []
+        for o in objs:
             if o.bbox is not None and width > 0 and height > 0:
-                b = o.bbox
-                parts.append(f"{b[0] / width:.2f},{b[1] / height:.2f},{b[2] / width:.2f},{b[3] / height:.2f}")
+                b, sx, sy = o.bbox, 100 / width, 100 / height
+                parts.append((int(b[0] * sx + 0.5), int(b[1] * sy + 0.5), int(b[2] * sx + 0.5), int(b[3] * sy + 0.5)))
             elif o.mask is not None:
-                parts.append(f"mask {o.mask.get('size')} {str(o.mask.get('counts'))[:200]}")
+                parts.append(f"mask {o.mask.get('size')} {o.mask.get('counts')}")
             else:
                 parts.append(str(o.label))
-        return "objects: " + "; ".join(parts)
+        return tuple(parts)
     text = (pred.text or "").strip()
     return text or None
 
 
 def hit_max(meta: dict[str, Any]) -> tuple[bool | None, str | None]:
     """(whether this prediction stopped at --max-new-tokens, the field that says so)."""
-    cost = meta.get("cost")
-    if isinstance(cost, dict) and isinstance(cost.get("hit_max_new_tokens"), bool):
-        return cost["hit_max_new_tokens"], HIT_MAX_FIELDS[0]
+    flag = meta.get(HIT_MAX_FIELDS[0])
+    if isinstance(flag, bool):
+        return flag, HIT_MAX_FIELDS[0]
     for key in HIT_MAX_FIELDS[1:]:
         v = meta.get(key)
         if isinstance(v, bool):
@@ -75,7 +80,7 @@ class AlarmWatch:
         self.chance = task in (Task.REC, Task.RES) and protocol == "standard"
         self.metric = metric
         self.seed = seed
-        self.answers: list[str | None] = []  # `answer_key` of each sample's prediction
+        self.answers: list[Hashable | None] = []  # `answer_key` of each sample's prediction
         self.expressions: list[str | None] = []
         self.images: list[str] = []
         self.hit_max: list[bool | None] = []
@@ -130,10 +135,16 @@ class AlarmWatch:
                         largest[i] = box
             tests = chance.rec_tests(np.asarray(self.scores, dtype=bool), gt, wh, largest, self.seed)
         else:
-            tests = chance.res_tests(np.asarray(self.scores, dtype=np.float64), self._res_trivial(wh, lookup))
+            # exact pixel counts cost a pycocotools merge a sample: a large split is
+            # tested on a seeded subset (metrics/chance.py, MASK_SAMPLES)
+            idx = chance.mask_subset(len(self.scores), self.seed)
+            trivial = self._res_trivial(wh[idx], lookup, idx.tolist())
+            tests = chance.res_tests(np.asarray(self.scores, dtype=np.float64)[idx], trivial)
         alarm = checks.chance_level(tests)
         if alarm is not None and why:
             alarm.evidence["largest_instance_note"] = why
+        if alarm is not None and self.task == Task.RES and len(self.scores) > chance.MASK_SAMPLES:
+            alarm.evidence["subset"] = f"a seeded random {chance.MASK_SAMPLES} of the {len(self.scores)} samples"
         return alarm
 
     def _instances(self, reader: SplitReader):
@@ -153,48 +164,51 @@ class AlarmWatch:
         except DataError as exc:
             return None, f"instances file unusable ({exc}): largest-instance test left out"
 
-    def _res_trivial(self, wh: np.ndarray, lookup) -> dict[str, np.ndarray]:
-        """Per-sample IoU of the target mask with the whole image, the largest instance's
-        mask and a random box, exact on RLE; NaN where a trivial answer is unknown."""
-        n = len(self.targets)
-        gts = [rle.to_cocotools(t.mask) for t in self.targets]  # type: ignore[arg-type]
+    def _res_trivial(self, wh: np.ndarray, lookup, idx: list[int]) -> dict[str, np.ndarray]:
+        """Per-sample IoU of the target masks of samples `idx` with the whole image, the
+        largest instance's mask and a random box, exact on RLE; NaN where a trivial answer
+        is unknown."""
+        targets = [self.targets[i] for i in idx]
+        image_ids = [self.image_ids[i] for i in idx]
+        gts = [rle.to_cocotools(t.mask) for t in targets]  # type: ignore[arg-type]
         a_g = rle.areas(gts).astype(np.float64)
         out = {"whole_image": a_g / np.maximum(wh[:, 0] * wh[:, 1], 1.0)}
-        gt_boxes = np.asarray([t.bbox for t in self.targets], dtype=np.float64)
+        gt_boxes = np.asarray([t.bbox for t in targets], dtype=np.float64)
         boxes = chance.random_boxes(wh, self.seed)
         out["random_box"] = _mask_vs_masks(gts, a_g, _box_rles(boxes, wh), gt_boxes, boxes)
-        largest = np.full(n, np.nan)
+        largest = np.full(len(idx), np.nan)
         if lookup is not None:
-            largest = self._largest_ious(lookup, gts, a_g, gt_boxes)
+            largest = _largest_ious(lookup, image_ids, gts, a_g, gt_boxes)
         out["largest_instance"] = largest
         return out
 
-    def _largest_ious(self, lookup, gts: list[dict], a_g: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:
-        """IoU of each target mask with its image's largest instance; NaN where unknown.
-        Computed once per (image, target): a RefCOCO object is named by several
-        expressions; and without a merge where the two RLEs are the same (IoU 1)."""
-        masks = _largest_masks(lookup, self.image_ids)
-        groups: dict[tuple[Any, bytes], list[int]] = {}
-        for i, image_id in enumerate(self.image_ids):
-            m = masks.get(image_id)
-            if m is not None and list(m[0]["size"]) == list(gts[i]["size"]):
-                groups.setdefault((image_id, gts[i]["counts"]), []).append(i)
-        out = np.full(len(gts), np.nan)
-        firsts = [members[0] for members in groups.values()]
-        same = [i for i in firsts if masks[self.image_ids[i]][0]["counts"] == gts[i]["counts"]]
-        other = [i for i in firsts if masks[self.image_ids[i]][0]["counts"] != gts[i]["counts"]]
-        out[same] = np.where(a_g[same] > 0, 1.0, 0.0)
-        if other:
-            out[other] = _mask_vs_masks(
-                [gts[i] for i in other],
-                a_g[other],
-                [masks[self.image_ids[i]][0] for i in other],
-                gt_boxes[other],
-                np.asarray([masks[self.image_ids[i]][1] for i in other], dtype=np.float64).reshape(-1, 4),
-            )
-        for members in groups.values():
-            out[members[1:]] = out[members[0]]
-        return out
+
+def _largest_ious(lookup, image_ids: list[Any], gts: list[dict], a_g: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:
+    """IoU of each target mask with its image's largest instance; NaN where unknown.
+    Computed once per (image, target): a RefCOCO object is named by several expressions;
+    and without a merge where the two RLEs are the same (IoU 1)."""
+    masks = _largest_masks(lookup, image_ids)
+    groups: dict[tuple[Any, bytes], list[int]] = {}
+    for i, image_id in enumerate(image_ids):
+        m = masks.get(image_id)
+        if m is not None and list(m[0]["size"]) == list(gts[i]["size"]):
+            groups.setdefault((image_id, gts[i]["counts"]), []).append(i)
+    out = np.full(len(gts), np.nan)
+    firsts = [members[0] for members in groups.values()]
+    same = [i for i in firsts if masks[image_ids[i]][0]["counts"] == gts[i]["counts"]]
+    other = [i for i in firsts if masks[image_ids[i]][0]["counts"] != gts[i]["counts"]]
+    out[same] = np.where(a_g[same] > 0, 1.0, 0.0)
+    if other:
+        out[other] = _mask_vs_masks(
+            [gts[i] for i in other],
+            a_g[other],
+            [masks[image_ids[i]][0] for i in other],
+            gt_boxes[other],
+            np.asarray([masks[image_ids[i]][1] for i in other], dtype=np.float64).reshape(-1, 4),
+        )
+    for members in groups.values():
+        out[members[1:]] = out[members[0]]
+    return out
 
 
 def _largest_boxes(lookup, image_ids: Sequence[Any]) -> dict[Any, list[float]]:
@@ -208,14 +222,17 @@ def _largest_boxes(lookup, image_ids: Sequence[Any]) -> dict[Any, list[float]]:
 
 
 def _largest_masks(lookup, image_ids: Sequence[Any]) -> dict[Any, tuple[dict, list[float]]]:
-    """image id -> (pycocotools RLE, box) of its largest instance by mask area, once per image."""
+    """image id -> (pycocotools RLE, box) of its largest instance by mask area, once per
+    image; the areas of every image's instances in one pycocotools call."""
+    per_image = [(image_id, insts) for image_id in set(image_ids) if (insts := lookup(image_id))]
+    masks = [rle.to_cocotools(i.mask) for _, insts in per_image for i in insts]
+    areas = rle.areas(masks) if masks else np.zeros(0)
     out: dict[Any, tuple[dict, list[float]]] = {}
-    for image_id in set(image_ids):
-        insts = lookup(image_id)
-        if insts:
-            masks = [rle.to_cocotools(i.mask) for i in insts]
-            k = int(np.argmax(rle.areas(masks)))
-            out[image_id] = (masks[k], insts[k].bbox)
+    pos = 0
+    for image_id, insts in per_image:
+        k = int(np.argmax(areas[pos : pos + len(insts)]))
+        out[image_id] = (masks[pos + k], insts[k].bbox)
+        pos += len(insts)
     return out
 
 

@@ -86,3 +86,11 @@ def test_rec_tests_leave_out_samples_without_instances():
     assert tests["whole_image"].trivial == 1.0 and not tests["whole_image"].above
     assert tests["largest_instance"].n == 70 and tests["largest_instance"].left_out == 30
     assert tests["largest_instance"].trivial == 1.0
+
+
+def test_res_tests_a_seeded_subset_of_a_large_split():
+    assert chance.mask_subset(chance.MASK_SAMPLES).tolist() == list(range(chance.MASK_SAMPLES))
+    idx = chance.mask_subset(3 * chance.MASK_SAMPLES, seed=4)
+    assert len(idx) == chance.MASK_SAMPLES and len(set(idx.tolist())) == len(idx)
+    assert (np.diff(idx) > 0).all() and idx.max() < 3 * chance.MASK_SAMPLES
+    assert np.array_equal(idx, chance.mask_subset(3 * chance.MASK_SAMPLES, seed=4))

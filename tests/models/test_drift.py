@@ -1,4 +1,5 @@
-"""Drift: check-batching and check-backends say in one line whether a model's answers change."""
+"""Drift: check-batching says in one line whether a model's answers change, between batch
+sizes or (--backends) between backends."""
 
 from __future__ import annotations
 
@@ -29,18 +30,18 @@ def test_one_changed_box_is_drift_and_a_last_bit_is_not():
     assert report.differing_ids == ["1"] and set(report.examples[0]) == {"sample_id", "backend hf", "backend vllm"}
 
 
-def test_check_backends_wants_two_backends(demo_split):
-    r = runner.invoke(app, ["check-backends", "-s", str(demo_split.rec_split), "--model", "x", "--backends", "hf"])
+def test_backends_must_be_two(demo_split):
+    r = runner.invoke(app, ["check-batching", "-s", str(demo_split.rec_split), "--model", "x", "--backends", "hf"])
     assert r.exit_code == 2 and "--backends takes two backends" in r.output
 
 
 @pytest.mark.slow
-def test_check_backends_runs_each_backend_and_prints_one_line(tiny, demo_split):
+def test_a_backend_cross_check_runs_each_backend_and_prints_one_line(tiny, demo_split):
     """hf against hf (vLLM needs a GPU): the wiring, and no drift on identical backends."""
     r = runner.invoke(
         app,
         [
-            "check-backends",
+            "check-batching",
             "-s",
             str(demo_split.rec_split),
             "--image-root",

@@ -21,7 +21,8 @@ def test_a_box_mask_is_the_pixels_whose_centres_are_inside_the_box():
 
 
 def test_hit_max_reads_cost_then_stopped_then_finished():
-    assert hit_max({"cost": {"hit_max_new_tokens": True}, "stopped": True}) == (True, "cost.hit_max_new_tokens")
+    assert hit_max({"hit_max_new_tokens": True, "stopped": True}) == (True, "hit_max_new_tokens")
+    assert hit_max({"hit_max_new_tokens": False, "stopped": False}) == (False, "hit_max_new_tokens")
     assert hit_max({"stopped": False}) == (True, "stopped")
     assert hit_max({"finished": True}) == (False, "finished")
     assert hit_max({"seconds": 1.0}) == (None, None)

@@ -185,12 +185,10 @@ def test_ground_truth_answers_raise_nothing_then_unreadable_and_cut_off_ones_do(
     assert {"parse_failures", "hit_max_new_tokens"} <= alarm_names(bad)
     hit = next(a for a in bad.record.alarms if a["name"] == "hit_max_new_tokens")["evidence"]
     assert hit["field"] == "stopped" and hit["n_hit_max"] == len(rows)
-    # the per-sample cost record's flag is read first
-    costed = [dict(x, meta={"cost": {"hit_max_new_tokens": True}, "stopped": True}) for x in ok]
+    # the adapters' cost field is read first
+    costed = [dict(x, meta={"hit_max_new_tokens": True, "stopped": True}) for x in ok]
     cut = _score(out, Task.REC, _write(tmp_path / "cost.jsonl", costed), tmp_path / "cost")
-    assert (
-        next(a for a in cut.record.alarms if a["name"] == "hit_max_new_tokens")["evidence"]["field"] == "cost.hit_max_new_tokens"
-    )
+    assert next(a for a in cut.record.alarms if a["name"] == "hit_max_new_tokens")["evidence"]["field"] == "hit_max_new_tokens"
 
 
 def test_the_terminal_prints_each_alarm_with_its_name(demo, tmp_path):
@@ -202,7 +200,12 @@ def test_the_terminal_prints_each_alarm_with_its_name(demo, tmp_path):
     assert "alarm [chance_level]: chance level: acc@0.5" in text and "alarm [same_answer]" in text
 
 
-def test_a_res_run_at_chance_fires_on_its_masks(demo, tmp_path):
+def test_a_res_run_at_chance_fires_on_its_masks(demo, tmp_path, monkeypatch):
+    """Whole-image masks: the run is the trivial answer. With MASK_SAMPLES lowered, the
+    test runs on a subset of that size, and says so."""
+    from padt_eval.metrics import chance
+
+    monkeypatch.setattr(chance, "MASK_SAMPLES", 100)
     out, _ = demo
     rows = []
     for s in _samples(out):
@@ -213,6 +216,7 @@ def test_a_res_run_at_chance_fires_on_its_masks(demo, tmp_path):
     # the whole-image mask IS the answer: the same per-sample IoUs, a zero-width interval at 0
     assert tests["whole_image"]["run"] == pytest.approx(tests["whole_image"]["trivial"])
     assert not tests["whole_image"]["above"]
+    assert tests["whole_image"]["n"] == 100 and "100 of the 242 samples" in _chance(result)["subset"]
 
 
 def _full_mask(h: int, w: int) -> dict:
