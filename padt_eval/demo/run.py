@@ -33,6 +33,8 @@ from padt_eval.options import DataOptions, ModelOptions, OutputOptions, Predicti
 
 DEMO_SPLIT_NAME = "demo_refcoco_val"
 GREFCOCO_DEMO_SPLIT = "grefcoco_val"
+#: `all_match` checks each run's alarms from this many samples on (the default demo has 242)
+ALARM_CHECK_MIN_SAMPLES = 100
 
 
 @dataclass
@@ -358,7 +360,13 @@ def all_match(runs: list[DemoRun], tol: float = 1e-9) -> bool:
             for r in runs
             if r.expected_errors is not None
         )
-        and all(alarm_names(r.result) == set(r.expected_alarms) for r in runs if r.expected_alarms is not None)
+        # alarms are checked at a size where the paired tests can tell (the default 50 images:
+        # 242 samples); a demo of a few images is too small to be above chance significantly
+        and all(
+            alarm_names(r.result) == set(r.expected_alarms)
+            for r in runs
+            if r.expected_alarms is not None and r.result.counts.get("n_samples", 0) >= ALARM_CHECK_MIN_SAMPLES
+        )
     )
 
 

@@ -281,7 +281,7 @@ def score(
             model = provenance.model if provenance is not None else ModelDescription(description)
             if output.name:
                 model = model.with_entries(name=output.name)
-            alarms = watch.alarms(reader, counts, model)
+            alarms = watch.alarms(reader, counts, model) if pred_file.n_lines else []  # empty: warned above
             warnings += [a.message for a in alarms]
             record = RunRecord(
                 run_id=out_dir.name,
