@@ -25,6 +25,7 @@ from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.fileio import atomic_write, sha256_file
 from padt_eval.core.images import open_rgb
 from padt_eval.core.types import Prediction
+from padt_eval.report.alarms_view import ALARMS_CSS, alarms_section
 from padt_eval.report.draw import histogram_svg, render_sample
 from padt_eval.report.errors_view import errors_section
 from padt_eval.report.runs import Run, load_run
@@ -300,6 +301,7 @@ def build_run_report(
         f"{picked.n} samples</p>" + "".join(f'<p class="warn">{_e(n)}</p>' for n in notes)
     )
     sections = [
+        alarms_section(run.record),
         f'<section id="metrics"><h2>Metrics</h2>{_metric_rows(run)}{_kv(counts)}</section>',
         (
             f'<section id="histogram"><h2>Per-sample IoU</h2><p class="caption">{len(ious)} samples; the red bar counts IoU = 0 '
@@ -318,7 +320,7 @@ def build_run_report(
     ]
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>padt-eval report: {_e(run.run_id)}</title><style>{PAGE_CSS}{REPORT_CSS}</style></head><body>"
+        f"<title>padt-eval report: {_e(run.run_id)}</title><style>{PAGE_CSS}{REPORT_CSS}{ALARMS_CSS}</style></head><body>"
         f"<h1>{_e(run.run_id)}</h1>{intro}{''.join(sections)}{_LOAD_CHECK}</body></html>\n"
     )
     return page

@@ -41,6 +41,7 @@ from padt_eval.data.split import SplitReader
 from padt_eval.metrics.base import ColumnState
 from padt_eval.metrics.rec import THRESHOLDS, RecMetric
 from padt_eval.metrics.res import ResMetric
+from padt_eval.scoring.alarm_watch import hit_max, line_key
 from padt_eval.scoring.predictions_file import MAX_LISTED_PROBLEMS, Problem
 
 if TYPE_CHECKING:
@@ -53,8 +54,9 @@ _BLOCK = 256
 
 class Answers:
     """Each sample's answer, as columns: its line's status and reason, whether every object
-    carried a score (`OutcomeCounts.n_with_scores`), REC's box. A sample without a line
-    is missing."""
+    carried a score (`OutcomeCounts.n_with_scores`), REC's box; and what the alarms read
+    (`scoring/alarm_watch.py`): its answer key (one box's coordinates, by row, or any other
+    key) and its hit-max flag. A sample without a line is missing."""
 
     def __init__(self, n: int) -> None:
         self.has_line = np.zeros(n, dtype=bool)
@@ -64,10 +66,21 @@ class Answers:
         self.box = np.zeros((n, 4), dtype=np.float64)  # REC
         self.has_box = np.zeros(n, dtype=bool)
         self.box_from_mask = np.zeros(n, dtype=bool)
+        self.key_rows: list[int] = []
+        self.key_boxes: list[list[float]] = []
+        self.key_other: dict[int, Any] = {}
+        self.hits: dict[int, tuple[bool, str]] = {}
 
     def add(self, row: int, line: tuple) -> None:
-        status, reason, scored, box, from_mask, _ = line
+        status, reason, scored, box, from_mask, _, key, hit = line
         self.has_line[row], self.status[row], self.scored[row] = True, status, scored
+        if type(key) is list:
+            self.key_rows.append(row)
+            self.key_boxes.append(key)
+        elif key is not None:
+            self.key_other[row] = key
+        if hit is not None:
+            self.hits[row] = hit
         if reason:
             self.reason[row] = reason
         if box is not None:
@@ -106,10 +119,24 @@ def _score_ok(v: Any) -> bool:
     return v is None or (type(v) in (int, float) and math.isfinite(v))
 
 
+def _alarm_fields(objects: list, text: str | None, meta: dict, answer: int | None, task: Task) -> tuple:
+    """The line's answer key and hit-max flag for the alarms (`alarm_watch.line_key`,
+    `hit_max`); the one-box answer's key is its box as given."""
+    if len(objects) == 1 and objects[0].get("bbox") is not None:
+        key = objects[0]["bbox"]
+    else:
+        key = line_key(objects, text, answer, task == Task.RES)
+    if not meta:
+        return key, None
+    flag, field_read = hit_max(meta)
+    return key, (flag, field_read) if flag is not None else None
+
+
 def _read_line(obj: Any, task: Task) -> tuple | None:
     """`prediction_from_line`'s checks on a parsed line, and its answer (`Answers.add`'s
-    line: status, reason, scored, REC's box and whether it is a mask's, RES's mask); None
-    for a line that fails any check (the object path then reports it)."""
+    line: status, reason, scored, REC's box and whether it is a mask's, RES's mask, the
+    alarms' key and hit-max flag); None for a line that fails any check (the object path
+    then reports it)."""
     text, objects = obj.get("text"), obj.get("objects", [])
     status, meta = obj.get("parse_status", ParseStatus.OK.value), obj.get("meta") or {}
     if (text is not None and type(text) is not str) or type(objects) is not list or type(meta) is not dict:
@@ -134,19 +161,31 @@ def _read_line(obj: Any, task: Task) -> tuple | None:
         scores.append(float(score) if score is not None else None)
     status, reason, scored = _STATUSES[status], obj.get("parse_reason"), None not in scores
     i = (0 if scores else None) if len(scores) < 2 else answer_index(scores)
+    if task == Task.REC and i is not None and objects[i].get("bbox") is None and rlemod.problem(objects[i]["mask"]) is not None:
+        return None  # REC reads the answer's mask only: checked before its key is made from it
+    try:
+        alarm = _alarm_fields(objects, text, meta, i, task)
+    except (TypeError, ValueError, KeyError):
+        return None  # a mask no RLE reading takes (RES checks it with its block): the object path names it
     if i is None:
-        return status, reason, scored, None, False, None
+        return status, reason, scored, None, False, None, *alarm
     chosen = objects[i]
     if task == Task.RES:  # the mask is checked with the block's masks (`_masks_valid`)
-        return status, reason, scored, None, False, chosen.get("mask")
+        return status, reason, scored, None, False, chosen.get("mask"), *alarm
     answered = status == ParseStatus.OK.value  # only an answered sample's box is scored
     bbox = chosen.get("bbox")
     if bbox is not None:
-        return status, reason, scored, [float(v) for v in bbox] if answered else None, False, None
+        return status, reason, scored, [float(v) for v in bbox] if answered else None, False, None, *alarm
     # REC scores a mask-only answer by its mask's tight box; no other mask is read
-    if rlemod.problem(chosen["mask"]) is not None:
-        return None
-    return status, reason, scored, rlemod.bbox_xyxy(rlemod.normalise(chosen["mask"])) if answered else None, answered, None
+    return (
+        status,
+        reason,
+        scored,
+        rlemod.bbox_xyxy(rlemod.normalise(chosen["mask"])) if answered else None,
+        answered,
+        None,
+        *alarm,
+    )
 
 
 def _masks_valid(objs: list[dict]) -> bool:
@@ -236,8 +275,7 @@ class ColumnarScore:
                 fields = errors.answer_fields(v, self._other_ious(row) if v < fg else [])
                 out.append(fields if "error_iou_other" in fields else shared.setdefault(tuple(fields.items()), fields))
         if self.res is not None:
-            self.res.answers = None  # compared: no longer needed
-            self.cols.masks = None
+            self.res.answers = None  # compared: no longer needed (the targets' masks are the alarms')
         return out
 
     def _other_ious(self, row: int) -> list[float] | None:
@@ -426,9 +464,7 @@ def _ious(
     """(has an object scored, per-sample IoU, RES: the targets' areas)."""
     if task == Task.RES:
         assert res is not None and cols.masks is not None
-        gt_area = cols.masks.areas()
-        if res.answers is None:
-            cols.masks = None  # every answer is scored, and no miss is compared with other instances
+        gt_area = cols.masks.areas()  # the masks stay: the chance-level alarm reads them
         union = res.pred_area + gt_area - res.inter
         inter, union_l = res.inter.tolist(), union.tolist()
         iou = [i / u if u > 0 else 0.0 for i, u in zip(inter, union_l)]
