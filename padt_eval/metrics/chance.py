@@ -19,8 +19,9 @@ the discordant pairs (`paired.mcnemar_exact`); RES's mIoU with the normal 95 % i
 of the mean per-sample difference (`paired.paired_mean_interval`). The run is "above" a
 trivial answer when it is ahead and the difference is significant at 5 % (McNemar
 p < 0.05; the interval's lower end > 0). Everything here is numpy over arrays of the
-split's boxes: no per-sample Python. RES tests at most MASK_SAMPLES samples (a seeded
-random subset of a larger split), since its trivial masks are exact pixel counts.
+split's boxes: no per-sample Python. RES tests at most SUBSET_SAMPLES samples (a seeded
+random subset of a larger split), since its trivial masks are exact pixel counts; so does
+REC's largest-instance test, which looks up each image's instances.
 """
 
 from __future__ import annotations
@@ -37,19 +38,20 @@ ALPHA = 0.05
 #: Fewer paired samples than this: no test (an alarm needs evidence, not noise).
 MIN_SAMPLES = 20
 RANDOM_SEED = 0
-#: RES's trivial masks cost a pycocotools merge a sample: a split larger than this is tested
-#: on a seeded random subset of this many samples (the run's IoUs on the same subset). At
-#: 5,000 samples the 95 % interval of a mean IoU difference is about ±0.01 wide, finer than
-#: any distance from chance that would make a result worth reading.
-MASK_SAMPLES = 5_000
+#: RES's trivial masks cost a pycocotools merge a sample, REC's largest instance a lookup an
+#: image: a split larger than this is tested on a seeded random subset of this many
+#: samples (the run's IoUs or hits on the same subset). At 5,000 samples the 95 % interval
+#: of a mean IoU difference is about ±0.01 wide, finer than any distance from chance that
+#: would make a result worth reading.
+SUBSET_SAMPLES = 5_000
 
 
-def mask_subset(n: int, seed: int = RANDOM_SEED) -> np.ndarray:
-    """The samples RES's chance test uses: all of them up to MASK_SAMPLES, else a seeded
-    random subset of that size, in split order."""
-    if n <= MASK_SAMPLES:
+def subset(n: int, seed: int = RANDOM_SEED) -> np.ndarray:
+    """The samples RES's chance test (and REC's largest-instance test) uses: all of them
+    up to SUBSET_SAMPLES, else a seeded random subset of that size, in split order."""
+    if n <= SUBSET_SAMPLES:
         return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, MASK_SAMPLES, replace=False))
+    return np.sort(np.random.default_rng(seed).choice(n, SUBSET_SAMPLES, replace=False))
 
 
 def row_box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -160,14 +162,22 @@ def against_ious(answer: str, run_iou: np.ndarray, trivial_iou: np.ndarray, left
 
 
 def rec_tests(
-    run_hits: np.ndarray, gt: np.ndarray, wh: np.ndarray, largest: np.ndarray, seed: int = RANDOM_SEED
+    run_hits: np.ndarray,
+    gt: np.ndarray,
+    wh: np.ndarray,
+    largest: np.ndarray,
+    seed: int = RANDOM_SEED,
+    largest_rows: np.ndarray | None = None,
 ) -> list[ChanceTest]:
-    """REC against the three trivial boxes. `largest`: (n, 4), NaN rows where the image's
-    instances are unknown (those samples sit out that test only)."""
+    """REC against the three trivial boxes. `largest`: the largest instance's box of the
+    samples `largest_rows` (default: all), NaN rows where the image's instances are
+    unknown (those samples sit out that test only)."""
+    rows = np.arange(len(run_hits)) if largest_rows is None else np.asarray(largest_rows)
     known = ~np.isnan(largest).any(axis=1)
+    sel = rows[known]
     tests = [
         against_hits("whole_image", run_hits, row_box_iou(whole_image_boxes(wh), gt) >= 0.5),
-        against_hits("largest_instance", run_hits[known], row_box_iou(largest[known], gt[known]) >= 0.5, int((~known).sum())),
+        against_hits("largest_instance", run_hits[sel], row_box_iou(largest[known], gt[sel]) >= 0.5, int((~known).sum())),
         against_hits("random_box", run_hits, row_box_iou(random_boxes(wh, seed), gt) >= 0.5),
     ]
     return [t for t in tests if t is not None]

@@ -220,25 +220,25 @@ class AlarmWatch:
             return None
         lookup, why = self._instances(reader)
         gt = np.asarray(self.target_boxes, dtype=np.float64).reshape(-1, 4)
+        subset = chance.subset(n, self.seed)
         if self.task == Task.REC:
-            largest = np.full_like(gt, np.nan)
+            # the largest instance is looked up an image: on the seeded subset (SUBSET_SAMPLES)
+            largest = np.full((len(subset), 4), np.nan)
             if lookup is not None:
-                image_codes, uniq = _factorise(self.image_ids)
-                boxes = _largest_boxes(lookup, uniq)
-                known = ~np.isnan(boxes[image_codes]).any(axis=1)
-                largest[known] = boxes[image_codes][known]
-            tests = chance.rec_tests(np.asarray(self.scores, dtype=bool), gt, wh, largest, self.seed)
+                image_codes, uniq = _factorise([self.image_ids[i] for i in subset.tolist()])
+                largest = _largest_boxes(lookup, uniq)[image_codes]
+            tests = chance.rec_tests(np.asarray(self.scores, dtype=bool), gt, wh, largest, self.seed, subset)
         else:
             # exact pixel counts cost a pycocotools merge a sample: a large split is
-            # tested on a seeded subset (metrics/chance.py, MASK_SAMPLES)
-            idx = chance.mask_subset(n, self.seed)
-            trivial = self._res_trivial(wh[idx], gt[idx], lookup, idx.tolist())
-            tests = chance.res_tests(np.asarray(self.scores, dtype=np.float64)[idx], trivial)
+            # tested on a seeded subset (metrics/chance.py, SUBSET_SAMPLES)
+            trivial = self._res_trivial(wh[subset], gt[subset], lookup, subset.tolist())
+            tests = chance.res_tests(np.asarray(self.scores, dtype=np.float64)[subset], trivial)
         alarm = checks.chance_level(tests)
         if alarm is not None and why:
             alarm.evidence["largest_instance_note"] = why
-        if alarm is not None and self.task == Task.RES and n > chance.MASK_SAMPLES:
-            alarm.evidence["subset"] = f"a seeded random {chance.MASK_SAMPLES} of the {n} samples"
+        if alarm is not None and n > chance.SUBSET_SAMPLES:
+            tested = "the largest-instance test" if self.task == Task.REC else "every test"
+            alarm.evidence["subset"] = f"{tested}: a seeded random {chance.SUBSET_SAMPLES} of the {n} samples"
         return alarm
 
     def _instances(self, reader: SplitReader):
@@ -308,7 +308,12 @@ def _unique_rows(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _factorise(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
-    """(each value's index among the distinct values, the distinct values in first-seen order)."""
+    """(each value's index among the distinct values, the distinct values): numpy's for
+    integers (image ids are, in every layout the columnar path reads), else in first-seen order."""
+    ints = np.asarray(values) if len(values) else np.zeros(0, dtype=np.int64)
+    if ints.dtype.kind in "iu":
+        uniq, inverse = np.unique(ints, return_inverse=True)
+        return inverse.ravel().astype(np.int64), uniq.tolist()
     seen: dict[Any, int] = {}
     codes = np.fromiter((seen.setdefault(v, len(seen)) for v in values), dtype=np.int64, count=len(values))
     return codes, list(seen)
@@ -343,14 +348,18 @@ def _largest_ious(lookup, image_ids: list[Any], gts: list[dict], a_g: np.ndarray
 
 
 def _largest_boxes(lookup, image_ids: Sequence[Any]) -> np.ndarray:
-    """(len(image_ids), 4): the box of each image's largest instance (by box area), NaN
-    where the image has none."""
-    out = np.full((len(image_ids), 4), np.nan)
-    for k, image_id in enumerate(image_ids):
+    """(len(image_ids), 4): the box of each image's largest instance (by box area, the
+    first of equal ones), NaN where the image has none."""
+    boxes = []
+    for image_id in image_ids:
         insts = lookup(image_id)
-        if insts:
-            out[k] = max(insts, key=lambda i: (i.bbox[2] - i.bbox[0]) * (i.bbox[3] - i.bbox[1])).bbox
-    return out
+        boxes.append(max(insts, key=_box_area).bbox if insts else [np.nan] * 4)
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+
+
+def _box_area(inst: Any) -> float:
+    b = inst.bbox
+    return (b[2] - b[0]) * (b[3] - b[1])
 
 
 def _largest_masks(lookup, image_ids: Sequence[Any]) -> dict[Any, tuple[dict, list[float]]]:
@@ -375,10 +384,22 @@ def _box_rles(boxes: np.ndarray, wh: np.ndarray) -> list[dict]:
     xb = np.clip(np.ceil(boxes[:, 2] - 0.5), 0, wh[:, 0]).astype(np.int64).tolist()
     ya = np.clip(np.ceil(boxes[:, 1] - 0.5), 0, wh[:, 1]).astype(np.int64).tolist()
     yb = np.clip(np.ceil(boxes[:, 3] - 0.5), 0, wh[:, 1]).astype(np.int64).tolist()
-    sizes = wh.astype(np.int64).tolist()
-    return [
-        {"size": [h, w], "counts": _rect_counts(x0, x1, y0, y1, w, h)} for x0, x1, y0, y1, (w, h) in zip(xa, xb, ya, yb, sizes)
-    ]
+    sizes = wh.astype(np.int64)
+    w, h = sizes[:, 0], sizes[:, 1]
+    x0, x1, y0, y1 = (np.asarray(v, dtype=np.int64) for v in (xa, xb, ya, yb))
+    rows, cols = y1 - y0, x1 - x0
+    # the common box (two columns or more), its four numbers encoded at once (`_rect_counts`)
+    plain = (cols >= 2) & (rows > 0)
+    nums = _encode_many(np.concatenate([x0 * h + y0, rows, h - rows, w * h - ((x1 - 1) * h + y1) - (h - rows)]))
+    n = len(boxes)
+    out = []
+    for i, (wi, hi) in enumerate(sizes.tolist()):
+        if plain[i]:
+            counts = nums[i] + nums[n + i] + nums[2 * n + i] + b"0" * (2 * int(cols[i]) - 3) + nums[3 * n + i]
+        else:
+            counts = _rect_counts(xa[i], xb[i], ya[i], yb[i], wi, hi)
+        out.append({"size": [hi, wi], "counts": counts})
+    return out
 
 
 def _rect_counts(x0: int, x1: int, y0: int, y1: int, w: int, h: int) -> bytes:
@@ -416,6 +437,24 @@ def _encode(x: int) -> bytes:
             c |= 0x20
         out.append(c + 48)
     return bytes(out)
+
+
+def _encode_many(x: np.ndarray) -> list[bytes]:
+    """`_encode` of every value of an int64 array, numpy a character position at a time."""
+    x = x.astype(np.int64)
+    chars = np.zeros((len(x), 13), dtype=np.uint8)  # 13 × 5 bits cover any int64
+    length = np.zeros(len(x), dtype=np.int64)
+    alive = np.ones(len(x), dtype=bool)
+    for pos in range(13):
+        if not alive.any():
+            break
+        c = x & 0x1F
+        x = x >> 5  # arithmetic: a negative value ends at -1, as Python's >>
+        more = np.where(c & 0x10, x != -1, x != 0) & alive
+        chars[:, pos] = (c | np.where(more, 0x20, 0)) + 48
+        length += alive
+        alive = more
+    return [row[:k].tobytes() for row, k in zip(chars, length.tolist())]
 
 
 def _mask_vs_masks(

@@ -89,8 +89,29 @@ def test_rec_tests_leave_out_samples_without_instances():
 
 
 def test_res_tests_a_seeded_subset_of_a_large_split():
-    assert chance.mask_subset(chance.MASK_SAMPLES).tolist() == list(range(chance.MASK_SAMPLES))
-    idx = chance.mask_subset(3 * chance.MASK_SAMPLES, seed=4)
-    assert len(idx) == chance.MASK_SAMPLES and len(set(idx.tolist())) == len(idx)
-    assert (np.diff(idx) > 0).all() and idx.max() < 3 * chance.MASK_SAMPLES
-    assert np.array_equal(idx, chance.mask_subset(3 * chance.MASK_SAMPLES, seed=4))
+    assert chance.subset(chance.SUBSET_SAMPLES).tolist() == list(range(chance.SUBSET_SAMPLES))
+    idx = chance.subset(3 * chance.SUBSET_SAMPLES, seed=4)
+    assert len(idx) == chance.SUBSET_SAMPLES and len(set(idx.tolist())) == len(idx)
+    assert (np.diff(idx) > 0).all() and idx.max() < 3 * chance.SUBSET_SAMPLES
+    assert np.array_equal(idx, chance.subset(3 * chance.SUBSET_SAMPLES, seed=4))
+
+
+def test_rec_largest_instance_test_on_a_subset_pairs_the_subsets_own_samples():
+    """`largest_rows`: the largest-instance boxes are those of these samples, and the run's
+    hits are taken at the same rows (here the run hits exactly the odd rows, and the
+    largest instance is each target itself on the subset)."""
+    rng = np.random.default_rng(2)
+    n = 400
+    wh = np.tile([100.0, 80.0], (n, 1))
+    gt = np.array([random_box(rng, 80, 100) for _ in range(n)])
+    gt[:, 2:] = np.maximum(gt[:, 2:], gt[:, :2] + 1)  # no empty target
+    run = np.arange(n) % 2 == 1
+    rows = np.sort(rng.choice(n, 60, replace=False))
+    largest = gt[rows].copy()
+    largest[:7] = np.nan  # seven subset images without instances
+    t = {x.answer: x for x in chance.rec_tests(run, gt, wh, largest, largest_rows=rows)}["largest_instance"]
+    kept = rows[7:]
+    assert t.n == len(kept) and t.left_out == 7
+    assert t.run == pytest.approx(run[kept].mean()) and t.trivial == 1.0
+    b = int((~run[kept]).sum())  # the trivial answer hits, the run does not
+    assert t.p == pytest.approx(_mcnemar_plain(b, 0))

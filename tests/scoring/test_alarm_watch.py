@@ -14,6 +14,7 @@ def test_a_box_mask_is_the_pixels_whose_centres_are_inside_the_box():
     wh = np.array([[37, 23]] * 150 + [[5, 40]] * 50, dtype=float)
     boxes = random_boxes(wh, seed=1)
     boxes[0], boxes[1], boxes[2] = [0, 0, 37, 23], [3, 3, 3.2, 9], [-5, -5, 100, 100]
+    boxes[3], boxes[4], boxes[5] = [3, 3, 4, 9], [3, 3, 5, 3.4], [36, 22, 37, 23]  # one column; empty; the last pixel
     for rle, box, (w, h) in zip(_box_rles(boxes, wh), boxes, wh.astype(int)):
         yy, xx = np.mgrid[0:h, 0:w]
         want = (xx + 0.5 >= box[0]) & (xx + 0.5 < box[2]) & (yy + 0.5 >= box[1]) & (yy + 0.5 < box[3])
@@ -68,6 +69,14 @@ def test_one_box_in_hundredths_is_the_same_answer_on_images_of_other_sizes():
     ]
     assert own[1] == own[2] != own[0]
     assert codes[7] == codes[8] != codes[0]
+
+
+def test_many_values_encode_as_one_at_a_time():
+    from padt_eval.scoring.alarm_watch import _encode, _encode_many
+
+    values = [0, 1, 15, 16, 31, 32, -1, -16, -17, 1023, -1024, 2**31, -(2**40), 2**62, -(2**63)]
+    values += np.random.default_rng(3).integers(-(10**7), 10**7, 300).tolist()
+    assert _encode_many(np.asarray(values, dtype=np.int64)) == [_encode(v) for v in values]
 
 
 def test_rectangle_counts_decode_to_the_rectangle_and_merge_as_pycocotools_own():

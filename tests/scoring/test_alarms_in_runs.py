@@ -201,11 +201,11 @@ def test_the_terminal_prints_each_alarm_with_its_name(demo, tmp_path):
 
 
 def test_a_res_run_at_chance_fires_on_its_masks(demo, tmp_path, monkeypatch):
-    """Whole-image masks: the run is the trivial answer. With MASK_SAMPLES lowered, the
+    """Whole-image masks: the run is the trivial answer. With SUBSET_SAMPLES lowered, the
     test runs on a subset of that size, and says so."""
     from padt_eval.metrics import chance
 
-    monkeypatch.setattr(chance, "MASK_SAMPLES", 100)
+    monkeypatch.setattr(chance, "SUBSET_SAMPLES", 100)
     out, _ = demo
     rows = []
     for s in _samples(out):
