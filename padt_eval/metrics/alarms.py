@@ -157,14 +157,19 @@ def image_blind_codes(expressions: np.ndarray, images: np.ndarray, answers: np.n
     e, g, a = expressions[keep], images[keep], answers[keep]
     if not len(e):
         return None
+    # two or more images <=> the smallest image number differs from the largest; one
+    # answer <=> the smallest answer number equals the largest (no sort, no unique)
     n_e = int(e.max()) + 1
-    n_images = np.bincount(np.unique(e * (int(g.max()) + 1) + g) // (int(g.max()) + 1), minlength=n_e)
-    n_answers = np.bincount(np.unique(e * (int(a.max()) + 1) + a) // (int(a.max()) + 1), minlength=n_e)
-    multi = n_images >= 2
+    lo_g, hi_g, lo_a, hi_a = (np.full(n_e, v, dtype=np.int64) for v in (2**62, -1, 2**62, -1))
+    np.minimum.at(lo_g, e, g)
+    np.maximum.at(hi_g, e, g)
+    np.minimum.at(lo_a, e, a)
+    np.maximum.at(hi_a, e, a)
+    multi = (hi_g >= 0) & (lo_g != hi_g)
     n_multi = int(multi.sum())
     if n_multi < MIN_IMAGE_GROUPS:
         return None
-    same = int((multi & (n_answers == 1)).sum())
+    same = int((multi & (lo_a == hi_a)).sum())
     share = same / n_multi
     if share < IMAGE_BLIND_SHARE:
         return None

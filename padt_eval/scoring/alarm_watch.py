@@ -16,7 +16,8 @@ RES's are exact pixel counts on RLE (pycocotools, only for the pairs whose boxes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -194,7 +195,7 @@ class AlarmWatch:
         packed integers of their box in hundredths of the image (numpy)."""
         codes = np.full(self.n, -1, dtype=np.int64)
         rows = np.asarray(self.box_rows, dtype=np.int64)
-        q = _hundredths(np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4), wh[rows])
+        q = _hundredths(_rows(self.boxes), wh[rows])
         uniq, inverse = _unique_rows(q)
         codes[rows] = inverse
         others: dict[Hashable, int] = {}
@@ -349,32 +350,48 @@ def _largest_ious(lookup, image_ids: list[Any], gts: list[dict], a_g: np.ndarray
 
 def _largest_boxes(lookup, image_ids: Sequence[Any]) -> np.ndarray:
     """(len(image_ids), 4): the box of each image's largest instance (by box area, the
-    first of equal ones), NaN where the image has none."""
-    boxes = []
-    for image_id in image_ids:
-        insts = lookup(image_id)
-        boxes.append(max(insts, key=_box_area).bbox if insts else [np.nan] * 4)
-    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    first of equal ones, as `max` picks), NaN where the image has none."""
+    per_image = [lookup(image_id) or () for image_id in image_ids]
+    counts = np.fromiter(map(len, per_image), dtype=np.int64, count=len(per_image))
+    boxes = _rows(inst.bbox for insts in per_image for inst in insts)
+    out = np.full((len(image_ids), 4), np.nan)
+    which, first = _first_max(_xyxy_area(boxes), counts)
+    out[which] = boxes[first]
+    return out
 
 
-def _box_area(inst: Any) -> float:
-    b = inst.bbox
-    return (b[2] - b[0]) * (b[3] - b[1])
+def _xyxy_area(boxes: np.ndarray) -> np.ndarray:
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+
+def _rows(values: Iterable[Sequence[float]]) -> np.ndarray:
+    """(n, 4) float64 of boxes given as sequences (np.fromiter: half the time of np.asarray)."""
+    flat = np.fromiter(chain.from_iterable(values), dtype=np.float64)
+    return flat.reshape(-1, 4)
+
+
+def _first_max(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For consecutive groups of `counts[k]` values: (the groups that have a maximum, the
+    index of each one's first maximal value)."""
+    group = np.repeat(np.arange(len(counts)), counts)
+    top = np.full(len(counts), -np.inf)
+    np.maximum.at(top, group, values)
+    at_top = np.flatnonzero(values == top[group])
+    first = at_top[np.r_[True, group[at_top][1:] != group[at_top][:-1]]] if len(at_top) else at_top
+    return group[first], first
 
 
 def _largest_masks(lookup, image_ids: Sequence[Any]) -> dict[Any, tuple[dict, list[float]]]:
-    """image id -> (pycocotools RLE, box) of its largest instance by mask area, once per
-    image; the areas of every image's instances in one pycocotools call."""
+    """image id -> (pycocotools RLE, box) of its largest instance by mask area (the first
+    of equal ones), once per image; the areas of every image's instances in one
+    pycocotools call."""
     per_image = [(image_id, insts) for image_id in set(image_ids) if (insts := lookup(image_id))]
-    masks = [rle.to_cocotools(i.mask) for _, insts in per_image for i in insts]
-    areas = rle.areas(masks) if masks else np.zeros(0)
-    out: dict[Any, tuple[dict, list[float]]] = {}
-    pos = 0
-    for image_id, insts in per_image:
-        k = int(np.argmax(areas[pos : pos + len(insts)]))
-        out[image_id] = (masks[pos + k], insts[k].bbox)
-        pos += len(insts)
-    return out
+    flat = [i for _, insts in per_image for i in insts]
+    masks = [rle.to_cocotools(i.mask) for i in flat]
+    areas = rle.areas(masks).astype(np.float64) if masks else np.zeros(0)
+    counts = np.fromiter((len(insts) for _, insts in per_image), dtype=np.int64, count=len(per_image))
+    which, first = _first_max(areas, counts)
+    return {per_image[k][0]: (masks[f], flat[f].bbox) for k, f in zip(which.tolist(), first.tolist())}
 
 
 def _box_rles(boxes: np.ndarray, wh: np.ndarray) -> list[dict]:

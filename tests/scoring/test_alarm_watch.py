@@ -90,3 +90,18 @@ def test_rectangle_counts_decode_to_the_rectangle_and_merge_as_pycocotools_own()
         assert np.array_equal(cocomask.decode(rle).astype(bool), want)
         own = cocomask.encode(np.asfortranarray(want.astype(np.uint8)))
         assert int(cocomask.area(cocomask.merge([rle, own], intersect=True))) == int(want.sum())
+
+
+def test_first_max_of_each_group_is_the_one_max_picks():
+    from padt_eval.scoring.alarm_watch import _first_max
+
+    rng = np.random.default_rng(4)
+    counts = rng.integers(0, 5, 300)
+    values = rng.integers(-3, 4, int(counts.sum())).astype(float)  # many ties, negatives, empty groups
+    which, first = _first_max(values, counts)
+    want, pos = {}, 0
+    for k, c in enumerate(counts.tolist()):
+        if c:
+            want[k] = max(range(pos, pos + c), key=lambda i: values[i])
+        pos += c
+    assert dict(zip(which.tolist(), first.tolist())) == want
