@@ -116,7 +116,7 @@ class _NoAlarms:
 _ALARM_FIELDS = columnar._alarm_fields
 
 
-def _no_alarm_fields(*args) -> tuple:
+def _no_alarm_fields(obj, task) -> tuple:
     return None, None
 
 
@@ -155,22 +155,14 @@ def _score(task: Task, split: Path, preds: Path, out: Path, watch) -> float:
 
 
 def _per_line_seconds(task: Task, preds: Path) -> float:
-    """`_alarm_fields` on every line of the predictions file, as `_read_line` calls it."""
+    """`_alarm_fields` on every line of the predictions file, as `_read_predictions` calls it."""
     import orjson
 
-    from padt_eval.core.answer_rule import answer_index
-
-    calls = []
     with open(preds, "rb") as f:
-        for raw in f:
-            obj = orjson.loads(raw)
-            objects = obj.get("objects", [])
-            scores = [o.get("score") for o in objects]
-            i = (0 if scores else None) if len(scores) < 2 else answer_index(scores)
-            calls.append((objects, obj.get("text"), obj.get("meta") or {}, i, task))
+        objs = [orjson.loads(raw) for raw in f]
     t0 = time.perf_counter()
-    for args in calls:
-        _ALARM_FIELDS(*args)
+    for obj in objs:
+        _ALARM_FIELDS(obj, task)
     return time.perf_counter() - t0
 
 

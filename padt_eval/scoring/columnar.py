@@ -72,8 +72,14 @@ class Answers:
         self.hits: dict[int, tuple[bool, str]] = {}
 
     def add(self, row: int, line: tuple) -> None:
-        status, reason, scored, box, from_mask, _, key, hit = line
+        status, reason, scored, box, from_mask, _ = line
         self.has_line[row], self.status[row], self.scored[row] = True, status, scored
+        if reason:
+            self.reason[row] = reason
+        if box is not None:
+            self.box[row], self.has_box[row], self.box_from_mask[row] = box, True, from_mask
+
+    def add_alarm_fields(self, row: int, key: Any, hit: tuple[bool, str] | None) -> None:
         if type(key) is list:
             self.key_rows.append(row)
             self.key_boxes.append(key)
@@ -81,10 +87,6 @@ class Answers:
             self.key_other[row] = key
         if hit is not None:
             self.hits[row] = hit
-        if reason:
-            self.reason[row] = reason
-        if box is not None:
-            self.box[row], self.has_box[row], self.box_from_mask[row] = box, True, from_mask
 
 
 @dataclass
@@ -119,24 +121,10 @@ def _score_ok(v: Any) -> bool:
     return v is None or (type(v) in (int, float) and math.isfinite(v))
 
 
-def _alarm_fields(objects: list, text: str | None, meta: dict, answer: int | None, task: Task) -> tuple:
-    """The line's answer key and hit-max flag for the alarms (`alarm_watch.line_key`,
-    `hit_max`); the one-box answer's key is its box as given."""
-    if len(objects) == 1 and objects[0].get("bbox") is not None:
-        key = objects[0]["bbox"]
-    else:
-        key = line_key(objects, text, answer, task == Task.RES)
-    if not meta:
-        return key, None
-    flag, field_read = hit_max(meta)
-    return key, (flag, field_read) if flag is not None else None
-
-
 def _read_line(obj: Any, task: Task) -> tuple | None:
     """`prediction_from_line`'s checks on a parsed line, and its answer (`Answers.add`'s
-    line: status, reason, scored, REC's box and whether it is a mask's, RES's mask, the
-    alarms' key and hit-max flag); None for a line that fails any check (the object path
-    then reports it)."""
+    line: status, reason, scored, REC's box and whether it is a mask's, RES's mask); None
+    for a line that fails any check (the object path then reports it)."""
     text, objects = obj.get("text"), obj.get("objects", [])
     status, meta = obj.get("parse_status", ParseStatus.OK.value), obj.get("meta") or {}
     if (text is not None and type(text) is not str) or type(objects) is not list or type(meta) is not dict:
@@ -161,31 +149,39 @@ def _read_line(obj: Any, task: Task) -> tuple | None:
         scores.append(float(score) if score is not None else None)
     status, reason, scored = _STATUSES[status], obj.get("parse_reason"), None not in scores
     i = (0 if scores else None) if len(scores) < 2 else answer_index(scores)
-    if task == Task.REC and i is not None and objects[i].get("bbox") is None and rlemod.problem(objects[i]["mask"]) is not None:
-        return None  # REC reads the answer's mask only: checked before its key is made from it
-    try:
-        alarm = _alarm_fields(objects, text, meta, i, task)
-    except (TypeError, ValueError, KeyError):
-        return None  # a mask no RLE reading takes (RES checks it with its block): the object path names it
     if i is None:
-        return status, reason, scored, None, False, None, *alarm
+        return status, reason, scored, None, False, None
     chosen = objects[i]
     if task == Task.RES:  # the mask is checked with the block's masks (`_masks_valid`)
-        return status, reason, scored, None, False, chosen.get("mask"), *alarm
+        return status, reason, scored, None, False, chosen.get("mask")
     answered = status == ParseStatus.OK.value  # only an answered sample's box is scored
     bbox = chosen.get("bbox")
     if bbox is not None:
-        return status, reason, scored, [float(v) for v in bbox] if answered else None, False, None, *alarm
+        return status, reason, scored, [float(v) for v in bbox] if answered else None, False, None
     # REC scores a mask-only answer by its mask's tight box; no other mask is read
-    return (
-        status,
-        reason,
-        scored,
-        rlemod.bbox_xyxy(rlemod.normalise(chosen["mask"])) if answered else None,
-        answered,
-        None,
-        *alarm,
-    )
+    if rlemod.problem(chosen["mask"]) is not None:
+        return None
+    return status, reason, scored, rlemod.bbox_xyxy(rlemod.normalise(chosen["mask"])) if answered else None, answered, None
+
+
+def _alarm_fields(obj: dict, task: Task) -> tuple | None:
+    """A line `_read_line` took: its answer key and hit-max flag for the alarms
+    (`alarm_watch.line_key`, `hit_max`; a one-box answer's key is its box as given); None
+    for a mask no RLE reading takes (RES checks masks a block at a time: the object path
+    then names it)."""
+    objects, meta = obj.get("objects", []), obj.get("meta")
+    if len(objects) == 1 and objects[0].get("bbox") is not None:
+        key = objects[0]["bbox"]
+    else:
+        i = (0 if objects else None) if len(objects) < 2 else answer_index([o.get("score") for o in objects])
+        try:
+            key = line_key(objects, obj.get("text"), i, task == Task.RES)
+        except Exception:  # pycocotools raises a plain Exception on counts it cannot compress
+            return None
+    if not meta:
+        return key, None
+    flag, field_read = hit_max(meta)
+    return key, (flag, field_read) if flag is not None else None
 
 
 def _masks_valid(objs: list[dict]) -> bool:
@@ -444,9 +440,11 @@ def _read_predictions(
                 unknown.append((sid, line_index + 1))
                 continue
             line = _read_line(obj, task)
-            if line is None:
+            alarm = _alarm_fields(obj, task) if line is not None else None
+            if alarm is None:
                 return None
             answers.add(row, line)
+            answers.add_alarm_fields(row, *alarm)
             if res is not None:
                 block_rows.append(row)
                 block_objs.append(obj)
