@@ -111,8 +111,10 @@ class AlarmWatch:
         self.seed = seed
         self.n = 0
         # answers: rows with one box and its coordinates; every other answer by row
+        # (their coordinates one after another: floats are no objects the garbage collector
+        # walks, where 50,000 kept lists would slow every full collection of the run)
         self.box_rows: list[int] = []
-        self.boxes: list[Sequence[float]] = []
+        self.boxes: list[float] = []
         self.other: dict[int, RawKey] = {}
         self.hits: dict[int, tuple[bool, str]] = {}  # row -> (stopped at the limit, field read)
         self._expr_codes: dict[str, int] = {}
@@ -132,7 +134,7 @@ class AlarmWatch:
             key = answer_key(p)
             if type(key) is list:
                 self.box_rows.append(row)
-                self.boxes.append(key)
+                self.boxes.extend(key)
             elif key is not None:
                 self.other[row] = key
             if p.meta:
@@ -195,7 +197,7 @@ class AlarmWatch:
         packed integers of their box in hundredths of the image (numpy)."""
         codes = np.full(self.n, -1, dtype=np.int64)
         rows = np.asarray(self.box_rows, dtype=np.int64)
-        q = _hundredths(_rows(self.boxes), wh[rows])
+        q = _hundredths(np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4), wh[rows])
         uniq, inverse = _unique_rows(q)
         codes[rows] = inverse
         others: dict[Hashable, int] = {}

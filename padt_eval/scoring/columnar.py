@@ -67,7 +67,7 @@ class Answers:
         self.has_box = np.zeros(n, dtype=bool)
         self.box_from_mask = np.zeros(n, dtype=bool)
         self.key_rows: list[int] = []
-        self.key_boxes: list[list[float]] = []
+        self.key_boxes: list[float] = []  # the one-box keys' coordinates, one after another
         self.key_other: dict[int, Any] = {}
         self.hits: dict[int, tuple[bool, str]] = {}
 
@@ -82,7 +82,7 @@ class Answers:
     def add_alarm_fields(self, row: int, key: Any, hit: tuple[bool, str] | None) -> None:
         if type(key) is list:
             self.key_rows.append(row)
-            self.key_boxes.append(key)
+            self.key_boxes.extend(key)
         elif key is not None:
             self.key_other[row] = key
         if hit is not None:

@@ -36,7 +36,7 @@ def _codes(keys: list, wh: list[tuple[int, int]]) -> list[int]:
     for row, key in enumerate(keys):
         if type(key) is list:
             watch.box_rows.append(row)
-            watch.boxes.append(key)
+            watch.boxes.extend(key)
         elif key is not None:
             watch.other[row] = key
     codes, _ = watch._answer_codes(np.asarray(wh, dtype=float))
