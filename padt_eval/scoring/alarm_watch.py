@@ -16,6 +16,7 @@ RES's are exact pixel counts on RLE (pycocotools, only for the pairs whose boxes
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from itertools import chain
 from typing import TYPE_CHECKING, Any
@@ -110,11 +111,11 @@ class AlarmWatch:
         self.metric = metric
         self.seed = seed
         self.n = 0
-        # answers: rows with one box and its coordinates; every other answer by row
-        # (their coordinates one after another: floats are no objects the garbage collector
-        # walks, where 50,000 kept lists would slow every full collection of the run)
-        self.box_rows: list[int] = []
-        self.boxes: list[float] = []
+        # answers: rows with one box and its coordinates, one after another, as C ints and
+        # doubles (no Python object a value: 50,000 kept lists would cost memory and slow
+        # every full garbage collection of the run); every other answer by row
+        self.box_rows = array("q")
+        self.boxes = array("d")
         self.other: dict[int, RawKey] = {}
         self.hits: dict[int, tuple[bool, str]] = {}  # row -> (stopped at the limit, field read)
         self._expr_codes: dict[str, int] = {}
@@ -196,8 +197,9 @@ class AlarmWatch:
         how an answer's int is shown. One-box answers, the common case, are grouped as
         packed integers of their box in hundredths of the image (numpy)."""
         codes = np.full(self.n, -1, dtype=np.int64)
-        rows = np.asarray(self.box_rows, dtype=np.int64)
-        q = _hundredths(np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4), wh[rows])
+        rows = np.frombuffer(self.box_rows, dtype=np.int64) if len(self.box_rows) else np.zeros(0, dtype=np.int64)
+        boxes = np.frombuffer(self.boxes, dtype=np.float64) if len(self.boxes) else np.zeros(0)
+        q = _hundredths(boxes.reshape(-1, 4), wh[rows])
         uniq, inverse = _unique_rows(q)
         codes[rows] = inverse
         others: dict[Hashable, int] = {}

@@ -22,6 +22,7 @@ the metric's own `QueryErrors.other_ious`, one miss at a time.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,8 +67,8 @@ class Answers:
         self.box = np.zeros((n, 4), dtype=np.float64)  # REC
         self.has_box = np.zeros(n, dtype=bool)
         self.box_from_mask = np.zeros(n, dtype=bool)
-        self.key_rows: list[int] = []
-        self.key_boxes: list[float] = []  # the one-box keys' coordinates, one after another
+        self.key_rows = array("q")  # the rows answered by one box, and its coordinates
+        self.key_boxes = array("d")
         self.key_other: dict[int, Any] = {}
         self.hits: dict[int, tuple[bool, str]] = {}
 
