@@ -90,7 +90,7 @@ class SplitSpec:
     # (the label-noise table, report/label_noise.py, sets the two side by side)
     cleaner_of: str | None = None
     needs: tuple[str, ...] = ()  # other `data fetch` datasets whose files it also reads
-    scorer: str | None = None  # a benchmark whose own metrics score it (SplitInfo.scorer): "ref_l4"
+    scorer: str | None = None  # a benchmark whose own metrics score it (SplitInfo.scorer): "ref_l4", "reasonseg"
 
     @property
     def fetch_names(self) -> list[str]:
@@ -259,7 +259,9 @@ def _reasonseg(split: str, subset: str | None = None) -> SplitSpec:
     layout = Layout("reasonseg", "official", "ReasonSeg layout", (folders,), open_reasonseg, count_queries, gts=("official",))
     name = f"reasonseg_{split}_{subset}" if subset else f"reasonseg_{split}"
     partition = f"{split} ({subset} queries)" if subset else split
-    return SplitSpec(name, (Task.RES,), "reasonseg", partition, (layout,), REASONSEG_IMAGES, fetch="reasonseg")
+    return SplitSpec(
+        name, (Task.RES,), "reasonseg", partition, (layout,), REASONSEG_IMAGES, fetch="reasonseg", scorer="reasonseg"
+    )
 
 
 REFCOCO_M_DIRS = ("refcoco-m/data", "refcoco-m", "moondream/refcoco-m/data")

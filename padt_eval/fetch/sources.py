@@ -59,8 +59,9 @@ PADT_RIC_FILE = RIC_JSONL[0]  # PaDT-MLLM/ReferringImageCaptioning/ric_instances
 class Output:
     """One thing a source installs: a folder or a file, `dest` relative to the data root.
 
-    `member` is the folder prefix (ending in "/") or file path inside the archive; None for
-    a source that is itself the file. `required` names files a folder must hold;
+    `member` is the folder prefix (ending in "/") or file path inside the archive, "" for a
+    folder that is the whole archive (a tar of loose images); None for a source that is
+    itself the file. `required` names files a folder must hold;
     `n_files` is how many files the folder holds, when known.
     """
 
@@ -71,7 +72,7 @@ class Output:
 
     @property
     def is_dir(self) -> bool:
-        return self.member is not None and self.member.endswith("/")
+        return self.member is not None and (self.member == "" or self.member.endswith("/"))
 
 
 @dataclass(frozen=True)
@@ -233,8 +234,9 @@ _SOURCES += [
 # ---- Ref-L4 (HF JierunChen/Ref-L4, data CC BY-NC 4.0) -----------------------------------
 # File names from the dataset card's file tree. No checksum is published: each file is
 # verified against the SHA-256 the Hub reports at download time. images.tar.gz (3.51 GB
-# on the Hub's listing) is a gzipped tar, which `data fetch` downloads but does not unpack
-# (its unpacker reads zip archives): extract it into ref_l4/images (`tar xzf`).
+# on the Hub's listing) is a gzipped tar of loose images: Ref-L4's own loader
+# (ref_l4/dataloader.py) keys each image by its member name and looks it up by the
+# annotation's `file_name`, so the whole archive unpacks into ref_l4/images as it is.
 REF_L4_REPO = "JierunChen/Ref-L4"
 REF_L4_NOTE = "verified against the Hub's SHA-256 at download time; file name from the dataset card's file tree"
 
@@ -261,11 +263,12 @@ _SOURCES += [
     ),
     Source(
         key="ref-l4-images",
-        title="Ref-L4 images (images.tar.gz, 3.51 GB; extract into ref_l4/images)",
+        title="Ref-L4 images (images.tar.gz, 3.51 GB, unpacked into ref_l4/images)",
         hf_repo=REF_L4_REPO,
         hf_file="images.tar.gz",
-        checksum_note=REF_L4_NOTE + "; a tar.gz, downloaded but not unpacked",
-        outputs=(Output(dest=f"{REF_L4_IMAGES.candidates[0]}.tar.gz"),),
+        checksum_note=REF_L4_NOTE,
+        outputs=(Output(dest=REF_L4_IMAGES.candidates[0], member=""),),
+        unpacked_size=3_600_000_000,  # JPEGs: about the archive's size
     ),
 ]
 # ---- end Ref-L4 -------------------------------------------------------------------------
@@ -355,7 +358,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             name="ref-l4-images",
-            description="Ref-L4 images (images.tar.gz, 3.51 GB; downloaded, to be extracted into ref_l4/images)",
+            description="Ref-L4 images (images.tar.gz, 3.51 GB, unpacked into ref_l4/images)",
             annotations={"images": ("ref-l4-images",)},
             default="images",
         ),

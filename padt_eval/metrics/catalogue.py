@@ -28,17 +28,19 @@ SCORERS: dict[tuple[Task, str], str] = {
     (Task.GRES, "standard"): "gres:GresMetric",
     (Task.GREC, "official"): "grec:GrecMetric",
     (Task.GRES, "official"): "gres:GresMetric",
-    (Task.RES, "official"): "reasonseg:ReasonSegMetric",  # ReasonSeg splits (LISA's scorer); tasks/metric.py checks the split
     (Task.REC, "padt-release"): "release_protocol:ReleaseMetric",
     (Task.RES, "padt-release"): "release_protocol:ReleaseMetric",
     (Task.OVD, "padt-release"): "release_protocol:ReleaseDetectionMetric",
 }
 
 #: (benchmark, task, protocol) -> the class scoring a split whose reader names a benchmark
-#: scorer (`SplitInfo.scorer`): Ref-L4 is REC scored by its own evaluator's metrics.
+#: scorer (`SplitInfo.scorer`): Ref-L4 is REC scored by its own evaluator's metrics, ReasonSeg
+#: RES by LISA's rules (official) and by RES's with its ignore regions (standard).
 BENCHMARK_SCORERS: dict[tuple[str, Task, str], str] = {
     ("ref_l4", Task.REC, "standard"): "ref_l4:RefL4Metric",
     ("ref_l4", Task.REC, "official"): "ref_l4:RefL4Metric",
+    ("reasonseg", Task.RES, "standard"): "reasonseg:ReasonSegMetric",
+    ("reasonseg", Task.RES, "official"): "reasonseg:ReasonSegMetric",
 }
 
 

@@ -277,7 +277,8 @@ def _place(measured: list[tuple[Row, dict[str, Any]]], reported: list[tuple[Row,
 def _task_table(tt: TaskTable, runs: list[Run], reported: list[ReportedCell], half: dict) -> tuple[Table, list[str]]:
     groups, notes = _group_runs(runs, tt)
     if tt.per_split:
-        splits = STANDARD_SPLITS + sorted({s for g in groups for s in g["runs"]} - set(STANDARD_SPLITS))
+        base = list(tt.splits) if tt.splits is not None else STANDARD_SPLITS
+        splits = base + sorted({s for g in groups for s in g["runs"]} - set(base))
     else:
         splits = ["*"]
     table = Table(tt.name or tt.task, tt.title, tt.caption, _columns(tt, splits, groups, half), [])

@@ -28,6 +28,11 @@ SPLIT_LABELS = {
     "refcoco+_testB": "RC+ testB",
     "refcocog_val": "RCg val",
     "refcocog_test": "RCg test",
+    "refcoco_m_val": "RC-M val",
+    "reasonseg_val": "val",
+    "reasonseg_test": "test",
+    "reasonseg_test_short": "test short",
+    "reasonseg_test_long": "test long",
 }
 PROTOCOL_ORDER = {"standard": 0, "padt-release": 1, "official": 1}
 #: A metric key naming a share of metrics.json `errors` rather than a headline metric.
@@ -56,10 +61,22 @@ class TaskTable:
     # the splits whose runs it shows: those of one benchmark scorer (`SplitSpec.scorer`, e.g.
     # "ref_l4"); None: the splits no benchmark scorer claims (a benchmark gets its own table)
     scorer: str | None = None
+    # and of one dataset of the split table (`SplitSpec.dataset`): a benchmark scored by the
+    # task's own metric that still gets its own table (RefCOCO-M); the task's general table
+    # leaves that dataset's splits out. None: every dataset no other table of the task claims
+    dataset: str | None = None
+    # a per-split table's split columns, in order (None: the 8 standard splits); splits of
+    # runs beyond them get columns after them
+    splits: tuple[str, ...] | None = None
 
     def shows(self, split: str) -> bool:
         spec = SPLITS.get(split)
-        return (spec.scorer if spec is not None else None) == self.scorer
+        if (spec.scorer if spec is not None else None) != self.scorer:
+            return False
+        dataset = spec.dataset if spec is not None else None
+        if self.dataset is not None:
+            return dataset == self.dataset
+        return dataset not in {t.dataset for t in TASK_TABLES if t.task == self.task and t.dataset is not None}
 
 
 TASK_TABLES = [
@@ -181,6 +198,39 @@ TASK_TABLES.append(
     )
 )
 
+TASK_TABLES.append(
+    TaskTable(
+        "res",
+        "ReasonSeg (LISA): gIoU and cIoU (%)",
+        "Reasoning segmentation: an implicit query, one target mask; pixels of 'ignore' regions count in neither "
+        "intersection nor union. Protocol official = LISA's evaluation code (dvlab-research/LISA@3cb2d43 "
+        "train_ds.py validate): the first query of each image only, gIoU = mean per-image I/(U+1e-5) (+1 for an empty "
+        "union), cIoU = ΣI/ΣU. Standard: every query, gIoU = padt-eval's mIoU (I/U, 0 for an empty union), cIoU = "
+        "ΣI/ΣU. Reported rows come from LISA's code: compare them with official rows, not with standard ones. test "
+        "short / long = the test queries with is_sentence false / true. docs/benchmarks.md.",
+        [MetricSpec("giou", "gIoU", aliases=("miou",)), MetricSpec("ciou", "cIoU")],
+        per_split=True,
+        name="reasonseg",
+        scorer="reasonseg",
+        splits=("reasonseg_val", "reasonseg_test", "reasonseg_test_short", "reasonseg_test_long"),
+    )
+)
+TASK_TABLES.append(
+    TaskTable(
+        "res",
+        "RefCOCO-M: cIoU and mIoU (%)",
+        "RefCOCO (unc) val re-segmented with pixel-accurate masks (moondream/refcoco-m): every (image, sentence) "
+        "pair is one sample. cIoU = Σ intersection / Σ union; mIoU = mean per-sample IoU, the metric the dataset "
+        "card defines. Scored by padt-eval's RES metric (standard protocol). Its pairing with RefCOCO val is in "
+        "the label-noise table. docs/benchmarks.md.",
+        [MetricSpec("ciou", "cIoU"), MetricSpec("miou", "mIoU")],
+        per_split=True,
+        name="refcoco_m",
+        dataset="refcoco-m",
+        splits=("refcoco_m_val",),
+    )
+)
+
 #: Metrics shown as they are (caption scores); every other metric is a fraction shown in %.
 RAW_SCALE_METRICS = {"cider_d", "cider", "meteor", "rouge_l", "spice"}
 
@@ -197,6 +247,8 @@ PROTOCOL_NOTE = {
     ("grec", "official"): "official: gRefCOCO's refexp.py (greedy matching on generalized IoU, float32 scores); "
     "differs from standard on boxes with IoU >= 0.5 but GIoU < 0.5 and where greedy matching misses pairs",
     ("gres", "official"): "official: ReLA's refer_evaluation.py (fixed commit); equal to standard where both are defined",
+    ("res", "official"): "official: LISA's evaluation code (ReasonSeg; first query of each image, +1 for an empty "
+    "union); the protocol of the reported rows",
     ("ovd", "padt-release"): "padt-release: the PaDT release's eval_coco.py rules (PaDT's filtered ground truth; a label "
     "counts only when it is exactly a lower-cased class name); not comparable with standard rows",
 }

@@ -163,7 +163,12 @@ def device_name(device: str) -> str:
 
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
-    return f"CPU {_cpu_model()} ({torch.get_num_threads()} threads)"
+    return cpu_name(_cpu_model(), torch.get_num_threads())
+
+
+def cpu_name(model: str, threads: int) -> str:
+    """ "CPU <model> (<n> threads)", "thread" for one."""
+    return f"CPU {model} ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def _cpu_model() -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from padt_eval.core.errors import UsageError, did_you_mean
 from padt_eval.core.types import Task
-from padt_eval.data.readers.reasonseg import LAYOUT as REASONSEG
 from padt_eval.data.split import SplitReader
 from padt_eval.data.split_table import SPLITS
 from padt_eval.metrics.base import Metric
@@ -22,20 +21,16 @@ from padt_eval.tasks.registry import PROTOCOLS, get_task
 #: the tasks whose `official` protocol reproduces the benchmark's own scorer (metrics/grec.py, metrics/gres.py)
 OFFICIAL_TASKS = (Task.GREC, Task.GRES)
 
-#: RES splits scored by their benchmark's own rules under both protocols (metrics/reasonseg.py);
-#: `res --protocol official` is ReasonSeg's (LISA's) scorer and needs such a split
-REASONSEG_LAYOUT = REASONSEG
-
 
 def split_scorer(split_name: str | None) -> str | None:
-    """The benchmark scorer a named split declares (`SplitSpec.scorer`: Ref-L4), else None."""
+    """The benchmark scorer a named split declares (`SplitSpec.scorer`: Ref-L4, ReasonSeg), else None."""
     spec = SPLITS.get(split_name) if split_name is not None else None
     return spec.scorer if spec is not None else None
 
 
 def check_protocol(task: Task, protocol: str, scorer: str | None = None) -> None:
     """Refuse a protocol the task has no scorer for, saying which it has. `scorer`: the
-    benchmark whose own metrics score the split (Ref-L4), which has its own protocols."""
+    benchmark whose own metrics score the split (Ref-L4, ReasonSeg), which has its own protocols."""
     if scorer is not None:
         if metric_class(task, protocol, scorer) is None:
             have = sorted(p for (b, t, p) in BENCHMARK_SCORERS if b == scorer and t == task)
@@ -44,7 +39,7 @@ def check_protocol(task: Task, protocol: str, scorer: str | None = None) -> None
     if protocol == "standard":
         return
     if protocol == "official":
-        if task not in (*OFFICIAL_TASKS, Task.RES):
+        if task not in OFFICIAL_TASKS:
             raise UsageError(
                 "--protocol official is for grec, gres and the splits of a benchmark with its own scorer (ref_l4_*, "
                 f"reasonseg_*); {task.value} on this split has none"
@@ -72,7 +67,7 @@ def build_metric(
     release's best-of-N answer is not the answer padt-eval's headline scores, and its
     categories would describe another metric. A split of a benchmark with its own metrics
     (`SplitInfo.scorer`, or the split table's for `split_name` before the split is open:
-    Ref-L4) is scored by them, under `standard` or `official`."""
+    Ref-L4, ReasonSeg) is scored by them, under `standard` or `official`."""
     t = get_task(task).task
     scorer = split.info.scorer if split is not None else split_scorer(split_name)
     check_protocol(t, protocol, scorer)
@@ -83,15 +78,6 @@ def build_metric(
     categories = split.info.categories if split is not None else None  # OVD; None: the 80 COCO categories
     if t in OFFICIAL_TASKS or scorer is not None:
         return cls(protocol)
-    reasonseg = split is not None and split.info.layout == REASONSEG_LAYOUT
-    if t == Task.RES and protocol == "official" and split is not None and not reasonseg:
-        raise UsageError(
-            f"--protocol official for res is ReasonSeg's (LISA's) scorer; {split.info.name} is not a ReasonSeg split"
-        )
-    if reasonseg and protocol == "padt-release":
-        raise UsageError("--protocol padt-release is PaDT's RefCOCO scorer; a ReasonSeg split is scored standard or official")
-    if t == Task.RES and (reasonseg or protocol == "official"):
-        return metric_class(Task.RES, "official")(protocol)  # ReasonSeg's metric scores both protocols
     if protocol == "padt-release":
         return cls(categories) if t == Task.OVD else cls(t)
     if t == Task.OVD:

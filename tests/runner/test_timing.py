@@ -98,3 +98,10 @@ def test_the_progress_table_shows_data_wait_against_model_time(slow_loader, slow
         assert int(share) == pytest.approx(100 * timing["data_wait_s"] / (timing["data_wait_s"] + timing["model_s"]), abs=1)
         cells[name] = int(share)
     assert cells["loader"] > 66 > 33 > cells["model"]
+
+
+def test_a_cpu_is_named_with_its_thread_count_in_words():
+    from padt_eval.runner.timing import cpu_name
+
+    assert cpu_name("Xeon", 1) == "CPU Xeon (1 thread)"  # the cost table printed "(1 threads)"
+    assert cpu_name("Xeon", 2) == "CPU Xeon (2 threads)"

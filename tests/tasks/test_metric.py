@@ -2,8 +2,9 @@
 
 The expected metric of every pair is written out from docs/protocols.md's rules: standard
 for every task; padt-release for REC, RES and OVD only (the release has no RIC scorer, and
-gRefCOCO was not in it); official for GREC, GRES and RES (a benchmark's own scorer: RES's is
-ReasonSeg's, which `build_metric` refuses on another split, tests/data/test_reasonseg.py).
+gRefCOCO was not in it); official for GREC and GRES. A split of a benchmark with its own scorer
+(`SplitSpec.scorer`: Ref-L4's REC, ReasonSeg's RES) is scored by that scorer under standard and
+official and refuses padt-release (tests/data/test_ref_l4.py, tests/data/test_reasonseg.py).
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ BUILT = {
     (Task.OVD, "padt-release"): ReleaseDetectionMetric,
     (Task.GREC, "official"): GrecMetric,
     (Task.GRES, "official"): GresMetric,
-    (Task.RES, "official"): ReasonSegMetric,
 }
 REFUSED = {
     (Task.RIC, "padt-release"): r"padt-release is not available for ric \(the PaDT release has no RIC scorer\)",
@@ -52,7 +52,7 @@ REFUSED = {
             t,
             "official",
         ): rf"official is for grec, gres and the splits of a benchmark with its own scorer \(ref_l4_\*, reasonseg_\*\); {t.value} on this split has none"
-        for t in (Task.REC, Task.OVD, Task.RIC)
+        for t in (Task.REC, Task.RES, Task.OVD, Task.RIC)
     },
 }
 
@@ -71,6 +71,30 @@ def test_each_task_and_protocol_gets_its_metric_or_a_reason(task, protocol):
         assert metric.protocol_name == protocol
     if type(metric) is ReleaseMetric:
         assert metric.task == task
+
+
+@pytest.mark.parametrize(
+    ("split", "protocol", "built"),
+    [
+        ("reasonseg_val", "standard", ReasonSegMetric),
+        ("reasonseg_test_long", "official", ReasonSegMetric),
+        ("refcoco_val", "standard", ResMetric),
+    ],
+)
+def test_a_benchmark_split_is_scored_by_its_own_scorer_before_it_is_open(split, protocol, built):
+    # the split table's `scorer` decides, by the split's name: the command refuses a protocol
+    # before any model time is spent (api.run_model, scoring/score.py)
+    metric = build_metric(Task.RES, protocol, split_name=split)
+    assert type(metric) is built
+    if built is ReasonSegMetric:
+        assert metric.official == (protocol == "official")
+
+
+def test_res_official_on_a_split_without_a_benchmark_scorer_names_the_splits_that_have_one():
+    with pytest.raises(UsageError, match=r"benchmark with its own scorer \(ref_l4_\*, reasonseg_\*\); res on this split"):
+        build_metric(Task.RES, "official", split_name="refcoco_val")
+    with pytest.raises(UsageError, match=r"padt-release is not available on a reasonseg split; choose one of official, standard"):
+        build_metric(Task.RES, "padt-release", split_name="reasonseg_val")
 
 
 def test_an_unknown_protocol_suggests_the_near_one():

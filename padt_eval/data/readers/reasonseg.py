@@ -48,6 +48,8 @@ from padt_eval.data.split import SplitInfo
 
 _CACHE_VERSION = "reasonseg-v1"
 LAYOUT = "reasonseg"
+#: the scorer family of these splits (metrics/reasonseg.py, LISA's rules), see `SplitInfo.scorer`
+SCORER = "reasonseg"
 TARGET, IGNORE = 1, 255
 
 
@@ -189,6 +191,7 @@ class ReasonSegReader(JsonlSplitReader):
             task=task,
             notes=[f"{subset} queries only (is_sentence {'true' if subset == 'long' else 'false'})"] if subset else [],
             instances_note="ReasonSeg has no instance annotations",
+            scorer=SCORER,
         )
         super().__init__(source, info)
         self.cache_record = derived.record
