@@ -255,10 +255,10 @@ def problems(rles: Sequence[object]) -> list[str | None]:
     """`[problem(r) for r in rles]`, with the compressed counts of them all checked together.
 
     The per-mask check costs about a dozen numpy calls, which for the few hundred characters
-    of a typical mask is almost all call overhead; here those passes run once over every
-    counts string of the batch joined end to end. Whatever the joined pass flags, and every
-    RLE it does not take (an uncompressed or empty counts, an unusual structure), goes
-    through `problem` itself, so the verdicts and messages are exactly `problem`'s."""
+    of a typical mask is almost all call overhead; here a block of counts strings joined end
+    to end is checked in one pass (`_joined_valid`). A block it does not pass, and every RLE
+    it does not take (an uncompressed or empty counts, an unusual structure), goes through
+    `problem` itself, mask by mask, so the verdicts and messages are exactly `problem`'s."""
     out: list[str | None] = [None] * len(rles)
     batch: list[int] = []
     strings: list[bytes] = []
@@ -276,75 +276,92 @@ def problems(rles: Sequence[object]) -> list[str | None]:
         out[i] = problem(r)
     for start in range(0, len(batch), _JOINED):
         part = slice(start, start + _JOINED)
-        for i, ok in zip(batch[part], _joined_strings_valid(strings[part], pixels[part]).tolist()):
-            if not ok:
+        if not _joined_valid(strings[part], pixels[part]):
+            for i in batch[part]:
                 out[i] = problem(rles[i])
     return out
 
 
-#: Counts strings decoded in one joined pass. Small on purpose: the numpy calls a pass
-#: saves are paid back by then, and bigger joins make temporaries past malloc's mmap
-#: threshold, whose page faults cost more than the calls (measured on 10,000 RefCOCO-sized
-#: masks, CPU seconds: one check a mask 0.69, joins of 32 0.27, of 64 0.40, of 256 0.86).
-_JOINED = 32
+#: Counts strings checked in one joined pass: enough that the numpy calls' overhead is
+#: spread thin, few enough that the temporaries stay small (measured on 50,000
+#: RefCOCO-sized masks, CPU seconds: joins of 32 0.72, of 128 0.46, of 1024 0.64).
+_JOINED = 128
+#: Longest join `_joined_valid` decides itself: its int64 sums stay exact below it.
+_MAX_JOINED_CHARS = 2**26
 
 
-def _joined_strings_valid(strings: list[bytes], pixels: list[int]) -> np.ndarray:
-    """For non-empty ASCII counts strings: does each pass every check `_string_runs` and
-    `problem` make (alphabet, no cut-off run length, run lengths of at most `_MAX_GROUP`
-    characters, every run in [0, 2**32), their sum = its pixel count)? The same decoding
-    as `_string_runs`, on all strings joined, each string's runs kept apart, written for
-    few passes over the arrays and little fancy indexing (their cost is per element)."""
-    n = len(strings)
+def _joined_valid(strings: list[bytes], pixels: list[int]) -> bool:
+    """True when every one of these non-empty ASCII counts strings passes every check that
+    `_string_runs` and `problem` make (alphabet, no cut-off run length, run lengths of at
+    most `_MAX_GROUP` characters, every run in [0, 2**32), their sum = its pixel count,
+    which the caller has checked is below 2**32); False when one may not, and the caller
+    checks each. The same decoding as `_string_runs`, on all strings joined, in few passes:
+
+    * a run length's value is read from its last character up (Horner), for the quarter of
+      them that span two or more characters, one character position a round;
+    * the delta rule (from the third run on, each value is a delta against the run two
+      before) becomes running sums over the joined runs taken at even and at odd positions
+      (both parities of a string are contiguous there), each string's values being the
+      running sum less its value where the string begins; so that the third run's delta
+      is against the first run and not before, the first run is taken out of it;
+    * then per string and parity, the least and greatest value (`reduceat`) bound every
+      run, and the sums of the values give the pixel count.
+    """
     joined = b"".join(strings)
-    string_end = np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=n))  # exclusive
-    valid = np.ones(n, dtype=bool)
+    if len(joined) >= _MAX_JOINED_CHARS or joined.translate(None, _ALPHABET):  # too long, or outside '0'..'o'
+        return False
+    n = len(strings)
     u = np.frombuffer(joined, dtype=np.uint8)
-    if joined.translate(None, _ALPHABET):  # a character outside '0'..'o' somewhere
-        valid[np.searchsorted(string_end, np.flatnonzero((u < 48) | (u >= 112)), side="right")] = False
-    last = u < 80  # no continuation bit: the character ends a run length
-    valid[~last[string_end - 1]] = False
-    last[string_end - 1] = True  # a run length never spans two strings, whatever they hold
-    ends = np.flatnonzero(last)
-    n_runs = len(ends)
-    first_run = np.searchsorted(ends, string_end - np.fromiter(map(len, strings), dtype=np.int64, count=n))
-    lengths = np.diff(ends, prepend=-1)
-    if int(lengths.max()) > _MAX_GROUP:
-        valid[np.searchsorted(string_end, ends[lengths > _MAX_GROUP], side="right")] = False
-        np.minimum(lengths, _MAX_GROUP, out=lengths)  # refused above; keeps the shifts below defined
-    # Five bits a character, least significant first; a run length's last character is a
-    # signed digit, the earlier ones unsigned.
+    string_end = np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=n))  # exclusive
+    if int(u[string_end - 1].max()) >= 80:  # a string ends inside a run length (continuation bit)
+        return False
+    # every string's last character ends a run length, so none spans two strings
+    ends = np.flatnonzero(u < 80)
     d = u[ends].astype(np.int64)
     d -= 48
-    runs = ((d & 0x1F) - ((d & 0x10) << 1)) << (5 * (lengths - 1))
-    longer = np.flatnonzero(lengths > 1)
-    j = 1
+    d -= (d & 0x10) << 1  # the last character's five bits are a signed digit
+    # The earlier characters are unsigned digits, least significant first: Horner's rule
+    # from the last character back. ends[0] - 1 is -1, the block's last character: an end.
+    longer = np.flatnonzero(u[ends - 1] >= 80)
+    back = 1
     while len(longer):
-        at = longer
-        c = u[ends[at] - j].astype(np.int64) - 48
-        runs[at] += (c & 0x1F) << (5 * (lengths[at] - 1 - j))
-        j += 1
-        longer = longer[lengths[longer] > j]
-    # From the third run on, each value is a delta against the run two before it: running
-    # sums per string and parity of the position, position 0 left out. One cumulative sum
-    # over everything, with each string's first entry lowered by the previous string's
-    # total so that the sum starts again at every string.
-    starts_at = np.zeros(n_runs, dtype=bool)
-    starts_at[first_run] = True
-    start_parity = np.zeros(n_runs, dtype=np.int8)
-    start_parity[first_run] = np.diff(first_run & 1, prepend=0)
-    odd = ((np.arange(n_runs) - np.cumsum(start_parity)) & 1).astype(bool)
-    decoded = runs
-    for members in (odd, ~odd & ~starts_at):
-        x = np.where(members, runs, 0)
-        x[first_run[1:]] -= np.add.reduceat(x, first_run)[:-1]
-        decoded = np.where(members, np.cumsum(x), decoded)
-    bad_run = (decoded < 0) | (decoded >= _MAX_PIXELS)
-    if bad_run.any():
-        valid[np.searchsorted(first_run, np.flatnonzero(bad_run), side="right") - 1] = False
-        decoded[bad_run] = 0
-    valid &= np.add.reduceat(decoded, first_run) == np.asarray(pixels, dtype=np.int64)
-    return valid
+        if back == _MAX_GROUP:  # a run length of more than _MAX_GROUP characters
+            return False
+        at = ends[longer] - back
+        d[longer] = d[longer] * 32 + ((u[at] - 48) & 0x1F)
+        longer = longer[u[at - 1] >= 80]
+        back += 1
+    last_run = np.searchsorted(ends, string_end - 1)
+    first_run = np.empty_like(last_run)
+    first_run[0] = 0
+    first_run[1:] = last_run[:-1] + 1
+    chained = first_run[last_run - first_run >= 2]
+    d[chained + 2] -= d[chained]
+    total = np.zeros(n, dtype=np.int64)
+    for parity in (0, 1):
+        column = d[parity::2]
+        m = len(column)
+        # run[r] = the sum of column[:r]; run[m + 1] a neutral sentinel ending the last segment
+        run = np.empty(m + 2, dtype=np.int64)
+        run[0] = 0
+        np.cumsum(column, out=run[1 : m + 1])
+        row = (first_run - parity + 1) >> 1  # string s has the rows [row[s], row[s + 1]) of this column
+        count = np.diff(row, append=m)
+        base = run[row]
+        has = count > 0  # a string of one run has none at odd positions
+        values = run[1:]  # a string's values: these less its base
+        run[m + 1] = 0
+        sums = np.add.reduceat(values, row)
+        run[m + 1] = np.iinfo(np.int64).max
+        least = np.minimum.reduceat(values, row)
+        run[m + 1] = np.iinfo(np.int64).min
+        most = np.maximum.reduceat(values, row)
+        # (with every run >= 0, the sum check alone bounds each run by the pixel count; the
+        # upper bound is checked too so that the sums below cannot wrap round)
+        if bool((has & ((least < base) | (most - base >= _MAX_PIXELS))).any()):
+            return False
+        total += np.where(has, sums - count * base, 0)
+    return bool(np.array_equal(total, np.asarray(pixels, dtype=np.int64)))
 
 
 def size_problem(rle: object) -> str | None:

@@ -128,3 +128,104 @@ def test_rec_reads_a_split_whose_masks_it_never_uses_and_res_refuses_it(synth_ro
     assert r.exit_code == 0, r.output
     assert json.loads((out / "metrics.json").read_text())["metrics"]["acc@0.5"] == 1.0
     assert (out / "report.html").is_file()
+
+
+# -- the joined check against the single-mask check ---------------------------------------
+def _encode_runs(runs: list[int], widths: dict[int, int] | None = None) -> str:
+    """Any run lengths (negative or huge ones too) as a compressed counts string, written
+    as pycocotools' `rleToString` writes one: the delta rule, five bits a character.
+    `widths` pads run i's characters to widths[i] (the same value, spelt longer)."""
+    out = []
+    for i, x in enumerate(runs):
+        if i > 2:
+            x -= runs[i - 2]
+        more, k = True, 0
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            k += 1
+            more = (x != -1 if c & 0x10 else x != 0) or k < (widths or {}).get(i, 0)
+            out.append(chr(c + (0x20 if more else 0) + 48))
+    return "".join(out)
+
+
+def test_the_encoder_here_writes_what_pycocotools_writes():
+    for seed in range(20):
+        good = _encoded(30, 40, seed, 0.3)
+        flat = rle.decode(good).ravel(order="F")  # column-major, as COCO runs go
+        edges = np.flatnonzero(np.diff(flat)) + 1
+        bounds = np.concatenate([[0], edges, [flat.size]])
+        runs = np.diff(bounds).tolist()
+        if flat[0]:
+            runs = [0, *runs]
+        assert _encode_runs(runs) == good["counts"]
+        assert rle.problem({**good, "counts": _encode_runs(runs, {0: 7, len(runs) - 1: 7})}) is None
+        assert rle.problem({**good, "counts": _encode_runs(runs, {1: 8})}) is not None
+
+
+_RUN = st.one_of(
+    st.integers(0, 40),
+    st.integers(-3, 3),
+    st.integers(2**28, 2**33),  # six- and seven-character run lengths
+    st.integers(-(2**33), -(2**28)),
+    st.sampled_from([2**29 - 1, 2**29, 2**32 - 1, 2**32, -(2**34), 2**34 - 1]),
+    st.integers(2**34, 2**45),  # eight characters and more: refused
+    st.integers(-(2**45), -(2**34)),
+)
+
+
+@st.composite
+def runs_string(draw) -> tuple[bytes, int]:
+    """A counts string of drawn runs, hostile ones included, with a pixel count that is
+    mostly their sum (the cases where only the runs themselves are wrong) or near it."""
+    runs = draw(st.lists(_RUN, min_size=1, max_size=12))
+    # some runs spelt with more characters than they need: up to 7 is valid, 8 is not
+    widths = draw(st.dictionaries(st.integers(0, len(runs) - 1), st.integers(2, 9), max_size=2))
+    counts = _encode_runs(runs, widths)
+    kind = draw(st.sampled_from(["sum", "sum", "off", "damaged"]))
+    if kind == "damaged":
+        i = draw(st.integers(0, len(counts) - 1))
+        counts = counts[:i] + draw(st.sampled_from(ALPHABET)) + counts[i + 1 :]
+    total = sum(runs) + (draw(st.integers(-2, 2)) if kind == "off" else 0)
+    return counts.encode(), min(max(total, 0), 2**32 - 1)
+
+
+def _single_verdict(counts: bytes, pixels: int) -> bool:
+    return rle.problem({"size": [pixels, 1], "counts": counts.decode()}) is None
+
+
+@pytest.mark.timeout(120)
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(runs_string())
+def test_the_joined_check_accepts_exactly_what_the_single_check_accepts(case):
+    counts, pixels = case
+    assert rle._joined_valid([counts], [pixels]) == _single_verdict(counts, pixels)
+
+
+@pytest.mark.timeout(120)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(runs_string(), min_size=1, max_size=8), st.booleans())
+def test_a_joined_block_passes_exactly_when_each_of_its_strings_does(cases, mostly_valid):
+    if mostly_valid:  # blocks of valid strings with at most one bad one: the common case
+        valid = [c for c in cases if _single_verdict(*c)]
+        cases = valid + cases[:1] if valid else cases
+    strings, pixels = [c[0] for c in cases], [c[1] for c in cases]
+    assert rle._joined_valid(strings, pixels) == all(_single_verdict(s, p) for s, p in cases)
+
+
+def test_a_block_of_real_masks_is_decided_whole_and_a_bad_one_anywhere_fails_it():
+    rles = [_encoded(480, 640, s, f) for s, f in zip(range(60), np.linspace(0.001, 0.9, 60))]
+    strings, pixels = [r["counts"].encode() for r in rles], [480 * 640] * len(rles)
+    assert rle._joined_valid(strings, pixels)
+    for k in (0, 17, len(rles) - 1):
+        shifted = pixels[:k] + [480 * 641] + pixels[k + 1 :]
+        assert not rle._joined_valid(strings, shifted)
+        cut = strings[:k] + [strings[k][:-1]] + strings[k + 1 :]
+        assert not rle._joined_valid(cut, pixels) or _single_verdict(cut[k], pixels[k])
+
+
+def test_a_join_past_the_exact_length_goes_mask_by_mask(monkeypatch):
+    rles = [_encoded(20, 30, s, 0.4) for s in range(5)] + [{"size": [20, 30], "counts": "0"}]
+    monkeypatch.setattr(rle, "_MAX_JOINED_CHARS", 10)
+    assert not rle._joined_valid([r["counts"].encode() for r in rles[:5]], [600] * 5)
+    assert rle.problems(rles) == [rle.problem(r) for r in rles] == [None] * 5 + [rle.problem(rles[-1])]
