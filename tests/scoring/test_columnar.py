@@ -10,6 +10,7 @@ must hand over to the object path assert that it did (`score_columns` gave None)
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -341,3 +342,21 @@ def test_answers_with_a_recorded_cost_are_scored_with_their_cost(task, files, tm
     with_cost = [r for r in records if "cost" in r]
     assert [r["sample_id"] for r in with_cost] == [str(lines[costed]["sample_id"])]
     assert with_cost[0]["cost"]["completion_tokens"] == 12 and fast[0]["cost"]["answers"] == 1
+
+
+def test_the_box_check_fast_case_agrees_with_is_finite_box() -> None:
+    """`columnar._box_ok` takes a short cut for four floats; whatever it is given, its
+    verdict is `is_finite_box`'s."""
+    from padt_eval.core.boxes import is_finite_box
+    from padt_eval.scoring.columnar import _box_ok
+
+    rng = random.Random(3)
+    values = [0.0, 1.5, -2.0, 1e308, -1e308, float("inf"), float("-inf"), float("nan"), 3, True, None, "1.0", 10**400]
+    boxes = [[rng.choice(values) for _ in range(4)] for _ in range(3000)]
+    boxes += [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0, 5.0], (1.0, 2.0, 3.0, 4.0), "abcd", None, [1e308] * 4]
+    for b in boxes:
+        try:
+            want = is_finite_box(b)
+        except OverflowError:
+            continue  # an int past a float's range: the exact check itself raises
+        assert _box_ok(b) == want, b
