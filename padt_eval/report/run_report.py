@@ -12,7 +12,6 @@ URIs, SVG), so the page can be mailed or attached as it is.
 from __future__ import annotations
 
 import html
-import io
 import json
 import re
 from collections.abc import Iterator
@@ -111,29 +110,45 @@ def _drawable(d: Any) -> Prediction:
 _ID_MEMBER = re.compile(rb'"sample_id"\s*:\s*"([^"\\]*)"')
 
 
-def _candidate_lines(data: bytes, wanted: set[str]) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) of every line of `data` that may hold one of the `wanted` ids,
-    in file order. A report draws a few dozen of 50,000 answers: one regular-expression
-    pass finds the lines whose `sample_id` is one of them as a plain JSON string, and only
-    those are parsed (a superset: the parse decides). An id written as a number or with
-    JSON escapes is not found that way, so when some id is found nowhere every line is a
-    candidate, as before."""
+#: bytes of whole lines scanned at a time: the file is never held whole (peak RSS)
+_SCAN_BLOCK = 1 << 22
+
+
+def _candidate_lines(path: Path, wanted: set[str]) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of every line of the file that may hold one of the `wanted`
+    ids, in file order. A report draws a few dozen of 50,000 answers: one
+    regular-expression pass finds the lines whose `sample_id` is one of them as a plain
+    JSON string, and only those are parsed (a superset: the parse decides). An id written
+    as a number or with JSON escapes is not found that way, so when some id is found
+    nowhere every line is a candidate, as before."""
     targets = {sid.encode() for sid in wanted}
-    starts: set[int] = set()
     found: set[bytes] = set()
-    for m in _ID_MEMBER.finditer(data):
-        if m.group(1) in targets:
-            found.add(m.group(1))
-            starts.add(data.rfind(b"\n", 0, m.start()) + 1)
-    if found != targets:
-        yield from enumerate(io.BytesIO(data), start=1)
+    picked: list[tuple[int, bytes]] = []
+    lineno, carry = 1, b""
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(_SCAN_BLOCK)
+            block = carry + chunk
+            cut = block.rfind(b"\n") + 1 if chunk else len(block)
+            block, carry = block[:cut], block[cut:]
+            counted_to, last_start = 0, -1
+            for m in _ID_MEMBER.finditer(block):
+                if m.group(1) in targets:
+                    found.add(m.group(1))
+                    start = block.rfind(b"\n", 0, m.start()) + 1
+                    if start != last_start:  # two members on one line: the line once
+                        lineno += block.count(b"\n", counted_to, start)
+                        counted_to, last_start = start, start
+                        end = block.find(b"\n", start)
+                        picked.append((lineno, block[start : end + 1 if end >= 0 else len(block)]))
+            lineno += block.count(b"\n", counted_to)
+            if not chunk:
+                break
+    if found == targets:
+        yield from picked
         return
-    lineno, counted_to = 1, 0
-    for start in sorted(starts):
-        lineno += data.count(b"\n", counted_to, start)
-        counted_to = start
-        end = data.find(b"\n", start)
-        yield lineno, data[start : end + 1 if end >= 0 else len(data)]
+    with open(path, "rb") as f:
+        yield from enumerate(f, start=1)
 
 
 def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str]:
@@ -148,8 +163,7 @@ def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str
         return {}, f"predictions file {path} changed since scoring (sha256 differs): not used"
     out: dict[str, Prediction] = {}
     damaged: list[str] = []
-    data = path.read_bytes()
-    for lineno, line in _candidate_lines(data, wanted):
+    for lineno, line in _candidate_lines(path, wanted):
         try:
             d = orjson.loads(line)
         except orjson.JSONDecodeError:

@@ -9,6 +9,7 @@ import random
 
 import orjson
 
+from padt_eval.report import run_report
 from padt_eval.report.run_report import _candidate_lines
 
 
@@ -47,17 +48,23 @@ def _file(rng: random.Random) -> bytes:
     return data if rng.random() < 0.5 else data + b"\n"
 
 
-def test_candidate_lines_give_what_a_full_parse_gives() -> None:
+def test_candidate_lines_give_what_a_full_parse_gives(tmp_path, monkeypatch) -> None:
     rng = random.Random(7)
+    path = tmp_path / "preds.jsonl"
     for _ in range(60):
         data = _file(rng)
+        path.write_bytes(data)
+        # blocks of a few lines, so that lines cross block ends
+        monkeypatch.setattr(run_report, "_SCAN_BLOCK", rng.choice([64, 500, 1 << 22]))
         wanted = {str(rng.randrange(320)) for _ in range(rng.randrange(1, 25))}
-        got = _first_per_id(_candidate_lines(data, wanted), wanted)
+        got = _first_per_id(_candidate_lines(path, wanted), wanted)
         want = _first_per_id(enumerate(io.BytesIO(data), start=1), wanted)
         assert got == want
 
 
-def test_only_lines_naming_an_id_are_parsed_when_every_id_is_found() -> None:
-    data = b"\n".join(orjson.dumps({"sample_id": str(i), "objects": []}) for i in range(1000)) + b"\n"
-    got = list(_candidate_lines(data, {"5", "999"}))
+def test_only_lines_naming_an_id_are_parsed_when_every_id_is_found(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "preds.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps({"sample_id": str(i), "objects": []}) for i in range(1000)) + b"\n")
+    monkeypatch.setattr(run_report, "_SCAN_BLOCK", 100)
+    got = list(_candidate_lines(path, {"5", "999"}))
     assert [n for n, _ in got] == [6, 1000]
