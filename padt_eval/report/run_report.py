@@ -111,7 +111,7 @@ _ID_MEMBER = re.compile(rb'"sample_id"\s*:\s*"([^"\\]*)"')
 
 
 #: bytes of whole lines scanned at a time: the file is never held whole (peak RSS)
-_SCAN_BLOCK = 1 << 22
+_SCAN_BLOCK = 1 << 20
 
 
 def _candidate_lines(path: Path, wanted: set[str]) -> Iterator[tuple[int, bytes]]:

@@ -246,12 +246,15 @@ class ColumnarScore:
         errors, fg = self.errors, self.errors.thresholds.foreground
         unparsed, no_object = {"error": "unparsed"}, {"error": "no_object"}
         shared: dict[tuple, dict[str, Any]] = {}  # equal fields are one dict (records copy them)
+        hit = errors.answer_fields(fg, [])  # a hit's fields do not depend on its IoU (`classify`)
         out: list[dict[str, Any] | None] = []
         for row, (status, has, v) in enumerate(zip(self.status, self.has_object.tolist(), self.iou)):
             if status != "ok":
                 out.append(unparsed)
             elif not has:
                 out.append(no_object)
+            elif v >= fg:
+                out.append(hit)
             else:
                 fields = errors.answer_fields(v, self._other_ious(row) if v < fg else [])
                 out.append(fields if "error_iou_other" in fields else shared.setdefault(tuple(fields.items()), fields))
@@ -408,7 +411,7 @@ def _read_predictions(
 
     with open(path, "rb") as f:
         for line_index, raw in enumerate(f):
-            if not raw.strip():
+            if raw[:1] != b"{" and not raw.strip():  # a line that opens an object is not blank
                 continue
             n_lines += 1
             try:
