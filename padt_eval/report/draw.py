@@ -76,6 +76,15 @@ def base_canvas(image, width: int, height: int) -> np.ndarray:
     return canvas
 
 
+def shrunk_grey_canvas(width: int, height: int, max_side: int) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """(the grey canvas of a missing image, shrunk as `fit` shrinks it; the scale; the
+    full canvas's (height, width)), made at the shrunk size: a flat colour shrinks to
+    itself, and a 4000-pixel canvas is never allocated."""
+    image_hw = (max(height, 1), max(width, 1))
+    scale = min(1.0, max_side / max(image_hw))
+    return base_canvas(None, max(1, round(image_hw[1] * scale)), max(1, round(image_hw[0] * scale))), scale, image_hw
+
+
 def fit(img, max_side: int):
     """(the picture shrunk to at most `max_side` a side, the scale applied)."""
     from PIL import Image
@@ -117,10 +126,13 @@ def render_sample(
 
     # Shrunk first, masks blended into the small picture: blending at full size and
     # shrinking after cost four times the pixels for the same picture to the eye.
-    full = image.convert("RGB") if image is not None else Image.fromarray(base_canvas(None, width, height))
-    small, scale = fit(full, max_side)
-    canvas = np.asarray(small, dtype=np.uint8).copy()
-    image_hw = (full.height, full.width)
+    if image is not None:
+        full = image.convert("RGB")
+        small, scale = fit(full, max_side)
+        canvas = np.asarray(small, dtype=np.uint8).copy()
+        image_hw = (full.height, full.width)
+    else:
+        canvas, scale, image_hw = shrunk_grey_canvas(width, height, max_side)
     for _, mask in gt:
         _overlay(canvas, mask, GT_RGB, 0.35, image_hw)
     for i, (_, mask) in enumerate(preds):
