@@ -40,8 +40,9 @@ class TargetMasks:
     when asked for: the compressed counts of all of them stay one array (a dict and a
     bytes object a mask would double the memory a 50k-sample split holds)."""
 
-    def __init__(self, sizes: np.ndarray, blob: np.ndarray, ends: np.ndarray) -> None:
+    def __init__(self, sizes: np.ndarray, blob: np.ndarray, ends: np.ndarray, areas: np.ndarray | None = None) -> None:
         self.sizes, self.blob, self.ends = sizes, blob, ends
+        self._areas = areas  # computed when the cache was built
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -52,6 +53,8 @@ class TargetMasks:
 
     def areas(self) -> np.ndarray:
         """Every mask's pixel area, in chunks (`rle.areas`)."""
+        if self._areas is not None:
+            return self._areas
         out = np.empty(len(self), dtype=np.int64)
         for start in range(0, len(self), 4096):
             stop = min(start + 4096, len(self))
@@ -93,7 +96,7 @@ def read_query_columns(reader: SplitReader, task: Task) -> QueryColumns | None:
 
 
 #: the columnar cache's layout and checks; a new version rebuilds every cache
-_VERSION = "padt-jsonl-columns-v2"
+_VERSION = "padt-jsonl-columns-v3"  # v2: expression and image groups; v3: the target masks' areas
 
 
 class _NotPlain(Exception):
@@ -173,6 +176,7 @@ def _parsed(reader: PadtRefcocoJsonlReader, with_masks: bool) -> Built:
         counts = [rlemod.to_cocotools(rlemod.normalise(m))["counts"] for m in masks]
         arrays["counts"] = np.frombuffer(b"".join(counts), dtype=np.uint8)
         arrays["counts_end"] = np.cumsum([len(c) for c in counts], dtype=np.int64)
+        arrays["areas"] = rlemod.areas([{"size": m["size"], "counts": c} for m, c in zip(masks, counts)])
     out = io.BytesIO()
     np.savez(out, **arrays)
     return Built(out.getvalue(), len(lines))
@@ -187,7 +191,7 @@ def _from_npz(source: Path | bytes, reader: PadtRefcocoJsonlReader) -> QueryColu
         sizes = z["sizes"]
         masks = None
         if "counts" in z:
-            masks = TargetMasks(sizes, z["counts"], z["counts_end"])
+            masks = TargetMasks(sizes, z["counts"], z["counts_end"], z["areas"])
         return QueryColumns(
             ids, orjson.loads(z["image_ids"].tobytes()), sizes, z["boxes"], masks, z["expression_groups"], z["image_groups"]
         )

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from padt_eval.report.sample_selection import SampleSelection
 
 _STATUSES = {s.value: s.value for s in ParseStatus}  # each status one str object
+_HIT_KEYS = [(f"hit@{t:g}", t) for t in THRESHOLDS]  # REC's per-sample hit fields, named once
+_OK = ParseStatus.OK.value  # read once: an enum member's `.value` is a descriptor call
 #: served lines whose masks are checked together (as `PredictionsFile.get_many` does)
 _BLOCK = 256
 
@@ -122,12 +124,29 @@ def _score_ok(v: Any) -> bool:
     return v is None or (type(v) in (int, float) and math.isfinite(v))
 
 
+def _box_ok(b: Any) -> bool:
+    """`is_finite_box`, with the common case first: four floats whose sum is finite are
+    each finite (an infinity or a NaN carries into the sum; a sum that overflows only
+    sends the box on to the exact check)."""
+    if type(b) is list and len(b) == 4:
+        x1, y1, x2, y2 = b
+        if (
+            type(x1) is float
+            and type(y1) is float
+            and type(x2) is float
+            and type(y2) is float
+            and math.isfinite(x1 + y1 + x2 + y2)
+        ):
+            return True
+    return is_finite_box(b)
+
+
 def _read_line(obj: Any, task: Task) -> tuple | None:
     """`prediction_from_line`'s checks on a parsed line, and its answer (`Answers.add`'s
     line: status, reason, scored, REC's box and whether it is a mask's, RES's mask); None
     for a line that fails any check (the object path then reports it)."""
     text, objects = obj.get("text"), obj.get("objects", [])
-    status, meta = obj.get("parse_status", ParseStatus.OK.value), obj.get("meta") or {}
+    status, meta = obj.get("parse_status", _OK), obj.get("meta") or {}
     if (text is not None and type(text) is not str) or type(objects) is not list or type(meta) is not dict:
         return None
     if COMPLETION_TOKENS in meta:  # an answer with a recorded cost: the object path's CostTally reads it
@@ -140,8 +159,9 @@ def _read_line(obj: Any, task: Task) -> tuple | None:
             return None
         bbox, score, label = o.get("bbox"), o.get("score"), o.get("label")
         if (
-            (bbox is not None and not is_finite_box(bbox))
-            or not _score_ok(score)
+            (bbox is not None and not _box_ok(bbox))
+            or (score is not None and type(score) is not float and not _score_ok(score))
+            or (type(score) is float and not math.isfinite(score))
             or (label is not None and type(label) is not str)
         ):
             return None
@@ -155,7 +175,7 @@ def _read_line(obj: Any, task: Task) -> tuple | None:
     chosen = objects[i]
     if task == Task.RES:  # the mask is checked with the block's masks (`_masks_valid`)
         return status, reason, scored, None, False, chosen.get("mask")
-    answered = status == ParseStatus.OK.value  # only an answered sample's box is scored
+    answered = status == _OK  # only an answered sample's box is scored
     bbox = chosen.get("bbox")
     if bbox is not None:
         return status, reason, scored, [float(v) for v in bbox] if answered else None, False, None
@@ -209,7 +229,7 @@ class _ResAreas:
         keep, preds, inters = [], [], []
         assert self.cols.masks is not None
         for row, status, mask in zip(rows, statuses, masks):
-            if mask is None or status != ParseStatus.OK.value:
+            if mask is None or status != _OK:
                 continue
             canonical = rlemod.normalise(mask)
             p, g = rlemod.to_cocotools(canonical), self.cols.masks[row]
@@ -262,12 +282,15 @@ class ColumnarScore:
         errors, fg = self.errors, self.errors.thresholds.foreground
         unparsed, no_object = {"error": "unparsed"}, {"error": "no_object"}
         shared: dict[tuple, dict[str, Any]] = {}  # equal fields are one dict (records copy them)
+        hit = errors.answer_fields(fg, [])  # a hit's fields do not depend on its IoU (`classify`)
         out: list[dict[str, Any] | None] = []
         for row, (status, has, v) in enumerate(zip(self.status, self.has_object.tolist(), self.iou)):
             if status != "ok":
                 out.append(unparsed)
             elif not has:
                 out.append(no_object)
+            elif v >= fg:
+                out.append(hit)
             else:
                 fields = errors.answer_fields(v, self._other_ious(row) if v < fg else [])
                 out.append(fields if "error_iou_other" in fields else shared.setdefault(tuple(fields.items()), fields))
@@ -324,8 +347,8 @@ class ColumnarScore:
             if a.box_from_mask[row]:
                 rec["box_from_mask"] = True
             rec["iou"] = v
-            for t in THRESHOLDS:
-                rec[f"hit@{t:g}"] = v >= t
+            for key, t in _HIT_KEYS:
+                rec[key] = v >= t
             if self.has_object[row]:
                 rec["pred_bbox"] = a.box[row].tolist()
         else:
@@ -423,7 +446,7 @@ def _read_predictions(
 
     with open(path, "rb") as f:
         for line_index, raw in enumerate(f):
-            if not raw.strip():
+            if raw[:1] != b"{" and not raw.strip():  # a line that opens an object is not blank
                 continue
             n_lines += 1
             try:

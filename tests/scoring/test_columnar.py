@@ -10,6 +10,7 @@ must hand over to the object path assert that it did (`score_columns` gave None)
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -423,3 +424,21 @@ def test_columnar_path_equals_object_path_in_alarms(task, case, expected, tmp_pa
         assert "same_answer" not in names  # three image sizes: three masks, none on half the samples
     for a in fast[0].get("alarms", []):
         assert a["message"] in fast[0]["warnings"]
+
+
+def test_the_box_check_fast_case_agrees_with_is_finite_box() -> None:
+    """`columnar._box_ok` takes a short cut for four floats; whatever it is given, its
+    verdict is `is_finite_box`'s."""
+    from padt_eval.core.boxes import is_finite_box
+    from padt_eval.scoring.columnar import _box_ok
+
+    rng = random.Random(3)
+    values = [0.0, 1.5, -2.0, 1e308, -1e308, float("inf"), float("-inf"), float("nan"), 3, True, None, "1.0", 10**400]
+    boxes = [[rng.choice(values) for _ in range(4)] for _ in range(3000)]
+    boxes += [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0, 5.0], (1.0, 2.0, 3.0, 4.0), "abcd", None, [1e308] * 4]
+    for b in boxes:
+        try:
+            want = is_finite_box(b)
+        except OverflowError:
+            continue  # an int past a float's range: the exact check itself raises
+        assert _box_ok(b) == want, b
