@@ -223,6 +223,35 @@ def check_batching(
         adapter.close()
 
 
+def check_backends(
+    task: Task | str,
+    split: str,
+    model: ModelOptions,
+    *,
+    backends: tuple[str, str] = ("hf", "vllm"),
+    data: DataOptions = DataOptions(),
+    n_samples: int = 32,
+    batch_size: int = 8,
+    device: str = "cpu",
+):
+    """Run the first `n_samples` of a split on two backends, one after the other (each
+    model released before the next loads); report the answers that change."""
+    from padt_eval.models.loading import load_model
+    from padt_eval.runner.batching import compare_runs, first_samples, predict_subset
+
+    spec = get_task(task)
+    reader = open_split(split, spec.task, data_root=data.data_root, image_root=data.image_root, layout=data.layout)
+    samples = first_samples(reader, n_samples)
+    runs = []
+    for backend in backends:
+        adapter = load_model(model.model, model.family, device=device, **{**model.options, "backend": backend})
+        try:
+            runs.append(predict_subset(adapter, spec, samples, batch_size))
+        finally:
+            adapter.close()
+    return compare_runs(samples, runs[0], runs[1], (f"backend {backends[0]}", f"backend {backends[1]}"))
+
+
 def compare(
     run_a: str | Path,
     run_b: str | Path,

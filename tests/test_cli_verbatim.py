@@ -176,7 +176,7 @@ def test_model_run_and_check_batching(odd, tmp_path):
             "cpu",
         ],
     )
-    _ok(r, "0 of 4 predictions differ between batch 1 and batch 2")
+    _ok(r, "no drift: 0 of 4 answers change between batch 1 and batch 2")
 
 
 def test_demo(tmp_path):

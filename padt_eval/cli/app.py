@@ -14,11 +14,12 @@ from padt_eval import __version__
 from padt_eval.cli import help as cli_help
 from padt_eval.cli.data import data_app, splits
 from padt_eval.cli.demo import demo
+from padt_eval.cli.drift import check_batching
 from padt_eval.cli.imports import import_cmd
 from padt_eval.cli.models import models, plan_cmd
 from padt_eval.cli.output import console, err_console
 from padt_eval.cli.runs import compare, leaderboard, report
-from padt_eval.cli.tasks import TASK_COMMANDS, check_batching
+from padt_eval.cli.tasks import TASK_COMMANDS
 from padt_eval.core.failures import guard_commands
 from padt_eval.core.family_modules import add_family_module
 from padt_eval.report.console import labelled

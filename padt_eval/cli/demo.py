@@ -47,7 +47,7 @@ def demo(
 
     from padt_eval.core.library_log import library_output_to
     from padt_eval.demo.run import all_match, run_demo, run_models
-    from padt_eval.report.console import counts_line, metrics_table, progress_bar
+    from padt_eval.report.console import counts_line, metrics_table, progress_bar, warning_lines
     from padt_eval.report.errors_view import errors_line
     from padt_eval.report.table_specs import display_scale
     from padt_eval.runner.progress import RunProgress
@@ -77,6 +77,10 @@ def demo(
             console.print(errors_line(r.result.errors) + checked, highlight=False)
         for note in r.result.notes:
             console.print(labelled("note", note))
+        for line in warning_lines(r.result.warnings, r.result.record.alarms):
+            console.print(line)
+        if r.expected_alarms is None and r.result.record.alarms:
+            console.print(labelled("note", f"{r.model} is built to be mostly wrong (30 % hits): its alarm is true"))
         console.print(Text.assemble("results written to ", (str(r.result.out_dir), "bold")))
     for doc, _path in comparisons:
         a, b = doc["run_a"], doc["run_b"]
@@ -98,6 +102,10 @@ def demo(
     for mr in model_runs:
         print_table(console, metrics_table(f"{mr.result.task.value.upper()} on {mr.result.split}: {mr.label}", mr.result.metrics))
         console.print(counts_line(mr.result.counts))
+        for line in warning_lines(mr.result.warnings, mr.result.record.alarms):
+            console.print(line)
+        if "random" in mr.label and mr.result.record.alarms:
+            console.print(labelled("note", "this model's weights are random (built by the demo): its alarms are true"))
         console.print(Text.assemble("results written to ", (str(mr.result.out_dir), "bold")))
     _demo_next_steps(out, results, [mr.result.out_dir for mr in model_runs])
 

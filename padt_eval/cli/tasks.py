@@ -1,28 +1,17 @@
-"""The task commands: `rec`, `res`, `ovd`, `ric` (and gRefCOCO's `grec`, `gres`), and
-`check-batching`. Each scores a predictions file, or runs a model and scores its run;
+"""The task commands: `rec`, `res`, `ovd`, `ric` (and gRefCOCO's `grec`, `gres`) (the
+drift checks are in drift.py). Each scores a predictions file, or runs a model and scores its run;
 the work is `padt_eval.api`'s, this module parses and prints."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated
 
-import typer
 from rich.text import Text
 
 from padt_eval.cli.generalized import COMMANDS as GENERALIZED_COMMANDS
 from padt_eval.cli.options import (
-    AttnOpt,
-    BatchOpt,
-    DataRootOpt,
-    DeviceOpt,
-    DtypeOpt,
-    FamilyOpt,
     ImageRootOpt,
     LayoutOpt,
-    MaxNewOpt,
-    ModelArgOpt,
     OvdLayoutOpt,
     OvdProtocolOpt,
     OvdSplitOpt,
@@ -35,7 +24,6 @@ from padt_eval.cli.options import (
 )
 from padt_eval.cli.output import console, err_console
 from padt_eval.cli.task_flags import TaskFlags, task_command
-from padt_eval.core.errors import UsageError
 from padt_eval.core.types import Task
 from padt_eval.report.console import labelled, print_table
 
@@ -71,7 +59,7 @@ def run_task(task: Task, f: TaskFlags) -> None:
 
 
 def print_result(task: Task, result) -> None:
-    from padt_eval.report.console import counts_line, metrics_table, problems_lines
+    from padt_eval.report.console import counts_line, metrics_table, problems_lines, warning_lines
     from padt_eval.report.errors_view import errors_line
 
     print_table(console, metrics_table(f"{task.value.upper()} on {result.split}", result.metrics))
@@ -80,8 +68,8 @@ def print_result(task: Task, result) -> None:
         console.print(errors_line(result.errors), highlight=False)
     for note in result.notes:
         console.print(labelled("note", note))
-    for warning in result.warnings:
-        err_console.print(labelled("warning", warning), soft_wrap=True)
+    for line in warning_lines(result.warnings, result.record.alarms):
+        err_console.print(line, soft_wrap=True)
     for line in problems_lines(result.problems):
         console.print(line, style="yellow")
     console.print(Text.assemble("results written to ", (str(result.out_dir), "bold"), f" ({result.seconds:.1f} s)"))
@@ -190,53 +178,3 @@ TASK_COMMANDS = [
 ]
 # grec, gres (gRefCOCO): their help and the options that differ live in generalized.py
 TASK_COMMANDS += [task_command(task, doc, run_task, **options) for task, doc, options in GENERALIZED_COMMANDS]
-
-
-def check_batching(
-    split: SplitOpt,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model to run: a local checkpoint folder or a Hugging Face id.")],
-    task: Annotated[str, typer.Option("--task", help="rec or res (the prompt and the samples used).")] = "rec",
-    family: FamilyOpt = None,
-    n_samples: Annotated[int, typer.Option("--n-samples", "-n", min=1, help="How many samples (the first of the split).")] = 32,
-    batch_size: BatchOpt = 8,
-    device: DeviceOpt = "auto",
-    data_root: DataRootOpt = None,
-    image_root: ImageRootOpt = None,
-    layout: LayoutOpt = "auto",
-    dtype: DtypeOpt = None,
-    attn: AttnOpt = None,
-    max_new_tokens: MaxNewOpt = None,
-    model_arg: ModelArgOpt = None,
-) -> None:
-    """Run a fixed subset at batch 1 and at batch N and count the predictions that differ.
-
-    Example: padt-eval check-batching --split refcoco_val --model PaDT-MLLM/PaDT_REC_3B -n 64 -b 16
-    """
-    from padt_eval import api
-    from padt_eval.options import DataOptions, ModelOptions
-
-    try:
-        device = resolve_device(device)
-        report = api.check_batching(
-            Task(task),
-            split,
-            ModelOptions(model, family, model_options(dtype, attn, max_new_tokens, model_arg)),
-            data=DataOptions(data_root, image_root, layout),
-            n_samples=n_samples,
-            batch_size=batch_size,
-            device=device,
-        )
-    except ValueError as exc:  # an unknown --task or device
-        raise UsageError(str(exc)) from None
-    n = report.n_samples
-    colour = "green" if not report.differing_ids else "yellow"
-    console.print(
-        Text(
-            f"{len(report.differing_ids)} of {n} predictions differ between batch 1 and batch {report.batch_size}", style=colour
-        ),
-        f"(text: {report.n_text_differs}, objects: {report.n_objects_differ}; boxes compared to 0.01 px, scores to 1e-4)",
-    )
-    for ex in report.examples:
-        console.print(f"  sample {ex['sample_id']}:")
-        for key in (k for k in ex if k.startswith("batch_")):
-            console.print(f"    {key}: {json.dumps(ex[key])[:300]}")

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from padt_eval.core.derived_cache import Built, Derived, derived_file
 from padt_eval.core.errors import DataError
-from padt_eval.core.jsonl import InMemoryFile, LineReader, Source, first_offsets, iter_lines, parse_line
+from padt_eval.core.jsonl import InMemoryFile, LineReader, Source, first_offsets, iter_lines, line_index_offsets, parse_line
 from padt_eval.core.types import Sample
 from padt_eval.data.split import SplitInfo, SplitReader
 
@@ -72,7 +72,10 @@ class JsonlSplitReader(SplitReader):
         if isinstance(self.path, Path) and not self.path.is_file():
             raise DataError(f"split file not found: {self.path}")
         self._lines = LineReader(self.path)
-        self._index, dups = first_offsets(self._ids_and_offsets())
+        if self.id_is_line_index and type(self)._ids_and_offsets is JsonlSplitReader._ids_and_offsets:
+            self._index, dups = line_index_offsets(self.path), {}
+        else:
+            self._index, dups = first_offsets(self._ids_and_offsets())
         self._validated = not self.id_is_line_index
         if dups:
             sid, offsets = next(iter(dups.items()))

@@ -2,7 +2,9 @@
 
 The same lines a reader turns into `Sample` objects, read once with orjson into what
 scoring needs: ids, image sizes, target boxes (original-image pixels), the targets'
-masks (RES only, in pycocotools' form) and image ids. The columns are kept in a cache
+masks (RES only, in pycocotools' form) and image ids; and for the alarms
+(`scoring/alarm_watch.py`) which samples share an expression and which an image, as group
+numbers. The columns are kept in a cache
 keyed by the file's sha256 (`core/derived_cache.py`, verified on every read), so a split
 is parsed, and its target masks checked, once. Only the common case is read here: any line that is not plainly well formed gives None, and the caller scores the
 split through the reader itself, whose checks then name the file, line and field.
@@ -22,6 +24,7 @@ import orjson
 from padt_eval.core import rle as rlemod
 from padt_eval.core.boxes import is_finite_box
 from padt_eval.core.derived_cache import Built, derived_file
+from padt_eval.core.expressions import expression_group
 from padt_eval.core.fileio import cache_dir, sha256_file
 from padt_eval.core.jsonl import InMemoryFile, open_source
 from padt_eval.core.types import Task
@@ -37,8 +40,9 @@ class TargetMasks:
     when asked for: the compressed counts of all of them stay one array (a dict and a
     bytes object a mask would double the memory a 50k-sample split holds)."""
 
-    def __init__(self, sizes: np.ndarray, blob: np.ndarray, ends: np.ndarray) -> None:
+    def __init__(self, sizes: np.ndarray, blob: np.ndarray, ends: np.ndarray, areas: np.ndarray | None = None) -> None:
         self.sizes, self.blob, self.ends = sizes, blob, ends
+        self._areas = areas  # computed when the cache was built
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -49,6 +53,8 @@ class TargetMasks:
 
     def areas(self) -> np.ndarray:
         """Every mask's pixel area, in chunks (`rle.areas`)."""
+        if self._areas is not None:
+            return self._areas
         out = np.empty(len(self), dtype=np.int64)
         for start in range(0, len(self), 4096):
             stop = min(start + 4096, len(self))
@@ -65,6 +71,10 @@ class QueryColumns:
     sizes: np.ndarray  # (n, 2) int64: height, width
     boxes: np.ndarray  # (n, 4) float64: the target's box, x1 y1 x2 y2 in pixels
     masks: TargetMasks | None  # RES: the targets' masks
+    #: equal numbers for equal `core.expressions.expression_group`s of the expressions
+    expression_groups: np.ndarray
+    #: equal numbers for the same image file (the same path under the image root)
+    image_groups: np.ndarray
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -86,7 +96,7 @@ def read_query_columns(reader: SplitReader, task: Task) -> QueryColumns | None:
 
 
 #: the columnar cache's layout and checks; a new version rebuilds every cache
-_VERSION = "padt-jsonl-columns-v1"
+_VERSION = "padt-jsonl-columns-v3"  # v2: expression and image groups; v3: the target masks' areas
 
 
 class _NotPlain(Exception):
@@ -115,6 +125,10 @@ def _parsed(reader: PadtRefcocoJsonlReader, with_masks: bool) -> Built:
     sizes: list[list[int]] = []
     boxes: list[list[float]] = []
     masks: list[dict] = []
+    expressions: dict[str, int] = {}
+    images: dict[str, int] = {}
+    expression_groups: list[int] = []
+    image_groups: list[int] = []
     with open_source(reader.path) as f:
         for line_index, raw in enumerate(f):
             if not raw.strip():
@@ -141,6 +155,10 @@ def _parsed(reader: PadtRefcocoJsonlReader, with_masks: bool) -> Built:
             boxes.append([nb[0] * w, nb[1] * h, nb[2] * w, nb[3] * h])
             if with_masks:
                 masks.append(mask)
+            expression_groups.append(expressions.setdefault(expression_group(o["label"]), len(expressions)))
+            # the reader's image path is the root joined with these parts (`ImageRoot.join`)
+            image = "/".join(p for p in obj["image"].replace("\\", "/").split("/") if p not in ("", "."))
+            image_groups.append(images.setdefault(image, len(images)))
     if not lines:
         raise _NotPlain
     arrays = {
@@ -148,6 +166,8 @@ def _parsed(reader: PadtRefcocoJsonlReader, with_masks: bool) -> Built:
         "image_ids": np.frombuffer(orjson.dumps(image_ids), dtype=np.uint8),
         "sizes": np.array(sizes, dtype=np.int64).reshape(-1, 2),
         "boxes": np.array(boxes, dtype=np.float64).reshape(-1, 4),
+        "expression_groups": np.array(expression_groups, dtype=np.int64),
+        "image_groups": np.array(image_groups, dtype=np.int64),
     }
     if with_masks:
         for start in range(0, len(masks), BLOCK_LINES):
@@ -156,6 +176,7 @@ def _parsed(reader: PadtRefcocoJsonlReader, with_masks: bool) -> Built:
         counts = [rlemod.to_cocotools(rlemod.normalise(m))["counts"] for m in masks]
         arrays["counts"] = np.frombuffer(b"".join(counts), dtype=np.uint8)
         arrays["counts_end"] = np.cumsum([len(c) for c in counts], dtype=np.int64)
+        arrays["areas"] = rlemod.areas([{"size": m["size"], "counts": c} for m, c in zip(masks, counts)])
     out = io.BytesIO()
     np.savez(out, **arrays)
     return Built(out.getvalue(), len(lines))
@@ -170,5 +191,7 @@ def _from_npz(source: Path | bytes, reader: PadtRefcocoJsonlReader) -> QueryColu
         sizes = z["sizes"]
         masks = None
         if "counts" in z:
-            masks = TargetMasks(sizes, z["counts"], z["counts_end"])
-        return QueryColumns(ids, orjson.loads(z["image_ids"].tobytes()), sizes, z["boxes"], masks)
+            masks = TargetMasks(sizes, z["counts"], z["counts_end"], z["areas"])
+        return QueryColumns(
+            ids, orjson.loads(z["image_ids"].tobytes()), sizes, z["boxes"], masks, z["expression_groups"], z["image_groups"]
+        )

@@ -188,3 +188,10 @@ def progress_bar(console: Console, description: str) -> Iterator[tuple[Callable[
 
     with progress:
         yield start, advance
+
+
+def warning_lines(warnings: list[str], alarms: list[dict[str, Any]]) -> list[Text]:
+    """A run's warnings, each alarm's (metrics.json `alarms`) labelled `alarm [name]` in
+    bold red so it is not read as one more caveat; the other warnings as `warning`."""
+    names = {a.get("message"): a.get("name") for a in alarms}
+    return [labelled(f"alarm [{names[w]}]", w, "bold red") if w in names else labelled("warning", w) for w in warnings]

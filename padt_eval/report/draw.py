@@ -22,15 +22,29 @@ OTHER_RGB = (255, 150, 0)
 MISSING_BG = (200, 200, 200)
 
 
-def _overlay(canvas: np.ndarray, mask_rle: dict | None, rgb: tuple[int, int, int], alpha: float) -> None:
+def _overlay(
+    canvas: np.ndarray,
+    mask_rle: dict | None,
+    rgb: tuple[int, int, int],
+    alpha: float,
+    image_hw: tuple[int, int] | None = None,
+) -> None:
+    """Blend the mask into the canvas. `image_hw` is the size of the image the canvas
+    shows when the canvas is a shrunk copy (`render_sample`): the mask must have the
+    image's size, and is shrunk to the canvas's by nearest neighbour."""
     if mask_rle is None:
         return
     h, w = canvas.shape[:2]
-    if [int(v) for v in mask_rle.get("size", [])] != [h, w]:
+    if [int(v) for v in mask_rle.get("size", [])] != list(image_hw or (h, w)):
         return
     if rlemod.problem(mask_rle) is not None:  # a REC split's masks are read unchecked (REC never uses them)
         return
-    m = rlemod.decode(mask_rle).astype(bool)
+    m = rlemod.decode(mask_rle)
+    if m.shape[:2] != (h, w):
+        from PIL import Image
+
+        m = np.asarray(Image.fromarray(np.ascontiguousarray(m)).resize((w, h), Image.NEAREST))
+    m = m.astype(bool)
     canvas[m] = (canvas[m] * (1 - alpha) + np.array(rgb) * alpha).astype(np.uint8)
 
 
@@ -60,6 +74,15 @@ def base_canvas(image, width: int, height: int) -> np.ndarray:
     canvas = np.empty((max(height, 1), max(width, 1), 3), dtype=np.uint8)
     canvas[:] = MISSING_BG
     return canvas
+
+
+def shrunk_grey_canvas(width: int, height: int, max_side: int) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """(the grey canvas of a missing image, shrunk as `fit` shrinks it; the scale; the
+    full canvas's (height, width)), made at the shrunk size: a flat colour shrinks to
+    itself, and a 4000-pixel canvas is never allocated."""
+    image_hw = (max(height, 1), max(width, 1))
+    scale = min(1.0, max_side / max(image_hw))
+    return base_canvas(None, max(1, round(image_hw[1] * scale)), max(1, round(image_hw[0] * scale))), scale, image_hw
 
 
 def fit(img, max_side: int):
@@ -101,12 +124,20 @@ def render_sample(
     with `all_scored` (detection, grounded captions) every prediction counts and is red."""
     from PIL import Image, ImageDraw
 
-    canvas = base_canvas(image, width, height)
+    # Shrunk first, masks blended into the small picture: blending at full size and
+    # shrinking after cost four times the pixels for the same picture to the eye.
+    if image is not None:
+        full = image.convert("RGB")
+        small, scale = fit(full, max_side)
+        canvas = np.asarray(small, dtype=np.uint8).copy()
+        image_hw = (full.height, full.width)
+    else:
+        canvas, scale, image_hw = shrunk_grey_canvas(width, height, max_side)
     for _, mask in gt:
-        _overlay(canvas, mask, GT_RGB, 0.35)
+        _overlay(canvas, mask, GT_RGB, 0.35, image_hw)
     for i, (_, mask) in enumerate(preds):
-        _overlay(canvas, mask, PRED_RGB if all_scored or i == selected else OTHER_RGB, 0.35)
-    img, scale = fit(Image.fromarray(canvas), max_side)
+        _overlay(canvas, mask, PRED_RGB if all_scored or i == selected else OTHER_RGB, 0.35, image_hw)
+    img = Image.fromarray(canvas)
     draw = ImageDraw.Draw(img)
     box = box_pen(draw, img, scale)
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import html
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from padt_eval.core.errors import PadtEvalError
 from padt_eval.core.fileio import atomic_write, sha256_file
 from padt_eval.core.images import open_rgb
 from padt_eval.core.types import Prediction
+from padt_eval.report.alarms_view import ALARMS_CSS, alarms_section
 from padt_eval.report.draw import histogram_svg, render_sample
 from padt_eval.report.errors_view import errors_section
 from padt_eval.report.runs import Run, load_run
@@ -104,6 +107,51 @@ def _drawable(d: Any) -> Prediction:
     return Prediction.from_json(d)
 
 
+#: a `"sample_id": "..."` member with a plain string value (no escapes), anywhere in a line
+_ID_MEMBER = re.compile(rb'"sample_id"\s*:\s*"([^"\\]*)"')
+
+
+#: bytes of whole lines scanned at a time: the file is never held whole (peak RSS)
+_SCAN_BLOCK = 1 << 20
+
+
+def _candidate_lines(path: Path, wanted: set[str]) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of every line of the file that may hold one of the `wanted`
+    ids, in file order. A report draws a few dozen of 50,000 answers: one
+    regular-expression pass finds the lines whose `sample_id` is one of them as a plain
+    JSON string, and only those are parsed (a superset: the parse decides). An id written
+    as a number or with JSON escapes is not found that way, so when some id is found
+    nowhere every line is a candidate, as before."""
+    targets = {sid.encode() for sid in wanted}
+    found: set[bytes] = set()
+    picked: list[tuple[int, bytes]] = []
+    lineno, carry = 1, b""
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(_SCAN_BLOCK)
+            block = carry + chunk
+            cut = block.rfind(b"\n") + 1 if chunk else len(block)
+            block, carry = block[:cut], block[cut:]
+            counted_to, last_start = 0, -1
+            for m in _ID_MEMBER.finditer(block):
+                if m.group(1) in targets:
+                    found.add(m.group(1))
+                    start = block.rfind(b"\n", 0, m.start()) + 1
+                    if start != last_start:  # two members on one line: the line once
+                        lineno += block.count(b"\n", counted_to, start)
+                        counted_to, last_start = start, start
+                        end = block.find(b"\n", start)
+                        picked.append((lineno, block[start : end + 1 if end >= 0 else len(block)]))
+            lineno += block.count(b"\n", counted_to)
+            if not chunk:
+                break
+    if found == targets:
+        yield from picked
+        return
+    with open(path, "rb") as f:
+        yield from enumerate(f, start=1)
+
+
 def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str]:
     """The predictions of `wanted` sample ids from the file metrics.json names, if it is
     still there and unchanged; else ({}, why not). A line that cannot be drawn is left out,
@@ -116,18 +164,17 @@ def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str
         return {}, f"predictions file {path} changed since scoring (sha256 differs): not used"
     out: dict[str, Prediction] = {}
     damaged: list[str] = []
-    with open(path, "rb") as f:
-        for lineno, line in enumerate(f, start=1):
+    for lineno, line in _candidate_lines(path, wanted):
+        try:
+            d = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue  # scoring counted it as malformed; nothing to draw
+        sid = str(d.get("sample_id")) if isinstance(d, dict) else None
+        if sid in wanted and sid not in out:
             try:
-                d = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue  # scoring counted it as malformed; nothing to draw
-            sid = str(d.get("sample_id")) if isinstance(d, dict) else None
-            if sid in wanted and sid not in out:
-                try:
-                    out[sid] = _drawable(d)
-                except (KeyError, TypeError, ValueError) as exc:
-                    damaged.append(f"{path}:{lineno}: {exc}")
+                out[sid] = _drawable(d)
+            except (KeyError, TypeError, ValueError) as exc:
+                damaged.append(f"{path}:{lineno}: {exc}")
     why = ""
     if damaged:
         why = f"{len(damaged)} prediction(s) not drawn, their lines are malformed: " + "; ".join(damaged[:5])
@@ -300,6 +347,7 @@ def build_run_report(
         f"{picked.n} samples</p>" + "".join(f'<p class="warn">{_e(n)}</p>' for n in notes)
     )
     sections = [
+        alarms_section(run.record),
         f'<section id="metrics"><h2>Metrics</h2>{_metric_rows(run)}{_kv(counts)}</section>',
         (
             f'<section id="histogram"><h2>Per-sample IoU</h2><p class="caption">{len(ious)} samples; the red bar counts IoU = 0 '
@@ -318,7 +366,7 @@ def build_run_report(
     ]
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>padt-eval report: {_e(run.run_id)}</title><style>{PAGE_CSS}{REPORT_CSS}</style></head><body>"
+        f"<title>padt-eval report: {_e(run.run_id)}</title><style>{PAGE_CSS}{REPORT_CSS}{ALARMS_CSS}</style></head><body>"
         f"<h1>{_e(run.run_id)}</h1>{intro}{''.join(sections)}{_LOAD_CHECK}</body></html>\n"
     )
     return page

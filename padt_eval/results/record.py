@@ -110,9 +110,11 @@ class RunRecord:
     scoring rules in words (its `name` is the protocol), `details` and `notes` what the
     metric adds, `errors` why the misses happened (REC/RES/OVD error breakdown),
     `problems` what was wrong with lines of the predictions file, `warnings` what a
-    reader must not miss. `gt` names the ground-truth variant where a task has several
-    (OVD). `cost` is what the answers cost (tokens, max-length hits, the model run's
-    throughput: results/cost.py), None when the predictions recorded no cost."""
+    reader must not miss, `alarms` the results that cannot be right ({name, message,
+    evidence}: `metrics/alarms.py`; each message is also in `warnings`). `gt` names the
+    ground-truth variant where a task has several (OVD). `cost` is what the answers cost
+    (tokens, max-length hits, the model run's throughput: results/cost.py), None when the
+    predictions recorded no cost."""
 
     run_id: str
     task: str
@@ -129,6 +131,7 @@ class RunRecord:
     errors: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     cost: dict[str, Any] | None = None
+    alarms: list[dict[str, Any]] = field(default_factory=list)
     schema: str = METRICS_SCHEMA
     #: keys this version does not know (a newer padt-eval's), kept as they were
     extra: dict[str, Any] = field(default_factory=dict)
@@ -155,6 +158,7 @@ class RunRecord:
             "problems": self.problems,
             **({"cost": self.cost} if self.cost is not None else {}),
             **({"warnings": list(self.warnings)} if self.warnings else {}),
+            **({"alarms": [dict(a) for a in self.alarms]} if self.alarms else {}),
             **self.extra,
         }
 
@@ -178,6 +182,7 @@ class RunRecord:
             errors=doc.get("errors"),
             warnings=[w for w in doc.get("warnings") or [] if isinstance(w, str)],
             cost=doc.get("cost") if isinstance(doc.get("cost"), dict) else None,
+            alarms=[a for a in doc.get("alarms") or [] if isinstance(a, dict) and isinstance(a.get("message"), str)],
             schema=str(doc.get("schema") or METRICS_SCHEMA),
             extra={k: v for k, v in doc.items() if k not in known},
         )

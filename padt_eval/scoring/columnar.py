@@ -22,6 +22,7 @@ the metric's own `QueryErrors.other_ious`, one miss at a time.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,20 +42,24 @@ from padt_eval.data.split import SplitReader
 from padt_eval.metrics.base import ColumnState
 from padt_eval.metrics.rec import THRESHOLDS, RecMetric
 from padt_eval.metrics.res import ResMetric
+from padt_eval.scoring.alarm_watch import hit_max, line_key
 from padt_eval.scoring.predictions_file import MAX_LISTED_PROBLEMS, Problem
 
 if TYPE_CHECKING:
     from padt_eval.report.sample_selection import SampleSelection
 
 _STATUSES = {s.value: s.value for s in ParseStatus}  # each status one str object
+_HIT_KEYS = [(f"hit@{t:g}", t) for t in THRESHOLDS]  # REC's per-sample hit fields, named once
+_OK = ParseStatus.OK.value  # read once: an enum member's `.value` is a descriptor call
 #: served lines whose masks are checked together (as `PredictionsFile.get_many` does)
 _BLOCK = 256
 
 
 class Answers:
     """Each sample's answer, as columns: its line's status and reason, whether every object
-    carried a score (`OutcomeCounts.n_with_scores`), REC's box. A sample without a line
-    is missing."""
+    carried a score (`OutcomeCounts.n_with_scores`), REC's box; and what the alarms read
+    (`scoring/alarm_watch.py`): its answer key (one box's coordinates, by row, or any other
+    key) and its hit-max flag. A sample without a line is missing."""
 
     def __init__(self, n: int) -> None:
         self.has_line = np.zeros(n, dtype=bool)
@@ -64,6 +69,10 @@ class Answers:
         self.box = np.zeros((n, 4), dtype=np.float64)  # REC
         self.has_box = np.zeros(n, dtype=bool)
         self.box_from_mask = np.zeros(n, dtype=bool)
+        self.key_rows = array("q")  # the rows answered by one box, and its coordinates
+        self.key_boxes = array("d")
+        self.key_other: dict[int, Any] = {}
+        self.hits: dict[int, tuple[bool, str]] = {}
 
     def add(self, row: int, line: tuple) -> None:
         status, reason, scored, box, from_mask, _ = line
@@ -72,6 +81,15 @@ class Answers:
             self.reason[row] = reason
         if box is not None:
             self.box[row], self.has_box[row], self.box_from_mask[row] = box, True, from_mask
+
+    def add_alarm_fields(self, row: int, key: Any, hit: tuple[bool, str] | None) -> None:
+        if type(key) is list:
+            self.key_rows.append(row)
+            self.key_boxes.extend(key)
+        elif key is not None:
+            self.key_other[row] = key
+        if hit is not None:
+            self.hits[row] = hit
 
 
 @dataclass
@@ -106,12 +124,29 @@ def _score_ok(v: Any) -> bool:
     return v is None or (type(v) in (int, float) and math.isfinite(v))
 
 
+def _box_ok(b: Any) -> bool:
+    """`is_finite_box`, with the common case first: four floats whose sum is finite are
+    each finite (an infinity or a NaN carries into the sum; a sum that overflows only
+    sends the box on to the exact check)."""
+    if type(b) is list and len(b) == 4:
+        x1, y1, x2, y2 = b
+        if (
+            type(x1) is float
+            and type(y1) is float
+            and type(x2) is float
+            and type(y2) is float
+            and math.isfinite(x1 + y1 + x2 + y2)
+        ):
+            return True
+    return is_finite_box(b)
+
+
 def _read_line(obj: Any, task: Task) -> tuple | None:
     """`prediction_from_line`'s checks on a parsed line, and its answer (`Answers.add`'s
     line: status, reason, scored, REC's box and whether it is a mask's, RES's mask); None
     for a line that fails any check (the object path then reports it)."""
     text, objects = obj.get("text"), obj.get("objects", [])
-    status, meta = obj.get("parse_status", ParseStatus.OK.value), obj.get("meta") or {}
+    status, meta = obj.get("parse_status", _OK), obj.get("meta") or {}
     if (text is not None and type(text) is not str) or type(objects) is not list or type(meta) is not dict:
         return None
     if COMPLETION_TOKENS in meta:  # an answer with a recorded cost: the object path's CostTally reads it
@@ -124,8 +159,9 @@ def _read_line(obj: Any, task: Task) -> tuple | None:
             return None
         bbox, score, label = o.get("bbox"), o.get("score"), o.get("label")
         if (
-            (bbox is not None and not is_finite_box(bbox))
-            or not _score_ok(score)
+            (bbox is not None and not _box_ok(bbox))
+            or (score is not None and type(score) is not float and not _score_ok(score))
+            or (type(score) is float and not math.isfinite(score))
             or (label is not None and type(label) is not str)
         ):
             return None
@@ -139,7 +175,7 @@ def _read_line(obj: Any, task: Task) -> tuple | None:
     chosen = objects[i]
     if task == Task.RES:  # the mask is checked with the block's masks (`_masks_valid`)
         return status, reason, scored, None, False, chosen.get("mask")
-    answered = status == ParseStatus.OK.value  # only an answered sample's box is scored
+    answered = status == _OK  # only an answered sample's box is scored
     bbox = chosen.get("bbox")
     if bbox is not None:
         return status, reason, scored, [float(v) for v in bbox] if answered else None, False, None
@@ -147,6 +183,26 @@ def _read_line(obj: Any, task: Task) -> tuple | None:
     if rlemod.problem(chosen["mask"]) is not None:
         return None
     return status, reason, scored, rlemod.bbox_xyxy(rlemod.normalise(chosen["mask"])) if answered else None, answered, None
+
+
+def _alarm_fields(obj: dict, task: Task) -> tuple | None:
+    """A line `_read_line` took: its answer key and hit-max flag for the alarms
+    (`alarm_watch.line_key`, `hit_max`; a one-box answer's key is its box as given); None
+    for a mask no RLE reading takes (RES checks masks a block at a time: the object path
+    then names it)."""
+    objects, meta = obj.get("objects", []), obj.get("meta")
+    if len(objects) == 1 and objects[0].get("bbox") is not None:
+        key = objects[0]["bbox"]
+    else:
+        i = (0 if objects else None) if len(objects) < 2 else answer_index([o.get("score") for o in objects])
+        try:
+            key = line_key(objects, obj.get("text"), i, task == Task.RES)
+        except Exception:  # pycocotools raises a plain Exception on counts it cannot compress
+            return None
+    if not meta:
+        return key, None
+    flag, field_read = hit_max(meta)
+    return key, (flag, field_read) if flag is not None else None
 
 
 def _masks_valid(objs: list[dict]) -> bool:
@@ -173,7 +229,7 @@ class _ResAreas:
         keep, preds, inters = [], [], []
         assert self.cols.masks is not None
         for row, status, mask in zip(rows, statuses, masks):
-            if mask is None or status != ParseStatus.OK.value:
+            if mask is None or status != _OK:
                 continue
             canonical = rlemod.normalise(mask)
             p, g = rlemod.to_cocotools(canonical), self.cols.masks[row]
@@ -226,18 +282,20 @@ class ColumnarScore:
         errors, fg = self.errors, self.errors.thresholds.foreground
         unparsed, no_object = {"error": "unparsed"}, {"error": "no_object"}
         shared: dict[tuple, dict[str, Any]] = {}  # equal fields are one dict (records copy them)
+        hit = errors.answer_fields(fg, [])  # a hit's fields do not depend on its IoU (`classify`)
         out: list[dict[str, Any] | None] = []
         for row, (status, has, v) in enumerate(zip(self.status, self.has_object.tolist(), self.iou)):
             if status != "ok":
                 out.append(unparsed)
             elif not has:
                 out.append(no_object)
+            elif v >= fg:
+                out.append(hit)
             else:
                 fields = errors.answer_fields(v, self._other_ious(row) if v < fg else [])
                 out.append(fields if "error_iou_other" in fields else shared.setdefault(tuple(fields.items()), fields))
         if self.res is not None:
-            self.res.answers = None  # compared: no longer needed
-            self.cols.masks = None
+            self.res.answers = None  # compared: no longer needed (the targets' masks are the alarms')
         return out
 
     def _other_ious(self, row: int) -> list[float] | None:
@@ -289,8 +347,8 @@ class ColumnarScore:
             if a.box_from_mask[row]:
                 rec["box_from_mask"] = True
             rec["iou"] = v
-            for t in THRESHOLDS:
-                rec[f"hit@{t:g}"] = v >= t
+            for key, t in _HIT_KEYS:
+                rec[key] = v >= t
             if self.has_object[row]:
                 rec["pred_bbox"] = a.box[row].tolist()
         else:
@@ -388,7 +446,7 @@ def _read_predictions(
 
     with open(path, "rb") as f:
         for line_index, raw in enumerate(f):
-            if not raw.strip():
+            if raw[:1] != b"{" and not raw.strip():  # a line that opens an object is not blank
                 continue
             n_lines += 1
             try:
@@ -406,9 +464,11 @@ def _read_predictions(
                 unknown.append((sid, line_index + 1))
                 continue
             line = _read_line(obj, task)
-            if line is None:
+            alarm = _alarm_fields(obj, task) if line is not None else None
+            if alarm is None:
                 return None
             answers.add(row, line)
+            answers.add_alarm_fields(row, *alarm)
             if res is not None:
                 block_rows.append(row)
                 block_objs.append(obj)
@@ -426,9 +486,7 @@ def _ious(
     """(has an object scored, per-sample IoU, RES: the targets' areas)."""
     if task == Task.RES:
         assert res is not None and cols.masks is not None
-        gt_area = cols.masks.areas()
-        if res.answers is None:
-            cols.masks = None  # every answer is scored, and no miss is compared with other instances
+        gt_area = cols.masks.areas()  # the masks stay: the chance-level alarm reads them
         union = res.pred_area + gt_area - res.inter
         inter, union_l = res.inter.tolist(), union.tolist()
         iou = [i / u if u > 0 else 0.0 for i, u in zip(inter, union_l)]

@@ -38,6 +38,7 @@ from padt_eval.results.reader import read_run_model
 from padt_eval.results.record import ModelDescription, PredictionsRef, RunRecord
 from padt_eval.results.run_folder import RunFolder
 from padt_eval.results.writer import RunWriter, safe_name
+from padt_eval.scoring.alarm_watch import AlarmWatch
 from padt_eval.scoring.columnar import score_columns
 from padt_eval.scoring.predictions_file import PredictionsFile
 from padt_eval.tasks.metric import build_metric
@@ -276,10 +277,12 @@ def score(
         on_start(len(reader))
     line_of = _Lines(pred_file, parser) if columns is None else None
     costs = CostTally()  # each answer's cost, from its meta (results/cost.py; the columnar path has none)
+    watch = AlarmWatch(spec.task, scoring.protocol, metric)  # the alarms' columns (scoring/alarm_watch.py)
     try:
         with library_output_to(RunFolder(out_dir).library_log):
             if columns is not None:
                 metric.add_columns(columns.state())
+                watch.add_columns(columns)
                 writer.write_records(columns.records())
                 if on_progress is not None:
                     on_progress(len(reader))
@@ -287,7 +290,9 @@ def score(
                 for chunk in _chunks(reader, CHUNK):
                     preds = line_of.many(chunk)
                     costs.add(preds)
-                    for record in metric.update_many(chunk, preds):
+                    records = metric.update_many(chunk, preds)
+                    watch.add(chunk, preds, records)
+                    for record in records:
                         writer.write_record(costs.annotate(record))
                     if on_progress is not None:
                         on_progress(len(chunk))
@@ -302,6 +307,8 @@ def score(
             model = provenance.model if provenance is not None else ModelDescription(description)
             if output.name:
                 model = model.with_entries(name=output.name)
+            alarms = watch.alarms(reader, counts, model) if pred_file.n_lines else []  # empty: warned above
+            warnings += [a.message for a in alarms]
             record = RunRecord(
                 run_id=out_dir.name,
                 task=spec.task.value,
@@ -318,6 +325,7 @@ def score(
                 problems=problems,
                 warnings=warnings,
                 cost=costs.summary(provenance.runner if provenance is not None else None, time.perf_counter() - t0),
+                alarms=[a.to_json() for a in alarms],
             )
             manifest = build_manifest(
                 started=started,

@@ -65,3 +65,39 @@ def test_padt_adapter_and_run_identity_hash_once(tiny_checkpoint, tmp_path, monk
     load_padt(str(tiny_checkpoint)).describe()
     model_identity(str(tiny_checkpoint))
     assert len(calls) == 1
+
+
+def _age(path, seconds: float) -> None:
+    """Set the file's mtime back: only a settled file's digest is remembered."""
+    t = os.stat(path).st_mtime_ns - int(seconds * 1e9)
+    os.utime(path, ns=(t, t))
+
+
+def test_sha256_file_remembers_a_settled_file_until_it_changes(tmp_path, monkeypatch):
+    monkeypatch.setattr(fileio, "_DIGESTS", {})
+    f = tmp_path / "preds.jsonl"
+    f.write_bytes(b"a" * 1000)
+    _age(f, 10)
+    # ctime cannot be set back: the settle rule uses the later of mtime and ctime, so
+    # pretend the clock has moved on instead
+    monkeypatch.setattr(fileio.time, "time_ns", lambda: os.stat(f).st_ctime_ns + 10**10)
+    assert fileio.sha256_file(f) == hashlib.sha256(b"a" * 1000).hexdigest()
+    assert len(fileio._DIGESTS) == 1
+    assert fileio.sha256_file(f) == hashlib.sha256(b"a" * 1000).hexdigest()
+
+    f.write_bytes(b"b" * 1000)  # same size: the ctime (and mtime) change
+    assert fileio.sha256_file(f) == hashlib.sha256(b"b" * 1000).hexdigest()
+
+
+def test_sha256_file_does_not_remember_a_file_written_just_now(tmp_path, monkeypatch):
+    monkeypatch.setattr(fileio, "_DIGESTS", {})
+    f = tmp_path / "preds.jsonl"
+    f.write_bytes(b"a" * 1000)
+    assert fileio.sha256_file(f) == hashlib.sha256(b"a" * 1000).hexdigest()
+    assert fileio._DIGESTS == {}
+    # a same-size rewrite within the kernel's clock tick could keep every time stamp
+    # equal; with nothing remembered the new content is hashed
+    stat = os.stat(f)
+    f.write_bytes(b"b" * 1000)
+    os.utime(f, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert fileio.sha256_file(f) == hashlib.sha256(b"b" * 1000).hexdigest()

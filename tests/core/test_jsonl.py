@@ -46,3 +46,17 @@ def test_line_reader_pickles_after_use(tmp_path):
     offset = list(expected)[1]
     assert reader.read_at(offset) == expected[offset]
     assert pickle.loads(pickle.dumps(reader)).read_at(offset) == expected[offset]
+
+
+def test_line_index_offsets_equal_first_offsets_of_iter_lines(tmp_path):
+    """The one-loop index of a line-indexed split is the general one's, blank and
+    whitespace-only lines (which keep their numbers) included."""
+    from padt_eval.core.jsonl import line_index_offsets
+
+    lines = [b'{"a": 1}\n', b"\n", b"   \t\n", b'{"b": 2}\n', b' {"c": 3}\n', b"\r\n", b'{"d": 4}']
+    path = tmp_path / "split.jsonl"
+    path.write_bytes(b"".join(lines))
+    want, dups = first_offsets((str(i), off) for i, off, _ in iter_lines(path))
+    assert dups == {}
+    assert line_index_offsets(path) == want
+    assert list(want) == ["0", "3", "4", "6"]

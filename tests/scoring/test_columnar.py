@@ -10,6 +10,7 @@ must hand over to the object path assert that it did (`score_columns` gave None)
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -341,3 +342,103 @@ def test_answers_with_a_recorded_cost_are_scored_with_their_cost(task, files, tm
     with_cost = [r for r in records if "cost" in r]
     assert [r["sample_id"] for r in with_cost] == [str(lines[costed]["sample_id"])]
     assert with_cost[0]["cost"]["completion_tokens"] == 12 and fast[0]["cost"]["answers"] == 1
+
+
+ALARM_SIZES = [(48, 64), (60, 40), (50, 50)]
+N_ALARMS = 120
+
+
+def _alarm_split(folder: Path, rng: np.random.Generator) -> tuple[Path, list[dict]]:
+    """A PaDT split for the alarms: small rectangular targets (a trivial answer rarely
+    hits them), each expression asked of four images (the image-blind check's groups)."""
+    lines, targets = [], []
+    for i in range(N_ALARMS):
+        h, w = ALARM_SIZES[i % len(ALARM_SIZES)]
+        bw, bh = int(rng.integers(4, w // 3)), int(rng.integers(4, h // 3))
+        x, y = int(rng.integers(0, w - bw)), int(rng.integers(0, h - bh))
+        mask = np.zeros((h, w), dtype=bool)
+        mask[y : y + bh, x : x + bw] = True
+        box = [x / w, y / h, (x + bw) / w, (y + bh) / h]
+        obj = {"bbox": box, "rle": rle.encode(mask), "label": f"Thing {i % 30} "}
+        lines.append(json.dumps({"id": 100 + i % 9, "image": f"./imgs//img_{i}.jpg", "objects": [obj]}))
+        targets.append({"h": h, "w": w, "mask": mask, "box": [float(x), float(y), float(x + bw), float(y + bh)], "expr": i % 30})
+    path = folder / "alarm_split.json"
+    path.write_text("\n".join(lines) + "\n")
+    return path, targets
+
+
+def _alarm_lines(case: str, targets: list[dict]) -> list[dict]:
+    lines = []
+    for i, t in enumerate(targets):
+        h, w = t["h"], t["w"]
+        whole = {"bbox": [0.0, 0.0, float(w), float(h)], "mask": rle.encode(np.ones((h, w), dtype=bool))}
+        line: dict = {"sample_id": str(i), "text": "the object"}
+        if case == "honest":  # the targets, each saying it ended at an end token
+            line.update(objects=[{"bbox": t["box"], "mask": rle.encode(t["mask"])}], meta={"stopped": True})
+        elif case == "whole_image":  # one answer (in hundredths) for every image
+            line.update(objects=[whole])
+        elif case == "expression_only":  # one box an expression, whatever the image (hundredths)
+            e = t["expr"]
+            rel = [(e % 5) / 10, (e // 5) / 10, (e % 5) / 10 + 0.3, (e // 5) / 10 + 0.35]
+            line.update(objects=[{"bbox": [rel[0] * w, rel[1] * h, rel[2] * w, rel[3] * h]}])
+        elif case == "cut_off":  # every third unreadable, all at the token limit
+            ok = i % 3 != 0
+            line.update(objects=[{"bbox": t["box"], "mask": rle.encode(t["mask"])}] if ok else [], meta={"stopped": False})
+            if not ok:
+                line.update(parse_status="failed", parse_reason="cut off", text="[12, 3")
+        elif case == "two_objects":  # a box and a mask-only object (REC keys it by its label)
+            line.update(objects=[{"bbox": whole["bbox"]}, {"mask": whole["mask"], "label": "all"}])
+        lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("task", [Task.REC, Task.RES])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("honest", set()),
+        ("whole_image", {"chance_level", "same_answer", "image_blind"}),
+        ("expression_only", {"chance_level", "image_blind"}),
+        ("cut_off", {"parse_failures", "hit_max_new_tokens"}),
+        ("two_objects", None),  # REC: one key for all; RES: the mask's size splits them (both paths alike)
+    ],
+)
+def test_columnar_path_equals_object_path_in_alarms(task, case, expected, tmp_path, monkeypatch):
+    """The alarms (metrics.json `alarms` and `warnings`) are the same from the columns as
+    from the objects, where they fire and where they stay silent."""
+    monkeypatch.setenv("PADT_EVAL_CACHE", str(tmp_path / "cache"))
+    split, targets = _alarm_split(tmp_path, np.random.default_rng(5))
+    preds = _write(tmp_path / "preds.jsonl", _alarm_lines(case, targets))
+    fast, slow, taken = _score_both(task, split, preds, tmp_path, monkeypatch)
+    assert taken, "the columnar path should score this file"
+    assert fast[0].get("alarms") == slow[0].get("alarms") and fast[0].get("warnings") == slow[0].get("warnings")
+    assert fast == slow
+    names = {a["name"] for a in fast[0].get("alarms", [])}
+    if expected is not None:
+        assert names == expected
+    elif task == Task.REC:
+        assert names >= {"same_answer", "image_blind"}
+        same = next(a for a in fast[0]["alarms"] if a["name"] == "same_answer")
+        assert same["evidence"]["count"] == N_ALARMS and "'label', 'all'" in same["evidence"]["answer"]
+    else:
+        assert "same_answer" not in names  # three image sizes: three masks, none on half the samples
+    for a in fast[0].get("alarms", []):
+        assert a["message"] in fast[0]["warnings"]
+
+
+def test_the_box_check_fast_case_agrees_with_is_finite_box() -> None:
+    """`columnar._box_ok` takes a short cut for four floats; whatever it is given, its
+    verdict is `is_finite_box`'s."""
+    from padt_eval.core.boxes import is_finite_box
+    from padt_eval.scoring.columnar import _box_ok
+
+    rng = random.Random(3)
+    values = [0.0, 1.5, -2.0, 1e308, -1e308, float("inf"), float("-inf"), float("nan"), 3, True, None, "1.0", 10**400]
+    boxes = [[rng.choice(values) for _ in range(4)] for _ in range(3000)]
+    boxes += [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0, 5.0], (1.0, 2.0, 3.0, 4.0), "abcd", None, [1e308] * 4]
+    for b in boxes:
+        try:
+            want = is_finite_box(b)
+        except OverflowError:
+            continue  # an int past a float's range: the exact check itself raises
+        assert _box_ok(b) == want, b

@@ -109,10 +109,14 @@ class TransformersBackend(GenerationBackend):
         return gens, inputs
 
     def describe(self) -> dict[str, Any]:
+        from padt_eval.models.weight_stats import initializer_range_of, weight_stats
+
         return {
             "model_class": type(self.model).__name__,
             "dtype": str(getattr(self.model, "dtype", None)),
             "n_parameters": int(sum(p.numel() for p in self.model.parameters())),
+            # whether the weights still look like a fresh initialisation (the untrained-weights alarm)
+            "weight_stats": weight_stats(self.model, initializer_range_of(self.config)),
         }
 
     def close(self) -> None:

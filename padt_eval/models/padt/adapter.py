@@ -42,6 +42,7 @@ class PadtAdapter(ModelAdapter):
         self.batch_size = max(1, int(batch_size)) if batch_size else None  # None: the batch as given
         self.notes = list(notes)
         self._weights_sha256: dict[str, str] | None = None
+        self.weight_stats: dict[str, Any] | None = None  # load_padt: do the weights look untrained?
 
     @property
     def compat(self) -> bool:
@@ -144,6 +145,7 @@ class PadtAdapter(ModelAdapter):
             "continuous": self.pipeline.streams(),  # continuous batching (False: static batches)
             "implementation": IMPLEMENTATION_VERSION,
             "load_notes": self.notes,
+            **({"weight_stats": self.weight_stats} if self.weight_stats is not None else {}),
         }
 
     def close(self) -> None:
@@ -190,6 +192,8 @@ def load_padt(
     `compile=True` runs the decode step through `torch.compile(fullgraph=True)` (greedy
     decoding only; same tokens). `continuous=False` keeps static batches (compat always does).
     """
+    from padt_eval.models.weight_stats import initializer_range_of, weight_stats
+
     from .checkpoint import build_model, resolve
     from .generation import GenerationSettings
     from .pipeline import PadtPipeline
@@ -212,6 +216,8 @@ def load_padt(
     pipeline = PadtPipeline(net, processor, settings, compat=compat)
     pipeline.compile_step = bool(compile)
     pipeline.continuous = bool(continuous)
-    return PadtAdapter(
+    adapter = PadtAdapter(
         pipeline=pipeline, resolved=resolved, dtype=dtype, device=device, attn=attn, batch_size=batch_size, notes=notes
     )
+    adapter.weight_stats = weight_stats(net, initializer_range_of(net.cfg.raw))
+    return adapter
