@@ -171,8 +171,10 @@ class AlarmWatch:
         self.scores = iou >= 0.5 if self.task == Task.REC else iou
         self.target_boxes, self.image_ids = cols.boxes, cols.image_ids
         if self.task == Task.RES:
-            masks = cols.masks  # kept by the columnar path for this
-            assert masks is not None
+            # the columnar path kept the seeded subset's targets, the only ones `_chance` reads
+            # (`columnar._keep_alarm_masks`, with this class's default seed)
+            masks = cols.masks
+            assert masks is not None and self.seed == chance.RANDOM_SEED
             self.mask_of = masks.__getitem__
 
     def alarms(self, reader: SplitReader, counts: dict[str, int], model: ModelDescription) -> list[Alarm]:

@@ -37,8 +37,9 @@ from padt_eval.core.answer_cost import COMPLETION_TOKENS
 from padt_eval.core.answer_rule import answer_index
 from padt_eval.core.boxes import is_finite_box
 from padt_eval.core.types import ParseStatus, Task
-from padt_eval.data.query_columns import QueryColumns, read_query_columns
+from padt_eval.data.query_columns import QueryColumns, TargetMasks, read_query_columns
 from padt_eval.data.split import SplitReader
+from padt_eval.metrics import chance
 from padt_eval.metrics.base import ColumnState
 from padt_eval.metrics.rec import THRESHOLDS, RecMetric
 from padt_eval.metrics.res import ResMetric
@@ -295,7 +296,8 @@ class ColumnarScore:
                 fields = errors.answer_fields(v, self._other_ious(row) if v < fg else [])
                 out.append(fields if "error_iou_other" in fields else shared.setdefault(tuple(fields.items()), fields))
         if self.res is not None:
-            self.res.answers = None  # compared: no longer needed (the targets' masks are the alarms')
+            self.res.answers = None  # compared: no longer needed
+            _keep_alarm_masks(self.cols)
         return out
 
     def _other_ious(self, row: int) -> list[float] | None:
@@ -480,13 +482,24 @@ def _read_predictions(
     return answers, ColumnarPredictions(path, n_lines, len(seen), unknown), res
 
 
+def _keep_alarm_masks(cols: QueryColumns) -> None:
+    """Keep only the target masks the chance-level alarm reads (its seeded subset,
+    `metrics/chance.py`, with `AlarmWatch`'s seed): the split's other masks, megabytes at
+    50,000 samples, are freed once the IoUs are known."""
+    if isinstance(cols.masks, TargetMasks):
+        masks = cols.masks
+        cols.masks = {i: masks[i] for i in chance.subset(len(cols), chance.RANDOM_SEED).tolist()}  # type: ignore[assignment]
+
+
 def _ious(
     task: Task, cols: QueryColumns, answers: Answers, res: _ResAreas | None
 ) -> tuple[np.ndarray, list[float], list[int] | None]:
     """(has an object scored, per-sample IoU, RES: the targets' areas)."""
     if task == Task.RES:
         assert res is not None and cols.masks is not None
-        gt_area = cols.masks.areas()  # the masks stay: the chance-level alarm reads them
+        gt_area = cols.masks.areas()
+        if res.answers is None:  # no miss is compared with other instances: the masks are done with
+            _keep_alarm_masks(cols)
         union = res.pred_area + gt_area - res.inter
         inter, union_l = res.inter.tolist(), union.tolist()
         iou = [i / u if u > 0 else 0.0 for i, u in zip(inter, union_l)]
