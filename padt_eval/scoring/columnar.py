@@ -159,12 +159,7 @@ def _read_line(obj: Any, task: Task) -> tuple | None:
         if type(o) is not dict:
             return None
         bbox, score, label = o.get("bbox"), o.get("score"), o.get("label")
-        if (
-            (bbox is not None and not _box_ok(bbox))
-            or (score is not None and type(score) is not float and not _score_ok(score))
-            or (type(score) is float and not math.isfinite(score))
-            or (label is not None and type(label) is not str)
-        ):
+        if (bbox is not None and not _box_ok(bbox)) or not _score_ok(score) or (label is not None and type(label) is not str):
             return None
         if bbox is None and o.get("mask") is None:
             return None
@@ -270,6 +265,7 @@ class ColumnarScore:
         self.status = self.answers.status
         # each sample's miss-breakdown fields (`QueryErrors.add`), None without a breakdown
         self.error_fields = self._classify() if self.errors is not None else [None] * n
+        _keep_alarm_masks(self.cols)  # the miss breakdown is done with the targets (no-op if `_ious` was)
         self.inter: list[int] = []
         self.union: list[int] = []
         if self.task == Task.RES:
@@ -293,11 +289,10 @@ class ColumnarScore:
             elif v >= fg:
                 out.append(hit)
             else:
-                fields = errors.answer_fields(v, self._other_ious(row) if v < fg else [])
+                fields = errors.answer_fields(v, self._other_ious(row))
                 out.append(fields if "error_iou_other" in fields else shared.setdefault(tuple(fields.items()), fields))
         if self.res is not None:
             self.res.answers = None  # compared: no longer needed
-            _keep_alarm_masks(self.cols)
         return out
 
     def _other_ious(self, row: int) -> list[float] | None:
@@ -314,7 +309,7 @@ class ColumnarScore:
         """What the metric's `update` would have built from every sample's record."""
         n, iou = len(self.cols), self.iou
         if self.task == Task.REC:
-            fields: dict[str, list[Any]] = {f"hit@{t:g}": [v >= t for v in iou] for t in THRESHOLDS}
+            fields: dict[str, list[Any]] = {key: [v >= t for v in iou] for key, t in _HIT_KEYS}
             fields["iou"] = iou
             task_counts = {"n_box_from_mask": int(self.answers.box_from_mask.sum())}
         else:
@@ -498,7 +493,7 @@ def _ious(
     if task == Task.RES:
         assert res is not None and cols.masks is not None
         gt_area = cols.masks.areas()
-        if res.answers is None:  # no miss is compared with other instances: the masks are done with
+        if res.answers is None:  # no miss is compared with other instances: free the targets now (peak RSS)
             _keep_alarm_masks(cols)
         union = res.pred_area + gt_area - res.inter
         inter, union_l = res.inter.tolist(), union.tolist()
