@@ -46,17 +46,10 @@ def iter_lines(path: Source) -> Iterator[tuple[int, int, bytes]]:
 
 
 def line_index_offsets(path: Source) -> dict[str, int]:
-    """`first_offsets` of (line index as a string, offset) over `iter_lines`, in one loop:
-    for a split whose sample ids are its line indices (no id can repeat), whose index is
-    built for every run."""
-    out: dict[str, int] = {}
-    with open_source(path) as f:
-        offset = 0
-        for index, raw in enumerate(f):
-            if raw[:1] == b"{" or raw.strip():
-                out[str(index)] = offset
-            offset += len(raw)
-    return out
+    """`first_offsets` of (line index as a string, offset) over `iter_lines`, without its
+    duplicate bookkeeping: for a split whose sample ids are its line indices (no id can
+    repeat), whose index is built for every run."""
+    return {str(index): offset for index, offset, _ in iter_lines(path)}
 
 
 def parse_line(raw: bytes, path: Source, line_index: int) -> Any:
