@@ -40,7 +40,7 @@ class TargetMasks:
     when asked for: the compressed counts of all of them stay one array (a dict and a
     bytes object a mask would double the memory a 50k-sample split holds)."""
 
-    def __init__(self, sizes: np.ndarray, blob: np.ndarray, ends: np.ndarray, areas: np.ndarray | None = None) -> None:
+    def __init__(self, sizes: np.ndarray, blob: np.ndarray, ends: np.ndarray, areas: np.ndarray) -> None:
         self.sizes, self.blob, self.ends = sizes, blob, ends
         self._areas = areas  # computed when the cache was built
 
@@ -52,14 +52,8 @@ class TargetMasks:
         return {"size": self.sizes[row].tolist(), "counts": self.blob[start : int(self.ends[row])].tobytes()}
 
     def areas(self) -> np.ndarray:
-        """Every mask's pixel area, in chunks (`rle.areas`)."""
-        if self._areas is not None:
-            return self._areas
-        out = np.empty(len(self), dtype=np.int64)
-        for start in range(0, len(self), 4096):
-            stop = min(start + 4096, len(self))
-            out[start:stop] = rlemod.areas([self[r] for r in range(start, stop)])
-        return out
+        """Every mask's pixel area (`rle.areas`, computed when the cache was built)."""
+        return self._areas
 
 
 @dataclass
@@ -70,7 +64,9 @@ class QueryColumns:
     image_ids: list[Any]
     sizes: np.ndarray  # (n, 2) int64: height, width
     boxes: np.ndarray  # (n, 4) float64: the target's box, x1 y1 x2 y2 in pixels
-    masks: TargetMasks | None  # RES: the targets' masks
+    #: RES: the targets' masks; once the IoUs are known, only those the chance-level alarm
+    #: reads (`scoring/columnar._keep_alarm_masks`)
+    masks: TargetMasks | dict[int, dict] | None
     #: equal numbers for equal `core.expressions.expression_group`s of the expressions
     expression_groups: np.ndarray
     #: equal numbers for the same image file (the same path under the image root)

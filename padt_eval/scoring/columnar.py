@@ -483,7 +483,7 @@ def _keep_alarm_masks(cols: QueryColumns) -> None:
     50,000 samples, are freed once the IoUs are known."""
     if isinstance(cols.masks, TargetMasks):
         masks = cols.masks
-        cols.masks = {i: masks[i] for i in chance.subset(len(cols), chance.RANDOM_SEED).tolist()}  # type: ignore[assignment]
+        cols.masks = {i: masks[i] for i in chance.subset(len(cols), chance.RANDOM_SEED).tolist()}
 
 
 def _ious(
@@ -491,7 +491,7 @@ def _ious(
 ) -> tuple[np.ndarray, list[float], list[int] | None]:
     """(has an object scored, per-sample IoU, RES: the targets' areas)."""
     if task == Task.RES:
-        assert res is not None and cols.masks is not None
+        assert res is not None and isinstance(cols.masks, TargetMasks)
         gt_area = cols.masks.areas()
         if res.answers is None:  # no miss is compared with other instances: free the targets now (peak RSS)
             _keep_alarm_masks(cols)
