@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from padt_eval.core import rle as rlemod
-from padt_eval.report.draw import GT_RGB, _overlay, base_canvas, box_pen, fit, jpeg_uri
+from padt_eval.report.draw import GT_RGB, _overlay, box_pen, jpeg_uri, shrunk_canvas
 
 #: Run colours, in run order (A, B, C …); none is close to the ground truth's green.
 RUN_COLOURS = ("#1f5fd6", "#e0142d", "#ff8c00", "#9b3fc9", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
@@ -85,10 +85,10 @@ def render_diff(
     run's answer drawn over it."""
     from PIL import Image, ImageDraw
 
-    canvas = base_canvas(image, width, height)
+    canvas, scale, image_hw = shrunk_canvas(image, width, height, max_side)
     for _, mask in gt:
-        _overlay(canvas, mask, GT_RGB, 0.35)
-    img, scale = fit(Image.fromarray(canvas), max_side)
+        _overlay(canvas, mask, GT_RGB, 0.35, image_hw)
+    img = Image.fromarray(canvas)
     # VRT patches under everything else, translucent
     cells = Image.new("RGBA", img.size, (0, 0, 0, 0))
     cdraw = ImageDraw.Draw(cells)
@@ -102,7 +102,7 @@ def render_diff(
     n = len(answers)
     for k, a in enumerate(answers):
         for mask in a.masks:
-            if [int(v) for v in mask.get("size", [])] != [canvas.shape[0], canvas.shape[1]]:
+            if [int(v) for v in mask.get("size", [])] != list(image_hw):
                 continue
             edge = _outline(mask, img.size, 1 + (n - 1 - k))
             if edge is not None:

@@ -85,6 +85,18 @@ def shrunk_grey_canvas(width: int, height: int, max_side: int) -> tuple[np.ndarr
     return base_canvas(None, max(1, round(image_hw[1] * scale)), max(1, round(image_hw[0] * scale))), scale, image_hw
 
 
+def shrunk_canvas(image, width: int, height: int, max_side: int) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """(the picture shrunk by `fit` as a writable RGB array, the scale, the full picture's
+    (height, width)): the image, or a grey canvas of its size when there is none. Masks
+    are blended into the shrunk picture (`_overlay` with `image_hw`): blending at full
+    size and shrinking after costs four times the pixels for the same picture to the eye."""
+    if image is None:
+        return shrunk_grey_canvas(width, height, max_side)
+    full = image.convert("RGB")
+    small, scale = fit(full, max_side)
+    return np.asarray(small, dtype=np.uint8).copy(), scale, (full.height, full.width)
+
+
 def fit(img, max_side: int):
     """(the picture shrunk to at most `max_side` a side, the scale applied)."""
     from PIL import Image
@@ -124,15 +136,7 @@ def render_sample(
     with `all_scored` (detection, grounded captions) every prediction counts and is red."""
     from PIL import Image, ImageDraw
 
-    # Shrunk first, masks blended into the small picture: blending at full size and
-    # shrinking after cost four times the pixels for the same picture to the eye.
-    if image is not None:
-        full = image.convert("RGB")
-        small, scale = fit(full, max_side)
-        canvas = np.asarray(small, dtype=np.uint8).copy()
-        image_hw = (full.height, full.width)
-    else:
-        canvas, scale, image_hw = shrunk_grey_canvas(width, height, max_side)
+    canvas, scale, image_hw = shrunk_canvas(image, width, height, max_side)
     for _, mask in gt:
         _overlay(canvas, mask, GT_RGB, 0.35, image_hw)
     for i, (_, mask) in enumerate(preds):
