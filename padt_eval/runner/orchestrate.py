@@ -202,8 +202,7 @@ def _run_and_merge(
     plan = read_plan_summary(out_dir, attempt) if attempt is not None else None
     # Counted from the attempt's shard files, not from the summaries: a joined rank has
     # only its own summary, and the rank that merges must report the whole attempt.
-    lines = [count_lines(p) for p in folder.shards_of(attempt)] if attempt else []
-    n_new, n_failed = sum(n for n, _ in lines), sum(bad for _, bad in lines)
+    n_new, n_failed = _attempt_counts(folder, attempt)
     info = {
         "world_size": world if joined else nproc,
         "device": job.run.device,
@@ -225,6 +224,11 @@ def _run_and_merge(
         if lock is not None:
             lock.release()
         return Outcome(None, {}, info)
+    if joined:
+        # The rank that merges counts again: its first count may have run while another
+        # rank was still writing its last lines (seen in CI: 45 of 49 samples).
+        n_new, info["failed_this_attempt"] = _attempt_counts(folder, attempt)
+        info["samples_this_attempt"], info["samples_per_s"] = n_new, round(n_new / seconds, 3) if seconds > 0 else None
     merged = merge_shards(out_dir, reader)
     note = merged.duplicates_note()
     if note:
@@ -238,6 +242,12 @@ def _run_and_merge(
         model_desc = {"family": job.family, **fp["model"]}
     model_desc.setdefault("options", job.options)
     return Outcome(merged.path, model_desc, info, lock)
+
+
+def _attempt_counts(folder: RunFolder, attempt: str | None) -> tuple[int, int]:
+    """(lines, failed lines) in the attempt's shard files."""
+    lines = [count_lines(p) for p in folder.shards_of(attempt)] if attempt else []
+    return sum(n for n, _ in lines), sum(bad for _, bad in lines)
 
 
 def _described_with_timing(folder: RunFolder, attempt: str | None, world: int) -> dict[str, Any]:
