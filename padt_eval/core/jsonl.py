@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import orjson
 
 from padt_eval.core.errors import DataError
@@ -45,11 +46,30 @@ def iter_lines(path: Source) -> Iterator[tuple[int, int, bytes]]:
             offset += len(raw)
 
 
-def line_index_offsets(path: Source) -> dict[str, int]:
+def line_index_offsets(path: Source, block: int = 1 << 20) -> dict[str, int]:
     """`first_offsets` of (line index as a string, offset) over `iter_lines`, without its
     duplicate bookkeeping: for a split whose sample ids are its line indices (no id can
-    repeat), whose index is built for every run."""
-    return {str(index): offset for index, offset, _ in iter_lines(path)}
+    repeat), whose index is built for every run. The newlines are found with numpy a
+    block at a time; a file with a line that does not open an object (a blank line, say)
+    is indexed by `iter_lines` itself, which decides what is blank."""
+    starts, firsts = [np.zeros(1, dtype=np.int64)], []
+    size, first_pending = 0, True  # the next byte read is the first of a line
+    with open_source(path) as f:
+        while data := f.read(block):
+            u = np.frombuffer(data, dtype=np.uint8)
+            if first_pending:
+                firsts.append(u[:1])
+            newlines = np.flatnonzero(u == 10)
+            starts.append(newlines + (size + 1))
+            firsts.append(u[newlines[newlines + 1 < len(u)] + 1])
+            first_pending = len(newlines) > 0 and int(newlines[-1]) == len(u) - 1
+            size += len(u)
+    start = np.concatenate(starts)
+    start = start[start < size]  # the offset after a final newline starts no line
+    first = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.uint8)
+    if len(first) != len(start) or not bool((first == ord("{")).all()):
+        return {str(index): offset for index, offset, _ in iter_lines(path)}
+    return dict(zip(map(str, range(len(start))), start.tolist()))
 
 
 def parse_line(raw: bytes, path: Source, line_index: int) -> Any:

@@ -43,13 +43,18 @@ class TargetMasks:
     def __init__(self, sizes: np.ndarray, blob: np.ndarray, ends: np.ndarray, areas: np.ndarray) -> None:
         self.sizes, self.blob, self.ends = sizes, blob, ends
         self._areas = areas  # computed when the cache was built
+        self._counts = memoryview(blob)  # slices of a memoryview are cheaper than of the array
+        self._ends = ends.tolist()
 
     def __len__(self) -> int:
         return len(self.ends)
 
     def __getitem__(self, row: int) -> dict:
-        start = int(self.ends[row - 1]) if row else 0
-        return {"size": self.sizes[row].tolist(), "counts": self.blob[start : int(self.ends[row])].tobytes()}
+        return {"size": self.sizes[row].tolist(), "counts": self.counts(row)}
+
+    def counts(self, row: int) -> bytes:
+        """The compressed counts of `self[row]` alone."""
+        return self._counts[self._ends[row - 1] if row else 0 : self._ends[row]].tobytes()
 
     def areas(self) -> np.ndarray:
         """Every mask's pixel area (`rle.areas`, computed when the cache was built)."""

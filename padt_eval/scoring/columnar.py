@@ -60,16 +60,20 @@ class Answers:
     """Each sample's answer, as columns: its line's status and reason, whether every object
     carried a score (`OutcomeCounts.n_with_scores`), REC's box; and what the alarms read
     (`scoring/alarm_watch.py`): its answer key (one box's coordinates, by row, or any other
-    key) and its hit-max flag. A sample without a line is missing."""
+    key) and its hit-max flag. A sample without a line is missing.
+
+    Lines are added as rows into plain lists (a numpy element write costs more than the
+    rest of a plain line's handling); `finish` makes the arrays once every line is read."""
 
     def __init__(self, n: int) -> None:
-        self.has_line = np.zeros(n, dtype=bool)
+        self.n = n
         self.status = [ParseStatus.MISSING.value] * n
         self.reason: dict[int, Any] = {}  # the truthy `parse_reason`s
-        self.scored = np.zeros(n, dtype=bool)
-        self.box = np.zeros((n, 4), dtype=np.float64)  # REC
-        self.has_box = np.zeros(n, dtype=bool)
-        self.box_from_mask = np.zeros(n, dtype=bool)
+        self.line_rows: list[int] = []  # the rows that have a line
+        self.unscored_rows: list[int] = []  # the rows whose line has an object without a score
+        self.box_rows: list[int] = []  # REC: the rows with a box scored, and the boxes
+        self.box_values: list[list[float]] = []
+        self.mask_box_rows: list[int] = []  # REC: the rows whose box is a mask's tight box
         self.key_rows = array("q")  # the rows answered by one box, and its coordinates
         self.key_boxes = array("d")
         self.key_other: dict[int, Any] = {}
@@ -77,11 +81,17 @@ class Answers:
 
     def add(self, row: int, line: tuple) -> None:
         status, reason, scored, box, from_mask, _ = line
-        self.has_line[row], self.status[row], self.scored[row] = True, status, scored
+        self.line_rows.append(row)
+        self.status[row] = status
+        if not scored:
+            self.unscored_rows.append(row)
         if reason:
             self.reason[row] = reason
         if box is not None:
-            self.box[row], self.has_box[row], self.box_from_mask[row] = box, True, from_mask
+            self.box_rows.append(row)
+            self.box_values.append(box)
+            if from_mask:
+                self.mask_box_rows.append(row)
 
     def add_alarm_fields(self, row: int, key: Any, hit: tuple[bool, str] | None) -> None:
         if type(key) is list:
@@ -91,6 +101,23 @@ class Answers:
             self.key_other[row] = key
         if hit is not None:
             self.hits[row] = hit
+
+    def finish(self) -> Answers:
+        """The columns as arrays: `has_line`, `scored`, `box`, `has_box`, `box_from_mask`."""
+        n = self.n
+        self.has_line = np.zeros(n, dtype=bool)
+        self.has_line[self.line_rows] = True
+        self.scored = self.has_line.copy()  # a line whose objects all carry a score (or that has none)
+        self.scored[self.unscored_rows] = False
+        self.box = np.zeros((n, 4), dtype=np.float64)
+        self.has_box = np.zeros(n, dtype=bool)
+        if self.box_rows:
+            self.box[self.box_rows] = np.array(self.box_values, dtype=np.float64)
+            self.has_box[self.box_rows] = True
+        self.box_from_mask = np.zeros(n, dtype=bool)
+        self.box_from_mask[self.mask_box_rows] = True
+        self.line_rows, self.unscored_rows, self.box_rows, self.box_values, self.mask_box_rows = [], [], [], [], []
+        return self
 
 
 @dataclass
@@ -169,7 +196,7 @@ def _read_line(obj: Any, task: Task) -> tuple | None:
     if i is None:
         return status, reason, scored, None, False, None
     chosen = objects[i]
-    if task == Task.RES:  # the mask is checked with the block's masks (`_masks_valid`)
+    if task == Task.RES:  # the mask is checked with the block's masks (`_read_predictions`)
         return status, reason, scored, None, False, chosen.get("mask")
     answered = status == _OK  # only an answered sample's box is scored
     bbox = chosen.get("bbox")
@@ -201,12 +228,6 @@ def _alarm_fields(obj: dict, task: Task) -> tuple | None:
     return key, (flag, field_read) if flag is not None else None
 
 
-def _masks_valid(objs: list[dict]) -> bool:
-    """RES: every mask of these lines is a valid RLE (the object path checks them all)."""
-    masks = [o["mask"] for obj in objs for o in obj.get("objects", []) if o.get("mask") is not None]
-    return all(why is None for why in rlemod.problems(masks))
-
-
 class _ResAreas:
     """RES: the answers' intersections with their targets and their areas, a block at a time."""
 
@@ -221,22 +242,34 @@ class _ResAreas:
         self.mismatch: dict[int, list[int]] = {}  # row -> the size of its answer's mask, which differs from its target's
 
     def add(self, rows: list[int], statuses: list[str], masks: list[dict | None]) -> None:
-        """Score these rows' answers (their masks are not kept: memory stays flat)."""
+        """Score these rows' answers (their masks are not kept: memory stays flat). The
+        masks have passed `rle.problems`: each `size` is two non-negative ints."""
+        target = self.cols.masks
+        assert isinstance(target, TargetMasks)
+        scored = [(row, mask) for row, status, mask in zip(rows, statuses, masks) if mask is not None and status == _OK]
+        if not scored:
+            return
+        sizes = np.array([mask["size"] for _, mask in scored], dtype=np.int64).reshape(-1, 2)
+        agrees = (sizes == target.sizes[[row for row, _ in scored]]).all(axis=1).tolist()
         keep, preds, inters = [], [], []
-        assert self.cols.masks is not None
-        for row, status, mask in zip(rows, statuses, masks):
-            if mask is None or status != _OK:
+        for (row, mask), same in zip(scored, agrees):
+            if not same:
+                self.mismatch[row] = [int(v) for v in mask["size"]]
                 continue
-            canonical = rlemod.normalise(mask)
-            p, g = rlemod.to_cocotools(canonical), self.cols.masks[row]
-            if list(p["size"]) != list(g["size"]):
-                self.mismatch[row] = list(p["size"])
-                continue
+            counts = mask["counts"]
+            if type(counts) is str:  # the common case: `rle.normalise` and `to_cocotools` without the calls
+                h, w = mask["size"]
+                p = {"size": [h, w], "counts": counts.encode()}
+                canonical = {"size": [h, w], "counts": counts}
+            else:
+                canonical = rlemod.normalise(mask)
+                p = rlemod.to_cocotools(canonical)
             if self.answers is not None:
                 self.answers[row] = canonical
             keep.append(row)
             preds.append(p)
-            inters.append(rlemod.intersection(p, g))
+            # the target's size is the answer's (compared above)
+            inters.append(rlemod.intersection(p, {"size": p["size"], "counts": target.counts(row)}))
         if keep:
             self.pred_area[keep] = rlemod.areas(preds)
             self.inter[keep] = rlemod.areas(inters)
@@ -277,23 +310,27 @@ class ColumnarScore:
         """`QueryErrors.add`'s record fields for each sample; a missed answer is compared
         with its image's other instances when the metric has them."""
         errors, fg = self.errors, self.errors.thresholds.foreground
+        ok, has = self._answered(), self.has_object
+        # a hit's fields do not depend on its IoU (`classify`); equal fields are one dict
+        # (records copy them)
+        out: list[dict[str, Any] | None] = [errors.answer_fields(fg, [])] * len(ok)
         unparsed, no_object = {"error": "unparsed"}, {"error": "no_object"}
-        shared: dict[tuple, dict[str, Any]] = {}  # equal fields are one dict (records copy them)
-        hit = errors.answer_fields(fg, [])  # a hit's fields do not depend on its IoU (`classify`)
-        out: list[dict[str, Any] | None] = []
-        for row, (status, has, v) in enumerate(zip(self.status, self.has_object.tolist(), self.iou)):
-            if status != "ok":
-                out.append(unparsed)
-            elif not has:
-                out.append(no_object)
-            elif v >= fg:
-                out.append(hit)
-            else:
-                fields = errors.answer_fields(v, self._other_ious(row))
-                out.append(fields if "error_iou_other" in fields else shared.setdefault(tuple(fields.items()), fields))
+        for row in np.flatnonzero(~ok).tolist():
+            out[row] = unparsed
+        for row in np.flatnonzero(ok & ~has).tolist():
+            out[row] = no_object
+        shared: dict[tuple, dict[str, Any]] = {}
+        iou = self.iou
+        for row in np.flatnonzero(ok & has & (np.asarray(iou, dtype=np.float64) < fg)).tolist():
+            fields = errors.answer_fields(iou[row], self._other_ious(row))
+            out[row] = fields if "error_iou_other" in fields else shared.setdefault(tuple(fields.items()), fields)
         if self.res is not None:
             self.res.answers = None  # compared: no longer needed
         return out
+
+    def _answered(self) -> np.ndarray:
+        """Each sample's status is ok (its line answered)."""
+        return np.fromiter((s == _OK for s in self.status), dtype=bool, count=len(self.status))
 
     def _other_ious(self, row: int) -> list[float] | None:
         if self.errors.lookup is None:
@@ -316,16 +353,12 @@ class ColumnarScore:
             assert self.res is not None
             fields = {"iou": iou, "intersection": self.inter, "union": self.union}
             task_counts = {"n_mask_size_mismatch": len(self.res.mismatch)}
+        ok, has = self._answered(), self.has_object
         outcomes: Counter[str] = Counter(n_samples=n)
-        for status, has, scored in zip(self.status, self.has_object.tolist(), self.answers.scored.tolist()):
-            if status == "ok":
-                outcomes["n_predicted"] += 1
-                if not has:
-                    outcomes["n_no_object"] += 1
-                elif scored:
-                    outcomes["n_with_scores"] += 1
-            else:
-                outcomes[_OUTCOME[status]] += 1
+        outcomes["n_predicted"] = int(ok.sum())
+        outcomes["n_no_object"] = int((ok & ~has).sum())
+        outcomes["n_with_scores"] = int((ok & has & self.answers.scored).sum())
+        outcomes.update(_OUTCOME[s] for s in self.status if s != _OK)
         if self.errors is None:
             return ColumnState(n, fields, outcomes, task_counts=task_counts)
         categories: Counter[str] = Counter(f["error"] for f in self.error_fields if f is not None)
@@ -334,33 +367,50 @@ class ColumnarScore:
 
     def record(self, row: int) -> dict[str, Any]:
         """Sample `row`'s per-sample record, as the metric's `update` writes it."""
-        a, v = self.answers, self.iou[row]
-        rec: dict[str, Any] = {"sample_id": self.cols.ids[row], "status": self.status[row]}
-        if not a.has_line[row]:
-            rec["reason"] = self.missing_reason
-        elif row in a.reason:
-            rec["reason"] = a.reason[row]
-        if self.task == Task.REC:
-            if a.box_from_mask[row]:
-                rec["box_from_mask"] = True
-            rec["iou"] = v
-            for key, t in _HIT_KEYS:
-                rec[key] = v >= t
-            if self.has_object[row]:
-                rec["pred_bbox"] = a.box[row].tolist()
-        else:
-            mismatch = self.res.mismatch if self.res is not None else {}
-            if row in mismatch:
-                msg = f"predicted mask size {mismatch[row]} differs from ground truth size {self.cols.sizes[row].tolist()}"
-                rec["reason"] = f"{rec['reason']}; {msg}" if "reason" in rec else msg
-            rec["iou"], rec["intersection"], rec["union"] = v, self.inter[row], self.union[row]
-        error_fields = self.error_fields[row]
-        if error_fields is not None:
-            rec.update(error_fields)
-        return rec
+        return next(self._records(row, row + 1))
+
+    def _with_mismatch(self, rec: dict[str, Any], row: int) -> str:
+        """The record's reason, with its answer's mask size that differs from the target's."""
+        assert self.res is not None
+        msg = f"predicted mask size {self.res.mismatch[row]} differs from ground truth size {self.cols.sizes[row].tolist()}"
+        return f"{rec['reason']}; {msg}" if "reason" in rec else msg
 
     def records(self) -> Iterator[dict[str, Any]]:
-        return map(self.record, range(len(self.cols)))
+        """`record` of every row, in order."""
+        for lo in range(0, len(self.cols), _RECORD_BLOCK):
+            yield from self._records(lo, min(lo + _RECORD_BLOCK, len(self.cols)))
+
+    def _records(self, lo: int, hi: int) -> Iterator[dict[str, Any]]:
+        """The records of rows lo..hi-1, built from the columns a block at a time (a row's
+        lookups in numpy arrays cost more than the rest of its record)."""
+        a, rec_task = self.answers, self.task == Task.REC
+        mismatch = self.res.mismatch if self.res is not None else {}
+        rows = range(lo, hi)
+        has_line, error_fields = a.has_line[lo:hi].tolist(), self.error_fields[lo:hi]
+        if rec_task:
+            from_mask, has, boxes = a.box_from_mask[lo:hi].tolist(), self.has_object[lo:hi].tolist(), a.box[lo:hi].tolist()
+        for k, row in enumerate(rows):
+            rec: dict[str, Any] = {"sample_id": self.cols.ids[row], "status": self.status[row]}
+            if not has_line[k]:
+                rec["reason"] = self.missing_reason
+            elif row in a.reason:
+                rec["reason"] = a.reason[row]
+            v = self.iou[row]
+            if rec_task:
+                if from_mask[k]:
+                    rec["box_from_mask"] = True
+                rec["iou"] = v
+                for key, t in _HIT_KEYS:
+                    rec[key] = v >= t
+                if has[k]:
+                    rec["pred_bbox"] = boxes[k]
+            else:
+                if row in mismatch:
+                    rec["reason"] = self._with_mismatch(rec, row)
+                rec["iou"], rec["intersection"], rec["union"] = v, self.inter[row], self.union[row]
+            if error_fields[k] is not None:
+                rec.update(error_fields[k])
+            yield rec
 
     def selection(self, errors: dict[str, Any] | None, n_worst: int) -> SampleSelection:
         """`SampleSelection.of_records(self.records(), errors, n_worst)`, from the columns:
@@ -394,6 +444,7 @@ class ColumnarScore:
 
 
 _OUTCOME = {"missing": "n_missing", "failed": "n_parse_failed", "error": "n_error"}
+_RECORD_BLOCK = 4096  # rows whose records `ColumnarScore.records` builds together
 
 
 def score_columns(task: Task, reader: SplitReader, metric: Any, path: Path, strict: bool) -> ColumnarScore | None:
@@ -418,27 +469,47 @@ def score_columns(task: Task, reader: SplitReader, metric: Any, path: Path, stri
     )
 
 
+def _plain_box(o: dict) -> list[float] | None:
+    """The box of a plain answer object, else None: a box of four floats with a finite sum
+    (each then finite: `_box_ok`), a float score or none, a string label or none. Such an
+    object passes every check `_read_line` makes of it."""
+    bbox, score, label = o.get("bbox"), o.get("score"), o.get("label")
+    if type(bbox) is not list or len(bbox) != 4 or (label is not None and type(label) is not str):
+        return None
+    if score is not None and (type(score) is not float or not math.isfinite(score)):
+        return None
+    x1, y1, x2, y2 = bbox
+    if type(x1) is float and type(y1) is float and type(x2) is float and type(y2) is float and math.isfinite(x1 + y1 + x2 + y2):
+        return bbox
+    return None
+
+
 def _read_predictions(
     task: Task, cols: QueryColumns, path: Path, strict: bool, keep_answers: bool
 ) -> tuple[Answers, ColumnarPredictions, _ResAreas | None] | None:
     row_of = {sid: i for i, sid in enumerate(cols.ids)}
     answers = Answers(len(cols))
-    seen: set[str] = set()
+    seen = [False] * len(cols)  # rows that had a line (a second line for one is a duplicate)
     unknown: list[tuple[str, int]] = []
+    unknown_ids: set[str] = set()
     res = _ResAreas(cols, keep_answers) if task == Task.RES else None
+    is_res = res is not None
     block_rows: list[int] = []
-    block_objs: list[dict] = []
-    block_masks: list[dict | None] = []
+    block_masks: list[dict | None] = []  # RES: each line's answer mask
+    block_checked: list[Any] = []  # RES: every mask of the block's lines (each is checked, as the object path does)
     n_lines = 0
+    # bound once: the plain-line branch below runs for nearly every line
+    status, line_rows, unscored, reasons = answers.status, answers.line_rows, answers.unscored_rows, answers.reason
+    box_rows, box_values, key_rows, key_boxes = answers.box_rows, answers.box_values, answers.key_rows, answers.key_boxes
 
     def flush() -> bool:
-        if res is not None and block_objs:
-            if not _masks_valid(block_objs):
+        if res is not None and block_rows:
+            if not all(why is None for why in rlemod.problems(block_checked)):
                 return False
-            res.add(block_rows, [answers.status[r] for r in block_rows], block_masks)
+            res.add(block_rows, [status[r] for r in block_rows], block_masks)
         block_rows.clear()
-        block_objs.clear()
         block_masks.clear()
+        block_checked.clear()
         return True
 
     with open(path, "rb") as f:
@@ -453,12 +524,50 @@ def _read_predictions(
             sid = obj.get("sample_id") if type(obj) is dict else None
             if type(sid) is int:
                 sid = str(sid)
-            if type(sid) is not str or not sid or sid in seen:
-                return None  # a bad id or a duplicate: reported by the object path
-            seen.add(sid)
+            if type(sid) is not str or not sid:
+                return None  # a bad id: reported by the object path
             row = row_of.get(sid)
             if row is None:
+                if sid in unknown_ids:
+                    return None  # a duplicate: reported by the object path
+                unknown_ids.add(sid)
                 unknown.append((sid, line_index + 1))
+                continue
+            if seen[row]:
+                return None
+            seen[row] = True
+            # The plain line (one object with a box of floats, status ok, no meta): what
+            # `_read_line`, `_alarm_fields` and `Answers.add` make of it, written directly.
+            objects = obj.get("objects")
+            o = objects[0] if type(objects) is list and len(objects) == 1 else None
+            text = obj.get("text")
+            if (
+                type(o) is dict
+                and (text is None or type(text) is str)
+                and not obj.get("meta")
+                and obj.get("parse_status", _OK) == _OK
+                and (bbox := _plain_box(o)) is not None
+            ):
+                status[row] = _OK
+                line_rows.append(row)
+                if o.get("score") is None:
+                    unscored.append(row)
+                reason = obj.get("parse_reason")
+                if reason:
+                    reasons[row] = reason
+                key_rows.append(row)  # a one-box answer's alarm key is its box
+                key_boxes.extend(bbox)
+                if is_res:
+                    mask = o.get("mask")
+                    block_rows.append(row)
+                    block_masks.append(mask)
+                    if mask is not None:
+                        block_checked.append(mask)
+                    if len(block_rows) == _BLOCK and not flush():
+                        return None
+                else:
+                    box_rows.append(row)
+                    box_values.append(bbox)
                 continue
             line = _read_line(obj, task)
             alarm = _alarm_fields(obj, task) if line is not None else None
@@ -466,15 +575,15 @@ def _read_predictions(
                 return None
             answers.add(row, line)
             answers.add_alarm_fields(row, *alarm)
-            if res is not None:
+            if is_res:
                 block_rows.append(row)
-                block_objs.append(obj)
                 block_masks.append(line[5])
+                block_checked.extend(m for o in obj.get("objects", []) if (m := o.get("mask")) is not None)
                 if len(block_rows) == _BLOCK and not flush():
                     return None
     if not flush() or (strict and unknown):
         return None
-    return answers, ColumnarPredictions(path, n_lines, len(seen), unknown), res
+    return answers.finish(), ColumnarPredictions(path, n_lines, sum(seen) + len(unknown_ids), unknown), res
 
 
 def _keep_alarm_masks(cols: QueryColumns) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pickle
+import random
+
+import pytest
 
 from padt_eval.core.jsonl import LineReader, first_offsets, iter_lines
 
@@ -60,3 +63,32 @@ def test_line_index_offsets_equal_first_offsets_of_iter_lines(tmp_path):
     assert dups == {}
     assert line_index_offsets(path) == want
     assert list(want) == ["0", "3", "4", "6"]
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 1 << 20])
+def test_line_index_offsets_equal_iter_lines_across_block_boundaries(tmp_path, block, monkeypatch):
+    """The numpy index, with newlines at every position of its read blocks, equals the
+    line-by-line one on random files: object lines (the numpy branch, which must not
+    fall back), and blank, whitespace-only or indented lines, CRLF and a missing final
+    newline (its fallback)."""
+    import padt_eval.core.jsonl as jsonl
+
+    def line_index_offsets(path, block):
+        if plain and data.strip():  # every line opens an object: no fallback
+            with monkeypatch.context() as m:
+                m.setattr(jsonl, "iter_lines", lambda p: pytest.fail("fell back to iter_lines"))
+                return jsonl.line_index_offsets(path, block=block)
+        return jsonl.line_index_offsets(path, block=block)
+
+    rng = random.Random(block)
+    for case in range(40):
+        plain = case % 2 == 0
+        kinds = [b'{"k": %d}' % i + b"x" * rng.randrange(6) for i in range(rng.randrange(0, 12))]
+        if not plain:
+            kinds += rng.sample([b"", b"  \t", b' {"i": 1}', b"\r", b'{"crlf": 1}\r'], 3)
+            rng.shuffle(kinds)
+        data = b"\n".join(kinds) + (b"\n" if rng.random() < 0.5 else b"")
+        path = tmp_path / f"f{case}.jsonl"
+        path.write_bytes(data)
+        want = {str(i): off for i, off, _ in iter_lines(path)}
+        assert line_index_offsets(path, block=block) == want, (case, data)

@@ -91,15 +91,19 @@ def _predictions(rng: np.random.Generator, targets: list[dict]) -> list[dict]:
             line.update(parse_status="error", parse_reason="CUDA out of memory", text="boom")
         elif r == 6:
             objs = [{"mask": objs[0]["mask"], "label": "only a mask"}]
-        elif r == 7:
+        elif r == 7 and i % 24 == 7:
             objs = [{"bbox": objs[0]["bbox"], "score": 1}]
+        elif r == 7:  # one object with a float score and a label: a plain line, scored
+            objs = [{**objs[0], "score": 0.75, "label": "the thing"}]
         elif r == 8:
             objs[0]["mask"] = rle.encode(np.ones((t["h"] + 1, t["w"]), bool))  # the wrong size for RES
         elif r == 9:
             b = objs[0]["bbox"]
             objs[0]["bbox"] = [b[2], b[3], b[0], b[1]]  # reversed: empty
-        elif r == 10:
+        elif r == 10 and i % 24 == 10:
             line.update(text="the answer", meta={"latency_s": 0.5, "tokens": 12})
+        elif r == 10:  # an answered line that says how it was read
+            line.update(text="the answer", parse_status="ok", parse_reason="the second box of two")
         line["objects"] = objs
         lines.append(line)
     lines.append({"sample_id": "9999", "objects": []})  # not in the split
