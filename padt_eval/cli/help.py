@@ -25,8 +25,9 @@ def context_settings() -> dict:
 
 
 def keep_words_whole() -> None:
-    """Make the help wrapper break lines at spaces only, never inside a word. Typer
-    carries its own copy of click's formatter; both are patched."""
+    """Make the help wrapper break lines at spaces only, never inside a word. Typer from
+    0.26 on carries its own copy of click's formatter, which is the one patched then;
+    click itself is patched (and imported, 10 ms) only for an older typer that uses it."""
     import importlib
 
     for name in ("typer._click._textwrap", "click._textwrap"):
@@ -37,6 +38,7 @@ def keep_words_whole() -> None:
         base = module.TextWrapper
         if not getattr(base, "_padt_eval_whole_words", False):
             module.TextWrapper = _whole_words(base)
+        return
 
 
 def _whole_words(base: type) -> type:

@@ -241,18 +241,21 @@ class _ResAreas:
         self.has_mask = np.zeros(len(cols), dtype=bool)
         self.mismatch: dict[int, list[int]] = {}  # row -> the size of its answer's mask, which differs from its target's
 
-    def add(self, rows: list[int], statuses: list[str], masks: list[dict | None]) -> None:
+    def add(self, rows: list[int], statuses: list[str], masks: list[dict | None], areas: list[int]) -> None:
         """Score these rows' answers (their masks are not kept: memory stays flat). The
-        masks have passed `rle.problems`: each `size` is two non-negative ints."""
+        masks have passed `rle.checked`, which gave their areas (-1: unknown, asked of
+        pycocotools here); each `size` is two non-negative ints."""
         target = self.cols.masks
         assert isinstance(target, TargetMasks)
-        scored = [(row, mask) for row, status, mask in zip(rows, statuses, masks) if mask is not None and status == _OK]
+        scored = [
+            (row, mask, a) for row, status, mask, a in zip(rows, statuses, masks, areas) if mask is not None and status == _OK
+        ]
         if not scored:
             return
-        sizes = np.array([mask["size"] for _, mask in scored], dtype=np.int64).reshape(-1, 2)
-        agrees = (sizes == target.sizes[[row for row, _ in scored]]).all(axis=1).tolist()
-        keep, preds, inters = [], [], []
-        for (row, mask), same in zip(scored, agrees):
+        sizes = np.array([mask["size"] for _, mask, _ in scored], dtype=np.int64).reshape(-1, 2)
+        agrees = (sizes == target.sizes[[row for row, _, _ in scored]]).all(axis=1).tolist()
+        keep, known, preds, inters = [], [], [], []
+        for (row, mask, area), same in zip(scored, agrees):
             if not same:
                 self.mismatch[row] = [int(v) for v in mask["size"]]
                 continue
@@ -267,11 +270,16 @@ class _ResAreas:
             if self.answers is not None:
                 self.answers[row] = canonical
             keep.append(row)
+            known.append(area)
             preds.append(p)
             # the target's size is the answer's (compared above)
             inters.append(rlemod.intersection(p, {"size": p["size"], "counts": target.counts(row)}))
         if keep:
-            self.pred_area[keep] = rlemod.areas(preds)
+            unknown = [k for k, a in enumerate(known) if a < 0]
+            if unknown:
+                for k, a in zip(unknown, rlemod.areas([preds[k] for k in unknown]).tolist()):
+                    known[k] = a
+            self.pred_area[keep] = known
             self.inter[keep] = rlemod.areas(inters)
             self.has_mask[keep] = True
 
@@ -497,6 +505,7 @@ def _read_predictions(
     block_rows: list[int] = []
     block_masks: list[dict | None] = []  # RES: each line's answer mask
     block_checked: list[Any] = []  # RES: every mask of the block's lines (each is checked, as the object path does)
+    block_at: list[int] = []  # RES: where each line's answer mask is in block_checked (-1: none)
     n_lines = 0
     # bound once: the plain-line branch below runs for nearly every line
     status, line_rows, unscored, reasons = answers.status, answers.line_rows, answers.unscored_rows, answers.reason
@@ -504,12 +513,17 @@ def _read_predictions(
 
     def flush() -> bool:
         if res is not None and block_rows:
-            if not all(why is None for why in rlemod.problems(block_checked)):
+            whys, areas = rlemod.checked(block_checked)
+            if not all(why is None for why in whys):
                 return False
-            res.add(block_rows, [status[r] for r in block_rows], block_masks)
+            known = areas[block_at].tolist() if block_checked else [-1] * len(block_at)
+            res.add(
+                block_rows, [status[r] for r in block_rows], block_masks, [a if at >= 0 else -1 for a, at in zip(known, block_at)]
+            )
         block_rows.clear()
         block_masks.clear()
         block_checked.clear()
+        block_at.clear()
         return True
 
     with open(path, "rb") as f:
@@ -561,6 +575,7 @@ def _read_predictions(
                     mask = o.get("mask")
                     block_rows.append(row)
                     block_masks.append(mask)
+                    block_at.append(len(block_checked) if mask is not None else -1)
                     if mask is not None:
                         block_checked.append(mask)
                     if len(block_rows) == _BLOCK and not flush():
@@ -576,9 +591,11 @@ def _read_predictions(
             answers.add(row, line)
             answers.add_alarm_fields(row, *alarm)
             if is_res:
+                masks = [m for o in obj.get("objects", []) if (m := o.get("mask")) is not None]
                 block_rows.append(row)
                 block_masks.append(line[5])
-                block_checked.extend(m for o in obj.get("objects", []) if (m := o.get("mask")) is not None)
+                block_at.append(next((len(block_checked) + j for j, m in enumerate(masks) if m is line[5]), -1))
+                block_checked.extend(masks)
                 if len(block_rows) == _BLOCK and not flush():
                     return None
     if not flush() or (strict and unknown):

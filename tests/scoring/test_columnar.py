@@ -65,6 +65,15 @@ def _object(rng: np.random.Generator, t: dict, kind: str) -> dict:
     return {"bbox": random_box(rng, h, w), "mask": rle.encode(random_mask(rng, h, w))}
 
 
+def _uncompressed(mask: dict) -> dict:
+    """The mask with its counts as a list of run lengths (column-major, background first)."""
+    flat = rle.decode(mask).ravel(order="F")
+    edges = np.flatnonzero(np.diff(flat)) + 1
+    bounds = [0, *edges.tolist(), len(flat)]
+    runs = [b - a for a, b in zip(bounds, bounds[1:])]
+    return {"size": mask["size"], "counts": ([0] if flat[0] else []) + runs}
+
+
 def _predictions(rng: np.random.Generator, targets: list[dict]) -> list[dict]:
     """Every kind of answer the columnar path reads: misses, multi-object answers (scored
     and not), empty answers, failed and errored outputs, mask-only and box-only objects,
@@ -89,8 +98,10 @@ def _predictions(rng: np.random.Generator, targets: list[dict]) -> list[dict]:
             line.update(parse_status="failed", parse_reason="could not read the box")
         elif r == 5:
             line.update(parse_status="error", parse_reason="CUDA out of memory", text="boom")
-        elif r == 6:
+        elif r == 6 and i % 24 == 6:
             objs = [{"mask": objs[0]["mask"], "label": "only a mask"}]
+        elif r == 6:  # uncompressed counts (COCO's crowd form): pycocotools gives their area
+            objs = [{**objs[0], "mask": _uncompressed(objs[0]["mask"])}]
         elif r == 7 and i % 24 == 7:
             objs = [{"bbox": objs[0]["bbox"], "score": 1}]
         elif r == 7:  # one object with a float score and a label: a plain line, scored
