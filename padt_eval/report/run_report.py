@@ -152,10 +152,26 @@ def _candidate_lines(path: Path, wanted: set[str]) -> Iterator[tuple[int, bytes]
         yield from enumerate(f, start=1)
 
 
-def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str]:
+def _lines_at(path: Path, offsets: dict[str, int]) -> Iterator[tuple[int | None, int, bytes]]:
+    """(None, offset, line) of the lines starting at these byte offsets, in file order,
+    read by seeking: the scoring that read the file knows where they are."""
+    with open(path, "rb") as f:
+        for at in sorted(set(offsets.values())):
+            f.seek(at)
+            yield None, at, f.readline()
+
+
+def _line_number(path: Path, at: int) -> int:
+    """The number of the line that starts at byte `at` (for a message)."""
+    with open(path, "rb") as f:
+        return f.read(at).count(b"\n") + 1
+
+
+def _predictions(run: Run, wanted: set[str], offsets: dict[str, int] | None = None) -> tuple[dict[str, Prediction], str]:
     """The predictions of `wanted` sample ids from the file metrics.json names, if it is
     still there and unchanged; else ({}, why not). A line that cannot be drawn is left out,
-    and the reason names its file, line and field."""
+    and the reason names its file, line and field. `offsets`: where the wanted ids' lines
+    start, from the scoring that just read the file (an id without one has no line)."""
     ref = run.record.predictions
     path = Path(ref.file if ref is not None and ref.file else RunFolder(run.dir).predictions)
     if not path.is_file():
@@ -164,7 +180,12 @@ def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str
         return {}, f"predictions file {path} changed since scoring (sha256 differs): not used"
     out: dict[str, Prediction] = {}
     damaged: list[str] = []
-    for lineno, line in _candidate_lines(path, wanted):
+    lines = (
+        _lines_at(path, offsets)
+        if offsets is not None
+        else ((lineno, None, line) for lineno, line in _candidate_lines(path, wanted))
+    )
+    for lineno, at, line in lines:
         try:
             d = orjson.loads(line)
         except orjson.JSONDecodeError:
@@ -174,7 +195,7 @@ def _predictions(run: Run, wanted: set[str]) -> tuple[dict[str, Prediction], str
             try:
                 out[sid] = _drawable(d)
             except (KeyError, TypeError, ValueError) as exc:
-                damaged.append(f"{path}:{lineno}: {exc}")
+                damaged.append(f"{path}:{lineno if lineno is not None else _line_number(path, at)}: {exc}")
     why = ""
     if damaged:
         why = f"{len(damaged)} prediction(s) not drawn, their lines are malformed: " + "; ".join(damaged[:5])
@@ -330,7 +351,7 @@ def build_run_report(
     worst, how, by_category = picked.worst, picked.how, picked.by_category
     drawn_for_errors = [r for recs in by_category.values() for r in recs]
     failures = picked.failures
-    preds, why = _predictions(run, {r["sample_id"] for r in worst + failures + drawn_for_errors})
+    preds, why = _predictions(run, {r["sample_id"] for r in worst + failures + drawn_for_errors}, picked.line_offsets)
     if why:
         notes.append(why)
     if reader is None and (worst or drawn_for_errors):

@@ -65,6 +65,10 @@ class SampleSelection:
     n_failures: int
     ious: list[float]
     n: int
+    #: where the picked samples' lines start in the predictions file (byte offsets), when
+    #: the caller read it (the columnar scoring path): an id without one has no line.
+    #: None: unknown, the report looks the lines up itself.
+    line_offsets: dict[str, int] | None = None
 
     @classmethod
     def of_records(cls, records: Iterable[dict[str, Any]], errors: dict[str, Any] | None, n_worst: int) -> SampleSelection:

@@ -74,6 +74,7 @@ class Answers:
         self.box_rows: list[int] = []  # REC: the rows with a box scored, and the boxes
         self.box_values: list[list[float]] = []
         self.mask_box_rows: list[int] = []  # REC: the rows whose box is a mask's tight box
+        self.offset = array("q", [-1]) * n  # where each row's line starts in the file (-1: no line)
         self.key_rows = array("q")  # the rows answered by one box, and its coordinates
         self.key_boxes = array("d")
         self.key_other: dict[int, Any] = {}
@@ -433,21 +434,27 @@ class ColumnarScore:
         answered = rows[status == "ok"]
         pool = answered if len(answered) else rows
         worst = pool[np.argsort(iou[pool], kind="stable")][: max(n_worst, 0)]
+        all_failed = rows[np.isin(status, FAILED_STATUSES)]
+        failed = all_failed[:MAX_FAILURES].tolist()
+        drawn = [*worst.tolist(), *failed]
         by_category = {}
         if errors and is_query_errors(errors):
             category = np.asarray([f["error"] if f is not None else None for f in self.error_fields], dtype=object)
             for c in DRAWN_QUERY_CATEGORIES:
                 members = rows[category == c]
-                by_category[c] = [self.record(r) for r in members[np.argsort(iou[members], kind="stable")][:N_PER_CATEGORY]]
-        failed = rows[np.isin(status, FAILED_STATUSES)]
+                lowest = members[np.argsort(iou[members], kind="stable")][:N_PER_CATEGORY].tolist()
+                by_category[c] = [self.record(r) for r in lowest]
+                drawn += lowest
+        offset = self.answers.offset
         return SampleSelection(
             worst=[self.record(r) for r in worst.tolist()],
             how=LOWEST_IOU,
             by_category=by_category,
-            failures=[self.record(r) for r in failed[:MAX_FAILURES].tolist()],
-            n_failures=len(failed),
+            failures=[self.record(r) for r in failed],
+            n_failures=len(all_failed),
             ious=list(self.iou),
             n=len(iou),
+            line_offsets={self.cols.ids[r]: offset[r] for r in drawn if offset[r] >= 0},
         )
 
 
@@ -526,8 +533,10 @@ def _read_predictions(
         block_at.clear()
         return True
 
+    offset, offsets = 0, answers.offset
     with open(path, "rb") as f:
         for line_index, raw in enumerate(f):
+            at, offset = offset, offset + len(raw)
             if raw[:1] != b"{" and not raw.strip():  # a line that opens an object is not blank
                 continue
             n_lines += 1
@@ -550,6 +559,7 @@ def _read_predictions(
             if seen[row]:
                 return None
             seen[row] = True
+            offsets[row] = at
             # The plain line (one object with a box of floats, status ok, no meta): what
             # `_read_line`, `_alarm_fields` and `Answers.add` make of it, written directly.
             objects = obj.get("objects")

@@ -9,6 +9,7 @@ must hand over to the object path assert that it did (`score_columns` gave None)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -308,7 +309,15 @@ def test_report_selection_from_columns_equals_the_records_one(task, n_worst, fil
     assert errors is not None
     for errs in (errors, None):
         want = SampleSelection.of_records(list(columns.records()), errs, n_worst)
-        assert columns.selection(errs, n_worst) == want
+        got = columns.selection(errs, n_worst)
+        assert dataclasses.replace(got, line_offsets=None) == want
+        # and where each picked sample's line starts, for every picked sample that has one
+        drawn = {r["sample_id"] for r in [*want.worst, *want.failures, *(r for v in want.by_category.values() for r in v)]}
+        data = preds.read_bytes()
+        assert got.line_offsets is not None
+        assert set(got.line_offsets) == {sid for sid in drawn if any(str(x.get("sample_id")) == sid for x in lines)}
+        for sid, at in got.line_offsets.items():
+            assert str(orjson.loads(data[at : data.index(b"\n", at)])["sample_id"]) == sid
     assert want.n == N and len(want.failures) == want.n_failures > 3
 
 
