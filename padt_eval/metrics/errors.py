@@ -30,10 +30,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from padt_eval.core.boxes import box_iou
 from padt_eval.core.types import Sample
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CATEGORIES = ("hit", "wrong_object", "localization", "near_other", "background", "no_object", "unparsed")
 NEEDS_INSTANCES = ("wrong_object", "near_other")
@@ -67,6 +70,13 @@ def classify(iou_target: float, ious_other: Sequence[float] | None, th: ErrorThr
     if best_other is not None and best_other >= th.background:
         return "near_other"
     return "background"
+
+
+def classify_without_instances(iou_target: np.ndarray, th: ErrorThresholds) -> np.ndarray:
+    """`classify(v, None, th)` of every value of an array (instances unknown), at once."""
+    import numpy as np  # not for `--help` (options.py imports this module)
+
+    return np.where(iou_target >= th.foreground, "hit", np.where(iou_target >= th.background, "localization", "background"))
 
 
 def _mask_iou(a: dict, b: dict) -> float:

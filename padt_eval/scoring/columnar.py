@@ -41,6 +41,7 @@ from padt_eval.data.query_columns import QueryColumns, TargetMasks, read_query_c
 from padt_eval.data.split import SplitReader
 from padt_eval.metrics import chance
 from padt_eval.metrics.base import ColumnState
+from padt_eval.metrics.errors import classify_without_instances
 from padt_eval.metrics.rec import THRESHOLDS, RecMetric
 from padt_eval.metrics.res import ResMetric
 from padt_eval.scoring.alarm_watch import hit_max, line_key
@@ -328,9 +329,19 @@ class ColumnarScore:
             out[row] = unparsed
         for row in np.flatnonzero(ok & ~has).tolist():
             out[row] = no_object
-        shared: dict[tuple, dict[str, Any]] = {}
         iou = self.iou
-        for row in np.flatnonzero(ok & has & (np.asarray(iou, dtype=np.float64) < fg)).tolist():
+        iou_array = np.asarray(iou, dtype=np.float64)
+        misses = np.flatnonzero(ok & has & (iou_array < fg))
+        if errors.lookup is None:  # no instances: a miss's fields follow from its category alone
+            categories = classify_without_instances(iou_array[misses], errors.thresholds)
+            for category in np.unique(categories).tolist():
+                rows = misses[categories == category].tolist()
+                fields = errors.answer_fields(iou[rows[0]], None)
+                for row in rows:
+                    out[row] = fields
+            misses = misses[:0]
+        shared: dict[tuple, dict[str, Any]] = {}
+        for row in misses.tolist():
             fields = errors.answer_fields(iou[row], self._other_ious(row))
             out[row] = fields if "error_iou_other" in fields else shared.setdefault(tuple(fields.items()), fields)
         if self.res is not None:

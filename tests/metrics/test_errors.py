@@ -183,3 +183,17 @@ def test_without_instances_wrong_object_is_not_computed():
 def test_thresholds_are_checked(fg, bg):
     with pytest.raises(ValueError, match="thresholds"):
         ErrorThresholds(fg, bg)
+
+
+def test_classify_without_instances_is_classify_of_each_value():
+    """The array form (the columnar path's, no instances) against `classify` itself, on
+    random IoUs and on the thresholds exactly, for several threshold pairs."""
+    import numpy as np
+
+    from padt_eval.metrics.errors import ErrorThresholds, classify, classify_without_instances
+
+    rng = np.random.default_rng(5)
+    for fg, bg in ((0.5, 0.1), (0.75, 0.3), (0.5, 0.49), (1.0, 0.01)):
+        th = ErrorThresholds(foreground=fg, background=bg)
+        ious = np.concatenate([rng.random(500), [0.0, 1.0, fg, bg, np.nextafter(fg, 0), np.nextafter(bg, 0)]])
+        assert classify_without_instances(ious, th).tolist() == [classify(v, None, th) for v in ious.tolist()]
