@@ -10,6 +10,14 @@ matplotlib it imported. Reported: each side's median [min–max] over the rounds
     git archive main | tar -x -C /tmp/main-tree
     python benchmarks/bench_imports.py --other /tmp/main-tree -- --help
     python benchmarks/bench_imports.py --other /tmp/main-tree --rounds 3 -- ric -s SPLIT -p PREDS -o /tmp/out
+
+`--other-path DIR` puts DIR first on the other side's PYTHONPATH: the same tree against
+another version of a dependency, installed there (`pip install --no-deps --target DIR`).
+What a dependency costs outside its imports (typer 0.29 builds a pydantic adapter for every
+option while it parses them) shows in the process CPU time, not in the import time:
+
+    pip install --no-deps --target /tmp/typer029 typer==0.29.2
+    python benchmarks/bench_imports.py --other . --other-path /tmp/typer029 -- res -s SPLIT -p PREDS -o /tmp/out
 """
 
 from __future__ import annotations
@@ -40,8 +48,8 @@ def import_seconds(stderr: str) -> tuple[float, set[str]]:
     return total / 1e6, seen
 
 
-def run(tree: Path, args: list[str]) -> tuple[float, float, set[str]]:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+def run(tree: Path, args: list[str], first: Path | None = None) -> tuple[float, float, set[str]]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in (first, tree) if p is not None)}
     out = next((args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-o", "--out")), None)
     if out:
         shutil.rmtree(out, ignore_errors=True)
@@ -64,6 +72,7 @@ def run(tree: Path, args: list[str]) -> tuple[float, float, set[str]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--other", type=Path, required=True, help="the tree to compare with (e.g. main, unpacked)")
+    ap.add_argument("--other-path", type=Path, help="a folder put first on the other side's PYTHONPATH")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("args", nargs=argparse.REMAINDER, help="the padt-eval arguments, after --")
     a = ap.parse_args()
@@ -74,7 +83,7 @@ def main() -> int:
     seen: dict[str, set[str]] = {s: set() for s in sides}
     for k in range(a.rounds):
         for side in list(sides) if k % 2 == 0 else list(sides)[::-1]:
-            s, c, mods = run(sides[side], args)
+            s, c, mods = run(sides[side], args, a.other_path if side == "other" else None)
             imports[side].append(s)
             cpu[side].append(c)
             seen[side] |= mods
@@ -84,11 +93,15 @@ def main() -> int:
 
     print(f"padt-eval {' '.join(args)}  ({a.rounds} rounds)")
     for side, tree in sides.items():
+        if side == "other" and a.other_path is not None:
+            tree = f"{tree} (first on the path: {a.other_path})"
         print(
             f"  {side:<9} {tree}: imports {spread(imports[side])} s, process CPU {spread(cpu[side])} s; imported: {sorted(seen[side])}"
         )
     ratios = [o / t for o, t in zip(imports["other"], imports["this tree"])]
     print(f"  other / this tree, import time: {spread(ratios)}x")
+    ratios = [o / t for o, t in zip(cpu["other"], cpu["this tree"])]
+    print(f"  other / this tree, process CPU: {spread(ratios)}x")
     return 0
 
 

@@ -265,12 +265,13 @@ class _ResAreas:
             if type(counts) is str:  # the common case: `rle.normalise` and `to_cocotools` without the calls
                 h, w = mask["size"]
                 p = {"size": [h, w], "counts": counts.encode()}
-                canonical = {"size": [h, w], "counts": counts}
+                if self.answers is not None:
+                    self.answers[row] = {"size": [h, w], "counts": counts}
             else:
                 canonical = rlemod.normalise(mask)
                 p = rlemod.to_cocotools(canonical)
-            if self.answers is not None:
-                self.answers[row] = canonical
+                if self.answers is not None:
+                    self.answers[row] = canonical
             keep.append(row)
             known.append(area)
             preds.append(p)
