@@ -307,6 +307,7 @@ class ColumnarScore:
     def __post_init__(self) -> None:
         n = len(self.cols)
         self.status = self.answers.status
+        self.answered = np.fromiter((s == _OK for s in self.status), dtype=bool, count=n)  # its line answered
         # each sample's miss-breakdown fields (`QueryErrors.add`), None without a breakdown
         self.error_fields = self._classify() if self.errors is not None else [None] * n
         _keep_alarm_masks(self.cols)  # the miss breakdown is done with the targets (no-op if `_ious` was)
@@ -321,7 +322,7 @@ class ColumnarScore:
         """`QueryErrors.add`'s record fields for each sample; a missed answer is compared
         with its image's other instances when the metric has them."""
         errors, fg = self.errors, self.errors.thresholds.foreground
-        ok, has = self._answered(), self.has_object
+        ok, has = self.answered, self.has_object
         # a hit's fields do not depend on its IoU (`classify`); equal fields are one dict
         # (records copy them)
         out: list[dict[str, Any] | None] = [errors.answer_fields(fg, [])] * len(ok)
@@ -349,10 +350,6 @@ class ColumnarScore:
             self.res.answers = None  # compared: no longer needed
         return out
 
-    def _answered(self) -> np.ndarray:
-        """Each sample's status is ok (its line answered)."""
-        return np.fromiter((s == _OK for s in self.status), dtype=bool, count=len(self.status))
-
     def _other_ious(self, row: int) -> list[float] | None:
         if self.errors.lookup is None:
             return None
@@ -374,7 +371,7 @@ class ColumnarScore:
             assert self.res is not None
             fields = {"iou": iou, "intersection": self.inter, "union": self.union}
             task_counts = {"n_mask_size_mismatch": len(self.res.mismatch)}
-        ok, has = self._answered(), self.has_object
+        ok, has = self.answered, self.has_object
         outcomes: Counter[str] = Counter(n_samples=n)
         outcomes["n_predicted"] = int(ok.sum())
         outcomes["n_no_object"] = int((ok & ~has).sum())
@@ -389,12 +386,6 @@ class ColumnarScore:
     def record(self, row: int) -> dict[str, Any]:
         """Sample `row`'s per-sample record, as the metric's `update` writes it."""
         return next(self._records(row, row + 1))
-
-    def _with_mismatch(self, rec: dict[str, Any], row: int) -> str:
-        """The record's reason, with its answer's mask size that differs from the target's."""
-        assert self.res is not None
-        msg = f"predicted mask size {self.res.mismatch[row]} differs from ground truth size {self.cols.sizes[row].tolist()}"
-        return f"{rec['reason']}; {msg}" if "reason" in rec else msg
 
     def records(self) -> Iterator[dict[str, Any]]:
         """`record` of every row, in order."""
@@ -427,7 +418,8 @@ class ColumnarScore:
                     rec["pred_bbox"] = boxes[k]
             else:
                 if row in mismatch:
-                    rec["reason"] = self._with_mismatch(rec, row)
+                    msg = f"predicted mask size {mismatch[row]} differs from ground truth size {self.cols.sizes[row].tolist()}"
+                    rec["reason"] = f"{rec['reason']}; {msg}" if "reason" in rec else msg
                 rec["iou"], rec["intersection"], rec["union"] = v, self.inter[row], self.union[row]
             if error_fields[k] is not None:
                 rec.update(error_fields[k])
