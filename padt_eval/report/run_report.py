@@ -162,9 +162,14 @@ def _lines_at(path: Path, offsets: dict[str, int]) -> Iterator[tuple[int | None,
 
 
 def _line_number(path: Path, at: int) -> int:
-    """The number of the line that starts at byte `at` (for a message)."""
+    """The number of the line that starts at byte `at` (for a message), counted a block at
+    a time (the file is never held whole)."""
+    number, left = 1, at
     with open(path, "rb") as f:
-        return f.read(at).count(b"\n") + 1
+        while left > 0 and (chunk := f.read(min(left, _SCAN_BLOCK))):
+            number += chunk.count(b"\n")
+            left -= len(chunk)
+    return number
 
 
 def _predictions(run: Run, wanted: set[str], offsets: dict[str, int] | None = None) -> tuple[dict[str, Prediction], str]:

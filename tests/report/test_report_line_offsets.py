@@ -50,3 +50,15 @@ def test_the_report_from_scoring_equals_the_report_from_the_folder(task, tmp_pat
     if task == Task.REC:
         assert f"preds.jsonl:{damaged + 1}:" in why  # the damaged line, by its number
     assert from_scoring == from_folder
+
+
+def test_a_line_number_counted_in_blocks_is_the_line_number(tmp_path, monkeypatch):
+    """`_line_number` counts newlines a block at a time: every line's start, with blocks
+    of a few bytes (lines crossing them), against the line's number in the file."""
+    data = b"".join(b'{"sample_id": "%d", "pad": "%s"}\n' % (i, b"x" * (i % 7)) for i in range(40))
+    path = tmp_path / "preds.jsonl"
+    path.write_bytes(data)
+    starts = [0] + [i + 1 for i, c in enumerate(data) if c == ord("\n")][:-1]
+    for block in (1, 3, 64, 1 << 20):
+        monkeypatch.setattr(run_report, "_SCAN_BLOCK", block)
+        assert [run_report._line_number(path, at) for at in starts] == list(range(1, 41))
