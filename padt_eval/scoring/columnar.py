@@ -435,7 +435,7 @@ class ColumnarScore:
         iou = np.asarray(self.iou, dtype=np.float64)
         rows = np.arange(len(iou))
         status = np.asarray(self.status)
-        answered = rows[status == "ok"]
+        answered = rows[self.answered]
         pool = answered if len(answered) else rows
         worst = pool[np.argsort(iou[pool], kind="stable")][: max(n_worst, 0)]
         all_failed = rows[np.isin(status, FAILED_STATUSES)]
@@ -527,15 +527,22 @@ def _read_predictions(
             whys, areas = rlemod.checked(block_checked)
             if not all(why is None for why in whys):
                 return False
-            known = areas[block_at].tolist() if block_checked else [-1] * len(block_at)
-            res.add(
-                block_rows, [status[r] for r in block_rows], block_masks, [a if at >= 0 else -1 for a, at in zip(known, block_at)]
-            )
+            # index -1 (no answer mask) picks the -1 appended: an unknown area
+            res.add(block_rows, [status[r] for r in block_rows], block_masks, np.append(areas, -1)[block_at].tolist())
         block_rows.clear()
         block_masks.clear()
         block_checked.clear()
         block_at.clear()
         return True
+
+    def queue(row: int, answer: dict | None, masks: list[Any]) -> bool:
+        """RES: a line's answer mask, and every mask of the line (each is checked), into the
+        block; False when the block, scored once full, has a mask the object path must name."""
+        block_at.append(next((len(block_checked) + j for j, m in enumerate(masks) if m is answer), -1))
+        block_rows.append(row)
+        block_masks.append(answer)
+        block_checked.extend(masks)
+        return len(block_rows) < _BLOCK or flush()
 
     offset, offsets = 0, answers.offset
     with open(path, "rb") as f:
@@ -587,12 +594,7 @@ def _read_predictions(
                 key_boxes.extend(bbox)
                 if is_res:
                     mask = o.get("mask")
-                    block_rows.append(row)
-                    block_masks.append(mask)
-                    block_at.append(len(block_checked) if mask is not None else -1)
-                    if mask is not None:
-                        block_checked.append(mask)
-                    if len(block_rows) == _BLOCK and not flush():
+                    if not queue(row, mask, [] if mask is None else [mask]):
                         return None
                 else:
                     box_rows.append(row)
@@ -604,14 +606,8 @@ def _read_predictions(
                 return None
             answers.add(row, line)
             answers.add_alarm_fields(row, *alarm)
-            if is_res:
-                masks = [m for o in obj.get("objects", []) if (m := o.get("mask")) is not None]
-                block_rows.append(row)
-                block_masks.append(line[5])
-                block_at.append(next((len(block_checked) + j for j, m in enumerate(masks) if m is line[5]), -1))
-                block_checked.extend(masks)
-                if len(block_rows) == _BLOCK and not flush():
-                    return None
+            if is_res and not queue(row, line[5], [m for o in obj.get("objects", []) if (m := o.get("mask")) is not None]):
+                return None
     if not flush() or (strict and unknown):
         return None
     return answers.finish(), ColumnarPredictions(path, n_lines, sum(seen) + len(unknown_ids), unknown), res
